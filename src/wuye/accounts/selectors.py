@@ -1,0 +1,43 @@
+"""Read queries for accounts: what a user may see."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from wuye.accounts.models import Territory, User
+
+NOTHING = Q(pk__in=[])
+
+
+def unit_scope_q(user: User, prefix: str = "") -> Q:
+    """A filter on Unit (or on a relation to Unit via ``prefix``) for what ``user`` may see.
+
+    Collectors see their territories only (nothing if they have none); other staff see the projects they
+    are assigned to, or every project when they are assigned to none.
+    """
+    if not user.is_authenticated:
+        return NOTHING
+    if user.is_superuser:
+        return Q()
+    if user.territory_bound:
+        q = NOTHING
+        for territory in Territory.objects.filter(user=user).only("building_id", "floor_from", "floor_to"):
+            q |= territory.unit_q(prefix)
+        return q
+    project_ids = list(user.projects.values_list("id", flat=True))
+    if project_ids:
+        return Q(**{f"{prefix}project_id__in": project_ids})
+    return Q()
+
+
+def project_scope_q(user: User, prefix: str = "") -> Q:
+    """A filter on Project for the projects ``user`` works in."""
+    if not user.is_authenticated:
+        return NOTHING
+    if user.is_superuser:
+        return Q()
+    if user.territory_bound:
+        ids = set(Territory.objects.filter(user=user).values_list("project_id", flat=True))
+        return Q(**{f"{prefix}pk__in": ids})
+    ids = list(user.projects.values_list("id", flat=True))
+    return Q(**{f"{prefix}pk__in": ids}) if ids else Q()

@@ -1,0 +1,17 @@
+"""Every REST endpoint under /api/v1/, one router."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from wuye.accounts.api import AuditEventViewSet
+from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
+
+router = DefaultRouter()
+router.register("projects", ProjectViewSet, basename="project")
+router.register("buildings", BuildingViewSet, basename="building")
+router.register("units", UnitViewSet, basename="unit")
+router.register("parties", PartyViewSet, basename="party")
+router.register("contacts", ContactPointViewSet, basename="contact")
+router.register("audit-events", AuditEventViewSet, basename="auditevent")
+
+urlpatterns = [path("", include(router.urls))]

@@ -1,0 +1,31 @@
+from django import template
+
+from wuye.common import formatting
+
+register = template.Library()
+
+
+@register.filter
+def yuan(fen):
+    """{{ amount_fen|yuan }} → ¥1,234.50"""
+    if fen in (None, ""):
+        return ""
+    return formatting.format_yuan(int(fen))
+
+
+@register.filter
+def phone_mask(value):
+    return formatting.mask_phone(value)
+
+
+@register.simple_tag(takes_context=True)
+def querystring_with(context, **kwargs):
+    """Current query string with some parameters replaced (for pagination links)."""
+    params = context["request"].GET.copy()
+    for key, value in kwargs.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"

@@ -1,0 +1,95 @@
+"""Read queries for the estate. Every list a user sees goes through these, so scoping is in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from wuye.accounts.models import User
+from wuye.accounts.selectors import project_scope_q, unit_scope_q
+from wuye.estate.choices import ContactKind, OccupantRole
+from wuye.estate.models import Building, ContactPoint, Occupancy, Party, Project, Unit
+
+
+def projects_visible(user: User) -> QuerySet[Project]:
+    return Project.objects.filter(project_scope_q(user))
+
+
+def buildings_visible(user: User) -> QuerySet[Building]:
+    if user.territory_bound:
+        return Building.objects.filter(pk__in=user.territories.values("building_id")).select_related("project")
+    return Building.objects.filter(project_scope_q(user, "project__")).select_related("project")
+
+
+def current_occupancy_q(on: dt.date | None = None, prefix: str = "") -> Q:
+    """Occupancy rows in force on ``on`` (today when None: open-ended rows)."""
+    if on is None:
+        return Q(**{f"{prefix}end__isnull": True})
+    return Q(**{f"{prefix}start__lte": on}) & (
+        Q(**{f"{prefix}end__isnull": True}) | Q(**{f"{prefix}end__gte": on})
+    )
+
+
+def units_visible(user: User) -> QuerySet[Unit]:
+    """Units ``user`` may see, annotated with the current owner's name and id (one query, no N+1)."""
+    owner = Occupancy.objects.filter(current_occupancy_q(), unit=OuterRef("pk"), role=OccupantRole.OWNER).order_by(
+        "-start", "-id"
+    )
+    return (
+        Unit.objects.filter(unit_scope_q(user))
+        .select_related("project", "building")
+        .annotate(owner_name=Subquery(owner.values("party__name")[:1]), owner_id=Subquery(owner.values("party_id")[:1]))
+    )
+
+
+def unit_search_q(text: str) -> Q:
+    """Search by unit code/number, owner or tenant name, or a phone number (exact digits or tail)."""
+    text = text.strip()
+    if not text:
+        return Q()
+    people = Occupancy.objects.filter(current_occupancy_q(), unit=OuterRef("pk"), party__name__contains=text)
+    q = Q(code__icontains=text) | Q(number__icontains=text) | Exists(people)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) >= 4 and len(digits) == len(text):
+        phones = ContactPoint.objects.filter(
+            kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE], value__endswith=digits
+        ).values("party_id")
+        q |= Exists(Occupancy.objects.filter(current_occupancy_q(), unit=OuterRef("pk"), party_id__in=phones))
+    return q
+
+
+def unit_visible_or_none(user: User, pk: int) -> Unit | None:
+    return units_visible(user).filter(pk=pk).first()
+
+
+def parties_visible(user: User) -> QuerySet[Party]:
+    """Parties linked (now or in the past) to a unit the user may see."""
+    scope = unit_scope_q(user, "unit__")
+    if scope == Q():
+        return Party.objects.all()
+    return Party.objects.filter(Exists(Occupancy.objects.filter(scope, party=OuterRef("pk"))))
+
+
+def contacts_visible(user: User) -> QuerySet[ContactPoint]:
+    scope = unit_scope_q(user, "unit__")
+    qs = ContactPoint.objects.select_related("party")
+    if scope == Q():
+        return qs
+    return qs.filter(Exists(Occupancy.objects.filter(scope, party=OuterRef("party_id"))))
+
+
+def liable_party(unit: Unit, on: dt.date) -> Party | None:
+    """Who owes the fees of ``unit`` on ``on``: the owner in force (the developer for unsold units).
+
+    A tenant who agreed to pay is asked first in practice, but the owner stays liable (物业管理条例 41).
+    """
+    row = (
+        Occupancy.objects.filter(current_occupancy_q(on), unit=unit, role=OccupantRole.OWNER)
+        .select_related("party")
+        .order_by("-start", "-id")
+        .first()
+    )
+    if row is not None:
+        return row.party
+    return unit.project.developer

@@ -1,0 +1,95 @@
+"""Writes for the estate. Views, API, imports and jobs all call these; each records an audit event."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from wuye.accounts.models import User
+from wuye.accounts.services import audit_record, snapshot
+from wuye.estate.choices import ContactValidity, OccupancyState, OccupantRole
+from wuye.estate.models import ContactPoint, Occupancy, Party, Unit, UnitStateChange
+
+
+@transaction.atomic
+def unit_set_state(*, actor: User, unit: Unit, state: str, since: dt.date, note: str = "") -> UnitStateChange:
+    """Record a new occupancy state from ``since``; the history row is kept, the unit shows the latest."""
+    if state not in OccupancyState.values:
+        raise ValidationError({"state": "未知的入住状态。"})
+    before = snapshot(unit, ["state"])
+    change = UnitStateChange.objects.create(unit=unit, state=state, since=since, recorded_by=actor, source=note[:60])
+    latest = unit.state_changes.order_by("-since", "-id").values_list("state", flat=True).first()
+    if latest and unit.state != latest:
+        unit.state = latest
+        unit.save(update_fields=["state", "updated_at"])
+    audit_record(actor=actor, verb="unit.state", obj=unit, before=before, after={"state": state, "since": since},
+                 note=note)
+    return change
+
+
+@transaction.atomic
+def occupancy_start(
+    *, actor: User, unit: Unit, party: Party, role: str, start: dt.date, pays_fees: bool = False, source: str = ""
+) -> Occupancy:
+    """Start an ownership or tenancy. For owners, the current owner's row ends the day before ``start``."""
+    if role not in OccupantRole.values:
+        raise ValidationError({"role": "未知的关系类型。"})
+    current = Occupancy.objects.select_for_update().filter(unit=unit, role=role, end__isnull=True)
+    ended = []
+    for row in current:
+        if row.party_id == party.pk:
+            raise ValidationError({"party": f"{party} 已是该房屋的{row.get_role_display()}。"})
+        if role == OccupantRole.OWNER:
+            if row.start >= start:
+                raise ValidationError({"start": "新业主的起始日期必须晚于现业主的起始日期。"})
+            row.end = start - dt.timedelta(days=1)
+            row.save(update_fields=["end"])
+            ended.append(row.pk)
+    occupancy = Occupancy(unit=unit, party=party, role=role, start=start, pays_fees=pays_fees,
+                          recorded_by=actor, source=source)
+    occupancy.full_clean()
+    occupancy.save()
+    audit_record(actor=actor, verb=f"occupancy.start.{role}", obj=unit, after=snapshot(occupancy),
+                 note=f"ended {ended}" if ended else "")
+    return occupancy
+
+
+@transaction.atomic
+def occupancy_end(*, actor: User, occupancy: Occupancy, end: dt.date) -> Occupancy:
+    if end < occupancy.start:
+        raise ValidationError({"end": "结束日期不能早于起始日期。"})
+    before = snapshot(occupancy)
+    occupancy.end = end
+    occupancy.save(update_fields=["end"])
+    audit_record(actor=actor, verb="occupancy.end", obj=occupancy.unit, before=before, after=snapshot(occupancy))
+    return occupancy
+
+
+@transaction.atomic
+def contact_add(
+    *, actor: User, party: Party, kind: str, value: str, source: str, label: str = "", is_primary: bool = False
+) -> ContactPoint:
+    contact = ContactPoint(party=party, kind=kind, value=value.strip(), source=source, label=label,
+                           is_primary=is_primary)
+    contact.full_clean()
+    contact.save()
+    audit_record(actor=actor, verb="contact.add", obj=party, after={"contact": contact.pk, "kind": kind})
+    return contact
+
+
+@transaction.atomic
+def contact_set_validity(
+    *, actor: User | None, contact: ContactPoint, validity: str, verified_on: dt.date, actor_label: str = ""
+) -> ContactPoint:
+    """Mark a contact point 有效/停机/空号/错号 as of ``verified_on`` (a later issue's dispatcher calls this)."""
+    if validity not in ContactValidity.values:
+        raise ValidationError({"validity": "未知的有效性状态。"})
+    before = snapshot(contact, ["validity", "last_verified"])
+    contact.validity = validity
+    contact.last_verified = verified_on
+    contact.save(update_fields=["validity", "last_verified", "updated_at"])
+    audit_record(actor=actor, actor_label=actor_label, verb="contact.validity", obj=contact.party, before=before,
+                 after=snapshot(contact, ["validity", "last_verified"]), note=f"contact {contact.pk}")
+    return contact

@@ -1,0 +1,211 @@
+"""Staff pages for the estate. Thin: parse, call selectors/services, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from wuye.accounts import permissions
+from wuye.accounts.models import AuditEvent
+from wuye.accounts.services import audit_record, pii_reveal
+from wuye.estate import exports, importer
+from wuye.estate.filtersets import UnitFilterSet
+from wuye.estate.models import ImportJob, Occupancy, Unit
+from wuye.estate.selectors import (
+    buildings_visible,
+    contacts_visible,
+    parties_visible,
+    projects_visible,
+    units_visible,
+)
+from wuye.accounts.selectors import unit_scope_q
+from wuye.estate.serializers import masked_contact_value
+
+PAGE_SIZE = 50
+
+
+@login_required
+def project_list(request):
+    projects = projects_visible(request.user).annotate(
+        building_count=Count("buildings", distinct=True)
+    ).select_related("developer")
+    unit_counts = dict(
+        units_visible(request.user).values_list("project_id").annotate(n=Count("id")).values_list("project_id", "n")
+    )
+    rows = [(p, unit_counts.get(p.pk, 0)) for p in projects]
+    return render(request, "estate/project_list.html", {"rows": rows})
+
+
+def _unit_filter(request):
+    base = units_visible(request.user).order_by("project_id", "code")
+    filterset = UnitFilterSet(request.GET or None, queryset=base)
+    filterset.form.fields["project"].widget.attrs["class"] = "form-select form-select-sm"
+    return filterset
+
+
+@login_required
+def unit_list(request):
+    filterset = _unit_filter(request)
+    if filterset.is_bound and not filterset.is_valid():
+        messages.error(request, "筛选条件有误：" + "；".join(
+            f"{filterset.form.fields[f].label}：{'，'.join(e)}" for f, e in filterset.form.errors.items()))
+        qs = filterset.queryset.none()
+    else:
+        qs = filterset.qs
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "filterset": filterset,
+        "page_obj": page,
+        "projects": projects_visible(request.user).order_by("code"),
+        "buildings": buildings_visible(request.user).filter(
+            project_id=request.GET.get("project") or None
+        ).order_by("code") if (request.GET.get("project") or "").isdigit() else [],
+    }
+    return render(request, "estate/unit_list.html", context)
+
+
+@login_required
+def unit_export(request):
+    """The filtered unit list as .xlsx — the same scoping as the page (a collector gets their territory)."""
+    filterset = _unit_filter(request)
+    if filterset.is_bound and not filterset.is_valid():
+        return HttpResponse("筛选条件有误。", status=400)
+    audit_record(actor=request.user, verb="unit.export", note=request.GET.urlencode()[:500])
+    stream = exports.units_xlsx(filterset.qs)
+    name = f"房屋清单-{timezone.localdate():%Y%m%d}.xlsx"
+    return FileResponse(stream, as_attachment=True, filename=name,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+def unit_detail(request, pk: int):
+    unit = units_visible(request.user).filter(pk=pk).first()
+    if unit is None:
+        raise Http404("房屋不存在或不在您的责任区内。")
+    occupancies = list(
+        Occupancy.objects.filter(unit=unit).select_related("party", "recorded_by").order_by("role", "-start", "-id")
+    )
+    current_party_ids = {o.party_id for o in occupancies if o.end is None}
+    contacts = list(contacts_visible(request.user).filter(party_id__in=current_party_ids).order_by(
+        "party_id", "-is_primary", "kind", "id"))
+    for contact in contacts:
+        contact.shown = masked_contact_value(contact, request.user)
+    history = AuditEvent.objects.filter(
+        Q(object_type="estate.unit", object_id=str(unit.pk))
+    ).select_related("actor").order_by("-created_at")[:50]
+    context = {
+        "unit": unit,
+        "occupancies": occupancies,
+        "contacts": contacts,
+        "states": unit.state_changes.select_related("recorded_by").order_by("-since", "-id"),
+        "history": history,
+        "developer": unit.project.developer,
+    }
+    return render(request, "estate/unit_detail.html", context)
+
+
+@login_required
+def party_list(request):
+    qs = parties_visible(request.user).annotate(unit_count=Count("occupancies", filter=Q(occupancies__end__isnull=True)))
+    text = request.GET.get("q", "").strip()
+    if text:
+        qs = qs.filter(Q(name__contains=text) | Q(contacts__value__endswith=text)).distinct()
+    kind = request.GET.get("kind", "")
+    if kind:
+        qs = qs.filter(kind=kind)
+    page = Paginator(qs.order_by("name", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "estate/party_list.html", {"page_obj": page, "q": text, "kind": kind})
+
+
+@login_required
+def party_detail(request, pk: int):
+    party = get_object_or_404(parties_visible(request.user), pk=pk)
+    scope = unit_scope_q(request.user, "unit__")
+    occupancies = (
+        Occupancy.objects.filter(scope, party=party).select_related("unit", "unit__project").order_by("-start")
+    )
+    contacts = list(party.contacts.all())
+    for contact in contacts:
+        contact.shown = masked_contact_value(contact, request.user)
+    from wuye.common.formatting import mask_id_number
+
+    id_shown = party.id_number if request.user.sees_pii else mask_id_number(party.id_number)
+    return render(request, "estate/party_detail.html", {
+        "party": party, "occupancies": occupancies, "contacts": contacts, "id_shown": id_shown,
+    })
+
+
+@login_required
+@require_POST
+def contact_reveal(request, pk: int):
+    """htmx: swap a masked value for the clear one; the reveal is logged in the audit trail."""
+    contact = contacts_visible(request.user).filter(pk=pk).first()
+    if contact is None:
+        raise Http404("联系方式不存在或不在您的责任区内。")
+    try:
+        value = pii_reveal(actor=request.user, obj=contact, field="value", ip=request.META.get("REMOTE_ADDR"))
+    except PermissionError as exc:
+        return HttpResponseForbidden(str(exc))
+    if contact.kind in ("mobile", "landline"):
+        return HttpResponse(f'<a href="tel:{value}" data-testid="revealed">{value}</a>')
+    from django.utils.html import escape
+
+    return HttpResponse(f'<span data-testid="revealed">{escape(value)}</span>')
+
+
+# --- imports -------------------------------------------------------------------------------------------
+
+@login_required
+def import_list(request):
+    permissions.require(permissions.can_import, request.user)
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, "请选择要导入的文件（.xlsx 或 .csv）。")
+            return redirect("estate:import-list")
+        try:
+            job = importer.import_submit(actor=request.user, upload=upload)
+        except importer.ImportRejected as exc:
+            messages.error(request, str(exc))
+            return redirect("estate:import-list")
+        return redirect("estate:import-detail", pk=job.pk)
+    jobs = ImportJob.objects.select_related("created_by").order_by("-created_at")[:50]
+    return render(request, "estate/import_list.html", {"jobs": jobs, "columns": importer.COLUMNS})
+
+
+@login_required
+def import_template(request):
+    stream = importer.template_xlsx()
+    return FileResponse(stream, as_attachment=True, filename="房产业户导入模板.xlsx",
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+def import_detail(request, pk: int):
+    permissions.require(permissions.can_import, request.user)
+    job = get_object_or_404(ImportJob, pk=pk)
+    return render(request, "estate/import_detail.html", {"job": job})
+
+
+@login_required
+def import_progress(request, pk: int):
+    permissions.require(permissions.can_import, request.user)
+    job = get_object_or_404(ImportJob, pk=pk)
+    return render(request, "estate/_import_progress.html", {"job": job})
+
+
+@login_required
+def import_error_report(request, pk: int):
+    permissions.require(permissions.can_import, request.user)
+    job = get_object_or_404(ImportJob, pk=pk)
+    if not job.errors:
+        raise Http404("该导入没有错误报告。")
+    stream = importer.error_report_xlsx(job)
+    return FileResponse(stream, as_attachment=True, filename=f"导入错误报告-{job.pk}.xlsx",
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

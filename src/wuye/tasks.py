@@ -1,0 +1,15 @@
+"""The Huey schedule: every periodic job of the system is listed here (none yet besides housekeeping).
+
+Task bodies stay thin: they take ids and call a service.
+"""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))
+def purge_finished_imports() -> None:
+    """Delete uploaded import files older than the retention period (the job rows stay)."""
+    from wuye.estate.importer import purge_old_import_files
+
+    purge_old_import_files()
