@@ -64,6 +64,9 @@ class TerritoryForm(forms.Form):
         self.fields["building"].queryset = Building.objects.filter(
             project__in=projects_visible(user)
         ).select_related("project")
+        for name, field in self.fields.items():
+            field.widget.attrs["class"] = "form-select form-select-sm" if name in ("user", "building") else (
+                "form-control form-control-sm")
 
 
 @login_required

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -17,3 +18,11 @@ def exception_handler(exc, context):
         message, fields = "提交的数据有误", data
     response.data = {"error": {"code": code, "message": message, "fields": fields}}
     return response
+
+
+class Pagination(PageNumberPagination):
+    """?page=N&page_size=M (at most 500 a page)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500

@@ -15,7 +15,7 @@ def fen_to_yuan(fen: int) -> Decimal:
 
 def yuan_to_fen(value: Decimal | str | int) -> int:
     """Decimal/str yuan → integer fen, half-up on the third decimal. Never accepts float."""
-    if isinstance(value, float):  # pragma: no cover - guard against money in floats
+    if isinstance(value, float):
         raise TypeError("money must not be a float")
     return int((Decimal(str(value)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 

@@ -1,0 +1,48 @@
+"""``wuye demo``: migrate, seed the demo estate, create demo logins, start the worker and the web server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from wuye.accounts.demo import demo_users_ensure
+
+
+class Command(BaseCommand):
+    help = "准备并启动演示环境（SQLite、进程内任务队列、演示小区与演示账号）。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="监听地址，默认 127.0.0.1:8000")
+        parser.add_argument("--no-serve", action="store_true", help="只准备数据，不启动服务")
+
+    def handle(self, *args, addr: str, no_serve: bool, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        from wuye.estate.models import Project
+
+        if not Project.objects.filter(code="DEMO-CH").exists():
+            self.stdout.write("正在生成演示小区（约 1,500 套房屋）……")
+            call_command("seed", demo=True, stdout=self.stdout)
+        logins = demo_users_ensure()
+        self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
+        self.stdout.write(f"地址：http://{addr}/")
+        self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
+        for username, password, role in logins:
+            self.stdout.write(f"  {username:<10} {password:<10} {role}")
+        if no_serve:
+            return
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="wuye.settings")
+        worker = subprocess.Popen([sys.executable, "-m", "wuye", "run_huey", "--workers", "2"], env=env)
+        self.stdout.write(f"任务队列已启动（进程 {worker.pid}）。按 Ctrl+C 停止。")
+        try:
+            call_command("runserver", addr, use_reloader=False)
+        finally:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
