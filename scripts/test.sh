@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 PG_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/wuye}"
 export WUYE_DATA_DIR="${WUYE_DATA_DIR:-$(mktemp -d)}"
 
+# The job queue: Redis when a server answers (or REDIS_URL is given), else Huey's SQLite storage.
+if [ -z "${REDIS_URL:-}" ] && python -c "import redis; redis.Redis(host='127.0.0.1', socket_connect_timeout=2).ping()" 2>/dev/null; then
+  export REDIS_URL="redis://127.0.0.1:6379/0"
+fi
+export WUYE_HUEY_NAME="wuye-test-$$"
+if [ -n "${REDIS_URL:-}" ]; then echo "Job queue: Redis at $REDIS_URL"; else
+  [ "${WUYE_REQUIRE_REDIS:-0}" = "1" ] && { echo "Redis is required (WUYE_REQUIRE_REDIS=1) but not reachable" >&2; exit 1; }
+  echo "Job queue: SQLite (no Redis reachable at 127.0.0.1:6379; the Redis round-trip test is skipped)"; fi
+
 echo "== 1/2 SQLite =="
 env -u DATABASE_URL pytest "$@"
 
