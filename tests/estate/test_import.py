@@ -7,7 +7,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from wuye.accounts.models import AuditEvent
 from wuye.estate import importer
-from wuye.estate.models import Building, ContactPoint, ImportJob, Occupancy, Party, Project, Unit, UnitStateChange
+from wuye.estate.models import (
+    Building,
+    ContactPoint,
+    ImportJob,
+    Occupancy,
+    Party,
+    Project,
+    Unit,
+    UnitStateChange,
+)
 
 HEADERS = ["项目编码", "项目名称", "项目类型", "楼栋编码", "楼栋名称", "单元", "楼层", "房号", "物业类型", "建筑面积",
            "入住状态", "业主姓名", "证件号码", "手机号码", "通讯地址", "租户姓名", "租户电话"]
@@ -88,8 +97,9 @@ def test_an_empty_owner_means_the_developer_owes(alice):
     assert job.status == ImportJob.Status.SUCCEEDED, job.errors
     project = Project.objects.get(code="IMP")
     assert project.developer is not None and project.developer.is_developer
-    from wuye.estate.selectors import liable_party
     import datetime as dt
+
+    from wuye.estate.selectors import liable_party
 
     assert liable_party(Unit.objects.get(), dt.date(2026, 1, 1)) == project.developer
 

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from wuye.estate.models import Building, ContactPoint, ImportJob, Occupancy, Party, Project, Unit, UnitStateChange
+from wuye.estate.models import (
+    Building,
+    ContactPoint,
+    ImportJob,
+    Occupancy,
+    Party,
+    Project,
+    Unit,
+    UnitStateChange,
+)
 
 
 @admin.register(Project)

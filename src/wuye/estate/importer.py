@@ -513,7 +513,7 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
         # Parties (owners, tenants, signers)
         wanted_parties: dict[str, dict] = {}
         row_keys: list[dict[str, str | None]] = []
-        for r, key in zip(rows, unit_keys, strict=True):
+        for r in rows:
             d = r.data
             keys: dict[str, str | None] = {"owner": None, "tenant": None, "signer": None}
             fallback = f"{d['project_code']}|{d['unit_code']}"

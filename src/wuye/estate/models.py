@@ -121,6 +121,9 @@ class UnitStateChange(models.Model):
         verbose_name_plural = "入住状态变更"
         ordering = ["unit", "-since", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.since:%Y-%m-%d} {self.get_state_display()}"
+
 
 class Party(models.Model):
     """业户 — a person or a company that owns or rents units (also the developer)."""

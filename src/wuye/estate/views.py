@@ -13,10 +13,11 @@ from django.views.decorators.http import require_POST
 
 from wuye.accounts import permissions
 from wuye.accounts.models import AuditEvent
+from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, pii_reveal
 from wuye.estate import exports, importer
 from wuye.estate.filtersets import UnitFilterSet
-from wuye.estate.models import ImportJob, Occupancy, Unit
+from wuye.estate.models import ImportJob, Occupancy
 from wuye.estate.selectors import (
     buildings_visible,
     contacts_visible,
@@ -24,7 +25,6 @@ from wuye.estate.selectors import (
     projects_visible,
     units_visible,
 )
-from wuye.accounts.selectors import unit_scope_q
 from wuye.estate.serializers import masked_contact_value
 
 PAGE_SIZE = 50
