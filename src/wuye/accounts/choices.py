@@ -24,3 +24,7 @@ ROLES_TERRITORY_BOUND = frozenset({Role.COLLECTOR})
 ROLES_IMPORT = frozenset({Role.ADMIN, Role.MANAGER})
 # Roles that may read the audit log.
 ROLES_AUDIT = frozenset({Role.ADMIN, Role.MANAGER, Role.LEGAL})
+# Roles that may change units, ownership and tenancy from the staff pages.
+ROLES_EDIT_ESTATE = frozenset({Role.ADMIN, Role.MANAGER, Role.SERVICE})
+# Roles that may add contact points and mark them 有效/停机/空号/错号 (collectors find new numbers).
+ROLES_EDIT_CONTACTS = frozenset({Role.ADMIN, Role.MANAGER, Role.SERVICE, Role.COLLECTOR})

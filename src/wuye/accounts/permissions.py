@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from wuye.accounts.choices import ROLES_AUDIT, ROLES_IMPORT, Role
+from wuye.accounts.choices import ROLES_AUDIT, ROLES_EDIT_CONTACTS, ROLES_EDIT_ESTATE, ROLES_IMPORT, Role
 
 
 def can_import(user) -> bool:
@@ -19,8 +19,22 @@ def can_manage_team(user) -> bool:
     return user.is_superuser or user.role in {Role.MANAGER, Role.ADMIN}
 
 
+def can_edit_estate(user) -> bool:
+    return user.is_superuser or user.role in ROLES_EDIT_ESTATE
+
+
+def can_edit_contacts(user) -> bool:
+    return user.is_superuser or user.role in ROLES_EDIT_CONTACTS
+
+
 def ui_flags(user) -> dict[str, bool]:
-    return {"can_import": can_import(user), "can_audit": can_audit(user), "can_manage_team": can_manage_team(user)}
+    return {
+        "can_import": can_import(user),
+        "can_audit": can_audit(user),
+        "can_manage_team": can_manage_team(user),
+        "can_edit_estate": can_edit_estate(user),
+        "can_edit_contacts": can_edit_contacts(user),
+    }
 
 
 def require(check, user) -> None:

@@ -45,6 +45,7 @@ from wuye.estate.models import (
     Unit,
     UnitStateChange,
 )
+from wuye.estate.services import party_natural_key
 
 
 class ImportRejected(Exception):
@@ -226,7 +227,7 @@ def _parse_date(text: str) -> dt.date:
     raise ValueError(text)
 
 
-def _phone(text: str) -> tuple[str, str] | None:
+def parse_phone(text: str) -> tuple[str, str] | None:
     """Normalise a phone to (kind, value); None when it is not a phone number."""
     compact = re.sub(r"[\s()（）]", "", text)
     if compact.startswith("+86"):
@@ -313,7 +314,7 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
             bad("owner_kind", "应为“个人”或“单位”")
         for key in ("owner_mobile", "owner_phone2", "tenant_mobile", "signer_mobile"):
             if raw.get(key):
-                parsed = _phone(raw[key])
+                parsed = parse_phone(raw[key])
                 if parsed is None:
                     bad(key, "电话号码格式不正确（手机 11 位，固话如 0571-87654321）")
                 out[key] = parsed
@@ -373,14 +374,6 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def _party_key(kind: str, name: str, id_number: str, phone: tuple | None, fallback: str) -> str:
-    if id_number:
-        return f"id:{id_number}"
-    if phone:
-        return f"np:{name}|{phone[1]}"
-    return f"n:{fallback}|{name}"
 
 
 def _earliest(*dates: dt.date | None) -> dt.date | None:
@@ -518,16 +511,16 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
             keys: dict[str, str | None] = {"owner": None, "tenant": None, "signer": None}
             fallback = f"{d['project_code']}|{d['unit_code']}"
             if d.get("owner_name"):
-                k = _party_key(d["owner_kind"], d["owner_name"], d["owner_id_number"], d.get("owner_mobile"), fallback)
+                k = party_natural_key(d["owner_name"], d["owner_id_number"], d.get("owner_mobile"), fallback)
                 wanted_parties.setdefault(k, {"kind": d["owner_kind"], "name": d["owner_name"],
                                               "id_number": d["owner_id_number"]})
                 keys["owner"] = k
             if d.get("tenant_name"):
-                k = _party_key(PartyKind.PERSON, d["tenant_name"], "", d.get("tenant_mobile"), fallback + "|t")
+                k = party_natural_key(d["tenant_name"], "", d.get("tenant_mobile"), fallback + "|t")
                 wanted_parties.setdefault(k, {"kind": PartyKind.PERSON, "name": d["tenant_name"], "id_number": ""})
                 keys["tenant"] = k
             if d.get("signer_name"):
-                k = _party_key(PartyKind.PERSON, d["signer_name"], "", d.get("signer_mobile"), fallback + "|s")
+                k = party_natural_key(d["signer_name"], "", d.get("signer_mobile"), fallback + "|s")
                 wanted_parties.setdefault(k, {"kind": PartyKind.PERSON, "name": d["signer_name"], "id_number": ""})
                 keys["signer"] = k
             row_keys.append(keys)

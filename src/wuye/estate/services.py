@@ -9,8 +9,35 @@ from django.db import transaction
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record, snapshot
-from wuye.estate.choices import ContactValidity, OccupancyState, OccupantRole
+from wuye.estate.choices import ContactKind, ContactSource, ContactValidity, OccupancyState, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Party, Unit, UnitStateChange
+
+
+def party_natural_key(name: str, id_number: str, phone: tuple[str, str] | None, fallback: str) -> str:
+    """How a party is recognised again: by ID number, else by name and first phone, else within one unit."""
+    if id_number:
+        return f"id:{id_number}"
+    if phone:
+        return f"np:{name}|{phone[1]}"
+    return f"n:{fallback}|{name}"
+
+
+@transaction.atomic
+def party_get_or_create(
+    *, actor: User, kind: str, name: str, id_number: str = "", mobile: str = "", fallback: str
+) -> tuple[Party, bool]:
+    """Find a party by its natural key or create it (with its mobile as the primary contact)."""
+    phone = (ContactKind.MOBILE, mobile) if mobile else None
+    key = party_natural_key(name, id_number, phone, fallback)
+    party, created = Party.objects.get_or_create(
+        natural_key=key, defaults={"kind": kind, "name": name, "id_number": id_number}
+    )
+    if created:
+        audit_record(actor=actor, verb="party.create", obj=party, after=snapshot(party))
+        if mobile:
+            contact_add(actor=actor, party=party, kind=ContactKind.MOBILE, value=mobile,
+                        source=ContactSource.OWNER, is_primary=True)
+    return party, created
 
 
 @transaction.atomic

@@ -402,7 +402,7 @@ DEMO_PROJECTS = (
 
 # --- writing ------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: tables are dict keys on the hot path
 class Table:
     model: type
     fields: tuple[str, ...]
@@ -495,6 +495,7 @@ class EstateGenerator:
         self.all_regions = [_region_part(code) for city in CITIES for code in city.regions]
         self.all_regions += [_region_part(code) for code in ORIGIN_REGIONS]
         self.city_regions = {city.name: [_region_part(code) for code in city.regions] for city in CITIES}
+        self.ctx: _ProjectContext | None = None  # the project being generated
 
     # ids and buffers
     def _id(self, table: Table) -> int:
@@ -505,7 +506,7 @@ class EstateGenerator:
     def flush(self) -> None:
         for table in TABLES:
             self.writer.insert(table, self.rows[table])
-            self.rows[table] = []
+            self.rows[table].clear()  # in place: callers may hold on to the list
         self.buffered = 0
 
     def counts(self) -> dict[str, int]:
@@ -835,7 +836,7 @@ def _taken_resident_ids(conn) -> tuple[set[int], set[str]]:
     ids: set[int] = set()
     keys: set[str] = set()
     with conn.cursor() as cur:
-        cur.execute(f"SELECT natural_key FROM {conn.ops.quote_name(PARTY.name)} WHERE natural_key LIKE 'id:%%'")
+        cur.execute(f"SELECT natural_key FROM {conn.ops.quote_name(PARTY.name)} WHERE natural_key LIKE %s", ["id:%"])
         for (key,) in cur.fetchall():
             body = key[3:20]
             if len(key) == 21 and body.isdigit():

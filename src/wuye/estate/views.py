@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,9 +17,10 @@ from wuye.accounts import permissions
 from wuye.accounts.models import AuditEvent
 from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, pii_reveal
-from wuye.estate import exports, importer
+from wuye.estate import exports, forms, importer, services
+from wuye.estate.choices import OccupantRole
 from wuye.estate.filtersets import UnitFilterSet
-from wuye.estate.models import ImportJob, Occupancy
+from wuye.estate.models import ImportJob, Occupancy, Party, Unit
 from wuye.estate.selectors import (
     buildings_visible,
     contacts_visible,
@@ -106,6 +109,10 @@ def unit_detail(request, pk: int):
         "states": unit.state_changes.select_related("recorded_by").order_by("-since", "-id"),
         "history": history,
         "developer": unit.project.developer,
+        "state_form": forms.UnitStateForm(),
+        "occupancy_form": forms.OccupancyForm(),
+        "contact_form": forms.ContactForm(parties=[o.party for o in occupancies if o.end is None]),
+        "validity_choices": forms.ContactValidityForm().fields["validity"].choices,
     }
     return render(request, "estate/unit_detail.html", context)
 
@@ -209,3 +216,99 @@ def import_error_report(request, pk: int):
     stream = importer.error_report_xlsx(job)
     return FileResponse(stream, as_attachment=True, filename=f"导入错误报告-{job.pk}.xlsx",
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+# --- edits from the unit page ---------------------------------------------------------------------------
+
+def _form_errors(form) -> str:
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        parts.append(f"{label}：{'，'.join(errors)}" if label else "，".join(errors))
+    return "；".join(parts)
+
+
+def _unit_for_edit(request, pk: int, check) -> Unit:
+    permissions.require(check, request.user)
+    unit = units_visible(request.user).filter(pk=pk).first()
+    if unit is None:
+        raise Http404("房屋不存在或不在您的责任区内。")
+    return unit
+
+
+@login_required
+@require_POST
+def unit_state(request, pk: int):
+    unit = _unit_for_edit(request, pk, permissions.can_edit_estate)
+    form = forms.UnitStateForm(request.POST)
+    if form.is_valid():
+        services.unit_set_state(actor=request.user, unit=unit, state=form.cleaned_data["state"],
+                                since=form.cleaned_data["since"], note=form.cleaned_data["note"])
+        messages.success(request, "入住状态已记录。")
+    else:
+        messages.error(request, "未保存：" + _form_errors(form))
+    return redirect("estate:unit-detail", pk=unit.pk)
+
+
+@login_required
+@require_POST
+def unit_occupancy(request, pk: int):
+    unit = _unit_for_edit(request, pk, permissions.can_edit_estate)
+    form = forms.OccupancyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "未保存：" + _form_errors(form))
+        return redirect("estate:unit-detail", pk=unit.pk)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            party, _ = services.party_get_or_create(
+                actor=request.user, kind=data["kind"], name=data["name"], id_number=data["id_number"],
+                mobile=data["mobile"], fallback=f"{unit.project.code}|{unit.code}")
+            services.occupancy_start(actor=request.user, unit=unit, party=party, role=data["role"],
+                                     start=data["start"], source="staff")
+    except ValidationError as exc:
+        messages.error(request, "未保存：" + "；".join(m for ms in exc.message_dict.values() for m in ms))
+    else:
+        messages.success(request, f"已记录{OccupantRole(data['role']).label}：{party.name}。")
+    return redirect("estate:unit-detail", pk=unit.pk)
+
+
+@login_required
+@require_POST
+def contact_create(request, pk: int):
+    unit = _unit_for_edit(request, pk, permissions.can_edit_contacts)
+    parties = list(Party.objects.filter(occupancies__unit=unit, occupancies__end__isnull=True).distinct())
+    form = forms.ContactForm(request.POST, parties=parties)
+    if not form.is_valid():
+        messages.error(request, "未保存：" + _form_errors(form))
+        return redirect("estate:unit-detail", pk=unit.pk)
+    data = form.cleaned_data
+    party = next(p for p in parties if p.pk == data["party"])
+    try:
+        services.contact_add(actor=request.user, party=party, kind=data["kind"], value=data["value"],
+                             source=data["source"], label=data["label"])
+    except ValidationError as exc:
+        messages.error(request, "未保存：" + "；".join(m for ms in exc.message_dict.values() for m in ms))
+    else:
+        messages.success(request, "联系方式已添加。")
+    return redirect("estate:unit-detail", pk=unit.pk)
+
+
+@login_required
+@require_POST
+def contact_validity(request, pk: int):
+    permissions.require(permissions.can_edit_contacts, request.user)
+    contact = contacts_visible(request.user).filter(pk=pk).first()
+    if contact is None:
+        raise Http404("联系方式不存在或不在您的责任区内。")
+    form = forms.ContactValidityForm(request.POST)
+    if form.is_valid():
+        services.contact_set_validity(actor=request.user, contact=contact, validity=form.cleaned_data["validity"],
+                                      verified_on=timezone.localdate())
+        messages.success(request, f"已标记为“{contact.get_validity_display()}”。")
+    else:
+        messages.error(request, "未保存：" + _form_errors(form))
+    back = request.POST.get("next", "")
+    if back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect("estate:party-detail", pk=contact.party_id)
