@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from wuye.accounts.services import pii_reveal
 from wuye.estate.filtersets import UnitFilterSet
 from wuye.estate.selectors import (
+    UNIT_ORDER,
     buildings_visible,
     contacts_visible,
     parties_visible,
@@ -49,7 +50,7 @@ class UnitViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = UnitFilterSet
 
     def get_queryset(self):
-        return units_visible(self.request.user).order_by("project_id", "code")
+        return units_visible(self.request.user).order_by(*UNIT_ORDER)
 
 
 class PartyViewSet(viewsets.ReadOnlyModelViewSet):

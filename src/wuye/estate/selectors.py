@@ -11,6 +11,9 @@ from wuye.accounts.selectors import project_scope_q, unit_scope_q
 from wuye.estate.choices import ContactKind, OccupantRole
 from wuye.estate.models import Building, ContactPoint, Occupancy, Party, Project, Unit
 
+# Natural order of units on lists: by building (creation order), entrance, floor, room number.
+UNIT_ORDER = ("project_id", "building_id", "entrance", "floor", "number", "id")
+
 
 def projects_visible(user: User) -> QuerySet[Project]:
     return Project.objects.filter(project_scope_q(user))

@@ -22,6 +22,7 @@ from wuye.estate.choices import OccupantRole
 from wuye.estate.filtersets import UnitFilterSet
 from wuye.estate.models import ImportJob, Occupancy, Party, Unit
 from wuye.estate.selectors import (
+    UNIT_ORDER,
     buildings_visible,
     contacts_visible,
     parties_visible,
@@ -46,7 +47,7 @@ def project_list(request):
 
 
 def _unit_filter(request):
-    base = units_visible(request.user).order_by("project_id", "code")
+    base = units_visible(request.user).order_by(*UNIT_ORDER)
     filterset = UnitFilterSet(request.GET or None, queryset=base)
     filterset.form.fields["project"].widget.attrs["class"] = "form-select form-select-sm"
     return filterset
