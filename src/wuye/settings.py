@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "wuye.common",
     "wuye.accounts",
     "wuye.estate",
+    "wuye.billing",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,63 @@ def yuan_to_fen(value: Decimal | str | int) -> int:
     return int((Decimal(str(value)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
+def round_fen(fen: Decimal) -> int:
+    """The one rounding rule for money: a Decimal number of fen → integer fen, half away from zero."""
+    return int(Decimal(fen).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+_DIGIT_UPPER = "零壹贰叁肆伍陆柒捌玖"
+_SMALL_UNITS = ["", "拾", "佰", "仟"]
+_BIG_UNITS = ["", "万", "亿", "万亿"]
+
+
+def rmb_upper(fen: int) -> str:
+    """Amount in Chinese capitals for receipts: 123450 → 人民币壹仟贰佰叁拾肆元伍角整."""
+    if fen < 0:
+        return "负" + rmb_upper(-fen)
+    yuan, rest = divmod(int(fen), 100)
+    jiao, cents = divmod(rest, 10)
+    words = ""
+    if yuan:
+        groups = []
+        n = yuan
+        while n:
+            n, g = divmod(n, 10_000)
+            groups.append(g)
+        zero_pending = False
+        for idx in range(len(groups) - 1, -1, -1):
+            g = groups[idx]
+            if g == 0:
+                zero_pending = bool(words)
+                continue
+            if words and (zero_pending or g < 1000):
+                words += "零"
+            zero_pending = False
+            part, inner_zero = "", False
+            for pos in range(3, -1, -1):
+                d = g // (10 ** pos) % 10
+                if d == 0:
+                    inner_zero = bool(part)
+                    continue
+                if inner_zero:
+                    part += "零"
+                    inner_zero = False
+                part += _DIGIT_UPPER[d] + _SMALL_UNITS[pos]
+            words += part + _BIG_UNITS[idx]
+        words += "元"
+    if not jiao and not cents:
+        return "人民币" + (words or "零元") + "整"
+    if jiao:
+        words += _DIGIT_UPPER[jiao] + "角"
+    elif words:
+        words += "零"
+    if cents:
+        words += _DIGIT_UPPER[cents] + "分"
+    else:
+        words += "整"
+    return "人民币" + words
+
+
 def format_yuan(fen: int) -> str:
     """12345 → '¥123.45'; 123450000 → '¥1,234,500.00'; negatives as '-¥1.00'."""
     amount = fen_to_yuan(fen)

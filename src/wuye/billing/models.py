@@ -1,0 +1,274 @@
+"""The billing ledger: fee standards, bill lines, payments, allocations and adjustments.
+
+Money is integer fen (``BigIntegerField``). The ledger is append-only: a payment reversal is a new payment
+with the opposite amount that points at the one it reverses; a void or waiver is an ``Adjustment`` that
+points at the bill line. Two cached columns make the hot reads fast and are rebuilt and checked by
+``wuye check_ledger``: ``Bill.settled_fen`` (allocated + adjusted) and ``Bill.is_void``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from wuye.billing.choices import AdjustmentKind, ApprovalStatus, DueRule, FeeKind, PaymentMethod, Pricing
+from wuye.estate.choices import PropertyType
+
+
+class BillingPolicy(models.Model):
+    """收费政策 — a project's billing cycle, due-date rule and late-fee terms."""
+
+    project = models.OneToOneField("estate.Project", verbose_name="项目", on_delete=models.CASCADE,
+                                   related_name="billing_policy")
+    cycle_months = models.PositiveSmallIntegerField(
+        "账期（月）", default=1, choices=[(1, "按月"), (3, "按季"), (6, "按半年"), (12, "按年")])
+    anchor_month = models.PositiveSmallIntegerField(
+        "起始月份", default=1, help_text="账期从哪个月开始，如按半年、1 月起 → 1 月和 7 月出账。")
+    due_rule = models.CharField("缴费期限规则", max_length=20, choices=DueRule.choices,
+                                default=DueRule.DAY_OF_CYCLE)
+    due_day = models.PositiveSmallIntegerField("每期缴费截止日", default=15)
+    due_days_after_delivery = models.PositiveSmallIntegerField("送达后天数", default=7)
+    late_fee_per_mille = models.DecimalField("违约金日费率（‰）", max_digits=6, decimal_places=3,
+                                             default=Decimal("0"), help_text="合同无违约金条款时填 0。")
+    late_fee_grace_days = models.PositiveSmallIntegerField("宽限天数", default=0)
+    late_fee_cap_percent = models.DecimalField("违约金上限（占本金 %）", max_digits=6, decimal_places=2,
+                                               null=True, blank=True)
+    late_fee_not_above_principal = models.BooleanField("违约金不超过本金", default=True)
+    court_lpr_percent = models.DecimalField("一年期 LPR（年 %）", max_digits=5, decimal_places=2,
+                                            default=Decimal("3.00"))
+    court_margin_percent = models.DecimalField("法院支持上浮（%）", max_digits=5, decimal_places=2,
+                                               default=Decimal("30.00"),
+                                               help_text="违约金超过实际损失 30% 通常会被调减。")
+
+    class Meta:
+        verbose_name = "收费政策"
+        verbose_name_plural = "收费政策"
+
+    def __str__(self) -> str:
+        return f"{self.project} 收费政策"
+
+
+class FeeItem(models.Model):
+    """收费项目 — e.g. 物业服务费 priced per m² per month."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT,
+                                related_name="fee_items")
+    code = models.CharField("编码", max_length=30)
+    name = models.CharField("名称", max_length=50)
+    kind = models.CharField("类别", max_length=20, choices=FeeKind.choices, default=FeeKind.OTHER)
+    pricing = models.CharField("计费方式", max_length=20, choices=Pricing.choices)
+    active = models.BooleanField("启用", default=True)
+    sort = models.PositiveSmallIntegerField("排序", default=0)
+
+    class Meta:
+        verbose_name = "收费项目"
+        verbose_name_plural = "收费项目"
+        ordering = ["project", "sort", "code"]
+        constraints = [models.UniqueConstraint(fields=["project", "code"], name="feeitem_code_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rate(models.Model):
+    """收费标准 — the price of a fee item for a property type from a date; a separate price for vacant units."""
+
+    fee_item = models.ForeignKey(FeeItem, verbose_name="收费项目", on_delete=models.CASCADE, related_name="rates")
+    property_type = models.CharField("物业类型", max_length=20, choices=PropertyType.choices, blank=True,
+                                     help_text="留空表示所有类型。")
+    price = models.DecimalField("单价（元）", max_digits=12, decimal_places=4,
+                                help_text="按面积：元/m²/月；按户：元/月。")
+    vacant_price = models.DecimalField("空置单价（元）", max_digits=12, decimal_places=4, null=True, blank=True,
+                                       help_text="空置/未入住房屋的单价；留空按正常单价。")
+    effective_from = models.DateField("生效日期")
+
+    class Meta:
+        verbose_name = "收费标准"
+        verbose_name_plural = "收费标准"
+        ordering = ["fee_item", "property_type", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["fee_item", "property_type", "effective_from"], name="rate_unique"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="rate_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fee_item} {self.get_property_type_display() or '全部'} ¥{self.price} 自 {self.effective_from}"
+
+
+class BillRun(models.Model):
+    """出账批次 — one posting of bills for a project and period; reversible as a whole."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    period = models.DateField("账期起始", help_text="账期首月的 1 日。")
+    created_at = models.DateTimeField("出账时间", auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="出账人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField("出账来源", max_length=60, blank=True)
+    bills_created = models.IntegerField("账单行数", default=0)
+    amount_fen = models.BigIntegerField("金额（分）", default=0)
+    reversed_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="撤销人", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    reversal_reason = models.CharField("撤销原因", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "出账批次"
+        verbose_name_plural = "出账批次"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.period:%Y-%m} 出账 #{self.pk}"
+
+
+class Bill(models.Model):
+    """应收账单行 — one unit × fee item × period, with its amount, due date and the rule that made it."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="bills")
+    party = models.ForeignKey("estate.Party", verbose_name="缴费责任人", on_delete=models.PROTECT,
+                              related_name="bills")
+    fee_item = models.ForeignKey(FeeItem, verbose_name="收费项目", on_delete=models.PROTECT)
+    run = models.ForeignKey(BillRun, verbose_name="出账批次", null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="bills")
+    period_start = models.DateField("账期起")
+    period_end = models.DateField("账期止")
+    amount_fen = models.BigIntegerField("应收（分）")
+    due_date = models.DateField("缴费截止日")
+    rule = models.CharField("计费依据", max_length=200)
+    reissue_of = models.ForeignKey("self", verbose_name="更正自", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="reissues")
+    disputed_since = models.DateField("争议起始", null=True, blank=True,
+                                      help_text="争议期间不计违约金。")
+    # Cached, rebuilt by check_ledger: allocations + approved adjustments; void flag.
+    settled_fen = models.BigIntegerField("已结清（分）", default=0)
+    is_void = models.BooleanField("已作废", default=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "应收账单"
+        verbose_name_plural = "应收账单"
+        ordering = ["unit", "due_date", "period_start", "fee_item__sort", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "fee_item", "period_start"], condition=Q(is_void=False),
+                                    name="bill_one_live_line_per_period"),
+            models.CheckConstraint(condition=Q(amount_fen__gte=0), name="bill_amount_not_negative"),
+            models.CheckConstraint(condition=Q(settled_fen__gte=0) & Q(settled_fen__lte=F("amount_fen")),
+                                   name="bill_settled_within_amount"),
+        ]
+        indexes = [
+            # The account summary and allocation read only lines still open.
+            models.Index(fields=["unit", "due_date"], condition=Q(is_void=False, settled_fen__lt=F("amount_fen")),
+                         name="bill_open_by_unit"),
+            models.Index(fields=["project", "period_start"], name="bill_by_project_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} {self.fee_item} {self.period_start:%Y-%m}"
+
+    @property
+    def open_fen(self) -> int:
+        return 0 if self.is_void else self.amount_fen - self.settled_fen
+
+
+class ReceiptCounter(models.Model):
+    """收据号计数器 — one row per project and year; taken with SELECT … FOR UPDATE."""
+
+    project = models.ForeignKey("estate.Project", on_delete=models.CASCADE)
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "收据号"
+        verbose_name_plural = "收据号"
+        constraints = [models.UniqueConstraint(fields=["project", "year"], name="receipt_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.year}: {self.last}"
+
+
+class Payment(models.Model):
+    """收款 — money received for a unit. A reversal is another Payment with the negative amount."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="payments")
+    payer_name = models.CharField("付款人", max_length=100, blank=True)
+    amount_fen = models.BigIntegerField("金额（分）")
+    method = models.CharField("方式", max_length=20, choices=PaymentMethod.choices)
+    paid_at = models.DateTimeField("收款时间")
+    reference = models.CharField("流水号/凭证号", max_length=100, blank=True)
+    receipt_no = models.CharField("收据号", max_length=40, blank=True)
+    note = models.CharField("备注", max_length=300, blank=True)
+    reverses = models.OneToOneField("self", verbose_name="冲正自", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="reversed_by")
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="录入人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField("录入来源", max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = "收款"
+        verbose_name_plural = "收款"
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_fen=0), name="payment_not_zero"),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0) | Q(reverses__isnull=False),
+                                   name="payment_negative_only_as_reversal"),
+            models.UniqueConstraint(fields=["method", "reference"], condition=~Q(reference="") & Q(amount_fen__gt=0),
+                                    name="payment_reference_unique"),
+        ]
+        indexes = [models.Index(fields=["unit", "paid_at"], name="payment_by_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_no or '#' + str(self.pk)} {self.unit.code}"
+
+
+class Allocation(models.Model):
+    """核销 — part of a payment applied to a bill line. Negative rows undo a reversed payment's allocations."""
+
+    payment = models.ForeignKey(Payment, verbose_name="收款", on_delete=models.PROTECT, related_name="allocations")
+    bill = models.ForeignKey(Bill, verbose_name="账单", on_delete=models.PROTECT, related_name="allocations")
+    amount_fen = models.BigIntegerField("金额（分）")
+    applied_on = models.DateField("核销日期")
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "核销"
+        verbose_name_plural = "核销"
+        constraints = [models.CheckConstraint(condition=~Q(amount_fen=0), name="allocation_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} → {self.bill_id}: {self.amount_fen}"
+
+
+class Adjustment(models.Model):
+    """调整 — a void, waiver or write-off against a bill line; reduces what is owed once approved."""
+
+    bill = models.ForeignKey(Bill, verbose_name="账单", on_delete=models.PROTECT, related_name="adjustments")
+    kind = models.CharField("类型", max_length=20, choices=AdjustmentKind.choices)
+    amount_fen = models.BigIntegerField("金额（分）")
+    reason = models.CharField("原因", max_length=300)
+    reissue_amount_fen = models.BigIntegerField("重开金额（分）", null=True, blank=True,
+                                                help_text="作废后按正确金额重开一行；留空只作废。")
+    reissued_bill = models.OneToOneField(Bill, verbose_name="重开账单", null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="+")
+    status = models.CharField("审批状态", max_length=10, choices=ApprovalStatus.choices,
+                              default=ApprovalStatus.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="申请人", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField("申请时间", auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审批人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField("审批时间", null=True, blank=True)
+    decision_note = models.CharField("审批意见", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "账单调整"
+        verbose_name_plural = "账单调整"
+        ordering = ["-requested_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="adjustment_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.bill}"

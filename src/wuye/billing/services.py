@@ -1,0 +1,515 @@
+"""Every write to the billing ledger. Views, API, commands and jobs call these and nothing else.
+
+Each function is atomic, takes the acting person (or a job label) and records an audit event.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from wuye.accounts.choices import Role
+from wuye.accounts.models import User
+from wuye.accounts.services import audit_record
+from wuye.billing.choices import (
+    AdjustmentKind,
+    ApprovalStatus,
+    DueRule,
+    PaymentMethod,
+    Pricing,
+)
+from wuye.billing.models import (
+    Adjustment,
+    Allocation,
+    Bill,
+    BillingPolicy,
+    BillRun,
+    FeeItem,
+    Payment,
+    Rate,
+    ReceiptCounter,
+)
+from wuye.common.formatting import format_yuan, round_fen
+from wuye.estate.choices import OccupancyState, OccupantRole
+from wuye.estate.models import Occupancy, Project, Unit
+
+# The largest single payment each method accepts (fen). Cash above ¥50,000 is refused at the desk.
+METHOD_LIMIT_FEN = {
+    PaymentMethod.CASH: 5_000_000,
+    PaymentMethod.POS: 50_000_000,
+    PaymentMethod.WECHAT: 20_000_000,
+    PaymentMethod.ALIPAY: 20_000_000,
+    PaymentMethod.TRANSFER: 1_000_000_000,
+    PaymentMethod.DIRECT_DEBIT: 100_000_000,
+}
+METHODS_NEEDING_REFERENCE = frozenset({PaymentMethod.TRANSFER, PaymentMethod.DIRECT_DEBIT,
+                                       PaymentMethod.WECHAT, PaymentMethod.ALIPAY})
+APPROVER_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+def _can_approve(user: User | None) -> bool:
+    return user is not None and (user.is_superuser or user.role in APPROVER_ROLES)
+
+
+# --- periods and policies ---------------------------------------------------------------------------------
+
+def policy_for(project: Project) -> BillingPolicy:
+    policy, _ = BillingPolicy.objects.get_or_create(project=project)
+    return policy
+
+
+def cycle_start_months(policy: BillingPolicy) -> list[int]:
+    return sorted({(policy.anchor_month - 1 + k * policy.cycle_months) % 12 + 1
+                   for k in range(12 // policy.cycle_months)})
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def period_bounds(policy: BillingPolicy, period: dt.date) -> tuple[dt.date, dt.date]:
+    """(first day, last day) of the billing cycle that starts in ``period``'s month."""
+    start = period.replace(day=1)
+    if start.month not in cycle_start_months(policy):
+        months = "、".join(f"{m} 月" for m in cycle_start_months(policy))
+        raise ValidationError({"period": f"{start:%Y-%m} 不是该项目的出账月份（{months}）。"})
+    return start, add_months(start, policy.cycle_months) - dt.timedelta(days=1)
+
+
+def due_date_for(policy: BillingPolicy, start: dt.date) -> dt.date:
+    if policy.due_rule == DueRule.AFTER_DELIVERY:
+        # Until statement delivery is recorded, count from the first day of the cycle.
+        return start + dt.timedelta(days=policy.due_days_after_delivery)
+    last = calendar.monthrange(start.year, start.month)[1]
+    return start.replace(day=min(policy.due_day, last))
+
+
+# --- bill generation --------------------------------------------------------------------------------------
+
+@dataclass
+class BillDraft:
+    unit_id: int
+    party_id: int
+    fee_item_id: int
+    amount_fen: int
+    rule: str
+
+
+@dataclass
+class BillPlan:
+    project: Project
+    period_start: dt.date
+    period_end: dt.date
+    due_date: dt.date
+    drafts: list[BillDraft] = field(default_factory=list)
+    existing: int = 0
+
+    @property
+    def amount_fen(self) -> int:
+        return sum(d.amount_fen for d in self.drafts)
+
+
+def _rates_in_force(project: Project, on: dt.date) -> dict[tuple[int, str], Rate]:
+    """(fee item, property type or '') → the rate in force on ``on`` (latest effective_from ≤ on)."""
+    table: dict[tuple[int, str], Rate] = {}
+    rates = Rate.objects.filter(fee_item__project=project, fee_item__active=True, effective_from__lte=on)
+    for rate in rates.order_by("effective_from", "id"):
+        table[(rate.fee_item_id, rate.property_type)] = rate
+    return table
+
+
+def liable_parties(project: Project, on: dt.date) -> dict[int, int]:
+    """unit id → the party who owes on ``on``: the owner in force, else the project's developer (one query)."""
+    owners = (Occupancy.objects.filter(unit__project=project, role=OccupantRole.OWNER, start__lte=on)
+              .filter(Q(end__isnull=True) | Q(end__gte=on)).order_by("start", "id").values_list("unit_id", "party_id"))
+    return dict(owners)
+
+
+def bill_plan(*, project: Project, period: dt.date) -> BillPlan:
+    """What a bill run for ``period`` would post: one draft per unit × fee item not yet billed (no writes)."""
+    policy = policy_for(project)
+    start, end = period_bounds(policy, period)
+    plan = BillPlan(project, start, end, due_date_for(policy, start))
+    months = policy.cycle_months
+    rates = _rates_in_force(project, start)
+    items = list(FeeItem.objects.filter(project=project, active=True).exclude(pricing=Pricing.ENTERED))
+    if not items:
+        return plan
+    owners = liable_parties(project, start)
+    existing = set(Bill.objects.filter(project=project, period_start=start, is_void=False)
+                   .values_list("unit_id", "fee_item_id"))
+    plan.existing = len(existing)
+    problems = []
+    units = Unit.objects.filter(project=project).values_list("id", "code", "property_type", "area", "state")
+    for unit_id, code, ptype, area, state in units.iterator(chunk_size=5000):
+        party_id = owners.get(unit_id) or project.developer_id
+        for item in items:
+            rate = rates.get((item.pk, ptype)) or rates.get((item.pk, ""))
+            if rate is None or (unit_id, item.pk) in existing:
+                continue
+            if party_id is None:
+                problems.append(f"房屋 {code} 没有业主，项目也未登记开发商，无法出账")
+                break
+            vacant = state == OccupancyState.VACANT and rate.vacant_price is not None
+            price = rate.vacant_price if vacant else rate.price
+            tag = "（空置）" if vacant else ""
+            if item.pricing == Pricing.PER_AREA:
+                amount = round_fen(area * price * months * 100)
+                rule = f"{area}m² × ¥{price.normalize():f}/m²/月{tag} × {months}个月"
+            else:
+                amount = round_fen(price * months * 100)
+                rule = f"¥{price.normalize():f}/户/月{tag} × {months}个月"
+            if amount > 0:
+                plan.drafts.append(BillDraft(unit_id, party_id, item.pk, amount, rule))
+    if problems:
+        raise ValidationError({"project": problems[:20] + ([f"……共 {len(problems)} 处"] if len(problems) > 20 else [])})
+    return plan
+
+
+@transaction.atomic
+def bill_generate(*, actor: User | None, project: Project, period: dt.date, actor_label: str = "") -> BillRun | None:
+    """Post the bills of ``period``. Idempotent: lines that exist are skipped; returns None if nothing is new."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # one run per project at a time
+    plan = bill_plan(project=project, period=period)
+    if not plan.drafts:
+        return None
+    run = BillRun.objects.create(project=project, period=plan.period_start, created_by=actor,
+                                 actor_label=actor_label, bills_created=len(plan.drafts), amount_fen=plan.amount_fen)
+    Bill.objects.bulk_create(
+        (Bill(project=project, unit_id=d.unit_id, party_id=d.party_id, fee_item_id=d.fee_item_id, run=run,
+              period_start=plan.period_start, period_end=plan.period_end, amount_fen=d.amount_fen,
+              due_date=plan.due_date, rule=d.rule) for d in plan.drafts),
+        batch_size=2000,
+    )
+    audit_record(actor=actor, actor_label=actor_label, verb="billing.run", obj=run,
+                 after={"period": plan.period_start, "bills": len(plan.drafts), "amount_fen": plan.amount_fen})
+    prepaid_apply(unit_ids={d.unit_id for d in plan.drafts}, on=timezone.localdate())
+    return run
+
+
+@transaction.atomic
+def bill_run_reverse(*, actor: User, run: BillRun, reason: str) -> int:
+    """Reverse a whole run (managers): every live line is voided; money paid on them returns to prepaid."""
+    if not _can_approve(actor):
+        raise ValidationError({"actor": "只有经理可以撤销出账批次。"})
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写撤销原因。"})
+    run = BillRun.objects.select_for_update().get(pk=run.pk)
+    if run.reversed_at:
+        raise ValidationError({"run": "该批次已撤销。"})
+    bills = list(Bill.objects.select_for_update().filter(run=run, is_void=False))
+    _release_allocations(bills, on=timezone.localdate())
+    now = timezone.now()
+    Adjustment.objects.bulk_create(
+        Adjustment(bill=b, kind=AdjustmentKind.RUN_REVERSAL, amount_fen=b.amount_fen, reason=reason,
+                   status=ApprovalStatus.APPROVED, requested_by=actor, decided_by=actor, decided_at=now)
+        for b in bills)
+    Bill.objects.filter(pk__in=[b.pk for b in bills]).update(is_void=True, settled_fen=F("amount_fen"))
+    run.reversed_at, run.reversed_by, run.reversal_reason = now, actor, reason
+    run.save(update_fields=["reversed_at", "reversed_by", "reversal_reason"])
+    audit_record(actor=actor, verb="billing.run.reverse", obj=run, note=reason, after={"bills": len(bills)})
+    return len(bills)
+
+
+@transaction.atomic
+def bill_apportion(
+    *, actor: User, project: Project, fee_item: FeeItem, period: dt.date, total_fen: int, basis: str = "area",
+    unit_ids: Iterable[int] | None = None,
+) -> BillRun:
+    """Split a shared cost (公摊) over units by area or by household; largest-remainder so the fen add up."""
+    if fee_item.project_id != project.pk or fee_item.pricing != Pricing.ENTERED:
+        raise ValidationError({"fee_item": "该收费项目不是本项目的“按期录入/分摊”项目。"})
+    if total_fen <= 0:
+        raise ValidationError({"total_fen": "分摊总额必须大于 0。"})
+    policy = policy_for(project)
+    start, end = period_bounds(policy, period)
+    units = Unit.objects.filter(project=project)
+    if unit_ids is not None:
+        units = units.filter(pk__in=list(unit_ids))
+    rows = list(units.order_by("id").values_list("id", "area"))
+    if not rows:
+        raise ValidationError({"unit_ids": "没有可分摊的房屋。"})
+    if Bill.objects.filter(fee_item=fee_item, period_start=start, unit_id__in=[r[0] for r in rows],
+                           is_void=False).exists():
+        raise ValidationError({"period": f"{fee_item} {start:%Y-%m} 已分摊过，请先撤销原批次。"})
+    weights = [int(area * 100) if basis == "area" else 1 for _, area in rows]
+    shares = largest_remainder(total_fen, weights)
+    owners = liable_parties(project, start)
+    missing = [uid for uid, _ in rows if not (owners.get(uid) or project.developer_id)]
+    if missing:
+        raise ValidationError({"project": f"{len(missing)} 套房屋没有业主，项目也未登记开发商。"})
+    run = BillRun.objects.create(project=project, period=start, created_by=actor, bills_created=len(rows),
+                                 amount_fen=total_fen)
+    label = "按面积" if basis == "area" else "按户"
+    due = due_date_for(policy, start)
+    Bill.objects.bulk_create(
+        Bill(project=project, unit_id=uid, party_id=owners.get(uid) or project.developer_id, fee_item=fee_item,
+             run=run, period_start=start, period_end=end, amount_fen=share, due_date=due,
+             rule=f"{fee_item} 总额 {format_yuan(total_fen)} {label}分摊（{'面积' if basis == 'area' else '户数'}权重 "
+                  f"{w}/{sum(weights)}）")
+        for (uid, _), share, w in zip(rows, shares, weights, strict=True) if share > 0)
+    audit_record(actor=actor, verb="billing.apportion", obj=run, after={"total_fen": total_fen, "basis": basis})
+    prepaid_apply(unit_ids=[uid for uid, _ in rows], on=timezone.localdate())
+    return run
+
+
+def largest_remainder(total: int, weights: list[int]) -> list[int]:
+    """Integer shares of ``total`` proportional to ``weights`` that add up exactly (Hamilton's method)."""
+    weight_sum = sum(weights)
+    if weight_sum <= 0:
+        raise ValidationError({"weights": "分摊权重之和必须大于 0。"})
+    quotients = [divmod(total * w, weight_sum) for w in weights]
+    shares = [q for q, _ in quotients]
+    leftover = total - sum(shares)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-quotients[i][1], i))
+    for i in by_remainder[:leftover]:
+        shares[i] += 1
+    return shares
+
+
+# --- payments and allocation ---------------------------------------------------------------------------
+
+def _next_receipt_no(project: Project, year: int) -> str:
+    counter, _ = ReceiptCounter.objects.get_or_create(project=project, year=year)
+    counter = ReceiptCounter.objects.select_for_update().get(pk=counter.pk)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{project.code}-{year}-{counter.last:06d}"
+
+
+def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date) -> int:
+    """Apply up to ``budget`` fen of ``payment`` to ``bills`` in the given order; returns what was applied."""
+    applied = 0
+    rows = []
+    for bill in bills:
+        if budget - applied <= 0:
+            break
+        take = min(bill.amount_fen - bill.settled_fen, budget - applied)
+        if take <= 0:
+            continue
+        rows.append(Allocation(payment=payment, bill=bill, amount_fen=take, applied_on=on))
+        bill.settled_fen += take
+        applied += take
+    Allocation.objects.bulk_create(rows)
+    for row in rows:
+        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+    return applied
+
+
+def open_bills(unit_id: int, *, lock: bool = False) -> list[Bill]:
+    """A unit's open lines in legal order: due before not-yet-due, then oldest first (民法典 560)."""
+    qs = Bill.objects.filter(unit_id=unit_id, is_void=False, settled_fen__lt=F("amount_fen"))
+    if lock:
+        qs = qs.select_for_update()
+    return list(qs.select_related("fee_item").order_by("due_date", "period_start", "fee_item__sort", "id"))
+
+
+@transaction.atomic
+def payment_record(
+    *, actor: User | None, unit: Unit, amount_fen: int, method: str, paid_at: dt.datetime | None = None,
+    payer_name: str = "", reference: str = "", bill_ids: list[int] | None = None, note: str = "",
+    actor_label: str = "",
+) -> Payment:
+    """Record money received for a unit and allocate it: to the lines the payer names (their choice wins),
+    otherwise oldest first; whatever is left becomes the unit's prepaid balance."""
+    errors: dict[str, str] = {}
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool):
+        raise ValidationError({"amount_fen": "金额必须是以分为单位的整数。"})
+    if amount_fen <= 0:
+        errors["amount_fen"] = "金额必须大于 0。"
+    if method not in PaymentMethod.values:
+        errors["method"] = "未知的收款方式。"
+    elif amount_fen > METHOD_LIMIT_FEN[method]:
+        errors["amount_fen"] = (f"{PaymentMethod(method).label}单笔不能超过 "
+                                f"{format_yuan(METHOD_LIMIT_FEN[method])}。")
+    if method in METHODS_NEEDING_REFERENCE and not reference.strip():
+        errors["reference"] = "该收款方式需要填写流水号/凭证号。"
+    now = timezone.now()
+    paid_at = paid_at or now
+    if paid_at > now + dt.timedelta(minutes=5):
+        errors["paid_at"] = "收款时间不能晚于现在。"
+    if reference and Payment.objects.filter(method=method, reference=reference.strip(), amount_fen__gt=0).exists():
+        errors["reference"] = "该流水号已登记过，不能重复入账。"
+    if errors:
+        raise ValidationError(errors)
+    Unit.objects.select_for_update().filter(pk=unit.pk).first()  # serialise payments of one unit
+    lines = open_bills(unit.pk, lock=True)
+    if bill_ids:
+        by_id = {b.pk: b for b in lines}
+        chosen = [by_id.get(i) for i in bill_ids]
+        if any(b is None for b in chosen):
+            raise ValidationError({"bill_ids": "所选账单不属于该房屋或已结清。"})
+        lines = chosen
+    local_day = timezone.localtime(paid_at).date()
+    payment = Payment.objects.create(
+        project_id=unit.project_id, unit=unit, payer_name=payer_name, amount_fen=amount_fen, method=method,
+        paid_at=paid_at, reference=reference.strip(), note=note, created_by=actor, actor_label=actor_label,
+        receipt_no=_next_receipt_no(unit.project, timezone.localtime(paid_at).year))
+    applied = _allocate(payment, lines, amount_fen, local_day)
+    audit_record(actor=actor, actor_label=actor_label, verb="payment.record", obj=payment,
+                 after={"amount_fen": amount_fen, "method": method, "applied_fen": applied,
+                        "prepaid_fen": amount_fen - applied, "chosen": bill_ids or []})
+    return payment
+
+
+def _release_allocations(bills: list[Bill], on: dt.date) -> None:
+    """Undo every allocation on ``bills`` with negative rows: the money goes back to prepaid."""
+    # Net per original payment (a reversal's rows count against the payment it reverses).
+    net = (Allocation.objects.filter(bill__in=bills)
+           .annotate(root=Coalesce("payment__reverses_id", "payment_id")).values("root", "bill_id")
+           .annotate(total=Sum("amount_fen")).filter(total__gt=0))
+    rows = [Allocation(payment_id=r["root"], bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=on)
+            for r in net]
+    Allocation.objects.bulk_create(rows)
+    for row in rows:
+        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+
+
+@transaction.atomic
+def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
+    """Reverse a payment (e.g. a bounced transfer): a negative payment and negative allocations."""
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写冲正原因。"})
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.amount_fen < 0 or Payment.objects.filter(reverses=payment).exists():
+        raise ValidationError({"payment": "该收款已冲正或本身是冲正记录。"})
+    reversal = Payment.objects.create(
+        project_id=payment.project_id, unit_id=payment.unit_id, payer_name=payment.payer_name,
+        amount_fen=-payment.amount_fen, method=payment.method, paid_at=timezone.now(), reverses=payment,
+        note=reason, created_by=actor)
+    net = (Allocation.objects.filter(payment=payment).values("bill_id").annotate(total=Sum("amount_fen"))
+           .filter(total__gt=0))
+    rows = [Allocation(payment=reversal, bill_id=r["bill_id"], amount_fen=-r["total"],
+                       applied_on=timezone.localdate()) for r in net]
+    Allocation.objects.bulk_create(rows)
+    for row in rows:
+        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+    audit_record(actor=actor, verb="payment.reverse", obj=payment, note=reason,
+                 after={"reversal": reversal.pk, "released": [r.bill_id for r in rows]})
+    return reversal
+
+
+def prepaid_by_payment(unit_ids: Iterable[int]) -> dict[int, list[tuple[Payment, int]]]:
+    """unit → [(payment, unallocated fen)] oldest first, for payments that still hold money."""
+    ids = list(unit_ids)
+    payments = (Payment.objects.filter(unit_id__in=ids, amount_fen__gt=0, reversed_by__isnull=True)
+                .annotate(used=Sum("allocations__amount_fen")).order_by("paid_at", "id"))
+    out: dict[int, list[tuple[Payment, int]]] = defaultdict(list)
+    for p in payments:
+        left = p.amount_fen - (p.used or 0)
+        if left > 0:
+            out[p.unit_id].append((p, left))
+    return out
+
+
+def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
+    """Let prepaid balances pay open lines (oldest first). Returns fen applied."""
+    ids = list(unit_ids)
+    total = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        holders = prepaid_by_payment(chunk)
+        for unit_id, sources in holders.items():
+            lines = open_bills(unit_id, lock=True)
+            for payment, left in sources:
+                if not lines:
+                    break
+                total += _allocate(payment, lines, left, on)
+                lines = [b for b in lines if b.settled_fen < b.amount_fen]
+    return total
+
+
+# --- adjustments with approval -------------------------------------------------------------------------
+
+@transaction.atomic
+def adjustment_request(
+    *, actor: User, bill: Bill, kind: str, reason: str, amount_fen: int | None = None,
+    reissue_amount_fen: int | None = None,
+) -> Adjustment:
+    """Ask to void, waive or write off (part of) a bill line. A manager's request is approved at once."""
+    if kind not in (AdjustmentKind.VOID, AdjustmentKind.WAIVE_PRINCIPAL, AdjustmentKind.WRITE_OFF):
+        raise ValidationError({"kind": "不支持的调整类型。"})
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写原因。"})
+    bill = Bill.objects.select_for_update().get(pk=bill.pk)
+    if bill.is_void:
+        raise ValidationError({"bill": "该账单已作废。"})
+    if kind == AdjustmentKind.VOID:
+        amount_fen = bill.amount_fen
+        if reissue_amount_fen is not None and reissue_amount_fen < 0:
+            raise ValidationError({"reissue_amount_fen": "重开金额不能为负数。"})
+    else:
+        open_fen = bill.amount_fen - bill.settled_fen
+        amount_fen = open_fen if (kind == AdjustmentKind.WRITE_OFF and amount_fen is None) else amount_fen
+        if not isinstance(amount_fen, int) or amount_fen <= 0:
+            raise ValidationError({"amount_fen": "减免金额必须大于 0。"})
+        if amount_fen > open_fen:
+            raise ValidationError({"amount_fen": f"减免金额不能超过未缴金额 {format_yuan(open_fen)}。"})
+    adjustment = Adjustment.objects.create(bill=bill, kind=kind, amount_fen=amount_fen, reason=reason,
+                                           reissue_amount_fen=reissue_amount_fen, requested_by=actor)
+    audit_record(actor=actor, verb="adjustment.request", obj=bill, note=reason,
+                 after={"adjustment": adjustment.pk, "kind": kind, "amount_fen": amount_fen})
+    if _can_approve(actor):
+        adjustment_decide(actor=actor, adjustment=adjustment, approve=True, note="申请人为经理，直接生效")
+    return adjustment
+
+
+@transaction.atomic
+def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, note: str = "") -> Adjustment:
+    """A manager approves or rejects; an approved adjustment takes effect on the ledger now."""
+    if not _can_approve(actor):
+        raise ValidationError({"actor": "只有经理可以审批减免、作废和核销。"})
+    adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+    if adjustment.status != ApprovalStatus.PENDING:
+        raise ValidationError({"adjustment": "该申请已处理。"})
+    if not approve and not note.strip():
+        raise ValidationError({"note": "驳回时请填写理由。"})
+    adjustment.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+    adjustment.decided_by, adjustment.decided_at, adjustment.decision_note = actor, timezone.now(), note
+    if approve:
+        bill = Bill.objects.select_for_update().get(pk=adjustment.bill_id)
+        if bill.is_void:
+            raise ValidationError({"bill": "该账单已作废。"})
+        today = timezone.localdate()
+        if adjustment.kind == AdjustmentKind.VOID:
+            _release_allocations([bill], on=today)
+            Bill.objects.filter(pk=bill.pk).update(is_void=True, settled_fen=F("amount_fen"))
+            if adjustment.reissue_amount_fen:
+                adjustment.reissued_bill = Bill.objects.create(
+                    project_id=bill.project_id, unit_id=bill.unit_id, party_id=bill.party_id,
+                    fee_item_id=bill.fee_item_id, period_start=bill.period_start, period_end=bill.period_end,
+                    amount_fen=adjustment.reissue_amount_fen, due_date=bill.due_date, reissue_of=bill,
+                    rule=f"更正重开：{adjustment.reason}"[:200])
+        else:
+            if adjustment.amount_fen > bill.amount_fen - bill.settled_fen:
+                raise ValidationError({"amount_fen": "减免金额已超过当前未缴金额，请重新申请。"})
+            Bill.objects.filter(pk=bill.pk).update(settled_fen=F("settled_fen") + adjustment.amount_fen)
+    adjustment.save()
+    audit_record(actor=actor, verb="adjustment.approve" if approve else "adjustment.reject",
+                 obj=adjustment.bill, note=note, after={"adjustment": adjustment.pk})
+    if approve and adjustment.kind == AdjustmentKind.VOID:
+        prepaid_apply(unit_ids=[adjustment.bill.unit_id], on=timezone.localdate())
+    return adjustment
+
+
+def seed_default_fee_items(project: Project, *, effective_from: dt.date, price_per_m2: Decimal) -> FeeItem:
+    """A project's 物业服务费 at one price per m² (demo and tests)."""
+    from wuye.billing.choices import FeeKind
+
+    item, _ = FeeItem.objects.get_or_create(project=project, code="WYF", defaults={
+        "name": "物业服务费", "kind": FeeKind.PROPERTY, "pricing": Pricing.PER_AREA, "sort": 1})
+    Rate.objects.get_or_create(fee_item=item, property_type="", effective_from=effective_from,
+                               defaults={"price": price_per_m2})
+    return item
