@@ -268,7 +268,13 @@ class Adjustment(models.Model):
         verbose_name = "账单调整"
         verbose_name_plural = "账单调整"
         ordering = ["-requested_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount_fen__gt=0), name="adjustment_positive")]
+        constraints = [
+            # A void or run reversal may close nothing (a line already fully waived); other kinds reduce > 0.
+            models.CheckConstraint(
+                condition=Q(amount_fen__gt=0) | Q(amount_fen=0, kind__in=[AdjustmentKind.VOID,
+                                                                          AdjustmentKind.RUN_REVERSAL]),
+                name="adjustment_positive"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.bill}"

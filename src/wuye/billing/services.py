@@ -211,10 +211,12 @@ def bill_run_reverse(*, actor: User, run: BillRun, reason: str) -> int:
         raise ValidationError({"run": "该批次已撤销。"})
     bills = list(Bill.objects.select_for_update().filter(run=run, is_void=False))
     _release_allocations(bills, on=timezone.localdate())
+    adjusted = _approved_adjustments(bills)
     now = timezone.now()
     Adjustment.objects.bulk_create(
-        Adjustment(bill=b, kind=AdjustmentKind.RUN_REVERSAL, amount_fen=b.amount_fen, reason=reason,
-                   status=ApprovalStatus.APPROVED, requested_by=actor, decided_by=actor, decided_at=now)
+        Adjustment(bill=b, kind=AdjustmentKind.RUN_REVERSAL, amount_fen=b.amount_fen - adjusted.get(b.pk, 0),
+                   reason=reason, status=ApprovalStatus.APPROVED, requested_by=actor, decided_by=actor,
+                   decided_at=now)
         for b in bills)
     Bill.objects.filter(pk__in=[b.pk for b in bills]).update(is_void=True, settled_fen=F("amount_fen"))
     run.reversed_at, run.reversed_by, run.reversal_reason = now, actor, reason
@@ -364,6 +366,11 @@ def payment_record(
     return payment
 
 
+def _approved_adjustments(bills: list[Bill]) -> dict[int, int]:
+    return dict(Adjustment.objects.filter(bill__in=bills, status=ApprovalStatus.APPROVED).values_list("bill_id")
+                .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+
+
 def _release_allocations(bills: list[Bill], on: dt.date) -> None:
     """Undo every allocation on ``bills`` with negative rows: the money goes back to prepaid."""
     # Net per original payment (a reversal's rows count against the payment it reverses).
@@ -462,7 +469,7 @@ def adjustment_request(
     audit_record(actor=actor, verb="adjustment.request", obj=bill, note=reason,
                  after={"adjustment": adjustment.pk, "kind": kind, "amount_fen": amount_fen})
     if _can_approve(actor):
-        adjustment_decide(actor=actor, adjustment=adjustment, approve=True, note="申请人为经理，直接生效")
+        adjustment = adjustment_decide(actor=actor, adjustment=adjustment, approve=True, note="申请人为经理，直接生效")
     return adjustment
 
 
@@ -485,6 +492,8 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
         today = timezone.localdate()
         if adjustment.kind == AdjustmentKind.VOID:
             _release_allocations([bill], on=today)
+            # the void closes what earlier waivers left open
+            adjustment.amount_fen = bill.amount_fen - _approved_adjustments([bill]).get(bill.pk, 0)
             Bill.objects.filter(pk=bill.pk).update(is_void=True, settled_fen=F("amount_fen"))
             if adjustment.reissue_amount_fen:
                 adjustment.reissued_bill = Bill.objects.create(
