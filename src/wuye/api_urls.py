@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from wuye.accounts.api import AuditEventViewSet
+from wuye.billing.api import PaymentCreateView, StatementView
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
 
 router = DefaultRouter()
@@ -14,4 +15,8 @@ router.register("parties", PartyViewSet, basename="party")
 router.register("contacts", ContactPointViewSet, basename="contact")
 router.register("audit-events", AuditEventViewSet, basename="auditevent")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("units/<int:pk>/statement/", StatementView.as_view(), name="unit-statement"),
+    path("payments/", PaymentCreateView.as_view(), name="payment-create"),
+    path("", include(router.urls)),
+]

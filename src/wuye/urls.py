@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("", include("wuye.accounts.urls")),
     path("estate/", include("wuye.estate.urls")),
+    path("billing/", include("wuye.billing.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include("wuye.api_urls")),

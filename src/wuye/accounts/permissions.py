@@ -34,6 +34,8 @@ def ui_flags(user) -> dict[str, bool]:
         "can_manage_team": can_manage_team(user),
         "can_edit_estate": can_edit_estate(user),
         "can_edit_contacts": can_edit_contacts(user),
+        "can_bill": user.is_superuser or user.role in {Role.FINANCE, Role.MANAGER, Role.ADMIN},
+        "can_approve": user.is_superuser or user.role in {Role.MANAGER, Role.ADMIN},
     }
 
 

@@ -18,7 +18,6 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.choices import (
@@ -39,6 +38,7 @@ from wuye.billing.models import (
     Rate,
     ReceiptCounter,
 )
+from wuye.billing.permissions import can_approve
 from wuye.common.formatting import format_yuan, round_fen
 from wuye.estate.choices import OccupancyState, OccupantRole
 from wuye.estate.models import Occupancy, Project, Unit
@@ -54,11 +54,6 @@ METHOD_LIMIT_FEN = {
 }
 METHODS_NEEDING_REFERENCE = frozenset({PaymentMethod.TRANSFER, PaymentMethod.DIRECT_DEBIT,
                                        PaymentMethod.WECHAT, PaymentMethod.ALIPAY})
-APPROVER_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
-
-
-def _can_approve(user: User | None) -> bool:
-    return user is not None and (user.is_superuser or user.role in APPROVER_ROLES)
 
 
 # --- periods and policies ---------------------------------------------------------------------------------
@@ -202,7 +197,7 @@ def bill_generate(*, actor: User | None, project: Project, period: dt.date, acto
 @transaction.atomic
 def bill_run_reverse(*, actor: User, run: BillRun, reason: str) -> int:
     """Reverse a whole run (managers): every live line is voided; money paid on them returns to prepaid."""
-    if not _can_approve(actor):
+    if not can_approve(actor):
         raise ValidationError({"actor": "只有经理可以撤销出账批次。"})
     if not reason.strip():
         raise ValidationError({"reason": "请填写撤销原因。"})
@@ -468,7 +463,7 @@ def adjustment_request(
                                            reissue_amount_fen=reissue_amount_fen, requested_by=actor)
     audit_record(actor=actor, verb="adjustment.request", obj=bill, note=reason,
                  after={"adjustment": adjustment.pk, "kind": kind, "amount_fen": amount_fen})
-    if _can_approve(actor):
+    if can_approve(actor):
         adjustment = adjustment_decide(actor=actor, adjustment=adjustment, approve=True, note="申请人为经理，直接生效")
     return adjustment
 
@@ -476,7 +471,7 @@ def adjustment_request(
 @transaction.atomic
 def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, note: str = "") -> Adjustment:
     """A manager approves or rejects; an approved adjustment takes effect on the ledger now."""
-    if not _can_approve(actor):
+    if not can_approve(actor):
         raise ValidationError({"actor": "只有经理可以审批减免、作废和核销。"})
     adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
     if adjustment.status != ApprovalStatus.PENDING:

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.utils import timezone
+
+from wuye.billing.choices import PaymentMethod
+from wuye.common.formatting import yuan_to_fen
+
+
+def _style(form: forms.Form) -> None:
+    for field in form.fields.values():
+        w = field.widget
+        if isinstance(w, forms.Select):
+            w.attrs.setdefault("class", "form-select form-select-sm")
+        elif not isinstance(w, forms.CheckboxSelectMultiple | forms.CheckboxInput):
+            w.attrs.setdefault("class", "form-control form-control-sm")
+
+
+class YuanField(forms.CharField):
+    """An amount typed in yuan (e.g. ¥1,234 and fifty fen) → integer fen. Never a float."""
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").replace(",", "").replace("¥", "").replace("，", "").strip()
+        if not text:
+            return None
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:
+            raise forms.ValidationError("请输入金额（元），最多两位小数。") from exc
+        if amount != amount.quantize(Decimal("0.01")):
+            raise forms.ValidationError("金额最多两位小数。")
+        return yuan_to_fen(amount)
+
+
+class DeskPaymentForm(forms.Form):
+    amount = YuanField(label="金额（元）")
+    method = forms.ChoiceField(label="方式", choices=PaymentMethod.choices, initial=PaymentMethod.CASH)
+    payer_name = forms.CharField(label="付款人", max_length=100, required=False)
+    reference = forms.CharField(label="流水号/凭证号", max_length=100, required=False)
+    note = forms.CharField(label="备注", max_length=300, required=False)
+    bills = forms.TypedMultipleChoiceField(label="指定冲抵的账单", coerce=int, required=False,
+                                           widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, open_bills=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bills"].choices = [(b.pk, str(b.pk)) for b in open_bills]
+        _style(self)
+
+
+class AdjustmentRequestForm(forms.Form):
+    """Rendered once per open line (so without ids); placeholders and aria-labels name the fields."""
+
+    kind = forms.ChoiceField(label="类型", choices=[("waive_principal", "减免本金"), ("write_off", "核销/和解"),
+                                                   ("void", "作废（可重开）")])
+    amount = YuanField(label="减免金额 / 重开金额（元）", required=False)
+    reason = forms.CharField(label="原因", max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _style(self)
+        for field in self.fields.values():
+            field.widget.attrs["aria-label"] = field.label
+            field.widget.attrs["placeholder"] = field.label
+
+
+class RunForm(forms.Form):
+    period = forms.CharField(label="账期（YYYY-MM）", max_length=7)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["period"].initial = timezone.localdate().strftime("%Y-%m")
+        _style(self)
+
+    def clean_period(self) -> dt.date:
+        try:
+            return dt.datetime.strptime(self.cleaned_data["period"], "%Y-%m").date()
+        except ValueError as exc:
+            raise forms.ValidationError("账期格式应为 YYYY-MM，例如 2026-07。") from exc

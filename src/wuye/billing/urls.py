@@ -1,0 +1,14 @@
+from django.urls import path
+
+from wuye.billing import views
+
+app_name = "billing"
+urlpatterns = [
+    path("units/<int:pk>/", views.unit_statement, name="unit-statement"),
+    path("payments/<int:pk>/receipt/", views.receipt, name="receipt"),
+    path("bills/<int:pk>/adjust/", views.adjustment_request, name="adjustment-request"),
+    path("approvals/", views.approvals, name="approvals"),
+    path("approvals/<int:pk>/", views.approval_decide, name="approval-decide"),
+    path("runs/", views.runs, name="runs"),
+    path("runs/<int:pk>/reverse/", views.run_reverse, name="run-reverse"),
+]

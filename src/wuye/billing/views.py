@@ -1,0 +1,156 @@
+"""Staff pages of billing: a unit's statement and desk payments, receipts, bill runs, approvals."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from wuye.billing import forms, services
+from wuye.billing.choices import ApprovalStatus
+from wuye.billing.models import Adjustment, Bill, BillRun, Payment
+from wuye.billing.permissions import can_approve, can_record_payments
+from wuye.billing.selectors import statement_for_unit
+from wuye.common.formatting import rmb_upper
+from wuye.estate.selectors import projects_visible, units_visible
+
+
+def _unit(request, pk):
+    unit = units_visible(request.user).filter(pk=pk).first()
+    if unit is None:
+        raise Http404("房屋不存在或不在您的责任区内。")
+    return unit
+
+
+def _errors(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "；".join(m for ms in exc.message_dict.values() for m in ms)
+    return "；".join(exc.messages)
+
+
+@login_required
+def unit_statement(request, pk: int):
+    unit = _unit(request, pk)
+    as_of = timezone.localdate()
+    statement = statement_for_unit(unit, as_of=as_of)
+    open_lines = [line.bill for line in statement.lines if line.open_fen > 0]
+    form = forms.DeskPaymentForm(request.POST or None, open_bills=open_lines)
+    if request.method == "POST":
+        if not can_record_payments(request.user):
+            raise PermissionDenied("只有财务、经理和管理员可以登记收款。")
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                payment = services.payment_record(
+                    actor=request.user, unit=unit, amount_fen=d["amount"], method=d["method"],
+                    payer_name=d["payer_name"], reference=d["reference"], note=d["note"],
+                    bill_ids=d["bills"] or None)
+            except ValidationError as exc:
+                messages.error(request, "未入账：" + _errors(exc))
+            else:
+                messages.success(request, f"已收款，收据号 {payment.receipt_no}。")
+                return redirect("billing:unit-statement", pk=unit.pk)
+        else:
+            messages.error(request, "未入账：" + "；".join(
+                f"{form.fields[k].label}：{'，'.join(v)}" for k, v in form.errors.items()))
+    return render(request, "billing/statement.html", {
+        "unit": unit, "statement": statement, "form": form, "as_of": as_of,
+        "can_pay": can_record_payments(request.user), "adjust_form": forms.AdjustmentRequestForm(auto_id=False),
+    })
+
+
+@login_required
+def receipt(request, pk: int):
+    payment = get_object_or_404(Payment.objects.select_related("unit", "project", "created_by"), pk=pk)
+    _unit(request, payment.unit_id)
+    allocations = payment.allocations.select_related("bill", "bill__fee_item").order_by("bill__period_start")
+    return render(request, "billing/receipt.html", {
+        "payment": payment, "allocations": allocations, "upper": rmb_upper(payment.amount_fen),
+        "applied": sum(a.amount_fen for a in allocations)})
+
+
+@login_required
+@require_POST
+def adjustment_request(request, pk: int):
+    bill = get_object_or_404(Bill, pk=pk)
+    _unit(request, bill.unit_id)
+    form = forms.AdjustmentRequestForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            adj = services.adjustment_request(
+                actor=request.user, bill=bill, kind=d["kind"], reason=d["reason"],
+                amount_fen=d["amount"] if d["kind"] != "void" else None,
+                reissue_amount_fen=d["amount"] if d["kind"] == "void" else None)
+        except ValidationError as exc:
+            messages.error(request, "未提交：" + _errors(exc))
+        else:
+            messages.success(request, "已生效。" if adj.status == ApprovalStatus.APPROVED else "已提交经理审批。")
+    else:
+        messages.error(request, "未提交：" + "；".join(f"{form.fields[k].label}：{'，'.join(v)}"
+                                                  for k, v in form.errors.items()))
+    return redirect("billing:unit-statement", pk=bill.unit_id)
+
+
+@login_required
+def approvals(request):
+    if not can_approve(request.user):
+        raise PermissionDenied("只有经理可以审批。")
+    pending = (Adjustment.objects.filter(status=ApprovalStatus.PENDING,
+                                         bill__project__in=projects_visible(request.user))
+               .select_related("bill", "bill__unit", "bill__fee_item", "requested_by").order_by("requested_at"))
+    return render(request, "billing/approvals.html", {"pending": pending})
+
+
+@login_required
+@require_POST
+def approval_decide(request, pk: int):
+    adj = get_object_or_404(Adjustment.objects.filter(bill__project__in=projects_visible(request.user)), pk=pk)
+    try:
+        services.adjustment_decide(actor=request.user, adjustment=adj, approve=request.POST.get("approve") == "1",
+                                   note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "已处理。")
+    return redirect("billing:approvals")
+
+
+@login_required
+def runs(request):
+    if not (can_approve(request.user) or can_record_payments(request.user)):
+        raise PermissionDenied("只有财务和经理可以出账。")
+    projects = projects_visible(request.user).order_by("code")
+    form = forms.RunForm(request.POST or None)
+    plan = None
+    project = None
+    if request.method == "POST" and form.is_valid():
+        project = get_object_or_404(projects, pk=request.POST.get("project"))
+        try:
+            if request.POST.get("post") == "1":
+                run = services.bill_generate(actor=request.user, project=project, period=form.cleaned_data["period"])
+                messages.success(request, f"已出账 {run.bills_created} 行。" if run else "没有新的账单需要出账。")
+                return redirect("billing:runs")
+            plan = services.bill_plan(project=project, period=form.cleaned_data["period"])
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+    recent = BillRun.objects.filter(project__in=projects).select_related("project", "created_by")[:50]
+    return render(request, "billing/runs.html", {"form": form, "projects": projects, "plan": plan,
+                                                 "project": project, "runs": recent})
+
+
+@login_required
+@require_POST
+def run_reverse(request, pk: int):
+    run = get_object_or_404(BillRun.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    try:
+        n = services.bill_run_reverse(actor=request.user, run=run, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, f"已撤销 {n} 行账单，已收款项转入预存。")
+    return redirect("billing:runs")
