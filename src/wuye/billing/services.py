@@ -174,8 +174,12 @@ def bill_plan(*, project: Project, period: dt.date) -> BillPlan:
 
 
 @transaction.atomic
-def bill_generate(*, actor: User | None, project: Project, period: dt.date, actor_label: str = "") -> BillRun | None:
-    """Post the bills of ``period``. Idempotent: lines that exist are skipped; returns None if nothing is new."""
+def bill_generate(
+    *, actor: User | None, project: Project, period: dt.date, actor_label: str = "", on: dt.date | None = None,
+) -> BillRun | None:
+    """Post the bills of ``period``. Idempotent: lines that exist are skipped; returns None if nothing is new.
+
+    Prepaid balances pay the new lines at once, dated ``on`` (today unless back-filling history)."""
     Project.objects.select_for_update().filter(pk=project.pk).first()  # one run per project at a time
     plan = bill_plan(project=project, period=period)
     if not plan.drafts:
@@ -190,7 +194,7 @@ def bill_generate(*, actor: User | None, project: Project, period: dt.date, acto
     )
     audit_record(actor=actor, actor_label=actor_label, verb="billing.run", obj=run,
                  after={"period": plan.period_start, "bills": len(plan.drafts), "amount_fen": plan.amount_fen})
-    prepaid_apply(unit_ids={d.unit_id for d in plan.drafts}, on=timezone.localdate())
+    prepaid_apply(unit_ids={d.unit_id for d in plan.drafts}, on=on or timezone.localdate())
     return run
 
 
