@@ -77,6 +77,7 @@ def main() -> None:
     line = (f"| {dt.date.today()} | {connection.vendor} | {args.rows:,} | {timings[0]:.2f} s | {timings[1]:.2f} s "
             f"| {commit} |\n")
     results = HERE / "results" / "import.md"
+    results.parent.mkdir(exist_ok=True)
     if not results.exists():
         results.write_text("# Import benchmark\n\n| date | database | rows | first import | re-import | commit |\n"
                            "|---|---|---|---|---|---|\n")
