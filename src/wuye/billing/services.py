@@ -39,6 +39,7 @@ from wuye.billing.models import (
     ReceiptCounter,
 )
 from wuye.billing.permissions import can_approve
+from wuye.common.bulk import insert_rows
 from wuye.common.formatting import format_yuan, round_fen
 from wuye.estate.choices import OccupancyState, OccupantRole
 from wuye.estate.models import Occupancy, Project, Unit
@@ -186,11 +187,13 @@ def bill_generate(
         return None
     run = BillRun.objects.create(project=project, period=plan.period_start, created_by=actor,
                                  actor_label=actor_label, bills_created=len(plan.drafts), amount_fen=plan.amount_fen)
-    Bill.objects.bulk_create(
-        (Bill(project=project, unit_id=d.unit_id, party_id=d.party_id, fee_item_id=d.fee_item_id, run=run,
-              period_start=plan.period_start, period_end=plan.period_end, amount_fen=d.amount_fen,
-              due_date=plan.due_date, rule=d.rule) for d in plan.drafts),
-        batch_size=2000,
+    now = timezone.now()
+    insert_rows(
+        Bill,
+        ["project_id", "unit_id", "party_id", "fee_item_id", "run_id", "period_start", "period_end", "amount_fen",
+         "due_date", "rule", "settled_fen", "is_void", "created_at"],
+        ((project.pk, d.unit_id, d.party_id, d.fee_item_id, run.pk, plan.period_start, plan.period_end,
+          d.amount_fen, plan.due_date, d.rule, 0, False, now) for d in plan.drafts),
     )
     audit_record(actor=actor, actor_label=actor_label, verb="billing.run", obj=run,
                  after={"period": plan.period_start, "bills": len(plan.drafts), "amount_fen": plan.amount_fen})

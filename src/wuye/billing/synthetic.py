@@ -119,7 +119,7 @@ def seed_history(*, projects: list[Project], months: int, seed: int, as_of: dt.d
                     pay_on, pay_amount = due - dt.timedelta(days=rng.randint(0, 20)), amount
                 elif kind == "forgetful":
                     pay_on, pay_amount = due + dt.timedelta(days=rng.randint(5, 40)), amount
-                elif kind == "late" and rng.random() < 0.55:
+                elif kind == "late" and rng.randrange(100) < 55:
                     # pays what is open, one to three cycles late
                     pay_on = due + dt.timedelta(days=rng.randint(30, 100))
                     pay_amount = -1
@@ -129,7 +129,7 @@ def seed_history(*, projects: list[Project], months: int, seed: int, as_of: dt.d
                     pay_on, pay_amount = due - dt.timedelta(days=10), amount * 13
                 elif kind in ("investor_yearly", "developer") and month.month in (1, 7):
                     pay_on, pay_amount = due + dt.timedelta(days=rng.randint(10, 60)), -1
-                elif kind == "hardship" and rng.random() < 0.5:
+                elif kind == "hardship" and rng.randrange(100) < 50:
                     pay_on, pay_amount = due + dt.timedelta(days=rng.randint(10, 60)), amount // 2
                 if pay_on is None or pay_on >= as_of:
                     continue
