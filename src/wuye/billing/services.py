@@ -286,11 +286,12 @@ def largest_remainder(total: int, weights: list[int]) -> list[int]:
 # --- payments and allocation ---------------------------------------------------------------------------
 
 def _next_receipt_no(project: Project, year: int) -> str:
-    counter, _ = ReceiptCounter.objects.get_or_create(project=project, year=year)
-    counter = ReceiptCounter.objects.select_for_update().get(pk=counter.pk)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"{project.code}-{year}-{counter.last:06d}"
+    """The next number of the project's receipt book for ``year``; the UPDATE takes the row lock."""
+    counter = ReceiptCounter.objects.filter(project=project, year=year)
+    if not counter.update(last=F("last") + 1):
+        ReceiptCounter.objects.get_or_create(project=project, year=year)
+        counter.update(last=F("last") + 1)
+    return f"{project.code}-{year}-{counter.values_list('last', flat=True).get():06d}"
 
 
 def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date) -> int:
