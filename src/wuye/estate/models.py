@@ -187,7 +187,6 @@ class Occupancy(models.Model):
         ]
         indexes = [
             models.Index(fields=["unit", "role"], condition=Q(end__isnull=True), name="occupancy_current"),
-            models.Index(fields=["party"], name="occupancy_by_party"),
         ]
 
     def __str__(self) -> str:

@@ -36,17 +36,23 @@ Shape of the generated estate
   e-mail and registered address. ``source`` is ``seed`` everywhere.
 
 Writing is done without the ORM: rows are plain tuples with pre-assigned primary keys (MAX(id)+1 onwards),
-sent with COPY on PostgreSQL and ``executemany`` elsewhere, in chunks of about 50,000 rows per project
-boundary so memory stays bounded. Run it while nobody else writes to the estate tables.
+buffered per table and handed over in batches of about 50,000 rows (at building boundaries) to a writer
+thread, which sends them with COPY on PostgreSQL and ``executemany`` elsewhere while the next batch is
+generated; memory stays bounded. Everything happens in one transaction. On PostgreSQL the foreign keys of
+the estate tables (and the secondary indexes of tables that were empty) are dropped for the load and
+re-created from their own definitions at the end, which checks all rows at once. Run it while nobody else
+writes to the estate tables: they are locked for the duration.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import queue
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -226,9 +232,13 @@ class BuildingPlan:
     units: list[tuple[str, int, str, str, str, str]] = field(default_factory=list)
 
 
-def _area(rng: random.Random, low: float, high: float) -> str:
-    cents = int(rng.uniform(low, high) * 100)
+def _area_text(value: float) -> str:
+    cents = int(value * 100)
     return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _area(rng: random.Random, low: float, high: float) -> str:
+    return _area_text(rng.uniform(low, high))
 
 
 def _flat_kind(floors: int) -> str:
@@ -272,6 +282,11 @@ def plan_residential(rng: random.Random, total: int) -> list[BuildingPlan]:
         if kind != "low_rise" and shops > 0 and rng.random() < 0.5:
             ground_shops = min(shops, rng.randint(4, 10))
             shops -= ground_shops
+        if left <= 36:  # a small remainder: one more low building (一梯两户)
+            shops += ground_shops
+            ground_shops, per_floor = 0, 2
+            entrances = math.ceil(left / 12)
+            floors = math.ceil(left / (2 * entrances))
         first = 2 if ground_shops else 1
         if entrances * per_floor * (floors - first + 1) > left:  # the last building takes what is left
             floors = first - 1 + math.ceil(left / (entrances * per_floor))
@@ -307,9 +322,10 @@ def plan_residential(rng: random.Random, total: int) -> list[BuildingPlan]:
     if shops > 0:
         b = str(len(plans) + 1)
         plan = BuildingPlan(b, "商业街", 2, 0)
-        for k in range(1, shops + 1):
-            fl = 1 if k <= (shops + 1) // 2 else 2
-            plan.units.append(("", fl, f"{fl}{k:02d}", f"{b}-{fl}{k:02d}", "shop", _area(rng, 30, 200)))
+        downstairs = (shops + 1) // 2
+        for k in range(shops):
+            fl, n = (1, k + 1) if k < downstairs else (2, k - downstairs + 1)
+            plan.units.append(("", fl, f"{fl}{n:02d}", f"{b}-{fl}{n:02d}", "shop", _area(rng, 30, 200)))
         plans.append(plan)
 
     first_delivery = rng.randint(_day(2003), TODAY - 200)
@@ -339,23 +355,27 @@ def plan_office(rng: random.Random, total: int) -> list[BuildingPlan]:
         left -= tower_units
         shops = min(tower_units - 1, rng.randint(2, 8)) if tower_units > 3 else 0
         offices = tower_units - shops
-        lo, hi = max(1, math.ceil(offices / 39)), max(1, offices // 9)
+        whole = min(rng.randint(0, 3), offices - 1)  # top floors let or sold as a whole (整层)
+        regular = offices - whole
+        lo, hi = math.ceil(regular / 36), max(1, regular // 9)
         per_floor = rng.randint(min(lo, 16), min(max(lo, hi), 16))
-        office_floors = math.ceil(offices / per_floor)
-        plate = rng.uniform(1200, 2400)  # m² of lettable floor per storey
-        layout = [_area(rng, max(80, min(1200, plate / per_floor * 0.7)), max(90, min(1200, plate / per_floor * 1.3)))
-                  for _ in range(per_floor)]
-        plan = BuildingPlan(b, "AB"[t] + "座", office_floors + 1, delivered)
+        floors = math.ceil(regular / per_floor)
+        plate = rng.uniform(1200, 2400)  # m² of lettable floor per storey, split unevenly between the units
+        shares = [rng.uniform(0.4, 1.6) for _ in range(per_floor)]
+        layout = [_area_text(min(1200, max(80, plate * share / sum(shares)))) for share in shares]
+        plan = BuildingPlan(b, "AB"[t] + "座", 1 + floors + whole, delivered)
         for k in range(1, shops + 1):
             plan.units.append(("", 1, f"1{k:02d}", f"{b}-1{k:02d}", "shop", _area(rng, 30, 200)))
         count = 0
-        for fl in range(2, office_floors + 2):
+        for fl in range(2, floors + 2):
             for p in range(per_floor):
-                if count == offices:
+                if count == regular:
                     break
                 number = f"{fl}{p + 1:02d}"
                 plan.units.append(("", fl, number, f"{b}-{number}", "office", layout[p]))
                 count += 1
+        for fl in range(floors + 2, floors + 2 + whole):
+            plan.units.append(("", fl, f"{fl}01", f"{b}-{fl}01", "office", _area(rng, 600, 1200)))
         plans.append(plan)
     if parking:
         plans.append(_garage(rng, parking, delivered))
@@ -435,34 +455,148 @@ TABLES = (PARTY, PROJECT, BUILDING, UNIT, STATE, OCCUPANCY, CONTACT)
 class BulkWriter:
     """Inserts rows given as plain tuples: COPY on PostgreSQL, ``executemany`` on other databases.
 
-    Runs on Django's connection, so it takes part in the caller's transaction.
+    Batches are written by a background thread on the same database connection (so inside the caller's
+    transaction) while the main thread generates the next batch; PostgreSQL does its share of the work on
+    the other core meanwhile. Only the thread touches the connection between ``start()`` and ``stop()``.
     """
 
     def __init__(self, conn=connection):
         self.conn = conn
         self.postgres = conn.vendor == "postgresql"
-        # Values the database expects for the fixed timestamp (text for COPY, Django's adaptation otherwise).
+        # What the database expects for the fixed timestamp (text for COPY, Django's adaptation otherwise).
         self.stamp = STAMP.isoformat(sep=" ") if self.postgres else conn.ops.adapt_datetimefield_value(STAMP)
+        qn = conn.ops.quote_name
+        mark = "?" if conn.vendor == "sqlite" else "%s"
+        self.sql = {}
+        for table in TABLES:
+            columns = ", ".join(qn(c) for c in table.columns)
+            if self.postgres:
+                self.sql[table] = f"COPY {qn(table.name)} ({columns}) FROM STDIN"
+            else:
+                marks = ", ".join([mark] * len(table.columns))
+                self.sql[table] = f"INSERT INTO {qn(table.name)} ({columns}) VALUES ({marks})"
+        self.queue: queue.Queue | None = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.aborted = False
+        self.raw = None
+        self.dropped_keys: list[tuple[str, str, str]] = []  # (table, constraint, definition)
+        self.dropped_indexes: list[tuple[str, str]] = []    # (index, CREATE INDEX statement)
 
     def next_id(self, table: Table) -> int:
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.conn.ops.quote_name(table.name)}")
             return cur.fetchone()[0] + 1
 
-    def insert(self, table: Table, rows: list[tuple]) -> None:
-        if not rows:
+    def write(self, batch: dict[Table, list[tuple]]) -> None:
+        """Insert the rows of each table, in the order given (parents first)."""
+        raw = self.raw or self.conn.connection  # the DB-API connection: no Django cursor wrapping per batch
+        if self.postgres:
+            with raw.cursor() as cur:
+                for table, rows in batch.items():
+                    if rows:
+                        with cur.copy(self.sql[table]) as copy:
+                            write_row = copy.write_row
+                            for row in rows:
+                                write_row(row)
+        else:
+            cur = raw.cursor()
+            try:
+                for table, rows in batch.items():
+                    if rows:
+                        cur.executemany(self.sql[table], rows)
+            finally:
+                cur.close()
+
+    # background writing
+    def start(self) -> None:
+        self.conn.ensure_connection()
+        # ``django.db.connection`` is per thread: the writer thread gets the DB-API connection handed over.
+        self.raw = self.conn.connection
+        self.queue = queue.Queue(maxsize=2)
+        self.thread = threading.Thread(target=self._run, name="seed-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is None and not self.aborted:  # else keep draining so the producer never blocks
+                try:
+                    self.write(batch)
+                except BaseException as exc:  # handed to the main thread in submit()/stop()
+                    self.error = exc
+
+    def submit(self, batch: dict[Table, list[tuple]]) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.thread is None:
+            self.write(batch)
+        else:
+            self.queue.put(batch)
+
+    def stop(self) -> None:
+        """Wait for the queued batches; re-raise what went wrong in the thread."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        """Stop without writing what is still queued (the transaction is about to be rolled back)."""
+        self.aborted = True
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+
+    # PostgreSQL bulk-load preparation
+    def begin_load(self, empty_tables: Sequence[Table]) -> None:
+        """Take the per-row work off PostgreSQL for the load (inside the transaction; PostgreSQL only).
+
+        * Foreign keys of the estate tables are dropped: checking millions of rows one by one costs more than
+          the load itself, while re-creating the very same constraint afterwards validates all rows with one
+          join per key.
+        * Secondary indexes of tables that were empty are dropped too and built afterwards in one sort each,
+          which is several times cheaper than maintaining them row by row. Primary keys and unique
+          constraints stay, so duplicates are still refused during the load.
+
+        ``end_load`` restores both from the definitions read here; any failure rolls everything back.
+        """
+        if not self.postgres:
             return
         qn = self.conn.ops.quote_name
-        columns = ", ".join(qn(c) for c in table.columns)
         with self.conn.cursor() as cur:
-            if self.postgres:
-                with cur.cursor.copy(f"COPY {qn(table.name)} ({columns}) FROM STDIN") as copy:
-                    write = copy.write_row
-                    for row in rows:
-                        write(row)
-            else:
-                marks = ", ".join(["%s"] * len(table.columns))
-                cur.executemany(f"INSERT INTO {qn(table.name)} ({columns}) VALUES ({marks})", rows)
+            cur.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY conrelid::regclass::text, conname",
+                [[t.name for t in TABLES]],
+            )
+            self.dropped_keys = cur.fetchall()
+            for table, name, _definition in self.dropped_keys:
+                cur.execute(f"ALTER TABLE {table} DROP CONSTRAINT {qn(name)}")
+            if empty_tables:
+                cur.execute(
+                    "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                    "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary AND NOT EXISTS ("
+                    "  SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)"
+                    " ORDER BY 1",
+                    [[t.name for t in empty_tables]],
+                )
+                self.dropped_indexes = cur.fetchall()
+                for name, _definition in self.dropped_indexes:
+                    cur.execute(f"DROP INDEX {name}")
+
+    def end_load(self) -> None:
+        with self.conn.cursor() as cur:
+            if self.dropped_indexes:
+                cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for _name, definition in self.dropped_indexes:
+                cur.execute(definition)
+            for table, name, definition in self.dropped_keys:
+                cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {self.conn.ops.quote_name(name)} {definition}")
+        self.dropped_indexes = []
+        self.dropped_keys = []
 
     def reset_sequence(self, table: Table, last_id: int) -> None:
         """Move PostgreSQL's id sequence past the keys we assigned ourselves (SQLite follows by itself)."""
@@ -504,9 +638,9 @@ class EstateGenerator:
         return n
 
     def flush(self) -> None:
-        for table in TABLES:
-            self.writer.insert(table, self.rows[table])
-            self.rows[table].clear()  # in place: callers may hold on to the list
+        """Hand the buffered rows to the writer and start new buffers."""
+        self.writer.submit(self.rows)
+        self.rows = {t: [] for t in TABLES}
         self.buffered = 0
 
     def counts(self) -> dict[str, int]:
@@ -517,6 +651,7 @@ class EstateGenerator:
 
     def finish(self) -> None:
         self.flush()
+        self.writer.stop()
         for table in TABLES:
             if self.next[table] > self.first_id[table]:
                 self.writer.reset_sequence(table, self.next[table] - 1)
@@ -543,7 +678,8 @@ class EstateGenerator:
         r = self.r
         regions = self.city_regions[city.name] if r() < 0.6 else self.all_regions
         region_int, region_sum = regions[int(r() * len(regions))]
-        b = BIRTH_TODAY - int((min_age + r() * (max_age - min_age)) * 365.25)
+        age = self.rng.triangular(min_age, max_age, min_age + (max_age - min_age) * 0.3)  # most are younger
+        b = BIRTH_TODAY - int(age * 365.25)
         birth_int, birth_sum = BIRTH_PARTS[b]
         seq = 2 * int(r() * 500) + (1 if male else 0)  # odd sequence numbers are men
         key = region_int + birth_int * 1000 + seq
@@ -639,7 +775,7 @@ class EstateGenerator:
         self.rows[PARTY].append((pid, kind, name, id_number, key, developer, elsewhere, investor, retired,
                                  business, "", preferred_time, signer, note, self.stamp, self.stamp))
 
-    def person(self, city: City, *, min_age=28, max_age=85, elsewhere=False, investor=False, business=None,
+    def person(self, city: City, *, min_age=26, max_age=85, elsewhere=False, investor=False, business=None,
                dead_rate=0.04, full=True) -> int:
         """A person (owner, tenant, signer…) with contacts; returns the party id."""
         r = self.r
@@ -700,11 +836,11 @@ class EstateGenerator:
         plans = plan_office(rng, spec.units) if spec.kind == "office" else plan_residential(rng, spec.units)
         self.ctx = _ProjectContext(city, address)
         stamp = self.stamp
-        units = self.rows[UNIT]
         for plan in plans:
             bid = self._id(BUILDING)
             self.rows[BUILDING].append((bid, pid, plan.code, plan.name, plan.floors))
             delivered = DAYS[plan.delivered]
+            units = self.rows[UNIT]
             for entrance, floor, number, code, ptype, area in plan.units:
                 uid = self._id(UNIT)
                 state = self.occupy(uid, CATEGORY[ptype], plan.delivered)
@@ -727,7 +863,7 @@ class EstateGenerator:
             return owner
         if category == "shop" and r() < 0.1:
             return self.company(ctx.city, address=ctx.address)
-        elsewhere = (vacant or rented) and r() < 0.5 or r() < 0.02
+        elsewhere = ((vacant or rented) and r() < 0.5) or r() < 0.02
         business = category in ("shop", "office") or r() < 0.08
         return self.person(ctx.city, elsewhere=elsewhere, business=business)
 
@@ -771,7 +907,7 @@ class EstateGenerator:
             state, owner = "vacant", self._investor()
         else:
             state = "vacant" if x < vacant else "decorating" if x < decorating else "rented" if x < rented else "self"
-            if state == "self" and delivered > TODAY - 540 and r() < 0.4:
+            if state == "self" and delivered > TODAY - 540 and r() < 0.3:
                 state = "decorating"  # a recently delivered building is still being fitted out
             owner = self._owner(category, vacant=state == "vacant", rented=state == "rented")
             if state in ("self", "rented"):
@@ -853,7 +989,9 @@ def seed_estate(*, units: int, seed: int, demo: bool = False, stdout=None) -> di
     """
     from wuye.accounts.services import audit_record
 
-    say: Callable[[str], None] = stdout.write if stdout is not None else (lambda _text: None)
+    def say(text: str) -> None:
+        if stdout is not None:
+            stdout.write(text + "\n")  # a management command's OutputWrapper does not double the newline
     if demo:
         seed = DEMO_SEED
     rng = random.Random(seed)
@@ -874,15 +1012,24 @@ def seed_estate(*, units: int, seed: int, demo: bool = False, stdout=None) -> di
     with transaction.atomic():
         taken_ids, taken_keys = _taken_resident_ids(connection)
         gen = EstateGenerator(rng, writer, taken_ids, taken_keys)
+        writer.begin_load([t for t in TABLES if gen.first_id[t] == 1])
         done, report_every = 0, max(total // 10, 1)
         next_report = report_every
         say(f"生成 {len(specs)} 个项目、{total:,} 套房屋（种子 {seed}）…")
-        for spec in specs:
-            done += gen.project(spec)
-            if done >= next_report and done < total:
-                say(f"  已生成 {done:,} / {total:,} 套房屋，{time.perf_counter() - started:.1f} 秒")
-                next_report += report_every
-        gen.finish()
+        writer.start()
+        try:
+            for spec in specs:
+                done += gen.project(spec)
+                if done >= next_report and done < total:
+                    say(f"  已生成 {done:,} / {total:,} 套房屋，{time.perf_counter() - started:.1f} 秒")
+                    next_report += report_every
+            gen.finish()
+        except BaseException:
+            writer.abort()  # the thread must be done with the connection before the rollback
+            raise
+        if writer.dropped_keys or writer.dropped_indexes:
+            say(f"  写入完成，{time.perf_counter() - started:.1f} 秒；重建索引、校验外键约束…")
+            writer.end_load()
         counts = gen.counts()
         audit_record(actor=None, actor_label="seed", verb="estate.seed", after=counts,
                      note=f"模拟数据：种子 {seed}{'（演示）' if demo else ''}，项目 {codes[0]}–{codes[-1]}")
