@@ -5,7 +5,10 @@ from wuye.billing import views
 app_name = "billing"
 urlpatterns = [
     path("units/<int:pk>/", views.unit_statement, name="unit-statement"),
+    path("units/<int:pk>/statement.pdf", views.statement_pdf, name="statement-pdf"),
+    path("units/<int:pk>/statement.xlsx", views.statement_xlsx, name="statement-xlsx"),
     path("payments/<int:pk>/receipt/", views.receipt, name="receipt"),
+    path("payments/<int:pk>/receipt.pdf", views.receipt_pdf, name="receipt-pdf"),
     path("bills/<int:pk>/adjust/", views.adjustment_request, name="adjustment-request"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:pk>/", views.approval_decide, name="approval-decide"),

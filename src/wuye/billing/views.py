@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from wuye.billing import forms, services
+from wuye.billing import documents, forms, services
 from wuye.billing.choices import ApprovalStatus
 from wuye.billing.models import Adjustment, Bill, BillRun, Payment
 from wuye.billing.permissions import can_approve, can_record_payments
@@ -154,3 +156,36 @@ def run_reverse(request, pk: int):
     else:
         messages.success(request, f"已撤销 {n} 行账单，已收款项转入预存。")
     return redirect("billing:runs")
+
+
+@login_required
+def receipt_pdf(request, pk: int):
+    payment = get_object_or_404(Payment.objects.select_related("unit", "project", "created_by"), pk=pk)
+    _unit(request, payment.unit_id)
+    return HttpResponse(documents.receipt_pdf(payment), content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}.pdf"'})
+
+
+def _statement_for_download(request, pk: int):
+    unit = _unit(request, pk)
+    raw = request.GET.get("as_of")
+    try:
+        as_of = dt.date.fromisoformat(raw) if raw else timezone.localdate()
+    except ValueError as exc:
+        raise Http404("日期格式应为 YYYY-MM-DD。") from exc
+    return unit, statement_for_unit(unit, as_of=as_of)
+
+
+@login_required
+def statement_pdf(request, pk: int):
+    unit, statement = _statement_for_download(request, pk)
+    return HttpResponse(documents.statement_pdf(unit, statement), content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="statement-{unit.pk}-{statement.as_of:%Y%m%d}.pdf"'})
+
+
+@login_required
+def statement_xlsx(request, pk: int):
+    unit, statement = _statement_for_download(request, pk)
+    return FileResponse(documents.statement_xlsx(unit, statement), as_attachment=True,
+                        filename=f"对账单-{unit.code}-{statement.as_of:%Y%m%d}.xlsx",
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,202 @@
+"""Printable documents of billing: receipts and statements as A4 PDF (reportlab, embedded CJK font), and
+statements as Excel. The font ships with the package, so output is the same on any machine."""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from wuye.billing.models import Payment
+from wuye.billing.selectors import Statement
+from wuye.common.formatting import format_yuan, rmb_upper
+
+FONT_FILE = Path(__file__).resolve().parent.parent / "fonts" / "wqy-microhei.ttc"
+FONT = "WQYMicroHei"
+
+
+@cache
+def _register_font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(TTFont(FONT, str(FONT_FILE), subfontIndex=0))
+    return FONT
+
+
+def _styles():
+    from reportlab.lib.styles import ParagraphStyle
+
+    font = _register_font()
+    return {
+        "title": ParagraphStyle("title", fontName=font, fontSize=18, leading=24, alignment=1, spaceAfter=4),
+        "sub": ParagraphStyle("sub", fontName=font, fontSize=10.5, leading=14, alignment=1, spaceAfter=10),
+        "body": ParagraphStyle("body", fontName=font, fontSize=9.5, leading=13),
+        "small": ParagraphStyle("small", fontName=font, fontSize=8, leading=10.5),
+    }
+
+
+def _table(rows, widths, *, header=True, align_right=()):
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), _register_font()),
+        ("FONTSIZE", (0, 0), (-1, -1), 9),
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#555555")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")))
+    for col in align_right:
+        style.append(("ALIGN", (col, 0), (col, -1), "RIGHT"))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _seal_and_footer(canvas, doc) -> None:
+    """A dashed circle where the company seal goes, and the page number."""
+    from reportlab.lib.units import mm
+
+    canvas.saveState()
+    canvas.setDash(2, 2)
+    canvas.setStrokeColorRGB(0.6, 0.6, 0.6)
+    canvas.circle(doc.pagesize[0] - 45 * mm, 45 * mm, 19 * mm)
+    canvas.setFont(FONT, 8)
+    canvas.setFillColorRGB(0.6, 0.6, 0.6)
+    canvas.drawCentredString(doc.pagesize[0] - 45 * mm, 44 * mm, "（盖章处）")
+    canvas.drawCentredString(doc.pagesize[0] / 2, 10 * mm, f"第 {doc.page} 页")
+    canvas.restoreState()
+
+
+def _build(story) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm,
+                            bottomMargin=20 * mm, title="物业收缴", author=settings.COMPANY_NAME)
+    doc.build(story, onFirstPage=_seal_and_footer, onLaterPages=_seal_and_footer)
+    return out.getvalue()
+
+
+def receipt_pdf(payment: Payment) -> bytes:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer
+
+    s = _styles()
+    when = timezone.localtime(payment.paid_at)
+    allocations = list(payment.allocations.select_related("bill", "bill__fee_item").order_by("bill__period_start"))
+    applied = sum(a.amount_fen for a in allocations)
+    head = [
+        ["收据号", payment.receipt_no or "—", "日期", f"{when:%Y年%m月%d日}"],
+        ["房屋", f"{payment.project.name} {payment.unit.code}", "付款人", payment.payer_name or "—"],
+        ["金额", format_yuan(payment.amount_fen), "方式", payment.get_method_display()],
+        ["大写", rmb_upper(payment.amount_fen), "凭证号", payment.reference or "—"],
+    ]
+    lines = [["账期", "收费项目", "冲抵金额"]]
+    lines += [[f"{a.bill.period_start:%Y-%m}", a.bill.fee_item.name, format_yuan(a.amount_fen)] for a in allocations]
+    if payment.amount_fen > applied:
+        lines.append(["", "转入预存", format_yuan(payment.amount_fen - applied)])
+    story = [
+        Paragraph("收 款 收 据", s["title"]),
+        Paragraph(settings.COMPANY_NAME, s["sub"]),
+        _table(head, [22 * mm, 70 * mm, 22 * mm, 60 * mm], header=False),
+        Spacer(1, 6 * mm),
+        _table(lines, [40 * mm, 84 * mm, 50 * mm], align_right=(2,)),
+        Spacer(1, 12 * mm),
+        Paragraph(f"收款人：{payment.created_by or payment.actor_label}　　　　交款人签字：＿＿＿＿＿＿", s["body"]),
+    ]
+    return _build(story)
+
+
+def statement_pdf(unit, statement: Statement) -> bytes:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer
+
+    s = _styles()
+    owner = getattr(unit, "owner_name", None) or (unit.project.developer.name if unit.project.developer else "")
+    summary = [
+        ["房屋", f"{unit.project.name} {unit.code}（{unit.area} m²）", "截至", f"{statement.as_of:%Y年%m月%d日}"],
+        ["业主", owner or "—", "预存余额", format_yuan(statement.prepaid_fen)],
+        ["已逾期", format_yuan(statement.overdue_fen), "未缴合计", format_yuan(statement.open_fen)],
+        ["违约金（按合同）", format_yuan(statement.late_fee_fen), "法院通常支持", format_yuan(statement.court_late_fee_fen)],
+    ]
+    rows = [["账期", "项目", "截止日", "应收", "已缴", "减免", "未缴", "违约金"]]
+    notes = []
+    for line in statement.lines:
+        if line.bill.is_void:
+            continue
+        fee = line.late_fee.amount_fen if line.late_fee else 0
+        rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, f"{line.bill.due_date:%Y-%m-%d}",
+                     format_yuan(line.bill.amount_fen), format_yuan(line.paid_fen), format_yuan(line.adjusted_fen),
+                     format_yuan(line.open_fen), format_yuan(fee) if fee else ""])
+        if fee:
+            notes.append(f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}")
+    story = [
+        Paragraph("物业服务费对账单", s["title"]),
+        Paragraph(settings.COMPANY_NAME, s["sub"]),
+        _table(summary, [30 * mm, 62 * mm, 28 * mm, 54 * mm], header=False),
+        Spacer(1, 5 * mm),
+        _table(rows, [17 * mm, 24 * mm, 22 * mm, 23 * mm, 23 * mm, 19 * mm, 23 * mm, 23 * mm],
+               align_right=(3, 4, 5, 6, 7)),
+        Spacer(1, 4 * mm),
+    ]
+    if notes:
+        story.append(Paragraph("违约金计算：", s["body"]))
+        story += [Paragraph(n, s["small"]) for n in notes]
+    story += [Spacer(1, 6 * mm), Paragraph(
+        "如对本对账单有疑问，请在收到后七日内与物业服务中心联系。付款时请注明房号。", s["body"])]
+    return _build(story)
+
+
+def statement_xlsx(unit, statement: Statement) -> io.BytesIO:
+    import openpyxl
+    from openpyxl.styles import Font
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "对账单"
+    ws.append([f"{unit.project.name} {unit.code} 对账单", f"截至 {statement.as_of:%Y-%m-%d}"])
+    ws.append([])
+    ws.append(["账期起", "账期止", "收费项目", "截止日", "应收(元)", "已缴(元)", "减免(元)", "未缴(元)", "违约金(元)",
+               "法院通常支持(元)", "计费依据", "违约金计算", "状态"])
+    for cell in ws[3]:
+        cell.font = Font(bold=True)
+    for line in statement.lines:
+        b = line.bill
+        fee = line.late_fee
+        ws.append([b.period_start, b.period_end, b.fee_item.name, b.due_date, _yuan(b.amount_fen),
+                   _yuan(line.paid_fen), _yuan(line.adjusted_fen), _yuan(line.open_fen),
+                   _yuan(fee.amount_fen) if fee else None, _yuan(fee.court_fen) if fee else None, b.rule,
+                   fee.explanation if fee else "", "已作废" if b.is_void else ""])
+    for row in ws.iter_rows(min_row=4, min_col=5, max_col=10):
+        for cell in row:
+            cell.number_format = "#,##0.00"
+    for row in ws.iter_rows(min_row=4, max_col=4):
+        for cell in row:
+            if cell.column in (1, 2, 4):
+                cell.number_format = "yyyy-mm-dd"
+    ws.append([])
+    ws.append(["预存余额(元)", _yuan(statement.prepaid_fen), "", "未缴合计(元)", _yuan(statement.open_fen)])
+    pay = wb.create_sheet("收款记录")
+    pay.append(["收款时间", "方式", "金额(元)", "收据号", "凭证号", "备注"])
+    for p in statement.payments:
+        pay.append([timezone.localtime(p.paid_at).replace(tzinfo=None), p.get_method_display(), _yuan(p.amount_fen),
+                    p.receipt_no, p.reference, p.note])
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    return out
+
+
+def _yuan(fen: int):
+    """Excel cell value in yuan: an exact Decimal, shown with two places."""
+    from wuye.common.formatting import fen_to_yuan
+
+    return fen_to_yuan(fen)
