@@ -1,4 +1,4 @@
-"""The Huey schedule: every periodic job of the system is listed here (none yet besides housekeeping).
+"""The Huey schedule: every periodic job of the system is listed here.
 
 Task bodies stay thin: they take ids and call a service.
 """
@@ -13,3 +13,11 @@ def purge_finished_imports() -> None:
     from wuye.estate.importer import purge_old_import_files
 
     purge_old_import_files()
+
+
+@db_periodic_task(crontab(minute="30", hour="1"))
+def refresh_installment_plans() -> None:
+    """Record installment plans that broke or were completed yesterday (the ladder reacts to broken ones)."""
+    from wuye.billing.installments import installment_refresh
+
+    installment_refresh()

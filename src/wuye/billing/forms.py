@@ -79,3 +79,14 @@ class RunForm(forms.Form):
             return dt.datetime.strptime(self.cleaned_data["period"], "%Y-%m").date()
         except ValueError as exc:
             raise forms.ValidationError("账期格式应为 YYYY-MM，例如 2026-07。") from exc
+
+
+class InstallmentForm(forms.Form):
+    count = forms.IntegerField(label="期数", min_value=2, max_value=24, initial=3)
+    first_due = forms.DateField(label="第一期到期日", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label="原因", max_length=300)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["first_due"].initial = timezone.localdate() + dt.timedelta(days=30)
+        _style(self)

@@ -126,7 +126,8 @@ class BillRun(models.Model):
 class Bill(models.Model):
     """应收账单行 — one unit × fee item × period, with its amount, due date and the rule that made it."""
 
-    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    # (project, period_start) below serves lookups by project; no separate index.
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, db_index=False)
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="bills")
     party = models.ForeignKey("estate.Party", verbose_name="缴费责任人", on_delete=models.PROTECT,
                               related_name="bills")
@@ -139,7 +140,7 @@ class Bill(models.Model):
     due_date = models.DateField("缴费截止日")
     rule = models.CharField("计费依据", max_length=200)
     reissue_of = models.ForeignKey("self", verbose_name="更正自", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="reissues")
+                                   related_name="reissues", db_index=False)
     disputed_since = models.DateField("争议起始", null=True, blank=True,
                                       help_text="争议期间不计违约金。")
     # Cached, rebuilt by check_ledger: allocations + approved adjustments; void flag.
@@ -278,3 +279,69 @@ class Adjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.bill}"
+
+
+class InstallmentPlan(models.Model):
+    """分期 — an agreement to pay a unit's open amount in instalments; needs a manager's approval.
+
+    Its standing (good / broken / completed) is derived from payments by ``billing.installments``;
+    ``status`` records the decisions and the transitions a daily job has seen.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待审批"
+        ACTIVE = "active", "执行中"
+        BROKEN = "broken", "已违约"
+        COMPLETED = "completed", "已履行"
+        REJECTED = "rejected", "已驳回"
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT,
+                             related_name="installment_plans")
+    total_fen = models.BigIntegerField("分期总额（分）")
+    grace_days = models.PositiveSmallIntegerField("每期宽限天数", default=7)
+    reason = models.CharField("原因", max_length=300)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="申请人", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField("申请时间", auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审批人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField("审批时间", null=True, blank=True)
+    decision_note = models.CharField("审批意见", max_length=300, blank=True)
+    status_changed_on = models.DateField("状态变更日", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "分期计划"
+        verbose_name_plural = "分期计划"
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_fen__gt=0), name="installment_total_positive"),
+            models.UniqueConstraint(fields=["unit"], condition=Q(status__in=["pending", "active"]),
+                                    name="installment_one_open_plan_per_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} 分期 {self.items.count()} 期"
+
+
+class InstallmentItem(models.Model):
+    """分期明细 — one instalment: how much is due by when."""
+
+    plan = models.ForeignKey(InstallmentPlan, verbose_name="分期计划", on_delete=models.CASCADE,
+                             related_name="items")
+    seq = models.PositiveSmallIntegerField("期次")
+    due_date = models.DateField("到期日")
+    amount_fen = models.BigIntegerField("金额（分）")
+
+    class Meta:
+        verbose_name = "分期明细"
+        verbose_name_plural = "分期明细"
+        ordering = ["plan", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "seq"], name="installment_item_seq_unique"),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="installment_item_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"第 {self.seq} 期 {self.due_date}"

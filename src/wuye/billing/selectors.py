@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Min, Q, Sum
 
 from wuye.billing import latefee
+from wuye.billing.installments import open_plan_standing
 from wuye.billing.models import Adjustment, Allocation, Bill, Payment
 from wuye.billing.services import policy_for
 
@@ -29,7 +30,11 @@ class AccountSummary:
     days_overdue: int  # as_of − oldest_due (0 when nothing is overdue)
     overdue_periods: int  # distinct billing periods with an overdue line
     prepaid_fen: int  # money received and not yet applied
-    open_installment_plan: bool = False  # filled in once installment plans exist
+    installment: str | None = None  # approved plan not finished: "good" (in standing) or "broken"
+
+    @property
+    def open_installment_plan(self) -> bool:
+        return self.installment is not None
 
 
 def prepaid_balances(unit_ids: Iterable[int] | None = None, *, project_id: int | None = None) -> dict[int, int]:
@@ -55,9 +60,10 @@ def account_summaries(
     only_overdue: bool = True,
 ) -> Iterator[AccountSummary]:
     """Per-unit arrears as of ``as_of``: total overdue, oldest unpaid due date, days overdue, overdue periods,
-    open amount and prepaid balance. Yields only units with something overdue unless ``only_overdue=False``.
+    open amount, prepaid balance and the standing of an open installment plan. Yields only units with
+    something overdue unless ``only_overdue=False``.
 
-    Reads the open lines through the partial index ``bill_open_by_unit``; two grouped queries in all.
+    Reads the open lines through the partial index ``bill_open_by_unit``; a fixed number of grouped queries.
     """
     bills = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"))
     if project_id is not None:
@@ -75,6 +81,7 @@ def account_summaries(
     if only_overdue:
         rows = rows.filter(overdue_fen__gt=0)
     prepaid = prepaid_balances(ids, project_id=project_id)
+    plans = open_plan_standing(ids, as_of)
     seen = set()
     for r in rows.iterator(chunk_size=10_000):
         seen.add(r["unit_id"])
@@ -82,11 +89,12 @@ def account_summaries(
         yield AccountSummary(
             unit_id=r["unit_id"], overdue_fen=r["overdue_fen"] or 0, open_fen=r["open_fen"] or 0,
             oldest_due=oldest, days_overdue=(as_of - oldest).days if oldest else 0,
-            overdue_periods=r["periods"] or 0, prepaid_fen=prepaid.get(r["unit_id"], 0))
+            overdue_periods=r["periods"] or 0, prepaid_fen=prepaid.get(r["unit_id"], 0),
+            installment=plans.get(r["unit_id"]))
     if not only_overdue:
         for unit_id, fen in prepaid.items():
             if unit_id not in seen:
-                yield AccountSummary(unit_id, 0, 0, None, 0, 0, fen)
+                yield AccountSummary(unit_id, 0, 0, None, 0, 0, fen, plans.get(unit_id))
 
 
 @dataclass

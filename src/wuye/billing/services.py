@@ -197,7 +197,9 @@ def bill_generate(
     )
     audit_record(actor=actor, actor_label=actor_label, verb="billing.run", obj=run,
                  after={"period": plan.period_start, "bills": len(plan.drafts), "amount_fen": plan.amount_fen})
-    prepaid_apply(unit_ids={d.unit_id for d in plan.drafts}, on=on or timezone.localdate())
+    billed = {d.unit_id for d in plan.drafts}
+    holders = [u for u in _prepaid_holders(project) if u in billed]
+    prepaid_apply(unit_ids=holders, on=on or timezone.localdate())
     return run
 
 
@@ -409,6 +411,13 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
     audit_record(actor=actor, verb="payment.reverse", obj=payment, note=reason,
                  after={"reversal": reversal.pk, "released": [r.bill_id for r in rows]})
     return reversal
+
+
+def _prepaid_holders(project: Project) -> list[int]:
+    """Units of the project with money not yet applied (two grouped queries, not one per unit)."""
+    from wuye.billing.selectors import prepaid_balances
+
+    return [unit_id for unit_id, fen in prepaid_balances(project_id=project.pk).items() if fen > 0]
 
 
 def prepaid_by_payment(unit_ids: Iterable[int]) -> dict[int, list[tuple[Payment, int]]]:

@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from wuye.billing import documents, forms, services
+from wuye.billing import documents, forms, installments, services
 from wuye.billing.choices import ApprovalStatus
-from wuye.billing.models import Adjustment, Bill, BillRun, Payment
+from wuye.billing.models import Adjustment, Bill, BillRun, InstallmentPlan, Payment
 from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import rmb_upper
@@ -59,10 +59,51 @@ def unit_statement(request, pk: int):
         else:
             messages.error(request, "未入账：" + "；".join(
                 f"{form.fields[k].label}：{'，'.join(v)}" for k, v in form.errors.items()))
+    plans = list(unit.installment_plans.prefetch_related("items").select_related("requested_by", "decided_by"))
+    standing = installments.installment_standing(plans, as_of)
+    for plan in plans:
+        plan.standing = standing.get(plan.pk)
     return render(request, "billing/statement.html", {
         "unit": unit, "statement": statement, "form": form, "as_of": as_of,
         "can_pay": can_record_payments(request.user), "adjust_form": forms.AdjustmentRequestForm(auto_id=False),
+        "plans": plans, "installment_form": forms.InstallmentForm(),
     })
+
+
+@login_required
+@require_POST
+def installment_request(request, pk: int):
+    unit = _unit(request, pk)
+    form = forms.InstallmentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "未提交：" + "；".join(f"{form.fields[k].label}：{'，'.join(v)}"
+                                                  for k, v in form.errors.items()))
+        return redirect("billing:unit-statement", pk=unit.pk)
+    d = form.cleaned_data
+    open_fen = statement_for_unit(unit, as_of=timezone.localdate()).open_fen
+    try:
+        plan = installments.installment_request(
+            actor=request.user, unit=unit, reason=d["reason"],
+            schedule=installments.equal_schedule(open_fen, d["count"], d["first_due"]) if open_fen > 0 else [])
+    except ValidationError as exc:
+        messages.error(request, "未提交：" + _errors(exc))
+    else:
+        messages.success(request, "分期已生效。" if plan.status == "active" else "分期申请已提交经理审批。")
+    return redirect("billing:unit-statement", pk=unit.pk)
+
+
+@login_required
+@require_POST
+def installment_decide(request, pk: int):
+    plan = get_object_or_404(InstallmentPlan.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    try:
+        installments.installment_decide(actor=request.user, plan=plan, approve=request.POST.get("approve") == "1",
+                                        note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "已处理。")
+    return redirect("billing:approvals")
 
 
 @login_required
@@ -105,7 +146,10 @@ def approvals(request):
     pending = (Adjustment.objects.filter(status=ApprovalStatus.PENDING,
                                          bill__project__in=projects_visible(request.user))
                .select_related("bill", "bill__unit", "bill__fee_item", "requested_by").order_by("requested_at"))
-    return render(request, "billing/approvals.html", {"pending": pending})
+    plans = (InstallmentPlan.objects.filter(status=InstallmentPlan.Status.PENDING,
+                                            project__in=projects_visible(request.user))
+             .select_related("unit", "requested_by").prefetch_related("items").order_by("requested_at"))
+    return render(request, "billing/approvals.html", {"pending": pending, "plans": plans})
 
 
 @login_required

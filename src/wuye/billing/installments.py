@@ -1,0 +1,164 @@
+"""Installment plans (分期): request, approval, and the standing that later modules read.
+
+Standing on a date is derived, never guessed: money received for the unit since the plan was approved
+(payments net of reversals) is compared with the instalments whose due date plus grace days has passed.
+- ``good``: every instalment due so far is covered;
+- ``broken``: one is not (an event the collection ladder reacts to);
+- ``completed``: the whole total is covered.
+``installment_refresh`` (a daily job) records transitions on the plan with an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from wuye.accounts.models import User
+from wuye.accounts.services import audit_record
+from wuye.billing.models import Bill, InstallmentItem, InstallmentPlan, Payment
+from wuye.billing.permissions import can_approve
+from wuye.billing.services import add_months, largest_remainder
+from wuye.common.formatting import format_yuan
+
+MAX_INSTALMENTS = 24
+Status = InstallmentPlan.Status
+
+
+def equal_schedule(total_fen: int, count: int, first_due: dt.date) -> list[tuple[dt.date, int]]:
+    """``count`` monthly instalments from ``first_due`` that add up to ``total_fen`` exactly."""
+    shares = largest_remainder(total_fen, [1] * count)
+    return [(add_months(first_due, i), fen) for i, fen in enumerate(shares)]
+
+
+@transaction.atomic
+def installment_request(
+    *, actor: User, unit, schedule: list[tuple[dt.date, int]], reason: str, grace_days: int = 7,
+) -> InstallmentPlan:
+    """Propose paying the unit's open amount by ``schedule``; a manager's request is approved at once."""
+    errors = {}
+    if not reason.strip():
+        errors["reason"] = "请填写分期原因。"
+    if not 2 <= len(schedule) <= MAX_INSTALMENTS:
+        errors["schedule"] = f"分期数应在 2 到 {MAX_INSTALMENTS} 期之间。"
+    dates = [d for d, _ in schedule]
+    if dates != sorted(set(dates)):
+        errors["schedule"] = "各期到期日必须逐期递增。"
+    if schedule and dates[0] < timezone.localdate():
+        errors["schedule"] = "第一期到期日不能早于今天。"
+    if any(fen <= 0 for _, fen in schedule):
+        errors["schedule"] = "每期金额必须大于 0。"
+    open_fen = sum(b.amount_fen - b.settled_fen for b in Bill.objects.filter(unit=unit, is_void=False))
+    total = sum(fen for _, fen in schedule)
+    if open_fen <= 0:
+        errors["unit"] = "该房屋没有未缴金额，无需分期。"
+    elif total != open_fen:
+        errors["schedule"] = f"各期合计 {format_yuan(total)} 应等于未缴金额 {format_yuan(open_fen)}。"
+    if InstallmentPlan.objects.filter(unit=unit, status__in=[Status.PENDING, Status.ACTIVE]).exists():
+        errors["unit"] = "该房屋已有待审批或执行中的分期计划。"
+    if errors:
+        raise ValidationError(errors)
+    plan = InstallmentPlan.objects.create(project_id=unit.project_id, unit=unit, total_fen=total, reason=reason,
+                                          grace_days=grace_days, requested_by=actor)
+    InstallmentItem.objects.bulk_create(InstallmentItem(plan=plan, seq=i + 1, due_date=d, amount_fen=fen)
+                                        for i, (d, fen) in enumerate(schedule))
+    audit_record(actor=actor, verb="installment.request", obj=unit, note=reason,
+                 after={"plan": plan.pk, "total_fen": total, "instalments": len(schedule)})
+    if can_approve(actor):
+        plan = installment_decide(actor=actor, plan=plan, approve=True, note="申请人为经理，直接生效")
+    return plan
+
+
+@transaction.atomic
+def installment_decide(*, actor: User, plan: InstallmentPlan, approve: bool, note: str = "") -> InstallmentPlan:
+    if not can_approve(actor):
+        raise ValidationError({"actor": "只有经理可以审批分期。"})
+    plan = InstallmentPlan.objects.select_for_update().get(pk=plan.pk)
+    if plan.status != Status.PENDING:
+        raise ValidationError({"plan": "该分期申请已处理。"})
+    if not approve and not note.strip():
+        raise ValidationError({"note": "驳回时请填写理由。"})
+    plan.status = Status.ACTIVE if approve else Status.REJECTED
+    plan.decided_by, plan.decided_at, plan.decision_note = actor, timezone.now(), note
+    plan.status_changed_on = timezone.localdate()
+    plan.save()
+    audit_record(actor=actor, verb="installment.approve" if approve else "installment.reject", obj=plan.unit,
+                 note=note, after={"plan": plan.pk})
+    return plan
+
+
+def _received_since(plans: list[InstallmentPlan], as_of: dt.date) -> dict[int, int]:
+    """plan id → money received for its unit from approval up to ``as_of`` (reversals net it out)."""
+    out: dict[int, int] = defaultdict(int)
+    by_unit = defaultdict(list)
+    for plan in plans:
+        by_unit[plan.unit_id].append(plan)
+    end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
+    rows = (Payment.objects.filter(unit_id__in=list(by_unit), paid_at__lt=end)
+            .values_list("unit_id", "paid_at", "amount_fen"))
+    for unit_id, paid_at, fen in rows:
+        for plan in by_unit[unit_id]:
+            if plan.decided_at and paid_at >= plan.decided_at:
+                out[plan.pk] += fen
+    return out
+
+
+def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> dict[int, str]:
+    """plan id → 'good' | 'broken' | 'completed' for approved plans (three queries for any number)."""
+    plans = [p for p in plans if p.status in (Status.ACTIVE, Status.BROKEN, Status.COMPLETED)]
+    if not plans:
+        return {}
+    received = _received_since(plans, as_of)
+    due: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
+    for plan_id, day, fen in (InstallmentItem.objects.filter(plan__in=plans).order_by("plan_id", "seq")
+                              .values_list("plan_id", "due_date", "amount_fen")):
+        due[plan_id].append((day, fen))
+    standing = {}
+    for plan in plans:
+        got = received.get(plan.pk, 0)
+        if got >= plan.total_fen:
+            standing[plan.pk] = "completed"
+            continue
+        owed = sum(fen for day, fen in due[plan.pk] if day + dt.timedelta(days=plan.grace_days) < as_of)
+        standing[plan.pk] = "broken" if got < owed else "good"
+    return standing
+
+
+def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[int, str]:
+    """unit → standing of its approved plan that is not finished ('good' or 'broken')."""
+    plans = InstallmentPlan.objects.filter(status__in=[Status.ACTIVE, Status.BROKEN])
+    if unit_ids is not None:
+        plans = plans.filter(unit_id__in=list(unit_ids))
+    plans = list(plans)
+    standing = installment_standing(plans, as_of)
+    return {p.unit_id: standing[p.pk] for p in plans if standing.get(p.pk) in ("good", "broken")}
+
+
+@transaction.atomic
+def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
+    """Record plans that broke or were completed (a daily job; each transition is audited once)."""
+    as_of = as_of or timezone.localdate()
+    plans = list(InstallmentPlan.objects.select_for_update().filter(status__in=[Status.ACTIVE, Status.BROKEN]))
+    standing = installment_standing(plans, as_of)
+    changed = {"broken": 0, "completed": 0, "restored": 0}
+    target = {"good": Status.ACTIVE, "broken": Status.BROKEN, "completed": Status.COMPLETED}
+    for plan in plans:
+        new = target[standing[plan.pk]]
+        if new == plan.status:
+            continue
+        key = {Status.BROKEN: "broken", Status.COMPLETED: "completed", Status.ACTIVE: "restored"}[new]
+        changed[key] += 1
+        before = plan.status
+        plan.status, plan.status_changed_on = new, as_of
+        plan.save(update_fields=["status", "status_changed_on"])
+        audit_record(actor=None, actor_label="installment_refresh", verb=f"installment.{key}", obj=plan.unit,
+                     before={"status": before}, after={"status": new, "plan": plan.pk})
+    return changed
+
+
+def plan_total_received(plan: InstallmentPlan, as_of: dt.date) -> int:
+    return _received_since([plan], as_of).get(plan.pk, 0)

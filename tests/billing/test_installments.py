@@ -1,0 +1,103 @@
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from wuye.accounts.models import AuditEvent
+from wuye.billing.installments import equal_schedule, installment_decide, installment_refresh, installment_request
+from wuye.billing.models import InstallmentPlan
+from wuye.billing.selectors import account_summaries
+from wuye.billing.services import bill_generate, payment_record
+
+
+@pytest.fixture
+def owing(alice, billed_estate):
+    for month in (3, 4, 5):
+        bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, month, 1))
+    return billed_estate["units"][0]  # owes 3 × ¥179.00 = ¥537.00
+
+
+def _today():
+    return timezone.localdate()
+
+
+def test_an_equal_schedule_adds_up_to_the_fen():
+    schedule = equal_schedule(53_700, 4, dt.date(2026, 1, 31))
+    assert [fen for _, fen in schedule] == [13_425] * 4
+    assert [d for d, _ in schedule] == [dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31),
+                                        dt.date(2026, 4, 30)]
+    assert sum(fen for _, fen in equal_schedule(10_001, 3, dt.date(2026, 1, 1))) == 10_001
+
+
+def test_a_collectors_request_waits_for_the_manager(bob, alice, owing):
+    plan = installment_request(actor=bob, unit=owing, schedule=equal_schedule(53_700, 3, _today()),
+                               reason="失业，申请分三个月缴清")
+    assert plan.status == "pending"
+    assert next(s for s in account_summaries(as_of=dt.date(2026, 6, 1)) if s.unit_id == owing.pk).installment is None
+    plan = installment_decide(actor=alice, plan=plan, approve=True, note="同意")
+    assert plan.status == "active" and plan.decided_by == alice
+
+
+def test_the_schedule_must_cover_the_open_amount_exactly(alice, owing):
+    with pytest.raises(ValidationError, match="应等于未缴金额"):
+        installment_request(actor=alice, unit=owing, schedule=equal_schedule(50_000, 3, _today()), reason="x")
+    with pytest.raises(ValidationError, match="递增"):
+        installment_request(actor=alice, unit=owing, schedule=[(_today(), 26_850), (_today(), 26_850)], reason="x")
+    with pytest.raises(ValidationError, match="不能早于今天"):
+        installment_request(actor=alice, unit=owing,
+                            schedule=equal_schedule(53_700, 3, _today() - dt.timedelta(days=1)), reason="x")
+    assert InstallmentPlan.objects.count() == 0
+
+
+def test_standing_follows_the_payments(alice, owing):
+    start = _today()
+    plan = installment_request(actor=alice, unit=owing, schedule=equal_schedule(53_700, 3, start), reason="困难")
+    first_due_passed = start + dt.timedelta(days=plan.grace_days + 1)
+
+    def standing(as_of):
+        return next(s for s in account_summaries(as_of=as_of, unit_ids=[owing.pk])).installment
+
+    assert standing(start) == "good"
+    assert standing(first_due_passed) == "broken"  # nothing paid by the first due date + grace
+    payment_record(actor=alice, unit=owing, amount_fen=17_900, method="cash")
+    assert standing(first_due_passed) == "good"
+    assert installment_refresh(as_of=first_due_passed) == {"broken": 0, "completed": 0, "restored": 0}
+    later = dt.date.fromordinal(first_due_passed.toordinal() + 31)
+    assert installment_refresh(as_of=later)["broken"] == 1
+    plan.refresh_from_db()
+    assert plan.status == "broken"
+    assert AuditEvent.objects.filter(verb="installment.broken", actor_label="installment_refresh").count() == 1
+    payment_record(actor=alice, unit=owing, amount_fen=35_800, method="cash")
+    assert installment_refresh(as_of=later)["completed"] == 1
+
+
+def test_one_open_plan_per_unit(alice, owing):
+    installment_request(actor=alice, unit=owing, schedule=equal_schedule(53_700, 2, _today()), reason="a")
+    with pytest.raises(ValidationError, match="已有"):
+        installment_request(actor=alice, unit=owing, schedule=equal_schedule(53_700, 2, _today()), reason="b")
+
+
+def test_an_installment_is_asked_for_on_the_statement_page_and_approved(client, bob_territory, alice, owing):
+    client.force_login(bob_territory)
+    first = (_today() + dt.timedelta(days=10)).isoformat()
+    client.post(f"/billing/units/{owing.pk}/installments/", {"count": "3", "first_due": first, "reason": "孩子住院"})
+    plan = InstallmentPlan.objects.get()
+    assert plan.status == "pending" and plan.total_fen == 53_700 and plan.items.count() == 3
+    assert "孩子住院" in client.get(f"/billing/units/{owing.pk}/").content.decode()
+    client.force_login(alice)
+    assert "孩子住院" in client.get("/billing/approvals/").content.decode()
+    client.post(f"/billing/installments/{plan.pk}/decide/", {"approve": "1"})
+    plan.refresh_from_db()
+    assert plan.status == "active"
+    page = client.get(f"/billing/units/{owing.pk}/").content.decode()
+    assert "按期履行" in page
+
+
+def test_a_bad_installment_form_is_named(client, alice, owing):
+    client.force_login(alice)
+    response = client.post(f"/billing/units/{owing.pk}/installments/", {"count": "99", "first_due": "x",
+                                                                        "reason": ""}, follow=True)
+    body = response.content.decode()
+    assert "期数" in body and "第一期到期日" in body
+    assert InstallmentPlan.objects.count() == 0
