@@ -5,7 +5,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from wuye.accounts.models import AuditEvent
-from wuye.billing.installments import equal_schedule, installment_decide, installment_refresh, installment_request
+from wuye.billing.installments import (
+    equal_schedule,
+    installment_decide,
+    installment_refresh,
+    installment_request,
+)
 from wuye.billing.models import InstallmentPlan
 from wuye.billing.selectors import account_summaries
 from wuye.billing.services import bill_generate, payment_record

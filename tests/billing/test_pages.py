@@ -76,3 +76,22 @@ def test_the_run_page_previews_then_posts(client, alice, billed_estate):
     again = client.post("/billing/runs/", {"project": project.pk, "period": "2026-06"}).content.decode()
     assert "将出账 0 行" in again and "已存在 36 行" in again
     assert client.post("/billing/runs/", {"project": project.pk, "period": "2026-6x"}).status_code == 200
+
+
+def test_an_owner_with_two_units_gets_one_statement(client, alice, billed_estate):
+    from wuye.estate.services import occupancy_start
+
+    owner = billed_estate["units"][0].occupancies.get().party
+    second = billed_estate["units"][1]
+    occupancy_start(actor=alice, unit=second, party=owner, role="owner", start=dt.date(2026, 1, 1))
+    bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, 5, 1))
+    client.force_login(alice)
+    body = client.get(f"/billing/owners/{owner.pk}/").content.decode()
+    assert "测试花园 1-101" in body and "测试花园 1-102" in body
+    assert "¥360.00" in body  # 179.00 + 181.00
+
+
+def test_an_owner_outside_the_territory_is_404_for_a_collector(client, bob_territory, billed_estate):
+    client.force_login(bob_territory)
+    outside_owner = billed_estate["units"][14].occupancies.get().party
+    assert client.get(f"/billing/owners/{outside_owner.pk}/").status_code == 404

@@ -5,6 +5,7 @@ from wuye.billing import views
 app_name = "billing"
 urlpatterns = [
     path("units/<int:pk>/", views.unit_statement, name="unit-statement"),
+    path("owners/<int:pk>/", views.owner_statement, name="owner-statement"),
     path("units/<int:pk>/statement.pdf", views.statement_pdf, name="statement-pdf"),
     path("units/<int:pk>/statement.xlsx", views.statement_xlsx, name="statement-xlsx"),
     path("payments/<int:pk>/receipt/", views.receipt, name="receipt"),

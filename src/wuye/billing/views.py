@@ -233,3 +233,21 @@ def statement_xlsx(request, pk: int):
     return FileResponse(documents.statement_xlsx(unit, statement), as_attachment=True,
                         filename=f"对账单-{unit.code}-{statement.as_of:%Y%m%d}.xlsx",
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+def owner_statement(request, pk: int):
+    """Every unit an owner holds now (within what the user may see): owed, overdue, late fee, prepaid."""
+    from wuye.estate.models import Party
+
+    party = get_object_or_404(Party, pk=pk)
+    units = list(units_visible(request.user).filter(occupancies__party=party, occupancies__role="owner",
+                                                     occupancies__end__isnull=True).distinct())
+    if not units:
+        raise Http404("该业户名下没有您可查看的房屋。")
+    as_of = timezone.localdate()
+    rows = [(unit, statement_for_unit(unit, as_of=as_of)) for unit in units]
+    totals = {key: sum(getattr(st, key) for _, st in rows)
+              for key in ("open_fen", "overdue_fen", "late_fee_fen", "court_late_fee_fen", "prepaid_fen")}
+    return render(request, "billing/owner_statement.html", {"party": party, "rows": rows, "totals": totals,
+                                                            "as_of": as_of})
