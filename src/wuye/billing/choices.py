@@ -7,6 +7,7 @@ class FeeKind(models.TextChoices):
     SHARED_WATER = "shared_water", "公摊水费"
     SHARED_POWER = "shared_power", "公摊电费"
     PARKING = "parking", "车位管理费"
+    LATE_FEE = "late_fee", "违约金"
     OTHER = "other", "其他"
 
 

@@ -141,6 +141,9 @@ class Bill(models.Model):
     rule = models.CharField("计费依据", max_length=200)
     reissue_of = models.ForeignKey("self", verbose_name="更正自", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="reissues", db_index=False)
+    late_fee_of = models.ForeignKey("self", verbose_name="违约金所属账单", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="late_fee_lines", db_index=False,
+                                    help_text="违约金行指向产生它的账单；同一账单可分次计收。")
     disputed_since = models.DateField("争议起始", null=True, blank=True,
                                       help_text="争议期间不计违约金。")
     # Cached, rebuilt by check_ledger: allocations + approved adjustments; void flag.
@@ -153,7 +156,8 @@ class Bill(models.Model):
         verbose_name_plural = "应收账单"
         ordering = ["unit", "due_date", "period_start", "fee_item__sort", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["unit", "fee_item", "period_start"], condition=Q(is_void=False),
+            models.UniqueConstraint(fields=["unit", "fee_item", "period_start"],
+                                    condition=Q(is_void=False, late_fee_of__isnull=True),
                                     name="bill_one_live_line_per_period"),
             models.CheckConstraint(condition=Q(amount_fen__gte=0), name="bill_amount_not_negative"),
             models.CheckConstraint(condition=Q(settled_fen__gte=0) & Q(settled_fen__lte=F("amount_fen")),
@@ -164,6 +168,7 @@ class Bill(models.Model):
             models.Index(fields=["unit", "due_date"], condition=Q(is_void=False, settled_fen__lt=F("amount_fen")),
                          name="bill_open_by_unit"),
             models.Index(fields=["project", "period_start"], name="bill_by_project_period"),
+            models.Index(fields=["late_fee_of"], condition=Q(late_fee_of__isnull=False), name="bill_late_fee_of"),
         ]
 
     def __str__(self) -> str:

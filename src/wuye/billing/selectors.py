@@ -103,7 +103,12 @@ class StatementLine:
     paid_fen: int
     adjusted_fen: int
     open_fen: int
-    late_fee: latefee.LateFee | None
+    late_fee: latefee.LateFee | None  # accrued on this line to the statement date (never on a late-fee line)
+    posted_late_fee_fen: int = 0  # already charged as 违约金 lines
+
+    @property
+    def unposted_late_fee_fen(self) -> int:
+        return max(0, (self.late_fee.amount_fen if self.late_fee else 0) - self.posted_late_fee_fen)
 
 
 @dataclass
@@ -128,7 +133,8 @@ class Statement:
 
     @property
     def late_fee_fen(self) -> int:
-        return sum(line.late_fee.amount_fen for line in self.lines if line.late_fee)
+        """Late fee accrued and not yet charged (charged late fees are ordinary open lines)."""
+        return sum(line.unposted_late_fee_fen for line in self.lines)
 
     @property
     def court_late_fee_fen(self) -> int:
@@ -147,17 +153,21 @@ def statement_for_unit(unit, *, as_of: dt.date) -> Statement:
     adjusted: dict[int, int] = dict(
         Adjustment.objects.filter(bill__unit=unit, status="approved").values_list("bill_id")
         .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+    posted: dict[int, int] = defaultdict(int)
+    for bill in bills:
+        if bill.late_fee_of_id and not bill.is_void:
+            posted[bill.late_fee_of_id] += bill.amount_fen
     statement = Statement(unit.pk, as_of)
     for bill in bills:
         paid = sum(fen for _, fen in allocations.get(bill.pk, []))
         adj = adjusted.get(bill.pk, 0)
         open_fen = 0 if bill.is_void else bill.amount_fen - paid - adj
         fee = None
-        if not bill.is_void and bill.due_date < as_of:
+        if not bill.is_void and bill.due_date < as_of and bill.late_fee_of_id is None:
             fee = latefee.compute(amount_fen=bill.amount_fen - adj, due_date=bill.due_date, as_of=as_of,
                                   terms=terms, payments=allocations.get(bill.pk, []),
                                   disputed_since=bill.disputed_since)
-        statement.lines.append(StatementLine(bill, paid, adj, open_fen, fee))
+        statement.lines.append(StatementLine(bill, paid, adj, open_fen, fee, posted.get(bill.pk, 0)))
     statement.payments = list(Payment.objects.filter(unit=unit).order_by("paid_at", "id"))
     statement.prepaid_fen = prepaid_balances([unit.pk]).get(unit.pk, 0)
     return statement

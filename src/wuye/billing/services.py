@@ -534,3 +534,45 @@ def seed_default_fee_items(project: Project, *, effective_from: dt.date, price_p
     Rate.objects.get_or_create(fee_item=item, property_type="", effective_from=effective_from,
                                defaults={"price": price_per_m2})
     return item
+
+
+# --- late fees -------------------------------------------------------------------------------------------
+
+def late_fee_item(project: Project) -> FeeItem:
+    from wuye.billing.choices import FeeKind
+
+    item, _ = FeeItem.objects.get_or_create(project=project, code="WYJ", defaults={
+        "name": "违约金", "kind": FeeKind.LATE_FEE, "pricing": Pricing.ENTERED, "sort": 90})
+    return item
+
+
+@transaction.atomic
+def late_fee_post(*, actor: User, unit: Unit, as_of: dt.date, reason: str) -> list[Bill]:
+    """A manager charges the late fees accrued to ``as_of`` on a unit's lines: one 违约金 line per source line,
+    for what has not been charged before. The line carries the calculation; it can be waived like any other."""
+    from wuye.billing.selectors import statement_for_unit
+
+    if not can_approve(actor):
+        raise ValidationError({"actor": "只有经理可以计收违约金。"})
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写计收原因（如：业主结清本金时一并收取）。"})
+    if as_of > timezone.localdate():
+        raise ValidationError({"as_of": "计收日期不能晚于今天。"})
+    item = late_fee_item(unit.project)
+    statement = statement_for_unit(unit, as_of=as_of)
+    created = []
+    for line in statement.lines:
+        if line.late_fee is None or line.unposted_late_fee_fen <= 0:
+            continue
+        source = line.bill
+        created.append(Bill.objects.create(
+            project_id=source.project_id, unit_id=source.unit_id, party_id=source.party_id, fee_item=item,
+            period_start=source.period_start, period_end=source.period_end, amount_fen=line.unposted_late_fee_fen,
+            due_date=as_of, late_fee_of=source, rule=f"{source.fee_item.name}违约金：{line.late_fee.explanation}"[:200]))
+    if not created:
+        raise ValidationError({"unit": "没有可计收的违约金。"})
+    audit_record(actor=actor, verb="late_fee.post", obj=unit, note=reason,
+                 after={"bills": [b.pk for b in created], "amount_fen": sum(b.amount_fen for b in created),
+                        "as_of": as_of})
+    prepaid_apply(unit_ids=[unit.pk], on=timezone.localdate())
+    return created

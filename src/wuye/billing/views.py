@@ -251,3 +251,17 @@ def owner_statement(request, pk: int):
               for key in ("open_fen", "overdue_fen", "late_fee_fen", "court_late_fee_fen", "prepaid_fen")}
     return render(request, "billing/owner_statement.html", {"party": party, "rows": rows, "totals": totals,
                                                             "as_of": as_of})
+
+
+@login_required
+@require_POST
+def late_fee_post(request, pk: int):
+    unit = _unit(request, pk)
+    try:
+        lines = services.late_fee_post(actor=request.user, unit=unit, as_of=timezone.localdate(),
+                                       reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, "未计收：" + _errors(exc))
+    else:
+        messages.success(request, f"已计收违约金 {len(lines)} 行。")
+    return redirect("billing:unit-statement", pk=unit.pk)
