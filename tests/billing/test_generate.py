@@ -103,3 +103,11 @@ def test_the_command_prints_one_json_line_and_is_idempotent(billed_estate, capsy
     call_command("generate_bills", period="2026-05", project="T1")
     second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert second["bills_created"] == 0 and second["amount_fen"] == 0
+
+
+def test_projects_are_split_into_balanced_groups_for_parallel_runs():
+    from wuye.billing.management.commands.generate_bills import partition
+
+    groups = partition({"A": 4000, "B": 3000, "C": 1000, "D": 1000, "E": 500}, 2)
+    assert sorted(map(sorted, groups)) == [["A", "D"], ["B", "C", "E"]]  # 5,000 and 4,500 units
+    assert partition({"A": 1}, 4) == [["A"]]

@@ -1,12 +1,27 @@
 import datetime as dt
 import json
+import subprocess
+import sys
 import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import Count
 
 from wuye.billing.services import bill_generate, bill_plan
 from wuye.estate.models import Project
+
+
+def partition(sizes: dict[str, int], workers: int) -> list[list[str]]:
+    """Split projects into ``workers`` groups of about equal unit counts (largest first, greedy)."""
+    groups: list[list[str]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for code, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        i = loads.index(min(loads))
+        groups[i].append(code)
+        loads[i] += size
+    return [g for g in groups if g]
 
 
 class Command(BaseCommand):
@@ -14,20 +29,37 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--period", required=True, help="账期，格式 YYYY-MM")
-        parser.add_argument("--project", help="项目编码；不填则所有项目")
+        parser.add_argument("--project", action="append", help="项目编码（可重复）；不填则所有项目")
         parser.add_argument("--preview", action="store_true", help="只预览，不写入")
+        parser.add_argument("--workers", type=int, default=1,
+                            help="并行进程数（PostgreSQL；各项目的出账相互独立）")
 
-    def handle(self, *args, period: str, project: str | None, preview: bool, **options):
+    def handle(self, *args, period: str, project: list[str] | None, preview: bool, workers: int, **options):
         try:
             day = dt.datetime.strptime(period, "%Y-%m").date()
         except ValueError as exc:
             raise CommandError("账期格式应为 YYYY-MM，例如 2026-07。") from exc
+        if isinstance(project, str):  # call_command(project="T1")
+            project = [project]
         projects = Project.objects.order_by("code")
         if project:
-            projects = projects.filter(code=project)
-            if not projects.exists():
-                raise CommandError(f"没有编码为 {project} 的项目。")
+            projects = projects.filter(code__in=project)
+            missing = set(project) - set(projects.values_list("code", flat=True))
+            if missing:
+                raise CommandError(f"没有编码为 {'、'.join(sorted(missing))} 的项目。")
         started = time.monotonic()
+        if workers > 1 and not preview:
+            if connection.vendor != "postgresql":
+                raise CommandError("--workers 只用于 PostgreSQL；SQLite 同一时刻只能有一个写入者。")
+            result = self._parallel(period, projects, workers)
+        else:
+            result = self._run(day, projects, preview, explicit=bool(project))
+        result = {"period": period, **result, "seconds": round(time.monotonic() - started, 2)}
+        if preview:
+            result["preview"] = True
+        self.stdout.write(json.dumps(result))
+
+    def _run(self, day, projects, preview, explicit):
         created = amount = 0
         for p in projects:
             try:
@@ -38,14 +70,32 @@ class Command(BaseCommand):
                     continue
                 run = bill_generate(actor=None, actor_label="generate_bills", project=p, period=day)
             except ValidationError as exc:
-                if "period" in exc.message_dict and not project:
+                if "period" in exc.message_dict and not explicit:
                     continue  # not a billing month of this project
                 raise CommandError(f"{p.code}：" + "；".join(m for ms in exc.message_dict.values() for m in ms)) from exc
             if run is not None:
                 created += run.bills_created
                 amount += run.amount_fen
-        result = {"period": period, "bills_created": created, "amount_fen": amount,
-                  "seconds": round(time.monotonic() - started, 2)}
-        if preview:
-            result["preview"] = True
-        self.stdout.write(json.dumps(result))
+        return {"bills_created": created, "amount_fen": amount}
+
+    def _parallel(self, period, projects, workers):
+        sizes = dict(projects.annotate(n=Count("units")).values_list("code", "n"))
+        children = []
+        for group in partition(sizes, workers):
+            args = [sys.executable, "-m", "wuye", "generate_bills", "--period", period]
+            for code in group:
+                args += ["--project", code]
+            children.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        created = amount = 0
+        failures = []
+        for child in children:
+            out, err = child.communicate()
+            if child.returncode != 0:
+                failures.append(err.strip().splitlines()[-1] if err.strip() else f"exit {child.returncode}")
+                continue
+            part = json.loads(out.strip().splitlines()[-1])
+            created += part["bills_created"]
+            amount += part["amount_fen"]
+        if failures:
+            raise CommandError("部分项目出账失败（其余已完成，重跑只会补出未出的账单）：" + "；".join(failures))
+        return {"bills_created": created, "amount_fen": amount}
