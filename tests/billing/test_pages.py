@@ -95,3 +95,11 @@ def test_an_owner_outside_the_territory_is_404_for_a_collector(client, bob_terri
     client.force_login(bob_territory)
     outside_owner = billed_estate["units"][14].occupancies.get().party
     assert client.get(f"/billing/owners/{outside_owner.pk}/").status_code == 404
+
+
+def test_the_approvals_page_title_is_plain_text(client, alice, billed_estate):
+    client.force_login(alice)
+    body = client.get("/billing/approvals/").content.decode()
+    title = body[body.index("<title>") + 7: body.index("</title>")]
+    assert title.strip() == "减免审批 · 物业收缴"
+    assert "没有待审批的分期申请" in body[body.index("<main"):]
