@@ -102,6 +102,15 @@ def test_an_empty_owner_means_the_developer_owes(alice):
     from wuye.estate.selectors import liable_party
 
     assert liable_party(Unit.objects.get(), dt.date(2026, 1, 1)) == project.developer
+    assert not Occupancy.objects.filter(role="owner").exists()  # unsold: no owner row, as in the seed
+
+
+@pytest.mark.django_db
+def test_a_blank_owner_cell_never_ends_a_recorded_ownership(alice):
+    _submit(alice, "a.csv", _csv([_row(0)]))
+    job = _submit(alice, "b.csv", _csv([_row(0, 业主姓名="", 手机号码="")]))
+    assert job.status == ImportJob.Status.SUCCEEDED and job.summary["owners_changed"] == 0
+    assert Occupancy.objects.get(role="owner", end__isnull=True).party.name == "业主0"
 
 
 @pytest.mark.django_db

@@ -546,7 +546,9 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
         to_end, to_start = [], []
         for r, key, keys in zip(rows, unit_keys, row_keys, strict=True):
             u, d = units[key], r.data
-            owner = parties[keys["owner"]] if keys["owner"] else projects[d["project_code"]].developer
+            # A blank owner never ends a recorded ownership: for a unit without one it means unsold or
+            # undelivered (no owner row; the project's developer is liable, as in the synthetic estate).
+            owner = parties[keys["owner"]] if keys["owner"] else None
             owner_since = _earliest(d.get("owner_since"), d.get("delivered_on"), u.delivered_on, today)
             for role, party, since in (
                 (OccupantRole.OWNER, owner, owner_since),
