@@ -31,3 +31,17 @@ def test_history_is_deterministic(estate):
     transaction.savepoint_rollback(sid)
     seed_history(projects=[estate["project"]], months=6, seed=5, as_of=as_of)
     assert sorted(Payment.objects.values_list("unit__code", "amount_fen", "paid_at")) == first
+
+
+def test_seed_with_months_bills_only_the_new_projects(db):
+    from wuye.estate.models import Project
+
+    call_command("seed", units=120, seed=9, months=3)
+    first = set(Bill.objects.values_list("project__code", flat=True))
+    assert first and first <= set(Project.objects.values_list("code", flat=True))
+    before = Payment.objects.count()
+    call_command("seed", units=50, seed=10, months=2)
+    assert Bill.objects.filter(project__code__in=first).values("run").distinct().count() > 0
+    # the first seed's projects got no second history (no duplicate payments)
+    assert Payment.objects.filter(project__code__in=first).count() == before
+    assert check_ledger().mismatches == 0

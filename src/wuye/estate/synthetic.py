@@ -1034,4 +1034,4 @@ def seed_estate(*, units: int, seed: int, demo: bool = False, stdout=None) -> di
         audit_record(actor=None, actor_label="seed", verb="estate.seed", after=counts,
                      note=f"模拟数据：种子 {seed}{'（演示）' if demo else ''}，项目 {codes[0]}–{codes[-1]}")
     writer.analyze()
-    return counts
+    return {**counts, "project_codes": codes}

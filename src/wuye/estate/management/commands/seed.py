@@ -30,8 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1, help="随机种子（默认 1），决定全部数据和项目编码")
         parser.add_argument("--demo", action="store_true",
                             help=f"只生成三个演示项目（约 1,500 套房屋，种子固定为 {DEMO_SEED}），忽略 --units")
+        parser.add_argument("--months", type=int, default=0,
+                            help="再生成 M 个月的出账与收款历史（由账单模块的 seed_billing 完成；大规模时较慢）")
 
-    def handle(self, *args, units, seed, demo, **options):
+    def handle(self, *args, units, seed, demo, months, **options):
         if not demo:
             if units is None:
                 raise CommandError("请用 --units 指定房屋数量，或用 --demo 生成演示项目。")
@@ -48,3 +50,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label}：{counts.get(key, 0):,}")
         rate = counts.get("units", 0) / elapsed if elapsed else 0
         self.stdout.write(self.style.SUCCESS(f"完成，用时 {elapsed:.1f} 秒（每秒 {rate:,.0f} 套房屋）。"))
+        if months > 0:
+            # By command name: the estate module does not import billing (data flows one way).
+            from django.core.management import call_command
+
+            self.stdout.write(f"正在生成 {months} 个月的出账与收款历史……")
+            call_command("seed_billing", months=months, seed=seed, project=counts.get("project_codes"),
+                         stdout=self.stdout)
