@@ -90,3 +90,21 @@ class InstallmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["first_due"].initial = timezone.localdate() + dt.timedelta(days=30)
         _style(self)
+
+
+class DeliveryForm(forms.Form):
+    period = forms.DateField(label="账期", widget=forms.Select)
+    method = forms.ChoiceField(label="送达方式")
+    delivered_on = forms.DateField(label="送达日期", widget=forms.DateInput(attrs={"type": "date"}))
+    signed_by = forms.CharField(label="签收人", max_length=50, required=False)
+    signer_relation = forms.CharField(label="签收人身份", max_length=20, required=False)
+    reference = forms.CharField(label="单号/回执号", max_length=60, required=False)
+
+    def __init__(self, *args, periods=(), **kwargs):
+        from wuye.billing.models import StatementDelivery
+
+        super().__init__(*args, **kwargs)
+        self.fields["period"].widget.choices = [(p.isoformat(), f"{p:%Y-%m}") for p in periods]
+        self.fields["method"].choices = StatementDelivery.Method.choices
+        self.fields["delivered_on"].initial = timezone.localdate()
+        _style(self)

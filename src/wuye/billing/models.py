@@ -350,3 +350,40 @@ class InstallmentItem(models.Model):
 
     def __str__(self) -> str:
         return f"第 {self.seq} 期 {self.due_date}"
+
+
+class StatementDelivery(models.Model):
+    """账单送达 — proof that a period's statement reached the unit: how, when, who signed.
+
+    For projects whose due date runs from delivery (写字楼: N days after the statement is received), recording
+    the delivery sets the due date of that period's lines.
+    """
+
+    class Method(models.TextChoices):
+        HAND = "hand", "当面签收"
+        REGISTERED = "registered", "挂号信"
+        EMS = "ems", "EMS/快递"
+        EMAIL = "email", "电子邮件"
+        WECHAT = "wechat", "微信"
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT,
+                             related_name="statement_deliveries")
+    period_start = models.DateField("账期起")
+    method = models.CharField("送达方式", max_length=12, choices=Method.choices)
+    delivered_on = models.DateField("送达日期")
+    signed_by = models.CharField("签收人", max_length=50, blank=True)
+    signer_relation = models.CharField("签收人身份", max_length=20, blank=True,
+                                       help_text="本人、家庭成员、授权人、指定负责人、前台等。")
+    reference = models.CharField("单号/回执号", max_length=60, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", on_delete=models.PROTECT,
+                                    related_name="+")
+    recorded_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "账单送达"
+        verbose_name_plural = "账单送达"
+        ordering = ["unit", "-period_start", "-delivered_on"]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} {self.period_start:%Y-%m} {self.get_method_display()} {self.delivered_on}"

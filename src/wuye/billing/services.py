@@ -576,3 +576,49 @@ def late_fee_post(*, actor: User, unit: Unit, as_of: dt.date, reason: str) -> li
                         "as_of": as_of})
     prepaid_apply(unit_ids=[unit.pk], on=timezone.localdate())
     return created
+
+
+# --- statement delivery ----------------------------------------------------------------------------------
+
+@transaction.atomic
+def statement_delivery_record(
+    *, actor: User, unit: Unit, period_start: dt.date, method: str, delivered_on: dt.date, signed_by: str = "",
+    signer_relation: str = "", reference: str = "",
+):
+    """Record that a period's statement reached the unit. Where the project's due date runs from delivery,
+    the period's open lines become due ``due_days_after_delivery`` days after the first delivery."""
+    from wuye.billing.models import StatementDelivery
+
+    errors = {}
+    if method not in StatementDelivery.Method.values:
+        errors["method"] = "未知的送达方式。"
+    if delivered_on > timezone.localdate():
+        errors["delivered_on"] = "送达日期不能晚于今天。"
+    lines = list(Bill.objects.select_for_update().filter(unit=unit, period_start=period_start, is_void=False,
+                                                         late_fee_of__isnull=True))
+    if not lines:
+        errors["period_start"] = f"{period_start:%Y-%m} 没有该房屋的账单。"
+    elif delivered_on < min(b.created_at for b in lines).astimezone(
+            timezone.get_current_timezone()).date():
+        errors["delivered_on"] = "送达日期不能早于出账日期。"
+    if method == StatementDelivery.Method.HAND and not signed_by.strip():
+        errors["signed_by"] = "当面签收请填写签收人。"
+    if errors:
+        raise ValidationError(errors)
+    first = not StatementDelivery.objects.filter(unit=unit, period_start=period_start).exists()
+    delivery = StatementDelivery.objects.create(
+        project_id=unit.project_id, unit=unit, period_start=period_start, method=method, delivered_on=delivered_on,
+        signed_by=signed_by.strip(), signer_relation=signer_relation.strip(), reference=reference.strip(),
+        recorded_by=actor)
+    moved = []
+    policy = policy_for(unit.project)
+    if first and policy.due_rule == DueRule.AFTER_DELIVERY:
+        due = delivered_on + dt.timedelta(days=policy.due_days_after_delivery)
+        for bill in lines:
+            if bill.due_date != due:
+                moved.append({"bill": bill.pk, "from": bill.due_date, "to": due})
+        Bill.objects.filter(pk__in=[m["bill"] for m in moved]).update(due_date=due)
+    audit_record(actor=actor, verb="statement.delivered", obj=unit,
+                 after={"delivery": delivery.pk, "period": period_start, "method": method,
+                        "delivered_on": delivered_on, "due_moved": moved})
+    return delivery

@@ -11,6 +11,7 @@ urlpatterns = [
     path("payments/<int:pk>/receipt/", views.receipt, name="receipt"),
     path("payments/<int:pk>/receipt.pdf", views.receipt_pdf, name="receipt-pdf"),
     path("bills/<int:pk>/adjust/", views.adjustment_request, name="adjustment-request"),
+    path("units/<int:pk>/deliveries/", views.statement_delivery, name="statement-delivery"),
     path("units/<int:pk>/late-fees/", views.late_fee_post, name="late-fee-post"),
     path("units/<int:pk>/installments/", views.installment_request, name="installment-request"),
     path("installments/<int:pk>/decide/", views.installment_decide, name="installment-decide"),

@@ -67,7 +67,36 @@ def unit_statement(request, pk: int):
         "unit": unit, "statement": statement, "form": form, "as_of": as_of,
         "can_pay": can_record_payments(request.user), "adjust_form": forms.AdjustmentRequestForm(auto_id=False),
         "plans": plans, "installment_form": forms.InstallmentForm(),
+        "delivery_form": forms.DeliveryForm(periods=_periods(statement)),
+        "deliveries": unit.statement_deliveries.select_related("recorded_by")[:20],
     })
+
+
+def _periods(statement) -> list:
+    return sorted({line.bill.period_start for line in statement.lines if not line.bill.is_void}, reverse=True)
+
+
+@login_required
+@require_POST
+def statement_delivery(request, pk: int):
+    unit = _unit(request, pk)
+    statement = statement_for_unit(unit, as_of=timezone.localdate())
+    form = forms.DeliveryForm(request.POST, periods=_periods(statement))
+    if not form.is_valid():
+        messages.error(request, "未登记：" + "；".join(f"{form.fields[k].label}：{'，'.join(v)}"
+                                                  for k, v in form.errors.items()))
+        return redirect("billing:unit-statement", pk=unit.pk)
+    d = form.cleaned_data
+    try:
+        services.statement_delivery_record(
+            actor=request.user, unit=unit, period_start=d["period"], method=d["method"],
+            delivered_on=d["delivered_on"], signed_by=d["signed_by"], signer_relation=d["signer_relation"],
+            reference=d["reference"])
+    except ValidationError as exc:
+        messages.error(request, "未登记：" + _errors(exc))
+    else:
+        messages.success(request, "送达已登记。")
+    return redirect("billing:unit-statement", pk=unit.pk)
 
 
 @login_required
