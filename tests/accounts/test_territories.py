@@ -48,3 +48,16 @@ def test_it_refuses_overlapping_territories_of_two_collectors(bob, alice, make_u
 def test_only_collectors_get_territories(alice, dave, estate):
     with pytest.raises(ValidationError):
         territory_assign(actor=alice, user=dave, building=estate["buildings"][0])
+
+
+def test_the_audit_log_shows_a_project_manager_only_their_projects(client, make_user, alice, estate):
+    from wuye.estate.models import Project
+
+    other = Project.objects.create(code="T2", name="别的项目")
+    manager = make_user("erin", "manager")
+    manager.projects.add(other)
+    client.force_login(manager)
+    assert client.get("/api/v1/audit-events/").json()["count"] == 0
+    assert "occupancy.start" not in client.get("/audit/").content.decode()
+    client.force_login(alice)  # company-level: sees the estate's events
+    assert client.get("/api/v1/audit-events/").json()["count"] > 0

@@ -67,7 +67,7 @@ def test_standing_follows_the_payments(alice, owing):
     assert standing(first_due_passed) == "broken"  # nothing paid by the first due date + grace
     payment_record(actor=alice, unit=owing, amount_fen=17_900, method="cash")
     assert standing(first_due_passed) == "good"
-    assert installment_refresh(as_of=first_due_passed) == {"broken": 0, "completed": 0, "restored": 0}
+    assert installment_refresh(as_of=first_due_passed) == {"broken": 0, "completed": 0, "restored": 0, "reopened": 0}
     later = dt.date.fromordinal(first_due_passed.toordinal() + 31)
     assert installment_refresh(as_of=later)["broken"] == 1
     plan.refresh_from_db()

@@ -29,8 +29,10 @@ def test_finance_takes_a_desk_payment_for_chosen_lines(client, fiona, three_over
     assert payment.amount_fen == 20_000 and payment.created_by == fiona
     april.refresh_from_db()
     assert april.settled_fen == 17_900
+    march = Bill.objects.get(unit=three_overdue, period_start=dt.date(2026, 3, 1))
+    assert march.settled_fen == 2_100  # the rest pays the oldest open line, not prepaid
     receipt = client.get(f"/billing/payments/{payment.pk}/receipt/").content.decode()
-    assert "人民币贰佰元整" in receipt and payment.receipt_no in receipt and "转入预存" in receipt
+    assert "人民币贰佰元整" in receipt and payment.receipt_no in receipt and "转入预存" not in receipt
 
 
 def test_a_typo_in_the_amount_is_named_and_nothing_is_posted(client, fiona, three_overdue):

@@ -31,8 +31,9 @@ def test_a_payment_goes_to_the_oldest_line_first(alice, three_months):
 def test_the_payers_choice_wins(alice, three_months):
     may = Bill.objects.get(unit=three_months, period_start=dt.date(2026, 5, 1))
     payment_record(actor=alice, unit=three_months, amount_fen=20_000, method="cash", bill_ids=[may.pk])
-    assert _open(three_months) == [0, 0, 17_900]
-    assert prepaid_balances([three_months.pk]) == {three_months.pk: 2_100}
+    # May first, as the payer said; the rest pays the oldest open line (March), nothing idles as prepaid
+    assert _open(three_months) == [2_100, 0, 17_900]
+    assert prepaid_balances([three_months.pk]) == {}
 
 
 def test_an_overpayment_becomes_prepaid_and_pays_the_next_bill(alice, three_months, billed_estate):

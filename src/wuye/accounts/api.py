@@ -4,6 +4,7 @@ from rest_framework import permissions, serializers, viewsets
 
 from wuye.accounts.choices import ROLES_AUDIT
 from wuye.accounts.models import AuditEvent
+from wuye.accounts.selectors import audit_events_visible
 
 
 class CanReadAudit(permissions.BasePermission):
@@ -27,4 +28,6 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEventSerializer
     permission_classes = [CanReadAudit]
     filterset_fields = ["verb", "object_type", "object_id", "actor"]
-    queryset = AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+
+    def get_queryset(self):
+        return audit_events_visible(self.request.user)

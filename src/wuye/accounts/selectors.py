@@ -41,3 +41,14 @@ def project_scope_q(user: User, prefix: str = "") -> Q:
         return Q(**{f"{prefix}pk__in": ids})
     ids = list(user.projects.values_list("id", flat=True))
     return Q(**{f"{prefix}pk__in": ids}) if ids else Q()
+
+
+def audit_events_visible(user: User):
+    """Audit events of the projects the user works in (all events for company-level staff)."""
+    from wuye.accounts.models import AuditEvent
+
+    qs = AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    if user.is_superuser:
+        return qs
+    ids = list(user.projects.values_list("id", flat=True))
+    return qs.filter(project_id__in=ids) if ids else qs

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from wuye.accounts import permissions
 from wuye.accounts.choices import Role
-from wuye.accounts.models import AuditEvent, Territory, User
+from wuye.accounts.models import Territory, User
+from wuye.accounts.selectors import audit_events_visible
 from wuye.accounts.services import territory_assign
 from wuye.accounts.services import territory_remove as territory_remove_service
 from wuye.estate.choices import OccupancyState
@@ -41,7 +42,7 @@ def home(request):
 @login_required
 def audit_list(request):
     permissions.require(permissions.can_audit, request.user)
-    qs = AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    qs = audit_events_visible(request.user)
     verb = request.GET.get("verb", "").strip()
     if verb:
         qs = qs.filter(verb__startswith=verb)

@@ -99,10 +99,12 @@ def _received_since(plans: list[InstallmentPlan], as_of: dt.date) -> dict[int, i
         by_unit[plan.unit_id].append(plan)
     end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
     rows = (Payment.objects.filter(unit_id__in=list(by_unit), paid_at__lt=end)
-            .values_list("unit_id", "paid_at", "amount_fen"))
-    for unit_id, paid_at, fen in rows:
+            .values_list("unit_id", "paid_at", "amount_fen", "reverses__paid_at"))
+    for unit_id, paid_at, fen, reversed_paid_at in rows:
+        # a reversal counts against the plan only if the payment it undoes was counted
+        counted_at = reversed_paid_at or paid_at
         for plan in by_unit[unit_id]:
-            if plan.decided_at and paid_at >= plan.decided_at:
+            if plan.decided_at and counted_at >= plan.decided_at:
                 out[plan.pk] += fen
     return out
 
@@ -130,7 +132,8 @@ def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> di
 
 def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[int, str]:
     """unit → standing of its approved plan that is not finished ('good' or 'broken')."""
-    plans = InstallmentPlan.objects.filter(status__in=[Status.ACTIVE, Status.BROKEN])
+    # completed plans too: a reversed payment can reopen one
+    plans = InstallmentPlan.objects.filter(status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
     if unit_ids is not None:
         plans = plans.filter(unit_id__in=list(unit_ids))
     plans = list(plans)
@@ -142,15 +145,19 @@ def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[i
 def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
     """Record plans that broke or were completed (a daily job; each transition is audited once)."""
     as_of = as_of or timezone.localdate()
-    plans = list(InstallmentPlan.objects.select_for_update().filter(status__in=[Status.ACTIVE, Status.BROKEN]))
+    plans = list(InstallmentPlan.objects.select_for_update().filter(
+        status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED]))
     standing = installment_standing(plans, as_of)
-    changed = {"broken": 0, "completed": 0, "restored": 0}
+    changed = {"broken": 0, "completed": 0, "restored": 0, "reopened": 0}
     target = {"good": Status.ACTIVE, "broken": Status.BROKEN, "completed": Status.COMPLETED}
     for plan in plans:
         new = target[standing[plan.pk]]
         if new == plan.status:
             continue
-        key = {Status.BROKEN: "broken", Status.COMPLETED: "completed", Status.ACTIVE: "restored"}[new]
+        if plan.status == Status.COMPLETED:
+            key = "reopened"  # a payment it counted was reversed
+        else:
+            key = {Status.BROKEN: "broken", Status.COMPLETED: "completed", Status.ACTIVE: "restored"}[new]
         changed[key] += 1
         before = plan.status
         plan.status, plan.status_changed_on = new, as_of

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Min, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -213,16 +213,12 @@ def bill_run_reverse(*, actor: User, run: BillRun, reason: str) -> int:
     run = BillRun.objects.select_for_update().get(pk=run.pk)
     if run.reversed_at:
         raise ValidationError({"run": "该批次已撤销。"})
-    bills = list(Bill.objects.select_for_update().filter(run=run, is_void=False))
-    _release_allocations(bills, on=timezone.localdate())
-    adjusted = _approved_adjustments(bills)
+    run_bills = list(Bill.objects.select_for_update().filter(run=run))
+    bills = [b for b in run_bills if not b.is_void]
+    # reissues of the run's lines and late fees charged on them go with the run
+    bills += _live_descendants([b.pk for b in run_bills])
+    _close_void(bills, kind=AdjustmentKind.RUN_REVERSAL, reason=reason, actor=actor, on=timezone.localdate())
     now = timezone.now()
-    Adjustment.objects.bulk_create(
-        Adjustment(bill=b, kind=AdjustmentKind.RUN_REVERSAL, amount_fen=b.amount_fen - adjusted.get(b.pk, 0),
-                   reason=reason, status=ApprovalStatus.APPROVED, requested_by=actor, decided_by=actor,
-                   decided_at=now)
-        for b in bills)
-    Bill.objects.filter(pk__in=[b.pk for b in bills]).update(is_void=True, settled_fen=F("amount_fen"))
     run.reversed_at, run.reversed_by, run.reversal_reason = now, actor, reason
     run.save(update_fields=["reversed_at", "reversed_by", "reversal_reason"])
     audit_record(actor=actor, verb="billing.run.reverse", obj=run, note=reason, after={"bills": len(bills)})
@@ -358,7 +354,8 @@ def payment_record(
         chosen = [by_id.get(i) for i in bill_ids]
         if any(b is None for b in chosen):
             raise ValidationError({"bill_ids": "所选账单不属于该房屋或已结清。"})
-        lines = chosen
+        # the payer's lines first (民法典 560); what is left pays the other open lines in legal order
+        lines = chosen + [b for b in lines if b.pk not in set(bill_ids)]
     local_day = timezone.localtime(paid_at).date()
     payment = Payment.objects.create(
         project_id=unit.project_id, unit=unit, payer_name=payer_name, amount_fen=amount_fen, method=method,
@@ -379,21 +376,56 @@ def _approved_adjustments(bills: list[Bill]) -> dict[int, int]:
 def _release_allocations(bills: list[Bill], on: dt.date) -> None:
     """Undo every allocation on ``bills`` with negative rows: the money goes back to prepaid."""
     # Net per original payment (a reversal's rows count against the payment it reverses).
-    net = (Allocation.objects.filter(bill__in=bills)
-           .annotate(root=Coalesce("payment__reverses_id", "payment_id")).values("root", "bill_id")
-           .annotate(total=Sum("amount_fen")).filter(total__gt=0))
+    net = list(Allocation.objects.filter(bill__in=bills)
+               .annotate(root=Coalesce("payment__reverses_id", "payment_id")).values("root", "bill_id")
+               .annotate(total=Sum("amount_fen"), first=Min("applied_on")).filter(total__gt=0))
     rows = [Allocation(payment_id=r["root"], bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=on)
             for r in net]
     Allocation.objects.bulk_create(rows)
     for row in rows:
         Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+    released: dict[int, list[tuple[int, int, dt.date]]] = defaultdict(list)
+    for r in net:
+        released[r["bill_id"]].append((r["root"], r["total"], r["first"]))
+    return released
+
+
+def _live_descendants(bill_ids: Iterable[int]) -> list[Bill]:
+    """Live lines that stem from these: their reissues and their charged late fees, transitively."""
+    found: dict[int, Bill] = {}
+    frontier = set(bill_ids)
+    while frontier:
+        batch = list(Bill.objects.select_for_update().filter(is_void=False)
+                     .filter(Q(reissue_of_id__in=frontier) | Q(late_fee_of_id__in=frontier))
+                     .exclude(pk__in=list(found)))
+        frontier = {b.pk for b in batch}
+        found.update((b.pk, b) for b in batch)
+    return list(found.values())
+
+
+def _close_void(bills: list[Bill], *, kind: str, reason: str, actor: User | None, on: dt.date):
+    """Void lines: release their money to prepaid and close what is left with approved adjustments."""
+    released = _release_allocations(bills, on=on)
+    adjusted = _approved_adjustments(bills)
+    now = timezone.now()
+    Adjustment.objects.bulk_create(
+        Adjustment(bill=b, kind=kind, amount_fen=b.amount_fen - adjusted.get(b.pk, 0), reason=reason[:300],
+                   status=ApprovalStatus.APPROVED, requested_by=actor, decided_by=actor, decided_at=now)
+        for b in bills)
+    Bill.objects.filter(pk__in=[b.pk for b in bills]).update(is_void=True, settled_fen=F("amount_fen"))
+    return released
 
 
 @transaction.atomic
 def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
     """Reverse a payment (e.g. a bounced transfer): a negative payment and negative allocations."""
+    from wuye.billing.permissions import can_record_payments
+
+    if not can_record_payments(actor):
+        raise ValidationError({"actor": "只有财务、经理和管理员可以冲正收款。"})
     if not reason.strip():
         raise ValidationError({"reason": "请填写冲正原因。"})
+    Unit.objects.select_for_update().filter(pk=payment.unit_id).first()
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.amount_fen < 0 or Payment.objects.filter(reverses=payment).exists():
         raise ValidationError({"payment": "该收款已冲正或本身是冲正记录。"})
@@ -439,6 +471,8 @@ def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
     total = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
+        # the same unit lock payment_record takes: two writers never spend the same prepaid money
+        list(Unit.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
         holders = prepaid_by_payment(chunk)
         for unit_id, sources in holders.items():
             lines = open_bills(unit_id, lock=True)
@@ -503,16 +537,27 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
             raise ValidationError({"bill": "该账单已作废。"})
         today = timezone.localdate()
         if adjustment.kind == AdjustmentKind.VOID:
-            _release_allocations([bill], on=today)
+            released = _release_allocations([bill], on=today)
             # the void closes what earlier waivers left open
             adjustment.amount_fen = bill.amount_fen - _approved_adjustments([bill]).get(bill.pk, 0)
             Bill.objects.filter(pk=bill.pk).update(is_void=True, settled_fen=F("amount_fen"))
+            dependants = _live_descendants([bill.pk])  # late fees charged on the wrong line
+            if dependants:
+                _close_void(dependants, kind=AdjustmentKind.VOID, reason=f"随账单 #{bill.pk} 作废", actor=actor,
+                            on=today)
             if adjustment.reissue_amount_fen:
-                adjustment.reissued_bill = Bill.objects.create(
+                reissue = Bill.objects.create(
                     project_id=bill.project_id, unit_id=bill.unit_id, party_id=bill.party_id,
                     fee_item_id=bill.fee_item_id, period_start=bill.period_start, period_end=bill.period_end,
                     amount_fen=adjustment.reissue_amount_fen, due_date=bill.due_date, reissue_of=bill,
-                    rule=f"更正重开：{adjustment.reason}"[:200])
+                    late_fee_of_id=bill.late_fee_of_id, rule=f"更正重开：{adjustment.reason}"[:200])
+                adjustment.reissued_bill = reissue
+                # money that had paid the wrong line pays the right one as of the day it first did,
+                # so an owner who paid on time does not start to owe late fees
+                for root, fen, first in sorted(released.get(bill.pk, []), key=lambda r: r[2]):
+                    if reissue.settled_fen >= reissue.amount_fen:
+                        break
+                    _allocate(Payment.objects.get(pk=root), [reissue], fen, first)
         else:
             if adjustment.amount_fen > bill.amount_fen - bill.settled_fen:
                 raise ValidationError({"amount_fen": "减免金额已超过当前未缴金额，请重新申请。"})
@@ -558,6 +603,7 @@ def late_fee_post(*, actor: User, unit: Unit, as_of: dt.date, reason: str) -> li
         raise ValidationError({"reason": "请填写计收原因（如：业主结清本金时一并收取）。"})
     if as_of > timezone.localdate():
         raise ValidationError({"as_of": "计收日期不能晚于今天。"})
+    Unit.objects.select_for_update().filter(pk=unit.pk).first()  # a double submit charges once
     item = late_fee_item(unit.project)
     statement = statement_for_unit(unit, as_of=as_of)
     created = []
