@@ -95,3 +95,13 @@ def test_a_completed_plan_reopens_when_its_payment_is_reversed(alice, billed_est
     assert installment_refresh(as_of=today)["reopened"] == 1
     plan.refresh_from_db()
     assert plan.status == "active"
+
+
+def test_a_bounced_payment_leaves_the_late_fee_as_if_it_never_arrived(alice, march):
+    as_of = dt.date(2026, 5, 31)
+    unpaid = statement_for_unit(march.unit, as_of=as_of).late_fee_fen
+    payment = payment_record(actor=alice, unit=march.unit, amount_fen=17_900, method="transfer", reference="B9",
+                             paid_at=_at(dt.date(2026, 3, 25)))
+    assert statement_for_unit(march.unit, as_of=as_of).late_fee_fen < unpaid
+    payment_reverse(actor=alice, payment=payment, reason="退票")
+    assert statement_for_unit(march.unit, as_of=as_of).late_fee_fen == unpaid

@@ -433,10 +433,12 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
         project_id=payment.project_id, unit_id=payment.unit_id, payer_name=payment.payer_name,
         amount_fen=-payment.amount_fen, method=payment.method, paid_at=timezone.now(), reverses=payment,
         note=reason, created_by=actor)
-    net = (Allocation.objects.filter(payment=payment).values("bill_id").annotate(total=Sum("amount_fen"))
-           .filter(total__gt=0))
-    rows = [Allocation(payment=reversal, bill_id=r["bill_id"], amount_fen=-r["total"],
-                       applied_on=timezone.localdate()) for r in net]
+    net = (Allocation.objects.filter(payment=payment).values("bill_id")
+           .annotate(total=Sum("amount_fen"), first=Min("applied_on")).filter(total__gt=0))
+    # dated as the money was first applied: a bounced payment never paid anything, so late fees run as if
+    # it had never arrived
+    rows = [Allocation(payment=reversal, bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=r["first"])
+            for r in net]
     Allocation.objects.bulk_create(rows)
     for row in rows:
         Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
