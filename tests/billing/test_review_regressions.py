@@ -105,3 +105,12 @@ def test_a_bounced_payment_leaves_the_late_fee_as_if_it_never_arrived(alice, mar
     assert statement_for_unit(march.unit, as_of=as_of).late_fee_fen < unpaid
     payment_reverse(actor=alice, payment=payment, reason="退票")
     assert statement_for_unit(march.unit, as_of=as_of).late_fee_fen == unpaid
+
+
+def test_an_on_time_payer_owes_no_late_fee_after_a_run_is_reversed_and_reposted(alice, billed_estate, march):
+    payment_record(actor=alice, unit=march.unit, amount_fen=17_900, method="cash", paid_at=_at(dt.date(2026, 3, 10)))
+    bill_run_reverse(actor=alice, run=BillRun.objects.get(), reason="单价错")
+    bill_generate(actor=alice, project=billed_estate["project"], period=MARCH)
+    statement = statement_for_unit(march.unit, as_of=dt.date(2026, 6, 30))
+    assert statement.open_fen == 0 and statement.late_fee_fen == 0
+    assert check_ledger().mismatches == 0

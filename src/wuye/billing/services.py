@@ -292,8 +292,11 @@ def _next_receipt_no(project: Project, year: int) -> str:
     return f"{project.code}-{year}-{counter.values_list('last', flat=True).get():06d}"
 
 
-def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date) -> int:
-    """Apply up to ``budget`` fen of ``payment`` to ``bills`` in the given order; returns what was applied."""
+def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date, earlier: dict | None = None) -> int:
+    """Apply up to ``budget`` fen of ``payment`` to ``bills`` in the given order; returns what was applied.
+
+    ``earlier`` maps (payment, fee item, period) to the date this money first paid a line of that period that
+    was since voided: re-applied money keeps that date, so corrections never create late fees."""
     applied = 0
     rows = []
     for bill in bills:
@@ -302,7 +305,8 @@ def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date) -> 
         take = min(bill.amount_fen - bill.settled_fen, budget - applied)
         if take <= 0:
             continue
-        rows.append(Allocation(payment=payment, bill=bill, amount_fen=take, applied_on=on))
+        day = (earlier or {}).get((payment.pk, bill.fee_item_id, bill.period_start), on)
+        rows.append(Allocation(payment=payment, bill=bill, amount_fen=take, applied_on=min(day, on)))
         bill.settled_fen += take
         applied += take
     Allocation.objects.bulk_create(rows)
@@ -467,6 +471,15 @@ def prepaid_by_payment(unit_ids: Iterable[int]) -> dict[int, list[tuple[Payment,
     return out
 
 
+def _earlier_dates(payment_ids: list[int]) -> dict[tuple[int, int, dt.date], dt.date]:
+    """(payment, fee item, period) → first date that money paid a now-void line of that period."""
+    if not payment_ids:
+        return {}
+    rows = (Allocation.objects.filter(payment_id__in=payment_ids, bill__is_void=True, amount_fen__gt=0)
+            .values_list("payment_id", "bill__fee_item_id", "bill__period_start").annotate(first=Min("applied_on")))
+    return {(p, f, d): first for p, f, d, first in rows}
+
+
 def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
     """Let prepaid balances pay open lines (oldest first). Returns fen applied."""
     ids = list(unit_ids)
@@ -476,12 +489,13 @@ def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
         # the same unit lock payment_record takes: two writers never spend the same prepaid money
         list(Unit.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
         holders = prepaid_by_payment(chunk)
+        earlier = _earlier_dates([p.pk for sources in holders.values() for p, _ in sources])
         for unit_id, sources in holders.items():
             lines = open_bills(unit_id, lock=True)
             for payment, left in sources:
                 if not lines:
                     break
-                total += _allocate(payment, lines, left, on)
+                total += _allocate(payment, lines, left, on, earlier)
                 lines = [b for b in lines if b.settled_fen < b.amount_fen]
     return total
 
