@@ -7,13 +7,12 @@ import os
 from decimal import Decimal
 
 import pytest
-
-# Property tests: the same examples on every run by default, so CI never fails by chance; run
-# `HYPOTHESIS_PROFILE=explore make test` to search new random examples (and raise their number).
-from hypothesis import settings as hypothesis_settings  # noqa: E402
+from hypothesis import settings as hypothesis_settings
 
 from wuye.accounts.choices import Role
 
+# Property tests: the same examples on every run by default, so CI never fails by chance; run
+# `HYPOTHESIS_PROFILE=explore make test` to search new random examples.
 hypothesis_settings.register_profile("default", derandomize=True, database=None)
 hypothesis_settings.register_profile("explore", max_examples=500)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
