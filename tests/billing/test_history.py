@@ -45,3 +45,23 @@ def test_seed_with_months_bills_only_the_new_projects(db):
     # the first seed's projects got no second history (no duplicate payments)
     assert Payment.objects.filter(project__code__in=first).count() == before
     assert check_ledger().mismatches == 0
+
+
+def test_demo_history_leaves_work_for_the_managers_approvals(estate, make_user, alice):
+    from django.utils import timezone
+
+    from wuye.accounts.services import territory_assign
+    from wuye.billing.models import Adjustment, InstallmentPlan
+    from wuye.estate.models import Unit
+
+    Unit.objects.update(state="self")  # occupied, so the behaviour mix applies
+    collector = make_user("cc", "collector")
+    for building in estate["buildings"]:
+        territory_assign(actor=alice, user=collector, building=building)
+    seed_history(projects=[estate["project"]], months=12, seed=11, as_of=timezone.localdate(),
+                 requester=collector, approver=alice)
+    pending = (Adjustment.objects.filter(status="pending", requested_by=collector).count()
+               + InstallmentPlan.objects.filter(status="pending", requested_by=collector).count())
+    assert pending > 0
+    assert Adjustment.objects.filter(status="approved", decided_by=alice).exists()
+    assert check_ledger().mismatches == 0

@@ -20,14 +20,14 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from wuye.billing.choices import FeeKind, PaymentMethod, Pricing
 from wuye.billing.models import Bill, BillingPolicy, FeeItem, Rate
 from wuye.billing.services import add_months, bill_generate, cycle_start_months, payment_record
 from wuye.estate.choices import OccupancyState, ProjectKind, PropertyType
-from wuye.estate.models import Occupancy, Project
+from wuye.estate.models import Occupancy, Project, Unit
 
 # Price per m² per month (yuan) by property type: residential and office levels of a second-tier city.
 PRICES = {
@@ -76,8 +76,14 @@ def _at(day: dt.date, rng: random.Random) -> dt.datetime:
 
 
 @transaction.atomic
-def seed_history(*, projects: list[Project], months: int, seed: int, as_of: dt.date | None = None) -> dict:
-    """Bill ``months`` months up to ``as_of`` (default today) and simulate how each account pays."""
+def seed_history(
+    *, projects: list[Project], months: int, seed: int, as_of: dt.date | None = None, requester=None, approver=None,
+) -> dict:
+    """Bill ``months`` months up to ``as_of`` (default today) and simulate how each account pays.
+
+    With a ``requester`` (a collector) and an ``approver`` (a manager), hardship accounts in the requester's
+    territory also get principal waivers — some approved, some waiting — and a few late payers ask for
+    installment plans, so the manager's approvals page has work to show."""
     rng = random.Random(seed)
     as_of = as_of or timezone.localdate()
     first = add_months(as_of.replace(day=1), -months)
@@ -147,8 +153,43 @@ def seed_history(*, projects: list[Project], months: int, seed: int, as_of: dt.d
                                reference=f"S{seed}-{project.pk}-{unit_id}-{index}" if method not in (
                                    PaymentMethod.CASH, PaymentMethod.POS) else "")
                 counts["payments"] += 1
+        if requester is not None and approver is not None:
+            _seed_requests(rng, behaviour, requester, approver, as_of, counts)
         disputed = [u for u, b in behaviour.items() if b == "dispute"]
         counts["disputed_lines"] += Bill.objects.filter(unit_id__in=disputed, is_void=False,
                                                         due_date__gte=add_months(as_of, -6)).update(
             disputed_since=add_months(as_of, -6))
     return dict(counts)
+
+
+def _seed_requests(rng: random.Random, behaviour: dict, requester, approver, as_of: dt.date, counts) -> None:
+    from wuye.billing.installments import equal_schedule, installment_request
+    from wuye.billing.services import adjustment_decide, adjustment_request
+    from wuye.estate.selectors import units_visible
+
+    mine = set(units_visible(requester).values_list("pk", flat=True))
+    hardship = sorted(u for u, b in behaviour.items() if u in mine and b in ("hardship", "chronic"))
+    for n, unit_id in enumerate(hardship[:6]):
+        line = (Bill.objects.filter(unit_id=unit_id, is_void=False, settled_fen__lt=models.F("amount_fen"))
+                .order_by("due_date", "id").first())
+        if line is None:
+            continue
+        amount = max(1, (line.amount_fen - line.settled_fen) * rng.choice([20, 30, 50]) // 100)
+        adj = adjustment_request(actor=requester, bill=line, kind="waive_principal", amount_fen=amount,
+                                 reason=rng.choice(["家中有人住院，申请减免部分物业费", "下岗待业，收入困难",
+                                                    "楼上漏水数月影响居住，工程已确认"]))
+        if n % 2 == 0:
+            adjustment_decide(actor=approver, adjustment=adj, approve=True, note="已核实，同意减免")
+            counts["waivers_approved"] += 1
+        else:
+            counts["waivers_pending"] += 1
+    if as_of != timezone.localdate():
+        return  # installment schedules start from today
+    late = [u for u, b in behaviour.items() if u in mine and b in ("late", "forgetful")]
+    owing = (Bill.objects.filter(unit_id__in=late, is_void=False, settled_fen__lt=models.F("amount_fen"))
+             .values("unit_id").annotate(open=models.Sum(models.F("amount_fen") - models.F("settled_fen")))
+             .order_by("unit_id"))
+    for row in list(owing)[:3]:
+        installment_request(actor=requester, unit=Unit.objects.get(pk=row["unit_id"]), reason="申请分三个月缴清欠费",
+                            schedule=equal_schedule(row["open"], 3, as_of + dt.timedelta(days=15)))
+        counts["installments_pending"] += 1

@@ -24,13 +24,15 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         from wuye.estate.models import Project
 
-        if not Project.objects.filter(code="DEMO-CH").exists():
+        fresh = not Project.objects.filter(code="DEMO-CH").exists()
+        if fresh:
             self.stdout.write("正在生成演示小区（约 1,500 套房屋）……")
             call_command("seed", demo=True, stdout=self.stdout)
+        logins = demo_users_ensure()
+        if fresh:
             self.stdout.write("正在生成 24 个月的出账与收款历史……")
             call_command("seed_billing", months=24, seed=2026, project=["DEMO-CH", "DEMO-JX", "DEMO-JR"],
-                         stdout=self.stdout)
-        logins = demo_users_ensure()
+                         collector="shoufei1", manager="jingli", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
