@@ -125,9 +125,14 @@ def installment_request(request, pk: int):
 @require_POST
 def installment_decide(request, pk: int):
     plan = get_object_or_404(InstallmentPlan.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    return _decide(request, lambda approve, note: installments.installment_decide(
+        actor=request.user, plan=plan, approve=approve, note=note))
+
+
+def _decide(request, decide):
+    """Approve or reject from the approvals page; the service checks who may."""
     try:
-        installments.installment_decide(actor=request.user, plan=plan, approve=request.POST.get("approve") == "1",
-                                        note=request.POST.get("note", ""))
+        decide(request.POST.get("approve") == "1", request.POST.get("note", ""))
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
@@ -185,14 +190,8 @@ def approvals(request):
 @require_POST
 def approval_decide(request, pk: int):
     adj = get_object_or_404(Adjustment.objects.filter(bill__project__in=projects_visible(request.user)), pk=pk)
-    try:
-        services.adjustment_decide(actor=request.user, adjustment=adj, approve=request.POST.get("approve") == "1",
-                                   note=request.POST.get("note", ""))
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
-    else:
-        messages.success(request, "已处理。")
-    return redirect("billing:approvals")
+    return _decide(request, lambda approve, note: services.adjustment_decide(
+        actor=request.user, adjustment=adj, approve=approve, note=note))
 
 
 @login_required
