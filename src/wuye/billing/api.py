@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
@@ -17,14 +16,7 @@ from wuye.billing import permissions as billing_permissions
 from wuye.billing.selectors import statement_for_unit
 from wuye.billing.serializers import PaymentCreateSerializer, PaymentSerializer, StatementSerializer
 from wuye.billing.services import payment_record
-from wuye.estate.selectors import units_visible
-
-
-def _unit_or_404(user, pk):
-    unit = units_visible(user).filter(pk=pk).first()
-    if unit is None:
-        raise Http404("房屋不存在或不在您的责任区内。")
-    return unit
+from wuye.estate.selectors import unit_visible_or_404
 
 
 class StatementView(APIView):
@@ -33,7 +25,7 @@ class StatementView(APIView):
     @extend_schema(parameters=[OpenApiParameter("as_of", str, description="YYYY-MM-DD，默认今天")],
                    responses=StatementSerializer)
     def get(self, request, pk: int):
-        unit = _unit_or_404(request.user, pk)
+        unit = unit_visible_or_404(request.user, pk)
         raw = request.query_params.get("as_of")
         try:
             as_of = dt.date.fromisoformat(raw) if raw else timezone.localdate()
@@ -59,7 +51,7 @@ class PaymentCreateView(APIView):
         data = PaymentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        unit = _unit_or_404(request.user, v["unit"])
+        unit = unit_visible_or_404(request.user, v["unit"])
         try:
             payment = payment_record(
                 actor=request.user, unit=unit, amount_fen=v["amount_fen"], method=v["method"],

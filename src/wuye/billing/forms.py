@@ -8,15 +8,7 @@ from django.utils import timezone
 
 from wuye.billing.choices import PaymentMethod
 from wuye.common.formatting import yuan_to_fen
-
-
-def _style(form: forms.Form) -> None:
-    for field in form.fields.values():
-        w = field.widget
-        if isinstance(w, forms.Select):
-            w.attrs.setdefault("class", "form-select form-select-sm")
-        elif not isinstance(w, forms.CheckboxSelectMultiple | forms.CheckboxInput):
-            w.attrs.setdefault("class", "form-control form-control-sm")
+from wuye.common.forms import bootstrap
 
 
 class YuanField(forms.CharField):
@@ -47,7 +39,7 @@ class DeskPaymentForm(forms.Form):
     def __init__(self, *args, open_bills=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["bills"].choices = [(b.pk, str(b.pk)) for b in open_bills]
-        _style(self)
+        bootstrap(self)
 
 
 class AdjustmentRequestForm(forms.Form):
@@ -60,7 +52,7 @@ class AdjustmentRequestForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _style(self)
+        bootstrap(self)
         for field in self.fields.values():
             field.widget.attrs["aria-label"] = field.label
             field.widget.attrs["placeholder"] = field.label
@@ -72,7 +64,7 @@ class RunForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["period"].initial = timezone.localdate().strftime("%Y-%m")
-        _style(self)
+        bootstrap(self)
 
     def clean_period(self) -> dt.date:
         try:
@@ -89,7 +81,7 @@ class InstallmentForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["first_due"].initial = timezone.localdate() + dt.timedelta(days=30)
-        _style(self)
+        bootstrap(self)
 
 
 class DeliveryForm(forms.Form):
@@ -107,4 +99,4 @@ class DeliveryForm(forms.Form):
         self.fields["period"].widget.choices = [(p.isoformat(), f"{p:%Y-%m}") for p in periods]
         self.fields["method"].choices = StatementDelivery.Method.choices
         self.fields["delivered_on"].initial = timezone.localdate()
-        _style(self)
+        bootstrap(self)

@@ -292,6 +292,13 @@ def _next_receipt_no(project: Project, year: int) -> str:
     return f"{project.code}-{year}-{counter.values_list('last', flat=True).get():06d}"
 
 
+def _record_allocations(rows: list[Allocation]) -> None:
+    """Write allocation rows and move each line's cached ``settled_fen`` by the same amount."""
+    Allocation.objects.bulk_create(rows)
+    for row in rows:
+        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+
+
 def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date, earlier: dict | None = None) -> int:
     """Apply up to ``budget`` fen of ``payment`` to ``bills`` in the given order; returns what was applied.
 
@@ -309,9 +316,7 @@ def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date, ear
         rows.append(Allocation(payment=payment, bill=bill, amount_fen=take, applied_on=min(day, on)))
         bill.settled_fen += take
         applied += take
-    Allocation.objects.bulk_create(rows)
-    for row in rows:
-        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+    _record_allocations(rows)
     return applied
 
 
@@ -385,9 +390,7 @@ def _release_allocations(bills: list[Bill], on: dt.date) -> None:
                .annotate(total=Sum("amount_fen"), first=Min("applied_on")).filter(total__gt=0))
     rows = [Allocation(payment_id=r["root"], bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=on)
             for r in net]
-    Allocation.objects.bulk_create(rows)
-    for row in rows:
-        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+    _record_allocations(rows)
     released: dict[int, list[tuple[int, int, dt.date]]] = defaultdict(list)
     for r in net:
         released[r["bill_id"]].append((r["root"], r["total"], r["first"]))
@@ -443,9 +446,7 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
     # it had never arrived
     rows = [Allocation(payment=reversal, bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=r["first"])
             for r in net]
-    Allocation.objects.bulk_create(rows)
-    for row in rows:
-        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+    _record_allocations(rows)
     audit_record(actor=actor, verb="payment.reverse", obj=payment, note=reason,
                  after={"reversal": reversal.pk, "released": [r.bill_id for r in rows]})
     return reversal

@@ -18,20 +18,12 @@ from wuye.billing.models import Adjustment, Bill, BillRun, InstallmentPlan, Paym
 from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import rmb_upper
-from wuye.estate.selectors import projects_visible, units_visible
+from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
 
 def _unit(request, pk):
-    unit = units_visible(request.user).filter(pk=pk).first()
-    if unit is None:
-        raise Http404("房屋不存在或不在您的责任区内。")
-    return unit
-
-
-def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "；".join(m for ms in exc.message_dict.values() for m in ms)
-    return "；".join(exc.messages)
+    return unit_visible_or_404(request.user, pk)
 
 
 @login_required
@@ -52,13 +44,12 @@ def unit_statement(request, pk: int):
                     payer_name=d["payer_name"], reference=d["reference"], note=d["note"],
                     bill_ids=d["bills"] or None)
             except ValidationError as exc:
-                messages.error(request, "未入账：" + _errors(exc))
+                messages.error(request, "未入账：" + validation_errors_text(exc))
             else:
                 messages.success(request, f"已收款，收据号 {payment.receipt_no}。")
                 return redirect("billing:unit-statement", pk=unit.pk)
         else:
-            messages.error(request, "未入账：" + "；".join(
-                f"{form.fields[k].label}：{'，'.join(v)}" for k, v in form.errors.items()))
+            messages.error(request, "未入账：" + form_errors_text(form))
     plans = list(unit.installment_plans.prefetch_related("items").select_related("requested_by", "decided_by"))
     standing = installments.installment_standing(plans, as_of)
     for plan in plans:
@@ -83,8 +74,7 @@ def statement_delivery(request, pk: int):
     statement = statement_for_unit(unit, as_of=timezone.localdate())
     form = forms.DeliveryForm(request.POST, periods=_periods(statement))
     if not form.is_valid():
-        messages.error(request, "未登记：" + "；".join(f"{form.fields[k].label}：{'，'.join(v)}"
-                                                  for k, v in form.errors.items()))
+        messages.error(request, "未登记：" + form_errors_text(form))
         return redirect("billing:unit-statement", pk=unit.pk)
     d = form.cleaned_data
     try:
@@ -93,7 +83,7 @@ def statement_delivery(request, pk: int):
             delivered_on=d["delivered_on"], signed_by=d["signed_by"], signer_relation=d["signer_relation"],
             reference=d["reference"])
     except ValidationError as exc:
-        messages.error(request, "未登记：" + _errors(exc))
+        messages.error(request, "未登记：" + validation_errors_text(exc))
     else:
         messages.success(request, "送达已登记。")
     return redirect("billing:unit-statement", pk=unit.pk)
@@ -105,8 +95,7 @@ def installment_request(request, pk: int):
     unit = _unit(request, pk)
     form = forms.InstallmentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "未提交：" + "；".join(f"{form.fields[k].label}：{'，'.join(v)}"
-                                                  for k, v in form.errors.items()))
+        messages.error(request, "未提交：" + form_errors_text(form))
         return redirect("billing:unit-statement", pk=unit.pk)
     d = form.cleaned_data
     open_fen = statement_for_unit(unit, as_of=timezone.localdate()).open_fen
@@ -115,7 +104,7 @@ def installment_request(request, pk: int):
             actor=request.user, unit=unit, reason=d["reason"],
             schedule=installments.equal_schedule(open_fen, d["count"], d["first_due"]) if open_fen > 0 else [])
     except ValidationError as exc:
-        messages.error(request, "未提交：" + _errors(exc))
+        messages.error(request, "未提交：" + validation_errors_text(exc))
     else:
         messages.success(request, "分期已生效。" if plan.status == "active" else "分期申请已提交经理审批。")
     return redirect("billing:unit-statement", pk=unit.pk)
@@ -134,7 +123,7 @@ def _decide(request, decide):
     try:
         decide(request.POST.get("approve") == "1", request.POST.get("note", ""))
     except ValidationError as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, validation_errors_text(exc))
     else:
         messages.success(request, "已处理。")
     return redirect("billing:approvals")
@@ -164,12 +153,11 @@ def adjustment_request(request, pk: int):
                 amount_fen=d["amount"] if d["kind"] != "void" else None,
                 reissue_amount_fen=d["amount"] if d["kind"] == "void" else None)
         except ValidationError as exc:
-            messages.error(request, "未提交：" + _errors(exc))
+            messages.error(request, "未提交：" + validation_errors_text(exc))
         else:
             messages.success(request, "已生效。" if adj.status == ApprovalStatus.APPROVED else "已提交经理审批。")
     else:
-        messages.error(request, "未提交：" + "；".join(f"{form.fields[k].label}：{'，'.join(v)}"
-                                                  for k, v in form.errors.items()))
+        messages.error(request, "未提交：" + form_errors_text(form))
     return redirect("billing:unit-statement", pk=bill.unit_id)
 
 
@@ -211,7 +199,7 @@ def runs(request):
                 return redirect("billing:runs")
             plan = services.bill_plan(project=project, period=form.cleaned_data["period"])
         except ValidationError as exc:
-            messages.error(request, _errors(exc))
+            messages.error(request, validation_errors_text(exc))
     recent = BillRun.objects.filter(project__in=projects).select_related("project", "created_by")[:50]
     return render(request, "billing/runs.html", {"form": form, "projects": projects, "plan": plan,
                                                  "project": project, "runs": recent})
@@ -224,7 +212,7 @@ def run_reverse(request, pk: int):
     try:
         n = services.bill_run_reverse(actor=request.user, run=run, reason=request.POST.get("reason", ""))
     except ValidationError as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, validation_errors_text(exc))
     else:
         messages.success(request, f"已撤销 {n} 行账单，已收款项转入预存。")
     return redirect("billing:runs")
@@ -289,7 +277,7 @@ def late_fee_post(request, pk: int):
         lines = services.late_fee_post(actor=request.user, unit=unit, as_of=timezone.localdate(),
                                        reason=request.POST.get("reason", ""))
     except ValidationError as exc:
-        messages.error(request, "未计收：" + _errors(exc))
+        messages.error(request, "未计收：" + validation_errors_text(exc))
     else:
         messages.success(request, f"已计收违约金 {len(lines)} 行。")
     return redirect("billing:unit-statement", pk=unit.pk)

@@ -7,6 +7,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from wuye.common.forms import bootstrap
 from wuye.estate.choices import (
     ContactKind,
     ContactSource,
@@ -20,14 +21,7 @@ from wuye.estate.importer import MOBILE_RE, parse_phone, resident_id_valid
 
 class BootstrapMixin:
     def _style(self) -> None:
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxInput):
-                widget.attrs.setdefault("class", "form-check-input")
-            elif isinstance(widget, forms.Select):
-                widget.attrs.setdefault("class", "form-select form-select-sm")
-            else:
-                widget.attrs.setdefault("class", "form-control form-control-sm")
+        bootstrap(self)
 
 
 def _not_future(value: dt.date) -> dt.date:

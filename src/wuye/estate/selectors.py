@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
 
 from wuye.accounts.models import User
 from wuye.accounts.selectors import project_scope_q, unit_scope_q
@@ -62,8 +63,12 @@ def unit_search_q(text: str) -> Q:
     return q
 
 
-def unit_visible_or_none(user: User, pk: int) -> Unit | None:
-    return units_visible(user).filter(pk=pk).first()
+def unit_visible_or_404(user: User, pk: int) -> Unit:
+    """The unit if ``user`` may see it; 404 otherwise (outside a territory looks like no unit at all)."""
+    unit = units_visible(user).filter(pk=pk).first()
+    if unit is None:
+        raise Http404("房屋不存在或不在您的责任区内。")
+    return unit
 
 
 def parties_visible(user: User) -> QuerySet[Party]:

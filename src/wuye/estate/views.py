@@ -17,6 +17,7 @@ from wuye.accounts import permissions
 from wuye.accounts.models import AuditEvent
 from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, pii_reveal
+from wuye.common.forms import form_errors_text, validation_errors_text
 from wuye.estate import exports, forms, importer, services
 from wuye.estate.choices import OccupantRole
 from wuye.estate.filtersets import UnitFilterSet
@@ -27,6 +28,7 @@ from wuye.estate.selectors import (
     contacts_visible,
     parties_visible,
     projects_visible,
+    unit_visible_or_404,
     units_visible,
 )
 from wuye.estate.serializers import masked_contact_value
@@ -89,9 +91,7 @@ def unit_export(request):
 
 @login_required
 def unit_detail(request, pk: int):
-    unit = units_visible(request.user).filter(pk=pk).first()
-    if unit is None:
-        raise Http404("房屋不存在或不在您的责任区内。")
+    unit = unit_visible_or_404(request.user, pk)
     occupancies = list(
         Occupancy.objects.filter(unit=unit).select_related("party", "recorded_by").order_by("role", "-start", "-id")
     )
@@ -221,20 +221,9 @@ def import_error_report(request, pk: int):
 
 # --- edits from the unit page ---------------------------------------------------------------------------
 
-def _form_errors(form) -> str:
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts.append(f"{label}：{'，'.join(errors)}" if label else "，".join(errors))
-    return "；".join(parts)
-
-
 def _unit_for_edit(request, pk: int, check) -> Unit:
     permissions.require(check, request.user)
-    unit = units_visible(request.user).filter(pk=pk).first()
-    if unit is None:
-        raise Http404("房屋不存在或不在您的责任区内。")
-    return unit
+    return unit_visible_or_404(request.user, pk)
 
 
 @login_required
@@ -247,7 +236,7 @@ def unit_state(request, pk: int):
                                 since=form.cleaned_data["since"], note=form.cleaned_data["note"])
         messages.success(request, "入住状态已记录。")
     else:
-        messages.error(request, "未保存：" + _form_errors(form))
+        messages.error(request, "未保存：" + form_errors_text(form))
     return redirect("estate:unit-detail", pk=unit.pk)
 
 
@@ -257,7 +246,7 @@ def unit_occupancy(request, pk: int):
     unit = _unit_for_edit(request, pk, permissions.can_edit_estate)
     form = forms.OccupancyForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "未保存：" + _form_errors(form))
+        messages.error(request, "未保存：" + form_errors_text(form))
         return redirect("estate:unit-detail", pk=unit.pk)
     data = form.cleaned_data
     try:
@@ -268,7 +257,7 @@ def unit_occupancy(request, pk: int):
             services.occupancy_start(actor=request.user, unit=unit, party=party, role=data["role"],
                                      start=data["start"], source="staff")
     except ValidationError as exc:
-        messages.error(request, "未保存：" + "；".join(m for ms in exc.message_dict.values() for m in ms))
+        messages.error(request, "未保存：" + validation_errors_text(exc))
     else:
         messages.success(request, f"已记录{OccupantRole(data['role']).label}：{party.name}。")
     return redirect("estate:unit-detail", pk=unit.pk)
@@ -281,7 +270,7 @@ def contact_create(request, pk: int):
     parties = list(Party.objects.filter(occupancies__unit=unit, occupancies__end__isnull=True).distinct())
     form = forms.ContactForm(request.POST, parties=parties)
     if not form.is_valid():
-        messages.error(request, "未保存：" + _form_errors(form))
+        messages.error(request, "未保存：" + form_errors_text(form))
         return redirect("estate:unit-detail", pk=unit.pk)
     data = form.cleaned_data
     party = next(p for p in parties if p.pk == data["party"])
@@ -289,7 +278,7 @@ def contact_create(request, pk: int):
         services.contact_add(actor=request.user, party=party, kind=data["kind"], value=data["value"],
                              source=data["source"], label=data["label"])
     except ValidationError as exc:
-        messages.error(request, "未保存：" + "；".join(m for ms in exc.message_dict.values() for m in ms))
+        messages.error(request, "未保存：" + validation_errors_text(exc))
     else:
         messages.success(request, "联系方式已添加。")
     return redirect("estate:unit-detail", pk=unit.pk)
@@ -308,7 +297,7 @@ def contact_validity(request, pk: int):
                                       verified_on=timezone.localdate())
         messages.success(request, f"已标记为“{contact.get_validity_display()}”。")
     else:
-        messages.error(request, "未保存：" + _form_errors(form))
+        messages.error(request, "未保存：" + form_errors_text(form))
     back = request.POST.get("next", "")
     if back.startswith("/") and not back.startswith("//"):
         return redirect(back)
