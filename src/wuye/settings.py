@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "wuye.accounts",
     "wuye.estate",
     "wuye.billing",
+    "wuye.dunning",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,44 @@ MEDIA_ROOT = Path(os.environ.get("WUYE_MEDIA_ROOT", DATA_DIR / "media"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 WUYE_IMPORT_MAX_BYTES = envint("WUYE_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+
+# --- outbound channels (dunning → notify) ---
+# Which backend sends each channel: file (JSON lines under WUYE_OUTBOX_DIR), console, tencent or aliyun
+# (SMS), wechat (template messages), smtp (e-mail). Gateways' keys come from the environment, never the repo.
+WUYE_OUTBOX_DIR = Path(os.environ.get("WUYE_OUTBOX_DIR", DATA_DIR / "outbox"))
+WUYE_CHANNEL_BACKENDS = {
+    "sms": os.environ.get("WUYE_SMS_BACKEND", "file"),
+    "wechat": os.environ.get("WUYE_WECHAT_BACKEND", "file"),
+    "email": os.environ.get("WUYE_EMAIL_BACKEND", "file"),
+}
+WUYE_CHANNEL_OPTIONS = {
+    "tencent": {
+        "secret_id": os.environ.get("WUYE_TENCENT_SECRET_ID", ""),
+        "secret_key": os.environ.get("WUYE_TENCENT_SECRET_KEY", ""),
+        "app_id": os.environ.get("WUYE_TENCENT_SMS_APP_ID", ""),
+        "region": os.environ.get("WUYE_TENCENT_REGION", "ap-guangzhou"),
+        "endpoint": os.environ.get("WUYE_TENCENT_SMS_ENDPOINT", "sms.tencentcloudapi.com"),
+    },
+    "aliyun": {
+        "access_key_id": os.environ.get("WUYE_ALIYUN_ACCESS_KEY_ID", ""),
+        "access_key_secret": os.environ.get("WUYE_ALIYUN_ACCESS_KEY_SECRET", ""),
+        "endpoint": os.environ.get("WUYE_ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com"),
+    },
+    "wechat": {
+        "app_id": os.environ.get("WUYE_WECHAT_APP_ID", ""),
+        "app_secret": os.environ.get("WUYE_WECHAT_APP_SECRET", ""),
+        "api_base": os.environ.get("WUYE_WECHAT_API_BASE", "https://api.weixin.qq.com"),
+    },
+    "smtp": {},  # Django's EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER … apply
+}
+EMAIL_HOST = os.environ.get("WUYE_EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("WUYE_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("WUYE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("WUYE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = envbool("WUYE_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("WUYE_EMAIL_FROM", "noreply@localhost")
+# Crash recovery: an action left "sending" longer than this is checked with the provider, never resent blind.
+WUYE_SEND_LEASE_SECONDS = envint("WUYE_SEND_LEASE_SECONDS", 300)
 
 # --- API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

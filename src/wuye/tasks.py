@@ -4,7 +4,8 @@ Task bodies stay thin: they take ids and call a service.
 """
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY, db_periodic_task
 
 
 @db_periodic_task(crontab(minute="17", hour="3"))
@@ -21,3 +22,20 @@ def refresh_installment_plans() -> None:
     from wuye.billing.installments import installment_refresh
 
     installment_refresh()
+
+
+@db_periodic_task(crontab(minute="0", hour="6"))
+def daily_dunning_run() -> None:
+    """Decide today's collection actions (idempotent: a second run the same day creates nothing)."""
+    from wuye.dunning.engine import dunning_run
+
+    dunning_run(as_of=timezone.localdate())
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def dispatch_outbox() -> None:
+    """Send what is due and inside its contact window (a lock keeps two consumers from overlapping)."""
+    from wuye.dunning.dispatch import dispatch
+
+    with HUEY.lock_task("dispatch-outbox"):
+        dispatch()

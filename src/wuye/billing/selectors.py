@@ -31,6 +31,8 @@ class AccountSummary:
     overdue_periods: int  # distinct billing periods with an overdue line
     prepaid_fen: int  # money received and not yet applied
     installment: str | None = None  # approved plan not finished: "good" (in standing) or "broken"
+    next_due: dt.date | None = None  # earliest due date of open lines not yet due (pre-due reminders)
+    upcoming_fen: int = 0  # open amount of lines not yet due
 
     @property
     def open_installment_plan(self) -> bool:
@@ -60,7 +62,8 @@ def account_summaries(
     only_overdue: bool = True,
 ) -> Iterator[AccountSummary]:
     """Per-unit arrears as of ``as_of``: total overdue, oldest unpaid due date, days overdue, overdue periods,
-    open amount, prepaid balance and the standing of an open installment plan. Yields only units with
+    open amount, prepaid balance, the standing of an open installment plan, and the next due date with the
+    amount not yet due (for pre-due reminders). Yields only units with
     something overdue unless ``only_overdue=False``.
 
     Reads the open lines through the partial index ``bill_open_by_unit``; a fixed number of grouped queries.
@@ -76,7 +79,9 @@ def account_summaries(
             .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")),
                       overdue_fen=Sum(F("amount_fen") - F("settled_fen"), filter=overdue),
                       oldest_due=Min("due_date", filter=overdue),
-                      periods=Count("period_start", filter=overdue, distinct=True))
+                      periods=Count("period_start", filter=overdue, distinct=True),
+                      next_due=Min("due_date", filter=~overdue),
+                      upcoming_fen=Sum(F("amount_fen") - F("settled_fen"), filter=~overdue))
             .order_by("unit_id"))
     if only_overdue:
         rows = rows.filter(overdue_fen__gt=0)
@@ -90,7 +95,7 @@ def account_summaries(
             unit_id=r["unit_id"], overdue_fen=r["overdue_fen"] or 0, open_fen=r["open_fen"] or 0,
             oldest_due=oldest, days_overdue=(as_of - oldest).days if oldest else 0,
             overdue_periods=r["periods"] or 0, prepaid_fen=prepaid.get(r["unit_id"], 0),
-            installment=plans.get(r["unit_id"]))
+            installment=plans.get(r["unit_id"]), next_due=r["next_due"], upcoming_fen=r["upcoming_fen"] or 0)
     if not only_overdue:
         for unit_id, fen in prepaid.items():
             if unit_id not in seen:

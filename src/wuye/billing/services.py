@@ -39,6 +39,7 @@ from wuye.billing.models import (
     ReceiptCounter,
 )
 from wuye.billing.permissions import can_approve
+from wuye.billing.signals import arrears_reduced
 from wuye.common.bulk import insert_rows
 from wuye.common.formatting import format_yuan, round_fen
 from wuye.estate.choices import OccupancyState, OccupantRole
@@ -374,6 +375,8 @@ def payment_record(
     audit_record(actor=actor, actor_label=actor_label, verb="payment.record", obj=payment,
                  after={"amount_fen": amount_fen, "method": method, "applied_fen": applied,
                         "prepaid_fen": amount_fen - applied, "chosen": bill_ids or []})
+    if applied:
+        arrears_reduced.send(sender=Payment, unit_id=unit.pk, on=local_day)
     return payment
 
 
@@ -584,6 +587,8 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
                  obj=adjustment.bill, note=note, after={"adjustment": adjustment.pk})
     if approve and adjustment.kind == AdjustmentKind.VOID:
         prepaid_apply(unit_ids=[adjustment.bill.unit_id], on=timezone.localdate())
+    if approve:
+        arrears_reduced.send(sender=Adjustment, unit_id=adjustment.bill.unit_id, on=timezone.localdate())
     return adjustment
 
 

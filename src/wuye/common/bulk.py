@@ -40,6 +40,37 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
     return count
 
 
+def insert_rows_ignore_conflicts(model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple]) -> int:
+    """Like ``insert_rows``, but rows that would break a unique constraint are skipped (the outbox's
+    idempotency). Returns how many rows were inserted. PostgreSQL: COPY into a temporary table, then one
+    INSERT … SELECT … ON CONFLICT DO NOTHING; SQLite: INSERT … ON CONFLICT DO NOTHING in batches."""
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    columns = [by_attname[name].column for name in fields]
+    table = connection.ops.quote_name(meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
+    it = iter(rows)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            temp = connection.ops.quote_name(f"tmp_{meta.db_table}")
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} AS SELECT {cols} FROM {table} WITH NO DATA")
+            cursor.execute(f"TRUNCATE {temp}")
+            raw = cursor.cursor
+            with raw.copy(f"COPY {temp} ({cols}) FROM STDIN") as copy:
+                for row in it:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {temp} ON CONFLICT DO NOTHING")
+            inserted = cursor.rowcount
+            cursor.execute(f"TRUNCATE {temp}")
+            return inserted
+        sql = f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING"
+        raw_conn = connection.connection
+        before = raw_conn.total_changes
+        while batch := list(islice(it, BATCH)):
+            cursor.executemany(sql, [tuple(_adapt(v) for v in row) for row in batch])
+        return raw_conn.total_changes - before
+
+
 def _adapt(value):
     """What SQLite's backend would store for a value (aware datetimes → UTC text, dates → ISO text)."""
     import datetime as dt
@@ -52,4 +83,8 @@ def _adapt(value):
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, list | dict):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
     return value

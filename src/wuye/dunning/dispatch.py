@@ -1,0 +1,468 @@
+"""The dispatcher: sends what is due from the outbox, inside contact windows, once.
+
+1. Recover: an action left "sending" longer than the lease (a crash between sending and recording) is
+   checked with the provider by its ``out_id``; if the provider cannot tell, it becomes 待核实 for a person
+   to check — it is never sent a second time blindly.
+2. Claim: a batch of due actions is taken with one conditional UPDATE (``status='pending'`` in the WHERE
+   clause, a token per dispatcher), as Healthchecks' sendalerts does, so two dispatchers never take the
+   same action.
+3. Check again: an account paid or held since the decision is cancelled, not contacted; outside its
+   window or over a frequency cap an action is handed back with the time it may go (deferred).
+4. Render and send: messages through the channel's backend; calls, visits, notices, referrals and
+   escalations become tasks for people.
+5. Record: content, its hash, template version, periods demanded, address, provider id, status — and an
+   ``ActionEvent`` for each change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from wuye.billing.models import Bill
+from wuye.billing.selectors import account_summaries
+from wuye.common.formatting import format_yuan
+from wuye.dunning import calendar as workcal
+from wuye.dunning.choices import (
+    MESSAGE_CHANNELS,
+    PERSON_CHANNELS,
+    ActionStatus,
+    Channel,
+    HoldKind,
+    TaskKind,
+    WindowGroup,
+)
+from wuye.dunning.engine import Account, HoldInfo, active_hold
+from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Hold, Task
+from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
+from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
+from wuye.notify.base import Backend, Message, Outcome, backend_for
+
+BATCH = 500
+MAX_ATTEMPTS = 5
+BACKOFF_MINUTES = (1, 5, 30, 120, 480)
+JOB = "job:dispatch"
+
+CONTACT_KIND = {Channel.SMS: ContactKind.MOBILE, Channel.EMAIL: ContactKind.EMAIL, Channel.WECHAT: ContactKind.WECHAT,
+                Channel.REGISTERED: ContactKind.ADDRESS}
+TASK_KIND = {Channel.CALL: TaskKind.CALL, Channel.VISIT: TaskKind.VISIT, Channel.NOTICE: TaskKind.NOTICE,
+             Channel.REGISTERED: TaskKind.REGISTERED, Channel.REFERRAL: TaskKind.REFERRAL,
+             Channel.ESCALATE: TaskKind.ESCALATE}
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    cancelled: int = 0
+    uncertain: int = 0
+    alerts: list[str] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        return json.dumps({"sent": self.sent, "failed": self.failed, "deferred": self.deferred}, ensure_ascii=False)
+
+
+class _SafeDict(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def render(text: str, context: dict) -> str:
+    try:
+        return text.format_map(_SafeDict(context))
+    except (ValueError, IndexError):  # a stray brace in an edited template: send the text as written
+        return text
+
+
+def _group(channel: str) -> str | None:
+    if channel in MESSAGE_CHANNELS:
+        return WindowGroup.MESSAGE
+    if channel in PERSON_CHANNELS:
+        return WindowGroup.PERSON
+    return None
+
+
+def _event(action_id: int, at: dt.datetime, status: str, detail: str = "", actor: str = JOB) -> ActionEvent:
+    return ActionEvent(action_id=action_id, at=at, status=status, detail=detail[:300], actor_label=actor)
+
+
+class _Backends:
+    def __init__(self, overrides: dict[str, Backend] | None):
+        self.overrides = overrides or {}
+        self.made: dict[str, Backend] = {}
+
+    def get(self, channel: str) -> Backend:
+        if channel in self.overrides:
+            return self.overrides[channel]
+        if channel not in self.made:
+            self.made[channel] = backend_for(channel)
+        return self.made[channel]
+
+    def close(self) -> None:
+        for b in self.made.values():
+            b.close()
+
+
+def dispatch(*, now: dt.datetime | None = None, backends: dict[str, Backend] | None = None,
+             limit: int | None = None, batch: int = BATCH) -> DispatchResult:
+    """Send everything due at ``now`` (default: the real now)."""
+    now = now or timezone.now()
+    result = DispatchResult()
+    pool = _Backends(backends)
+    token = uuid.uuid4().hex
+    try:
+        _recover(now, pool, result)
+        cal = workcal.Calendar()
+        ctx = _Context(cal)
+        seen: set[int] = set()
+        while limit is None or result.sent + result.failed < limit:
+            due = list(Action.objects.filter(status=ActionStatus.PENDING, not_before__lte=now)
+                       .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                       .exclude(pk__in=seen).order_by("not_before", "pk")
+                       .values_list("pk", "project_id", "channel")[:batch])
+            if not due:
+                break
+            seen.update(pk for pk, _, _ in due)
+            ready = _filter_windows(due, now, ctx, result)
+            if ready:
+                _dispatch_batch(ready, now, token, ctx, pool, result)
+    finally:
+        pool.close()
+    return result
+
+
+class _Context:
+    """Per-dispatch caches: calendar, project windows and settings."""
+
+    def __init__(self, cal: workcal.Calendar):
+        self.cal = cal
+        self.windows: dict[int, dict[str, workcal.Window]] = {}
+        self.projects: dict[int, Project] = {}
+        self.settings: dict[int, CollectionSettings] = {}
+
+    def project(self, pid: int) -> Project:
+        if pid not in self.projects:
+            self.projects[pid] = Project.objects.get(pk=pid)
+            self.windows[pid] = workcal.windows_for(pid)
+            self.settings[pid] = (CollectionSettings.objects.filter(project_id=pid).first()
+                                  or CollectionSettings(project_id=pid))
+        return self.projects[pid]
+
+
+def _filter_windows(due, now, ctx: _Context, result: DispatchResult) -> list[int]:
+    """Ids inside their contact window now; the others get ``next_attempt_at`` = the next opening."""
+    ready, later = [], defaultdict(list)
+    for pk, pid, channel in due:
+        project = ctx.project(pid)
+        group = _group(channel)
+        if group is None:
+            ready.append(pk)
+            continue
+        local = workcal.local_now(now, project.timezone)
+        window = ctx.windows[pid][group]
+        try:
+            if workcal.within_hard_bounds(local) and window.contains(ctx.cal, local):
+                ready.append(pk)
+                continue
+            opening = workcal.to_aware(window.next_opening(ctx.cal, local), project.timezone)
+        except workcal.UncoveredDate as exc:
+            if str(exc) not in result.alerts:
+                result.alerts.append(str(exc))
+            opening = now + dt.timedelta(hours=12)
+        later[opening].append(pk)
+        result.deferred += 1
+    for opening, ids in later.items():
+        Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(next_attempt_at=opening)
+    return ready
+
+
+def _recover(now: dt.datetime, pool: _Backends, result: DispatchResult) -> None:
+    stale = now - dt.timedelta(seconds=settings.WUYE_SEND_LEASE_SECONDS)
+    for action in Action.objects.filter(status=ActionStatus.SENDING, claimed_at__lt=stale):
+        if action.channel not in MESSAGE_CHANNELS:
+            # tasks are created in the same transaction as the record: a stale one never got that far
+            Action.objects.filter(pk=action.pk, status=ActionStatus.SENDING).update(status=ActionStatus.PENDING)
+            continue
+        answer = pool.get(action.channel).was_sent(action.out_id)
+        if answer is True:
+            new, detail = ActionStatus.SENT, "发送中断后核对：平台已收到"
+        elif answer is False:
+            new, detail = ActionStatus.PENDING, "发送中断后核对：平台未收到，重新排队"
+        else:
+            new, detail = ActionStatus.UNCERTAIN, "发送中断，平台无法查询是否已发出；为免重复发送，请人工核实"
+            result.uncertain += 1
+        with transaction.atomic():
+            if Action.objects.filter(pk=action.pk, status=ActionStatus.SENDING).update(
+                    status=new, sent_at=now if new == ActionStatus.SENT else None, last_error=detail):
+                ActionEvent.objects.create(action_id=action.pk, at=now, status=new, detail=detail, actor_label=JOB)
+
+
+def _claim(ids: list[int], now: dt.datetime, token: str) -> list[Action]:
+    Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(
+        status=ActionStatus.SENDING, claimed_at=now, claimed_by=token, attempts=F("attempts") + 1)
+    return list(Action.objects.filter(pk__in=ids, status=ActionStatus.SENDING, claimed_by=token)
+                .select_related("step__template", "unit"))
+
+
+def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context, pool: _Backends,
+                    result: DispatchResult) -> None:
+    actions = _claim(ids, now, token)  # committed on its own: the claim is what protects against a twin
+    if not actions:
+        return
+    unit_ids = sorted({a.unit_id for a in actions})
+    today = workcal.local_now(now).date()
+    summaries = {s.unit_id: s for s in account_summaries(as_of=today, unit_ids=unit_ids, only_overdue=False)}
+    holds = _holds(unit_ids)
+    periods = _overdue_periods(unit_ids, today)
+    addresses = _addresses(unit_ids, today)
+    caps = _last_sent(unit_ids)
+    calls_today = _calls_today(unit_ids, now)
+
+    updates: list[Action] = []
+    events: list[ActionEvent] = []
+    tasks: list[Task] = []
+    outgoing: dict[str, list[tuple[Action, Message]]] = defaultdict(list)
+    for a in actions:
+        s = summaries.get(a.unit_id)
+        arrears_action = a.episode_id is not None
+        # paid (or nothing left) since the decision: cancel, never contact
+        if (arrears_action and (s is None or s.overdue_fen <= 0)) or (not arrears_action and (s is None or
+                                                                                              s.open_fen <= 0)):
+            _finish(a, ActionStatus.CANCELLED, "决策后已缴清，取消发送", updates, events, now)
+            result.cancelled += 1
+            continue
+        if arrears_action:
+            acc = Account(summary=s, segment="", holds=holds.get(a.unit_id, []))
+            held = active_hold(acc, today)
+            if held and not a.cycle.startswith("PD"):
+                _finish(a, ActionStatus.CANCELLED, f"暂停催缴：{held[1]}", updates, events, now)
+                result.cancelled += 1
+                continue
+        project = ctx.project(a.project_id)
+        rules = ctx.settings[a.project_id]
+        # frequency caps
+        if a.channel in MESSAGE_CHANNELS and arrears_action:
+            last = caps.get(a.unit_id)
+            if last and now - last < dt.timedelta(days=rules.arrears_message_min_days):
+                _defer(a, last + dt.timedelta(days=rules.arrears_message_min_days), "频次限制", updates, result)
+                continue
+        if a.channel == Channel.CALL and calls_today.get(a.unit_id, 0) >= rules.calls_per_day:
+            tomorrow = workcal.to_aware(dt.datetime.combine(today + dt.timedelta(days=1), workcal.HARD_START),
+                                        project.timezone)
+            _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
+            continue
+        content, subject = _render(a, s, project, rules, ctx.cal, today, holds.get(a.unit_id, []))
+        a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
+        a.template_version = a.step.template.version if a.step.template_id else None
+        a.periods = periods.get(a.unit_id, []) if arrears_action else []
+        try:
+            a.deadline = ctx.cal.deadline(today, rules.deadline_days)
+        except workcal.UncoveredDate:
+            a.deadline = None
+        if a.channel in MESSAGE_CHANNELS:
+            to = addresses.get((a.unit_id, CONTACT_KIND[a.channel]))
+            if not to:
+                _finish(a, ActionStatus.FAILED, "没有可用的联系方式（无号码或均已标记失效）", updates, events, now)
+                result.failed += 1
+                continue
+            a.address = to[1]
+            template = a.step.template
+            outgoing[a.channel].append((a, Message(
+                channel=a.channel, to=to[1], body=content, subject=subject, out_id=a.out_id,
+                template_id=template.provider_template_id if template else "",
+                params=_params(a, s), sign_name=rules.sms_signature)))
+            caps[a.unit_id] = now
+        else:
+            if a.channel == Channel.REGISTERED:
+                addr = addresses.get((a.unit_id, ContactKind.ADDRESS))
+                a.address = addr[1] if addr else ""
+            if a.channel == Channel.CALL:
+                calls_today[a.unit_id] = calls_today.get(a.unit_id, 0) + 1
+            tasks.append(Task(project_id=a.project_id, unit_id=a.unit_id, action=a, kind=TASK_KIND[a.channel],
+                              title=f"{a.unit.code} {a.step.name}", detail=content, assigned_to_id=a.assigned_to_id,
+                              assignee_role=a.step.assignee, due_on=today))
+            a.provider = "task"
+            _finish(a, ActionStatus.SENT, "已生成任务", updates, events, now)
+            result.sent += 1
+
+    for channel, pairs in outgoing.items():
+        backend = pool.get(channel)
+        results = backend.send_many([m for _, m in pairs])
+        dead = []
+        for (a, _), r in zip(pairs, results, strict=True):
+            a.provider = backend.name
+            a.provider_message_id = r.provider_message_id[:100]
+            if r.outcome == Outcome.SENT:
+                _finish(a, ActionStatus.SENT, r.detail or "平台已受理", updates, events, now)
+                result.sent += 1
+            elif r.outcome == Outcome.TRANSIENT and a.attempts < MAX_ATTEMPTS:
+                wait = BACKOFF_MINUTES[min(a.attempts, len(BACKOFF_MINUTES)) - 1]
+                a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, now + dt.timedelta(minutes=wait), (
+                    f"暂时失败，{wait} 分钟后重试：{r.detail}")[:300]
+                updates.append(a)
+                events.append(_event(a.pk, now, ActionStatus.PENDING, a.last_error))
+                result.deferred += 1
+            else:
+                _finish(a, ActionStatus.FAILED, r.detail or "发送失败", updates, events, now)
+                result.failed += 1
+                if r.dead_address:
+                    dead.append((a, r.dead_address))
+        _flag_dead(dead, today)
+
+    with transaction.atomic():
+        Task.objects.bulk_create(tasks)
+        Action.objects.bulk_update(updates, [
+            "status", "content", "content_sha256", "template_version", "periods", "deadline", "address", "provider",
+            "provider_message_id", "sent_at", "last_error", "next_attempt_at"], batch_size=500)
+        ActionEvent.objects.bulk_create(events, batch_size=1000)
+
+
+def _finish(a: Action, status: str, detail: str, updates, events, now) -> None:
+    a.status, a.last_error = status, ("" if status == ActionStatus.SENT else detail[:300])
+    if status == ActionStatus.SENT:
+        a.sent_at = now
+    updates.append(a)
+    events.append(_event(a.pk, now, status, detail))
+
+
+def _defer(a: Action, when: dt.datetime, why: str, updates, result: DispatchResult) -> None:
+    a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, when, f"顺延：{why}"
+    updates.append(a)
+    result.deferred += 1
+
+
+def _params(a: Action, s) -> tuple[str, ...]:
+    """Template parameters for gateways that take a registered template id (order of the placeholders)."""
+    return (a.unit.code, format_yuan(s.overdue_fen if a.episode_id else s.upcoming_fen),
+            (a.deadline or "").__str__())
+
+
+def _render(a: Action, s, project: Project, rules: CollectionSettings, cal, today: dt.date,
+            holds: list[HoldInfo]) -> tuple[str, str]:
+    template = a.step.template
+    promise = next((h.until for h in holds if h.kind == HoldKind.PROMISE and a.cycle.endswith(str(h.id))), None)
+    try:
+        deadline = cal.deadline(today, rules.deadline_days)
+    except workcal.UncoveredDate:
+        deadline = None
+    context = {
+        "company": rules.company_name or project.name, "unit": f"{project.name}{a.unit.code}",
+        "amount": format_yuan(s.overdue_fen), "months": s.overdue_periods,
+        "oldest_due": _cn_date(s.oldest_due), "deadline": _cn_date(deadline), "phone": rules.service_phone or "",
+        "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
+        "promise_date": _cn_date(promise), "pay_link": "",
+    }
+    if template is None:
+        return a.step.name, ""
+    return render(template.body, context).strip(), render(template.subject, context)
+
+
+def _cn_date(d: dt.date | None) -> str:
+    return f"{d.year}年{d.month}月{d.day}日" if d else ""
+
+
+def _holds(unit_ids: list[int]) -> dict[int, list[HoldInfo]]:
+    out: dict[int, list[HoldInfo]] = defaultdict(list)
+    for pk, u, kind, starts, until, outcome, reason in Hold.objects.filter(
+            unit_id__in=unit_ids, released_on__isnull=True).values_list(
+            "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason"):
+        out[u].append(HoldInfo(pk, kind, starts, until, outcome, reason))
+    return out
+
+
+def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[int, list[str]]:
+    """unit → the billing periods (first day, ISO) of its overdue open lines: what a demand names."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for u, start in (Bill.objects.filter(unit_id__in=unit_ids, is_void=False, settled_fen__lt=F("amount_fen"),
+                                         due_date__lt=today)
+                     .values_list("unit_id", "period_start").distinct().order_by("unit_id", "period_start")):
+        out[u].append(start.isoformat())
+    return out
+
+
+def _addresses(unit_ids: list[int], today: dt.date) -> dict[tuple[int, str], tuple[int, str]]:
+    """(unit, contact kind) → (contact id, value): the liable owner's best live contact of that kind."""
+    owners: dict[int, int] = {}
+    for u, party in (Occupancy.objects.filter(unit_id__in=unit_ids, role=OccupantRole.OWNER, start__lte=today)
+                     .filter(Q(end__isnull=True) | Q(end__gte=today)).order_by("start", "id")
+                     .values_list("unit_id", "party_id")):
+        owners[u] = party
+    developer = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "project__developer_id"))
+    for u in unit_ids:
+        if u not in owners and developer.get(u):
+            owners[u] = developer[u]
+    best: dict[tuple[int, str], tuple[int, str, tuple]] = {}
+    for pk, party, kind, value, primary, validity in (
+            ContactPoint.objects.filter(party_id__in=set(owners.values()))
+            .exclude(validity__in=list(DEAD_VALIDITIES))
+            .values_list("pk", "party_id", "kind", "value", "is_primary", "validity")):
+        rank = (not primary, validity != "valid", pk)
+        key = (party, kind)
+        if key not in best or rank < best[key][2]:
+            best[key] = (pk, value, rank)
+    out = {}
+    for u, party in owners.items():
+        for kind in (ContactKind.MOBILE, ContactKind.EMAIL, ContactKind.WECHAT, ContactKind.ADDRESS):
+            hit = best.get((party, kind))
+            if hit:
+                out[(u, kind)] = (hit[0], hit[1])
+    return out
+
+
+def _last_sent(unit_ids: list[int]) -> dict[int, dt.datetime]:
+    """unit → when its last arrears message (SMS, WeChat, e-mail) went out."""
+    return dict(Action.objects.filter(unit_id__in=unit_ids, channel__in=list(MESSAGE_CHANNELS),
+                                      episode__isnull=False, sent_at__isnull=False)
+                .values_list("unit_id").annotate(last=Max("sent_at")).values_list("unit_id", "last"))
+
+
+def _calls_today(unit_ids: list[int], now: dt.datetime) -> dict[int, int]:
+    start = workcal.to_aware(dt.datetime.combine(workcal.local_now(now).date(), dt.time.min))
+    counts: dict[int, int] = defaultdict(int)
+    for u in Action.objects.filter(unit_id__in=unit_ids, channel=Channel.CALL, sent_at__gte=start).values_list(
+            "unit_id", flat=True):
+        counts[u] += 1
+    return counts
+
+
+def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
+    """A number the gateway reports as empty/wrong/stopped is flagged on the contact point (空号/错号/停机)."""
+    from wuye.estate.services import contact_set_validity
+
+    for a, validity in dead:
+        for contact in ContactPoint.objects.filter(value=a.address, kind=CONTACT_KIND[a.channel]).exclude(
+                validity=validity):
+            contact_set_validity(actor=None, contact=contact, validity=validity, verified_on=today,
+                                 actor_label=JOB)
+
+
+# --- delivery receipts -------------------------------------------------------------------------------------
+
+@transaction.atomic
+def receipt_record(*, out_id: str = "", provider_message_id: str = "", delivered: bool, at: dt.datetime,
+                   detail: str = "", actor_label: str = "job:receipt") -> Action | None:
+    """A provider's delivery receipt (or a signed notice): the action becomes 已送达 or 失败. A delivered
+    demand restarts the limitation clock of the periods it names (legal reads ``delivered_at``/``periods``)."""
+    q = Q(out_id=out_id) if out_id else Q(provider_message_id=provider_message_id)
+    action = Action.objects.select_for_update().filter(q).first()
+    if action is None or action.status not in (ActionStatus.SENT, ActionStatus.UNCERTAIN):
+        return action
+    action.status = ActionStatus.DELIVERED if delivered else ActionStatus.FAILED
+    if delivered:
+        action.delivered_at = at
+    else:
+        action.last_error = detail[:300]
+    action.save(update_fields=["status", "delivered_at", "last_error"])
+    ActionEvent.objects.create(action=action, at=at, status=action.status, detail=detail[:300],
+                               actor_label=actor_label)
+    return action

@@ -1,0 +1,610 @@
+"""The daily run: for every account, decide what happens today and write it to the outbox.
+
+Inputs are read set-based, once per project: billing's account summaries (a fixed number of grouped
+queries), each unit's segment, open arrears episodes with the steps already taken in them, holds, disputed
+lines, territories. ``decide`` is then a pure function per account (no database access), so the same code
+serves the run, the dry run, the "tomorrow" page and the API.
+
+Idempotency: each action has the unique key (unit, step, cycle) and a deterministic ``out_id``; inserts
+skip keys that exist. The run commits per chunk of accounts, so a crash leaves whole chunks; a re-run sees
+the same inputs and the actions already written, and ends with exactly the outbox of one clean run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from wuye.accounts.choices import Role
+from wuye.accounts.models import Territory, User
+from wuye.billing.models import Bill
+from wuye.billing.selectors import AccountSummary, account_summaries
+from wuye.billing.services import liable_parties
+from wuye.common.bulk import insert_rows_ignore_conflicts
+from wuye.dunning import calendar as workcal
+from wuye.dunning.choices import (
+    MESSAGE_CHANNELS,
+    ActionStatus,
+    Assignee,
+    Channel,
+    Event,
+    HoldKind,
+    HoldReason,
+    Segment,
+    StepKind,
+)
+from wuye.dunning.models import (
+    Action,
+    CollectionSettings,
+    Episode,
+    HeldAccount,
+    Hold,
+    Policy,
+    Run,
+    SegmentOverride,
+    Step,
+)
+from wuye.estate.choices import OccupancyState, ProjectKind, PropertyType
+from wuye.estate.models import Party, Project, Unit
+
+CHUNK = 20_000
+JOB_LABEL = "job:dunning_run"
+
+
+# --- inputs ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HoldInfo:
+    id: int
+    kind: str
+    starts_on: dt.date
+    until: dt.date | None
+    outcome: str
+    reason: str
+
+
+@dataclass
+class Account:
+    """Everything ``decide`` needs about one unit."""
+
+    summary: AccountSummary
+    segment: str
+    episode_cycle: str | None = None  # "A<opened_on>" of the open arrears episode
+    episode_id: int | None = None
+    fired: dict[int, dt.date] = field(default_factory=dict)  # step id → last decided in this episode
+    stage: int = 0  # highest stage reached in this episode
+    stage_on: dt.date | None = None
+    last_message_on: dt.date | None = None
+    holds: list[HoldInfo] = field(default_factory=list)
+    disputed: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    unit_id: int
+    step: Step
+    cycle: str
+    not_before: dt.date
+    why: str
+    superseded: str = ""  # written as already cancelled, with this reason (keeps the key, sends nothing)
+
+
+@dataclass
+class Outcome:
+    unit_id: int
+    decisions: list[Decision] = field(default_factory=list)
+    held: tuple[str, str] | None = None  # (HoldReason, detail)
+    broken_promises: list[int] = field(default_factory=list)  # hold ids whose date passed unpaid
+    note: str = ""
+
+
+@dataclass
+class Ladder:
+    """A policy's steps split by role (built once per policy)."""
+
+    policy: Policy
+    pre_due: list[Step]
+    stages: list[Step]  # non-repeating OVERDUE / AFTER_PREVIOUS, by order
+    repeating: list[Step]
+    events: dict[str, list[Step]]
+
+    @classmethod
+    def of(cls, policy: Policy, steps: Iterable[Step]) -> Ladder:
+        steps = sorted((s for s in steps if s.active), key=lambda s: (s.order, s.pk or 0))
+        events: dict[str, list[Step]] = defaultdict(list)
+        for s in steps:
+            if s.kind == StepKind.EVENT:
+                events[s.event].append(s)
+        return cls(
+            policy=policy,
+            pre_due=sorted((s for s in steps if s.kind == StepKind.PRE_DUE), key=lambda s: s.days or 0),
+            stages=[s for s in steps if s.kind in (StepKind.OVERDUE, StepKind.AFTER_PREVIOUS) and not s.repeating],
+            repeating=[s for s in steps if s.kind == StepKind.OVERDUE and s.repeating],
+            events=dict(events),
+        )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Per-project numbers the decision uses."""
+
+    message_min_days: int = 14
+
+    @classmethod
+    def of(cls, project: Project) -> Rules:
+        row = CollectionSettings.objects.filter(project=project).first()
+        return cls(message_min_days=row.arrears_message_min_days) if row else cls()
+
+
+# --- the decision (pure) -----------------------------------------------------------------------------------
+
+def months_overdue(s: AccountSummary) -> int:
+    """Age of the oldest unpaid debt in whole months (30-day months)."""
+    return s.days_overdue // 30
+
+
+def threshold_met(step: Step, s: AccountSummary) -> bool:
+    if s.overdue_fen < step.min_amount_fen:
+        return False
+    tests = []
+    if step.days is not None:
+        tests.append(s.days_overdue >= step.days)
+    if step.months is not None:
+        tests.append(months_overdue(s) >= step.months)
+    if step.amount_fen is not None:
+        tests.append(s.overdue_fen >= step.amount_fen)
+    return any(tests)
+
+
+def _month_edge(day: dt.date, allowance: int) -> dt.date:
+    """``day`` if it is at a month's start (1–5) or end (25+); else the first such day within
+    ``allowance`` days, when there is one (people have money then)."""
+    if allowance <= 0 or day.day <= 5 or day.day >= 25:
+        return day
+    for n in range(1, allowance + 1):
+        d = day + dt.timedelta(days=n)
+        if d.day >= 25 or d.day <= 5:
+            return d
+    return day
+
+
+def active_hold(acc: Account, as_of: dt.date) -> tuple[str, str] | None:
+    """Why the ladder must not move today, if it must not."""
+    for h in acc.holds:
+        if h.kind == HoldKind.MANUAL and h.starts_on <= as_of and (h.until is None or as_of <= h.until):
+            return HoldReason.MANUAL, h.reason + (f"（至 {h.until}）" if h.until else "")
+    if acc.disputed or any(h.kind == HoldKind.DISPUTE and h.starts_on <= as_of for h in acc.holds):
+        return HoldReason.DISPUTE, "存在未解决的争议"
+    for h in acc.holds:
+        if h.kind == HoldKind.PROMISE and h.until and h.starts_on <= as_of <= h.until:
+            return HoldReason.PROMISE, f"业主承诺 {h.until} 缴费"
+    if acc.summary.installment == "good":
+        return HoldReason.INSTALLMENT, "分期计划履行中"
+    return None
+
+
+def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcome:
+    s = acc.summary
+    out = Outcome(unit_id=s.unit_id)
+
+    def add(step: Step, cycle: str, why: str, when: dt.date | None = None) -> None:
+        out.decisions.append(Decision(s.unit_id, step, cycle, when or as_of, why))
+
+    # 1. pre-due reminders of the next bill (never held: a dispute does not stop the reminders of new bills)
+    if s.next_due and s.upcoming_fen > 0:
+        due = [st for st in ladder.pre_due
+               if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
+               and s.upcoming_fen >= st.min_amount_fen]
+        if due:
+            st = due[-1]  # the one closest to the due date; earlier ones not yet sent are skipped
+            add(st, f"D{s.next_due.isoformat()}", f"{s.next_due} 到期前 {-(st.days or 0)} 天")
+
+    if s.overdue_fen <= 0 or acc.episode_cycle is None:
+        if not out.decisions:
+            out.note = "无逾期欠费"
+        return out
+
+    # 2. events that act even while the ladder is held
+    for h in acc.holds:
+        if h.kind == HoldKind.PROMISE and h.until and not h.outcome:
+            if as_of == h.until - dt.timedelta(days=1):
+                for st in ladder.events.get(Event.PROMISE_DUE, []):
+                    add(st, f"PD{h.id}", f"承诺 {h.until} 缴费，前一天提醒")
+            elif as_of > h.until:
+                out.broken_promises.append(h.id)
+                for st in ladder.events.get(Event.PROMISE_BROKEN, []):
+                    add(st, f"PB{h.id}", f"承诺 {h.until} 缴费未兑现")
+
+    held = active_hold(acc, as_of)
+    if held:
+        out.held = held
+        return out
+
+    cycle = acc.episode_cycle
+    if s.installment == "broken":
+        for st in ladder.events.get(Event.INSTALLMENT_MISSED, []):
+            add(st, f"{cycle}:I", "分期计划未按期履行")
+
+    # 3. the ladder: the highest satisfied stage above the one reached
+    satisfied = []
+    previous_order = 0
+    for st in ladder.stages:
+        if st.order <= acc.stage:
+            previous_order = st.order
+            continue
+        if st.kind == StepKind.AFTER_PREVIOUS:
+            ok = (acc.stage == previous_order and acc.stage_on is not None and st.days is not None
+                  and (as_of - acc.stage_on).days >= max(st.days, 1) and s.overdue_fen >= st.min_amount_fen)
+        else:
+            ok = threshold_met(st, s)
+        if ok:
+            satisfied.append(st)
+        previous_order = st.order
+    if satisfied:
+        top = max(st.order for st in satisfied)
+        for st in satisfied:
+            if st.order == top:
+                add(st, cycle, f"逾期 {s.days_overdue} 天、{s.overdue_periods} 期、欠费 {s.overdue_fen / 100:.2f} 元")
+    # 4. repeating steps beside the ladder
+    stage_channels = {d.step.channel for d in out.decisions if d.cycle[0] != "D"}
+    for st in ladder.repeating:
+        if st.channel in stage_channels or not threshold_met(st, s):
+            continue
+        last = acc.fired.get(st.pk)
+        if last is None or (as_of - last).days >= (st.repeat_days or 1):
+            add(st, f"{cycle}@{as_of.isoformat()}", f"每 {st.repeat_days} 天重复")
+            stage_channels.add(st.channel)
+
+    # 5. message cap and month-edge preference
+    last_msg = acc.last_message_on
+    kept = []
+    for d in out.decisions:
+        if d.step.channel in MESSAGE_CHANNELS and d.cycle[0] == "A":
+            if last_msg and (as_of - last_msg).days < rules.message_min_days:
+                if d.step.repeating:
+                    continue  # the cap: no arrears message more often than every N days
+                d = Decision(d.unit_id, d.step, d.cycle, last_msg + dt.timedelta(days=rules.message_min_days),
+                             d.why + f"（距上条消息不足 {rules.message_min_days} 天，顺延）")
+            last_msg = as_of
+            if d.step.prefer_month_edge_days:
+                d = Decision(d.unit_id, d.step, d.cycle, _month_edge(d.not_before, d.step.prefer_month_edge_days),
+                             d.why)
+        kept.append(d)
+    # one message a day: an arrears message carries the total, so a pre-due reminder the same day is merged
+    if any(d.cycle[0] == "A" and d.step.channel in MESSAGE_CHANNELS and d.not_before == as_of for d in kept):
+        kept = [Decision(d.unit_id, d.step, d.cycle, d.not_before, d.why, "已并入当天的欠费提醒")
+                if d.cycle[0] == "D" and d.step.channel in MESSAGE_CHANNELS else d for d in kept]
+    out.decisions = kept
+    if not out.decisions:
+        nxt = next((st for st in ladder.stages if st.order > acc.stage), None)
+        out.note = f"已到第 {acc.stage} 阶段" + (f"，下一步：{nxt.name}" if nxt else "，已到最后一步")
+    return out
+
+
+# --- reading the inputs set-based --------------------------------------------------------------------------
+
+def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """unit → segment: an override if set, else from the unit and its liable party (two or three queries)."""
+    units = Unit.objects.filter(project=project)
+    if unit_ids is not None:
+        units = units.filter(pk__in=list(unit_ids))
+    payer = liable_parties(project, as_of)
+    flagged = dict(
+        (pid, (elsewhere, investor)) for pid, elsewhere, investor in
+        Party.objects.filter(Q(lives_elsewhere=True) | Q(is_investor=True),
+                             pk__in=set(payer.values()) if unit_ids is not None else
+                             Party.objects.filter(occupancies__unit__project=project).values("pk"))
+        .values_list("pk", "lives_elsewhere", "is_investor"))
+    overrides = dict(SegmentOverride.objects.filter(unit__project=project).values_list("unit_id", "segment"))
+    office = project.kind == ProjectKind.OFFICE
+    out = {}
+    for uid, ptype, state in units.values_list("pk", "property_type", "state").iterator(chunk_size=20_000):
+        seg = overrides.get(uid)
+        if seg is None:
+            elsewhere, investor = flagged.get(payer.get(uid), (False, False))
+            if office or ptype == PropertyType.OFFICE:
+                seg = Segment.OFFICE
+            elif ptype in (PropertyType.SHOP, PropertyType.VILLA, PropertyType.TOWNHOUSE):
+                seg = Segment.SHOP_VILLA
+            elif state in (OccupancyState.VACANT, OccupancyState.DECORATING) or investor:
+                seg = Segment.VACANT
+            elif elsewhere:
+                seg = Segment.ELSEWHERE
+            else:
+                seg = Segment.RESIDENTIAL
+        out[uid] = seg
+    return out
+
+
+def ladders_for(project: Project, as_of: dt.date) -> dict[str, Ladder]:
+    """segment ('' = default) → ladder in force on ``as_of``; a dated policy wins over an undated one."""
+    policies = (Policy.objects.filter(project=project, active=True)
+                .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=as_of))
+                .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=as_of))
+                .prefetch_related("steps__template"))
+    chosen: dict[str, Policy] = {}
+    for p in sorted(policies, key=lambda p: (p.valid_from is not None, p.pk)):
+        chosen[p.segment] = p  # later (dated) ones overwrite
+    # a dated campaign policy without a segment applies to every segment
+    campaign = [p for p in chosen.values() if p.valid_from is not None and not p.segment]
+    if campaign:
+        chosen = {seg: p for seg, p in chosen.items() if p.valid_from is not None}
+        chosen[""] = campaign[0]
+    return {seg: Ladder.of(p, p.steps.all()) for seg, p in chosen.items()}
+
+
+def ladder_of(ladders: dict[str, Ladder], segment: str) -> Ladder | None:
+    return ladders.get(segment) or ladders.get("")
+
+
+def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[int, tuple[int, dt.date]]:
+    qs = Episode.objects.filter(project=project, closed_on__isnull=True)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=unit_ids)
+    return {u: (pk, opened) for pk, u, opened in qs.values_list("pk", "unit_id", "opened_on")}
+
+
+def _fired(project: Project, unit_ids: list[int] | None) -> dict[int, list[tuple[int, int, dt.date, str, bool]]]:
+    """unit → [(step id, stage, decided on, channel, repeating)] of actions in the open episode. Cancelled
+    ones count too: a stage reached stays reached (a hold that cancelled its send does not rewind the ladder)."""
+    qs = Action.objects.filter(project=project, episode__closed_on__isnull=True)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=unit_ids)
+    out: dict[int, list] = defaultdict(list)
+    for u, step, stage, on, channel, rep in qs.values_list(
+            "unit_id", "step_id", "stage", "decided_on", "channel", "step__repeat_days").iterator(chunk_size=50_000):
+        out[u].append((step, stage, on, channel, bool(rep)))
+    return out
+
+
+def _holds(project: Project, unit_ids: list[int] | None) -> dict[int, list[HoldInfo]]:
+    qs = Hold.objects.filter(project=project, released_on__isnull=True)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=unit_ids)
+    out: dict[int, list[HoldInfo]] = defaultdict(list)
+    for pk, u, kind, starts, until, outcome, reason in qs.values_list(
+            "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason"):
+        out[u].append(HoldInfo(pk, kind, starts, until, outcome, reason))
+    return out
+
+
+def _disputed(project: Project, unit_ids: list[int] | None) -> set[int]:
+    qs = Bill.objects.filter(project=project, is_void=False, settled_fen__lt=F("amount_fen"),
+                             disputed_since__isnull=False)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=unit_ids)
+    return set(qs.values_list("unit_id", flat=True).distinct())
+
+
+def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
+                 segments: dict[int, str] | None = None) -> Iterator[Account]:
+    """The accounts of ``project`` with something open (overdue or coming due), with their state."""
+    segments = segments if segments is not None else segments_for(project, as_of, unit_ids)
+    episodes = _open_episodes(project, unit_ids)
+    fired = _fired(project, unit_ids)
+    holds = _holds(project, unit_ids)
+    disputed = _disputed(project, unit_ids)
+    for s in account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False):
+        if s.overdue_fen <= 0 and not s.upcoming_fen:
+            continue
+        acc = Account(summary=s, segment=segments.get(s.unit_id, Segment.RESIDENTIAL),
+                      holds=holds.get(s.unit_id, []), disputed=s.unit_id in disputed)
+        ep = episodes.get(s.unit_id)
+        if ep:
+            acc.episode_id, acc.episode_cycle = ep[0], f"A{ep[1].isoformat()}"
+        for step_id, stage, on, channel, repeating in fired.get(s.unit_id, ()):
+            acc.fired[step_id] = max(on, acc.fired.get(step_id, on))
+            if not repeating and stage > acc.stage:
+                acc.stage, acc.stage_on = stage, on
+            if channel in MESSAGE_CHANNELS:
+                acc.last_message_on = max(on, acc.last_message_on or on)
+        yield acc
+
+
+# --- assignment --------------------------------------------------------------------------------------------
+
+class Assigner:
+    """Who a step's work goes to: the unit's collector (territory), the project's manager or legal staff."""
+
+    def __init__(self, project: Project):
+        self.by_building: dict[int, list[tuple[int | None, int | None, int]]] = defaultdict(list)
+        for b, lo, hi, user in Territory.objects.filter(project=project).values_list(
+                "building_id", "floor_from", "floor_to", "user_id"):
+            self.by_building[b].append((lo, hi, user))
+        staff = User.objects.filter(is_active=True).filter(Q(projects=project) | Q(projects__isnull=True))
+        self.role_user = {}
+        for role in (Role.MANAGER, Role.LEGAL):
+            self.role_user[role] = staff.filter(role=role).order_by("pk").values_list("pk", flat=True).first()
+        self.unit_place = dict((u, (b, f)) for u, b, f in Unit.objects.filter(project=project).values_list(
+            "pk", "building_id", "floor").iterator(chunk_size=50_000)) if self.by_building else {}
+
+    def user_for(self, step: Step, unit_id: int) -> int | None:
+        if step.assignee == Assignee.MANAGER:
+            return self.role_user.get(Role.MANAGER)
+        if step.assignee == Assignee.LEGAL:
+            return self.role_user.get(Role.LEGAL)
+        if step.assignee == Assignee.COLLECTOR or step.channel in (Channel.CALL, Channel.VISIT):
+            building, floor = self.unit_place.get(unit_id, (None, None))
+            for lo, hi, user in self.by_building.get(building, ()):
+                if (lo is None or (floor is not None and floor >= lo)) and (hi is None or (
+                        floor is not None and floor <= hi)):
+                    return user
+        return None
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+def out_id_for(unit_id: int, step_id: int, cycle: str) -> str:
+    return "wy" + hashlib.sha1(f"{unit_id}|{step_id}|{cycle}".encode()).hexdigest()[:30]
+
+
+ACTION_FIELDS = (
+    "project_id", "unit_id", "step_id", "cycle", "episode_id", "decided_on", "channel", "stage", "not_before",
+    "status", "attempts", "out_id", "overdue_fen", "periods", "template_version", "content", "content_sha256",
+    "address", "provider", "provider_message_id", "last_error", "assigned_to_id", "actor_label", "created_at",
+    "deadline", "next_attempt_at", "claimed_at", "claimed_by", "sent_at", "delivered_at",
+)
+
+
+@dataclass
+class RunResult:
+    date: dt.date
+    accounts_in_arrears: int = 0
+    actions_created: int = 0
+    held: int = 0
+    seconds: float = 0.0
+    alert: str = ""
+    outcomes: list[Outcome] | None = None  # dry runs only
+
+    def as_json(self) -> str:
+        return json.dumps({"date": self.date.isoformat(), "accounts_in_arrears": self.accounts_in_arrears,
+                           "actions_created": self.actions_created, "held": self.held,
+                           "seconds": round(self.seconds, 2)}, ensure_ascii=False)
+
+
+def _fault_point(counter: list[int]) -> None:
+    """Test hook: ``WUYE_FAULT_AFTER_CHUNKS=N`` kills the process after N committed chunks (crash tests)."""
+    limit = os.environ.get("WUYE_FAULT_AFTER_CHUNKS")
+    if limit is None:
+        return
+    counter[0] += 1
+    if counter[0] >= int(limit):
+        os._exit(137)
+
+
+def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool = False,
+                unit_ids: list[int] | None = None, chunk_size: int = CHUNK,
+                actor_label: str = JOB_LABEL) -> RunResult:
+    """Decide today's actions for every account (or ``unit_ids``) of one project or all projects."""
+    started = time.monotonic()
+    result = RunResult(date=as_of, outcomes=[] if dry_run else None)
+    projects = [project] if project else list(Project.objects.order_by("pk"))
+    cal = workcal.Calendar()
+    if not cal.covers(as_of) or not cal.covers(as_of + dt.timedelta(days=30)):
+        result.alert = (f"{as_of.year + (0 if not cal.covers(as_of) else 1)} 年的节假日安排尚未录入，"
+                        "无法覆盖的日期不会安排任何联系；请在“节假日安排”中录入国务院公布的安排。")
+    faults = [0]
+    for proj in projects:
+        _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
+                     actor_label=actor_label, faults=faults)
+    result.seconds = time.monotonic() - started
+    if not dry_run and unit_ids is None:
+        Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
+                           accounts_in_arrears=result.accounts_in_arrears, actions_created=result.actions_created,
+                           held=result.held, seconds=result.seconds, actor_label=actor_label, alert=result.alert)
+    return result
+
+
+def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
+                 unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int]) -> None:
+    if not dry_run and not Policy.objects.filter(project=project).exists():
+        from wuye.dunning.defaults import policies_install_defaults
+
+        policies_install_defaults(project)  # a project starts with the default ladders
+    ladders = ladders_for(project, as_of)
+    if not ladders:
+        return
+    rules = Rules.of(project)
+    assigner = Assigner(project)
+    tz = project.timezone or "Asia/Shanghai"
+    now = timezone.now()
+    in_arrears: set[int] = set()
+    accounts = accounts_for(project, as_of, unit_ids)
+    while chunk := list(islice(accounts, chunk_size)):
+        arrears = [a for a in chunk if a.summary.overdue_fen > 0]
+        in_arrears.update(a.summary.unit_id for a in arrears)
+        result.accounts_in_arrears += len(arrears)
+        with transaction.atomic():
+            if not dry_run:
+                _open_new_episodes(project, as_of, arrears)
+            else:
+                for a in arrears:
+                    if a.episode_cycle is None:
+                        a.episode_cycle = f"A{as_of.isoformat()}"
+            rows, held_rows, broken = [], [], []
+            for acc in chunk:
+                ladder = ladder_of(ladders, acc.segment)
+                if ladder is None:
+                    continue
+                out = decide(acc, ladder, as_of, rules)
+                if out.held:
+                    result.held += 1
+                    held_rows.append((project.pk, acc.summary.unit_id, as_of, out.held[0], out.held[1][:200]))
+                broken.extend(out.broken_promises)
+                if dry_run:
+                    result.outcomes.append(out)
+                    result.actions_created += len(out.decisions)
+                    continue
+                for d in out.decisions:
+                    not_before = workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz)
+                    episode = acc.episode_id if d.cycle[0] in "AP" else None
+                    rows.append((
+                        project.pk, d.unit_id, d.step.pk, d.cycle, episode, as_of, d.step.channel, d.step.order,
+                        not_before, ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING, 0,
+                        out_id_for(d.unit_id, d.step.pk, d.cycle), acc.summary.overdue_fen, "[]", None, "", "", "",
+                        "", "", d.superseded,
+                        assigner.user_for(d.step, d.unit_id), actor_label, now, None, None, None, "", None, None))
+            if not dry_run:
+                result.actions_created += insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
+                insert_rows_ignore_conflicts(
+                    HeldAccount, ("project_id", "unit_id", "run_date", "reason", "detail"), held_rows)
+                if broken:
+                    Hold.objects.filter(pk__in=broken, outcome="").update(outcome="broken", released_on=as_of,
+                                                                           release_note="承诺日已过仍未缴费")
+        if not dry_run:
+            _fault_point(faults)
+    if not dry_run and unit_ids is None:
+        close_cleared_episodes(project, as_of, in_arrears)
+
+
+def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> None:
+    new = [a for a in arrears if a.episode_cycle is None]
+    if not new:
+        return
+    insert_rows_ignore_conflicts(Episode, ("project_id", "unit_id", "opened_on", "first_due", "closed_on"), [
+        (project.pk, a.summary.unit_id, as_of, a.summary.oldest_due, None) for a in new])
+    found = _open_episodes(project, [a.summary.unit_id for a in new])
+    for a in new:
+        pk, opened = found[a.summary.unit_id]
+        a.episode_id, a.episode_cycle = pk, f"A{opened.isoformat()}"
+
+
+def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[int]) -> int:
+    """Close the episodes of units no longer in arrears and cancel their pending arrears actions."""
+    open_eps = Episode.objects.filter(project=project, closed_on__isnull=True).values_list("pk", "unit_id")
+    cleared = [pk for pk, unit in open_eps.iterator(chunk_size=50_000) if unit not in in_arrears]
+    for start in range(0, len(cleared), 5_000):
+        batch = cleared[start:start + 5_000]
+        with transaction.atomic():
+            Episode.objects.filter(pk__in=batch).update(closed_on=as_of)
+            cancel_pending(Q(episode_id__in=batch), detail="欠费已结清", actor_label=JOB_LABEL)
+    return len(cleared)
+
+
+def cancel_pending(q: Q, *, detail: str, actor_label: str) -> int:
+    """Cancel pending actions matching ``q`` (an ``ActionEvent`` for each); their tasks close too."""
+    from wuye.dunning.choices import TaskStatus
+    from wuye.dunning.models import ActionEvent, Task
+
+    now = timezone.now()
+    ids = list(Action.objects.filter(q, status=ActionStatus.PENDING).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    n = Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(status=ActionStatus.CANCELLED,
+                                                                              last_error=detail[:300])
+    ActionEvent.objects.bulk_create([ActionEvent(action_id=i, at=now, status=ActionStatus.CANCELLED, detail=detail,
+                                                 actor_label=actor_label) for i in ids])
+    Task.objects.filter(action_id__in=ids, status=TaskStatus.OPEN).update(
+        status=TaskStatus.CANCELLED, closed_at=now, close_note=detail)
+    return n

@@ -1,0 +1,39 @@
+"""wuye dunning_run --date YYYY-MM-DD [--project CODE] [--dry-run]"""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from wuye.dunning.engine import dunning_run
+from wuye.estate.models import Project
+
+
+class Command(BaseCommand):
+    help = "每日催缴决策：为每个欠费户决定今天的动作并写入发件箱（同一天重复运行不会重复生成）。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="业务日期 YYYY-MM-DD（默认今天）")
+        parser.add_argument("--project", help="只运行该项目（项目编码）")
+        parser.add_argument("--dry-run", action="store_true", help="只显示将会发生什么，不写入")
+        parser.add_argument("--verbose-accounts", action="store_true", help="试运行时逐户列出决定与原因")
+
+    def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, **options):
+        try:
+            as_of = dt.date.fromisoformat(date) if date else timezone.localdate()
+        except ValueError as exc:
+            raise CommandError(f"日期格式应为 YYYY-MM-DD：{date}") from exc
+        proj = None
+        if project:
+            proj = Project.objects.filter(code=project).first()
+            if proj is None:
+                raise CommandError(f"没有编码为 {project} 的项目。")
+        result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run)
+        if result.alert:
+            self.stderr.write(result.alert)
+        if dry_run and verbose_accounts:
+            for out in result.outcomes or []:
+                what = "；".join(f"{d.step.name}（{d.why}）" for d in out.decisions)
+                why = f"暂停：{out.held[1]}" if out.held else out.note
+                self.stdout.write(f"unit {out.unit_id}: {what or '—'} {why}")
+        self.stdout.write(result.as_json())

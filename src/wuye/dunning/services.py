@@ -1,0 +1,138 @@
+"""Operations of the collection engine that change state (views, API, jobs and the CLI call these)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from wuye.accounts.choices import Role
+from wuye.accounts.models import User
+from wuye.accounts.services import audit_record
+from wuye.billing.selectors import account_summaries
+from wuye.dunning.choices import ActionStatus, DayKind, HoldKind, TaskStatus
+from wuye.dunning.engine import cancel_pending
+from wuye.dunning.guardrails import check_text
+from wuye.dunning.models import CalendarDay, Episode, Hold, MessageTemplate, SegmentOverride, Task
+from wuye.estate.models import Unit
+
+
+def account_refresh(*, unit_id: int, on: dt.date, actor_label: str) -> None:
+    """After money came in: if nothing is overdue any more, close the episode, cancel pending arrears
+    actions and open tasks, and record kept promises; if nothing is open at all, pre-due reminders go too."""
+    summary = next(iter(account_summaries(as_of=on, unit_ids=[unit_id], only_overdue=False)), None)
+    overdue = summary.overdue_fen if summary else 0
+    open_fen = summary.open_fen if summary else 0
+    if overdue > 0:
+        return
+    episodes = list(Episode.objects.filter(unit_id=unit_id, closed_on__isnull=True).values_list("pk", flat=True))
+    if episodes:
+        Episode.objects.filter(pk__in=episodes).update(closed_on=on)
+    q = Q(unit_id=unit_id, episode__isnull=False) if open_fen > 0 else Q(unit_id=unit_id)
+    cancel_pending(q, detail="已缴清欠费，取消未发送的催缴", actor_label=actor_label)
+    Task.objects.filter(unit_id=unit_id, status=TaskStatus.OPEN, action__episode__isnull=False).update(
+        status=TaskStatus.CANCELLED, closed_at=timezone.now(), close_note="已缴清欠费")
+    Hold.objects.filter(unit_id=unit_id, kind=HoldKind.PROMISE, released_on__isnull=True).update(
+        outcome="kept", released_on=on, release_note="已缴清")
+
+
+def _require_staff(actor: User, roles: tuple[str, ...], what: str) -> None:
+    if not (actor.is_superuser or actor.role in roles):
+        raise ValidationError({"actor": f"您的角色不能{what}。"})
+
+
+@transaction.atomic
+def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until: dt.date | None = None,
+               starts_on: dt.date | None = None, amount_fen: int | None = None, actor_label: str = "") -> Hold:
+    """Pause the ladder for a unit (a dispute, a promise to pay, or a manual hold with an end date).
+    Pending arrears actions are cancelled at once; pre-due reminders stay."""
+    reason = (reason or "").strip()
+    errors = {}
+    if kind not in HoldKind.values:
+        errors["kind"] = "未知的暂停类型。"
+    if not reason:
+        errors["reason"] = "请填写原因。"
+    if kind in (HoldKind.PROMISE, HoldKind.MANUAL) and until is None:
+        errors["until"] = "请填写截止日期（承诺缴费日或暂停结束日）。"
+    starts_on = starts_on or timezone.localdate()
+    if until is not None and until < starts_on:
+        errors["until"] = "截止日期不能早于开始日期。"
+    if errors:
+        raise ValidationError(errors)
+    hold = Hold.objects.create(project_id=unit.project_id, unit=unit, kind=kind, reason=reason, until=until,
+                               starts_on=starts_on, amount_fen=amount_fen, created_by=actor)
+    cancel_pending(Q(unit_id=unit.pk, episode__isnull=False), detail=f"暂停催缴：{reason}"[:300],
+                   actor_label=actor_label or (f"user:{actor.username}" if actor else "job"))
+    audit_record(actor=actor, actor_label=actor_label, verb="dunning.hold", obj=unit,
+                 after={"kind": kind, "until": until.isoformat() if until else None, "reason": reason})
+    return hold
+
+
+@transaction.atomic
+def hold_release(*, actor: User | None, hold: Hold, note: str, on: dt.date | None = None,
+                 actor_label: str = "") -> Hold:
+    """End a hold; the next daily run resumes the ladder at the stage the account has reached."""
+    hold = Hold.objects.select_for_update().get(pk=hold.pk)
+    if hold.released_on:
+        raise ValidationError({"hold": "该暂停已解除。"})
+    hold.released_on, hold.released_by, hold.release_note = on or timezone.localdate(), actor, note[:300]
+    hold.save(update_fields=["released_on", "released_by", "release_note"])
+    audit_record(actor=actor, actor_label=actor_label, verb="dunning.hold_release", obj=hold.unit, note=note)
+    return hold
+
+
+@transaction.atomic
+def segment_override_set(*, actor: User, unit: Unit, segment: str | None, reason: str) -> None:
+    """Set (or, with ``segment=None``, clear) a unit's segment by hand."""
+    _require_staff(actor, (Role.MANAGER, Role.ADMIN), "调整分群")
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写原因。"})
+    before = SegmentOverride.objects.filter(unit=unit).values_list("segment", flat=True).first()
+    if segment:
+        SegmentOverride.objects.update_or_create(unit=unit, defaults={"segment": segment, "reason": reason,
+                                                                      "set_by": actor})
+    else:
+        SegmentOverride.objects.filter(unit=unit).delete()
+    audit_record(actor=actor, verb="dunning.segment", obj=unit, before={"segment": before},
+                 after={"segment": segment}, note=reason)
+
+
+@transaction.atomic
+def template_save(*, actor: User, template: MessageTemplate, body: str, subject: str = "",
+                  provider_template_id: str | None = None) -> MessageTemplate:
+    """Change a template's text after the guardrail check; the version goes up by one."""
+    _require_staff(actor, (Role.MANAGER, Role.ADMIN), "修改模板")
+    problems = check_text(subject + "\n" + body)
+    if problems:
+        raise ValidationError({"body": "；".join(problems)})
+    before = {"version": template.version, "body": template.body}
+    template.body, template.subject = body, subject
+    if provider_template_id is not None:
+        template.provider_template_id = provider_template_id
+    template.version += 1
+    template.updated_by = actor
+    template.save()
+    audit_record(actor=actor, verb="dunning.template", obj=template, before=before,
+                 after={"version": template.version, "body": body})
+    return template
+
+
+@transaction.atomic
+def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]]) -> int:
+    """Enter a published schedule (date, kind, name); replaces rows for the same dates."""
+    _require_staff(actor, (Role.ADMIN, Role.MANAGER), "录入节假日安排")
+    for day, kind, _name in days:
+        if kind not in DayKind.values:
+            raise ValidationError({"kind": f"{day}：未知的日期类型“{kind}”。"})
+    for day, kind, name in days:
+        CalendarDay.objects.update_or_create(date=day, defaults={"kind": kind, "name": name, "entered_by": actor})
+    audit_record(actor=actor, verb="dunning.calendar", after={"days": [(d.isoformat(), k) for d, k, _ in days]},
+                 project_id=None)
+    return len(days)
+
+
+def action_statuses_open() -> tuple[str, ...]:
+    return (ActionStatus.PENDING, ActionStatus.SENDING)

@@ -1,0 +1,1 @@
+"""Outbound channels (SMS, WeChat template messages, e-mail, console, file) behind one small interface."""

@@ -1,0 +1,122 @@
+"""Worked scenarios of the daily run, each over dates."""
+
+import datetime as dt
+
+from wuye.billing.services import payment_record
+from wuye.dunning.choices import ActionStatus, HoldKind, HoldReason
+from wuye.dunning.engine import dunning_run
+from wuye.dunning.models import Action, Episode, HeldAccount
+from wuye.dunning.services import hold_place, hold_release
+
+from .conftest import names
+
+D = dt.date
+
+
+def run(*days):
+    for day in days:
+        dunning_run(as_of=day)
+
+
+def test_the_residential_ladder_from_reminder_to_lawyer_referral(arrears_estate):
+    unit = arrears_estate["units"][0]
+    run(D(2025, 12, 31), D(2026, 1, 8), D(2026, 1, 16), D(2026, 1, 18), D(2026, 1, 25), D(2026, 2, 1),
+        D(2026, 4, 16), D(2026, 7, 14))
+    got = names(unit)
+    assert got[:4] == [
+        (D(2025, 12, 31), "到期前 15 天提醒"),
+        (D(2026, 1, 8), "到期前 7 天提醒"),
+        (D(2026, 1, 16), "逾期短信"),
+        (D(2026, 1, 18), "逾期 3 天电话"),
+    ]
+    arrears = [g for g in got if g[1] not in ("到期前 15 天提醒", "到期前 7 天提醒")]
+    assert (D(2026, 1, 25), "定期电话") in arrears  # day 10: the weekly call starts
+    assert (D(2026, 2, 1), "每两周欠费短信") in arrears
+    assert (D(2026, 4, 16), "欠费 3 个月挂号信") in arrears and (D(2026, 4, 16), "上门沟通") in arrears
+    assert (D(2026, 7, 14), "律师函转介") in arrears
+    assert [n for _, n in arrears].count("律师函转介") == 1
+    referral = Action.objects.get(unit=unit, step__name="律师函转介")
+    assert referral.channel == "referral" and referral.stage == 40
+    # every arrears action belongs to the one open episode, which began on the first overdue day
+    assert Episode.objects.get(unit=unit).opened_on == D(2026, 1, 16)
+
+
+def test_an_account_first_seen_deep_in_arrears_starts_where_it_is(arrears_estate):
+    unit = arrears_estate["units"][0]
+    run(D(2026, 7, 20))  # 186 days overdue: straight to the referral, not the first SMS
+    stage_steps = [n for _, n in names(unit) if n in ("逾期短信", "逾期 3 天电话", "欠费 3 个月挂号信", "律师函转介")]
+    assert stage_steps == ["律师函转介"]
+
+
+def test_running_twice_the_same_day_creates_nothing_new(arrears_estate):
+    first = dunning_run(as_of=D(2026, 1, 18))
+    second = dunning_run(as_of=D(2026, 1, 18))
+    assert first.actions_created > 0
+    assert second.actions_created == 0
+    assert second.accounts_in_arrears == first.accounts_in_arrears == 36
+
+
+def test_a_paid_account_is_never_contacted_again(alice, arrears_estate):
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    pending = Action.objects.filter(unit=unit, status=ActionStatus.PENDING).count()
+    assert pending == 2
+    # pays everything that is due (January), leaving nothing overdue
+    payment_record(actor=alice, unit=unit, amount_fen=17_900, method="cash",
+                   paid_at=dt.datetime(2026, 1, 19, 10, tzinfo=dt.UTC))
+    assert not Action.objects.filter(unit=unit, status=ActionStatus.PENDING, episode__isnull=False).exists()
+    assert Action.objects.filter(unit=unit, status=ActionStatus.CANCELLED).count() == 2
+    assert Episode.objects.get(unit=unit).closed_on is not None
+    run(D(2026, 1, 20), D(2026, 1, 25), D(2026, 2, 1))
+    assert not Action.objects.filter(unit=unit, decided_on__gte=D(2026, 1, 20), episode__isnull=False).exists()
+
+
+def test_a_dispute_holds_escalation_and_release_resumes_at_the_right_step(alice, arrears_estate):
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16), D(2026, 1, 18))  # SMS, call
+    hold_place(actor=alice, unit=unit, kind=HoldKind.DISPUTE, reason="漏水未修", starts_on=D(2026, 1, 19))
+    run(D(2026, 1, 25), D(2026, 2, 1), D(2026, 2, 8))
+    assert HeldAccount.objects.filter(unit=unit, reason=HoldReason.DISPUTE).count() == 3
+    arrears = [n for d, n in names(unit, episode__isnull=False) if d > D(2026, 1, 18)]
+    assert arrears == []
+    # pre-due reminders of new bills still go out during the dispute
+    assert names(unit, decided_on=D(2026, 2, 8), episode__isnull=True) == [(D(2026, 2, 8), "到期前 7 天提醒")]
+    hold_release(actor=alice, hold=unit.holds.get(), note="已维修", on=D(2026, 2, 9))
+    run(D(2026, 2, 10))
+    resumed = [n for d, n in names(unit) if d == D(2026, 2, 10)]
+    # back where it was: no second overdue SMS or first call; the repeating steps pick up
+    assert "逾期短信" not in resumed and "逾期 3 天电话" not in resumed
+    assert "定期电话" in resumed
+
+
+def test_a_promise_suppresses_calls_until_the_day_before(alice, arrears_estate):
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    hold_place(actor=alice, unit=unit, kind=HoldKind.PROMISE, reason="月底发工资后缴", until=D(2026, 1, 30),
+               starts_on=D(2026, 1, 19))
+    run(*[D(2026, 1, d) for d in range(19, 29)])
+    assert [n for d, n in names(unit) if D(2026, 1, 19) <= d <= D(2026, 1, 28)] == []
+    run(D(2026, 1, 29))
+    assert names(unit, decided_on=D(2026, 1, 29)) == [(D(2026, 1, 29), "承诺前一天提醒")]
+    run(D(2026, 1, 30))
+    assert names(unit, decided_on=D(2026, 1, 30)) == []  # the promised day itself: still waiting
+    run(D(2026, 1, 31))
+    got = [n for _, n in names(unit, decided_on=D(2026, 1, 31))]
+    assert "承诺失约跟进" in got
+    assert unit.holds.get().outcome == "broken"
+
+
+def test_an_installment_plan_in_good_standing_holds_the_ladder(alice, arrears_estate):
+    from wuye.billing.installments import equal_schedule, installment_request
+
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16))
+    installment_request(  # a manager's request is approved at once
+        actor=alice, unit=unit, schedule=equal_schedule(17_900 * 7, 7, D(2026, 12, 1)),
+                               reason="失业，分七期")
+    result = dunning_run(as_of=D(2026, 11, 28))
+    assert HeldAccount.objects.get(unit=unit, run_date=D(2026, 11, 28)).reason == HoldReason.INSTALLMENT
+    assert result.held == 1
+    assert names(unit, decided_on=D(2026, 11, 28)) == []
+    other = arrears_estate["units"][1]
+    assert "律师函转介" in [n for _, n in names(other, decided_on=D(2026, 11, 28))]
