@@ -3,8 +3,8 @@
 Task bodies stay thin: they take ids and call a service.
 """
 
-from huey import crontab
 from django.utils import timezone
+from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task
 
 

@@ -39,6 +39,7 @@ from wuye.dunning.choices import (
     Channel,
     HoldKind,
     TaskKind,
+    WindowDays,
     WindowGroup,
 )
 from wuye.dunning.engine import Account, HoldInfo, active_hold
@@ -48,6 +49,8 @@ from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
 from wuye.notify.base import Backend, Message, Outcome, backend_for
 
 BATCH = 500
+# notices, letters, referrals and escalations are office work: any working day, inside the hard bounds
+OFFICE_WINDOW = workcal.Window(WindowDays.WORKDAYS, ((workcal.HARD_START, workcal.HARD_END),))
 MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = (1, 5, 30, 120, 480)
 JOB = "job:dispatch"
@@ -165,11 +168,8 @@ def _filter_windows(due, now, ctx: _Context, result: DispatchResult) -> list[int
     for pk, pid, channel in due:
         project = ctx.project(pid)
         group = _group(channel)
-        if group is None:
-            ready.append(pk)
-            continue
         local = workcal.local_now(now, project.timezone)
-        window = ctx.windows[pid][group]
+        window = ctx.windows[pid][group] if group else OFFICE_WINDOW
         try:
             if workcal.within_hard_bounds(local) and window.contains(ctx.cal, local):
                 ready.append(pk)

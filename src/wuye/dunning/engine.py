@@ -473,8 +473,16 @@ class RunResult:
                            "seconds": round(self.seconds, 2)}, ensure_ascii=False)
 
 
+# Crash tests: a callable run after each committed chunk (it may raise), or the environment variable
+# ``WUYE_FAULT_AFTER_CHUNKS=N`` that kills the process after N committed chunks.
+FAULT_HOOK = None
+
+
 def _fault_point(counter: list[int]) -> None:
-    """Test hook: ``WUYE_FAULT_AFTER_CHUNKS=N`` kills the process after N committed chunks (crash tests)."""
+    if FAULT_HOOK is not None:
+        counter[0] += 1
+        FAULT_HOOK(counter[0])
+        return
     limit = os.environ.get("WUYE_FAULT_AFTER_CHUNKS")
     if limit is None:
         return

@@ -1,0 +1,54 @@
+from rest_framework import serializers
+
+from wuye.dunning.models import Action, Hold
+
+
+class HoldSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display")
+
+    class Meta:
+        model = Hold
+        fields = ["id", "kind", "kind_label", "starts_on", "until", "reason", "amount_fen"]
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    step = serializers.CharField(source="step.name")
+    status_label = serializers.CharField(source="get_status_display")
+    channel_label = serializers.CharField(source="get_channel_display")
+
+    class Meta:
+        model = Action
+        fields = ["id", "decided_on", "step", "stage", "channel", "channel_label", "status", "status_label",
+                  "cycle", "not_before", "sent_at", "delivered_at", "periods", "deadline", "content_sha256",
+                  "template_version", "provider", "provider_message_id", "last_error"]
+
+
+class DecisionSerializer(serializers.Serializer):
+    step = serializers.CharField(source="step.name")
+    channel = serializers.CharField(source="step.channel")
+    not_before = serializers.DateField()
+    why = serializers.CharField()
+
+
+class CollectionSerializer(serializers.Serializer):
+    unit = serializers.IntegerField(source="unit.pk")
+    unit_code = serializers.CharField(source="unit.code")
+    as_of = serializers.DateField()
+    segment = serializers.CharField()
+    segment_label = serializers.CharField()
+    policy = serializers.CharField()
+    current_stage = serializers.IntegerField(source="stage")
+    current_step = serializers.CharField(source="stage_name")
+    reachable = serializers.BooleanField()
+    holds = HoldSerializer(many=True)
+    held_today = serializers.SerializerMethodField()
+    today = serializers.SerializerMethodField()
+    actions = ActionSerializer(many=True)
+
+    def get_held_today(self, obj) -> str | None:
+        return obj.today.held[1] if obj.today and obj.today.held else None
+
+    def get_today(self, obj) -> list[dict]:
+        if not obj.today:
+            return []
+        return DecisionSerializer([d for d in obj.today.decisions if not d.superseded], many=True).data

@@ -1,0 +1,201 @@
+"""The dispatcher: windows, caps, cancellation between decision and send, crash recovery, evidence."""
+
+import datetime as dt
+import hashlib
+import json
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from wuye.billing.services import payment_record
+from wuye.dunning.choices import ActionStatus
+from wuye.dunning.dispatch import dispatch, receipt_record
+from wuye.dunning.engine import dunning_run
+from wuye.dunning.models import Action, ActionEvent, Task
+from wuye.estate.models import ContactPoint
+from wuye.notify.base import Backend, Outcome, Result
+from wuye.notify.file import FileBackend
+
+D = dt.date
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def at(y, m, d, hh, mm=0):
+    return dt.datetime(y, m, d, hh, mm, tzinfo=SH)
+
+
+@pytest.fixture
+def outbox(tmp_path, settings):
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    settings.WUYE_CHANNEL_BACKENDS = {"sms": "file", "wechat": "file", "email": "file"}
+    return tmp_path / "outbox"
+
+
+def sms_lines(outbox):
+    path = outbox / "sms.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def test_no_sms_at_half_past_nine_in_the_evening(arrears_estate, outbox):
+    dunning_run(as_of=D(2026, 1, 16))
+    late = dispatch(now=at(2026, 1, 16, 21, 30))
+    assert late.sent == 0 and late.deferred == 36
+    assert sms_lines(outbox) == []
+    # handed back with the next opening: 09:00 the next day (a Saturday: messages may go on Saturdays)
+    action = Action.objects.filter(channel="sms").first()
+    assert action.next_attempt_at == at(2026, 1, 17, 9, 0)
+    morning = dispatch(now=at(2026, 1, 17, 9, 5))
+    # the six unsold units: the developer has no mobile on file, so those fail without a send
+    assert (morning.sent, morning.failed) == (30, 6)
+    assert len(sms_lines(outbox)) == 30
+
+
+def test_evidence_is_kept_for_each_message(arrears_estate, outbox):
+    unit = arrears_estate["units"][0]
+    dunning_run(as_of=D(2026, 1, 16))
+    dispatch(now=at(2026, 1, 16, 10, 0))
+    action = Action.objects.get(unit=unit, channel="sms")
+    assert action.status == ActionStatus.SENT
+    assert action.address == "13800000001"
+    assert "¥179.00" in action.content and "测试花园1-101" in action.content
+    assert action.content_sha256 == hashlib.sha256(action.content.encode()).hexdigest()
+    assert action.periods == ["2026-01-01"]
+    assert action.template_version == 1 and action.provider == "file"
+    assert action.deadline == D(2026, 1, 23)
+    assert [e.status for e in ActionEvent.objects.filter(action=action)] == [ActionStatus.SENT]
+    line = next(x for x in sms_lines(outbox) if x["out_id"] == action.out_id)
+    assert line["to"] == "13800000001" and line["body"] == action.content
+    receipt_record(out_id=action.out_id, delivered=True, at=at(2026, 1, 16, 10, 1))
+    action.refresh_from_db()
+    assert action.status == ActionStatus.DELIVERED and action.delivered_at == at(2026, 1, 16, 10, 1)
+
+
+def test_a_payment_between_decision_and_dispatch_cancels_the_send(alice, arrears_estate, outbox):
+    unit = arrears_estate["units"][0]
+    dunning_run(as_of=D(2026, 1, 16))
+    payment_record(actor=alice, unit=unit, amount_fen=17_900, method="cash",
+                   paid_at=dt.datetime(2026, 1, 16, 8, 30, tzinfo=SH))
+    result = dispatch(now=at(2026, 1, 16, 10, 0))
+    assert result.sent == 29
+    assert unit.pk not in {a.unit_id for a in Action.objects.filter(status=ActionStatus.SENT)}
+    assert "13800000001" not in {x["to"] for x in sms_lines(outbox)}
+
+
+def test_a_payment_the_signal_missed_is_still_caught_at_dispatch(arrears_estate, outbox):
+    """Money posted outside the services (e.g. a direct import) is seen by the dispatcher's own re-check."""
+    from django.db.models import F
+
+    from wuye.billing.models import Bill
+
+    unit = arrears_estate["units"][0]
+    dunning_run(as_of=D(2026, 1, 16))
+    Bill.objects.filter(unit=unit, period_start=D(2026, 1, 1)).update(settled_fen=F("amount_fen"))
+    dispatch(now=at(2026, 1, 16, 10, 0))
+    assert Action.objects.get(unit=unit, channel="sms").status == ActionStatus.CANCELLED
+
+
+def test_national_day_defers_and_the_make_up_saturday_works(arrears_estate, outbox):
+    dunning_run(as_of=D(2026, 9, 30))  # call tasks and messages are decided
+    holiday = dispatch(now=at(2026, 10, 1, 10, 0))
+    assert holiday.sent == 0 and holiday.deferred > 0  # not even office work on a public holiday
+    calls = Action.objects.filter(channel="call")
+    assert calls.exists()
+    assert {a.next_attempt_at for a in calls} == {at(2026, 10, 8, 9, 0)}
+    # 10 October is a Saturday but a make-up working day: calls may be made
+    dunning_run(as_of=D(2026, 10, 10))
+    dispatch(now=at(2026, 10, 10, 9, 30))
+    assert Task.objects.filter(kind="call", due_on=D(2026, 10, 10)).exists()
+
+
+def test_a_call_step_becomes_a_task_for_the_collector(arrears_estate, bob_territory, outbox):
+    unit = arrears_estate["units"][0]  # building 1: bob's territory
+    dunning_run(as_of=D(2026, 1, 19))  # day 4: the first call
+    dispatch(now=at(2026, 1, 19, 9, 30))
+    task = Task.objects.get(unit=unit, kind="call")
+    assert task.assigned_to == bob_territory and task.due_on == D(2026, 1, 19)
+    far = arrears_estate["units"][-1]  # building 3: nobody's territory
+    assert Task.objects.get(unit=far, kind="call").assigned_to is None
+
+
+class Flaky(Backend):
+    name = "flaky"
+
+    def __init__(self, outcome):
+        super().__init__()
+        self.outcome, self.calls = outcome, 0
+
+    def send(self, message):
+        self.calls += 1
+        return Result(self.outcome, detail="gateway says no", dead_address="empty" if self.outcome ==
+                      Outcome.PERMANENT else "")
+
+
+def test_transient_failures_retry_with_backoff(arrears_estate, outbox):
+    dunning_run(as_of=D(2026, 1, 16))
+    flaky = Flaky(Outcome.TRANSIENT)
+    first = dispatch(now=at(2026, 1, 16, 10, 0), backends={"sms": flaky})
+    assert first.sent == 0 and first.deferred == 30
+    action = Action.objects.filter(channel="sms").first()
+    assert action.status == ActionStatus.PENDING and action.attempts == 1
+    assert action.next_attempt_at == at(2026, 1, 16, 10, 1)
+    again = dispatch(now=at(2026, 1, 16, 10, 0, ), backends={"sms": flaky})
+    assert again.sent == again.deferred == 0  # not yet time
+    dispatch(now=at(2026, 1, 16, 10, 2), backends={"sms": FileBackend()})
+    action.refresh_from_db()
+    assert action.status == ActionStatus.SENT and action.attempts == 2
+
+
+def test_an_empty_number_is_flagged_and_not_tried_again(arrears_estate, outbox):
+    unit = arrears_estate["units"][0]
+    dunning_run(as_of=D(2026, 1, 16))
+    result = dispatch(now=at(2026, 1, 16, 10, 0), backends={"sms": Flaky(Outcome.PERMANENT)})
+    assert result.failed == 36
+    assert ContactPoint.objects.get(value="13800000001").validity == "empty"
+    assert Action.objects.get(unit=unit, channel="sms").status == ActionStatus.FAILED
+    # the next message finds no live number: it fails at once without calling the gateway
+    dunning_run(as_of=D(2026, 2, 1))
+    never = Flaky(Outcome.SENT)
+    dispatch(now=at(2026, 2, 2, 10, 0), backends={"sms": never})
+    failed = Action.objects.get(unit=unit, channel="sms", decided_on=D(2026, 2, 1), episode__isnull=False)
+    assert failed.status == ActionStatus.FAILED and "联系方式" in failed.last_error
+
+
+def test_a_crash_between_send_and_record_never_sends_twice(arrears_estate, outbox, settings):
+    settings.WUYE_SEND_LEASE_SECONDS = 60
+    dunning_run(as_of=D(2026, 1, 16))
+    file = FileBackend()
+    # simulate the crash: the file backend sent two messages, then the process died before recording
+    claimed = list(Action.objects.filter(channel="sms").order_by("pk")[:3])
+    from wuye.notify.base import Message
+
+    file.send_many([Message("sms", "138", "x", a.out_id) for a in claimed[:2]])
+    Action.objects.filter(pk__in=[a.pk for a in claimed]).update(
+        status=ActionStatus.SENDING, claimed_at=at(2026, 1, 16, 9, 59), claimed_by="dead")
+    dispatch(now=at(2026, 1, 16, 10, 5))
+    statuses = [Action.objects.get(pk=a.pk).status for a in claimed]
+    assert statuses == [ActionStatus.SENT, ActionStatus.SENT, ActionStatus.SENT]
+    sent_ids = [x["out_id"] for x in sms_lines(outbox)]
+    assert len(sent_ids) == len(set(sent_ids)) == 30  # the two that went before the crash went once
+
+
+def test_a_provider_that_cannot_tell_leaves_it_for_a_person(arrears_estate, outbox, settings):
+    settings.WUYE_SEND_LEASE_SECONDS = 60
+    dunning_run(as_of=D(2026, 1, 16))
+    action = Action.objects.filter(channel="sms").first()
+    Action.objects.filter(pk=action.pk).update(status=ActionStatus.SENDING, claimed_at=at(2026, 1, 16, 9, 0))
+    blind = Flaky(Outcome.SENT)  # was_sent → None
+    result = dispatch(now=at(2026, 1, 16, 10, 0), backends={"sms": blind})
+    assert result.uncertain == 1
+    action.refresh_from_db()
+    assert action.status == ActionStatus.UNCERTAIN
+    assert blind.calls == 29  # everyone else, not this one
+
+
+def test_two_dispatchers_never_take_the_same_action(arrears_estate, outbox):
+    from wuye.dunning.dispatch import _claim
+
+    dunning_run(as_of=D(2026, 1, 16))
+    ids = list(Action.objects.filter(channel="sms").values_list("pk", flat=True))
+    first = _claim(ids, at(2026, 1, 16, 10), "a")
+    second = _claim(ids, at(2026, 1, 16, 10), "b")
+    assert len(first) == 36 and second == []
