@@ -136,3 +136,81 @@ def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]]) ->
 
 def action_statuses_open() -> tuple[str, ...]:
     return (ActionStatus.PENDING, ActionStatus.SENDING)
+
+
+@transaction.atomic
+def policy_save(*, actor: User, policy, active: bool, valid_from: dt.date | None, valid_to: dt.date | None,
+                formset) -> None:
+    """Save a policy's dates and its steps (a validated model formset); audited with the steps before/after."""
+    _require_staff(actor, (Role.MANAGER, Role.ADMIN), "修改催缴策略")
+    if valid_from and valid_to and valid_to < valid_from:
+        raise ValidationError({"valid_to": "生效止不能早于生效起。"})
+    before = list(policy.steps.values("order", "name", "kind", "days", "months", "amount_fen", "channel"))
+    policy.active, policy.valid_from, policy.valid_to = active, valid_from, valid_to
+    policy.save()
+    steps = formset.save(commit=False)
+    for step in steps:
+        step.policy = policy
+        step.save()
+    for gone in formset.deleted_objects:
+        if gone.actions.exists():
+            gone.active = False  # steps with actions stay as evidence; they stop firing
+            gone.save(update_fields=["active"])
+        else:
+            gone.delete()
+    after = list(policy.steps.values("order", "name", "kind", "days", "months", "amount_fen", "channel"))
+    audit_record(actor=actor, verb="dunning.policy", obj=policy.project, note=policy.name,
+                 before={"steps": before}, after={"steps": after, "active": active})
+
+
+@transaction.atomic
+def task_close(*, actor: User, task: Task, note: str) -> Task:
+    if task.status != TaskStatus.OPEN:
+        raise ValidationError({"task": "该任务已关闭。"})
+    task.status, task.closed_at, task.close_note = TaskStatus.DONE, timezone.now(), note[:300]
+    task.save(update_fields=["status", "closed_at", "close_note"])
+    audit_record(actor=actor, verb="dunning.task_done", obj=task.unit, note=note, after={"task": task.pk})
+    return task
+
+
+KIND_WORDS = {"holiday": DayKind.HOLIDAY, "假": DayKind.HOLIDAY, "休": DayKind.HOLIDAY, "节假日": DayKind.HOLIDAY,
+              "workday": DayKind.WORKDAY, "班": DayKind.WORKDAY, "上班": DayKind.WORKDAY, "调休上班": DayKind.WORKDAY,
+              "工作日": DayKind.WORKDAY, "rest": DayKind.REST, "休息日": DayKind.REST}
+
+
+def parse_schedule(text: str) -> list[tuple[dt.date, str, str]]:
+    """Lines like ``2027-01-01 假 元旦``, ``2027-02-06~2027-02-12 假 春节`` or ``2027-02-20 班 春节调休``."""
+    days: list[tuple[dt.date, str, str]] = []
+    errors = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(maxsplit=2)
+        if len(parts) < 2:
+            errors.append(f"第 {n} 行：应为“日期 类型 说明”，如 2027-01-01 假 元旦")
+            continue
+        span, word = parts[0], parts[1]
+        name = parts[2] if len(parts) > 2 else ""
+        kind = KIND_WORDS.get(word)
+        if kind is None:
+            errors.append(f"第 {n} 行：类型“{word}”应为 假 或 班")
+            continue
+        try:
+            first, _, last = span.replace("～", "~").partition("~")
+            start = dt.date.fromisoformat(first)
+            end = dt.date.fromisoformat(last) if last else start
+        except ValueError:
+            errors.append(f"第 {n} 行：日期“{span}”格式应为 YYYY-MM-DD 或 YYYY-MM-DD~YYYY-MM-DD")
+            continue
+        if end < start or (end - start).days > 31:
+            errors.append(f"第 {n} 行：日期区间不合理")
+            continue
+        while start <= end:
+            days.append((start, kind, name))
+            start += dt.timedelta(days=1)
+    if errors:
+        raise ValidationError({"schedule": errors})
+    if not days:
+        raise ValidationError({"schedule": "没有可录入的日期。"})
+    return days

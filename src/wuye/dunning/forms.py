@@ -1,0 +1,65 @@
+from django import forms
+
+from wuye.dunning.choices import HoldKind
+from wuye.dunning.guardrails import check_text
+from wuye.dunning.models import MessageTemplate, Step
+
+
+class StepForm(forms.ModelForm):
+    amount_yuan = forms.DecimalField(label="欠费金额达到（元）", required=False, min_value=0, decimal_places=2)
+
+    class Meta:
+        model = Step
+        fields = ["order", "name", "kind", "days", "months", "event", "repeat_days", "channel", "template",
+                  "assignee", "prefer_month_edge_days", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.amount_fen:
+            self.fields["amount_yuan"].initial = self.instance.amount_fen / 100
+        self.fields["template"].queryset = MessageTemplate.objects.order_by("code")
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == "pre_due" and (data.get("days") is None or data["days"] >= 0):
+            self.add_error("days", "到期前提醒的天数应为负数，如 -15。")
+        if kind == "event" and not data.get("event"):
+            self.add_error("event", "请选择事件。")
+        if kind == "after_previous" and not data.get("days"):
+            self.add_error("days", "请填写距上一步的天数。")
+        if kind == "overdue" and data.get("days") is None and not data.get("months") and not data.get("amount_yuan"):
+            self.add_error("days", "逾期阈值至少填写天数、月数、金额之一。")
+        template = data.get("template")
+        if template and template.channel != data.get("channel"):
+            self.add_error("template", "模板的渠道与步骤的渠道不一致。")
+        return data
+
+    def save(self, commit=True):
+        step = super().save(commit=False)
+        yuan = self.cleaned_data.get("amount_yuan")
+        step.amount_fen = int(yuan * 100) if yuan else None
+        if commit:
+            step.save()
+        return step
+
+
+class TemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["subject", "body", "provider_template_id"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 5})}
+
+    def clean(self):
+        data = super().clean()
+        problems = check_text((data.get("subject") or "") + "\n" + (data.get("body") or ""))
+        if problems:
+            raise forms.ValidationError(problems)
+        return data
+
+
+class HoldForm(forms.Form):
+    kind = forms.ChoiceField(label="类型", choices=HoldKind.choices)
+    until = forms.DateField(label="截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="承诺缴费日或暂停结束日。")
+    reason = forms.CharField(label="原因", max_length=300)

@@ -1,0 +1,243 @@
+"""Staff pages of the collection engine: overview with "tomorrow", policies and steps, templates, the
+outbox, tasks, the holiday schedule, and a unit's collection page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.forms import modelformset_factory
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from wuye.accounts.permissions import can_manage_team
+from wuye.common.forms import bootstrap, validation_errors_text
+from wuye.dunning import calendar as workcal
+from wuye.dunning import services
+from wuye.dunning.choices import ActionStatus, Channel, DayKind, HoldKind, TaskStatus
+from wuye.dunning.engine import dunning_run
+from wuye.dunning.forms import HoldForm, StepForm, TemplateForm
+from wuye.dunning.models import CalendarDay, MessageTemplate, Policy, Run, Step
+from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
+from wuye.estate.models import Unit
+from wuye.estate.selectors import projects_visible, unit_visible_or_404
+
+PAGE = 50
+
+
+def _manager(user) -> None:
+    if not can_manage_team(user):
+        raise PermissionDenied("只有经理和管理员可以修改催缴策略。")
+
+
+def _calendar_alert(today: dt.date) -> str:
+    cal = workcal.Calendar()
+    until = cal.covered_until(today)
+    if until is None or (until - today).days < 45:
+        year = today.year if until is None else until.year + 1
+        return (f"{year} 年的法定节假日安排尚未录入：该年的日期不会安排任何联系。"
+                "请在国务院公布后到“节假日安排”录入。")
+    return ""
+
+
+@login_required
+def overview(request):
+    """Today's outbox by status, recent runs, and what would happen tomorrow (per project, with reasons)."""
+    projects = projects_visible(request.user).order_by("code")
+    today = timezone.localdate()
+    project = projects.filter(pk=request.GET.get("project")).first() or projects.first()
+    day = today + dt.timedelta(days=1)
+    if request.GET.get("date"):
+        try:
+            day = dt.date.fromisoformat(request.GET["date"])
+        except ValueError:
+            messages.error(request, "日期格式应为 YYYY-MM-DD。")
+    rows, total = [], 0
+    preview = None
+    if project is not None:
+        scope = list(Unit.objects.filter(pk__in=actions_scope_units(request.user, project)).values_list(
+            "pk", flat=True)) if request.user.territory_bound else None
+        preview = dunning_run(as_of=day, project=project, dry_run=True, unit_ids=scope)
+        units = {u.pk: u for u in Unit.objects.filter(pk__in=[o.unit_id for o in preview.outcomes[:2000]])}
+        for out in preview.outcomes:
+            live = [d for d in out.decisions if not d.superseded]
+            if not live and not out.held:
+                continue
+            total += 1
+            if len(rows) < 300:
+                rows.append({"unit": units.get(out.unit_id), "decisions": live, "held": out.held})
+    counts = dict(actions_visible(request.user).filter(decided_on=today).values_list("status").annotate(
+        n=Count("pk")).values_list("status", "n"))
+    runs = Run.objects.filter(project__in=list(projects) + [None]).order_by("-started_at")[:10]
+    return render(request, "dunning/overview.html", {
+        "projects": projects, "project": project, "day": day, "rows": rows, "total": total, "preview": preview,
+        "counts": [(s.label, counts.get(s.value, 0)) for s in ActionStatus], "runs": runs,
+        "alert": _calendar_alert(today)})
+
+
+def actions_scope_units(user, project):
+    from wuye.estate.selectors import units_visible
+
+    return units_visible(user).filter(project=project).values("pk")
+
+
+@login_required
+def policies(request):
+    projects = projects_visible(request.user)
+    rows = (Policy.objects.filter(project__in=projects).select_related("project")
+            .annotate(n=Count("steps")).order_by("project__code", "segment", "name"))
+    return render(request, "dunning/policies.html", {
+        "policies": rows, "templates": MessageTemplate.objects.filter(project__isnull=True).order_by("code")})
+
+
+@login_required
+def policy_detail(request, pk: int):
+    """A ladder: its steps, editable by managers (order, trigger, channel, template, assignee, conditions)."""
+    policy = get_object_or_404(Policy.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    StepFormSet = modelformset_factory(Step, form=StepForm, extra=1, can_delete=True)
+    qs = policy.steps.select_related("template").order_by("order", "pk")
+    formset = StepFormSet(request.POST or None, queryset=qs)
+    if request.method == "POST":
+        _manager(request.user)
+        policy_form_ok = True
+        active = request.POST.get("active") == "on"
+        try:
+            valid_from = dt.date.fromisoformat(request.POST["valid_from"]) if request.POST.get("valid_from") else None
+            valid_to = dt.date.fromisoformat(request.POST["valid_to"]) if request.POST.get("valid_to") else None
+        except ValueError:
+            messages.error(request, "生效日期格式应为 YYYY-MM-DD。")
+            policy_form_ok = False
+        if policy_form_ok and formset.is_valid():
+            services.policy_save(actor=request.user, policy=policy, active=active, valid_from=valid_from,
+                                 valid_to=valid_to, formset=formset)
+            messages.success(request, "策略已保存，下次每日运行起生效。")
+            return redirect("dunning:policy-detail", pk=policy.pk)
+    for form in formset:
+        bootstrap(form)
+    return render(request, "dunning/policy_detail.html", {"policy": policy, "formset": formset})
+
+
+@login_required
+def template_edit(request, pk: int):
+    template = get_object_or_404(MessageTemplate, pk=pk)
+    form = TemplateForm(request.POST or None, instance=template)
+    if request.method == "POST":
+        _manager(request.user)
+        if form.is_valid():
+            try:
+                services.template_save(actor=request.user, template=template, body=form.cleaned_data["body"],
+                                       subject=form.cleaned_data["subject"],
+                                       provider_template_id=form.cleaned_data["provider_template_id"])
+            except ValidationError as exc:
+                form.add_error(None, validation_errors_text(exc))
+            else:
+                messages.success(request, f"模板已保存为第 {template.version} 版。")
+                return redirect("dunning:policies")
+    bootstrap(form)
+    return render(request, "dunning/template_edit.html", {"template": template, "form": form})
+
+
+@login_required
+def outbox(request):
+    qs = actions_visible(request.user).order_by("-decided_on", "-pk")
+    status, channel = request.GET.get("status", ""), request.GET.get("channel", "")
+    if status:
+        qs = qs.filter(status=status)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if request.GET.get("date"):
+        qs = qs.filter(decided_on=request.GET["date"])
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "dunning/outbox.html", {
+        "page_obj": page, "statuses": ActionStatus.choices, "channels": Channel.choices, "status": status,
+        "channel": channel})
+
+
+@login_required
+def tasks(request):
+    qs = tasks_visible(request.user).order_by("due_on", "pk")
+    state = request.GET.get("status", TaskStatus.OPEN)
+    if state:
+        qs = qs.filter(status=state)
+    if request.GET.get("mine"):
+        qs = qs.filter(assigned_to=request.user)
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "dunning/tasks.html", {"page_obj": page, "status": state,
+                                                  "statuses": TaskStatus.choices})
+
+
+@login_required
+@require_POST
+def task_close(request, pk: int):
+    task = get_object_or_404(tasks_visible(request.user), pk=pk)
+    try:
+        services.task_close(actor=request.user, task=task, note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, validation_errors_text(exc))
+    else:
+        messages.success(request, "任务已完成。")
+    return redirect(request.POST.get("next") or "dunning:tasks")
+
+
+@login_required
+def calendar_days(request):
+    """The official schedule: what the package covers, what was entered, and a form for next year."""
+    today = timezone.localdate()
+    if request.method == "POST":
+        _manager(request.user)
+        try:
+            days = services.parse_schedule(request.POST.get("schedule", ""))
+            n = services.calendar_days_enter(actor=request.user, days=days)
+        except ValidationError as exc:
+            messages.error(request, validation_errors_text(exc))
+        else:
+            messages.success(request, f"已录入 {n} 天。")
+            return redirect("dunning:calendar")
+    cal = workcal.Calendar()
+    return render(request, "dunning/calendar.html", {
+        "entered": CalendarDay.objects.select_related("entered_by").order_by("-date")[:200],
+        "package_years": f"{workcal.PACKAGE_YEARS.start}–{workcal.PACKAGE_YEARS.stop - 1}",
+        "covered_until": cal.covered_until(today), "alert": _calendar_alert(today),
+        "kinds": DayKind.choices, "schedule": request.POST.get("schedule", "")})
+
+
+@login_required
+def unit_collection(request, pk: int):
+    unit = unit_visible_or_404(request.user, pk)
+    as_of = timezone.localdate()
+    state = collection_state(unit, as_of=as_of)
+    form = HoldForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.hold_place(actor=request.user, unit=unit, **form.cleaned_data)
+            except ValidationError as exc:
+                messages.error(request, validation_errors_text(exc))
+            else:
+                messages.success(request, "已暂停催缴。")
+                return redirect("dunning:unit", pk=unit.pk)
+    bootstrap(form)
+    return render(request, "dunning/unit.html", {"unit": unit, "state": state, "form": form,
+                                                 "HoldKind": HoldKind})
+
+
+@login_required
+@require_POST
+def hold_release(request, pk: int, hold_pk: int):
+    unit = unit_visible_or_404(request.user, pk)
+    hold = get_object_or_404(unit.holds.filter(released_on__isnull=True), pk=hold_pk)
+    services.hold_release(actor=request.user, hold=hold, note=request.POST.get("note", "") or "人工解除")
+    messages.success(request, "已解除暂停，下次每日运行时从当前阶段继续。")
+    return redirect("dunning:unit", pk=unit.pk)
+
+
+@login_required
+def action_detail(request, pk: int):
+    action = get_object_or_404(actions_visible(request.user), pk=pk)
+    return render(request, "dunning/action_detail.html", {
+        "action": action, "events": action.events.all(), "ActionStatus": ActionStatus})

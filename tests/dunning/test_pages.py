@@ -1,0 +1,125 @@
+import datetime as dt
+
+import pytest
+
+from wuye.dunning.choices import ActionStatus
+from wuye.dunning.dispatch import dispatch
+from wuye.dunning.engine import dunning_run
+from wuye.dunning.models import Action, CalendarDay, MessageTemplate, Policy, Task
+
+D = dt.date
+
+
+@pytest.fixture
+def worked(arrears_estate):
+    dunning_run(as_of=D(2026, 1, 19))
+    dispatch(now=dt.datetime(2026, 1, 19, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    return arrears_estate
+
+
+def test_overview_previews_tomorrow_with_reasons(client, alice, worked):
+    client.force_login(alice)
+    r = client.get(f"/collection/?project={worked['project'].pk}&date=2026-01-25")
+    assert r.status_code == 200
+    text = r.content.decode()
+    assert "定期电话" in text and "每 7 天重复" in text
+    assert "2026-01-25 将发生什么" in text
+
+
+def test_collector_sees_only_the_territory(client, bob_territory, worked):
+    client.force_login(bob_territory)
+    text = client.get(f"/collection/?project={worked['project'].pk}&date=2026-01-25").content.decode()
+    assert "1-101" in text and "3-101" not in text
+    tasks = client.get("/collection/tasks/").content.decode()
+    assert "1-101" in tasks and "3-101" not in tasks
+    outbox = client.get("/collection/outbox/").content.decode()
+    assert "3-101" not in outbox
+
+
+def test_a_manager_edits_a_step_and_the_change_is_audited(client, alice, worked):
+    from wuye.accounts.models import AuditEvent
+
+    policy = Policy.objects.get(project=worked["project"], name="住宅标准催缴")
+    client.force_login(alice)
+    page = client.get(f"/collection/policies/{policy.pk}/")
+    assert page.status_code == 200
+    formset = page.context["formset"]
+    data = {"active": "on", "valid_from": "", "valid_to": ""}
+    mgmt = formset.management_form
+    data.update({f"form-{k}": v for k, v in mgmt.initial.items()})
+    for i, form in enumerate(formset.forms):
+        for name, field in form.fields.items():
+            value = form.initial.get(name, field.initial)
+            if value is None or value is False:
+                continue
+            data[f"form-{i}-{name}"] = "on" if value is True else getattr(value, "pk", value)
+    call = next(i for i, f in enumerate(formset.forms) if f.instance.name == "逾期 3 天电话")
+    data[f"form-{call}-days"] = 5
+    r = client.post(f"/collection/policies/{policy.pk}/", data)
+    fs = r.context["formset"] if r.status_code == 200 else None
+    assert r.status_code == 302, [e for e in fs.errors if e]
+    assert policy.steps.get(name="逾期 3 天电话").days == 5
+    assert AuditEvent.objects.filter(verb="dunning.policy").exists()
+
+
+def test_a_template_with_a_threat_is_refused(client, alice, worked):
+    template = MessageTemplate.objects.get(code="arrears_sms")
+    client.force_login(alice)
+    r = client.post(f"/collection/templates/{template.pk}/", {
+        "subject": "", "body": "再不缴费将停水停电，并在业主群公示。", "provider_template_id": ""})
+    assert r.status_code == 200
+    text = r.content.decode()
+    assert "停水" in text and "个人信息保护法" in text
+    template.refresh_from_db()
+    assert template.version == 1 and "停水" not in template.body
+    ok = client.post(f"/collection/templates/{template.pk}/", {
+        "subject": "", "body": "{unit} 尚欠 {amount}，请于 {deadline} 前缴纳。", "provider_template_id": "1234"})
+    assert ok.status_code == 302
+    template.refresh_from_db()
+    assert template.version == 2
+
+
+def test_a_collector_cannot_edit_policies(client, bob_territory, worked):
+    policy = Policy.objects.filter(project=worked["project"]).first()
+    client.force_login(bob_territory)
+    assert client.post(f"/collection/policies/{policy.pk}/", {}).status_code == 403
+
+
+def test_next_years_schedule_is_entered_and_covers_2027(client, alice, worked):
+    client.force_login(alice)
+    page = client.get("/collection/calendar/").content.decode()
+    assert "2027 年的法定节假日安排尚未录入" in page
+    r = client.post("/collection/calendar/", {"schedule": "2027-01-01 假 元旦\n2027-02-06~2027-02-12 假 春节\n"
+                                                          "2027-02-20 班 春节调休\n"})
+    assert r.status_code == 302
+    assert CalendarDay.objects.count() == 9
+    bad = client.post("/collection/calendar/", {"schedule": "2027-13-01 假 元旦"})
+    assert "第 1 行" in bad.content.decode()
+    assert CalendarDay.objects.count() == 9
+
+
+def test_unit_page_places_and_releases_a_hold(client, alice, worked):
+    unit = worked["units"][0]
+    client.force_login(alice)
+    r = client.post(f"/collection/units/{unit.pk}/", {"kind": "manual", "until": "2026-12-31",
+                                                      "reason": "业主住院"})
+    assert r.status_code == 302
+    hold = unit.holds.get()
+    assert not Action.objects.filter(unit=unit, status=ActionStatus.PENDING, episode__isnull=False).exists()
+    page = client.get(f"/collection/units/{unit.pk}/").content.decode()
+    assert "业主住院" in page
+    client.post(f"/collection/units/{unit.pk}/holds/{hold.pk}/release/", {"note": "已出院"})
+    hold.refresh_from_db()
+    assert hold.released_on is not None
+
+
+def test_tasks_close_and_action_detail_shows_evidence(client, alice, worked):
+    task = Task.objects.filter(kind="call").first()
+    client.force_login(alice)
+    client.post(f"/collection/tasks/{task.pk}/close/", {"note": "已接通，承诺月底缴"})
+    task.refresh_from_db()
+    assert task.status == "done"
+    call = task.action
+    text = client.get(f"/collection/outbox/{call.pk}/").content.decode()
+    assert call.content_sha256 and call.content_sha256 in text and call.out_id in text
+    assert "了解未缴原因" in text
