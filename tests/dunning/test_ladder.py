@@ -120,3 +120,12 @@ def test_an_installment_plan_in_good_standing_holds_the_ladder(alice, arrears_es
     assert names(unit, decided_on=D(2026, 11, 28)) == []
     other = arrears_estate["units"][1]
     assert "律师函转介" in [n for _, n in names(other, decided_on=D(2026, 11, 28))]
+
+
+def test_a_rerun_decides_from_the_state_at_the_start_of_the_day(arrears_estate):
+    """The first run fires the day-3 call stage; a re-run must not then see that stage as reached and add
+    the weekly call beside it (found by the 2,000-unit benchmark)."""
+    day = D(2026, 1, 26)  # day 11: both the first-call stage and the weekly repeat are due
+    first = dunning_run(as_of=day)
+    second = dunning_run(as_of=day)
+    assert first.actions_created > 0 and second.actions_created == 0

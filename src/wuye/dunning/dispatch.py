@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from wuye.billing.models import Bill
 from wuye.billing.selectors import account_summaries
+from wuye.common.bulk import insert_rows, update_rows
 from wuye.common.formatting import format_yuan
 from wuye.dunning import calendar as workcal
 from wuye.dunning.choices import (
@@ -48,12 +49,14 @@ from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
 from wuye.notify.base import Backend, Message, Outcome, backend_for
 
-BATCH = 500
+BATCH = 2000
 # notices, letters, referrals and escalations are office work: any working day, inside the hard bounds
 OFFICE_WINDOW = workcal.Window(WindowDays.WORKDAYS, ((workcal.HARD_START, workcal.HARD_END),))
 MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = (1, 5, 30, 120, 480)
 JOB = "job:dispatch"
+UPDATE_FIELDS = ("status", "content", "content_sha256", "template_version", "periods", "deadline", "address",
+                 "provider", "provider_message_id", "sent_at", "last_error", "next_attempt_at")
 
 CONTACT_KIND = {Channel.SMS: ContactKind.MOBILE, Channel.EMAIL: ContactKind.EMAIL, Channel.WECHAT: ContactKind.WECHAT,
                 Channel.REGISTERED: ContactKind.ADDRESS}
@@ -321,10 +324,11 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
 
     with transaction.atomic():
         Task.objects.bulk_create(tasks)
-        Action.objects.bulk_update(updates, [
-            "status", "content", "content_sha256", "template_version", "periods", "deadline", "address", "provider",
-            "provider_message_id", "sent_at", "last_error", "next_attempt_at"], batch_size=500)
-        ActionEvent.objects.bulk_create(events, batch_size=1000)
+        update_rows(Action, UPDATE_FIELDS, [
+            (a.pk, *(json.dumps(getattr(a, f), ensure_ascii=False) if f == "periods" else getattr(a, f)
+                     for f in UPDATE_FIELDS)) for a in updates])
+        insert_rows(ActionEvent, ("action_id", "at", "status", "detail", "actor_label"),
+                    ((e.action_id, e.at, e.status, e.detail, e.actor_label) for e in events))
 
 
 def _finish(a: Action, status: str, detail: str, updates, events, now) -> None:

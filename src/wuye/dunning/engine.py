@@ -355,10 +355,13 @@ def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[int, tu
     return {u: (pk, opened) for pk, u, opened in qs.values_list("pk", "unit_id", "opened_on")}
 
 
-def _fired(project: Project, unit_ids: list[int] | None) -> dict[int, list[tuple[int, int, dt.date, str, bool]]]:
-    """unit → [(step id, stage, decided on, channel, repeating)] of actions in the open episode. Cancelled
-    ones count too: a stage reached stays reached (a hold that cancelled its send does not rewind the ladder)."""
-    qs = Action.objects.filter(project=project, episode__closed_on__isnull=True)
+def _fired(project: Project, as_of: dt.date,
+           unit_ids: list[int] | None) -> dict[int, list[tuple[int, int, dt.date, str, bool]]]:
+    """unit → [(step id, stage, decided on, channel, repeating)] of actions in the open episode decided
+    before ``as_of``: a decision depends only on the state at the start of its day, so a re-run (or a
+    re-run after a crash) decides exactly the same. Cancelled ones count too: a stage reached stays reached
+    (a hold that cancelled its send does not rewind the ladder)."""
+    qs = Action.objects.filter(project=project, episode__closed_on__isnull=True, decided_on__lt=as_of)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=unit_ids)
     out: dict[int, list] = defaultdict(list)
@@ -392,7 +395,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     """The accounts of ``project`` with something open (overdue or coming due), with their state."""
     segments = segments if segments is not None else segments_for(project, as_of, unit_ids)
     episodes = _open_episodes(project, unit_ids)
-    fired = _fired(project, unit_ids)
+    fired = _fired(project, as_of, unit_ids)
     holds = _holds(project, unit_ids)
     disputed = _disputed(project, unit_ids)
     for s in account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False):

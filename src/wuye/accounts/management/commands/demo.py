@@ -33,6 +33,8 @@ class Command(BaseCommand):
             self.stdout.write("正在生成 24 个月的出账与收款历史……")
             call_command("seed_billing", months=24, seed=2026, project=["DEMO-CH", "DEMO-JX", "DEMO-JR"],
                          collector="shoufei1", manager="jingli", stdout=self.stdout)
+            self.stdout.write("正在回放最近两周的每日催缴与发送……")
+            replay_collection(days=14)
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
@@ -51,3 +53,23 @@ class Command(BaseCommand):
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def replay_collection(*, days: int) -> None:
+    """Run the daily collection decision and a 10:00 dispatch for each of the last ``days`` days, so the
+    demo's outbox, tasks and ladders have history (messages go to the file backend under var/outbox)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from wuye.dunning.dispatch import dispatch
+    from wuye.dunning.engine import dunning_run
+
+    today = timezone.localdate()
+    for n in range(days, -1, -1):
+        day = today - dt.timedelta(days=n)
+        dunning_run(as_of=day, actor_label="job:demo")
+        if n:
+            dispatch(now=dt.datetime.combine(day, dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
+
