@@ -13,6 +13,7 @@ urlpatterns = [
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<int:pk>/close/", views.task_close, name="task-close"),
     path("calendar/", views.calendar_days, name="calendar"),
+    path("notices/", views.notices, name="notices"),
     path("units/<int:pk>/", views.unit_collection, name="unit"),
     path("units/<int:pk>/holds/<int:hold_pk>/release/", views.hold_release, name="hold-release"),
 ]

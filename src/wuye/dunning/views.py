@@ -241,3 +241,39 @@ def action_detail(request, pk: int):
     action = get_object_or_404(actions_visible(request.user), pk=pk)
     return render(request, "dunning/action_detail.html", {
         "action": action, "events": action.events.all(), "ActionStatus": ActionStatus})
+
+
+@login_required
+def notices(request):
+    """The printed notices (written notices and registered letters) decided on a day, one PDF per building,
+    or the EMS mailing list as Excel."""
+    from django.http import HttpResponse
+
+    from wuye.dunning.notices import ems_list_xlsx, notices_pdf
+    from wuye.estate.selectors import buildings_visible
+
+    buildings = buildings_visible(request.user).order_by("project__code", "code")
+    try:
+        day = dt.date.fromisoformat(request.GET.get("date") or "") if request.GET.get("date") else timezone.localdate()
+    except ValueError:
+        day = timezone.localdate()
+    qs = (actions_visible(request.user).filter(channel__in=[Channel.NOTICE, Channel.REGISTERED], decided_on=day)
+          .exclude(status=ActionStatus.CANCELLED).select_related("unit__project", "step__template")
+          .order_by("unit__building_id", "unit__floor", "unit__number"))
+    building = buildings.filter(pk=request.GET.get("building")).first()
+    fmt = request.GET.get("format")
+    if building is not None and fmt in ("pdf", "xlsx"):
+        actions = list(qs.filter(unit__building=building))
+        if fmt == "pdf":
+            resp = HttpResponse(notices_pdf(actions, as_of=day), content_type="application/pdf")
+            name = f"notices-{building.project.code}-{building.code}-{day:%Y%m%d}.pdf"
+        else:
+            resp = HttpResponse(ems_list_xlsx([a for a in actions if a.channel == Channel.REGISTERED], as_of=day)
+                                .getvalue(), content_type="application/vnd.openxmlformats-officedocument."
+                                                          "spreadsheetml.sheet")
+            name = f"ems-{building.project.code}-{building.code}-{day:%Y%m%d}.xlsx"
+        resp["Content-Disposition"] = f'attachment; filename="{name}"'
+        return resp
+    counts = dict(qs.values_list("unit__building_id").annotate(n=Count("pk")).values_list("unit__building_id", "n"))
+    rows = [(b, counts[b.pk]) for b in buildings if counts.get(b.pk)]
+    return render(request, "dunning/notices.html", {"rows": rows, "day": day})

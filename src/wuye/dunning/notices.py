@@ -1,0 +1,138 @@
+"""Printed collection documents: 缴费通知单 and 催缴通知书 (1st/2nd/3rd), registered-letter notices — one A4
+page per unit, batched into one PDF per building — and the EMS mailing list (Excel) for the unreachable.
+
+Each page: title, addressee, the demand text of the action (our own wording, editable per template), the
+open lines by fee item and period, the late fee to date with how it was computed and the figure a court is
+likely to uphold, the total in Chinese capitals, how to pay with a space for the payment QR code, the
+company's seal place, and a detachable receipt stub (签收回执: who signed, relation, date) — the stub is
+the evidence that the demand reached the owner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable
+
+from wuye.billing.documents import FONT, _register_font, _styles, _table
+from wuye.billing.selectors import statement_for_unit
+from wuye.common.formatting import format_yuan, rmb_upper
+from wuye.dunning.models import Action, CollectionSettings
+from wuye.estate.selectors import liable_party
+
+
+def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None) -> list:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak, Paragraph, Spacer
+
+    unit = action.unit
+    statement = statement_for_unit(unit, as_of=as_of)
+    party = liable_party(unit, as_of)
+    company = (settings_row.company_name if settings_row and settings_row.company_name else unit.project.name)
+    title = (action.step.template.subject if action.step.template_id and action.step.template.subject
+             else action.step.name)
+    story = [Paragraph(title, styles["title"]),
+             Paragraph(f"{unit.project.name} {unit.code} · 通知日期 {as_of:%Y年%m月%d日}", styles["sub"]),
+             Paragraph(f"致：{party.name if party else '业主'}（{unit.project.name}{unit.code}）", styles["body"]),
+             Spacer(1, 3 * mm),
+             Paragraph((action.content or action.step.name).replace("\n", "<br/>"), styles["body"]),
+             Spacer(1, 4 * mm)]
+    rows = [["账期", "收费项目", "应收", "已缴/减免", "未缴", "违约金（至今）"]]
+    notes = []
+    open_lines = [line for line in statement.lines if line.open_fen > 0 and line.bill.late_fee_of_id is None]
+    for line in open_lines:
+        fee = line.late_fee.amount_fen if line.late_fee else 0
+        rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, format_yuan(line.bill.amount_fen),
+                     format_yuan(line.paid_fen + line.adjusted_fen), format_yuan(line.open_fen), format_yuan(fee)])
+        if line.late_fee and line.late_fee.amount_fen:
+            notes.append(f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}")
+    principal = sum(line.open_fen for line in open_lines)
+    late = statement.late_fee_fen
+    rows.append(["合计", "", "", "", format_yuan(principal), format_yuan(late)])
+    story.append(_table(rows, [22 * mm, 34 * mm, 26 * mm, 26 * mm, 26 * mm, 30 * mm], align_right=(2, 3, 4, 5)))
+    story.append(Spacer(1, 2 * mm))
+    total = principal + late
+    story.append(Paragraph(f"应缴合计：{format_yuan(total)}（人民币{rmb_upper(total)}），其中违约金 {format_yuan(late)}；"
+                           f"法院通常支持的违约金约 {format_yuan(statement.court_late_fee_fen)}。", styles["body"]))
+    if action.deadline:
+        story.append(Paragraph(f"请于 {action.deadline:%Y年%m月%d日} 前缴纳。", styles["body"]))
+    for note in notes[:6]:
+        story.append(Paragraph("违约金计算：" + note, styles["small"]))
+    phone = settings_row.service_phone if settings_row else ""
+    story += [Spacer(1, 3 * mm),
+              Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（备注房号 {unit.code}）、扫描右侧二维码在线缴费。"
+                        + (f"咨询电话 {phone}。" if phone else ""), styles["body"]),
+              _QRPlaceholder(),
+              Paragraph(f"{company}（盖章）", styles["body"]),
+              Spacer(1, 8 * mm),
+              Paragraph("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
+                        styles["small"]),
+              Paragraph(f"签收回执　{title}　{unit.project.name}{unit.code}　编号 {action.out_id}", styles["body"]),
+              Paragraph("签收人：____________　与业主关系：本人 / 家庭成员 / 受托人 / 其他 ______　签收日期：______年____月____日",
+                        styles["body"]),
+              PageBreak()]
+    return story
+
+
+class _QRPlaceholder:
+    """A framed square where the payment link's QR code goes (the owner portal issue fills it)."""
+
+    def __new__(cls):
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Flowable
+
+        class Box(Flowable):
+            def wrap(self, *args):
+                return (0, 30 * mm)
+
+            def draw(self):
+                c = self.canv
+                c.setDash(2, 2)
+                c.rect(140 * mm, 2 * mm, 26 * mm, 26 * mm)
+                c.setFont(FONT, 7)
+                c.drawCentredString(153 * mm, 14 * mm, "缴费二维码")
+
+        return Box()
+
+
+def notices_pdf(actions: Iterable[Action], *, as_of: dt.date) -> bytes:
+    """One page per action (a notice or registered-letter step), in the order given."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    _register_font()
+    styles = _styles()
+    settings_rows: dict[int, CollectionSettings | None] = {}
+    story: list = []
+    for action in actions:
+        if action.project_id not in settings_rows:
+            settings_rows[action.project_id] = CollectionSettings.objects.filter(project_id=action.project_id).first()
+        story += _page(action, as_of, styles, settings_rows[action.project_id])
+    if not story:
+        return b""
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
+                            bottomMargin=14 * mm, title="催缴通知", author="wuye")
+    doc.build(story[:-1])  # no blank page after the last notice
+    return buf.getvalue()
+
+
+def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
+    """The mailing list for registered letters / EMS: addressee, address, unit, amount, tracking no. column."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "EMS寄送清单"
+    ws.append(["序号", "项目", "房号", "收件人", "邮寄地址", "欠费金额（元）", "文书", "外部流水号", "邮件单号", "寄出日期"])
+    for n, a in enumerate(actions, start=1):
+        party = liable_party(a.unit, as_of)
+        ws.append([n, a.unit.project.name, a.unit.code, party.name if party else "", a.address,
+                   round(a.overdue_fen / 100, 2), a.step.name, a.out_id, "", ""])
+    for col, width in zip("ABCDEFGHIJ", (6, 16, 12, 14, 40, 14, 18, 34, 16, 12), strict=True):
+        ws.column_dimensions[col].width = width
+    out = io.BytesIO()
+    wb.save(out)
+    out.seek(0)
+    return out

@@ -1,0 +1,62 @@
+import datetime as dt
+import shutil
+import subprocess
+
+import pytest
+from openpyxl import load_workbook
+
+from wuye.dunning.dispatch import dispatch
+from wuye.dunning.engine import dunning_run
+from wuye.dunning.models import Action
+from wuye.dunning.notices import ems_list_xlsx, notices_pdf
+
+D = dt.date
+
+
+@pytest.fixture
+def letters(arrears_estate):
+    dunning_run(as_of=D(2026, 4, 20))  # over three months: the registered letter stage
+    dispatch(now=dt.datetime(2026, 4, 20, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    return list(Action.objects.filter(channel="registered").select_related("unit__project", "step__template")
+                .order_by("unit__code"))
+
+
+def test_a_notice_names_the_unit_amounts_and_late_fee(letters, tmp_path):
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    first = letters[0]
+    pdf = notices_pdf([first], as_of=D(2026, 4, 20))
+    path = tmp_path / "n.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "缴费催告函" in text and first.unit.code in text
+    assert "¥179.00" in text and "2026-01" in text  # the oldest open line, itemised
+    assert "¥716.00" in text  # January–April principal open
+    assert "违约金计算" in text and "法院通常支持" in text
+    assert "人民币" in text and "签收回执" in text and first.out_id in text
+
+
+def test_a_building_batch_has_one_page_per_notice_and_an_ems_list(letters):
+    import re
+
+    pdf = notices_pdf(letters[:12], as_of=D(2026, 4, 20))
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type /Page[^s]", pdf)) == 12
+    wb = load_workbook(ems_list_xlsx(letters[:12], as_of=D(2026, 4, 20)))
+    rows = list(wb.active.iter_rows(values_only=True))
+    assert rows[0][:5] == ("序号", "项目", "房号", "收件人", "邮寄地址")
+    assert len(rows) == 13 and rows[1][2] == letters[0].unit.code and rows[1][5] == 716.0
+
+
+def test_the_print_page_gives_one_pdf_per_building(client, alice, letters):
+    client.force_login(alice)
+    page = client.get("/collection/notices/?date=2026-04-20")
+    assert page.status_code == 200
+    building = letters[0].unit.building
+    pdf = client.get(f"/collection/notices/?date=2026-04-20&building={building.pk}&format=pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    xlsx = client.get(f"/collection/notices/?date=2026-04-20&building={building.pk}&format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
