@@ -140,3 +140,13 @@ def billed_estate(estate):
     Rate.objects.filter(fee_item=item).update(vacant_price=Decimal("1.40"))
     estate["fee_item"] = item
     return estate
+
+
+@pytest.fixture
+def arrears_estate(alice, billed_estate):
+    """The test estate billed monthly January–July 2026 (due on the 15th); nobody has paid."""
+    from wuye.billing.services import bill_generate
+
+    for month in range(1, 8):
+        bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, month, 1))
+    return billed_estate
