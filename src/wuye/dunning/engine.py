@@ -294,18 +294,25 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
 
 # --- reading the inputs set-based --------------------------------------------------------------------------
 
-def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None) -> dict[int, str]:
-    """unit → segment: an override if set, else from the unit and its liable party (two or three queries)."""
+def flagged_parties(party_ids: Iterable[int] | None = None) -> dict[int, tuple[bool, bool]]:
+    """party → (lives elsewhere, investor) for the few parties with either flag (one query)."""
+    qs = Party.objects.filter(Q(lives_elsewhere=True) | Q(is_investor=True))
+    if party_ids is not None:
+        qs = qs.filter(pk__in=list(party_ids))
+    return {pid: (elsewhere, investor) for pid, elsewhere, investor in
+            qs.values_list("pk", "lives_elsewhere", "is_investor").iterator(chunk_size=50_000)}
+
+
+def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None,
+                 flagged: dict[int, tuple[bool, bool]] | None = None) -> dict[int, str]:
+    """unit → segment: an override if set, else from the unit and its liable party (a few queries).
+    ``flagged`` (from ``flagged_parties``) may be read once for a whole run."""
     units = Unit.objects.filter(project=project)
     if unit_ids is not None:
         units = units.filter(pk__in=list(unit_ids))
     payer = liable_parties(project, as_of)
-    flagged = dict(
-        (pid, (elsewhere, investor)) for pid, elsewhere, investor in
-        Party.objects.filter(Q(lives_elsewhere=True) | Q(is_investor=True),
-                             pk__in=set(payer.values()) if unit_ids is not None else
-                             Party.objects.filter(occupancies__unit__project=project).values("pk"))
-        .values_list("pk", "lives_elsewhere", "is_investor"))
+    if flagged is None:
+        flagged = flagged_parties(set(payer.values()) if unit_ids is not None else None)
     overrides = dict(SegmentOverride.objects.filter(unit__project=project).values_list("unit_id", "segment"))
     office = project.kind == ProjectKind.OFFICE
     out = {}
@@ -391,14 +398,19 @@ def _disputed(project: Project, unit_ids: list[int] | None) -> set[int]:
 
 
 def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
-                 segments: dict[int, str] | None = None) -> Iterator[Account]:
-    """The accounts of ``project`` with something open (overdue or coming due), with their state."""
-    segments = segments if segments is not None else segments_for(project, as_of, unit_ids)
+                 segments: dict[int, str] | None = None,
+                 summaries: Iterable[AccountSummary] | None = None,
+                 flagged: dict[int, tuple[bool, bool]] | None = None) -> Iterator[Account]:
+    """The accounts of ``project`` with something open (overdue or coming due), with their state.
+    ``summaries`` and ``flagged`` may be given when the caller read them for many projects at once."""
+    segments = segments if segments is not None else segments_for(project, as_of, unit_ids, flagged)
     episodes = _open_episodes(project, unit_ids)
     fired = _fired(project, as_of, unit_ids)
     holds = _holds(project, unit_ids)
     disputed = _disputed(project, unit_ids)
-    for s in account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False):
+    if summaries is None:
+        summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False)
+    for s in summaries:
         if s.overdue_fen <= 0 and not s.upcoming_fen:
             continue
         acc = Account(summary=s, segment=segments.get(s.unit_id, Segment.RESIDENTIAL),
@@ -506,9 +518,13 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
         result.alert = (f"{as_of.year + (0 if not cal.covers(as_of) else 1)} 年的节假日安排尚未录入，"
                         "无法覆盖的日期不会安排任何联系；请在“节假日安排”中录入国务院公布的安排。")
     faults = [0]
+    whole = project is None and unit_ids is None
+    by_project = _summaries_by_project(as_of) if whole else None
+    flagged = flagged_parties() if whole else None
     for proj in projects:
         _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                     actor_label=actor_label, faults=faults)
+                     actor_label=actor_label, faults=faults, flagged=flagged,
+                     summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
         Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
@@ -517,8 +533,21 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     return result
 
 
+def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
+    """Every open account's summary, read once for all projects (one set of grouped queries instead of
+    one per project: with hundreds of projects the per-project prepaid and plan queries dominated)."""
+    unit_project = dict(Unit.objects.values_list("pk", "project_id").iterator(chunk_size=100_000))
+    out: dict[int, list[AccountSummary]] = defaultdict(list)
+    for s in account_summaries(as_of=as_of, only_overdue=False):
+        if s.overdue_fen > 0 or s.upcoming_fen:
+            out[unit_project[s.unit_id]].append(s)
+    return out
+
+
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
-                 unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int]) -> None:
+                 unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
+                 summaries: list[AccountSummary] | None = None,
+                 flagged: dict[int, tuple[bool, bool]] | None = None) -> None:
     if not dry_run and not Policy.objects.filter(project=project).exists():
         from wuye.dunning.defaults import policies_install_defaults
 
@@ -531,7 +560,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()
     in_arrears: set[int] = set()
-    accounts = accounts_for(project, as_of, unit_ids)
+    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, flagged=flagged)
     while chunk := list(islice(accounts, chunk_size)):
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.summary.unit_id for a in arrears)
