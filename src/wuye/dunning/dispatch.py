@@ -130,15 +130,16 @@ def dispatch(*, now: dt.datetime | None = None, backends: dict[str, Backend] | N
         _recover(now, pool, result)
         cal = workcal.Calendar()
         ctx = _Context(cal)
-        seen: set[int] = set()
+        last_pk = 0
         while limit is None or result.sent + result.failed < limit:
-            due = list(Action.objects.filter(status=ActionStatus.PENDING, not_before__lte=now)
+            # every action taken here leaves the pending set or gets a later next_attempt_at, so a
+            # keyset walk over the primary key visits each due action once without a growing exclusion list
+            due = list(Action.objects.filter(status=ActionStatus.PENDING, not_before__lte=now, pk__gt=last_pk)
                        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-                       .exclude(pk__in=seen).order_by("not_before", "pk")
-                       .values_list("pk", "project_id", "channel")[:batch])
+                       .order_by("pk").values_list("pk", "project_id", "channel")[:batch])
             if not due:
                 break
-            seen.update(pk for pk, _, _ in due)
+            last_pk = due[-1][0]
             ready = _filter_windows(due, now, ctx, result)
             if ready:
                 _dispatch_batch(ready, now, token, ctx, pool, result)
