@@ -31,9 +31,12 @@ class Command(BaseCommand):
         parser.add_argument("--demo", action="store_true",
                             help=f"只生成三个演示项目（约 1,500 套房屋，种子固定为 {DEMO_SEED}），忽略 --units")
         parser.add_argument("--months", type=int, default=0,
-                            help="再生成 M 个月的出账与收款历史（由账单模块的 seed_billing 完成；大规模时较慢）")
+                            help="再生成 M 个月的出账与收款历史（由账单模块的 seed_billing 完成；"
+                                 "超过 20,000 套房屋时自动用集合式 SQL 生成）")
+        parser.add_argument("--fast-history", action="store_true",
+                            help="历史一律用集合式 SQL 生成（传给 seed_billing），小规模也不逐笔调用服务")
 
-    def handle(self, *args, units, seed, demo, months, **options):
+    def handle(self, *args, units, seed, demo, months, fast_history=False, **options):
         if not demo:
             if units is None:
                 raise CommandError("请用 --units 指定房屋数量，或用 --demo 生成演示项目。")
@@ -56,4 +59,4 @@ class Command(BaseCommand):
 
             self.stdout.write(f"正在生成 {months} 个月的出账与收款历史……")
             call_command("seed_billing", months=months, seed=seed, project=counts.get("project_codes"),
-                         stdout=self.stdout)
+                         fast_history=fast_history, stdout=self.stdout)
