@@ -24,6 +24,7 @@ def test_overview_previews_tomorrow_with_reasons(client, alice, worked):
     text = r.content.decode()
     assert "定期电话" in text and "每 7 天重复" in text
     assert "2026-01-25 将发生什么" in text
+    assert "尚未运行" not in text  # the whole-company run of the fixture is listed
 
 
 def test_collector_sees_only_the_territory(client, bob_territory, worked):

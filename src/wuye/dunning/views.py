@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.forms import modelformset_factory
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -73,7 +73,7 @@ def overview(request):
                 rows.append({"unit": units.get(out.unit_id), "decisions": live, "held": out.held})
     counts = dict(actions_visible(request.user).filter(decided_on=today).values_list("status").annotate(
         n=Count("pk")).values_list("status", "n"))
-    runs = Run.objects.filter(project__in=list(projects) + [None]).order_by("-started_at")[:10]
+    runs = Run.objects.filter(Q(project__in=projects) | Q(project__isnull=True)).order_by("-started_at")[:10]
     return render(request, "dunning/overview.html", {
         "projects": projects, "project": project, "day": day, "rows": rows, "total": total, "preview": preview,
         "counts": [(s.label, counts.get(s.value, 0)) for s in ActionStatus], "runs": runs,
