@@ -62,8 +62,6 @@ class ActionStatus(models.TextChoices):
     CANCELLED = "cancelled", "已取消"
 
 
-OPEN_ACTION_STATUSES = (ActionStatus.PENDING,)
-
 
 class HoldKind(models.TextChoices):
     MANUAL = "manual", "人工暂停"

@@ -43,8 +43,8 @@ from wuye.dunning.choices import (
     WindowDays,
     WindowGroup,
 )
-from wuye.dunning.engine import Account, HoldInfo, active_hold
-from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Hold, Task
+from wuye.dunning.engine import Account, HoldInfo, active_hold, holds_by_unit
+from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
 from wuye.notify.base import Backend, Message, Outcome, backend_for
@@ -156,6 +156,7 @@ class _Context:
         self.windows: dict[int, dict[str, workcal.Window]] = {}
         self.projects: dict[int, Project] = {}
         self.settings: dict[int, CollectionSettings] = {}
+        self.deadlines: dict[tuple[int, dt.date], dt.date | None] = {}
 
     def project(self, pid: int) -> Project:
         if pid not in self.projects:
@@ -164,6 +165,16 @@ class _Context:
             self.settings[pid] = (CollectionSettings.objects.filter(project_id=pid).first()
                                   or CollectionSettings(project_id=pid))
         return self.projects[pid]
+
+    def deadline(self, pid: int, today: dt.date) -> dt.date | None:
+        """The last day to pay printed on what goes out today (None when the calendar has no answer)."""
+        key = (pid, today)
+        if key not in self.deadlines:
+            try:
+                self.deadlines[key] = self.cal.deadline(today, self.settings[pid].deadline_days)
+            except workcal.UncoveredDate:
+                self.deadlines[key] = None
+        return self.deadlines[key]
 
 
 def _filter_windows(due, now, ctx: _Context, result: DispatchResult) -> list[int]:
@@ -226,7 +237,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     unit_ids = sorted({a.unit_id for a in actions})
     today = workcal.local_now(now).date()
     summaries = {s.unit_id: s for s in account_summaries(as_of=today, unit_ids=unit_ids, only_overdue=False)}
-    holds = _holds(unit_ids)
+    holds = holds_by_unit(None, unit_ids)
     periods = _overdue_periods(unit_ids, today)
     addresses = _addresses(unit_ids, today)
     caps = _last_sent(unit_ids)
@@ -265,14 +276,11 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                                         project.timezone)
             _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
             continue
-        content, subject = _render(a, s, project, rules, ctx.cal, today, holds.get(a.unit_id, []))
+        a.deadline = ctx.deadline(a.project_id, today)
+        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, []))
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
         a.template_version = a.step.template.version if a.step.template_id else None
         a.periods = periods.get(a.unit_id, []) if arrears_action else []
-        try:
-            a.deadline = ctx.cal.deadline(today, rules.deadline_days)
-        except workcal.UncoveredDate:
-            a.deadline = None
         if a.channel in MESSAGE_CHANNELS:
             to = addresses.get((a.unit_id, CONTACT_KIND[a.channel]))
             if not to:
@@ -349,21 +357,17 @@ def _defer(a: Action, when: dt.datetime, why: str, updates, result: DispatchResu
 def _params(a: Action, s) -> tuple[str, ...]:
     """Template parameters for gateways that take a registered template id (order of the placeholders)."""
     return (a.unit.code, format_yuan(s.overdue_fen if a.episode_id else s.upcoming_fen),
-            (a.deadline or "").__str__())
+            str(a.deadline or ""))
 
 
-def _render(a: Action, s, project: Project, rules: CollectionSettings, cal, today: dt.date,
+def _render(a: Action, s, project: Project, rules: CollectionSettings, today: dt.date,
             holds: list[HoldInfo]) -> tuple[str, str]:
     template = a.step.template
     promise = next((h.until for h in holds if h.kind == HoldKind.PROMISE and a.cycle.endswith(str(h.id))), None)
-    try:
-        deadline = cal.deadline(today, rules.deadline_days)
-    except workcal.UncoveredDate:
-        deadline = None
     context = {
         "company": rules.company_name or project.name, "unit": f"{project.name}{a.unit.code}",
         "amount": format_yuan(s.overdue_fen), "months": s.overdue_periods,
-        "oldest_due": _cn_date(s.oldest_due), "deadline": _cn_date(deadline), "phone": rules.service_phone or "",
+        "oldest_due": _cn_date(s.oldest_due), "deadline": _cn_date(a.deadline), "phone": rules.service_phone or "",
         "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
         "promise_date": _cn_date(promise), "pay_link": "",
     }
@@ -374,15 +378,6 @@ def _render(a: Action, s, project: Project, rules: CollectionSettings, cal, toda
 
 def _cn_date(d: dt.date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
-
-
-def _holds(unit_ids: list[int]) -> dict[int, list[HoldInfo]]:
-    out: dict[int, list[HoldInfo]] = defaultdict(list)
-    for pk, u, kind, starts, until, outcome, reason in Hold.objects.filter(
-            unit_id__in=unit_ids, released_on__isnull=True).values_list(
-            "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason"):
-        out[u].append(HoldInfo(pk, kind, starts, until, outcome, reason))
-    return out
 
 
 def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[int, list[str]]:

@@ -43,9 +43,11 @@ from wuye.dunning.choices import (
     HoldReason,
     Segment,
     StepKind,
+    TaskStatus,
 )
 from wuye.dunning.models import (
     Action,
+    ActionEvent,
     CollectionSettings,
     Episode,
     HeldAccount,
@@ -54,6 +56,7 @@ from wuye.dunning.models import (
     Run,
     SegmentOverride,
     Step,
+    Task,
 )
 from wuye.estate.choices import OccupancyState, ProjectKind, PropertyType
 from wuye.estate.models import Party, Project, Unit
@@ -378,8 +381,11 @@ def _fired(project: Project, as_of: dt.date,
     return out
 
 
-def _holds(project: Project, unit_ids: list[int] | None) -> dict[int, list[HoldInfo]]:
-    qs = Hold.objects.filter(project=project, released_on__isnull=True)
+def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[int, list[HoldInfo]]:
+    """unit → its holds not yet released (of one project, or of ``unit_ids`` across projects)."""
+    qs = Hold.objects.filter(released_on__isnull=True)
+    if project is not None:
+        qs = qs.filter(project=project)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=unit_ids)
     out: dict[int, list[HoldInfo]] = defaultdict(list)
@@ -406,7 +412,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     segments = segments if segments is not None else segments_for(project, as_of, unit_ids, flagged)
     episodes = _open_episodes(project, unit_ids)
     fired = _fired(project, as_of, unit_ids)
-    holds = _holds(project, unit_ids)
+    holds = holds_by_unit(project, unit_ids)
     disputed = _disputed(project, unit_ids)
     if summaries is None:
         summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False)
@@ -634,9 +640,6 @@ def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[int
 
 def cancel_pending(q: Q, *, detail: str, actor_label: str) -> int:
     """Cancel pending actions matching ``q`` (an ``ActionEvent`` for each); their tasks close too."""
-    from wuye.dunning.choices import TaskStatus
-    from wuye.dunning.models import ActionEvent, Task
-
     now = timezone.now()
     ids = list(Action.objects.filter(q, status=ActionStatus.PENDING).values_list("pk", flat=True))
     if not ids:

@@ -62,7 +62,7 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
     story += [Spacer(1, 3 * mm),
               Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（备注房号 {unit.code}）、扫描右侧二维码在线缴费。"
                         + (f"咨询电话 {phone}。" if phone else ""), styles["body"]),
-              _QRPlaceholder(),
+              _qr_placeholder(),
               Paragraph(f"{company}（盖章）", styles["body"]),
               Spacer(1, 8 * mm),
               Paragraph("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
@@ -74,25 +74,23 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
     return story
 
 
-class _QRPlaceholder:
+def _qr_placeholder():
     """A framed square where the payment link's QR code goes (the owner portal issue fills it)."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Flowable
 
-    def __new__(cls):
-        from reportlab.lib.units import mm
-        from reportlab.platypus import Flowable
+    class Box(Flowable):
+        def wrap(self, *args):
+            return (0, 30 * mm)
 
-        class Box(Flowable):
-            def wrap(self, *args):
-                return (0, 30 * mm)
+        def draw(self):
+            c = self.canv
+            c.setDash(2, 2)
+            c.rect(140 * mm, 2 * mm, 26 * mm, 26 * mm)
+            c.setFont(FONT, 7)
+            c.drawCentredString(153 * mm, 14 * mm, "缴费二维码")
 
-            def draw(self):
-                c = self.canv
-                c.setDash(2, 2)
-                c.rect(140 * mm, 2 * mm, 26 * mm, 26 * mm)
-                c.setFont(FONT, 7)
-                c.drawCentredString(153 * mm, 14 * mm, "缴费二维码")
-
-        return Box()
+    return Box()
 
 
 def notices_pdf(actions: Iterable[Action], *, as_of: dt.date) -> bytes:

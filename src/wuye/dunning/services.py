@@ -13,7 +13,7 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
-from wuye.dunning.choices import ActionStatus, DayKind, HoldKind, TaskStatus
+from wuye.dunning.choices import DayKind, HoldKind, TaskStatus
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import check_text
 from wuye.dunning.models import CalendarDay, Episode, Hold, MessageTemplate, SegmentOverride, Task
@@ -133,9 +133,6 @@ def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]]) ->
                  project_id=None)
     return len(days)
 
-
-def action_statuses_open() -> tuple[str, ...]:
-    return (ActionStatus.PENDING, ActionStatus.SENDING)
 
 
 @transaction.atomic

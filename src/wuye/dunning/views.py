@@ -25,7 +25,7 @@ from wuye.dunning.forms import HoldForm, StepForm, TemplateForm
 from wuye.dunning.models import CalendarDay, MessageTemplate, Policy, Run, Step
 from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
 from wuye.estate.models import Unit
-from wuye.estate.selectors import projects_visible, unit_visible_or_404
+from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
 PAGE = 50
 
@@ -60,17 +60,19 @@ def overview(request):
     rows, total = [], 0
     preview = None
     if project is not None:
-        scope = list(Unit.objects.filter(pk__in=actions_scope_units(request.user, project)).values_list(
-            "pk", flat=True)) if request.user.territory_bound else None
+        scope = (list(units_visible(request.user).filter(project=project).values_list("pk", flat=True))
+                 if request.user.territory_bound else None)
         preview = dunning_run(as_of=day, project=project, dry_run=True, unit_ids=scope)
-        units = {u.pk: u for u in Unit.objects.filter(pk__in=[o.unit_id for o in preview.outcomes[:2000]])}
         for out in preview.outcomes:
             live = [d for d in out.decisions if not d.superseded]
             if not live and not out.held:
                 continue
             total += 1
             if len(rows) < 300:
-                rows.append({"unit": units.get(out.unit_id), "decisions": live, "held": out.held})
+                rows.append({"unit_id": out.unit_id, "decisions": live, "held": out.held})
+        units = Unit.objects.in_bulk([r["unit_id"] for r in rows])
+        for r in rows:
+            r["unit"] = units.get(r["unit_id"])
     counts = dict(actions_visible(request.user).filter(decided_on=today).values_list("status").annotate(
         n=Count("pk")).values_list("status", "n"))
     runs = Run.objects.filter(Q(project__in=projects) | Q(project__isnull=True)).order_by("-started_at")[:10]
@@ -78,12 +80,6 @@ def overview(request):
         "projects": projects, "project": project, "day": day, "rows": rows, "total": total, "preview": preview,
         "counts": [(s.label, counts.get(s.value, 0)) for s in ActionStatus], "runs": runs,
         "alert": _calendar_alert(today)})
-
-
-def actions_scope_units(user, project):
-    from wuye.estate.selectors import units_visible
-
-    return units_visible(user).filter(project=project).values("pk")
 
 
 @login_required
