@@ -129,3 +129,39 @@ def test_a_rerun_decides_from_the_state_at_the_start_of_the_day(arrears_estate):
     first = dunning_run(as_of=day)
     second = dunning_run(as_of=day)
     assert first.actions_created > 0 and second.actions_created == 0
+
+
+def test_the_account_class_drives_follow_up_an_undecided_account_is_called_every_day(alice, arrears_estate):
+    from wuye.dunning.choices import AccountClass
+    from wuye.dunning.services import account_class_set
+
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16), D(2026, 1, 18))  # SMS, first call
+    assert account_class_set(actor=alice, unit=unit, account_class=AccountClass.UNDECIDED, on=D(2026, 1, 18),
+                             reason="无人接听") is not None
+    run(D(2026, 1, 19), D(2026, 1, 20), D(2026, 1, 21))
+    daily = [d for d, n in names(unit) if n == "暂未明确：每日电话"]
+    assert daily == [D(2026, 1, 19), D(2026, 1, 20), D(2026, 1, 21)]
+    # a promise date moves the account to "promised": the daily calls stop
+    account_class_set(actor=alice, unit=unit, account_class=AccountClass.PROMISED, on=D(2026, 1, 21))
+    run(D(2026, 1, 22), D(2026, 1, 23))
+    assert [d for d, n in names(unit) if n == "暂未明确：每日电话"] == daily
+    # another unit, never classed, never gets the class-only steps
+    other = arrears_estate["units"][1]
+    assert not [n for _, n in names(other) if n.startswith(("暂未明确", "无法联系", "特殊拒交"))]
+
+
+def test_an_unknown_class_is_refused_and_a_unit_not_in_arrears_has_no_class(alice, arrears_estate):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from wuye.dunning.services import account_class_set
+
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16))
+    with pytest.raises(ValidationError):
+        account_class_set(actor=alice, unit=unit, account_class="bogus")
+    assert account_class_set(actor=alice, unit=arrears_estate["units"][0], account_class="away") is not None
+    paid = Episode.objects.get(unit=unit)
+    Episode.objects.filter(pk=paid.pk).update(closed_on=D(2026, 1, 17))
+    assert account_class_set(actor=alice, unit=unit, account_class="away") is None

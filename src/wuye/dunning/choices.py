@@ -62,6 +62,17 @@ class ActionStatus(models.TextChoices):
     CANCELLED = "cancelled", "已取消"
 
 
+class AccountClass(models.TextChoices):
+    """催缴分类 of an account in arrears (domain.md, "Classifying each unpaid account"). Set by casework
+    from contact outcomes (or by hand, with a reason); the engine reads it: a step may be limited to one
+    class (e.g. a daily call while undecided)."""
+
+    PROMISED = "promised", "近期交纳"
+    UNDECIDED = "undecided", "暂未明确"
+    UNREACHABLE = "unreachable", "无法联系"
+    AWAY = "away", "异地出差"
+    REFUSING = "refusing", "特殊拒交"
+
 
 class HoldKind(models.TextChoices):
     MANUAL = "manual", "人工暂停"

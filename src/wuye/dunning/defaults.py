@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from wuye.dunning.choices import Assignee, Channel, Event, Segment, StepKind
+from wuye.dunning.choices import AccountClass, Assignee, Channel, Event, Segment, StepKind
 from wuye.dunning.models import MessageTemplate, Policy, Step
 from wuye.estate.choices import ProjectKind
 from wuye.estate.models import Project
@@ -69,17 +69,26 @@ YUAN = 100
 
 
 def _s(order, name, kind, channel, template, *, days=None, months=None, amount=None, event="", repeat=None,
-       assignee=Assignee.SYSTEM, edge=0):
+       assignee=Assignee.SYSTEM, edge=0, klass=""):
     return dict(order=order, name=name, kind=kind, channel=channel, template=template, days=days, months=months,
                 amount_fen=amount * YUAN if amount else None, event=event, repeat_days=repeat,
-                assignee=assignee, prefer_month_edge_days=edge)
+                assignee=assignee, prefer_month_edge_days=edge, account_class=klass)
 
 
 PRE_DUE = [
     _s(1, "到期前 15 天提醒", StepKind.PRE_DUE, Channel.SMS, "pre_due_1", days=-15),
     _s(2, "到期前 7 天提醒", StepKind.PRE_DUE, Channel.SMS, "pre_due_2", days=-7),
 ]
-EVENTS = [
+# follow-up driven by the account's class (set by the collector's contact outcomes; domain.md)
+BY_CLASS = [
+    _s(25, "暂未明确：每日电话", StepKind.OVERDUE, Channel.CALL, "call_weekly", days=1, repeat=1,
+       assignee=Assignee.COLLECTOR, klass=AccountClass.UNDECIDED),
+    _s(26, "无法联系：上门寻访", StepKind.OVERDUE, Channel.VISIT, "visit", days=1, repeat=14,
+       assignee=Assignee.COLLECTOR, klass=AccountClass.UNREACHABLE),
+    _s(27, "特殊拒交：报经理", StepKind.OVERDUE, Channel.ESCALATE, "escalate", days=1, repeat=30,
+       assignee=Assignee.MANAGER, klass=AccountClass.REFUSING),
+]
+EVENTS = BY_CLASS + [
     _s(90, "承诺前一天提醒", StepKind.EVENT, Channel.CALL, "promise_due", event=Event.PROMISE_DUE,
        assignee=Assignee.COLLECTOR),
     _s(91, "承诺失约跟进", StepKind.EVENT, Channel.CALL, "promise_broken", event=Event.PROMISE_BROKEN,

@@ -85,6 +85,7 @@ class Account:
     segment: str
     episode_cycle: str | None = None  # "A<opened_on>" of the open arrears episode
     episode_id: int | None = None
+    account_class: str = ""  # 催缴分类 of the open episode, set by casework
     fired: dict[int, dt.date] = field(default_factory=dict)  # step id → last decided in this episode
     stage: int = 0  # highest stage reached in this episode
     stage_on: dt.date | None = None
@@ -246,7 +247,9 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
         if st.order <= acc.stage:
             previous_order = st.order
             continue
-        if st.kind == StepKind.AFTER_PREVIOUS:
+        if st.account_class and st.account_class != acc.account_class:
+            ok = False
+        elif st.kind == StepKind.AFTER_PREVIOUS:
             ok = (acc.stage == previous_order and acc.stage_on is not None and st.days is not None
                   and (as_of - acc.stage_on).days >= max(st.days, 1) and s.overdue_fen >= st.min_amount_fen)
         else:
@@ -262,7 +265,8 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
     # 4. repeating steps beside the ladder
     stage_channels = {d.step.channel for d in out.decisions if d.cycle[0] != "D"}
     for st in ladder.repeating:
-        if st.channel in stage_channels or not threshold_met(st, s):
+        if st.channel in stage_channels or not threshold_met(st, s) or (
+                st.account_class and st.account_class != acc.account_class):
             continue
         last = acc.fired.get(st.pk)
         if last is None or (as_of - last).days >= (st.repeat_days or 1):
@@ -358,11 +362,12 @@ def ladder_of(ladders: dict[str, Ladder], segment: str) -> Ladder | None:
     return ladders.get(segment) or ladders.get("")
 
 
-def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[int, tuple[int, dt.date]]:
+def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[int, tuple[int, dt.date, str]]:
     qs = Episode.objects.filter(project=project, closed_on__isnull=True)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=unit_ids)
-    return {u: (pk, opened) for pk, u, opened in qs.values_list("pk", "unit_id", "opened_on")}
+    return {u: (pk, opened, klass) for pk, u, opened, klass in
+            qs.values_list("pk", "unit_id", "opened_on", "account_class")}
 
 
 def _fired(project: Project, as_of: dt.date,
@@ -423,7 +428,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
                       holds=holds.get(s.unit_id, []), disputed=s.unit_id in disputed)
         ep = episodes.get(s.unit_id)
         if ep:
-            acc.episode_id, acc.episode_cycle = ep[0], f"A{ep[1].isoformat()}"
+            acc.episode_id, acc.episode_cycle, acc.account_class = ep[0], f"A{ep[1].isoformat()}", ep[2]
         for step_id, stage, on, channel, repeating in fired.get(s.unit_id, ()):
             acc.fired[step_id] = max(on, acc.fired.get(step_id, on))
             if not repeating and stage > acc.stage:
@@ -618,11 +623,12 @@ def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account])
     new = [a for a in arrears if a.episode_cycle is None]
     if not new:
         return
-    insert_rows_ignore_conflicts(Episode, ("project_id", "unit_id", "opened_on", "first_due", "closed_on"), [
-        (project.pk, a.summary.unit_id, as_of, a.summary.oldest_due, None) for a in new])
+    insert_rows_ignore_conflicts(
+        Episode, ("project_id", "unit_id", "opened_on", "first_due", "closed_on", "account_class", "class_since"), [
+            (project.pk, a.summary.unit_id, as_of, a.summary.oldest_due, None, "", None) for a in new])
     found = _open_episodes(project, [a.summary.unit_id for a in new])
     for a in new:
-        pk, opened = found[a.summary.unit_id]
+        pk, opened, _klass = found[a.summary.unit_id]
         a.episode_id, a.episode_cycle = pk, f"A{opened.isoformat()}"
 
 

@@ -11,7 +11,7 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = Step
         fields = ["order", "name", "kind", "days", "months", "event", "repeat_days", "channel", "template",
-                  "assignee", "prefer_month_edge_days", "active"]
+                  "assignee", "account_class", "prefer_month_edge_days", "active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

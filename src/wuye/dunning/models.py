@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 
 from wuye.dunning.choices import (
+    AccountClass,
     ActionStatus,
     Assignee,
     Channel,
@@ -137,6 +138,9 @@ class Step(models.Model):
     template = models.ForeignKey(MessageTemplate, verbose_name="模板", null=True, blank=True,
                                  on_delete=models.PROTECT)
     assignee = models.CharField("执行人", max_length=12, choices=Assignee.choices, default=Assignee.SYSTEM)
+    account_class = models.CharField(
+        "仅限分类", max_length=12, choices=AccountClass.choices, blank=True,
+        help_text="填写则只对该分类的欠费户执行（分类由收费员的联系结果决定）。")
     prefer_month_edge_days = models.PositiveSmallIntegerField(
         "可推迟至月初/月末（天）", default=0,
         help_text="大于 0 时，若在此天数内有月初（1–5 日）或月末（25 日后），则安排在那时发送。")
@@ -252,6 +256,8 @@ class Episode(models.Model):
     opened_on = models.DateField("开始日期")
     first_due = models.DateField("最早欠费截止日")
     closed_on = models.DateField("结清日期", null=True, blank=True)
+    account_class = models.CharField("催缴分类", max_length=12, choices=AccountClass.choices, blank=True)
+    class_since = models.DateField("分类日期", null=True, blank=True)
 
     class Meta:
         verbose_name = "欠费周期"

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from wuye.accounts.models import User
 from wuye.accounts.selectors import unit_scope_q
-from wuye.dunning.choices import Segment
+from wuye.dunning.choices import AccountClass, Segment
 from wuye.dunning.engine import Outcome, Rules, accounts_for, decide, ladder_of, ladders_for, segments_for
 from wuye.dunning.models import Action, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
@@ -26,6 +26,8 @@ class CollectionState:
     policy: str
     stage: int
     stage_name: str
+    account_class: str  # 催缴分类 of the open episode ("" when not in arrears or not yet classed)
+    account_class_label: str
     reachable: bool  # a live mobile, e-mail or WeChat contact of the liable party
     holds: list[Hold]
     today: Outcome | None
@@ -50,7 +52,9 @@ def collection_state(unit: Unit, *, as_of: dt.date) -> CollectionState:
         validity__in=list(DEAD_VALIDITIES)).exists()
     return CollectionState(
         unit=unit, as_of=as_of, segment=segment, segment_label=Segment(segment).label,
-        policy=ladder.policy.name if ladder else "", stage=stage, stage_name=stage_name, reachable=reachable,
+        policy=ladder.policy.name if ladder else "", stage=stage,
+        account_class=acc.account_class if acc else "",
+        account_class_label=AccountClass(acc.account_class).label if acc and acc.account_class else "", stage_name=stage_name, reachable=reachable,
         holds=list(Hold.objects.filter(unit=unit, released_on__isnull=True).order_by("starts_on")),
         today=outcome,
         actions=list(Action.objects.filter(unit=unit).select_related("step", "assigned_to")

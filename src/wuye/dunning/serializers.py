@@ -37,6 +37,8 @@ class CollectionSerializer(serializers.Serializer):
     segment = serializers.CharField()
     segment_label = serializers.CharField()
     policy = serializers.CharField()
+    account_class = serializers.CharField(help_text="催缴分类：promised/undecided/unreachable/away/refusing，或空")
+    account_class_label = serializers.CharField()
     current_stage = serializers.IntegerField(source="stage")
     current_step = serializers.CharField(source="stage_name")
     reachable = serializers.BooleanField()

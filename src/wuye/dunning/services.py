@@ -13,7 +13,7 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
-from wuye.dunning.choices import DayKind, HoldKind, TaskStatus
+from wuye.dunning.choices import AccountClass, DayKind, HoldKind, TaskStatus
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import check_text
 from wuye.dunning.models import CalendarDay, Episode, Hold, MessageTemplate, SegmentOverride, Task
@@ -37,6 +37,27 @@ def account_refresh(*, unit_id: int, on: dt.date, actor_label: str) -> None:
         status=TaskStatus.CANCELLED, closed_at=timezone.now(), close_note="已缴清欠费")
     Hold.objects.filter(unit_id=unit_id, kind=HoldKind.PROMISE, released_on__isnull=True).update(
         outcome="kept", released_on=on, release_note="已缴清")
+
+
+@transaction.atomic
+def account_class_set(*, actor: User | None, unit: Unit, account_class: str, on: dt.date | None = None,
+                      reason: str = "", actor_label: str = "") -> Episode | None:
+    """Record the class of the unit's open arrears episode (催缴分类: promised, undecided, unreachable, away,
+    refusing; "" clears it). Casework calls this from contact outcomes; a person may override with a reason.
+    The engine reads the class on its next run. Returns the episode, or None when the unit is not in arrears."""
+    if account_class and account_class not in AccountClass.values:
+        raise ValidationError({"account_class": "未知的催缴分类。"})
+    episode = Episode.objects.select_for_update().filter(unit=unit, closed_on__isnull=True).first()
+    if episode is None:
+        return None
+    if episode.account_class == account_class:
+        return episode
+    before = episode.account_class
+    episode.account_class, episode.class_since = account_class, on or timezone.localdate()
+    episode.save(update_fields=["account_class", "class_since"])
+    audit_record(actor=actor, actor_label=actor_label, verb="dunning.account_class", obj=unit,
+                 before={"account_class": before}, after={"account_class": account_class, "reason": reason})
+    return episode
 
 
 def _require_staff(actor: User, roles: tuple[str, ...], what: str) -> None:
