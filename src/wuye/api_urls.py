@@ -5,7 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from wuye.accounts.api import AuditEventViewSet
 from wuye.billing.api import PaymentCreateView, StatementView
-from wuye.dunning.api import CollectionView
+from wuye.dunning.api import CollectionView, receipt_view
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
 
 router = DefaultRouter()
@@ -20,5 +20,6 @@ urlpatterns = [
     path("units/<int:pk>/statement/", StatementView.as_view(), name="unit-statement"),
     path("payments/", PaymentCreateView.as_view(), name="payment-create"),
     path("units/<int:pk>/collection/", CollectionView.as_view(), name="unit-collection"),
+    path("receipts/<str:provider>/<str:token>/", receipt_view, name="delivery-receipts"),
     path("", include(router.urls)),
 ]

@@ -176,6 +176,11 @@ EMAIL_USE_TLS = envbool("WUYE_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("WUYE_EMAIL_FROM", "noreply@localhost")
 # Crash recovery: an action left "sending" longer than this is checked with the provider, never resent blind.
 WUYE_SEND_LEASE_SECONDS = envint("WUYE_SEND_LEASE_SECONDS", 300)
+# Delivery receipts: providers push to /api/v1/receipts/<tencent|aliyun|wechat>/<WUYE_RECEIPT_TOKEN>/ (a long
+# random secret; empty disables the endpoints). WeChat's pushes are also checked against the message-server
+# token configured in the official account (WUYE_WECHAT_SERVER_TOKEN).
+WUYE_RECEIPT_TOKEN = os.environ.get("WUYE_RECEIPT_TOKEN", "")
+WUYE_WECHAT_SERVER_TOKEN = os.environ.get("WUYE_WECHAT_SERVER_TOKEN", "")
 
 # --- API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

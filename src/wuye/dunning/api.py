@@ -1,18 +1,27 @@
-"""REST: a unit's collection state (segment, class of reachability, current step, holds, actions)."""
+"""REST: a unit's collection state (segment, class, current step, holds, actions); delivery receipts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import logging
 
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.selectors import collection_state
 from wuye.dunning.serializers import CollectionSerializer
 from wuye.estate.selectors import unit_visible_or_404
+from wuye.notify.receipts import PARSERS, ReceiptError, wechat_signature_ok
+
+log = logging.getLogger(__name__)
 
 
 class CollectionView(APIView):
@@ -28,3 +37,40 @@ class CollectionView(APIView):
         except ValueError as exc:
             raise ValidationError({"as_of": "日期格式应为 YYYY-MM-DD。"}) from exc
         return Response(CollectionSerializer(collection_state(unit, as_of=as_of)).data)
+
+
+@csrf_exempt
+def receipt_view(request, provider: str, token: str):
+    """Delivery receipts pushed by Tencent SMS, Aliyun SMS or WeChat (see ``wuye.notify.receipts``).
+
+    The path carries ``WUYE_RECEIPT_TOKEN``; a wrong token or an unknown provider is a plain 404. A body that
+    is not a receipt push is answered 400 and changes nothing. Each receipt is matched to its action by our
+    out_id or the provider's message id; unknown ids are counted and ignored (a receipt for a message sent
+    by another system on the same account)."""
+    expected = settings.WUYE_RECEIPT_TOKEN
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()) or provider not in PARSERS:
+        raise Http404
+    if provider == "wechat":
+        q = request.GET
+        if not wechat_signature_ok(settings.WUYE_WECHAT_SERVER_TOKEN, q.get("signature", ""), q.get("timestamp", ""),
+                                   q.get("nonce", "")):
+            return HttpResponse("签名无效", status=403, content_type="text/plain; charset=utf-8")
+        if request.method == "GET":  # the server-address check when the URL is configured in the console
+            return HttpResponse(q.get("echostr", ""), content_type="text/plain")
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    now = timezone.now()
+    try:
+        parsed = PARSERS[provider](request.body, now)
+    except ReceiptError as e:
+        return HttpResponse(str(e), status=400, content_type="text/plain; charset=utf-8")
+    matched = 0
+    for r in parsed.receipts:
+        action = receipt_record(out_id=r.out_id, provider_message_id=r.provider_message_id, delivered=r.delivered,
+                                at=r.at, detail=r.detail, dead_address=r.dead_address,
+                                actor_label=f"job:receipt:{provider}")
+        matched += action is not None
+    if len(parsed.receipts) != matched:
+        log.info("receipts from %s: %d of %d matched no action", provider, len(parsed.receipts) - matched,
+                 len(parsed.receipts))
+    return HttpResponse(parsed.reply, content_type=f"{parsed.content_type}; charset=utf-8")

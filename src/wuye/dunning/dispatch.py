@@ -36,6 +36,7 @@ from wuye.dunning import calendar as workcal
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
     PERSON_CHANNELS,
+    AccountClass,
     ActionStatus,
     Channel,
     HoldKind,
@@ -44,7 +45,7 @@ from wuye.dunning.choices import (
     WindowGroup,
 )
 from wuye.dunning.engine import Account, HoldInfo, active_hold, holds_by_unit
-from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Task
+from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
 from wuye.notify.base import Backend, Message, Outcome, backend_for
@@ -444,17 +445,31 @@ def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
                 validity=validity):
             contact_set_validity(actor=None, contact=contact, validity=validity, verified_on=today,
                                  actor_label=JOB)
+    # an account left without any live number or address to write to becomes 无法联系 (unless a collector
+    # has classed it as promised, away or refusing: those say more than a dead number)
+    units = sorted({a.unit_id for a, _ in dead})
+    if units:
+        live = {u for (u, _kind) in _addresses(units, today)}
+        cut_off = [u for u in units if u not in live]
+        if cut_off:
+            Episode.objects.filter(unit_id__in=cut_off, closed_on__isnull=True,
+                                   account_class__in=["", AccountClass.UNDECIDED]).update(
+                account_class=AccountClass.UNREACHABLE, class_since=today)
 
 
 # --- delivery receipts -------------------------------------------------------------------------------------
 
 @transaction.atomic
 def receipt_record(*, out_id: str = "", provider_message_id: str = "", delivered: bool, at: dt.datetime,
-                   detail: str = "", actor_label: str = "job:receipt") -> Action | None:
+                   detail: str = "", dead_address: str = "", actor_label: str = "job:receipt") -> Action | None:
     """A provider's delivery receipt (or a signed notice): the action becomes 已送达 or 失败. A delivered
-    demand restarts the limitation clock of the periods it names (legal reads ``delivered_at``/``periods``)."""
+    demand restarts the limitation clock of the periods it names (legal reads ``delivered_at``/``periods``).
+    A failed receipt naming a dead number (空号/停机/错号) flags the contact point. A receipt that comes
+    again, or late after a newer one, changes nothing."""
+    if not out_id and not provider_message_id:
+        return None
     q = Q(out_id=out_id) if out_id else Q(provider_message_id=provider_message_id)
-    action = Action.objects.select_for_update().filter(q).first()
+    action = Action.objects.select_for_update().filter(q).order_by("pk").first()
     if action is None or action.status not in (ActionStatus.SENT, ActionStatus.UNCERTAIN):
         return action
     action.status = ActionStatus.DELIVERED if delivered else ActionStatus.FAILED
@@ -465,4 +480,6 @@ def receipt_record(*, out_id: str = "", provider_message_id: str = "", delivered
     action.save(update_fields=["status", "delivered_at", "last_error"])
     ActionEvent.objects.create(action=action, at=at, status=action.status, detail=detail[:300],
                                actor_label=actor_label)
+    if not delivered and dead_address and action.channel in CONTACT_KIND and action.address:
+        _flag_dead([(action, dead_address)], workcal.local_now(at).date())
     return action
