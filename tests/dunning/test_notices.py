@@ -60,3 +60,44 @@ def test_the_print_page_gives_one_pdf_per_building(client, alice, letters):
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     xlsx = client.get(f"/collection/notices/?date=2026-04-20&building={building.pk}&format=xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def _text(pdf: bytes, tmp_path) -> str:
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_a_referral_gives_the_firm_a_case_summary_that_is_not_a_lawyers_letter(arrears_estate, alice, client,
+                                                                               tmp_path):
+    dunning_run(as_of=D(2026, 1, 16))
+    dispatch(now=dt.datetime(2026, 1, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    dunning_run(as_of=D(2026, 7, 20))  # six months: the referral stage
+    referral = Action.objects.filter(channel="referral").select_related("unit").order_by("unit__code").first()
+    client.force_login(alice)
+    resp = client.get(f"/collection/outbox/{referral.pk}/referral.pdf")
+    assert resp.status_code == 200 and resp["Content-Type"] == "application/pdf"
+    text = _text(resp.content, tmp_path)
+    assert "转介材料" in text and "草稿" in text and referral.unit.code in text
+    assert "不是律师函" in text and "律师事务所" in text
+    assert "2026-01" in text and "违约金计算" in text and "法院通常支持" in text
+    assert "逾期短信" in text  # the demand already sent is listed as evidence
+    # a non-referral action has no such document
+    sms = Action.objects.filter(channel="sms").first()
+    assert client.get(f"/collection/outbox/{sms.pk}/referral.pdf").status_code == 404
+
+
+def test_the_notice_board_poster_names_no_one(arrears_estate, alice, client, tmp_path):
+    client.force_login(alice)
+    project = arrears_estate["units"][0].project
+    resp = client.get(f"/collection/notices/poster/?project={project.pk}")
+    assert resp.status_code == 200
+    text = _text(resp.content, tmp_path)
+    assert "缴费温馨提示" in text and project.name in text
+    for unit in arrears_estate["units"]:
+        assert unit.code not in text

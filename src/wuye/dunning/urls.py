@@ -14,6 +14,8 @@ urlpatterns = [
     path("tasks/<int:pk>/close/", views.task_close, name="task-close"),
     path("calendar/", views.calendar_days, name="calendar"),
     path("notices/", views.notices, name="notices"),
+    path("notices/poster/", views.poster, name="poster"),
+    path("outbox/<int:pk>/referral.pdf", views.referral_draft, name="referral-draft"),
     path("units/<int:pk>/", views.unit_collection, name="unit"),
     path("units/<int:pk>/holds/<int:hold_pk>/release/", views.hold_release, name="hold-release"),
 ]

@@ -272,4 +272,43 @@ def notices(request):
         return resp
     counts = dict(qs.values_list("unit__building_id").annotate(n=Count("pk")).values_list("unit__building_id", "n"))
     rows = [(b, counts[b.pk]) for b in buildings if counts.get(b.pk)]
-    return render(request, "dunning/notices.html", {"rows": rows, "day": day})
+    from wuye.estate.selectors import projects_visible
+
+    return render(request, "dunning/notices.html", {"rows": rows, "day": day,
+                                                    "projects": projects_visible(request.user).order_by("code")})
+
+
+@login_required
+def referral_draft(request, pk: int):
+    """The case summary for the law firm of a lawyer-letter referral (a draft, never a lawyer's letter)."""
+    from django.http import HttpResponse
+
+    from wuye.dunning.notices import referral_draft_pdf
+
+    action = get_object_or_404(actions_visible(request.user).select_related("unit__project"), pk=pk,
+                               channel=Channel.REFERRAL)
+    resp = HttpResponse(referral_draft_pdf(action, as_of=timezone.localdate()), content_type="application/pdf")
+    resp["Content-Disposition"] = f'attachment; filename="referral-{action.unit.project.code}-{action.unit.code}.pdf"'
+    return resp
+
+
+@login_required
+def poster(request):
+    """The notice-board poster of a project: when and how to pay, naming no one."""
+    from django.db.models import Min
+    from django.http import HttpResponse
+
+    from wuye.billing.models import Bill
+    from wuye.dunning.notices import poster_pdf
+    from wuye.estate.selectors import projects_visible
+
+    project = get_object_or_404(projects_visible(request.user), pk=request.GET.get("project") or 0)
+    today = timezone.localdate()
+    nxt = Bill.objects.filter(project=project, is_void=False, due_date__gte=today).aggregate(
+        due=Min("due_date"), period=Min("period_start"))
+    period = nxt["period"]
+    label = f"{period.year}年{period.month}月" if period else f"{today.year}年{today.month}月"
+    resp = HttpResponse(poster_pdf(project, as_of=today, period_label=label, deadline=nxt["due"]),
+                        content_type="application/pdf")
+    resp["Content-Disposition"] = f'attachment; filename="poster-{project.code}-{today:%Y%m%d}.pdf"'
+    return resp
