@@ -50,3 +50,25 @@ def test_three_notices_on_days_3_7_10_then_escalation(office, alice):
     assert kinds["A-1201 第一次催缴通知书"] == "notice"
     escalation = Task.objects.get(unit=office, kind="escalate")
     assert escalation.assigned_to == alice
+
+
+def test_a_signed_notice_is_recorded_as_delivered_with_the_signer(office, alice, client):
+    from wuye.dunning.choices import ActionStatus, TaskStatus
+
+    for day in (11, 13):
+        dunning_run(as_of=D(2026, 3, day))
+    dispatch(now=dt.datetime(2026, 3, 13, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    task = Task.objects.get(unit=office, kind="notice")
+    client.force_login(alice)
+    # a signer without the relation is refused, and nothing changes
+    client.post(f"/collection/tasks/{task.pk}/close/", {"signed_by": "王前台", "signed_on": "2026-03-13"})
+    task.refresh_from_db()
+    assert task.status == TaskStatus.OPEN
+    client.post(f"/collection/tasks/{task.pk}/close/", {"signed_by": "王前台", "relation": "公司前台/指定人员",
+                                                        "signed_on": "2026-03-13", "note": "前台代收"})
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE and "王前台" in task.close_note
+    action = task.action
+    action.refresh_from_db()
+    assert action.status == ActionStatus.DELIVERED and action.delivered_at.date() == D(2026, 3, 13)
+    assert action.events.filter(status=ActionStatus.DELIVERED, actor_label=f"user:{alice.username}").exists()

@@ -13,7 +13,7 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
-from wuye.dunning.choices import AccountClass, DayKind, HoldKind, TaskStatus
+from wuye.dunning.choices import AccountClass, DayKind, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import check_text
 from wuye.dunning.models import CalendarDay, Episode, Hold, MessageTemplate, SegmentOverride, Task
@@ -182,9 +182,36 @@ def policy_save(*, actor: User, policy, active: bool, valid_from: dt.date | None
 
 
 @transaction.atomic
-def task_close(*, actor: User, task: Task, note: str) -> Task:
+def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relation: str = "",
+               signed_on: dt.date | None = None) -> Task:
+    """Close a task with what was done. A written notice handed over and signed for (``signed_by`` given) is
+    recorded as delivered on ``signed_on`` — the receipt stub is the evidence that the demand reached the
+    owner, and it restarts the limitation clock of the periods the notice names."""
+    from wuye.dunning.dispatch import receipt_record
+
     if task.status != TaskStatus.OPEN:
         raise ValidationError({"task": "该任务已关闭。"})
+    signed_by, relation, note = signed_by.strip(), relation.strip(), note.strip()
+    errors = {}
+    if signed_by:
+        if task.kind not in (TaskKind.NOTICE, TaskKind.REGISTERED) or task.action_id is None:
+            errors["signed_by"] = "只有书面通知或挂号信任务可以登记签收。"
+        if not relation:
+            errors["relation"] = "请填写签收人与业主的关系。"
+        if signed_on is None:
+            errors["signed_on"] = "请填写签收日期。"
+        elif signed_on > timezone.localdate():
+            errors["signed_on"] = "签收日期不能晚于今天。"
+    elif not note:
+        errors["note"] = "请填写办理结果。"
+    if errors:
+        raise ValidationError(errors)
+    if signed_by:
+        detail = f"签收人 {signed_by}（{relation}）"
+        note = f"{detail}；{note}" if note else detail
+        at = timezone.make_aware(dt.datetime.combine(signed_on, dt.time(12, 0)))
+        receipt_record(out_id=task.action.out_id, delivered=True, at=at, detail=detail,
+                       actor_label=f"user:{actor.username}")
     task.status, task.closed_at, task.close_note = TaskStatus.DONE, timezone.now(), note[:300]
     task.save(update_fields=["status", "closed_at", "close_note"])
     audit_record(actor=actor, verb="dunning.task_done", obj=task.unit, note=note, after={"task": task.pk})
@@ -232,3 +259,35 @@ def parse_schedule(text: str) -> list[tuple[dt.date, str, str]]:
     if not days:
         raise ValidationError({"schedule": "没有可录入的日期。"})
     return days
+
+
+# --- used by casework (added with the collector's worklist) ------------------------------------------------
+
+@transaction.atomic
+def promise_hold_keep(*, actor: User | None, hold: Hold, on: dt.date, note: str, actor_label: str = "") -> Hold:
+    """Mark a PROMISE hold kept (a payment covered the promised amount) and end it."""
+    hold = Hold.objects.select_for_update().get(pk=hold.pk)
+    if hold.kind != HoldKind.PROMISE or hold.released_on:
+        return hold
+    hold.outcome, hold.released_on, hold.released_by, hold.release_note = "kept", on, actor, note[:300]
+    hold.save(update_fields=["outcome", "released_on", "released_by", "release_note"])
+    audit_record(actor=actor, actor_label=actor_label or "job:casework", verb="dunning.promise_kept",
+                 obj=hold.unit, note=note)
+    return hold
+
+
+@transaction.atomic
+def tasks_reassign(*, actor: User, unit_q: Q, from_user: User, to_user: User | None) -> int:
+    """Move the open tasks and not-yet-sent person actions of ``from_user`` on the units matching ``unit_q``
+    (a filter on Unit) to ``to_user`` (a collector taking over a territory). Returns the tasks moved."""
+    from wuye.dunning.choices import ActionStatus
+    from wuye.dunning.models import Action
+
+    units = Unit.objects.filter(unit_q).values("pk")
+    moved = Task.objects.filter(unit_id__in=units, assigned_to=from_user, status=TaskStatus.OPEN).update(
+        assigned_to=to_user)
+    Action.objects.filter(unit_id__in=units, assigned_to=from_user, status=ActionStatus.PENDING).update(
+        assigned_to=to_user)
+    audit_record(actor=actor, verb="dunning.tasks_reassign", project_id=None, note=f"{moved} tasks",
+                 after={"from": from_user.pk, "to": to_user.pk if to_user else None})
+    return moved

@@ -172,7 +172,14 @@ def tasks(request):
 def task_close(request, pk: int):
     task = get_object_or_404(tasks_visible(request.user), pk=pk)
     try:
-        services.task_close(actor=request.user, task=task, note=request.POST.get("note", ""))
+        raw_day = request.POST.get("signed_on") or ""
+        try:
+            signed_on = dt.date.fromisoformat(raw_day) if raw_day else None
+        except ValueError:
+            raise ValidationError({"signed_on": "签收日期格式应为 YYYY-MM-DD。"}) from None
+        services.task_close(actor=request.user, task=task, note=request.POST.get("note", ""),
+                            signed_by=request.POST.get("signed_by", ""), relation=request.POST.get("relation", ""),
+                            signed_on=signed_on)
     except ValidationError as exc:
         messages.error(request, validation_errors_text(exc))
     else:
