@@ -37,9 +37,11 @@ def equal_schedule(total_fen: int, count: int, first_due: dt.date) -> list[tuple
 
 @transaction.atomic
 def installment_request(
-    *, actor: User, unit, schedule: list[tuple[dt.date, int]], reason: str, grace_days: int = 7,
+    *, actor: User | None, unit, schedule: list[tuple[dt.date, int]], reason: str, grace_days: int = 7,
+    actor_label: str = "",
 ) -> InstallmentPlan:
-    """Propose paying the unit's open amount by ``schedule``; a manager's request is approved at once."""
+    """Propose paying the unit's open amount by ``schedule``; a manager's request is approved at once.
+    An owner's own request (from the portal) has no staff ``actor`` and names its source in ``actor_label``."""
     errors = {}
     if not reason.strip():
         errors["reason"] = "请填写分期原因。"
@@ -66,7 +68,7 @@ def installment_request(
                                           grace_days=grace_days, requested_by=actor)
     InstallmentItem.objects.bulk_create(InstallmentItem(plan=plan, seq=i + 1, due_date=d, amount_fen=fen)
                                         for i, (d, fen) in enumerate(schedule))
-    audit_record(actor=actor, verb="installment.request", obj=unit, note=reason,
+    audit_record(actor=actor, actor_label=actor_label, verb="installment.request", obj=unit, note=reason,
                  after={"plan": plan.pk, "total_fen": total, "instalments": len(schedule)})
     if can_approve(actor):
         plan = installment_decide(actor=actor, plan=plan, approve=True, note="申请人为经理，直接生效")

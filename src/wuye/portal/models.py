@@ -1,0 +1,212 @@
+"""The owner portal: signed pay links, online payment orders, what providers told us, owners' requests.
+
+Money is integer fen. A payment order posts at most one billing ``Payment``: the order row is locked while a
+notification is applied, and ``(provider, transaction_id)`` is unique (billing's unique payment reference is
+a second guard). Every notification received is kept as it arrived, verified or not.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from wuye.portal.choices import (
+    Channel,
+    NotificationResult,
+    OrderStatus,
+    Provider,
+    RequestKind,
+    RequestStatus,
+)
+
+
+class PayLink(models.Model):
+    """缴费链接 — a short link bound to one unit that opens its bill; expiring, revocable, uses counted.
+
+    Only the SHA-256 of the token is stored: a copy of the database does not give working links.
+    """
+
+    token_hash = models.CharField("令牌摘要", max_length=64, unique=True)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="pay_links")
+    party = models.ForeignKey("estate.Party", verbose_name="业户", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    created_at = models.DateTimeField("生成时间", auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="生成人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_by_label = models.CharField("生成来源", max_length=60, blank=True)
+    expires_at = models.DateTimeField("失效时间")
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="撤销人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
+    use_count = models.PositiveIntegerField("打开次数", default=0)
+    last_used_at = models.DateTimeField("最后打开", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "缴费链接"
+        verbose_name_plural = "缴费链接"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} 缴费链接 #{self.pk}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class PaymentOrder(models.Model):
+    """支付订单 — what an owner set out to pay online: amount, lines chosen, provider, and how it ended."""
+
+    out_trade_no = models.CharField("商户订单号", max_length=32, unique=True)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT,
+                             related_name="payment_orders")
+    link = models.ForeignKey(PayLink, verbose_name="来自链接", null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="orders")
+    provider = models.CharField("支付渠道", max_length=10, choices=Provider.choices)
+    channel = models.CharField("支付方式", max_length=10, choices=Channel.choices)
+    amount_fen = models.BigIntegerField("金额（分）")
+    bill_ids = models.JSONField("所选账单", default=list, blank=True, help_text="空表示按从旧到新缴清。")
+    description = models.CharField("商品描述", max_length=120)
+    status = models.CharField("状态", max_length=10, choices=OrderStatus.choices, default=OrderStatus.CREATED)
+    code_url = models.CharField("二维码内容", max_length=500, blank=True)
+    pay_url = models.TextField("支付地址", blank=True)
+    prepay_id = models.CharField("预支付标识", max_length=100, blank=True)
+    transaction_id = models.CharField("渠道交易号", max_length=64, blank=True)
+    paid_fen = models.BigIntegerField("实收（分）", null=True, blank=True)
+    payment = models.OneToOneField("billing.Payment", verbose_name="收款", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="portal_order")
+    park_reason = models.CharField("挂起原因", max_length=300, blank=True)
+    created_at = models.DateTimeField("下单时间", auto_now_add=True)
+    expires_at = models.DateTimeField("支付截止")
+    paid_at = models.DateTimeField("支付时间", null=True, blank=True)
+    closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
+    last_queried_at = models.DateTimeField("最后查单", null=True, blank=True)
+    query_count = models.PositiveSmallIntegerField("查单次数", default=0)
+    resolved_at = models.DateTimeField("财务处理时间", null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="财务处理人", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolution_note = models.CharField("处理说明", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "支付订单"
+        verbose_name_plural = "支付订单"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="payorder_amount_positive"),
+            models.UniqueConstraint(fields=["provider", "transaction_id"], condition=~Q(transaction_id=""),
+                                    name="payorder_one_order_per_transaction"),
+            models.CheckConstraint(condition=~Q(status="paid") | Q(payment__isnull=False),
+                                   name="payorder_paid_has_payment"),
+        ]
+        indexes = [
+            # the order-query job reads orders still waiting for the provider
+            models.Index(fields=["created_at"], condition=Q(status="created"), name="payorder_query_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return self.out_trade_no
+
+
+class PaymentNotification(models.Model):
+    """支付通知 — one notification (or order-query answer) from a provider, kept as received, with its result.
+
+    Parked results wait for finance; ``resolved_*`` record who dealt with them.
+    """
+
+    provider = models.CharField("支付渠道", max_length=10, choices=Provider.choices)
+    source = models.CharField("来源", max_length=10, default="notify",
+                              choices=[("notify", "异步通知"), ("query", "主动查单")])
+    received_at = models.DateTimeField("接收时间", default=timezone.now, db_index=True)
+    remote_addr = models.GenericIPAddressField("来源 IP", null=True, blank=True)
+    headers = models.JSONField("请求头", default=dict, blank=True)
+    body = models.TextField("原文", blank=True)
+    verified = models.BooleanField("验签通过", default=False)
+    event_id = models.CharField("通知编号", max_length=100, blank=True)
+    out_trade_no = models.CharField("商户订单号", max_length=64, blank=True, db_index=True)
+    transaction_id = models.CharField("渠道交易号", max_length=64, blank=True)
+    amount_fen = models.BigIntegerField("通知金额（分）", null=True, blank=True)
+    trade_state = models.CharField("交易状态", max_length=32, blank=True)
+    order = models.ForeignKey(PaymentOrder, verbose_name="订单", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="notifications")
+    result = models.CharField("处理结果", max_length=20, choices=NotificationResult.choices,
+                              default=NotificationResult.RECEIVED)
+    detail = models.CharField("说明", max_length=300, blank=True)
+    resolved_at = models.DateTimeField("财务处理时间", null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="财务处理人", null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolution_note = models.CharField("处理说明", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "支付通知"
+        verbose_name_plural = "支付通知"
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["received_at"], condition=Q(result__startswith="parked", resolved_at__isnull=True),
+                         name="paynotice_parked_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.out_trade_no or '—'} {self.get_result_display()}"
+
+
+class OwnerRequest(models.Model):
+    """业主申请 — what an owner asked for from the portal: installments, a dispute, contact preferences."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT,
+                             related_name="owner_requests")
+    link = models.ForeignKey(PayLink, verbose_name="来自链接", null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="requests")
+    kind = models.CharField("类型", max_length=12, choices=RequestKind.choices)
+    text = models.CharField("内容", max_length=500, blank=True)
+    data = models.JSONField("明细", default=dict, blank=True)
+    bill_ids = models.JSONField("涉及账单", default=list, blank=True)
+    installment_plan = models.ForeignKey("billing.InstallmentPlan", verbose_name="分期计划", null=True, blank=True,
+                                         on_delete=models.PROTECT, related_name="+")
+    status = models.CharField("状态", max_length=10, choices=RequestStatus.choices, default=RequestStatus.OPEN)
+    created_at = models.DateTimeField("提交时间", auto_now_add=True)
+    handled_at = models.DateTimeField("处理时间", null=True, blank=True)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="处理人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    handling_note = models.CharField("处理说明", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "业主申请"
+        verbose_name_plural = "业主申请"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} {self.get_kind_display()}"
+
+
+class ContactPreference(models.Model):
+    """联系偏好 — the owner's choice of channel and time, and an opt-out of non-essential messages.
+
+    Opting out stops reminders before the due date and other non-essential messages; the legally needed
+    demand for overdue fees still goes out (it is not marketing).
+    """
+
+    unit = models.OneToOneField("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE,
+                                related_name="contact_preference")
+    opt_out_non_essential = models.BooleanField("不接收非必要消息", default=False)
+    preferred_channel = models.CharField("偏好渠道", max_length=10, blank=True,
+                                         choices=[("sms", "短信"), ("wechat", "微信"), ("email", "电子邮件"),
+                                                  ("letter", "信件")])
+    preferred_time = models.CharField("偏好时段", max_length=10, blank=True,
+                                      choices=[("morning", "上午 9–11 点"), ("afternoon", "下午 3–5 点"),
+                                               ("evening", "傍晚 6–8 点")])
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    updated_via = models.ForeignKey(PayLink, verbose_name="经由链接", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "联系偏好"
+        verbose_name_plural = "联系偏好"
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} 联系偏好"

@@ -1,0 +1,265 @@
+"""WeChat Pay v3 and Alipay through their maintained SDKs (``wechatpayv3``, ``python-alipay-sdk``).
+
+Everything cryptographic is the SDKs' own code: request signing, response and notification verification,
+AES-GCM decryption. What the SDKs leave to us is here: the base URL (so tests and the demo point the real
+SDK at a local server), the signed-timestamp window (the WeChat SDK checks none), and never letting the
+WeChat SDK fetch certificates over the network on an unknown serial number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+
+from wuye.common.formatting import fen_to_yuan
+
+log = logging.getLogger(__name__)
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or refused the request; ``message`` is for staff and owners."""
+
+
+class NotConfigured(ProviderError):
+    pass
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+# --- WeChat Pay v3 ------------------------------------------------------------------------------------
+
+def wechat_configured() -> bool:
+    s = settings
+    platform = bool(s.WECHATPAY_PLATFORM_CERT_FILE) or bool(s.WECHATPAY_PUBLIC_KEY_FILE and s.WECHATPAY_PUBLIC_KEY_ID)
+    return bool(s.WECHATPAY_MCHID and s.WECHATPAY_APPID and s.WECHATPAY_APIV3_KEY and s.WECHATPAY_CERT_SERIAL_NO
+                and s.WECHATPAY_PRIVATE_KEY_FILE and platform)
+
+
+def _wechat_platform_key() -> tuple[str, str]:
+    """(public key PEM, id) of the platform: from the public key file, or from the platform certificate
+    (its serial number in upper-case hex is then the id WeChat puts in ``Wechatpay-Serial``)."""
+    if settings.WECHATPAY_PUBLIC_KEY_FILE and settings.WECHATPAY_PUBLIC_KEY_ID:
+        return _read(settings.WECHATPAY_PUBLIC_KEY_FILE), settings.WECHATPAY_PUBLIC_KEY_ID
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(_read(settings.WECHATPAY_PLATFORM_CERT_FILE).encode("ascii"))
+    pem = cert.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return pem, format(cert.serial_number, "X")
+
+
+def wechat_client():
+    if not wechat_configured():
+        raise NotConfigured("微信支付未配置。")
+    from wechatpayv3 import WeChatPay, WeChatPayType
+
+    public_key, public_key_id = _wechat_platform_key()
+    client = WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE, mchid=settings.WECHATPAY_MCHID,
+        private_key=_read(settings.WECHATPAY_PRIVATE_KEY_FILE), cert_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
+        appid=settings.WECHATPAY_APPID, apiv3_key=settings.WECHATPAY_APIV3_KEY,
+        notify_url=notify_url("wechat"), timeout=(5, settings.WUYE_PAY_TIMEOUT_SECONDS),
+        public_key=public_key, public_key_id=public_key_id)
+    client._core._gate_way = settings.WECHATPAY_API_BASE.rstrip("/")  # the SDK has no parameter for it
+    return client
+
+
+def notify_url(provider: str) -> str:
+    from django.urls import reverse
+
+    return settings.WUYE_PAY_NOTIFY_BASE.rstrip("/") + reverse(f"pay-{provider}-notify")
+
+
+def _wechat_call(fn, *args, **kwargs) -> dict:
+    try:
+        code, text = fn(*args, **kwargs)
+    except Exception as exc:  # the SDK raises plain Exception (also for a bad response signature)
+        log.warning("wechat pay call failed: %s", exc)
+        raise ProviderError("微信支付暂时无法连接，请稍后再试。") from exc
+    try:
+        data = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        data = {}
+    if not 200 <= code < 300:
+        log.warning("wechat pay refused: %s %s", code, text)
+        raise ProviderError(f"微信支付拒绝了请求：{data.get('message') or code}")
+    return data
+
+
+def _rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds")
+
+
+def wechat_order(*, out_trade_no: str, description: str, amount_fen: int, channel: str, expires_at: dt.datetime,
+                 client_ip: str = "", openid: str = "") -> dict:
+    """Place the order: Native gives ``code_url`` (for a QR code), H5 ``h5_url``, JSAPI ``prepay_id``."""
+    from wechatpayv3 import WeChatPayType
+
+    pay_type = {"native": WeChatPayType.NATIVE, "h5": WeChatPayType.H5, "jsapi": WeChatPayType.JSAPI}[channel]
+    extra: dict = {}
+    if channel == "h5":
+        extra["scene_info"] = {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}
+    if channel == "jsapi":
+        extra["payer"] = {"openid": openid}
+    client = wechat_client()
+    return _wechat_call(client.pay, description=description, out_trade_no=out_trade_no,
+                        amount={"total": amount_fen, "currency": "CNY"}, time_expire=_rfc3339(expires_at),
+                        pay_type=pay_type, **extra)
+
+
+def wechat_query(out_trade_no: str) -> dict:
+    client = wechat_client()
+    return _wechat_call(client.query, out_trade_no=out_trade_no)
+
+
+def wechat_refund(*, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int, reason: str) -> dict:
+    client = wechat_client()
+    return _wechat_call(client.refund, out_refund_no=out_refund_no, out_trade_no=out_trade_no, reason=reason[:80],
+                        amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"})
+
+
+@dataclass
+class Verified:
+    """A notification whose signature checked out, with what it says."""
+
+    ok: bool
+    reason: str = ""  # why not, for the record: "signature", "stale", "malformed"
+    data: dict | None = None  # the decrypted resource (WeChat) or the form (Alipay)
+    event_id: str = ""
+
+
+def wechat_verify(headers: dict[str, str], body: str, *, now: dt.datetime) -> Verified:
+    """Check the timestamp window and the serial ourselves, then let the SDK verify the signature over
+    ``timestamp\\nnonce\\nbody\\n`` and decrypt the AES-GCM resource with the APIv3 key.
+
+    ``headers`` use the provider's names (``Wechatpay-Signature`` …), any case."""
+    h = {k.lower(): v for k, v in headers.items()}
+    try:
+        stamp = int(h.get("wechatpay-timestamp", ""))
+    except ValueError:
+        return Verified(False, "malformed")
+    if abs(now.timestamp() - stamp) > settings.WUYE_PAY_CLOCK_SKEW_SECONDS:
+        return Verified(False, "stale")
+    client = wechat_client()
+    _, key_id = _wechat_platform_key()
+    serial = h.get("wechatpay-serial", "").strip()
+    if not _same_serial(serial, key_id):
+        # the SDK would go and download certificates for an unknown serial: we never let it
+        return Verified(False, "signature")
+    sdk_headers = {
+        "Wechatpay-Signature": h.get("wechatpay-signature", ""), "Wechatpay-Timestamp": str(stamp),
+        "Wechatpay-Nonce": h.get("wechatpay-nonce", ""), "Wechatpay-Serial": key_id,
+        "Wechatpay-Signature-Type": h.get("wechatpay-signature-type", "WECHATPAY2-SHA256-RSA2048"),
+    }
+    try:
+        result = client.callback(sdk_headers, body)
+    except Exception:  # unsupported algorithm or a body that is not JSON
+        return Verified(False, "malformed")
+    if not result:
+        # the SDK returns None for a bad signature and for a resource that does not decrypt
+        return Verified(False, "signature")
+    resource = result.get("resource")
+    if not isinstance(resource, dict):
+        return Verified(False, "malformed")
+    return Verified(True, data=resource, event_id=str(result.get("id", ""))[:100])
+
+
+def _same_serial(given: str, expected: str) -> bool:
+    if given == expected:
+        return True
+    try:
+        return int(given, 16) == int(expected, 16)
+    except ValueError:
+        return False
+
+
+# --- Alipay -------------------------------------------------------------------------------------------
+
+def alipay_configured() -> bool:
+    s = settings
+    return bool(s.ALIPAY_APPID and s.ALIPAY_PRIVATE_KEY_FILE and s.ALIPAY_PUBLIC_KEY_FILE)
+
+
+def alipay_client():
+    if not alipay_configured():
+        raise NotConfigured("支付宝未配置。")
+    from alipay import AliPay
+    from alipay.utils import AliPayConfig
+
+    client = AliPay(appid=settings.ALIPAY_APPID, app_notify_url=notify_url("alipay"),
+                    app_private_key_string=_read(settings.ALIPAY_PRIVATE_KEY_FILE),
+                    alipay_public_key_string=_read(settings.ALIPAY_PUBLIC_KEY_FILE), sign_type="RSA2",
+                    config=AliPayConfig(timeout=settings.WUYE_PAY_TIMEOUT_SECONDS))
+    client._gateway = settings.ALIPAY_GATEWAY  # the SDK only knows production and its sandbox
+    return client
+
+
+def yuan_text(fen: int) -> str:
+    """Alipay amounts: yuan with two decimals, from integer fen (no float anywhere)."""
+    return f"{fen_to_yuan(fen):.2f}"
+
+
+def fen_from_yuan_text(text: str) -> int | None:
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, TypeError, ValueError):
+        return None
+    fen = value * 100
+    if fen != fen.to_integral_value():
+        return None
+    return int(fen)
+
+
+def alipay_pay_url(*, out_trade_no: str, subject: str, amount_fen: int, channel: str, return_url: str,
+                   expires_at: dt.datetime) -> str:
+    """The signed URL the owner's browser opens (local signing only, no network)."""
+    client = alipay_client()
+    fn = client.api_alipay_trade_wap_pay if channel == "wap" else client.api_alipay_trade_page_pay
+    query = fn(subject=subject, out_trade_no=out_trade_no, total_amount=yuan_text(amount_fen),
+               return_url=return_url,
+               time_expire=expires_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S"))
+    return f"{settings.ALIPAY_GATEWAY}?{query}"
+
+
+def alipay_verify(params: dict[str, str]) -> Verified:
+    """RSA2 verification of an asynchronous notification's form fields (``sign`` and ``sign_type`` left out)."""
+    from alipay.exceptions import AliPayException
+
+    data = dict(params)
+    signature = data.pop("sign", "")
+    if not signature:
+        return Verified(False, "signature")
+    client = alipay_client()
+    try:
+        ok = client.verify(dict(data), signature)
+    except (AliPayException, ValueError, TypeError):
+        return Verified(False, "signature")
+    except Exception:  # a signature that is not base64 at all
+        return Verified(False, "signature")
+    if not ok:
+        return Verified(False, "signature")
+    data.pop("sign_type", None)
+    if data.get("app_id") != settings.ALIPAY_APPID:
+        return Verified(False, "malformed")
+    return Verified(True, data=data, event_id=data.get("notify_id", "")[:100])
+
+
+def alipay_query(out_trade_no: str) -> dict:
+    from alipay.exceptions import AliPayException
+
+    client = alipay_client()
+    try:
+        return client.api_alipay_trade_query(out_trade_no=out_trade_no)
+    except AliPayException as exc:
+        raise ProviderError(f"支付宝查单失败：{exc}") from exc
+    except Exception as exc:
+        raise ProviderError("支付宝暂时无法连接，请稍后再试。") from exc

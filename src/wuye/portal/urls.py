@@ -1,0 +1,16 @@
+from django.urls import path
+
+from wuye.portal import views
+
+app_name = "portal"
+urlpatterns = [
+    path("return/<str:out_trade_no>/", views.order_return, name="order-return"),
+    path("<str:token>/", views.bill, name="bill"),
+    path("<str:token>/pay/", views.pay, name="pay"),
+    path("<str:token>/orders/<str:out_trade_no>/", views.order, name="order"),
+    path("<str:token>/orders/<str:out_trade_no>/status/", views.order_status, name="order-status"),
+    path("<str:token>/receipts/<int:payment_id>.pdf", views.receipt_pdf, name="receipt-pdf"),
+    path("<str:token>/installment/", views.installment, name="installment"),
+    path("<str:token>/dispute/", views.dispute, name="dispute"),
+    path("<str:token>/preferences/", views.preferences, name="preferences"),
+]

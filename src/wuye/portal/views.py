@@ -1,0 +1,227 @@
+"""Owner pages behind a signed link: the bill, paying, receipts, requests. No login; the link is the key.
+
+A bad, expired or revoked link gets a plain page (404 / 410) that names nothing of any unit. Guessing is
+slowed down: after too many unknown tokens from one address, that address waits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import wraps
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from wuye.billing import documents
+from wuye.billing.models import Payment
+from wuye.common.forms import validation_errors_text
+from wuye.portal import services
+from wuye.portal.choices import OrderStatus, Provider
+from wuye.portal.links import LinkGone, link_resolve
+from wuye.portal.models import ContactPreference, PaymentOrder
+from wuye.portal.providers import ProviderError
+from wuye.portal.qr import qr_svg
+from wuye.portal.selectors import owner_bill
+
+GUESS_LIMIT = 20  # unknown tokens per address …
+GUESS_WINDOW = 600  # … per 10 minutes
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _guess_key(request) -> str:
+    return f"portal:guess:{client_ip(request)}"
+
+
+def _too_many_guesses(request) -> bool:
+    return (cache.get(_guess_key(request)) or 0) >= GUESS_LIMIT
+
+
+def _count_guess(request) -> None:
+    key = _guess_key(request)
+    if cache.add(key, 1, GUESS_WINDOW):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, GUESS_WINDOW)
+
+
+def _refuse(request, status: int):
+    text = {
+        404: ("链接无效", "这个缴费链接不存在，可能是复制时不完整。请核对短信或通知中的链接，或联系物业服务中心。"),
+        410: ("链接已失效", "这个缴费链接已过期或已被收回。请联系物业服务中心获取新的链接，也可以到服务中心缴费。"),
+        429: ("请稍后再试", "尝试次数过多，请十分钟后再打开链接。"),
+    }[status]
+    return render(request, "portal/refused.html", {"title": text[0], "text": text[1]}, status=status)
+
+
+def with_link(view):
+    """Resolve ``token`` to a live link or answer with the refusal page; counts the link's use on GET."""
+
+    @wraps(view)
+    def wrapper(request, token: str, *args, **kwargs):
+        if _too_many_guesses(request):
+            return _refuse(request, 429)
+        try:
+            link = link_resolve(token, count_use=request.method == "GET" and view.__name__ == "bill")
+        except LinkGone:
+            return _refuse(request, 410)
+        if link is None:
+            _count_guess(request)
+            return _refuse(request, 404)
+        request.pay_link = link
+        return view(request, token, *args, **kwargs)
+
+    return never_cache(wrapper)
+
+
+def _base_context(request, token: str) -> dict:
+    link = request.pay_link
+    unit = link.unit
+    return {"token": token, "link": link, "unit": unit, "project": unit.project,
+            "wechat_enabled": services.provider_enabled(Provider.WECHAT),
+            "alipay_enabled": services.provider_enabled(Provider.ALIPAY)}
+
+
+@with_link
+def bill(request, token: str):
+    ctx = _base_context(request, token)
+    as_of = timezone.localdate()
+    ob = owner_bill(ctx["unit"], as_of=as_of)
+    pref = ContactPreference.objects.filter(unit=ctx["unit"]).first()
+    ctx.update({"bill": ob, "statement": ob.statement, "as_of": as_of, "pref": pref,
+                "payments": [p for p in reversed(ob.statement.payments)][:24],
+                "open_orders": ctx["unit"].payment_orders.filter(status=OrderStatus.CREATED,
+                                                                 expires_at__gt=timezone.now())[:3],
+                "first_due_default": (as_of + dt.timedelta(days=7)).isoformat(),
+                "pref_channels": ContactPreference._meta.get_field("preferred_channel").choices,
+                "pref_times": ContactPreference._meta.get_field("preferred_time").choices})
+    return render(request, "portal/bill.html", ctx)
+
+
+def _chosen_bill_ids(request) -> list[int]:
+    ids: list[int] = []
+    for value in request.POST.getlist("period"):
+        for part in value.split(","):
+            if part.strip().isdigit():
+                ids.append(int(part))
+    return ids
+
+
+@require_POST
+@with_link
+def pay(request, token: str):
+    link = request.pay_link
+    provider = request.POST.get("provider", "")
+    chosen = _chosen_bill_ids(request)
+    all_open = {b.pk for b in services.open_bills(link.unit_id)}
+    pay_all = not chosen or set(chosen) >= all_open
+    if request.POST.get("scope") == "chosen" and not chosen:
+        messages.error(request, "请至少选择一期要缴的费用。")
+        return redirect("portal:bill", token=token)
+    try:
+        order = services.order_create(link=link, provider=provider, bill_ids=chosen, pay_all=pay_all,
+                                      channel=request.POST.get("channel", ""), client_ip=client_ip(request))
+    except ValidationError as exc:
+        messages.error(request, "未能发起支付：" + validation_errors_text(exc))
+        return redirect("portal:bill", token=token)
+    except ProviderError as exc:
+        messages.error(request, f"未能发起支付：{exc}")
+        return redirect("portal:bill", token=token)
+    return redirect("portal:order", token=token, out_trade_no=order.out_trade_no)
+
+
+def _order_or_404(request, out_trade_no: str) -> PaymentOrder:
+    order = (PaymentOrder.objects.select_related("payment").filter(out_trade_no=out_trade_no,
+                                                                   unit=request.pay_link.unit).first())
+    if order is None:
+        raise Http404("订单不存在。")
+    return order
+
+
+@with_link
+def order(request, token: str, out_trade_no: str):
+    ctx = _base_context(request, token)
+    o = _order_or_404(request, out_trade_no)
+    ctx.update({"order": o, "qr": qr_svg(o.code_url) if o.code_url else ""})
+    return render(request, "portal/order.html", ctx)
+
+
+@with_link
+def order_status(request, token: str, out_trade_no: str):
+    """The status box on the order page; htmx polls it until the order is paid or closed."""
+    ctx = _base_context(request, token)
+    ctx["order"] = _order_or_404(request, out_trade_no)
+    return render(request, "portal/_order_status.html", ctx)
+
+
+def order_return(request, out_trade_no: str):
+    """Where Alipay sends the browser back: says only whether the payment has arrived (no unit data)."""
+    o = PaymentOrder.objects.filter(out_trade_no=out_trade_no).only("status").first()
+    return render(request, "portal/returned.html", {"paid": o is not None and o.status == OrderStatus.PAID})
+
+
+@with_link
+def receipt_pdf(request, token: str, payment_id: int):
+    payment = (Payment.objects.select_related("unit", "project", "created_by")
+               .filter(pk=payment_id, unit=request.pay_link.unit, amount_fen__gt=0).first())
+    if payment is None:
+        raise Http404("收据不存在。")
+    return HttpResponse(documents.receipt_pdf(payment), content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}.pdf"'})
+
+
+@require_POST
+@with_link
+def installment(request, token: str):
+    try:
+        count = int(request.POST.get("count", ""))
+        first_due = dt.date.fromisoformat(request.POST.get("first_due", ""))
+    except ValueError:
+        messages.error(request, "未提交：请填写分期期数和第一期日期。")
+        return redirect("portal:bill", token=token)
+    try:
+        services.installment_ask(link=request.pay_link, count=count, first_due=first_due,
+                                 reason=request.POST.get("reason", ""), ip=client_ip(request) or None)
+    except ValidationError as exc:
+        messages.error(request, "未提交：" + validation_errors_text(exc))
+    else:
+        messages.success(request, "分期申请已提交，物业经理审核后会与您联系。")
+    return redirect("portal:bill", token=token)
+
+
+@require_POST
+@with_link
+def dispute(request, token: str):
+    try:
+        services.dispute_raise(link=request.pay_link, bill_ids=_chosen_bill_ids(request),
+                               text=request.POST.get("text", ""), ip=client_ip(request) or None)
+    except ValidationError as exc:
+        messages.error(request, "未提交：" + validation_errors_text(exc))
+    else:
+        messages.success(request, "您的异议已记录，客服会尽快核实并回复。")
+    return redirect("portal:bill", token=token)
+
+
+@require_POST
+@with_link
+def preferences(request, token: str):
+    try:
+        services.contact_preference_set(
+            link=request.pay_link, opt_out_non_essential=request.POST.get("opt_out") == "1",
+            preferred_channel=request.POST.get("channel", ""), preferred_time=request.POST.get("time", ""),
+            ip=client_ip(request) or None)
+    except ValidationError as exc:
+        messages.error(request, "未保存：" + validation_errors_text(exc))
+    else:
+        messages.success(request, "联系偏好已保存。")
+    return redirect("portal:bill", token=token)
