@@ -1,0 +1,223 @@
+"""REST: the requesting collector's worklist, recording a contact, recording a promise to pay."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from wuye.accounts.models import User
+from wuye.casework import selectors, services
+from wuye.casework.choices import ContactChannel, DisputeReason, Outcome
+from wuye.dunning.choices import AccountClass
+from wuye.dunning.models import Task
+from wuye.estate.models import ContactPoint
+from wuye.estate.selectors import unit_visible_or_404
+
+
+class TalkingPointBrief(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    title = serializers.CharField()
+    body = serializers.CharField()
+
+
+class WorkRowSerializer(serializers.Serializer):
+    unit_id = serializers.IntegerField()
+    code = serializers.CharField()
+    building = serializers.CharField()
+    floor = serializers.IntegerField(allow_null=True)
+    owner = serializers.CharField()
+    phone_id = serializers.IntegerField(allow_null=True, help_text="联系方式编号；完整号码经 /estate/contacts/<id>/reveal/ 查看并留痕")
+    phone_masked = serializers.CharField()
+    overdue_fen = serializers.IntegerField()
+    amount = serializers.CharField(help_text="如 ¥1,234.50")
+    days_overdue = serializers.IntegerField()
+    periods = serializers.IntegerField()
+    account_class = serializers.CharField()
+    class_label = serializers.CharField()
+    priority = serializers.IntegerField(help_text="1 承诺到期/失约；2 催缴任务；3 每日电话；4 大额或长期；5 新增；6 其他")
+    why = serializers.CharField()
+    task_ids = serializers.ListField(child=serializers.IntegerField())
+    promise_on = serializers.DateField(allow_null=True)
+    promise_fen = serializers.IntegerField(allow_null=True)
+    disputed = serializers.BooleanField()
+    last_on = serializers.DateField(allow_null=True)
+    last_outcome = serializers.CharField()
+    last_outcome_label = serializers.CharField()
+    points = TalkingPointBrief(many=True)
+
+
+class WorklistSerializer(serializers.Serializer):
+    date = serializers.DateField(source="day")
+    note = serializers.CharField()
+    count = serializers.SerializerMethodField()
+    rows = WorkRowSerializer(many=True)
+
+    def get_count(self, obj) -> int:
+        return len(obj.rows)
+
+
+def _date(raw: str | None, field: str) -> dt.date:
+    if not raw:
+        return timezone.localdate()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationError({field: "日期格式应为 YYYY-MM-DD。"}) from exc
+
+
+def _service_errors(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(getattr(exc, "message_dict", {"non_field_errors": exc.messages}))
+
+
+class WorklistView(APIView):
+    """The requesting collector's accounts for the day, most urgent first (a manager passes ``collector``)."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("date", str, description="YYYY-MM-DD，默认今天"),
+        OpenApiParameter("collector", int, description="经理查看某收费员的清单时填写"),
+        OpenApiParameter("building", int), OpenApiParameter("floor_from", int), OpenApiParameter("floor_to", int),
+        OpenApiParameter("account_class", str, enum=AccountClass.values),
+        OpenApiParameter("min_fen", int, description="欠费金额下限（分）"),
+        OpenApiParameter("limit", int, description="最多返回条数，默认 200"),
+    ], responses=WorklistSerializer)
+    def get(self, request):
+        p = request.query_params
+        day = _date(p.get("date"), "date")
+
+        def integer(name):
+            if p.get(name) in (None, ""):
+                return None
+            try:
+                return int(p[name])
+            except ValueError as exc:
+                raise ValidationError({name: "应为整数。"}) from exc
+
+        klass = p.get("account_class", "")
+        if klass and klass not in AccountClass.values:
+            raise ValidationError({"account_class": "未知的催缴分类。"})
+        collector = None
+        if integer("collector") and not request.user.territory_bound:
+            collector = User.objects.filter(pk=integer("collector")).first()
+        wl = selectors.worklist(user=request.user, day=day, collector=collector, building_id=integer("building"),
+                                floor_from=integer("floor_from"), floor_to=integer("floor_to"), account_class=klass,
+                                min_fen=integer("min_fen"))
+        limit = integer("limit") or 200
+        wl.rows = wl.rows[:max(1, min(limit, 2000))]
+        return Response(WorklistSerializer(wl).data)
+
+
+class ContactInput(serializers.Serializer):
+    unit = serializers.IntegerField(help_text="房屋编号")
+    channel = serializers.ChoiceField(choices=ContactChannel.choices, error_messages={
+        "invalid_choice": "联系方式应为 call、visit、wechat 或 desk。"})
+    outcome = serializers.ChoiceField(choices=Outcome.choices, error_messages={"invalid_choice": "未知的联系结果。"})
+    reason = serializers.ChoiceField(choices=DisputeReason.choices, required=False, allow_blank=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    follow_up_on = serializers.DateField(required=False, allow_null=True)
+    contact_point = serializers.IntegerField(required=False, allow_null=True)
+    task = serializers.IntegerField(required=False, allow_null=True)
+    promised_on = serializers.DateField(required=False, allow_null=True)
+    amount_fen = serializers.IntegerField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴")
+    hold_until = serializers.DateField(required=False, allow_null=True)
+    developer_warranty = serializers.BooleanField(required=False, default=False)
+    installments = serializers.IntegerField(required=False, allow_null=True)
+    corrects = serializers.IntegerField(required=False, allow_null=True, help_text="被更正的联系记录编号")
+    on = serializers.DateField(required=False, allow_null=True, help_text="业务日期，默认今天")
+
+
+class ContactOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    unit = serializers.IntegerField(source="unit_id")
+    channel = serializers.CharField()
+    outcome = serializers.CharField()
+    on = serializers.DateField()
+    corrects = serializers.IntegerField(source="corrects_id", allow_null=True)
+    account_class = serializers.SerializerMethodField()
+
+    def get_account_class(self, obj) -> str:
+        from wuye.dunning.models import Episode
+
+        return Episode.objects.filter(unit_id=obj.unit_id, closed_on__isnull=True).values_list(
+            "account_class", flat=True).first() or ""
+
+
+class ContactCreateView(APIView):
+    """Record a contact outcome (the class, promise, dispute, number flag or finance check follow from it).
+
+    ``/api/v1/contacts/`` is also where estate lists contact points (GET); that stays estate's: a GET here is
+    handed to estate's viewset unchanged."""
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        from wuye.estate.api import ContactPointViewSet
+
+        return ContactPointViewSet.as_view({"get": "list"})(request._request, *args, **kwargs)
+
+    @extend_schema(request=ContactInput, responses={201: ContactOutput})
+    def post(self, request):
+        from wuye.casework.models import ContactAttempt
+
+        s = ContactInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = dict(s.validated_data)
+        unit = unit_visible_or_404(request.user, d.pop("unit"))
+        for key, qs in (("contact_point", ContactPoint.objects.all()), ("task", Task.objects.filter(unit=unit)),
+                        ("corrects", ContactAttempt.objects.filter(unit=unit))):
+            if d.get(key):
+                obj = qs.filter(pk=d[key]).first()
+                if obj is None:
+                    raise ValidationError({key: "编号不存在或不属于这套房屋。"})
+                d[key] = obj
+            else:
+                d[key] = None
+        try:
+            attempt = services.contact_record(actor=request.user, unit=unit, **d)
+        except DjangoValidationError as exc:
+            raise _service_errors(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(ContactOutput(attempt).data, status=status.HTTP_201_CREATED)
+
+
+class PromiseInput(serializers.Serializer):
+    unit = serializers.IntegerField(help_text="房屋编号")
+    promised_on = serializers.DateField(error_messages={"required": "请填写承诺缴费日期。",
+                                                        "invalid": "承诺缴费日期格式应为 YYYY-MM-DD。"})
+    amount_fen = serializers.IntegerField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴",
+                                          error_messages={"invalid": "承诺金额应为整数（分）。"})
+    on = serializers.DateField(required=False, allow_null=True, help_text="业务日期，默认今天")
+
+
+class PromiseOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    unit = serializers.IntegerField(source="unit_id")
+    promised_on = serializers.DateField()
+    amount_fen = serializers.IntegerField()
+    state = serializers.CharField()
+    hold = serializers.IntegerField(source="hold_id")
+
+
+class PromiseCreateView(APIView):
+    """Record a promise to pay (without a contact record; the contact endpoint does both)."""
+
+    @extend_schema(request=PromiseInput, responses={201: PromiseOutput})
+    def post(self, request):
+        s = PromiseInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = dict(s.validated_data)
+        unit = unit_visible_or_404(request.user, d.pop("unit"))
+        try:
+            promise = services.promise_make(actor=request.user, unit=unit, **d)
+        except DjangoValidationError as exc:
+            raise _service_errors(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(PromiseOutput(promise).data, status=status.HTTP_201_CREATED)

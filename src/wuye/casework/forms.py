@@ -1,0 +1,123 @@
+"""Forms of the casework pages (they parse and validate; the services write)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from wuye.casework.choices import ContactChannel, DisputeReason, Outcome, WorkOrderStatus
+from wuye.common.formatting import yuan_to_fen
+from wuye.common.forms import bootstrap
+from wuye.dunning.choices import AccountClass
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class YuanField(forms.DecimalField):
+    """An amount in yuan typed by a person, returned as integer fen."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", Decimal("0.01"))
+        kwargs.setdefault("error_messages", {"invalid": "请输入金额（元），最多两位小数。",
+                                             "max_decimal_places": "金额最多两位小数。",
+                                             "min_value": "金额必须大于 0。"})
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        amount = super().clean(value)
+        if amount is None:
+            return None
+        try:
+            return yuan_to_fen(amount)
+        except (InvalidOperation, ValueError) as exc:
+            raise forms.ValidationError("请输入金额（元）。") from exc
+
+
+class ContactForm(forms.Form):
+    channel = forms.ChoiceField(label="联系方式", choices=ContactChannel.choices, initial=ContactChannel.CALL)
+    contact_point = forms.TypedChoiceField(label="所拨号码", required=False, coerce=int, empty_value=None)
+    outcome = forms.ChoiceField(label="联系结果", choices=[("", "请选择")] + Outcome.choices,
+                                error_messages={"required": "请选择联系结果。"})
+    reason = forms.ChoiceField(label="拒交/争议原因", required=False, choices=[("", "—")] + DisputeReason.choices)
+    promised_on = forms.DateField(label="承诺缴费日期", required=False, widget=DATE,
+                                  error_messages={"invalid": "承诺缴费日期格式应为 YYYY-MM-DD。"})
+    amount_fen = YuanField(label="承诺金额（元）", required=False)
+    hold_until = forms.DateField(label="争议暂停催缴至", required=False, widget=DATE,
+                                 error_messages={"invalid": "暂停截止日期格式应为 YYYY-MM-DD。"})
+    developer_warranty = forms.BooleanField(label="属开发商保修", required=False)
+    installments = forms.IntegerField(label="分期数", required=False, min_value=2, max_value=24,
+                                      error_messages={"min_value": "分期数至少 2 期。", "max_value": "分期数最多 24 期。",
+                                                      "invalid": "分期数应为整数。"})
+    note = forms.CharField(label="备注", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                           error_messages={"max_length": "备注不能超过 500 字。"})
+    follow_up_on = forms.DateField(label="下次跟进日期", required=False, widget=DATE,
+                                   error_messages={"invalid": "下次跟进日期格式应为 YYYY-MM-DD。"})
+    task = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    corrects = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, phones=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contact_point"].choices = [("", "—")] + list(phones)
+        bootstrap(self)
+
+
+class ClassForm(forms.Form):
+    account_class = forms.ChoiceField(label="催缴分类", choices=AccountClass.choices)
+    reason = forms.CharField(label="调整原因", max_length=200, error_messages={"required": "请填写调整原因。"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bootstrap(self)
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(label="处理结果", max_length=500, error_messages={"required": "请填写处理结果。"})
+
+
+class WorkOrderForm(forms.Form):
+    title = forms.CharField(label="工单事项", max_length=200, error_messages={"required": "请填写工单事项。"})
+    due_on = forms.DateField(label="要求完成日期", widget=DATE,
+                             error_messages={"required": "请填写要求完成日期。", "invalid": "日期格式应为 YYYY-MM-DD。"})
+    detail = forms.CharField(label="说明", max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bootstrap(self)
+
+
+class WorkOrderUpdateForm(forms.Form):
+    status = forms.ChoiceField(label="状态", choices=WorkOrderStatus.choices)
+    note = forms.CharField(label="说明", max_length=500, required=False)
+
+
+class TalkingPointForm(forms.Form):
+    title = forms.CharField(label="要点", max_length=60, error_messages={"required": "请填写要点。"})
+    body = forms.CharField(label="话术", widget=forms.Textarea(attrs={"rows": 3}),
+                           error_messages={"required": "请填写话术内容。"})
+    account_class = forms.ChoiceField(label="适用分类", required=False, choices=[("", "通用")] + AccountClass.choices)
+    reason = forms.ChoiceField(label="适用原因", required=False, choices=[("", "不限")] + DisputeReason.choices)
+    sort = forms.IntegerField(label="排序", min_value=0, max_value=32000, initial=100)
+    active = forms.BooleanField(label="启用", required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bootstrap(self)
+
+
+class WorklistFilter(forms.Form):
+    date = forms.DateField(label="日期", required=False, widget=DATE)
+    collector = forms.TypedChoiceField(label="收费员", required=False, coerce=int, empty_value=None)
+    building = forms.TypedChoiceField(label="楼栋", required=False, coerce=int, empty_value=None)
+    floor_from = forms.IntegerField(label="起始楼层", required=False)
+    floor_to = forms.IntegerField(label="结束楼层", required=False)
+    account_class = forms.ChoiceField(label="分类", required=False, choices=[("", "全部分类")] + AccountClass.choices)
+    min_fen = YuanField(label="欠费至少（元）", required=False)
+
+    def __init__(self, *args, collectors=(), buildings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collector"].choices = [("", "—")] + list(collectors)
+        self.fields["building"].choices = [("", "全部楼栋")] + list(buildings)
+        bootstrap(self)

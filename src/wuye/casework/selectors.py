@@ -1,0 +1,364 @@
+"""Read queries of casework: the collector's worklist (set-based, a fixed number of queries), suggested talking
+points, the manager's desk (approvals, escalations) and the daily debrief."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from wuye.accounts.choices import Role
+from wuye.accounts.models import Territory, User
+from wuye.accounts.selectors import NOTHING, unit_scope_q
+from wuye.billing.models import Adjustment, Bill, InstallmentPlan, Payment
+from wuye.casework.choices import DISPUTE_OUTCOMES, DisputeStatus, Outcome
+from wuye.casework.models import ContactAttempt, Dispute, PaymentCheck, Promise, TalkingPoint, WorkOrder
+from wuye.common.formatting import format_yuan, mask_phone
+from wuye.dunning.choices import AccountClass, HoldKind, TaskKind, TaskStatus
+from wuye.dunning.models import Episode, Hold, Task
+from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
+from wuye.estate.models import ContactPoint, Occupancy
+from wuye.estate.selectors import current_occupancy_q, projects_visible
+
+LARGE_FEN = 200_000  # ¥2,000 and more counts as a large arrears
+OLD_DAYS = 90  # three months and more counts as old
+NEW_DAYS = 30  # at most a month overdue counts as new
+POINTS_PER_ROW = 3
+
+# priority → why the row is where it is
+PRIORITY_LABELS = {
+    1: "承诺到期/失约",
+    2: "催缴任务",
+    3: "暂未明确：每日电话",
+    4: "大额或长期欠费",
+    5: "新增欠费",
+    6: "其他欠费",
+}
+
+
+@dataclass
+class WorkRow:
+    unit_id: int
+    code: str
+    building: str
+    floor: int | None
+    owner: str
+    phone_id: int | None
+    phone_masked: str
+    overdue_fen: int
+    days_overdue: int
+    periods: int
+    account_class: str
+    priority: int = 6
+    why: str = ""
+    task_ids: list[int] = field(default_factory=list)
+    promise_on: dt.date | None = None
+    promise_fen: int | None = None
+    disputed: bool = False
+    dispute_reasons: list[str] = field(default_factory=list)
+    last_on: dt.date | None = None
+    last_outcome: str = ""
+    last_by: str = ""
+    points: list[TalkingPoint] = field(default_factory=list)
+
+    @property
+    def amount(self) -> str:
+        return format_yuan(self.overdue_fen)
+
+    @property
+    def class_label(self) -> str:
+        return AccountClass(self.account_class).label if self.account_class else "未分类"
+
+    @property
+    def last_outcome_label(self) -> str:
+        return Outcome(self.last_outcome).label if self.last_outcome else ""
+
+
+@dataclass
+class Worklist:
+    day: dt.date
+    rows: list[WorkRow]
+    counts: dict[int, int]
+    note: str = ""
+
+
+def _scope_for(user: User, collector: User | None) -> tuple[Q, User | None, str]:
+    """Which units the list covers: the requesting collector's territory; a manager picks a collector."""
+    if user.territory_bound:
+        return unit_scope_q(user), user, ""
+    if collector is None:
+        return NOTHING, None, "请选择收费员查看其工作清单。"
+    if not collector.territory_bound:
+        return NOTHING, None, "所选用户不是收费员。"
+    visible = set(projects_visible(user).values_list("pk", flat=True))
+    q = NOTHING
+    for t in Territory.objects.filter(user=collector, project_id__in=visible):
+        q |= t.unit_q()
+    return q, collector, ""
+
+
+def _prefixed(q: Q, prefix: str) -> Q:
+    """Re-root a filter on Unit at a relation (``unit__``)."""
+    out = Q()
+    out.connector, out.negated = q.connector, q.negated
+    for child in q.children:
+        if isinstance(child, Q):
+            out.children.append(_prefixed(child, prefix))
+        else:
+            key, value = child
+            out.children.append((f"{prefix}{key}", value))
+    return out
+
+
+def worklist(*, user: User, day: dt.date, collector: User | None = None, building_id: int | None = None,
+             floor_from: int | None = None, floor_to: int | None = None, account_class: str = "",
+             min_fen: int | None = None) -> Worklist:
+    """The collector's accounts in arrears on ``day``, most urgent first: promises due today or broken
+    yesterday, the engine's call/visit tasks, accounts to call daily (暂未明确), large or old arrears, new
+    arrears, the rest. A fixed number of queries whatever the size of the territory."""
+    scope, owner_user, note = _scope_for(user, collector)
+    if scope == NOTHING:
+        return Worklist(day, [], {}, note or "您没有责任区。")
+    bills = Bill.objects.filter(_prefixed(scope, "unit__"), is_void=False, settled_fen__lt=F("amount_fen"),
+                                due_date__lt=day)
+    if building_id:
+        bills = bills.filter(unit__building_id=building_id)
+    if floor_from is not None:
+        bills = bills.filter(unit__floor__gte=floor_from)
+    if floor_to is not None:
+        bills = bills.filter(unit__floor__lte=floor_to)
+    grouped = (bills.values("unit_id", "unit__code", "unit__floor", "unit__building__name",
+                            "unit__project__developer__name")
+               .annotate(overdue=Sum(F("amount_fen") - F("settled_fen")), oldest=Min("due_date"),
+                         periods=Count("period_start", distinct=True))
+               .order_by())
+    if min_fen:
+        grouped = grouped.filter(overdue__gte=min_fen)
+    rows: dict[int, WorkRow] = {}
+    for r in grouped:
+        rows[r["unit_id"]] = WorkRow(
+            unit_id=r["unit_id"], code=r["unit__code"], building=r["unit__building__name"], floor=r["unit__floor"],
+            owner=r["unit__project__developer__name"] or "", phone_id=None, phone_masked="",
+            overdue_fen=r["overdue"] or 0, days_overdue=(day - r["oldest"]).days, periods=r["periods"] or 0,
+            account_class="")
+    if not rows:
+        return Worklist(day, [], {}, "")
+    ids = list(rows)
+
+    # the liable owner and a live phone number
+    party_of: dict[int, int] = {}
+    for unit_id, party_id, name in (Occupancy.objects.filter(current_occupancy_q(day), unit_id__in=ids,
+                                                             role=OccupantRole.OWNER)
+                                    .order_by("unit_id", "start", "id").values_list("unit_id", "party_id",
+                                                                                    "party__name")):
+        party_of[unit_id] = party_id  # the latest owner wins
+        rows[unit_id].owner = name
+    phones: dict[int, tuple[int, str]] = {}
+    for pk, party_id, value in (ContactPoint.objects.filter(party_id__in=set(party_of.values()),
+                                                            kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE])
+                                .exclude(validity__in=list(DEAD_VALIDITIES))
+                                .order_by("party_id", "is_primary", "-id").values_list("pk", "party_id", "value")):
+        phones[party_id] = (pk, value)  # the primary (then the oldest) wins
+    for unit_id, party_id in party_of.items():
+        if party_id in phones:
+            rows[unit_id].phone_id = phones[party_id][0]
+            rows[unit_id].phone_masked = phones[party_id][1] if user.sees_pii else mask_phone(phones[party_id][1])
+
+    for unit_id, klass in Episode.objects.filter(unit_id__in=ids, closed_on__isnull=True).values_list(
+            "unit_id", "account_class"):
+        rows[unit_id].account_class = klass
+
+    yesterday = day - dt.timedelta(days=1)
+    for unit_id, kind, until, amount, outcome, released, reason in (
+            Hold.objects.filter(unit_id__in=ids, kind__in=[HoldKind.PROMISE, HoldKind.DISPUTE])
+            .filter(Q(released_on__isnull=True) | Q(outcome="broken", released_on__gte=yesterday))
+            .values_list("unit_id", "kind", "until", "amount_fen", "outcome", "released_on", "dispute__reason")):
+        row = rows[unit_id]
+        if kind == HoldKind.PROMISE:
+            row.promise_on, row.promise_fen = until, amount
+            if until == day and not released:
+                row.priority, row.why = 1, "今天是承诺缴费日"
+            elif until is not None and until < day and outcome != "kept":
+                row.priority, row.why = 1, f"承诺 {until:%m月%d日} 缴费未兑现"
+        elif released is None:
+            row.disputed = True
+            if reason:
+                row.dispute_reasons.append(reason)
+
+    task_q = Q(assigned_to=owner_user) | Q(assigned_to__isnull=True)
+    for unit_id, pk, title in (Task.objects.filter(task_q, unit_id__in=ids, status=TaskStatus.OPEN,
+                                                   kind__in=[TaskKind.CALL, TaskKind.VISIT], due_on__lte=day)
+                               .order_by("due_on", "pk").values_list("unit_id", "pk", "title")):
+        row = rows[unit_id]
+        row.task_ids.append(pk)
+        if row.priority > 2:
+            row.priority, row.why = 2, title
+
+    latest = (ContactAttempt.objects.filter(unit_id__in=ids).values("unit_id").annotate(m=Max("pk"))
+              .values("m"))
+    for unit_id, on, outcome, by_name, by_username in ContactAttempt.objects.filter(pk__in=latest).values_list(
+            "unit_id", "on", "outcome", "made_by__display_name", "made_by__username"):
+        row = rows[unit_id]
+        row.last_on, row.last_outcome, row.last_by = on, outcome, by_name or by_username or ""
+
+    points = list(TalkingPoint.objects.filter(active=True).order_by("sort", "pk"))
+    by_class: dict[str, list[TalkingPoint]] = defaultdict(list)
+    by_reason: dict[str, list[TalkingPoint]] = defaultdict(list)
+    general = []
+    for p in points:
+        if p.account_class:
+            by_class[p.account_class].append(p)
+        elif p.reason:
+            by_reason[p.reason].append(p)
+        else:
+            general.append(p)
+
+    out = []
+    for row in rows.values():
+        if account_class and row.account_class != account_class:
+            continue
+        if row.priority > 2:
+            if row.account_class == AccountClass.UNDECIDED:
+                row.priority, row.why = 3, "暂未明确，今天再联系一次"
+            elif row.overdue_fen >= LARGE_FEN or row.days_overdue >= OLD_DAYS:
+                row.priority, row.why = 4, f"欠费 {row.amount}，逾期 {row.days_overdue} 天"
+            elif row.days_overdue <= NEW_DAYS:
+                row.priority, row.why = 5, f"新增欠费（逾期 {row.days_overdue} 天）"
+            else:
+                row.priority, row.why = 6, f"逾期 {row.days_overdue} 天"
+        chosen = [p for r in row.dispute_reasons for p in by_reason.get(r, [])] + by_class.get(row.account_class, [])
+        row.points = (chosen + general)[:POINTS_PER_ROW]
+        out.append(row)
+    out.sort(key=lambda r: (r.priority, -r.overdue_fen, -r.days_overdue, r.code))
+    counts: dict[int, int] = defaultdict(int)
+    for row in out:
+        counts[row.priority] += 1
+    return Worklist(day, out, dict(counts), "")
+
+
+def points_for(account_class: str, reasons: list[str] | None = None) -> list[TalkingPoint]:
+    """Talking points for the contact form: the class's and the reasons' first, then the general ones."""
+    qs = TalkingPoint.objects.filter(active=True).filter(
+        Q(account_class=account_class, reason="") | Q(reason__in=reasons or [], account_class="")
+        | Q(account_class="", reason=""))
+    return sorted(qs, key=lambda p: (0 if p.reason else 1 if p.account_class else 2, p.sort, p.pk))
+
+
+def contacts_of(unit_id: int) -> QuerySet[ContactAttempt]:
+    return (ContactAttempt.objects.filter(unit_id=unit_id).select_related("made_by", "contact_point", "corrects")
+            .order_by("-made_at", "-pk"))
+
+
+def corrected_ids(unit_id: int) -> set[int]:
+    return set(ContactAttempt.objects.filter(unit_id=unit_id, corrects__isnull=False)
+               .values_list("corrects_id", flat=True))
+
+
+def disputes_visible(user: User) -> QuerySet[Dispute]:
+    return Dispute.objects.filter(unit_scope_q(user, "unit__")).select_related("unit", "opened_by", "hold")
+
+
+def work_orders_visible(user: User) -> QuerySet[WorkOrder]:
+    return WorkOrder.objects.filter(unit_scope_q(user, "unit__")).select_related("unit", "dispute", "created_by")
+
+
+def payment_checks_visible(user: User) -> QuerySet[PaymentCheck]:
+    return PaymentCheck.objects.filter(unit_scope_q(user, "unit__")).select_related("unit", "contact__made_by")
+
+
+# --- the manager's desk ------------------------------------------------------------------------------------
+
+@dataclass
+class Approvals:
+    adjustments: list[Adjustment]
+    plans: list[InstallmentPlan]
+    referrals: list[Task]
+
+
+def approvals_pending(user: User) -> Approvals:
+    """Waivers, voids and write-offs, installment plans and lawyer-letter referrals waiting for a decision."""
+    projects = projects_visible(user)
+    return Approvals(
+        adjustments=list(Adjustment.objects.filter(status="pending", bill__project__in=projects)
+                         .select_related("bill__unit", "bill__fee_item", "requested_by").order_by("requested_at")),
+        plans=list(InstallmentPlan.objects.filter(status=InstallmentPlan.Status.PENDING, project__in=projects)
+                   .select_related("unit", "requested_by").prefetch_related("items").order_by("requested_at")),
+        referrals=list(Task.objects.filter(kind=TaskKind.REFERRAL, status=TaskStatus.OPEN, project__in=projects)
+                       .select_related("unit", "assigned_to").order_by("due_on", "pk")),
+    )
+
+
+def escalations_open(user: User) -> list[Task]:
+    return list(Task.objects.filter(kind=TaskKind.ESCALATE, status=TaskStatus.OPEN,
+                                    project__in=projects_visible(user))
+                .select_related("unit", "assigned_to", "action").order_by("due_on", "pk"))
+
+
+@dataclass
+class DebriefRow:
+    collector: User
+    contacts: int = 0
+    reached: int = 0
+    promises_made: int = 0
+    promised_fen: int = 0
+    promises_kept: int = 0
+    promises_broken: int = 0
+    collected_fen: int = 0
+    hard_cases: list[ContactAttempt] = field(default_factory=list)
+
+    @property
+    def collected(self) -> str:
+        return format_yuan(self.collected_fen)
+
+    @property
+    def promised(self) -> str:
+        return format_yuan(self.promised_fen)
+
+
+UNREACHED = frozenset({Outcome.NO_ANSWER, Outcome.BUSY, Outcome.SWITCHED_OFF, Outcome.DEAD_NUMBER})
+
+
+def debrief(*, user: User, day: dt.date) -> list[DebriefRow]:
+    """What each collector did on ``day``: contacts (and how many reached someone), promises made, kept and
+    broken, money received for the units of their territory, and the hard cases (refusals and disputes)."""
+    visible = projects_visible(user)
+    collectors = list(User.objects.filter(role=Role.COLLECTOR, is_active=True,
+                                          territories__project__in=visible).distinct().order_by("username"))
+    rows = {c.pk: DebriefRow(c) for c in collectors}
+    if not rows:
+        return []
+    for by, outcome, n in (ContactAttempt.objects.filter(on=day, made_by__in=list(rows), project__in=visible)
+                           .values_list("made_by", "outcome").annotate(n=Count("pk")).values_list(
+                               "made_by", "outcome", "n")):
+        rows[by].contacts += n
+        if outcome not in UNREACHED:
+            rows[by].reached += n
+    for by, n, fen in (Promise.objects.filter(made_on=day, made_by__in=list(rows)).values_list("made_by")
+                       .annotate(n=Count("pk"), fen=Sum("amount_fen")).values_list("made_by", "n", "fen")):
+        rows[by].promises_made, rows[by].promised_fen = n, fen or 0
+    for by, outcome, n in (Promise.objects.filter(hold__released_on=day, hold__outcome__in=["kept", "broken"],
+                                                  made_by__in=list(rows))
+                           .values_list("made_by", "hold__outcome").annotate(n=Count("pk"))
+                           .values_list("made_by", "hold__outcome", "n")):
+        if outcome == "kept":
+            rows[by].promises_kept = n
+        else:
+            rows[by].promises_broken = n
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    end = start + dt.timedelta(days=1)
+    for row in rows.values():
+        scope = unit_scope_q(row.collector, "unit__")
+        row.collected_fen = Payment.objects.filter(scope, paid_at__gte=start, paid_at__lt=end).aggregate(
+            t=Sum("amount_fen"))["t"] or 0
+    for attempt in (ContactAttempt.objects.filter(on=day, made_by__in=list(rows), outcome__in=list(DISPUTE_OUTCOMES))
+                    .select_related("unit").order_by("made_at")):
+        rows[attempt.made_by_id].hard_cases.append(attempt)
+    return list(rows.values())
+
+
+def open_disputes_count(user: User) -> int:
+    return disputes_visible(user).filter(status=DisputeStatus.OPEN).count()

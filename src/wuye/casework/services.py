@@ -1,0 +1,477 @@
+"""Writes of casework: recording contacts (and what each outcome sets in motion), promises, disputes, work
+orders, finance checks, class overrides, talking points and handing a territory over.
+
+Every function takes the acting person (``actor``) and records an audit event. The collection engine's state
+is changed only through ``wuye.dunning.services`` (holds, the account class, tasks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from wuye.accounts.choices import Role
+from wuye.accounts.models import Territory, User
+from wuye.accounts.selectors import unit_scope_q
+from wuye.accounts.services import audit_record, territory_assign, territory_remove
+from wuye.billing.models import Bill, Payment
+from wuye.casework.choices import (
+    CLASS_OF_OUTCOME,
+    DISPUTE_OUTCOMES,
+    WORK_ORDER_CLOSED,
+    CheckStatus,
+    ContactChannel,
+    DisputeReason,
+    DisputeStatus,
+    Outcome,
+    WorkOrderStatus,
+)
+from wuye.casework.models import ContactAttempt, Dispute, PaymentCheck, Promise, TalkingPoint, WorkOrder
+from wuye.common.formatting import format_yuan
+from wuye.dunning import services as dunning
+from wuye.dunning.choices import AccountClass, HoldKind, TaskStatus
+from wuye.dunning.models import Hold, Task
+from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, ContactValidity
+from wuye.estate.models import ContactPoint, Unit
+from wuye.estate.selectors import liable_party
+from wuye.estate.services import contact_set_validity
+
+MAX_PROMISE_DAYS = 90  # a longer promise is an installment plan, which needs approval
+DEFAULT_DISPUTE_HOLD_DAYS = 30
+MAX_DISPUTE_HOLD_DAYS = 180
+PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
+
+
+def _label(actor: User | None, actor_label: str) -> str:
+    return actor_label or (f"user:{actor.username}" if actor is not None else "job:casework")
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def require_unit_scope(actor: User, unit: Unit) -> None:
+    """A collector may act only on the units of their territory."""
+    if actor.is_superuser:
+        return
+    if not Unit.objects.filter(unit_scope_q(actor), pk=unit.pk).exists():
+        raise PermissionDenied("该房屋不在您的责任区内。")
+
+
+def _require_manager(actor: User, what: str) -> None:
+    if not (actor.is_superuser or actor.role in (Role.MANAGER, Role.ADMIN)):
+        raise PermissionDenied(f"只有经理可以{what}。")
+
+
+def open_fen_of(unit: Unit) -> int:
+    """Everything the unit still owes (due or not), in fen."""
+    rows = Bill.objects.filter(unit=unit, is_void=False).values_list("amount_fen", "settled_fen")
+    return sum(max(0, a - s) for a, s in rows)
+
+
+def live_phones(party) -> list[ContactPoint]:
+    if party is None:
+        return []
+    return [c for c in ContactPoint.objects.filter(party=party, kind__in=PHONE_KINDS).order_by("-is_primary", "pk")
+            if c.validity not in DEAD_VALIDITIES]
+
+
+# --- contacts ----------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def contact_record(
+    *, actor: User, unit: Unit, channel: str, outcome: str, note: str = "", reason: str = "",
+    follow_up_on: dt.date | None = None, on: dt.date | None = None, contact_point: ContactPoint | None = None,
+    task: Task | None = None, promised_on: dt.date | None = None, amount_fen: int | None = None,
+    hold_until: dt.date | None = None, developer_warranty: bool = False, installments: int | None = None,
+    corrects: ContactAttempt | None = None, actor_label: str = "",
+) -> ContactAttempt:
+    """Record one contact and what its outcome sets in motion:
+
+    - no answer / busy / switched off → 暂未明确 (the engine calls daily);
+    - number dead or wrong → the number is flagged (空号), 无法联系 when no live number is left (the engine
+      schedules a visit to find the owner);
+    - promised → a promise (a PROMISE hold: reminder the day before, broken the day after) and 近期交纳;
+    - refuses / complaint → a dispute (a DISPUTE hold on escalation) and 特殊拒交;
+    - away → 异地出差; paid already → a check for finance; installment → a plan request in the approvals queue.
+    A correction is a new record naming the one it corrects (the old row stays as it was).
+    """
+    require_unit_scope(actor, unit)
+    on = on or _today()
+    note = (note or "").strip()
+    errors: dict[str, str] = {}
+    if channel not in ContactChannel.values:
+        errors["channel"] = "请选择联系方式（电话、上门、微信或服务台）。"
+    if outcome not in Outcome.values:
+        errors["outcome"] = "请选择联系结果。"
+    if outcome in DISPUTE_OUTCOMES and reason not in DisputeReason.values:
+        errors["reason"] = "拒交或投诉时请选择原因。"
+    elif reason and reason not in DisputeReason.values:
+        errors["reason"] = "未知的原因。"
+    if outcome == Outcome.PROMISED and promised_on is None:
+        errors["promised_on"] = "请填写承诺缴费日期。"
+    if follow_up_on is not None and follow_up_on < on:
+        errors["follow_up_on"] = "下次跟进日期不能早于联系日期。"
+    if task is not None and task.unit_id != unit.pk:
+        errors["task"] = "该任务不属于这套房屋。"
+    if corrects is not None:
+        if corrects.unit_id != unit.pk:
+            errors["corrects"] = "被更正的记录不属于这套房屋。"
+        elif ContactAttempt.objects.filter(corrects=corrects).exists():
+            errors["corrects"] = "该记录已被更正过，请更正最新的一条。"
+        elif not note:
+            errors["note"] = "更正记录时请在备注中说明原因。"
+    if len(note) > 500:
+        errors["note"] = "备注不能超过 500 字。"
+    if errors:
+        raise ValidationError(errors)
+
+    label = _label(actor, actor_label)
+    party = liable_party(unit, on)
+    if contact_point is not None and contact_point.party_id != (party.pk if party else None):
+        raise ValidationError({"contact_point": "该号码不属于这套房屋的业主。"})
+    if contact_point is None and channel == ContactChannel.CALL:
+        phones = live_phones(party)
+        contact_point = phones[0] if phones else None
+    if outcome == Outcome.DEAD_NUMBER and contact_point is None:
+        raise ValidationError({"contact_point": "请选择打不通的号码。"})
+
+    attempt = ContactAttempt.objects.create(
+        project_id=unit.project_id, unit=unit, party=party, contact_point=contact_point, channel=channel,
+        outcome=outcome, reason=reason, note=note, follow_up_on=follow_up_on, task=task, corrects=corrects, on=on,
+        made_by=actor, actor_label=label)
+    audit_record(actor=actor, actor_label=label, verb="casework.contact", obj=unit, note=note,
+                 after={"contact": attempt.pk, "channel": channel, "outcome": outcome, "reason": reason,
+                        "corrects": corrects.pk if corrects else None})
+
+    klass = CLASS_OF_OUTCOME.get(outcome, "")
+    why = f"联系结果：{Outcome(outcome).label}"
+    if outcome == Outcome.DEAD_NUMBER:
+        contact_set_validity(actor=actor, contact=contact_point, validity=ContactValidity.EMPTY, verified_on=on,
+                             actor_label=label)
+        if live_phones(party):
+            klass = AccountClass.UNDECIDED  # another number is left to try
+    elif outcome == Outcome.PROMISED:
+        promise_make(actor=actor, unit=unit, promised_on=promised_on, amount_fen=amount_fen, on=on,
+                     contact=attempt, actor_label=label)
+    elif outcome in DISPUTE_OUTCOMES:
+        dispute_open(actor=actor, unit=unit, reason=reason, description=note or Outcome(outcome).label, on=on,
+                     contact=attempt, developer_warranty=developer_warranty, hold_until=hold_until,
+                     actor_label=label)
+    elif outcome == Outcome.PAID_ALREADY:
+        PaymentCheck.objects.create(project_id=unit.project_id, unit=unit, contact=attempt)
+    elif outcome == Outcome.INSTALLMENT:
+        _installment_request(actor=actor, unit=unit, count=installments or 3, on=on, note=note)
+    if klass:
+        dunning.account_class_set(actor=actor, unit=unit, account_class=klass, on=on, reason=why,
+                                  actor_label=label)
+    if task is not None and task.status == TaskStatus.OPEN:
+        dunning.task_close(actor=actor, task=task, note=f"{ContactChannel(channel).label}：{Outcome(outcome).label}")
+    return attempt
+
+
+def _installment_request(*, actor: User, unit: Unit, count: int, on: dt.date, note: str) -> None:
+    from wuye.billing.installments import equal_schedule, installment_request
+
+    if not 2 <= count <= 24:
+        raise ValidationError({"installments": "分期数应在 2 到 24 期之间。"})
+    first = max(on, _today()) + dt.timedelta(days=30)
+    installment_request(actor=actor, unit=unit, schedule=equal_schedule(open_fen_of(unit), count, first),
+                        reason=note or "业主电话中申请分期")
+
+
+# --- promises ----------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def promise_make(
+    *, actor: User, unit: Unit, promised_on: dt.date, amount_fen: int | None = None, on: dt.date | None = None,
+    contact: ContactAttempt | None = None, actor_label: str = "",
+) -> Promise:
+    """The owner promises to pay ``amount_fen`` (default: everything open) by ``promised_on``. An earlier open
+    promise is replaced. The ladder is held until the date; the engine reminds the day before."""
+    require_unit_scope(actor, unit)
+    on = on or _today()
+    owed = open_fen_of(unit)
+    errors: dict[str, str] = {}
+    if promised_on is None or promised_on < on:
+        errors["promised_on"] = "承诺缴费日期不能早于今天。"
+    elif (promised_on - on).days > MAX_PROMISE_DAYS:
+        errors["promised_on"] = f"承诺缴费日期不能晚于 {MAX_PROMISE_DAYS} 天后；更长的安排请申请分期。"
+    if amount_fen is None:
+        amount_fen = owed
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        errors["amount_fen"] = "承诺金额必须是整数（分）。"
+    elif owed <= 0:
+        errors["amount_fen"] = "该房屋没有未缴费用。"
+    elif amount_fen <= 0:
+        errors["amount_fen"] = "承诺金额必须大于 0。"
+    elif amount_fen > owed:
+        errors["amount_fen"] = f"承诺金额不能超过未缴金额 {format_yuan(owed)}。"
+    if errors:
+        raise ValidationError(errors)
+    label = _label(actor, actor_label)
+    for old in Hold.objects.filter(unit=unit, kind=HoldKind.PROMISE, released_on__isnull=True):
+        dunning.hold_release(actor=actor, hold=old, note="业主重新约定了缴费日期", on=on, actor_label=label)
+    hold = dunning.hold_place(actor=actor, unit=unit, kind=HoldKind.PROMISE, starts_on=on, until=promised_on,
+                              amount_fen=amount_fen, reason=f"承诺 {promised_on} 前缴 {format_yuan(amount_fen)}",
+                              actor_label=label)
+    promise = Promise.objects.create(project_id=unit.project_id, unit=unit, contact=contact, hold=hold,
+                                     promised_on=promised_on, amount_fen=amount_fen, made_on=on, made_by=actor)
+    dunning.account_class_set(actor=actor, unit=unit, account_class=AccountClass.PROMISED, on=on,
+                              reason=f"承诺 {promised_on} 缴费", actor_label=label)
+    audit_record(actor=actor, actor_label=label, verb="casework.promise", obj=unit,
+                 after={"promise": promise.pk, "promised_on": promised_on, "amount_fen": amount_fen})
+    return promise
+
+
+def _start_of(day: dt.date, unit: Unit) -> dt.datetime:
+    tz = ZoneInfo(unit.project.timezone or "Asia/Shanghai")
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def promises_check_kept(*, unit_id: int, on: dt.date) -> int:
+    """After money came in: open promises of the unit whose amount the payments since the promise cover are
+    kept (the hold ends). Returns how many."""
+    kept = 0
+    promises = list(Promise.objects.filter(unit_id=unit_id, hold__released_on__isnull=True)
+                    .select_related("hold", "unit__project"))
+    for promise in promises:
+        paid = Payment.objects.filter(unit_id=unit_id, paid_at__gte=_start_of(promise.made_on, promise.unit)
+                                      ).aggregate(t=Sum("amount_fen"))["t"] or 0
+        if paid >= promise.amount_fen:
+            dunning.promise_hold_keep(actor=None, hold=promise.hold, on=on,
+                                      note=f"已收款 {format_yuan(paid)}，承诺已兑现", actor_label="job:casework")
+            kept += 1
+    return kept
+
+
+# --- disputes and work orders ------------------------------------------------------------------------------
+
+@transaction.atomic
+def dispute_open(
+    *, actor: User, unit: Unit, reason: str, description: str, on: dt.date | None = None,
+    contact: ContactAttempt | None = None, developer_warranty: bool = False, hold_until: dt.date | None = None,
+    actor_label: str = "",
+) -> Dispute:
+    """Open a dispute: escalation is held (pre-due reminders of new bills still go out) until it is resolved
+    or ``hold_until`` passes; the account becomes 特殊拒交 and the manager sees it."""
+    require_unit_scope(actor, unit)
+    on = on or _today()
+    description = (description or "").strip()
+    hold_until = hold_until or on + dt.timedelta(days=DEFAULT_DISPUTE_HOLD_DAYS)
+    errors: dict[str, str] = {}
+    if reason not in DisputeReason.values:
+        errors["reason"] = "请选择争议原因。"
+    if not description:
+        errors["description"] = "请填写情况说明。"
+    if developer_warranty and reason != DisputeReason.HOUSE_QUALITY:
+        errors["developer_warranty"] = "只有房屋质量问题才可能属开发商保修。"
+    if hold_until < on:
+        errors["hold_until"] = "暂停截止日期不能早于今天。"
+    elif (hold_until - on).days > MAX_DISPUTE_HOLD_DAYS:
+        errors["hold_until"] = f"争议暂停催缴最长 {MAX_DISPUTE_HOLD_DAYS} 天。"
+    if errors:
+        raise ValidationError(errors)
+    label = _label(actor, actor_label)
+    hold = dunning.hold_place(actor=actor, unit=unit, kind=HoldKind.DISPUTE, starts_on=on, until=hold_until,
+                              reason=f"{DisputeReason(reason).label}：{description}"[:300], actor_label=label)
+    dispute = Dispute.objects.create(
+        project_id=unit.project_id, unit=unit, contact=contact, reason=reason, description=description[:500],
+        developer_warranty=developer_warranty, hold=hold, hold_until=hold_until, opened_on=on, opened_by=actor)
+    dunning.account_class_set(actor=actor, unit=unit, account_class=AccountClass.REFUSING, on=on,
+                              reason=f"争议：{DisputeReason(reason).label}", actor_label=label)
+    audit_record(actor=actor, actor_label=label, verb="casework.dispute_open", obj=unit, note=description,
+                 after={"dispute": dispute.pk, "reason": reason, "hold_until": hold_until,
+                        "developer_warranty": developer_warranty})
+    return dispute
+
+
+@transaction.atomic
+def dispute_resolve(*, actor: User, dispute: Dispute, note: str, on: dt.date | None = None) -> Dispute:
+    """Close a dispute with a note; the hold ends and the account goes back to the collector (暂未明确: a call
+    to agree a date)."""
+    require_unit_scope(actor, dispute.unit)
+    on = on or _today()
+    note = (note or "").strip()
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.status != DisputeStatus.OPEN:
+        raise ValidationError({"dispute": "该争议已处理完毕。"})
+    if not note:
+        raise ValidationError({"note": "请填写处理结果。"})
+    if dispute.work_orders.exclude(status__in=list(WORK_ORDER_CLOSED)).exists():
+        raise ValidationError({"dispute": "还有未完成的工单，请先完成或取消工单。"})
+    if dispute.hold_id and not Hold.objects.filter(pk=dispute.hold_id, released_on__isnull=False).exists():
+        dunning.hold_release(actor=actor, hold=dispute.hold, note=f"争议已解决：{note}", on=on)
+    dispute.status, dispute.resolved_on, dispute.resolved_by, dispute.resolution_note = (
+        DisputeStatus.RESOLVED, on, actor, note[:500])
+    dispute.save(update_fields=["status", "resolved_on", "resolved_by", "resolution_note"])
+    dunning.account_class_set(actor=actor, unit=dispute.unit, account_class=AccountClass.UNDECIDED, on=on,
+                              reason="争议已解决，交回收费员跟进")
+    audit_record(actor=actor, verb="casework.dispute_resolve", obj=dispute.unit, note=note,
+                 after={"dispute": dispute.pk})
+    return dispute
+
+
+def dispute_holds_expire(*, as_of: dt.date) -> int:
+    """Disputes still open whose hold date has passed stop holding the ladder (a daily job, before the run)."""
+    n = 0
+    for dispute in Dispute.objects.filter(status=DisputeStatus.OPEN, hold_until__lt=as_of,
+                                          hold__released_on__isnull=True).select_related("hold"):
+        dunning.hold_release(actor=None, hold=dispute.hold, note="争议暂停期已到，恢复催缴", on=as_of,
+                             actor_label="job:casework")
+        n += 1
+    return n
+
+
+@transaction.atomic
+def work_order_open(*, actor: User, dispute: Dispute, title: str, due_on: dt.date | None, detail: str = "",
+                    on: dt.date | None = None) -> WorkOrder:
+    """Send a fix that is the company's to make to engineering."""
+    require_unit_scope(actor, dispute.unit)
+    on = on or _today()
+    title = (title or "").strip()
+    errors: dict[str, str] = {}
+    if dispute.status != DisputeStatus.OPEN:
+        errors["dispute"] = "争议已解决，不能再派工单。"
+    if not title:
+        errors["title"] = "请填写工单事项。"
+    if due_on is None:
+        errors["due_on"] = "请填写要求完成日期。"
+    elif due_on < on:
+        errors["due_on"] = "要求完成日期不能早于今天。"
+    if dispute.developer_warranty:
+        errors["dispute"] = "该问题属开发商保修，应由开发商维修，不派本公司工单。"
+    if errors:
+        raise ValidationError(errors)
+    wo = WorkOrder.objects.create(dispute=dispute, project_id=dispute.project_id, unit_id=dispute.unit_id,
+                                  title=title, detail=(detail or "").strip()[:500], due_on=due_on, created_by=actor)
+    audit_record(actor=actor, verb="casework.work_order_open", obj=dispute.unit, note=title,
+                 after={"work_order": wo.pk, "due_on": due_on})
+    return wo
+
+
+@transaction.atomic
+def work_order_update(*, actor: User, work_order: WorkOrder, status: str, note: str = "") -> WorkOrder:
+    """Move a work order on (待处理 → 处理中 → 已完成/已取消); closing needs a note."""
+    if not (actor.is_superuser or actor.role in (Role.ENGINEERING, Role.MANAGER, Role.ADMIN)):
+        raise PermissionDenied("只有工程人员或经理可以更新工单。")
+    work_order = WorkOrder.objects.select_for_update().get(pk=work_order.pk)
+    note = (note or "").strip()
+    if status not in WorkOrderStatus.values:
+        raise ValidationError({"status": "未知的工单状态。"})
+    if work_order.status in WORK_ORDER_CLOSED:
+        raise ValidationError({"status": "该工单已关闭。"})
+    if status in WORK_ORDER_CLOSED and not note:
+        raise ValidationError({"note": "关闭工单时请填写完成说明。"})
+    before = work_order.status
+    work_order.status = status
+    if status in WORK_ORDER_CLOSED:
+        work_order.closed_at, work_order.closed_by, work_order.closed_note = timezone.now(), actor, note[:500]
+    work_order.save()
+    audit_record(actor=actor, verb="casework.work_order", obj=work_order.unit, note=note,
+                 before={"status": before}, after={"status": status, "work_order": work_order.pk})
+    return work_order
+
+
+# --- finance checks, class overrides, talking points -------------------------------------------------------
+
+@transaction.atomic
+def payment_check_resolve(*, actor: User, check: PaymentCheck, found: bool, note: str) -> PaymentCheck:
+    if not (actor.is_superuser or actor.role in (Role.FINANCE, Role.MANAGER, Role.ADMIN)):
+        raise PermissionDenied("只有财务或经理可以处理缴费核对。")
+    check = PaymentCheck.objects.select_for_update().get(pk=check.pk)
+    if check.status != CheckStatus.OPEN:
+        raise ValidationError({"check": "该核对已处理。"})
+    if not (note or "").strip():
+        raise ValidationError({"note": "请填写核对结果。"})
+    check.status = CheckStatus.FOUND if found else CheckStatus.NOT_FOUND
+    check.resolved_by, check.resolved_at, check.resolution_note = actor, timezone.now(), note.strip()[:300]
+    check.save()
+    audit_record(actor=actor, verb="casework.payment_check", obj=check.unit, note=note,
+                 after={"check": check.pk, "found": found})
+    return check
+
+
+def account_class_override(*, actor: User, unit: Unit, account_class: str, reason: str,
+                           on: dt.date | None = None) -> None:
+    """Set the class by hand, with a reason (audited by the engine's service)."""
+    require_unit_scope(actor, unit)
+    reason = (reason or "").strip()
+    errors = {}
+    if account_class not in AccountClass.values:
+        errors["account_class"] = "请选择催缴分类。"
+    if not reason:
+        errors["reason"] = "手工调整分类时请填写原因。"
+    if errors:
+        raise ValidationError(errors)
+    episode = dunning.account_class_set(actor=actor, unit=unit, account_class=account_class, on=on or _today(),
+                                        reason=f"手工调整：{reason}")
+    if episode is None:
+        raise ValidationError({"account_class": "该房屋当前没有逾期欠费，无需分类。"})
+
+
+@transaction.atomic
+def talking_point_save(*, actor: User, point: TalkingPoint | None, title: str, body: str, account_class: str = "",
+                       reason: str = "", active: bool = True, sort: int = 100) -> TalkingPoint:
+    _require_manager(actor, "修改话术")
+    errors = {}
+    if not (title or "").strip():
+        errors["title"] = "请填写要点。"
+    if not (body or "").strip():
+        errors["body"] = "请填写话术内容。"
+    if account_class and account_class not in AccountClass.values:
+        errors["account_class"] = "未知的催缴分类。"
+    if reason and reason not in DisputeReason.values:
+        errors["reason"] = "未知的原因。"
+    if errors:
+        raise ValidationError(errors)
+    from wuye.dunning.guardrails import check_text
+
+    problems = check_text(body)
+    if problems:
+        raise ValidationError({"body": "；".join(problems)})
+    before = None
+    if point is None:
+        import uuid
+
+        point = TalkingPoint(code=f"custom-{uuid.uuid4().hex[:12]}")
+    else:
+        before = {"title": point.title, "body": point.body, "active": point.active}
+    point.title, point.body, point.account_class, point.reason = title.strip(), body.strip(), account_class, reason
+    point.active, point.sort, point.updated_by = active, sort, actor
+    point.save()
+    audit_record(actor=actor, verb="casework.talking_point", obj=point, before=before,
+                 after={"title": point.title, "body": point.body, "active": active}, project_id=None)
+    return point
+
+
+# --- the team ----------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def territory_handover(*, actor: User, from_user: User, to_user: User) -> tuple[int, int]:
+    """A collector leaves or changes area: their buildings/floors go to ``to_user`` and the open tasks on those
+    units move with them. Returns (territories moved, tasks moved)."""
+    _require_manager(actor, "调整责任区")
+    if to_user.role != Role.COLLECTOR or not to_user.is_active:
+        raise ValidationError({"to_user": "接手人必须是在职的收费员。"})
+    if from_user.pk == to_user.pk:
+        raise ValidationError({"to_user": "接手人不能是同一个人。"})
+    territories = list(Territory.objects.filter(user=from_user).select_related("building"))
+    if not territories:
+        raise ValidationError({"from_user": "该收费员没有责任区。"})
+    scope = Q(pk__in=[])
+    for t in territories:
+        scope |= t.unit_q()
+    for t in territories:
+        building, lo, hi = t.building, t.floor_from, t.floor_to
+        territory_remove(actor=actor, territory=t)
+        territory_assign(actor=actor, user=to_user, building=building, floor_from=lo, floor_to=hi)
+    moved = dunning.tasks_reassign(actor=actor, unit_q=scope, from_user=from_user, to_user=to_user)
+    audit_record(actor=actor, verb="casework.territory_handover", obj=None, project_id=None,
+                 after={"from": from_user.pk, "to": to_user.pk, "territories": len(territories), "tasks": moved})
+    return len(territories), moved

@@ -1,0 +1,380 @@
+"""Staff pages of casework: the collector's worklist and contact form (mobile-first), a unit's case page,
+disputes and work orders, finance checks, talking points, and the manager's desk."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from wuye.accounts.choices import Role
+from wuye.accounts.models import User
+from wuye.accounts.permissions import can_manage_team
+from wuye.billing import installments
+from wuye.billing import services as billing
+from wuye.billing.models import Adjustment, InstallmentPlan
+from wuye.billing.permissions import can_approve
+from wuye.casework import selectors, services
+from wuye.casework.choices import QUICK_OUTCOMES, ContactChannel, DisputeStatus, Outcome, WorkOrderStatus
+from wuye.casework.forms import (
+    ClassForm,
+    ContactForm,
+    ResolveForm,
+    TalkingPointForm,
+    WorklistFilter,
+    WorkOrderForm,
+    WorkOrderUpdateForm,
+)
+from wuye.casework.models import ContactAttempt, TalkingPoint
+from wuye.common.forms import validation_errors_text
+from wuye.dunning import services as dunning
+from wuye.dunning.choices import AccountClass
+from wuye.dunning.models import Episode, Task
+from wuye.estate.models import Building
+from wuye.estate.selectors import liable_party, projects_visible, unit_visible_or_404
+from wuye.estate.serializers import masked_contact_value
+
+PAGE = 50
+
+
+def _manager(user) -> None:
+    if not can_manage_team(user):
+        raise PermissionDenied("只有经理和管理员可以使用经理工作台。")
+
+
+def _add_errors(form, exc: ValidationError, rename: dict[str, str] | None = None) -> None:
+    rename = rename or {}
+    for key, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        key = rename.get(key, key)
+        form.add_error(key if key in form.fields else None, errs)
+
+
+# --- worklist ----------------------------------------------------------------------------------------------
+
+def _worklist_for_request(request):
+    user = request.user
+    collectors = [(u.pk, str(u)) for u in User.objects.filter(role=Role.COLLECTOR, is_active=True)
+                  .order_by("username")] if not user.territory_bound else []
+    buildings = [(b.pk, f"{b.project.name} {b.name}") for b in Building.objects.filter(
+        project__in=projects_visible(user)).select_related("project").order_by("project__code", "code")[:500]]
+    form = WorklistFilter(request.GET or None, collectors=collectors, buildings=buildings)
+    data = form.cleaned_data if form.is_valid() else {}
+    if request.GET and not form.is_valid():
+        messages.error(request, "筛选条件有误：" + "；".join(f"{form.fields[k].label}：{v[0]}"
+                                                        for k, v in form.errors.items() if k in form.fields))
+    day = data.get("date") or timezone.localdate()
+    collector = None
+    if data.get("collector"):
+        collector = User.objects.filter(pk=data["collector"]).first()
+    wl = selectors.worklist(user=user, day=day, collector=collector, building_id=data.get("building"),
+                            floor_from=data.get("floor_from"), floor_to=data.get("floor_to"),
+                            account_class=data.get("account_class") or "", min_fen=data.get("min_fen"))
+    return form, wl
+
+
+@login_required
+def worklist(request):
+    """今日工作清单 — the collector's accounts, most urgent first, with one-tap outcomes."""
+    form, wl = _worklist_for_request(request)
+    page = Paginator(wl.rows, PAGE).get_page(request.GET.get("page"))
+    return render(request, "casework/worklist.html", {
+        "form": form, "wl": wl, "page_obj": page, "quick": [(o.value, o.label) for o in QUICK_OUTCOMES],
+        "priority_labels": selectors.PRIORITY_LABELS,
+        "counts": [(p, selectors.PRIORITY_LABELS[p], n) for p, n in sorted(wl.counts.items())],
+    })
+
+
+@login_required
+@require_POST
+def quick_outcome(request, pk: int):
+    """htmx: one tap records a simple outcome (no answer, busy, switched off, away) and redraws the card."""
+    unit = unit_visible_or_404(request.user, pk)
+    outcome = request.POST.get("outcome", "")
+    if outcome not in QUICK_OUTCOMES:
+        return render(request, "casework/_flash.html", {"error": "该结果需要填写联系表单。"}, status=400)
+    task = Task.objects.filter(pk=request.POST.get("task") or 0, unit=unit).first()
+    try:
+        services.contact_record(actor=request.user, unit=unit, channel=ContactChannel.CALL, outcome=outcome,
+                                task=task)
+    except ValidationError as exc:
+        return render(request, "casework/_flash.html", {"error": validation_errors_text(exc)}, status=400)
+    klass = Episode.objects.filter(unit=unit, closed_on__isnull=True).values_list("account_class", flat=True).first()
+    return render(request, "casework/_recorded.html", {
+        "unit": unit, "outcome": Outcome(outcome).label, "klass": AccountClass(klass).label if klass else ""})
+
+
+# --- contact form and case page ----------------------------------------------------------------------------
+
+def _phones(unit, user, on):
+    party = liable_party(unit, on)
+    if party is None:
+        return party, []
+    return party, [(c.pk, f"{masked_contact_value(c, user)}（{c.get_validity_display()}）")
+                   for c in party.contacts.filter(kind__in=["mobile", "landline"])]
+
+
+@login_required
+def contact(request, pk: int):
+    """记录联系 — the contact form (mobile-first)."""
+    unit = unit_visible_or_404(request.user, pk)
+    today = timezone.localdate()
+    party, phones = _phones(unit, request.user, today)
+    initial = {"outcome": request.GET.get("outcome", ""), "task": request.GET.get("task"),
+               "corrects": request.GET.get("corrects"), "channel": ContactChannel.CALL}
+    form = ContactForm(request.POST or None, phones=phones, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        cp = party.contacts.filter(pk=d["contact_point"]).first() if party and d["contact_point"] else None
+        task = Task.objects.filter(pk=d["task"], unit=unit).first() if d["task"] else None
+        corrects = ContactAttempt.objects.filter(pk=d["corrects"], unit=unit).first() if d["corrects"] else None
+        try:
+            services.contact_record(
+                actor=request.user, unit=unit, channel=d["channel"], outcome=d["outcome"], note=d["note"],
+                reason=d["reason"], follow_up_on=d["follow_up_on"], contact_point=cp, task=task,
+                promised_on=d["promised_on"], amount_fen=d["amount_fen"], hold_until=d["hold_until"],
+                developer_warranty=d["developer_warranty"], installments=d["installments"], corrects=corrects)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"{unit.code}：已记录“{Outcome(d['outcome']).label}”。")
+            return redirect(request.POST.get("next") or "casework:worklist")
+    klass = Episode.objects.filter(unit=unit, closed_on__isnull=True).values_list("account_class", flat=True).first()
+    reasons = list(selectors.disputes_visible(request.user).filter(unit=unit, status=DisputeStatus.OPEN)
+                   .values_list("reason", flat=True))
+    return render(request, "casework/contact.html", {
+        "unit": unit, "party": party, "form": form, "points": selectors.points_for(klass or "", reasons),
+        "recent": list(selectors.contacts_of(unit.pk)[:5]), "next": request.GET.get("next", ""),
+        "corrects": ContactAttempt.objects.filter(pk=initial["corrects"] or 0, unit=unit).first(),
+    })
+
+
+@login_required
+def case(request, pk: int):
+    """A unit's casework: class (with a manual override), contacts with corrections, promises, disputes."""
+    unit = unit_visible_or_404(request.user, pk)
+    episode = Episode.objects.filter(unit=unit, closed_on__isnull=True).first()
+    form = ClassForm(request.POST or None, initial={"account_class": episode.account_class if episode else ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_class_override(actor=request.user, unit=unit, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "催缴分类已调整。")
+            return redirect("casework:case", pk=unit.pk)
+    return render(request, "casework/case.html", {
+        "unit": unit, "episode": episode, "form": form, "contacts": list(selectors.contacts_of(unit.pk)[:100]),
+        "corrected": selectors.corrected_ids(unit.pk),
+        "promises": list(unit.promises.select_related("hold", "made_by").order_by("-pk")[:20]),
+        "disputes": list(unit.disputes.select_related("opened_by").order_by("-pk")[:20]),
+    })
+
+
+# --- disputes and work orders ------------------------------------------------------------------------------
+
+@login_required
+def disputes(request):
+    status = request.GET.get("status", DisputeStatus.OPEN)
+    qs = selectors.disputes_visible(request.user).order_by("-opened_on", "-pk")
+    if status in DisputeStatus.values:
+        qs = qs.filter(status=status)
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "casework/disputes.html", {"page_obj": page, "status": status,
+                                                      "statuses": DisputeStatus.choices})
+
+
+@login_required
+def dispute_detail(request, pk: int):
+    dispute = get_object_or_404(selectors.disputes_visible(request.user), pk=pk)
+    wo_form = WorkOrderForm(request.POST if request.POST.get("action") == "work_order" else None)
+    resolve_form = ResolveForm(request.POST if request.POST.get("action") == "resolve" else None)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "work_order" and wo_form.is_valid():
+                services.work_order_open(actor=request.user, dispute=dispute, **wo_form.cleaned_data)
+                messages.success(request, "工单已派给工程部。")
+                return redirect("casework:dispute", pk=pk)
+            if request.POST.get("action") == "resolve" and resolve_form.is_valid():
+                services.dispute_resolve(actor=request.user, dispute=dispute, note=resolve_form.cleaned_data["note"])
+                messages.success(request, "争议已解决，已恢复催缴并交回收费员跟进。")
+                return redirect("casework:dispute", pk=pk)
+        except ValidationError as exc:
+            messages.error(request, validation_errors_text(exc))
+    return render(request, "casework/dispute.html", {
+        "dispute": dispute, "work_orders": list(dispute.work_orders.select_related("created_by", "closed_by")),
+        "wo_form": wo_form, "resolve_form": resolve_form, "statuses": WorkOrderStatus.choices,
+    })
+
+
+@login_required
+def work_orders(request):
+    qs = selectors.work_orders_visible(request.user).order_by("status", "due_on", "pk")
+    if request.GET.get("open", "1") == "1":
+        qs = qs.filter(status__in=[WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS])
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "casework/work_orders.html", {"page_obj": page, "statuses": WorkOrderStatus.choices,
+                                                         "today": timezone.localdate()})
+
+
+@login_required
+@require_POST
+def work_order_update(request, pk: int):
+    wo = get_object_or_404(selectors.work_orders_visible(request.user), pk=pk)
+    form = WorkOrderUpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.work_order_update(actor=request.user, work_order=wo, **form.cleaned_data)
+            messages.success(request, "工单已更新。")
+        except ValidationError as exc:
+            messages.error(request, validation_errors_text(exc))
+    else:
+        messages.error(request, "请选择工单状态。")
+    return redirect(request.POST.get("next") or "casework:work-orders")
+
+
+@login_required
+def checks(request):
+    qs = selectors.payment_checks_visible(request.user).order_by("status", "-created_at")
+    if request.method == "POST":
+        check = get_object_or_404(qs, pk=request.POST.get("check") or 0)
+        try:
+            services.payment_check_resolve(actor=request.user, check=check, found=request.POST.get("found") == "1",
+                                           note=request.POST.get("note", ""))
+            messages.success(request, "核对结果已记录。")
+        except ValidationError as exc:
+            messages.error(request, validation_errors_text(exc))
+        return redirect("casework:checks")
+    page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "casework/checks.html", {"page_obj": page})
+
+
+# --- talking points ----------------------------------------------------------------------------------------
+
+@login_required
+def talking_points(request, pk: int | None = None):
+    point = get_object_or_404(TalkingPoint, pk=pk) if pk else None
+    form = None
+    if can_manage_team(request.user):
+        initial = ({"title": point.title, "body": point.body, "account_class": point.account_class,
+                    "reason": point.reason, "sort": point.sort, "active": point.active} if point else None)
+        form = TalkingPointForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.talking_point_save(actor=request.user, point=point, **form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, "话术已保存。")
+                return redirect("casework:talking-points")
+    elif request.method == "POST":
+        raise PermissionDenied("只有经理可以修改话术。")
+    return render(request, "casework/talking_points.html", {
+        "points": TalkingPoint.objects.order_by("sort", "pk"), "form": form, "point": point})
+
+
+# --- the manager's desk ------------------------------------------------------------------------------------
+
+@login_required
+def desk_approvals(request):
+    if not can_approve(request.user):
+        raise PermissionDenied("只有经理可以审批。")
+    return render(request, "casework/desk_approvals.html", {"a": selectors.approvals_pending(request.user)})
+
+
+@login_required
+@require_POST
+def desk_decide(request, kind: str, pk: int):
+    """Approve or reject with a reason; billing's services decide adjustments and plans."""
+    if not can_approve(request.user):
+        raise PermissionDenied("只有经理可以审批。")
+    approve, note = request.POST.get("approve") == "1", request.POST.get("note", "").strip()
+    projects = projects_visible(request.user)
+    try:
+        if kind == "adjustment":
+            adj = get_object_or_404(Adjustment, pk=pk, bill__project__in=projects)
+            billing.adjustment_decide(actor=request.user, adjustment=adj, approve=approve, note=note)
+        elif kind == "plan":
+            plan = get_object_or_404(InstallmentPlan, pk=pk, project__in=projects)
+            installments.installment_decide(actor=request.user, plan=plan, approve=approve, note=note)
+        elif kind == "referral":
+            task = get_object_or_404(Task, pk=pk, kind="referral", project__in=projects)
+            if not approve and not note:
+                raise ValidationError({"note": "驳回时请填写理由。"})
+            dunning.task_close(actor=request.user, task=task,
+                               note=("同意转介律所" if approve else "暂不转介") + (f"：{note}" if note else ""))
+        else:
+            raise Http404
+    except ValidationError as exc:
+        messages.error(request, validation_errors_text(exc))
+    else:
+        messages.success(request, "已批准。" if approve else "已驳回。")
+    return redirect("casework:desk-approvals")
+
+
+@login_required
+def desk_escalations(request):
+    _manager(request.user)
+    if request.method == "POST":
+        task = get_object_or_404(Task, pk=request.POST.get("task") or 0, kind="escalate",
+                                 project__in=projects_visible(request.user))
+        note = request.POST.get("note", "").strip()
+        if not note:
+            messages.error(request, "请填写处理意见。")
+        else:
+            try:
+                dunning.task_close(actor=request.user, task=task, note=note)
+                messages.success(request, "已记录处理意见。")
+            except ValidationError as exc:
+                messages.error(request, validation_errors_text(exc))
+        return redirect("casework:desk-escalations")
+    return render(request, "casework/desk_escalations.html", {
+        "tasks": selectors.escalations_open(request.user),
+        "disputes": list(selectors.disputes_visible(request.user).filter(status=DisputeStatus.OPEN)
+                         .order_by("opened_on")[:100]),
+    })
+
+
+@login_required
+def desk_team(request):
+    """Hand a collector's territory over (when someone leaves): buildings/floors and open tasks move."""
+    _manager(request.user)
+    collectors = User.objects.filter(role=Role.COLLECTOR).order_by("username")
+    if request.method == "POST":
+        src = collectors.filter(pk=request.POST.get("from_user") or 0).first()
+        dst = collectors.filter(pk=request.POST.get("to_user") or 0).first()
+        if src is None or dst is None:
+            messages.error(request, "请选择交出人和接手人。")
+        else:
+            try:
+                n_terr, n_tasks = services.territory_handover(actor=request.user, from_user=src, to_user=dst)
+            except ValidationError as exc:
+                messages.error(request, validation_errors_text(exc))
+            else:
+                messages.success(request, f"已将 {n_terr} 个责任区和 {n_tasks} 项待办任务从 {src} 移交给 {dst}。")
+        return redirect("casework:desk-team")
+    from django.db.models import Count, Q
+
+    rows = collectors.annotate(
+        n_territories=Count("territories", distinct=True),
+        n_tasks=Count("dunning_tasks", filter=Q(dunning_tasks__status="open"), distinct=True))
+    return render(request, "casework/desk_team.html", {"collectors": rows})
+
+
+@login_required
+def desk_debrief(request):
+    _manager(request.user)
+    day = timezone.localdate() - dt.timedelta(days=1)
+    if request.GET.get("date"):
+        try:
+            day = dt.date.fromisoformat(request.GET["date"])
+        except ValueError:
+            messages.error(request, "日期格式应为 YYYY-MM-DD。")
+    return render(request, "casework/desk_debrief.html", {"day": day,
+                                                          "rows": selectors.debrief(user=request.user, day=day)})

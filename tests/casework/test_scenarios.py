@@ -1,0 +1,161 @@
+"""The acceptance scenarios of the collector's day, each over dates with the real engine."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from wuye.billing.services import payment_record
+from wuye.casework import services
+from wuye.casework.models import Dispute, Promise
+from wuye.dunning.choices import AccountClass, HoldReason
+from wuye.dunning.dispatch import dispatch
+from wuye.dunning.models import Episode, HeldAccount, Task
+from wuye.estate.choices import ContactValidity
+from wuye.estate.models import ContactPoint
+
+from .conftest import D, names, run
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def klass(unit):
+    return Episode.objects.get(unit=unit, closed_on__isnull=True).account_class
+
+
+def test_an_undecided_account_is_called_every_working_day_until_a_promise_is_recorded(unit, bob_territory):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="no_answer", on=D(2026, 1, 18))
+    assert klass(unit) == AccountClass.UNDECIDED
+    run(D(2026, 1, 19), D(2026, 1, 20), D(2026, 1, 21))
+    daily = [d for d, n in names(unit) if n == "暂未明确：每日电话"]
+    assert daily == [D(2026, 1, 19), D(2026, 1, 20), D(2026, 1, 21)]
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="promised",
+                            promised_on=D(2026, 1, 30), amount_fen=17_900, on=D(2026, 1, 21))
+    assert klass(unit) == AccountClass.PROMISED
+    run(D(2026, 1, 22), D(2026, 1, 23))
+    assert [d for d, n in names(unit) if n == "暂未明确：每日电话"] == daily
+
+
+def test_a_promise_is_reminded_the_day_before_and_broken_the_day_after_re_engages_the_ladder(unit, bob_territory):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    promise = services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 30), amount_fen=17_900,
+                                    on=D(2026, 1, 19))
+    run(*[D(2026, 1, d) for d in range(19, 29)])
+    assert [n for d, n in names(unit) if D(2026, 1, 19) <= d <= D(2026, 1, 28)] == []
+    run(D(2026, 1, 29))
+    assert names(unit, decided_on=D(2026, 1, 29)) == [(D(2026, 1, 29), "承诺前一天提醒")]
+    run(D(2026, 1, 30), D(2026, 1, 31))
+    assert "承诺失约跟进" in [n for _, n in names(unit, decided_on=D(2026, 1, 31))]
+    promise.refresh_from_db()
+    assert promise.state == "broken" and promise.hold.outcome == "broken"
+    run(D(2026, 2, 1))  # the hold is gone: the ladder goes on at once
+    assert "定期电话" in [n for _, n in names(unit, decided_on=D(2026, 2, 1))]
+    from wuye.casework.selectors import worklist
+
+    row = worklist(user=bob_territory, day=D(2026, 1, 31)).rows[0]
+    assert row.unit_id == unit.pk and row.priority == 1 and "未兑现" in row.why
+
+
+def test_a_payment_covering_the_promised_amount_keeps_the_promise(unit, bob_territory, alice):
+    run(D(2026, 1, 16), D(2026, 2, 16))  # two months overdue
+    promise = services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 2, 25), amount_fen=17_900,
+                                    on=D(2026, 2, 17))
+    payment_record(actor=alice, unit=unit, amount_fen=17_900, method="cash",
+                   paid_at=dt.datetime(2026, 2, 20, 10, tzinfo=SH))
+    promise.refresh_from_db()
+    assert promise.state == "kept"
+    assert Episode.objects.filter(unit=unit, closed_on__isnull=True).exists()  # still owes February
+    run(D(2026, 2, 24), D(2026, 2, 26))
+    assert "承诺前一天提醒" not in [n for _, n in names(unit)] and "承诺失约跟进" not in [n for _, n in names(unit)]
+
+
+def test_a_dead_number_is_flagged_and_the_account_becomes_unreachable_with_a_visit_task(unit, bob_territory, outbox):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    phone = ContactPoint.objects.get(party__occupancies__unit=unit, kind="mobile")
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="dead_number",
+                            contact_point=phone, on=D(2026, 1, 19), note="提示空号")
+    phone.refresh_from_db()
+    assert phone.validity == ContactValidity.EMPTY
+    assert klass(unit) == AccountClass.UNREACHABLE
+    run(D(2026, 1, 20))
+    assert (D(2026, 1, 20), "无法联系：上门寻访") in names(unit)
+    dispatch(now=dt.datetime(2026, 1, 20, 10, 0, tzinfo=SH))
+    task = Task.objects.get(unit=unit, kind="visit")
+    assert task.assigned_to == bob_territory
+
+
+def test_a_dispute_with_a_work_order_holds_the_ladder_and_resolving_it_resumes(unit, bob_territory, alice, make_user):
+    from wuye.accounts.choices import Role
+
+    engineer = make_user("gong", Role.ENGINEERING)
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.contact_record(actor=bob_territory, unit=unit, channel="visit", outcome="refused",
+                            reason="house_quality", note="卫生间顶棚漏水三个月没人修", on=D(2026, 1, 19))
+    dispute = Dispute.objects.get(unit=unit)
+    assert klass(unit) == AccountClass.REFUSING and dispute.hold_until == D(2026, 2, 18)
+    wo = services.work_order_open(actor=alice, dispute=dispute, title="查漏并修复楼上防水", due_on=D(2026, 2, 5),
+                                  on=D(2026, 1, 19))
+    run(D(2026, 1, 25), D(2026, 2, 1), D(2026, 2, 8))
+    assert HeldAccount.objects.filter(unit=unit, reason=HoldReason.DISPUTE).count() == 3
+    assert [n for d, n in names(unit, episode__isnull=False) if d > D(2026, 1, 18)] == []
+    # never the pre-due reminders of new bills
+    assert names(unit, decided_on=D(2026, 2, 8), episode__isnull=True) == [(D(2026, 2, 8), "到期前 7 天提醒")]
+    with pytest.raises(ValidationError) as err:
+        services.dispute_resolve(actor=alice, dispute=dispute, note="已修好", on=D(2026, 2, 9))
+    assert "工单" in str(err.value)
+    services.work_order_update(actor=engineer, work_order=wo, status="done", note="更换防水层，闭水试验合格")
+    services.dispute_resolve(actor=alice, dispute=dispute, note="维修完成，业主确认", on=D(2026, 2, 9))
+    dispute.refresh_from_db()
+    assert dispute.status == "resolved" and dispute.hold.released_on == D(2026, 2, 9)
+    assert klass(unit) == AccountClass.UNDECIDED
+    run(D(2026, 2, 10))
+    resumed = [n for _, n in names(unit, decided_on=D(2026, 2, 10))]
+    assert "暂未明确：每日电话" in resumed or "定期电话" in resumed
+
+
+def test_a_dispute_whose_hold_date_passes_stops_holding(unit, bob_territory):
+    run(D(2026, 1, 16))
+    dispute = services.dispute_open(actor=bob_territory, unit=unit, reason="fee_level", description="嫌收费贵",
+                                    on=D(2026, 1, 17), hold_until=D(2026, 1, 24))
+    assert services.dispute_holds_expire(as_of=D(2026, 1, 24)) == 0
+    assert services.dispute_holds_expire(as_of=D(2026, 1, 25)) == 1
+    dispute.refresh_from_db()
+    assert dispute.status == "open" and dispute.hold.released_on == D(2026, 1, 25)
+    run(D(2026, 1, 25))
+    assert not HeldAccount.objects.filter(unit=unit, run_date=D(2026, 1, 25)).exists()
+
+
+def test_a_developer_warranty_issue_is_labelled_and_gets_no_company_work_order(unit, bob_territory, alice):
+    run(D(2026, 1, 16))
+    with pytest.raises(ValidationError) as err:
+        services.dispute_open(actor=bob_territory, unit=unit, reason="service", description="保洁差",
+                              developer_warranty=True, on=D(2026, 1, 17))
+    assert "developer_warranty" in err.value.message_dict
+    dispute = services.dispute_open(actor=bob_territory, unit=unit, reason="house_quality",
+                                    description="外墙渗水", developer_warranty=True, on=D(2026, 1, 17))
+    with pytest.raises(ValidationError) as err:
+        services.work_order_open(actor=alice, dispute=dispute, title="修外墙", due_on=D(2026, 2, 1),
+                                 on=D(2026, 1, 17))
+    assert "开发商" in str(err.value)
+
+
+def test_promises_validate_date_and_amount_in_fen(unit, bob_territory):
+    run(D(2026, 1, 16))
+    with pytest.raises(ValidationError) as err:
+        services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 10), on=D(2026, 1, 17))
+    assert "promised_on" in err.value.message_dict
+    with pytest.raises(ValidationError) as err:
+        services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 20), amount_fen=12.5,
+                              on=D(2026, 1, 17))
+    assert "整数" in err.value.message_dict["amount_fen"][0]
+    with pytest.raises(ValidationError) as err:
+        services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 20), amount_fen=10**9,
+                              on=D(2026, 1, 17))
+    assert "不能超过" in err.value.message_dict["amount_fen"][0]
+    first = services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 20), on=D(2026, 1, 17))
+    second = services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 25), on=D(2026, 1, 18))
+    first.refresh_from_db()
+    assert first.state == "withdrawn" and second.state == "open"
+    assert Promise.objects.filter(unit=unit).count() == 2
