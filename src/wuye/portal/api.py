@@ -40,8 +40,9 @@ def wechat_notify(request):
 @csrf_exempt
 @require_POST
 def alipay_notify(request):
+    raw = request.body  # read before the form, so the raw text is kept as received
     params = {key: request.POST.get(key, "") for key in request.POST}
     answer = services.alipay_notification_receive(
-        params=params, body=request.body.decode("utf-8", "replace"),
+        params=params, body=raw.decode("utf-8", "replace"),
         remote_addr=request.META.get("REMOTE_ADDR") or None)
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")

@@ -310,9 +310,9 @@ def alipay_notification_receive(*, params: dict[str, str], body: str, remote_add
 
 # --- querying orders that heard nothing ------------------------------------------------------------------
 
-def order_query(order: PaymentOrder) -> PaymentOrder:
+def order_query(order: PaymentOrder, *, now: dt.datetime | None = None) -> PaymentOrder:
     """Ask the provider about one waiting order; a paid answer settles it like a notification would."""
-    now = timezone.now()
+    now = now or timezone.now()
     PaymentOrder.objects.filter(pk=order.pk).update(last_queried_at=now, query_count=order.query_count + 1)
     if order.provider == Provider.WECHAT:
         data = providers.wechat_query(order.out_trade_no)  # the SDK verified the answer's signature
@@ -370,7 +370,7 @@ def orders_query_waiting(*, now: dt.datetime | None = None, limit: int = 200) ->
             continue
         counts["queried"] += 1
         try:
-            order = order_query(order)
+            order = order_query(order, now=now)
         except providers.ProviderError as exc:
             counts["failed"] += 1
             log.warning("order query %s failed: %s", order.out_trade_no, exc)

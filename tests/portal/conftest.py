@@ -1,0 +1,291 @@
+"""The portal's fixtures: keys and a platform certificate made in the test, a local stand-in for the
+WeChat Pay API (it signs its answers as the platform does), and notifications signed with the SDKs' own code.
+
+Nothing reaches the internet and no key is ever written into the repository.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import secrets
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import skip_or_fail
+
+MCHID = "1900000109"
+APPID = "wxd678efh567hg6787"
+APIV3_KEY = "0123456789abcdefghijklmnopqrstuv"  # 32 bytes, as WeChat requires
+MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+ALIPAY_APPID = "2021000000000001"
+CHROMIUM = os.environ.get("WUYE_CHROMIUM", "/usr/bin/chromium")
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def _pem_private(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def _pem_public(key) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@dataclass
+class Keys:
+    dir: Path
+    merchant: rsa.RSAPrivateKey  # ours: signs requests to WeChat
+    platform: rsa.RSAPrivateKey  # WeChat's: signs answers and notifications
+    platform_serial: str  # upper-case hex of the platform certificate
+    alipay_app: rsa.RSAPrivateKey  # ours at Alipay
+    alipay_platform: rsa.RSAPrivateKey  # Alipay's
+
+    def path(self, name: str) -> str:
+        return str(self.dir / name)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory) -> Keys:
+    d = tmp_path_factory.mktemp("paykeys")
+    gen = lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)  # noqa: E731
+    merchant, platform, app, ali = gen(), gen(), gen(), gen()
+    serial = x509.random_serial_number()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA (test)")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(platform.public_key())
+            .serial_number(serial).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=365)).sign(platform, hashes.SHA256()))
+    (d / "apiclient_key.pem").write_text(_pem_private(merchant))
+    (d / "wechatpay_platform.pem").write_text(cert.public_bytes(serialization.Encoding.PEM).decode())
+    (d / "wechatpay_public_key.pem").write_text(_pem_public(platform))
+    (d / "alipay_app_private.pem").write_text(_pem_private(app))
+    (d / "alipay_public.pem").write_text(_pem_public(ali))
+    return Keys(d, merchant, platform, format(serial, "X"), app, ali)
+
+
+# --- a local WeChat Pay API ----------------------------------------------------------------------------
+
+@dataclass
+class Captured:
+    method: str
+    path: str  # with the query, exactly as signed
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass
+class FakeWeChat:
+    """Answers like api.mch.weixin.qq.com: JSON signed with the platform key. ``answers`` maps a path prefix
+    to (status, dict); ``requests`` records what came in."""
+
+    keys: Keys
+    requests: list[Captured] = field(default_factory=list)
+    answers: dict[str, tuple[int, dict]] = field(default_factory=dict)
+
+    def start(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                fake.requests.append(Captured(self.command, self.path, {k.lower(): v for k, v in
+                                                                         self.headers.items()}, body))
+                status, payload = next((a for p, a in fake.answers.items() if self.path.startswith(p)),
+                                       (404, {"code": "NOT_FOUND", "message": "no answer scripted"}))
+                text = json.dumps(payload)
+                stamp, nonce = str(int(time.time())), secrets.token_hex(16)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(text.encode())))
+                for k, v in sign_headers(fake.keys, text, stamp=stamp, nonce=nonce).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sign_headers(keys: Keys, body: str, *, stamp: str, nonce: str, private=None) -> dict[str, str]:
+    """The platform's signature headers over ``timestamp\\nnonce\\nbody\\n``, made by the SDK's ``rsa_sign``."""
+    from wechatpayv3.utils import rsa_sign
+
+    signature = rsa_sign(private or keys.platform, f"{stamp}\n{nonce}\n{body}\n")
+    return {"Wechatpay-Timestamp": stamp, "Wechatpay-Nonce": nonce, "Wechatpay-Signature": signature,
+            "Wechatpay-Serial": keys.platform_serial, "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"}
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def wechat(keys, settings):
+    """WeChat Pay configured with the test keys and pointed at a local server."""
+    fake = FakeWeChat(keys).start()
+    settings.WECHATPAY_MCHID = MCHID
+    settings.WECHATPAY_APPID = APPID
+    settings.WECHATPAY_APIV3_KEY = APIV3_KEY
+    settings.WECHATPAY_CERT_SERIAL_NO = MERCHANT_SERIAL
+    settings.WECHATPAY_PRIVATE_KEY_FILE = keys.path("apiclient_key.pem")
+    settings.WECHATPAY_PLATFORM_CERT_FILE = keys.path("wechatpay_platform.pem")
+    settings.WECHATPAY_API_BASE = fake.url
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def alipay(keys, settings):
+    settings.ALIPAY_APPID = ALIPAY_APPID
+    settings.ALIPAY_PRIVATE_KEY_FILE = keys.path("alipay_app_private.pem")
+    settings.ALIPAY_PUBLIC_KEY_FILE = keys.path("alipay_public.pem")
+    settings.ALIPAY_GATEWAY = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
+    return keys
+
+
+def wechat_notification(keys: Keys, *, out_trade_no: str, amount_fen: int, transaction_id: str = "",
+                        stamp: int | None = None, trade_state: str = "SUCCESS", signer=None,
+                        apiv3_key: str = APIV3_KEY) -> tuple[dict[str, str], str]:
+    """A TRANSACTION.SUCCESS notification as WeChat sends it: the resource encrypted with AES-256-GCM under
+    the APIv3 key, the body signed with the platform key."""
+    resource = {
+        "mchid": MCHID, "appid": APPID, "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id or f"4200{secrets.randbelow(10**24):024d}", "trade_type": "NATIVE",
+        "trade_state": trade_state, "trade_state_desc": "支付成功", "bank_type": "OTHERS",
+        "success_time": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds"),
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        "amount": {"total": amount_fen, "payer_total": amount_fen, "currency": "CNY", "payer_currency": "CNY"},
+    }
+    nonce = secrets.token_hex(6)  # 12 characters, as WeChat uses
+    ad = "transaction"
+    ciphertext = AESGCM(apiv3_key.encode()).encrypt(nonce.encode(), json.dumps(resource).encode(), ad.encode())
+    body = json.dumps({
+        "id": secrets.token_hex(18), "create_time": resource["success_time"], "resource_type": "encrypt-resource",
+        "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                     "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": ad, "nonce": nonce},
+    }, ensure_ascii=False)
+    stamp = int(time.time()) if stamp is None else stamp
+    headers = sign_headers(keys, body, stamp=str(stamp), nonce=secrets.token_hex(16), private=signer)
+    return headers, body
+
+
+def as_meta(headers: dict[str, str]) -> dict[str, str]:
+    """Headers for Django's test client."""
+    return {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+
+
+def post_wechat(client, headers, body):
+    return client.post("/api/v1/pay/wechat/notify/", data=body, content_type="application/json",
+                       **as_meta(headers))
+
+
+def alipay_notification(keys: Keys, *, out_trade_no: str, amount: str, trade_no: str = "",
+                        trade_status: str = "TRADE_SUCCESS", signer=None) -> dict[str, str]:
+    """An Alipay asynchronous notification's form, signed RSA2 with Alipay's key by the SDK's own signer."""
+    from alipay import AliPay
+
+    params = {
+        "notify_time": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
+        "notify_id": secrets.token_hex(16), "app_id": ALIPAY_APPID, "charset": "utf-8", "version": "1.0",
+        "trade_no": trade_no or f"2026{secrets.randbelow(10**24):024d}", "out_trade_no": out_trade_no,
+        "trade_status": trade_status, "total_amount": amount, "receipt_amount": amount,
+        "buyer_pay_amount": amount, "gmt_create": "2026-11-23 10:00:00", "gmt_payment": "2026-11-23 10:00:05",
+        "seller_id": "2088000000000000", "subject": "物业费",
+    }
+    platform = AliPay(appid=ALIPAY_APPID, app_private_key_string=_pem_private(signer or keys.alipay_platform),
+                      alipay_public_key_string=_pem_public(keys.alipay_app))
+    raw = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["sign"] = platform._sign(raw)
+    params["sign_type"] = "RSA2"
+    return params
+
+
+def new_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def link(alice, arrears_estate):
+    """A live pay link for unit 1-101 (owner 业主001, phone 13800000001) with January–July 2026 unpaid."""
+    from wuye.portal.links import link_create
+
+    unit = arrears_estate["units"][0]
+    row, token = link_create(unit=unit, actor=alice)
+    return {"row": row, "token": token, "unit": unit, "url": f"/p/{token}/"}
+
+
+def order_for(link, provider="wechat", **kw):
+    from wuye.portal.services import order_create
+
+    return order_create(link=link["row"], provider=provider, **kw)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"Chromium not found at {CHROMIUM}: browser tests skipped", "WUYE_REQUIRE_BROWSER")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A phone-sized page: 375 × 812."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query, keep_blank_values=True))
