@@ -1,0 +1,80 @@
+"""The worklist: order, filters, suggested talking points, a fixed number of queries, territory."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from wuye.casework import services
+from wuye.casework.models import TalkingPoint
+from wuye.casework.selectors import worklist
+from wuye.dunning.choices import AccountClass
+from wuye.dunning.dispatch import dispatch
+
+from .conftest import D, run
+
+
+def test_the_starting_library_of_talking_points_is_installed(db):
+    assert TalkingPoint.objects.count() >= 20
+    assert set(TalkingPoint.objects.exclude(account_class="").values_list("account_class", flat=True)) == set(
+        AccountClass.values)
+    from wuye.casework.talking_points import talking_points_install
+
+    assert talking_points_install() == 0  # idempotent
+
+
+def test_rows_are_ordered_promise_task_call_daily_large_then_the_rest(arrears_estate, bob_territory, outbox):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    units = arrears_estate["units"][:12]  # building 1, all bob's
+    run(D(2026, 1, 16))
+    # a promise due on 20 January, an undecided account
+    services.promise_make(actor=bob_territory, unit=units[5], promised_on=D(2026, 1, 20), on=D(2026, 1, 17))
+    services.contact_record(actor=bob_territory, unit=units[7], channel="call", outcome="busy", on=D(2026, 1, 17))
+    run(D(2026, 1, 19))  # day 4: the first call of every other account
+    dispatch(now=dt.datetime(2026, 1, 19, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+    wl = worklist(user=bob_territory, day=D(2026, 1, 20))
+    assert [r.code for r in wl.rows][0] == units[5].code and wl.rows[0].priority == 1
+    assert wl.rows[0].why == "今天是承诺缴费日"
+    assert {r.priority for r in wl.rows[1:]} <= {2, 3}
+    assert len(wl.rows) == 12
+    undecided = next(r for r in wl.rows if r.unit_id == units[7].pk)
+    assert undecided.account_class == AccountClass.UNDECIDED
+    assert undecided.last_outcome == "busy" and undecided.last_by == "bob"
+    assert any(p.account_class == AccountClass.UNDECIDED for p in undecided.points)
+    assert all(r.phone_masked.count("*") == 4 for r in wl.rows)  # masked for a collector
+    # filters: class, floor, amount
+    assert [r.unit_id for r in worklist(user=bob_territory, day=D(2026, 1, 20),
+                                        account_class=AccountClass.UNDECIDED).rows] == [units[7].pk]
+    assert {r.floor for r in worklist(user=bob_territory, day=D(2026, 1, 20), floor_from=5).rows} == {5, 6}
+    assert worklist(user=bob_territory, day=D(2026, 1, 20), min_fen=10**8).rows == []
+
+
+def test_a_collector_sees_only_the_territory(arrears_estate, bob_territory):
+    run(D(2026, 1, 16))
+    wl = worklist(user=bob_territory, day=D(2026, 2, 1))
+    building_1 = arrears_estate["buildings"][0].name
+    assert wl.rows and {r.building for r in wl.rows} == {building_1}
+
+
+def test_the_worklist_takes_a_fixed_number_of_queries(arrears_estate, bob_territory, alice, django_assert_max_num_queries):
+    from wuye.accounts.services import territory_assign
+
+    run(D(2026, 1, 16))
+    for unit in arrears_estate["units"][:4]:
+        services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="no_answer",
+                                on=D(2026, 1, 17))
+    with CaptureQueriesContext(connection) as small:
+        n_small = len(worklist(user=bob_territory, day=D(2026, 2, 1)).rows)
+    territory_assign(actor=alice, user=bob_territory, building=arrears_estate["buildings"][1])
+    territory_assign(actor=alice, user=bob_territory, building=arrears_estate["buildings"][2])
+    with django_assert_max_num_queries(10):
+        with CaptureQueriesContext(connection) as large:
+            n_large = len(worklist(user=bob_territory, day=D(2026, 2, 1)).rows)
+    assert n_large > n_small * 2
+    assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_a_manager_picks_a_collector(arrears_estate, bob_territory, alice):
+    run(D(2026, 1, 16))
+    assert worklist(user=alice, day=D(2026, 2, 1)).note
+    assert len(worklist(user=alice, day=D(2026, 2, 1), collector=bob_territory).rows) == 12
