@@ -24,6 +24,14 @@ def refresh_installment_plans() -> None:
     installment_refresh()
 
 
+@db_periodic_task(crontab(minute="50", hour="5"))
+def expire_dispute_holds() -> None:
+    """Disputes still open whose hold date has passed stop holding the ladder (before the daily run)."""
+    from wuye.casework.services import dispute_holds_expire
+
+    dispute_holds_expire(as_of=timezone.localdate())
+
+
 @db_periodic_task(crontab(minute="0", hour="6"))
 def daily_dunning_run() -> None:
     """Decide today's collection actions (idempotent: a second run the same day creates nothing)."""
