@@ -159,3 +159,14 @@ def test_promises_validate_date_and_amount_in_fen(unit, bob_territory):
     first.refresh_from_db()
     assert first.state == "withdrawn" and second.state == "open"
     assert Promise.objects.filter(unit=unit).count() == 2
+
+
+def test_the_demo_history_is_recorded_through_the_services(arrears_estate, bob_territory, alice):
+    from wuye.casework.demo import demo_casework
+    from wuye.casework.models import ContactAttempt, WorkOrder
+
+    run(D(2026, 1, 16))
+    n = demo_casework(collector="bob", manager="alice", accounts=12)
+    assert n >= 10 and ContactAttempt.objects.filter(made_by=bob_territory).count() == n
+    assert Promise.objects.exists() and Dispute.objects.exists() and WorkOrder.objects.count() == 1
+    assert demo_casework(collector="bob", manager="alice") == 0  # once only

@@ -35,6 +35,9 @@ class Command(BaseCommand):
                          collector="shoufei1", manager="jingli", stdout=self.stdout)
             self.stdout.write("正在回放最近两周的每日催缴与发送……")
             replay_collection(days=14)
+            from wuye.casework.demo import demo_casework
+
+            demo_casework()
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
