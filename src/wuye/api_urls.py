@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from wuye.accounts.api import AuditEventViewSet
 from wuye.billing.api import PaymentCreateView, StatementView
+from wuye.casework.api import ContactCreateView, PromiseCreateView, WorklistView
 from wuye.dunning.api import CollectionView, receipt_view
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
 
@@ -21,5 +22,8 @@ urlpatterns = [
     path("payments/", PaymentCreateView.as_view(), name="payment-create"),
     path("units/<int:pk>/collection/", CollectionView.as_view(), name="unit-collection"),
     path("receipts/<str:provider>/<str:token>/", receipt_view, name="delivery-receipts"),
+    path("worklist/", WorklistView.as_view(), name="worklist"),
+    path("contacts/", ContactCreateView.as_view(), name="contact-create"),
+    path("promises/", PromiseCreateView.as_view(), name="promise-create"),
     path("", include(router.urls)),
 ]

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "wuye.estate",
     "wuye.billing",
     "wuye.dunning",
+    "wuye.casework",
 ]
 
 MIDDLEWARE = [

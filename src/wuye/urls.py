@@ -8,6 +8,7 @@ urlpatterns = [
     path("estate/", include("wuye.estate.urls")),
     path("billing/", include("wuye.billing.urls")),
     path("collection/", include("wuye.dunning.urls")),
+    path("casework/", include("wuye.casework.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include("wuye.api_urls")),
