@@ -260,3 +260,40 @@ def test_a_provider_refusal_shows_a_message_and_closes_the_order(client, wechat,
     response = client.post(f"/p/{link['token']}/pay/", {"provider": "wechat"}, follow=True)
     assert "未能发起支付" in response.content.decode()
     assert PaymentOrder.objects.get().status == OrderStatus.CLOSED
+
+
+def _paid_order(client, wechat, keys, link):
+    _native_ok(wechat)
+    order = order_for(link)
+    headers, body = wechat_notification(keys, out_trade_no=order.out_trade_no, amount_fen=order.amount_fen)
+    post_wechat(client, headers, body)
+    order.refresh_from_db()
+    return order
+
+
+def test_finance_refunds_a_paid_order_and_the_payment_is_reversed(client, wechat, keys, link, alice):
+    order = _paid_order(client, wechat, keys, link)
+    wechat.answers["/v3/refund/domestic/refunds"] = (200, {"refund_id": "50000000382019052709732678859",
+                                                           "out_refund_no": "RF" + order.out_trade_no[2:],
+                                                           "status": "PROCESSING"})
+    client.force_login(alice)
+    response = client.post(f"/portal-admin/orders/{order.pk}/refund/", {"reason": "业主重复缴费"}, follow=True)
+    assert "已退款" in response.content.decode()
+    sent = wechat.requests[-1]
+    assert sent.path == "/v3/refund/domestic/refunds" and sent.headers["authorization"].startswith("WECHATPAY2")
+    assert json.loads(sent.body)["amount"] == {"refund": order.amount_fen, "total": order.amount_fen,
+                                               "currency": "CNY"}
+    order.refresh_from_db()
+    reversal = Payment.objects.get(reverses=order.payment)
+    assert order.status == OrderStatus.REFUNDED and reversal.amount_fen == -order.amount_fen
+    assert "业主重复缴费" in reversal.note and reversal.created_by == alice
+
+
+def test_a_refused_refund_changes_nothing(client, wechat, keys, link, alice):
+    order = _paid_order(client, wechat, keys, link)
+    wechat.answers["/v3/refund/domestic/refunds"] = (403, {"code": "NOT_ENOUGH", "message": "余额不足"})
+    client.force_login(alice)
+    response = client.post(f"/portal-admin/orders/{order.pk}/refund/", {"reason": "业主重复缴费"}, follow=True)
+    assert "未退款" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID and Payment.objects.count() == 1

@@ -263,3 +263,19 @@ def alipay_query(out_trade_no: str) -> dict:
         raise ProviderError(f"支付宝查单失败：{exc}") from exc
     except Exception as exc:
         raise ProviderError("支付宝暂时无法连接，请稍后再试。") from exc
+
+
+def alipay_refund(*, out_trade_no: str, out_request_no: str, refund_fen: int, reason: str) -> dict:
+    from alipay.exceptions import AliPayException
+
+    client = alipay_client()
+    try:
+        answer = client.api_alipay_trade_refund(refund_amount=yuan_text(refund_fen), out_trade_no=out_trade_no,
+                                                out_request_no=out_request_no, refund_reason=reason[:200])
+    except AliPayException as exc:
+        raise ProviderError(f"支付宝退款失败：{exc}") from exc
+    except Exception as exc:
+        raise ProviderError("支付宝暂时无法连接，请稍后再试。") from exc
+    if answer.get("code") != "10000":
+        raise ProviderError(f"支付宝退款未受理：{answer.get('sub_msg') or answer.get('msg') or answer.get('code')}")
+    return answer

@@ -230,6 +230,8 @@ def _apply_wechat_transaction(note: PaymentNotification, data: dict) -> PaymentN
     note.trade_state = str(data.get("trade_state", ""))[:32]
     total = amount.get("total")
     note.amount_fen = total if isinstance(total, int) and not isinstance(total, bool) else None
+    if "refund_status" in data:  # REFUND.* events: the refund was already applied when finance asked for it
+        return _finish(note, R.IGNORED, f"退款通知：{data.get('refund_status')}（{data.get('out_refund_no', '')}）。")
     if data.get("mchid") != settings.WECHATPAY_MCHID or data.get("appid") != settings.WECHATPAY_APPID:
         return _finish(note, R.REJECTED_MALFORMED, "商户号或应用号与本系统不符。")
     if note.trade_state != "SUCCESS":
@@ -404,6 +406,41 @@ def parked_resolve(*, actor: User, notification: PaymentNotification | None = No
         obj.resolved_at, obj.resolved_by, obj.resolution_note = now, actor, note[:300]
         obj.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
         audit_record(actor=actor, verb="payment.parked_resolve", obj=obj, note=note)
+
+
+def order_refund(*, actor: User, order: PaymentOrder, reason: str) -> PaymentOrder:
+    """Refund a paid order in full: the provider's refund first, then billing reverses the payment with the
+    reason. A provider that refuses leaves everything as it was."""
+    from wuye.billing.models import Payment
+    from wuye.billing.permissions import can_record_payments
+    from wuye.billing.services import payment_reverse
+
+    if not can_record_payments(actor):
+        raise ValidationError({"actor": "只有财务、经理和管理员可以退款。"})
+    if not reason.strip():
+        raise ValidationError({"reason": "请填写退款原因。"})
+    with transaction.atomic():
+        order = PaymentOrder.objects.select_for_update().get(pk=order.pk)
+        if order.status != OrderStatus.PAID or order.payment_id is None:
+            raise ValidationError({"order": "只有已支付的订单可以退款。"})
+        if Payment.objects.filter(reverses_id=order.payment_id).exists():
+            raise ValidationError({"order": "该收款已冲正，不能再退款。"})
+        out_refund_no = "RF" + order.out_trade_no[2:]
+        if order.provider == Provider.WECHAT:
+            answer = providers.wechat_refund(out_trade_no=order.out_trade_no, out_refund_no=out_refund_no,
+                                             refund_fen=order.amount_fen, total_fen=order.amount_fen, reason=reason)
+            if answer.get("status") not in ("SUCCESS", "PROCESSING"):
+                raise providers.ProviderError(f"微信支付退款未受理：{answer.get('status') or '未知状态'}")
+        else:
+            answer = providers.alipay_refund(out_trade_no=order.out_trade_no, out_request_no=out_refund_no,
+                                             refund_fen=order.amount_fen, reason=reason)
+        payment_reverse(actor=actor, payment=order.payment, reason=f"在线支付退款：{reason}"[:300])
+        order.status = OrderStatus.REFUNDED
+        order.save(update_fields=["status"])
+        audit_record(actor=actor, verb="payorder.refund", obj=order, note=reason,
+                     after={"out_refund_no": out_refund_no, "amount_fen": order.amount_fen,
+                            "provider_status": str(answer.get("status") or answer.get("code") or "")})
+    return order
 
 
 # --- owners' requests ---------------------------------------------------------------------------------

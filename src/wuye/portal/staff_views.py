@@ -16,6 +16,7 @@ from wuye.estate.selectors import projects_visible
 from wuye.portal import links, selectors, services
 from wuye.portal.choices import OrderStatus
 from wuye.portal.models import PayLink, PaymentOrder
+from wuye.portal.providers import ProviderError
 
 
 def _require_finance(user) -> None:
@@ -92,3 +93,19 @@ def link_revoke(request, pk: int):
         messages.success(request, "链接已撤销。")
     return redirect("portal-admin:payments")
 
+
+
+@login_required
+@require_POST
+def order_refund(request, pk: int):
+    _require_finance(request.user)
+    order = get_object_or_404(PaymentOrder.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    try:
+        services.order_refund(actor=request.user, order=order, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, "未退款：" + validation_errors_text(exc))
+    except ProviderError as exc:
+        messages.error(request, f"未退款：{exc}")
+    else:
+        messages.success(request, f"订单 {order.out_trade_no} 已退款，收款已冲正。")
+    return redirect("portal-admin:payments")
