@@ -8,6 +8,7 @@ from wuye.billing.api import PaymentCreateView, StatementView
 from wuye.casework.api import ContactCreateView, PromiseCreateView, WorklistView
 from wuye.dunning.api import CollectionView, receipt_view
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
+from wuye.portal.api import alipay_notify, wechat_notify
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -21,6 +22,8 @@ urlpatterns = [
     path("units/<int:pk>/statement/", StatementView.as_view(), name="unit-statement"),
     path("payments/", PaymentCreateView.as_view(), name="payment-create"),
     path("units/<int:pk>/collection/", CollectionView.as_view(), name="unit-collection"),
+    path("pay/wechat/notify/", wechat_notify, name="pay-wechat-notify"),
+    path("pay/alipay/notify/", alipay_notify, name="pay-alipay-notify"),
     path("receipts/<str:provider>/<str:token>/", receipt_view, name="delivery-receipts"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
     path("contacts/", ContactCreateView.as_view(), name="contact-create"),

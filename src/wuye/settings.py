@@ -236,3 +236,33 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("WUYE_SESSION_AGE", 12 * 3600)
 X_FRAME_OPTIONS = "DENY"
+
+# --- owner portal and online payment (wuye.portal) ----------------------------------------------------
+# WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come
+# from the environment. Online payment is offered only when a provider's settings are complete.
+INSTALLED_APPS += ["wuye.portal"]
+WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID", "")
+WECHATPAY_APPID = os.environ.get("WECHATPAY_APPID", "")
+WECHATPAY_APIV3_KEY = os.environ.get("WECHATPAY_APIV3_KEY", "")
+WECHATPAY_CERT_SERIAL_NO = os.environ.get("WECHATPAY_CERT_SERIAL_NO", "")
+WECHATPAY_PRIVATE_KEY_FILE = os.environ.get("WECHATPAY_PRIVATE_KEY_FILE", "")
+# Either the platform certificate or the platform public key with its id (WeChat's newer scheme).
+WECHATPAY_PLATFORM_CERT_FILE = os.environ.get("WECHATPAY_PLATFORM_CERT_FILE", "")
+WECHATPAY_PUBLIC_KEY_FILE = os.environ.get("WECHATPAY_PUBLIC_KEY_FILE", "")
+WECHATPAY_PUBLIC_KEY_ID = os.environ.get("WECHATPAY_PUBLIC_KEY_ID", "")
+WECHATPAY_API_BASE = os.environ.get("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
+ALIPAY_APPID = os.environ.get("ALIPAY_APPID", "")
+ALIPAY_PRIVATE_KEY_FILE = os.environ.get("ALIPAY_PRIVATE_KEY_FILE", "")
+ALIPAY_PUBLIC_KEY_FILE = os.environ.get("ALIPAY_PUBLIC_KEY_FILE", "")
+# The sandbox is https://openapi-sandbox.dl.alipaydev.com/gateway.do
+ALIPAY_GATEWAY = os.environ.get("ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do")
+# Where providers send notifications and owners' links point (defaults to SITE_URL).
+WUYE_PAY_NOTIFY_BASE = os.environ.get("WUYE_PAY_NOTIFY_BASE", "") or SITE_URL
+WUYE_PAY_TIMEOUT_SECONDS = envint("WUYE_PAY_TIMEOUT_SECONDS", 10)
+WUYE_PAY_CLOCK_SKEW_SECONDS = envint("WUYE_PAY_CLOCK_SKEW_SECONDS", 300)  # signed timestamps within ±5 min
+WUYE_PAY_ORDER_TTL_MINUTES = envint("WUYE_PAY_ORDER_TTL_MINUTES", 120)
+WUYE_PAY_QUERY_AFTER_MINUTES = envint("WUYE_PAY_QUERY_AFTER_MINUTES", 10)
+WUYE_PAY_LINK_TTL_DAYS = envint("WUYE_PAY_LINK_TTL_DAYS", 30)
+# Modules above the portal (dunning) reach it through these dotted paths, never an import.
+WUYE_PAY_LINK_FACTORY = "wuye.portal.links.pay_link_for"
+WUYE_CONTACT_PREFERENCES = "wuye.portal.selectors.opted_out_unit_ids"

@@ -9,6 +9,8 @@ urlpatterns = [
     path("billing/", include("wuye.billing.urls")),
     path("collection/", include("wuye.dunning.urls")),
     path("casework/", include("wuye.casework.urls")),
+    path("p/", include("wuye.portal.urls")),
+    path("portal-admin/", include("wuye.portal.staff_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include("wuye.api_urls")),
