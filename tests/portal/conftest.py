@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import secrets
 import threading
 import time
@@ -25,15 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import skip_or_fail
-
 MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 APIV3_KEY = "0123456789abcdefghijklmnopqrstuv"  # 32 bytes, as WeChat requires
 MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 ALIPAY_APPID = "2021000000000001"
-CHROMIUM = os.environ.get("WUYE_CHROMIUM", "/usr/bin/chromium")
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def _pem_private(key) -> str:
@@ -260,31 +255,6 @@ def order_for(link, provider="wechat", **kw):
     from wuye.portal.services import order_create
 
     return order_create(link=link["row"], provider=provider, **kw)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"Chromium not found at {CHROMIUM}: browser tests skipped", "WUYE_REQUIRE_BROWSER")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def phone_page(browser):
-    """A phone-sized page: 375 × 812."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -10,14 +10,25 @@ import pytest
 import requests
 from django.utils import timezone
 
-from tests.portal.conftest import wechat_notification
+# the portal's fixtures (keys made in the test, the local WeChat Pay API, a pay link); the browser is e2e's
+from tests.portal.conftest import _no_proxy, keys, link, wechat, wechat_notification  # noqa: F401
 from wuye.billing.models import Payment
 from wuye.portal.models import PayLink, PaymentOrder
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server, wechat, keys, link):
+@pytest.fixture
+def phone_page(browser):
+    """A phone-sized page: 375 × 812."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server, wechat, keys, link):  # noqa: F811
     page = phone_page
     failed = []
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
