@@ -196,6 +196,6 @@ def test_two_dispatchers_never_take_the_same_action(arrears_estate, outbox):
 
     dunning_run(as_of=D(2026, 1, 16))
     ids = list(Action.objects.filter(channel="sms").values_list("pk", flat=True))
-    first = _claim(ids, at(2026, 1, 16, 10), "a")
-    second = _claim(ids, at(2026, 1, 16, 10), "b")
+    first = _claim(ids, at(2026, 1, 16, 10), "a", {})
+    second = _claim(ids, at(2026, 1, 16, 10), "b", {})
     assert len(first) == 36 and second == []

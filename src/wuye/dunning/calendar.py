@@ -54,6 +54,7 @@ class Calendar:
             entered = CalendarDay.objects.values_list("date", "kind")
         self.entered: dict[dt.date, str] = dict(entered)
         self.entered_years = {d.year for d in self.entered}
+        self._package: dict[dt.date, str] = {}  # the package's answers, memoised (it scans its tables per call)
 
     def covers(self, day: dt.date) -> bool:
         return day.year in self.entered_years or day.year in PACKAGE_YEARS
@@ -66,10 +67,12 @@ class Calendar:
             return DayKind.WORKDAY if day.weekday() < 5 else DayKind.REST
         if day.year not in PACKAGE_YEARS:
             raise UncoveredDate(day)
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-        if not on_holiday:
-            return DayKind.WORKDAY
-        return DayKind.HOLIDAY if name else DayKind.REST
+        kind = self._package.get(day)
+        if kind is None:
+            on_holiday, name = chinese_calendar.get_holiday_detail(day)
+            kind = (DayKind.HOLIDAY if name else DayKind.REST) if on_holiday else DayKind.WORKDAY
+            self._package[day] = kind
+        return kind
 
     def is_working_day(self, day: dt.date) -> bool:
         return self.kind(day) == DayKind.WORKDAY

@@ -41,11 +41,12 @@ from wuye.dunning.choices import (
     Channel,
     HoldKind,
     TaskKind,
+    TaskStatus,
     WindowDays,
     WindowGroup,
 )
-from wuye.dunning.engine import Account, HoldInfo, active_hold, holds_by_unit
-from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Task
+from wuye.dunning.engine import Account, active_hold, holds_by_unit
+from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Step, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
 from wuye.notify.base import Backend, Message, Outcome, backend_for
@@ -97,10 +98,6 @@ def _group(channel: str) -> str | None:
     if channel in PERSON_CHANNELS:
         return WindowGroup.PERSON
     return None
-
-
-def _event(action_id: int, at: dt.datetime, status: str, detail: str = "", actor: str = JOB) -> ActionEvent:
-    return ActionEvent(action_id=action_id, at=at, status=status, detail=detail[:300], actor_label=actor)
 
 
 class _Backends:
@@ -158,6 +155,7 @@ class _Context:
         self.projects: dict[int, Project] = {}
         self.settings: dict[int, CollectionSettings] = {}
         self.deadlines: dict[tuple[int, dt.date], dt.date | None] = {}
+        self.steps: dict[int, Step] = {}  # with their templates, read once per dispatch
 
     def project(self, pid: int) -> Project:
         if pid not in self.projects:
@@ -223,16 +221,47 @@ def _recover(now: dt.datetime, pool: _Backends, result: DispatchResult) -> None:
                 ActionEvent.objects.create(action_id=action.pk, at=now, status=new, detail=detail, actor_label=JOB)
 
 
-def _claim(ids: list[int], now: dt.datetime, token: str) -> list[Action]:
+class _Item:
+    """One claimed action as the dispatcher handles it: the columns it reads and the ones it writes (plain
+    attributes — building model instances with their related step, template and unit cost more than the
+    rest of the send)."""
+
+    __slots__ = ("pk", "project_id", "unit_id", "step", "cycle", "episode_id", "channel", "attempts", "out_id",
+                 "assigned_to_id", "unit_code") + UPDATE_FIELDS
+
+    def __init__(self, row: tuple, step: Step):
+        (self.pk, self.project_id, self.unit_id, _step_id, self.cycle, self.episode_id, self.channel,
+         self.attempts, self.out_id, self.assigned_to_id, self.unit_code) = row
+        self.step = step
+        self.status = ActionStatus.SENDING
+        self.content = self.content_sha256 = self.address = self.provider = self.provider_message_id = ""
+        self.last_error = ""
+        self.template_version = self.deadline = self.sent_at = self.next_attempt_at = None
+        self.periods = []
+
+
+ITEM_COLUMNS = ("pk", "project_id", "unit_id", "step_id", "cycle", "episode_id", "channel", "attempts", "out_id",
+                "assigned_to_id", "unit__code")
+
+
+def _claim(ids: list[int], now: dt.datetime, token: str, steps: dict[int, Step]) -> list[_Item]:
     Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(
         status=ActionStatus.SENDING, claimed_at=now, claimed_by=token, attempts=F("attempts") + 1)
-    return list(Action.objects.filter(pk__in=ids, status=ActionStatus.SENDING, claimed_by=token)
-                .select_related("step__template", "unit"))
+    rows = list(Action.objects.filter(pk__in=ids, status=ActionStatus.SENDING, claimed_by=token)
+                .values_list(*ITEM_COLUMNS))
+    missing = {r[3] for r in rows} - steps.keys()
+    if missing:
+        steps.update((st.pk, st) for st in Step.objects.filter(pk__in=missing).select_related("template"))
+    return [_Item(r, steps[r[3]]) for r in rows]
+
+
+TASK_FIELDS = ("project_id", "unit_id", "action_id", "kind", "title", "detail", "assigned_to_id", "assignee_role",
+               "due_on", "status", "created_at", "closed_at", "close_note")
 
 
 def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context, pool: _Backends,
                     result: DispatchResult) -> None:
-    actions = _claim(ids, now, token)  # committed on its own: the claim is what protects against a twin
+    actions = _claim(ids, now, token, ctx.steps)  # committed on its own: the claim is what protects against a twin
     if not actions:
         return
     unit_ids = sorted({a.unit_id for a in actions})
@@ -244,10 +273,10 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     caps = _last_sent(unit_ids)
     calls_today = _calls_today(unit_ids, now)
 
-    updates: list[Action] = []
-    events: list[ActionEvent] = []
-    tasks: list[Task] = []
-    outgoing: dict[str, list[tuple[Action, Message]]] = defaultdict(list)
+    updates: list[_Item] = []
+    events: list[tuple] = []
+    tasks: list[tuple] = []
+    outgoing: dict[str, list[tuple[_Item, Message]]] = defaultdict(list)
     for a in actions:
         s = summaries.get(a.unit_id)
         arrears_action = a.episode_id is not None
@@ -258,8 +287,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             result.cancelled += 1
             continue
         if arrears_action:
-            acc = Account(summary=s, segment="", holds=holds.get(a.unit_id, []))
-            held = active_hold(acc, today)
+            held = active_hold(Account(summary=s, segment="", holds=holds.get(a.unit_id, [])), today)
             if held and not a.cycle.startswith("PD"):
                 _finish(a, ActionStatus.CANCELLED, f"暂停催缴：{held[1]}", updates, events, now)
                 result.cancelled += 1
@@ -278,9 +306,10 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
             continue
         a.deadline = ctx.deadline(a.project_id, today)
-        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, []))
+        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()))
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
-        a.template_version = a.step.template.version if a.step.template_id else None
+        template = a.step.template
+        a.template_version = template.version if template is not None else None
         a.periods = periods.get(a.unit_id, []) if arrears_action else []
         if a.channel in MESSAGE_CHANNELS:
             to = addresses.get((a.unit_id, CONTACT_KIND[a.channel]))
@@ -289,7 +318,6 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 result.failed += 1
                 continue
             a.address = to[1]
-            template = a.step.template
             outgoing[a.channel].append((a, Message(
                 channel=a.channel, to=to[1], body=content, subject=subject, out_id=a.out_id,
                 template_id=template.provider_template_id if template else "",
@@ -301,9 +329,8 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 a.address = addr[1] if addr else ""
             if a.channel == Channel.CALL:
                 calls_today[a.unit_id] = calls_today.get(a.unit_id, 0) + 1
-            tasks.append(Task(project_id=a.project_id, unit_id=a.unit_id, action=a, kind=TASK_KIND[a.channel],
-                              title=f"{a.unit.code} {a.step.name}", detail=content, assigned_to_id=a.assigned_to_id,
-                              assignee_role=a.step.assignee, due_on=today))
+            tasks.append((a.project_id, a.unit_id, a.pk, TASK_KIND[a.channel], f"{a.unit_code} {a.step.name}"[:200],
+                          content, a.assigned_to_id, a.step.assignee, today, TaskStatus.OPEN, now, None, ""))
             a.provider = "task"
             _finish(a, ActionStatus.SENT, "已生成任务", updates, events, now)
             result.sent += 1
@@ -323,7 +350,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, now + dt.timedelta(minutes=wait), (
                     f"暂时失败，{wait} 分钟后重试：{r.detail}")[:300]
                 updates.append(a)
-                events.append(_event(a.pk, now, ActionStatus.PENDING, a.last_error))
+                events.append((a.pk, now, ActionStatus.PENDING, a.last_error, JOB))
                 result.deferred += 1
             else:
                 _finish(a, ActionStatus.FAILED, r.detail or "发送失败", updates, events, now)
@@ -333,40 +360,39 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
         _flag_dead(dead, today)
 
     with transaction.atomic():
-        Task.objects.bulk_create(tasks)
+        insert_rows(Task, TASK_FIELDS, tasks)
         update_rows(Action, UPDATE_FIELDS, [
             (a.pk, *(json.dumps(getattr(a, f), ensure_ascii=False) if f == "periods" else getattr(a, f)
                      for f in UPDATE_FIELDS)) for a in updates])
-        insert_rows(ActionEvent, ("action_id", "at", "status", "detail", "actor_label"),
-                    ((e.action_id, e.at, e.status, e.detail, e.actor_label) for e in events))
+        insert_rows(ActionEvent, ("action_id", "at", "status", "detail", "actor_label"), events)
 
 
-def _finish(a: Action, status: str, detail: str, updates, events, now) -> None:
+def _finish(a: _Item, status: str, detail: str, updates, events, now) -> None:
     a.status, a.last_error = status, ("" if status == ActionStatus.SENT else detail[:300])
     if status == ActionStatus.SENT:
         a.sent_at = now
     updates.append(a)
-    events.append(_event(a.pk, now, status, detail))
+    events.append((a.pk, now, status, detail[:300], JOB))
 
 
-def _defer(a: Action, when: dt.datetime, why: str, updates, result: DispatchResult) -> None:
+def _defer(a: _Item, when: dt.datetime, why: str, updates, result: DispatchResult) -> None:
     a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, when, f"顺延：{why}"
     updates.append(a)
     result.deferred += 1
 
 
-def _params(a: Action, s) -> tuple[str, ...]:
+def _params(a: _Item, s) -> tuple[str, ...]:
     """Template parameters for gateways that take a registered template id (order of the placeholders)."""
-    return (a.unit.code, format_yuan(s.overdue_fen if a.episode_id else s.upcoming_fen),
+    return (a.unit_code, format_yuan(s.overdue_fen if a.episode_id else s.upcoming_fen),
             str(a.deadline or ""))
 
 
-def _render(a: Action, s, project: Project, rules: CollectionSettings, today: dt.date,
-            holds: list[HoldInfo]) -> tuple[str, str]:
+def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.date,
+            holds) -> tuple[str, str]:
     template = a.step.template
     promise = next((h.until for h in holds if h.kind == HoldKind.PROMISE and a.cycle.endswith(str(h.id))), None)
     context = {
-        "company": rules.company_name or project.name, "unit": f"{project.name}{a.unit.code}",
+        "company": rules.company_name or project.name, "unit": f"{project.name}{a.unit_code}",
         "amount": format_yuan(s.overdue_fen), "months": s.overdue_periods,
         "oldest_due": _cn_date(s.oldest_due), "deadline": _cn_date(a.deadline), "phone": rules.service_phone or "",
         "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
