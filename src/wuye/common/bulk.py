@@ -122,3 +122,30 @@ def _adapt(value):
 
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+class Analyzer:
+    """Keeps PostgreSQL's row counts of tables that a long job grows from (nearly) empty to large.
+
+    Foreign-key checks of inserted rows run through plans that PostgreSQL prepares once per connection; a
+    plan made while the referenced table looked empty scans it whole for every inserted row, which turns a
+    first run over a big estate quadratic (and with autovacuum off or behind, nothing corrects it). So the
+    job reports how many rows it added; each time they reach the count at the last ``ANALYZE`` (at least
+    ``floor``), the tables are analysed again, which also makes PostgreSQL re-plan those checks. Geometric
+    steps: a handful of ANALYZEs per run. Nothing on SQLite."""
+
+    def __init__(self, *models: type[models.Model], floor: int = 5_000):
+        self.tables = [m._meta.db_table for m in models]
+        self.floor = floor
+        self.pending = 0
+        self.analysed_at = 0
+
+    def grew(self, rows: int) -> None:
+        if connection.vendor != "postgresql" or rows <= 0:
+            return
+        self.pending += rows
+        if self.pending >= max(self.floor, self.analysed_at):
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in self.tables))
+            self.analysed_at += self.pending
+            self.pending = 0

@@ -31,7 +31,7 @@ from wuye.accounts.models import Territory, User
 from wuye.billing.models import Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
 from wuye.billing.services import liable_parties
-from wuye.common.bulk import insert_rows_ignore_conflicts
+from wuye.common.bulk import Analyzer, insert_rows_ignore_conflicts
 from wuye.dunning import calendar as workcal
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
@@ -52,6 +52,7 @@ from wuye.dunning.models import (
     Episode,
     HeldAccount,
     Hold,
+    MessageTemplate,
     Policy,
     Run,
     SegmentOverride,
@@ -529,12 +530,14 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
         result.alert = (f"{as_of.year + (0 if not cal.covers(as_of) else 1)} 年的节假日安排尚未录入，"
                         "无法覆盖的日期不会安排任何联系；请在“节假日安排”中录入国务院公布的安排。")
     faults = [0]
+    # the outbox tables grow from empty on a first run: keep the planner's counts in step (see Analyzer)
+    analyzer = Analyzer(Episode, Action, HeldAccount, Step, Policy, MessageTemplate)
     whole = project is None and unit_ids is None
     by_project = _summaries_by_project(as_of) if whole else None
     flagged = flagged_parties() if whole else None
     for proj in projects:
         _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                     actor_label=actor_label, faults=faults, flagged=flagged,
+                     actor_label=actor_label, faults=faults, flagged=flagged, analyzer=analyzer,
                      summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
@@ -558,11 +561,13 @@ def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
-                 flagged: dict[int, tuple[bool, bool]] | None = None) -> None:
+                 flagged: dict[int, tuple[bool, bool]] | None = None, analyzer: Analyzer | None = None) -> None:
+    analyzer = analyzer or Analyzer()
     if not dry_run and not Policy.objects.filter(project=project).exists():
         from wuye.dunning.defaults import policies_install_defaults
 
-        policies_install_defaults(project)  # a project starts with the default ladders
+        installed = policies_install_defaults(project)  # a project starts with the default ladders
+        analyzer.grew(len(installed) * 20)
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
@@ -578,7 +583,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         result.accounts_in_arrears += len(arrears)
         with transaction.atomic():
             if not dry_run:
-                _open_new_episodes(project, as_of, arrears)
+                opened = _open_new_episodes(project, as_of, arrears)
             else:
                 for a in arrears:
                     if a.episode_cycle is None:
@@ -607,22 +612,24 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                         "", "", d.superseded,
                         assigner.user_for(d.step, d.unit_id), actor_label, now, None, None, None, "", None, None))
             if not dry_run:
-                result.actions_created += insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
-                insert_rows_ignore_conflicts(
+                created = insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
+                result.actions_created += created
+                held_new = insert_rows_ignore_conflicts(
                     HeldAccount, ("project_id", "unit_id", "run_date", "reason", "detail"), held_rows)
                 if broken:
                     Hold.objects.filter(pk__in=broken, outcome="").update(outcome="broken", released_on=as_of,
                                                                            release_note="承诺日已过仍未缴费")
         if not dry_run:
+            analyzer.grew(opened + created + held_new)
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
 
 
-def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> None:
+def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> int:
     new = [a for a in arrears if a.episode_cycle is None]
     if not new:
-        return
+        return 0
     insert_rows_ignore_conflicts(
         Episode, ("project_id", "unit_id", "opened_on", "first_due", "closed_on", "account_class", "class_since"), [
             (project.pk, a.summary.unit_id, as_of, a.summary.oldest_due, None, "", None) for a in new])
@@ -630,6 +637,7 @@ def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account])
     for a in new:
         pk, opened, _klass = found[a.summary.unit_id]
         a.episode_id, a.episode_cycle = pk, f"A{opened.isoformat()}"
+    return len(new)
 
 
 def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[int]) -> int:
