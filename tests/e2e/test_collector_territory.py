@@ -22,6 +22,7 @@ def test_a_collector_logs_in_and_sees_only_their_territory(page, live_server, bo
     assert failed == [], "every asset is served locally and loads"
     assert page.get_by_test_id("units-total").inner_text() == "12"
     page.get_by_role("link", name="房屋", exact=True).click()
+    page.wait_for_url(re.compile(r"/estate/units/$"))  # count the new page's rows, not the old page's
     rows = page.locator("[data-unit-code]")
     assert rows.count() == 12
     codes = set(rows.evaluate_all("els => els.map(e => e.dataset.unitCode)"))
