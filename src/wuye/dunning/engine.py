@@ -561,13 +561,11 @@ def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
-                 flagged: dict[int, tuple[bool, bool]] | None = None, analyzer: Analyzer | None = None) -> None:
-    analyzer = analyzer or Analyzer()
+                 analyzer: Analyzer, flagged: dict[int, tuple[bool, bool]] | None = None) -> None:
     if not dry_run and not Policy.objects.filter(project=project).exists():
         from wuye.dunning.defaults import policies_install_defaults
 
-        installed = policies_install_defaults(project)  # a project starts with the default ladders
-        analyzer.grew(len(installed) * 20)
+        policies_install_defaults(project)  # a project starts with the default ladders
     ladders = ladders_for(project, as_of)
     if not ladders:
         return

@@ -21,6 +21,15 @@ from wuye.dunning.models import Action, CollectionSettings
 from wuye.estate.selectors import liable_party
 
 
+def _arrears(statement) -> tuple[list, list[str], int]:
+    """The open principal lines of a statement (charged late-fee lines left out), the explanation of each
+    accrued late fee, and the open principal in fen."""
+    lines = [line for line in statement.lines if line.open_fen > 0 and line.bill.late_fee_of_id is None]
+    notes = [f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}"
+             for line in lines if line.late_fee and line.late_fee.amount_fen]
+    return lines, notes, sum(line.open_fen for line in lines)
+
+
 def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Paragraph, Spacer
@@ -38,15 +47,11 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
              Paragraph((action.content or action.step.name).replace("\n", "<br/>"), styles["body"]),
              Spacer(1, 4 * mm)]
     rows = [["账期", "收费项目", "应收", "已缴/减免", "未缴", "违约金（至今）"]]
-    notes = []
-    open_lines = [line for line in statement.lines if line.open_fen > 0 and line.bill.late_fee_of_id is None]
+    open_lines, notes, principal = _arrears(statement)
     for line in open_lines:
-        fee = line.late_fee.amount_fen if line.late_fee else 0
         rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, format_yuan(line.bill.amount_fen),
-                     format_yuan(line.paid_fen + line.adjusted_fen), format_yuan(line.open_fen), format_yuan(fee)])
-        if line.late_fee and line.late_fee.amount_fen:
-            notes.append(f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}")
-    principal = sum(line.open_fen for line in open_lines)
+                     format_yuan(line.paid_fen + line.adjusted_fen), format_yuan(line.open_fen),
+                     format_yuan(line.late_fee.amount_fen if line.late_fee else 0)])
     late = statement.late_fee_fen
     rows.append(["合计", "", "", "", format_yuan(principal), format_yuan(late)])
     story.append(_table(rows, [22 * mm, 34 * mm, 26 * mm, 26 * mm, 26 * mm, 30 * mm], align_right=(2, 3, 4, 5)))
@@ -95,10 +100,6 @@ def _qr_placeholder():
 
 def notices_pdf(actions: Iterable[Action], *, as_of: dt.date) -> bytes:
     """One page per action (a notice or registered-letter step), in the order given."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import SimpleDocTemplate
-
     _register_font()
     styles = _styles()
     settings_rows: dict[int, CollectionSettings | None] = {}
@@ -109,9 +110,7 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date) -> bytes:
         story += _page(action, as_of, styles, settings_rows[action.project_id])
     if not story:
         return b""
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
-                            bottomMargin=14 * mm, title="催缴通知", author="wuye")
+    buf, doc = _doc("催缴通知")
     doc.build(story[:-1])  # no blank page after the last notice
     return buf.getvalue()
 
@@ -176,15 +175,11 @@ def referral_draft_pdf(action: Action, *, as_of: dt.date) -> bytes:
              Paragraph(f"欠费业主：{party.name if party else '（未登记业主，待核实）'}", styles["body"]),
              Spacer(1, 3 * mm), Paragraph("一、欠费明细", styles["body"])]
     rows = [["账期", "收费项目", "缴费截止日", "应收", "未缴", "违约金（至今）"]]
-    open_lines = [line for line in statement.lines if line.open_fen > 0 and line.bill.late_fee_of_id is None]
-    notes = []
+    open_lines, notes, principal = _arrears(statement)
     for line in open_lines:
-        fee = line.late_fee.amount_fen if line.late_fee else 0
         rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, f"{line.bill.due_date:%Y-%m-%d}",
-                     format_yuan(line.bill.amount_fen), format_yuan(line.open_fen), format_yuan(fee)])
-        if line.late_fee and line.late_fee.amount_fen:
-            notes.append(f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}")
-    principal = sum(line.open_fen for line in open_lines)
+                     format_yuan(line.bill.amount_fen), format_yuan(line.open_fen),
+                     format_yuan(line.late_fee.amount_fen if line.late_fee else 0)])
     late = statement.late_fee_fen
     rows.append(["合计", "", "", "", format_yuan(principal), format_yuan(late)])
     story.append(_table(rows, [20 * mm, 32 * mm, 26 * mm, 26 * mm, 26 * mm, 32 * mm], align_right=(3, 4, 5)))
@@ -205,7 +200,7 @@ def referral_draft_pdf(action: Action, *, as_of: dt.date) -> bytes:
         rows.append(["—", "", "尚无已发出的催缴记录", "", ""])
     story.append(_table(rows, [24 * mm, 30 * mm, 56 * mm, 24 * mm, 28 * mm]))
     holds = list(Hold.objects.filter(unit=unit).order_by("starts_on"))
-    if holds or statement.lines and any(line.bill.disputed_since for line in statement.lines):
+    if holds:
         story += [Spacer(1, 3 * mm), Paragraph("三、争议、承诺与暂停", styles["body"])]
         for h in holds:
             story.append(Paragraph(

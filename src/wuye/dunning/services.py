@@ -14,6 +14,7 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
 from wuye.dunning.choices import AccountClass, DayKind, HoldKind, TaskKind, TaskStatus
+from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import check_text
 from wuye.dunning.models import CalendarDay, Episode, Hold, MessageTemplate, SegmentOverride, Task
@@ -187,8 +188,6 @@ def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relat
     """Close a task with what was done. A written notice handed over and signed for (``signed_by`` given) is
     recorded as delivered on ``signed_on`` — the receipt stub is the evidence that the demand reached the
     owner, and it restarts the limitation clock of the periods the notice names."""
-    from wuye.dunning.dispatch import receipt_record
-
     if task.status != TaskStatus.OPEN:
         raise ValidationError({"task": "该任务已关闭。"})
     signed_by, relation, note = signed_by.strip(), relation.strip(), note.strip()
