@@ -240,7 +240,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come
 # from the environment. Online payment is offered only when a provider's settings are complete.
-INSTALLED_APPS += ["wuye.portal"]
+INSTALLED_APPS += ["wuye.portal", "wuye.banking"]
 WECHATPAY_MCHID = os.environ.get("WECHATPAY_MCHID", "")
 WECHATPAY_APPID = os.environ.get("WECHATPAY_APPID", "")
 WECHATPAY_APIV3_KEY = os.environ.get("WECHATPAY_APIV3_KEY", "")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("casework/", include("wuye.casework.urls")),
     path("p/", include("wuye.portal.urls")),
     path("portal-admin/", include("wuye.portal.staff_urls")),
+    path("banking/", include("wuye.banking.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include("wuye.api_urls")),
