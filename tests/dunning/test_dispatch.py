@@ -199,3 +199,37 @@ def test_two_dispatchers_never_take_the_same_action(arrears_estate, outbox):
     first = _claim(ids, at(2026, 1, 16, 10), "a", {})
     second = _claim(ids, at(2026, 1, 16, 10), "b", {})
     assert len(first) == 36 and second == []
+
+
+def test_each_reminder_carries_the_units_pay_link_which_opens_its_bill(arrears_estate, outbox, client, alice):
+    import re
+
+    from django.utils import timezone
+
+    from wuye.dunning.dispatch import pay_links
+    from wuye.portal.links import link_revoke, token_hash
+    from wuye.portal.models import PayLink
+
+    unit, other = arrears_estate["units"][0], arrears_estate["units"][1]
+    dunning_run(as_of=D(2026, 1, 16))
+    dispatch(now=at(2026, 1, 16, 10, 0))
+    action = Action.objects.get(unit=unit, channel="sms", status=ActionStatus.SENT)
+    found = re.search(r"在线缴费 (https?://\S+/p/([\w-]{16})/)", action.content)
+    assert found, action.content
+    url, token = found.groups()
+    link = PayLink.objects.get(token_hash=token_hash(token))
+    assert link.unit_id == unit.pk and link.created_by_label == "job:dispatch"
+    # one link per unit for the day, however many messages; asking again the same day gives the same URL,
+    # so a message re-rendered after a crash is the same text with the same content hash
+    sent_units = set(Action.objects.filter(channel="sms", status=ActionStatus.SENT).values_list("unit_id", flat=True))
+    assert PayLink.objects.count() == len(sent_units)
+    assert pay_links([unit.pk], D(2026, 1, 16)) == {unit.pk: url}
+    assert pay_links([unit.pk], D(2026, 1, 17))[unit.pk] != url
+    # the owner opens it (the estate lives in January 2026: move the expiry past today's real clock)
+    PayLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() + dt.timedelta(days=1))
+    page = client.get(url[url.index("/p/"):])
+    assert page.status_code == 200 and unit.code in page.content.decode()
+    # a revoked link is never handed out again: that day's messages go without one
+    other_link = PayLink.objects.get(unit=other)
+    link_revoke(actor=alice, link=other_link, reason="业主反映链接被转发")
+    assert pay_links([other.pk, unit.pk], D(2026, 1, 16)) == {unit.pk: url}

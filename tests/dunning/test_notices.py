@@ -101,3 +101,20 @@ def test_the_notice_board_poster_names_no_one(arrears_estate, alice, client, tmp
     assert "缴费温馨提示" in text and project.name in text
     for unit in arrears_estate["units"]:
         assert unit.code not in text
+
+
+def test_a_printed_notice_carries_the_qr_code_of_the_units_pay_link(letters, tmp_path):
+    import re
+
+    from wuye.portal.links import token_hash
+    from wuye.portal.models import PayLink
+
+    first = letters[0]
+    pdf = notices_pdf([first], as_of=D(2026, 4, 20))
+    text = _text(pdf, tmp_path)
+    assert "扫描右侧二维码在线缴费" in text
+    token = re.search(r"/p/([\w-]{16})/", text).group(1)
+    assert PayLink.objects.get(token_hash=token_hash(token)).unit_id == first.unit_id
+    # the same day's reprint gives the same link (no second link row for the unit)
+    notices_pdf([first], as_of=D(2026, 4, 20))
+    assert PayLink.objects.filter(unit_id=first.unit_id).count() == 1

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from wuye.billing.models import Bill
 from wuye.billing.selectors import account_summaries
@@ -272,6 +273,9 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     addresses = _addresses(unit_ids, today)
     caps = _last_sent(unit_ids)
     calls_today = _calls_today(unit_ids, now)
+    links = pay_links([a.unit_id for a in actions if a.channel in MESSAGE_CHANNELS and a.step.template is not None
+                       and "{pay_link" in a.step.template.body and (a.unit_id, CONTACT_KIND[a.channel]) in addresses],
+                      today)
 
     updates: list[_Item] = []
     events: list[tuple] = []
@@ -306,7 +310,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
             continue
         a.deadline = ctx.deadline(a.project_id, today)
-        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()))
+        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()), links.get(a.unit_id, ""))
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
         template = a.step.template
         a.template_version = template.version if template is not None else None
@@ -387,8 +391,16 @@ def _params(a: _Item, s) -> tuple[str, ...]:
             str(a.deadline or ""))
 
 
+def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB) -> dict[int, str]:
+    """unit → the owner's pay link of the day (the portal's bulk factory; {} when none is configured)."""
+    path = getattr(settings, "WUYE_PAY_LINKS_FACTORY", "")
+    if not unit_ids or not path:
+        return {}
+    return import_string(path)(unit_ids, issued_on=today, created_by_label=label)
+
+
 def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.date,
-            holds) -> tuple[str, str]:
+            holds, link: str = "") -> tuple[str, str]:
     template = a.step.template
     promise = next((h.until for h in holds if h.kind == HoldKind.PROMISE and a.cycle.endswith(str(h.id))), None)
     context = {
@@ -396,7 +408,7 @@ def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.
         "amount": format_yuan(s.overdue_fen), "months": s.overdue_periods,
         "oldest_due": _cn_date(s.oldest_due), "deadline": _cn_date(a.deadline), "phone": rules.service_phone or "",
         "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
-        "promise_date": _cn_date(promise), "pay_link": "",
+        "promise_date": _cn_date(promise), "pay_link": f" 在线缴费 {link} " if link else "",
     }
     if template is None:
         return a.step.name, ""

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from wuye.billing.documents import FONT, _register_font, _styles, _table
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import format_yuan, rmb_upper
+from wuye.dunning.dispatch import pay_links
 from wuye.dunning.models import Action, CollectionSettings
 from wuye.estate.selectors import liable_party
 
@@ -30,7 +31,7 @@ def _arrears(statement) -> tuple[list, list[str], int]:
     return lines, notes, sum(line.open_fen for line in lines)
 
 
-def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None) -> list:
+def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None, link: str = "") -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
@@ -65,9 +66,10 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
         story.append(Paragraph("违约金计算：" + note, styles["small"]))
     phone = settings_row.service_phone if settings_row else ""
     story += [Spacer(1, 3 * mm),
-              Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（备注房号 {unit.code}）、扫描右侧二维码在线缴费。"
+              Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（备注房号 {unit.code}）"
+                        + ("、微信或支付宝扫描右侧二维码在线缴费" if link else "") + "。"
                         + (f"咨询电话 {phone}。" if phone else ""), styles["body"]),
-              _qr_placeholder(),
+              _qr_box(link),
               Paragraph(f"{company}（盖章）", styles["body"]),
               Spacer(1, 8 * mm),
               Paragraph("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
@@ -79,21 +81,35 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
     return story
 
 
-def _qr_placeholder():
-    """A framed square where the payment link's QR code goes (the owner portal issue fills it)."""
+def _qr_box(link: str):
+    """The QR code of the unit's pay link at the right margin, with the link written under it; without a
+    link (none configured, or the day's link was revoked) a framed blank square."""
+    from reportlab.graphics import renderPDF
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
     from reportlab.lib.units import mm
     from reportlab.platypus import Flowable
 
     class Box(Flowable):
         def wrap(self, *args):
-            return (0, 30 * mm)
+            return (0, 32 * mm)
 
         def draw(self):
             c = self.canv
-            c.setDash(2, 2)
-            c.rect(140 * mm, 2 * mm, 26 * mm, 26 * mm)
-            c.setFont(FONT, 7)
-            c.drawCentredString(153 * mm, 14 * mm, "缴费二维码")
+            if not link:
+                c.setDash(2, 2)
+                c.rect(140 * mm, 4 * mm, 26 * mm, 26 * mm)
+                c.setFont(FONT, 7)
+                c.drawCentredString(153 * mm, 16 * mm, "缴费二维码")
+                return
+            widget = QrCodeWidget(link, barLevel="M")
+            x0, y0, x1, y1 = widget.getBounds()
+            side = 28 * mm
+            drawing = Drawing(side, side, transform=[side / (x1 - x0), 0, 0, side / (y1 - y0), 0, 0])
+            drawing.add(widget)
+            renderPDF.draw(drawing, c, 139 * mm, 3 * mm)
+            c.setFont(FONT, 6)
+            c.drawCentredString(153 * mm, 0.5 * mm, link)
 
     return Box()
 
@@ -104,10 +120,12 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date) -> bytes:
     styles = _styles()
     settings_rows: dict[int, CollectionSettings | None] = {}
     story: list = []
+    actions = list(actions)
+    links = pay_links([a.unit_id for a in actions], as_of, "job:notices")
     for action in actions:
         if action.project_id not in settings_rows:
             settings_rows[action.project_id] = CollectionSettings.objects.filter(project_id=action.project_id).first()
-        story += _page(action, as_of, styles, settings_rows[action.project_id])
+        story += _page(action, as_of, styles, settings_rows[action.project_id], links.get(action.unit_id, ""))
     if not story:
         return b""
     buf, doc = _doc("催缴通知")

@@ -1,21 +1,28 @@
-"""Signed pay links: a random short token, stored only as its SHA-256, bound to one unit.
+"""Signed pay links: a short token, stored only as its SHA-256, bound to one unit.
 
-``pay_link_for`` is what reminders and printed notices call (through ``settings.WUYE_PAY_LINK_FACTORY``):
-it returns a short absolute URL such as ``https://wy.example.com/p/Xa3…/``.
+``pay_link_for`` makes one link with a random token (a collector sending one by hand).
+``pay_links_for`` is what the reminder dispatcher and the printed notices call, for many units at once
+(through ``settings.WUYE_PAY_LINKS_FACTORY``): one link per unit per issue day, its token derived from the
+site's secret key, the unit and the day (an HMAC, as unguessable as a random one). The same day asks again
+and gets the same URL, so a message re-rendered after a crash carries the same text and content hash as the
+first rendering; links are created in bulk, a few queries per batch.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
@@ -64,6 +71,44 @@ def pay_link_for(unit: Unit, *, created_by_label: str, ttl_days: int = 30) -> st
     """A fresh short absolute URL to ``unit``'s bill, for a reminder or a printed notice."""
     _, token = link_create(unit=unit, actor_label=created_by_label, ttl_days=ttl_days)
     return link_url(token)
+
+
+def _day_token(unit_id: int, day: dt.date) -> str:
+    digest = salted_hmac("wuye.portal.paylink", f"{unit_id}:{day.isoformat()}", algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest[:TOKEN_BYTES]).decode("ascii")
+
+
+def pay_links_for(unit_ids: Iterable[int], *, issued_on: dt.date, created_by_label: str,
+                  ttl_days: int | None = None) -> dict[int, str]:
+    """unit → a short absolute URL to its bill, one link per unit per ``issued_on`` (created when missing).
+
+    A unit whose link of that day was revoked gets none (the caller prints the other ways to pay)."""
+    if not created_by_label:
+        raise ValidationError({"actor": "生成链接需要操作人或来源。"})
+    ttl_days = settings.WUYE_PAY_LINK_TTL_DAYS if ttl_days is None else ttl_days
+    tokens = {uid: _day_token(uid, issued_on) for uid in set(unit_ids)}
+    if not tokens:
+        return {}
+    by_hash = {token_hash(t): uid for uid, t in tokens.items()}
+    known = dict(PayLink.objects.filter(token_hash__in=list(by_hash)).values_list("token_hash", "revoked_at"))
+    missing = [uid for h, uid in by_hash.items() if h not in known]
+    if missing:
+        owners: dict[int, int] = {}
+        for uid, party in (Occupancy.objects.filter(unit_id__in=missing, role=OccupantRole.OWNER,
+                                                    start__lte=issued_on)
+                           .filter(Q(end__isnull=True) | Q(end__gte=issued_on)).order_by("start", "id")
+                           .values_list("unit_id", "party_id")):
+            owners[uid] = party
+        projects = dict(Unit.objects.filter(pk__in=missing).values_list("pk", "project_id"))
+        expires = timezone.make_aware(dt.datetime.combine(issued_on + dt.timedelta(days=ttl_days), dt.time(23, 59)))
+        PayLink.objects.bulk_create([
+            PayLink(token_hash=token_hash(tokens[uid]), project_id=projects[uid], unit_id=uid,
+                    party_id=owners.get(uid), created_by_label=created_by_label[:60], expires_at=expires)
+            for uid in missing], ignore_conflicts=True, batch_size=2_000)
+        audit_record(actor=None, actor_label=created_by_label, verb="paylink.create_many",
+                     after={"issued_on": issued_on, "units": len(missing), "expires_at": expires},
+                     project_id=projects[missing[0]] if len({*projects.values()}) == 1 else None)
+    return {uid: link_url(tokens[uid]) for h, uid in by_hash.items() if known.get(h) is None}
 
 
 class LinkGone(Exception):
