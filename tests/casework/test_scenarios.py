@@ -170,3 +170,54 @@ def test_the_demo_history_is_recorded_through_the_services(arrears_estate, bob_t
     assert n >= 10 and ContactAttempt.objects.filter(made_by=bob_territory).count() == n
     assert Promise.objects.exists() and Dispute.objects.exists() and WorkOrder.objects.count() == 1
     assert demo_casework(collector="bob", manager="alice") == 0  # once only
+
+
+def test_a_broken_promise_moves_the_account_to_undecided_and_counts_against_the_owner(unit, bob_territory, client):
+    from wuye.accounts.models import AuditEvent
+    from wuye.casework.selectors import worklist
+    from wuye.casework.tasks import settle_broken_promises
+
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    promise = services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="promised",
+                                      promised_on=D(2026, 1, 25), amount_fen=17_900, on=D(2026, 1, 19)).promises.get()
+    assert promise.party is not None and klass(unit) == AccountClass.PROMISED
+    assert services.promises_broken_settle(as_of=D(2026, 1, 25)) == 0  # nothing broken yet
+    run(*[D(2026, 1, d) for d in range(19, 27)])
+    promise.refresh_from_db()
+    assert promise.state == "broken"
+    settle_broken_promises.call_local()  # the hourly job
+    promise.refresh_from_db()
+    assert promise.broken_settled_on is not None
+    assert klass(unit) == AccountClass.UNDECIDED
+    event = AuditEvent.objects.filter(verb="dunning.account_class", object_id=str(unit.pk)).first()
+    assert event.after["account_class"] == AccountClass.UNDECIDED and "失约" in event.after["reason"]
+    assert AuditEvent.objects.filter(verb="casework.promise_broken", object_id=str(unit.pk)).count() == 1
+    assert services.promises_broken_settle(as_of=D(2026, 1, 27)) == 0  # once only
+    # the engine reads the class: undecided accounts are called every working day
+    run(D(2026, 1, 27), D(2026, 1, 28), D(2026, 1, 29))
+    assert "定期电话" in [n for _, n in names(unit, decided_on=D(2026, 1, 27))]  # the ladder goes on at once
+    assert [d for d, n in names(unit) if n == "暂未明确：每日电话"] == [D(2026, 1, 28), D(2026, 1, 29)]
+    # the owner's record: the worklist row and the case page show the broken promise
+    row = next(r for r in worklist(user=bob_territory, day=D(2026, 1, 28)).rows if r.unit_id == unit.pk)
+    assert row.broken_promises == 1
+    client.force_login(bob_territory)
+    assert "失约 1 次" in client.get("/casework/?date=2026-01-28").content.decode()
+    page = client.get(f"/casework/units/{unit.pk}/").content.decode()
+    assert 'data-testid="broken-promises"' in page and "业主失约 1 次" in page
+
+
+def test_a_contact_after_the_promise_that_set_another_class_is_kept_when_the_promise_breaks(unit, bob_territory):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 22), on=D(2026, 1, 19))
+    # the owner says on the 21st that they are away for work; the promise itself stands
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="away", on=D(2026, 1, 21))
+    assert klass(unit) == AccountClass.AWAY
+    run(*[D(2026, 1, d) for d in range(19, 24)])
+    promise = Promise.objects.get(unit=unit)
+    assert promise.state == "broken"
+    assert services.promises_broken_settle(as_of=D(2026, 1, 23)) == 1
+    assert klass(unit) == AccountClass.AWAY  # the later contact's class stands
+    from wuye.accounts.models import AuditEvent
+
+    event = AuditEvent.objects.get(verb="casework.promise_broken", object_id=str(unit.pk))
+    assert event.after["class_moved"] is False and event.after["later_contact"]

@@ -48,6 +48,7 @@ class WorkRowSerializer(serializers.Serializer):
     promise_on = serializers.DateField(allow_null=True)
     promise_fen = serializers.IntegerField(allow_null=True)
     disputed = serializers.BooleanField()
+    broken_promises = serializers.IntegerField(help_text="业主失约（承诺到期未缴）的次数")
     last_on = serializers.DateField(allow_null=True)
     last_outcome = serializers.CharField()
     last_outcome_label = serializers.CharField()

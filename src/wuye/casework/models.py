@@ -88,6 +88,9 @@ class Promise(models.Model):
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="promises")
     contact = models.ForeignKey(ContactAttempt, verbose_name="承诺时的联系", null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="promises")
+    party = models.ForeignKey("estate.Party", verbose_name="承诺人", null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+",
+                              help_text="承诺时的缴费责任人；失约计入其记录。")
     hold = models.OneToOneField("dunning.Hold", verbose_name="暂停催缴", on_delete=models.PROTECT,
                                 related_name="promise")
     promised_on = models.DateField("承诺缴费日")
@@ -96,6 +99,8 @@ class Promise(models.Model):
     made_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    broken_settled_on = models.DateField("失约处理日期", null=True, blank=True,
+                                         help_text="收费员工作台处理失约（分类改回暂未明确）的日期。")
 
     class Meta:
         verbose_name = "承诺缴费"

@@ -7,7 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from wuye.accounts.choices import Role
@@ -63,6 +63,7 @@ class WorkRow:
     last_outcome: str = ""
     last_by: str = ""
     points: list[TalkingPoint] = field(default_factory=list)
+    broken_promises: int = 0  # promises the owner has broken (on any of their units)
 
     @property
     def amount(self) -> str:
@@ -83,6 +84,19 @@ class Worklist:
     rows: list[WorkRow]
     counts: dict[int, int]
     note: str = ""
+
+
+def broken_promises_subquery(party_ref: str) -> Subquery:
+    """How many promises the party (``OuterRef(party_ref)``) has broken: their record, shown to the collector."""
+    return Subquery(Promise.objects.filter(party_id=OuterRef(party_ref), hold__outcome="broken")
+                    .order_by().values("party_id").annotate(n=Count("pk")).values("n")[:1],
+                    output_field=IntegerField())
+
+
+def broken_promises_of(party_id: int | None) -> int:
+    if party_id is None:
+        return 0
+    return Promise.objects.filter(party_id=party_id, hold__outcome="broken").count()
 
 
 def _scope_for(user: User, collector: User | None) -> tuple[Q, User | None, str]:
@@ -150,12 +164,13 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
 
     # the liable owner and a live phone number
     party_of: dict[int, int] = {}
-    for unit_id, party_id, name in (Occupancy.objects.filter(current_occupancy_q(day), unit_id__in=ids,
-                                                             role=OccupantRole.OWNER)
-                                    .order_by("unit_id", "start", "id").values_list("unit_id", "party_id",
-                                                                                    "party__name")):
+    for unit_id, party_id, name, broken in (
+            Occupancy.objects.filter(current_occupancy_q(day), unit_id__in=ids, role=OccupantRole.OWNER)
+            .annotate(broken=broken_promises_subquery("party_id"))
+            .order_by("unit_id", "start", "id").values_list("unit_id", "party_id", "party__name", "broken")):
         party_of[unit_id] = party_id  # the latest owner wins
         rows[unit_id].owner = name
+        rows[unit_id].broken_promises = broken or 0
     phones: dict[int, tuple[int, str]] = {}
     for pk, party_id, value in (ContactPoint.objects.filter(party_id__in=set(party_of.values()),
                                                             kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE])

@@ -35,13 +35,14 @@ from wuye.casework.models import ContactAttempt, Dispute, PaymentCheck, Promise,
 from wuye.common.formatting import format_yuan
 from wuye.dunning import services as dunning
 from wuye.dunning.choices import AccountClass, HoldKind, TaskStatus
-from wuye.dunning.models import Hold, Task
+from wuye.dunning.models import Episode, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, ContactValidity
 from wuye.estate.models import ContactPoint, Unit
 from wuye.estate.selectors import liable_party
 from wuye.estate.services import contact_set_validity
 
 MAX_PROMISE_DAYS = 90  # a longer promise is an installment plan, which needs approval
+MAX_FOLLOW_UP_DAYS = 90
 DEFAULT_DISPUTE_HOLD_DAYS = 30
 MAX_DISPUTE_HOLD_DAYS = 180
 PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
@@ -102,9 +103,12 @@ def contact_record(
     A correction is a new record naming the one it corrects (the old row stays as it was).
     """
     require_unit_scope(actor, unit)
-    on = on or _today()
+    today = _today()
+    on = on or today
     note = (note or "").strip()
     errors: dict[str, str] = {}
+    if on > today:
+        errors["on"] = f"联系日期不能晚于今天（{today:%Y-%m-%d}）：只能记录已经发生的联系。"
     if channel not in ContactChannel.values:
         errors["channel"] = "请选择联系方式（电话、上门、微信或服务台）。"
     if outcome not in Outcome.values:
@@ -115,8 +119,11 @@ def contact_record(
         errors["reason"] = "未知的原因。"
     if outcome == Outcome.PROMISED and promised_on is None:
         errors["promised_on"] = "请填写承诺缴费日期。"
-    if follow_up_on is not None and follow_up_on < on:
-        errors["follow_up_on"] = "下次跟进日期不能早于联系日期。"
+    if follow_up_on is not None:
+        if follow_up_on < max(on, today):
+            errors["follow_up_on"] = "下次跟进日期不能早于今天。"
+        elif (follow_up_on - max(on, today)).days > MAX_FOLLOW_UP_DAYS:
+            errors["follow_up_on"] = f"下次跟进日期不能晚于 {MAX_FOLLOW_UP_DAYS} 天后。"
     if task is not None and task.unit_id != unit.pk:
         errors["task"] = "该任务不属于这套房屋。"
     if corrects is not None:
@@ -198,8 +205,10 @@ def promise_make(
     on = on or _today()
     owed = open_fen_of(unit)
     errors: dict[str, str] = {}
-    if promised_on is None or promised_on < on:
-        errors["promised_on"] = "承诺缴费日期不能早于今天。"
+    if promised_on is None:
+        errors["promised_on"] = "请填写承诺缴费日期。"
+    elif promised_on < on:
+        errors["promised_on"] = f"承诺缴费日期不能早于承诺当天（{on:%Y-%m-%d}）。"
     elif (promised_on - on).days > MAX_PROMISE_DAYS:
         errors["promised_on"] = f"承诺缴费日期不能晚于 {MAX_PROMISE_DAYS} 天后；更长的安排请申请分期。"
     if amount_fen is None:
@@ -220,8 +229,10 @@ def promise_make(
     hold = dunning.hold_place(actor=actor, unit=unit, kind=HoldKind.PROMISE, starts_on=on, until=promised_on,
                               amount_fen=amount_fen, reason=f"承诺 {promised_on} 前缴 {format_yuan(amount_fen)}",
                               actor_label=label)
+    party = liable_party(unit, on)
     promise = Promise.objects.create(project_id=unit.project_id, unit=unit, contact=contact, hold=hold,
-                                     promised_on=promised_on, amount_fen=amount_fen, made_on=on, made_by=actor)
+                                     party=party, promised_on=promised_on, amount_fen=amount_fen, made_on=on,
+                                     made_by=actor)
     dunning.account_class_set(actor=actor, unit=unit, account_class=AccountClass.PROMISED, on=on,
                               reason=f"承诺 {promised_on} 缴费", actor_label=label)
     audit_record(actor=actor, actor_label=label, verb="casework.promise", obj=unit,
@@ -248,6 +259,41 @@ def promises_check_kept(*, unit_id: int, on: dt.date) -> int:
                                       note=f"已收款 {format_yuan(paid)}，承诺已兑现", actor_label="job:casework")
             kept += 1
     return kept
+
+
+def promises_broken_settle(*, as_of: dt.date | None = None) -> int:
+    """Promises the engine has found broken (the date passed unpaid) and casework has not yet dealt with: the
+    account goes back to 暂未明确 (call daily until a new date is agreed) unless a contact after the promise
+    set another class (or a newer promise is open). The broken promise stays on the owner's record (counted
+    on the worklist and the case page). Idempotent: each promise is claimed once. Returns how many."""
+    as_of = as_of or _today()
+    settled = 0
+    pending = list(Promise.objects.filter(hold__outcome="broken", broken_settled_on__isnull=True)
+                   .select_related("unit", "hold").order_by("pk"))
+    for promise in pending:
+        with transaction.atomic():
+            if not Promise.objects.filter(pk=promise.pk, broken_settled_on__isnull=True).update(
+                    broken_settled_on=as_of):
+                continue  # another worker took it
+            settled += 1
+            unit = promise.unit
+            episode = Episode.objects.filter(unit=unit, closed_on__isnull=True).first()
+            later = (ContactAttempt.objects.filter(unit=unit, made_at__gt=promise.created_at,
+                                                   outcome__in=[o for o, k in CLASS_OF_OUTCOME.items() if k])
+                     .exclude(pk=promise.contact_id).order_by("-made_at", "-pk").first())
+            newer_open = Hold.objects.filter(unit=unit, kind=HoldKind.PROMISE, released_on__isnull=True).exists()
+            moved = False
+            if (episode is not None and episode.account_class == AccountClass.PROMISED and later is None
+                    and not newer_open):
+                dunning.account_class_set(actor=None, unit=unit, account_class=AccountClass.UNDECIDED, on=as_of,
+                                          reason=f"承诺 {promise.promised_on} 缴费未兑现（失约）",
+                                          actor_label="job:casework")
+                moved = True
+            audit_record(actor=None, actor_label="job:casework", verb="casework.promise_broken", obj=unit,
+                         note=f"承诺 {promise.promised_on} 缴 {format_yuan(promise.amount_fen)} 未兑现",
+                         after={"promise": promise.pk, "party": promise.party_id, "class_moved": moved,
+                                "later_contact": later.pk if later else None})
+    return settled
 
 
 # --- disputes and work orders ------------------------------------------------------------------------------

@@ -174,6 +174,8 @@ def case(request, pk: int):
         "corrected": selectors.corrected_ids(unit.pk),
         "promises": list(unit.promises.select_related("hold", "made_by").order_by("-pk")[:20]),
         "disputes": list(unit.disputes.select_related("opened_by").order_by("-pk")[:20]),
+        "broken_promises": selectors.broken_promises_of(getattr(liable_party(unit, timezone.localdate()), "pk",
+                                                                None)),
     })
 
 
