@@ -212,3 +212,47 @@ def test_the_debrief_counts_contacts_promises_and_money(unit, bob_territory, ali
     assert (row.contacts, row.reached, row.promises_made, row.promised_fen) == (3, 2, 1, 17_900)
     assert row.promises_kept == 1 and row.collected_fen == 17_900
     assert [c.unit_id for c in row.hard_cases] == [other.pk]
+
+
+def test_a_contact_cannot_be_dated_in_the_future_nor_a_follow_up_in_the_past(api, unit, bob_territory, client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    run(D(2026, 1, 16))
+    today = timezone.localdate()
+    tomorrow, yesterday = today + dt.timedelta(days=1), today - dt.timedelta(days=1)
+    base = {"unit": unit.pk, "channel": "call", "outcome": "no_answer"}
+    r = api.post("/api/v1/contacts/", {**base, "on": tomorrow.isoformat()}, format="json")
+    assert r.status_code == 400 and "联系日期不能晚于今天" in fields(r)["on"]
+    r = api.post("/api/v1/contacts/", {**base, "follow_up_on": yesterday.isoformat()}, format="json")
+    assert r.status_code == 400 and fields(r) == {"follow_up_on": "下次跟进日期不能早于今天。"}
+    r = api.post("/api/v1/contacts/", {**base, "follow_up_on": (today + dt.timedelta(days=400)).isoformat()},
+                 format="json")
+    assert r.status_code == 400 and "下次跟进日期不能晚于" in fields(r)["follow_up_on"]
+    promise = {**base, "outcome": "promised", "amount_fen": 100}
+    r = api.post("/api/v1/contacts/", {**promise, "promised_on": yesterday.isoformat()}, format="json")
+    assert r.status_code == 400 and "承诺缴费日期不能早于" in fields(r)["promised_on"]
+    r = api.post("/api/v1/contacts/", {**promise, "promised_on": (today + dt.timedelta(days=200)).isoformat()},
+                 format="json")
+    assert r.status_code == 400 and "分期" in fields(r)["promised_on"]
+    assert not ContactAttempt.objects.filter(unit=unit).exists() and not Promise.objects.exists()  # nothing written
+    r = api.post("/api/v1/contacts/", {**base, "on": yesterday.isoformat(), "follow_up_on": today.isoformat()},
+                 format="json")
+    assert r.status_code == 201 and r.json()["on"] == yesterday.isoformat()  # a late record of yesterday's call
+
+    # the contact form says the same, next to the field, and writes nothing
+    client.force_login(bob_territory)
+    url = f"/casework/units/{unit.pk}/contact/"
+    page = client.get(url).content.decode()
+    assert f'max="{today.isoformat()}"' in page
+    r = client.post(url, {"channel": "call", "outcome": "no_answer", "on": tomorrow.isoformat()})
+    assert r.status_code == 200 and "联系日期：联系日期不能晚于今天" in r.content.decode()
+    r = client.post(url, {"channel": "call", "outcome": "no_answer", "follow_up_on": yesterday.isoformat()})
+    assert "下次跟进日期：下次跟进日期不能早于今天。" in r.content.decode()
+    r = client.post(url, {"channel": "call", "outcome": "promised", "promised_on": yesterday.isoformat()})
+    assert "承诺缴费日期：承诺缴费日期不能早于" in r.content.decode()
+    assert ContactAttempt.objects.filter(unit=unit).count() == 1
+    r = client.post(url, {"channel": "visit", "outcome": "away", "on": yesterday.isoformat()})
+    assert r.status_code == 302
+    assert ContactAttempt.objects.filter(unit=unit, on=yesterday).count() == 2

@@ -38,6 +38,9 @@ class YuanField(forms.DecimalField):
 
 class ContactForm(forms.Form):
     channel = forms.ChoiceField(label="联系方式", choices=ContactChannel.choices, initial=ContactChannel.CALL)
+    on = forms.DateField(label="联系日期", required=False, widget=DATE,
+                         help_text="默认今天；补记前几天的联系时填写，不能是将来的日期。",
+                         error_messages={"invalid": "联系日期格式应为 YYYY-MM-DD。"})
     contact_point = forms.TypedChoiceField(label="所拨号码", required=False, coerce=int, empty_value=None)
     outcome = forms.ChoiceField(label="联系结果", choices=[("", "请选择")] + Outcome.choices,
                                 error_messages={"required": "请选择联系结果。"})
@@ -58,9 +61,13 @@ class ContactForm(forms.Form):
     task = forms.IntegerField(required=False, widget=forms.HiddenInput)
     corrects = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, phones=(), **kwargs):
+    def __init__(self, *args, phones=(), today=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["contact_point"].choices = [("", "—")] + list(phones)
+        if today is not None:  # the date pickers offer no impossible dates
+            self.fields["on"].widget.attrs["max"] = today.isoformat()
+            for name in ("promised_on", "follow_up_on", "hold_until"):
+                self.fields[name].widget.attrs["min"] = today.isoformat()
         bootstrap(self)
 
 

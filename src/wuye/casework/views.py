@@ -128,7 +128,7 @@ def contact(request, pk: int):
     party, phones = _phones(unit, request.user, today)
     initial = {"outcome": request.GET.get("outcome", ""), "task": request.GET.get("task"),
                "corrects": request.GET.get("corrects"), "channel": ContactChannel.CALL}
-    form = ContactForm(request.POST or None, phones=phones, initial=initial)
+    form = ContactForm(request.POST or None, phones=phones, initial=initial, today=today)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         cp = party.contacts.filter(pk=d["contact_point"]).first() if party and d["contact_point"] else None
@@ -137,7 +137,7 @@ def contact(request, pk: int):
         try:
             services.contact_record(
                 actor=request.user, unit=unit, channel=d["channel"], outcome=d["outcome"], note=d["note"],
-                reason=d["reason"], follow_up_on=d["follow_up_on"], contact_point=cp, task=task,
+                reason=d["reason"], follow_up_on=d["follow_up_on"], on=d["on"], contact_point=cp, task=task,
                 promised_on=d["promised_on"], amount_fen=d["amount_fen"], hold_until=d["hold_until"],
                 developer_warranty=d["developer_warranty"], installments=d["installments"], corrects=corrects)
         except ValidationError as exc:
