@@ -69,6 +69,25 @@ def _require_manager(actor: User, what: str) -> None:
         raise PermissionDenied(f"只有经理可以{what}。")
 
 
+# who may do what with a work order: the people who hear the complaint send it; engineering (or a manager) works
+# on it and closes it as done; only a manager cancels a fix that is the company's to make
+WORK_ORDER_OPENERS = frozenset({Role.COLLECTOR, Role.SERVICE, Role.MANAGER, Role.ADMIN})
+WORK_ORDER_WORKERS = frozenset({Role.ENGINEERING, Role.MANAGER, Role.ADMIN})
+WORK_ORDER_CANCELLERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+def can_open_work_order(user: User) -> bool:
+    return user.is_superuser or user.role in WORK_ORDER_OPENERS
+
+
+def can_work_on_work_order(user: User) -> bool:
+    return user.is_superuser or user.role in WORK_ORDER_WORKERS
+
+
+def can_cancel_work_order(user: User) -> bool:
+    return user.is_superuser or user.role in WORK_ORDER_CANCELLERS
+
+
 def open_fen_of(unit: Unit) -> int:
     """Everything the unit still owes (due or not), in fen."""
     rows = Bill.objects.filter(unit=unit, is_void=False).values_list("amount_fen", "settled_fen")
@@ -377,7 +396,10 @@ def dispute_holds_expire(*, as_of: dt.date) -> int:
 @transaction.atomic
 def work_order_open(*, actor: User, dispute: Dispute, title: str, due_on: dt.date | None, detail: str = "",
                     on: dt.date | None = None) -> WorkOrder:
-    """Send a fix that is the company's to make to engineering."""
+    """Send a fix that is the company's to make to engineering (a collector of the unit's territory, customer
+    service or a manager)."""
+    if not can_open_work_order(actor):
+        raise PermissionDenied("只有收费员、客服或经理可以派工单。")
     require_unit_scope(actor, dispute.unit)
     on = on or _today()
     title = (title or "").strip()
@@ -403,15 +425,20 @@ def work_order_open(*, actor: User, dispute: Dispute, title: str, due_on: dt.dat
 
 @transaction.atomic
 def work_order_update(*, actor: User, work_order: WorkOrder, status: str, note: str = "") -> WorkOrder:
-    """Move a work order on (待处理 → 处理中 → 已完成/已取消); closing needs a note."""
-    if not (actor.is_superuser or actor.role in (Role.ENGINEERING, Role.MANAGER, Role.ADMIN)):
+    """Move a work order on (待处理 → 处理中 → 已完成; a manager may cancel); closing needs a note."""
+    if not can_work_on_work_order(actor):
         raise PermissionDenied("只有工程人员或经理可以更新工单。")
+    if status == WorkOrderStatus.CANCELLED and not can_cancel_work_order(actor):
+        raise PermissionDenied("只有经理可以取消工单。")
+    require_unit_scope(actor, work_order.unit)
     work_order = WorkOrder.objects.select_for_update().get(pk=work_order.pk)
     note = (note or "").strip()
     if status not in WorkOrderStatus.values:
         raise ValidationError({"status": "未知的工单状态。"})
     if work_order.status in WORK_ORDER_CLOSED:
         raise ValidationError({"status": "该工单已关闭。"})
+    if status == work_order.status:
+        raise ValidationError({"status": f"工单已是“{WorkOrderStatus(status).label}”。"})
     if status in WORK_ORDER_CLOSED and not note:
         raise ValidationError({"note": "关闭工单时请填写完成说明。"})
     before = work_order.status

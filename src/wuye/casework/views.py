@@ -211,8 +211,16 @@ def dispute_detail(request, pk: int):
             messages.error(request, validation_errors_text(exc))
     return render(request, "casework/dispute.html", {
         "dispute": dispute, "work_orders": list(dispute.work_orders.select_related("created_by", "closed_by")),
-        "wo_form": wo_form, "resolve_form": resolve_form, "statuses": WorkOrderStatus.choices,
+        "wo_form": wo_form, "resolve_form": resolve_form, **_work_order_rights(request.user),
     })
+
+
+def _work_order_rights(user) -> dict:
+    """What the user may do with work orders, for the pages (the services check again)."""
+    statuses = [(v, label) for v, label in WorkOrderStatus.choices if v != WorkOrderStatus.OPEN
+                and (v != WorkOrderStatus.CANCELLED or services.can_cancel_work_order(user))]
+    return {"statuses": statuses, "can_open_wo": services.can_open_work_order(user),
+            "can_update_wo": services.can_work_on_work_order(user)}
 
 
 @login_required
@@ -221,8 +229,8 @@ def work_orders(request):
     if request.GET.get("open", "1") == "1":
         qs = qs.filter(status__in=[WorkOrderStatus.OPEN, WorkOrderStatus.IN_PROGRESS])
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
-    return render(request, "casework/work_orders.html", {"page_obj": page, "statuses": WorkOrderStatus.choices,
-                                                         "today": timezone.localdate()})
+    return render(request, "casework/work_orders.html", {"page_obj": page, "today": timezone.localdate(),
+                                                         **_work_order_rights(request.user)})
 
 
 @login_required
