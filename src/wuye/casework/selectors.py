@@ -377,3 +377,78 @@ def debrief(*, user: User, day: dt.date) -> list[DebriefRow]:
 
 def open_disputes_count(user: User) -> int:
     return disputes_visible(user).filter(status=DisputeStatus.OPEN).count()
+
+
+# --- territory board ---------------------------------------------------------------------------------------
+
+@dataclass
+class FloorCell:
+    floor: int
+    units: int
+    collector: User | None = None
+
+
+@dataclass
+class BuildingCard:
+    building: object
+    units: int
+    floors: list[FloorCell] = field(default_factory=list)
+
+    @property
+    def collectors(self) -> list[User]:
+        """Who answers for the building's floors (one name when the whole building is one person's)."""
+        seen: dict[int, User] = {}
+        for cell in self.floors:
+            if cell.collector is not None:
+                seen.setdefault(cell.collector.pk, cell.collector)
+        return list(seen.values())
+
+    @property
+    def unassigned_floors(self) -> int:
+        return sum(1 for cell in self.floors if cell.collector is None)
+
+
+@dataclass
+class CollectorColumn:
+    user: User
+    territories: list[Territory] = field(default_factory=list)
+    units: int = 0
+
+
+@dataclass
+class TerritoryBoard:
+    project: object | None
+    buildings: list[BuildingCard]
+    collectors: list[CollectorColumn]
+
+
+def territory_board(*, user: User, project) -> TerritoryBoard:
+    """The buildings of a project with each floor's responsible collector, and the collectors with their
+    territories: four queries whatever the size of the project."""
+    from wuye.estate.models import Building, Unit
+
+    collectors = {u.pk: CollectorColumn(u) for u in User.objects.filter(role=Role.COLLECTOR, is_active=True)
+                  .order_by("username")}
+    if project is None:
+        return TerritoryBoard(None, [], list(collectors.values()))
+    cards = {b.pk: BuildingCard(b, 0) for b in Building.objects.filter(project=project).order_by("code", "pk")}
+    for building_id, floor, n in (Unit.objects.filter(project=project).values_list("building_id", "floor")
+                                  .annotate(n=Count("pk")).order_by("building_id", "floor")):
+        if building_id in cards and floor is not None:
+            cards[building_id].floors.append(FloorCell(floor, n))
+            cards[building_id].units += n
+    territories = list(Territory.objects.filter(project=project).select_related("user", "building")
+                       .order_by("building__code", "floor_from", "pk"))
+    for t in territories:
+        column = collectors.get(t.user_id)
+        if column is None:  # a collector who left or changed role still shows while they hold a territory
+            column = collectors[t.user_id] = CollectorColumn(t.user)
+        column.territories.append(t)
+        card = cards.get(t.building_id)
+        if card is None:
+            continue
+        for cell in card.floors:
+            if (t.floor_from is None or cell.floor >= t.floor_from) and (t.floor_to is None or cell.floor <= t.floor_to):
+                cell.collector = t.user
+                column.units += cell.units
+    return TerritoryBoard(project, list(cards.values()), list(collectors.values()))

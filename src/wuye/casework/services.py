@@ -548,3 +548,80 @@ def territory_handover(*, actor: User, from_user: User, to_user: User) -> tuple[
     audit_record(actor=actor, verb="casework.territory_handover", obj=None, project_id=None,
                  after={"from": from_user.pk, "to": to_user.pk, "territories": len(territories), "tasks": moved})
     return len(territories), moved
+
+
+INF = 10**6  # a floor bound of None means "no bound": below every floor / above every floor
+
+
+def _bounds(lo: int | None, hi: int | None) -> tuple[int, int]:
+    return (-INF if lo is None else lo, INF if hi is None else hi)
+
+
+def _unbounded(lo: int, hi: int) -> tuple[int | None, int | None]:
+    return (None if lo <= -INF else lo, None if hi >= INF else hi)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Floor ranges joined where they touch (3–5 and 6–8 become 3–8)."""
+    out: list[list[int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+@transaction.atomic
+def territory_move(*, actor: User, building, to_user: User | None, floor: int | None = None) -> int:
+    """Make ``to_user`` responsible for a whole building or one floor of it (``to_user=None``: nobody). Whoever
+    had it before keeps the rest of their range (a building split around the floor); the open tasks and
+    not-yet-sent person actions on the moved units go with them (casework's follow-ups belong to the units and
+    follow the territory). Returns the number of tasks moved. Every change is audited."""
+    _require_manager(actor, "调整责任区")
+    if to_user is not None and (to_user.role != Role.COLLECTOR or not to_user.is_active):
+        raise ValidationError({"to_user": "只能分配给在职的收费员。"})
+    if floor is not None and not Unit.objects.filter(building=building, floor=floor).exists():
+        raise ValidationError({"floor": f"{building.name} 没有 {floor} 层的房屋。"})
+    lo, hi = _bounds(floor, floor)
+    rows = list(Territory.objects.select_for_update().filter(building=building).select_related("user")
+                .order_by("pk"))
+    touching = [t for t in rows if _bounds(t.floor_from, t.floor_to)[0] <= hi
+                and _bounds(t.floor_from, t.floor_to)[1] >= lo]
+    before = [{"user": t.user_id, "from": t.floor_from, "to": t.floor_to} for t in touching]
+    if to_user is not None and any(t.user_id == to_user.pk for t in touching) and all(
+            t.user_id == to_user.pk and _bounds(t.floor_from, t.floor_to)[0] <= lo
+            and _bounds(t.floor_from, t.floor_to)[1] >= hi for t in touching):
+        return 0  # already theirs
+    previous = {t.user_id: t.user for t in touching if to_user is None or t.user_id != to_user.pk}
+    kept: list[tuple[User, int, int]] = []
+    for t in touching:  # cut the moved floors out of each range that covers them
+        t_lo, t_hi = _bounds(t.floor_from, t.floor_to)
+        territory_remove(actor=actor, territory=t)
+        if t_lo < lo:
+            kept.append((t.user, t_lo, lo - 1))
+        if t_hi > hi:
+            kept.append((t.user, hi + 1, t_hi))
+    floors = set(Unit.objects.filter(building=building).values_list("floor", flat=True).distinct())
+    for user, k_lo, k_hi in kept:
+        if not any(f is not None and k_lo <= f <= k_hi for f in floors):
+            continue  # no unit left in that part of the range
+        territory_assign(actor=actor, user=user, building=building, floor_from=_unbounded(k_lo, k_hi)[0],
+                         floor_to=_unbounded(k_lo, k_hi)[1])
+    if to_user is not None:
+        theirs = [t for t in Territory.objects.select_for_update().filter(building=building, user=to_user)]
+        ranges = _merged([_bounds(t.floor_from, t.floor_to) for t in theirs] + [(lo, hi)])
+        for t in theirs:
+            territory_remove(actor=actor, territory=t)
+        for r_lo, r_hi in ranges:
+            f_from, f_to = _unbounded(r_lo, r_hi)
+            territory_assign(actor=actor, user=to_user, building=building, floor_from=f_from, floor_to=f_to)
+    moved_q = Q(building_id=building.pk) & (Q(floor=floor) if floor is not None else Q())
+    moved = 0
+    for user in previous.values():
+        moved += dunning.tasks_reassign(actor=actor, unit_q=moved_q, from_user=user, to_user=to_user)
+    audit_record(actor=actor, verb="casework.territory_move", obj=building, note=(
+        f"{building.name}{f' {floor} 层' if floor is not None else ''} → {to_user or '未分配'}"),
+        before={"territories": before}, after={"to": to_user.pk if to_user else None, "floor": floor,
+                                               "tasks": moved})
+    return moved

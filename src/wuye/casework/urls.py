@@ -19,5 +19,6 @@ urlpatterns = [
     path("desk/approvals/<str:kind>/<int:pk>/", views.desk_decide, name="desk-decide"),
     path("desk/escalations/", views.desk_escalations, name="desk-escalations"),
     path("desk/team/", views.desk_team, name="desk-team"),
+    path("desk/territories/", views.desk_territories, name="desk-territories"),
     path("desk/debrief/", views.desk_debrief, name="desk-debrief"),
 ]

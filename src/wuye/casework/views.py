@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from wuye.accounts.choices import Role
@@ -368,6 +369,9 @@ def desk_team(request):
                 messages.error(request, validation_errors_text(exc))
             else:
                 messages.success(request, f"已将 {n_terr} 个责任区和 {n_tasks} 项待办任务从 {src} 移交给 {dst}。")
+        back = request.POST.get("next", "")
+        if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            return redirect(back)
         return redirect("casework:desk-team")
     from django.db.models import Count, Q
 
@@ -375,6 +379,42 @@ def desk_team(request):
         n_territories=Count("territories", distinct=True),
         n_tasks=Count("dunning_tasks", filter=Q(dunning_tasks__status="open"), distinct=True))
     return render(request, "casework/desk_team.html", {"collectors": rows})
+
+
+@login_required
+def desk_territories(request):
+    """责任区分配 — drag a building (or one floor of it) onto a collector; the same form works without a mouse.
+    Open tasks on the moved units go to the new collector. Hand over everything of a leaving collector below."""
+    _manager(request.user)
+    projects = list(projects_visible(request.user).order_by("code"))
+    project = next((p for p in projects if str(p.pk) == (request.POST.get("project") or request.GET.get("project"))),
+                   projects[0] if projects else None)
+    if request.method == "POST":
+        building = Building.objects.filter(project=project, pk=request.POST.get("building") or 0).first()
+        raw_floor, raw_user = (request.POST.get("floor") or "").strip(), request.POST.get("to_user") or ""
+        to_user = User.objects.filter(pk=raw_user).first() if raw_user.isdigit() else None
+        try:
+            if building is None:
+                raise ValidationError({"building": "请选择楼栋。"})
+            if raw_user not in ("", "none") and to_user is None:
+                raise ValidationError({"to_user": "请选择收费员。"})
+            try:
+                floor = int(raw_floor) if raw_floor else None
+            except ValueError as exc:
+                raise ValidationError({"floor": "楼层应为整数，整栋分配时留空。"}) from exc
+            moved = services.territory_move(actor=request.user, building=building, to_user=to_user, floor=floor)
+        except ValidationError as exc:
+            messages.error(request, "未分配：" + validation_errors_text(exc))
+        else:
+            where = f"{building.name}{f' {floor} 层' if floor is not None else '（整栋）'}"
+            messages.success(request, f"{where} 已交由 {to_user or '无人（未分配）'} 负责"
+                                      + (f"，{moved} 项待办任务随之移交。" if moved else "。"))
+        return redirect(f"{request.path}?project={project.pk if project else ''}")
+    board = selectors.territory_board(user=request.user, project=project)
+    return render(request, "casework/desk_territories.html", {
+        "board": board, "projects": projects, "project": project,
+        "leavers": User.objects.filter(role=Role.COLLECTOR).order_by("username"),
+    })
 
 
 @login_required
