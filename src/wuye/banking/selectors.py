@@ -1,0 +1,56 @@
+"""Read queries of the banking app."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from wuye.accounts.selectors import project_scope_q
+from wuye.banking.models import (
+    OPEN_STATUSES,
+    BankAccount,
+    DebitBatch,
+    Mandate,
+    StatementImport,
+    StatementLine,
+)
+from wuye.estate.models import Occupancy, Unit
+
+
+def accounts_visible(user) -> QuerySet[BankAccount]:
+    return BankAccount.objects.filter(project_scope_q(user, "project__")).select_related("project")
+
+
+def imports_visible(user) -> QuerySet[StatementImport]:
+    return (StatementImport.objects.filter(bank_account__in=accounts_visible(user))
+            .select_related("bank_account", "created_by", "applied_by"))
+
+
+def review_queue(user, *, account_id: int | None = None) -> QuerySet[StatementLine]:
+    lines = StatementLine.objects.filter(bank_account__in=accounts_visible(user), status__in=OPEN_STATUSES)
+    if account_id:
+        lines = lines.filter(bank_account_id=account_id)
+    return lines.select_related("bank_account", "statement").order_by("txn_date", "id")
+
+
+def units_search(project_ids, text: str, limit: int = 20) -> list[dict]:
+    """Units of these projects whose code contains ``text`` or whose owner's name does (for the review page)."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    owners = Occupancy.objects.filter(party__name__icontains=text, end__isnull=True).values("unit_id")
+    units = (Unit.objects.filter(project_id__in=list(project_ids))
+             .filter(Q(code__icontains=text) | Q(pk__in=owners)).order_by("code")[:limit])
+    names: dict[int, list[str]] = {}
+    for unit_id, name in (Occupancy.objects.filter(unit__in=units, end__isnull=True, role="owner")
+                          .values_list("unit_id", "party__name")):
+        names.setdefault(unit_id, []).append(name)
+    return [{"id": u.pk, "code": u.code, "project_id": u.project_id, "names": "、".join(names.get(u.pk, []))}
+            for u in units]
+
+
+def mandates_visible(user) -> QuerySet[Mandate]:
+    return Mandate.objects.filter(project_scope_q(user, "project__")).select_related("unit", "project")
+
+
+def batches_visible(user) -> QuerySet[DebitBatch]:
+    return DebitBatch.objects.filter(project_scope_q(user, "project__")).select_related("project", "created_by")
