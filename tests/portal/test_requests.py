@@ -46,8 +46,64 @@ def test_a_dispute_is_recorded_with_its_periods(client, link):
                                                             "text": "三月份楼道漏水一直没修"}, follow=True)
     assert "异议已记录" in response.content.decode()
     request = OwnerRequest.objects.get()
-    assert request.kind == "dispute" and request.bill_ids == bills and request.status == "open"
+    assert request.kind == "dispute" and request.bill_ids == bills and request.status == "forwarded"
     assert AuditEvent.objects.filter(verb="portal.dispute_raise").exists()
+
+
+def test_a_dispute_goes_to_casework_holds_escalation_and_shows_on_the_managers_desk(client, link, alice):
+    from wuye.casework.models import Dispute
+    from wuye.dunning.engine import dunning_run
+    from wuye.dunning.models import Episode, HeldAccount, Hold
+
+    unit = link["unit"]
+    today = timezone.localdate()
+    dunning_run(as_of=today)  # the account is in arrears: an episode is open
+    bills = list(Bill.objects.filter(unit=unit, period_start=dt.date(2026, 3, 1)).values_list("pk", flat=True))
+    client.post(f"/p/{link['token']}/dispute/", {"period": [",".join(map(str, bills))], "reason": "service",
+                                                 "text": "三月份电梯坏了半个月没人管"})
+    dispute = Dispute.objects.get(unit=unit)
+    assert dispute.source == "portal" and dispute.reason == "service" and dispute.bill_ids == bills
+    assert "三月份电梯坏了半个月没人管" in dispute.description and "2026年3月" in dispute.description
+    assert dispute.opened_by is None and dispute.hold.kind == "dispute" and dispute.hold.released_on is None
+    assert dispute.hold_until == today + dt.timedelta(days=30)
+    assert Episode.objects.get(unit=unit, closed_on__isnull=True).account_class == "refusing"
+    request = OwnerRequest.objects.get()
+    assert request.dispute == dispute and request.status == "forwarded"
+    opened = AuditEvent.objects.get(verb="casework.dispute_open")
+    assert opened.actor is None and opened.actor_label == f"portal:link:{link['row'].pk}"
+    # the ladder is held like for a dispute a collector records
+    dunning_run(as_of=today + dt.timedelta(days=1))
+    assert HeldAccount.objects.filter(unit=unit, run_date=today + dt.timedelta(days=1), reason="dispute").exists()
+    # asking again joins the open dispute: no second hold, the pause is not stretched
+    client.post(f"/p/{link['token']}/dispute/", {"text": "补充：保洁也很差", "reason": "service"})
+    assert Dispute.objects.count() == 1 and Hold.objects.filter(unit=unit, kind="dispute").count() == 1
+    assert list(OwnerRequest.objects.values_list("dispute_id", flat=True)) == [dispute.pk, dispute.pk]
+    # the manager sees it, marked as raised online, with the owner's words and the bills
+    client.force_login(alice)
+    desk = client.get("/casework/desk/escalations/").content.decode()
+    assert f'data-testid="desk-dispute-{dispute.pk}"' in desk and "业主在线提出" in desk
+    page = client.get(f"/casework/disputes/{dispute.pk}/").content.decode()
+    assert "业主在线提出" in page and "补充：保洁也很差" in page and "2026年3月" in page
+
+
+def test_a_dispute_with_an_unknown_reason_changes_nothing(client, link):
+    from wuye.casework.models import Dispute
+
+    response = client.post(f"/p/{link['token']}/dispute/", {"text": "账单金额不对劲", "reason": "aliens"}, follow=True)
+    assert "未提交" in response.content.decode() and "异议原因" in response.content.decode()
+    assert not OwnerRequest.objects.exists() and not Dispute.objects.exists()
+
+
+def test_an_installment_request_from_the_portal_is_in_the_managers_approvals_queue(client, link, alice):
+    first = (timezone.localdate() + dt.timedelta(days=10)).isoformat()
+    client.post(f"/p/{link['token']}/installment/", {"count": "4", "first_due": first, "reason": "孩子上学开销大"})
+    plan = InstallmentPlan.objects.get()
+    client.force_login(alice)
+    page = client.get("/casework/desk/approvals/").content.decode()
+    assert "孩子上学开销大" in page and f"/casework/desk/approvals/plan/{plan.pk}/" in page
+    client.post(f"/casework/desk/approvals/plan/{plan.pk}/", {"approve": "1", "note": "同意分四期"})
+    plan.refresh_from_db()
+    assert plan.status == "active"  # approved: the plan runs
 
 
 def test_a_dispute_about_another_units_bill_is_refused(client, link, arrears_estate):

@@ -140,6 +140,9 @@ class Dispute(models.Model):
     hold = models.OneToOneField("dunning.Hold", verbose_name="暂停催缴", null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="dispute")
     hold_until = models.DateField("暂停至", help_text="到期仍未解决时恢复催缴。")
+    source = models.CharField("来源", max_length=10, default="staff",
+                              choices=[("staff", "员工登记"), ("portal", "业主在线提出")])
+    bill_ids = models.JSONField("涉及账单", default=list, blank=True)
     opened_on = models.DateField("提出日期")
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="+")

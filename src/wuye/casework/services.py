@@ -342,18 +342,55 @@ def dispute_open(
         errors["hold_until"] = f"争议暂停催缴最长 {MAX_DISPUTE_HOLD_DAYS} 天。"
     if errors:
         raise ValidationError(errors)
-    label = _label(actor, actor_label)
+    return _dispute_create(actor=actor, actor_label=_label(actor, actor_label), unit=unit, reason=reason,
+                           description=description, on=on, contact=contact, developer_warranty=developer_warranty,
+                           hold_until=hold_until)
+
+
+def _dispute_create(*, actor: User | None, actor_label: str, unit: Unit, reason: str, description: str,
+                    on: dt.date, hold_until: dt.date, contact: ContactAttempt | None = None,
+                    developer_warranty: bool = False, source: str = "staff",
+                    bill_ids: list[int] | None = None) -> Dispute:
     hold = dunning.hold_place(actor=actor, unit=unit, kind=HoldKind.DISPUTE, starts_on=on, until=hold_until,
-                              reason=f"{DisputeReason(reason).label}：{description}"[:300], actor_label=label)
+                              reason=f"{DisputeReason(reason).label}：{description}"[:300], actor_label=actor_label)
     dispute = Dispute.objects.create(
         project_id=unit.project_id, unit=unit, contact=contact, reason=reason, description=description[:500],
-        developer_warranty=developer_warranty, hold=hold, hold_until=hold_until, opened_on=on, opened_by=actor)
+        developer_warranty=developer_warranty, hold=hold, hold_until=hold_until, opened_on=on, opened_by=actor,
+        source=source, bill_ids=sorted(bill_ids or []))
     dunning.account_class_set(actor=actor, unit=unit, account_class=AccountClass.REFUSING, on=on,
-                              reason=f"争议：{DisputeReason(reason).label}", actor_label=label)
-    audit_record(actor=actor, actor_label=label, verb="casework.dispute_open", obj=unit, note=description,
-                 after={"dispute": dispute.pk, "reason": reason, "hold_until": hold_until,
-                        "developer_warranty": developer_warranty})
+                              reason=f"争议：{DisputeReason(reason).label}", actor_label=actor_label)
+    audit_record(actor=actor, actor_label=actor_label, verb="casework.dispute_open", obj=unit, note=description,
+                 after={"dispute": dispute.pk, "reason": reason, "hold_until": hold_until, "source": source,
+                        "bill_ids": dispute.bill_ids, "developer_warranty": developer_warranty})
     return dispute
+
+
+@transaction.atomic
+def dispute_open_for_owner(*, unit: Unit, reason: str, description: str, bill_ids: list[int], actor_label: str,
+                           on: dt.date | None = None) -> tuple[Dispute, bool]:
+    """An owner disputes bills from the portal: a dispute like one a collector records (escalation held for
+    ``DEFAULT_DISPUTE_HOLD_DAYS``, never the pre-due reminders; 特殊拒交; on the manager's desk), marked as
+    raised online with the bills named. When the unit already has an open dispute, the owner's words join it
+    (no second hold: asking again does not stretch the pause). Returns (dispute, created)."""
+    on = on or _today()
+    description = (description or "").strip()
+    errors: dict[str, str] = {}
+    if reason not in DisputeReason.values:
+        errors["reason"] = "请选择异议原因。"
+    if not description:
+        errors["text"] = "请写明异议内容。"
+    if errors:
+        raise ValidationError(errors)
+    existing = (Dispute.objects.select_for_update().filter(unit=unit, status=DisputeStatus.OPEN)
+                .order_by("pk").first())
+    if existing is not None:
+        audit_record(actor=None, actor_label=actor_label, verb="casework.dispute_owner_adds", obj=unit,
+                     note=description, after={"dispute": existing.pk, "bill_ids": sorted(bill_ids)})
+        return existing, False
+    dispute = _dispute_create(actor=None, actor_label=actor_label, unit=unit, reason=reason, description=description,
+                              on=on, hold_until=on + dt.timedelta(days=DEFAULT_DISPUTE_HOLD_DAYS), source="portal",
+                              bill_ids=bill_ids)
+    return dispute, True
 
 
 @transaction.atomic

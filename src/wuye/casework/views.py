@@ -20,7 +20,7 @@ from wuye.accounts.models import User
 from wuye.accounts.permissions import can_manage_team
 from wuye.billing import installments
 from wuye.billing import services as billing
-from wuye.billing.models import Adjustment, InstallmentPlan
+from wuye.billing.models import Adjustment, Bill, InstallmentPlan
 from wuye.billing.permissions import can_approve
 from wuye.casework import selectors, services
 from wuye.casework.choices import QUICK_OUTCOMES, ContactChannel, DisputeStatus, Outcome, WorkOrderStatus
@@ -212,6 +212,8 @@ def dispute_detail(request, pk: int):
             messages.error(request, validation_errors_text(exc))
     return render(request, "casework/dispute.html", {
         "dispute": dispute, "work_orders": list(dispute.work_orders.select_related("created_by", "closed_by")),
+        "bills": list(Bill.objects.filter(pk__in=dispute.bill_ids or [], unit_id=dispute.unit_id)
+                      .select_related("fee_item").order_by("period_start", "pk")),
         "wo_form": wo_form, "resolve_form": resolve_form, **_work_order_rights(request.user),
     })
 

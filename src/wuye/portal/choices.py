@@ -53,5 +53,5 @@ class RequestKind(models.TextChoices):
 
 class RequestStatus(models.TextChoices):
     OPEN = "open", "待处理"
-    FORWARDED = "forwarded", "已转审批"
+    FORWARDED = "forwarded", "已转交处理"  # installment → the approvals queue; dispute → casework
     DONE = "done", "已处理"

@@ -168,6 +168,9 @@ class OwnerRequest(models.Model):
     bill_ids = models.JSONField("涉及账单", default=list, blank=True)
     installment_plan = models.ForeignKey("billing.InstallmentPlan", verbose_name="分期计划", null=True, blank=True,
                                          on_delete=models.PROTECT, related_name="+")
+    dispute = models.ForeignKey("casework.Dispute", verbose_name="争议", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="owner_requests",
+                                help_text="业主在线提出的异议转入收费员工作台后对应的争议。")
     status = models.CharField("状态", max_length=10, choices=RequestStatus.choices, default=RequestStatus.OPEN)
     created_at = models.DateTimeField("提交时间", auto_now_add=True)
     handled_at = models.DateTimeField("处理时间", null=True, blank=True)

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -478,20 +479,46 @@ def installment_ask(*, link: PayLink, count: int, first_due: dt.date, reason: st
 
 
 @transaction.atomic
-def dispute_raise(*, link: PayLink, bill_ids: list[int], text: str, ip: str | None = None) -> OwnerRequest:
-    """An owner disputes bill lines; recorded for customer service (casework picks these up)."""
+def dispute_raise(*, link: PayLink, bill_ids: list[int], text: str, reason: str = "other", ip: str | None = None
+                  ) -> OwnerRequest:
+    """An owner disputes bill lines. Where casework is installed the dispute goes there (a casework dispute,
+    which holds escalation like one a collector records and shows on the manager's desk); the owner's request
+    is kept as the owner-side record linked to it. Without casework it stays a request for customer service."""
     _request_quota(link)
     text = text.strip()
+    errors: dict[str, str] = {}
     if len(text) < 5:
-        raise ValidationError({"text": "请写明异议内容（至少 5 个字）。"})
+        errors["text"] = "请写明异议内容（至少 5 个字）。"
     unit = link.unit
     valid = set(unit.bills.filter(is_void=False).values_list("pk", flat=True))
     if any(i not in valid for i in bill_ids):
-        raise ValidationError({"bill_ids": "所选账单不属于该房屋。"})
+        errors["bill_ids"] = "所选账单不属于该房屋。"
+    casework = apps.is_installed("wuye.casework")
+    if casework:
+        from wuye.casework.choices import DisputeReason
+
+        if reason not in DisputeReason.values:
+            errors["reason"] = "请选择异议原因。"
+    if errors:
+        raise ValidationError(errors)
+    bill_ids = sorted(set(bill_ids))
     request = OwnerRequest.objects.create(project_id=unit.project_id, unit=unit, link=link,
-                                          kind=RequestKind.DISPUTE, text=text[:500], bill_ids=sorted(bill_ids))
+                                          kind=RequestKind.DISPUTE, text=text[:500], bill_ids=bill_ids,
+                                          data={"reason": reason})
+    created = None
+    if casework:
+        from wuye.casework.services import dispute_open_for_owner
+
+        periods = "、".join(f"{d:%Y年%-m月}" for d in unit.bills.filter(pk__in=bill_ids)
+                           .order_by("period_start").values_list("period_start", flat=True).distinct())
+        dispute, created = dispute_open_for_owner(
+            unit=unit, reason=reason, bill_ids=bill_ids, actor_label=link_actor(link),
+            description=(f"业主在线提出（{periods}）：" if periods else "业主在线提出：") + text)
+        request.dispute, request.status = dispute, RequestStatus.FORWARDED
+        request.save(update_fields=["dispute", "status"])
     audit_record(actor=None, actor_label=link_actor(link), verb="portal.dispute_raise", obj=request, ip=ip,
-                 after={"bill_ids": sorted(bill_ids)})
+                 after={"bill_ids": bill_ids, "reason": reason, "dispute": request.dispute_id,
+                        "dispute_created": created})
     return request
 
 

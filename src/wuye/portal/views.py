@@ -103,9 +103,21 @@ def bill(request, token: str):
                 "open_orders": ctx["unit"].payment_orders.filter(status=OrderStatus.CREATED,
                                                                  expires_at__gt=timezone.now())[:3],
                 "first_due_default": (as_of + dt.timedelta(days=7)).isoformat(),
+                "dispute_reasons": _dispute_reasons(),
                 "pref_channels": ContactPreference._meta.get_field("preferred_channel").choices,
                 "pref_times": ContactPreference._meta.get_field("preferred_time").choices})
     return render(request, "portal/bill.html", ctx)
+
+
+def _dispute_reasons() -> list[tuple[str, str]]:
+    from django.apps import apps
+
+    if not apps.is_installed("wuye.casework"):
+        return []
+    from wuye.casework.choices import DisputeReason
+
+    return [(v, label) for v, label in DisputeReason.choices if v != DisputeReason.OTHER] + [
+        (DisputeReason.OTHER, DisputeReason.OTHER.label)]
 
 
 def _chosen_bill_ids(request) -> list[int]:
@@ -204,11 +216,12 @@ def installment(request, token: str):
 def dispute(request, token: str):
     try:
         services.dispute_raise(link=request.pay_link, bill_ids=_chosen_bill_ids(request),
-                               text=request.POST.get("text", ""), ip=client_ip(request) or None)
+                               text=request.POST.get("text", ""), reason=request.POST.get("reason") or "other",
+                               ip=client_ip(request) or None)
     except ValidationError as exc:
         messages.error(request, "未提交：" + validation_errors_text(exc))
     else:
-        messages.success(request, "您的异议已记录，客服会尽快核实并回复。")
+        messages.success(request, "您的异议已记录，物业会尽快核实处理；核实期间不会对相关欠费升级催缴。")
     return redirect("portal:bill", token=token)
 
 
