@@ -447,7 +447,7 @@ def debit_result_import(*, actor: User, batch: DebitBatch, filename: str, raw: b
     _require(actor, "")
     batch = DebitBatch.objects.select_for_update().select_related("project").get(pk=batch.pk)
     rows, errors = _parse_result_rows(filename, raw)
-    lines = {line.pk: line for line in DebitLine.objects.select_for_update().filter(batch=batch)
+    lines = {line.pk: line for line in DebitLine.objects.select_for_update(of=("self",)).filter(batch=batch)
              .select_related("unit", "mandate", "hold")}
     for item in rows:
         line = lines.get(debit_line_id(item["reference"]) or 0)
