@@ -59,6 +59,19 @@ def test_guessing_tokens_is_slowed_down(client, link):
         assert client.get(f"/p/guess{i:08d}/").status_code == 404
     assert client.get(f"/p/guess{99:08d}/").status_code == 429
     assert client.get(link["url"]).status_code == 429  # even a good link waits, from that address
+    # the count is in the database, shared by every process (a per-process cache was not)
+    from django.core.cache import cache
+
+    from wuye.portal.models import Throttle
+
+    cache.clear()
+    assert client.get(link["url"]).status_code == 429
+    assert Throttle.objects.filter(scope="link_guess").count() == 20
+    assert client.get(link["url"], REMOTE_ADDR="10.8.8.8").status_code == 200  # another address is not slowed
+    import datetime as dt
+
+    Throttle.objects.update(at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # ten minutes later
+    assert client.get(link["url"]).status_code == 200
 
 
 def test_pay_link_for_gives_a_short_absolute_url_that_opens_the_bill(client, arrears_estate, settings):

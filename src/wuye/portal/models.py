@@ -213,3 +213,75 @@ class ContactPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit.code} 联系偏好"
+
+
+class Throttle(models.Model):
+    """限流记录 — one attempt counted against a limit (SMS codes per phone and per address, code checks per
+    address, unknown pay-link tokens per address). Kept in the database so every process sees the same counts;
+    keys are keyed hashes, never the phone number or address itself. Old rows are purged daily."""
+
+    scope = models.CharField("类别", max_length=20)
+    key = models.CharField("对象摘要", max_length=64)
+    at = models.DateTimeField("时间", default=timezone.now)
+    allowed = models.BooleanField("已放行", default=True)
+
+    class Meta:
+        verbose_name = "限流记录"
+        verbose_name_plural = "限流记录"
+        indexes = [models.Index(fields=["scope", "key", "at"], name="throttle_window")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class LoginCode(models.Model):
+    """短信验证码 — a one-time code sent to an owner's phone to log in to the portal.
+
+    Only a keyed hash of the phone and of the code is stored. A request for a number nobody registered gets a
+    row too (``known`` false, no code): the answer and the work done look the same either way."""
+
+    phone_hash = models.CharField("号码摘要", max_length=64)
+    known = models.BooleanField("号码已登记", default=False)
+    party_ids = models.JSONField("业户", default=list, blank=True)
+    salt = models.CharField("盐", max_length=32)
+    code_hash = models.CharField("验证码摘要", max_length=64, blank=True)
+    created_at = models.DateTimeField("发送时间", default=timezone.now)
+    expires_at = models.DateTimeField("失效时间")
+    attempts = models.PositiveSmallIntegerField("已尝试次数", default=0)
+    used_at = models.DateTimeField("使用时间", null=True, blank=True)
+    sent = models.CharField("发送结果", max_length=20, blank=True)
+    ip_hash = models.CharField("来源摘要", max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "短信验证码"
+        verbose_name_plural = "短信验证码"
+        indexes = [models.Index(fields=["phone_hash", "created_at"], name="logincode_by_phone")]
+
+    def __str__(self) -> str:
+        return f"验证码 #{self.pk}"
+
+
+class OwnerSession(models.Model):
+    """业主登录 — an owner who proved a phone number by SMS; lasts ``WUYE_PORTAL_SESSION_MINUTES``.
+
+    The units shown are those whose current owner has that number as a contact point (re-read on each visit);
+    opening one makes a pay link that ends with the session."""
+
+    phone_hash = models.CharField("号码摘要", max_length=64)
+    phone_masked = models.CharField("号码（掩码）", max_length=20)
+    party_ids = models.JSONField("业户", default=list)
+    created_at = models.DateTimeField("登录时间", default=timezone.now)
+    expires_at = models.DateTimeField("失效时间")
+    ended_at = models.DateTimeField("退出时间", null=True, blank=True)
+    ip_hash = models.CharField("来源摘要", max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "业主登录"
+        verbose_name_plural = "业主登录"
+
+    def __str__(self) -> str:
+        return f"{self.phone_masked} 登录 #{self.pk}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None and self.expires_at > timezone.now()

@@ -10,27 +10,27 @@ import datetime as dt
 from functools import wraps
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from wuye.billing import documents
 from wuye.billing.models import Payment
 from wuye.common.forms import validation_errors_text
-from wuye.portal import services
+from wuye.portal import login, services, throttle
 from wuye.portal.choices import OrderStatus, Provider
 from wuye.portal.links import LinkGone, link_resolve
-from wuye.portal.models import ContactPreference, PaymentOrder
+from wuye.portal.models import ContactPreference, PayLink, PaymentOrder
 from wuye.portal.providers import ProviderError
 from wuye.portal.qr import qr_svg
 from wuye.portal.selectors import owner_bill
 
 GUESS_LIMIT = 20  # unknown tokens per address …
-GUESS_WINDOW = 600  # … per 10 minutes
+GUESS_WINDOW = 600  # … per 10 minutes (counted in the database: the limit holds across processes)
 
 
 def client_ip(request) -> str:
@@ -38,21 +38,15 @@ def client_ip(request) -> str:
 
 
 def _guess_key(request) -> str:
-    return f"portal:guess:{client_ip(request)}"
+    return throttle.keyed_hash("ip", client_ip(request) or "-")
 
 
 def _too_many_guesses(request) -> bool:
-    return (cache.get(_guess_key(request)) or 0) >= GUESS_LIMIT
+    return throttle.count("link_guess", _guess_key(request), GUESS_WINDOW) >= GUESS_LIMIT
 
 
 def _count_guess(request) -> None:
-    key = _guess_key(request)
-    if cache.add(key, 1, GUESS_WINDOW):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, GUESS_WINDOW)
+    throttle.record("link_guess", _guess_key(request))
 
 
 def _refuse(request, status: int):
@@ -95,6 +89,7 @@ def _base_context(request, token: str) -> dict:
 @with_link
 def bill(request, token: str):
     ctx = _base_context(request, token)
+    ctx["owner_login"] = _owner_session(request) is not None
     as_of = timezone.localdate()
     ob = owner_bill(ctx["unit"], as_of=as_of)
     pref = ContactPreference.objects.filter(unit=ctx["unit"]).first()
@@ -238,3 +233,102 @@ def preferences(request, token: str):
     else:
         messages.success(request, "联系偏好已保存。")
     return redirect("portal:bill", token=token)
+
+
+# --- logging in by phone number and SMS code -------------------------------------------------------------
+
+def _owner_session(request):
+    from wuye.portal.models import OwnerSession
+
+    pk = request.session.get("portal_owner")
+    session = OwnerSession.objects.filter(pk=pk).first() if pk else None
+    return session if session is not None and session.is_live else None
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 120:
+        return _("请求过于频繁，请 %(n)s 秒后再试。") % {"n": seconds}
+    return _("请求过于频繁，请 %(n)s 分钟后再试。") % {"n": (seconds + 59) // 60}
+
+
+@never_cache
+def login_phone(request):
+    """业主登录 (1/3): the phone number. The same answer whether or not the number is registered."""
+    error, phone = "", ""
+    if request.method == "POST":
+        phone = request.POST.get("phone", "")
+        try:
+            key, masked = login.code_request(raw_phone=phone, ip=client_ip(request))
+        except ValidationError as exc:
+            error = exc.message_dict.get("phone", exc.messages)[0]
+        except login.Throttled as exc:
+            error = _wait_text(exc.seconds)
+        else:
+            request.session["portal_login"] = {"key": key, "masked": masked}
+            messages.info(request, _("如果该号码已在物业登记，验证码短信已发出，5 分钟内有效。"))
+            return redirect("portal:login-code")
+    return render(request, "portal/login_phone.html", {"error": error, "phone": phone}, status=400 if error else 200)
+
+
+@never_cache
+def login_code(request):
+    """业主登录 (2/3): the code from the SMS."""
+    pending = request.session.get("portal_login")
+    if not pending:
+        return redirect("portal:login")
+    error = ""
+    if request.method == "POST":
+        try:
+            session = login.code_verify(key=pending["key"], masked=pending["masked"],
+                                        code=request.POST.get("code", ""), ip=client_ip(request))
+        except ValidationError as exc:
+            error = exc.message_dict.get("code", exc.messages)[0]
+        except login.Throttled as exc:
+            error = _wait_text(exc.seconds)
+        else:
+            request.session.cycle_key()  # a new session id once logged in
+            request.session.pop("portal_login", None)
+            request.session["portal_owner"] = session.pk
+            request.session["portal_links"] = {}
+            request.session.set_expiry(session.expires_at)
+            return redirect("portal:login-units")
+    return render(request, "portal/login_code.html", {"error": error, "masked": pending["masked"]},
+                  status=400 if error else 200)
+
+
+def _open_unit(request, session, unit):
+    links = request.session.get("portal_links") or {}
+    token = links.get(str(unit.pk))
+    if token is None or not PayLink.objects.filter(token_hash=login.token_hash(token), revoked_at__isnull=True,
+                                                   expires_at__gt=timezone.now()).exists():
+        token = login.session_link(session=session, unit=unit)
+        links[str(unit.pk)] = token
+        request.session["portal_links"] = links
+    return redirect("portal:bill", token=token)
+
+
+@never_cache
+def login_units(request):
+    """业主登录 (3/3): the owner's units; one unit opens at once."""
+    session = _owner_session(request)
+    if session is None:
+        return redirect("portal:login")
+    units = login.session_units(session)
+    if request.method == "POST":
+        unit = next((u for u in units if str(u.pk) == request.POST.get("unit")), None)
+        if unit is None:
+            raise Http404("房屋不存在。")
+        return _open_unit(request, session, unit)
+    if len(units) == 1:
+        return _open_unit(request, session, units[0])
+    return render(request, "portal/login_units.html", {"units": units, "owner": session})
+
+
+@require_POST
+def logout(request):
+    session = _owner_session(request)
+    if session is not None:
+        login.session_end(session=session)
+    request.session.flush()
+    messages.info(request, _("您已退出登录。"))
+    return redirect("portal:login")
