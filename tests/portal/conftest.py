@@ -217,12 +217,16 @@ def post_wechat(client, headers, body):
 
 
 def alipay_notification(keys: Keys, *, out_trade_no: str, amount: str, trade_no: str = "",
-                        trade_status: str = "TRADE_SUCCESS", signer=None) -> dict[str, str]:
-    """An Alipay asynchronous notification's form, signed RSA2 with Alipay's key by the SDK's own signer."""
+                        trade_status: str = "TRADE_SUCCESS", signer=None,
+                        notify_time: dt.datetime | None = None) -> dict[str, str]:
+    """An Alipay asynchronous notification's form, signed RSA2 with Alipay's key by the SDK's own signer.
+    ``notify_time`` (default now) is written in Beijing time, as Alipay does."""
     from alipay import AliPay
 
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    sent = (notify_time or dt.datetime.now(dt.UTC)).astimezone(beijing)
     params = {
-        "notify_time": dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
+        "notify_time": sent.strftime("%Y-%m-%d %H:%M:%S"), "notify_type": "trade_status_sync",
         "notify_id": secrets.token_hex(16), "app_id": ALIPAY_APPID, "charset": "utf-8", "version": "1.0",
         "trade_no": trade_no or f"2026{secrets.randbelow(10**24):024d}", "out_trade_no": out_trade_no,
         "trade_status": trade_status, "total_amount": amount, "receipt_amount": amount,

@@ -88,3 +88,45 @@ def test_waiting_for_the_buyer_is_recorded_and_ignored(client, alipay, keys, lin
                                  trade_status="WAIT_BUYER_PAY")
     assert _notify(client, params).content == b"success"
     assert PaymentNotification.objects.get().result == NotificationResult.IGNORED and not Payment.objects.exists()
+
+
+@pytest.mark.parametrize("minutes", [-6, 6, -60 * 24 * 3])
+def test_a_notification_signed_outside_five_minutes_of_now_is_refused(client, alipay, keys, link, minutes):
+    import datetime as dt
+
+    order = order_for(link, provider="alipay")
+    params = alipay_notification(keys, out_trade_no=order.out_trade_no, amount=yuan_text(order.amount_fen),
+                                 notify_time=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes))
+    assert _notify(client, params).content == b"fail"
+    assert not Payment.objects.exists()
+    note = PaymentNotification.objects.get()
+    assert note.result == NotificationResult.REJECTED_STALE and not note.verified
+    assert note.out_trade_no == order.out_trade_no and "通知时间" in note.detail
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CREATED
+
+
+def test_a_notification_just_inside_the_window_posts(client, alipay, keys, link):
+    import datetime as dt
+
+    order = order_for(link, provider="alipay")
+    params = alipay_notification(keys, out_trade_no=order.out_trade_no, amount=yuan_text(order.amount_fen),
+                                 notify_time=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4, seconds=30))
+    assert _notify(client, params).content == b"success" and Payment.objects.count() == 1
+
+
+def test_a_notification_without_a_notify_time_is_refused(client, alipay, keys, link):
+    from alipay import AliPay
+
+    from tests.portal.conftest import _pem_private, _pem_public
+
+    order = order_for(link, provider="alipay")
+    params = alipay_notification(keys, out_trade_no=order.out_trade_no, amount=yuan_text(order.amount_fen))
+    for key in ("sign", "sign_type", "notify_time"):
+        params.pop(key)
+    signer = AliPay(appid=ALIPAY_APPID, app_private_key_string=_pem_private(keys.alipay_platform),
+                    alipay_public_key_string=_pem_public(keys.alipay_app))
+    params["sign"] = signer._sign("&".join(f"{k}={v}" for k, v in sorted(params.items())))
+    params["sign_type"] = "RSA2"
+    assert _notify(client, params).content == b"fail" and not Payment.objects.exists()
+    assert PaymentNotification.objects.get().result == NotificationResult.REJECTED_MALFORMED

@@ -230,8 +230,20 @@ def alipay_pay_url(*, out_trade_no: str, subject: str, amount_fen: int, channel:
     return f"{settings.ALIPAY_GATEWAY}?{query}"
 
 
-def alipay_verify(params: dict[str, str]) -> Verified:
-    """RSA2 verification of an asynchronous notification's form fields (``sign`` and ``sign_type`` left out)."""
+ALIPAY_TZ = dt.timezone(dt.timedelta(hours=8))  # Alipay writes its times in Beijing time
+
+
+def alipay_notify_time(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ALIPAY_TZ)
+    except (AttributeError, ValueError):
+        return None
+
+
+def alipay_verify(params: dict[str, str], *, now: dt.datetime | None = None) -> Verified:
+    """RSA2 verification of an asynchronous notification's form fields (``sign`` and ``sign_type`` left out),
+    then the signed ``notify_time`` must be within ``WUYE_PAY_CLOCK_SKEW_SECONDS`` of now, as for WeChat (the
+    SDK checks neither): a captured notification cannot be replayed days later."""
     from alipay.exceptions import AliPayException
 
     data = dict(params)
@@ -250,6 +262,12 @@ def alipay_verify(params: dict[str, str]) -> Verified:
     data.pop("sign_type", None)
     if data.get("app_id") != settings.ALIPAY_APPID:
         return Verified(False, "malformed")
+    sent_at = alipay_notify_time(data.get("notify_time", ""))
+    if sent_at is None:
+        return Verified(False, "malformed")
+    now = now or dt.datetime.now(dt.UTC)
+    if abs((now - sent_at).total_seconds()) > settings.WUYE_PAY_CLOCK_SKEW_SECONDS:
+        return Verified(False, "stale")
     return Verified(True, data=data, event_id=data.get("notify_id", "")[:100])
 
 

@@ -294,11 +294,13 @@ def alipay_notification_receive(*, params: dict[str, str], body: str, remote_add
     if not providers.alipay_configured():
         _finish(note, R.REJECTED_MALFORMED, "支付宝未配置，无法验签。")
         return "fail"
-    verified = providers.alipay_verify(params)
+    verified = providers.alipay_verify(params, now=timezone.now())
     if not verified.ok:
-        _finish(note, R.REJECTED_SIGNATURE if verified.reason == "signature" else R.REJECTED_MALFORMED,
-                "签名验证失败。" if verified.reason == "signature" else "应用号与本系统不符。",
-                out_trade_no=str(params.get("out_trade_no", ""))[:64])
+        result, detail = {
+            "signature": (R.REJECTED_SIGNATURE, "签名验证失败。"),
+            "stale": (R.REJECTED_STALE, f"通知时间 {params.get('notify_time', '')} 与当前时间相差超过允许范围。"),
+        }.get(verified.reason, (R.REJECTED_MALFORMED, "应用号与本系统不符或缺少通知时间。"))
+        _finish(note, result, detail, out_trade_no=str(params.get("out_trade_no", ""))[:64])
         return "fail"
     note.verified = True
     note.save(update_fields=["verified"])
