@@ -165,3 +165,30 @@ def test_an_unknown_class_is_refused_and_a_unit_not_in_arrears_has_no_class(alic
     paid = Episode.objects.get(unit=unit)
     Episode.objects.filter(pk=paid.pk).update(closed_on=D(2026, 1, 17))
     assert account_class_set(actor=alice, unit=unit, account_class="away") is None
+
+
+def test_an_owner_who_opted_out_gets_no_pre_due_reminder_but_still_the_overdue_demand(arrears_estate, tmp_path,
+                                                                                        settings):
+    from zoneinfo import ZoneInfo
+
+    from wuye.dunning.dispatch import dispatch
+    from wuye.portal.models import ContactPreference
+
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    settings.WUYE_CHANNEL_BACKENDS = {"sms": "file", "wechat": "file", "email": "file"}
+    unit, later = arrears_estate["units"][0], arrears_estate["units"][1]
+    ContactPreference.objects.create(unit=unit, opt_out_non_essential=True)
+    run(D(2025, 12, 31))
+    dry = dunning_run(as_of=D(2026, 1, 8), dry_run=True)  # what would happen, with the reason
+    assert next(o for o in dry.outcomes if o.unit_id == unit.pk).note == "业主已选择不接收到期前提醒"
+    run(D(2026, 1, 8))
+    assert not Action.objects.filter(unit=unit).exists()
+    assert [n for _, n in names(later)] == ["到期前 15 天提醒", "到期前 7 天提醒"]
+    # opting out after the decision: the dispatcher drops the reminder it was about to send
+    ContactPreference.objects.create(unit=later, opt_out_non_essential=True)
+    dispatch(now=dt.datetime(2026, 1, 8, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    dropped = Action.objects.get(unit=later, decided_on=D(2026, 1, 8))
+    assert dropped.status == ActionStatus.CANCELLED and dropped.last_error == "业主已选择不接收到期前提醒"
+    # the demand for overdue fees is not a courtesy message: it still goes
+    run(D(2026, 1, 16))
+    assert names(unit) == [(D(2026, 1, 16), "逾期短信")]

@@ -46,7 +46,7 @@ from wuye.dunning.choices import (
     WindowDays,
     WindowGroup,
 )
-from wuye.dunning.engine import Account, active_hold, holds_by_unit
+from wuye.dunning.engine import Account, active_hold, holds_by_unit, opted_out
 from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Step, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
@@ -273,6 +273,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     addresses = _addresses(unit_ids, today)
     caps = _last_sent(unit_ids)
     calls_today = _calls_today(unit_ids, now)
+    declined = opted_out(unit_ids)
     links = pay_links([a.unit_id for a in actions if a.channel in MESSAGE_CHANNELS and a.step.template is not None
                        and "{pay_link" in a.step.template.body and (a.unit_id, CONTACT_KIND[a.channel]) in addresses],
                       today)
@@ -288,6 +289,10 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
         if (arrears_action and (s is None or s.overdue_fen <= 0)) or (not arrears_action and (s is None or
                                                                                               s.open_fen <= 0)):
             _finish(a, ActionStatus.CANCELLED, "决策后已缴清，取消发送", updates, events, now)
+            result.cancelled += 1
+            continue
+        if a.cycle[0] == "D" and a.channel in MESSAGE_CHANNELS and a.unit_id in declined:
+            _finish(a, ActionStatus.CANCELLED, "业主已选择不接收到期前提醒", updates, events, now)
             result.cancelled += 1
             continue
         if arrears_action:

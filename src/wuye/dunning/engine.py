@@ -22,9 +22,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
@@ -93,6 +95,7 @@ class Account:
     last_message_on: dt.date | None = None
     holds: list[HoldInfo] = field(default_factory=list)
     disputed: bool = False
+    opted_out: bool = False  # the owner declined non-essential messages (pre-due reminders by message)
 
 
 @dataclass(frozen=True)
@@ -211,12 +214,14 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
         due = [st for st in ladder.pre_due
                if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
                and s.upcoming_fen >= st.min_amount_fen]
-        if due:
+        if due and acc.opted_out and due[-1].channel in MESSAGE_CHANNELS:
+            out.note = "业主已选择不接收到期前提醒"
+        elif due:
             st = due[-1]  # the one closest to the due date; earlier ones not yet sent are skipped
             add(st, f"D{s.next_due.isoformat()}", f"{s.next_due} 到期前 {-(st.days or 0)} 天")
 
     if s.overdue_fen <= 0 or acc.episode_cycle is None:
-        if not out.decisions:
+        if not out.decisions and not out.note:
             out.note = "无逾期欠费"
         return out
 
@@ -409,6 +414,13 @@ def _disputed(project: Project, unit_ids: list[int] | None) -> set[int]:
     return set(qs.values_list("unit_id", flat=True).distinct())
 
 
+def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
+    """Units whose owner declined non-essential messages (the portal's preferences, through
+    ``settings.WUYE_CONTACT_PREFERENCES``; an empty set when no such module is installed)."""
+    path = getattr(settings, "WUYE_CONTACT_PREFERENCES", "")
+    return set(import_string(path)(unit_ids)) if path else set()
+
+
 def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
                  segments: dict[int, str] | None = None,
                  summaries: Iterable[AccountSummary] | None = None,
@@ -420,13 +432,15 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     fired = _fired(project, as_of, unit_ids)
     holds = holds_by_unit(project, unit_ids)
     disputed = _disputed(project, unit_ids)
+    declined = opted_out(unit_ids)
     if summaries is None:
         summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False)
     for s in summaries:
         if s.overdue_fen <= 0 and not s.upcoming_fen:
             continue
         acc = Account(summary=s, segment=segments.get(s.unit_id, Segment.RESIDENTIAL),
-                      holds=holds.get(s.unit_id, []), disputed=s.unit_id in disputed)
+                      holds=holds.get(s.unit_id, []), disputed=s.unit_id in disputed,
+                      opted_out=s.unit_id in declined)
         ep = episodes.get(s.unit_id)
         if ep:
             acc.episode_id, acc.episode_cycle, acc.account_class = ep[0], f"A{ep[1].isoformat()}", ep[2]
