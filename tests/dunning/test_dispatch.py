@@ -233,3 +233,42 @@ def test_each_reminder_carries_the_units_pay_link_which_opens_its_bill(arrears_e
     other_link = PayLink.objects.get(unit=other)
     link_revoke(actor=alice, link=other_link, reason="业主反映链接被转发")
     assert pay_links([other.pk, unit.pk], D(2026, 1, 16)) == {unit.pk: url}
+
+
+def test_a_send_that_timed_out_is_left_for_a_person_and_never_resent_blind(arrears_estate, alice, client, outbox):
+    """The real Tencent SDK posts to a local gateway that takes the request but answers too late: the
+    message may have gone out, so the dispatcher neither retries it nor calls it failed."""
+    from tests.notify.conftest import Answer, FakeProvider
+    from wuye.notify.sms_tencent import TencentSMSBackend
+
+    gateway = FakeProvider()
+    gateway.answer = Answer(delay=1.0, body={})
+    try:
+        sdk = TencentSMSBackend(secret_id="AKIDtest", secret_key="secret-test", app_id="1400006666",
+                                endpoint=gateway.endpoint, scheme="http", timeout=0.2, template_id="1")
+        unit = arrears_estate["units"][0]
+        dunning_run(as_of=D(2026, 1, 16))
+        ids = list(Action.objects.filter(channel="sms", unit=unit).values_list("pk", flat=True))
+        Action.objects.filter(channel="sms").exclude(pk__in=ids).update(status=ActionStatus.CANCELLED)
+        result = dispatch(now=at(2026, 1, 16, 10, 0), backends={"sms": sdk})
+        assert result.uncertain == 1 and len(gateway.requests) == 1
+        action = Action.objects.get(pk=ids[0])
+        assert action.status == ActionStatus.UNCERTAIN and "人工核实" in action.last_error
+        dispatch(now=at(2026, 1, 16, 11, 0), backends={"sms": sdk})
+        assert len(gateway.requests) == 1  # not tried again
+    finally:
+        gateway.close()
+    # the office checks the gateway's console: it did not go out → queued again, sent by the next round
+    client.force_login(alice)
+    refused = client.post(f"/collection/outbox/{action.pk}/verify/", {"went_out": "0", "note": ""})
+    assert refused.status_code == 302
+    action.refresh_from_db()
+    assert action.status == ActionStatus.UNCERTAIN  # no reason given: nothing changed
+    client.post(f"/collection/outbox/{action.pk}/verify/", {"went_out": "0", "note": "平台发送记录中查无此条"})
+    action.refresh_from_db()
+    assert action.status == ActionStatus.PENDING
+    assert action.events.order_by("-pk").first().actor_label == "user:alice"
+    dispatch(now=at(2026, 1, 16, 11, 5))
+    action.refresh_from_db()
+    assert action.status == ActionStatus.SENT
+    assert [x["out_id"] for x in sms_lines(outbox)] == [action.out_id]

@@ -165,11 +165,12 @@ def test_it_retries_later_when_the_connection_is_refused(closed_port, make_backe
     assert "13800138000" not in result.detail  # the failed URL carries the number: kept out of the record
 
 
-def test_it_retries_later_after_a_timeout(provider, make_backend):
+def test_a_timeout_after_the_request_went_out_is_uncertain_not_retried(provider, make_backend):
     provider.answer = Answer(delay=1.0, body={})
     started = time.monotonic()
     result = make_backend(timeout=0.2).send(message())
-    assert result.outcome == Outcome.TRANSIENT
+    assert len(provider.requests) == 1
+    assert result.outcome == Outcome.UNCERTAIN and result.detail.startswith("发送超时，平台可能已收到")
     assert time.monotonic() - started < 0.9
 
 

@@ -178,9 +178,10 @@ def test_it_retries_later_when_the_connection_is_refused(closed_port, make_backe
     assert result.outcome == Outcome.TRANSIENT
 
 
-def test_it_retries_later_after_a_timeout(weixin, make_backend):
+def test_a_timeout_after_the_message_was_posted_is_uncertain_not_retried(weixin, make_backend):
     weixin.send_reply = Answer(delay=1.0, body={"errcode": 0})
-    assert make_backend(timeout=0.2).send(message()).outcome == Outcome.TRANSIENT
+    result = make_backend(timeout=0.2).send(message())
+    assert result.outcome == Outcome.UNCERTAIN and result.detail.startswith("发送超时，平台可能已收到")
 
 
 def test_it_gives_up_when_the_app_secret_is_wrong(weixin, make_backend):

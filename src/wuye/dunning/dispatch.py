@@ -354,7 +354,15 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             if r.outcome == Outcome.SENT:
                 _finish(a, ActionStatus.SENT, r.detail or "平台已受理", updates, events, now)
                 result.sent += 1
-            elif r.outcome == Outcome.TRANSIENT and a.attempts < MAX_ATTEMPTS:
+            elif r.outcome == Outcome.UNCERTAIN and (answer := _ask_sent(backend, a.out_id)) is not False:
+                if answer:
+                    _finish(a, ActionStatus.SENT, "应答超时后核对：平台已收到", updates, events, now)
+                    result.sent += 1
+                else:
+                    _finish(a, ActionStatus.UNCERTAIN, (r.detail or "发送超时")[:200]
+                            + "；平台无法查询是否已发出，为免重复发送，请人工核实", updates, events, now)
+                    result.uncertain += 1
+            elif r.outcome in (Outcome.TRANSIENT, Outcome.UNCERTAIN) and a.attempts < MAX_ATTEMPTS:
                 wait = BACKOFF_MINUTES[min(a.attempts, len(BACKOFF_MINUTES)) - 1]
                 a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, now + dt.timedelta(minutes=wait), (
                     f"暂时失败，{wait} 分钟后重试：{r.detail}")[:300]
@@ -374,6 +382,14 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             (a.pk, *(json.dumps(getattr(a, f), ensure_ascii=False) if f == "periods" else getattr(a, f)
                      for f in UPDATE_FIELDS)) for a in updates])
         insert_rows(ActionEvent, ("action_id", "at", "status", "detail", "actor_label"), events)
+
+
+def _ask_sent(backend: Backend, out_id: str) -> bool | None:
+    """The provider's word on whether ``out_id`` went out (None when it cannot tell or the query fails)."""
+    try:
+        return backend.was_sent(out_id)
+    except Exception:  # noqa: BLE001 - a failed query is the same as no answer: leave it to a person
+        return None
 
 
 def _finish(a: _Item, status: str, detail: str, updates, events, now) -> None:

@@ -13,11 +13,20 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
-from wuye.dunning.choices import AccountClass, DayKind, HoldKind, TaskKind, TaskStatus
+from wuye.dunning.choices import AccountClass, ActionStatus, DayKind, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import check_text
-from wuye.dunning.models import CalendarDay, Episode, Hold, MessageTemplate, SegmentOverride, Task
+from wuye.dunning.models import (
+    Action,
+    ActionEvent,
+    CalendarDay,
+    Episode,
+    Hold,
+    MessageTemplate,
+    SegmentOverride,
+    Task,
+)
 from wuye.estate.models import Unit
 
 
@@ -290,3 +299,31 @@ def tasks_reassign(*, actor: User, unit_q: Q, from_user: User, to_user: User | N
     audit_record(actor=actor, verb="dunning.tasks_reassign", project_id=None, note=f"{moved} tasks",
                  after={"from": from_user.pk, "to": to_user.pk if to_user else None})
     return moved
+
+
+@transaction.atomic
+def action_uncertain_resolve(*, actor: User, action: Action, went_out: bool, note: str) -> Action:
+    """A person settles a message whose send timed out (待核实) after checking the provider's console or
+    asking the owner: it went out (recorded as sent at the attempt) or it did not (queued again now).
+    The system never decides this by itself: guessing wrong sends a demand twice or never."""
+    _require_staff(actor, (Role.MANAGER, Role.SERVICE, Role.ADMIN), "核实发送结果")
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": "请填写核实依据（例如短信平台的发送记录）。"})
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    if action.status != ActionStatus.UNCERTAIN:
+        raise ValidationError({"action": "该催缴动作不是“待核实”状态。"})
+    now = timezone.now()
+    if went_out:
+        action.status, action.sent_at = ActionStatus.SENT, action.claimed_at or now
+        detail = f"人工核实：平台已发出。{note}"
+    else:
+        action.status, action.next_attempt_at, action.sent_at = ActionStatus.PENDING, None, None
+        detail = f"人工核实：平台未发出，重新排队。{note}"
+    action.last_error = "" if went_out else detail[:300]
+    action.save(update_fields=["status", "sent_at", "next_attempt_at", "last_error"])
+    ActionEvent.objects.create(action=action, at=now, status=action.status, detail=detail[:300],
+                               actor_label=f"user:{actor.username}")
+    audit_record(actor=actor, verb="dunning.action_verified", obj=action.unit, note=detail,
+                 after={"action": action.pk, "went_out": went_out})
+    return action

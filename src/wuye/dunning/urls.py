@@ -10,6 +10,7 @@ urlpatterns = [
     path("templates/<int:pk>/", views.template_edit, name="template-edit"),
     path("outbox/", views.outbox, name="outbox"),
     path("outbox/<int:pk>/", views.action_detail, name="action-detail"),
+    path("outbox/<int:pk>/verify/", views.action_verify, name="action-verify"),
     path("tasks/", views.tasks, name="tasks"),
     path("tasks/<int:pk>/close/", views.task_close, name="task-close"),
     path("calendar/", views.calendar_days, name="calendar"),

@@ -247,6 +247,22 @@ def action_detail(request, pk: int):
 
 
 @login_required
+@require_POST
+def action_verify(request, pk: int):
+    """Settle a 待核实 message: the person says whether the provider sent it (with what they checked)."""
+    action = get_object_or_404(actions_visible(request.user), pk=pk)
+    try:
+        services.action_uncertain_resolve(actor=request.user, action=action,
+                                          went_out=request.POST.get("went_out") == "1",
+                                          note=request.POST.get("note", ""))
+    except ValidationError as exc:
+        messages.error(request, validation_errors_text(exc))
+    else:
+        messages.success(request, "已记录核实结果。")
+    return redirect("dunning:action-detail", pk=action.pk)
+
+
+@login_required
 def notices(request):
     """The printed notices (written notices and registered letters) decided on a day, one PDF per building,
     or the EMS mailing list as Excel."""

@@ -1,8 +1,9 @@
 """The channel interface, like Django's e-mail backends: one class per provider, chosen by settings.
 
-A backend gets a ``Message`` and returns a ``Result``. It never raises for a provider's answer: a network
-error or a throttle is ``TRANSIENT`` (the dispatcher retries with backoff), a bad number or a rejected
-template is ``PERMANENT``. ``out_id`` is our unique id of the message; backends pass it to the provider
+A backend gets a ``Message`` and returns a ``Result``. It never raises for a provider's answer: a throttle
+or a connection that could not be made is ``TRANSIENT`` (the dispatcher retries with backoff), a bad number
+or a rejected template is ``PERMANENT``, and a request that went out but got no answer (timed out or cut
+off while waiting) is ``UNCERTAIN``: the provider may have sent it, so it is not retried blind. ``out_id`` is our unique id of the message; backends pass it to the provider
 where the API takes one (Aliyun ``OutId``, Tencent ``SessionContext``, e-mail ``Message-ID``) so a delivery
 receipt and an audit can be matched to the action.
 """
@@ -20,6 +21,26 @@ class Outcome(enum.StrEnum):
     SENT = "sent"  # accepted by the provider
     TRANSIENT = "transient"  # try again later
     PERMANENT = "permanent"  # will never work as it is (empty number, rejected template)
+    UNCERTAIN = "uncertain"  # the request went out, no answer came back: it may have been sent
+
+
+# A connection that was never made: the provider cannot have the request.
+_NOT_CONNECTED = ("refused", "failed to establish", "connect timeout", "connecttimeout", "name or service",
+                  "nodename", "getaddrinfo", "no route to host", "network is unreachable", "temporary failure")
+# The request was (or may have been) written and the answer did not come.
+_NO_ANSWER = ("timed out", "timeout", "reset by peer", "connection aborted", "remote end closed",
+              "remotedisconnected", "broken pipe", "incompleteread", "connection broken")
+
+
+def network_outcome(text: str) -> Outcome:
+    """What a network error means for a send: ``TRANSIENT`` when no connection was made (safe to retry),
+    ``UNCERTAIN`` when the request may have reached the provider and only the answer was lost."""
+    t = text.lower()
+    if any(k in t for k in _NOT_CONNECTED):
+        return Outcome.TRANSIENT
+    if any(k in t for k in _NO_ANSWER):
+        return Outcome.UNCERTAIN
+    return Outcome.TRANSIENT
 
 
 @dataclass(frozen=True)

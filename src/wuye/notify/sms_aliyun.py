@@ -17,7 +17,7 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 
-from wuye.notify.base import Backend, Message, Outcome, Result
+from wuye.notify.base import Backend, Message, Outcome, Result, network_outcome
 
 # Codes from Aliyun's "国内消息API错误码" list.
 WRONG_NUMBER_CODES = frozenset({
@@ -129,7 +129,9 @@ class AliyunSMSBackend(Backend):
         except self._tea_error as e:  # no usable answer: refused, reset, timed out, not JSON
             inner = getattr(e, "inner_exception", None) or e
             text = re.sub(r"url: \S+", "url: …", str(getattr(inner, "message", None) or inner))  # no phone numbers
-            return Result(Outcome.TRANSIENT, detail=f"网络错误：{text}"[:300], extra={"code": "network"})
+            outcome = network_outcome(f"{type(inner).__name__} {text}")
+            return Result(outcome, detail=("发送超时，平台可能已收到：" if outcome == Outcome.UNCERTAIN else "网络错误：")
+                          + text[:280], extra={"code": "network"})
 
         code = body.code or ""
         extra = {"code": code, "request_id": body.request_id or ""}

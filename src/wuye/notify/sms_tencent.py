@@ -16,7 +16,7 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 
-from wuye.notify.base import Backend, Message, Outcome, Result
+from wuye.notify.base import Backend, Message, Outcome, Result, network_outcome
 
 # The number itself is bad: flag the contact point.
 WRONG_NUMBER_CODES = frozenset({
@@ -136,6 +136,8 @@ class TencentSMSBackend(Backend):
             message_text = e.get_message()
             if isinstance(message_text, bytes):  # ServerNetworkError carries the raw body
                 message_text = message_text.decode("utf-8", "replace")
+            if code == "ClientNetworkError":
+                outcome = network_outcome(str(message_text))
             return Result(outcome, detail=f"{code}: {str(message_text)[:200]}", dead_address=dead,
                           extra={"code": code, "request_id": e.get_request_id() or ""})
 

@@ -24,7 +24,7 @@ import urllib.request
 
 from django.core.exceptions import ImproperlyConfigured
 
-from wuye.notify.base import Backend, Message, Outcome, Result
+from wuye.notify.base import Backend, Message, Outcome, Result, network_outcome
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid credential / invalid access_token / expired
 DEAD_OPENID = {43004: "用户未关注公众号", 40003: "openid 无效"}
@@ -36,7 +36,12 @@ _tokens_lock = threading.Lock()
 
 
 class _Unreachable(Exception):
-    """No answer from WeChat (network, timeout, HTTP error status, not JSON)."""
+    """No answer from WeChat (network, timeout, HTTP error status, not JSON). ``maybe_sent``: a message
+    was posted and the connection failed while waiting for the answer."""
+
+    def __init__(self, text: str, maybe_sent: bool = False):
+        super().__init__(text)
+        self.maybe_sent = maybe_sent
 
 
 class WeChatTemplateBackend(Backend):
@@ -66,7 +71,9 @@ class WeChatTemplateBackend(Backend):
         except urllib.error.HTTPError as e:  # the URL holds the token: report the status only
             raise _Unreachable(f"HTTP {e.code}") from None
         except (urllib.error.URLError, OSError) as e:
-            raise _Unreachable(f"网络错误：{getattr(e, 'reason', e)}") from None
+            reason = getattr(e, "reason", e)
+            maybe = payload is not None and network_outcome(f"{type(reason).__name__} {reason}") == Outcome.UNCERTAIN
+            raise _Unreachable(f"网络错误：{reason}", maybe_sent=maybe) from None
         try:
             answer = json.loads(raw.decode("utf-8"))
         except ValueError:
@@ -124,6 +131,8 @@ class WeChatTemplateBackend(Backend):
             return Result(outcome, detail=f"获取 access_token 失败 {e.errcode}: {e.errmsg}",
                           extra={"errcode": e.errcode})
         except _Unreachable as e:
+            if e.maybe_sent:
+                return Result(Outcome.UNCERTAIN, detail=f"发送超时，平台可能已收到：{e}")
             return Result(Outcome.TRANSIENT, detail=str(e))
 
         errcode = int(answer.get("errcode") or 0)
