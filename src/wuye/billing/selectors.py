@@ -59,7 +59,7 @@ def prepaid_balances(unit_ids: Iterable[int] | None = None, *, project_id: int |
 
 def account_summaries(
     *, as_of: dt.date, project_id: int | None = None, unit_ids: Iterable[int] | None = None,
-    only_overdue: bool = True,
+    only_overdue: bool = True, prepaid: bool = True,
 ) -> Iterator[AccountSummary]:
     """Per-unit arrears as of ``as_of``: total overdue, oldest unpaid due date, days overdue, overdue periods,
     open amount, prepaid balance, the standing of an open installment plan, and the next due date with the
@@ -67,6 +67,9 @@ def account_summaries(
     something overdue unless ``only_overdue=False``.
 
     Reads the open lines through the partial index ``bill_open_by_unit``; a fixed number of grouped queries.
+    ``prepaid=False`` leaves the prepaid balance out (``prepaid_fen`` is 0 and units holding only prepaid
+    money are not yielded): the collection engine decides on what is owed, and summing every payment and
+    allocation of the estate is the one part of this read that grows with history rather than with debt.
     """
     bills = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"))
     if project_id is not None:
@@ -85,7 +88,7 @@ def account_summaries(
             .order_by("unit_id"))
     if only_overdue:
         rows = rows.filter(overdue_fen__gt=0)
-    prepaid = prepaid_balances(ids, project_id=project_id)
+    prepaid = prepaid_balances(ids, project_id=project_id) if prepaid else {}
     plans = open_plan_standing(ids, as_of)
     seen = set()
     for r in rows.iterator(chunk_size=10_000):

@@ -172,13 +172,29 @@ def policies_install_defaults(project: Project) -> list[Policy]:
     """Give ``project`` the default ladders unless it already has policies."""
     if Policy.objects.filter(project=project).exists():
         return list(Policy.objects.filter(project=project))
+    return policies_install_defaults_many([project])
+
+
+@transaction.atomic
+def policies_install_defaults_many(projects: list[Project]) -> list[Policy]:
+    """The default ladders for each of ``projects`` that has no policy yet, in a few bulk inserts (a first
+    run over hundreds of projects installs them all at once)."""
+    have = set(Policy.objects.filter(project__in=projects).values_list("project_id", flat=True).distinct())
+    todo = [p for p in projects if p.pk not in have]
+    if not todo:
+        return []
     templates = templates_install_defaults()
-    made = []
-    specs = list(POLICIES.get(project.kind, POLICIES[ProjectKind.RESIDENTIAL]))
-    for segment, name, steps, note in specs + [("", YEAR_END[0], YEAR_END[1], YEAR_END[2])]:
-        policy = Policy.objects.create(project=project, segment=segment, name=name, note=note,
-                                       active=name != YEAR_END[0])
-        Step.objects.bulk_create([
-            Step(policy=policy, **{**spec, "template": templates[spec["template"]]}) for spec in steps])
-        made.append(policy)
+    plans: list[tuple[Policy, list[dict]]] = []
+    for project in todo:
+        specs = list(POLICIES.get(project.kind, POLICIES[ProjectKind.RESIDENTIAL]))
+        for segment, name, steps, note in specs + [("", YEAR_END[0], YEAR_END[1], YEAR_END[2])]:
+            plans.append((Policy(project=project, segment=segment, name=name, note=note,
+                                 active=name != YEAR_END[0]), steps))
+    made = Policy.objects.bulk_create([policy for policy, _ in plans], batch_size=1_000)
+    if any(p.pk is None for p in made):  # a backend that cannot return keys from a bulk insert
+        keyed = {(p.project_id, p.name): p for p in Policy.objects.filter(project__in=todo)}
+        made = [keyed[(p.project_id, p.name)] for p in made]
+    Step.objects.bulk_create([
+        Step(policy=policy, **{**spec, "template": templates[spec["template"]]})
+        for policy, (_, steps) in zip(made, plans, strict=True) for spec in steps], batch_size=2_000)
     return made

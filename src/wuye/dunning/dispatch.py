@@ -267,7 +267,8 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
         return
     unit_ids = sorted({a.unit_id for a in actions})
     today = workcal.local_now(now).date()
-    summaries = {s.unit_id: s for s in account_summaries(as_of=today, unit_ids=unit_ids, only_overdue=False)}
+    summaries = {s.unit_id: s for s in account_summaries(as_of=today, unit_ids=unit_ids, only_overdue=False,
+                                                                 prepaid=False)}
     holds = holds_by_unit(None, unit_ids)
     periods = _overdue_periods(unit_ids, today)
     addresses = _addresses(unit_ids, today)

@@ -434,7 +434,8 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     disputed = _disputed(project, unit_ids)
     declined = opted_out(unit_ids)
     if summaries is None:
-        summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False)
+        summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False,
+                                      prepaid=False)
     for s in summaries:
         if s.overdue_fen <= 0 and not s.upcoming_fen:
             continue
@@ -547,6 +548,10 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     # the outbox tables grow from empty on a first run: keep the planner's counts in step (see Analyzer)
     analyzer = Analyzer(Episode, Action, HeldAccount, Step, Policy, MessageTemplate)
     whole = project is None and unit_ids is None
+    if not dry_run:
+        from wuye.dunning.defaults import policies_install_defaults_many
+
+        policies_install_defaults_many(projects)  # a project starts with the default ladders
     by_project = _summaries_by_project(as_of) if whole else None
     flagged = flagged_parties() if whole else None
     for proj in projects:
@@ -566,7 +571,7 @@ def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
     one per project: with hundreds of projects the per-project prepaid and plan queries dominated)."""
     unit_project = dict(Unit.objects.values_list("pk", "project_id").iterator(chunk_size=100_000))
     out: dict[int, list[AccountSummary]] = defaultdict(list)
-    for s in account_summaries(as_of=as_of, only_overdue=False):
+    for s in account_summaries(as_of=as_of, only_overdue=False, prepaid=False):
         if s.overdue_fen > 0 or s.upcoming_fen:
             out[unit_project[s.unit_id]].append(s)
     return out
@@ -576,10 +581,6 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
                  analyzer: Analyzer, flagged: dict[int, tuple[bool, bool]] | None = None) -> None:
-    if not dry_run and not Policy.objects.filter(project=project).exists():
-        from wuye.dunning.defaults import policies_install_defaults
-
-        policies_install_defaults(project)  # a project starts with the default ladders
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
