@@ -192,3 +192,28 @@ def test_an_owner_who_opted_out_gets_no_pre_due_reminder_but_still_the_overdue_d
     # the demand for overdue fees is not a courtesy message: it still goes
     run(D(2026, 1, 16))
     assert names(unit) == [(D(2026, 1, 16), "逾期短信")]
+
+
+def test_segments_follow_the_liable_owner_in_force(estate):
+    """An investor owner puts the unit in the vacant/investor segment, an owner living elsewhere in the
+    remote one; when the flagged owner sold, the new owner's (unflagged) record decides."""
+    from wuye.dunning.choices import Segment
+    from wuye.dunning.engine import segments_for
+    from wuye.estate.models import Occupancy, Party, Unit
+
+    project = estate["project"]
+    Unit.objects.filter(project=project).update(state="self")
+    investor_unit, away_unit, sold_unit = estate["units"][0], estate["units"][1], estate["units"][2]
+    Party.objects.filter(occupancies__unit=investor_unit).update(is_investor=True)
+    Party.objects.filter(occupancies__unit=away_unit).update(lives_elsewhere=True)
+    Party.objects.filter(occupancies__unit=sold_unit).update(is_investor=True)
+    buyer = Party.objects.create(name="新业主", natural_key="t:buyer")
+    Occupancy.objects.filter(unit=sold_unit).update(end=D(2025, 6, 30))
+    Occupancy.objects.create(unit=sold_unit, party=buyer, role="owner", start=D(2025, 7, 1))
+    whole = segments_for(project, D(2026, 1, 16))
+    assert whole[investor_unit.pk] == Segment.VACANT
+    assert whole[away_unit.pk] == Segment.ELSEWHERE
+    assert whole[sold_unit.pk] == Segment.RESIDENTIAL
+    assert whole[estate["units"][3].pk] == Segment.RESIDENTIAL
+    # before the sale the investor was the one who owed
+    assert segments_for(project, D(2025, 6, 1), [sold_unit.pk]) == {sold_unit.pk: Segment.VACANT}

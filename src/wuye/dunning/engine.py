@@ -32,7 +32,6 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
 from wuye.billing.models import Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
-from wuye.billing.services import liable_parties
 from wuye.common.bulk import Analyzer, insert_rows_ignore_conflicts
 from wuye.dunning import calendar as workcal
 from wuye.dunning.choices import (
@@ -61,8 +60,8 @@ from wuye.dunning.models import (
     Step,
     Task,
 )
-from wuye.estate.choices import OccupancyState, ProjectKind, PropertyType
-from wuye.estate.models import Party, Project, Unit
+from wuye.estate.choices import OccupancyState, OccupantRole, ProjectKind, PropertyType
+from wuye.estate.models import Occupancy, Project, Unit
 
 CHUNK = 20_000
 JOB_LABEL = "job:dunning_run"
@@ -307,32 +306,37 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
 
 # --- reading the inputs set-based --------------------------------------------------------------------------
 
-def flagged_parties(party_ids: Iterable[int] | None = None) -> dict[int, tuple[bool, bool]]:
-    """party → (lives elsewhere, investor) for the few parties with either flag (one query)."""
-    qs = Party.objects.filter(Q(lives_elsewhere=True) | Q(is_investor=True))
-    if party_ids is not None:
-        qs = qs.filter(pk__in=list(party_ids))
-    return {pid: (elsewhere, investor) for pid, elsewhere, investor in
-            qs.values_list("pk", "lives_elsewhere", "is_investor").iterator(chunk_size=50_000)}
+def payer_flags(project: Project, as_of: dt.date,
+                unit_ids: Iterable[int] | None = None) -> dict[int, tuple[bool, bool]]:
+    """unit → (lives elsewhere, investor) of its liable owner, for the units whose owner in force carries
+    either flag (one query: only units with a flagged owner are read, not every occupancy of the project)."""
+    in_force = (Occupancy.objects.filter(unit__project=project, role=OccupantRole.OWNER, start__lte=as_of)
+                .filter(Q(end__isnull=True) | Q(end__gte=as_of)))
+    if unit_ids is not None:
+        in_force = in_force.filter(unit_id__in=list(unit_ids))
+    flagged_units = in_force.filter(Q(party__lives_elsewhere=True) | Q(party__is_investor=True)).values("unit_id")
+    out: dict[int, tuple[bool, bool]] = {}
+    # the liable owner is the one in force that started last (as billing's liable_parties): later rows win
+    for uid, elsewhere, investor in (in_force.filter(unit_id__in=flagged_units).order_by("start", "id")
+                                     .values_list("unit_id", "party__lives_elsewhere", "party__is_investor")):
+        out[uid] = (elsewhere, investor)
+    return out
 
 
-def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None,
-                 flagged: dict[int, tuple[bool, bool]] | None = None) -> dict[int, str]:
-    """unit → segment: an override if set, else from the unit and its liable party (a few queries).
-    ``flagged`` (from ``flagged_parties``) may be read once for a whole run."""
+def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """unit → segment: an override if set, else from the unit and its liable owner (three queries)."""
     units = Unit.objects.filter(project=project)
     if unit_ids is not None:
-        units = units.filter(pk__in=list(unit_ids))
-    payer = liable_parties(project, as_of)
-    if flagged is None:
-        flagged = flagged_parties(set(payer.values()) if unit_ids is not None else None)
+        unit_ids = list(unit_ids)
+        units = units.filter(pk__in=unit_ids)
+    flags = payer_flags(project, as_of, unit_ids)
     overrides = dict(SegmentOverride.objects.filter(unit__project=project).values_list("unit_id", "segment"))
     office = project.kind == ProjectKind.OFFICE
     out = {}
     for uid, ptype, state in units.values_list("pk", "property_type", "state").iterator(chunk_size=20_000):
         seg = overrides.get(uid)
         if seg is None:
-            elsewhere, investor = flagged.get(payer.get(uid), (False, False))
+            elsewhere, investor = flags.get(uid, (False, False))
             if office or ptype == PropertyType.OFFICE:
                 seg = Segment.OFFICE
             elif ptype in (PropertyType.SHOP, PropertyType.VILLA, PropertyType.TOWNHOUSE):
@@ -423,11 +427,10 @@ def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
 
 def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
                  segments: dict[int, str] | None = None,
-                 summaries: Iterable[AccountSummary] | None = None,
-                 flagged: dict[int, tuple[bool, bool]] | None = None) -> Iterator[Account]:
+                 summaries: Iterable[AccountSummary] | None = None) -> Iterator[Account]:
     """The accounts of ``project`` with something open (overdue or coming due), with their state.
-    ``summaries`` and ``flagged`` may be given when the caller read them for many projects at once."""
-    segments = segments if segments is not None else segments_for(project, as_of, unit_ids, flagged)
+    ``summaries`` may be given when the caller read them for many projects at once."""
+    segments = segments if segments is not None else segments_for(project, as_of, unit_ids)
     episodes = _open_episodes(project, unit_ids)
     fired = _fired(project, as_of, unit_ids)
     holds = holds_by_unit(project, unit_ids)
@@ -553,10 +556,9 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
 
         policies_install_defaults_many(projects)  # a project starts with the default ladders
     by_project = _summaries_by_project(as_of) if whole else None
-    flagged = flagged_parties() if whole else None
     for proj in projects:
         _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                     actor_label=actor_label, faults=faults, flagged=flagged, analyzer=analyzer,
+                     actor_label=actor_label, faults=faults, analyzer=analyzer,
                      summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
@@ -580,7 +582,7 @@ def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
-                 analyzer: Analyzer, flagged: dict[int, tuple[bool, bool]] | None = None) -> None:
+                 analyzer: Analyzer) -> None:
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
@@ -589,7 +591,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()
     in_arrears: set[int] = set()
-    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, flagged=flagged)
+    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries)
     while chunk := list(islice(accounts, chunk_size)):
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.summary.unit_id for a in arrears)
