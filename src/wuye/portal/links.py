@@ -26,6 +26,7 @@ from django.utils.crypto import salted_hmac
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
+from wuye.common.bulk import insert_rows_ignore_conflicts
 from wuye.estate.choices import OccupantRole
 from wuye.estate.models import Occupancy, Unit
 from wuye.portal.models import PayLink
@@ -73,6 +74,10 @@ def pay_link_for(unit: Unit, *, created_by_label: str, ttl_days: int = 30) -> st
     return link_url(token)
 
 
+LINK_FIELDS = ("token_hash", "project_id", "unit_id", "party_id", "created_at", "created_by_label", "expires_at",
+               "revoke_reason", "use_count")
+
+
 def _day_token(unit_id: int, day: dt.date) -> str:
     digest = salted_hmac("wuye.portal.paylink", f"{unit_id}:{day.isoformat()}", algorithm="sha256").digest()
     return base64.urlsafe_b64encode(digest[:TOKEN_BYTES]).decode("ascii")
@@ -101,10 +106,10 @@ def pay_links_for(unit_ids: Iterable[int], *, issued_on: dt.date, created_by_lab
             owners[uid] = party
         projects = dict(Unit.objects.filter(pk__in=missing).values_list("pk", "project_id"))
         expires = timezone.make_aware(dt.datetime.combine(issued_on + dt.timedelta(days=ttl_days), dt.time(23, 59)))
-        PayLink.objects.bulk_create([
-            PayLink(token_hash=token_hash(tokens[uid]), project_id=projects[uid], unit_id=uid,
-                    party_id=owners.get(uid), created_by_label=created_by_label[:60], expires_at=expires)
-            for uid in missing], ignore_conflicts=True, batch_size=2_000)
+        now = timezone.now()
+        insert_rows_ignore_conflicts(PayLink, LINK_FIELDS, [
+            (token_hash(tokens[uid]), projects[uid], uid, owners.get(uid), now, created_by_label[:60], expires,
+             "", 0) for uid in missing])
         audit_record(actor=None, actor_label=created_by_label, verb="paylink.create_many",
                      after={"issued_on": issued_on, "units": len(missing), "expires_at": expires},
                      project_id=projects[missing[0]] if len({*projects.values()}) == 1 else None)
