@@ -217,3 +217,35 @@ def test_segments_follow_the_liable_owner_in_force(estate):
     assert whole[estate["units"][3].pk] == Segment.RESIDENTIAL
     # before the sale the investor was the one who owed
     assert segments_for(project, D(2025, 6, 1), [sold_unit.pk]) == {sold_unit.pk: Segment.VACANT}
+
+
+def test_a_bulk_posting_stops_the_ladder_of_each_cleared_account_at_once(alice, arrears_estate):
+    """A bank statement posts many payments and then sends ``arrears_reduced_many`` once: each account it
+    cleared closes its episode, cancels pending demands and open tasks and keeps its promise; an account
+    still in arrears is untouched."""
+    from wuye.billing.models import Payment
+    from wuye.billing.signals import arrears_reduced, arrears_reduced_many
+    from wuye.dunning.receivers import _on_arrears_reduced
+
+    paid, partly, cleared = arrears_estate["units"][0], arrears_estate["units"][1], arrears_estate["units"][2]
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    hold_place(actor=alice, unit=paid, kind=HoldKind.PROMISE, reason="发工资后缴", until=D(2026, 1, 25),
+               starts_on=D(2026, 1, 18))
+    assert Action.objects.filter(unit__in=[cleared, partly], status=ActionStatus.PENDING).count() == 4
+    # the bulk poster does not send the per-unit signal (that is what made statements slow)
+    arrears_reduced.disconnect(dispatch_uid="dunning.arrears_reduced")
+    try:
+        for unit, fen in ((paid, 17_900), (cleared, 17_900), (partly, 5_000)):
+            payment_record(actor=alice, unit=unit, amount_fen=fen, method="transfer", reference=f"BK{unit.pk}",
+                           paid_at=dt.datetime(2026, 1, 19, 10, tzinfo=dt.UTC))
+    finally:
+        arrears_reduced.connect(_on_arrears_reduced, dispatch_uid="dunning.arrears_reduced")
+    assert Action.objects.filter(unit=cleared, status=ActionStatus.PENDING).count() == 2  # not yet told
+    day = D(2026, 1, 19)
+    arrears_reduced_many.send(sender=Payment, units={paid.pk: day, cleared.pk: day, partly.pk: day})
+    assert not Action.objects.filter(unit=cleared, status=ActionStatus.PENDING, episode__isnull=False).exists()
+    assert Episode.objects.get(unit=cleared).closed_on == day
+    assert Episode.objects.get(unit=paid).closed_on == D(2026, 1, 19)
+    assert paid.holds.get().outcome == "kept"
+    assert Action.objects.filter(unit=partly, status=ActionStatus.PENDING).count() == 2
+    assert Episode.objects.get(unit=partly).closed_on is None

@@ -33,6 +33,7 @@ class AccountSummary:
     installment: str | None = None  # approved plan not finished: "good" (in standing) or "broken"
     next_due: dt.date | None = None  # earliest due date of open lines not yet due (pre-due reminders)
     upcoming_fen: int = 0  # open amount of lines not yet due
+    project_id: int | None = None  # the unit's project (None on a row that holds only prepaid money)
 
     @property
     def open_installment_plan(self) -> bool:
@@ -78,7 +79,7 @@ def account_summaries(
     if ids is not None:
         bills = bills.filter(unit_id__in=ids)
     overdue = Q(due_date__lt=as_of)
-    rows = (bills.values("unit_id")
+    rows = (bills.values("unit_id", "project_id")
             .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")),
                       overdue_fen=Sum(F("amount_fen") - F("settled_fen"), filter=overdue),
                       oldest_due=Min("due_date", filter=overdue),
@@ -98,7 +99,8 @@ def account_summaries(
             unit_id=r["unit_id"], overdue_fen=r["overdue_fen"] or 0, open_fen=r["open_fen"] or 0,
             oldest_due=oldest, days_overdue=(as_of - oldest).days if oldest else 0,
             overdue_periods=r["periods"] or 0, prepaid_fen=prepaid.get(r["unit_id"], 0),
-            installment=plans.get(r["unit_id"]), next_due=r["next_due"], upcoming_fen=r["upcoming_fen"] or 0)
+            installment=plans.get(r["unit_id"]), next_due=r["next_due"], upcoming_fen=r["upcoming_fen"] or 0,
+            project_id=r["project_id"])
     if not only_overdue:
         for unit_id, fen in prepaid.items():
             if unit_id not in seen:

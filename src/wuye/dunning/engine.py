@@ -306,30 +306,37 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
 
 # --- reading the inputs set-based --------------------------------------------------------------------------
 
-def payer_flags(project: Project, as_of: dt.date,
+def payer_flags(as_of: dt.date, project: Project | None = None,
                 unit_ids: Iterable[int] | None = None) -> dict[int, tuple[bool, bool]]:
     """unit → (lives elsewhere, investor) of its liable owner, for the units whose owner in force carries
-    either flag (one query: only units with a flagged owner are read, not every occupancy of the project)."""
-    in_force = (Occupancy.objects.filter(unit__project=project, role=OccupantRole.OWNER, start__lte=as_of)
+    either flag (one query; only units with a flagged owner are read, not every occupancy). Without
+    ``project`` it answers for the whole estate at once (the daily run reads it once)."""
+    in_force = (Occupancy.objects.filter(role=OccupantRole.OWNER, start__lte=as_of)
                 .filter(Q(end__isnull=True) | Q(end__gte=as_of)))
+    if project is not None:
+        in_force = in_force.filter(unit__project=project)
     if unit_ids is not None:
         in_force = in_force.filter(unit_id__in=list(unit_ids))
     flagged_units = in_force.filter(Q(party__lives_elsewhere=True) | Q(party__is_investor=True)).values("unit_id")
     out: dict[int, tuple[bool, bool]] = {}
     # the liable owner is the one in force that started last (as billing's liable_parties): later rows win
     for uid, elsewhere, investor in (in_force.filter(unit_id__in=flagged_units).order_by("start", "id")
-                                     .values_list("unit_id", "party__lives_elsewhere", "party__is_investor")):
+                                     .values_list("unit_id", "party__lives_elsewhere", "party__is_investor")
+                                     .iterator(chunk_size=50_000)):
         out[uid] = (elsewhere, investor)
     return out
 
 
-def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None) -> dict[int, str]:
-    """unit → segment: an override if set, else from the unit and its liable owner (three queries)."""
+def segments_for(project: Project, as_of: dt.date, unit_ids: Iterable[int] | None = None,
+                 flags: dict[int, tuple[bool, bool]] | None = None) -> dict[int, str]:
+    """unit → segment: an override if set, else from the unit and its liable owner (three queries).
+    ``flags`` (``payer_flags`` of the whole estate) may be read once for a whole run."""
     units = Unit.objects.filter(project=project)
     if unit_ids is not None:
         unit_ids = list(unit_ids)
         units = units.filter(pk__in=unit_ids)
-    flags = payer_flags(project, as_of, unit_ids)
+    if flags is None:
+        flags = payer_flags(as_of, project, unit_ids)
     overrides = dict(SegmentOverride.objects.filter(unit__project=project).values_list("unit_id", "segment"))
     office = project.kind == ProjectKind.OFFICE
     out = {}
@@ -415,7 +422,7 @@ def _disputed(project: Project, unit_ids: list[int] | None) -> set[int]:
                              disputed_since__isnull=False)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=unit_ids)
-    return set(qs.values_list("unit_id", flat=True).distinct())
+    return set(qs.order_by().values_list("unit_id", flat=True).distinct())
 
 
 def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
@@ -427,10 +434,15 @@ def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
 
 def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
                  segments: dict[int, str] | None = None,
-                 summaries: Iterable[AccountSummary] | None = None) -> Iterator[Account]:
+                 summaries: Iterable[AccountSummary] | None = None,
+                 flags: dict[int, tuple[bool, bool]] | None = None) -> Iterator[Account]:
     """The accounts of ``project`` with something open (overdue or coming due), with their state.
-    ``summaries`` may be given when the caller read them for many projects at once."""
-    segments = segments if segments is not None else segments_for(project, as_of, unit_ids)
+    ``summaries`` and ``flags`` may be given when the caller read them for many projects at once."""
+    if segments is None:
+        if isinstance(summaries, list) and unit_ids is None:  # read for the whole run: only these units matter
+            segments = segments_for(project, as_of, [s.unit_id for s in summaries], flags)
+        else:
+            segments = segments_for(project, as_of, unit_ids, flags)
     episodes = _open_episodes(project, unit_ids)
     fired = _fired(project, as_of, unit_ids)
     holds = holds_by_unit(project, unit_ids)
@@ -556,9 +568,10 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
 
         policies_install_defaults_many(projects)  # a project starts with the default ladders
     by_project = _summaries_by_project(as_of) if whole else None
+    flags = payer_flags(as_of) if whole else None
     for proj in projects:
         _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                     actor_label=actor_label, faults=faults, analyzer=analyzer,
+                     actor_label=actor_label, faults=faults, analyzer=analyzer, flags=flags,
                      summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
@@ -571,18 +584,17 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
 def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
     """Every open account's summary, read once for all projects (one set of grouped queries instead of
     one per project: with hundreds of projects the per-project prepaid and plan queries dominated)."""
-    unit_project = dict(Unit.objects.values_list("pk", "project_id").iterator(chunk_size=100_000))
     out: dict[int, list[AccountSummary]] = defaultdict(list)
     for s in account_summaries(as_of=as_of, only_overdue=False, prepaid=False):
         if s.overdue_fen > 0 or s.upcoming_fen:
-            out[unit_project[s.unit_id]].append(s)
+            out[s.project_id].append(s)
     return out
 
 
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
-                 analyzer: Analyzer) -> None:
+                 analyzer: Analyzer, flags: dict[int, tuple[bool, bool]] | None = None) -> None:
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
@@ -591,7 +603,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()
     in_arrears: set[int] = set()
-    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries)
+    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, flags=flags)
     while chunk := list(islice(accounts, chunk_size)):
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.summary.unit_id for a in arrears)
