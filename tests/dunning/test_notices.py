@@ -37,6 +37,10 @@ def test_a_notice_names_the_unit_amounts_and_late_fee(letters, tmp_path):
     assert "¥716.00" in text  # January–April principal open
     assert "违约金计算" in text and "法院通常支持" in text
     assert "人民币" in text and "签收回执" in text and first.out_id in text
+    # the reference a bank transfer's memo should carry, which the statement import matches on
+    from wuye.banking.parsing import payment_reference, references_in
+
+    assert payment_reference(first.unit) in text and references_in(text) == [first.unit_id]
 
 
 def test_a_building_batch_has_one_page_per_notice_and_an_ems_list(letters):

@@ -14,6 +14,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable
 
+from wuye.banking.parsing import payment_reference
 from wuye.billing.documents import FONT, _register_font, _styles, _table
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import format_yuan, rmb_upper
@@ -66,7 +67,8 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
         story.append(Paragraph("违约金计算：" + note, styles["small"]))
     phone = settings_row.service_phone if settings_row else ""
     story += [Spacer(1, 3 * mm),
-              Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（备注房号 {unit.code}）"
+              Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（附言请填写缴费编号 "
+                        f"{payment_reference(unit)} 或房号 {unit.code}）"
                         + ("、微信或支付宝扫描右侧二维码在线缴费" if link else "") + "。"
                         + (f"咨询电话 {phone}。" if phone else ""), styles["body"]),
               _qr_box(link),
