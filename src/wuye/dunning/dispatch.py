@@ -271,13 +271,14 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                                                                  prepaid=False)}
     holds = holds_by_unit(None, unit_ids)
     periods = _overdue_periods(unit_ids, today)
-    addresses = _addresses(unit_ids, today)
+    addresses, payers = _addresses(unit_ids, today)
     caps = _last_sent(unit_ids)
     calls_today = _calls_today(unit_ids, now)
     declined = opted_out(unit_ids)
-    links = pay_links([a.unit_id for a in actions if a.channel in MESSAGE_CHANNELS and a.step.template is not None
-                       and "{pay_link" in a.step.template.body and (a.unit_id, CONTACT_KIND[a.channel]) in addresses],
-                      today)
+    linked = [a for a in actions if a.channel in MESSAGE_CHANNELS and a.step.template is not None
+              and "{pay_link" in a.step.template.body and (a.unit_id, CONTACT_KIND[a.channel]) in addresses]
+    links = pay_links([a.unit_id for a in linked], today,
+                      known_units={a.unit_id: (a.project_id, payers.get(a.unit_id)) for a in linked})
 
     updates: list[_Item] = []
     events: list[tuple] = []
@@ -413,12 +414,12 @@ def _params(a: _Item, s) -> tuple[str, ...]:
             str(a.deadline or ""))
 
 
-def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB) -> dict[int, str]:
+def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) -> dict[int, str]:
     """unit → the owner's pay link of the day (the portal's bulk factory; {} when none is configured)."""
     path = getattr(settings, "WUYE_PAY_LINKS_FACTORY", "")
     if not unit_ids or not path:
         return {}
-    return import_string(path)(unit_ids, issued_on=today, created_by_label=label)
+    return import_string(path)(unit_ids, issued_on=today, created_by_label=label, **extra)
 
 
 def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.date,
@@ -451,8 +452,10 @@ def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[int, list[str]
     return out
 
 
-def _addresses(unit_ids: list[int], today: dt.date) -> dict[tuple[int, str], tuple[int, str]]:
-    """(unit, contact kind) → (contact id, value): the liable owner's best live contact of that kind."""
+def _addresses(unit_ids: list[int], today: dt.date) -> tuple[dict[tuple[int, str], tuple[int, str]],
+                                                              dict[int, int]]:
+    """(unit, contact kind) → (contact id, value): the liable owner's best live contact of that kind; and
+    unit → that liable party (the owner in force, else the developer)."""
     owners: dict[int, int] = {}
     for u, party in (Occupancy.objects.filter(unit_id__in=unit_ids, role=OccupantRole.OWNER, start__lte=today)
                      .filter(Q(end__isnull=True) | Q(end__gte=today)).order_by("start", "id")
@@ -477,7 +480,7 @@ def _addresses(unit_ids: list[int], today: dt.date) -> dict[tuple[int, str], tup
             hit = best.get((party, kind))
             if hit:
                 out[(u, kind)] = (hit[0], hit[1])
-    return out
+    return out, owners
 
 
 def _last_sent(unit_ids: list[int]) -> dict[int, dt.datetime]:
@@ -509,7 +512,7 @@ def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
     # has classed it as promised, away or refusing: those say more than a dead number)
     units = sorted({a.unit_id for a, _ in dead})
     if units:
-        live = {u for (u, _kind) in _addresses(units, today)}
+        live = {u for (u, _kind) in _addresses(units, today)[0]}
         cut_off = [u for u in units if u not in live]
         if cut_off:
             Episode.objects.filter(unit_id__in=cut_off, closed_on__isnull=True,

@@ -84,10 +84,13 @@ def _day_token(unit_id: int, day: dt.date) -> str:
 
 
 def pay_links_for(unit_ids: Iterable[int], *, issued_on: dt.date, created_by_label: str,
-                  ttl_days: int | None = None) -> dict[int, str]:
+                  ttl_days: int | None = None,
+                  known_units: dict[int, tuple[int, int | None]] | None = None) -> dict[int, str]:
     """unit → a short absolute URL to its bill, one link per unit per ``issued_on`` (created when missing).
 
-    A unit whose link of that day was revoked gets none (the caller prints the other ways to pay)."""
+    A unit whose link of that day was revoked gets none (the caller prints the other ways to pay).
+    ``known_units`` (unit → (project id, liable party id)), when the caller has read them already, saves
+    reading them again."""
     if not created_by_label:
         raise ValidationError({"actor": "生成链接需要操作人或来源。"})
     ttl_days = settings.WUYE_PAY_LINK_TTL_DAYS if ttl_days is None else ttl_days
@@ -98,13 +101,18 @@ def pay_links_for(unit_ids: Iterable[int], *, issued_on: dt.date, created_by_lab
     known = dict(PayLink.objects.filter(token_hash__in=list(by_hash)).values_list("token_hash", "revoked_at"))
     missing = [uid for h, uid in by_hash.items() if h not in known]
     if missing:
-        owners: dict[int, int] = {}
-        for uid, party in (Occupancy.objects.filter(unit_id__in=missing, role=OccupantRole.OWNER,
-                                                    start__lte=issued_on)
-                           .filter(Q(end__isnull=True) | Q(end__gte=issued_on)).order_by("start", "id")
-                           .values_list("unit_id", "party_id")):
-            owners[uid] = party
-        projects = dict(Unit.objects.filter(pk__in=missing).values_list("pk", "project_id"))
+        known_units = known_units or {}
+        if all(uid in known_units for uid in missing):
+            projects = {uid: known_units[uid][0] for uid in missing}
+            owners = {uid: known_units[uid][1] for uid in missing}
+        else:
+            owners = {}
+            for uid, party in (Occupancy.objects.filter(unit_id__in=missing, role=OccupantRole.OWNER,
+                                                        start__lte=issued_on)
+                               .filter(Q(end__isnull=True) | Q(end__gte=issued_on)).order_by("start", "id")
+                               .values_list("unit_id", "party_id")):
+                owners[uid] = party
+            projects = dict(Unit.objects.filter(pk__in=missing).values_list("pk", "project_id"))
         expires = timezone.make_aware(dt.datetime.combine(issued_on + dt.timedelta(days=ttl_days), dt.time(23, 59)))
         now = timezone.now()
         insert_rows_ignore_conflicts(PayLink, LINK_FIELDS, [
