@@ -417,9 +417,11 @@ def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[i
     return out
 
 
-def _disputed(project: Project, unit_ids: list[int] | None) -> set[int]:
-    qs = Bill.objects.filter(project=project, is_void=False, settled_fen__lt=F("amount_fen"),
-                             disputed_since__isnull=False)
+def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[int]:
+    """Units with an open line under dispute (of one project, or of the whole estate when None)."""
+    qs = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"), disputed_since__isnull=False)
+    if project is not None:
+        qs = qs.filter(project=project)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in=unit_ids)
     return set(qs.order_by().values_list("unit_id", flat=True).distinct())
@@ -432,12 +434,21 @@ def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
     return set(import_string(path)(unit_ids)) if path else set()
 
 
+@dataclass
+class EstateReads:
+    """What a whole-estate run reads once instead of once per project."""
+
+    flags: dict[int, tuple[bool, bool]]  # payer_flags
+    disputed: set[int]  # units with an open disputed line
+
+
 def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
                  segments: dict[int, str] | None = None,
                  summaries: Iterable[AccountSummary] | None = None,
-                 flags: dict[int, tuple[bool, bool]] | None = None) -> Iterator[Account]:
+                 estate: EstateReads | None = None) -> Iterator[Account]:
     """The accounts of ``project`` with something open (overdue or coming due), with their state.
-    ``summaries`` and ``flags`` may be given when the caller read them for many projects at once."""
+    ``summaries`` and ``estate`` may be given when the caller read them for many projects at once."""
+    flags = estate.flags if estate is not None else None
     if segments is None:
         if isinstance(summaries, list) and unit_ids is None:  # read for the whole run: only these units matter
             segments = segments_for(project, as_of, [s.unit_id for s in summaries], flags)
@@ -446,7 +457,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     episodes = _open_episodes(project, unit_ids)
     fired = _fired(project, as_of, unit_ids)
     holds = holds_by_unit(project, unit_ids)
-    disputed = _disputed(project, unit_ids)
+    disputed = _disputed(project, unit_ids) if estate is None else estate.disputed
     declined = opted_out(unit_ids)
     if summaries is None:
         summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False,
@@ -568,10 +579,10 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
 
         policies_install_defaults_many(projects)  # a project starts with the default ladders
     by_project = _summaries_by_project(as_of) if whole else None
-    flags = payer_flags(as_of) if whole else None
+    estate = EstateReads(flags=payer_flags(as_of), disputed=_disputed(None, None)) if whole else None
     for proj in projects:
         _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                     actor_label=actor_label, faults=faults, analyzer=analyzer, flags=flags,
+                     actor_label=actor_label, faults=faults, analyzer=analyzer, estate=estate,
                      summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
@@ -594,7 +605,7 @@ def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
-                 analyzer: Analyzer, flags: dict[int, tuple[bool, bool]] | None = None) -> None:
+                 analyzer: Analyzer, estate: EstateReads | None = None) -> None:
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
@@ -603,7 +614,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()
     in_arrears: set[int] = set()
-    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, flags=flags)
+    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, estate=estate)
     while chunk := list(islice(accounts, chunk_size)):
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.summary.unit_id for a in arrears)
