@@ -145,20 +145,39 @@ def test_a_unit_of_another_project_is_never_matched(fiona, owed, icbc_account):
 
 def test_payments_tell_dunning_after_the_import_commits(fiona, owed, icbc_account,
                                                         django_capture_on_commit_callbacks):
-    from wuye.billing.signals import arrears_reduced
+    from wuye.billing.signals import arrears_reduced_many
 
     seen = []
 
-    def receiver(sender, unit_id, on, **kwargs):
-        seen.append((unit_id, on))
+    def receiver(sender, units, **kwargs):
+        seen.append(dict(units))
 
-    arrears_reduced.connect(receiver, dispatch_uid="test-banking")
+    arrears_reduced_many.connect(receiver, dispatch_uid="test-banking")
     try:
         with django_capture_on_commit_callbacks(execute=True):
             _import(icbc_account, fiona, icbc_csv([[DAY, "N1", "", "10.00", "某人", "", "1-101"]]))
     finally:
-        arrears_reduced.disconnect(dispatch_uid="test-banking")
-    assert seen == [(owed["by_code"]["1-101"].pk, dt.date(2026, 7, 20))]
+        arrears_reduced_many.disconnect(dispatch_uid="test-banking")
+    assert seen == [{owed["by_code"]["1-101"].pk: dt.date(2026, 7, 20)}]
+
+
+def test_a_statement_that_clears_an_account_stops_its_ladder(fiona, owed, icbc_account,
+                                                             django_capture_on_commit_callbacks):
+    """Through the real receivers: the unit paid in full by transfer leaves arrears, its episode closes and
+    its pending demands are cancelled."""
+    from wuye.billing.selectors import account_summaries
+    from wuye.dunning.engine import dunning_run
+    from wuye.dunning.models import Action, Episode
+
+    unit = owed["by_code"]["1-101"]
+    dunning_run(as_of=dt.date(2026, 7, 18))
+    assert Action.objects.filter(unit=unit, status="pending", episode__isnull=False).exists()
+    owing = next(account_summaries(as_of=dt.date(2026, 7, 20), unit_ids=[unit.pk])).overdue_fen
+    amount = f"{owing // 100}.{owing % 100:02d}"
+    with django_capture_on_commit_callbacks(execute=True):
+        _import(icbc_account, fiona, icbc_csv([[DAY, "P1", "", amount, "某人", "", "1-101 物业费"]]))
+    assert not Action.objects.filter(unit=unit, status="pending", episode__isnull=False).exists()
+    assert Episode.objects.get(unit=unit).closed_on == dt.date(2026, 7, 20)
 
 
 def test_two_thousand_gbk_lines_reimported_post_nothing(fiona, owed, icbc_account):

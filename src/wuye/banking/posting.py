@@ -187,9 +187,10 @@ def _notify_later(reduced: dict[int, dt.date]) -> None:
 
 
 def notify_arrears_reduced(items: list[tuple[int, str]]) -> None:
-    """Send billing's ``arrears_reduced`` for each (unit, ISO day), in one transaction per call."""
-    from wuye.billing.signals import arrears_reduced
+    """Send billing's ``arrears_reduced_many`` for these (unit, ISO day) pairs, in one transaction: dunning
+    and casework react set-based (a per-unit signal cost ~25 ms a unit, minutes for a large statement)."""
+    from wuye.billing.signals import arrears_reduced_many
 
     with transaction.atomic():
-        for unit_id, day in items:
-            arrears_reduced.send(sender=Payment, unit_id=unit_id, on=dt.date.fromisoformat(day))
+        arrears_reduced_many.send(sender=Payment, units={unit_id: dt.date.fromisoformat(day)
+                                                         for unit_id, day in items})

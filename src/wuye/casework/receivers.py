@@ -2,7 +2,7 @@
 
 from django.dispatch import receiver
 
-from wuye.billing.signals import arrears_reduced
+from wuye.billing.signals import arrears_reduced, arrears_reduced_many
 
 
 @receiver(arrears_reduced, dispatch_uid="casework.arrears_reduced")
@@ -10,3 +10,15 @@ def _on_arrears_reduced(sender, unit_id: int, on, **kwargs) -> None:
     from wuye.casework.services import promises_check_kept
 
     promises_check_kept(unit_id=unit_id, on=on)
+
+
+@receiver(arrears_reduced_many, dispatch_uid="casework.arrears_reduced_many")
+def _on_arrears_reduced_many(sender, units: dict, **kwargs) -> None:
+    """Many units at once (a bank statement): only those with an open promise need a look (one query)."""
+    from wuye.casework.models import Promise
+    from wuye.casework.services import promises_check_kept
+
+    promised = set(Promise.objects.filter(unit_id__in=list(units), hold__released_on__isnull=True)
+                   .values_list("unit_id", flat=True))
+    for unit_id in sorted(promised):
+        promises_check_kept(unit_id=unit_id, on=units[unit_id])
