@@ -55,6 +55,11 @@ def test_a_floor_moves_with_its_open_tasks_and_the_rest_of_the_building_stays(ta
     event = AuditEvent.objects.filter(verb="casework.territory_move").order_by("pk").first()
     assert event.actor == alice and event.after == {"to": erin.pk, "floor": 3, "tasks": 2}
     assert event.before == {"territories": [{"user": bob_territory.pk, "from": None, "to": None}]}
+    # the handover names the tasks and units that changed hands
+    handover = AuditEvent.objects.filter(verb="dunning.tasks_reassign").order_by("pk").first()
+    third_floor = set(Task.objects.filter(unit__building=b1, unit__floor=3).values_list("unit_id", flat=True))
+    assert set(handover.after["units"]) == third_floor and len(handover.after["tasks"]) == 2
+    assert handover.project_id == b1.project_id
 
 
 def test_a_building_can_be_taken_back_and_bad_moves_are_refused(tasks_for_bob, bob_territory, alice, erin, dave):

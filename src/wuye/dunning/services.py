@@ -319,12 +319,18 @@ def tasks_reassign(*, actor: User, unit_q: Q, from_user: User, to_user: User | N
     from wuye.dunning.models import Action
 
     units = Unit.objects.filter(unit_q).values("pk")
-    moved = Task.objects.filter(unit_id__in=units, assigned_to=from_user, status=TaskStatus.OPEN).update(
-        assigned_to=to_user)
-    Action.objects.filter(unit_id__in=units, assigned_to=from_user, status=ActionStatus.PENDING).update(
-        assigned_to=to_user)
-    audit_record(actor=actor, verb="dunning.tasks_reassign", project_id=None, note=f"{moved} tasks",
-                 after={"from": from_user.pk, "to": to_user.pk if to_user else None})
+    tasks = Task.objects.filter(unit_id__in=units, assigned_to=from_user, status=TaskStatus.OPEN)
+    moving = list(tasks.values_list("pk", "unit_id", "project_id"))
+    moved = Task.objects.filter(pk__in=[t[0] for t in moving]).update(assigned_to=to_user)
+    actions = list(Action.objects.filter(unit_id__in=units, assigned_to=from_user, status=ActionStatus.PENDING)
+                   .values_list("pk", flat=True))
+    Action.objects.filter(pk__in=actions).update(assigned_to=to_user)
+    projects = {t[2] for t in moving}
+    # which tasks, actions and units changed hands, so a handover can be traced later
+    audit_record(actor=actor, verb="dunning.tasks_reassign", project_id=projects.pop() if len(projects) == 1 else None,
+                 note=f"{moved} tasks", after={"from": from_user.pk, "to": to_user.pk if to_user else None,
+                                               "tasks": [t[0] for t in moving], "actions": actions,
+                                               "units": sorted({t[1] for t in moving})})
     return moved
 
 
