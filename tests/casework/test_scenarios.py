@@ -206,6 +206,19 @@ def test_a_broken_promise_moves_the_account_to_undecided_and_counts_against_the_
     assert 'data-testid="broken-promises"' in page and "业主失约 1 次" in page
 
 
+def test_the_run_that_finds_a_promise_broken_reclasses_the_account_at_once(unit, bob_territory,
+                                                                          django_capture_on_commit_callbacks):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="promised",
+                            promised_on=D(2026, 1, 22), amount_fen=17_900, on=D(2026, 1, 19))
+    run(*[D(2026, 1, d) for d in range(19, 23)])
+    assert klass(unit) == AccountClass.PROMISED
+    with django_capture_on_commit_callbacks(execute=True):
+        run(D(2026, 1, 23))  # the day after the date, unpaid: dunning signals, casework reclasses
+    assert klass(unit) == AccountClass.UNDECIDED
+    assert Promise.objects.get(unit=unit).broken_settled_on == D(2026, 1, 23)
+
+
 def test_a_contact_after_the_promise_that_set_another_class_is_kept_when_the_promise_breaks(unit, bob_territory):
     run(D(2026, 1, 16), D(2026, 1, 18))
     services.promise_make(actor=bob_territory, unit=unit, promised_on=D(2026, 1, 22), on=D(2026, 1, 19))

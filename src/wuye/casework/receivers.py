@@ -3,6 +3,7 @@
 from django.dispatch import receiver
 
 from wuye.billing.signals import arrears_reduced, arrears_reduced_many
+from wuye.dunning.signals import promises_broken
 
 
 @receiver(arrears_reduced, dispatch_uid="casework.arrears_reduced")
@@ -22,3 +23,11 @@ def _on_arrears_reduced_many(sender, units: dict, **kwargs) -> None:
                    .values_list("unit_id", flat=True))
     for unit_id in sorted(promised):
         promises_check_kept(unit_id=unit_id, on=units[unit_id])
+
+
+@receiver(promises_broken, dispatch_uid="casework.promises_broken")
+def _on_promises_broken(sender, hold_ids: list, on, **kwargs) -> None:
+    """The daily run found promises broken: reclass those accounts now rather than at the hourly pass."""
+    from wuye.casework.services import promises_broken_settle
+
+    promises_broken_settle(as_of=on)

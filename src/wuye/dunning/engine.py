@@ -60,6 +60,7 @@ from wuye.dunning.models import (
     Step,
     Task,
 )
+from wuye.dunning.signals import promises_broken
 from wuye.estate.choices import OccupancyState, OccupantRole, ProjectKind, PropertyType
 from wuye.estate.models import Occupancy, Project, Unit
 
@@ -657,6 +658,8 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 if broken:
                     Hold.objects.filter(pk__in=broken, outcome="").update(outcome="broken", released_on=as_of,
                                                                            release_note="承诺日已过仍未缴费")
+                    transaction.on_commit(lambda ids=list(broken): promises_broken.send(
+                        sender=Hold, hold_ids=ids, on=as_of))
         if not dry_run:
             analyzer.grew(opened + created + held_new)
             _fault_point(faults)
