@@ -122,3 +122,25 @@ def test_a_printed_notice_carries_the_qr_code_of_the_units_pay_link(letters, tmp
     # the same day's reprint gives the same link (no second link row for the unit)
     notices_pdf([first], as_of=D(2026, 4, 20))
     assert PayLink.objects.filter(unit_id=first.unit_id).count() == 1
+
+
+def test_the_printed_qr_code_scans_to_the_pay_link(letters, tmp_path):
+    """Render the notice page to an image (poppler) and decode it with ZXing: the code on paper is the URL."""
+    import re
+
+    import zxingcpp
+    from PIL import Image
+
+    if not shutil.which("pdftoppm"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftoppm (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    first = letters[0]
+    pdf = notices_pdf([first], as_of=D(2026, 4, 20))
+    url = re.search(r"https?://\S+/p/[\w-]{16}/", _text(pdf, tmp_path)).group(0)
+    (tmp_path / "n.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "200", "-png", "-singlefile", str(tmp_path / "n.pdf"), str(tmp_path / "n")],
+                   check=True)
+    found = [b.text for b in zxingcpp.read_barcodes(Image.open(tmp_path / "n.png"))
+             if b.format == zxingcpp.BarcodeFormat.QRCode]
+    assert found == [url]

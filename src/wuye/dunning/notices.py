@@ -86,11 +86,10 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
 def _qr_box(link: str):
     """The QR code of the unit's pay link at the right margin, with the link written under it; without a
     link (none configured, or the day's link was revoked) a framed blank square."""
-    from reportlab.graphics import renderPDF
-    from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
     from reportlab.lib.units import mm
     from reportlab.platypus import Flowable
+
+    from wuye.portal.qr import qr_draw
 
     class Box(Flowable):
         def wrap(self, *args):
@@ -104,12 +103,7 @@ def _qr_box(link: str):
                 c.setFont(FONT, 7)
                 c.drawCentredString(153 * mm, 16 * mm, "缴费二维码")
                 return
-            widget = QrCodeWidget(link, barLevel="M")
-            x0, y0, x1, y1 = widget.getBounds()
-            side = 28 * mm
-            drawing = Drawing(side, side, transform=[side / (x1 - x0), 0, 0, side / (y1 - y0), 0, 0])
-            drawing.add(widget)
-            renderPDF.draw(drawing, c, 139 * mm, 3 * mm)
+            qr_draw(c, link, 139 * mm, 3 * mm, 28 * mm)
             c.setFont(FONT, 6)
             c.drawCentredString(153 * mm, 0.5 * mm, link)
 

@@ -1,18 +1,31 @@
-"""QR codes as small inline SVG, from reportlab's QR encoder (already a dependency)."""
+"""QR codes from reportlab's QR encoder (already a dependency): as a module matrix, as inline SVG for the
+owner pages, and drawn straight onto a PDF canvas for printed notices."""
 
 from __future__ import annotations
 
 from reportlab.graphics.barcode import qrencoder
 
 
+def qr_matrix(text: str, *, mask: int | None = None) -> list[list[bool]]:
+    """The dark (True) and light modules of ``text`` at error correction level M, smallest version that
+    fits. ``mask`` fixes the mask pattern (0–7; any of them is a valid code) instead of trying all eight
+    for the one that scans best — eight times faster, for printing a thousand notices."""
+    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr.addData(text)
+    if mask is None:
+        qr.make()
+    else:
+        qr.version = qr.calculate_version()
+        qr.makeImpl(False, mask)
+    return qr.modules
+
+
 def qr_svg(text: str, *, size_px: int = 220, border: int = 4) -> str:
     """One ``<svg>`` with one path: dark modules as unit squares, ``border`` modules of quiet zone."""
-    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)  # the smallest version that fits
-    qr.addData(text)
-    qr.make()
-    count = qr.getModuleCount()
+    modules = qr_matrix(text)
+    count = len(modules)
     parts = []
-    for r, row in enumerate(qr.modules):
+    for r, row in enumerate(modules):
         for c, dark in enumerate(row):
             if dark:
                 parts.append(f"M{c + border},{r + border}h1v1h-1z")
@@ -20,3 +33,25 @@ def qr_svg(text: str, *, size_px: int = 220, border: int = 4) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size_px}" height="{size_px}" '
             f'viewBox="0 0 {full} {full}" shape-rendering="crispEdges" role="img" aria-label="支付二维码">'
             f'<rect width="{full}" height="{full}" fill="#fff"/><path fill="#000" d="{"".join(parts)}"/></svg>')
+
+
+def qr_draw(canvas, text: str, x: float, y: float, side: float, *, mask: int | None = 2) -> None:
+    """Draw the code of ``text`` on a reportlab canvas in the square (x, y, side), quiet zone included:
+    one filled rectangle per horizontal run of dark modules (a few hundred drawing operations)."""
+    modules = qr_matrix(text, mask=mask)
+    count = len(modules)
+    cell = side / (count + 8)  # 4 modules of quiet zone on each side
+    canvas.saveState()
+    canvas.setFillColorRGB(0, 0, 0)
+    for r, row in enumerate(modules):
+        top = y + side - (r + 4 + 1) * cell
+        c = 0
+        while c < count:
+            if row[c]:
+                start = c
+                while c < count and row[c]:
+                    c += 1
+                canvas.rect(x + (start + 4) * cell, top, (c - start) * cell, cell, stroke=0, fill=1)
+            else:
+                c += 1
+    canvas.restoreState()
