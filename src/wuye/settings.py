@@ -268,3 +268,7 @@ WUYE_PAY_LINK_FACTORY = "wuye.portal.links.pay_link_for"
 # unit ids, issued_on, created_by_label → {unit id: URL}; reminders and printed notices call it per batch
 WUYE_PAY_LINKS_FACTORY = "wuye.portal.links.pay_links_for"
 WUYE_CONTACT_PREFERENCES = "wuye.portal.selectors.opted_out_unit_ids"
+# Owner login by phone and SMS code (/p/login/): the gateway's registered template id for the code message
+# (parameters: the code, its validity in minutes) and how long a login lasts.
+WUYE_PORTAL_LOGIN_SMS_TEMPLATE = os.environ.get("WUYE_PORTAL_LOGIN_SMS_TEMPLATE", "")
+WUYE_PORTAL_SESSION_MINUTES = envint("WUYE_PORTAL_SESSION_MINUTES", 30)
