@@ -63,6 +63,7 @@ from wuye.dunning.models import (
 from wuye.dunning.signals import promises_broken
 from wuye.estate.choices import OccupancyState, OccupantRole, ProjectKind, PropertyType
 from wuye.estate.models import Occupancy, Project, Unit
+from wuye.estate.selectors import current_occupancy_q
 
 CHUNK = 20_000
 JOB_LABEL = "job:dunning_run"
@@ -312,8 +313,7 @@ def payer_flags(as_of: dt.date, project: Project | None = None,
     """unit → (lives elsewhere, investor) of its liable owner, for the units whose owner in force carries
     either flag (one query; only units with a flagged owner are read, not every occupancy). Without
     ``project`` it answers for the whole estate at once (the daily run reads it once)."""
-    in_force = (Occupancy.objects.filter(role=OccupantRole.OWNER, start__lte=as_of)
-                .filter(Q(end__isnull=True) | Q(end__gte=as_of)))
+    in_force = Occupancy.objects.filter(current_occupancy_q(as_of), role=OccupantRole.OWNER)
     if project is not None:
         in_force = in_force.filter(unit__project=project)
     if unit_ids is not None:

@@ -33,26 +33,12 @@ from wuye.estate.models import Unit
 def account_refresh(*, unit_id: int, on: dt.date, actor_label: str) -> None:
     """After money came in: if nothing is overdue any more, close the episode, cancel pending arrears
     actions and open tasks, and record kept promises; if nothing is open at all, pre-due reminders go too."""
-    summary = next(iter(account_summaries(as_of=on, unit_ids=[unit_id], only_overdue=False)), None)
-    overdue = summary.overdue_fen if summary else 0
-    open_fen = summary.open_fen if summary else 0
-    if overdue > 0:
-        return
-    episodes = list(Episode.objects.filter(unit_id=unit_id, closed_on__isnull=True).values_list("pk", flat=True))
-    if episodes:
-        Episode.objects.filter(pk__in=episodes).update(closed_on=on)
-    q = Q(unit_id=unit_id, episode__isnull=False) if open_fen > 0 else Q(unit_id=unit_id)
-    cancel_pending(q, detail="已缴清欠费，取消未发送的催缴", actor_label=actor_label)
-    Task.objects.filter(unit_id=unit_id, status=TaskStatus.OPEN, action__episode__isnull=False).update(
-        status=TaskStatus.CANCELLED, closed_at=timezone.now(), close_note="已缴清欠费")
-    Hold.objects.filter(unit_id=unit_id, kind=HoldKind.PROMISE, released_on__isnull=True).update(
-        outcome="kept", released_on=on, release_note="已缴清")
+    accounts_refresh(units={unit_id: on}, actor_label=actor_label)
 
 
 def accounts_refresh(*, units: dict[int, dt.date], actor_label: str) -> int:
-    """``account_refresh`` for many units at once (a bank statement's payments): the same outcome, a few
-    set-based statements per distinct day instead of several queries per unit. Returns how many units were
-    cleared of arrears."""
+    """``account_refresh`` for many units at once (a bank statement's payments): a few set-based statements
+    per distinct day instead of several queries per unit. Returns how many units were cleared of arrears."""
     by_day: dict[dt.date, list[int]] = {}
     for unit_id, day in units.items():
         by_day.setdefault(day, []).append(unit_id)

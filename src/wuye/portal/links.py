@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -29,6 +29,7 @@ from wuye.accounts.services import audit_record
 from wuye.common.bulk import insert_rows_ignore_conflicts
 from wuye.estate.choices import OccupantRole
 from wuye.estate.models import Occupancy, Unit
+from wuye.estate.selectors import current_occupancy_q
 from wuye.portal.models import PayLink
 
 TOKEN_BYTES = 12  # 96 random bits → 16 URL-safe characters
@@ -107,9 +108,8 @@ def pay_links_for(unit_ids: Iterable[int], *, issued_on: dt.date, created_by_lab
             owners = {uid: known_units[uid][1] for uid in missing}
         else:
             owners = {}
-            for uid, party in (Occupancy.objects.filter(unit_id__in=missing, role=OccupantRole.OWNER,
-                                                        start__lte=issued_on)
-                               .filter(Q(end__isnull=True) | Q(end__gte=issued_on)).order_by("start", "id")
+            for uid, party in (Occupancy.objects.filter(current_occupancy_q(issued_on), unit_id__in=missing,
+                                                        role=OccupantRole.OWNER).order_by("start", "id")
                                .values_list("unit_id", "party_id")):
                 owners[uid] = party
             projects = dict(Unit.objects.filter(pk__in=missing).values_list("pk", "project_id"))
