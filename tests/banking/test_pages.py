@@ -10,7 +10,7 @@ def test_finance_uploads_previews_and_applies_a_statement(client, fiona, owed, i
     client.force_login(fiona)
     raw = icbc_csv([[DAY, "P1", "", "100.00", "张某", "", "1-101物业费"],
                     [DAY, "P2", "", "7.00", "某公司", "", "往来款"]])
-    response = client.post("/banking/", {"account": icbc_account.pk,
+    response = client.post("/banking/", {"account": icbc_account.pk, "mode": "preview",
                                          "file": SimpleUploadedFile("工行.csv", raw, "text/csv")})
     statement = StatementImport.objects.get()
     assert response.status_code == 302 and statement.status == StatementImport.Status.PREVIEW

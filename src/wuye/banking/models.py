@@ -75,20 +75,31 @@ class BankAccount(models.Model):
 
 
 class StatementImport(models.Model):
-    """对账单导入 — one uploaded statement file: previewed, then applied (all lines at once) or rejected."""
+    """对账单导入 — one uploaded statement file, worked by a background job: queued, running, then applied
+    (all lines at once), previewed (when the uploader asked for a preview first) or failed (nothing written but
+    this row and its error report)."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "处理中"
         PREVIEW = "preview", "待确认"
         APPLIED = "applied", "已导入"
         FAILED = "failed", "有错误，未导入"
         DISCARDED = "discarded", "已放弃"
+
+    UNFINISHED = (Status.QUEUED, Status.RUNNING)
 
     bank_account = models.ForeignKey(BankAccount, verbose_name="收款账户", on_delete=models.PROTECT,
                                      related_name="imports")
     filename = models.CharField("文件名", max_length=200)
     file = models.FileField("文件", upload_to="bank/%Y/%m/", max_length=300)
     sha256 = models.CharField("文件摘要", max_length=64, db_index=True)
-    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PREVIEW)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    apply_requested = models.BooleanField("处理后直接入账", default=True,
+                                          help_text="否：只预览，由财务确认后再入账。")
+    rows_total = models.IntegerField("交易行数", default=0, help_text="文件解析后即填写，供进度显示。")
+    started_at = models.DateTimeField("开始处理", null=True, blank=True)
+    finished_at = models.DateTimeField("处理完成", null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="上传人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField("来源", max_length=60, blank=True)
@@ -110,6 +121,10 @@ class StatementImport(models.Model):
 
     def __str__(self) -> str:
         return f"对账单 #{self.pk} {self.filename}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in self.UNFINISHED
 
 
 class StatementLine(models.Model):

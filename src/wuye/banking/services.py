@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections import Counter
 from decimal import Decimal
@@ -46,6 +47,7 @@ from wuye.estate.importer import ImportRejected, RowError, read_table
 from wuye.estate.models import Project, Unit
 
 CHUNK = 900
+logger = logging.getLogger(__name__)
 DEBIT_HOLD_DAYS = 15
 
 
@@ -120,11 +122,7 @@ def _analyse(account: BankAccount, parsed: list[ParsedLine], on: dt.date):
     return matched, summary
 
 
-def statement_upload(*, actor: User | None, account: BankAccount, filename: str, raw: bytes,
-                     actor_label: str = "") -> StatementImport:
-    """Store a statement file, parse it with the account's mapping and preview what it would do (no money
-    moves). A file with any bad row is kept as FAILED with every error; nothing else is written."""
-    _require(actor, actor_label)
+def _check_upload(filename: str, raw: bytes) -> None:
     if not raw:
         raise ImportRejected("文件是空的。")
     if len(raw) > settings.WUYE_IMPORT_MAX_BYTES:
@@ -132,25 +130,99 @@ def statement_upload(*, actor: User | None, account: BankAccount, filename: str,
     if not filename.lower().endswith((".csv", ".txt", ".xlsx", ".xlsm")):
         raise ImportRejected("只支持 .csv 和 .xlsx 文件。" + ("旧版 .xls 请另存为 .xlsx。"
                                                          if filename.lower().endswith(".xls") else ""))
+
+
+def _statement_create(*, actor: User | None, account: BankAccount, filename: str, raw: bytes, actor_label: str,
+                      apply: bool) -> StatementImport:
+    _require(actor, actor_label)
+    _check_upload(filename, raw)
+    if not account.active:
+        raise ImportRejected(f"收款账户“{account.name}”已停用，不能导入对账单。")
     statement = StatementImport(bank_account=account, filename=filename[:200], sha256=hashlib.sha256(raw).hexdigest(),
-                                created_by=actor, actor_label=actor_label[:60])
+                                created_by=actor, actor_label=actor_label[:60], apply_requested=apply,
+                                status=StatementImport.Status.QUEUED)
     statement.file.save(filename[-100:], ContentFile(raw), save=False)
-    try:
-        parsed = parse_statement(filename, raw, account.mapping)
-    except ImportRejected as exc:
-        parsed = None
-        statement.errors = [RowError(0, "", "", str(exc)).as_dict()]
-    if parsed is not None:
-        statement.skipped = parsed.skipped
-        statement.errors = [e.as_dict() for e in parsed.errors]
-        if not parsed.errors:
-            _, statement.counts = _analyse(account, parsed.lines, timezone.localdate())
-            statement.counts["skipped"] = len(parsed.skipped)
-    statement.status = StatementImport.Status.FAILED if statement.errors else StatementImport.Status.PREVIEW
     statement.save()
     audit_record(actor=actor, actor_label=actor_label, verb="banking.statement.upload", obj=statement,
                  project_id=account.project_id, note=filename[:200],
-                 after={"status": statement.status, "errors": len(statement.errors), **statement.counts})
+                 after={"status": statement.status, "apply": apply, "bytes": len(raw)})
+    return statement
+
+
+def statement_submit(*, actor: User | None, account: BankAccount, filename: str, raw: bytes, actor_label: str = "",
+                     apply: bool = True) -> StatementImport:
+    """Store a statement file as a queued import and hand it to the job queue (``run_statement``); the job
+    parses, matches and — unless ``apply`` is False (preview first) — posts. Call it outside a transaction so
+    the worker sees the row; under an immediate queue the job has run by the time this returns.
+    A file refused before it is stored (empty, too large, wrong type) raises ImportRejected; nothing is written."""
+    statement = _statement_create(actor=actor, account=account, filename=filename, raw=raw, actor_label=actor_label,
+                                  apply=apply)
+    _enqueue(statement.pk)
+    statement.refresh_from_db()
+    return statement
+
+
+def _enqueue(statement_id: int) -> None:
+    from wuye.banking.tasks import run_statement
+
+    run_statement(statement_id)
+
+
+def statement_run(statement_id: int) -> StatementImport | None:
+    """The job: claim a queued import (a conditional UPDATE, so two workers never take the same one), parse it
+    with the account's mapping, then preview or apply. Any bad row fails the whole file with every error
+    named (row, column, value, message); a failure while posting rolls the import back and is recorded the
+    same way. Returns None when the import was not queued (already taken or finished)."""
+    now = timezone.now()
+    claimed = StatementImport.objects.filter(pk=statement_id, status=StatementImport.Status.QUEUED).update(
+        status=StatementImport.Status.RUNNING, started_at=now, finished_at=None)
+    if not claimed:
+        if not StatementImport.objects.filter(pk=statement_id).exists():
+            raise StatementImport.DoesNotExist(f"statement import {statement_id} not visible yet")
+        return None
+    statement = (StatementImport.objects.select_related("bank_account", "created_by", "applied_by")
+                 .get(pk=statement_id))
+    account = statement.bank_account
+    # the payments are the person's who asked for them: the confirming person of a preview, else the uploader
+    actor, actor_label = statement.applied_by or statement.created_by, statement.actor_label
+
+    def finish(status: str, **fields) -> StatementImport:
+        fields.update(status=status, finished_at=timezone.now())
+        StatementImport.objects.filter(pk=statement.pk).update(**fields)
+        statement.refresh_from_db()
+        if status == StatementImport.Status.FAILED:
+            audit_record(actor=actor, actor_label=actor_label, verb="banking.statement.failed", obj=statement,
+                         project_id=account.project_id, after={"errors": len(statement.errors)})
+        return statement
+
+    try:
+        _require(actor, actor_label)
+        with statement.file.open("rb") as fh:
+            raw = fh.read()
+        parsed = parse_statement(statement.filename, raw, account.mapping)
+    except ImportRejected as exc:
+        return finish(StatementImport.Status.FAILED, errors=[RowError(0, "", "", str(exc)).as_dict()])
+    except ValidationError as exc:
+        return finish(StatementImport.Status.FAILED, errors=[RowError(0, "", "", m).as_dict() for m in exc.messages])
+    if parsed.errors:
+        return finish(StatementImport.Status.FAILED, errors=[e.as_dict() for e in parsed.errors],
+                      skipped=parsed.skipped, rows_total=len(parsed.lines))
+    StatementImport.objects.filter(pk=statement.pk).update(rows_total=len(parsed.lines), skipped=parsed.skipped)
+    if not statement.apply_requested:
+        _, counts = _analyse(account, parsed.lines, timezone.localdate())
+        counts["skipped"] = len(parsed.skipped)
+        return finish(StatementImport.Status.PREVIEW, counts=counts)
+    try:
+        _apply(actor=actor, actor_label=actor_label, statement=statement, parsed=parsed)
+    except ValidationError as exc:
+        return finish(StatementImport.Status.FAILED,
+                      errors=[RowError(0, "", "", f"入账失败，整个文件未导入：{m}").as_dict() for m in exc.messages])
+    except Exception as exc:
+        logger.exception("statement import %s failed", statement.pk)
+        finish(StatementImport.Status.FAILED, errors=[RowError(
+            0, "", "", f"处理时出现内部错误（{type(exc).__name__}），整个文件未导入；请联系管理员。").as_dict()])
+        raise
+    statement.refresh_from_db()
     return statement
 
 
@@ -176,20 +248,13 @@ def _post_line(*, actor: User | None, actor_label: str, line: StatementLine, uni
 
 
 @transaction.atomic
-def statement_apply(*, actor: User | None, statement: StatementImport, actor_label: str = "") -> StatementImport:
-    """Import a previewed statement: insert its new lines, match them and post the matched credits. All or
-    nothing; lines already imported (same fingerprint on this account) are counted as duplicates."""
-    _require(actor, actor_label)
+def _apply(*, actor: User | None, actor_label: str, statement: StatementImport, parsed) -> StatementImport:
+    """Insert a parsed statement's new lines, match them and post the matched credits. All or nothing; lines
+    already imported (same fingerprint on this account) are counted as duplicates. The account row is locked,
+    so two imports of one account run one after the other and the second sees the first one's lines."""
     started = time.perf_counter()
     account = BankAccount.objects.select_for_update().select_related("project").get(pk=statement.bank_account_id)
     statement = StatementImport.objects.select_for_update().get(pk=statement.pk)
-    if statement.status != StatementImport.Status.PREVIEW:
-        raise ValidationError({"statement": f"该对账单状态为“{statement.get_status_display()}”，不能导入。"})
-    with statement.file.open("rb") as fh:
-        raw = fh.read()
-    parsed = parse_statement(statement.filename, raw, account.mapping)
-    if parsed.errors:
-        raise ValidationError({"statement": parsed.errors[0].message})
     matched, counts = _analyse(account, parsed.lines, timezone.localdate())
     counts["skipped"] = len(parsed.skipped)
     rows = [StatementLine(
@@ -214,22 +279,41 @@ def statement_apply(*, actor: User | None, statement: StatementImport, actor_lab
     posted_fen = sum(p.amount_fen for p in posted.values())
     counts["matched"] -= len(demoted)
     counts["review"] += len(demoted)
+    counts["posted"] = len(posted)
     statement.status, statement.counts, statement.posted_fen = StatementImport.Status.APPLIED, counts, posted_fen
     statement.applied_by, statement.applied_at = actor, timezone.now()
+    statement.finished_at = statement.applied_at
     statement.seconds = Decimal(f"{time.perf_counter() - started:.2f}")
+    statement.errors = []
     statement.save()
     audit_record(actor=actor, actor_label=actor_label, verb="banking.statement.apply", obj=statement,
                  project_id=account.project_id, after={**counts, "posted_fen": posted_fen})
     return statement
 
 
+def statement_apply(*, actor: User, statement: StatementImport) -> StatementImport:
+    """Finance confirms a previewed statement: it goes back to the queue to be applied (by the confirming
+    person: the payments are theirs). The file is parsed again, so lines imported meanwhile count as
+    duplicates."""
+    _require(actor, "")
+    claimed = StatementImport.objects.filter(pk=statement.pk, status=StatementImport.Status.PREVIEW).update(
+        status=StatementImport.Status.QUEUED, apply_requested=True, applied_by=actor)
+    if not claimed:
+        statement.refresh_from_db()
+        raise ValidationError({"statement": f"该对账单状态为“{statement.get_status_display()}”，不能导入。"})
+    audit_record(actor=actor, verb="banking.statement.confirm", obj=statement,
+                 project_id=statement.bank_account.project_id)
+    _enqueue(statement.pk)
+    statement.refresh_from_db()
+    return statement
+
+
 def statement_import(*, actor: User | None, account: BankAccount, filename: str, raw: bytes,
                      actor_label: str = "") -> StatementImport:
-    """Upload and, when the file is clean, apply at once (jobs, the CLI, the benchmark)."""
-    statement = statement_upload(actor=actor, account=account, filename=filename, raw=raw, actor_label=actor_label)
-    if statement.status == StatementImport.Status.PREVIEW:
-        statement = statement_apply(actor=actor, statement=statement, actor_label=actor_label)
-    return statement
+    """Store a statement and work it here and now, whatever the queue (the CLI, the benchmark, tests)."""
+    statement = _statement_create(actor=actor, account=account, filename=filename, raw=raw, actor_label=actor_label,
+                                  apply=True)
+    return statement_run(statement.pk) or statement
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ app_name = "banking"
 urlpatterns = [
     path("", views.statements, name="statements"),
     path("statements/<int:pk>/", views.statement_detail, name="statement-detail"),
+    path("statements/<int:pk>/state/", views.statement_progress, name="statement-progress"),
     path("statements/<int:pk>/errors.xlsx", views.statement_errors, name="statement-errors"),
     path("review/", views.review, name="review"),
     path("lines/<int:pk>/confirm/", views.line_confirm, name="line-confirm"),

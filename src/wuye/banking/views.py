@@ -54,14 +54,18 @@ def statements(request):
     _require(request)
     accounts = selectors.accounts_visible(request.user).filter(active=True)
     if request.method == "POST":
-        account = get_object_or_404(accounts, pk=request.POST.get("account") or 0)
+        account_id = request.POST.get("account", "")
+        account = accounts.filter(pk=int(account_id)).first() if account_id.isdigit() else None
         upload = request.FILES.get("file")
+        if account is None:
+            messages.error(request, _("请选择收款账户（须为您可管理的项目中已启用的账户）。"))
+            return redirect("banking:statements")
         if upload is None:
             messages.error(request, _("请选择对账单文件（.csv 或 .xlsx）。"))
             return redirect("banking:statements")
         try:
-            statement = services.statement_upload(actor=request.user, account=account, filename=upload.name,
-                                                  raw=upload.read())
+            statement = services.statement_submit(actor=request.user, account=account, filename=upload.name,
+                                                  raw=upload.read(), apply=request.POST.get("mode") != "preview")
         except ImportRejected as exc:
             messages.error(request, str(exc))
             return redirect("banking:statements")
@@ -78,15 +82,27 @@ def statement_detail(request, pk: int):
         try:
             if request.POST.get("action") == "apply":
                 statement = services.statement_apply(actor=request.user, statement=statement)
-                messages.success(request, _("对账单已导入。"))
+                messages.success(request, _("已提交入账，正在后台处理。"))
             elif request.POST.get("action") == "discard":
                 services.statement_discard(actor=request.user, statement=statement)
                 messages.info(request, _("已放弃该对账单。"))
         except ValidationError as exc:
             messages.error(request, _error_text(exc))
         return redirect("banking:statement-detail", pk=pk)
-    return render(request, "banking/statement_detail.html", {"statement": statement,
-                                                             "lines": statement.lines.order_by("row_no")[:200]})
+    lines = statement.lines.select_related("unit").order_by("row_no")[:200] if statement.finished else []
+    return render(request, "banking/statement_detail.html", {"statement": statement, "lines": lines})
+
+
+@login_required
+def statement_progress(request, pk: int):
+    """The state box of an import, polled by the page every second while the job works; once the job has
+    finished, the page reloads itself (HX-Refresh) to show the lines."""
+    _require(request)
+    statement = get_object_or_404(selectors.imports_visible(request.user), pk=pk)
+    response = render(request, "banking/_statement_state.html", {"statement": statement})
+    if statement.finished and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
