@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from wuye.accounts.api import AuditEventViewSet
+from wuye.banking.api import StatementDetailView, StatementLinesView, StatementListCreateView
 from wuye.billing.api import PaymentCreateView, StatementView
 from wuye.casework.api import ContactCreateView, PromiseCreateView, WorklistView
 from wuye.dunning.api import CollectionView, receipt_view
@@ -25,6 +26,9 @@ urlpatterns = [
     path("pay/wechat/notify/", wechat_notify, name="pay-wechat-notify"),
     path("pay/alipay/notify/", alipay_notify, name="pay-alipay-notify"),
     path("receipts/<str:provider>/<str:token>/", receipt_view, name="delivery-receipts"),
+    path("bank-statements/", StatementListCreateView.as_view(), name="bank-statement-list"),
+    path("bank-statements/<int:pk>/", StatementDetailView.as_view(), name="bank-statement-detail"),
+    path("bank-statements/<int:pk>/lines/", StatementLinesView.as_view(), name="bank-statement-lines"),
     path("worklist/", WorklistView.as_view(), name="worklist"),
     path("contacts/", ContactCreateView.as_view(), name="contact-create"),
     path("promises/", PromiseCreateView.as_view(), name="promise-create"),
