@@ -39,7 +39,9 @@ from wuye.portal.models import ContactPreference, OwnerRequest, PayLink, Payment
 log = logging.getLogger(__name__)
 R = NotificationResult
 
-CHANNELS = {Provider.WECHAT: (Channel.NATIVE, Channel.H5, Channel.JSAPI), Provider.ALIPAY: (Channel.WAP, Channel.PAGE)}
+# the first is the default; NATIVE is a QR code to scan (WeChat Native, Alipay 当面付 precreate)
+CHANNELS = {Provider.WECHAT: (Channel.NATIVE, Channel.H5, Channel.JSAPI),
+            Provider.ALIPAY: (Channel.WAP, Channel.PAGE, Channel.NATIVE)}
 METHOD = {Provider.WECHAT: PaymentMethod.WECHAT, Provider.ALIPAY: PaymentMethod.ALIPAY}
 
 
@@ -128,6 +130,10 @@ def order_create(
             order.prepay_id = str(answer.get("prepay_id", ""))[:100]
             if not (order.code_url or order.pay_url or order.prepay_id):
                 raise providers.ProviderError("微信支付没有返回支付信息，请稍后再试。")
+        elif channel == Channel.NATIVE:  # 当面付: a QR code to scan with the Alipay app
+            order.code_url = providers.alipay_precreate(
+                out_trade_no=order.out_trade_no, subject=order.description, amount_fen=amount,
+                expires_at=order.expires_at)[:500]
         else:
             from django.urls import reverse
 

@@ -128,7 +128,9 @@ def _chosen_bill_ids(request) -> list[int]:
 @with_link
 def pay(request, token: str):
     link = request.pay_link
-    provider = request.POST.get("provider", "")
+    # a button may name the provider and the way to pay it at once ("alipay:native": Alipay's QR code)
+    provider, _, channel = (request.POST.get("pay") or request.POST.get("provider", "")).partition(":")
+    channel = channel or request.POST.get("channel", "")
     chosen = _chosen_bill_ids(request)
     all_open = {b.pk for b in services.open_bills(link.unit_id)}
     pay_all = not chosen or set(chosen) >= all_open
@@ -137,7 +139,7 @@ def pay(request, token: str):
         return redirect("portal:bill", token=token)
     try:
         order = services.order_create(link=link, provider=provider, bill_ids=chosen, pay_all=pay_all,
-                                      channel=request.POST.get("channel", ""), client_ip=client_ip(request))
+                                      channel=channel, client_ip=client_ip(request))
     except ValidationError as exc:
         messages.error(request, "未能发起支付：" + validation_errors_text(exc))
         return redirect("portal:bill", token=token)
