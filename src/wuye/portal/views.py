@@ -51,9 +51,9 @@ def _count_guess(request) -> None:
 
 def _refuse(request, status: int):
     text = {
-        404: ("链接无效", "这个缴费链接不存在，可能是复制时不完整。请核对短信或通知中的链接，或联系物业服务中心。"),
-        410: ("链接已失效", "这个缴费链接已过期或已被收回。请联系物业服务中心获取新的链接，也可以到服务中心缴费。"),
-        429: ("请稍后再试", "尝试次数过多，请十分钟后再打开链接。"),
+        404: (_("链接无效"), _("这个缴费链接不存在，可能是复制时不完整。请核对短信或通知中的链接，或联系物业服务中心。")),
+        410: (_("链接已失效"), _("这个缴费链接已过期或已被收回。请联系物业服务中心获取新的链接，也可以到服务中心缴费。")),
+        429: (_("请稍后再试"), _("尝试次数过多，请十分钟后再打开链接。")),
     }[status]
     return render(request, "portal/refused.html", {"title": text[0], "text": text[1]}, status=status)
 
@@ -129,22 +129,22 @@ def _chosen_bill_ids(request) -> list[int]:
 def pay(request, token: str):
     link = request.pay_link
     # a button may name the provider and the way to pay it at once ("alipay:native": Alipay's QR code)
-    provider, _, channel = (request.POST.get("pay") or request.POST.get("provider", "")).partition(":")
+    provider, _colon, channel = (request.POST.get("pay") or request.POST.get("provider", "")).partition(":")
     channel = channel or request.POST.get("channel", "")
     chosen = _chosen_bill_ids(request)
     all_open = {b.pk for b in services.open_bills(link.unit_id)}
     pay_all = not chosen or set(chosen) >= all_open
     if request.POST.get("scope") == "chosen" and not chosen:
-        messages.error(request, "请至少选择一期要缴的费用。")
+        messages.error(request, _("请至少选择一期要缴的费用。"))
         return redirect("portal:bill", token=token)
     try:
         order = services.order_create(link=link, provider=provider, bill_ids=chosen, pay_all=pay_all,
                                       channel=channel, client_ip=client_ip(request))
     except ValidationError as exc:
-        messages.error(request, "未能发起支付：" + validation_errors_text(exc))
+        messages.error(request, _("未能发起支付：") + validation_errors_text(exc))
         return redirect("portal:bill", token=token)
     except ProviderError as exc:
-        messages.error(request, f"未能发起支付：{exc}")
+        messages.error(request, _("未能发起支付：") + str(exc))
         return redirect("portal:bill", token=token)
     return redirect("portal:order", token=token, out_trade_no=order.out_trade_no)
 
@@ -153,7 +153,7 @@ def _order_or_404(request, out_trade_no: str) -> PaymentOrder:
     order = (PaymentOrder.objects.select_related("payment").filter(out_trade_no=out_trade_no,
                                                                    unit=request.pay_link.unit).first())
     if order is None:
-        raise Http404("订单不存在。")
+        raise Http404(_("订单不存在。"))
     return order
 
 
@@ -184,7 +184,7 @@ def receipt_pdf(request, token: str, payment_id: int):
     payment = (Payment.objects.select_related("unit", "project", "created_by")
                .filter(pk=payment_id, unit=request.pay_link.unit, amount_fen__gt=0).first())
     if payment is None:
-        raise Http404("收据不存在。")
+        raise Http404(_("收据不存在。"))
     return HttpResponse(documents.receipt_pdf(payment), content_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}.pdf"'})
 
@@ -196,15 +196,15 @@ def installment(request, token: str):
         count = int(request.POST.get("count", ""))
         first_due = dt.date.fromisoformat(request.POST.get("first_due", ""))
     except ValueError:
-        messages.error(request, "未提交：请填写分期期数和第一期日期。")
+        messages.error(request, _("未提交：请填写分期期数和第一期日期。"))
         return redirect("portal:bill", token=token)
     try:
         services.installment_ask(link=request.pay_link, count=count, first_due=first_due,
                                  reason=request.POST.get("reason", ""), ip=client_ip(request) or None)
     except ValidationError as exc:
-        messages.error(request, "未提交：" + validation_errors_text(exc))
+        messages.error(request, _("未提交：") + validation_errors_text(exc))
     else:
-        messages.success(request, "分期申请已提交，物业经理审核后会与您联系。")
+        messages.success(request, _("分期申请已提交，物业经理审核后会与您联系。"))
     return redirect("portal:bill", token=token)
 
 
@@ -216,9 +216,9 @@ def dispute(request, token: str):
                                text=request.POST.get("text", ""), reason=request.POST.get("reason") or "other",
                                ip=client_ip(request) or None)
     except ValidationError as exc:
-        messages.error(request, "未提交：" + validation_errors_text(exc))
+        messages.error(request, _("未提交：") + validation_errors_text(exc))
     else:
-        messages.success(request, "您的异议已记录，物业会尽快核实处理；核实期间不会对相关欠费升级催缴。")
+        messages.success(request, _("您的异议已记录，物业会尽快核实处理；核实期间不会对相关欠费升级催缴。"))
     return redirect("portal:bill", token=token)
 
 
@@ -231,9 +231,9 @@ def preferences(request, token: str):
             preferred_channel=request.POST.get("channel", ""), preferred_time=request.POST.get("time", ""),
             ip=client_ip(request) or None)
     except ValidationError as exc:
-        messages.error(request, "未保存：" + validation_errors_text(exc))
+        messages.error(request, _("未保存：") + validation_errors_text(exc))
     else:
-        messages.success(request, "联系偏好已保存。")
+        messages.success(request, _("联系偏好已保存。"))
     return redirect("portal:bill", token=token)
 
 
@@ -319,7 +319,7 @@ def login_units(request):
     if request.method == "POST":
         unit = next((u for u in units if str(u.pk) == request.POST.get("unit")), None)
         if unit is None:
-            raise Http404("房屋不存在。")
+            raise Http404(_("房屋不存在。"))
         return _open_unit(request, session, unit)
     if len(units) == 1:
         return _open_unit(request, session, units[0])
