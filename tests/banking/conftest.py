@@ -36,6 +36,21 @@ def icbc_account(fiona, owed):
                              account_no="1202 0201 0900 0012 345", layout="icbc_csv")
 
 
+@pytest.fixture
+def queue(monkeypatch):
+    """The configured Huey queue with the in-process shortcut switched off: tasks wait until a 'worker'
+    (the test) dequeues and executes them. A real worker closes its database connections around each task;
+    here the task runs on the test's own connection, inside its transaction, so that is switched off."""
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setattr("huey.contrib.djhuey.close_old_connections", lambda: None)
+    HUEY.immediate = False
+    HUEY.flush()
+    yield HUEY
+    HUEY.flush()
+    HUEY.immediate = True
+
+
 def icbc_csv(rows: list[list[str]], encoding: str = "gbk", total: bool = True) -> bytes:
     """rows: [date, serial, debit, credit, name, account, memo]."""
     out = io.StringIO()

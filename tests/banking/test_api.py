@@ -59,18 +59,10 @@ def test_the_same_file_again_posts_nothing(api, owed, icbc_account):
     assert Payment.objects.count() == 1
 
 
-def test_a_queued_statement_reports_queued_until_a_worker_runs_it(api, owed, icbc_account):
-    from huey.contrib.djhuey import HUEY
-
-    HUEY.immediate = False
-    HUEY.flush()
-    try:
-        body = _upload(api, icbc_account.pk, icbc_csv(ROWS)).json()
-        assert body["status"] == "queued" and body["finished"] is False and body["counts"]["lines"] == 0
-        HUEY.execute(HUEY.dequeue())
-    finally:
-        HUEY.flush()
-        HUEY.immediate = True
+def test_a_queued_statement_reports_queued_until_a_worker_runs_it(api, owed, icbc_account, queue):
+    body = _upload(api, icbc_account.pk, icbc_csv(ROWS)).json()
+    assert body["status"] == "queued" and body["finished"] is False and body["counts"]["lines"] == 0
+    queue.execute(queue.dequeue())
     assert api.get(body["status_url"]).json()["status"] == "applied"
 
 

@@ -18,19 +18,6 @@ ROWS = [[DAY, "J1", "", "100.00", "张某", "", "1-101物业费"],
         [DAY, "J3", "", "7.00", "某公司", "", "往来款"]]
 
 
-@pytest.fixture
-def queue():
-    """The configured Huey queue with the in-process shortcut switched off: tasks wait until a 'worker'
-    (the test) dequeues and executes them."""
-    from huey.contrib.djhuey import HUEY
-
-    HUEY.immediate = False
-    HUEY.flush()
-    yield HUEY
-    HUEY.flush()
-    HUEY.immediate = True
-
-
 def _work(queue) -> int:
     ran = 0
     while (task := queue.dequeue()) is not None:
