@@ -25,13 +25,13 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
                   "{company}温馨提示：{unit} 本期费用 {amount_due} 将于 {due_date} 到期，已缴请忽略。{pay_link}"),
     "overdue_sms": ("逾期提醒", Channel.SMS, "",
                     "{company}通知：{unit} 截至 {today} 有 {months} 期费用共 {amount} 尚未缴纳，"
-                    "请于 {deadline} 前缴纳。如有疑问请致电 {phone}。{pay_link}"),
+                    "请于 {deadline} 前缴纳。[如有疑问请致电 {phone}。]{pay_link}"),
     "arrears_sms": ("欠费提醒（定期）", Channel.SMS, "",
                     "{company}提示：{unit} 累计未缴费用 {amount}（最早一期 {oldest_due} 到期），"
-                    "请于 {deadline} 前缴纳，逾期按合同约定计收违约金。咨询 {phone}。{pay_link}"),
+                    "请于 {deadline} 前缴纳，逾期按合同约定计收违约金。[咨询 {phone}。]{pay_link}"),
     "arrears_email": ("欠费提醒（邮件）", Channel.EMAIL, "{unit} 物业费缴费提醒",
                       "尊敬的业主：\n\n{unit} 截至 {today} 有 {months} 期费用共 {amount} 尚未缴纳，"
-                      "最早一期于 {oldest_due} 到期。请于 {deadline} 前缴纳。\n\n如对账单有疑问，请致电 {phone}。"
+                      "最早一期于 {oldest_due} 到期。请于 {deadline} 前缴纳。[\n\n如对账单有疑问，请致电 {phone}。]"
                       "\n\n{company}"),
     "call_first": ("首次电话", Channel.CALL, "",
                    "电话联系业主：确认是否收到缴费通知，了解未缴原因，记录是否有投诉和承诺缴费日期。"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -86,9 +87,22 @@ class _SafeDict(dict):
         return ""
 
 
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_FIELD = re.compile(r"{(\w+)}")
+
+
 def render(text: str, context: dict) -> str:
+    """Fill a template's placeholders. A part in square brackets is optional: it is left out when a
+    placeholder inside it has no value (``[咨询 {phone}。]`` without a service phone), else printed without
+    the brackets — so a project that has not set its phone never sends “咨询 。”."""
+    def optional(m: re.Match) -> str:
+        part, names = m.group(1), _FIELD.findall(m.group(1))
+        if not names:  # brackets around plain text are the author's own
+            return m.group(0)
+        return part if all(str(context.get(name) or "").strip() for name in names) else ""
+
     try:
-        return text.format_map(_SafeDict(context))
+        return _OPTIONAL.sub(optional, text).format_map(_SafeDict(context))
     except (ValueError, IndexError):  # a stray brace in an edited template: send the text as written
         return text
 
