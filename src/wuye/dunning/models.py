@@ -374,6 +374,9 @@ class Action(models.Model):
                          condition=Q(status__in=["pending", "sending"])),
             models.Index(fields=["unit", "channel", "sent_at"], name="action_by_unit_channel"),
             models.Index(fields=["project", "decided_on"], name="action_by_project_day"),
+            # delivery receipts that carry only the gateway's id (only sent actions have one)
+            models.Index(fields=["provider_message_id"], name="action_by_provider_id",
+                         condition=~Q(provider_message_id="")),
         ]
 
     def __str__(self) -> str:
