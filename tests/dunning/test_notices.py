@@ -144,3 +144,15 @@ def test_the_printed_qr_code_scans_to_the_pay_link(letters, tmp_path):
     found = [b.text for b in zxingcpp.read_barcodes(Image.open(tmp_path / "n.png"))
              if b.format == zxingcpp.BarcodeFormat.QRCode]
     assert found == [url]
+
+
+def test_a_batch_of_notices_reads_the_database_a_fixed_number_of_times(letters, django_assert_max_num_queries):
+    """Statements, liable parties, settings and pay links are read for the whole batch, not per page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert len(letters) >= 12
+    with CaptureQueriesContext(connection) as two:
+        notices_pdf(letters[:2], as_of=D(2026, 4, 20))
+    with django_assert_max_num_queries(len(two.captured_queries)):
+        notices_pdf(letters[:12], as_of=D(2026, 4, 20))

@@ -49,8 +49,9 @@ from wuye.dunning.choices import (
 )
 from wuye.dunning.engine import Account, active_hold, holds_by_unit, opted_out
 from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Step, Task
-from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
-from wuye.estate.models import ContactPoint, Occupancy, Project, Unit
+from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
+from wuye.estate.models import ContactPoint, Project
+from wuye.estate.selectors import liable_party_ids
 from wuye.notify.base import Backend, Message, Outcome, backend_for
 
 BATCH = 2000
@@ -470,15 +471,7 @@ def _addresses(unit_ids: list[int], today: dt.date) -> tuple[dict[tuple[int, str
                                                               dict[int, int]]:
     """(unit, contact kind) → (contact id, value): the liable owner's best live contact of that kind; and
     unit → that liable party (the owner in force, else the developer)."""
-    owners: dict[int, int] = {}
-    for u, party in (Occupancy.objects.filter(unit_id__in=unit_ids, role=OccupantRole.OWNER, start__lte=today)
-                     .filter(Q(end__isnull=True) | Q(end__gte=today)).order_by("start", "id")
-                     .values_list("unit_id", "party_id")):
-        owners[u] = party
-    developer = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "project__developer_id"))
-    for u in unit_ids:
-        if u not in owners and developer.get(u):
-            owners[u] = developer[u]
+    owners = liable_party_ids(unit_ids, today)
     best: dict[tuple[int, str], tuple[int, str, tuple]] = {}
     for pk, party, kind, value, primary, validity in (
             ContactPoint.objects.filter(party_id__in=set(owners.values()))

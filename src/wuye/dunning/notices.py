@@ -16,11 +16,11 @@ from collections.abc import Iterable
 
 from wuye.banking.parsing import payment_reference
 from wuye.billing.documents import FONT, _register_font, _styles, _table
-from wuye.billing.selectors import statement_for_unit
+from wuye.billing.selectors import statement_for_unit, statements_for_units
 from wuye.common.formatting import format_yuan, rmb_upper
 from wuye.dunning.dispatch import pay_links
 from wuye.dunning.models import Action, CollectionSettings
-from wuye.estate.selectors import liable_party
+from wuye.estate.selectors import liable_parties_of, liable_party
 
 
 def _arrears(statement) -> tuple[list, list[str], int]:
@@ -32,13 +32,12 @@ def _arrears(statement) -> tuple[list, list[str], int]:
     return lines, notes, sum(line.open_fen for line in lines)
 
 
-def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None, link: str = "") -> list:
+def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None, statement,
+          party, link: str = "") -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
     unit = action.unit
-    statement = statement_for_unit(unit, as_of=as_of)
-    party = liable_party(unit, as_of)
     company = (settings_row.company_name if settings_row and settings_row.company_name else unit.project.name)
     title = (action.step.template.subject if action.step.template_id and action.step.template.subject
              else action.step.name)
@@ -117,11 +116,15 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date) -> bytes:
     settings_rows: dict[int, CollectionSettings | None] = {}
     story: list = []
     actions = list(actions)
-    links = pay_links([a.unit_id for a in actions], as_of, "job:notices")
+    unit_ids = list({a.unit_id: None for a in actions})
+    links = pay_links(unit_ids, as_of, "job:notices")
+    statements = statements_for_units({a.unit_id: a.unit for a in actions}.values(), as_of=as_of, payments=False)
+    parties = liable_parties_of(unit_ids, as_of)
+    settings_rows.update((row.project_id, row) for row in CollectionSettings.objects.filter(
+        project_id__in={a.project_id for a in actions}))
     for action in actions:
-        if action.project_id not in settings_rows:
-            settings_rows[action.project_id] = CollectionSettings.objects.filter(project_id=action.project_id).first()
-        story += _page(action, as_of, styles, settings_rows[action.project_id], links.get(action.unit_id, ""))
+        story += _page(action, as_of, styles, settings_rows.get(action.project_id), statements[action.unit_id],
+                       parties.get(action.unit_id), links.get(action.unit_id, ""))
     if not story:
         return b""
     buf, doc = _doc("催缴通知")
@@ -137,8 +140,10 @@ def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
     ws = wb.active
     ws.title = "EMS寄送清单"
     ws.append(["序号", "项目", "房号", "收件人", "邮寄地址", "欠费金额（元）", "文书", "外部流水号", "邮件单号", "寄出日期"])
+    actions = list(actions)
+    parties = liable_parties_of(list({a.unit_id for a in actions}), as_of)
     for n, a in enumerate(actions, start=1):
-        party = liable_party(a.unit, as_of)
+        party = parties.get(a.unit_id)
         ws.append([n, a.unit.project.name, a.unit.code, party.name if party else "", a.address,
                    round(a.overdue_fen / 100, 2), a.step.name, a.out_id, "", ""])
     for col, width in zip("ABCDEFGHIJ", (6, 16, 12, 14, 40, 14, 18, 34, 16, 12), strict=True):
