@@ -165,14 +165,14 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
     # the liable owner and a live phone number
     party_of: dict[int, int] = {}
     for unit_id, party_id, name, broken in (
-            Occupancy.objects.filter(current_occupancy_q(day), unit_id__in=ids, role=OccupantRole.OWNER)
+            Occupancy.objects.filter(current_occupancy_q(day), unit_id__in_ids=ids, role=OccupantRole.OWNER)
             .annotate(broken=broken_promises_subquery("party_id"))
             .order_by("unit_id", "start", "id").values_list("unit_id", "party_id", "party__name", "broken")):
         party_of[unit_id] = party_id  # the latest owner wins
         rows[unit_id].owner = name
         rows[unit_id].broken_promises = broken or 0
     phones: dict[int, tuple[int, str]] = {}
-    for pk, party_id, value in (ContactPoint.objects.filter(party_id__in=set(party_of.values()),
+    for pk, party_id, value in (ContactPoint.objects.filter(party_id__in_ids=list(set(party_of.values())),
                                                             kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE])
                                 .exclude(validity__in=list(DEAD_VALIDITIES))
                                 .order_by("party_id", "is_primary", "-id").values_list("pk", "party_id", "value")):
@@ -182,13 +182,13 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
             rows[unit_id].phone_id = phones[party_id][0]
             rows[unit_id].phone_masked = phones[party_id][1] if user.sees_pii else mask_phone(phones[party_id][1])
 
-    for unit_id, klass in Episode.objects.filter(unit_id__in=ids, closed_on__isnull=True).values_list(
+    for unit_id, klass in Episode.objects.filter(unit_id__in_ids=ids, closed_on__isnull=True).values_list(
             "unit_id", "account_class"):
         rows[unit_id].account_class = klass
 
     yesterday = day - dt.timedelta(days=1)
     for unit_id, kind, until, amount, outcome, released, reason in (
-            Hold.objects.filter(unit_id__in=ids, kind__in=[HoldKind.PROMISE, HoldKind.DISPUTE])
+            Hold.objects.filter(unit_id__in_ids=ids, kind__in=[HoldKind.PROMISE, HoldKind.DISPUTE])
             .filter(Q(released_on__isnull=True) | Q(outcome="broken", released_on__gte=yesterday))
             .values_list("unit_id", "kind", "until", "amount_fen", "outcome", "released_on", "dispute__reason")):
         row = rows[unit_id]
@@ -204,7 +204,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
                 row.dispute_reasons.append(reason)
 
     task_q = Q(assigned_to=owner_user) | Q(assigned_to__isnull=True)
-    for unit_id, pk, title in (Task.objects.filter(task_q, unit_id__in=ids, status=TaskStatus.OPEN,
+    for unit_id, pk, title in (Task.objects.filter(task_q, unit_id__in_ids=ids, status=TaskStatus.OPEN,
                                                    kind__in=[TaskKind.CALL, TaskKind.VISIT], due_on__lte=day)
                                .order_by("due_on", "pk").values_list("unit_id", "pk", "title")):
         row = rows[unit_id]
@@ -212,7 +212,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
         if row.priority > 2:
             row.priority, row.why = 2, title
 
-    latest = (ContactAttempt.objects.filter(unit_id__in=ids).values("unit_id").annotate(m=Max("pk"))
+    latest = (ContactAttempt.objects.filter(unit_id__in_ids=ids).values("unit_id").annotate(m=Max("pk"))
               .values("m"))
     for unit_id, on, outcome, by_name, by_username in ContactAttempt.objects.filter(pk__in=latest).values_list(
             "unit_id", "on", "outcome", "made_by__display_name", "made_by__username"):

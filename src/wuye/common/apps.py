@@ -5,3 +5,11 @@ class CommonConfig(AppConfig):
     name = "wuye.common"
     label = "common"
     verbose_name = "通用"
+
+    def ready(self):
+        from django.db.models import Field, ForeignObject
+
+        from wuye.common.lookups import InIds
+
+        Field.register_lookup(InIds)
+        ForeignObject.register_lookup(InIds)  # relations keep their own lookup table
