@@ -111,8 +111,11 @@ def test_an_installment_plan_in_good_standing_holds_the_ladder(alice, arrears_es
 
     unit = arrears_estate["units"][0]
     run(D(2026, 1, 16))
+    from django.utils import timezone
+
+    first = max(D(2026, 12, 1), timezone.localdate() + dt.timedelta(days=1))  # a plan cannot start in the past
     installment_request(  # a manager's request is approved at once
-        actor=alice, unit=unit, schedule=equal_schedule(17_900 * 7, 7, D(2026, 12, 1)),
+        actor=alice, unit=unit, schedule=equal_schedule(17_900 * 7, 7, first),
                                reason="失业，分七期")
     result = dunning_run(as_of=D(2026, 11, 28))
     assert HeldAccount.objects.get(unit=unit, run_date=D(2026, 11, 28)).reason == HoldReason.INSTALLMENT
