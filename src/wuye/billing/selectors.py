@@ -48,7 +48,7 @@ def prepaid_balances(unit_ids: Iterable[int] | None = None, *, project_id: int |
         pay, alloc = pay.filter(project_id=project_id), alloc.filter(payment__project_id=project_id)
     if unit_ids is not None:
         ids = list(unit_ids)
-        pay, alloc = pay.filter(unit_id__in=ids), alloc.filter(payment__unit_id__in=ids)
+        pay, alloc = pay.filter(unit_id__in_ids=ids), alloc.filter(payment__unit_id__in_ids=ids)
     balance: dict[int, int] = defaultdict(int)
     for unit_id, total in pay.values_list("unit_id").annotate(t=Sum("amount_fen")).values_list("unit_id", "t"):
         balance[unit_id] += total
@@ -77,7 +77,7 @@ def account_summaries(
         bills = bills.filter(project_id=project_id)
     ids = list(unit_ids) if unit_ids is not None else None
     if ids is not None:
-        bills = bills.filter(unit_id__in=ids)
+        bills = bills.filter(unit_id__in_ids=ids)
     overdue = Q(due_date__lt=as_of)
     rows = (bills.values("unit_id", "project_id")
             .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")),
@@ -167,15 +167,15 @@ def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = Tr
         if u.project_id not in terms:
             terms[u.project_id] = latefee.Terms.from_policy(policy_for(u.project))
     bills: dict[int, list[Bill]] = defaultdict(list)
-    for bill in (Bill.objects.filter(unit_id__in=ids).select_related("fee_item")
+    for bill in (Bill.objects.filter(unit_id__in_ids=ids).select_related("fee_item")
                  .order_by("unit_id", "period_start", "fee_item__sort", "id")):
         bills[bill.unit_id].append(bill)
     allocations: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
-    for bill_id, day, fen in Allocation.objects.filter(bill__unit_id__in=ids).values_list(
+    for bill_id, day, fen in Allocation.objects.filter(bill__unit_id__in_ids=ids).values_list(
             "bill_id", "applied_on", "amount_fen"):
         allocations[bill_id].append((day, fen))
     adjusted: dict[int, int] = dict(
-        Adjustment.objects.filter(bill__unit_id__in=ids, status="approved").values_list("bill_id")
+        Adjustment.objects.filter(bill__unit_id__in_ids=ids, status="approved").values_list("bill_id")
         .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
     out: dict[int, Statement] = {}
     for u in units:
@@ -195,7 +195,7 @@ def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = Tr
                                       disputed_since=bill.disputed_since)
             statement.lines.append(StatementLine(bill, paid, adj, open_fen, fee, posted.get(bill.pk, 0)))
     if payments:
-        for p in Payment.objects.filter(unit_id__in=ids).order_by("paid_at", "id"):
+        for p in Payment.objects.filter(unit_id__in_ids=ids).order_by("paid_at", "id"):
             out[p.unit_id].payments.append(p)
         for unit_id, fen in prepaid_balances(ids).items():
             out[unit_id].prepaid_fen = fen

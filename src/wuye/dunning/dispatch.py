@@ -212,7 +212,7 @@ def _filter_windows(due, now, ctx: _Context, result: DispatchResult) -> list[int
         later[opening].append(pk)
         result.deferred += 1
     for opening, ids in later.items():
-        Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(next_attempt_at=opening)
+        Action.objects.filter(pk__in_ids=ids, status=ActionStatus.PENDING).update(next_attempt_at=opening)
     return ready
 
 
@@ -261,9 +261,9 @@ ITEM_COLUMNS = ("pk", "project_id", "unit_id", "step_id", "cycle", "episode_id",
 
 
 def _claim(ids: list[int], now: dt.datetime, token: str, steps: dict[int, Step]) -> list[_Item]:
-    Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(
+    Action.objects.filter(pk__in_ids=ids, status=ActionStatus.PENDING).update(
         status=ActionStatus.SENDING, claimed_at=now, claimed_by=token, attempts=F("attempts") + 1)
-    rows = list(Action.objects.filter(pk__in=ids, status=ActionStatus.SENDING, claimed_by=token)
+    rows = list(Action.objects.filter(pk__in_ids=ids, status=ActionStatus.SENDING, claimed_by=token)
                 .values_list(*ITEM_COLUMNS))
     missing = {r[3] for r in rows} - steps.keys()
     if missing:
@@ -460,7 +460,7 @@ def _cn_date(d: dt.date | None) -> str:
 def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[int, list[str]]:
     """unit → the billing periods (first day, ISO) of its overdue open lines: what a demand names."""
     out: dict[int, list[str]] = defaultdict(list)
-    for u, start in (Bill.objects.filter(unit_id__in=unit_ids, is_void=False, settled_fen__lt=F("amount_fen"),
+    for u, start in (Bill.objects.filter(unit_id__in_ids=unit_ids, is_void=False, settled_fen__lt=F("amount_fen"),
                                          due_date__lt=today)
                      .values_list("unit_id", "period_start").distinct().order_by("unit_id", "period_start")):
         out[u].append(start.isoformat())
@@ -474,7 +474,7 @@ def _addresses(unit_ids: list[int], today: dt.date) -> tuple[dict[tuple[int, str
     owners = liable_party_ids(unit_ids, today)
     best: dict[tuple[int, str], tuple[int, str, tuple]] = {}
     for pk, party, kind, value, primary, validity in (
-            ContactPoint.objects.filter(party_id__in=set(owners.values()))
+            ContactPoint.objects.filter(party_id__in_ids=set(owners.values()))
             .exclude(validity__in=list(DEAD_VALIDITIES))
             .values_list("pk", "party_id", "kind", "value", "is_primary", "validity")):
         rank = (not primary, validity != "valid", pk)
@@ -492,7 +492,7 @@ def _addresses(unit_ids: list[int], today: dt.date) -> tuple[dict[tuple[int, str
 
 def _last_sent(unit_ids: list[int]) -> dict[int, dt.datetime]:
     """unit → when its last arrears message (SMS, WeChat, e-mail) went out."""
-    return dict(Action.objects.filter(unit_id__in=unit_ids, channel__in=list(MESSAGE_CHANNELS),
+    return dict(Action.objects.filter(unit_id__in_ids=unit_ids, channel__in=list(MESSAGE_CHANNELS),
                                       episode__isnull=False, sent_at__isnull=False)
                 .values_list("unit_id").annotate(last=Max("sent_at")).values_list("unit_id", "last"))
 
@@ -500,7 +500,7 @@ def _last_sent(unit_ids: list[int]) -> dict[int, dt.datetime]:
 def _calls_today(unit_ids: list[int], now: dt.datetime) -> dict[int, int]:
     start = workcal.to_aware(dt.datetime.combine(workcal.local_now(now).date(), dt.time.min))
     counts: dict[int, int] = defaultdict(int)
-    for u in Action.objects.filter(unit_id__in=unit_ids, channel=Channel.CALL, sent_at__gte=start).values_list(
+    for u in Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.CALL, sent_at__gte=start).values_list(
             "unit_id", flat=True):
         counts[u] += 1
     return counts

@@ -383,7 +383,7 @@ def ladder_of(ladders: dict[str, Ladder], segment: str) -> Ladder | None:
 def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[int, tuple[int, dt.date, str]]:
     qs = Episode.objects.filter(project=project, closed_on__isnull=True)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in=unit_ids)
+        qs = qs.filter(unit_id__in_ids=unit_ids)
     return {u: (pk, opened, klass) for pk, u, opened, klass in
             qs.values_list("pk", "unit_id", "opened_on", "account_class")}
 
@@ -396,7 +396,7 @@ def _fired(project: Project, as_of: dt.date,
     (a hold that cancelled its send does not rewind the ladder)."""
     qs = Action.objects.filter(project=project, episode__closed_on__isnull=True, decided_on__lt=as_of)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in=unit_ids)
+        qs = qs.filter(unit_id__in_ids=unit_ids)
     out: dict[int, list] = defaultdict(list)
     for u, step, stage, on, channel, rep in qs.values_list(
             "unit_id", "step_id", "stage", "decided_on", "channel", "step__repeat_days").iterator(chunk_size=50_000):
@@ -410,7 +410,7 @@ def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[i
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in=unit_ids)
+        qs = qs.filter(unit_id__in_ids=unit_ids)
     out: dict[int, list[HoldInfo]] = defaultdict(list)
     for pk, u, kind, starts, until, outcome, reason in qs.values_list(
             "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason"):
@@ -424,7 +424,7 @@ def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[int]:
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in=unit_ids)
+        qs = qs.filter(unit_id__in_ids=unit_ids)
     return set(qs.order_by().values_list("unit_id", flat=True).distinct())
 
 

@@ -95,11 +95,11 @@ def liable_party_ids(unit_ids: list[int], on: dt.date) -> dict[int, int]:
     A tenant who agreed to pay is asked first in practice, but the owner stays liable (物业管理条例 41).
     """
     owners: dict[int, int] = dict(
-        Occupancy.objects.filter(current_occupancy_q(on), unit_id__in=unit_ids, role=OccupantRole.OWNER)
+        Occupancy.objects.filter(current_occupancy_q(on), unit_id__in_ids=unit_ids, role=OccupantRole.OWNER)
         .order_by("start", "id").values_list("unit_id", "party_id"))  # later rows overwrite earlier ones
     rest = [u for u in unit_ids if u not in owners]
     if rest:
-        for u, developer in (Unit.objects.filter(pk__in=rest, project__developer__isnull=False)
+        for u, developer in (Unit.objects.filter(pk__in_ids=rest, project__developer__isnull=False)
                              .values_list("pk", "project__developer_id")):
             owners[u] = developer
     return owners
