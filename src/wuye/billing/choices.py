@@ -38,6 +38,7 @@ class AdjustmentKind(models.TextChoices):
     RUN_REVERSAL = "run_reversal", "撤销出账批次"
     WAIVE_PRINCIPAL = "waive_principal", "减免本金"
     WRITE_OFF = "write_off", "核销/和解"
+    PREPAY_DISCOUNT = "prepay_discount", "预缴优惠"
 
 
 class ApprovalStatus(models.TextChoices):

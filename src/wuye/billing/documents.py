@@ -85,6 +85,11 @@ def _build(story) -> bytes:
     return out.getvalue()
 
 
+def fees_charged(payment: Payment) -> list:
+    """The 违约金 lines this payment charged when it settled overdue principal (receipts list them)."""
+    return list(payment.late_fees_charged.order_by("period_start", "id"))
+
+
 def receipt_pdf(payment: Payment) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
@@ -103,12 +108,17 @@ def receipt_pdf(payment: Payment) -> bytes:
     lines += [[f"{a.bill.period_start:%Y-%m}", a.bill.fee_item.name, format_yuan(a.amount_fen)] for a in allocations]
     if payment.amount_fen > applied:
         lines.append(["", "转入预存", format_yuan(payment.amount_fen - applied)])
+    fees = fees_charged(payment)
+    fee_rows = [["账期", "本次结清逾期本金时计收的违约金", "违约金"]]
+    fee_rows += [[f"{b.period_start:%Y-%m}", Paragraph(b.rule + ("（已随冲正作废）" if b.is_void else ""), s["body"]),
+                  format_yuan(b.amount_fen)] for b in fees]
     story = [
         Paragraph("收 款 收 据", s["title"]),
         Paragraph(settings.COMPANY_NAME, s["sub"]),
         _table(head, [22 * mm, 70 * mm, 22 * mm, 60 * mm], header=False),
         Spacer(1, 6 * mm),
         _table(lines, [40 * mm, 84 * mm, 50 * mm], align_right=(2,)),
+        *([Spacer(1, 4 * mm), _table(fee_rows, [24 * mm, 120 * mm, 30 * mm], align_right=(2,))] if fees else []),
         Spacer(1, 12 * mm),
         Paragraph(f"收款人：{payment.created_by or payment.actor_label}　　　　交款人签字：＿＿＿＿＿＿", s["body"]),
     ]

@@ -37,6 +37,10 @@ class BillingPolicy(models.Model):
     late_fee_cap_percent = models.DecimalField("违约金上限（占本金 %）", max_digits=6, decimal_places=2,
                                                null=True, blank=True)
     late_fee_not_above_principal = models.BooleanField("违约金不超过本金", default=True)
+    late_fee_charge_at_settlement = models.BooleanField(
+        "结清本金时自动计收违约金", default=False,
+        help_text="开启后，一笔收款结清某期逾期本金时，按上面的违约金条款同时计收该期违约金（一次，可冲正、可减免）；"
+                  "关闭时只由经理手工计收。合同没有违约金条款时不要开启。")
     court_lpr_percent = models.DecimalField("一年期 LPR（年 %）", max_digits=5, decimal_places=2,
                                             default=Decimal("3.00"))
     court_margin_percent = models.DecimalField("法院支持上浮（%）", max_digits=5, decimal_places=2,
@@ -144,6 +148,9 @@ class Bill(models.Model):
     late_fee_of = models.ForeignKey("self", verbose_name="违约金所属账单", null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="late_fee_lines", db_index=False,
                                     help_text="违约金行指向产生它的账单；同一账单可分次计收。")
+    charged_with = models.ForeignKey("Payment", verbose_name="结清时计收自收款", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="late_fees_charged", db_index=False,
+                                     help_text="结清本金时自动计收的违约金行指向那笔收款；收款冲正时随之作废。")
     disputed_since = models.DateField("争议起始", null=True, blank=True,
                                       help_text="争议期间不计违约金。")
     # Cached, rebuilt by check_ledger: allocations + approved adjustments; void flag.
@@ -169,6 +176,8 @@ class Bill(models.Model):
                          name="bill_open_by_unit"),
             models.Index(fields=["project", "period_start"], name="bill_by_project_period"),
             models.Index(fields=["late_fee_of"], condition=Q(late_fee_of__isnull=False), name="bill_late_fee_of"),
+            models.Index(fields=["charged_with"], condition=Q(charged_with__isnull=False),
+                         name="bill_late_fee_charged_with"),
         ]
 
     def __str__(self) -> str:
@@ -269,6 +278,9 @@ class Adjustment(models.Model):
                                    on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField("审批时间", null=True, blank=True)
     decision_note = models.CharField("审批意见", max_length=300, blank=True)
+    prepay_period = models.ForeignKey("PrepayPeriod", verbose_name="预缴优惠期", null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="adjustments",
+                                      help_text="预缴优惠：按登记时约定的该期优惠金额减收。")
 
     class Meta:
         verbose_name = "账单调整"
@@ -387,3 +399,91 @@ class StatementDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit.code} {self.period_start:%Y-%m} {self.get_method_display()} {self.delivered_on}"
+
+
+class PrepayOffer(models.Model):
+    """预缴优惠方案 — pay N months of a fee item ahead at once and get X % off; set up by a manager.
+
+    The manager who sets the offer up approves, once, every discount given under it (``PrepayAgreement``)."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT,
+                                related_name="prepay_offers")
+    name = models.CharField("名称", max_length=60)
+    fee_item = models.ForeignKey(FeeItem, verbose_name="收费项目", on_delete=models.PROTECT)
+    months = models.PositiveSmallIntegerField("预缴月数")
+    discount_percent = models.DecimalField("优惠比例（%）", max_digits=5, decimal_places=2)
+    valid_from = models.DateField("办理起始日")
+    valid_to = models.DateField("办理截止日")
+    active = models.BooleanField("启用", default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="设定人（经理）", on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField("设定时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "预缴优惠方案"
+        verbose_name_plural = "预缴优惠方案"
+        ordering = ["project", "-valid_from", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(months__gt=0), name="prepay_offer_months_positive"),
+            models.CheckConstraint(condition=Q(discount_percent__gt=0) & Q(discount_percent__lt=100),
+                                   name="prepay_offer_percent_range"),
+            models.CheckConstraint(condition=Q(valid_to__gte=F("valid_from")), name="prepay_offer_dates_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.fee_item} 预缴 {self.months} 个月 优惠 {self.discount_percent.normalize():f}%）"
+
+
+class PrepayAgreement(models.Model):
+    """预缴优惠登记 — a unit took an offer: the payment (to prepaid), the periods it covers and the discount of
+    each, fixed when it was taken. Each period's discount becomes an approved ``Adjustment`` when that period's
+    line is billed; the payment's money (prepaid) pays the rest."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT,
+                             related_name="prepay_agreements")
+    offer = models.ForeignKey(PrepayOffer, verbose_name="优惠方案", on_delete=models.PROTECT,
+                              related_name="agreements")
+    payment = models.OneToOneField(Payment, verbose_name="收款", on_delete=models.PROTECT,
+                                   related_name="prepay_agreement")
+    gross_fen = models.BigIntegerField("优惠前金额（分）")
+    discount_fen = models.BigIntegerField("优惠金额（分）")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="经办人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
+    cancel_note = models.CharField("取消原因", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "预缴优惠登记"
+        verbose_name_plural = "预缴优惠登记"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(discount_fen__gt=0) & Q(discount_fen__lt=F("gross_fen")),
+                                   name="prepay_agreement_discount_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit.code} {self.offer.name}"
+
+
+class PrepayPeriod(models.Model):
+    """预缴优惠期 — one billing period an agreement covers: its amount at the standard and its discount."""
+
+    agreement = models.ForeignKey(PrepayAgreement, verbose_name="预缴优惠登记", on_delete=models.PROTECT,
+                                  related_name="periods")
+    period_start = models.DateField("账期起")
+    gross_fen = models.BigIntegerField("标准金额（分）")
+    discount_fen = models.BigIntegerField("优惠金额（分）")
+
+    class Meta:
+        verbose_name = "预缴优惠期"
+        verbose_name_plural = "预缴优惠期"
+        ordering = ["agreement", "period_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "period_start"], name="prepay_period_unique"),
+            models.CheckConstraint(condition=Q(discount_fen__gte=0), name="prepay_period_discount_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement} {self.period_start:%Y-%m}"

@@ -17,6 +17,7 @@ from wuye.billing import latefee
 from wuye.billing.installments import open_plan_standing
 from wuye.billing.models import Adjustment, Allocation, Bill, Payment
 from wuye.billing.services import policy_for
+from wuye.common.formatting import format_yuan
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class AccountSummary:
     next_due: dt.date | None = None  # earliest due date of open lines not yet due (pre-due reminders)
     upcoming_fen: int = 0  # open amount of lines not yet due
     project_id: int | None = None  # the unit's project (None on a row that holds only prepaid money)
+    late_fee_fen: int = 0  # open 违约金 lines (charged late fees): in open_fen, never in the overdue figures
 
     @property
     def open_installment_plan(self) -> bool:
@@ -67,6 +69,12 @@ def account_summaries(
     amount not yet due (for pre-due reminders). Yields only units with
     something overdue unless ``only_overdue=False``.
 
+    Charged late fees (违约金 lines) count in ``open_fen`` and in ``late_fee_fen`` but not in the overdue or
+    upcoming figures (amount, oldest due date, days, periods): a fee charged when an owner settles the
+    principal is due at once, and counting it would make someone who has just paid look like a new debtor,
+    with the ladder starting over on a fee alone. The ladder works on principal; the fee stays on the
+    statement, payable and waivable (dunning's notices already list principal only).
+
     Reads the open lines through the partial index ``bill_open_by_unit``; a fixed number of grouped queries.
     ``prepaid=False`` leaves the prepaid balance out (``prepaid_fen`` is 0 and units holding only prepaid
     money are not yielded): the collection engine decides on what is owed, and summing every payment and
@@ -78,14 +86,17 @@ def account_summaries(
     ids = list(unit_ids) if unit_ids is not None else None
     if ids is not None:
         bills = bills.filter(unit_id__in_ids=ids)
-    overdue = Q(due_date__lt=as_of)
+    principal = Q(late_fee_of__isnull=True)
+    overdue = principal & Q(due_date__lt=as_of)
+    upcoming = principal & Q(due_date__gte=as_of)
     rows = (bills.values("unit_id", "project_id")
             .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")),
                       overdue_fen=Sum(F("amount_fen") - F("settled_fen"), filter=overdue),
                       oldest_due=Min("due_date", filter=overdue),
                       periods=Count("period_start", filter=overdue, distinct=True),
-                      next_due=Min("due_date", filter=~overdue),
-                      upcoming_fen=Sum(F("amount_fen") - F("settled_fen"), filter=~overdue))
+                      next_due=Min("due_date", filter=upcoming),
+                      upcoming_fen=Sum(F("amount_fen") - F("settled_fen"), filter=upcoming),
+                      late_fee_fen=Sum(F("amount_fen") - F("settled_fen"), filter=~principal))
             .order_by("unit_id"))
     if only_overdue:
         rows = rows.filter(overdue_fen__gt=0)
@@ -100,7 +111,7 @@ def account_summaries(
             oldest_due=oldest, days_overdue=(as_of - oldest).days if oldest else 0,
             overdue_periods=r["periods"] or 0, prepaid_fen=prepaid.get(r["unit_id"], 0),
             installment=plans.get(r["unit_id"]), next_due=r["next_due"], upcoming_fen=r["upcoming_fen"] or 0,
-            project_id=r["project_id"])
+            project_id=r["project_id"], late_fee_fen=r["late_fee_fen"] or 0)
     if not only_overdue:
         for unit_id, fen in prepaid.items():
             if unit_id not in seen:
@@ -115,6 +126,7 @@ class StatementLine:
     open_fen: int
     late_fee: latefee.LateFee | None  # accrued on this line to the statement date (never on a late-fee line)
     posted_late_fee_fen: int = 0  # already charged as 违约金 lines
+    notes: str = ""  # what the adjustments on the line were (e.g. a pay-ahead discount and its offer)
 
     @property
     def unposted_late_fee_fen(self) -> int:
@@ -152,12 +164,12 @@ class Statement:
 
 
 def statement_for_unit(unit, *, as_of: dt.date) -> Statement:
-    """Everything billed, paid and adjusted for a unit, what is open, and late fees to ``as_of`` (5 queries)."""
+    """Everything billed, paid and adjusted for a unit, what is open, and late fees to ``as_of`` (6 queries)."""
     return statements_for_units([unit], as_of=as_of)[unit.pk]
 
 
 def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = True) -> dict[int, Statement]:
-    """``statement_for_unit`` for many units at once (printed notices in batch): the same five queries
+    """``statement_for_unit`` for many units at once (printed notices in batch): the same six queries
     whatever the number of units, plus one policy read per project. Without ``payments`` the payment list
     and prepaid balance are not read (a demand needs only what is open)."""
     units = list(units)
@@ -177,6 +189,11 @@ def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = Tr
     adjusted: dict[int, int] = dict(
         Adjustment.objects.filter(bill__unit_id__in_ids=ids, status="approved").values_list("bill_id")
         .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+    notes: dict[int, list[str]] = defaultdict(list)
+    for bill_id, reason, fen in Adjustment.objects.filter(bill__unit_id__in_ids=ids, status="approved",
+                                                          kind="prepay_discount").values_list("bill_id", "reason",
+                                                                                              "amount_fen"):
+        notes[bill_id].append(f"{reason} −{format_yuan(fen)}")
     out: dict[int, Statement] = {}
     for u in units:
         posted: dict[int, int] = defaultdict(int)
@@ -193,7 +210,8 @@ def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = Tr
                 fee = latefee.compute(amount_fen=bill.amount_fen - adj, due_date=bill.due_date, as_of=as_of,
                                       terms=terms[u.project_id], payments=allocations.get(bill.pk, []),
                                       disputed_since=bill.disputed_since)
-            statement.lines.append(StatementLine(bill, paid, adj, open_fen, fee, posted.get(bill.pk, 0)))
+            statement.lines.append(StatementLine(bill, paid, adj, open_fen, fee, posted.get(bill.pk, 0),
+                                                 "；".join(notes.get(bill.pk, []))))
     if payments:
         for p in Payment.objects.filter(unit_id__in_ids=ids).order_by("paid_at", "id"):
             out[p.unit_id].payments.append(p)

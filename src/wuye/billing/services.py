@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
+from wuye.billing import latefee
 from wuye.billing.choices import (
     AdjustmentKind,
     ApprovalStatus,
@@ -35,12 +36,14 @@ from wuye.billing.models import (
     BillRun,
     FeeItem,
     Payment,
+    PrepayAgreement,
+    PrepayPeriod,
     Rate,
     ReceiptCounter,
 )
 from wuye.billing.permissions import can_approve
 from wuye.billing.signals import arrears_reduced
-from wuye.common.bulk import insert_rows
+from wuye.common.bulk import insert_rows, update_rows
 from wuye.common.formatting import format_yuan, round_fen
 from wuye.estate.choices import OccupancyState, OccupantRole
 from wuye.estate.models import Occupancy, Project, Unit
@@ -134,6 +137,16 @@ def liable_parties(project: Project, on: dt.date) -> dict[int, int]:
     return dict(owners)
 
 
+def line_amount(item: FeeItem, rate: Rate, *, area: Decimal, state: str, months: int) -> tuple[int, str]:
+    """One unit's amount (fen) for ``months`` of a fee item at ``rate``, and the rule that explains it."""
+    vacant = state == OccupancyState.VACANT and rate.vacant_price is not None
+    price = rate.vacant_price if vacant else rate.price
+    tag = "（空置）" if vacant else ""
+    if item.pricing == Pricing.PER_AREA:
+        return round_fen(area * price * months * 100), f"{area}m² × ¥{price.normalize():f}/m²/月{tag} × {months}个月"
+    return round_fen(price * months * 100), f"¥{price.normalize():f}/户/月{tag} × {months}个月"
+
+
 def bill_plan(*, project: Project, period: dt.date) -> BillPlan:
     """What a bill run for ``period`` would post: one draft per unit × fee item not yet billed (no writes)."""
     policy = policy_for(project)
@@ -159,15 +172,7 @@ def bill_plan(*, project: Project, period: dt.date) -> BillPlan:
             if party_id is None:
                 problems.append(f"房屋 {code} 没有业主，项目也未登记开发商，无法出账")
                 break
-            vacant = state == OccupancyState.VACANT and rate.vacant_price is not None
-            price = rate.vacant_price if vacant else rate.price
-            tag = "（空置）" if vacant else ""
-            if item.pricing == Pricing.PER_AREA:
-                amount = round_fen(area * price * months * 100)
-                rule = f"{area}m² × ¥{price.normalize():f}/m²/月{tag} × {months}个月"
-            else:
-                amount = round_fen(price * months * 100)
-                rule = f"¥{price.normalize():f}/户/月{tag} × {months}个月"
+            amount, rule = line_amount(item, rate, area=area, state=state, months=months)
             if amount > 0:
                 plan.drafts.append(BillDraft(unit_id, party_id, item.pk, amount, rule))
     if problems:
@@ -198,6 +203,7 @@ def bill_generate(
     )
     audit_record(actor=actor, actor_label=actor_label, verb="billing.run", obj=run,
                  after={"period": plan.period_start, "bills": len(plan.drafts), "amount_fen": plan.amount_fen})
+    prepay_discounts_apply(project=project, period_start=plan.period_start)
     billed = {d.unit_id for d in plan.drafts}
     holders = [u for u in _prepaid_holders(project) if u in billed]
     prepaid_apply(unit_ids=holders, on=on or timezone.localdate())
@@ -284,27 +290,78 @@ def largest_remainder(total: int, weights: list[int]) -> list[int]:
 
 # --- payments and allocation ---------------------------------------------------------------------------
 
-def _next_receipt_no(project: Project, year: int) -> str:
-    """The next number of the project's receipt book for ``year``; the UPDATE takes the row lock."""
+# The legal order of a unit's open lines (民法典 560): due before not-yet-due, then oldest first.
+OPEN_BILL_ORDER = ("due_date", "period_start", "fee_item__sort", "id")
+
+
+def receipt_numbers(project: Project, year: int, count: int = 1) -> list[str]:
+    """Reserve ``count`` consecutive numbers of the project's receipt book for ``year`` (one UPDATE, which
+    takes the counter's row lock); the format ``CODE-YYYY-NNNNNN`` is written here only."""
     counter = ReceiptCounter.objects.filter(project=project, year=year)
-    if not counter.update(last=F("last") + 1):
+    if not counter.update(last=F("last") + count):
         ReceiptCounter.objects.get_or_create(project=project, year=year)
-        counter.update(last=F("last") + 1)
-    return f"{project.code}-{year}-{counter.values_list('last', flat=True).get():06d}"
+        counter.update(last=F("last") + count)
+    last = counter.values_list("last", flat=True).get()
+    return [f"{project.code}-{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
-def _record_allocations(rows: list[Allocation]) -> None:
-    """Write allocation rows and move each line's cached ``settled_fen`` by the same amount."""
-    Allocation.objects.bulk_create(rows)
-    for row in rows:
-        Bill.objects.filter(pk=row.bill_id).update(settled_fen=F("settled_fen") + row.amount_fen)
+def _next_receipt_no(project: Project, year: int) -> str:
+    return receipt_numbers(project, year)[0]
 
 
-def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date, earlier: dict | None = None) -> int:
-    """Apply up to ``budget`` fen of ``payment`` to ``bills`` in the given order; returns what was applied.
+def payment_errors(*, amount_fen: int, method: str, reference: str, paid_at: dt.datetime,
+                   now: dt.datetime) -> dict[str, str]:
+    """The checks every payment passes, by field (empty when it may be posted). Whether the reference was
+    used before is checked by the caller (one query for one payment, one per chunk for many)."""
+    errors: dict[str, str] = {}
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool):
+        return {"amount_fen": "金额必须是以分为单位的整数。"}
+    if amount_fen <= 0:
+        errors["amount_fen"] = "金额必须大于 0。"
+    if method not in PaymentMethod.values:
+        errors["method"] = "未知的收款方式。"
+    elif amount_fen > METHOD_LIMIT_FEN[method]:
+        errors["amount_fen"] = (f"{PaymentMethod(method).label}单笔不能超过 "
+                                f"{format_yuan(METHOD_LIMIT_FEN[method])}。")
+    if method in METHODS_NEEDING_REFERENCE and not reference.strip():
+        errors["reference"] = "该收款方式需要填写流水号/凭证号。"
+    if paid_at > now + dt.timedelta(minutes=5):
+        errors["paid_at"] = "收款时间不能晚于现在。"
+    return errors
 
-    ``earlier`` maps (payment, fee item, period) to the date this money first paid a line of that period that
-    was since voided: re-applied money keeps that date, so corrections never create late fees."""
+
+REFERENCE_USED = "该流水号已登记过，不能重复入账。"
+
+# An allocation to write: (payment id, bill id, fen, applied on).
+AllocationRow = tuple[int, int, int, dt.date]
+
+
+def _record_allocations(rows: Iterable[AllocationRow], *, settled: dict[int, int] | None = None) -> None:
+    """Write allocation rows and move each line's cached ``settled_fen`` by the same amount, set-based (one
+    insert, one read and one update however many rows). ``settled`` gives the lines' new cached values when
+    the caller already holds them (the bulk path, under the same locks); otherwise they are read and moved."""
+    rows = list(rows)
+    if not rows:
+        return
+    now = timezone.now()
+    insert_rows(Allocation, ["payment_id", "bill_id", "amount_fen", "applied_on", "created_at"],
+                ((p, b, fen, day, now) for p, b, fen, day in rows))
+    if settled is None:
+        delta: dict[int, int] = defaultdict(int)
+        for _, bill_id, fen, _ in rows:
+            delta[bill_id] += fen
+        ids = sorted(delta)
+        settled = {}
+        for start in range(0, len(ids), 2000):
+            for pk, fen in Bill.objects.filter(pk__in=ids[start:start + 2000]).values_list("pk", "settled_fen"):
+                settled[pk] = fen + delta[pk]
+    update_rows(Bill, ["settled_fen"], sorted(settled.items()))
+
+
+def _plan_allocations(payment_id: int, bills: list, budget: int, on: dt.date,
+                      earlier: dict | None = None) -> tuple[list[tuple[int, Bill, int, dt.date]], int]:
+    """Where up to ``budget`` fen of a payment go among ``bills`` (in the given order), each line up to what
+    it still owes. Moves each line's in-memory ``settled_fen``; writes nothing. Returns (rows, applied)."""
     applied = 0
     rows = []
     for bill in bills:
@@ -313,11 +370,20 @@ def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date, ear
         take = min(bill.amount_fen - bill.settled_fen, budget - applied)
         if take <= 0:
             continue
-        day = (earlier or {}).get((payment.pk, bill.fee_item_id, bill.period_start), on)
-        rows.append(Allocation(payment=payment, bill=bill, amount_fen=take, applied_on=min(day, on)))
+        day = (earlier or {}).get((payment_id, bill.fee_item_id, bill.period_start), on)
+        rows.append((payment_id, bill, take, min(day, on)))
         bill.settled_fen += take
         applied += take
-    _record_allocations(rows)
+    return rows, applied
+
+
+def _allocate(payment: Payment, bills: list[Bill], budget: int, on: dt.date, earlier: dict | None = None) -> int:
+    """Apply up to ``budget`` fen of ``payment`` to ``bills`` in the given order; returns what was applied.
+
+    ``earlier`` maps (payment, fee item, period) to the date this money first paid a line of that period that
+    was since voided: re-applied money keeps that date, so corrections never create late fees."""
+    rows, applied = _plan_allocations(payment.pk, bills, budget, on, earlier)
+    _record_allocations([(p, b.pk, fen, day) for p, b, fen, day in rows])
     return applied
 
 
@@ -326,7 +392,7 @@ def open_bills(unit_id: int, *, lock: bool = False) -> list[Bill]:
     qs = Bill.objects.filter(unit_id=unit_id, is_void=False, settled_fen__lt=F("amount_fen"))
     if lock:
         qs = qs.select_for_update()
-    return list(qs.select_related("fee_item").order_by("due_date", "period_start", "fee_item__sort", "id"))
+    return list(qs.select_related("fee_item").order_by(*OPEN_BILL_ORDER))
 
 
 @transaction.atomic
@@ -337,24 +403,11 @@ def payment_record(
 ) -> Payment:
     """Record money received for a unit and allocate it: to the lines the payer names (their choice wins),
     otherwise oldest first; whatever is left becomes the unit's prepaid balance."""
-    errors: dict[str, str] = {}
-    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool):
-        raise ValidationError({"amount_fen": "金额必须是以分为单位的整数。"})
-    if amount_fen <= 0:
-        errors["amount_fen"] = "金额必须大于 0。"
-    if method not in PaymentMethod.values:
-        errors["method"] = "未知的收款方式。"
-    elif amount_fen > METHOD_LIMIT_FEN[method]:
-        errors["amount_fen"] = (f"{PaymentMethod(method).label}单笔不能超过 "
-                                f"{format_yuan(METHOD_LIMIT_FEN[method])}。")
-    if method in METHODS_NEEDING_REFERENCE and not reference.strip():
-        errors["reference"] = "该收款方式需要填写流水号/凭证号。"
     now = timezone.now()
     paid_at = paid_at or now
-    if paid_at > now + dt.timedelta(minutes=5):
-        errors["paid_at"] = "收款时间不能晚于现在。"
+    errors = payment_errors(amount_fen=amount_fen, method=method, reference=reference, paid_at=paid_at, now=now)
     if reference and Payment.objects.filter(method=method, reference=reference.strip(), amount_fen__gt=0).exists():
-        errors["reference"] = "该流水号已登记过，不能重复入账。"
+        errors["reference"] = REFERENCE_USED
     if errors:
         raise ValidationError(errors)
     Unit.objects.select_for_update().filter(pk=unit.pk).first()  # serialise payments of one unit
@@ -371,10 +424,18 @@ def payment_record(
         project_id=unit.project_id, unit=unit, payer_name=payer_name, amount_fen=amount_fen, method=method,
         paid_at=paid_at, reference=reference.strip(), note=note, created_by=actor, actor_label=actor_label,
         receipt_no=_next_receipt_no(unit.project, timezone.localtime(paid_at).year))
-    applied = _allocate(payment, lines, amount_fen, local_day)
+    fees_ctx = settlement_fees_context(unit.project, lines, local_day)
+    rows, applied = _plan_allocations(payment.pk, lines, amount_fen, local_day)
+    fees = settlement_fee_lines(fees_ctx, rows, local_day, payment) if fees_ctx else []
+    if fees:  # charged now; what is left of this payment pays them at once, as prepaid money would
+        Bill.objects.bulk_create(fees)
+        more, extra = _plan_allocations(payment.pk, fees, amount_fen - applied, local_day)
+        rows, applied = rows + more, applied + extra
+    _record_allocations([(p, b.pk, fen, day) for p, b, fen, day in rows])
     audit_record(actor=actor, actor_label=actor_label, verb="payment.record", obj=payment,
                  after={"amount_fen": amount_fen, "method": method, "applied_fen": applied,
-                        "prepaid_fen": amount_fen - applied, "chosen": bill_ids or []})
+                        "prepaid_fen": amount_fen - applied, "chosen": bill_ids or [],
+                        **_fee_audit(fees)})
     if applied:
         arrears_reduced.send(sender=Payment, unit_id=unit.pk, on=local_day)
     return payment
@@ -391,9 +452,7 @@ def _release_allocations(bills: list[Bill], on: dt.date) -> None:
     net = list(Allocation.objects.filter(bill__in=bills)
                .annotate(root=Coalesce("payment__reverses_id", "payment_id")).values("root", "bill_id")
                .annotate(total=Sum("amount_fen"), first=Min("applied_on")).filter(total__gt=0))
-    rows = [Allocation(payment_id=r["root"], bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=on)
-            for r in net]
-    _record_allocations(rows)
+    _record_allocations([(r["root"], r["bill_id"], -r["total"], on) for r in net])
     released: dict[int, list[tuple[int, int, dt.date]]] = defaultdict(list)
     for r in net:
         released[r["bill_id"]].append((r["root"], r["total"], r["first"]))
@@ -439,6 +498,14 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.amount_fen < 0 or Payment.objects.filter(reverses=payment).exists():
         raise ValidationError({"payment": "该收款已冲正或本身是冲正记录。"})
+    agreement = PrepayAgreement.objects.filter(payment=payment, cancelled_at__isnull=True).first()
+    if agreement is not None:
+        used = Adjustment.objects.filter(prepay_period__agreement=agreement, bill__is_void=False).count()
+        if used:
+            raise ValidationError({"payment": f"这笔预缴已有 {used} 期享受了优惠，不能直接冲正；"
+                                              f"请经理先作废并重开这些账单（取消优惠），再冲正。"})
+        PrepayAgreement.objects.filter(pk=agreement.pk).update(cancelled_at=timezone.now(),
+                                                               cancel_note=f"收款冲正：{reason}"[:300])
     reversal = Payment.objects.create(
         project_id=payment.project_id, unit_id=payment.unit_id, payer_name=payment.payer_name,
         amount_fen=-payment.amount_fen, method=payment.method, paid_at=timezone.now(), reverses=payment,
@@ -447,11 +514,19 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
            .annotate(total=Sum("amount_fen"), first=Min("applied_on")).filter(total__gt=0))
     # dated as the money was first applied: a bounced payment never paid anything, so late fees run as if
     # it had never arrived
-    rows = [Allocation(payment=reversal, bill_id=r["bill_id"], amount_fen=-r["total"], applied_on=r["first"])
-            for r in net]
+    rows = [(reversal.pk, r["bill_id"], -r["total"], r["first"]) for r in net]
     _record_allocations(rows)
+    # late fees this payment charged when it settled principal go with it (voided, pointing at the reversal)
+    fees = list(Bill.objects.select_for_update().filter(charged_with=payment, is_void=False))
+    fees += _live_descendants([b.pk for b in fees])
+    if fees:
+        _close_void(fees, kind=AdjustmentKind.VOID, actor=actor, on=timezone.localdate(),
+                    reason=f"随收款 {payment.receipt_no or payment.pk} 冲正作废（冲正记录 #{reversal.pk}）：{reason}")
     audit_record(actor=actor, verb="payment.reverse", obj=payment, note=reason,
-                 after={"reversal": reversal.pk, "released": [r.bill_id for r in rows]})
+                 after={"reversal": reversal.pk, "released": [r[1] for r in rows],
+                        "late_fees_voided": [b.pk for b in fees]})
+    if fees:
+        prepaid_apply(unit_ids=[payment.unit_id], on=timezone.localdate())
     return reversal
 
 
@@ -572,6 +647,8 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
                     amount_fen=adjustment.reissue_amount_fen, due_date=bill.due_date, reissue_of=bill,
                     late_fee_of_id=bill.late_fee_of_id, rule=f"更正重开：{adjustment.reason}"[:200])
                 adjustment.reissued_bill = reissue
+                prepay_discounts_apply(project=bill.project, period_start=bill.period_start)
+                reissue.refresh_from_db()
                 # money that had paid the wrong line pays the right one as of the day it first did,
                 # so an owner who paid on time does not start to owe late fees
                 for root, fen, first in sorted(released.get(bill.pk, []), key=lambda r: r[2]):
@@ -646,6 +723,118 @@ def late_fee_post(*, actor: User, unit: Unit, as_of: dt.date, reason: str) -> li
     return created
 
 
+@dataclass
+class SettlementFees:
+    """What charging late fees at settlement needs to know about some open lines (read once, kept current
+    in memory while many payments are planned)."""
+
+    terms: latefee.Terms
+    item: FeeItem
+    names: dict[int, str]  # fee item → name, for the charged line's rule
+    candidates: set[int]  # open lines whose grace has run out by the latest settlement day
+    allocations: dict[int, list[tuple[dt.date, int]]] = field(default_factory=dict)
+    adjusted: dict[int, int] = field(default_factory=dict)
+    posted: dict[int, int] = field(default_factory=dict)  # late fee already charged per source line
+
+
+def settlement_fees_context(project: Project, lines: Iterable[Bill], latest: dt.date) -> SettlementFees | None:
+    """None unless the project charges late fees at settlement and some of ``lines`` are past their grace
+    on ``latest``; otherwise their allocations, approved adjustments and charged late fees (three queries
+    per 2,000 lines)."""
+    policy = policy_for(project)
+    if not policy.late_fee_charge_at_settlement or policy.late_fee_per_mille <= 0:
+        return None
+    grace = dt.timedelta(days=policy.late_fee_grace_days)
+    ids = sorted({b.pk for b in lines if b.late_fee_of_id is None and b.due_date + grace < latest})
+    if not ids:
+        return None
+    ctx = SettlementFees(latefee.Terms.from_policy(policy), late_fee_item(project),
+                         dict(FeeItem.objects.filter(project=project).values_list("pk", "name")), set(ids))
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start:start + 2000]
+        for bill_id, day, fen in Allocation.objects.filter(bill_id__in=chunk).values_list("bill_id", "applied_on",
+                                                                                          "amount_fen"):
+            ctx.allocations.setdefault(bill_id, []).append((day, fen))
+        ctx.adjusted.update(Adjustment.objects.filter(bill_id__in=chunk, status=ApprovalStatus.APPROVED)
+                            .values_list("bill_id").annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+        ctx.posted.update(Bill.objects.filter(late_fee_of_id__in=chunk, is_void=False).values_list("late_fee_of_id")
+                          .annotate(t=Sum("amount_fen")).values_list("late_fee_of_id", "t"))
+    return ctx
+
+
+def settlement_fee_lines(ctx: SettlementFees, rows: list[tuple[int, Bill, int, dt.date]], day: dt.date,
+                         payment: Payment) -> list[Bill]:
+    """The 违约金 lines (unsaved) to charge because ``rows`` — one payment's planned allocations — settled
+    these lines' principal on ``day``: the late fee accrued to that day under the project's terms (grace, cap,
+    rounding, nothing while disputed), less what was charged on the line before. Charged once: a second
+    settlement finds it charged. Updates ``ctx`` so later payments of the same batch see it."""
+    touched: dict[int, Bill] = {}
+    for _, bill, fen, applied_on in rows:
+        if bill.pk in ctx.candidates:
+            ctx.allocations.setdefault(bill.pk, []).append((applied_on, fen))
+            touched[bill.pk] = bill
+    out = []
+    for bill in touched.values():
+        if bill.settled_fen < bill.amount_fen:
+            continue
+        fee = latefee.compute(amount_fen=bill.amount_fen - ctx.adjusted.get(bill.pk, 0), due_date=bill.due_date,
+                              as_of=day, terms=ctx.terms, payments=ctx.allocations[bill.pk],
+                              disputed_since=bill.disputed_since)
+        charge = fee.amount_fen - ctx.posted.get(bill.pk, 0)
+        if charge <= 0:
+            continue
+        ctx.posted[bill.pk] = ctx.posted.get(bill.pk, 0) + charge
+        out.append(Bill(
+            project_id=bill.project_id, unit_id=bill.unit_id, party_id=bill.party_id, fee_item=ctx.item,
+            period_start=bill.period_start, period_end=bill.period_end, amount_fen=charge, due_date=day,
+            late_fee_of_id=bill.pk, charged_with=payment, settled_fen=0,
+            rule=f"结清时计收{ctx.names.get(bill.fee_item_id, '')}违约金：{fee.explanation}"[:200]))
+    return out
+
+
+def _fee_audit(fees: list[Bill]) -> dict:
+    return {"late_fee_fen": sum(b.amount_fen for b in fees), "late_fees": [b.pk for b in fees]} if fees else {}
+
+
+# --- pay-ahead discounts (预缴优惠; taking an offer is in billing.prepay) ---------------------------------------
+
+def prepay_discounts_apply(*, project: Project, period_start: dt.date) -> int:
+    """Give the discount of every pay-ahead period of ``period_start`` whose line is now billed: an approved
+    ``Adjustment`` (kind 预缴优惠) on that line, requested by whoever took the offer, approved by the manager
+    who set the offer up. Once per period on a live line (a voided line's discount moves to its reissue).
+    Returns how many lines got one. A few queries whatever the number of agreements."""
+    periods = list(PrepayPeriod.objects.filter(
+        agreement__project=project, agreement__cancelled_at__isnull=True, period_start=period_start,
+        discount_fen__gt=0).values_list(
+        "pk", "agreement__unit_id", "agreement__offer__fee_item_id", "discount_fen", "agreement__created_by_id",
+        "agreement__offer__created_by_id", "agreement__offer__name", "agreement__payment__receipt_no"))
+    if not periods:
+        return 0
+    done = set(Adjustment.objects.filter(prepay_period_id__in=[p[0] for p in periods], bill__is_void=False,
+                                         status=ApprovalStatus.APPROVED).values_list("prepay_period_id", flat=True))
+    todo = [p for p in periods if p[0] not in done]
+    bills = {(b.unit_id, b.fee_item_id): b for b in Bill.objects.select_for_update().filter(
+        project=project, period_start=period_start, is_void=False, late_fee_of__isnull=True,
+        unit_id__in=[p[1] for p in todo])}
+    now = timezone.now()
+    adjustments, settled = [], {}
+    for pk, unit_id, item_id, discount, taken_by, approver, name, receipt in todo:
+        bill = bills.get((unit_id, item_id))
+        fen = min(discount, bill.amount_fen - bill.settled_fen) if bill else 0
+        if fen <= 0:
+            continue
+        adjustments.append(Adjustment(
+            bill=bill, kind=AdjustmentKind.PREPAY_DISCOUNT, amount_fen=fen, prepay_period_id=pk,
+            reason=f"预缴优惠“{name}”（收据 {receipt}）本期优惠"[:300], status=ApprovalStatus.APPROVED,
+            requested_by_id=taken_by, decided_by_id=approver, decided_at=now,
+            decision_note="经理设定优惠方案即为审批"))
+        bill.settled_fen += fen
+        settled[bill.pk] = bill.settled_fen
+    Adjustment.objects.bulk_create(adjustments)
+    update_rows(Bill, ["settled_fen"], sorted(settled.items()))
+    return len(adjustments)
+
+
 # --- statement delivery ----------------------------------------------------------------------------------
 
 @transaction.atomic
@@ -690,3 +879,15 @@ def statement_delivery_record(
                  after={"delivery": delivery.pk, "period": period_start, "method": method,
                         "delivered_on": delivered_on, "due_moved": moved})
     return delivery
+
+
+
+
+def __getattr__(name: str):
+    """``services.payments_record_bulk`` and ``services.PaymentDraft``: the bulk form of ``payment_record``
+    lives in ``billing.bulk``, which is built on the helpers here, so it is loaded on first use."""
+    if name in ("payments_record_bulk", "PaymentDraft"):
+        from wuye.billing import bulk
+
+        return getattr(bulk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

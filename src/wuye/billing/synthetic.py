@@ -47,7 +47,10 @@ def setup_fee_standards(project: Project, *, since: dt.date) -> None:
         "cycle_months": 1 if office else (6 if project.code.endswith("CH") else 3),
         "anchor_month": 1, "due_day": 15 if not office else 10,
         "late_fee_per_mille": Decimal("0.5") if not office else Decimal("1"), "late_fee_grace_days": 10,
-        "late_fee_cap_percent": Decimal("30")})
+        "late_fee_cap_percent": Decimal("30"),
+        # office leases in the demo charge the late fee when the principal is settled (residential estates
+        # leave it to the manager); see docs/decisions.md
+        "late_fee_charge_at_settlement": office})
     service, _ = FeeItem.objects.get_or_create(project=project, code="WYF", defaults={
         "name": "物业服务费", "kind": FeeKind.PROPERTY, "pricing": Pricing.PER_AREA, "sort": 1})
     for ptype, price in PRICES.items():

@@ -133,10 +133,12 @@ def _decide(request, decide):
 def receipt(request, pk: int):
     payment = get_object_or_404(Payment.objects.select_related("unit", "project", "created_by"), pk=pk)
     _unit(request, payment.unit_id)
-    allocations = payment.allocations.select_related("bill", "bill__fee_item").order_by("bill__period_start")
+    allocations = list(payment.allocations.select_related("bill", "bill__fee_item").order_by("bill__period_start"))
+    applied = sum(a.amount_fen for a in allocations)
     return render(request, "billing/receipt.html", {
         "payment": payment, "allocations": allocations, "upper": rmb_upper(payment.amount_fen),
-        "applied": sum(a.amount_fen for a in allocations)})
+        "applied": applied, "prepaid_fen": payment.amount_fen - applied,
+        "fees_charged": documents.fees_charged(payment)})
 
 
 @login_required

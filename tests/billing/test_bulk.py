@@ -1,12 +1,22 @@
-"""The bulk path of a statement import allocates exactly as billing's payment_record does."""
+"""billing's bulk payment service allocates exactly as payment_record does, and refuses what it refuses."""
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
 
-from wuye.banking.posting import PaymentDraft, payments_record_bulk
+from wuye.billing.bulk import PaymentDraft, payments_record_bulk
 from wuye.billing.models import Allocation, Bill, Payment
 from wuye.billing.services import payment_record
+
+
+@pytest.fixture
+def owed(arrears_estate):
+    """The arrears estate (Jan–Jul 2026 billed, nobody paid) with its units by code."""
+    from wuye.estate.models import Unit
+
+    arrears_estate["by_code"] = {u.code: u for u in Unit.objects.filter(project=arrears_estate["project"])}
+    return arrears_estate
 
 
 def _state():
