@@ -186,3 +186,29 @@ def test_no_fen_is_created_or_lost(alice, billed_estate, steps, percent, months)
         assert check_ledger().mismatches == 0
     finally:
         transaction.savepoint_rollback(sid)
+
+
+def test_a_manager_sets_up_an_offer_on_its_page_and_finance_takes_it_at_the_desk(alice, client, billed_estate):
+    project, unit = billed_estate["project"], billed_estate["units"][0]
+    client.force_login(alice)
+    url = f"/billing/projects/{project.pk}/prepay-offers/"
+    bad = client.post(url, {"name": "年缴", "fee_item": billed_estate["fee_item"].pk, "months": 12,
+                            "discount_percent": "50", "valid_from": "2026-11-01", "valid_to": "2027-01-31"},
+                      follow=True).content.decode()
+    assert "优惠比例须大于 0 且不超过 30%" in bad and not project.prepay_offers.exists()
+    client.post(url, {"name": "年缴九五折", "fee_item": billed_estate["fee_item"].pk, "months": 12,
+                      "discount_percent": "5", "valid_from": "2026-11-01", "valid_to": "2099-12-31"})
+    offer = project.prepay_offers.get()
+    assert offer.created_by == alice
+    page = client.get(f"/billing/units/{unit.pk}/").content.decode()
+    assert "年缴九五折" in page and "办理预缴优惠" in page and "优惠" in page
+    quote = prepay_quote(unit=unit, offer=offer, on=dt.date.today())
+    wrong = client.post(f"/billing/units/{unit.pk}/prepay/", {"offer": offer.pk, "amount": "100.00",
+                                                              "method": "cash"}, follow=True).content.decode()
+    assert "实收金额应为" in wrong and not PrepayAgreement.objects.exists()
+    yuan = f"{quote.payable_fen // 100}.{quote.payable_fen % 100:02d}"
+    receipt = client.post(f"/billing/units/{unit.pk}/prepay/", {"offer": offer.pk, "amount": yuan,
+                                                                "method": "cash"}, follow=True).content.decode()
+    agreement = PrepayAgreement.objects.get()
+    assert agreement.payment.amount_fen == quote.payable_fen
+    assert "预缴优惠：年缴九五折" in receipt and "107.40" in receipt  # the discount on the receipt

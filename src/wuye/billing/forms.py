@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from wuye.billing.choices import PaymentMethod
 from wuye.common.formatting import yuan_to_fen
@@ -99,4 +100,35 @@ class DeliveryForm(forms.Form):
         self.fields["period"].widget.choices = [(p.isoformat(), f"{p:%Y-%m}") for p in periods]
         self.fields["method"].choices = StatementDelivery.Method.choices
         self.fields["delivered_on"].initial = timezone.localdate()
+        bootstrap(self)
+
+
+class PrepayTakeForm(forms.Form):
+    """预缴优惠 at the desk: the offer, the amount received (must equal the quote), how it was paid."""
+
+    offer = forms.TypedChoiceField(label=_("优惠方案"), coerce=int)
+    amount = YuanField(label=_("实收金额（元）"))
+    method = forms.ChoiceField(label=_("方式"), choices=PaymentMethod.choices, initial=PaymentMethod.CASH)
+    payer_name = forms.CharField(label=_("付款人"), max_length=100, required=False)
+    reference = forms.CharField(label=_("流水号/凭证号"), max_length=100, required=False)
+
+    def __init__(self, *args, offers=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["offer"].choices = [(o.pk, o.name) for o in offers]
+        bootstrap(self)
+
+
+class PrepayOfferForm(forms.Form):
+    """A manager's pay-ahead offer."""
+
+    name = forms.CharField(label=_("方案名称"), max_length=60)
+    fee_item = forms.TypedChoiceField(label=_("收费项目"), coerce=int)
+    months = forms.IntegerField(label=_("预缴月数"), min_value=1, max_value=36, initial=12)
+    discount_percent = forms.DecimalField(label=_("优惠比例（%）"), max_digits=5, decimal_places=2, initial=5)
+    valid_from = forms.DateField(label=_("办理起始日"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_to = forms.DateField(label=_("办理截止日"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, fee_items=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fee_item"].choices = [(f.pk, f.name) for f in fee_items]
         bootstrap(self)

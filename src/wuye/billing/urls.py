@@ -17,6 +17,8 @@ urlpatterns = [
     path("installments/<int:pk>/decide/", views.installment_decide, name="installment-decide"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:pk>/", views.approval_decide, name="approval-decide"),
+    path("units/<int:pk>/prepay/", views.prepay_take, name="prepay-take"),
+    path("projects/<int:pk>/prepay-offers/", views.prepay_offers, name="prepay-offers"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/reverse/", views.run_reverse, name="run-reverse"),
 ]

@@ -7,14 +7,16 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from wuye.billing import documents, forms, installments, services
+from wuye.billing import documents, forms, installments, prepay, services
 from wuye.billing.choices import ApprovalStatus
-from wuye.billing.models import Adjustment, Bill, BillRun, InstallmentPlan, Payment
+from wuye.billing.models import Adjustment, Bill, BillRun, InstallmentPlan, Payment, PrepayAgreement
 from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import rmb_upper
@@ -60,7 +62,78 @@ def unit_statement(request, pk: int):
         "plans": plans, "installment_form": forms.InstallmentForm(),
         "delivery_form": forms.DeliveryForm(periods=_periods(statement)),
         "deliveries": unit.statement_deliveries.select_related("recorded_by")[:20],
+        **_prepay_context(unit, as_of),
     })
+
+
+def _prepay_context(unit, as_of: dt.date) -> dict:
+    """The pay-ahead offers open today, each with its quote for this unit or the reason it cannot be taken."""
+    offers = list(prepay.offers_open(unit.project, as_of))
+    quotes = []
+    for offer in offers:
+        try:
+            quotes.append((offer, prepay.prepay_quote(unit=unit, offer=offer, on=as_of), ""))
+        except ValidationError as exc:
+            quotes.append((offer, None, validation_errors_text(exc)))
+    return {"prepay_quotes": quotes, "prepay_form": forms.PrepayTakeForm(offers=offers),
+            "prepay_agreements": unit.prepay_agreements.select_related("offer", "payment")[:10]}
+
+
+@login_required
+@require_POST
+def prepay_take(request, pk: int):
+    """Finance takes a pay-ahead offer for the unit at the desk."""
+    unit = _unit(request, pk)
+    offers = list(prepay.offers_open(unit.project, timezone.localdate()))
+    form = forms.PrepayTakeForm(request.POST, offers=offers)
+    if not form.is_valid():
+        messages.error(request, _("未办理：") + form_errors_text(form))
+        return redirect("billing:unit-statement", pk=unit.pk)
+    d = form.cleaned_data
+    try:
+        agreement = prepay.prepay_take(actor=request.user, unit=unit, offer=next(o for o in offers if o.pk == d["offer"]),
+                                       amount_fen=d["amount"], method=d["method"], reference=d["reference"],
+                                       payer_name=d["payer_name"])
+    except ValidationError as exc:
+        messages.error(request, _("未办理：") + validation_errors_text(exc))
+        return redirect("billing:unit-statement", pk=unit.pk)
+    messages.success(request, _("已办理预缴优惠，收据号 %(no)s。") % {"no": agreement.payment.receipt_no})
+    return redirect("billing:receipt", pk=agreement.payment_id)
+
+
+@login_required
+def prepay_offers(request, pk: int):
+    """A project's pay-ahead offers: managers set them up and stop them; finance sees them."""
+    from wuye.billing.models import FeeItem, PrepayOffer
+
+    project = get_object_or_404(projects_visible(request.user), pk=pk)
+    if not (can_approve(request.user) or can_record_payments(request.user)):
+        raise PermissionDenied(_("只有财务和经理可以查看预缴优惠。"))
+    items = list(FeeItem.objects.filter(project=project, active=True).exclude(pricing="entered"))
+    form = forms.PrepayOfferForm(request.POST or None, fee_items=items)
+    if request.method == "POST":
+        close = request.POST.get("close")
+        try:
+            if close:
+                prepay.prepay_offer_close(actor=request.user,
+                                          offer=get_object_or_404(PrepayOffer, pk=close, project=project))
+                messages.success(request, _("方案已停用。"))
+                return redirect("billing:prepay-offers", pk=project.pk)
+            if form.is_valid():
+                d = form.cleaned_data
+                prepay.prepay_offer_save(actor=request.user, project=project, name=d["name"],
+                                         fee_item=next(i for i in items if i.pk == d["fee_item"]), months=d["months"],
+                                         discount_percent=d["discount_percent"], valid_from=d["valid_from"],
+                                         valid_to=d["valid_to"])
+                messages.success(request, _("方案已设定。"))
+                return redirect("billing:prepay-offers", pk=project.pk)
+            messages.error(request, _("未设定：") + form_errors_text(form))
+        except ValidationError as exc:
+            messages.error(request, _("未设定：") + validation_errors_text(exc))
+    offers = PrepayOffer.objects.filter(project=project).select_related("fee_item", "created_by") \
+        .annotate(taken=Count("agreements"))
+    return render(request, "billing/prepay_offers.html", {"project": project, "offers": offers, "form": form,
+                                                          "can_manage": can_approve(request.user)})
 
 
 def _periods(statement) -> list:
@@ -138,7 +211,8 @@ def receipt(request, pk: int):
     return render(request, "billing/receipt.html", {
         "payment": payment, "allocations": allocations, "upper": rmb_upper(payment.amount_fen),
         "applied": applied, "prepaid_fen": payment.amount_fen - applied,
-        "fees_charged": documents.fees_charged(payment)})
+        "fees_charged": documents.fees_charged(payment),
+        "agreement": PrepayAgreement.objects.filter(payment=payment).select_related("offer").first()})
 
 
 @login_required
