@@ -187,3 +187,31 @@ def test_a_charged_fee_alone_does_not_make_the_payer_a_debtor(alice, line):
     [s] = account_summaries(as_of=D(2026, 5, 20), unit_ids=[bill.unit_id], only_overdue=False)
     assert (s.overdue_fen, s.oldest_due, s.overdue_periods, s.upcoming_fen) == (0, None, 0, 0)
     assert s.open_fen == 2_000 and s.late_fee_fen == 2_000
+
+
+def test_the_statement_summarises_late_fees_in_one_block_with_each_calculation_behind_it(alice, line, client,
+                                                                                         tmp_path):
+    from wuye.billing.documents import statement_pdf
+    from wuye.billing.services import bill_generate
+
+    bill = line(100_000)
+    bill_generate(actor=alice, project=bill.project, period=D(2026, 4, 1))  # 物业服务费 179.00 due 4-15
+    payment_record(actor=alice, unit=bill.unit, amount_fen=100_000, method="cash", paid_at=at(D(2026, 4, 30)))
+    statement = statement_for_unit(bill.unit, as_of=D(2026, 6, 1))
+    block = statement.late_fee_block
+    # 4-15 + 5 grace: 4-21 … 6-01 is 42 days on 179.00 at 0.5‰ = 3.759 → 376 fen, not charged yet
+    assert (block.accrued_fen, block.charged_fen, block.charged_open_fen, block.uncharged_fen) == (
+        2_000 + 376, 2_000, 2_000, 376)
+    assert [ln.bill.late_fee_of_id for ln in block.charged] == [bill.pk]
+    assert all(ln.bill.late_fee_of_id is None for ln in statement.principal_lines)
+    client.force_login(alice)
+    page = client.get(f"/billing/units/{bill.unit_id}/").content.decode()
+    table = page.split('data-testid="statement-lines"')[1].split("</table>")[0]
+    assert "结清时计收" not in table and "‰" not in table  # no fee rows and no calculations in the main table
+    assert page.count('data-testid="late-fee-block"') == 1
+    details = page.split('data-testid="late-fee-details"')[1].split("</table>")[0]
+    assert "结清时计收公摊水费违约金" in details and "0.5‰" in details
+    from tests.billing.test_documents import pdf_text
+
+    text = pdf_text(statement_pdf(bill.unit, statement), tmp_path)
+    assert "按合同计至对账日" in text and "违约金计算（逐期）" in text

@@ -138,16 +138,22 @@ def statement_pdf(unit, statement: Statement) -> bytes:
         ["违约金（按合同）", format_yuan(statement.late_fee_fen), "法院通常支持", format_yuan(statement.court_late_fee_fen)],
     ]
     rows = [["账期", "项目", "截止日", "应收", "已缴", "减免", "未缴", "违约金"]]
-    notes = []
-    for line in statement.lines:
+    for line in statement.principal_lines:  # 违约金 lines are summarised in one block below
         if line.bill.is_void:
             continue
         fee = line.late_fee.amount_fen if line.late_fee else 0
         rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, f"{line.bill.due_date:%Y-%m-%d}",
                      format_yuan(line.bill.amount_fen), format_yuan(line.paid_fen), format_yuan(line.adjusted_fen),
                      format_yuan(line.open_fen), format_yuan(fee) if fee else ""])
-        if fee:
-            notes.append(f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}")
+    block = statement.late_fee_block
+    notes = [f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}"
+             for line in block.details]
+    notes += [f"{line.bill.period_start:%Y-%m} 已计收 {format_yuan(line.bill.amount_fen)}（{line.bill.due_date:%Y-%m-%d}，"
+              f"未缴 {format_yuan(line.open_fen)}）：{line.bill.rule}" for line in block.charged if not line.bill.is_void]
+    fee_block = [["违约金", "按合同计至对账日", "已计收（未缴）", "尚未计收", "法院通常支持"],
+                 ["合计", format_yuan(block.accrued_fen),
+                  f"{format_yuan(block.charged_fen)}（{format_yuan(block.charged_open_fen)}）",
+                  format_yuan(block.uncharged_fen), format_yuan(block.court_fen)]]
     story = [
         Paragraph("物业服务费对账单", s["title"]),
         Paragraph(settings.COMPANY_NAME, s["sub"]),
@@ -157,8 +163,9 @@ def statement_pdf(unit, statement: Statement) -> bytes:
                align_right=(3, 4, 5, 6, 7)),
         Spacer(1, 4 * mm),
     ]
-    if notes:
-        story.append(Paragraph("违约金计算：", s["body"]))
+    if block:
+        story += [_table(fee_block, [20 * mm, 40 * mm, 42 * mm, 34 * mm, 38 * mm], align_right=(1, 2, 3, 4)),
+                  Spacer(1, 2 * mm), Paragraph("违约金计算（逐期）：", s["body"])]
         story += [Paragraph(n, s["small"]) for n in notes]
     story += [Spacer(1, 6 * mm), Paragraph(
         "如对本对账单有疑问，请在收到后七日内与物业服务中心联系。付款时请注明房号。", s["body"])]

@@ -134,6 +134,24 @@ class StatementLine:
 
 
 @dataclass
+class LateFeeBlock:
+    """违约金 summarised once per statement: what the contract terms give to the statement date, what has been
+    charged as 违约金 lines (and is still open), what is not charged yet, the court figure — and, for anyone
+    who asks, each line's calculation (``details``) and the charged lines themselves (``charged``)."""
+
+    accrued_fen: int
+    charged_fen: int
+    charged_open_fen: int
+    uncharged_fen: int
+    court_fen: int
+    details: list[StatementLine]
+    charged: list[StatementLine]
+
+    def __bool__(self) -> bool:
+        return bool(self.details or self.charged)
+
+
+@dataclass
 class Statement:
     unit_id: int
     as_of: dt.date
@@ -161,6 +179,21 @@ class Statement:
     @property
     def court_late_fee_fen(self) -> int:
         return sum(line.late_fee.court_fen for line in self.lines if line.late_fee)
+
+    @property
+    def principal_lines(self) -> list[StatementLine]:
+        """The lines of fees themselves, without 违约金 lines (those are in ``late_fee_block``)."""
+        return [line for line in self.lines if line.bill.late_fee_of_id is None]
+
+    @property
+    def late_fee_block(self) -> LateFeeBlock:
+        details = [line for line in self.lines if line.late_fee and line.late_fee.amount_fen]
+        charged = [line for line in self.lines if line.bill.late_fee_of_id is not None]
+        live = [line for line in charged if not line.bill.is_void]
+        return LateFeeBlock(
+            accrued_fen=sum(line.late_fee.amount_fen for line in details),
+            charged_fen=sum(line.bill.amount_fen for line in live), charged_open_fen=sum(x.open_fen for x in live),
+            uncharged_fen=self.late_fee_fen, court_fen=self.court_late_fee_fen, details=details, charged=charged)
 
 
 def statement_for_unit(unit, *, as_of: dt.date) -> Statement:
