@@ -37,7 +37,7 @@ from wuye.banking.models import (
 )
 from wuye.banking.parsing import LAYOUTS, ParsedLine, mapping_problems, parse_statement, preset_mapping
 from wuye.banking.permissions import can_bank
-from wuye.banking.posting import PaymentDraft, payments_record_bulk
+from wuye.billing.bulk import PaymentDraft, payments_record_bulk
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.models import Bill, Payment
 from wuye.billing.services import payment_record

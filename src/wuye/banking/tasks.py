@@ -10,10 +10,3 @@ def run_statement(statement_id: int) -> None:
 
     statement_run(statement_id)
 
-
-@db_task()
-def send_arrears_reduced(items: list) -> None:
-    """Tell dunning and casework that these units' arrears went down (after a statement import committed)."""
-    from wuye.banking.posting import notify_arrears_reduced
-
-    notify_arrears_reduced([(int(u), str(d)) for u, d in items])
