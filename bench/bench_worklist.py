@@ -17,6 +17,7 @@ line. Not a test.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -91,7 +92,19 @@ def main() -> None:
     code = MEASURE.replace("TARGET", str(args.territory)).replace("DAY", day)
     out = subprocess.run(WUYE + ["shell", "-c", code], env=env, check=True, capture_output=True, text=True).stdout
     units = "copy of " + args.template if args.template else f"{args.units:,} units"
-    print(f"{units}: " + out.strip().splitlines()[-1])
+    line = out.strip().splitlines()[-1]
+    print(f"{units}: " + line)
+    results = HERE / "results" / "worklist.md"
+    if not results.exists():
+        results.write_text("# Worklist benchmark\n\nBy `bench/bench_worklist.py`: `casework.selectors.worklist` for one "
+                           "collector, server time without rendering, median of 5.\n\n"
+                           "| date | database | estate | result | commit |\n|---|---|---|---|---|\n", encoding="utf-8")
+    sys.path.insert(0, str(HERE))
+    from bench_seed import git_commit
+
+    vendor = "postgresql" if url else "sqlite"
+    with results.open("a", encoding="utf-8") as f:
+        f.write(f"| {dt.date.today()} | {vendor} | {units} | {line} | {git_commit()} |\n")
 
 
 if __name__ == "__main__":
