@@ -272,3 +272,8 @@ WUYE_CONTACT_PREFERENCES = "wuye.portal.selectors.opted_out_unit_ids"
 # (parameters: the code, its validity in minutes) and how long a login lasts.
 WUYE_PORTAL_LOGIN_SMS_TEMPLATE = os.environ.get("WUYE_PORTAL_LOGIN_SMS_TEMPLATE", "")
 WUYE_PORTAL_SESSION_MINUTES = envint("WUYE_PORTAL_SESSION_MINUTES", 30)
+# Bank statement imports (wuye.banking): an import still "running" this many minutes after a worker claimed it
+# is taken as interrupted (the worker died; its transaction rolled back) and queued again, at most
+# WUYE_BANK_IMPORT_MAX_ATTEMPTS claims in all; after that it is marked failed for finance to look at.
+WUYE_BANK_IMPORT_STALE_MINUTES = envint("WUYE_BANK_IMPORT_STALE_MINUTES", 30)
+WUYE_BANK_IMPORT_MAX_ATTEMPTS = envint("WUYE_BANK_IMPORT_MAX_ATTEMPTS", 3)

@@ -47,3 +47,13 @@ def dispatch_outbox() -> None:
 
     with HUEY.lock_task("dispatch-outbox"):
         dispatch()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def recover_stale_statement_imports() -> None:
+    """Bank statement imports left running by a worker that died are queued again (or, after
+    WUYE_BANK_IMPORT_MAX_ATTEMPTS claims, marked failed for finance)."""
+    from wuye.banking.services import statements_recover_stale
+
+    with HUEY.lock_task("banking-recover-imports"):
+        statements_recover_stale()

@@ -75,8 +75,8 @@ class BankStatementSerializer(serializers.ModelSerializer):
     class Meta:
         model = StatementImport
         fields = ["id", "bank_account", "bank_account_name", "filename", "status", "status_label", "finished",
-                  "apply_requested", "rows_total", "counts", "errors", "error_report_url", "created_at", "started_at",
-                  "finished_at", "uploaded_by", "status_url", "lines_url"]
+                  "apply_requested", "rows_total", "attempts", "counts", "errors", "error_report_url", "created_at",
+                  "started_at", "finished_at", "uploaded_by", "status_url", "lines_url"]
 
     def get_counts(self, obj: StatementImport) -> BankStatementCountsSerializer:
         c = obj.counts or {}

@@ -98,7 +98,10 @@ class StatementImport(models.Model):
     apply_requested = models.BooleanField("处理后直接入账", default=True,
                                           help_text="否：只预览，由财务确认后再入账。")
     rows_total = models.IntegerField("交易行数", default=0, help_text="文件解析后即填写，供进度显示。")
-    started_at = models.DateTimeField("开始处理", null=True, blank=True)
+    started_at = models.DateTimeField("开始处理", null=True, blank=True,
+                                      help_text="最近一次被后台任务认领的时间；处理中超过设定分钟数视为中断。")
+    attempts = models.PositiveSmallIntegerField("处理次数", default=0,
+                                                help_text="后台任务认领的次数；中断后自动重新排队，超过上限记为失败。")
     finished_at = models.DateTimeField("处理完成", null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="上传人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")

@@ -168,14 +168,23 @@ def _enqueue(statement_id: int) -> None:
     run_statement(statement_id)
 
 
+class Superseded(Exception):
+    """This worker's claim on an import is no longer the current one (the import was queued again after the
+    claim went stale, or finished meanwhile): it must write nothing."""
+
+
 def statement_run(statement_id: int) -> StatementImport | None:
     """The job: claim a queued import (a conditional UPDATE, so two workers never take the same one), parse it
     with the account's mapping, then preview or apply. Any bad row fails the whole file with every error
     named (row, column, value, message); a failure while posting rolls the import back and is recorded the
-    same way. Returns None when the import was not queued (already taken or finished)."""
+    same way. Returns None when the import was not queued (already taken or finished).
+
+    The claim's time (``started_at``) is the claim's token: every write of this run is conditional on the row
+    still being running under that claim, so a worker whose claim went stale and was re-queued
+    (``statements_recover_stale``) writes nothing if it wakes up after all."""
     now = timezone.now()
     claimed = StatementImport.objects.filter(pk=statement_id, status=StatementImport.Status.QUEUED).update(
-        status=StatementImport.Status.RUNNING, started_at=now, finished_at=None)
+        status=StatementImport.Status.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1)
     if not claimed:
         if not StatementImport.objects.filter(pk=statement_id).exists():
             raise StatementImport.DoesNotExist(f"statement import {statement_id} not visible yet")
@@ -185,10 +194,14 @@ def statement_run(statement_id: int) -> StatementImport | None:
     account = statement.bank_account
     # the payments are the person's who asked for them: the confirming person of a preview, else the uploader
     actor, actor_label = statement.applied_by or statement.created_by, statement.actor_label
+    mine = {"pk": statement.pk, "status": StatementImport.Status.RUNNING, "started_at": now}
 
     def finish(status: str, **fields) -> StatementImport:
         fields.update(status=status, finished_at=timezone.now())
-        StatementImport.objects.filter(pk=statement.pk).update(**fields)
+        if not StatementImport.objects.filter(**mine).update(**fields):
+            logger.warning("statement import %s: claim of %s superseded, result not recorded", statement.pk, now)
+            statement.refresh_from_db()
+            return statement
         statement.refresh_from_db()
         if status == StatementImport.Status.FAILED:
             audit_record(actor=actor, actor_label=actor_label, verb="banking.statement.failed", obj=statement,
@@ -207,13 +220,18 @@ def statement_run(statement_id: int) -> StatementImport | None:
     if parsed.errors:
         return finish(StatementImport.Status.FAILED, errors=[e.as_dict() for e in parsed.errors],
                       skipped=parsed.skipped, rows_total=len(parsed.lines))
-    StatementImport.objects.filter(pk=statement.pk).update(rows_total=len(parsed.lines), skipped=parsed.skipped)
+    StatementImport.objects.filter(**mine).update(rows_total=len(parsed.lines), skipped=parsed.skipped)
     if not statement.apply_requested:
         _, counts = _analyse(account, parsed.lines, timezone.localdate())
         counts["skipped"] = len(parsed.skipped)
         return finish(StatementImport.Status.PREVIEW, counts=counts)
     try:
-        _apply(actor=actor, actor_label=actor_label, statement=statement, parsed=parsed)
+        _apply(actor=actor, actor_label=actor_label, statement=statement, parsed=parsed, claim=now)
+    except Superseded:
+        logger.warning("statement import %s: claim of %s superseded before posting; nothing written",
+                       statement.pk, now)
+        statement.refresh_from_db()
+        return statement
     except ValidationError as exc:
         return finish(StatementImport.Status.FAILED,
                       errors=[RowError(0, "", "", f"入账失败，整个文件未导入：{m}").as_dict() for m in exc.messages])
@@ -222,6 +240,79 @@ def statement_run(statement_id: int) -> StatementImport | None:
         finish(StatementImport.Status.FAILED, errors=[RowError(
             0, "", "", f"处理时出现内部错误（{type(exc).__name__}），整个文件未导入；请联系管理员。").as_dict()])
         raise
+    statement.refresh_from_db()
+    return statement
+
+
+INTERRUPTED = "后台处理中断（处理进程退出或超时），没有导入任何流水，也没有入账"
+
+
+def statements_recover_stale(*, now: dt.datetime | None = None, statement_id: int | None = None) -> dict[str, int]:
+    """Imports left running by a worker that died: the job is one transaction, so the dead worker's work was
+    rolled back and nothing of it is in the books; only the row still says running. One whose claim is older
+    than ``WUYE_BANK_IMPORT_STALE_MINUTES`` is queued again (the new run parses afresh; lines imported by then
+    count as duplicates, so nothing posts twice), until it has been claimed ``WUYE_BANK_IMPORT_MAX_ATTEMPTS``
+    times; then it is marked failed with a message for finance, who can press 重新处理. Each change is a
+    conditional UPDATE on the stale claim, so two recoverers (the periodic job, a page) never both act.
+    A periodic job calls it for all imports; the statement's page for its own (``statement_id``)."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=settings.WUYE_BANK_IMPORT_STALE_MINUTES)
+    stale = StatementImport.objects.filter(status=StatementImport.Status.RUNNING, started_at__lt=cutoff)
+    if statement_id is not None:
+        stale = stale.filter(pk=statement_id)
+    counts = {"requeued": 0, "failed": 0}
+    for statement in stale.select_related("bank_account").order_by("started_at")[:100]:
+        claim = {"pk": statement.pk, "status": StatementImport.Status.RUNNING, "started_at": statement.started_at}
+        minutes = int((now - statement.started_at).total_seconds() // 60)
+        if statement.attempts >= settings.WUYE_BANK_IMPORT_MAX_ATTEMPTS:
+            message = (f"{INTERRUPTED}。已自动重试，共处理 {statement.attempts} 次均未完成；"
+                       f"请点“重新处理”，如仍失败请联系管理员。")
+            if StatementImport.objects.filter(**claim).update(
+                    status=StatementImport.Status.FAILED, finished_at=now,
+                    errors=[RowError(0, "", "", message).as_dict()]):
+                counts["failed"] += 1
+                logger.error("statement import %s interrupted %s times: marked failed", statement.pk,
+                             statement.attempts)
+                audit_record(actor=None, actor_label="job:banking.recover", verb="banking.statement.failed",
+                             obj=statement, project_id=statement.bank_account.project_id, note=message,
+                             after={"attempts": statement.attempts, "stale_minutes": minutes})
+            continue
+        if StatementImport.objects.filter(**claim).update(status=StatementImport.Status.QUEUED):
+            counts["requeued"] += 1
+            logger.warning("statement import %s running for %s min without finishing: queued again",
+                           statement.pk, minutes)
+            audit_record(actor=None, actor_label="job:banking.recover", verb="banking.statement.requeue",
+                         obj=statement, project_id=statement.bank_account.project_id,
+                         note=f"处理中已 {minutes} 分钟未完成，视为中断，重新排队",
+                         after={"attempts": statement.attempts, "stale_minutes": minutes})
+            _enqueue(statement.pk)
+    return counts
+
+
+def statement_stale(statement: StatementImport, *, now: dt.datetime | None = None) -> bool:
+    """Running, and claimed longer ago than ``WUYE_BANK_IMPORT_STALE_MINUTES``: its worker is gone."""
+    now = now or timezone.now()
+    return (statement.status == StatementImport.Status.RUNNING and statement.started_at is not None
+            and statement.started_at < now - dt.timedelta(minutes=settings.WUYE_BANK_IMPORT_STALE_MINUTES))
+
+
+def statement_retry(*, actor: User, statement: StatementImport) -> StatementImport:
+    """重新处理: finance queues a failed import — or one stuck running past the stale limit — once more. The
+    new run parses the stored file afresh; lines already imported count as duplicates (posted once only)."""
+    _require(actor, "")
+    statement.refresh_from_db()
+    allowed = statement.status == StatementImport.Status.FAILED or statement_stale(statement)
+    if not allowed:
+        raise ValidationError({"statement": f"该对账单状态为“{statement.get_status_display()}”，不能重新处理。"})
+    claimed = (StatementImport.objects.filter(pk=statement.pk, status=statement.status,
+                                              started_at=statement.started_at)
+               .update(status=StatementImport.Status.QUEUED, attempts=0, errors=[], finished_at=None))
+    if not claimed:
+        raise ValidationError({"statement": "该对账单的状态刚刚改变，请刷新页面。"})
+    audit_record(actor=actor, verb="banking.statement.retry", obj=statement,
+                 project_id=statement.bank_account.project_id,
+                 before={"status": statement.status, "attempts": statement.attempts})
+    _enqueue(statement.pk)
     statement.refresh_from_db()
     return statement
 
@@ -248,13 +339,16 @@ def _post_line(*, actor: User | None, actor_label: str, line: StatementLine, uni
 
 
 @transaction.atomic
-def _apply(*, actor: User | None, actor_label: str, statement: StatementImport, parsed) -> StatementImport:
+def _apply(*, actor: User | None, actor_label: str, statement: StatementImport, parsed,
+           claim: dt.datetime | None = None) -> StatementImport:
     """Insert a parsed statement's new lines, match them and post the matched credits. All or nothing; lines
     already imported (same fingerprint on this account) are counted as duplicates. The account row is locked,
     so two imports of one account run one after the other and the second sees the first one's lines."""
     started = time.perf_counter()
     account = BankAccount.objects.select_for_update().select_related("project").get(pk=statement.bank_account_id)
     statement = StatementImport.objects.select_for_update().get(pk=statement.pk)
+    if claim is not None and (statement.status != StatementImport.Status.RUNNING or statement.started_at != claim):
+        raise Superseded(statement.pk)
     matched, counts = _analyse(account, parsed.lines, timezone.localdate())
     counts["skipped"] = len(parsed.skipped)
     rows = [StatementLine(

@@ -86,11 +86,24 @@ def statement_detail(request, pk: int):
             elif request.POST.get("action") == "discard":
                 services.statement_discard(actor=request.user, statement=statement)
                 messages.info(request, _("已放弃该对账单。"))
+            elif request.POST.get("action") == "retry":
+                services.statement_retry(actor=request.user, statement=statement)
+                messages.success(request, _("已重新排队处理；已导入的流水不会重复入账。"))
         except ValidationError as exc:
             messages.error(request, _error_text(exc))
         return redirect("banking:statement-detail", pk=pk)
+    statement = _recover_if_stale(statement)
     lines = statement.lines.select_related("unit").order_by("row_no")[:200] if statement.finished else []
     return render(request, "banking/statement_detail.html", {"statement": statement, "lines": lines})
+
+
+def _recover_if_stale(statement):
+    """An import whose worker died is queued again (or failed) when its page is looked at, not only by the
+    periodic job."""
+    if services.statement_stale(statement):
+        services.statements_recover_stale(statement_id=statement.pk)
+        statement.refresh_from_db()
+    return statement
 
 
 @login_required
@@ -98,7 +111,7 @@ def statement_progress(request, pk: int):
     """The state box of an import, polled by the page every second while the job works; once the job has
     finished, the page reloads itself (HX-Refresh) to show the lines."""
     _require(request)
-    statement = get_object_or_404(selectors.imports_visible(request.user), pk=pk)
+    statement = _recover_if_stale(get_object_or_404(selectors.imports_visible(request.user), pk=pk))
     response = render(request, "banking/_statement_state.html", {"statement": statement})
     if statement.finished and request.headers.get("HX-Request"):
         response["HX-Refresh"] = "true"
