@@ -35,6 +35,28 @@ def qr_svg(text: str, *, size_px: int = 220, border: int = 4) -> str:
             f'<rect width="{full}" height="{full}" fill="#fff"/><path fill="#000" d="{"".join(parts)}"/></svg>')
 
 
+def qr_png_data_uri(text: str, *, scale: int = 8, border: int = 4) -> str:
+    """The code as a PNG ``data:`` URI (Pillow, already there with reportlab): an ``<img>`` of it is what
+    WeChat's built-in browser offers to recognise on a long press (识别图中二维码)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    modules = qr_matrix(text)
+    full = len(modules) + 2 * border
+    image = Image.new("1", (full, full), 1)
+    pixels = image.load()
+    for r, row in enumerate(modules):
+        for c, dark in enumerate(row):
+            if dark:
+                pixels[c + border, r + border] = 0
+    image = image.resize((full * scale, full * scale), Image.NEAREST)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
 def qr_draw(canvas, text: str, x: float, y: float, side: float, *, mask: int | None = 2) -> None:
     """Draw the code of ``text`` on a reportlab canvas in the square (x, y, side), quiet zone included:
     one filled rectangle per horizontal run of dark modules (a few hundred drawing operations)."""

@@ -45,6 +45,45 @@ CHANNELS = {Provider.WECHAT: (Channel.NATIVE, Channel.H5, Channel.JSAPI),
 METHOD = {Provider.WECHAT: PaymentMethod.WECHAT, Provider.ALIPAY: PaymentMethod.ALIPAY}
 
 
+# User-Agent words of phones and tablets (Android's "Mobile" is in most phone browsers; HarmonyOS and
+# OpenHarmony browsers name themselves)
+MOBILE_AGENT_WORDS = ("Mobile", "Android", "iPhone", "iPad", "iPod", "HarmonyOS", "OpenHarmony", "Windows Phone")
+
+
+def in_wechat(user_agent: str) -> bool:
+    """WeChat's built-in browser (phone or desktop client) says ``MicroMessenger``."""
+    return "MicroMessenger" in (user_agent or "")
+
+
+def wechat_channel_for(user_agent: str) -> str:
+    """How to pay by WeChat from this browser when the owner did not choose: H5 (``h5_url``, the browser hands
+    over to the WeChat app) from a mobile browser outside WeChat; the Native QR code on a desktop; inside
+    WeChat also the QR code, to long-press or scan (H5 does not work inside WeChat, and JSAPI needs a
+    service account and the payer's openid, which this system does not set up)."""
+    ua = user_agent or ""
+    if in_wechat(ua):
+        return Channel.NATIVE
+    if any(word in ua for word in MOBILE_AGENT_WORDS):
+        return Channel.H5
+    return Channel.NATIVE
+
+
+def order_return_url(out_trade_no: str) -> str:
+    """Where the provider sends the owner's browser back after paying (absolute; it names only the order)."""
+    from django.urls import reverse
+
+    return settings.WUYE_PAY_NOTIFY_BASE.rstrip("/") + reverse("portal:order-return",
+                                                               kwargs={"out_trade_no": out_trade_no})
+
+
+def with_redirect_url(h5_url: str, return_url: str) -> str:
+    """WeChat H5: the ``h5_url`` plus ``redirect_url`` (URL-encoded), where WeChat sends the browser after the
+    payment (or the cancellation) — it says nothing of the outcome; the page there asks the server."""
+    from urllib.parse import quote
+
+    return f"{h5_url}{'&' if '?' in h5_url else '?'}redirect_url={quote(return_url, safe='')}"
+
+
 def link_actor(link: PayLink) -> str:
     """How an owner acting through a link appears in the audit log."""
     return f"portal:link:{link.pk}"
@@ -126,7 +165,8 @@ def order_create(
                 out_trade_no=order.out_trade_no, description=order.description, amount_fen=amount,
                 channel=channel, expires_at=order.expires_at, client_ip=client_ip, openid=openid)
             order.code_url = str(answer.get("code_url", ""))[:500]
-            order.pay_url = str(answer.get("h5_url", ""))
+            h5_url = str(answer.get("h5_url", ""))
+            order.pay_url = with_redirect_url(h5_url, order_return_url(order.out_trade_no)) if h5_url else ""
             order.prepay_id = str(answer.get("prepay_id", ""))[:100]
             if not (order.code_url or order.pay_url or order.prepay_id):
                 raise providers.ProviderError("微信支付没有返回支付信息，请稍后再试。")
@@ -135,13 +175,9 @@ def order_create(
                 out_trade_no=order.out_trade_no, subject=order.description, amount_fen=amount,
                 expires_at=order.expires_at)[:500]
         else:
-            from django.urls import reverse
-
-            return_url = settings.WUYE_PAY_NOTIFY_BASE.rstrip("/") + reverse(
-                "portal:order-return", kwargs={"out_trade_no": order.out_trade_no})
             order.pay_url = providers.alipay_pay_url(
                 out_trade_no=order.out_trade_no, subject=order.description, amount_fen=amount, channel=channel,
-                return_url=return_url, expires_at=order.expires_at)
+                return_url=order_return_url(order.out_trade_no), expires_at=order.expires_at)
     except providers.ProviderError:
         PaymentOrder.objects.filter(pk=order.pk, status=OrderStatus.CREATED).update(
             status=OrderStatus.CLOSED, closed_at=timezone.now(), park_reason="下单失败")

@@ -26,7 +26,7 @@ from wuye.portal.choices import OrderStatus, Provider
 from wuye.portal.links import LinkGone, link_resolve
 from wuye.portal.models import ContactPreference, PayLink, PaymentOrder
 from wuye.portal.providers import ProviderError
-from wuye.portal.qr import qr_svg
+from wuye.portal.qr import qr_png_data_uri, qr_svg
 from wuye.portal.selectors import owner_bill
 
 GUESS_LIMIT = 20  # unknown tokens per address …
@@ -131,6 +131,8 @@ def pay(request, token: str):
     # a button may name the provider and the way to pay it at once ("alipay:native": Alipay's QR code)
     provider, _colon, channel = (request.POST.get("pay") or request.POST.get("provider", "")).partition(":")
     channel = channel or request.POST.get("channel", "")
+    if provider == Provider.WECHAT and not channel:
+        channel = services.wechat_channel_for(request.META.get("HTTP_USER_AGENT", ""))
     chosen = _chosen_bill_ids(request)
     all_open = {b.pk for b in services.open_bills(link.unit_id)}
     pay_all = not chosen or set(chosen) >= all_open
@@ -146,7 +148,20 @@ def pay(request, token: str):
     except ProviderError as exc:
         messages.error(request, _("未能发起支付：") + str(exc))
         return redirect("portal:bill", token=token)
+    _remember_order(request, order.out_trade_no, token)
     return redirect("portal:order", token=token, out_trade_no=order.out_trade_no)
+
+
+RETURN_MEMORY = 5  # orders per browser session whose return page may lead back to the order page
+
+
+def _remember_order(request, out_trade_no: str, token: str) -> None:
+    """The provider sends the browser back to a page that names only the order (no link token goes to the
+    provider); this browser's session remembers which link started it, so that page can lead back."""
+    started = dict(request.session.get("portal_orders") or {})
+    started.pop(out_trade_no, None)
+    started[out_trade_no] = token
+    request.session["portal_orders"] = dict(list(started.items())[-RETURN_MEMORY:])
 
 
 def _order_or_404(request, out_trade_no: str) -> PaymentOrder:
@@ -161,7 +176,10 @@ def _order_or_404(request, out_trade_no: str) -> PaymentOrder:
 def order(request, token: str, out_trade_no: str):
     ctx = _base_context(request, token)
     o = _order_or_404(request, out_trade_no)
-    ctx.update({"order": o, "qr": qr_svg(o.code_url) if o.code_url else ""})
+    wechat_browser = services.in_wechat(request.META.get("HTTP_USER_AGENT", ""))
+    ctx.update({"order": o, "in_wechat": wechat_browser,
+                # inside WeChat the code is an image, so that a long press offers 识别图中二维码
+                "qr": (qr_png_data_uri(o.code_url) if wechat_browser else qr_svg(o.code_url)) if o.code_url else ""})
     return render(request, "portal/order.html", ctx)
 
 
@@ -173,8 +191,19 @@ def order_status(request, token: str, out_trade_no: str):
     return render(request, "portal/_order_status.html", ctx)
 
 
+@never_cache
 def order_return(request, out_trade_no: str):
-    """Where Alipay sends the browser back: says only whether the payment has arrived (no unit data)."""
+    """Where Alipay and WeChat H5 send the browser back. The browser that started the payment (its session
+    remembers the link) goes on to the order page, which follows the status and shows the receipt; any other
+    visitor learns only whether the payment has arrived (no unit data)."""
+    token = (request.session.get("portal_orders") or {}).get(out_trade_no)
+    if token:
+        try:
+            link = link_resolve(token, count_use=False)
+        except LinkGone:
+            link = None
+        if link is not None and PaymentOrder.objects.filter(out_trade_no=out_trade_no, unit=link.unit_id).exists():
+            return redirect("portal:order", token=token, out_trade_no=out_trade_no)
     o = PaymentOrder.objects.filter(out_trade_no=out_trade_no).only("status").first()
     return render(request, "portal/returned.html", {"paid": o is not None and o.status == OrderStatus.PAID})
 
