@@ -91,6 +91,7 @@ class FakeWeChat:
     keys: Keys
     requests: list[Captured] = field(default_factory=list)
     answers: dict[str, tuple[int, dict]] = field(default_factory=dict)
+    signer: object = None  # another key to sign answers with (a forged answer)
 
     def start(self):
         fake = self
@@ -110,7 +111,7 @@ class FakeWeChat:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(text.encode())))
-                for k, v in sign_headers(fake.keys, text, stamp=stamp, nonce=nonce).items():
+                for k, v in sign_headers(fake.keys, text, stamp=stamp, nonce=nonce, private=fake.signer).items():
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(text.encode())

@@ -214,7 +214,7 @@ def test_orders_without_a_notification_are_queried_and_settled(wechat, keys, lin
         "mchid": MCHID, "appid": APPID, "out_trade_no": order.out_trade_no,
         "transaction_id": "4200000000202611230000000777", "trade_state": "SUCCESS",
         "success_time": "2026-11-23T10:00:05+08:00", "amount": {"total": order.amount_fen, "currency": "CNY"}})
-    assert orders_query_waiting(now=timezone.now()) == {"queried": 0, "paid": 0, "closed": 0, "failed": 0}
+    assert orders_query_waiting(now=timezone.now()) == {"queried": 0, "paid": 0, "closed": 0, "failed": 0, "unverified": 0}
     counts = orders_query_waiting(now=later)
     assert counts["queried"] == 1 and counts["paid"] == 1
     query = wechat.requests[-1]
@@ -224,7 +224,7 @@ def test_orders_without_a_notification_are_queried_and_settled(wechat, keys, lin
     assert order.status == OrderStatus.PAID and Payment.objects.get().reference == "4200000000202611230000000777"
     assert PaymentNotification.objects.get().source == "query"
     # a settled order is not asked about again
-    assert orders_query_waiting(now=later) == {"queried": 0, "paid": 0, "closed": 0, "failed": 0}
+    assert orders_query_waiting(now=later) == {"queried": 0, "paid": 0, "closed": 0, "failed": 0, "unverified": 0}
 
 
 def test_an_unpaid_order_past_its_time_is_closed(wechat, link):

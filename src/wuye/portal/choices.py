@@ -34,13 +34,14 @@ class NotificationResult(models.TextChoices):
     PARKED_MISMATCH = "parked_mismatch", "金额不符，待财务处理"
     PARKED_UNKNOWN = "parked_unknown", "订单不存在，待财务处理"
     PARKED_ERROR = "parked_error", "入账失败，待财务处理"
+    PARKED_UNVERIFIED = "parked_unverified", "查单应答验签失败，待财务核对"
     REJECTED_SIGNATURE = "rejected_signature", "签名无效，已拒绝"
     REJECTED_STALE = "rejected_stale", "时间戳超出范围，已拒绝"
     REJECTED_MALFORMED = "rejected_malformed", "内容无法解析，已拒绝"
 
 
 PARKED_RESULTS = frozenset({NotificationResult.PARKED_MISMATCH, NotificationResult.PARKED_UNKNOWN,
-                            NotificationResult.PARKED_ERROR})
+                            NotificationResult.PARKED_ERROR, NotificationResult.PARKED_UNVERIFIED})
 REJECTED_RESULTS = frozenset({NotificationResult.REJECTED_SIGNATURE, NotificationResult.REJECTED_STALE,
                               NotificationResult.REJECTED_MALFORMED})
 

@@ -30,6 +30,12 @@ class NotConfigured(ProviderError):
     pass
 
 
+class VerificationFailed(ProviderError):
+    """The provider's answer came back but its signature is not the provider's (a wrong public key or
+    certificate in settings, or someone in the middle): nothing in it may be trusted. Not a connection
+    problem, and never shown as one."""
+
+
 def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
@@ -79,10 +85,16 @@ def notify_url(provider: str) -> str:
     return settings.WUYE_PAY_NOTIFY_BASE.rstrip("/") + reverse(f"pay-{provider}-notify")
 
 
+WECHAT_BAD_SIGNATURE = "failed to verify the signature"  # wechatpayv3.core raises Exception with this text
+
+
 def _wechat_call(fn, *args, **kwargs) -> dict:
     try:
         code, text = fn(*args, **kwargs)
-    except Exception as exc:  # the SDK raises plain Exception (also for a bad response signature)
+    except Exception as exc:  # the SDK raises plain Exception, also for a bad response signature
+        if str(exc) == WECHAT_BAD_SIGNATURE:
+            log.error("wechat pay answer failed signature verification")
+            raise VerificationFailed("微信支付应答验签失败（应答不是微信支付平台的签名），未采信。") from exc
         log.warning("wechat pay call failed: %s", exc)
         raise ProviderError("微信支付暂时无法连接，请稍后再试。") from exc
     try:
@@ -245,7 +257,7 @@ def alipay_precreate(*, out_trade_no: str, subject: str, amount_fen: int, expire
                                                    total_amount=yuan_text(amount_fen), timeout_express=f"{minutes}m")
     except AliPayValidationError as exc:  # the answer's signature is not Alipay's: never trust its QR code
         log.warning("alipay precreate answer failed verification")
-        raise ProviderError("支付宝应答验签失败，未生成二维码，请稍后再试或换用其他方式。") from exc
+        raise VerificationFailed("支付宝应答验签失败，未生成二维码，请稍后再试或换用其他方式。") from exc
     except AliPayException as exc:  # an unsigned error answer
         log.warning("alipay precreate refused: %s", exc)
         raise ProviderError("支付宝拒绝了请求，请稍后再试或换用其他方式。") from exc
@@ -302,11 +314,16 @@ def alipay_verify(params: dict[str, str], *, now: dt.datetime | None = None) -> 
 
 
 def alipay_query(out_trade_no: str) -> dict:
-    from alipay.exceptions import AliPayException
+    """``alipay.trade.query``; the SDK verifies the answer's RSA2 signature with Alipay's public key. An answer
+    that fails verification raises ``VerificationFailed`` (never trusted, never taken for a network error)."""
+    from alipay.exceptions import AliPayException, AliPayValidationError
 
     client = alipay_client()
     try:
         return client.api_alipay_trade_query(out_trade_no=out_trade_no)
+    except AliPayValidationError as exc:
+        log.error("alipay query answer for %s failed signature verification", out_trade_no)
+        raise VerificationFailed("支付宝查单应答验签失败（应答不是支付宝的签名），未采信。") from exc
     except AliPayException as exc:
         raise ProviderError(f"支付宝查单失败：{exc}") from exc
     except Exception as exc:
@@ -314,12 +331,15 @@ def alipay_query(out_trade_no: str) -> dict:
 
 
 def alipay_refund(*, out_trade_no: str, out_request_no: str, refund_fen: int, reason: str) -> dict:
-    from alipay.exceptions import AliPayException
+    from alipay.exceptions import AliPayException, AliPayValidationError
 
     client = alipay_client()
     try:
         answer = client.api_alipay_trade_refund(refund_amount=yuan_text(refund_fen), out_trade_no=out_trade_no,
                                                 out_request_no=out_request_no, refund_reason=reason[:200])
+    except AliPayValidationError as exc:
+        log.error("alipay refund answer for %s failed signature verification", out_trade_no)
+        raise VerificationFailed("支付宝退款应答验签失败（应答不是支付宝的签名），未采信；请向支付宝核实退款是否受理。") from exc
     except AliPayException as exc:
         raise ProviderError(f"支付宝退款失败：{exc}") from exc
     except Exception as exc:

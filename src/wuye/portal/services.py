@@ -357,10 +357,32 @@ def alipay_notification_receive(*, params: dict[str, str], body: str, remote_add
 
 # --- querying orders that heard nothing ------------------------------------------------------------------
 
+def _query_unverified(order: PaymentOrder, exc: providers.VerificationFailed) -> None:
+    """A query answer whose signature is not the provider's: nothing is posted or closed (the order keeps
+    waiting for a genuine notification or the next query); finance sees it at the top of the payments page
+    (one open item per order, however often the query fails) and operations get an error in the log."""
+    log.error("order query %s: answer failed signature verification", order.out_trade_no)
+    if PaymentNotification.objects.filter(order=order, result=R.PARKED_UNVERIFIED, resolved_at__isnull=True).exists():
+        return
+    note = PaymentNotification.objects.create(provider=order.provider, source="query", verified=False, order=order,
+                                              out_trade_no=order.out_trade_no)
+    _finish(note, R.PARKED_UNVERIFIED,
+            f"{exc}订单仍为待支付，未入账也未关闭。请核对支付平台公钥/证书设置，并在商户后台核实该订单是否已付款。")
+
+
 def order_query(order: PaymentOrder, *, now: dt.datetime | None = None) -> PaymentOrder:
-    """Ask the provider about one waiting order; a paid answer settles it like a notification would."""
+    """Ask the provider about one waiting order; a paid answer settles it like a notification would. An
+    answer that fails signature verification changes nothing but is recorded for finance, then raised."""
     now = now or timezone.now()
     PaymentOrder.objects.filter(pk=order.pk).update(last_queried_at=now, query_count=order.query_count + 1)
+    try:
+        return _order_query(order, now=now)
+    except providers.VerificationFailed as exc:
+        _query_unverified(order, exc)
+        raise
+
+
+def _order_query(order: PaymentOrder, *, now: dt.datetime) -> PaymentOrder:
     if order.provider == Provider.WECHAT:
         data = providers.wechat_query(order.out_trade_no)  # the SDK verified the answer's signature
         state = str(data.get("trade_state", ""))
@@ -373,6 +395,8 @@ def order_query(order: PaymentOrder, *, now: dt.datetime | None = None) -> Payme
     else:
         try:
             data = providers.alipay_query(order.out_trade_no)
+        except providers.VerificationFailed:
+            raise
         except providers.ProviderError as exc:
             if "ACQ.TRADE_NOT_EXIST" in str(exc) or "40004" in str(exc):
                 if now > order.expires_at:
@@ -411,13 +435,16 @@ def orders_query_waiting(*, now: dt.datetime | None = None, limit: int = 200) ->
     waiting = (PaymentOrder.objects.filter(status=OrderStatus.CREATED, created_at__lte=now - gap,
                                            created_at__gte=now - dt.timedelta(days=2))
                .exclude(last_queried_at__gt=now - gap).order_by("created_at")[:limit])
-    counts = {"queried": 0, "paid": 0, "closed": 0, "failed": 0}
+    counts = {"queried": 0, "paid": 0, "closed": 0, "failed": 0, "unverified": 0}
     for order in waiting:
         if not provider_enabled(order.provider):
             continue
         counts["queried"] += 1
         try:
             order = order_query(order, now=now)
+        except providers.VerificationFailed:
+            counts["unverified"] += 1
+            continue
         except providers.ProviderError as exc:
             counts["failed"] += 1
             log.warning("order query %s failed: %s", order.out_trade_no, exc)
