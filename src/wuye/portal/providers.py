@@ -36,8 +36,24 @@ class VerificationFailed(ProviderError):
     problem, and never shown as one."""
 
 
-def _read(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8")
+PROVIDER_LABEL = {"WECHATPAY": "微信支付", "ALIPAY": "支付宝"}
+
+
+def _read(setting: str) -> str:
+    """The text of the key/certificate file named by ``settings.<setting>``, read when used (a replaced file
+    takes effect at once). A file that cannot be read is a configuration error: operations get the setting
+    and path in the log; owners and providers get NotConfigured, which names neither."""
+    path = getattr(settings, setting)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        log.error("payment key file unreadable: %s=%s (%s)", setting, path, exc)
+        raise _misconfigured(setting) from exc
+
+
+def _misconfigured(setting: str) -> NotConfigured:
+    label = PROVIDER_LABEL[setting.split("_", 1)[0]]
+    return NotConfigured(f"{label}配置有误，暂不能在线支付，请到服务中心或用其他方式缴费。")
 
 
 # --- WeChat Pay v3 ------------------------------------------------------------------------------------
@@ -53,11 +69,16 @@ def _wechat_platform_key() -> tuple[str, str]:
     """(public key PEM, id) of the platform: from the public key file, or from the platform certificate
     (its serial number in upper-case hex is then the id WeChat puts in ``Wechatpay-Serial``)."""
     if settings.WECHATPAY_PUBLIC_KEY_FILE and settings.WECHATPAY_PUBLIC_KEY_ID:
-        return _read(settings.WECHATPAY_PUBLIC_KEY_FILE), settings.WECHATPAY_PUBLIC_KEY_ID
+        return _read("WECHATPAY_PUBLIC_KEY_FILE"), settings.WECHATPAY_PUBLIC_KEY_ID
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    cert = x509.load_pem_x509_certificate(_read(settings.WECHATPAY_PLATFORM_CERT_FILE).encode("ascii"))
+    try:
+        cert = x509.load_pem_x509_certificate(_read("WECHATPAY_PLATFORM_CERT_FILE").encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        log.error("WECHATPAY_PLATFORM_CERT_FILE=%s is not a PEM certificate (%s)",
+                  settings.WECHATPAY_PLATFORM_CERT_FILE, exc)
+        raise _misconfigured("WECHATPAY_PLATFORM_CERT_FILE") from exc
     pem = cert.public_key().public_bytes(serialization.Encoding.PEM,
                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
     return pem, format(cert.serial_number, "X")
@@ -69,12 +90,17 @@ def wechat_client():
     from wechatpayv3 import WeChatPay, WeChatPayType
 
     public_key, public_key_id = _wechat_platform_key()
-    client = WeChatPay(
-        wechatpay_type=WeChatPayType.NATIVE, mchid=settings.WECHATPAY_MCHID,
-        private_key=_read(settings.WECHATPAY_PRIVATE_KEY_FILE), cert_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
-        appid=settings.WECHATPAY_APPID, apiv3_key=settings.WECHATPAY_APIV3_KEY,
-        notify_url=notify_url("wechat"), timeout=(5, settings.WUYE_PAY_TIMEOUT_SECONDS),
-        public_key=public_key, public_key_id=public_key_id)
+    private_key = _read("WECHATPAY_PRIVATE_KEY_FILE")
+    try:
+        client = WeChatPay(
+            wechatpay_type=WeChatPayType.NATIVE, mchid=settings.WECHATPAY_MCHID,
+            private_key=private_key, cert_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
+            appid=settings.WECHATPAY_APPID, apiv3_key=settings.WECHATPAY_APIV3_KEY,
+            notify_url=notify_url("wechat"), timeout=(5, settings.WUYE_PAY_TIMEOUT_SECONDS),
+            public_key=public_key, public_key_id=public_key_id)
+    except (ValueError, TypeError) as exc:  # a file that is not a PEM key
+        log.error("wechat pay keys unusable: %s", exc)
+        raise _misconfigured("WECHATPAY_PRIVATE_KEY_FILE") from exc
     client._core._gate_way = settings.WECHATPAY_API_BASE.rstrip("/")  # the SDK has no parameter for it
     return client
 
@@ -207,10 +233,14 @@ def alipay_client():
     from alipay import AliPay
     from alipay.utils import AliPayConfig
 
-    client = AliPay(appid=settings.ALIPAY_APPID, app_notify_url=notify_url("alipay"),
-                    app_private_key_string=_read(settings.ALIPAY_PRIVATE_KEY_FILE),
-                    alipay_public_key_string=_read(settings.ALIPAY_PUBLIC_KEY_FILE), sign_type="RSA2",
-                    config=AliPayConfig(timeout=settings.WUYE_PAY_TIMEOUT_SECONDS))
+    private_key, public_key = _read("ALIPAY_PRIVATE_KEY_FILE"), _read("ALIPAY_PUBLIC_KEY_FILE")
+    try:
+        client = AliPay(appid=settings.ALIPAY_APPID, app_notify_url=notify_url("alipay"),
+                        app_private_key_string=private_key, alipay_public_key_string=public_key, sign_type="RSA2",
+                        config=AliPayConfig(timeout=settings.WUYE_PAY_TIMEOUT_SECONDS))
+    except (ValueError, TypeError) as exc:  # a file that is not a PEM key
+        log.error("alipay keys unusable: %s", exc)
+        raise _misconfigured("ALIPAY_PRIVATE_KEY_FILE") from exc
     client._gateway = settings.ALIPAY_GATEWAY  # the SDK only knows production and its sandbox
     return client
 

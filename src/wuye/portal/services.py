@@ -297,7 +297,11 @@ def wechat_notification_receive(*, headers: dict[str, str], body: str, remote_ad
     if not providers.wechat_configured():
         _finish(note, R.REJECTED_MALFORMED, "微信支付未配置，无法验签。")
         return 503, {"code": "FAIL", "message": "not configured"}
-    verified = providers.wechat_verify(headers, body, now=timezone.now())
+    try:
+        verified = providers.wechat_verify(headers, body, now=timezone.now())
+    except providers.NotConfigured:
+        _finish(note, R.REJECTED_MALFORMED, "微信支付配置有误（密钥或证书文件无法读取），无法验签；平台会重发。")
+        return 503, {"code": "FAIL", "message": "not configured"}
     if not verified.ok:
         result = {"stale": R.REJECTED_STALE, "signature": R.REJECTED_SIGNATURE}.get(verified.reason,
                                                                                    R.REJECTED_MALFORMED)
@@ -336,7 +340,11 @@ def alipay_notification_receive(*, params: dict[str, str], body: str, remote_add
     if not providers.alipay_configured():
         _finish(note, R.REJECTED_MALFORMED, "支付宝未配置，无法验签。")
         return "fail"
-    verified = providers.alipay_verify(params, now=timezone.now())
+    try:
+        verified = providers.alipay_verify(params, now=timezone.now())
+    except providers.NotConfigured:
+        _finish(note, R.REJECTED_MALFORMED, "支付宝配置有误（密钥文件无法读取），无法验签；平台会重发。")
+        return "fail"
     if not verified.ok:
         result, detail = {
             "signature": (R.REJECTED_SIGNATURE, "签名验证失败。"),
