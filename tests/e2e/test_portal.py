@@ -5,6 +5,9 @@ link shows a clear page and nothing of the unit."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import urllib.parse
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,17 +21,37 @@ from wuye.portal.models import PayLink, PaymentOrder
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def phone_page(browser):
-    """A phone-sized page: 375 × 812."""
-    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True)
+IPHONE_SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                 "Version/17.5 Mobile/15E148 Safari/604.1")
+WECHAT_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                 "Mobile/15E148 MicroMessenger/8.0.49(0x18003137) NetType/WIFI Language/zh_CN")
+
+
+def _phone(browser, user_agent: str | None = None):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True,
+                                  has_touch=True, **({"user_agent": user_agent} if user_agent else {}))
     page = context.new_page()
     page.set_default_timeout(15_000)
+    return context, page
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A phone-sized page: 375 × 812 (Chromium's own user agent: a desktop browser, so WeChat's QR code)."""
+    context, page = _phone(browser)
     yield page
     context.close()
 
 
-def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server, wechat, keys, link):  # noqa: F811
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    path = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server, wechat, keys, link,  # noqa: F811
+                                                         shots):
     page = phone_page
     failed = []
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
@@ -41,10 +64,12 @@ def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server
     assert "违约金计至今日" in page.get_by_test_id("late-fee").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than the phone
     page.get_by_text("违约金是怎么算的").wait_for()
+    page.screenshot(path=str(shots / "portal-bill-375.png"), full_page=True)
 
     page.get_by_role("button", name="微信支付").click()
     page.get_by_test_id("pay-qr").wait_for()
     assert page.get_by_test_id("order-amount").inner_text() == owed
+    page.screenshot(path=str(shots / "portal-order-qr-375.png"), full_page=True)
     order = PaymentOrder.objects.get()
     assert [r.path for r in wechat.requests] == ["/v3/pay/transactions/native"]
 
@@ -57,6 +82,7 @@ def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server
     page.get_by_text("支付成功").wait_for(timeout=10_000)  # the page polls every 3 seconds
     payment = Payment.objects.get()
     assert payment.receipt_no in status.inner_text()
+    page.screenshot(path=str(shots / "portal-paid-375.png"), full_page=True)
     receipt = status.get_by_role("link", name="下载收据")
     pdf = page.request.get(live_server.url + receipt.get_attribute("href"))
     assert pdf.ok and pdf.body().startswith(b"%PDF")
@@ -68,7 +94,66 @@ def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server
     tampered = link["token"][:-2] + ("zz" if not link["token"].endswith("zz") else "yy")
     response = page.goto(f"{live_server.url}/p/{tampered}/")
     assert response.status == 404 and "链接无效" in page.get_by_test_id("refused").inner_text()
+    page.screenshot(path=str(shots / "portal-link-invalid-375.png"), full_page=True)
     assert "1-101" not in page.content() and "¥" not in page.content()
     PayLink.objects.update(expires_at=timezone.now() - dt.timedelta(minutes=1))
     response = page.goto(f"{live_server.url}{link['url']}")
     assert response.status == 410 and "链接已失效" in page.content() and "1-101" not in page.content()
+    page.screenshot(path=str(shots / "portal-link-expired-375.png"), full_page=True)
+
+
+H5_URL = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx2026e2e&package=1405458241"
+
+
+def test_a_phone_browser_pays_by_wechat_h5_and_returns_to_the_receipt(browser, live_server, wechat, keys, link,  # noqa: F811
+                                                                     settings, shots):
+    """Safari on an iPhone: WeChat Pay is H5; the button goes to WeChat's h5_url carrying our return URL;
+    WeChat (here: the test) sends the browser back there, and it lands on its order with the receipt."""
+    settings.WUYE_PAY_NOTIFY_BASE = live_server.url
+    wechat.answers["/v3/pay/transactions/h5"] = (200, {"h5_url": H5_URL})
+    context, page = _phone(browser, IPHONE_SAFARI)
+    try:
+        page.goto(f"{live_server.url}{link['url']}")
+        page.get_by_role("button", name="微信支付").click()
+        button = page.get_by_test_id("pay-url")
+        button.wait_for()
+        order = PaymentOrder.objects.get()
+        assert order.channel == "h5" and [r.path for r in wechat.requests] == ["/v3/pay/transactions/h5"]
+        href = button.get_attribute("href")
+        assert href.startswith(H5_URL + "&redirect_url=")
+        return_url = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(href).query))["redirect_url"]
+        assert return_url == f"{live_server.url}/p/return/{order.out_trade_no}/" and link["token"] not in href
+        assert page.get_by_test_id("pay-qr").count() == 0 and "打开微信" in page.get_by_test_id("h5-hint").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=str(shots / "portal-order-h5-375.png"), full_page=True)
+
+        headers, body = wechat_notification(keys, out_trade_no=order.out_trade_no, amount_fen=order.amount_fen)
+        answer = requests.post(f"{live_server.url}/api/v1/pay/wechat/notify/", data=body.encode(),
+                               headers={**headers, "Content-Type": "application/json"}, timeout=10)
+        assert answer.status_code == 200
+        page.goto(return_url)  # where WeChat sends the browser after paying
+        assert f"/orders/{order.out_trade_no}/" in page.url
+        page.get_by_text("支付成功").wait_for()
+        assert Payment.objects.get().receipt_no in page.get_by_test_id("order-status").inner_text()
+        page.screenshot(path=str(shots / "portal-h5-returned-375.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_inside_wechat_the_qr_code_is_an_image_to_long_press(browser, live_server, wechat, keys, link,  # noqa: F811
+                                                           shots):
+    wechat.answers["/v3/pay/transactions/native"] = (200, {"code_url": "weixin://wxpay/bizpayurl?pr=E2eWx01"})
+    context, page = _phone(browser, WECHAT_IPHONE)
+    try:
+        page.goto(f"{live_server.url}{link['url']}")
+        page.get_by_role("button", name="微信支付").click()
+        image = page.get_by_test_id("pay-qr").locator("img")
+        image.wait_for()
+        assert image.evaluate("i => i.complete && i.naturalWidth > 0")
+        box = image.bounding_box()
+        assert box["width"] == 220 and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert "长按上方二维码" in page.get_by_test_id("qr-hint").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=str(shots / "portal-order-in-wechat-375.png"), full_page=True)
+    finally:
+        context.close()
