@@ -234,3 +234,51 @@ def test_a_contact_after_the_promise_that_set_another_class_is_kept_when_the_pro
 
     event = AuditEvent.objects.get(verb="casework.promise_broken", object_id=str(unit.pk))
     assert event.after["class_moved"] is False and event.after["later_contact"]
+
+
+def test_an_away_account_is_called_every_few_days_and_steered_to_remote_payment(unit, bob_territory, outbox):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="away", on=D(2026, 1, 19),
+                            note="在深圳工作，春节才回")
+    assert klass(unit) == AccountClass.AWAY
+    run(*[D(2026, 1, d) for d in range(20, 27)])
+    away = [d for d, n in names(unit) if n == "异地出差：引导远程缴费"]
+    assert away and all((b - a).days >= 3 for a, b in zip(away, away[1:], strict=False))
+    assert away[0] == D(2026, 1, 20) and len(away) >= 2
+    dispatch(now=dt.datetime(2026, 1, 20, 10, 0, tzinfo=SH))
+    task = Task.objects.get(unit=unit, action__step__name="异地出差：引导远程缴费")
+    assert task.kind == "call" and task.assigned_to == bob_territory
+    assert "转账" in task.detail and "缴费链接" in task.detail
+    # not while undecided: the class drives it
+    assert "异地出差：引导远程缴费" not in [n for d, n in names(unit) if d < D(2026, 1, 20)]
+
+
+def test_an_unreachable_accounts_visit_task_says_to_look_for_new_contacts_first(unit, bob_territory, outbox):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    phone = ContactPoint.objects.get(party__occupancies__unit=unit, kind="mobile")
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="dead_number",
+                            contact_point=phone, on=D(2026, 1, 19))
+    run(D(2026, 1, 20))
+    dispatch(now=dt.datetime(2026, 1, 20, 10, 0, tzinfo=SH))
+    task = Task.objects.get(unit=unit, kind="visit")
+    assert "无法联系" in task.title and "找新号码" in task.detail and "邻居" in task.detail
+
+
+def test_a_refusing_account_is_reported_to_the_manager_and_escalated_when_the_hold_lapses(
+        unit, bob_territory, alice, client, outbox):
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.contact_record(actor=bob_territory, unit=unit, channel="visit", outcome="refused", reason="fee_level",
+                            note="认为物业费比周边贵", on=D(2026, 1, 19), hold_until=D(2026, 1, 26))
+    assert klass(unit) == AccountClass.REFUSING
+    client.force_login(alice)  # the manager sees the case at once, with its reason
+    page = client.get("/casework/desk/escalations/").content.decode()
+    assert unit.code in page and "收费标准" in page
+    run(D(2026, 1, 20))
+    assert "特殊拒交：报经理" not in [n for _, n in names(unit)]  # held while the dispute is looked at
+    services.dispute_holds_expire(as_of=D(2026, 1, 27))  # unresolved past its hold date
+    run(D(2026, 1, 27))
+    assert (D(2026, 1, 27), "特殊拒交：报经理") in names(unit)
+    dispatch(now=dt.datetime(2026, 1, 27, 10, 0, tzinfo=SH))
+    task = Task.objects.get(unit=unit, kind="escalate")
+    assert task.assignee_role == "manager"
+    assert str(task.pk) in client.get("/casework/desk/escalations/").content.decode()

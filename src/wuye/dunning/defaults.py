@@ -37,6 +37,13 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
                    "电话联系业主：确认是否收到缴费通知，了解未缴原因，记录是否有投诉和承诺缴费日期。"),
     "call_weekly": ("定期电话", Channel.CALL, "",
                     "再次电话联系：欠费 {amount}，{months} 期。询问缴费安排，如有困难可介绍分期。"),
+    "find_contact": ("查找联系方式并上门", Channel.VISIT, "",
+                     "联系不上业主（号码停机、空号或错号）：先查入住登记、租赁备案、装修登记、银行代扣协议等已有资料"
+                     "找新号码，再上门寻访（欠费 {amount}，最早 {oldest_due} 到期）。找到的新号码请补录到房屋资料；"
+                     "只在门口与业主本人或家人交谈，不向邻居或其他无关的人透露欠费情况。"),
+    "call_away": ("异地业主电话", Channel.CALL, "",
+                  "业主在外地：电话联系，说明不必回来也能缴费（微信、支付宝、银行转账），需要时经微信发送缴费链接，"
+                  "约定转账日期（欠费 {amount}，{months} 期）。"),
     "visit": ("上门沟通", Channel.VISIT, "",
               "上门沟通（可约财务同去，现场收款并开具收据）：欠费 {amount}，最早 {oldest_due} 到期。"
               "在门口交谈，不向邻居透露欠费情况。"),
@@ -83,8 +90,10 @@ PRE_DUE = [
 BY_CLASS = [
     _s(25, "暂未明确：每日电话", StepKind.OVERDUE, Channel.CALL, "call_weekly", days=1, repeat=1,
        assignee=Assignee.COLLECTOR, klass=AccountClass.UNDECIDED),
-    _s(26, "无法联系：上门寻访", StepKind.OVERDUE, Channel.VISIT, "visit", days=1, repeat=14,
+    _s(26, "无法联系：上门寻访", StepKind.OVERDUE, Channel.VISIT, "find_contact", days=1, repeat=14,
        assignee=Assignee.COLLECTOR, klass=AccountClass.UNREACHABLE),
+    _s(28, "异地出差：引导远程缴费", StepKind.OVERDUE, Channel.CALL, "call_away", days=1, repeat=3,
+       assignee=Assignee.COLLECTOR, klass=AccountClass.AWAY),
     _s(27, "特殊拒交：报经理", StepKind.OVERDUE, Channel.ESCALATE, "escalate", days=1, repeat=30,
        assignee=Assignee.MANAGER, klass=AccountClass.REFUSING),
 ]
