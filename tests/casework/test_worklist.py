@@ -78,3 +78,28 @@ def test_a_manager_picks_a_collector(arrears_estate, bob_territory, alice):
     run(D(2026, 1, 16))
     assert worklist(user=alice, day=D(2026, 2, 1)).note
     assert len(worklist(user=alice, day=D(2026, 2, 1), collector=bob_territory).rows) == 12
+
+
+def test_each_row_says_what_happens_next_by_promise_task_and_class(arrears_estate, bob_territory):
+    units = arrears_estate["units"]
+    run(D(2026, 1, 16))
+    services.promise_make(actor=bob_territory, unit=units[0], promised_on=D(2026, 1, 25), on=D(2026, 1, 19))
+    services.promise_make(actor=bob_territory, unit=units[1], promised_on=D(2026, 1, 21), on=D(2026, 1, 19))
+    services.contact_record(actor=bob_territory, unit=units[2], channel="call", outcome="no_answer",
+                            on=D(2026, 1, 19))
+    services.contact_record(actor=bob_territory, unit=units[3], channel="call", outcome="away", on=D(2026, 1, 19))
+    services.contact_record(actor=bob_territory, unit=units[4], channel="visit", outcome="refused",
+                            reason="service", note="电梯常坏", on=D(2026, 1, 19))
+    nxt = {r.unit_id: r.next_step for r in worklist(user=bob_territory, day=D(2026, 1, 20)).rows}
+    assert nxt[units[0].pk] == "1月24日 承诺前一天提醒"
+    assert nxt[units[1].pk] == "今天提醒：明天是承诺缴费日"
+    assert nxt[units[2].pk] == "每个工作日电话，直到约定缴费日期"
+    assert nxt[units[3].pk] == "每 3 天电话，引导远程缴费"
+    assert nxt[units[4].pk] == "争议处理中，暂停升级催缴"
+    assert worklist(user=bob_territory, day=D(2026, 1, 21)).rows[0].next_step.startswith("今天是承诺缴费日")
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(bob_territory)
+    rows = api.get("/api/v1/worklist/?date=2026-01-20").json()["rows"]
+    assert {r["unit_id"]: r["next_step"] for r in rows}[units[0].pk] == "1月24日 承诺前一天提醒"

@@ -44,6 +44,7 @@ class WorkRowSerializer(serializers.Serializer):
     class_label = serializers.CharField()
     priority = serializers.IntegerField(help_text="1 承诺到期/失约；2 催缴任务；3 每日电话；4 大额或长期；5 新增；6 其他")
     why = serializers.CharField()
+    next_step = serializers.CharField(help_text="下一步：承诺前一天提醒、今天的任务或分类决定的跟进")
     task_ids = serializers.ListField(child=serializers.IntegerField())
     promise_on = serializers.DateField(allow_null=True)
     promise_fen = serializers.IntegerField(allow_null=True)

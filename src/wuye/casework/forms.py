@@ -61,9 +61,19 @@ class ContactForm(forms.Form):
     task = forms.IntegerField(required=False, widget=forms.HiddenInput)
     corrects = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
+    # fields that matter only for some outcomes: the page shows them when one of those outcomes is chosen
+    # (static/wuye/contact_form.js; without the script every field stays visible)
+    SHOW_FOR = {
+        "promised_on": "promised", "amount_fen": "promised",
+        "reason": "refused dispute", "hold_until": "refused dispute", "developer_warranty": "refused dispute",
+        "installments": "installment",
+    }
+
     def __init__(self, *args, phones=(), today=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["contact_point"].choices = [("", "—")] + list(phones)
+        for name, outcomes in self.SHOW_FOR.items():
+            self.fields[name].show_for = outcomes
+        self.fields["contact_point"].choices = [("", "首选号码" if phones else "—")] + list(phones)
         if today is not None:  # the date pickers offer no impossible dates
             self.fields["on"].widget.attrs["max"] = today.isoformat()
             for name in ("promised_on", "follow_up_on", "hold_until"):

@@ -57,6 +57,7 @@ class WorkRow:
     task_ids: list[int] = field(default_factory=list)
     promise_on: dt.date | None = None
     promise_fen: int | None = None
+    promise_open: bool = False
     disputed: bool = False
     dispute_reasons: list[str] = field(default_factory=list)
     last_on: dt.date | None = None
@@ -64,6 +65,7 @@ class WorkRow:
     last_by: str = ""
     points: list[TalkingPoint] = field(default_factory=list)
     broken_promises: int = 0  # promises the owner has broken (on any of their units)
+    next_step: str = ""  # what happens next on this account (the follow-up its state and class drive)
 
     @property
     def amount(self) -> str:
@@ -193,7 +195,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
             .values_list("unit_id", "kind", "until", "amount_fen", "outcome", "released_on", "dispute__reason")):
         row = rows[unit_id]
         if kind == HoldKind.PROMISE:
-            row.promise_on, row.promise_fen = until, amount
+            row.promise_on, row.promise_fen, row.promise_open = until, amount, released is None
             if until == day and not released:
                 row.priority, row.why = 1, "今天是承诺缴费日"
             elif until is not None and until < day and outcome != "kept":
@@ -210,7 +212,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
         row = rows[unit_id]
         row.task_ids.append(pk)
         if row.priority > 2:
-            row.priority, row.why = 2, title
+            row.priority, row.why = 2, title.removeprefix(row.code).strip()  # the card shows the unit already
 
     latest = (ContactAttempt.objects.filter(unit_id__in_ids=ids).values("unit_id").annotate(m=Max("pk"))
               .values("m"))
@@ -244,6 +246,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
                 row.priority, row.why = 5, f"新增欠费（逾期 {row.days_overdue} 天）"
             else:
                 row.priority, row.why = 6, f"逾期 {row.days_overdue} 天"
+        row.next_step = _next_step(row, day)
         chosen = [p for r in row.dispute_reasons for p in by_reason.get(r, [])] + by_class.get(row.account_class, [])
         row.points = (chosen + general)[:POINTS_PER_ROW]
         out.append(row)
@@ -252,6 +255,35 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
     for row in out:
         counts[row.priority] += 1
     return Worklist(day, out, dict(counts), "")
+
+
+# what each class has the engine do next (domain.md, "Classifying each unpaid account")
+NEXT_BY_CLASS = {
+    AccountClass.UNDECIDED: "每个工作日电话，直到约定缴费日期",
+    AccountClass.UNREACHABLE: "查找新号码并上门寻访",
+    AccountClass.AWAY: "每 3 天电话，引导远程缴费",
+    AccountClass.REFUSING: "重点跟进：记录原因，报经理定处理方式",
+}
+
+
+def _next_step(row: WorkRow, day: dt.date) -> str:
+    """The row's next step in words: the promise's reminder or date, a broken promise, today's task, a dispute
+    on hold, else the follow-up the class drives."""
+    if row.promise_on is not None and row.promise_open:
+        remind = row.promise_on - dt.timedelta(days=1)
+        if row.promise_on == day:
+            return "今天是承诺缴费日，未缴则明天按失约跟进"
+        if remind == day:
+            return "今天提醒：明天是承诺缴费日"
+        if remind > day:
+            return f"{remind.month}月{remind.day}日 承诺前一天提醒"
+    if row.promise_on is not None and not row.promise_open and row.priority == 1:
+        return "失约：今天立即联系"
+    if row.task_ids:
+        return f"今天：{row.why}" if row.priority == 2 else "今天有催缴任务"
+    if row.disputed:
+        return "争议处理中，暂停升级催缴"
+    return NEXT_BY_CLASS.get(row.account_class, "")
 
 
 def points_for(account_class: str, reasons: list[str] | None = None) -> list[TalkingPoint]:

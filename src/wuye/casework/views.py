@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from wuye.accounts.choices import Role
-from wuye.accounts.models import User
+from wuye.accounts.models import Territory, User
 from wuye.accounts.permissions import can_manage_team
 from wuye.billing import installments
 from wuye.billing import services as billing
@@ -63,8 +63,11 @@ def _worklist_for_request(request):
     user = request.user
     collectors = [(u.pk, str(u)) for u in User.objects.filter(role=Role.COLLECTOR, is_active=True)
                   .order_by("username")] if not user.territory_bound else []
-    buildings = [(b.pk, f"{b.project.name} {b.name}") for b in Building.objects.filter(
-        project__in=projects_visible(user)).select_related("project").order_by("project__code", "code")[:500]]
+    in_reach = Building.objects.filter(project__in=projects_visible(user))
+    if user.territory_bound:  # a collector picks among the buildings of their territory
+        in_reach = in_reach.filter(pk__in=Territory.objects.filter(user=user).values("building_id"))
+    buildings = [(b.pk, f"{b.project.name} {b.name}") for b in in_reach.select_related("project")
+                 .order_by("project__code", "code")[:500]]
     form = WorklistFilter(request.GET or None, collectors=collectors, buildings=buildings)
     data = form.cleaned_data if form.is_valid() else {}
     if request.GET and not form.is_valid():
@@ -153,6 +156,7 @@ def contact(request, pk: int):
         "unit": unit, "party": party, "form": form, "points": selectors.points_for(klass or "", reasons),
         "recent": list(selectors.contacts_of(unit.pk)[:5]), "next": request.GET.get("next", ""),
         "corrects": ContactAttempt.objects.filter(pk=initial["corrects"] or 0, unit=unit).first(),
+        "open_fen": services.open_fen_of(unit), "klass_label": AccountClass(klass).label if klass else "",
     })
 
 

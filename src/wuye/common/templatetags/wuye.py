@@ -14,6 +14,12 @@ def yuan(fen):
 
 
 @register.filter
+def with_unit(text, code):
+    """{{ point.body|with_unit:unit.code }}: a talking point's {房号} filled with the unit's code."""
+    return str(text or "").replace("{房号}", str(code or "")) if code else text
+
+
+@register.filter
 def phone_mask(value):
     return formatting.mask_phone(value)
 
