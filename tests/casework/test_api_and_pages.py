@@ -256,3 +256,22 @@ def test_a_contact_cannot_be_dated_in_the_future_nor_a_follow_up_in_the_past(api
     r = client.post(url, {"channel": "visit", "outcome": "away", "on": yesterday.isoformat()})
     assert r.status_code == 302
     assert ContactAttempt.objects.filter(unit=unit, on=yesterday).count() == 2
+
+
+def test_correcting_a_promised_contact_withdraws_its_promise_and_keeps_both_records(unit, bob_territory):
+    run(D(2026, 1, 16))
+    first = services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="promised",
+                                    promised_on=D(2026, 1, 25), amount_fen=17_900, on=D(2026, 1, 17))
+    promise = first.promises.get()
+    assert Episode.objects.get(unit=unit).account_class == "promised"
+    fix = services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="no_answer",
+                                  corrects=first, note="记错了房号，这户其实没接电话", on=D(2026, 1, 17))
+    promise.refresh_from_db()
+    assert promise.state == "withdrawn" and str(fix.pk) in promise.hold.release_note
+    assert Episode.objects.get(unit=unit).account_class == "undecided"
+    assert ContactAttempt.objects.get(pk=first.pk).outcome == "promised"  # the old record stays as it was
+    assert Promise.objects.filter(unit=unit).count() == 1
+    run(D(2026, 1, 24), D(2026, 1, 26))  # no reminder, no broken promise for a promise that never was
+    from wuye.dunning.models import Action
+
+    assert not Action.objects.filter(unit=unit, step__name__in=["承诺前一天提醒", "承诺失约跟进"]).exists()

@@ -140,3 +140,76 @@ def test_only_a_manager_cancels_a_work_order(dispute, alice, bob_territory, clie
     client.post(f"/casework/work-orders/{wo.pk}/", {"status": "cancelled", "note": "业主自行修好"})
     wo.refresh_from_db()
     assert wo.status == "cancelled" and wo.closed_by == alice
+
+
+# --- the territory rule on the other casework pages, finance checks, warranty labels -----------------------
+
+def test_a_collector_cannot_see_or_act_on_another_territorys_disputes_checks_or_worklist(
+        arrears_estate, bob_territory, erin, alice, client):
+    from rest_framework.test import APIClient
+
+    from wuye.accounts.services import territory_assign
+    from wuye.casework.models import PaymentCheck
+
+    territory_assign(actor=alice, user=erin, building=arrears_estate["buildings"][1])
+    run(D(2026, 1, 16))
+    far = arrears_estate["units"][12]  # building 2: erin's
+    dispute = services.dispute_open(actor=erin, unit=far, reason="neighbour", description="楼上噪音",
+                                    on=D(2026, 1, 17))
+    services.contact_record(actor=erin, unit=far, channel="desk", outcome="paid_already", on=D(2026, 1, 17))
+    check = PaymentCheck.objects.get(unit=far)
+    client.force_login(bob_territory)
+    assert client.get(f"/casework/disputes/{dispute.pk}/").status_code == 404
+    assert client.post(f"/casework/disputes/{dispute.pk}/", {"action": "resolve", "note": "x"}).status_code == 404
+    assert far.code not in client.get("/casework/disputes/").content.decode()
+    assert far.code not in client.get("/casework/checks/").content.decode()
+    assert client.post("/casework/checks/", {"check": check.pk, "found": "1", "note": "x"}).status_code in (403, 404)
+    with pytest.raises(PermissionDenied):
+        services.dispute_resolve(actor=bob_territory, dispute=dispute, note="不归我管")
+    # a collector asking for another collector's list gets their own
+    api = APIClient()
+    api.force_authenticate(bob_territory)
+    rows = api.get(f"/api/v1/worklist/?date=2026-02-01&collector={erin.pk}").json()["rows"]
+    assert rows and {r["building"] for r in rows} == {arrears_estate["buildings"][0].name}
+    page = client.get(f"/casework/?date=2026-02-01&collector={erin.pk}").content.decode()
+    assert far.code not in page
+    dispute.refresh_from_db()
+    check.refresh_from_db()
+    assert dispute.status == "open" and check.status == "open"
+
+
+def test_paid_already_reaches_finance_who_records_what_they_found(unit, bob_territory, make_user, client):
+    from wuye.casework.models import PaymentCheck
+
+    finance = make_user("fen", Role.FINANCE)
+    run(D(2026, 1, 16))
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="paid_already",
+                            note="业主说1月10日微信缴过", on=D(2026, 1, 17))
+    check = PaymentCheck.objects.get(unit=unit)
+    assert check.status == "open" and check.contact.made_by == bob_territory
+    with pytest.raises(PermissionDenied):
+        services.payment_check_resolve(actor=bob_territory, check=check, found=True, note="我看到了")
+    client.force_login(finance)
+    page = client.get("/casework/checks/").content.decode()
+    assert unit.code in page and "业主说1月10日微信缴过" in page
+    r = client.post("/casework/checks/", {"check": check.pk, "found": "0", "note": ""}, follow=True)
+    assert "请填写核对结果" in r.content.decode()
+    check.refresh_from_db()
+    assert check.status == "open"
+    client.post("/casework/checks/", {"check": check.pk, "found": "0", "note": "微信商户流水中没有该房号的款项"})
+    check.refresh_from_db()
+    assert check.status == "not_found" and check.resolved_by == finance
+    assert AuditEvent.objects.filter(verb="casework.payment_check", actor=finance).count() == 1
+
+
+def test_a_developer_warranty_dispute_is_labelled_on_the_pages(unit, bob_territory, client):
+    run(D(2026, 1, 16))
+    client.force_login(bob_territory)
+    r = client.post(f"/casework/units/{unit.pk}/contact/", {
+        "channel": "visit", "outcome": "refused", "reason": "house_quality", "developer_warranty": "on",
+        "note": "交房两年内外墙渗水"})
+    assert r.status_code == 302
+    dispute = unit.disputes.get()
+    assert dispute.developer_warranty
+    for url in (f"/casework/disputes/{dispute.pk}/", "/casework/disputes/", f"/casework/units/{unit.pk}/"):
+        assert "属开发商保修" in client.get(url).content.decode(), url

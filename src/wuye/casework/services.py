@@ -119,7 +119,8 @@ def contact_record(
     - promised → a promise (a PROMISE hold: reminder the day before, broken the day after) and 近期交纳;
     - refuses / complaint → a dispute (a DISPUTE hold on escalation) and 特殊拒交;
     - away → 异地出差; paid already → a check for finance; installment → a plan request in the approvals queue.
-    A correction is a new record naming the one it corrects (the old row stays as it was).
+    A correction is a new record naming the one it corrects (the old row stays as it was); a promise made on
+    the corrected record is withdrawn (its hold released, on the record) and the new outcome applies.
     """
     require_unit_scope(actor, unit)
     today = _today()
@@ -175,6 +176,10 @@ def contact_record(
                  after={"contact": attempt.pk, "channel": channel, "outcome": outcome, "reason": reason,
                         "corrects": corrects.pk if corrects else None})
 
+    if corrects is not None:  # a promise recorded on the corrected contact no longer stands (its record stays)
+        for promise in corrects.promises.filter(hold__released_on__isnull=True).select_related("hold"):
+            dunning.hold_release(actor=actor, hold=promise.hold, on=on, actor_label=label,
+                                 note=f"联系记录已更正（记录 {attempt.pk}），撤销该承诺")
     klass = CLASS_OF_OUTCOME.get(outcome, "")
     why = f"联系结果：{Outcome(outcome).label}"
     if outcome == Outcome.DEAD_NUMBER:
