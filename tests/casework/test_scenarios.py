@@ -282,3 +282,35 @@ def test_a_refusing_account_is_reported_to_the_manager_and_escalated_when_the_ho
     task = Task.objects.get(unit=unit, kind="escalate")
     assert task.assignee_role == "manager"
     assert str(task.pk) in client.get("/casework/desk/escalations/").content.decode()
+
+
+def test_the_undecided_accounts_call_tasks_come_each_working_day_and_one_call_answers_them(unit, bob_territory,
+                                                                                         outbox):
+    """Over two weeks with a weekend: each working day bob has a daily-call task due that day; none is due on
+    Saturday or Sunday; the day's call closes every call task already due (a call decided over the weekend too);
+    once a promise is recorded no more daily calls come."""
+    from chinese_calendar import is_workday
+
+    from wuye.dunning.models import Action
+
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="no_answer", on=D(2026, 1, 18))
+    daily = Task.objects.filter(unit=unit, kind="call", action__step__name="暂未明确：每日电话")
+    for n in range(19, 31):
+        day = D(2026, 1, n)
+        run(day)
+        dispatch(now=dt.datetime(day.year, day.month, day.day, 10, 0, tzinfo=SH))
+        if not is_workday(day):
+            assert not daily.filter(due_on=day).exists(), day
+            continue
+        if day < D(2026, 1, 28):
+            assert daily.filter(due_on=day, status="open", assigned_to=bob_territory).exists(), day
+            services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="no_answer", on=day)
+            assert not Task.objects.filter(unit=unit, kind="call", status="open", due_on__lte=day).exists(), day
+        elif day == D(2026, 1, 28):
+            services.contact_record(actor=bob_territory, unit=unit, channel="call", outcome="promised",
+                                    promised_on=D(2026, 2, 6), amount_fen=17_900, on=day)
+            assert klass(unit) == AccountClass.PROMISED
+            assert not Task.objects.filter(unit=unit, kind="call", status="open", due_on__lte=day).exists()
+    assert not Action.objects.filter(unit=unit, step__name="暂未明确：每日电话", decided_on__gt=D(2026, 1, 28)).exists()
+    assert set(daily.values_list("status", flat=True)) == {"done"}

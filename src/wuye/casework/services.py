@@ -34,7 +34,7 @@ from wuye.casework.choices import (
 from wuye.casework.models import ContactAttempt, Dispute, PaymentCheck, Promise, TalkingPoint, WorkOrder
 from wuye.common.formatting import format_yuan
 from wuye.dunning import services as dunning
-from wuye.dunning.choices import AccountClass, HoldKind, TaskStatus
+from wuye.dunning.choices import AccountClass, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.models import Episode, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, ContactValidity
 from wuye.estate.models import ContactPoint, Unit
@@ -46,6 +46,7 @@ MAX_FOLLOW_UP_DAYS = 90
 DEFAULT_DISPUTE_HOLD_DAYS = 30
 MAX_DISPUTE_HOLD_DAYS = 180
 PHONE_KINDS = (ContactKind.MOBILE, ContactKind.LANDLINE)
+TASK_OF_CHANNEL = {ContactChannel.CALL: TaskKind.CALL, ContactChannel.VISIT: TaskKind.VISIT}
 
 
 def _label(actor: User | None, actor_label: str) -> str:
@@ -201,8 +202,16 @@ def contact_record(
     if klass:
         dunning.account_class_set(actor=actor, unit=unit, account_class=klass, on=on, reason=why,
                                   actor_label=label)
-    if task is not None and task.status == TaskStatus.OPEN:
-        dunning.task_close(actor=actor, task=task, note=f"{ContactChannel(channel).label}：{Outcome(outcome).label}")
+    # the contact answers the task it was made for and every other call (visit) of the unit already due: a
+    # daily call decided over a weekend must not leave a second task standing beside today's
+    done_note = f"{ContactChannel(channel).label}：{Outcome(outcome).label}（联系记录 {attempt.pk}）"
+    answered = [task] if task is not None and task.status == TaskStatus.OPEN else []
+    if channel in TASK_OF_CHANNEL:
+        answered += list(Task.objects.filter(unit=unit, status=TaskStatus.OPEN, kind=TASK_OF_CHANNEL[channel],
+                                             due_on__lte=on).exclude(pk=getattr(task, "pk", None))
+                         .order_by("due_on", "pk"))
+    for open_task in answered:
+        dunning.task_close(actor=actor, task=open_task, note=done_note)
     return attempt
 
 
