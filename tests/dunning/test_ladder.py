@@ -20,8 +20,8 @@ def run(*days):
 
 def test_the_residential_ladder_from_reminder_to_lawyer_referral(arrears_estate):
     unit = arrears_estate["units"][0]
-    run(D(2025, 12, 31), D(2026, 1, 8), D(2026, 1, 16), D(2026, 1, 18), D(2026, 1, 25), D(2026, 2, 1),
-        D(2026, 4, 16), D(2026, 7, 14))
+    run(D(2025, 12, 31), D(2026, 1, 8), D(2026, 1, 16), D(2026, 1, 18), D(2026, 1, 25), D(2026, 1, 26),
+        D(2026, 2, 1), D(2026, 4, 16), D(2026, 7, 14))
     got = names(unit)
     assert got[:4] == [
         (D(2025, 12, 31), "到期前 15 天提醒"),
@@ -30,7 +30,8 @@ def test_the_residential_ladder_from_reminder_to_lawyer_referral(arrears_estate)
         (D(2026, 1, 18), "逾期 3 天电话"),
     ]
     arrears = [g for g in got if g[1] not in ("到期前 15 天提醒", "到期前 7 天提醒")]
-    assert (D(2026, 1, 25), "定期电话") in arrears  # day 10: the weekly call starts
+    # day 10 (a Sunday): the weekly call starts on the first working day after it
+    assert (D(2026, 1, 25), "定期电话") not in arrears and (D(2026, 1, 26), "定期电话") in arrears
     assert (D(2026, 2, 1), "每两周欠费短信") in arrears
     assert (D(2026, 4, 16), "欠费 3 个月挂号信") in arrears and (D(2026, 4, 16), "上门沟通") in arrears
     assert (D(2026, 7, 14), "律师函转介") in arrears
@@ -252,3 +253,18 @@ def test_a_bulk_posting_stops_the_ladder_of_each_cleared_account_at_once(alice, 
     assert paid.holds.get().outcome == "kept"
     assert Action.objects.filter(unit=partly, status=ActionStatus.PENDING).count() == 2
     assert Episode.objects.get(unit=partly).closed_on is None
+
+
+def test_daily_calls_are_decided_on_working_days_only(alice, arrears_estate):
+    """A repeating call is not queued on a Saturday or Sunday (the dispatcher would only push it to Monday,
+    beside Monday's own); the first working day after decides it."""
+    from wuye.dunning.choices import AccountClass
+    from wuye.dunning.services import account_class_set
+
+    unit = arrears_estate["units"][0]
+    run(D(2026, 1, 16), D(2026, 1, 18))
+    account_class_set(actor=alice, unit=unit, account_class=AccountClass.UNDECIDED, on=D(2026, 1, 18),
+                      reason="无人接听")
+    run(D(2026, 1, 22), D(2026, 1, 23), D(2026, 1, 24), D(2026, 1, 25), D(2026, 1, 26))  # Thu … Mon
+    calls = sorted(d for d, _ in names(unit, channel="call") if d >= D(2026, 1, 22))
+    assert calls == [D(2026, 1, 22), D(2026, 1, 23), D(2026, 1, 26)]  # one call a working day, none at the weekend

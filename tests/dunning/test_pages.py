@@ -19,17 +19,17 @@ def worked(arrears_estate):
 
 def test_overview_previews_tomorrow_with_reasons(client, alice, worked):
     client.force_login(alice)
-    r = client.get(f"/collection/?project={worked['project'].pk}&date=2026-01-25")
+    r = client.get(f"/collection/?project={worked['project'].pk}&date=2026-01-26")
     assert r.status_code == 200
     text = r.content.decode()
     assert "定期电话" in text and "每 7 天重复" in text
-    assert "2026-01-25 将发生什么" in text
+    assert "2026-01-26 将发生什么" in text
     assert "尚未运行" not in text  # the whole-company run of the fixture is listed
 
 
 def test_collector_sees_only_the_territory(client, bob_territory, worked):
     client.force_login(bob_territory)
-    text = client.get(f"/collection/?project={worked['project'].pk}&date=2026-01-25").content.decode()
+    text = client.get(f"/collection/?project={worked['project'].pk}&date=2026-01-26").content.decode()
     assert "1-101" in text and "3-101" not in text
     tasks = client.get("/collection/tasks/").content.decode()
     assert "1-101" in tasks and "3-101" not in tasks

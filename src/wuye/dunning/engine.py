@@ -36,6 +36,7 @@ from wuye.common.bulk import Analyzer, insert_rows_ignore_conflicts
 from wuye.dunning import calendar as workcal
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
+    PERSON_CHANNELS,
     ActionStatus,
     Assignee,
     Channel,
@@ -149,11 +150,13 @@ class Rules:
     """Per-project numbers the decision uses."""
 
     message_min_days: int = 14
+    working_day: bool = True  # the run's date is a working day (repeating calls and visits wait for one)
 
     @classmethod
-    def of(cls, project: Project) -> Rules:
+    def of(cls, project: Project, *, working_day: bool = True) -> Rules:
         row = CollectionSettings.objects.filter(project=project).first()
-        return cls(message_min_days=row.arrears_message_min_days) if row else cls()
+        return cls(message_min_days=row.arrears_message_min_days if row else cls.message_min_days,
+                   working_day=working_day)
 
 
 # --- the decision (pure) -----------------------------------------------------------------------------------
@@ -275,6 +278,8 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
         if st.channel in stage_channels or not threshold_met(st, s) or (
                 st.account_class and st.account_class != acc.account_class):
             continue
+        if st.channel in PERSON_CHANNELS and not rules.working_day:
+            continue  # a repeat call or visit is decided on the next working day, not queued beside it
         last = acc.fired.get(st.pk)
         if last is None or (as_of - last).days >= (st.repeat_days or 1):
             add(st, f"{cycle}@{as_of.isoformat()}", f"每 {st.repeat_days} 天重复")
@@ -603,6 +608,13 @@ def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
     return out
 
 
+def working_day(cal: workcal.Calendar, day: dt.date) -> bool:
+    try:
+        return cal.is_working_day(day)
+    except workcal.UncoveredDate:  # no contact is scheduled on a date no calendar covers
+        return False
+
+
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
@@ -610,7 +622,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
-    rules = Rules.of(project)
+    rules = Rules.of(project, working_day=working_day(cal, as_of))
     assigner = Assigner(project)
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()

@@ -9,8 +9,18 @@ from django.db.models import Q, QuerySet
 
 from wuye.accounts.models import User
 from wuye.accounts.selectors import unit_scope_q
+from wuye.dunning import calendar as workcal
 from wuye.dunning.choices import AccountClass, Segment
-from wuye.dunning.engine import Outcome, Rules, accounts_for, decide, ladder_of, ladders_for, segments_for
+from wuye.dunning.engine import (
+    Outcome,
+    Rules,
+    accounts_for,
+    decide,
+    ladder_of,
+    ladders_for,
+    segments_for,
+    working_day,
+)
 from wuye.dunning.models import Action, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
 from wuye.estate.models import ContactPoint, Unit
@@ -41,7 +51,8 @@ def collection_state(unit: Unit, *, as_of: dt.date) -> CollectionState:
     ladders = ladders_for(project, as_of)
     ladder = ladder_of(ladders, segment)
     acc = next(iter(accounts_for(project, as_of, [unit.pk], segments={unit.pk: segment})), None)
-    outcome = decide(acc, ladder, as_of, Rules.of(project)) if acc and ladder else None
+    rules = Rules.of(project, working_day=working_day(workcal.Calendar(), as_of))
+    outcome = decide(acc, ladder, as_of, rules) if acc and ladder else None
     stage = acc.stage if acc else 0
     stage_name = ""
     if ladder and stage:
