@@ -251,6 +251,17 @@ WECHATPAY_PLATFORM_CERT_FILE = os.environ.get("WECHATPAY_PLATFORM_CERT_FILE", ""
 WECHATPAY_PUBLIC_KEY_FILE = os.environ.get("WECHATPAY_PUBLIC_KEY_FILE", "")
 WECHATPAY_PUBLIC_KEY_ID = os.environ.get("WECHATPAY_PUBLIC_KEY_ID", "")
 WECHATPAY_API_BASE = os.environ.get("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")
+# 微信内支付 (JSAPI) needs the payer's openid for the company's WeChat service account (公众号), obtained by
+# silent OAuth (snsapi_base). Set the account's AppID and a file holding its AppSecret (never the secret
+# itself); without both, owners inside WeChat get the QR code to long-press. The endpoints are WeChat's and
+# change only for tests (a local stand-in). In the WeChat consoles: 网页授权域名 = the host of
+# WUYE_PAY_NOTIFY_BASE; JSAPI 支付授权目录 = that site's root (https://host/), since the pay page's path holds
+# the link token and order number and a deeper directory must match exactly (README, "微信内支付").
+WECHAT_MP_APPID = os.environ.get("WECHAT_MP_APPID", "")
+WECHAT_MP_SECRET_FILE = os.environ.get("WECHAT_MP_SECRET_FILE", "")
+WECHAT_MP_AUTHORIZE_URL = os.environ.get("WECHAT_MP_AUTHORIZE_URL",
+                                         "https://open.weixin.qq.com/connect/oauth2/authorize")
+WECHAT_MP_TOKEN_URL = os.environ.get("WECHAT_MP_TOKEN_URL", "https://api.weixin.qq.com/sns/oauth2/access_token")
 ALIPAY_APPID = os.environ.get("ALIPAY_APPID", "")
 ALIPAY_PRIVATE_KEY_FILE = os.environ.get("ALIPAY_PRIVATE_KEY_FILE", "")
 ALIPAY_PUBLIC_KEY_FILE = os.environ.get("ALIPAY_PUBLIC_KEY_FILE", "")

@@ -29,6 +29,9 @@ APPID = "wxd678efh567hg6787"
 APIV3_KEY = "0123456789abcdefghijklmnopqrstuv"  # 32 bytes, as WeChat requires
 MERCHANT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 ALIPAY_APPID = "2021000000000001"
+MP_APPID = "wx8a3c5e7f9b1d2e4f"  # the company's service account (公众号); not WECHATPAY_APPID, on purpose
+MP_SECRET = "3f1c0a9e8b7d6c5f4e3d2c1b0a9f8e7d"
+OPENID = "oX9kT2vQ7mLpR4sW8yZ1bC3dF5gH"  # the payer's openid for MP_APPID
 
 
 def _pem_private(key) -> str:
@@ -182,12 +185,13 @@ def alipay(keys, settings):
 
 def wechat_notification(keys: Keys, *, out_trade_no: str, amount_fen: int, transaction_id: str = "",
                         stamp: int | None = None, trade_state: str = "SUCCESS", signer=None,
-                        apiv3_key: str = APIV3_KEY) -> tuple[dict[str, str], str]:
+                        apiv3_key: str = APIV3_KEY, appid: str = APPID,
+                        trade_type: str = "NATIVE") -> tuple[dict[str, str], str]:
     """A TRANSACTION.SUCCESS notification as WeChat sends it: the resource encrypted with AES-256-GCM under
     the APIv3 key, the body signed with the platform key."""
     resource = {
-        "mchid": MCHID, "appid": APPID, "out_trade_no": out_trade_no,
-        "transaction_id": transaction_id or f"4200{secrets.randbelow(10**24):024d}", "trade_type": "NATIVE",
+        "mchid": MCHID, "appid": appid, "out_trade_no": out_trade_no,
+        "transaction_id": transaction_id or f"4200{secrets.randbelow(10**24):024d}", "trade_type": trade_type,
         "trade_state": trade_state, "trade_state_desc": "支付成功", "bank_type": "OTHERS",
         "success_time": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds"),
         "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
@@ -349,5 +353,105 @@ def alipay_gateway(alipay, keys, settings):
     """Alipay configured with the test keys and pointed at a local gateway."""
     fake = FakeAlipay(keys).start()
     settings.ALIPAY_GATEWAY = fake.url
+    yield fake
+    fake.close()
+
+
+def assert_signed_by_merchant(keys: Keys, sent: Captured) -> None:
+    """A request to the WeChat Pay API carries the SDK's Authorization header: recompute the message
+    (``method\npath\ntimestamp\nnonce\nbody\n``) and verify it with the merchant's public key."""
+    import re
+
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    auth = sent.headers["authorization"]
+    assert auth.startswith("WECHATPAY2-SHA256-RSA2048 ")
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', auth))
+    assert fields["mchid"] == MCHID and fields["serial_no"] == MERCHANT_SERIAL
+    assert abs(int(fields["timestamp"]) - time.time()) < 60
+    message = f"{sent.method}\n{sent.path}\n{fields['timestamp']}\n{fields['nonce_str']}\n{sent.body}\n".encode()
+    keys.merchant.public_key().verify(base64.b64decode(fields["signature"]), message, padding.PKCS1v15(),
+                                      hashes.SHA256())
+
+
+# --- a local WeChat 网页授权 (OAuth) -----------------------------------------------------------------------
+
+@dataclass
+class FakeWeChatOAuth:
+    """Answers like open.weixin.qq.com's authorize page (snsapi_base is silent: straight back to
+    ``redirect_uri`` with ``code`` and ``state``) and api.weixin.qq.com's ``sns/oauth2/access_token`` (the
+    AppID and AppSecret must be ours; ``codes`` maps a code to its answer, any other code gets 40029).
+    ``requests`` records every request's path and query."""
+
+    secret: str
+    codes: dict[str, dict] = field(default_factory=dict)
+    requests: list[dict] = field(default_factory=list)
+    next_code: str = "CODE_OK"
+    status: int = 200  # of the token endpoint's answers
+
+    def start(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                split = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+                fake.requests.append({"path": split.path, "order": [k for k, _ in
+                                                                    urllib.parse.parse_qsl(split.query)], **query})
+                if split.path == "/connect/oauth2/authorize":
+                    target = query["redirect_uri"]
+                    target += ("&" if "?" in target else "?") + urllib.parse.urlencode(
+                        {"code": fake.next_code, "state": query.get("state", "")})
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if split.path != "/sns/oauth2/access_token":
+                    answer = {"errcode": 404, "errmsg": "not found"}
+                elif query.get("appid") != MP_APPID or query.get("secret") != fake.secret:
+                    answer = {"errcode": 40125, "errmsg": "invalid appsecret"}
+                elif query.get("grant_type") != "authorization_code":
+                    answer = {"errcode": 40002, "errmsg": "invalid grant_type"}
+                else:
+                    answer = fake.codes.get(query.get("code", ""), {"errcode": 40029, "errmsg": "invalid code"})
+                text = json.dumps(answer).encode()
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json; encoding=utf-8")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def wechat_mp(wechat, settings, tmp_path):
+    """WeChat Pay (the ``wechat`` fixture) plus the service account: its AppSecret in a file, the OAuth
+    endpoints pointed at a local stand-in that knows the code ``CODE_OK`` (openid ``OPENID``)."""
+    fake = FakeWeChatOAuth(MP_SECRET).start()
+    fake.codes["CODE_OK"] = {"access_token": "ACCESS_TOKEN_NOT_KEPT", "expires_in": 7200,
+                             "refresh_token": "REFRESH_NOT_KEPT", "openid": OPENID, "scope": "snsapi_base",
+                             "is_snapshotuser": 0}
+    secret_file = tmp_path / "wechat_mp_secret"
+    secret_file.write_text(MP_SECRET + "\n")
+    settings.WECHAT_MP_APPID = MP_APPID
+    settings.WECHAT_MP_SECRET_FILE = str(secret_file)
+    settings.WECHAT_MP_AUTHORIZE_URL = fake.url + "/connect/oauth2/authorize"
+    settings.WECHAT_MP_TOKEN_URL = fake.url + "/sns/oauth2/access_token"
+    settings.WUYE_PAY_NOTIFY_BASE = "https://wuye.example.cn"
     yield fake
     fake.close()

@@ -76,6 +76,8 @@ class PaymentOrder(models.Model):
     code_url = models.CharField("二维码内容", max_length=500, blank=True)
     pay_url = models.TextField("支付地址", blank=True)
     prepay_id = models.CharField("预支付标识", max_length=100, blank=True)
+    payer_hash = models.CharField("付款人摘要", max_length=64, blank=True,
+                                  help_text="微信内支付：付款人 openid 的密钥散列（不存 openid 本身）。")
     transaction_id = models.CharField("渠道交易号", max_length=64, blank=True)
     paid_fen = models.BigIntegerField("实收（分）", null=True, blank=True)
     payment = models.OneToOneField("billing.Payment", verbose_name="收款", null=True, blank=True,

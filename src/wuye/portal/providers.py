@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -137,9 +139,22 @@ def _rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds")
 
 
+def jsapi_configured() -> bool:
+    """微信内支付 needs WeChat Pay plus the service account (公众号) whose openids the payers have."""
+    return wechat_configured() and bool(settings.WECHAT_MP_APPID and settings.WECHAT_MP_SECRET_FILE)
+
+
+def wechat_appids() -> set[str]:
+    """The app ids our orders carry: WeChat Pay's, and the service account's for JSAPI orders (the same id
+    when the merchant is bound to the company's service account)."""
+    return {a for a in (settings.WECHATPAY_APPID, settings.WECHAT_MP_APPID) if a}
+
+
 def wechat_order(*, out_trade_no: str, description: str, amount_fen: int, channel: str, expires_at: dt.datetime,
                  client_ip: str = "", openid: str = "") -> dict:
-    """Place the order: Native gives ``code_url`` (for a QR code), H5 ``h5_url``, JSAPI ``prepay_id``."""
+    """Place the order: Native gives ``code_url`` (for a QR code), H5 ``h5_url``, JSAPI ``prepay_id``.
+
+    A JSAPI order carries the service account's app id: the payer's openid belongs to that account."""
     from wechatpayv3 import WeChatPayType
 
     pay_type = {"native": WeChatPayType.NATIVE, "h5": WeChatPayType.H5, "jsapi": WeChatPayType.JSAPI}[channel]
@@ -147,11 +162,25 @@ def wechat_order(*, out_trade_no: str, description: str, amount_fen: int, channe
     if channel == "h5":
         extra["scene_info"] = {"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}}
     if channel == "jsapi":
+        if not (openid and settings.WECHAT_MP_APPID):
+            raise NotConfigured("微信内支付需要公众号授权，请改用二维码支付。")
         extra["payer"] = {"openid": openid}
+        extra["appid"] = settings.WECHAT_MP_APPID
     client = wechat_client()
     return _wechat_call(client.pay, description=description, out_trade_no=out_trade_no,
                         amount={"total": amount_fen, "currency": "CNY"}, time_expire=_rfc3339(expires_at),
                         pay_type=pay_type, **extra)
+
+
+def wechat_jsapi_params(prepay_id: str) -> dict[str, str]:
+    """What the page hands to ``WeixinJSBridge.invoke('getBrandWCPayRequest', …)``: signed RSA-SHA256 with the
+    merchant key by the SDK's own ``sign`` over ``appId\ntimeStamp\nnonceStr\npackage\n`` (local, no
+    network). Made fresh for each page view; the prepay_id stays valid for two hours."""
+    client = wechat_client()
+    params = {"appId": settings.WECHAT_MP_APPID, "timeStamp": str(int(time.time())),
+              "nonceStr": secrets.token_hex(16), "package": f"prepay_id={prepay_id}", "signType": "RSA"}
+    params["paySign"] = client.sign([params["appId"], params["timeStamp"], params["nonceStr"], params["package"]])
+    return params
 
 
 def wechat_query(out_trade_no: str) -> dict:

@@ -55,17 +55,33 @@ def in_wechat(user_agent: str) -> bool:
     return "MicroMessenger" in (user_agent or "")
 
 
+# WeChat's browser inside WeCom (企业微信) and a mini program's web-view say MicroMessenger too, but cannot
+# call getBrandWCPayRequest for a service account's order
+NO_JSAPI_WORDS = ("wxwork", "miniProgram", "miniprogram")
+
+
 def wechat_channel_for(user_agent: str) -> str:
-    """How to pay by WeChat from this browser when the owner did not choose: H5 (``h5_url``, the browser hands
-    over to the WeChat app) from a mobile browser outside WeChat; the Native QR code on a desktop; inside
-    WeChat also the QR code, to long-press or scan (H5 does not work inside WeChat, and JSAPI needs a
-    service account and the payer's openid, which this system does not set up)."""
+    """How to pay by WeChat from this browser when the owner did not choose: inside WeChat 微信内支付 (JSAPI)
+    when the service account is configured (``providers.jsapi_configured``), else the QR code to long-press
+    or scan (H5 does not work inside WeChat); H5 (``h5_url``, the browser hands over to the WeChat app) from
+    a mobile browser outside WeChat; the Native QR code on a desktop."""
     ua = user_agent or ""
     if in_wechat(ua):
+        if providers.jsapi_configured() and not any(word in ua for word in NO_JSAPI_WORDS):
+            return Channel.JSAPI
         return Channel.NATIVE
     if any(word in ua for word in MOBILE_AGENT_WORDS):
         return Channel.H5
     return Channel.NATIVE
+
+
+def payer_hash(openid: str) -> str:
+    """What an order keeps of a JSAPI payer: a keyed hash of the openid (never the openid), so that the same
+    person tapping again gets the same order and another person of the same unit a new one (a prepay_id
+    can be paid only by the openid it was made for)."""
+    from wuye.portal.throttle import keyed_hash
+
+    return keyed_hash("openid", openid) if openid else ""
 
 
 def order_return_url(out_trade_no: str) -> str:
@@ -140,6 +156,9 @@ def order_create(
         raise ValidationError({"provider": f"{Provider(provider).label}暂未开通，请到服务中心或用其他方式缴费。"})
     if not pay_all and not bill_ids:
         raise ValidationError({"bill_ids": "请至少选择一项要缴的费用。"})
+    if channel == Channel.JSAPI and not (openid and providers.jsapi_configured()):
+        raise ValidationError({"channel": "微信内支付暂未开通或未取得微信授权，请改用二维码支付。"})
+    payer = payer_hash(openid) if channel == Channel.JSAPI else ""
     unit = link.unit
     amount, ids = order_amount(unit, None if pay_all else bill_ids)
     if amount > 20_000_000:
@@ -147,14 +166,14 @@ def order_create(
     stored_ids = [] if pay_all else ids
     now = timezone.now()
     existing = (PaymentOrder.objects.filter(unit=unit, provider=provider, channel=channel, amount_fen=amount,
-                                            bill_ids=stored_ids, status=OrderStatus.CREATED,
+                                            bill_ids=stored_ids, payer_hash=payer, status=OrderStatus.CREATED,
                                             expires_at__gt=now + dt.timedelta(minutes=5))
                 .exclude(code_url="", pay_url="", prepay_id="").order_by("-created_at").first())
     if existing is not None:
         return existing
     order = PaymentOrder.objects.create(
         out_trade_no=new_out_trade_no(), project_id=unit.project_id, unit=unit, link=link, provider=provider,
-        channel=channel, amount_fen=amount, bill_ids=stored_ids, description=_description(unit),
+        channel=channel, amount_fen=amount, bill_ids=stored_ids, payer_hash=payer, description=_description(unit),
         expires_at=now + dt.timedelta(minutes=settings.WUYE_PAY_ORDER_TTL_MINUTES))
     audit_record(actor=None, actor_label=link_actor(link), verb="payorder.create", obj=order, ip=client_ip or None,
                  after={"out_trade_no": order.out_trade_no, "amount_fen": amount, "provider": provider,
@@ -275,7 +294,7 @@ def _apply_wechat_transaction(note: PaymentNotification, data: dict) -> PaymentN
     note.amount_fen = total if isinstance(total, int) and not isinstance(total, bool) else None
     if "refund_status" in data:  # REFUND.* events: the refund was already applied when finance asked for it
         return _finish(note, R.IGNORED, f"退款通知：{data.get('refund_status')}（{data.get('out_refund_no', '')}）。")
-    if data.get("mchid") != settings.WECHATPAY_MCHID or data.get("appid") != settings.WECHATPAY_APPID:
+    if data.get("mchid") != settings.WECHATPAY_MCHID or data.get("appid") not in providers.wechat_appids():
         return _finish(note, R.REJECTED_MALFORMED, "商户号或应用号与本系统不符。")
     if note.trade_state != "SUCCESS":
         return _finish(note, R.IGNORED, f"交易状态 {note.trade_state or '—'}，无需入账。")

@@ -5,6 +5,7 @@ from wuye.portal import views
 app_name = "portal"
 urlpatterns = [
     path("return/<str:out_trade_no>/", views.order_return, name="order-return"),
+    path("wechat/oauth/", views.wechat_oauth_callback, name="wechat-oauth"),
     # before "<token>/": these words are not tokens (tokens are 16 characters)
     path("login/", views.login_phone, name="login"),
     path("login/code/", views.login_code, name="login-code"),

@@ -7,6 +7,7 @@ slowed down: after too many unknown tokens from one address, that address waits.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from functools import wraps
 
 from django.contrib import messages
@@ -21,13 +22,15 @@ from django.views.decorators.http import require_POST
 from wuye.billing import documents
 from wuye.billing.models import Payment
 from wuye.common.forms import validation_errors_text
-from wuye.portal import login, services, throttle
-from wuye.portal.choices import OrderStatus, Provider
+from wuye.portal import login, providers, services, throttle, wechat_oauth
+from wuye.portal.choices import Channel, OrderStatus, Provider
 from wuye.portal.links import LinkGone, link_resolve
 from wuye.portal.models import ContactPreference, PayLink, PaymentOrder
 from wuye.portal.providers import ProviderError
 from wuye.portal.qr import qr_png_data_uri, qr_svg
 from wuye.portal.selectors import owner_bill
+
+log = logging.getLogger(__name__)
 
 GUESS_LIMIT = 20  # unknown tokens per address …
 GUESS_WINDOW = 600  # … per 10 minutes (counted in the database: the limit holds across processes)
@@ -128,28 +131,76 @@ def _chosen_bill_ids(request) -> list[int]:
 @with_link
 def pay(request, token: str):
     link = request.pay_link
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
     # a button may name the provider and the way to pay it at once ("alipay:native": Alipay's QR code)
     provider, _colon, channel = (request.POST.get("pay") or request.POST.get("provider", "")).partition(":")
     channel = channel or request.POST.get("channel", "")
-    if provider == Provider.WECHAT and not channel:
-        channel = services.wechat_channel_for(request.META.get("HTTP_USER_AGENT", ""))
+    if provider == Provider.WECHAT and (not channel or channel == Channel.JSAPI):
+        channel = services.wechat_channel_for(user_agent)  # JSAPI only inside WeChat, when configured
     chosen = _chosen_bill_ids(request)
     all_open = {b.pk for b in services.open_bills(link.unit_id)}
     pay_all = not chosen or set(chosen) >= all_open
     if request.POST.get("scope") == "chosen" and not chosen:
         messages.error(request, _("请至少选择一期要缴的费用。"))
         return redirect("portal:bill", token=token)
+    if provider == Provider.WECHAT and channel == Channel.JSAPI:
+        openid = wechat_oauth.session_openid(request.session)
+        if not openid:  # silent 网页授权 first; the callback places the order
+            return redirect(wechat_oauth.authorize_start(request.session, link_id=link.pk, token=token,
+                                                         bill_ids=chosen, pay_all=pay_all))
+        return _place(request, link, token, provider=provider, channel=channel, chosen=chosen, pay_all=pay_all,
+                      openid=openid)
+    return _place(request, link, token, provider=provider, channel=channel, chosen=chosen, pay_all=pay_all)
+
+
+def _place(request, link, token: str, *, provider: str, channel: str, chosen: list[int], pay_all: bool,
+           openid: str = ""):
+    """Create (or reuse) the order and go to its page; a refusal goes back to the bill with the reason."""
     try:
         order = services.order_create(link=link, provider=provider, bill_ids=chosen, pay_all=pay_all,
-                                      channel=channel, client_ip=client_ip(request))
+                                      channel=channel, client_ip=client_ip(request), openid=openid)
     except ValidationError as exc:
         messages.error(request, _("未能发起支付：") + validation_errors_text(exc))
         return redirect("portal:bill", token=token)
     except ProviderError as exc:
+        if channel == Channel.JSAPI:  # e.g. WeChat refused the openid: ask again next time, the QR code now
+            wechat_oauth.session_forget(request.session)
+            messages.warning(request, _("微信内支付未能发起（%(e)s），已改用二维码支付。") % {"e": exc})
+            return _place(request, link, token, provider=provider, channel=Channel.NATIVE, chosen=chosen,
+                          pay_all=pay_all)
         messages.error(request, _("未能发起支付：") + str(exc))
         return redirect("portal:bill", token=token)
     _remember_order(request, order.out_trade_no, token)
     return redirect("portal:order", token=token, out_trade_no=order.out_trade_no)
+
+
+@never_cache
+def wechat_oauth_callback(request):
+    """Where WeChat's 网页授权 sends the browser back (``code`` and our ``state``). The state must name a
+    payment this browser started (else nothing is exchanged and a plain page says to start again); then the
+    code becomes the payer's openid and the JSAPI order is placed. When WeChat gives no openid the owner gets
+    the QR code instead, with a message saying why."""
+    pending = wechat_oauth.pending_take(request.session, request.GET.get("state", ""))
+    if pending is None:
+        log.warning("wechat oauth callback with an unknown, tampered or expired state")
+        return render(request, "portal/refused.html", {
+            "title": _("授权校验未通过"),
+            "text": _("这个微信授权不是从本页面发起的，或已使用、已过期。请回到缴费链接重新点击“微信支付”。")}, status=400)
+    try:
+        link = link_resolve(pending.token, count_use=False)
+    except LinkGone:
+        link = None
+    if link is None or link.pk != pending.link_id:
+        return _refuse(request, 410)
+    try:
+        openid = wechat_oauth.openid_for_code(request.GET.get("code", ""))
+    except ProviderError as exc:  # OAuthFailed, or the secret file unreadable
+        messages.warning(request, str(exc))
+        return _place(request, link, pending.token, provider=Provider.WECHAT, channel=Channel.NATIVE,
+                      chosen=pending.bill_ids, pay_all=pending.pay_all)
+    wechat_oauth.session_remember(request.session, openid)
+    return _place(request, link, pending.token, provider=Provider.WECHAT, channel=Channel.JSAPI,
+                  chosen=pending.bill_ids, pay_all=pending.pay_all, openid=openid)
 
 
 RETURN_MEMORY = 5  # orders per browser session whose return page may lead back to the order page
@@ -180,6 +231,14 @@ def order(request, token: str, out_trade_no: str):
     ctx.update({"order": o, "in_wechat": wechat_browser,
                 # inside WeChat the code is an image, so that a long press offers 识别图中二维码
                 "qr": (qr_png_data_uri(o.code_url) if wechat_browser else qr_svg(o.code_url)) if o.code_url else ""})
+    if o.channel == Channel.JSAPI and o.status == OrderStatus.CREATED and o.prepay_id:
+        # 微信内支付: the page calls WeixinJSBridge with these; "?wx=ok" is where it goes when WeChat says paid
+        ctx["wx_ok"] = request.GET.get("wx") == "ok"
+        if wechat_browser and not ctx["wx_ok"]:
+            try:
+                ctx["jsapi"] = providers.wechat_jsapi_params(o.prepay_id)
+            except ProviderError as exc:
+                ctx["jsapi_error"] = str(exc)
     return render(request, "portal/order.html", ctx)
 
 
