@@ -4,8 +4,10 @@ link shows a clear page and nothing of the unit."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -14,7 +16,15 @@ import requests
 from django.utils import timezone
 
 # the portal's fixtures (keys made in the test, the local WeChat Pay API, a pay link); the browser is e2e's
-from tests.portal.conftest import _no_proxy, keys, link, wechat, wechat_notification  # noqa: F401
+from tests.portal.conftest import (  # noqa: F401
+    MP_APPID,
+    _no_proxy,
+    keys,
+    link,
+    wechat,
+    wechat_mp,
+    wechat_notification,
+)
 from wuye.billing.models import Payment
 from wuye.portal.models import PayLink, PaymentOrder
 
@@ -155,5 +165,99 @@ def test_inside_wechat_the_qr_code_is_an_image_to_long_press(browser, live_serve
         assert "长按上方二维码" in page.get_by_test_id("qr-hint").inner_text()
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
         page.screenshot(path=str(shots / "portal-order-in-wechat-375.png"), full_page=True)
+    finally:
+        context.close()
+
+
+# Inside WeChat the page may run before WeixinJSBridge exists; WeChat then fires WeixinJSBridgeReady. This
+# stand-in does the same (a little after the page is ready), records every invoke and answers from a list.
+FAKE_BRIDGE = """
+window.__wxCalls = [];
+window.__wxAnswers = ["get_brand_wcpay_request:cancel", "get_brand_wcpay_request:ok"];
+document.addEventListener("DOMContentLoaded", function () {
+  setTimeout(function () {
+    window.WeixinJSBridge = {
+      invoke: function (name, params, callback) {
+        window.__wxCalls.push({name: name, params: JSON.parse(JSON.stringify(params))});
+        var answer = window.__wxAnswers.shift() || "get_brand_wcpay_request:ok";
+        setTimeout(function () { callback({err_msg: answer}); }, 150);
+      }
+    };
+    document.dispatchEvent(new Event("WeixinJSBridgeReady"));
+  }, 300);
+});
+"""
+
+
+def test_inside_wechat_an_owner_pays_by_jsapi_and_sees_the_receipt(
+        browser, live_server, wechat_mp, wechat, keys, link, settings, shots):  # noqa: F811
+    """微信内支付: the tap goes through the (local) silent 网页授权 and back, the JSAPI order is placed, the page
+    calls the bridge with parameters signed by the merchant key; the owner cancels once (message, QR fallback
+    offered), pays on the second tap, and the page shows the receipt once the notification has arrived."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    settings.WUYE_PAY_NOTIFY_BASE = live_server.url
+    wechat.answers["/v3/pay/transactions/jsapi"] = (200, {"prepay_id": "wx2026e2eJsapi0001"})
+    context, page = _phone(browser, WECHAT_IPHONE)
+    context.add_init_script(FAKE_BRIDGE)
+    failed = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    try:
+        page.goto(f"{live_server.url}{link['url']}")
+        owed = page.get_by_test_id("open-amount").inner_text()
+        page.get_by_role("button", name="微信支付").click()
+        page.get_by_test_id("jsapi-cancel").wait_for(state="visible")
+        assert [r["path"] for r in wechat_mp.requests] == ["/connect/oauth2/authorize", "/sns/oauth2/access_token"]
+        order = PaymentOrder.objects.get()
+        assert order.channel == "jsapi" and [r.path for r in wechat.requests] == ["/v3/pay/transactions/jsapi"]
+        assert page.get_by_test_id("order-amount").inner_text() == owed
+
+        [call] = page.evaluate("window.__wxCalls")
+        params = call["params"]
+        assert call["name"] == "getBrandWCPayRequest" and params["appId"] == MP_APPID
+        assert params["package"] == "prepay_id=wx2026e2eJsapi0001" and params["signType"] == "RSA"
+        message = f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n"
+        keys.merchant.public_key().verify(base64.b64decode(params["paySign"]), message.encode(), padding.PKCS1v15(),
+                                          hashes.SHA256())
+        assert "已取消支付" in page.get_by_test_id("jsapi-cancel").inner_text()
+        assert page.get_by_role("button", name="改用二维码支付").is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=str(shots / "portal-jsapi-cancelled-375.png"), full_page=True)
+
+        page.get_by_test_id("jsapi-pay").click()  # the second tap: WeChat (the stand-in) says ok
+        page.wait_for_url(re.compile(r"\?wx=ok$"))
+        assert "正在确认到账" in page.get_by_test_id("jsapi-ok").inner_text()
+        assert Payment.objects.count() == 0  # the bridge's ok is no money; the notification is
+        page.screenshot(path=str(shots / "portal-jsapi-confirming-375.png"), full_page=True)
+
+        headers, body = wechat_notification(keys, out_trade_no=order.out_trade_no, amount_fen=order.amount_fen,
+                                            appid=MP_APPID, trade_type="JSAPI")
+        answer = requests.post(f"{live_server.url}/api/v1/pay/wechat/notify/", data=body.encode(),
+                               headers={**headers, "Content-Type": "application/json"}, timeout=10)
+        assert answer.status_code == 200 and answer.json() == {"code": "SUCCESS", "message": "成功"}
+        page.get_by_text("支付成功").wait_for(timeout=10_000)  # the page polls every 3 seconds
+        assert Payment.objects.get().receipt_no in page.get_by_test_id("order-status").inner_text()
+        page.screenshot(path=str(shots / "portal-jsapi-paid-375.png"), full_page=True)
+        assert failed == []
+    finally:
+        context.close()
+
+
+def test_inside_wechat_without_an_openid_the_owner_gets_the_qr_code_and_a_message(
+        browser, live_server, wechat_mp, wechat, keys, link, settings, shots):  # noqa: F811
+    settings.WUYE_PAY_NOTIFY_BASE = live_server.url
+    wechat_mp.next_code = "CODE_EXPIRED"  # WeChat's token endpoint answers 40029 invalid code
+    wechat.answers["/v3/pay/transactions/native"] = (200, {"code_url": "weixin://wxpay/bizpayurl?pr=E2eWx02"})
+    context, page = _phone(browser, WECHAT_IPHONE)
+    context.add_init_script(FAKE_BRIDGE)
+    try:
+        page.goto(f"{live_server.url}{link['url']}")
+        page.get_by_role("button", name="微信支付").click()
+        page.get_by_test_id("pay-qr").locator("img").wait_for()
+        assert "未能取得微信授权" in page.get_by_role("alert").first.inner_text()
+        assert PaymentOrder.objects.get().channel == "native" and page.evaluate("window.__wxCalls.length") == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=str(shots / "portal-jsapi-oauth-failed-375.png"), full_page=True)
     finally:
         context.close()

@@ -273,7 +273,8 @@ def test_after_wechat_says_ok_the_page_waits_for_the_notification_which_posts_on
     url = _pay_in_wechat(client, link)["Location"]
     order = PaymentOrder.objects.get()
     page = client.get(url + "?wx=ok", HTTP_USER_AGENT=WECHAT_IPHONE).content.decode()
-    assert "正在确认到账" in page and "wx-pay-params" not in page and "等待支付" in page
+    assert "正在确认到账" in page and "wx-pay-params" not in page and "等待支付" not in page
+    assert "/status/?wx=ok" in page  # the status box keeps saying so while it polls
     assert Payment.objects.count() == 0  # the bridge's "ok" is not money: only the notification is
 
     headers, body = wechat_notification(keys, out_trade_no=order.out_trade_no, amount_fen=order.amount_fen,

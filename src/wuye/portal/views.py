@@ -247,6 +247,7 @@ def order_status(request, token: str, out_trade_no: str):
     """The status box on the order page; htmx polls it until the order is paid or closed."""
     ctx = _base_context(request, token)
     ctx["order"] = _order_or_404(request, out_trade_no)
+    ctx["wx_ok"] = request.GET.get("wx") == "ok" and ctx["order"].channel == Channel.JSAPI
     return render(request, "portal/_order_status.html", ctx)
 
 
