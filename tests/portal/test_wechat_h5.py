@@ -1,5 +1,6 @@
 """WeChat Pay by browser: H5 (``h5_url``) from a mobile browser outside WeChat, the Native QR code on a
-desktop, and inside WeChat the QR code as an image to long-press (no JSAPI: that needs a service account).
+desktop, and inside WeChat the QR code as an image to long-press (without a service account; with one, JSAPI:
+test_wechat_jsapi.py).
 The orders go to the local WeChat Pay API of the portal's conftest; nothing leaves the machine."""
 
 from __future__ import annotations
