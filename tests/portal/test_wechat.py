@@ -213,7 +213,8 @@ def test_orders_without_a_notification_are_queried_and_settled(wechat, keys, lin
     wechat.answers[f"/v3/pay/transactions/out-trade-no/{order.out_trade_no}"] = (200, {
         "mchid": MCHID, "appid": APPID, "out_trade_no": order.out_trade_no,
         "transaction_id": "4200000000202611230000000777", "trade_state": "SUCCESS",
-        "success_time": "2026-11-23T10:00:05+08:00", "amount": {"total": order.amount_fen, "currency": "CNY"}})
+        "success_time": "2026-11-23T10:00:05+08:00", "amount": {"total": order.amount_fen, "currency": "CNY"},
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}})
     assert orders_query_waiting(now=timezone.now()) == {"queried": 0, "paid": 0, "closed": 0, "failed": 0, "unverified": 0}
     counts = orders_query_waiting(now=later)
     assert counts["queried"] == 1 and counts["paid"] == 1
@@ -222,7 +223,10 @@ def test_orders_without_a_notification_are_queried_and_settled(wechat, keys, lin
     assert query.headers["authorization"].startswith("WECHATPAY2-SHA256-RSA2048 ")
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID and Payment.objects.get().reference == "4200000000202611230000000777"
-    assert PaymentNotification.objects.get().source == "query"
+    kept = PaymentNotification.objects.get()
+    assert kept.source == "query"
+    # the payer's openid is kept masked only
+    assert "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" not in kept.body and "oUpF8u****" in kept.body
     # a settled order is not asked about again
     assert orders_query_waiting(now=later) == {"queried": 0, "paid": 0, "closed": 0, "failed": 0, "unverified": 0}
 

@@ -23,7 +23,7 @@ from wuye.accounts.services import audit_record
 from wuye.billing import installments
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.services import open_bills, payment_record
-from wuye.common.formatting import format_yuan
+from wuye.common.formatting import format_yuan, mask_text
 from wuye.portal import providers
 from wuye.portal.choices import (
     PARKED_RESULTS,
@@ -441,10 +441,22 @@ def _order_query(order: PaymentOrder, *, now: dt.datetime) -> PaymentOrder:
     return order
 
 
+# who paid, in a provider's query answer: kept only masked (the order already says which unit it paid for)
+PAYER_KEYS = ("openid", "sub_openid", "sp_openid", "buyer_id", "buyer_user_id", "buyer_open_id")
+
+
 def _json(data: dict) -> str:
+    """A query answer as kept on its PaymentNotification, with the payer's account ids masked."""
     import json
 
-    return json.dumps(data, ensure_ascii=False)[:100_000]
+    def scrub(value):
+        if isinstance(value, dict):
+            return {k: mask_text(str(v)) if k in PAYER_KEYS and v else scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    return json.dumps(scrub(data), ensure_ascii=False)[:100_000]
 
 
 def _close(order: PaymentOrder, reason: str) -> None:
