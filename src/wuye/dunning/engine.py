@@ -16,14 +16,17 @@ import datetime as dt
 import hashlib
 import json
 import os
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -586,10 +589,14 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
         policies_install_defaults_many(projects)  # a project starts with the default ladders
     by_project = _summaries_by_project(as_of) if whole else None
     estate = EstateReads(flags=payer_flags(as_of), disputed=_disputed(None, None)) if whole else None
-    for proj in projects:
-        _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                     actor_label=actor_label, faults=faults, analyzer=analyzer, estate=estate,
-                     summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
+    writer = Writer()
+    try:
+        for proj in projects:
+            _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
+                         actor_label=actor_label, faults=faults, analyzer=analyzer, estate=estate, writer=writer,
+                         summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
+    finally:
+        writer.close()
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
         Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
@@ -618,7 +625,7 @@ def working_day(cal: workcal.Calendar, day: dt.date) -> bool:
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
                  summaries: list[AccountSummary] | None = None,
-                 analyzer: Analyzer, estate: EstateReads | None = None) -> None:
+                 analyzer: Analyzer, writer: Writer, estate: EstateReads | None = None) -> None:
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
@@ -632,6 +639,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.summary.unit_id for a in arrears)
         result.accounts_in_arrears += len(arrears)
+        opened = 0
         with transaction.atomic():
             if not dry_run:
                 opened = _open_new_episodes(project, as_of, arrears)
@@ -639,44 +647,101 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 for a in arrears:
                     if a.episode_cycle is None:
                         a.episode_cycle = f"A{as_of.isoformat()}"
-            rows, held_rows, broken = [], [], []
-            for acc in chunk:
-                ladder = ladder_of(ladders, acc.segment)
-                if ladder is None:
-                    continue
-                out = decide(acc, ladder, as_of, rules)
-                if out.held:
-                    result.held += 1
-                    held_rows.append((project.pk, acc.summary.unit_id, as_of, out.held[0], out.held[1][:200]))
-                broken.extend(out.broken_promises)
-                if dry_run:
-                    result.outcomes.append(out)
-                    result.actions_created += len(out.decisions)
-                    continue
-                for d in out.decisions:
-                    not_before = workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz)
-                    episode = acc.episode_id if d.cycle[0] in "AP" else None
-                    rows.append((
-                        project.pk, d.unit_id, d.step.pk, d.cycle, episode, as_of, d.step.channel, d.step.order,
-                        not_before, ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING, 0,
-                        out_id_for(d.unit_id, d.step.pk, d.cycle), acc.summary.overdue_fen, "[]", None, "", "", "",
-                        "", "", d.superseded,
-                        assigner.user_for(d.step, d.unit_id), actor_label, now, None, None, None, "", None, None))
-            if not dry_run:
-                created = insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
-                result.actions_created += created
-                held_new = insert_rows_ignore_conflicts(
-                    HeldAccount, ("project_id", "unit_id", "run_date", "reason", "detail"), held_rows)
-                if broken:
-                    Hold.objects.filter(pk__in=broken, outcome="").update(outcome="broken", released_on=as_of,
-                                                                           release_note="承诺日已过仍未缴费")
-                    transaction.on_commit(lambda ids=list(broken): promises_broken.send(
-                        sender=Hold, hold_ids=ids, on=as_of))
+        rows, held_rows, broken = [], [], []
+        for acc in chunk:
+            ladder = ladder_of(ladders, acc.segment)
+            if ladder is None:
+                continue
+            out = decide(acc, ladder, as_of, rules)
+            if out.held:
+                result.held += 1
+                held_rows.append((project.pk, acc.summary.unit_id, as_of, out.held[0], out.held[1][:200]))
+            broken.extend(out.broken_promises)
+            if dry_run:
+                result.outcomes.append(out)
+                result.actions_created += len(out.decisions)
+                continue
+            for d in out.decisions:
+                not_before = workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz)
+                episode = acc.episode_id if d.cycle[0] in "AP" else None
+                rows.append((
+                    project.pk, d.unit_id, d.step.pk, d.cycle, episode, as_of, d.step.channel, d.step.order,
+                    not_before, ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING, 0,
+                    out_id_for(d.unit_id, d.step.pk, d.cycle), acc.summary.overdue_fen, "[]", None, "", "", "",
+                    "", "", d.superseded,
+                    assigner.user_for(d.step, d.unit_id), actor_label, now, None, None, None, "", None, None))
         if not dry_run:
-            analyzer.grew(opened + created + held_new)
+            writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer))
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
+
+
+def _write_chunk(as_of: dt.date, rows: list[tuple], held_rows: list[tuple], broken: list[int], opened: int,
+                 result: RunResult, analyzer: Analyzer) -> None:
+    """One chunk's decisions into the outbox, in one transaction (the writer's)."""
+    with transaction.atomic():
+        created = insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
+        result.actions_created += created
+        held_new = insert_rows_ignore_conflicts(
+            HeldAccount, ("project_id", "unit_id", "run_date", "reason", "detail"), held_rows)
+        if broken:
+            Hold.objects.filter(pk__in=broken, outcome="").update(outcome="broken", released_on=as_of,
+                                                                   release_note="承诺日已过仍未缴费")
+            transaction.on_commit(lambda ids=list(broken): promises_broken.send(
+                sender=Hold, hold_ids=ids, on=as_of))
+    analyzer.grew(opened + created + held_new)
+
+
+class Writer:
+    """Writes the outbox while the next chunk is decided.
+
+    On PostgreSQL, outside a caller's transaction, chunks are written by a second thread on its own
+    connection: the decisions are Python (the GIL) and the writes are the server's work (COPY, index
+    entries, the deferred foreign-key checks at commit), so the two overlap on two cores. One chunk at a
+    time is in flight; ``close`` waits for it and raises what it raised. Each chunk still commits on its
+    own, after the episodes it names, so a crash leaves whole chunks and a re-run completes them exactly
+    as before. Anywhere else (SQLite, tests inside a transaction) a chunk is written at once, inline."""
+
+    def __init__(self):
+        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.queue: queue.Queue | None = None
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def submit(self, job) -> None:
+        if not self.threaded:
+            job()
+            return
+        if self.thread is None:
+            self.queue = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._work, name="dunning-writer", daemon=True)
+            self.thread.start()
+        self._raise()
+        self.queue.put(job)
+
+    def _work(self) -> None:
+        try:
+            while (job := self.queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        job()
+                    except BaseException as exc:  # handed to the deciding thread
+                        self.error = exc
+                self.queue.task_done()
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        self._raise()
 
 
 def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> int:
