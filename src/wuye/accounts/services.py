@@ -34,7 +34,7 @@ def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, An
     return {name: _jsonable(getattr(obj, name)) for name in names}
 
 
-def audit_record(
+def audit_event(
     *,
     actor: User | None,
     verb: str,
@@ -45,27 +45,39 @@ def audit_record(
     actor_label: str = "",
     project_id: int | None = None,
     ip: str | None = None,
+    obj_repr: str | None = None,
 ) -> AuditEvent:
-    """Append one audit event. Either ``actor`` (a person) or ``actor_label`` (a job) must be given."""
+    """One audit event, not yet saved (``audit_record`` saves one; batches ``bulk_create`` many). Either
+    ``actor`` (a person) or ``actor_label`` (a job) must be given. ``obj_repr`` stands in for ``str(obj)``
+    where that would read related rows (one query per event in a batch)."""
     if actor is None and not actor_label:
         raise ValueError("an audit event needs a person or a job as its actor")
     if obj is not None and project_id is None:
         project_id = getattr(obj, "project_id", None)
         if project_id is None and obj._meta.model_name == "project":
             project_id = obj.pk
-    return AuditEvent.objects.create(
+    if obj_repr is None:
+        obj_repr = str(obj) if obj is not None else ""
+    return AuditEvent(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor_label[:100],
         verb=verb,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
+        object_repr=obj_repr[:200],
         project_id=project_id,
         before=_jsonable(before) if before is not None else None,
         after=_jsonable(after) if after is not None else None,
         note=note[:500],
         ip=ip,
     )
+
+
+def audit_record(**kwargs) -> AuditEvent:
+    """Append one audit event (see ``audit_event`` for the arguments)."""
+    event = audit_event(**kwargs)
+    event.save(force_insert=True)
+    return event
 
 
 @transaction.atomic

@@ -36,6 +36,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from wuye.accounts.models import AuditEvent, User
+from wuye.accounts.services import audit_event
 from wuye.billing.models import Bill, Payment
 from wuye.billing.services import (
     OPEN_BILL_ORDER,
@@ -187,10 +188,8 @@ def payments_record_bulk(
             b.settled_fen = settled_now[id(b)]
     _record_allocations([(p, b.pk, fen, day) for p, b, fen, day in planned],
                         settled={b.pk: b.settled_fen for b in touched.values()})
-    AuditEvent.objects.bulk_create([AuditEvent(
-        actor=actor if actor is not None and actor.pk else None, actor_label=actor_label[:100],
-        verb="payment.record", object_type=Payment._meta.label_lower, object_id=str(p.pk),
-        object_repr=f"{p.receipt_no}"[:200], project_id=project.pk,
+    AuditEvent.objects.bulk_create([audit_event(
+        actor=actor, actor_label=actor_label, verb="payment.record", obj=p, obj_repr=p.receipt_no,
         after={"amount_fen": p.amount_fen, "method": method, "applied_fen": applied_of[p.pk],
                "prepaid_fen": p.amount_fen - applied_of[p.pk], "chosen": [], "bulk": True,
                **({"late_fee_fen": sum(b.amount_fen for b in fees_of[p.pk]),
