@@ -184,6 +184,8 @@ class Hold(models.Model):
 
     project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE)
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="holds")
+    party = models.ForeignKey("estate.Party", verbose_name="欠费人", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", help_text="只暂停此人名下的欠费；留空表示整户。")
     kind = models.CharField("类型", max_length=10, choices=HoldKind.choices)
     starts_on = models.DateField("开始日期")
     until = models.DateField("截止日期", null=True, blank=True, help_text="承诺缴费日；人工暂停的结束日。")
@@ -253,6 +255,8 @@ class Episode(models.Model):
 
     project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE)
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="episodes")
+    party = models.ForeignKey("estate.Party", verbose_name="欠费人", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", help_text="对哪些账期负责的人（账单行的缴费责任人）；房屋出售后买卖双方各自一个欠费周期。")
     opened_on = models.DateField("开始日期")
     first_due = models.DateField("最早欠费截止日")
     closed_on = models.DateField("结清日期", null=True, blank=True)
@@ -263,7 +267,8 @@ class Episode(models.Model):
         verbose_name = "欠费周期"
         verbose_name_plural = "欠费周期"
         constraints = [
-            models.UniqueConstraint(fields=["unit"], condition=Q(closed_on__isnull=True), name="one_open_episode"),
+            models.UniqueConstraint(fields=["unit", "party"], condition=Q(closed_on__isnull=True),
+                                    name="one_open_episode_per_debtor"),
         ]
         indexes = [models.Index(fields=["project", "closed_on"], name="episode_by_project")]
 
@@ -326,9 +331,11 @@ class Action(models.Model):
     project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, db_index=False)
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="actions",
                              db_index=False)
+    party = models.ForeignKey("estate.Party", verbose_name="欠费人", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", db_index=False,
+                              help_text="本动作催告的人：只涉及其名下的账期，只发往其联系方式。")
     step = models.ForeignKey(Step, verbose_name="步骤", on_delete=models.PROTECT, related_name="actions")
-    cycle = models.CharField("周期键", max_length=40,
-                             help_text="A<欠费周期开始日>[@<日期>]、D<到期日>（到期前提醒）或事件键。")
+    cycle = models.CharField("周期键", max_length=40, help_text="见 wuye.dunning.cycles：E<欠费周期>[@<日期>]、D<到期日>或事件键。")
     episode = models.ForeignKey(Episode, verbose_name="欠费周期", null=True, blank=True,
                                 on_delete=models.PROTECT, related_name="actions")
     decided_on = models.DateField("决策日期")

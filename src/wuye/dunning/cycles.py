@@ -1,0 +1,211 @@
+"""Cycle keys of the outbox, built and read in one place.
+
+An action is unique on ``(unit, step, cycle)``: the cycle key says which occurrence of a step it is, so a
+re-run (or a re-run after a crash) writes nothing twice. The engine builds the keys, the dispatcher, the
+pages and the legal module read them — all through this module, never by slicing the string.
+
+Grammar (``<ep>`` is the arrears episode: ``E<episode id>``; keys written before episodes were per debtor
+use ``A<episode opened on>`` and are still read):
+
+=====================  ==========================  =====================================================
+kind                   key                          meaning
+=====================  ==========================  =====================================================
+STAGE                  ``<ep>``                     a ladder stage of the episode (fires once)
+REPEAT                 ``<ep>@<date>``              a repeating step (weekly call, fortnightly SMS) on a day
+INSTALLMENT            ``<ep>:I``                   the installment plan's standing became broken
+SIGNER                 ``<ep>:S``                   office: the designated signer could not be reached
+LIMITATION             ``<ep>:L@<date>``            a 时效保全 demand naming periods close to expiry
+PRE_DUE                ``D<due>[/p<party>]``        a reminder before the due date of the next bill
+PROMISE_EVE            ``PD<hold>``                 the day before a promised date
+PROMISE_BROKEN         ``PB<hold>``                 the day after a promised date passed unpaid
+PREPAID_OUT            ``R<date>[/p<party>]``       the owner's prepaid balance ran out (first unpaid bill)
+=====================  ==========================  =====================================================
+
+Only STAGE actions are ladder progress (the "stage reached" of an episode). Repeats, events and pre-due
+reminders never move the ladder. Which actions count towards the arrears-message cap is
+``counts_towards_message_cap`` — the engine and the dispatcher both ask it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_LENGTH = 40  # Action.cycle
+
+
+class Kind(StrEnum):
+    STAGE = "stage"
+    REPEAT = "repeat"
+    INSTALLMENT = "installment"
+    SIGNER = "signer"
+    LIMITATION = "limitation"
+    PRE_DUE = "pre_due"
+    PROMISE_EVE = "promise_eve"
+    PROMISE_BROKEN = "promise_broken"
+    PREPAID_OUT = "prepaid_out"
+
+
+# kinds that belong to an arrears episode (the action carries the episode)
+EPISODE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.SIGNER, Kind.LIMITATION,
+                           Kind.PROMISE_EVE, Kind.PROMISE_BROKEN})
+# kinds whose message demands overdue money (they count towards the arrears-message cap)
+ARREARS_MESSAGE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.LIMITATION,
+                                   Kind.PROMISE_BROKEN})
+
+
+@dataclass(frozen=True)
+class Cycle:
+    kind: Kind
+    episode_id: int | None = None  # E<id>
+    opened_on: dt.date | None = None  # legacy A<date>
+    on: dt.date | None = None  # the day of a repeat / limitation demand / prepaid run-out, the due date of pre-due
+    hold_id: int | None = None
+    party_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return build(self)
+
+    @property
+    def is_progress(self) -> bool:
+        """Does an action of this cycle count as the ladder's stage reached? Only stages do."""
+        return self.kind == Kind.STAGE
+
+    @property
+    def in_episode(self) -> bool:
+        return self.kind in EPISODE_KINDS
+
+
+def _episode_part(c: Cycle) -> str:
+    if c.episode_id is not None:
+        return f"E{c.episode_id}"
+    if c.opened_on is not None:
+        return f"A{c.opened_on.isoformat()}"
+    raise ValueError("an episode cycle needs episode_id (or a legacy opened_on)")
+
+
+def _party_part(party_id: int | None) -> str:
+    return f"/p{party_id}" if party_id is not None else ""
+
+
+def build(c: Cycle) -> str:
+    k = c.kind
+    if k == Kind.STAGE:
+        key = _episode_part(c)
+    elif k == Kind.REPEAT:
+        key = f"{_episode_part(c)}@{c.on.isoformat()}"
+    elif k == Kind.INSTALLMENT:
+        key = f"{_episode_part(c)}:I"
+    elif k == Kind.SIGNER:
+        key = f"{_episode_part(c)}:S"
+    elif k == Kind.LIMITATION:
+        key = f"{_episode_part(c)}:L@{c.on.isoformat()}"
+    elif k == Kind.PRE_DUE:
+        key = f"D{c.on.isoformat()}{_party_part(c.party_id)}"
+    elif k == Kind.PROMISE_EVE:
+        key = f"PD{c.hold_id}"
+    elif k == Kind.PROMISE_BROKEN:
+        key = f"PB{c.hold_id}"
+    elif k == Kind.PREPAID_OUT:
+        key = f"R{c.on.isoformat()}{_party_part(c.party_id)}"
+    else:  # pragma: no cover - exhaustive
+        raise ValueError(k)
+    if len(key) > MAX_LENGTH:
+        raise ValueError(f"cycle key too long: {key}")
+    return key
+
+
+# --- builders (what the engine calls) ------------------------------------------------------------------
+
+def stage(episode_id: int) -> str:
+    return build(Cycle(Kind.STAGE, episode_id=episode_id))
+
+
+def repeat(episode_id: int, on: dt.date) -> str:
+    return build(Cycle(Kind.REPEAT, episode_id=episode_id, on=on))
+
+
+def installment(episode_id: int) -> str:
+    return build(Cycle(Kind.INSTALLMENT, episode_id=episode_id))
+
+
+def signer(episode_id: int) -> str:
+    return build(Cycle(Kind.SIGNER, episode_id=episode_id))
+
+
+def limitation(episode_id: int, on: dt.date) -> str:
+    return build(Cycle(Kind.LIMITATION, episode_id=episode_id, on=on))
+
+
+def pre_due(due: dt.date, party_id: int | None = None) -> str:
+    return build(Cycle(Kind.PRE_DUE, on=due, party_id=party_id))
+
+
+def promise_eve(hold_id: int) -> str:
+    return build(Cycle(Kind.PROMISE_EVE, hold_id=hold_id))
+
+
+def promise_broken(hold_id: int) -> str:
+    return build(Cycle(Kind.PROMISE_BROKEN, hold_id=hold_id))
+
+
+def prepaid_out(on: dt.date, party_id: int | None = None) -> str:
+    return build(Cycle(Kind.PREPAID_OUT, on=on, party_id=party_id))
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+_EP = r"(?:E(?P<ep>\d+)|A(?P<opened>\d{4}-\d{2}-\d{2}))"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_PARTY = r"(?:/p(?P<party>\d+))?"
+_PATTERNS: list[tuple[Kind, re.Pattern]] = [
+    (Kind.STAGE, re.compile(rf"{_EP}")),
+    (Kind.REPEAT, re.compile(rf"{_EP}@(?P<on>{_DATE})")),
+    (Kind.INSTALLMENT, re.compile(rf"{_EP}:I")),
+    (Kind.SIGNER, re.compile(rf"{_EP}:S")),
+    (Kind.LIMITATION, re.compile(rf"{_EP}:L@(?P<on>{_DATE})")),
+    (Kind.PRE_DUE, re.compile(rf"D(?P<on>{_DATE}){_PARTY}")),
+    (Kind.PROMISE_EVE, re.compile(r"PD(?P<hold>\d+)")),
+    (Kind.PROMISE_BROKEN, re.compile(r"PB(?P<hold>\d+)")),
+    (Kind.PREPAID_OUT, re.compile(rf"R(?P<on>{_DATE}){_PARTY}")),
+]
+
+
+def parse(key: str) -> Cycle:
+    """The cycle a key stands for; ``ValueError`` for a key no version of the engine wrote."""
+    for kind, pattern in _PATTERNS:
+        m = pattern.fullmatch(key or "")
+        if m:
+            g = m.groupdict()
+            return Cycle(
+                kind,
+                episode_id=int(g["ep"]) if g.get("ep") else None,
+                opened_on=dt.date.fromisoformat(g["opened"]) if g.get("opened") else None,
+                on=dt.date.fromisoformat(g["on"]) if g.get("on") else None,
+                hold_id=int(g["hold"]) if g.get("hold") else None,
+                party_id=int(g["party"]) if g.get("party") else None,
+            )
+    raise ValueError(f"not a cycle key: {key!r}")
+
+
+def kind_of(key: str) -> Kind:
+    return parse(key).kind
+
+
+def is_progress(key: str) -> bool:
+    """Does this action count as the ladder's stage reached (only ladder stages do)?"""
+    return kind_of(key) == Kind.STAGE
+
+
+def counts_towards_message_cap(key: str, channel: str) -> bool:
+    """The one definition of an arrears message for the cap (``arrears_message_min_days``): a message
+    channel (SMS, WeChat, e-mail) and a cycle that demands overdue money — ladder stages, repeats, a
+    missed installment, a limitation demand, a broken promise. Pre-due reminders, the reminder the day
+    before a promised date (the owner asked for it) and the prepaid run-out notice do not count and are
+    not held back by it."""
+    from wuye.dunning.choices import MESSAGE_CHANNELS
+
+    return channel in MESSAGE_CHANNELS and kind_of(key) in ARREARS_MESSAGE_KINDS
