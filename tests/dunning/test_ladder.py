@@ -8,7 +8,7 @@ from wuye.dunning.engine import dunning_run
 from wuye.dunning.models import Action, Episode, HeldAccount
 from wuye.dunning.services import hold_place, hold_release
 
-from .conftest import names
+from .conftest import dispatch_on, names, sign_written
 
 D = dt.date
 
@@ -18,10 +18,13 @@ def run(*days):
         dunning_run(as_of=day)
 
 
-def test_the_residential_ladder_from_reminder_to_lawyer_referral(arrears_estate):
+def test_the_residential_ladder_from_reminder_to_lawyer_referral(alice, arrears_estate):
     unit = arrears_estate["units"][0]
     run(D(2025, 12, 31), D(2026, 1, 8), D(2026, 1, 16), D(2026, 1, 18), D(2026, 1, 25), D(2026, 1, 26),
-        D(2026, 2, 1), D(2026, 4, 16), D(2026, 7, 14))
+        D(2026, 2, 1), D(2026, 4, 16))
+    dispatch_on(D(2026, 4, 16))
+    assert sign_written(alice, unit, D(2026, 4, 18))  # the registered letter's receipt stub comes back
+    run(D(2026, 7, 14))
     got = names(unit)
     assert got[:4] == [
         (D(2025, 12, 31), "到期前 15 天提醒"),
@@ -42,11 +45,22 @@ def test_the_residential_ladder_from_reminder_to_lawyer_referral(arrears_estate)
     assert Episode.objects.get(unit=unit).opened_on == D(2026, 1, 16)
 
 
-def test_an_account_first_seen_deep_in_arrears_starts_where_it_is(arrears_estate):
+def test_an_account_first_seen_deep_in_arrears_starts_where_it_is(alice, arrears_estate):
     unit = arrears_estate["units"][0]
-    run(D(2026, 7, 20))  # 186 days overdue: straight to the referral, not the first SMS
-    stage_steps = [n for _, n in names(unit) if n in ("逾期短信", "逾期 3 天电话", "欠费 3 个月挂号信", "律师函转介")]
-    assert stage_steps == ["律师函转介"]
+    # 186 days overdue: not the first SMS, and not straight to the referral either — a referral rests on a
+    # written demand that reached the debtor (民法典 944(2)), so the registered letter comes first
+    run(D(2026, 7, 20))
+    stages = ("逾期短信", "逾期 3 天电话", "欠费 3 个月挂号信", "律师函转介")
+    assert [n for _, n in names(unit) if n in stages] == ["欠费 3 个月挂号信"]
+    dispatch_on(D(2026, 7, 20))
+    run(D(2026, 7, 21), D(2026, 7, 25))  # the letter is on its way: nothing more
+    assert [n for _, n in names(unit) if n in stages] == ["欠费 3 个月挂号信"]
+    sign_written(alice, unit, D(2026, 7, 24))
+    run(D(2026, 8, 3))  # deadline (7 days, working days) passed: now the referral
+    assert [n for _, n in names(unit) if n in stages] == ["欠费 3 个月挂号信", "律师函转介"]
+    referral = Action.objects.get(unit=unit, step__name="律师函转介")
+    # it refers exactly the periods the letter named (January–July 2026 were overdue on 20 July)
+    assert referral.periods == [f"2026-0{m}-01" for m in range(1, 8)]
 
 
 def test_running_twice_the_same_day_creates_nothing_new(arrears_estate):
@@ -122,8 +136,8 @@ def test_an_installment_plan_in_good_standing_holds_the_ladder(alice, arrears_es
     assert HeldAccount.objects.get(unit=unit, run_date=D(2026, 11, 28)).reason == HoldReason.INSTALLMENT
     assert result.held == 1
     assert names(unit, decided_on=D(2026, 11, 28)) == []
-    other = arrears_estate["units"][1]
-    assert "律师函转介" in [n for _, n in names(other, decided_on=D(2026, 11, 28))]
+    other = arrears_estate["units"][1]  # not held: its ladder moves (a written demand before any referral)
+    assert "欠费 3 个月挂号信" in [n for _, n in names(other, decided_on=D(2026, 11, 28))]
 
 
 def test_a_rerun_decides_from_the_state_at_the_start_of_the_day(arrears_estate):

@@ -79,8 +79,14 @@ def _text(pdf: bytes, tmp_path) -> str:
 
 def test_a_referral_gives_the_firm_a_case_summary_that_is_not_a_lawyers_letter(arrears_estate, alice, client,
                                                                                tmp_path):
+    from .conftest import dispatch_on, sign_written
+
     dunning_run(as_of=D(2026, 1, 16))
     dispatch(now=dt.datetime(2026, 1, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    dunning_run(as_of=D(2026, 4, 16))  # three months: the registered letter, signed for two days later
+    dispatch_on(D(2026, 4, 16))
+    for unit in arrears_estate["units"]:
+        sign_written(alice, unit, D(2026, 4, 18))
     dunning_run(as_of=D(2026, 7, 20))  # six months: the referral stage
     referral = Action.objects.filter(channel="referral").select_related("unit").order_by("unit__code").first()
     client.force_login(alice)

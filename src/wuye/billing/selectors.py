@@ -22,7 +22,9 @@ from wuye.common.formatting import format_yuan
 
 @dataclass(frozen=True)
 class AccountSummary:
-    """One unit's position as of a date. Amounts in fen."""
+    """One account's position as of a date: a unit and the party liable for its lines (``Bill.party``).
+    A unit has one account per debtor — after a sale, the seller's unpaid periods and the buyer's are two
+    accounts. Amounts in fen."""
 
     unit_id: int
     overdue_fen: int  # open amount of lines whose due date has passed
@@ -36,6 +38,12 @@ class AccountSummary:
     upcoming_fen: int = 0  # open amount of lines not yet due
     project_id: int | None = None  # the unit's project (None on a row that holds only prepaid money)
     late_fee_fen: int = 0  # open 违约金 lines (charged late fees): in open_fen, never in the overdue figures
+    party_id: int | None = None  # the debtor (None on a row that holds only prepaid money)
+
+    @property
+    def account(self) -> tuple[int, int | None]:
+        """(unit, debtor): the key of an account."""
+        return (self.unit_id, self.party_id)
 
     @property
     def open_installment_plan(self) -> bool:
@@ -64,7 +72,8 @@ def account_summaries(
     *, as_of: dt.date, project_id: int | None = None, unit_ids: Iterable[int] | None = None,
     only_overdue: bool = True, prepaid: bool = True,
 ) -> Iterator[AccountSummary]:
-    """Per-unit arrears as of ``as_of``: total overdue, oldest unpaid due date, days overdue, overdue periods,
+    """Per-account arrears as of ``as_of`` — one row per unit and debtor (``Bill.party``; a unit sold with
+    unpaid periods has a row for the seller and one for the buyer), ordered by unit: total overdue, oldest unpaid due date, days overdue, overdue periods,
     open amount, prepaid balance, the standing of an open installment plan, and the next due date with the
     amount not yet due (for pre-due reminders). Yields only units with
     something overdue unless ``only_overdue=False``.
@@ -89,7 +98,7 @@ def account_summaries(
     principal = Q(late_fee_of__isnull=True)
     overdue = principal & Q(due_date__lt=as_of)
     upcoming = principal & Q(due_date__gte=as_of)
-    rows = (bills.values("unit_id", "project_id")
+    rows = (bills.values("unit_id", "party_id", "project_id")
             .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")),
                       overdue_fen=Sum(F("amount_fen") - F("settled_fen"), filter=overdue),
                       oldest_due=Min("due_date", filter=overdue),
@@ -97,7 +106,7 @@ def account_summaries(
                       next_due=Min("due_date", filter=upcoming),
                       upcoming_fen=Sum(F("amount_fen") - F("settled_fen"), filter=upcoming),
                       late_fee_fen=Sum(F("amount_fen") - F("settled_fen"), filter=~principal))
-            .order_by("unit_id"))
+            .order_by("unit_id", "party_id"))
     if only_overdue:
         rows = rows.filter(overdue_fen__gt=0)
     prepaid = prepaid_balances(ids, project_id=project_id) if prepaid else {}
@@ -111,7 +120,7 @@ def account_summaries(
             oldest_due=oldest, days_overdue=(as_of - oldest).days if oldest else 0,
             overdue_periods=r["periods"] or 0, prepaid_fen=prepaid.get(r["unit_id"], 0),
             installment=plans.get(r["unit_id"]), next_due=r["next_due"], upcoming_fen=r["upcoming_fen"] or 0,
-            project_id=r["project_id"], late_fee_fen=r["late_fee_fen"] or 0)
+            project_id=r["project_id"], late_fee_fen=r["late_fee_fen"] or 0, party_id=r["party_id"])
     if not only_overdue:
         for unit_id, fen in prepaid.items():
             if unit_id not in seen:

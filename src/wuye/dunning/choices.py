@@ -23,6 +23,9 @@ class Event(models.TextChoices):
     PROMISE_DUE = "promise_due", "承诺缴费日前一天"
     PROMISE_BROKEN = "promise_broken", "承诺失约"
     INSTALLMENT_MISSED = "installment_missed", "分期违约"
+    PREPAID_OUT = "prepaid_out", "预存款已用完"
+    SIGNER_UNREACHABLE = "signer_unreachable", "指定签收人无法送达（写字楼）"
+    LIMITATION = "limitation", "诉讼时效即将届满（时效保全）"
 
 
 class Channel(models.TextChoices):
@@ -43,6 +46,9 @@ MESSAGE_CHANNELS = frozenset({Channel.SMS, Channel.WECHAT, Channel.EMAIL})
 PERSON_CHANNELS = frozenset({Channel.CALL, Channel.VISIT})
 # Channels that produce a document or a referral; no contact window, they are work in the office.
 OFFICE_CHANNELS = frozenset({Channel.NOTICE, Channel.REGISTERED, Channel.REFERRAL, Channel.ESCALATE})
+# Written demands (催告): a notice handed over and signed for, or a registered letter/EMS delivered. A referral
+# to a law firm needs one that reached the debtor, named the periods and whose deadline has passed.
+WRITTEN_DEMAND_CHANNELS = frozenset({Channel.NOTICE, Channel.REGISTERED})
 
 
 class Assignee(models.TextChoices):

@@ -4,8 +4,8 @@ An action is unique on ``(unit, step, cycle)``: the cycle key says which occurre
 re-run (or a re-run after a crash) writes nothing twice. The engine builds the keys, the dispatcher, the
 pages and the legal module read them — all through this module, never by slicing the string.
 
-Grammar (``<ep>`` is the arrears episode: ``E<episode id>``; keys written before episodes were per debtor
-use ``A<episode opened on>`` and are still read):
+Grammar (``<ep>`` is the debtor's arrears episode: ``A<episode opened on>/p<party>``; keys written before
+episodes were per debtor have no ``/p<party>`` and are still read):
 
 =====================  ==========================  =====================================================
 kind                   key                          meaning
@@ -15,6 +15,9 @@ REPEAT                 ``<ep>@<date>``              a repeating step (weekly cal
 INSTALLMENT            ``<ep>:I``                   the installment plan's standing became broken
 SIGNER                 ``<ep>:S``                   office: the designated signer could not be reached
 LIMITATION             ``<ep>:L@<date>``            a 时效保全 demand naming periods close to expiry
+DEMAND                 ``<ep>:W@<date>``            a written demand issued again because a referral needs
+                                                    one that reached the debtor (the stage's was cancelled,
+                                                    undeliverable, or named other periods)
 PRE_DUE                ``D<due>[/p<party>]``        a reminder before the due date of the next bill
 PROMISE_EVE            ``PD<hold>``                 the day before a promised date
 PROMISE_BROKEN         ``PB<hold>``                 the day after a promised date passed unpaid
@@ -42,6 +45,7 @@ class Kind(StrEnum):
     INSTALLMENT = "installment"
     SIGNER = "signer"
     LIMITATION = "limitation"
+    DEMAND = "demand"
     PRE_DUE = "pre_due"
     PROMISE_EVE = "promise_eve"
     PROMISE_BROKEN = "promise_broken"
@@ -49,7 +53,7 @@ class Kind(StrEnum):
 
 
 # kinds that belong to an arrears episode (the action carries the episode)
-EPISODE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.SIGNER, Kind.LIMITATION,
+EPISODE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.SIGNER, Kind.LIMITATION, Kind.DEMAND,
                            Kind.PROMISE_EVE, Kind.PROMISE_BROKEN})
 # kinds whose message demands overdue money (they count towards the arrears-message cap)
 ARREARS_MESSAGE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.LIMITATION,
@@ -59,8 +63,7 @@ ARREARS_MESSAGE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Ki
 @dataclass(frozen=True)
 class Cycle:
     kind: Kind
-    episode_id: int | None = None  # E<id>
-    opened_on: dt.date | None = None  # legacy A<date>
+    opened_on: dt.date | None = None  # the episode's first day (A<date>)
     on: dt.date | None = None  # the day of a repeat / limitation demand / prepaid run-out, the due date of pre-due
     hold_id: int | None = None
     party_id: int | None = None
@@ -80,11 +83,9 @@ class Cycle:
 
 
 def _episode_part(c: Cycle) -> str:
-    if c.episode_id is not None:
-        return f"E{c.episode_id}"
-    if c.opened_on is not None:
-        return f"A{c.opened_on.isoformat()}"
-    raise ValueError("an episode cycle needs episode_id (or a legacy opened_on)")
+    if c.opened_on is None:
+        raise ValueError("an episode cycle needs the day the episode opened")
+    return f"A{c.opened_on.isoformat()}{_party_part(c.party_id)}"
 
 
 def _party_part(party_id: int | None) -> str:
@@ -103,6 +104,8 @@ def build(c: Cycle) -> str:
         key = f"{_episode_part(c)}:S"
     elif k == Kind.LIMITATION:
         key = f"{_episode_part(c)}:L@{c.on.isoformat()}"
+    elif k == Kind.DEMAND:
+        key = f"{_episode_part(c)}:W@{c.on.isoformat()}"
     elif k == Kind.PRE_DUE:
         key = f"D{c.on.isoformat()}{_party_part(c.party_id)}"
     elif k == Kind.PROMISE_EVE:
@@ -120,24 +123,36 @@ def build(c: Cycle) -> str:
 
 # --- builders (what the engine calls) ------------------------------------------------------------------
 
-def stage(episode_id: int) -> str:
-    return build(Cycle(Kind.STAGE, episode_id=episode_id))
+@dataclass(frozen=True)
+class Episode:
+    """What names a debtor's arrears episode in a key: the day it opened and the debtor."""
+
+    opened_on: dt.date
+    party_id: int | None
 
 
-def repeat(episode_id: int, on: dt.date) -> str:
-    return build(Cycle(Kind.REPEAT, episode_id=episode_id, on=on))
+def stage(ep: Episode) -> str:
+    return build(Cycle(Kind.STAGE, opened_on=ep.opened_on, party_id=ep.party_id))
 
 
-def installment(episode_id: int) -> str:
-    return build(Cycle(Kind.INSTALLMENT, episode_id=episode_id))
+def repeat(ep: Episode, on: dt.date) -> str:
+    return build(Cycle(Kind.REPEAT, opened_on=ep.opened_on, party_id=ep.party_id, on=on))
 
 
-def signer(episode_id: int) -> str:
-    return build(Cycle(Kind.SIGNER, episode_id=episode_id))
+def installment(ep: Episode) -> str:
+    return build(Cycle(Kind.INSTALLMENT, opened_on=ep.opened_on, party_id=ep.party_id))
 
 
-def limitation(episode_id: int, on: dt.date) -> str:
-    return build(Cycle(Kind.LIMITATION, episode_id=episode_id, on=on))
+def signer(ep: Episode) -> str:
+    return build(Cycle(Kind.SIGNER, opened_on=ep.opened_on, party_id=ep.party_id))
+
+
+def limitation(ep: Episode, on: dt.date) -> str:
+    return build(Cycle(Kind.LIMITATION, opened_on=ep.opened_on, party_id=ep.party_id, on=on))
+
+
+def demand(ep: Episode, on: dt.date) -> str:
+    return build(Cycle(Kind.DEMAND, opened_on=ep.opened_on, party_id=ep.party_id, on=on))
 
 
 def pre_due(due: dt.date, party_id: int | None = None) -> str:
@@ -158,15 +173,16 @@ def prepaid_out(on: dt.date, party_id: int | None = None) -> str:
 
 # --- reading ---------------------------------------------------------------------------------------------
 
-_EP = r"(?:E(?P<ep>\d+)|A(?P<opened>\d{4}-\d{2}-\d{2}))"
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _PARTY = r"(?:/p(?P<party>\d+))?"
+_EP = rf"A(?P<opened>{_DATE}){_PARTY}"
 _PATTERNS: list[tuple[Kind, re.Pattern]] = [
     (Kind.STAGE, re.compile(rf"{_EP}")),
     (Kind.REPEAT, re.compile(rf"{_EP}@(?P<on>{_DATE})")),
     (Kind.INSTALLMENT, re.compile(rf"{_EP}:I")),
     (Kind.SIGNER, re.compile(rf"{_EP}:S")),
     (Kind.LIMITATION, re.compile(rf"{_EP}:L@(?P<on>{_DATE})")),
+    (Kind.DEMAND, re.compile(rf"{_EP}:W@(?P<on>{_DATE})")),
     (Kind.PRE_DUE, re.compile(rf"D(?P<on>{_DATE}){_PARTY}")),
     (Kind.PROMISE_EVE, re.compile(r"PD(?P<hold>\d+)")),
     (Kind.PROMISE_BROKEN, re.compile(r"PB(?P<hold>\d+)")),
@@ -182,7 +198,6 @@ def parse(key: str) -> Cycle:
             g = m.groupdict()
             return Cycle(
                 kind,
-                episode_id=int(g["ep"]) if g.get("ep") else None,
                 opened_on=dt.date.fromisoformat(g["opened"]) if g.get("opened") else None,
                 on=dt.date.fromisoformat(g["on"]) if g.get("on") else None,
                 hold_id=int(g["hold"]) if g.get("hold") else None,
@@ -192,7 +207,28 @@ def parse(key: str) -> Cycle:
 
 
 def kind_of(key: str) -> Kind:
-    return parse(key).kind
+    """The kind of a key, without building the whole ``Cycle`` (the daily run asks this of every action of
+    the open episodes)."""
+    head = key[:1]
+    if head == "A":
+        if ":" in key:
+            tag = key[key.index(":") + 1:key.index(":") + 2]
+            kind = {"I": Kind.INSTALLMENT, "S": Kind.SIGNER, "L": Kind.LIMITATION, "W": Kind.DEMAND}.get(tag)
+            if kind is not None:
+                return kind
+        elif "@" in key:
+            return Kind.REPEAT
+        else:
+            return Kind.STAGE
+    elif head == "D":
+        return Kind.PRE_DUE
+    elif head == "R":
+        return Kind.PREPAID_OUT
+    elif key[:2] == "PD":
+        return Kind.PROMISE_EVE
+    elif key[:2] == "PB":
+        return Kind.PROMISE_BROKEN
+    return parse(key).kind  # raises for a key no version wrote
 
 
 def is_progress(key: str) -> bool:

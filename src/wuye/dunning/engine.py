@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import islice
 
@@ -33,13 +33,15 @@ from django.utils.module_loading import import_string
 
 from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
-from wuye.billing.models import Bill
+from wuye.billing.models import Allocation, Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
 from wuye.common.bulk import Analyzer, insert_rows_ignore_conflicts
 from wuye.dunning import calendar as workcal
+from wuye.dunning import cycles
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
     PERSON_CHANNELS,
+    WRITTEN_DEMAND_CHANNELS,
     ActionStatus,
     Assignee,
     Channel,
@@ -83,24 +85,67 @@ class HoldInfo:
     until: dt.date | None
     outcome: str
     reason: str
+    party_id: int | None = None  # None: the whole unit
+
+    def applies_to(self, party_id: int | None) -> bool:
+        return self.party_id is None or party_id is None or self.party_id == party_id
+
+
+@dataclass(frozen=True)
+class Demand:
+    """A written demand (a notice signed for, a registered letter delivered) that reached the debtor: the
+    periods it named and the last day it gave to pay."""
+
+    periods: frozenset[str]  # first days of the billing periods, ISO
+    deadline: dt.date | None
+    delivered_on: dt.date
 
 
 @dataclass
 class Account:
-    """Everything ``decide`` needs about one unit."""
+    """Everything ``decide`` needs about one account: a unit and the debtor liable for its open lines
+    (after a sale the seller's periods and the buyer's are two accounts)."""
 
     summary: AccountSummary
     segment: str
-    episode_cycle: str | None = None  # "A<opened_on>" of the open arrears episode
-    episode_id: int | None = None
+    episode_id: int | None = None  # the open arrears episode of this debtor
+    episode_opened: dt.date | None = None  # the day it opened (it names the episode in cycle keys)
     account_class: str = ""  # 催缴分类 of the open episode, set by casework
     fired: dict[int, dt.date] = field(default_factory=dict)  # step id → last decided in this episode
-    stage: int = 0  # highest stage reached in this episode
+    stage: int = 0  # highest ladder stage reached in this episode (stages only: never events or repeats)
     stage_on: dt.date | None = None
-    last_message_on: dt.date | None = None
+    last_message_on: dt.date | None = None  # last arrears message decided (``cycles.counts_towards_message_cap``)
     holds: list[HoldInfo] = field(default_factory=list)
     disputed: bool = False
     opted_out: bool = False  # the owner declined non-essential messages (pre-due reminders by message)
+    demands: list[Demand] = field(default_factory=list)  # written demands that reached this debtor
+    open_periods: frozenset[str] = frozenset()  # overdue periods still open (read when ``demands`` is not empty)
+    written_waiting: dt.date | None = None  # a written demand issued and not yet delivered (or its deadline)
+    signer_failed: bool = False  # office: a notice could not be handed to anyone (no signer reached)
+    prepaid_out_due: dt.date | None = None  # the first open line that prepaid money paid only in part
+
+    @property
+    def unit_id(self) -> int:
+        return self.summary.unit_id
+
+    @property
+    def party_id(self) -> int | None:
+        return self.summary.party_id
+
+    @property
+    def key(self) -> tuple[int, int | None]:
+        return (self.summary.unit_id, self.summary.party_id)
+
+    @property
+    def episode(self) -> cycles.Episode | None:
+        if self.episode_opened is None:
+            return None
+        return cycles.Episode(self.episode_opened, self.summary.party_id)
+
+    @property
+    def episode_cycle(self) -> str | None:
+        """The key of the episode's ladder stages (``A<opened>/p<debtor>``)."""
+        return cycles.stage(self.episode) if self.episode is not None else None
 
 
 @dataclass(frozen=True)
@@ -111,6 +156,8 @@ class Decision:
     not_before: dt.date
     why: str
     superseded: str = ""  # written as already cancelled, with this reason (keeps the key, sends nothing)
+    party_id: int | None = None
+    periods: tuple[str, ...] = ()  # what a referral refers (the periods a delivered demand covered)
 
 
 @dataclass
@@ -120,6 +167,8 @@ class Outcome:
     held: tuple[str, str] | None = None  # (HoldReason, detail)
     broken_promises: list[int] = field(default_factory=list)  # hold ids whose date passed unpaid
     note: str = ""
+    party_id: int | None = None
+    ladder_done: bool = False  # every stage of the ladder has been issued: a manager decides what next
 
 
 @dataclass
@@ -146,6 +195,17 @@ class Ladder:
             repeating=[s for s in steps if s.kind == StepKind.OVERDUE and s.repeating],
             events=dict(events),
         )
+
+    def written_demand_below(self, order: int, account_class: str = "") -> Step | None:
+        """The written demand (notice or registered letter) a referral at ``order`` rests on: the highest
+        such stage below it (for the account's class, when the stage is limited to one)."""
+        found = None
+        for st in self.stages:
+            if st.order >= order:
+                break
+            if st.channel in WRITTEN_DEMAND_CHANNELS and (not st.account_class or st.account_class == account_class):
+                found = st
+        return found
 
 
 @dataclass(frozen=True)
@@ -195,13 +255,14 @@ def _month_edge(day: dt.date, allowance: int) -> dt.date:
 
 
 def active_hold(acc: Account, as_of: dt.date) -> tuple[str, str] | None:
-    """Why the ladder must not move today, if it must not."""
-    for h in acc.holds:
+    """Why the ladder must not move today, if it must not (holds of the whole unit or of this debtor)."""
+    holds = [h for h in acc.holds if h.applies_to(acc.party_id)]
+    for h in holds:
         if h.kind == HoldKind.MANUAL and h.starts_on <= as_of and (h.until is None or as_of <= h.until):
             return HoldReason.MANUAL, h.reason + (f"（至 {h.until}）" if h.until else "")
-    if acc.disputed or any(h.kind == HoldKind.DISPUTE and h.starts_on <= as_of for h in acc.holds):
+    if acc.disputed or any(h.kind == HoldKind.DISPUTE and h.starts_on <= as_of for h in holds):
         return HoldReason.DISPUTE, "存在未解决的争议"
-    for h in acc.holds:
+    for h in holds:
         if h.kind == HoldKind.PROMISE and h.until and h.starts_on <= as_of <= h.until:
             return HoldReason.PROMISE, f"业主承诺 {h.until} 缴费"
     if acc.summary.installment == "good":
@@ -209,15 +270,31 @@ def active_hold(acc: Account, as_of: dt.date) -> tuple[str, str] | None:
     return None
 
 
+def covered_periods(acc: Account, as_of: dt.date) -> tuple[str, ...]:
+    """The account's overdue periods that a delivered written demand named and whose deadline has passed:
+    what a referral may rest on (民法典 944(2): a documented demand with a reasonable time to pay)."""
+    named: set[str] = set()
+    for d in acc.demands:
+        if d.deadline is None or d.deadline < as_of:
+            named |= d.periods
+    return tuple(sorted(acc.open_periods & named))
+
+
 def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcome:
     s = acc.summary
-    out = Outcome(unit_id=s.unit_id)
+    out = Outcome(unit_id=s.unit_id, party_id=s.party_id)
 
-    def add(step: Step, cycle: str, why: str, when: dt.date | None = None) -> None:
-        out.decisions.append(Decision(s.unit_id, step, cycle, when or as_of, why))
+    def add(step: Step, cycle: str, why: str, when: dt.date | None = None, periods: tuple[str, ...] = ()) -> None:
+        out.decisions.append(Decision(s.unit_id, step, cycle, when or as_of, why, party_id=s.party_id,
+                                      periods=periods))
 
-    # 1. pre-due reminders of the next bill (never held: a dispute does not stop the reminders of new bills)
-    if s.next_due and s.upcoming_fen > 0:
+    # 1. before the due date: the prepaid money ran out, else a pre-due reminder of the next bill (never held:
+    #    a dispute does not stop the reminders of new bills)
+    if acc.prepaid_out_due and as_of <= acc.prepaid_out_due:
+        for st in ladder.events.get(Event.PREPAID_OUT, []):
+            add(st, cycles.prepaid_out(acc.prepaid_out_due, s.party_id),
+                f"预存款已用完，{acc.prepaid_out_due} 到期的费用尚未缴清")
+    if s.next_due and s.upcoming_fen > 0 and not out.decisions:
         due = [st for st in ladder.pre_due
                if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
                and s.upcoming_fen >= st.min_amount_fen]
@@ -225,35 +302,39 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
             out.note = "业主已选择不接收到期前提醒"
         elif due:
             st = due[-1]  # the one closest to the due date; earlier ones not yet sent are skipped
-            add(st, f"D{s.next_due.isoformat()}", f"{s.next_due} 到期前 {-(st.days or 0)} 天")
+            add(st, cycles.pre_due(s.next_due, s.party_id), f"{s.next_due} 到期前 {-(st.days or 0)} 天")
 
-    if s.overdue_fen <= 0 or acc.episode_cycle is None:
+    if s.overdue_fen <= 0 or acc.episode is None:
         if not out.decisions and not out.note:
             out.note = "无逾期欠费"
         return out
+    episode = acc.episode
 
     # 2. events that act even while the ladder is held
     for h in acc.holds:
-        if h.kind == HoldKind.PROMISE and h.until and not h.outcome:
+        if h.kind == HoldKind.PROMISE and h.until and not h.outcome and h.applies_to(s.party_id):
             if as_of == h.until - dt.timedelta(days=1):
                 for st in ladder.events.get(Event.PROMISE_DUE, []):
-                    add(st, f"PD{h.id}", f"承诺 {h.until} 缴费，前一天提醒")
+                    add(st, cycles.promise_eve(h.id), f"承诺 {h.until} 缴费，前一天提醒")
             elif as_of > h.until:
                 out.broken_promises.append(h.id)
                 for st in ladder.events.get(Event.PROMISE_BROKEN, []):
-                    add(st, f"PB{h.id}", f"承诺 {h.until} 缴费未兑现")
+                    add(st, cycles.promise_broken(h.id), f"承诺 {h.until} 缴费未兑现")
 
     held = active_hold(acc, as_of)
     if held:
         out.held = held
         return out
 
-    cycle = acc.episode_cycle
     if s.installment == "broken":
         for st in ladder.events.get(Event.INSTALLMENT_MISSED, []):
-            add(st, f"{cycle}:I", "分期计划未按期履行")
+            add(st, cycles.installment(episode), "分期计划未按期履行")
+    if acc.signer_failed:
+        for st in ladder.events.get(Event.SIGNER_UNREACHABLE, []):
+            add(st, cycles.signer(episode), "书面通知无人签收：改用 EMS 寄送至联系地址")
 
-    # 3. the ladder: the highest satisfied stage above the one reached
+    # 3. the ladder: the highest satisfied stage above the one reached; a referral only on a written demand
+    #    that reached the debtor, named the periods and whose deadline has passed — else that demand first
     satisfied = []
     previous_order = 0
     for st in ladder.stages:
@@ -272,11 +353,21 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
         previous_order = st.order
     if satisfied:
         top = max(st.order for st in satisfied)
-        for st in satisfied:
-            if st.order == top:
-                add(st, cycle, f"逾期 {s.days_overdue} 天、{s.overdue_periods} 期、欠费 {s.overdue_fen / 100:.2f} 元")
+        stage_steps = [st for st in satisfied if st.order == top]
+        why = f"逾期 {s.days_overdue} 天、{s.overdue_periods} 期、欠费 {s.overdue_fen / 100:.2f} 元"
+        if any(st.channel == Channel.REFERRAL for st in stage_steps):
+            periods = covered_periods(acc, as_of)
+            if periods:
+                for st in stage_steps:
+                    add(st, cycles.stage(episode), why, periods=periods if st.channel == Channel.REFERRAL else ())
+            else:
+                _demand_first(acc, ladder, top, as_of, rules, add, out)
+        else:
+            for st in stage_steps:
+                add(st, cycles.stage(episode), why)
+
     # 4. repeating steps beside the ladder
-    stage_channels = {d.step.channel for d in out.decisions if d.cycle[0] != "D"}
+    stage_channels = {d.step.channel for d in out.decisions if cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS}
     for st in ladder.repeating:
         if st.channel in stage_channels or not threshold_met(st, s) or (
                 st.account_class and st.account_class != acc.account_class):
@@ -285,33 +376,59 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
             continue  # a repeat call or visit is decided on the next working day, not queued beside it
         last = acc.fired.get(st.pk)
         if last is None or (as_of - last).days >= (st.repeat_days or 1):
-            add(st, f"{cycle}@{as_of.isoformat()}", f"每 {st.repeat_days} 天重复")
+            add(st, cycles.repeat(episode, as_of), f"每 {st.repeat_days} 天重复")
             stage_channels.add(st.channel)
 
-    # 5. message cap and month-edge preference
+    # 5. the arrears-message cap (one definition: cycles.counts_towards_message_cap) and month edges
     last_msg = acc.last_message_on
     kept = []
     for d in out.decisions:
-        if d.step.channel in MESSAGE_CHANNELS and d.cycle[0] == "A":
+        if cycles.counts_towards_message_cap(d.cycle, d.step.channel):
             if last_msg and (as_of - last_msg).days < rules.message_min_days:
                 if d.step.repeating:
                     continue  # the cap: no arrears message more often than every N days
-                d = Decision(d.unit_id, d.step, d.cycle, last_msg + dt.timedelta(days=rules.message_min_days),
-                             d.why + f"（距上条消息不足 {rules.message_min_days} 天，顺延）")
-            last_msg = as_of
+                d = replace(d, not_before=last_msg + dt.timedelta(days=rules.message_min_days),
+                            why=d.why + f"（距上条欠费消息不足 {rules.message_min_days} 天，顺延）")
+            last_msg = d.not_before
             if d.step.prefer_month_edge_days:
-                d = Decision(d.unit_id, d.step, d.cycle, _month_edge(d.not_before, d.step.prefer_month_edge_days),
-                             d.why)
+                d = replace(d, not_before=_month_edge(d.not_before, d.step.prefer_month_edge_days))
         kept.append(d)
-    # one message a day: an arrears message carries the total, so a pre-due reminder the same day is merged
-    if any(d.cycle[0] == "A" and d.step.channel in MESSAGE_CHANNELS and d.not_before == as_of for d in kept):
-        kept = [Decision(d.unit_id, d.step, d.cycle, d.not_before, d.why, "已并入当天的欠费提醒")
-                if d.cycle[0] == "D" and d.step.channel in MESSAGE_CHANNELS else d for d in kept]
+    # one message a day: an arrears message carries the total, so a reminder before the due date (or the
+    # prepaid notice) decided for the same day is merged into it
+    if any(cycles.counts_towards_message_cap(d.cycle, d.step.channel) and d.not_before == as_of for d in kept):
+        kept = [replace(d, superseded="已并入当天的欠费提醒")
+                if cycles.kind_of(d.cycle) in (cycles.Kind.PRE_DUE, cycles.Kind.PREPAID_OUT)
+                and d.step.channel in MESSAGE_CHANNELS else d for d in kept]
     out.decisions = kept
-    if not out.decisions:
-        nxt = next((st for st in ladder.stages if st.order > acc.stage), None)
-        out.note = f"已到第 {acc.stage} 阶段" + (f"，下一步：{nxt.name}" if nxt else "，已到最后一步")
+    if not any(cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS for d in out.decisions) and not out.note:
+        nxt = next((st for st in ladder.stages if st.order > acc.stage
+                    and (not st.account_class or st.account_class == acc.account_class)), None)
+        if nxt is not None:
+            out.note = f"已到第 {acc.stage} 阶段，下一步：{nxt.name}" if acc.stage else f"下一步：{nxt.name}"
+        else:
+            out.ladder_done = True
+            last = next((st.name for st in reversed(ladder.stages) if st.order == acc.stage), "")
+            out.note = (f"催缴步骤已全部执行（最后一步：{last or '无'}），请经理决定：分期、减免、"
+                        "转介律师或继续跟进")
     return out
+
+
+def _demand_first(acc: Account, ladder: Ladder, referral_order: int, as_of: dt.date, rules: Rules, add,
+                  out: Outcome) -> None:
+    """A referral is due but no delivered written demand covers the periods: issue that demand (or wait
+    for the one already on its way, or for its deadline)."""
+    if acc.written_waiting is not None and as_of <= acc.written_waiting:
+        out.note = f"转介律师前须书面催告送达且期限届满：等待至 {acc.written_waiting}"
+        return
+    step = ladder.written_demand_below(referral_order, acc.account_class)
+    if step is None:
+        out.note = "已达转介条件，但本策略没有书面催告（书面通知/挂号信）步骤：请经理在策略中添加后再转介"
+        return
+    if acc.stage < step.order:
+        add(step, cycles.stage(acc.episode), f"转介律师前先书面催告（逾期 {acc.summary.days_overdue} 天）")
+    else:
+        add(step, cycles.demand(acc.episode, as_of),
+            "转介律师前须有送达的书面催告：此前的催告未送达或未列明现欠账期，重新催告")
 
 
 # --- reading the inputs set-based --------------------------------------------------------------------------
@@ -388,52 +505,162 @@ def ladder_of(ladders: dict[str, Ladder], segment: str) -> Ladder | None:
     return ladders.get(segment) or ladders.get("")
 
 
-def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[int, tuple[int, dt.date, str]]:
+def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[tuple[int, int | None], tuple[int, dt.date, str]]:
+    """(unit, debtor) → (episode id, opened on, class) of the open arrears episodes."""
     qs = Episode.objects.filter(project=project, closed_on__isnull=True)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
-    return {u: (pk, opened, klass) for pk, u, opened, klass in
-            qs.values_list("pk", "unit_id", "opened_on", "account_class")}
+    return {(u, party): (pk, opened, klass) for pk, u, party, opened, klass in
+            qs.values_list("pk", "unit_id", "party_id", "opened_on", "account_class")}
 
 
-def _fired(project: Project, as_of: dt.date,
-           unit_ids: list[int] | None) -> dict[int, list[tuple[int, int, dt.date, str, bool]]]:
-    """unit → [(step id, stage, decided on, channel, repeating)] of actions in the open episode decided
-    before ``as_of``: a decision depends only on the state at the start of its day, so a re-run (or a
-    re-run after a crash) decides exactly the same. Cancelled ones count too: a stage reached stays reached
-    (a hold that cancelled its send does not rewind the ladder)."""
-    qs = Action.objects.filter(project=project, episode__closed_on__isnull=True, decided_on__lt=as_of)
+@dataclass
+class Fired:
+    """What the open episodes have done so far, decided before the run's date."""
+
+    steps: dict[int, dict[int, dt.date]] = field(default_factory=lambda: defaultdict(dict))  # episode → step → last
+    stage: dict[int, tuple[int, dt.date]] = field(default_factory=dict)  # episode → (highest stage, decided on)
+
+
+def _fired(project: Project, as_of: dt.date, unit_ids: list[int] | None) -> Fired:
+    """The actions of the open episodes decided before ``as_of`` (a decision depends only on the state at the
+    start of its day, so a re-run, or a re-run after a crash, decides exactly the same). Only ladder stages
+    count as the stage reached (``cycles.is_progress``): events (a promise's eve, a broken promise, a missed
+    instalment), repeats and the reminders before a due date never move the ladder. Cancelled stages count:
+    a stage reached stays reached (a hold that cancelled its send does not rewind the ladder)."""
+    qs = Action.objects.filter(project=project, episode__isnull=False, episode__closed_on__isnull=True,
+                               decided_on__lt=as_of)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
-    out: dict[int, list] = defaultdict(list)
-    for u, step, stage, on, channel, rep in qs.values_list(
-            "unit_id", "step_id", "stage", "decided_on", "channel", "step__repeat_days").iterator(chunk_size=50_000):
-        out[u].append((step, stage, on, channel, bool(rep)))
+    out = Fired()
+    stage_kind = cycles.Kind.STAGE
+    for episode, step, order, on, cycle in qs.values_list(
+            "episode_id", "step_id", "stage", "decided_on", "cycle").iterator(chunk_size=50_000):
+        steps = out.steps[episode]
+        if step not in steps or steps[step] < on:
+            steps[step] = on
+        if cycles.kind_of(cycle) == stage_kind:
+            reached = out.stage.get(episode)
+            if reached is None or order > reached[0]:
+                out.stage[episode] = (order, on)
+    return out
+
+
+def _last_messages(project: Project, as_of: dt.date, unit_ids: list[int] | None,
+                   days: int) -> dict[tuple[int, int | None], dt.date]:
+    """(unit, debtor) → the day of the last arrears message decided in the ``days`` before ``as_of`` and not
+    cancelled, in any episode (the cap is per account, not per episode; one definition with the
+    dispatcher: ``cycles.counts_towards_message_cap``)."""
+    qs = Action.objects.filter(project=project, channel__in=list(MESSAGE_CHANNELS), decided_on__lt=as_of,
+                               decided_on__gte=as_of - dt.timedelta(days=days)).exclude(
+        status=ActionStatus.CANCELLED)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in_ids=unit_ids)
+    out: dict[tuple[int, int | None], dt.date] = {}
+    for u, party, on, cycle, channel in qs.values_list("unit_id", "party_id", "decided_on", "cycle", "channel"):
+        if cycles.counts_towards_message_cap(cycle, channel):
+            key = (u, party)
+            if key not in out or out[key] < on:
+                out[key] = on
+    return out
+
+
+DEMAND_WAIT_DAYS = 30  # a written demand still not delivered this long after its decision is issued again
+
+
+@dataclass
+class WrittenDemands:
+    """Per (unit, debtor): written demands that reached the debtor, the one still on its way (or whose
+    deadline runs), and notices no one could sign for (office buildings)."""
+
+    delivered: dict[tuple[int, int | None], list[Demand]] = field(default_factory=lambda: defaultdict(list))
+    waiting: dict[tuple[int, int | None], dt.date] = field(default_factory=dict)
+    signer_failed: set[tuple[int, int | None]] = field(default_factory=set)
+
+
+def _written_demands(project: Project, as_of: dt.date, unit_ids: list[int] | None) -> WrittenDemands:
+    """Written demands (notices, registered letters) of the last three years — the few rows a referral
+    rests on; legacy rows without a debtor count for every debtor of the unit whose periods they named."""
+    qs = Action.objects.filter(project=project, channel__in=list(WRITTEN_DEMAND_CHANNELS),
+                               decided_on__gte=as_of - dt.timedelta(days=3 * 366), decided_on__lt=as_of)
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in_ids=unit_ids)
+    out = WrittenDemands()
+    for u, party, status, periods, deadline, delivered_at, decided_on, channel, error in qs.values_list(
+            "unit_id", "party_id", "status", "periods", "deadline", "delivered_at", "decided_on", "channel",
+            "last_error"):
+        key = (u, party)
+        if status == ActionStatus.DELIVERED and delivered_at is not None:
+            out.delivered[key].append(Demand(frozenset(periods or ()), deadline,
+                                             workcal.local_now(delivered_at).date()))
+            if deadline is not None and deadline >= as_of:
+                out.waiting[key] = max(deadline, out.waiting.get(key, deadline))
+        elif status in (ActionStatus.PENDING, ActionStatus.SENDING, ActionStatus.SENT, ActionStatus.UNCERTAIN):
+            until = decided_on + dt.timedelta(days=DEMAND_WAIT_DAYS)
+            if until >= as_of:
+                out.waiting[key] = max(until, out.waiting.get(key, until))
+        elif status == ActionStatus.FAILED and channel == Channel.NOTICE and SIGNER_FAILED_MARK in (error or ""):
+            out.signer_failed.add(key)
+    return out
+
+
+SIGNER_FAILED_MARK = "无人签收"  # the note a notice task is closed with when nobody could sign for it
+
+
+def _open_periods(project: Project, as_of: dt.date, units: Iterable[int]) -> dict[tuple[int, int], frozenset[str]]:
+    """(unit, debtor) → first days (ISO) of the overdue periods still open (principal lines)."""
+    ids = sorted(set(units))
+    out: dict[tuple[int, int], set[str]] = defaultdict(set)
+    if not ids:
+        return {}
+    for u, party, start in (Bill.objects.filter(project=project, unit_id__in_ids=ids, is_void=False,
+                                                settled_fen__lt=F("amount_fen"), due_date__lt=as_of,
+                                                late_fee_of__isnull=True)
+                            .values_list("unit_id", "party_id", "period_start").distinct()):
+        out[(u, party)].add(start.isoformat())
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _prepaid_out(project: Project, as_of: dt.date, unit_ids: list[int] | None) -> dict[tuple[int, int], dt.date]:
+    """(unit, debtor) → the due date of the first open line, due in the coming weeks, that prepaid money paid
+    only in part: the owner's prepaid balance ran out on it (seed 001: such owners get a message of their
+    own, not the monthly payer's reminder). Reads only recent lines with an allocation."""
+    qs = Allocation.objects.filter(
+        bill__project=project, bill__is_void=False, bill__settled_fen__lt=F("bill__amount_fen"),
+        bill__late_fee_of__isnull=True, bill__due_date__gte=as_of, bill__due_date__lte=as_of + dt.timedelta(days=31),
+        amount_fen__gt=0, payment__paid_at__lt=F("bill__created_at"))
+    if unit_ids is not None:
+        qs = qs.filter(bill__unit_id__in_ids=unit_ids)
+    out: dict[tuple[int, int], dt.date] = {}
+    for u, party, due in qs.values_list("bill__unit_id", "bill__party_id", "bill__due_date").distinct():
+        if (u, party) not in out or due < out[(u, party)]:
+            out[(u, party)] = due
     return out
 
 
 def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[int, list[HoldInfo]]:
-    """unit → its holds not yet released (of one project, or of ``unit_ids`` across projects)."""
+    """unit → its holds not yet released (of one project, or of ``unit_ids`` across projects); each says
+    whether it holds the whole unit or one debtor (``HoldInfo.applies_to``)."""
     qs = Hold.objects.filter(released_on__isnull=True)
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
     out: dict[int, list[HoldInfo]] = defaultdict(list)
-    for pk, u, kind, starts, until, outcome, reason in qs.values_list(
-            "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason"):
-        out[u].append(HoldInfo(pk, kind, starts, until, outcome, reason))
+    for pk, u, kind, starts, until, outcome, reason, party in qs.values_list(
+            "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason", "party_id"):
+        out[u].append(HoldInfo(pk, kind, starts, until, outcome, reason, party))
     return out
 
 
-def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[int]:
-    """Units with an open line under dispute (of one project, or of the whole estate when None)."""
+def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[tuple[int, int]]:
+    """(unit, debtor) pairs with an open line under dispute (of one project, or of the whole estate)."""
     qs = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"), disputed_since__isnull=False)
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
-    return set(qs.order_by().values_list("unit_id", flat=True).distinct())
+    return set(qs.order_by().values_list("unit_id", "party_id").distinct())
 
 
 def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
@@ -448,15 +675,16 @@ class EstateReads:
     """What a whole-estate run reads once instead of once per project."""
 
     flags: dict[int, tuple[bool, bool]]  # payer_flags
-    disputed: set[int]  # units with an open disputed line
+    disputed: set[tuple[int, int]]  # (unit, debtor) with an open disputed line
 
 
 def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = None,
                  segments: dict[int, str] | None = None,
                  summaries: Iterable[AccountSummary] | None = None,
-                 estate: EstateReads | None = None) -> Iterator[Account]:
-    """The accounts of ``project`` with something open (overdue or coming due), with their state.
-    ``summaries`` and ``estate`` may be given when the caller read them for many projects at once."""
+                 estate: EstateReads | None = None, message_min_days: int = 14) -> Iterator[Account]:
+    """The accounts of ``project`` — one per unit and debtor — with something open (overdue or coming due),
+    with their state. ``summaries`` and ``estate`` may be given when the caller read them for many projects
+    at once."""
     flags = estate.flags if estate is not None else None
     if segments is None:
         if isinstance(summaries, list) and unit_ids is None:  # read for the whole run: only these units matter
@@ -468,24 +696,35 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     holds = holds_by_unit(project, unit_ids)
     disputed = _disputed(project, unit_ids) if estate is None else estate.disputed
     declined = opted_out(unit_ids)
+    last_messages = _last_messages(project, as_of, unit_ids, max(message_min_days, 1))
+    written = _written_demands(project, as_of, unit_ids)
+    prepaid_out = _prepaid_out(project, as_of, unit_ids)
+    demanded_units = {u for u, _party in written.delivered}
+    periods = _open_periods(project, as_of, demanded_units)
     if summaries is None:
         summaries = account_summaries(as_of=as_of, project_id=project.pk, unit_ids=unit_ids, only_overdue=False,
                                       prepaid=False)
     for s in summaries:
         if s.overdue_fen <= 0 and not s.upcoming_fen:
             continue
+        key = (s.unit_id, s.party_id)
         acc = Account(summary=s, segment=segments.get(s.unit_id, Segment.RESIDENTIAL),
-                      holds=holds.get(s.unit_id, []), disputed=s.unit_id in disputed,
-                      opted_out=s.unit_id in declined)
-        ep = episodes.get(s.unit_id)
+                      holds=holds.get(s.unit_id, []), disputed=key in disputed,
+                      opted_out=s.unit_id in declined, last_message_on=last_messages.get(key),
+                      prepaid_out_due=prepaid_out.get(key))
+        ep = episodes.get(key)
         if ep:
-            acc.episode_id, acc.episode_cycle, acc.account_class = ep[0], f"A{ep[1].isoformat()}", ep[2]
-        for step_id, stage, on, channel, repeating in fired.get(s.unit_id, ()):
-            acc.fired[step_id] = max(on, acc.fired.get(step_id, on))
-            if not repeating and stage > acc.stage:
-                acc.stage, acc.stage_on = stage, on
-            if channel in MESSAGE_CHANNELS:
-                acc.last_message_on = max(on, acc.last_message_on or on)
+            acc.episode_id, acc.episode_opened, acc.account_class = ep
+
+            acc.fired = fired.steps.get(ep[0], {})
+            reached = fired.stage.get(ep[0])
+            if reached:
+                acc.stage, acc.stage_on = reached
+        if s.unit_id in demanded_units:
+            acc.demands = written.delivered.get(key, []) + written.delivered.get((s.unit_id, None), [])
+            acc.open_periods = periods.get(key, frozenset())
+        acc.written_waiting = written.waiting.get(key) or written.waiting.get((s.unit_id, None))
+        acc.signer_failed = key in written.signer_failed
         yield acc
 
 
@@ -527,11 +766,21 @@ def out_id_for(unit_id: int, step_id: int, cycle: str) -> str:
 
 
 ACTION_FIELDS = (
-    "project_id", "unit_id", "step_id", "cycle", "episode_id", "decided_on", "channel", "stage", "not_before",
-    "status", "attempts", "out_id", "overdue_fen", "periods", "template_version", "content", "content_sha256",
-    "address", "provider", "provider_message_id", "last_error", "assigned_to_id", "actor_label", "created_at",
-    "deadline", "next_attempt_at", "claimed_at", "claimed_by", "sent_at", "delivered_at",
+    "project_id", "unit_id", "party_id", "step_id", "cycle", "episode_id", "decided_on", "channel", "stage",
+    "not_before", "status", "attempts", "out_id", "overdue_fen", "periods", "template_version", "content",
+    "content_sha256", "address", "provider", "provider_message_id", "last_error", "assigned_to_id", "actor_label",
+    "created_at", "deadline", "next_attempt_at", "claimed_at", "claimed_by", "sent_at", "delivered_at",
 )
+# what a new outbox row holds before the dispatcher fills in the rest
+ACTION_DEFAULTS = {"attempts": 0, "periods": "[]", "template_version": None, "content": "", "content_sha256": "",
+                   "address": "", "provider": "", "provider_message_id": "", "last_error": "", "deadline": None,
+                   "next_attempt_at": None, "claimed_at": None, "claimed_by": "", "sent_at": None,
+                   "delivered_at": None}
+
+
+def _action_row(values: dict) -> tuple:
+    row = {**ACTION_DEFAULTS, **values}
+    return tuple(row[f] for f in ACTION_FIELDS)
 
 
 @dataclass
@@ -633,11 +882,12 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
     assigner = Assigner(project)
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()
-    in_arrears: set[int] = set()
-    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, estate=estate)
+    in_arrears: set[tuple[int, int | None]] = set()
+    accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, estate=estate,
+                            message_min_days=rules.message_min_days)
     while chunk := list(islice(accounts, chunk_size)):
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
-        in_arrears.update(a.summary.unit_id for a in arrears)
+        in_arrears.update(a.key for a in arrears)
         result.accounts_in_arrears += len(arrears)
         opened = 0
         with transaction.atomic():
@@ -645,8 +895,8 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 opened = _open_new_episodes(project, as_of, arrears)
             else:
                 for a in arrears:
-                    if a.episode_cycle is None:
-                        a.episode_cycle = f"A{as_of.isoformat()}"
+                    if a.episode_opened is None:
+                        a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
         rows, held_rows, broken = [], [], []
         for acc in chunk:
             ladder = ladder_of(ladders, acc.segment)
@@ -662,14 +912,16 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 result.actions_created += len(out.decisions)
                 continue
             for d in out.decisions:
-                not_before = workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz)
-                episode = acc.episode_id if d.cycle[0] in "AP" else None
-                rows.append((
-                    project.pk, d.unit_id, d.step.pk, d.cycle, episode, as_of, d.step.channel, d.step.order,
-                    not_before, ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING, 0,
-                    out_id_for(d.unit_id, d.step.pk, d.cycle), acc.summary.overdue_fen, "[]", None, "", "", "",
-                    "", "", d.superseded,
-                    assigner.user_for(d.step, d.unit_id), actor_label, now, None, None, None, "", None, None))
+                rows.append(_action_row({
+                    "project_id": project.pk, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.pk,
+                    "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
+                    "episode_id": acc.episode_id if cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS else None,
+                    "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
+                    "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
+                    "out_id": out_id_for(d.unit_id, d.step.pk, d.cycle), "overdue_fen": acc.summary.overdue_fen,
+                    "periods": json.dumps(list(d.periods)), "last_error": d.superseded,
+                    "assigned_to_id": assigner.user_for(d.step, d.unit_id), "actor_label": actor_label,
+                    "created_at": now}))
         if not dry_run:
             writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer))
             _fault_point(faults)
@@ -745,23 +997,24 @@ class Writer:
 
 
 def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> int:
-    new = [a for a in arrears if a.episode_cycle is None]
+    """Open an arrears episode for each debtor newly in arrears (one per unit and debtor)."""
+    new = [a for a in arrears if a.episode_opened is None]
     if not new:
         return 0
     insert_rows_ignore_conflicts(
-        Episode, ("project_id", "unit_id", "opened_on", "first_due", "closed_on", "account_class", "class_since"), [
-            (project.pk, a.summary.unit_id, as_of, a.summary.oldest_due, None, "", None) for a in new])
-    found = _open_episodes(project, [a.summary.unit_id for a in new])
+        Episode, ("project_id", "unit_id", "party_id", "opened_on", "first_due", "closed_on", "account_class",
+                  "class_since"), [
+            (project.pk, a.unit_id, a.party_id, as_of, a.summary.oldest_due, None, "", None) for a in new])
+    found = _open_episodes(project, sorted({a.unit_id for a in new}))
     for a in new:
-        pk, opened, _klass = found[a.summary.unit_id]
-        a.episode_id, a.episode_cycle = pk, f"A{opened.isoformat()}"
+        a.episode_id, a.episode_opened, _klass = found[a.key]
     return len(new)
 
 
-def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[int]) -> int:
-    """Close the episodes of units no longer in arrears and cancel their pending arrears actions."""
-    open_eps = Episode.objects.filter(project=project, closed_on__isnull=True).values_list("pk", "unit_id")
-    cleared = [pk for pk, unit in open_eps.iterator(chunk_size=50_000) if unit not in in_arrears]
+def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tuple[int, int | None]]) -> int:
+    """Close the episodes of debtors no longer in arrears and cancel their pending arrears actions."""
+    open_eps = Episode.objects.filter(project=project, closed_on__isnull=True).values_list("pk", "unit_id", "party_id")
+    cleared = [pk for pk, unit, party in open_eps.iterator(chunk_size=50_000) if (unit, party) not in in_arrears]
     for start in range(0, len(cleared), 5_000):
         batch = cleared[start:start + 5_000]
         with transaction.atomic():

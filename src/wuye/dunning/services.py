@@ -38,49 +38,69 @@ def account_refresh(*, unit_id: int, on: dt.date, actor_label: str) -> None:
 
 def accounts_refresh(*, units: dict[int, dt.date], actor_label: str) -> int:
     """``account_refresh`` for many units at once (a bank statement's payments): a few set-based statements
-    per distinct day instead of several queries per unit. Returns how many units were cleared of arrears."""
+    per distinct day instead of several queries per unit. Accounts are per debtor: after a sale, the
+    seller's episode closes when the seller's periods are paid, whatever the buyer owes. Returns how many
+    units were cleared of arrears altogether."""
     by_day: dict[dt.date, list[int]] = {}
     for unit_id, day in units.items():
         by_day.setdefault(day, []).append(unit_id)
     cleared_total = 0
     now = timezone.now()
     for day, ids in sorted(by_day.items()):
-        summaries = {s.unit_id: s for s in account_summaries(as_of=day, unit_ids=ids, only_overdue=False,
-                                                             prepaid=False)}
-        cleared = [u for u in ids if u not in summaries or summaries[u].overdue_fen <= 0]
-        if not cleared:
+        summaries = list(account_summaries(as_of=day, unit_ids=ids, only_overdue=False, prepaid=False))
+        overdue = {s.account for s in summaries if s.overdue_fen > 0}
+        open_units = {s.unit_id for s in summaries if s.open_fen > 0}
+        overdue_units = {u for u, _party in overdue}
+        episodes = [(pk, u, party) for pk, u, party in Episode.objects.filter(
+            unit_id__in=ids, closed_on__isnull=True).values_list("pk", "unit_id", "party_id")
+            if (u, party) not in overdue]
+        cleared_units = [u for u in ids if u not in overdue_units]
+        nothing_open = [u for u in cleared_units if u not in open_units]
+        cleared_total += len(cleared_units)
+        if not episodes and not nothing_open:
             continue
-        cleared_total += len(cleared)
-        nothing_open = [u for u in cleared if u not in summaries or summaries[u].open_fen <= 0]
-        Episode.objects.filter(unit_id__in=cleared, closed_on__isnull=True).update(closed_on=day)
-        cancel_pending(Q(unit_id__in=cleared, episode__isnull=False) | Q(unit_id__in=nothing_open),
+        cleared_eps = [pk for pk, _u, _p in episodes]
+        Episode.objects.filter(pk__in=cleared_eps).update(closed_on=day)
+        cancel_pending(Q(episode_id__in=cleared_eps) | Q(unit_id__in=nothing_open),
                        detail="已缴清欠费，取消未发送的催缴", actor_label=actor_label)
-        Task.objects.filter(unit_id__in=cleared, status=TaskStatus.OPEN, action__episode__isnull=False).update(
+        Task.objects.filter(action__episode_id__in=cleared_eps, status=TaskStatus.OPEN).update(
             status=TaskStatus.CANCELLED, closed_at=now, close_note="已缴清欠费")
-        Hold.objects.filter(unit_id__in=cleared, kind=HoldKind.PROMISE, released_on__isnull=True).update(
-            outcome="kept", released_on=day, release_note="已缴清")
+        # a promise of a debtor is kept when their periods are paid; one on the whole unit when nothing is overdue
+        paid = {(u, party) for _pk, u, party in episodes}
+        whole = set(cleared_units)
+        kept = [pk for pk, u, party in Hold.objects.filter(
+            unit_id__in=sorted(whole | {u for u, _p in paid}), kind=HoldKind.PROMISE, released_on__isnull=True,
+        ).values_list("pk", "unit_id", "party_id") if u in whole or (party is not None and (u, party) in paid)]
+        Hold.objects.filter(pk__in=kept).update(outcome="kept", released_on=day, release_note="已缴清")
     return cleared_total
 
 
 @transaction.atomic
 def account_class_set(*, actor: User | None, unit: Unit, account_class: str, on: dt.date | None = None,
-                      reason: str = "", actor_label: str = "") -> Episode | None:
-    """Record the class of the unit's open arrears episode (催缴分类: promised, undecided, unreachable, away,
+                      reason: str = "", actor_label: str = "", party_id: int | None = None) -> Episode | None:
+    """Record the class of an open arrears episode (催缴分类: promised, undecided, unreachable, away,
     refusing; "" clears it). Casework calls this from contact outcomes; a person may override with a reason.
-    The engine reads the class on its next run. Returns the episode, or None when the unit is not in arrears."""
+    With ``party_id`` only that debtor's episode changes; without, every open episode of the unit (a unit
+    has more than one only after a sale with unpaid periods on both sides). The engine reads the class on
+    its next run. Returns the (first) episode, or None when the unit is not in arrears."""
     if account_class and account_class not in AccountClass.values:
         raise ValidationError({"account_class": "未知的催缴分类。"})
-    episode = Episode.objects.select_for_update().filter(unit=unit, closed_on__isnull=True).first()
-    if episode is None:
+    episodes = Episode.objects.select_for_update().filter(unit=unit, closed_on__isnull=True).order_by("pk")
+    if party_id is not None:
+        episodes = episodes.filter(party_id=party_id)
+    episodes = list(episodes)
+    if not episodes:
         return None
-    if episode.account_class == account_class:
-        return episode
-    before = episode.account_class
-    episode.account_class, episode.class_since = account_class, on or timezone.localdate()
-    episode.save(update_fields=["account_class", "class_since"])
-    audit_record(actor=actor, actor_label=actor_label, verb="dunning.account_class", obj=unit,
-                 before={"account_class": before}, after={"account_class": account_class, "reason": reason})
-    return episode
+    for episode in episodes:
+        if episode.account_class == account_class:
+            continue
+        before = episode.account_class
+        episode.account_class, episode.class_since = account_class, on or timezone.localdate()
+        episode.save(update_fields=["account_class", "class_since"])
+        audit_record(actor=actor, actor_label=actor_label, verb="dunning.account_class", obj=unit,
+                     before={"account_class": before},
+                     after={"account_class": account_class, "reason": reason, "party": episode.party_id})
+    return episodes[0]
 
 
 def _require_staff(actor: User, roles: tuple[str, ...], what: str) -> None:
@@ -90,9 +110,11 @@ def _require_staff(actor: User, roles: tuple[str, ...], what: str) -> None:
 
 @transaction.atomic
 def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until: dt.date | None = None,
-               starts_on: dt.date | None = None, amount_fen: int | None = None, actor_label: str = "") -> Hold:
-    """Pause the ladder for a unit (a dispute, a promise to pay, or a manual hold with an end date).
-    Pending arrears actions are cancelled at once; pre-due reminders stay."""
+               starts_on: dt.date | None = None, amount_fen: int | None = None, actor_label: str = "",
+               party_id: int | None = None) -> Hold:
+    """Pause the ladder for a unit (a dispute, a promise to pay, or a manual hold with an end date) — for
+    one debtor (``party_id``: a promise is the promiser's) or the whole unit. Pending arrears actions of
+    those accounts are cancelled at once; pre-due reminders stay."""
     reason = (reason or "").strip()
     errors = {}
     if kind not in HoldKind.values:
@@ -107,11 +129,15 @@ def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until:
     if errors:
         raise ValidationError(errors)
     hold = Hold.objects.create(project_id=unit.project_id, unit=unit, kind=kind, reason=reason, until=until,
-                               starts_on=starts_on, amount_fen=amount_fen, created_by=actor)
-    cancel_pending(Q(unit_id=unit.pk, episode__isnull=False), detail=f"暂停催缴：{reason}"[:300],
+                               starts_on=starts_on, amount_fen=amount_fen, created_by=actor, party_id=party_id)
+    which = Q(unit_id=unit.pk, episode__isnull=False)
+    if party_id is not None:
+        which &= Q(episode__party_id=party_id) | Q(episode__party__isnull=True)
+    cancel_pending(which, detail=f"暂停催缴：{reason}"[:300],
                    actor_label=actor_label or (f"user:{actor.username}" if actor else "job"))
     audit_record(actor=actor, actor_label=actor_label, verb="dunning.hold", obj=unit,
-                 after={"kind": kind, "until": until.isoformat() if until else None, "reason": reason})
+                 after={"kind": kind, "until": until.isoformat() if until else None, "reason": reason,
+                        "party": party_id})
     return hold
 
 
