@@ -279,6 +279,10 @@ WUYE_PAY_LINK_FACTORY = "wuye.portal.links.pay_link_for"
 # unit ids, issued_on, created_by_label → {unit id: URL}; reminders and printed notices call it per batch
 WUYE_PAY_LINKS_FACTORY = "wuye.portal.links.pay_links_for"
 WUYE_CONTACT_PREFERENCES = "wuye.portal.selectors.opted_out_unit_ids"
+# The legal module's limitation clock, read by the daily run for the 时效保全 step (as_of, within_days,
+# project_id, unit_ids → {(unit, debtor): [period starts]}); empty until the legal app provides it.
+WUYE_LIMITATION_READER = os.environ.get("WUYE_LIMITATION_READER", "")
+WUYE_LIMITATION_NOTICE_DAYS = envint("WUYE_LIMITATION_NOTICE_DAYS", 90)
 # Owner login by phone and SMS code (/p/login/): the gateway's registered template id for the code message
 # (parameters: the code, its validity in minutes) and how long a login lasts.
 WUYE_PORTAL_LOGIN_SMS_TEMPLATE = os.environ.get("WUYE_PORTAL_LOGIN_SMS_TEMPLATE", "")

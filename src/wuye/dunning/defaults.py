@@ -70,6 +70,15 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
                            "分期付款未按期履行，请联系业主了解原因（欠费 {amount}）。"),
     "hardship_call": ("困难户关怀电话", Channel.CALL, "",
                       "困难户：电话了解近况，说明可申请分期或减免违约金（欠费 {amount}）。"),
+    "prepaid_out": ("预存款用完提醒", Channel.SMS, "",
+                    "{company}提示：{unit} 的预存物业费已用完，本期尚有 {amount_due} 未缴，缴费截止日 {due_date}。"
+                    "如需继续预存，可到服务中心或在线缴纳。{pay_link}"),
+    "ems_signer": ("书面通知改寄 EMS", Channel.REGISTERED, "缴费通知（邮寄）",
+                   "{unit}：贵方 {months} 期费用共 {amount} 已逾期。书面通知未能当面送交贵方指定负责人，"
+                   "现以 EMS 寄至贵方联系地址，请于 {deadline} 前缴纳。[咨询 {phone}。]"),
+    "limitation_demand": ("逐期书面催告（时效保全）", Channel.REGISTERED, "缴费催告函",
+                          "{unit} 业主：截至 {today}，下列账期的费用仍未缴纳，合计 {amount}（明细见附页）。"
+                          "请于 {deadline} 前缴清。[咨询 {phone}。]"),
 }
 
 YUAN = 100
@@ -92,7 +101,7 @@ BY_CLASS = [
        assignee=Assignee.COLLECTOR, klass=AccountClass.UNDECIDED),
     _s(26, "无法联系：上门寻访", StepKind.OVERDUE, Channel.VISIT, "find_contact", days=1, repeat=14,
        assignee=Assignee.COLLECTOR, klass=AccountClass.UNREACHABLE),
-    _s(28, "异地出差：引导远程缴费", StepKind.OVERDUE, Channel.CALL, "call_away", days=1, repeat=3,
+    _s(28, "异地出差：引导远程缴费", StepKind.OVERDUE, Channel.CALL, "call_away", days=1, repeat=1,
        assignee=Assignee.COLLECTOR, klass=AccountClass.AWAY),
     _s(27, "特殊拒交：报经理", StepKind.OVERDUE, Channel.ESCALATE, "escalate", days=1, repeat=30,
        assignee=Assignee.MANAGER, klass=AccountClass.REFUSING),
@@ -104,7 +113,13 @@ EVENTS = BY_CLASS + [
        assignee=Assignee.COLLECTOR),
     _s(92, "分期违约跟进", StepKind.EVENT, Channel.CALL, "installment_missed", event=Event.INSTALLMENT_MISSED,
        assignee=Assignee.COLLECTOR),
+    _s(93, "预存款用完提醒", StepKind.EVENT, Channel.SMS, "prepaid_out", event=Event.PREPAID_OUT),
+    _s(95, "时效保全：逐期书面催告", StepKind.EVENT, Channel.REGISTERED, "limitation_demand", event=Event.LIMITATION,
+       assignee=Assignee.COLLECTOR),
 ]
+# office buildings: a notice nobody could sign for goes by EMS to the contact address (domain.md)
+SIGNER = [_s(94, "无人签收改寄 EMS", StepKind.EVENT, Channel.REGISTERED, "ems_signer",
+             event=Event.SIGNER_UNREACHABLE, assignee=Assignee.COLLECTOR)]
 
 
 def _residential(referral_yuan: int, *, call_repeat: int = 7, visits: bool = True) -> list[dict]:
@@ -153,7 +168,7 @@ POLICIES: dict[str, list[tuple[str, str, list[dict], str]]] = {
                assignee=Assignee.MANAGER),
             _s(60, "律师函转介", StepKind.OVERDUE, Channel.REFERRAL, "referral", months=6, amount=5000,
                assignee=Assignee.LEGAL),
-        ] + EVENTS, "第 3/7/10 天三次书面通知，由指定人员签收；无人签收时 EMS 寄送；第三次后升级。"),
+        ] + EVENTS + SIGNER, "第 3/7/10 天三次书面通知，由指定人员签收；无人签收时 EMS 寄送；第三次后升级。"),
     ],
 }
 
@@ -163,6 +178,8 @@ YEAR_END = ("年末专项（从严）", [
     _s(10, "逾期短信", StepKind.OVERDUE, Channel.SMS, "overdue_sms", days=1),
     _s(20, "逾期 3 天电话", StepKind.OVERDUE, Channel.CALL, "call_first", days=3, assignee=Assignee.COLLECTOR),
     _s(30, "逾期 30 天上门", StepKind.OVERDUE, Channel.VISIT, "visit", days=30, assignee=Assignee.COLLECTOR),
+    _s(35, "逾期 40 天挂号信催告", StepKind.OVERDUE, Channel.REGISTERED, "registered_letter", days=40,
+       assignee=Assignee.COLLECTOR),
     _s(40, "逾期 60 天转介律师", StepKind.OVERDUE, Channel.REFERRAL, "referral", days=60, assignee=Assignee.LEGAL),
 ] + EVENTS, "年末集中清欠时启用：填写起止日期后优先于标准策略。")
 

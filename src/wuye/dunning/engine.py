@@ -123,6 +123,7 @@ class Account:
     written_waiting: dt.date | None = None  # a written demand issued and not yet delivered (or its deadline)
     signer_failed: bool = False  # office: a notice could not be handed to anyone (no signer reached)
     prepaid_out_due: dt.date | None = None  # the first open line that prepaid money paid only in part
+    expiring: tuple[str, ...] = ()  # periods whose limitation period ends soon (the legal module's reader)
 
     @property
     def unit_id(self) -> int:
@@ -322,6 +323,13 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
                     add(st, cycles.promise_broken(h.id), f"承诺 {h.until} 缴费未兑现")
 
     held = active_hold(acc, as_of)
+    # 时效保全: periods about to become time-barred get an itemised written demand naming them, even while a
+    # dispute or a manual hold stops the ladder (a promise or an installment plan interrupts the clock itself)
+    if acc.expiring and acc.written_waiting is None and (
+            held is None or held[0] not in (HoldReason.PROMISE, HoldReason.INSTALLMENT)):
+        for st in ladder.events.get(Event.LIMITATION, []):
+            add(st, cycles.limitation(episode, as_of), f"{len(acc.expiring)} 期将超过诉讼时效，逐期书面催告",
+                periods=acc.expiring)
     if held:
         out.held = held
         return out
@@ -663,6 +671,18 @@ def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[tuple[
     return set(qs.order_by().values_list("unit_id", "party_id").distinct())
 
 
+def expiring_periods(project: Project, as_of: dt.date,
+                     unit_ids: list[int] | None) -> dict[tuple[int, int], list[str]]:
+    """(unit, debtor) → first days (ISO) of open periods whose limitation period (诉讼时效) ends within
+    ``settings.WUYE_LIMITATION_NOTICE_DAYS`` — the legal module's clock, reached through
+    ``settings.WUYE_LIMITATION_READER`` (the legal app sits below this one); {} when none is installed."""
+    path = getattr(settings, "WUYE_LIMITATION_READER", "")
+    if not path:
+        return {}
+    return import_string(path)(as_of=as_of, within_days=getattr(settings, "WUYE_LIMITATION_NOTICE_DAYS", 90),
+                               project_id=project.pk, unit_ids=unit_ids)
+
+
 def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
     """Units whose owner declined non-essential messages (the portal's preferences, through
     ``settings.WUYE_CONTACT_PREFERENCES``; an empty set when no such module is installed)."""
@@ -699,6 +719,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     last_messages = _last_messages(project, as_of, unit_ids, max(message_min_days, 1))
     written = _written_demands(project, as_of, unit_ids)
     prepaid_out = _prepaid_out(project, as_of, unit_ids)
+    expiring = expiring_periods(project, as_of, unit_ids)
     demanded_units = {u for u, _party in written.delivered}
     periods = _open_periods(project, as_of, demanded_units)
     if summaries is None:
@@ -725,6 +746,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
             acc.open_periods = periods.get(key, frozenset())
         acc.written_waiting = written.waiting.get(key) or written.waiting.get((s.unit_id, None))
         acc.signer_failed = key in written.signer_failed
+        acc.expiring = tuple(expiring.get(key, ()))
         yield acc
 
 

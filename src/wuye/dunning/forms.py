@@ -2,6 +2,7 @@ from django import forms
 
 from wuye.dunning.choices import HoldKind
 from wuye.dunning.guardrails import check_text
+from wuye.dunning.ladders import STEP_FIELDS
 from wuye.dunning.models import MessageTemplate, Step
 
 
@@ -42,6 +43,22 @@ class StepForm(forms.ModelForm):
         if commit:
             step.save()
         return step
+
+
+def steps_from_formset(formset) -> list[dict]:
+    """A validated step formset as the plain data ``services.policy_save`` takes."""
+    out = []
+    for form in formset.forms:
+        if not form.has_changed() and form.instance.pk is None:
+            continue  # the blank extra row
+        data = {"id": form.instance.pk} if form.instance.pk else {}
+        if formset.can_delete and form.cleaned_data.get("DELETE"):
+            if form.instance.pk:
+                out.append({**data, "delete": True})
+            continue
+        step = form.save(commit=False)  # fills amount_fen from the yuan field; nothing is written
+        out.append({**data, **{f: getattr(step, f) for f in STEP_FIELDS}})
+    return out
 
 
 class TemplateForm(forms.ModelForm):

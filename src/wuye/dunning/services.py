@@ -17,6 +17,7 @@ from wuye.dunning.choices import AccountClass, ActionStatus, DayKind, HoldKind, 
 from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import check_text
+from wuye.dunning.ladders import STEP_FIELDS, ladder_problems
 from wuye.dunning.models import (
     Action,
     ActionEvent,
@@ -24,7 +25,9 @@ from wuye.dunning.models import (
     Episode,
     Hold,
     MessageTemplate,
+    Policy,
     SegmentOverride,
+    Step,
     Task,
 )
 from wuye.estate.models import Unit
@@ -205,41 +208,114 @@ def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]]) ->
 
 
 
+def _step_values(step: Step) -> dict:
+    return {f: getattr(step, f) for f in STEP_FIELDS}
+
+
 @transaction.atomic
-def policy_save(*, actor: User, policy, active: bool, valid_from: dt.date | None, valid_to: dt.date | None,
-                formset) -> None:
-    """Save a policy's dates and its steps (a validated model formset); audited with the steps before/after."""
+def policy_save(*, actor: User, policy: Policy, active: bool, valid_from: dt.date | None,
+                valid_to: dt.date | None, steps: list[dict]) -> Policy:
+    """Save a policy's dates and its steps from plain data (the page, the API and commands all call this).
+
+    ``steps``: one dict per step — ``id`` for an existing step of this policy (absent for a new one),
+    ``delete: True`` to remove it, and the fields of ``ladders.STEP_FIELDS`` to set (fields left out keep
+    their value). Each step is validated (``full_clean``) and the ladder as a whole (``ladders.ladder_problems``:
+    an order that would skip a stage for good, a referral without a written demand before it, …); nothing is
+    saved unless all of it is valid. A deleted step that has actions is deactivated instead (its actions stay
+    as evidence). The audit event lists every field that changed, step by step."""
     _require_staff(actor, (Role.MANAGER, Role.ADMIN), "修改催缴策略")
     if valid_from and valid_to and valid_to < valid_from:
         raise ValidationError({"valid_to": "生效止不能早于生效起。"})
-    before = list(policy.steps.values("order", "name", "kind", "days", "months", "amount_fen", "channel"))
+    existing = {st.pk: st for st in policy.steps.all()}
+    before = {pk: _step_values(st) for pk, st in existing.items()}
+    planned: list[tuple[Step, bool]] = []  # (step, delete)
+    errors: list[str] = []
+    seen: set[int] = set()
+    for n, data in enumerate(steps, start=1):
+        unknown = set(data) - set(STEP_FIELDS) - {"id", "delete"}
+        if unknown:
+            raise ValidationError({"steps": f"第 {n} 行：未知字段 {'、'.join(sorted(unknown))}。"})
+        pk = data.get("id")
+        if pk is not None:
+            if pk not in existing or pk in seen:
+                raise ValidationError({"steps": f"第 {n} 行：步骤 {pk} 不属于该策略。"})
+            seen.add(pk)
+            step = existing[pk]
+        else:
+            if data.get("delete"):
+                continue
+            step = Step(policy=policy)
+        for f in STEP_FIELDS:
+            if f in data:
+                setattr(step, f, data[f])
+        if data.get("delete"):
+            planned.append((step, True))
+            continue
+        try:
+            step.full_clean(exclude=["policy"])
+        except ValidationError as exc:
+            errors += [f"第 {n} 行“{step.name}”：{m}" for m in exc.messages]
+        planned.append((step, False))
+    if errors:
+        raise ValidationError({"steps": errors})
+    kept = [_step_values(st) for st, delete in planned if not delete]
+    kept += [before[pk] for pk in existing if pk not in seen]
+    problems = ladder_problems(kept)
+    if problems:
+        raise ValidationError({"steps": problems})
     policy.active, policy.valid_from, policy.valid_to = active, valid_from, valid_to
     policy.save()
-    steps = formset.save(commit=False)
-    for step in steps:
-        step.policy = policy
+    changes: list[dict] = []
+    for step, delete in planned:
+        if delete:
+            if step.actions.exists():
+                step.active = False  # steps with actions stay as evidence; they stop firing
+                step.save(update_fields=["active"])
+                changes.append({"step": step.pk, "name": step.name, "deactivated": True})
+            else:
+                changes.append({"step": step.pk, "name": step.name, "deleted": True})
+                step.delete()
+            continue
+        new = step.pk is None
         step.save()
-    for gone in formset.deleted_objects:
-        if gone.actions.exists():
-            gone.active = False  # steps with actions stay as evidence; they stop firing
-            gone.save(update_fields=["active"])
-        else:
-            gone.delete()
-    after = list(policy.steps.values("order", "name", "kind", "days", "months", "amount_fen", "channel"))
+        if new:
+            changes.append({"step": step.pk, "name": step.name, "added": _jsonable(_step_values(step))})
+            continue
+        diff = {f: [_jsonable(before[step.pk][f]), _jsonable(getattr(step, f))] for f in STEP_FIELDS
+                if before[step.pk][f] != getattr(step, f)}
+        if diff:
+            changes.append({"step": step.pk, "name": step.name, "changed": diff})
     audit_record(actor=actor, verb="dunning.policy", obj=policy.project, note=policy.name,
-                 before={"steps": before}, after={"steps": after, "active": active})
+                 after={"policy": policy.pk, "active": active, "valid_from": _jsonable(valid_from),
+                        "valid_to": _jsonable(valid_to), "changes": changes})
+    return policy
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 @transaction.atomic
 def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relation: str = "",
-               signed_on: dt.date | None = None) -> Task:
+               signed_on: dt.date | None = None, unsigned: bool = False) -> Task:
     """Close a task with what was done. A written notice handed over and signed for (``signed_by`` given) is
     recorded as delivered on ``signed_on`` — the receipt stub is the evidence that the demand reached the
-    owner, and it restarts the limitation clock of the periods the notice names."""
+    owner, and it restarts the limitation clock of the periods the notice names. A notice that nobody could
+    sign for (``unsigned``: the designated signer not reached, nobody at the office) is recorded as not
+    delivered; on office ladders the next run sends it by EMS to the contact address."""
     if task.status != TaskStatus.OPEN:
         raise ValidationError({"task": "该任务已关闭。"})
     signed_by, relation, note = signed_by.strip(), relation.strip(), note.strip()
     errors = {}
+    if unsigned:
+        if signed_by:
+            errors["signed_by"] = "已登记签收人，不能同时标记为无人签收。"
+        if task.kind != TaskKind.NOTICE or task.action_id is None:
+            errors["unsigned"] = "只有书面通知任务可以标记为无人签收。"
     if signed_by:
         if task.kind not in (TaskKind.NOTICE, TaskKind.REGISTERED) or task.action_id is None:
             errors["signed_by"] = "只有书面通知或挂号信任务可以登记签收。"
@@ -249,10 +325,17 @@ def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relat
             errors["signed_on"] = "请填写签收日期。"
         elif signed_on > timezone.localdate():
             errors["signed_on"] = "签收日期不能晚于今天。"
-    elif not note:
+    elif not note and not unsigned:
         errors["note"] = "请填写办理结果。"
     if errors:
         raise ValidationError(errors)
+    if unsigned:
+        from wuye.dunning.engine import SIGNER_FAILED_MARK
+
+        detail = f"{SIGNER_FAILED_MARK}：未能交给指定签收人或其他可签收的人" + (f"（{note}）" if note else "")
+        note = detail
+        receipt_record(out_id=task.action.out_id, delivered=False, at=timezone.now(), detail=detail,
+                       actor_label=f"user:{actor.username}")
     if signed_by:
         detail = f"签收人 {signed_by}（{relation}）"
         note = f"{detail}；{note}" if note else detail

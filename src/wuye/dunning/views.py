@@ -21,7 +21,7 @@ from wuye.dunning import calendar as workcal
 from wuye.dunning import services
 from wuye.dunning.choices import ActionStatus, Channel, DayKind, HoldKind, TaskStatus
 from wuye.dunning.engine import dunning_run
-from wuye.dunning.forms import HoldForm, StepForm, TemplateForm
+from wuye.dunning.forms import HoldForm, StepForm, TemplateForm, steps_from_formset
 from wuye.dunning.models import CalendarDay, MessageTemplate, Policy, Run, Step
 from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
 from wuye.estate.models import Unit
@@ -109,10 +109,15 @@ def policy_detail(request, pk: int):
             messages.error(request, "生效日期格式应为 YYYY-MM-DD。")
             policy_form_ok = False
         if policy_form_ok and formset.is_valid():
-            services.policy_save(actor=request.user, policy=policy, active=active, valid_from=valid_from,
-                                 valid_to=valid_to, formset=formset)
-            messages.success(request, "策略已保存，下次每日运行起生效。")
-            return redirect("dunning:policy-detail", pk=policy.pk)
+            try:
+                services.policy_save(actor=request.user, policy=policy, active=active, valid_from=valid_from,
+                                     valid_to=valid_to, steps=steps_from_formset(formset))
+            except ValidationError as exc:
+                for message in exc.messages:
+                    formset._non_form_errors.append(message)
+            else:
+                messages.success(request, "策略已保存，下次每日运行起生效。")
+                return redirect("dunning:policy-detail", pk=policy.pk)
     for form in formset:
         bootstrap(form)
     return render(request, "dunning/policy_detail.html", {"policy": policy, "formset": formset})
@@ -179,6 +184,7 @@ def task_close(request, pk: int):
             raise ValidationError({"signed_on": "签收日期格式应为 YYYY-MM-DD。"}) from None
         services.task_close(actor=request.user, task=task, note=request.POST.get("note", ""),
                             signed_by=request.POST.get("signed_by", ""), relation=request.POST.get("relation", ""),
+                            unsigned=request.POST.get("unsigned") == "1",
                             signed_on=signed_on)
     except ValidationError as exc:
         messages.error(request, validation_errors_text(exc))
