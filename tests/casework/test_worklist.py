@@ -94,7 +94,7 @@ def test_each_row_says_what_happens_next_by_promise_task_and_class(arrears_estat
     assert nxt[units[0].pk] == "1月24日 承诺前一天提醒"
     assert nxt[units[1].pk] == "今天提醒：明天是承诺缴费日"
     assert nxt[units[2].pk] == "每个工作日电话，直到约定缴费日期"
-    assert nxt[units[3].pk] == "每 3 天电话，引导远程缴费"
+    assert nxt[units[3].pk] == "每个工作日电话，引导远程缴费"
     assert nxt[units[4].pk] == "争议处理中，暂停升级催缴"
     assert worklist(user=bob_territory, day=D(2026, 1, 21)).rows[0].next_step.startswith("今天是承诺缴费日")
     from rest_framework.test import APIClient

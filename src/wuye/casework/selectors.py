@@ -41,6 +41,9 @@ PRIORITY_LABELS = {
 
 @dataclass
 class WorkRow:
+    """One account on the worklist: a unit and the debtor liable for its overdue lines (a unit sold with
+    unpaid periods on both sides is two rows — each shows only that debtor's periods and amount)."""
+
     unit_id: int
     code: str
     building: str
@@ -66,6 +69,14 @@ class WorkRow:
     points: list[TalkingPoint] = field(default_factory=list)
     broken_promises: int = 0  # promises the owner has broken (on any of their units)
     next_step: str = ""  # what happens next on this account (the follow-up its state and class drive)
+    party_id: int | None = None  # the debtor
+    ladder_done: bool = False  # every stage of the ladder has been issued: a manager decides what next
+    former_owner: bool = False  # the debtor no longer owns the unit (sold): reached at their own contacts
+
+    @property
+    def key(self) -> str:
+        """A stable id for the row in pages (unit and debtor)."""
+        return f"{self.unit_id}-{self.party_id or 0}"
 
     @property
     def amount(self) -> str:
@@ -146,80 +157,95 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
         bills = bills.filter(unit__floor__gte=floor_from)
     if floor_to is not None:
         bills = bills.filter(unit__floor__lte=floor_to)
-    grouped = (bills.values("unit_id", "unit__code", "unit__floor", "unit__building__name",
-                            "unit__project__developer__name")
+    grouped = (bills.values("unit_id", "party_id", "party__name", "unit__code", "unit__floor",
+                            "unit__building__name")
                .annotate(overdue=Sum(F("amount_fen") - F("settled_fen")), oldest=Min("due_date"),
-                         periods=Count("period_start", distinct=True))
+                         periods=Count("period_start", distinct=True), broken=broken_promises_subquery("party_id"))
                .order_by())
     if min_fen:
         grouped = grouped.filter(overdue__gte=min_fen)
-    rows: dict[int, WorkRow] = {}
+    rows: dict[tuple[int, int], WorkRow] = {}
+    by_unit: dict[int, list[WorkRow]] = defaultdict(list)
     for r in grouped:
-        rows[r["unit_id"]] = WorkRow(
+        row = rows[(r["unit_id"], r["party_id"])] = WorkRow(
             unit_id=r["unit_id"], code=r["unit__code"], building=r["unit__building__name"], floor=r["unit__floor"],
-            owner=r["unit__project__developer__name"] or "", phone_id=None, phone_masked="",
+            owner=r["party__name"] or "", phone_id=None, phone_masked="",
             overdue_fen=r["overdue"] or 0, days_overdue=(day - r["oldest"]).days, periods=r["periods"] or 0,
-            account_class="")
+            account_class="", party_id=r["party_id"], broken_promises=r["broken"] or 0)
+        by_unit[r["unit_id"]].append(row)
     if not rows:
         return Worklist(day, [], {}, "")
-    ids = list(rows)
+    ids = list(by_unit)
 
-    # the liable owner and a live phone number
-    party_of: dict[int, int] = {}
-    for unit_id, party_id, name, broken in (
-            Occupancy.objects.filter(current_occupancy_q(day), unit_id__in_ids=ids, role=OccupantRole.OWNER)
-            .annotate(broken=broken_promises_subquery("party_id"))
-            .order_by("unit_id", "start", "id").values_list("unit_id", "party_id", "party__name", "broken")):
-        party_of[unit_id] = party_id  # the latest owner wins
-        rows[unit_id].owner = name
-        rows[unit_id].broken_promises = broken or 0
+    def rows_of(unit_id: int, party_id: int | None) -> list[WorkRow]:
+        """The rows a unit-level record (party unknown) or a debtor's record applies to."""
+        if party_id is None:
+            return by_unit.get(unit_id, [])
+        row = rows.get((unit_id, party_id))
+        return [row] if row else []
+
+    # the owner in force: a debtor who is not (any more) is the former owner, reached at their own contacts
+    owner_now: dict[int, int] = {}
+    for unit_id, party_id in (Occupancy.objects.filter(current_occupancy_q(day), unit_id__in_ids=ids,
+                                                       role=OccupantRole.OWNER)
+                              .order_by("unit_id", "start", "id").values_list("unit_id", "party_id")):
+        owner_now[unit_id] = party_id  # the latest owner wins
+    debtors = {party for _u, party in rows}
+    for (unit_id, party_id), row in rows.items():
+        row.former_owner = unit_id in owner_now and owner_now[unit_id] != party_id
     phones: dict[int, tuple[int, str]] = {}
-    for pk, party_id, value in (ContactPoint.objects.filter(party_id__in_ids=list(set(party_of.values())),
+    for pk, party_id, value in (ContactPoint.objects.filter(party_id__in_ids=list(debtors),
                                                             kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE])
                                 .exclude(validity__in=list(DEAD_VALIDITIES))
                                 .order_by("party_id", "is_primary", "-id").values_list("pk", "party_id", "value")):
         phones[party_id] = (pk, value)  # the primary (then the oldest) wins
-    for unit_id, party_id in party_of.items():
+    for (_unit_id, party_id), row in rows.items():
         if party_id in phones:
-            rows[unit_id].phone_id = phones[party_id][0]
-            rows[unit_id].phone_masked = phones[party_id][1] if user.sees_pii else mask_phone(phones[party_id][1])
+            row.phone_id = phones[party_id][0]
+            row.phone_masked = phones[party_id][1] if user.sees_pii else mask_phone(phones[party_id][1])
 
-    for unit_id, klass in Episode.objects.filter(unit_id__in_ids=ids, closed_on__isnull=True).values_list(
-            "unit_id", "account_class"):
-        rows[unit_id].account_class = klass
+    for unit_id, party_id, klass, done in Episode.objects.filter(
+            unit_id__in_ids=ids, closed_on__isnull=True).values_list("unit_id", "party_id", "account_class",
+                                                                     "ladder_done_on"):
+        for row in rows_of(unit_id, party_id):
+            row.account_class, row.ladder_done = klass, done is not None
 
     yesterday = day - dt.timedelta(days=1)
-    for unit_id, kind, until, amount, outcome, released, reason in (
+    for unit_id, party_id, kind, until, amount, outcome, released, reason in (
             Hold.objects.filter(unit_id__in_ids=ids, kind__in=[HoldKind.PROMISE, HoldKind.DISPUTE])
             .filter(Q(released_on__isnull=True) | Q(outcome="broken", released_on__gte=yesterday))
-            .values_list("unit_id", "kind", "until", "amount_fen", "outcome", "released_on", "dispute__reason")):
-        row = rows[unit_id]
-        if kind == HoldKind.PROMISE:
-            row.promise_on, row.promise_fen, row.promise_open = until, amount, released is None
-            if until == day and not released:
-                row.priority, row.why = 1, "今天是承诺缴费日"
-            elif until is not None and until < day and outcome != "kept":
-                row.priority, row.why = 1, f"承诺 {until:%m月%d日} 缴费未兑现"
-        elif released is None:
-            row.disputed = True
-            if reason:
-                row.dispute_reasons.append(reason)
+            .values_list("unit_id", "party_id", "kind", "until", "amount_fen", "outcome", "released_on",
+                         "dispute__reason")):
+        for row in rows_of(unit_id, party_id):
+            if kind == HoldKind.PROMISE:
+                row.promise_on, row.promise_fen, row.promise_open = until, amount, released is None
+                if until == day and not released:
+                    row.priority, row.why = 1, "今天是承诺缴费日"
+                elif until is not None and until < day and outcome != "kept":
+                    row.priority, row.why = 1, f"承诺 {until:%m月%d日} 缴费未兑现"
+            elif released is None:
+                row.disputed = True
+                if reason:
+                    row.dispute_reasons.append(reason)
 
     task_q = Q(assigned_to=owner_user) | Q(assigned_to__isnull=True)
-    for unit_id, pk, title in (Task.objects.filter(task_q, unit_id__in_ids=ids, status=TaskStatus.OPEN,
-                                                   kind__in=[TaskKind.CALL, TaskKind.VISIT], due_on__lte=day)
-                               .order_by("due_on", "pk").values_list("unit_id", "pk", "title")):
-        row = rows[unit_id]
-        row.task_ids.append(pk)
-        if row.priority > 2:
-            row.priority, row.why = 2, title.removeprefix(row.code).strip()  # the card shows the unit already
+    for unit_id, party_id, pk, title in (Task.objects.filter(task_q, unit_id__in_ids=ids, status=TaskStatus.OPEN,
+                                                             kind__in=[TaskKind.CALL, TaskKind.VISIT],
+                                                             due_on__lte=day)
+                                         .order_by("due_on", "pk")
+                                         .values_list("unit_id", "action__party_id", "pk", "title")):
+        for row in rows_of(unit_id, party_id)[:1]:
+            row.task_ids.append(pk)
+            if row.priority > 2:
+                row.priority, row.why = 2, title.removeprefix(row.code).strip()  # the card shows the unit already
 
-    latest = (ContactAttempt.objects.filter(unit_id__in_ids=ids).values("unit_id").annotate(m=Max("pk"))
+    latest = (ContactAttempt.objects.filter(unit_id__in_ids=ids).values("unit_id", "party_id").annotate(m=Max("pk"))
               .values("m"))
-    for unit_id, on, outcome, by_name, by_username in ContactAttempt.objects.filter(pk__in=latest).values_list(
-            "unit_id", "on", "outcome", "made_by__display_name", "made_by__username"):
-        row = rows[unit_id]
-        row.last_on, row.last_outcome, row.last_by = on, outcome, by_name or by_username or ""
+    for unit_id, party_id, on, outcome, by_name, by_username in ContactAttempt.objects.filter(
+            pk__in=latest).values_list("unit_id", "party_id", "on", "outcome", "made_by__display_name",
+                                       "made_by__username"):
+        for row in rows_of(unit_id, party_id):
+            row.last_on, row.last_outcome, row.last_by = on, outcome, by_name or by_username or ""
 
     points = list(TalkingPoint.objects.filter(active=True).order_by("sort", "pk"))
     by_class: dict[str, list[TalkingPoint]] = defaultdict(list)
@@ -242,6 +268,8 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
                 row.priority, row.why = 3, "暂未明确，今天再联系一次"
             elif row.overdue_fen >= LARGE_FEN or row.days_overdue >= OLD_DAYS:
                 row.priority, row.why = 4, f"欠费 {row.amount}，逾期 {row.days_overdue} 天"
+            elif row.ladder_done:
+                row.priority, row.why = 4, f"催缴步骤已全部执行（逾期 {row.days_overdue} 天），待经理决定"
             elif row.days_overdue <= NEW_DAYS:
                 row.priority, row.why = 5, f"新增欠费（逾期 {row.days_overdue} 天）"
             else:
@@ -261,7 +289,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
 NEXT_BY_CLASS = {
     AccountClass.UNDECIDED: "每个工作日电话，直到约定缴费日期",
     AccountClass.UNREACHABLE: "查找新号码并上门寻访",
-    AccountClass.AWAY: "每 3 天电话，引导远程缴费",
+    AccountClass.AWAY: "每个工作日电话，引导远程缴费",
     AccountClass.REFUSING: "重点跟进：记录原因，报经理定处理方式",
 }
 
@@ -283,6 +311,8 @@ def _next_step(row: WorkRow, day: dt.date) -> str:
         return f"今天：{row.why}" if row.priority == 2 else "今天有催缴任务"
     if row.disputed:
         return "争议处理中，暂停升级催缴"
+    if row.ladder_done:
+        return "催缴步骤已全部执行：待经理决定分期、减免、转介律师或继续跟进"
     return NEXT_BY_CLASS.get(row.account_class, "")
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from wuye.accounts.choices import Role
@@ -37,7 +37,7 @@ from wuye.dunning import services as dunning
 from wuye.dunning.choices import AccountClass, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.models import Episode, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, ContactValidity
-from wuye.estate.models import ContactPoint, Unit
+from wuye.estate.models import ContactPoint, Party, Unit
 from wuye.estate.selectors import liable_party
 from wuye.estate.services import contact_set_validity
 
@@ -89,9 +89,12 @@ def can_cancel_work_order(user: User) -> bool:
     return user.is_superuser or user.role in WORK_ORDER_CANCELLERS
 
 
-def open_fen_of(unit: Unit) -> int:
-    """Everything the unit still owes (due or not), in fen."""
-    rows = Bill.objects.filter(unit=unit, is_void=False).values_list("amount_fen", "settled_fen")
+def open_fen_of(unit: Unit, party_id: int | None = None) -> int:
+    """Everything the unit still owes (due or not) — of one debtor's lines when ``party_id`` is given — in fen."""
+    rows = Bill.objects.filter(unit=unit, is_void=False)
+    if party_id is not None:
+        rows = rows.filter(party_id=party_id)
+    rows = rows.values_list("amount_fen", "settled_fen")
     return sum(max(0, a - s) for a, s in rows)
 
 
@@ -110,9 +113,9 @@ def contact_record(
     follow_up_on: dt.date | None = None, on: dt.date | None = None, contact_point: ContactPoint | None = None,
     task: Task | None = None, promised_on: dt.date | None = None, amount_fen: int | None = None,
     hold_until: dt.date | None = None, developer_warranty: bool = False, installments: int | None = None,
-    corrects: ContactAttempt | None = None, actor_label: str = "",
+    corrects: ContactAttempt | None = None, actor_label: str = "", party_id: int | None = None,
 ) -> ContactAttempt:
-    """Record one contact and what its outcome sets in motion:
+    """Record one contact with a debtor of the unit and what its outcome sets in motion:
 
     - no answer / busy / switched off → 暂未明确 (the engine calls daily);
     - number dead or wrong → the number is flagged (空号), 无法联系 when no live number is left (the engine
@@ -122,6 +125,10 @@ def contact_record(
     - away → 异地出差; paid already → a check for finance; installment → a plan request in the approvals queue.
     A correction is a new record naming the one it corrects (the old row stays as it was); a promise made on
     the corrected record is withdrawn (its hold released, on the record) and the new outcome applies.
+
+    Who was contacted: ``party_id`` (a debtor of the unit — after a sale the former owner who still owes is
+    one), else the debtor the task's action addresses, else the owner liable today. The class and the
+    promise apply to that debtor's account only.
     """
     require_unit_scope(actor, unit)
     today = _today()
@@ -160,9 +167,9 @@ def contact_record(
         raise ValidationError(errors)
 
     label = _label(actor, actor_label)
-    party = liable_party(unit, on)
+    party = debtor_for(unit, on, party_id=party_id, task=task)
     if contact_point is not None and contact_point.party_id != (party.pk if party else None):
-        raise ValidationError({"contact_point": "该号码不属于这套房屋的业主。"})
+        raise ValidationError({"contact_point": "该号码不属于所联系的欠费人。"})
     if contact_point is None and channel == ContactChannel.CALL:
         phones = live_phones(party)
         contact_point = phones[0] if phones else None
@@ -190,7 +197,7 @@ def contact_record(
             klass = AccountClass.UNDECIDED  # another number is left to try
     elif outcome == Outcome.PROMISED:
         promise_make(actor=actor, unit=unit, promised_on=promised_on, amount_fen=amount_fen, on=on,
-                     contact=attempt, actor_label=label)
+                     contact=attempt, actor_label=label, party_id=party.pk if party else None)
     elif outcome in DISPUTE_OUTCOMES:
         dispute_open(actor=actor, unit=unit, reason=reason, description=note or Outcome(outcome).label, on=on,
                      contact=attempt, developer_warranty=developer_warranty, hold_until=hold_until,
@@ -201,7 +208,7 @@ def contact_record(
         _installment_request(actor=actor, unit=unit, count=installments or 3, on=on, note=note)
     if klass:
         dunning.account_class_set(actor=actor, unit=unit, account_class=klass, on=on, reason=why,
-                                  actor_label=label)
+                                  actor_label=label, party_id=party.pk if party else None)
     # the contact answers the task it was made for and every other call (visit) of the unit already due: a
     # daily call decided over a weekend must not leave a second task standing beside today's
     done_note = f"{ContactChannel(channel).label}：{Outcome(outcome).label}（联系记录 {attempt.pk}）"
@@ -213,6 +220,38 @@ def contact_record(
     for open_task in answered:
         dunning.task_close(actor=actor, task=open_task, note=done_note)
     return attempt
+
+
+def debtors_of(unit: Unit, on: dt.date) -> list[Party]:
+    """The parties with lines overdue on the unit on ``on`` (usually one: the owner; after a sale with unpaid
+    periods on both sides, the seller and the buyer), the owner liable today first."""
+    from wuye.billing.models import Bill
+
+    ids = list(Bill.objects.filter(unit=unit, is_void=False, settled_fen__lt=F("amount_fen"), due_date__lt=on)
+               .order_by().values_list("party_id", flat=True).distinct())
+    current = liable_party(unit, on)
+    parties = {p.pk: p for p in Party.objects.filter(pk__in=ids)}
+    out = [current] if current is not None and current.pk in parties else []
+    out += [p for pk, p in sorted(parties.items()) if current is None or pk != current.pk]
+    return out
+
+
+def debtor_for(unit: Unit, on: dt.date, *, party_id: int | None = None, task: Task | None = None) -> Party | None:
+    """Who a contact, promise or dispute on ``unit`` is with: ``party_id`` when given (it must owe on the unit
+    or be its owner today), else the debtor the task's action addresses, else the only debtor of the unit,
+    else the owner liable today."""
+    current = liable_party(unit, on)
+    if party_id is None and task is not None and task.action_id is not None:
+        party_id = task.action.party_id
+    debtors = debtors_of(unit, on)
+    if party_id is not None:
+        for p in debtors + ([current] if current else []):
+            if p.pk == party_id:
+                return p
+        raise ValidationError({"party": "所选的人不是这套房屋的欠费人或现业主。"})
+    if len(debtors) == 1:
+        return debtors[0]
+    return current
 
 
 def _installment_request(*, actor: User, unit: Unit, count: int, on: dt.date, note: str) -> None:
@@ -230,13 +269,16 @@ def _installment_request(*, actor: User, unit: Unit, count: int, on: dt.date, no
 @transaction.atomic
 def promise_make(
     *, actor: User, unit: Unit, promised_on: dt.date, amount_fen: int | None = None, on: dt.date | None = None,
-    contact: ContactAttempt | None = None, actor_label: str = "",
+    contact: ContactAttempt | None = None, actor_label: str = "", party_id: int | None = None,
 ) -> Promise:
-    """The owner promises to pay ``amount_fen`` (default: everything open) by ``promised_on``. An earlier open
-    promise is replaced. The ladder is held until the date; the engine reminds the day before."""
+    """A debtor promises to pay ``amount_fen`` (default: everything they owe on the unit) by ``promised_on``.
+    An earlier open promise of the same debtor is replaced. That debtor's ladder is held until the date; the
+    engine reminds the day before. The debtor: ``party_id``, else the unit's only debtor, else the owner
+    liable today (``debtor_for``)."""
     require_unit_scope(actor, unit)
     on = on or _today()
-    owed = open_fen_of(unit)
+    party = debtor_for(unit, on, party_id=party_id)
+    owed = open_fen_of(unit, party.pk if party else None)
     errors: dict[str, str] = {}
     if promised_on is None:
         errors["promised_on"] = "请填写承诺缴费日期。"
@@ -257,17 +299,18 @@ def promise_make(
     if errors:
         raise ValidationError(errors)
     label = _label(actor, actor_label)
-    for old in Hold.objects.filter(unit=unit, kind=HoldKind.PROMISE, released_on__isnull=True):
+    party_id = party.pk if party else None
+    for old in Hold.objects.filter(unit=unit, kind=HoldKind.PROMISE, released_on__isnull=True).filter(
+            Q(party_id=party_id) | Q(party__isnull=True)):
         dunning.hold_release(actor=actor, hold=old, note="业主重新约定了缴费日期", on=on, actor_label=label)
     hold = dunning.hold_place(actor=actor, unit=unit, kind=HoldKind.PROMISE, starts_on=on, until=promised_on,
                               amount_fen=amount_fen, reason=f"承诺 {promised_on} 前缴 {format_yuan(amount_fen)}",
-                              actor_label=label)
-    party = liable_party(unit, on)
+                              actor_label=label, party_id=party_id)
     promise = Promise.objects.create(project_id=unit.project_id, unit=unit, contact=contact, hold=hold,
                                      party=party, promised_on=promised_on, amount_fen=amount_fen, made_on=on,
                                      made_by=actor)
     dunning.account_class_set(actor=actor, unit=unit, account_class=AccountClass.PROMISED, on=on,
-                              reason=f"承诺 {promised_on} 缴费", actor_label=label)
+                              reason=f"承诺 {promised_on} 缴费", actor_label=label, party_id=party_id)
     audit_record(actor=actor, actor_label=label, verb="casework.promise", obj=unit,
                  after={"promise": promise.pk, "promised_on": promised_on, "amount_fen": amount_fen})
     return promise
@@ -279,15 +322,23 @@ def _start_of(day: dt.date, unit: Unit) -> dt.datetime:
 
 
 def promises_check_kept(*, unit_id: int, on: dt.date) -> int:
-    """After money came in: open promises of the unit whose amount the payments since the promise cover are
-    kept (the hold ends). Returns how many."""
+    """After money came in: open promises of the unit that the money received since the promise covers are
+    kept (the hold ends) — for a debtor's promise, what was applied to that debtor's lines. Returns how many."""
+    from wuye.billing.models import Allocation
+
     kept = 0
     promises = list(Promise.objects.filter(unit_id=unit_id, hold__released_on__isnull=True)
                     .select_related("hold", "unit__project"))
     for promise in promises:
-        paid = Payment.objects.filter(unit_id=unit_id, paid_at__gte=_start_of(promise.made_on, promise.unit)
-                                      ).aggregate(t=Sum("amount_fen"))["t"] or 0
-        if paid >= promise.amount_fen:
+        if promise.party_id is not None:
+            paid = Allocation.objects.filter(bill__unit_id=unit_id, bill__party_id=promise.party_id,
+                                             applied_on__gte=promise.made_on).aggregate(t=Sum("amount_fen"))["t"] or 0
+            owed = open_fen_of(promise.unit, promise.party_id)
+        else:
+            paid = Payment.objects.filter(unit_id=unit_id, paid_at__gte=_start_of(promise.made_on, promise.unit)
+                                          ).aggregate(t=Sum("amount_fen"))["t"] or 0
+            owed = None
+        if paid >= promise.amount_fen or owed == 0:
             dunning.promise_hold_keep(actor=None, hold=promise.hold, on=on,
                                       note=f"已收款 {format_yuan(paid)}，承诺已兑现", actor_label="job:casework")
             kept += 1
@@ -310,17 +361,19 @@ def promises_broken_settle(*, as_of: dt.date | None = None) -> int:
                 continue  # another worker took it
             settled += 1
             unit = promise.unit
-            episode = Episode.objects.filter(unit=unit, closed_on__isnull=True).first()
-            later = (ContactAttempt.objects.filter(unit=unit, made_at__gt=promise.created_at,
+            mine = Q(party_id=promise.party_id) if promise.party_id is not None else Q()
+            episode = Episode.objects.filter(mine, unit=unit, closed_on__isnull=True).first()
+            later = (ContactAttempt.objects.filter(mine, unit=unit, made_at__gt=promise.created_at,
                                                    outcome__in=[o for o, k in CLASS_OF_OUTCOME.items() if k])
                      .exclude(pk=promise.contact_id).order_by("-made_at", "-pk").first())
-            newer_open = Hold.objects.filter(unit=unit, kind=HoldKind.PROMISE, released_on__isnull=True).exists()
+            newer_open = Hold.objects.filter(unit=unit, kind=HoldKind.PROMISE, released_on__isnull=True).filter(
+                mine | Q(party__isnull=True)).exists()
             moved = False
             if (episode is not None and episode.account_class == AccountClass.PROMISED and later is None
                     and not newer_open):
                 dunning.account_class_set(actor=None, unit=unit, account_class=AccountClass.UNDECIDED, on=as_of,
                                           reason=f"承诺 {promise.promised_on} 缴费未兑现（失约）",
-                                          actor_label="job:casework")
+                                          actor_label="job:casework", party_id=promise.party_id)
                 moved = True
             audit_record(actor=None, actor_label="job:casework", verb="casework.promise_broken", obj=unit,
                          note=f"承诺 {promise.promised_on} 缴 {format_yuan(promise.amount_fen)} 未兑现",

@@ -103,21 +103,36 @@ def quick_outcome(request, pk: int):
     outcome = request.POST.get("outcome", "")
     if outcome not in QUICK_OUTCOMES:
         return render(request, "casework/_flash.html", {"error": "该结果需要填写联系表单。"}, status=400)
-    task = Task.objects.filter(pk=request.POST.get("task") or 0, unit=unit).first()
+    task = Task.objects.filter(pk=_int(request.POST.get("task")), unit=unit).first()
+    party_id = _int(request.POST.get("party")) or None
     try:
-        services.contact_record(actor=request.user, unit=unit, channel=ContactChannel.CALL, outcome=outcome,
-                                task=task)
+        attempt = services.contact_record(actor=request.user, unit=unit, channel=ContactChannel.CALL,
+                                          outcome=outcome, task=task, party_id=party_id)
     except ValidationError as exc:
         return render(request, "casework/_flash.html", {"error": validation_errors_text(exc)}, status=400)
-    klass = Episode.objects.filter(unit=unit, closed_on__isnull=True).values_list("account_class", flat=True).first()
+    klass = Episode.objects.filter(unit=unit, closed_on__isnull=True, party_id=attempt.party_id).values_list(
+        "account_class", flat=True).first()
     return render(request, "casework/_recorded.html", {
         "unit": unit, "outcome": Outcome(outcome).label, "klass": AccountClass(klass).label if klass else ""})
 
 
 # --- contact form and case page ----------------------------------------------------------------------------
 
-def _phones(unit, user, on):
-    party = liable_party(unit, on)
+def _int(raw) -> int:
+    """A query or form id as an int (0 for anything that is not one)."""
+    try:
+        value = int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
+    return value if 0 < value < 2**63 else 0
+
+
+def _phones(unit, user, on, party_id: int | None = None, task=None):
+    """The debtor a contact is with (``services.debtor_for``) and their phone numbers for the form."""
+    try:
+        party = services.debtor_for(unit, on, party_id=party_id, task=task)
+    except ValidationError:
+        party = liable_party(unit, on)
     if party is None:
         return party, []
     return party, [(c.pk, f"{masked_contact_value(c, user)}（{c.get_validity_display()}）")
@@ -129,7 +144,9 @@ def contact(request, pk: int):
     """记录联系 — the contact form (mobile-first)."""
     unit = unit_visible_or_404(request.user, pk)
     today = timezone.localdate()
-    party, phones = _phones(unit, request.user, today)
+    party_id = _int(request.POST.get("party") or request.GET.get("party")) or None
+    task_hint = Task.objects.filter(pk=_int(request.POST.get("task") or request.GET.get("task")), unit=unit).first()
+    party, phones = _phones(unit, request.user, today, party_id, task_hint)
     initial = {"outcome": request.GET.get("outcome", ""), "task": request.GET.get("task"),
                "corrects": request.GET.get("corrects"), "channel": ContactChannel.CALL}
     form = ContactForm(request.POST or None, phones=phones, initial=initial, today=today)
@@ -143,20 +160,26 @@ def contact(request, pk: int):
                 actor=request.user, unit=unit, channel=d["channel"], outcome=d["outcome"], note=d["note"],
                 reason=d["reason"], follow_up_on=d["follow_up_on"], on=d["on"], contact_point=cp, task=task,
                 promised_on=d["promised_on"], amount_fen=d["amount_fen"], hold_until=d["hold_until"],
-                developer_warranty=d["developer_warranty"], installments=d["installments"], corrects=corrects)
+                developer_warranty=d["developer_warranty"], installments=d["installments"], corrects=corrects,
+                party_id=party.pk if party else None)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             messages.success(request, f"{unit.code}：已记录“{Outcome(d['outcome']).label}”。")
             return redirect(request.POST.get("next") or "casework:worklist")
-    klass = Episode.objects.filter(unit=unit, closed_on__isnull=True).values_list("account_class", flat=True).first()
+    mine = Episode.objects.filter(unit=unit, closed_on__isnull=True)
+    if party is not None:
+        mine = mine.filter(party=party)
+    klass = mine.values_list("account_class", flat=True).first()
     reasons = list(selectors.disputes_visible(request.user).filter(unit=unit, status=DisputeStatus.OPEN)
                    .values_list("reason", flat=True))
     return render(request, "casework/contact.html", {
         "unit": unit, "party": party, "form": form, "points": selectors.points_for(klass or "", reasons),
         "recent": list(selectors.contacts_of(unit.pk)[:5]), "next": request.GET.get("next", ""),
         "corrects": ContactAttempt.objects.filter(pk=initial["corrects"] or 0, unit=unit).first(),
-        "open_fen": services.open_fen_of(unit), "klass_label": AccountClass(klass).label if klass else "",
+        "open_fen": services.open_fen_of(unit, party.pk if party else None),
+        "klass_label": AccountClass(klass).label if klass else "",
+        "debtors": services.debtors_of(unit, today),
     })
 
 

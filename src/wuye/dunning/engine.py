@@ -110,6 +110,7 @@ class Account:
     segment: str
     episode_id: int | None = None  # the open arrears episode of this debtor
     episode_opened: dt.date | None = None  # the day it opened (it names the episode in cycle keys)
+    ladder_done_on: dt.date | None = None  # the run found the ladder ended (recorded on the episode)
     account_class: str = ""  # 催缴分类 of the open episode, set by casework
     fired: dict[int, dt.date] = field(default_factory=dict)  # step id → last decided in this episode
     stage: int = 0  # highest ladder stage reached in this episode (stages only: never events or repeats)
@@ -513,13 +514,14 @@ def ladder_of(ladders: dict[str, Ladder], segment: str) -> Ladder | None:
     return ladders.get(segment) or ladders.get("")
 
 
-def _open_episodes(project: Project, unit_ids: list[int] | None) -> dict[tuple[int, int | None], tuple[int, dt.date, str]]:
-    """(unit, debtor) → (episode id, opened on, class) of the open arrears episodes."""
+def _open_episodes(project: Project,
+                   unit_ids: list[int] | None) -> dict[tuple[int, int | None], tuple[int, dt.date, str, dt.date | None]]:
+    """(unit, debtor) → (episode id, opened on, class, ladder done on) of the open arrears episodes."""
     qs = Episode.objects.filter(project=project, closed_on__isnull=True)
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
-    return {(u, party): (pk, opened, klass) for pk, u, party, opened, klass in
-            qs.values_list("pk", "unit_id", "party_id", "opened_on", "account_class")}
+    return {(u, party): (pk, opened, klass, done) for pk, u, party, opened, klass, done in
+            qs.values_list("pk", "unit_id", "party_id", "opened_on", "account_class", "ladder_done_on")}
 
 
 @dataclass
@@ -735,7 +737,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
                       prepaid_out_due=prepaid_out.get(key))
         ep = episodes.get(key)
         if ep:
-            acc.episode_id, acc.episode_opened, acc.account_class = ep
+            acc.episode_id, acc.episode_opened, acc.account_class, acc.ladder_done_on = ep
 
             acc.fired = fired.steps.get(ep[0], {})
             reached = fired.stage.get(ep[0])
@@ -919,7 +921,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 for a in arrears:
                     if a.episode_opened is None:
                         a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
-        rows, held_rows, broken = [], [], []
+        rows, held_rows, broken, done, undone = [], [], [], [], []
         for acc in chunk:
             ladder = ladder_of(ladders, acc.segment)
             if ladder is None:
@@ -929,6 +931,11 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 result.held += 1
                 held_rows.append((project.pk, acc.summary.unit_id, as_of, out.held[0], out.held[1][:200]))
             broken.extend(out.broken_promises)
+            if acc.episode_id is not None:
+                if out.ladder_done and acc.ladder_done_on is None:
+                    done.append(acc.episode_id)
+                elif not out.ladder_done and not out.held and acc.ladder_done_on is not None:
+                    undone.append(acc.episode_id)  # the ladder moved again (a manager added a stage)
             if dry_run:
                 result.outcomes.append(out)
                 result.actions_created += len(out.decisions)
@@ -945,16 +952,21 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                     "assigned_to_id": assigner.user_for(d.step, d.unit_id), "actor_label": actor_label,
                     "created_at": now}))
         if not dry_run:
-            writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer))
+            writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
+                                  done, undone))
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
 
 
 def _write_chunk(as_of: dt.date, rows: list[tuple], held_rows: list[tuple], broken: list[int], opened: int,
-                 result: RunResult, analyzer: Analyzer) -> None:
+                 result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = ()) -> None:
     """One chunk's decisions into the outbox, in one transaction (the writer's)."""
     with transaction.atomic():
+        if done:
+            Episode.objects.filter(pk__in_ids=list(done), ladder_done_on__isnull=True).update(ladder_done_on=as_of)
+        if undone:
+            Episode.objects.filter(pk__in_ids=list(undone)).update(ladder_done_on=None)
         created = insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
         result.actions_created += created
         held_new = insert_rows_ignore_conflicts(
@@ -1029,7 +1041,7 @@ def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account])
             (project.pk, a.unit_id, a.party_id, as_of, a.summary.oldest_due, None, "", None) for a in new])
     found = _open_episodes(project, sorted({a.unit_id for a in new}))
     for a in new:
-        a.episode_id, a.episode_opened, _klass = found[a.key]
+        a.episode_id, a.episode_opened, _klass, _done = found[a.key]
     return len(new)
 
 

@@ -262,6 +262,9 @@ class Episode(models.Model):
     closed_on = models.DateField("结清日期", null=True, blank=True)
     account_class = models.CharField("催缴分类", max_length=12, choices=AccountClass.choices, blank=True)
     class_since = models.DateField("分类日期", null=True, blank=True)
+    ladder_done_on = models.DateField(
+        "催缴步骤执行完毕", null=True, blank=True,
+        help_text="每日运行发现策略的最后一个阶段已执行、再无自动步骤的日期：此后由经理决定分期、减免、转介或继续跟进。")
 
     class Meta:
         verbose_name = "欠费周期"

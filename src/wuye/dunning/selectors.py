@@ -23,8 +23,26 @@ from wuye.dunning.engine import (
 )
 from wuye.dunning.models import Action, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
-from wuye.estate.models import ContactPoint, Unit
+from wuye.estate.models import ContactPoint, Party, Unit
 from wuye.estate.selectors import liable_party
+
+
+@dataclass
+class DebtorState:
+    """One account of a unit — a debtor and the periods they are liable for — as the engine sees it."""
+
+    party_id: int | None
+    party_name: str
+    former_owner: bool  # no longer owns the unit (sold): dunned for their own periods at their own contacts
+    overdue_fen: int
+    overdue_periods: int
+    days_overdue: int
+    stage: int
+    stage_name: str
+    account_class: str
+    account_class_label: str
+    today: Outcome | None
+    ladder_done: bool = False
 
 
 @dataclass
@@ -42,34 +60,48 @@ class CollectionState:
     holds: list[Hold]
     today: Outcome | None
     actions: list[Action] = field(default_factory=list)
+    debtors: list[DebtorState] = field(default_factory=list)  # one per account (after a sale, more than one)
 
 
 def collection_state(unit: Unit, *, as_of: dt.date) -> CollectionState:
-    """One unit's segment, policy, ladder position, holds, what the engine would do today and its actions."""
+    """One unit's segment, policy, ladder position per debtor, holds, what the engine would do today and its
+    actions. The top-level stage, class and decision are those of the owner liable today when they owe,
+    else of the first debtor."""
     project = unit.project
     segment = segments_for(project, as_of, [unit.pk]).get(unit.pk, Segment.RESIDENTIAL)
     ladders = ladders_for(project, as_of)
     ladder = ladder_of(ladders, segment)
-    acc = next(iter(accounts_for(project, as_of, [unit.pk], segments={unit.pk: segment})), None)
     rules = Rules.of(project, working_day=working_day(workcal.Calendar(), as_of))
-    outcome = decide(acc, ladder, as_of, rules) if acc and ladder else None
-    stage = acc.stage if acc else 0
-    stage_name = ""
-    if ladder and stage:
-        stage_name = "、".join(s.name for s in ladder.stages if s.order == stage)
     party = liable_party(unit, as_of)
+    accounts = list(accounts_for(project, as_of, [unit.pk], segments={unit.pk: segment}))
+    accounts.sort(key=lambda a: (a.party_id != (party.pk if party else None), a.party_id or 0))
+    names = dict(Party.objects.filter(pk__in=[a.party_id for a in accounts if a.party_id]).values_list("pk", "name"))
+    debtors = []
+    for acc in accounts:
+        outcome = decide(acc, ladder, as_of, rules) if ladder else None
+        debtors.append(DebtorState(
+            party_id=acc.party_id, party_name=names.get(acc.party_id, ""),
+            former_owner=party is not None and acc.party_id != party.pk, overdue_fen=acc.summary.overdue_fen,
+            overdue_periods=acc.summary.overdue_periods, days_overdue=acc.summary.days_overdue, stage=acc.stage,
+            stage_name="、".join(st.name for st in ladder.stages if st.order == acc.stage) if ladder else "",
+            account_class=acc.account_class,
+            account_class_label=AccountClass(acc.account_class).label if acc.account_class else "",
+            today=outcome, ladder_done=bool(outcome and outcome.ladder_done)))
+    first = debtors[0] if debtors else None
     reachable = bool(party) and ContactPoint.objects.filter(
         party=party, kind__in=[ContactKind.MOBILE, ContactKind.EMAIL, ContactKind.WECHAT]).exclude(
         validity__in=list(DEAD_VALIDITIES)).exists()
     return CollectionState(
         unit=unit, as_of=as_of, segment=segment, segment_label=Segment(segment).label,
-        policy=ladder.policy.name if ladder else "", stage=stage,
-        account_class=acc.account_class if acc else "",
-        account_class_label=AccountClass(acc.account_class).label if acc and acc.account_class else "", stage_name=stage_name, reachable=reachable,
+        policy=ladder.policy.name if ladder else "", stage=first.stage if first else 0,
+        account_class=first.account_class if first else "",
+        account_class_label=first.account_class_label if first else "",
+        stage_name=first.stage_name if first else "", reachable=reachable,
         holds=list(Hold.objects.filter(unit=unit, released_on__isnull=True).order_by("starts_on")),
-        today=outcome,
+        today=first.today if first else None,
         actions=list(Action.objects.filter(unit=unit).select_related("step", "assigned_to")
-                     .order_by("-decided_on", "-pk")[:200]))
+                     .order_by("-decided_on", "-pk")[:200]),
+        debtors=debtors)
 
 
 def actions_visible(user: User) -> QuerySet[Action]:

@@ -8,7 +8,7 @@ class HoldSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Hold
-        fields = ["id", "kind", "kind_label", "starts_on", "until", "reason", "amount_fen"]
+        fields = ["id", "kind", "kind_label", "starts_on", "until", "reason", "amount_fen", "party"]
 
 
 class ActionSerializer(serializers.ModelSerializer):
@@ -18,7 +18,7 @@ class ActionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Action
-        fields = ["id", "decided_on", "step", "stage", "channel", "channel_label", "status", "status_label",
+        fields = ["id", "decided_on", "party", "step", "stage", "channel", "channel_label", "status", "status_label",
                   "cycle", "not_before", "sent_at", "delivered_at", "periods", "deadline", "content_sha256",
                   "template_version", "provider", "provider_message_id", "last_error"]
 
@@ -28,6 +28,29 @@ class DecisionSerializer(serializers.Serializer):
     channel = serializers.CharField(source="step.channel")
     not_before = serializers.DateField()
     why = serializers.CharField()
+
+
+class DebtorSerializer(serializers.Serializer):
+    party = serializers.IntegerField(source="party_id", allow_null=True)
+    party_name = serializers.CharField()
+    former_owner = serializers.BooleanField(help_text="已不再是业主（房屋已过户），仍就其名下账期催缴")
+    overdue_fen = serializers.IntegerField()
+    overdue_periods = serializers.IntegerField()
+    days_overdue = serializers.IntegerField()
+    current_stage = serializers.IntegerField(source="stage")
+    current_step = serializers.CharField(source="stage_name")
+    account_class = serializers.CharField()
+    ladder_done = serializers.BooleanField(help_text="催缴步骤已全部执行，待经理决定")
+    today = serializers.SerializerMethodField()
+    note = serializers.SerializerMethodField()
+
+    def get_today(self, obj) -> list[dict]:
+        if not obj.today:
+            return []
+        return DecisionSerializer([d for d in obj.today.decisions if not d.superseded], many=True).data
+
+    def get_note(self, obj) -> str:
+        return obj.today.note if obj.today else ""
 
 
 class CollectionSerializer(serializers.Serializer):
@@ -46,6 +69,7 @@ class CollectionSerializer(serializers.Serializer):
     held_today = serializers.SerializerMethodField()
     today = serializers.SerializerMethodField()
     actions = ActionSerializer(many=True)
+    debtors = DebtorSerializer(many=True, help_text="每位欠费人一项（房屋过户后可能多于一项）")
 
     def get_held_today(self, obj) -> str | None:
         return obj.today.held[1] if obj.today and obj.today.held else None
