@@ -1,3 +1,8 @@
+import datetime as _dt
+from decimal import Decimal
+
+import pytest
+
 from wuye.dunning.models import Action
 
 
@@ -31,3 +36,24 @@ def sign_written(actor, unit, on, signer="业主本人", relation="本人"):
     for task in tasks:
         task_close(actor=actor, task=task, note="", signed_by=signer, relation=relation, signed_on=on)
     return tasks
+
+
+@pytest.fixture
+def office(alice):
+    """An office building (环球中心 A座) with one company tenant, billed March 2026 (due on the 10th)."""
+    from wuye.billing.models import BillingPolicy
+    from wuye.billing.services import bill_generate, seed_default_fee_items
+    from wuye.estate.choices import OccupantRole, PartyKind, ProjectKind, PropertyType
+    from wuye.estate.models import Building, Party, Project, Unit
+    from wuye.estate.services import occupancy_start
+
+    project = Project.objects.create(code="OF1", name="环球中心", kind=ProjectKind.OFFICE)
+    tower = Building.objects.create(project=project, code="A", name="A座", floors=30)
+    unit = Unit.objects.create(project=project, building=tower, floor=12, number="1201", code="A-1201",
+                               property_type=PropertyType.OFFICE, area=Decimal("320.00"), state="rented")
+    tenant = Party.objects.create(kind=PartyKind.COMPANY, name="某某科技有限公司", natural_key="co:1")
+    occupancy_start(actor=alice, unit=unit, party=tenant, role=OccupantRole.OWNER, start=_dt.date(2024, 1, 1))
+    BillingPolicy.objects.create(project=project, cycle_months=1, due_day=10, late_fee_per_mille=Decimal("1"))
+    seed_default_fee_items(project, effective_from=_dt.date(2024, 1, 1), price_per_m2=Decimal("8.50"))
+    bill_generate(actor=alice, project=project, period=_dt.date(2026, 3, 1))
+    return unit

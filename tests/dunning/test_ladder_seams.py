@@ -20,7 +20,6 @@ from wuye.estate.models import Occupancy, Party
 from wuye.estate.services import occupancy_end, occupancy_start
 
 from .conftest import dispatch_on, names, sign_written
-from .test_office import office  # noqa: F401  (fixture)
 
 D = dt.date
 STAGES = ("逾期短信", "逾期 3 天电话", "欠费 3 个月挂号信", "律师函转介")
@@ -293,7 +292,6 @@ def test_a_promise_by_the_seller_holds_only_the_sellers_ladder(alice, sold, bob_
 
 def test_a_one_step_ladder_says_it_has_ended_and_what_the_manager_decides(alice, arrears_estate, bob_territory):
     from wuye.casework.selectors import worklist
-
     from wuye.dunning.defaults import policies_install_defaults
 
     project = arrears_estate["project"]

@@ -1,36 +1,14 @@
 """An office tenant's 3/7/10-day written notices, then escalation to the department head."""
 
 import datetime as dt
-from decimal import Decimal
 
-import pytest
-
-from wuye.billing.models import BillingPolicy
-from wuye.billing.services import bill_generate, seed_default_fee_items
 from wuye.dunning.dispatch import dispatch
 from wuye.dunning.engine import dunning_run
 from wuye.dunning.models import Task
-from wuye.estate.choices import OccupantRole, PartyKind, ProjectKind, PropertyType
-from wuye.estate.models import Building, Party, Project, Unit
-from wuye.estate.services import occupancy_start
 
 from .conftest import names
 
 D = dt.date
-
-
-@pytest.fixture
-def office(alice):
-    project = Project.objects.create(code="OF1", name="环球中心", kind=ProjectKind.OFFICE)
-    tower = Building.objects.create(project=project, code="A", name="A座", floors=30)
-    unit = Unit.objects.create(project=project, building=tower, floor=12, number="1201", code="A-1201",
-                               property_type=PropertyType.OFFICE, area=Decimal("320.00"), state="rented")
-    tenant = Party.objects.create(kind=PartyKind.COMPANY, name="某某科技有限公司", natural_key="co:1")
-    occupancy_start(actor=alice, unit=unit, party=tenant, role=OccupantRole.OWNER, start=D(2024, 1, 1))
-    BillingPolicy.objects.create(project=project, cycle_months=1, due_day=10, late_fee_per_mille=Decimal("1"))
-    seed_default_fee_items(project, effective_from=D(2024, 1, 1), price_per_m2=Decimal("8.50"))
-    bill_generate(actor=alice, project=project, period=D(2026, 3, 1))
-    return unit
 
 
 def test_three_notices_on_days_3_7_10_then_escalation(office, alice):
