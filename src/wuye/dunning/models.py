@@ -387,6 +387,9 @@ class Action(models.Model):
             # delivery receipts that carry only the gateway's id (only sent actions have one)
             models.Index(fields=["provider_message_id"], name="action_by_provider_id",
                          condition=~Q(provider_message_id="")),
+            # the written demands a referral rests on (few rows; the daily run reads them per project)
+            models.Index(fields=["project", "decided_on"], name="action_written_demands",
+                         condition=Q(channel__in=["notice", "registered"])),
         ]
 
     def __str__(self) -> str:
