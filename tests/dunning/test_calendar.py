@@ -34,8 +34,14 @@ def test_no_source_for_2027_means_no_date_at_all(cal):
         cal.deadline(D(2026, 12, 28), 7)
 
 
-def test_an_entered_schedule_covers_the_next_year():
-    cal = Calendar(entered=[(D(2027, 1, 1), DayKind.HOLIDAY), (D(2027, 2, 20), DayKind.WORKDAY)])
+def test_entered_days_cover_only_themselves_until_the_year_is_confirmed():
+    entered = [(D(2027, 1, 1), DayKind.HOLIDAY), (D(2027, 2, 20), DayKind.WORKDAY)]
+    cal = Calendar(entered=entered)
+    assert cal.covers(D(2027, 1, 1)) and not cal.covers(D(2027, 6, 1))
+    assert cal.kind(D(2027, 2, 20)) == DayKind.WORKDAY
+    with pytest.raises(UncoveredDate):
+        cal.kind(D(2027, 3, 3))
+    cal = Calendar(entered=entered, confirmed_years=[2027])
     assert cal.covers(D(2027, 6, 1))
     assert cal.kind(D(2027, 1, 1)) == DayKind.HOLIDAY
     assert cal.kind(D(2027, 2, 20)) == DayKind.WORKDAY  # a Saturday entered as 调休上班

@@ -21,6 +21,7 @@ from wuye.casework.choices import (
     WorkOrderStatus,
 )
 from wuye.dunning.choices import AccountClass
+from wuye.dunning.guardrails import SPOKEN, GuardedModel, guarded_queryset
 
 
 class ImmutableError(RuntimeError):
@@ -211,9 +212,13 @@ class PaymentCheck(models.Model):
         return f"{self.unit} 缴费核对"
 
 
-class TalkingPoint(models.Model):
+class TalkingPoint(GuardedModel, models.Model):
     """话术 — a short point staff may use, for an account class and/or a refusal reason (both blank: general).
-    Managers edit the library; the worklist and the contact form suggest the matching points."""
+    Managers edit the library; the worklist and the contact form suggest the matching points. Title and body
+    are checked by the guardrails on every save and bulk write, as spoken words (``guardrails.SPOKEN``);
+    a point that fails may still be switched off unchanged."""
+
+    GUARDED_FIELDS = ("title", "body")
 
     code = models.SlugField("编码", max_length=40, unique=True)
     account_class = models.CharField("适用分类", max_length=12, choices=AccountClass.choices, blank=True)
@@ -226,6 +231,8 @@ class TalkingPoint(models.Model):
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="修改人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
 
+    objects = guarded_queryset(models.QuerySet).as_manager()
+
     class Meta:
         verbose_name = "话术"
         verbose_name_plural = "话术"
@@ -233,3 +240,14 @@ class TalkingPoint(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs):
+        self.guard(kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def guard_channel(self) -> str | None:
+        return SPOKEN
+
+    def clean(self):
+        super().clean()
+        self.guard()

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-# code, account class, reason, title, body
+# code, account class, reason, title, body. Every text passes ``dunning.guardrails`` as spoken words (a test
+# checks); a change to a shipped text needs a data migration that updates the installed rows still unedited
+# (see casework migration 0006).
 LIBRARY: list[tuple[str, str, str, str, str]] = [
     ("open-polite", "", "", "先核对身份再谈费用",
      "您好，我是小区物业服务中心的收费员。请问是 {房号} 的业主本人吗？确认是本人后再说明来意，"
@@ -47,11 +49,12 @@ LIBRARY: list[tuple[str, str, str, str, str]] = [
     ("reason-neighbour", "", "neighbour", "邻里纠纷：物业可以协调",
      "邻居之间的事我们可以出面协调，但不能代替任何一方做决定；物业费和邻里纠纷是两件事，建议分开处理。"),
     ("reason-theft", "", "theft", "失窃或车辆受损：协助调查",
-     "发生这样的事我们也很抱歉。我们会配合派出所调取记录、说明当班情况；责任怎么认定按调查结果来。"),
+     "发生这样的事我们也很抱歉。建议您尽快向派出所报案，我们会配合调取监控和值班记录、说明当班情况。"
+     "物业公司不是保险人，责任怎么认定按调查结果和合同约定来；物业费的事和这件事分开处理。"),
     ("reason-utilities", "", "shared_utilities", "公摊水电：拿出计算依据",
      "公摊费用是按总表读数和各户面积分摊的，我可以把本期的读数和计算表给您看，有疑问的地方我们一起核对。"),
     ("reason-fee-level", "", "fee_level", "收费标准：说明依据",
-     "收费标准是按物业服务合同和备案价格执行的，合同和收费公示可以在服务中心查看；"
+     "收费标准是按物业服务合同和备案价格执行的，合同、收费标准和小区年度收支公示都可以在服务中心查看；"
      "如果对标准有意见，可以通过业主大会提出。"),
     ("reason-hardship", "", "hardship", "经济困难：介绍分期",
      "如果一次缴清有困难，可以申请分几期缴，每期金额您觉得合适就行，由经理审批；先缴一部分也可以。"),

@@ -1,9 +1,14 @@
 """Working days, holidays and contact windows — the one place that knows the official calendar.
 
 Sources, in order: days an administrator entered (``CalendarDay``, for a year the package does not cover
-yet, or to correct it), then the ``chinesecalendar`` package (2004–2026, with make-up working days).
-A date that no source covers is *unknown*: nothing is ever scheduled on it (``UncoveredDate``), and the
-pages show an alert instead.
+yet, or to correct it), then the ``chinesecalendar`` package (2004–2026, with make-up working days), then
+the years an administrator confirmed as completely entered (``CalendarYear``, "该年安排已完整录入"): in
+such a year a day that was not entered is an ordinary weekday or weekend day.
+
+Coverage is per day. A date that no source covers is *unknown* and closed: nothing is ever scheduled or sent
+on it (``UncoveredDate``), and the pages and the daily run show an alert naming the first such date
+(``Calendar.first_uncovered``, ``Calendar.coverage_alert``). Entering a few days of a year covers those days
+only; the rest of that year stays unknown until the year is confirmed.
 
 Every contact lies inside the hard bounds 08:00–21:00 local time, whatever a window says.
 """
@@ -32,7 +37,8 @@ class UncoveredDate(Exception):
     """No official schedule covers this date."""
 
     def __init__(self, day: dt.date):
-        super().__init__(f"{day.year} 年的法定节假日安排尚未录入（{day.isoformat()}），暂不安排联系。")
+        super().__init__(f"{day.isoformat()} 不在已录入的节假日安排之内（{day.year} 年的安排尚未完整录入），"
+                         "当天不安排任何联系。")
         self.day = day
 
 
@@ -45,34 +51,81 @@ PACKAGE_YEARS = _package_years()
 
 
 class Calendar:
-    """The official calendar with administrator-entered days loaded once (build one per run or batch)."""
+    """The official calendar with administrator-entered days and confirmed years loaded once (build one per
+    run or batch)."""
 
-    def __init__(self, entered: Iterable[tuple[dt.date, str]] | None = None):
+    def __init__(self, entered: Iterable[tuple[dt.date, str]] | None = None,
+                 confirmed_years: Iterable[int] | None = None):
+        """Without arguments both are read from the database; given ``entered`` alone, no year is confirmed."""
         if entered is None:
-            from wuye.dunning.models import CalendarDay
+            from wuye.dunning.models import CalendarDay, CalendarYear
 
             entered = CalendarDay.objects.values_list("date", "kind")
+            if confirmed_years is None:
+                confirmed_years = CalendarYear.objects.values_list("year", flat=True)
         self.entered: dict[dt.date, str] = dict(entered)
-        self.entered_years = {d.year for d in self.entered}
+        self.confirmed_years = frozenset(confirmed_years or ())
         self._package: dict[dt.date, str] = {}  # the package's answers, memoised (it scans its tables per call)
 
+    def year_covered(self, year: int) -> bool:
+        """Is every day of ``year`` known (the package's years and the confirmed ones)?"""
+        return year in PACKAGE_YEARS or year in self.confirmed_years
+
     def covers(self, day: dt.date) -> bool:
-        return day.year in self.entered_years or day.year in PACKAGE_YEARS
+        """Does a source say what ``day`` is? (An entered day, a package year or a confirmed year.)"""
+        return day in self.entered or self.year_covered(day.year)
+
+    def first_uncovered(self, start: dt.date, days: int) -> dt.date | None:
+        """The first day from ``start`` to ``start + days`` (both included) that no source covers, or None."""
+        day, last = start, start + dt.timedelta(days=days)
+        while day <= last:
+            if self.year_covered(day.year):
+                day = dt.date(day.year + 1, 1, 1)  # the whole year is known: jump to the next one
+                continue
+            if day not in self.entered:
+                return day
+            day += dt.timedelta(days=1)
+        return None
+
+    def covered_until(self, today: dt.date) -> dt.date | None:
+        """The last day of the unbroken run of covered days starting at ``today`` (None if today isn't)."""
+        if not self.covers(today):
+            return None
+        day = today
+        while True:
+            if self.year_covered(day.year):
+                day = dt.date(day.year + 1, 1, 1)
+            elif day in self.entered:
+                day += dt.timedelta(days=1)
+            else:
+                return day - dt.timedelta(days=1)
+
+    def coverage_alert(self, today: dt.date, days: int = 45) -> str:
+        """The alert for pages and the daily run: empty while every day from ``today`` to ``today + days``
+        is covered, else the first uncovered date and what to do about it (at most 300 characters)."""
+        first = self.first_uncovered(today, days)
+        if first is None:
+            return ""
+        entered = any(d.year == first.year for d in self.entered)
+        what = (f"{first.year} 年的安排只录入了一部分，尚未确认“该年安排已完整录入”" if entered
+                else f"{first.year} 年的法定节假日安排尚未录入")
+        return (f"节假日安排只覆盖到 {first - dt.timedelta(days=1):%Y-%m-%d}：{what}，自 {first:%Y-%m-%d} 起"
+                "没有安排的日期不会安排任何联系。请在“节假日安排”录入国务院公布的全年安排并确认已完整录入。")
 
     def kind(self, day: dt.date) -> str:
         """工作日 / 休息日 / 法定节假日; raises ``UncoveredDate`` when no source covers ``day``."""
         if day in self.entered:
             return self.entered[day]
-        if day.year in self.entered_years:
+        if day.year in PACKAGE_YEARS:
+            kind = self._package.get(day)
+            if kind is None:
+                on_holiday, name = chinese_calendar.get_holiday_detail(day)
+                kind = (DayKind.HOLIDAY if name else DayKind.REST) if on_holiday else DayKind.WORKDAY
+                self._package[day] = kind
+            return kind
+        if day.year in self.confirmed_years:
             return DayKind.WORKDAY if day.weekday() < 5 else DayKind.REST
-        if day.year not in PACKAGE_YEARS:
-            raise UncoveredDate(day)
-        kind = self._package.get(day)
-        if kind is None:
-            on_holiday, name = chinese_calendar.get_holiday_detail(day)
-            kind = (DayKind.HOLIDAY if name else DayKind.REST) if on_holiday else DayKind.WORKDAY
-            self._package[day] = kind
-        return kind
+        raise UncoveredDate(day)
 
     def is_working_day(self, day: dt.date) -> bool:
         return self.kind(day) == DayKind.WORKDAY
@@ -97,15 +150,6 @@ class Calendar:
         if days_rule == WindowDays.WORKDAYS_SATURDAY:
             return kind == DayKind.WORKDAY or day.weekday() == 5
         return True
-
-    def covered_until(self, today: dt.date) -> dt.date | None:
-        """The last day of the run of covered years starting at ``today``'s year (None if today isn't)."""
-        year = today.year
-        if not self.covers(today):
-            return None
-        while self.covers(dt.date(year + 1, 1, 1)):
-            year += 1
-        return dt.date(year, 12, 31)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 from django import forms
 
 from wuye.dunning.choices import HoldKind
-from wuye.dunning.guardrails import check_text
 from wuye.dunning.ladders import STEP_FIELDS
 from wuye.dunning.models import MessageTemplate, Step
 
@@ -67,12 +66,8 @@ class TemplateForm(forms.ModelForm):
         fields = ["subject", "body", "provider_template_id"]
         widgets = {"body": forms.Textarea(attrs={"rows": 5})}
 
-    def clean(self):
-        data = super().clean()
-        problems = check_text((data.get("subject") or "") + "\n" + (data.get("body") or ""))
-        if problems:
-            raise forms.ValidationError(problems)
-        return data
+    # The guardrails run in ``MessageTemplate.clean`` (called by the model form's validation), so each
+    # refused phrase is shown under its field with the reason and the legal basis.
 
 
 class HoldForm(forms.Form):

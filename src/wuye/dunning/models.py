@@ -27,6 +27,7 @@ from wuye.dunning.choices import (
     WindowDays,
     WindowGroup,
 )
+from wuye.dunning.guardrails import GuardedModel, guarded_queryset
 
 
 class CollectionSettings(models.Model):
@@ -52,12 +53,16 @@ class CollectionSettings(models.Model):
         return f"{self.project} 催缴设置"
 
 
-class MessageTemplate(models.Model):
+class MessageTemplate(GuardedModel, models.Model):
     """A message or document text with placeholders such as {name} {unit} {amount}.
 
-    Checked on save for threats the law forbids (``guardrails.check_text``). Each save bumps ``version``;
-    actions keep the version and the rendered text.
+    Its subject and body are checked for what the law forbids on every save, ``objects.create``,
+    ``bulk_create``, ``bulk_update`` and queryset ``update`` (``guardrails``; the channel decides whether
+    lawyer wording is allowed). The template service bumps ``version``; actions keep the version and the
+    rendered text.
     """
+
+    GUARDED_FIELDS = ("subject", "body")
 
     project = models.ForeignKey("estate.Project", verbose_name="项目", null=True, blank=True,
                                 on_delete=models.CASCADE, help_text="留空表示公司通用模板。")
@@ -74,6 +79,8 @@ class MessageTemplate(models.Model):
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="修改人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
 
+    objects = guarded_queryset(models.QuerySet).as_manager()
+
     class Meta:
         verbose_name = "消息模板"
         verbose_name_plural = "消息模板"
@@ -85,6 +92,17 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}（v{self.version}）"
+
+    def save(self, *args, **kwargs):
+        self.guard(kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def guard_channel(self) -> str | None:
+        return self.channel or None
+
+    def clean(self):
+        super().clean()
+        self.guard()
 
 
 class Policy(models.Model):
@@ -212,8 +230,9 @@ class Hold(models.Model):
 
 class CalendarDay(models.Model):
     """A day of an officially published schedule entered by an administrator (holidays and make-up
-    working days of a year the ``chinesecalendar`` package does not cover). Weekdays and weekends of a
-    covered year need no rows; a year counts as covered once any of its days is entered here."""
+    working days of a year the ``chinesecalendar`` package does not cover, or a correction). An entered
+    day is covered; the other days of its year are covered only once the year is confirmed complete
+    (``CalendarYear``)."""
 
     date = models.DateField("日期", primary_key=True)
     kind = models.CharField("类型", max_length=10, choices=DayKind.choices)
@@ -229,6 +248,27 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.get_kind_display()}"
+
+
+class CalendarYear(models.Model):
+    """该年安排已完整录入 — an administrator's confirmation that every holiday and make-up working day of
+    ``year`` has been entered: from then on a day of that year that was not entered is an ordinary weekday
+    or weekend day. Without it only the entered days of a year the package does not cover are known."""
+
+    year = models.PositiveSmallIntegerField("年份", primary_key=True)
+    note = models.CharField("依据", max_length=200, blank=True,
+                            help_text="如：国务院办公厅关于 2027 年部分节假日安排的通知。")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="确认人", on_delete=models.PROTECT,
+                                     related_name="+")
+    confirmed_at = models.DateTimeField("确认时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "已完整录入的年份"
+        verbose_name_plural = "已完整录入的年份"
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return f"{self.year} 年安排已完整录入"
 
 
 class ContactWindow(models.Model):

@@ -16,12 +16,13 @@ from wuye.billing.selectors import account_summaries
 from wuye.dunning.choices import AccountClass, ActionStatus, DayKind, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
-from wuye.dunning.guardrails import check_text
+from wuye.dunning.guardrails import assert_fields_clean
 from wuye.dunning.ladders import STEP_FIELDS, ladder_problems
 from wuye.dunning.models import (
     Action,
     ActionEvent,
     CalendarDay,
+    CalendarYear,
     Episode,
     Hold,
     MessageTemplate,
@@ -178,9 +179,7 @@ def template_save(*, actor: User, template: MessageTemplate, body: str, subject:
                   provider_template_id: str | None = None) -> MessageTemplate:
     """Change a template's text after the guardrail check; the version goes up by one."""
     _require_staff(actor, (Role.MANAGER, Role.ADMIN), "修改模板")
-    problems = check_text(subject + "\n" + body)
-    if problems:
-        raise ValidationError({"body": "；".join(problems)})
+    assert_fields_clean({"subject": subject, "body": body}, channel=template.channel)  # GuardrailError
     before = {"version": template.version, "body": template.body}
     template.body, template.subject = body, subject
     if provider_template_id is not None:
@@ -194,8 +193,11 @@ def template_save(*, actor: User, template: MessageTemplate, body: str, subject:
 
 
 @transaction.atomic
-def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]]) -> int:
-    """Enter a published schedule (date, kind, name); replaces rows for the same dates."""
+def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]], complete: bool = False,
+                        note: str = "") -> int:
+    """Enter a published schedule (date, kind, name); replaces rows for the same dates. With ``complete``
+    each year the lines touch is then confirmed as completely entered (``calendar_year_confirm``); if a
+    confirmation is refused nothing is entered."""
     _require_staff(actor, (Role.ADMIN, Role.MANAGER), "录入节假日安排")
     for day, kind, _name in days:
         if kind not in DayKind.values:
@@ -204,7 +206,49 @@ def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]]) ->
         CalendarDay.objects.update_or_create(date=day, defaults={"kind": kind, "name": name, "entered_by": actor})
     audit_record(actor=actor, verb="dunning.calendar", after={"days": [(d.isoformat(), k) for d, k, _ in days]},
                  project_id=None)
+    if complete:
+        for year in sorted({d.year for d, _, _ in days}):
+            calendar_year_confirm(actor=actor, year=year, note=note)
     return len(days)
+
+
+# 全国年节及纪念日放假办法 (2024 revision): 13 days of public holidays for everyone each year
+STATUTORY_HOLIDAY_DAYS = 13
+
+
+@transaction.atomic
+def calendar_year_confirm(*, actor: User, year: int, note: str = "") -> CalendarYear:
+    """Record that ``year``'s published schedule is completely entered ("该年安排已完整录入"): its days
+    that were not entered become ordinary weekdays and weekends. Refused for a year the package covers and
+    for a year with fewer entered holidays than the 13 statutory days (a schedule entered only in part)."""
+    from wuye.dunning.calendar import PACKAGE_YEARS
+    from wuye.dunning.choices import DayKind
+
+    _require_staff(actor, (Role.ADMIN, Role.MANAGER), "确认节假日安排")
+    if year in PACKAGE_YEARS:
+        raise ValidationError({"year": f"内置官方日历已覆盖 {year} 年，无需确认。"})
+    holidays = CalendarDay.objects.filter(date__year=year, kind=DayKind.HOLIDAY).count()
+    if holidays < STATUTORY_HOLIDAY_DAYS:
+        raise ValidationError({"year": f"{year} 年只录入了 {holidays} 天法定节假日，少于每年全体公民放假的 "
+                                       f"{STATUTORY_HOLIDAY_DAYS} 天：请先录入国务院公布的全年安排（含调休上班日）。"})
+    row, created = CalendarYear.objects.get_or_create(year=year, defaults={"confirmed_by": actor,
+                                                                           "note": note.strip()[:200]})
+    if created:
+        audit_record(actor=actor, verb="dunning.calendar_year", project_id=None, note=note,
+                     after={"year": year, "confirmed": True, "holidays": holidays})
+    return row
+
+
+@transaction.atomic
+def calendar_year_withdraw(*, actor: User, year: int, note: str = "") -> bool:
+    """Withdraw a year's confirmation: its days that were not entered are unknown again (nothing is
+    scheduled on them). Returns whether there was a confirmation."""
+    _require_staff(actor, (Role.ADMIN, Role.MANAGER), "撤销节假日安排的确认")
+    deleted, _ = CalendarYear.objects.filter(year=year).delete()
+    if deleted:
+        audit_record(actor=actor, verb="dunning.calendar_year", project_id=None, note=note,
+                     after={"year": year, "confirmed": False})
+    return bool(deleted)
 
 
 

@@ -22,7 +22,7 @@ from wuye.dunning import services
 from wuye.dunning.choices import ActionStatus, Channel, DayKind, HoldKind, TaskStatus
 from wuye.dunning.engine import dunning_run
 from wuye.dunning.forms import HoldForm, StepForm, TemplateForm, steps_from_formset
-from wuye.dunning.models import CalendarDay, MessageTemplate, Policy, Run, Step
+from wuye.dunning.models import CalendarDay, CalendarYear, MessageTemplate, Policy, Run, Step
 from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
 from wuye.estate.models import Unit
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
@@ -36,13 +36,8 @@ def _manager(user) -> None:
 
 
 def _calendar_alert(today: dt.date) -> str:
-    cal = workcal.Calendar()
-    until = cal.covered_until(today)
-    if until is None or (until - today).days < 45:
-        year = today.year if until is None else until.year + 1
-        return (f"{year} 年的法定节假日安排尚未录入：该年的日期不会安排任何联系。"
-                "请在国务院公布后到“节假日安排”录入。")
-    return ""
+    """Names the first date within 45 days that no calendar source covers (nothing is scheduled on it)."""
+    return workcal.Calendar().coverage_alert(today, days=45)
 
 
 @login_required
@@ -195,24 +190,58 @@ def task_close(request, pk: int):
 
 @login_required
 def calendar_days(request):
-    """The official schedule: what the package covers, what was entered, and a form for next year."""
+    """The official schedule: what the package covers, what was entered, which years are confirmed as
+    completely entered, a form for next year's schedule and the confirmation of a year."""
     today = timezone.localdate()
     if request.method == "POST":
         _manager(request.user)
+        action = request.POST.get("action", "enter")
         try:
-            days = services.parse_schedule(request.POST.get("schedule", ""))
-            n = services.calendar_days_enter(actor=request.user, days=days)
+            if action == "confirm":
+                year = _year(request.POST.get("year"))
+                services.calendar_year_confirm(actor=request.user, year=year, note=request.POST.get("note", ""))
+                done = f"已确认 {year} 年安排已完整录入：该年未录入的日期按普通工作日和周末安排。"
+            elif action == "withdraw":
+                year = _year(request.POST.get("year"))
+                services.calendar_year_withdraw(actor=request.user, year=year)
+                done = f"已撤销 {year} 年的确认：该年未录入的日期不再安排任何联系。"
+            else:
+                days = services.parse_schedule(request.POST.get("schedule", ""))
+                n = services.calendar_days_enter(actor=request.user, days=days,
+                                                 complete=request.POST.get("complete") == "on",
+                                                 note=request.POST.get("note", ""))
+                done = f"已录入 {n} 天。"
         except ValidationError as exc:
             messages.error(request, validation_errors_text(exc))
         else:
-            messages.success(request, f"已录入 {n} 天。")
+            messages.success(request, done)
             return redirect("dunning:calendar")
     cal = workcal.Calendar()
+    years = (CalendarDay.objects.filter(date__year__gt=workcal.PACKAGE_YEARS.stop - 1)
+             .values_list("date__year").annotate(holidays=Count("pk", filter=Q(kind=DayKind.HOLIDAY)),
+                                                 n=Count("pk")).order_by("date__year"))
+    confirmed = {y.year: y for y in CalendarYear.objects.select_related("confirmed_by")}
+    year_rows = [{"year": y, "holidays": h, "days": n, "confirmed": confirmed.get(y)} for y, h, n in years]
+    year_rows += [{"year": y, "holidays": 0, "days": 0, "confirmed": c} for y, c in confirmed.items()
+                  if y not in {r["year"] for r in year_rows}]
+    until = cal.covered_until(today)
     return render(request, "dunning/calendar.html", {
         "entered": CalendarDay.objects.select_related("entered_by").order_by("-date")[:200],
         "package_years": f"{workcal.PACKAGE_YEARS.start}–{workcal.PACKAGE_YEARS.stop - 1}",
-        "covered_until": cal.covered_until(today), "alert": _calendar_alert(today),
-        "kinds": DayKind.choices, "schedule": request.POST.get("schedule", "")})
+        "covered_until": until, "first_uncovered": until + dt.timedelta(days=1) if until else today,
+        "alert": _calendar_alert(today), "years": sorted(year_rows, key=lambda r: r["year"]),
+        "kinds": DayKind.choices, "schedule": request.POST.get("schedule", ""),
+        "next_year": max(today.year + 1, workcal.PACKAGE_YEARS.stop)})
+
+
+def _year(raw) -> int:
+    try:
+        year = int(raw or "")
+    except ValueError:
+        raise ValidationError({"year": "请填写年份，如 2027。"}) from None
+    if not 2000 <= year <= 2100:
+        raise ValidationError({"year": "年份应在 2000–2100 之间。"})
+    return year
 
 
 @login_required
