@@ -6,8 +6,14 @@ from rest_framework.routers import DefaultRouter
 from wuye.accounts.api import AuditEventViewSet
 from wuye.banking.api import StatementDetailView, StatementLinesView, StatementListCreateView
 from wuye.billing.api import PaymentCreateView, StatementView
-from wuye.casework.api import ContactCreateView, PromiseCreateView, WorklistView
-from wuye.dunning.api import CollectionView, receipt_view
+from wuye.casework.api import (
+    ContactCreateView,
+    PromiseCreateView,
+    TalkingPointDetailView,
+    TalkingPointListView,
+    WorklistView,
+)
+from wuye.dunning.api import CollectionView, MessageTemplateDetailView, MessageTemplateListView, receipt_view
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
 from wuye.portal.api import alipay_notify, wechat_notify
 
@@ -32,5 +38,9 @@ urlpatterns = [
     path("worklist/", WorklistView.as_view(), name="worklist"),
     path("contacts/", ContactCreateView.as_view(), name="contact-create"),
     path("promises/", PromiseCreateView.as_view(), name="promise-create"),
+    path("message-templates/", MessageTemplateListView.as_view(), name="message-template-list"),
+    path("message-templates/<int:pk>/", MessageTemplateDetailView.as_view(), name="message-template-detail"),
+    path("talking-points/", TalkingPointListView.as_view(), name="talking-point-list"),
+    path("talking-points/<int:pk>/", TalkingPointDetailView.as_view(), name="talking-point-detail"),
     path("", include(router.urls)),
 ]

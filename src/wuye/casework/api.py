@@ -1,4 +1,5 @@
-"""REST: the requesting collector's worklist, recording a contact, recording a promise to pay."""
+"""REST: the requesting collector's worklist, recording a contact, recording a promise to pay, the library
+of talking points (managers add and change points through the guardrails)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -16,6 +18,7 @@ from rest_framework.views import APIView
 from wuye.accounts.models import User
 from wuye.casework import selectors, services
 from wuye.casework.choices import ContactChannel, DisputeReason, Outcome
+from wuye.casework.models import TalkingPoint
 from wuye.dunning.choices import AccountClass
 from wuye.dunning.models import Task
 from wuye.estate.models import ContactPoint
@@ -223,3 +226,64 @@ class PromiseCreateView(APIView):
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(PromiseOutput(promise).data, status=status.HTTP_201_CREATED)
+
+
+class TalkingPointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TalkingPoint
+        fields = ["id", "code", "account_class", "reason", "title", "body", "sort", "active", "updated_at"]
+        read_only_fields = fields
+
+
+class TalkingPointInput(serializers.Serializer):
+    """A point's text and where it applies; the guardrails check title and body as spoken words."""
+
+    title = serializers.CharField(max_length=60, error_messages={"required": "请填写要点。", "blank": "请填写要点。"})
+    body = serializers.CharField(error_messages={"required": "请填写话术内容。", "blank": "请填写话术内容。"})
+    account_class = serializers.ChoiceField(choices=[""] + list(AccountClass.values), required=False, default="")
+    reason = serializers.ChoiceField(choices=[""] + list(DisputeReason.values), required=False, default="")
+    sort = serializers.IntegerField(min_value=0, max_value=32000, required=False, default=100)
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class TalkingPointListView(APIView):
+    """All talking points (GET); a manager adds one (POST)."""
+
+    @extend_schema(responses=TalkingPointSerializer(many=True))
+    def get(self, request):
+        return Response(TalkingPointSerializer(TalkingPoint.objects.order_by("sort", "pk"), many=True).data)
+
+    @extend_schema(request=TalkingPointInput, responses={201: TalkingPointSerializer})
+    def post(self, request):
+        return _talking_point_save(request, None, status.HTTP_201_CREATED)
+
+
+class TalkingPointDetailView(APIView):
+    """One talking point; a manager changes it (PUT/PATCH with the whole point)."""
+
+    @extend_schema(responses=TalkingPointSerializer)
+    def get(self, request, pk: int):
+        return Response(TalkingPointSerializer(get_object_or_404(TalkingPoint, pk=pk)).data)
+
+    @extend_schema(request=TalkingPointInput, responses=TalkingPointSerializer)
+    def put(self, request, pk: int):
+        return _talking_point_save(request, get_object_or_404(TalkingPoint, pk=pk), status.HTTP_200_OK)
+
+    @extend_schema(request=TalkingPointInput, responses=TalkingPointSerializer)
+    def patch(self, request, pk: int):
+        point = get_object_or_404(TalkingPoint, pk=pk)
+        incoming = request.data.dict() if hasattr(request.data, "dict") else request.data
+        data = {**TalkingPointSerializer(point).data, **incoming}
+        return _talking_point_save(request, point, status.HTTP_200_OK, data)
+
+
+def _talking_point_save(request, point, code, data=None):
+    s = TalkingPointInput(data=request.data if data is None else data)
+    s.is_valid(raise_exception=True)
+    try:
+        point = services.talking_point_save(actor=request.user, point=point, **s.validated_data)
+    except DjangoValidationError as exc:
+        raise _service_errors(exc) from exc
+    except DjangoPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from exc
+    return Response(TalkingPointSerializer(point).data, status=code)

@@ -1,4 +1,5 @@
-"""REST: a unit's collection state (segment, class, current step, holds, actions); delivery receipts."""
+"""REST: a unit's collection state (segment, class, current step, holds, actions); message templates (read,
+and a manager changes the text through the guardrails); delivery receipts."""
 
 from __future__ import annotations
 
@@ -7,18 +8,24 @@ import hmac
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wuye.accounts.permissions import can_manage_team
+from wuye.dunning import services
 from wuye.dunning.dispatch import receipt_record
+from wuye.dunning.models import MessageTemplate
 from wuye.dunning.selectors import collection_state
-from wuye.dunning.serializers import CollectionSerializer
-from wuye.estate.selectors import unit_visible_or_404
+from wuye.dunning.serializers import CollectionSerializer, MessageTemplateInput, MessageTemplateSerializer
+from wuye.estate.selectors import projects_visible, unit_visible_or_404
 from wuye.notify.receipts import PARSERS, ReceiptError, wechat_signature_ok
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,42 @@ class CollectionView(APIView):
         except ValueError as exc:
             raise ValidationError({"as_of": "日期格式应为 YYYY-MM-DD。"}) from exc
         return Response(CollectionSerializer(collection_state(unit, as_of=as_of)).data)
+
+
+def _templates(user):
+    return MessageTemplate.objects.filter(Q(project__isnull=True) | Q(project__in=projects_visible(user)))
+
+
+class MessageTemplateListView(APIView):
+    """The company-wide templates and those of the projects the user sees."""
+
+    @extend_schema(responses=MessageTemplateSerializer(many=True))
+    def get(self, request):
+        return Response(MessageTemplateSerializer(_templates(request.user).order_by("code", "pk"), many=True).data)
+
+
+class MessageTemplateDetailView(APIView):
+    """One template; PATCH (managers) saves a new version of its text after the guardrail check."""
+
+    @extend_schema(responses=MessageTemplateSerializer)
+    def get(self, request, pk: int):
+        return Response(MessageTemplateSerializer(get_object_or_404(_templates(request.user), pk=pk)).data)
+
+    @extend_schema(request=MessageTemplateInput, responses=MessageTemplateSerializer)
+    def patch(self, request, pk: int):
+        template = get_object_or_404(_templates(request.user), pk=pk)
+        if not can_manage_team(request.user):
+            raise PermissionDenied("只有经理和管理员可以修改模板。")
+        s = MessageTemplateInput(data=request.data, context={"template": template})
+        s.is_valid(raise_exception=True)
+        d = s.validated_data
+        try:
+            services.template_save(actor=request.user, template=template, body=d["body"],
+                                   subject=d.get("subject", template.subject),
+                                   provider_template_id=d.get("provider_template_id"))
+        except DjangoValidationError as exc:
+            raise ValidationError(getattr(exc, "message_dict", {"non_field_errors": exc.messages})) from exc
+        return Response(MessageTemplateSerializer(template).data)
 
 
 @csrf_exempt

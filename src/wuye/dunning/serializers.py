@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from wuye.dunning.models import Action, Hold
+from wuye.dunning.guardrails import GuardrailError, assert_fields_clean
+from wuye.dunning.models import Action, Hold, MessageTemplate
 
 
 class HoldSerializer(serializers.ModelSerializer):
@@ -78,3 +79,31 @@ class CollectionSerializer(serializers.Serializer):
         if not obj.today:
             return []
         return DecisionSerializer([d for d in obj.today.decisions if not d.superseded], many=True).data
+
+
+class MessageTemplateSerializer(serializers.ModelSerializer):
+    channel_label = serializers.CharField(source="get_channel_display", read_only=True)
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["id", "project", "code", "name", "channel", "channel_label", "subject", "body",
+                  "provider_template_id", "version", "updated_at"]
+        read_only_fields = fields
+
+
+class MessageTemplateInput(serializers.Serializer):
+    """A template's new text. Checked by the guardrails for the template's channel before the service runs
+    (the model checks again on save)."""
+
+    subject = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    body = serializers.CharField(error_messages={"required": "请填写正文。", "blank": "请填写正文。"})
+    provider_template_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+    def validate(self, data):
+        template: MessageTemplate = self.context["template"]
+        try:
+            assert_fields_clean({"subject": data.get("subject", template.subject), "body": data["body"]},
+                                channel=template.channel)
+        except GuardrailError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return data
