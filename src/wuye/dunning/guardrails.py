@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
@@ -86,34 +87,87 @@ def _t2s_char(ch: str) -> str:
     return _t2s().convert(ch)
 
 
-def _is_traditional(ch: str) -> bool:
-    return ord(ch) >= 0x2E80 and _t2s_char(ch) != ch
+@functools.cache
+def _traditional() -> frozenset[str]:
+    """The characters t2s changes (from the package's character table; a text with none is not converted)."""
+    import opencc
+
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    chars = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, values = line.partition("\t")
+        if key and values.split(" ")[0] != key:
+            chars.add(key)
+    return frozenset(chars)
+
+
+# Runs that need no per-character work: CJK unified ideographs and ASCII letters and digits (kept, latin
+# lower-cased) and the common spaces and punctuation (dropped). Anything else goes through NFKC and the
+# category test one character at a time (memoised).
+_KEEP = r"0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff"
+_DROP = r"\s!-/:-@\[-`{-~\u3000-\u3003\u3008-\u3011\u2018-\u201f\u2026\uff01-\uff0f\uff1a-\uff20\u00a5\u00b7\u2014\u2015"
+_RUNS = re.compile(f"([{_KEEP}]+)|([{_DROP}]+)")
+_DROP_RUNS = re.compile(f"[{_DROP}]+")
+_OTHER = re.compile(f"[^{_KEEP}{_DROP}]")
+
+
+def _fold(ch: str) -> str:
+    out = []
+    for c in unicodedata.normalize("NFKC", ch):
+        if unicodedata.category(c)[0] in "PSZCM":  # punctuation, symbols, spaces, control/format, marks
+            continue
+        out.append(c.casefold())
+    return "".join(out)
+
+
+_FOLDED: dict[str, str] = {}
+
+
+def _fold_into(text: str, start: int, end: int, parts: list[str], where: list[int]) -> None:
+    for i in range(start, end):
+        ch = text[i]
+        folded = _FOLDED.get(ch)
+        if folded is None:
+            folded = _fold(ch)
+            if len(_FOLDED) < 100_000:
+                _FOLDED[ch] = folded
+        if folded:
+            parts.append(folded)
+            where.extend([i] * len(folded))
 
 
 def _flatten(text: str) -> tuple[str, list[int]]:
     """The normalised text and, for each of its characters, the index of the original character."""
-    chars: list[str] = []
+    parts: list[str] = []
     where: list[int] = []
-    for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch) if not ch.isascii() else ch
-        for c in folded:
-            if unicodedata.category(c)[0] in "PSZCM":  # punctuation, symbols, spaces, control/format, marks
-                continue
-            low = c.casefold() if c.isascii() else c
-            chars.extend(low)
-            where.extend([i] * len(low))
-    flat = "".join(chars)
-    if any(_is_traditional(c) for c in set(flat)):
-        converted = _t2s().convert(flat)  # phrase-aware; character by character if lengths would shift
-        if len(converted) != len(flat):
-            converted = "".join(_t2s_char(c)[:1] or c for c in flat)
-        flat = converted
-    return flat, where
+    pos = 0
+    for m in _RUNS.finditer(text):
+        if m.start() > pos:
+            _fold_into(text, pos, m.start(), parts, where)
+        if m.group(1):
+            parts.append(m.group(1).lower())
+            where.extend(range(m.start(), m.end()))
+        pos = m.end()
+    if pos < len(text):
+        _fold_into(text, pos, len(text), parts, where)
+    return _t2s_text("".join(parts)), where
+
+
+def _t2s_text(flat: str) -> str:
+    if _traditional().isdisjoint(flat):
+        return flat
+    converted = _t2s().convert(flat)  # phrase-aware; character by character if lengths would shift
+    if len(converted) != len(flat):
+        converted = "".join(_t2s_char(c)[:1] or c for c in flat)
+    return converted
 
 
 def normalise(text: str) -> str:
     """The text as the checker reads it (see the module docstring)."""
-    return _flatten(text or "")[0]
+    text = text or ""
+    if _OTHER.search(text) is None:  # only ideographs, ASCII and common punctuation: no per-character work
+        return _t2s_text(_DROP_RUNS.sub("", text).lower())
+    return _flatten(text)[0]
 
 
 # --- matching ------------------------------------------------------------------------------------------------
@@ -126,12 +180,34 @@ class _Compiled:
     gapped: bool
 
 
+@dataclass(frozen=True)
+class _Mask:
+    rx: re.Pattern
+    not_after: frozenset[str]
+    requires: tuple[str, ...]
+
+
 @functools.cache
-def _compiled() -> tuple[list[_Compiled], re.Pattern]:
+def _compiled() -> tuple[list[_Compiled], list[_Mask]]:
     terms = [_Compiled(CATEGORIES[t.category], re.compile(t.pattern), t.negatable, ".{" in t.pattern or ".*" in t.pattern)
              for t in TERMS]
-    allow = re.compile("|".join(f"(?:{a.pattern})" for a in ALLOWS))
-    return terms, allow
+    masks = [_Mask(re.compile(a.pattern), frozenset(a.not_after), a.requires) for a in ALLOWS]
+    return terms, masks
+
+
+def _masked(flat: str, masks: list[_Mask]) -> str:
+    """``flat`` with the lawful phrases replaced by mask characters (same length)."""
+    out = flat
+    for mask in masks:
+        if mask.requires and not any(word in flat for word in mask.requires):
+            continue
+
+        def repl(m, mask=mask):
+            if m.start() and flat[m.start() - 1] in mask.not_after:
+                return m.group(0)
+            return _MASK * (m.end() - m.start())
+        out = mask.rx.sub(repl, out)
+    return out
 
 
 # A negation right before a term: 不 / 不会 / 不得 / 绝不 / 从不 / 无权 / 没有 …, optionally with 再, 会, 因欠费而 …
@@ -177,11 +253,12 @@ def find_violations(text: str, *, channel: str | None = None) -> list[Violation]
     channel (``sms``, ``wechat``, ``email``, ``notice``, ``registered``, ``call``, ``visit``, ``referral``,
     ``escalate``); ``None`` applies every rule."""
     text = text or ""
-    flat, where = _flatten(text)
+    flat = normalise(text)
     if not flat:
         return []
-    terms, allow = _compiled()
-    masked = allow.sub(lambda m: _MASK * len(m.group(0)), flat)
+    terms, masks = _compiled()
+    masked = _masked(flat, masks)
+    where: list[int] = []  # normalised position → original position, built once there is a hit
     automatic = channel is None or channel in AUTOMATIC_CHANNELS
     hits: list[tuple[int, int, _Compiled]] = []
     for term in terms:
@@ -193,6 +270,8 @@ def find_violations(text: str, *, channel: str | None = None) -> list[Violation]
             if m is None:
                 break
             s, e = m.start(), m.end()
+            if e > s and not where:
+                where = _flatten(text)[1]
             if e > s and term.gapped and any(c in SENTENCE_ENDS for c in text[where[s]:where[e - 1] + 1]):
                 pos = s + 1  # a gap may not reach across the end of a sentence
                 continue
