@@ -88,17 +88,24 @@ def _t2s_char(ch: str) -> str:
 
 
 @functools.cache
-def _traditional() -> frozenset[str]:
-    """The characters t2s changes (from the package's character table; a text with none is not converted)."""
+def _t2s_table() -> tuple[dict[int, str], frozenset[str], frozenset[str]]:
+    """From the package's character table: one-to-one conversions (for ``str.translate``) and the characters
+    with several simplified forms (乾 → 乾/干), for which the phrase-aware converter is asked instead."""
     import opencc
 
     path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
-    chars = set()
+    table: dict[int, str] = {}
+    ambiguous: set[str] = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         key, _, values = line.partition("\t")
-        if key and values.split(" ")[0] != key:
-            chars.add(key)
-    return frozenset(chars)
+        forms = values.split()
+        if len(key) != 1 or not forms:
+            continue
+        if len(forms) > 1:
+            ambiguous.add(key)
+        elif forms[0] != key and len(forms[0]) == 1:
+            table[ord(key)] = forms[0]
+    return table, frozenset(chr(k) for k in table), frozenset(ambiguous)
 
 
 # Runs that need no per-character work: CJK unified ideographs and ASCII letters and digits (kept, latin
@@ -154,12 +161,16 @@ def _flatten(text: str) -> tuple[str, list[int]]:
 
 
 def _t2s_text(flat: str) -> str:
-    if _traditional().isdisjoint(flat):
-        return flat
-    converted = _t2s().convert(flat)  # phrase-aware; character by character if lengths would shift
-    if len(converted) != len(flat):
-        converted = "".join(_t2s_char(c)[:1] or c for c in flat)
-    return converted
+    """Traditional → simplified, one character for one (positions stay those of ``_flatten``)."""
+    table, convertible, ambiguous = _t2s_table()
+    if convertible.isdisjoint(flat) and ambiguous.isdisjoint(flat):
+        return flat  # simplified already (the common case)
+    if not ambiguous.isdisjoint(flat):
+        converted = _t2s().convert(flat)  # phrase-aware; character by character if lengths would shift
+        if len(converted) == len(flat):
+            return converted
+        return "".join(_t2s_char(c)[:1] or c for c in flat)
+    return flat.translate(table)
 
 
 def normalise(text: str) -> str:
