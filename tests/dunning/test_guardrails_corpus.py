@@ -95,6 +95,10 @@ def test_assert_helpers_raise_a_validation_error_with_fields():
     with pytest.raises(GuardrailError) as exc:
         assert_clean("门卡将失效", channel="sms")
     assert "门卡将失效" in exc.value.messages[0]
+    assert exc.value.summary == "违反催缴规范：“门卡将失效”（门禁电梯车辆）"
+    with pytest.raises(GuardrailError) as exc:
+        assert_clean("停水停电，群里通报，" * 40 + "".join(f"律师函{i}" for i in range(200)))
+    assert len(exc.value.summary) <= 300
     assert_clean("请按时缴纳物业费。", channel="sms")
 
 

@@ -34,8 +34,8 @@ from django.core.exceptions import ValidationError
 
 from wuye.dunning.guardrail_lexicon import ALLOWS, AUTOMATIC_CHANNELS, CATEGORIES, TERMS, Category
 
-__all__ = ["AUTOMATIC_CHANNELS", "GuardrailError", "Violation", "assert_clean", "assert_fields_clean", "check_text",
-           "find_violations", "normalise"]
+__all__ = ["AUTOMATIC_CHANNELS", "SPOKEN", "GuardrailError", "Violation", "assert_clean", "assert_fields_clean",
+           "check_text", "find_violations", "normalise", "summary"]
 
 # Characters that end a sentence in the original text: a term with a gap does not reach across them.
 SENTENCE_ENDS = frozenset("。！？；!?;\n\r\u2028\u2029")
@@ -71,6 +71,17 @@ class GuardrailError(ValidationError):
     def __init__(self, message, violations: list[Violation]):
         super().__init__(message)
         self.violations = violations
+
+    @property
+    def summary(self) -> str:
+        """One line of at most 300 characters (an action's ``last_error``, an alert to a manager)."""
+        return summary(self.violations)
+
+
+def summary(violations: list[Violation], limit: int = 300) -> str:
+    """“停水”（停水停电等）；“业主群通报”（公开点名）… — the phrases found and their categories, shortened."""
+    text = "违反催缴规范：" + "；".join(f"“{v.normalised}”（{v.label}）" for v in violations)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- normalisation -------------------------------------------------------------------------------------------
