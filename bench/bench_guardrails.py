@@ -38,7 +38,7 @@ def main() -> None:
     threats = [t.replace("逾期按合同约定计收违约金", "逾期將停 水、停．电并在业主群通报") for t in plain]
     check_text(plain[0], channel="sms")  # load the tables
     out = []
-    for name, texts in (("clean", plain), ("traditional", traditional), ("threat", threats)):
+    for texts in (plain, traditional, threats):
         started = time.process_time()
         refused = sum(bool(check_text(t, channel="sms")) for t in texts)
         us = (time.process_time() - started) / len(texts) * 1e6
