@@ -147,3 +147,17 @@ def test_the_calendar_page_names_the_first_uncovered_date_and_confirms_a_year(cl
         r = client.post("/collection/calendar/", {"action": "withdraw", "year": "2027"})
         assert r.status_code == 302 and not CalendarYear.objects.exists()
         assert "2027-01-04" in client.get("/collection/calendar/").content.decode()
+
+
+def test_the_daily_run_alert_names_the_first_uncovered_date(arrears_estate, alice):
+    from wuye.dunning.models import Run
+    from wuye.dunning.services import calendar_days_enter
+
+    result = dunning_run(as_of=dt.date(2026, 12, 20))
+    assert "2027-01-01" in result.alert and "2026-12-31" in result.alert
+    calendar_days_enter(actor=alice, days=[(dt.date(2027, 1, 1), "holiday", "元旦"),
+                                           (dt.date(2027, 1, 2), "holiday", "元旦"),
+                                           (dt.date(2027, 1, 3), "holiday", "元旦")])
+    again = dunning_run(as_of=dt.date(2026, 12, 21))
+    assert "2027-01-04" in again.alert and "只录入了一部分" in again.alert
+    assert Run.objects.filter(run_date=dt.date(2026, 12, 21)).get().alert == again.alert

@@ -849,9 +849,7 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     result = RunResult(date=as_of, outcomes=[] if dry_run else None)
     projects = [project] if project else list(Project.objects.order_by("pk"))
     cal = workcal.Calendar()
-    if not cal.covers(as_of) or not cal.covers(as_of + dt.timedelta(days=30)):
-        result.alert = (f"{as_of.year + (0 if not cal.covers(as_of) else 1)} 年的节假日安排尚未录入，"
-                        "无法覆盖的日期不会安排任何联系；请在“节假日安排”中录入国务院公布的安排。")
+    result.alert = cal.coverage_alert(as_of, days=30)  # names the first day no calendar covers
     faults = [0]
     # the outbox tables grow from empty on a first run: keep the planner's counts in step (see Analyzer)
     analyzer = Analyzer(Episode, Action, HeldAccount, Step, Policy, MessageTemplate)
