@@ -94,6 +94,14 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Every SQLite database gets these, whether named by WUYE_SQLITE_PATH / WUYE_DATA_DIR or by
+# DATABASE_URL=sqlite:///…: WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock
+# when a transaction starts (a deferred one that must upgrade fails at once with "database is locked", the
+# busy timeout does not apply to it); busy_timeout makes a second writer wait up to 10 s instead of failing.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+    "transaction_mode": "IMMEDIATE",
+}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("WUYE_CONN_MAX_AGE", 60))}
 else:
@@ -101,14 +109,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("WUYE_SQLITE_PATH", str(DATA_DIR / "wuye.sqlite3")),
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE avoids
-                # "database is locked" upgrades inside write transactions.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
-                "transaction_mode": "IMMEDIATE",
-            },
         }
     }
+for _db in DATABASES.values():
+    if _db["ENGINE"] == "django.db.backends.sqlite3":
+        _db["OPTIONS"] = {**SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
+del _db
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -399,10 +399,14 @@ def open_bills(unit_id: int, *, lock: bool = False) -> list[Bill]:
 def payment_record(
     *, actor: User | None, unit: Unit, amount_fen: int, method: str, paid_at: dt.datetime | None = None,
     payer_name: str = "", reference: str = "", bill_ids: list[int] | None = None, note: str = "",
-    actor_label: str = "",
+    actor_label: str = "", only_chosen: bool = False,
 ) -> Payment:
     """Record money received for a unit and allocate it: to the lines the payer names (their choice wins),
-    otherwise oldest first; whatever is left becomes the unit's prepaid balance."""
+    otherwise oldest first; whatever is left becomes the unit's prepaid balance.
+
+    ``only_chosen``: the money pays only the named lines (none when none are named) and the rest is held
+    as prepaid — for a payer who may pay only some of the unit's lines (the seller of a sold unit paying
+    their own periods through the owner portal, 民法典 560), or money that is to be refunded."""
     now = timezone.now()
     paid_at = paid_at or now
     errors = payment_errors(amount_fen=amount_fen, method=method, reference=reference, paid_at=paid_at, now=now)
@@ -412,13 +416,13 @@ def payment_record(
         raise ValidationError(errors)
     Unit.objects.select_for_update().filter(pk=unit.pk).first()  # serialise payments of one unit
     lines = open_bills(unit.pk, lock=True)
-    if bill_ids:
+    if bill_ids or only_chosen:
         by_id = {b.pk: b for b in lines}
-        chosen = [by_id.get(i) for i in bill_ids]
+        chosen = [by_id.get(i) for i in bill_ids or []]
         if any(b is None for b in chosen):
             raise ValidationError({"bill_ids": "所选账单不属于该房屋或已结清。"})
         # the payer's lines first (民法典 560); what is left pays the other open lines in legal order
-        lines = chosen + [b for b in lines if b.pk not in set(bill_ids)]
+        lines = chosen if only_chosen else chosen + [b for b in lines if b.pk not in set(bill_ids)]
     local_day = timezone.localtime(paid_at).date()
     payment = Payment.objects.create(
         project_id=unit.project_id, unit=unit, payer_name=payer_name, amount_fen=amount_fen, method=method,
@@ -486,11 +490,16 @@ def _close_void(bills: list[Bill], *, kind: str, reason: str, actor: User | None
 
 
 @transaction.atomic
-def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
-    """Reverse a payment (e.g. a bounced transfer): a negative payment and negative allocations."""
+def payment_reverse(*, actor: User | None, payment: Payment, reason: str, actor_label: str = "") -> Payment:
+    """Reverse a payment (e.g. a bounced transfer): a negative payment and negative allocations.
+
+    ``actor`` None with an ``actor_label`` is the system acting on a rule (the owner portal refunding an
+    online payment made twice for the same lines)."""
     from wuye.billing.permissions import can_record_payments
 
-    if not can_record_payments(actor):
+    if actor is None and not actor_label:
+        raise ValidationError({"actor": "冲正需要操作人或来源。"})
+    if actor is not None and not can_record_payments(actor):
         raise ValidationError({"actor": "只有财务、经理和管理员可以冲正收款。"})
     if not reason.strip():
         raise ValidationError({"reason": "请填写冲正原因。"})
@@ -509,7 +518,7 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
     reversal = Payment.objects.create(
         project_id=payment.project_id, unit_id=payment.unit_id, payer_name=payment.payer_name,
         amount_fen=-payment.amount_fen, method=payment.method, paid_at=timezone.now(), reverses=payment,
-        note=reason, created_by=actor)
+        note=reason, created_by=actor, actor_label=actor_label[:60])
     net = (Allocation.objects.filter(payment=payment).values("bill_id")
            .annotate(total=Sum("amount_fen"), first=Min("applied_on")).filter(total__gt=0))
     # dated as the money was first applied: a bounced payment never paid anything, so late fees run as if
@@ -522,7 +531,7 @@ def payment_reverse(*, actor: User, payment: Payment, reason: str) -> Payment:
     if fees:
         _close_void(fees, kind=AdjustmentKind.VOID, actor=actor, on=timezone.localdate(),
                     reason=f"随收款 {payment.receipt_no or payment.pk} 冲正作废（冲正记录 #{reversal.pk}）：{reason}")
-    audit_record(actor=actor, verb="payment.reverse", obj=payment, note=reason,
+    audit_record(actor=actor, actor_label=actor_label, verb="payment.reverse", obj=payment, note=reason,
                  after={"reversal": reversal.pk, "released": [r[1] for r in rows],
                         "late_fees_voided": [b.pk for b in fees]})
     if fees:

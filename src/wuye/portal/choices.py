@@ -21,6 +21,7 @@ class OrderStatus(models.TextChoices):
     PAID = "paid", "已支付"
     CLOSED = "closed", "已关闭"
     REFUNDED = "refunded", "已退款"
+    REFUNDING = "refunding", "退款待核实"  # asked; the provider's answer could not be trusted: queried, never assumed
     PARKED = "parked", "待财务处理"
 
 

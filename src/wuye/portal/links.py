@@ -1,11 +1,19 @@
-"""Signed pay links: a short token, stored only as its SHA-256, bound to one unit.
+"""Pay links: a short token, stored only as its SHA-256, bound to one unit and one liable party.
 
-``pay_link_for`` makes one link with a random token (a collector sending one by hand).
-``pay_links_for`` is what the reminder dispatcher and the printed notices call, for many units at once
-(through ``settings.WUYE_PAY_LINKS_FACTORY``): one link per unit per issue day, its token derived from the
-site's secret key, the unit and the day (an HMAC, as unguessable as a random one). The same day asks again
-and gets the same URL, so a message re-rendered after a crash carries the same text and content hash as the
-first rendering; links are created in bulk, a few queries per batch.
+A link opens the bill of its ``(unit, party)``: after a sale each billing period belongs to the party liable
+then (``Bill.party``), and a link shows and pays only its party's lines (a link without a party — rows made
+before links had one — shows the whole unit, as before).
+
+``link_create`` / ``pay_link_for`` make one link with a random token that is shown once (a collector sending
+one by hand, an owner who logged in). ``pay_links_for`` is what the reminder dispatcher and the printed
+notices call, for many units at once (through ``settings.WUYE_PAY_LINKS_FACTORY``): one link per
+``(unit, party)`` per issue day. Its token must be unguessable *and* the same whenever that day's message is
+rendered again (after a crash the dispatcher renders the message anew, and its text and content hash must not
+change). So each such link gets a random ``token_seed`` stored on the row, and the token is
+``HMAC(site key, seed)``: the database alone (a copy, a backup) does not give the token, and neither does the
+key alone (the old token, an HMAC of the key, the unit and the day, could be computed by anyone holding the
+key — with the shipped default key, by anyone). The same day asks again, finds the row and recomputes the same
+token; links are created in bulk, a few queries per batch; a revoked link is never handed out again.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 
@@ -27,12 +36,14 @@ from django.utils.crypto import salted_hmac
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.bulk import insert_rows_ignore_conflicts
-from wuye.estate.choices import OccupantRole
-from wuye.estate.models import Occupancy, Unit
-from wuye.estate.selectors import current_occupancy_q
+from wuye.estate.models import Party, Unit
+from wuye.estate.selectors import liable_party_ids
 from wuye.portal.models import PayLink
 
+log = logging.getLogger(__name__)
+
 TOKEN_BYTES = 12  # 96 random bits → 16 URL-safe characters
+SEED_SALT = "wuye.portal.paylink.seed"
 
 
 def token_hash(token: str) -> str:
@@ -43,85 +54,137 @@ def link_url(token: str) -> str:
     return settings.WUYE_PAY_NOTIFY_BASE.rstrip("/") + reverse("portal:bill", kwargs={"token": token})
 
 
-def _current_owner_id(unit: Unit) -> int | None:
-    today = timezone.localdate()
-    return (Occupancy.objects.filter(unit=unit, role=OccupantRole.OWNER, start__lte=today)
-            .exclude(end__lt=today).order_by("-start").values_list("party_id", flat=True).first())
+def _liable_party_id(unit: Unit) -> int | None:
+    return liable_party_ids([unit.pk], timezone.localdate()).get(unit.pk)
 
 
 @transaction.atomic
 def link_create(
-    *, unit: Unit, actor: User | None = None, actor_label: str = "", ttl_days: int | None = None,
+    *, unit: Unit, party: Party | int | None = None, actor: User | None = None, actor_label: str = "",
+    ttl_days: int | None = None,
 ) -> tuple[PayLink, str]:
-    """A new link for ``unit``; returns the row and the token (shown once, never stored)."""
+    """A new link for ``unit`` and ``party`` (default: the party liable today — the owner in force, else the
+    developer); returns the row and the token (shown once, never stored)."""
     if actor is None and not actor_label:
         raise ValidationError({"actor": "生成链接需要操作人或来源。"})
     ttl_days = settings.WUYE_PAY_LINK_TTL_DAYS if ttl_days is None else ttl_days
     if not 1 <= ttl_days <= 366:
         raise ValidationError({"ttl_days": "链接有效期应在 1 到 366 天之间。"})
+    party_id = getattr(party, "pk", party) if party is not None else _liable_party_id(unit)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     link = PayLink.objects.create(
-        token_hash=token_hash(token), project_id=unit.project_id, unit=unit, party_id=_current_owner_id(unit),
+        token_hash=token_hash(token), project_id=unit.project_id, unit=unit, party_id=party_id,
         created_by=actor, created_by_label=actor_label[:60],
         expires_at=timezone.now() + dt.timedelta(days=ttl_days))
     audit_record(actor=actor, actor_label=actor_label, verb="paylink.create", obj=link,
-                 after={"unit": unit.pk, "expires_at": link.expires_at})
+                 after={"unit": unit.pk, "party": party_id, "expires_at": link.expires_at})
     return link, token
 
 
-def pay_link_for(unit: Unit, *, created_by_label: str, ttl_days: int = 30) -> str:
-    """A fresh short absolute URL to ``unit``'s bill, for a reminder or a printed notice."""
-    _, token = link_create(unit=unit, actor_label=created_by_label, ttl_days=ttl_days)
+def pay_link_for(unit: Unit, *, created_by_label: str, ttl_days: int = 30, party: Party | int | None = None) -> str:
+    """A fresh short absolute URL to ``unit``'s bill (``party``'s lines; default the liable party)."""
+    _, token = link_create(unit=unit, party=party, actor_label=created_by_label, ttl_days=ttl_days)
     return link_url(token)
 
 
-LINK_FIELDS = ("token_hash", "project_id", "unit_id", "party_id", "created_at", "created_by_label", "expires_at",
-               "revoke_reason", "use_count")
+LINK_FIELDS = ("token_hash", "token_seed", "project_id", "unit_id", "party_id", "issued_on", "created_at",
+               "created_by_label", "expires_at", "revoke_reason", "use_count")
+
+Key = int | tuple[int, int | None]
 
 
-def _day_token(unit_id: int, day: dt.date) -> str:
-    digest = salted_hmac("wuye.portal.paylink", f"{unit_id}:{day.isoformat()}", algorithm="sha256").digest()
+def seed_token(seed: str, key: str | bytes | None = None) -> str:
+    """The token of a link with this seed under ``key`` (default: the site's ``SECRET_KEY``)."""
+    digest = salted_hmac(SEED_SALT, seed, secret=key, algorithm="sha256").digest()
     return base64.urlsafe_b64encode(digest[:TOKEN_BYTES]).decode("ascii")
 
 
-def pay_links_for(unit_ids: Iterable[int], *, issued_on: dt.date, created_by_label: str,
-                  ttl_days: int | None = None,
-                  known_units: dict[int, tuple[int, int | None]] | None = None) -> dict[int, str]:
-    """unit → a short absolute URL to its bill, one link per unit per ``issued_on`` (created when missing).
+def _token_of(seed: str, stored_hash: str) -> str | None:
+    """The token of a stored day link, checked against its hash. A link made under a key since rotated is
+    found through ``SECRET_KEY_FALLBACKS``; without the key that made it, it cannot be shown again."""
+    for key in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())):
+        token = seed_token(seed, key)
+        if token_hash(token) == stored_hash:
+            return token
+    return None
 
-    A unit whose link of that day was revoked gets none (the caller prints the other ways to pay).
-    ``known_units`` (unit → (project id, liable party id)), when the caller has read them already, saves
-    reading them again."""
+
+def pay_links_for(keys: Iterable[Key], *, issued_on: dt.date, created_by_label: str, ttl_days: int | None = None,
+                  known_units: dict[int, tuple[int, int | None]] | None = None) -> dict[Key, str]:
+    """key → a short absolute URL to a bill, one link per (unit, party) per ``issued_on`` (made when missing).
+
+    A key is a ``(unit id, party id)`` pair — that party's lines of the unit — or a plain unit id, meaning the
+    party liable on ``issued_on`` (the owner in force, else the developer). The answer is keyed as asked.
+    A link of that day that was revoked is not handed out (the key is left out; the caller prints the other
+    ways to pay), nor one whose token can no longer be computed (the site key changed without keeping the old
+    one in ``SECRET_KEY_FALLBACKS``). ``known_units`` (unit → (project id, liable party id)), when the caller
+    has read them already, saves reading them again (for pairs only the project is taken from it).
+    Queries: one read of the day's links, and for links not made yet one read of units (unless known), one
+    read of liable parties (plain ids not in ``known_units``), one bulk insert and one re-read."""
     if not created_by_label:
         raise ValidationError({"actor": "生成链接需要操作人或来源。"})
     ttl_days = settings.WUYE_PAY_LINK_TTL_DAYS if ttl_days is None else ttl_days
-    tokens = {uid: _day_token(uid, issued_on) for uid in set(unit_ids)}
-    if not tokens:
+    keys = list(dict.fromkeys(keys))
+    if not keys:
         return {}
-    by_hash = {token_hash(t): uid for uid, t in tokens.items()}
-    known = dict(PayLink.objects.filter(token_hash__in=list(by_hash)).values_list("token_hash", "revoked_at"))
-    missing = [uid for h, uid in by_hash.items() if h not in known]
-    if missing:
-        known_units = known_units or {}
-        if all(uid in known_units for uid in missing):
-            projects = {uid: known_units[uid][0] for uid in missing}
-            owners = {uid: known_units[uid][1] for uid in missing}
+    known_units = known_units or {}
+    want: dict[Key, tuple[int, int | None]] = {}
+    plain = [k for k in keys if not isinstance(k, tuple)]
+    unknown = [u for u in plain if u not in known_units]
+    liable = liable_party_ids(unknown, issued_on) if unknown else {}
+    for k in keys:
+        if isinstance(k, tuple):
+            want[k] = (int(k[0]), None if k[1] is None else int(k[1]))
         else:
-            owners = {}
-            for uid, party in (Occupancy.objects.filter(current_occupancy_q(issued_on), unit_id__in=missing,
-                                                        role=OccupantRole.OWNER).order_by("start", "id")
-                               .values_list("unit_id", "party_id")):
-                owners[uid] = party
-            projects = dict(Unit.objects.filter(pk__in=missing).values_list("pk", "project_id"))
+            want[k] = (int(k), known_units[k][1] if k in known_units else liable.get(k))
+    pairs = set(want.values())
+    units = sorted({u for u, _ in pairs})
+
+    def read(unit_ids) -> dict[tuple[int, int | None], tuple]:
+        return {(u, p): (h, seed, revoked, expires) for u, p, h, seed, revoked, expires in
+                PayLink.objects.filter(issued_on=issued_on, unit_id__in_ids=unit_ids).values_list(
+                    "unit_id", "party_id", "token_hash", "token_seed", "revoked_at", "expires_at")}
+
+    found = read(units)
+    missing = sorted((p for p in pairs if p not in found), key=lambda p: (p[0], p[1] or 0))
+    if missing:
+        projects = {u: known_units[u][0] for u, _ in missing if u in known_units}
+        rest = [u for u, _ in missing if u not in projects]
+        if rest:
+            projects.update(Unit.objects.filter(pk__in_ids=rest).values_list("pk", "project_id"))
         expires = timezone.make_aware(dt.datetime.combine(issued_on + dt.timedelta(days=ttl_days), dt.time(23, 59)))
         now = timezone.now()
-        insert_rows_ignore_conflicts(PayLink, LINK_FIELDS, [
-            (token_hash(tokens[uid]), projects[uid], uid, owners.get(uid), now, created_by_label[:60], expires,
-             "", 0) for uid in missing])
-        audit_record(actor=None, actor_label=created_by_label, verb="paylink.create_many",
-                     after={"issued_on": issued_on, "units": len(missing), "expires_at": expires},
-                     project_id=projects[missing[0]] if len({*projects.values()}) == 1 else None)
-    return {uid: link_url(tokens[uid]) for h, uid in by_hash.items() if known.get(h) is None}
+        rows = []
+        for u, p in missing:
+            if u not in projects:
+                continue  # no such unit
+            seed = secrets.token_urlsafe(16)
+            rows.append((token_hash(seed_token(seed)), seed, projects[u], u, p, issued_on, now, created_by_label[:60],
+                         expires, "", 0))
+        inserted = insert_rows_ignore_conflicts(PayLink, LINK_FIELDS, rows)
+        # a concurrent caller may have made some of them first: theirs count (the same link for everyone)
+        found.update(read(sorted({u for u, _ in missing})))
+        if inserted:
+            project_ids = {projects[u] for u, _ in missing if u in projects}
+            audit_record(actor=None, actor_label=created_by_label, verb="paylink.create_many",
+                         after={"issued_on": issued_on, "links": inserted, "expires_at": expires},
+                         project_id=next(iter(project_ids)) if len(project_ids) == 1 else None)
+    now = timezone.now()
+    out: dict[Key, str] = {}
+    for k, pair in want.items():
+        row = found.get(pair)
+        if row is None:
+            continue
+        stored_hash, seed, revoked_at, expires_at = row
+        if revoked_at is not None or expires_at <= now or not seed:
+            continue
+        token = _token_of(seed, stored_hash)
+        if token is None:
+            log.warning("pay link of unit %s for %s cannot be shown again: made under another site key", pair[0],
+                        issued_on)
+            continue
+        out[k] = link_url(token)
+    return out
 
 
 class LinkGone(Exception):

@@ -22,17 +22,29 @@ from wuye.portal.choices import (
 )
 
 
-class PayLink(models.Model):
-    """缴费链接 — a short link bound to one unit that opens its bill; expiring, revocable, uses counted.
+TWIN_REFUND = "本笔重复支付自动退款"
 
-    Only the SHA-256 of the token is stored: a copy of the database does not give working links.
+
+class PayLink(models.Model):
+    """缴费链接 — a short link bound to one unit (and, when ``party`` is set, to that party's lines only) that
+    opens its bill; expiring, revocable, uses counted.
+
+    Only the SHA-256 of the token is stored: a copy of the database does not give working links. Links handed
+    out in bulk by reminders and notices (one per unit, party and ``issued_on`` day) keep a random
+    ``token_seed``: the token is an HMAC of it under the site key, so the same day's link can be shown again
+    (a message re-rendered after a crash) while neither the key alone nor the database alone gives the token.
+    A link without a party (rows made before links were bound to parties) shows all of the unit's lines.
     """
 
     token_hash = models.CharField("令牌摘要", max_length=64, unique=True)
     project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, related_name="+")
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="pay_links")
     party = models.ForeignKey("estate.Party", verbose_name="业户", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+                              related_name="+", help_text="只显示并只能缴纳该业户名下的账单；为空表示整户（旧链接）。")
+    issued_on = models.DateField("发放日", null=True, blank=True,
+                                 help_text="提醒和通知按日发放的链接：同一房屋、业户、日期只有一个。")
+    token_seed = models.CharField("令牌种子", max_length=32, blank=True,
+                                  help_text="随机值；与站点密钥一起算出令牌（单独任何一个都算不出）。")
     created_at = models.DateTimeField("生成时间", auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="生成人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
@@ -49,6 +61,15 @@ class PayLink(models.Model):
         verbose_name = "缴费链接"
         verbose_name_plural = "缴费链接"
         ordering = ["-created_at"]
+        constraints = [
+            # one link a day per (unit, party): two dispatchers inserting at once keep the first
+            models.UniqueConstraint(fields=["unit", "party", "issued_on"],
+                                    condition=Q(issued_on__isnull=False, party__isnull=False),
+                                    name="paylink_one_per_party_day"),
+            models.UniqueConstraint(fields=["unit", "issued_on"], condition=Q(issued_on__isnull=False,
+                                                                             party__isnull=True),
+                                    name="paylink_one_per_unit_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.unit.code} 缴费链接 #{self.pk}"
@@ -67,10 +88,14 @@ class PaymentOrder(models.Model):
                              related_name="payment_orders")
     link = models.ForeignKey(PayLink, verbose_name="来自链接", null=True, blank=True, on_delete=models.PROTECT,
                              related_name="orders")
+    party = models.ForeignKey("estate.Party", verbose_name="业户", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", help_text="订单只缴该业户名下的账单；为空表示整户。")
     provider = models.CharField("支付渠道", max_length=10, choices=Provider.choices)
     channel = models.CharField("支付方式", max_length=10, choices=Channel.choices)
     amount_fen = models.BigIntegerField("金额（分）")
     bill_ids = models.JSONField("所选账单", default=list, blank=True, help_text="空表示按从旧到新缴清。")
+    covers = models.JSONField("订单金额所含账单", default=list, blank=True,
+                              help_text="下单时金额所依据的未缴账单；用于识别同一账单的其他订单。")
     description = models.CharField("商品描述", max_length=120)
     status = models.CharField("状态", max_length=10, choices=OrderStatus.choices, default=OrderStatus.CREATED)
     code_url = models.CharField("二维码内容", max_length=500, blank=True)
@@ -86,6 +111,8 @@ class PaymentOrder(models.Model):
     created_at = models.DateTimeField("下单时间", auto_now_add=True)
     expires_at = models.DateTimeField("支付截止")
     paid_at = models.DateTimeField("支付时间", null=True, blank=True)
+    refund_no = models.CharField("退款单号", max_length=64, blank=True)
+    refund_reason = models.CharField("退款原因", max_length=300, blank=True)
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     last_queried_at = models.DateTimeField("最后查单", null=True, blank=True)
     query_count = models.PositiveSmallIntegerField("查单次数", default=0)
@@ -112,6 +139,11 @@ class PaymentOrder(models.Model):
 
     def __str__(self) -> str:
         return self.out_trade_no
+
+    @property
+    def refunded_as_twin(self) -> bool:
+        """Refunded (or being refunded) by the portal because another order paid the same lines first."""
+        return self.refund_reason.endswith(TWIN_REFUND)
 
 
 class PaymentNotification(models.Model):

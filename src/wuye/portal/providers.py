@@ -32,6 +32,15 @@ class NotConfigured(ProviderError):
     pass
 
 
+class Refused(ProviderError):
+    """The provider answered and said no (WeChat: a non-2xx answer; Alipay: a signed answer whose code is not
+    10000). ``code`` is the provider's error code (``ORDERPAID``, ``RESOURCE_NOT_EXISTS``, ``ACQ.…``)."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
+
+
 class VerificationFailed(ProviderError):
     """The provider's answer came back but its signature is not the provider's (a wrong public key or
     certificate in settings, or someone in the middle): nothing in it may be trusted. Not a connection
@@ -131,7 +140,7 @@ def _wechat_call(fn, *args, **kwargs) -> dict:
         data = {}
     if not 200 <= code < 300:
         log.warning("wechat pay refused: %s %s", code, text)
-        raise ProviderError(f"微信支付拒绝了请求：{data.get('message') or code}")
+        raise Refused(f"微信支付拒绝了请求：{data.get('message') or code}", str(data.get("code") or code))
     return data
 
 
@@ -192,6 +201,25 @@ def wechat_refund(*, out_trade_no: str, out_refund_no: str, refund_fen: int, tot
     client = wechat_client()
     return _wechat_call(client.refund, out_refund_no=out_refund_no, out_trade_no=out_trade_no, reason=reason[:80],
                         amount={"refund": refund_fen, "total": total_fen, "currency": "CNY"})
+
+
+def wechat_close(out_trade_no: str) -> None:
+    """关闭订单: the order can no longer be paid. WeChat answers 204 (signed, verified by the SDK); an order
+    already paid is refused (``Refused``, e.g. code ``ORDERPAID``) — the caller then queries it."""
+    client = wechat_client()
+    _wechat_call(client.close, out_trade_no=out_trade_no)
+
+
+def wechat_refund_query(out_refund_no: str) -> dict | None:
+    """查询单笔退款: the refund's verified record, or None when WeChat has no refund of that number
+    (``RESOURCE_NOT_EXISTS``: the refund request never arrived or was not accepted)."""
+    client = wechat_client()
+    try:
+        return _wechat_call(client.query_refund, out_refund_no=out_refund_no)
+    except Refused as exc:
+        if exc.code == "RESOURCE_NOT_EXISTS":
+            return None
+        raise
 
 
 @dataclass
@@ -389,6 +417,45 @@ def alipay_query(out_trade_no: str) -> dict:
         raise ProviderError("支付宝暂时无法连接，请稍后再试。") from exc
 
 
+def _alipay_call(what: str, fn, **kwargs) -> dict:
+    """One synchronous Alipay call whose answer the SDK verifies (RSA2 with Alipay's public key)."""
+    from alipay.exceptions import AliPayException, AliPayValidationError
+
+    try:
+        return fn(**kwargs)
+    except AliPayValidationError as exc:
+        log.error("alipay %s answer failed signature verification", what)
+        raise VerificationFailed(f"支付宝{what}应答验签失败（应答不是支付宝的签名），未采信。") from exc
+    except AliPayException as exc:
+        raise ProviderError(f"支付宝{what}失败：{exc}") from exc
+    except Exception as exc:
+        raise ProviderError("支付宝暂时无法连接，请稍后再试。") from exc
+
+
+def alipay_close(out_trade_no: str) -> None:
+    """``alipay.trade.close``: the trade can no longer be paid. A trade Alipay does not know yet (the owner
+    never opened the payment page) has nothing to close (``ACQ.TRADE_NOT_EXIST`` is success here); a paid
+    trade is refused (``Refused``, ``ACQ.TRADE_STATUS_ERROR``) — the caller then queries it."""
+    answer = _alipay_call("关单", alipay_client().api_alipay_trade_close, out_trade_no=out_trade_no)
+    if answer.get("code") == "10000" or answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+        return
+    raise Refused(f"支付宝关单未受理：{answer.get('sub_msg') or answer.get('msg') or answer.get('code')}",
+                  str(answer.get("sub_code") or answer.get("code") or ""))
+
+
+def alipay_refund_query(*, out_trade_no: str, out_request_no: str) -> dict | None:
+    """``alipay.trade.fastpay.refund.query``: the refund's verified record, or None when Alipay has no refund
+    of that request number (Alipay answers 10000 without ``refund_amount``: not refunded)."""
+    answer = _alipay_call("退款查询", alipay_client().api_alipay_trade_fastpay_refund_query,
+                          out_request_no=out_request_no, out_trade_no=out_trade_no)
+    if answer.get("code") != "10000":
+        raise Refused(f"支付宝退款查询未受理：{answer.get('sub_msg') or answer.get('msg') or answer.get('code')}",
+                      str(answer.get("sub_code") or answer.get("code") or ""))
+    if not answer.get("refund_amount") or answer.get("refund_status") not in (None, "", "REFUND_SUCCESS"):
+        return None
+    return answer
+
+
 def alipay_refund(*, out_trade_no: str, out_request_no: str, refund_fen: int, reason: str) -> dict:
     from alipay.exceptions import AliPayException, AliPayValidationError
 
@@ -404,5 +471,6 @@ def alipay_refund(*, out_trade_no: str, out_request_no: str, refund_fen: int, re
     except Exception as exc:
         raise ProviderError("支付宝暂时无法连接，请稍后再试。") from exc
     if answer.get("code") != "10000":
-        raise ProviderError(f"支付宝退款未受理：{answer.get('sub_msg') or answer.get('msg') or answer.get('code')}")
+        raise Refused(f"支付宝退款未受理：{answer.get('sub_msg') or answer.get('msg') or answer.get('code')}",
+                      str(answer.get("sub_code") or answer.get("code") or ""))
     return answer

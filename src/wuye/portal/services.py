@@ -22,8 +22,10 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing import installments
 from wuye.billing.choices import PaymentMethod
+from wuye.billing.models import Allocation
 from wuye.billing.services import open_bills, payment_record
 from wuye.common.formatting import format_yuan, mask_text
+from wuye.estate.models import Unit
 from wuye.portal import providers
 from wuye.portal.choices import (
     PARKED_RESULTS,
@@ -34,7 +36,7 @@ from wuye.portal.choices import (
     RequestKind,
     RequestStatus,
 )
-from wuye.portal.models import ContactPreference, OwnerRequest, PayLink, PaymentNotification, PaymentOrder
+from wuye.portal.models import TWIN_REFUND, ContactPreference, OwnerRequest, PayLink, PaymentNotification, PaymentOrder
 
 log = logging.getLogger(__name__)
 R = NotificationResult
@@ -105,6 +107,27 @@ def link_actor(link: PayLink) -> str:
     return f"portal:link:{link.pk}"
 
 
+def scope_orders(link: PayLink):
+    """The orders a link may see: its unit's, and of those only its party's when it has one."""
+    qs = PaymentOrder.objects.filter(unit_id=link.unit_id)
+    if link.party_id is not None:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(party_id=link.party_id) | Q(party__isnull=True, link__party_id=link.party_id))
+    return qs
+
+
+def link_speaks_for_unit(link: PayLink) -> bool:
+    """Whether the link's holder may set the unit's contact preferences: the party liable today (or an old
+    link without a party). A former owner paying their own periods does not decide how the new owner is
+    contacted."""
+    if link.party_id is None:
+        return True
+    from wuye.estate.selectors import liable_party_ids
+
+    return liable_party_ids([link.unit_id], timezone.localdate()).get(link.unit_id) == link.party_id
+
+
 def provider_enabled(provider: str) -> bool:
     return providers.wechat_configured() if provider == Provider.WECHAT else providers.alipay_configured()
 
@@ -124,9 +147,17 @@ def _description(unit) -> str:
 
 # --- orders -------------------------------------------------------------------------------------------
 
-def order_amount(unit, bill_ids: list[int] | None) -> tuple[int, list[int]]:
-    """What paying these lines (all open lines when none are named) costs now, and the ids in legal order."""
-    lines = open_bills(unit.pk)
+def scope_open_bills(unit_id: int, party_id: int | None, *, lock: bool = False) -> list:
+    """The open lines a link or an order may pay, in legal order: the party's lines of the unit (after a sale
+    each period is the party's liable then), or all of the unit's when no party is named (old links)."""
+    lines = open_bills(unit_id, lock=lock)
+    return lines if party_id is None else [b for b in lines if b.party_id == party_id]
+
+
+def order_amount(unit, bill_ids: list[int] | None, *, party_id: int | None = None) -> tuple[int, list[int]]:
+    """What paying these lines (all open lines of the scope when none are named) costs now, and the ids in
+    legal order."""
+    lines = scope_open_bills(unit.pk, party_id)
     if bill_ids:
         wanted = set(bill_ids)
         chosen = [b for b in lines if b.pk in wanted]
@@ -143,10 +174,12 @@ def order_create(
     *, link: PayLink, provider: str, channel: str = "", bill_ids: list[int] | None = None, client_ip: str = "",
     openid: str = "", pay_all: bool = True,
 ) -> PaymentOrder:
-    """Create (or reuse) an order for the link's unit and ask the provider for a way to pay it.
+    """Create (or reuse) an order for the link's unit and party and ask the provider for a way to pay it.
 
     A second tap on the same choice within the order's life returns the same order, so nobody pays twice
-    by accident. Raises ``ValidationError`` for bad choices and ``ProviderError`` when the provider fails."""
+    by accident. A new order closes the other open orders of the same lines at the provider (the owner
+    switched, e.g. from 微信内支付 to the QR code), so only one of them can be paid. Raises
+    ``ValidationError`` for bad choices and ``ProviderError`` when the provider fails."""
     if provider not in Provider.values:
         raise ValidationError({"provider": "未知的支付方式。"})
     channel = channel or CHANNELS[provider][0]
@@ -160,24 +193,24 @@ def order_create(
         raise ValidationError({"channel": "微信内支付暂未开通或未取得微信授权，请改用二维码支付。"})
     payer = payer_hash(openid) if channel == Channel.JSAPI else ""
     unit = link.unit
-    amount, ids = order_amount(unit, None if pay_all else bill_ids)
+    amount, ids = order_amount(unit, None if pay_all else bill_ids, party_id=link.party_id)
     if amount > 20_000_000:
         raise ValidationError({"bill_ids": f"在线支付单笔不能超过 {format_yuan(20_000_000)}，请分期次选择或到服务中心缴费。"})
     stored_ids = [] if pay_all else ids
     now = timezone.now()
-    existing = (PaymentOrder.objects.filter(unit=unit, provider=provider, channel=channel, amount_fen=amount,
-                                            bill_ids=stored_ids, payer_hash=payer, status=OrderStatus.CREATED,
-                                            expires_at__gt=now + dt.timedelta(minutes=5))
+    existing = (PaymentOrder.objects.filter(unit=unit, party_id=link.party_id, provider=provider, channel=channel,
+                                            amount_fen=amount, bill_ids=stored_ids, payer_hash=payer,
+                                            status=OrderStatus.CREATED, expires_at__gt=now + dt.timedelta(minutes=5))
                 .exclude(code_url="", pay_url="", prepay_id="").order_by("-created_at").first())
     if existing is not None:
         return existing
     order = PaymentOrder.objects.create(
-        out_trade_no=new_out_trade_no(), project_id=unit.project_id, unit=unit, link=link, provider=provider,
-        channel=channel, amount_fen=amount, bill_ids=stored_ids, payer_hash=payer, description=_description(unit),
-        expires_at=now + dt.timedelta(minutes=settings.WUYE_PAY_ORDER_TTL_MINUTES))
+        out_trade_no=new_out_trade_no(), project_id=unit.project_id, unit=unit, link=link, party_id=link.party_id,
+        provider=provider, channel=channel, amount_fen=amount, bill_ids=stored_ids, covers=ids, payer_hash=payer,
+        description=_description(unit), expires_at=now + dt.timedelta(minutes=settings.WUYE_PAY_ORDER_TTL_MINUTES))
     audit_record(actor=None, actor_label=link_actor(link), verb="payorder.create", obj=order, ip=client_ip or None,
                  after={"out_trade_no": order.out_trade_no, "amount_fen": amount, "provider": provider,
-                        "channel": channel, "bill_ids": stored_ids})
+                        "channel": channel, "bill_ids": stored_ids, "party": link.party_id})
     try:
         if provider == Provider.WECHAT:
             answer = providers.wechat_order(
@@ -202,7 +235,58 @@ def order_create(
             status=OrderStatus.CLOSED, closed_at=timezone.now(), park_reason="下单失败")
         raise
     order.save(update_fields=["code_url", "pay_url", "prepay_id"])
+    _close_later(_open_twins(order), f"业主改用订单 {order.out_trade_no} 支付同一账单")
     return order
+
+
+def _overlaps(a: PaymentOrder, b: PaymentOrder) -> bool:
+    """Two orders are for the same lines when what their amounts cover overlaps (an order made before orders
+    recorded it is taken to cover its whole scope)."""
+    if a.party_id is not None and b.party_id is not None and a.party_id != b.party_id:
+        return False
+    return not a.covers or not b.covers or bool(set(a.covers) & set(b.covers))
+
+
+def _open_twins(order: PaymentOrder) -> list[int]:
+    """Other orders still open for (some of) the same lines of the same unit."""
+    others = PaymentOrder.objects.filter(unit_id=order.unit_id, status=OrderStatus.CREATED).exclude(pk=order.pk)
+    return [o.pk for o in others if _overlaps(order, o)]
+
+
+def _close_later(order_ids: list[int], reason: str) -> None:
+    """Close these orders at the provider once the current transaction commits (a job: network calls never
+    run inside a transaction, and a notification's answer is not held up)."""
+    if not order_ids:
+        return
+    from wuye.portal import tasks
+
+    transaction.on_commit(lambda: tasks.close_orders(order_ids, reason))
+
+
+def orders_close(order_ids: list[int], *, reason: str) -> dict[str, int]:
+    """Close open orders at WeChat Pay / Alipay (``close`` / ``alipay.trade.close``), then here. An order the
+    provider will not close (already paid, or the provider unreachable) is queried instead: a paid one is
+    settled like a notification (and refunded if its lines were paid twice); one that cannot be reached stays
+    open for the periodic query."""
+    counts = {"closed": 0, "settled": 0, "failed": 0}
+    for order in PaymentOrder.objects.filter(pk__in=order_ids, status=OrderStatus.CREATED):
+        try:
+            if order.provider == Provider.WECHAT:
+                providers.wechat_close(order.out_trade_no)
+            else:
+                providers.alipay_close(order.out_trade_no)
+        except providers.ProviderError as exc:
+            log.warning("closing order %s failed (%s); querying it", order.out_trade_no, exc)
+            try:
+                order = order_query(order)
+            except providers.ProviderError:
+                counts["failed"] += 1
+                continue
+            counts["settled" if order.status != OrderStatus.CREATED else "failed"] += 1
+            continue
+        _close(order, reason)
+        counts["closed"] += 1
+    return counts
 
 
 # --- notifications ------------------------------------------------------------------------------------
@@ -228,7 +312,13 @@ def _finish(note: PaymentNotification, result: str, detail: str = "", **fields) 
 
 def _settle(note: PaymentNotification, *, provider: str, out_trade_no: str, transaction_id: str, amount_fen: int,
             paid_at: dt.datetime, payer_name: str = "") -> PaymentNotification:
-    """Apply a verified, successful payment to its order: post it once, or park it for finance."""
+    """Apply a verified, successful payment to its order: post it once, or park it for finance.
+
+    The money pays only the order's scope: its party's lines (chosen ones first) when the order has a party,
+    else the unit's. When another online order already paid (some of) the same lines since this order was
+    made — the owner paid twice, e.g. an abandoned 微信内支付 order and then the QR code — the money is recorded
+    without paying anything and refunded at once (billing's reversal, audited). Once posted, the other open
+    orders of the same lines are closed at the provider."""
     with transaction.atomic():
         order = (PaymentOrder.objects.select_for_update().select_related("unit", "unit__project")
                  .filter(out_trade_no=out_trade_no, provider=provider).first())
@@ -242,36 +332,98 @@ def _settle(note: PaymentNotification, *, provider: str, out_trade_no: str, tran
             return _finish(note, R.PARKED_MISMATCH, f"订单已有交易 {order.transaction_id}，又收到交易 "
                                                     f"{transaction_id}；未入账。")
         if amount_fen != order.amount_fen:
-            order.status, order.transaction_id, order.paid_fen = OrderStatus.PARKED, transaction_id, amount_fen
-            order.park_reason = (f"通知金额 {format_yuan(amount_fen)} 与订单金额 "
-                                 f"{format_yuan(order.amount_fen)} 不符")
-            order.paid_at = paid_at
-            order.save()
-            return _finish(note, R.PARKED_MISMATCH, order.park_reason + "；未入账。")
+            return _park(note, order, transaction_id, amount_fen, paid_at,
+                         f"通知金额 {format_yuan(amount_fen)} 与订单金额 {format_yuan(order.amount_fen)} 不符")
         paid_at = min(paid_at, timezone.now())
         label = f"portal:{provider}"
         common = {"actor": None, "actor_label": label, "unit": order.unit, "amount_fen": amount_fen,
                   "method": METHOD[provider], "paid_at": paid_at, "reference": transaction_id,
                   "payer_name": payer_name[:100], "note": f"在线支付订单 {out_trade_no}"}
+        Unit.objects.select_for_update().filter(pk=order.unit_id).first()  # payments of one unit, one at a time
+        twin = _paid_twin(order)
         try:
-            try:
-                payment = payment_record(bill_ids=order.bill_ids or None, **common)
-            except ValidationError as exc:
-                if "bill_ids" not in getattr(exc, "message_dict", {}):
-                    raise
-                # the chosen lines were settled meanwhile (e.g. at the desk): the money still arrived and
-                # pays the oldest open lines, the rest becomes prepaid
-                payment = payment_record(bill_ids=None, **common)
+            if twin:
+                order.refund_reason = f"同一账单已由订单 {twin} 支付，{TWIN_REFUND}"
+                payment = payment_record(bill_ids=[], only_chosen=True, **common)  # recorded, pays nothing
+            elif order.party_id is not None:
+                lines = scope_open_bills(order.unit_id, order.party_id)
+                chosen = {i: n for n, i in enumerate(order.bill_ids or [])}
+                lines.sort(key=lambda b: (b.pk not in chosen, chosen.get(b.pk, 0)))  # the payer's choice first
+                if sum(b.amount_fen - b.settled_fen for b in lines) < amount_fen:
+                    # never onto another party's lines: finance refunds or asks the payer
+                    return _park(note, order, transaction_id, amount_fen, paid_at,
+                                 "入账失败：该业户名下的未缴账单已少于支付金额（可能已在服务中心缴纳），"
+                                 "款项未入账，请核实后退款或按业主意愿处理")
+                payment = payment_record(bill_ids=[b.pk for b in lines], only_chosen=True, **common)
+            else:
+                try:
+                    payment = payment_record(bill_ids=order.bill_ids or None, **common)
+                except ValidationError as exc:
+                    if "bill_ids" not in getattr(exc, "message_dict", {}):
+                        raise
+                    # the chosen lines were settled meanwhile (e.g. at the desk): the money still arrived and
+                    # pays the oldest open lines, the rest becomes prepaid
+                    payment = payment_record(bill_ids=None, **common)
         except ValidationError as exc:
-            order.status, order.transaction_id, order.paid_fen = OrderStatus.PARKED, transaction_id, amount_fen
-            order.paid_at = paid_at
-            order.park_reason = "入账失败：" + "；".join(exc.messages)[:280]
-            order.save()
-            return _finish(note, R.PARKED_ERROR, order.park_reason)
+            return _park(note, order, transaction_id, amount_fen, paid_at,
+                         "入账失败：" + "；".join(exc.messages)[:280])
         order.status, order.transaction_id, order.paid_fen = OrderStatus.PAID, transaction_id, amount_fen
         order.payment, order.paid_at = payment, paid_at
         order.save()
+        _earlier_failures_settled(note, order)
+        if twin:
+            transaction.on_commit(lambda: _auto_refund_later(order.pk))
+            return _finish(note, R.POSTED, f"已收款，收据号 {payment.receipt_no}；{order.refund_reason}。")
+        _close_later(_open_twins(order), f"同一账单已由订单 {order.out_trade_no} 支付")
         return _finish(note, R.POSTED, f"已入账，收据号 {payment.receipt_no}。")
+
+
+def _park(note: PaymentNotification, order: PaymentOrder, transaction_id: str, amount_fen: int,
+          paid_at: dt.datetime, reason: str) -> PaymentNotification:
+    order.status, order.transaction_id, order.paid_fen = OrderStatus.PARKED, transaction_id, amount_fen
+    order.paid_at, order.park_reason = paid_at, reason[:300]
+    order.save()
+    return _finish(note, R.PARKED_MISMATCH if reason.startswith("通知金额") else R.PARKED_ERROR,
+                   f"订单 {order.out_trade_no}：{reason}" + ("" if reason.startswith("入账失败") else "；未入账。"))
+
+
+def _paid_twin(order: PaymentOrder) -> str:
+    """The number of another online order whose payment settled (some of) this order's lines after this order
+    was made, and still stands; "" when there is none (the owner did not pay these lines twice)."""
+    if not order.covers:
+        return ""
+    hit = (Allocation.objects.filter(bill_id__in=list(order.covers), amount_fen__gt=0,
+                                     created_at__gte=order.created_at, payment__portal_order__isnull=False,
+                                     payment__reversed_by__isnull=True)
+           .exclude(payment__portal_order=order).values_list("payment__portal_order__out_trade_no", flat=True)
+           .first())
+    return hit or ""
+
+
+def _earlier_failures_settled(note: PaymentNotification, order: PaymentOrder) -> None:
+    """Copies of this notification that failed earlier (e.g. the database was busy) are not failures any more
+    once a copy posted: they become duplicates, and finance never sees them as 入账失败."""
+    (PaymentNotification.objects.filter(provider=order.provider, out_trade_no=order.out_trade_no,
+                                        transaction_id=order.transaction_id, result=R.PARKED_ERROR,
+                                        resolved_at__isnull=True)
+     .exclude(pk=note.pk).update(order=order, result=R.DUPLICATE,
+                                 detail=f"处理出错后，同一交易已由另一次通知入账（订单 {order.out_trade_no}）。"))
+
+
+def _apply_failed(note: PaymentNotification) -> None:
+    """A notification whose processing raised (its transaction rolled back): kept with the order it names and
+    what it said. If another copy of the same transaction has posted it meanwhile, it is a duplicate;
+    otherwise it waits for the provider's retry as 入账失败, naming its order."""
+    order = (PaymentOrder.objects.filter(out_trade_no=note.out_trade_no, provider=note.provider).first()
+             if note.out_trade_no else None)
+    fields = {"out_trade_no": note.out_trade_no, "transaction_id": note.transaction_id,
+              "amount_fen": note.amount_fen, "trade_state": note.trade_state, "order": order}
+    if order is not None and note.transaction_id and order.transaction_id == note.transaction_id and \
+            order.payment_id is not None:
+        result, detail = R.DUPLICATE, f"处理出错时，同一交易已由另一次通知入账（订单 {order.out_trade_no}）。"
+    else:
+        result, detail = R.PARKED_ERROR, f"订单 {note.out_trade_no or '—'} 处理出错，等待支付平台重发通知。"
+    PaymentNotification.objects.filter(pk=note.pk).update(result=result, detail=detail, **fields)
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -333,7 +485,7 @@ def wechat_notification_receive(*, headers: dict[str, str], body: str, remote_ad
         _apply_wechat_transaction(note, verified.data or {})
     except Exception:
         log.exception("wechat notification %s could not be applied", note.pk)
-        PaymentNotification.objects.filter(pk=note.pk).update(result=R.PARKED_ERROR, detail="处理出错，等待重试。")
+        _apply_failed(note)
         return 500, {"code": "FAIL", "message": "处理失败，请重试"}
     return 200, {"code": "SUCCESS", "message": "成功"}
 
@@ -377,7 +529,7 @@ def alipay_notification_receive(*, params: dict[str, str], body: str, remote_add
         _apply_alipay_trade(note, verified.data or {})
     except Exception:
         log.exception("alipay notification %s could not be applied", note.pk)
-        PaymentNotification.objects.filter(pk=note.pk).update(result=R.PARKED_ERROR, detail="处理出错，等待重试。")
+        _apply_failed(note)
         return "fail"
     return "success"
 
@@ -519,39 +671,175 @@ def parked_resolve(*, actor: User, notification: PaymentNotification | None = No
         audit_record(actor=actor, verb="payment.parked_resolve", obj=obj, note=note)
 
 
+class RefundUncertain(providers.ProviderError):
+    """The refund was asked but whether the provider accepted it is not known (its answer failed verification
+    or never came, and the refund query could not tell): the order waits as 退款待核实 and is queried again;
+    nothing was reversed and nothing may be assumed."""
+
+
+AUTO_REFUND_LABEL = "portal:auto-refund"
+
+
 def order_refund(*, actor: User, order: PaymentOrder, reason: str) -> PaymentOrder:
-    """Refund a paid order in full: the provider's refund first, then billing reverses the payment with the
-    reason. A provider that refuses leaves everything as it was."""
-    from wuye.billing.models import Payment
+    """Finance refunds a paid order in full: the provider's refund first, then billing reverses the payment
+    with the reason. A provider that refuses leaves everything as it was; an answer that cannot be trusted is
+    followed by a refund query, never taken as a refusal (see ``_refund``)."""
     from wuye.billing.permissions import can_record_payments
-    from wuye.billing.services import payment_reverse
 
     if not can_record_payments(actor):
         raise ValidationError({"actor": "只有财务、经理和管理员可以退款。"})
     if not reason.strip():
         raise ValidationError({"reason": "请填写退款原因。"})
+    return _refund(order, reason=reason, actor=actor)
+
+
+def order_refund_auto(order_id: int) -> PaymentOrder | None:
+    """The portal refunds an order whose lines were paid by another online order first (the owner paid
+    twice): the same path as finance's refund, by the system, audited with the reason. A refusal is left for
+    finance (the order stays paid with the reason, at the top of the payments page)."""
+    order = PaymentOrder.objects.filter(pk=order_id, status=OrderStatus.PAID).first()
+    if order is None or not order.refund_reason:
+        return None
+    try:
+        return _refund(order, reason=order.refund_reason, actor=None, actor_label=AUTO_REFUND_LABEL)
+    except RefundUncertain:
+        return PaymentOrder.objects.get(pk=order_id)
+    except (providers.ProviderError, ValidationError) as exc:
+        detail = str(exc) if isinstance(exc, providers.ProviderError) else "；".join(exc.messages)
+        why = f"重复支付，自动退款未成功：{detail}；请核实后在本页退款"[:300]
+        PaymentOrder.objects.filter(pk=order_id).update(park_reason=why)
+        log.error("automatic refund of order %s failed: %s", order.out_trade_no, detail)
+        audit_record(actor=None, actor_label=AUTO_REFUND_LABEL, verb="payment.parked", obj=order, note=why)
+        return PaymentOrder.objects.get(pk=order_id)
+
+
+def _auto_refund_later(order_id: int) -> None:
+    from wuye.portal import tasks
+
+    tasks.refund_order(order_id)
+
+
+def _refund(order: PaymentOrder, *, reason: str, actor: User | None, actor_label: str = "") -> PaymentOrder:
+    """Refund in three steps, so that no outcome is ever assumed:
+
+    1. the order becomes 退款待核实 with its refund number (committed before anything is asked);
+    2. the provider is asked (WeChat ``refund``, Alipay ``alipay.trade.refund``; the SDKs verify the answer);
+    3. an accepted refund reverses the payment (billing's ``payment_reverse``) and the order is 已退款; a
+       refusal (a provider's error answer) puts it back to 已支付 with nothing changed — asking again is safe,
+       the refund number is the same and providers refund a number once; an answer that fails verification,
+       or none at all, is followed by a refund query whose verified answer decides; when even that cannot
+       tell, the order stays 退款待核实 for finance and the periodic query (``RefundUncertain``)."""
+    from wuye.billing.models import Payment
+
     with transaction.atomic():
         order = PaymentOrder.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.PAID or order.payment_id is None:
             raise ValidationError({"order": "只有已支付的订单可以退款。"})
         if Payment.objects.filter(reverses_id=order.payment_id).exists():
             raise ValidationError({"order": "该收款已冲正，不能再退款。"})
-        out_refund_no = "RF" + order.out_trade_no[2:]
+        order.status, order.refund_no, order.refund_reason = (OrderStatus.REFUNDING, "RF" + order.out_trade_no[2:],
+                                                              reason[:300])
+        order.save(update_fields=["status", "refund_no", "refund_reason"])
+        audit_record(actor=actor, actor_label=actor_label, verb="payorder.refund_ask", obj=order, note=reason,
+                     after={"out_refund_no": order.refund_no, "amount_fen": order.amount_fen})
+    try:
         if order.provider == Provider.WECHAT:
-            answer = providers.wechat_refund(out_trade_no=order.out_trade_no, out_refund_no=out_refund_no,
+            answer = providers.wechat_refund(out_trade_no=order.out_trade_no, out_refund_no=order.refund_no,
                                              refund_fen=order.amount_fen, total_fen=order.amount_fen, reason=reason)
             if answer.get("status") not in ("SUCCESS", "PROCESSING"):
-                raise providers.ProviderError(f"微信支付退款未受理：{answer.get('status') or '未知状态'}")
+                raise providers.Refused(f"微信支付退款未受理：{answer.get('status') or '未知状态'}",
+                                        str(answer.get("status") or ""))
         else:
-            answer = providers.alipay_refund(out_trade_no=order.out_trade_no, out_request_no=out_refund_no,
+            answer = providers.alipay_refund(out_trade_no=order.out_trade_no, out_request_no=order.refund_no,
                                              refund_fen=order.amount_fen, reason=reason)
-        payment_reverse(actor=actor, payment=order.payment, reason=f"在线支付退款：{reason}"[:300])
+    except providers.Refused:
+        _refund_refused(order, actor=actor, actor_label=actor_label)
+        raise
+    except (providers.VerificationFailed, providers.ProviderError) as exc:
+        # the request may have reached the provider: ask it, never roll back blind
+        log.error("refund %s: answer not trusted or missing (%s); querying the refund", order.refund_no, exc)
+        return _refund_check(order, actor=actor, actor_label=actor_label, cause=str(exc))
+    return _refund_done(order, actor=actor, actor_label=actor_label,
+                        provider_status=str(answer.get("status") or answer.get("code") or ""))
+
+
+def _refund_done(order: PaymentOrder, *, actor: User | None, actor_label: str, provider_status: str
+                 ) -> PaymentOrder:
+    from wuye.billing.services import payment_reverse
+
+    label = actor_label or ("" if actor else AUTO_REFUND_LABEL)
+    with transaction.atomic():
+        order = PaymentOrder.objects.select_for_update().select_related("payment").get(pk=order.pk)
+        if order.status != OrderStatus.REFUNDING:
+            return order
+        payment_reverse(actor=actor, actor_label=label, payment=order.payment,
+                        reason=f"在线支付退款：{order.refund_reason}"[:300])
         order.status = OrderStatus.REFUNDED
         order.save(update_fields=["status"])
-        audit_record(actor=actor, verb="payorder.refund", obj=order, note=reason,
-                     after={"out_refund_no": out_refund_no, "amount_fen": order.amount_fen,
-                            "provider_status": str(answer.get("status") or answer.get("code") or "")})
+        audit_record(actor=actor, actor_label=label, verb="payorder.refund", obj=order,
+                     note=order.refund_reason,
+                     after={"out_refund_no": order.refund_no, "amount_fen": order.amount_fen,
+                            "provider_status": provider_status})
     return order
+
+
+def _refund_refused(order: PaymentOrder, *, actor: User | None, actor_label: str, why: str = "") -> None:
+    if PaymentOrder.objects.filter(pk=order.pk, status=OrderStatus.REFUNDING).update(status=OrderStatus.PAID):
+        audit_record(actor=actor, actor_label=actor_label or ("" if actor else AUTO_REFUND_LABEL),
+                     verb="payorder.refund_refused", obj=order,
+                     note=why or "支付平台未受理退款", after={"out_refund_no": order.refund_no})
+
+
+def _refund_check(order: PaymentOrder, *, actor: User | None = None, actor_label: str = "", cause: str = ""
+                  ) -> PaymentOrder:
+    """Ask the provider what became of the order's refund; only its verified answer moves the order."""
+    try:
+        if order.provider == Provider.WECHAT:
+            found = providers.wechat_refund_query(order.refund_no)
+            accepted = found is not None and found.get("status") in ("SUCCESS", "PROCESSING")
+            closed = found is not None and found.get("status") == "CLOSED"
+        else:
+            found = providers.alipay_refund_query(out_trade_no=order.out_trade_no, out_request_no=order.refund_no)
+            accepted, closed = found is not None, False
+    except providers.ProviderError as exc:
+        _refund_uncertain(order, f"{cause or '退款结果未知'}；退款查询也未得到可信答复（{exc}）")
+        raise RefundUncertain(f"退款结果待核实：{cause or '支付平台的答复未通过验签'}。已向支付平台查询，"
+                              f"暂未得到可信结果，系统会继续查询；请勿重复退款。") from exc
+    if accepted:
+        return _refund_done(order, actor=actor, actor_label=actor_label,
+                            provider_status=str(found.get("status") or found.get("refund_status") or "SUCCESS"))
+    if found is None or closed:
+        _refund_refused(order, actor=actor, actor_label=actor_label or "portal:refund-query",
+                        why="退款查询：支付平台没有这笔退款" if found is None else "退款查询：退款已关闭")
+        raise providers.Refused(f"{cause + '；' if cause else ''}经查询，支付平台没有受理这笔退款。",
+                                "RESOURCE_NOT_EXISTS" if found is None else "CLOSED")
+    why = f"退款状态 {found.get('status')}，需在支付平台核实"
+    _refund_uncertain(order, why)
+    raise RefundUncertain(f"退款结果待核实：{why}。")
+
+
+def _refund_uncertain(order: PaymentOrder, why: str) -> None:
+    """退款待核实: finance sees it at the top of the payments page; operations get an error in the log."""
+    PaymentOrder.objects.filter(pk=order.pk).update(park_reason=why[:300])
+    log.error("refund %s of order %s uncertain: %s", order.refund_no, order.out_trade_no, why)
+    audit_record(actor=None, actor_label=f"portal:{order.provider}", verb="payment.parked", obj=order, note=why)
+
+
+def refunds_query_pending(*, limit: int = 100) -> dict[str, int]:
+    """The periodic job's second part: ask again about refunds whose outcome is not known."""
+    counts = {"refunded": 0, "refused": 0, "uncertain": 0}
+    for order in PaymentOrder.objects.filter(status=OrderStatus.REFUNDING).order_by("paid_at")[:limit]:
+        if not provider_enabled(order.provider):
+            continue
+        try:
+            _refund_check(order, actor_label="portal:refund-query")
+        except RefundUncertain:
+            counts["uncertain"] += 1
+        except providers.ProviderError:
+            counts["refused"] += 1
+        else:
+            counts["refunded"] += 1
+    return counts
 
 
 # --- owners' requests ---------------------------------------------------------------------------------
@@ -572,7 +860,7 @@ def installment_ask(*, link: PayLink, count: int, first_due: dt.date, reason: st
     waits for a manager's approval, plus our record of who asked through which link."""
     _request_quota(link)
     unit = link.unit
-    open_fen = sum(b.amount_fen - b.settled_fen for b in open_bills(unit.pk))
+    open_fen = sum(b.amount_fen - b.settled_fen for b in scope_open_bills(unit.pk, link.party_id))
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "请简单说明原因。"})
@@ -600,7 +888,10 @@ def dispute_raise(*, link: PayLink, bill_ids: list[int], text: str, reason: str 
     if len(text) < 5:
         errors["text"] = "请写明异议内容（至少 5 个字）。"
     unit = link.unit
-    valid = set(unit.bills.filter(is_void=False).values_list("pk", flat=True))
+    scope = unit.bills.filter(is_void=False)
+    if link.party_id is not None:
+        scope = scope.filter(party_id=link.party_id)
+    valid = set(scope.values_list("pk", flat=True))
     if any(i not in valid for i in bill_ids):
         errors["bill_ids"] = "所选账单不属于该房屋。"
     casework = apps.is_installed("wuye.casework")
@@ -635,6 +926,8 @@ def dispute_raise(*, link: PayLink, bill_ids: list[int], text: str, reason: str 
 @transaction.atomic
 def contact_preference_set(*, link: PayLink, opt_out_non_essential: bool, preferred_channel: str = "",
                            preferred_time: str = "", ip: str | None = None) -> ContactPreference:
+    if not link_speaks_for_unit(link):
+        raise ValidationError({"link": "联系偏好由该房屋的现业主设置。"})
     unit = link.unit
     pref, _ = ContactPreference.objects.select_for_update().get_or_create(unit=unit)
     before = {"opt_out_non_essential": pref.opt_out_non_essential, "preferred_channel": pref.preferred_channel,

@@ -14,7 +14,6 @@ from wuye.common.forms import validation_errors_text
 from wuye.estate.models import Unit
 from wuye.estate.selectors import projects_visible
 from wuye.portal import links, selectors, services
-from wuye.portal.choices import OrderStatus
 from wuye.portal.models import PayLink, PaymentOrder
 from wuye.portal.providers import ProviderError
 
@@ -29,13 +28,14 @@ def payments(request):
     _require_finance(request.user)
     project_ids = list(projects_visible(request.user).values_list("pk", flat=True))
     parked_notes = list(selectors.finance_notifications(project_ids).filter(selectors.parked_notifications_q())[:100])
-    parked_orders = list(selectors.finance_orders(project_ids).filter(status=OrderStatus.PARKED,
-                                                                     resolved_at__isnull=True)[:100])
+    parked_orders = list(selectors.finance_orders(project_ids).filter(selectors.orders_needing_finance_q())[:100])
     orders = Paginator(selectors.finance_orders(project_ids), 50).get_page(request.GET.get("page"))
     notes = selectors.finance_notifications(project_ids)[:100]
     recent_links = PayLink.objects.filter(project_id__in=project_ids).select_related("unit")[:20]
     return render(request, "portal/staff_payments.html", {
         "parked_notes": parked_notes, "parked_orders": parked_orders, "orders": orders, "notes": notes,
+        # parked orders show through their notifications; these are the refunds to look at
+        "attention_orders": [o for o in parked_orders if o.status != "parked"],
         "links": recent_links, "projects": projects_visible(request.user).order_by("code"),
         "new_link": request.session.pop("portal_new_link", "")})
 
@@ -104,6 +104,8 @@ def order_refund(request, pk: int):
         services.order_refund(actor=request.user, order=order, reason=request.POST.get("reason", ""))
     except ValidationError as exc:
         messages.error(request, "未退款：" + validation_errors_text(exc))
+    except services.RefundUncertain as exc:
+        messages.warning(request, str(exc))
     except ProviderError as exc:
         messages.error(request, f"未退款：{exc}")
     else:

@@ -7,11 +7,29 @@ from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 @db_periodic_task(crontab(minute="*/5"))
 def query_waiting_orders() -> None:
-    """Ask WeChat Pay / Alipay about orders without a notification after WUYE_PAY_QUERY_AFTER_MINUTES."""
-    from wuye.portal.services import orders_query_waiting
+    """Ask WeChat Pay / Alipay about orders without a notification after WUYE_PAY_QUERY_AFTER_MINUTES, and
+    about refunds whose outcome is not known yet (退款待核实)."""
+    from wuye.portal.services import orders_query_waiting, refunds_query_pending
 
     with HUEY.lock_task("portal-query-orders"):
         orders_query_waiting()
+        refunds_query_pending()
+
+
+@db_task()
+def close_orders(order_ids: list[int], reason: str) -> None:
+    """Close other open orders of the same lines at the provider (one was paid, or the owner switched)."""
+    from wuye.portal.services import orders_close
+
+    orders_close(order_ids, reason=reason)
+
+
+@db_task()
+def refund_order(order_id: int) -> None:
+    """Refund an order whose lines another online order paid first (the owner paid twice)."""
+    from wuye.portal.services import order_refund_auto
+
+    order_refund_auto(order_id)
 
 
 @db_task()

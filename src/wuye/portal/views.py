@@ -28,7 +28,7 @@ from wuye.portal.links import LinkGone, link_resolve
 from wuye.portal.models import ContactPreference, PayLink, PaymentOrder
 from wuye.portal.providers import ProviderError
 from wuye.portal.qr import qr_png_data_uri, qr_svg
-from wuye.portal.selectors import owner_bill
+from wuye.portal.selectors import owner_bill, scope_payment_ids
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +94,15 @@ def bill(request, token: str):
     ctx = _base_context(request, token)
     ctx["owner_login"] = _owner_session(request) is not None
     as_of = timezone.localdate()
-    ob = owner_bill(ctx["unit"], as_of=as_of)
-    pref = ContactPreference.objects.filter(unit=ctx["unit"]).first()
+    link = request.pay_link
+    ob = owner_bill(ctx["unit"], as_of=as_of, party_id=link.party_id)
+    may_set_preferences = services.link_speaks_for_unit(link)
+    pref = ContactPreference.objects.filter(unit=ctx["unit"]).first() if may_set_preferences else None
     ctx.update({"bill": ob, "statement": ob.statement, "as_of": as_of, "pref": pref,
+                "may_set_preferences": may_set_preferences,
                 "payments": [p for p in reversed(ob.statement.payments)][:24],
-                "open_orders": ctx["unit"].payment_orders.filter(status=OrderStatus.CREATED,
-                                                                 expires_at__gt=timezone.now())[:3],
+                "open_orders": services.scope_orders(link).filter(status=OrderStatus.CREATED,
+                                                                  expires_at__gt=timezone.now())[:3],
                 "first_due_default": (as_of + dt.timedelta(days=7)).isoformat(),
                 "dispute_reasons": _dispute_reasons(),
                 "pref_channels": ContactPreference._meta.get_field("preferred_channel").choices,
@@ -138,7 +141,7 @@ def pay(request, token: str):
     if provider == Provider.WECHAT and (not channel or channel == Channel.JSAPI):
         channel = services.wechat_channel_for(user_agent)  # JSAPI only inside WeChat, when configured
     chosen = _chosen_bill_ids(request)
-    all_open = {b.pk for b in services.open_bills(link.unit_id)}
+    all_open = {b.pk for b in services.scope_open_bills(link.unit_id, link.party_id)}
     pay_all = not chosen or set(chosen) >= all_open
     if request.POST.get("scope") == "chosen" and not chosen:
         messages.error(request, _("请至少选择一期要缴的费用。"))
@@ -216,8 +219,9 @@ def _remember_order(request, out_trade_no: str, token: str) -> None:
 
 
 def _order_or_404(request, out_trade_no: str) -> PaymentOrder:
-    order = (PaymentOrder.objects.select_related("payment").filter(out_trade_no=out_trade_no,
-                                                                   unit=request.pay_link.unit).first())
+    """An order of the link's unit and party (a party never sees another party's orders)."""
+    order = services.scope_orders(request.pay_link).select_related("payment").filter(out_trade_no=out_trade_no
+                                                                                     ).first()
     if order is None:
         raise Http404(_("订单不存在。"))
     return order
@@ -262,7 +266,7 @@ def order_return(request, out_trade_no: str):
             link = link_resolve(token, count_use=False)
         except LinkGone:
             link = None
-        if link is not None and PaymentOrder.objects.filter(out_trade_no=out_trade_no, unit=link.unit_id).exists():
+        if link is not None and services.scope_orders(link).filter(out_trade_no=out_trade_no).exists():
             return redirect("portal:order", token=token, out_trade_no=out_trade_no)
     o = PaymentOrder.objects.filter(out_trade_no=out_trade_no).only("status").first()
     return render(request, "portal/returned.html", {"paid": o is not None and o.status == OrderStatus.PAID})
@@ -270,9 +274,11 @@ def order_return(request, out_trade_no: str):
 
 @with_link
 def receipt_pdf(request, token: str, payment_id: int):
+    link = request.pay_link
     payment = (Payment.objects.select_related("unit", "project", "created_by")
-               .filter(pk=payment_id, unit=request.pay_link.unit, amount_fen__gt=0).first())
-    if payment is None:
+               .filter(pk=payment_id, unit=link.unit, amount_fen__gt=0).first())
+    allowed = scope_payment_ids(link.unit, link.party_id) if payment is not None else None
+    if payment is None or (allowed is not None and payment.pk not in allowed):
         raise Http404(_("收据不存在。"))
     return HttpResponse(documents.receipt_pdf(payment), content_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}.pdf"'})
