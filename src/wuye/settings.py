@@ -99,7 +99,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # when a transaction starts (a deferred one that must upgrade fails at once with "database is locked", the
 # busy timeout does not apply to it); busy_timeout makes a second writer wait up to 10 s instead of failing.
 SQLITE_OPTIONS = {
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+    # busy_timeout first: switching a new file to WAL needs a lock too, and may have to wait for another process
+    "init_command": "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     "transaction_mode": "IMMEDIATE",
 }
 if DATABASE_URL:

@@ -89,7 +89,9 @@ class Captured:
 @dataclass
 class FakeWeChat:
     """Answers like api.mch.weixin.qq.com: JSON signed with the platform key. ``answers`` maps a path prefix
-    to (status, dict); ``requests`` records what came in."""
+    to (status, dict) — the first matching prefix in insertion order — or (status, dict, key) to sign that
+    answer with another key (a forged answer); a dict of None is an empty body (204 No Content, as WeChat
+    answers a close). ``requests`` records what came in."""
 
     keys: Keys
     requests: list[Captured] = field(default_factory=list)
@@ -107,14 +109,17 @@ class FakeWeChat:
                 body = self.rfile.read(length).decode() if length else ""
                 fake.requests.append(Captured(self.command, self.path, {k.lower(): v for k, v in
                                                                          self.headers.items()}, body))
-                status, payload = next((a for p, a in fake.answers.items() if self.path.startswith(p)),
-                                       (404, {"code": "NOT_FOUND", "message": "no answer scripted"}))
-                text = json.dumps(payload)
+                answer = next((a for p, a in fake.answers.items() if self.path.startswith(p)),
+                              (404, {"code": "NOT_FOUND", "message": "no answer scripted"}))
+                status, payload = answer[:2]
+                signer = answer[2] if len(answer) > 2 else fake.signer
+                text = "" if payload is None else json.dumps(payload)
                 stamp, nonce = str(int(time.time())), secrets.token_hex(16)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if payload is not None:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(text.encode())))
-                for k, v in sign_headers(fake.keys, text, stamp=stamp, nonce=nonce, private=fake.signer).items():
+                for k, v in sign_headers(fake.keys, text, stamp=stamp, nonce=nonce, private=signer).items():
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(text.encode())

@@ -1,69 +1,149 @@
-"""The same WeChat Pay notification delivered 5 times at once by each of two processes posts one payment.
+"""Standing check: the same WeChat Pay notification delivered 5 times at once by each of two *processes*
+posts exactly one payment and never answers 500 — on SQLite with the default file (``WUYE_DATA_DIR``), on
+SQLite named by ``DATABASE_URL=sqlite:///…`` (which once lost the IMMEDIATE/WAL/busy_timeout settings and
+answered 500 "database is locked"), and on PostgreSQL.
 
-Runs on PostgreSQL, where row locks are real. On SQLite the test database lives in one process's memory and
-writes are serialised anyway; there the sequential replay in test_wechat covers the behaviour.
-"""
+The two processes are fresh interpreters (``subprocess``) that load ``wuye.settings`` from their own
+environment, exactly as two web servers would, and post to the real notification view. The SQLite variants run
+when the suite runs on SQLite (the test database, with the order, is copied to a file the children open); the
+PostgreSQL variant when it runs on PostgreSQL (the children open the test database)."""
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from django.db import connection, connections
 
-from tests.portal.conftest import order_for, post_wechat, wechat_notification
 from wuye.billing.models import Payment
 from wuye.portal.choices import OrderStatus
-from wuye.portal.models import PaymentNotification
+from wuye.portal.models import PaymentNotification, PaymentOrder
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from .conftest import APIV3_KEY, APPID, MCHID, MERCHANT_SERIAL, order_for, wechat_notification
 
-PER_PROCESS = 5
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+PROCESSES, PER_PROCESS = 2, 5
+
+CHILD = r"""
+import json, os, sys, threading, time
+from pathlib import Path
+os.environ["DJANGO_SETTINGS_MODULE"] = "wuye.settings"
+import django
+django.setup()
+from django.db import connection, connections
+from django.test import Client
+
+work = Path(sys.argv[1]); me = sys.argv[2]
+headers, body = json.loads((work / "notification.json").read_text())
+meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+(work / f"ready-{me}").touch()
+while not (work / "go").exists():
+    time.sleep(0.01)
+codes, start = [], threading.Barrier(int(sys.argv[3]))
+
+def one():
+    start.wait()
+    try:
+        codes.append(Client().post("/api/v1/pay/wechat/notify/", data=body, content_type="application/json",
+                                   **meta).status_code)
+    finally:
+        connections.close_all()
+
+threads = [threading.Thread(target=one) for _ in range(int(sys.argv[3]))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+options = connection.settings_dict.get("OPTIONS", {})
+print(json.dumps({"codes": codes, "vendor": connection.vendor, "name": str(connection.settings_dict["NAME"]),
+                  "transaction_mode": options.get("transaction_mode", ""),
+                  "init_command": options.get("init_command", "")}))
+"""
 
 
-def _deliver(headers, body, barrier, results):
-    """In a forked process: PER_PROCESS threads post the notification at the same moment."""
-    from django.test import Client
+def _child_env(tmp_path: Path, keys, variant: str) -> tuple[dict[str, str], Path | None]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WUYE_SQLITE_PATH", "REDIS_URL")}
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env.update({
+        "WUYE_DATA_DIR": str(data_dir), "WUYE_SECRET_KEY": "concurrency-test-key-" + "k" * 40,
+        "WECHATPAY_MCHID": MCHID, "WECHATPAY_APPID": APPID, "WECHATPAY_APIV3_KEY": APIV3_KEY,
+        "WECHATPAY_CERT_SERIAL_NO": MERCHANT_SERIAL,
+        "WECHATPAY_PRIVATE_KEY_FILE": keys.path("apiclient_key.pem"),
+        "WECHATPAY_PLATFORM_CERT_FILE": keys.path("wechatpay_platform.pem"),
+    })
+    if variant == "postgresql":
+        s = connection.settings_dict
+        env["DATABASE_URL"] = (f"postgres://{s['USER']}{':' + s['PASSWORD'] if s['PASSWORD'] else ''}"
+                               f"@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}")
+        return env, None
+    # the SQLite test database lives in this process's memory: copy it (with the order) to a file
+    path = data_dir / "wuye.sqlite3" if variant == "sqlite-default" else tmp_path / "elsewhere" / "by-url.sqlite3"
+    path.parent.mkdir(exist_ok=True)
+    connection.ensure_connection()
+    target = sqlite3.connect(path)
+    connection.connection.backup(target)
+    target.close()
+    if variant == "sqlite-url":
+        env["DATABASE_URL"] = f"sqlite:///{path}"
+    return env, path
 
-    codes = []
-    start = threading.Barrier(PER_PROCESS)
 
-    def one():
-        start.wait()
-        try:
-            codes.append(post_wechat(Client(), headers, body).status_code)
-        finally:
-            connections.close_all()
-
-    barrier.wait()
-    threads = [threading.Thread(target=one) for _ in range(PER_PROCESS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    results.put(codes)
-
-
-def test_five_concurrent_deliveries_from_two_processes_post_one_payment(wechat, keys, link):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: the SQLite test database is in one process's memory "
-                    "(test_wechat replays sequentially on SQLite)")
+@pytest.mark.parametrize("variant", ["sqlite-default", "sqlite-url", "postgresql"])
+def test_ten_copies_from_two_processes_post_one_payment_and_no_500(variant, wechat, keys, link, tmp_path):
+    if (connection.vendor == "postgresql") != (variant == "postgresql"):
+        pytest.skip(f"{variant}: runs when the suite runs on {'PostgreSQL' if variant == 'postgresql' else 'SQLite'}")
     wechat.answers["/v3/pay/transactions/native"] = (200, {"code_url": "weixin://wxpay/bizpayurl?pr=c"})
     order = order_for(link)
     headers, body = wechat_notification(keys, out_trade_no=order.out_trade_no, amount_fen=order.amount_fen)
-    connections.close_all()  # children open their own connections
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_deliver, args=(headers, body, barrier, results)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    codes = results.get(timeout=60) + results.get(timeout=60)
-    for p in procs:
-        p.join(timeout=30)
-    assert codes == [200] * (2 * PER_PROCESS)
-    assert Payment.objects.count() == 1
-    order.refresh_from_db()
-    assert order.status == OrderStatus.PAID and order.payment == Payment.objects.get()
-    results_seen = sorted(PaymentNotification.objects.values_list("result", flat=True))
-    assert results_seen == ["duplicate"] * (2 * PER_PROCESS - 1) + ["posted"]
+    (tmp_path / "notification.json").write_text(json.dumps([headers, body]))
+    env, sqlite_path = _child_env(tmp_path, keys, variant)
+    connections.close_all()
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(n), str(PER_PROCESS)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for n in range(PROCESSES)]
+    try:
+        deadline = time.monotonic() + 120
+        while not all((tmp_path / f"ready-{n}").exists() for n in range(PROCESSES)):
+            assert time.monotonic() < deadline and all(c.poll() is None for c in children), \
+                [c.communicate() for c in children if c.poll() is not None]
+            time.sleep(0.05)
+        (tmp_path / "go").touch()
+        outputs = [c.communicate(timeout=120) for c in children]
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.kill()
+    reports = []
+    for (out, err), child in zip(outputs, children, strict=True):
+        assert child.returncode == 0, err[-3000:]
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    codes = [code for r in reports for code in r["codes"]]
+    assert codes == [200] * (PROCESSES * PER_PROCESS), [err[-3000:] for _, err in outputs]
+    if sqlite_path is not None:
+        assert {r["vendor"] for r in reports} == {"sqlite"} and {r["name"] for r in reports} == {str(sqlite_path)}
+        assert {r["transaction_mode"] for r in reports} == {"IMMEDIATE"}
+        assert all("busy_timeout" in r["init_command"] for r in reports)
+        db = sqlite3.connect(sqlite_path)
+        try:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            payments = db.execute("SELECT count(*) FROM billing_payment").fetchone()[0]
+            status, payment_id = db.execute("SELECT status, payment_id FROM portal_paymentorder WHERE id = ?",
+                                            (order.pk,)).fetchone()
+            results = sorted(r for (r,) in db.execute("SELECT result FROM portal_paymentnotification"))
+        finally:
+            db.close()
+    else:
+        assert {r["vendor"] for r in reports} == {"postgresql"}
+        payments = Payment.objects.count()
+        status, payment_id = PaymentOrder.objects.filter(pk=order.pk).values_list("status", "payment_id").get()
+        results = sorted(PaymentNotification.objects.values_list("result", flat=True))
+    assert payments == 1 and status == OrderStatus.PAID and payment_id is not None
+    assert results == ["duplicate"] * (PROCESSES * PER_PROCESS - 1) + ["posted"]

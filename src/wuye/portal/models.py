@@ -21,7 +21,6 @@ from wuye.portal.choices import (
     RequestStatus,
 )
 
-
 TWIN_REFUND = "本笔重复支付自动退款"
 
 

@@ -36,7 +36,14 @@ from wuye.portal.choices import (
     RequestKind,
     RequestStatus,
 )
-from wuye.portal.models import TWIN_REFUND, ContactPreference, OwnerRequest, PayLink, PaymentNotification, PaymentOrder
+from wuye.portal.models import (
+    TWIN_REFUND,
+    ContactPreference,
+    OwnerRequest,
+    PayLink,
+    PaymentNotification,
+    PaymentOrder,
+)
 
 log = logging.getLogger(__name__)
 R = NotificationResult
