@@ -776,7 +776,7 @@ def _refund_done(order: PaymentOrder, *, actor: User | None, actor_label: str, p
 
     label = actor_label or ("" if actor else AUTO_REFUND_LABEL)
     with transaction.atomic():
-        order = PaymentOrder.objects.select_for_update().select_related("payment").get(pk=order.pk)
+        order = PaymentOrder.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.REFUNDING:
             return order
         payment_reverse(actor=actor, actor_label=label, payment=order.payment,
