@@ -283,7 +283,8 @@ WUYE_PAY_QUERY_AFTER_MINUTES = envint("WUYE_PAY_QUERY_AFTER_MINUTES", 10)
 WUYE_PAY_LINK_TTL_DAYS = envint("WUYE_PAY_LINK_TTL_DAYS", 30)
 # Modules above the portal (dunning) reach it through these dotted paths, never an import.
 WUYE_PAY_LINK_FACTORY = "wuye.portal.links.pay_link_for"
-# unit ids, issued_on, created_by_label → {unit id: URL}; reminders and printed notices call it per batch
+# keys ((unit id, party id) pairs or plain unit ids = the liable party), issued_on, created_by_label →
+# {key: URL}; reminders and printed notices call it per batch (one link per unit, party and day)
 WUYE_PAY_LINKS_FACTORY = "wuye.portal.links.pay_links_for"
 WUYE_CONTACT_PREFERENCES = "wuye.portal.selectors.opted_out_unit_ids"
 # The legal module's limitation clock, read by the daily run for the 时效保全 step (as_of, within_days,

@@ -169,14 +169,13 @@ def pay_links_for(keys: Iterable[Key], *, issued_on: dt.date, created_by_label: 
             audit_record(actor=None, actor_label=created_by_label, verb="paylink.create_many",
                          after={"issued_on": issued_on, "links": inserted, "expires_at": expires},
                          project_id=next(iter(project_ids)) if len(project_ids) == 1 else None)
-    now = timezone.now()
     out: dict[Key, str] = {}
     for k, pair in want.items():
         row = found.get(pair)
         if row is None:
             continue
-        stored_hash, seed, revoked_at, expires_at = row
-        if revoked_at is not None or expires_at <= now or not seed:
+        stored_hash, seed, revoked_at, _expires_at = row
+        if revoked_at is not None or not seed:
             continue
         token = _token_of(seed, stored_hash)
         if token is None:
