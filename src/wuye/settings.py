@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "wuye.billing",
     "wuye.dunning",
     "wuye.casework",
+    "wuye.legal",
 ]
 
 MIDDLEWARE = [
