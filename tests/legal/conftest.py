@@ -108,3 +108,56 @@ class Book:
 @pytest.fixture
 def book(estate, alice):
     return Book(estate, alice)
+
+
+def png_bytes(color=(200, 30, 30), size=(60, 40)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(size=(80, 60)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, (20, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def upload(data: bytes, name: str = "scan.png"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data)
+
+
+@pytest.fixture
+def lettered(arrears_estate, tmp_path, settings):
+    """The test estate four months in arrears: registered letters decided and dispatched on 2026-04-20
+    (each becomes a task for the office to post)."""
+    from wuye.dunning.dispatch import dispatch
+    from wuye.dunning.engine import dunning_run
+
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    dunning_run(as_of=dt.date(2026, 4, 20))
+    dispatch(now=dt.datetime(2026, 4, 20, 10, 0, tzinfo=SH))
+    return arrears_estate
+
+
+def registered_of(unit):
+    from wuye.dunning.models import Action
+
+    return Action.objects.filter(unit=unit, channel="registered").select_related("task").first()
+
+
+def referral_for(unit, *, due=dt.date(2026, 7, 20)):
+    """A lawyer-letter referral task for the legal role, as the ladder's referral step leaves it."""
+    from wuye.dunning.models import Task
+
+    return Task.objects.create(project=unit.project, unit=unit, kind="referral", title=f"{unit.code} 律师函转介",
+                               assignee_role="legal", due_on=due)

@@ -1,0 +1,264 @@
+"""The hash chain over the action log: a later edit of a sealed record is detectable, and names the record.
+
+What is sealed (``RECORDS``): outbox actions once they have left the outbox (sent, delivered, failed or
+cancelled — the fields fixed at sending: content, its hash, periods, address, channel, times, provider id),
+every status event of an action, every contact record (calls and visits), promises to pay (the facts of the
+promise) and uploaded delivery proofs. Each record's canonical form (sorted JSON of those fields, times in UTC
+with microseconds) is hashed; the link hash covers the previous link's hash, the sequence number, the record's
+kind, id and hash. ``ChainHead`` holds the last link and is locked while sealing, so two sealers never fork it.
+
+Why a sealing job and not hashing at insert: the daily run writes hundreds of thousands of actions with COPY
+and the dispatcher updates them in bulk; a hash per row inside those writes would serialise them on one chain
+head. Sealing runs after each run and dispatch (and before an evidence pack is built) and chains what is new,
+in id order per kind. An action is sealed only once final; its later status changes (a delivery receipt) are
+not in its hash but must agree with its own sealed events: the status is that of its last event (none: it was
+written cancelled), and ``delivered_at`` is the time of its last delivery event. So editing ``delivered_at``
+— the date the limitation clock reads — is caught too.
+
+``verify()`` recomputes every record and link; ``wuye evidence_verify`` prints the problems (or 「校验通过」).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
+
+from wuye.casework.models import ContactAttempt, Promise
+from wuye.common.bulk import insert_rows
+from wuye.dunning.choices import ActionStatus
+from wuye.dunning.models import Action, ActionEvent
+from wuye.legal.models import ChainHead, ChainLink, DeliveryProof
+
+GENESIS = "0" * 64
+CHUNK = 5_000
+FINAL = (ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.FAILED, ActionStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    label: str
+    model: type
+    fields: tuple[str, ...]
+    final_q: dict | None = None
+
+
+def _action_fields() -> tuple[str, ...]:
+    base = ("id", "project_id", "unit_id", "step_id", "cycle", "episode_id", "decided_on", "channel", "stage",
+            "out_id", "overdue_fen", "deadline", "periods", "template_version", "content", "content_sha256",
+            "address", "provider", "provider_message_id", "sent_at", "actor_label", "created_at")
+    if any(f.attname == "party_id" for f in Action._meta.concrete_fields):
+        base += ("party_id",)
+    return base
+
+
+RECORDS: dict[str, Record] = {r.kind: r for r in (
+    Record("action", "催缴动作", Action, _action_fields(), {"status__in": FINAL}),
+    Record("action_event", "动作记录", ActionEvent, ("id", "action_id", "at", "status", "detail", "actor_label")),
+    Record("contact", "联系记录", ContactAttempt,
+           ("id", "project_id", "unit_id", "party_id", "contact_point_id", "channel", "outcome", "reason", "note",
+            "follow_up_on", "task_id", "corrects_id", "on", "made_at", "made_by_id", "actor_label")),
+    Record("promise", "承诺缴费", Promise,
+           ("id", "project_id", "unit_id", "contact_id", "party_id", "hold_id", "promised_on", "amount_fen", "made_on",
+            "made_by_id", "created_at")),
+    Record("proof", "送达凭证", DeliveryProof,
+           ("id", "project_id", "unit_id", "action_id", "task_id", "kind", "tracking_no", "signed_by",
+            "signer_relation", "signed_on", "delivered", "file", "content_type", "size", "sha256", "uploaded_by_id",
+            "uploaded_at")),
+)}
+
+
+def _norm(value):
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if hasattr(value, "name") and not isinstance(value, str | int | float | bool | list | dict):  # a FieldFile
+        return value.name
+    return value
+
+
+def row_hash(kind: str, values: tuple) -> str:
+    """The canonical hash of one record: kind and its fields as sorted JSON."""
+    rec = RECORDS[kind]
+    body = {name: _norm(v) for name, v in zip(rec.fields, values, strict=True)}
+    text = json.dumps({"kind": kind, "row": body}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def link_hash(prev: str, seq: int, kind: str, row_id: int, rhash: str) -> str:
+    return hashlib.sha256(f"{prev}|{seq}|{kind}|{row_id}|{rhash}".encode()).hexdigest()
+
+
+def _unsealed(rec: Record):
+    sealed = ChainLink.objects.filter(kind=rec.kind, row_id=OuterRef("pk"))
+    qs = rec.model.objects.filter(**(rec.final_q or {})).filter(~Exists(sealed))
+    return qs.order_by("pk")
+
+
+@dataclass
+class SealResult:
+    sealed: dict[str, int] = field(default_factory=dict)
+    head: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.sealed.values())
+
+
+def seal(*, kinds: Iterable[str] | None = None) -> SealResult:
+    """Chain every record not yet sealed (a job: after each run and dispatch, and before a pack is built)."""
+    result = SealResult()
+    with transaction.atomic():
+        head, _ = ChainHead.objects.get_or_create(pk=1)
+        head = ChainHead.objects.select_for_update().get(pk=1)
+        seq, prev = head.seq, head.link_hash
+        now = timezone.now()
+        for kind in kinds or RECORDS:
+            rec = RECORDS[kind]
+            n = 0
+            ids = list(_unsealed(rec).values_list("pk", flat=True))
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
+                rows = []
+                for values in rec.model.objects.filter(pk__in_ids=chunk).order_by("pk").values_list(*rec.fields):
+                    seq += 1
+                    rh = row_hash(kind, values)
+                    lh = link_hash(prev, seq, kind, values[0], rh)
+                    rows.append((seq, kind, values[0], rh, prev, lh, now))
+                    prev = lh
+                insert_rows(ChainLink, ("seq", "kind", "row_id", "row_hash", "prev_hash", "link_hash", "sealed_at"),
+                            rows)
+                n += len(rows)
+            result.sealed[kind] = n
+        head.seq, head.link_hash, head.sealed_at = seq, prev, now
+        head.save(update_fields=["seq", "link_hash", "sealed_at"])
+        result.head = seq
+    return result
+
+
+# --- verification ------------------------------------------------------------------------------------------
+
+@dataclass
+class Problem:
+    kind: str
+    row_id: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _label(kind: str, row_id) -> str:
+    rec = RECORDS.get(kind)
+    table = rec.model._meta.db_table if rec else kind
+    return f"{rec.label if rec else kind} #{row_id}（表 {table}，id={row_id}）"
+
+
+def _links(seq_from: int = 1) -> Iterator[list[tuple]]:
+    last = seq_from - 1
+    while True:
+        batch = list(ChainLink.objects.filter(seq__gt=last).order_by("seq")
+                     .values_list("seq", "kind", "row_id", "row_hash", "prev_hash", "link_hash")[:CHUNK * 4])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1][0]
+
+
+def verify(*, only: dict[str, set[int]] | None = None) -> list[Problem]:
+    """Recompute the chain and every sealed record (or only the records ``only`` names, kind → ids; the links
+    are then checked for those records alone). Returns the problems found, each naming the record."""
+    problems: list[Problem] = []
+    head = ChainHead.objects.filter(pk=1).first()
+    prev, expected_seq = GENESIS, 1
+    by_kind: dict[str, dict[int, str]] = defaultdict(dict)
+    for batch in _links():
+        for seq, kind, row_id, rh, prev_hash, lh in batch:
+            if only is None:
+                if seq != expected_seq:
+                    problems.append(Problem("chain", None, f"哈希链缺少第 {expected_seq}–{seq - 1} 号封存记录（被删除）"))
+                if prev_hash != prev:
+                    problems.append(Problem("chain", None, f"第 {seq} 号封存记录的前一摘要与链不符（封存记录被改动）"))
+                expected_seq = seq + 1
+            if link_hash(prev_hash, seq, kind, row_id, rh) != lh:
+                problems.append(Problem(kind, row_id, f"第 {seq} 号封存记录（{_label(kind, row_id)}）的链接摘要不符"
+                                                      "：封存记录本身被改动"))
+            prev = lh
+            if only is None or row_id in only.get(kind, ()):
+                by_kind[kind][row_id] = rh
+    if only is None and head is not None and (head.seq != expected_seq - 1 or (head.seq and head.link_hash != prev)):
+        problems.append(Problem("chain", None, "哈希链头与最后一条封存记录不符（链尾被删除或改动）"))
+    for kind, hashes in by_kind.items():
+        rec = RECORDS.get(kind)
+        if rec is None:
+            problems.append(Problem(kind, None, f"未知的封存记录类型 {kind}"))
+            continue
+        ids = sorted(hashes)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            found = {}
+            for values in rec.model.objects.filter(pk__in_ids=chunk).values_list(*rec.fields):
+                found[values[0]] = row_hash(kind, values)
+            for row_id in chunk:
+                if row_id not in found:
+                    problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 已被删除"))
+                elif found[row_id] != hashes[row_id]:
+                    problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 在封存后被修改"))
+        if kind == "action":
+            problems += _action_states(ids)
+    if only is not None:
+        for kind, ids in only.items():
+            for row_id in sorted(set(ids) - set(by_kind.get(kind, {}))):
+                problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 不在哈希链中（未封存或封存记录被删除）"))
+    return problems
+
+
+def _action_states(action_ids: list[int]) -> list[Problem]:
+    """A sealed action's status and delivery time must agree with its own status events."""
+    problems = []
+    for start in range(0, len(action_ids), CHUNK):
+        chunk = action_ids[start:start + CHUNK]
+        last: dict[int, str] = {}
+        delivered: dict[int, dt.datetime] = {}
+        for action_id, status, at in (ActionEvent.objects.filter(action_id__in_ids=chunk).order_by("action_id", "pk")
+                                      .values_list("action_id", "status", "at")):
+            last[action_id] = status
+            if status == ActionStatus.DELIVERED:
+                delivered[action_id] = at
+        for pk, status, delivered_at in Action.objects.filter(pk__in_ids=chunk).values_list(
+                "pk", "status", "delivered_at"):
+            expected = last.get(pk, ActionStatus.CANCELLED)
+            if status != expected:
+                problems.append(Problem("action", pk, f"{_label('action', pk)} 的状态“{status}”与其动作记录"
+                                                      f"（最后为“{expected}”）不符：状态被直接修改"))
+            elif delivered.get(pk) != delivered_at and (status == ActionStatus.DELIVERED or delivered_at):
+                problems.append(Problem("action", pk, f"{_label('action', pk)} 的送达时间与其送达记录不符："
+                                                      "送达时间被直接修改"))
+    return problems
+
+
+def links_for(kind: str, ids: Iterable[int]) -> dict[int, tuple[int, str, str]]:
+    """row id → (seq, row hash, link hash) of sealed records (for a pack's manifest)."""
+    out = {}
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        for seq, row_id, rh, lh in ChainLink.objects.filter(kind=kind, row_id__in_ids=ids[start:start + CHUNK]) \
+                .values_list("seq", "row_id", "row_hash", "link_hash"):
+            out[row_id] = (seq, rh, lh)
+    return out
+
+
+def head_seq() -> int:
+    return ChainLink.objects.aggregate(m=Max("seq"))["m"] or 0

@@ -1,0 +1,473 @@
+"""Every write of the legal module: opening a case (from a referral or by legal staff), its events, deadlines
+and costs, delivery proofs, the wording of the document templates. Each takes the acting user and writes an
+audit event; a refusal raises ``ValidationError`` naming the field and writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from wuye.accounts.models import User
+from wuye.accounts.services import audit_record
+from wuye.common.formatting import format_yuan
+from wuye.dunning.calendar import Calendar, UncoveredDate
+from wuye.dunning.choices import ActionStatus, Channel, TaskKind, TaskStatus
+from wuye.dunning.models import Action, Task
+from wuye.estate.models import Party, Project
+from wuye.estate.selectors import liable_party
+from wuye.legal import uploads
+from wuye.legal.choices import (
+    EVENT_STAGE,
+    DeadlineKind,
+    DocumentKind,
+    Event,
+    Mediator,
+    Outcome,
+    ProofKind,
+    Stage,
+)
+from wuye.legal.clocks import limitation_clocks
+from wuye.legal.eligibility import failed, lawsuit_conditions, payment_order_conditions
+from wuye.legal.limitation import add_years
+from wuye.legal.models import (
+    CaseCost,
+    CaseDeadline,
+    CaseEvent,
+    CaseLine,
+    DeliveryProof,
+    DocumentTemplate,
+    LegalCase,
+)
+from wuye.legal.permissions import can_legal, can_upload_proof
+from wuye.legal.statement import debt_of
+
+APPEAL_DAYS = 15  # 民事诉讼法 171: 判决书送达之日起十五日内
+OBJECTION_DAYS = 15  # 民事诉讼法 227: 收到支付令之日起十五日内清偿或提出书面异议
+ENFORCEMENT_YEARS = 2  # 民事诉讼法 250: 申请执行的期间为二年
+LICENCE = re.compile(r"^\d{17}$")  # 律师执业证号: 17 digits
+TRACKING = re.compile(r"^[A-Z0-9]{8,20}$")
+
+
+def _require(actor: User) -> None:
+    if not can_legal(actor):
+        raise PermissionDenied("只有法务、经理和管理员可以办理法务案件。")
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+def _number(on: dt.date) -> str:
+    prefix = f"FW{on:%Y}"
+    last = (LegalCase.objects.filter(number__startswith=prefix).order_by("-number")
+            .values_list("number", flat=True).first())
+    seq = int(last[len(prefix):]) + 1 if last else 1
+    return f"{prefix}{seq:04d}"
+
+
+# --- opening a case ----------------------------------------------------------------------------------------
+
+@transaction.atomic
+def case_open(*, actor: User, project: Project, party: Party, on: dt.date | None = None,
+              source_task: Task | None = None, owner: User | None = None, note: str = "") -> LegalCase:
+    """Open a case for ``party``'s arrears in ``project``: the open, matured periods they owe (on any of their
+    units there) are frozen as of ``on`` with the late fee per contract, the court-likely figure and each
+    period's limitation clock. Refused (nothing written) for a settled account or when a case is already open."""
+    _require(actor)
+    on = on or _today()
+    errors: dict[str, str] = {}
+    if on > _today():
+        errors["on"] = "立案日期不能晚于今天。"
+    open_case = LegalCase.objects.filter(project=project, party=party, closed_on__isnull=True).first()
+    if open_case is not None:
+        errors["party"] = f"{party.name} 在本项目已有未结案件 {open_case.number}，请在该案件中继续办理。"
+    debt = debt_of(party_id=party.pk, project_id=project.pk, as_of=on) if not errors else None
+    if debt is not None and not debt.lines:
+        errors["party"] = f"{party.name} 在{project.name}没有逾期未缴的费用（账户已结清或尚未到期），不能立案。"
+    if errors:
+        raise ValidationError(errors)
+    clocks = {lc.bill_id: lc.clock for lc in limitation_clocks(as_of=on, bill_ids=[x.bill.pk for x in debt.lines])}
+    try:
+        case = LegalCase.objects.create(
+            number=_number(on), project=project, party=party, owner=owner or actor, source_task=source_task,
+            opened_on=on, opened_by=actor, note=note[:500])
+    except IntegrityError as exc:  # two people opening the same debtor's case at once
+        raise ValidationError({"party": "该业户的案件刚刚已由他人立案，请刷新后查看。"}) from exc
+    rows, barred = [], 0
+    for x in debt.lines:
+        clock = clocks[x.bill.pk]
+        is_barred = clock.expiry < on
+        barred += x.open_fen if is_barred else 0
+        rows.append(CaseLine(case=case, bill=x.bill, unit_id=x.bill.unit_id, period_start=x.bill.period_start,
+                             period_end=x.bill.period_end, fee_item=x.bill.fee_item.name, due_date=x.bill.due_date,
+                             amount_fen=x.bill.amount_fen, open_fen=x.open_fen, late_fee_fen=x.late_fee_fen,
+                             court_fen=x.court_fen, late_fee_explanation=x.explanation[:500], expiry=clock.expiry,
+                             holiday_unchecked=clock.holiday_unchecked, barred=is_barred))
+    CaseLine.objects.bulk_create(rows)
+    case.principal_fen, case.late_fee_fen, case.court_late_fee_fen = debt.principal_fen, debt.late_fee_fen, debt.court_fen
+    case.barred_fen = barred
+    case.save(update_fields=["principal_fen", "late_fee_fen", "court_late_fee_fen", "barred_fen"])
+    CaseEvent.objects.create(case=case, event=Event.OPENED, stage=Stage.REVIEW, on=on, created_by=actor,
+                             note=(f"由转介任务 #{source_task.pk} 立案" if source_task else "法务立案")
+                             + (f"；{note}" if note else ""))
+    audit_record(actor=actor, verb="legal.case_open", obj=case, after={
+        "number": case.number, "party": party.pk, "lines": len(rows), "principal_fen": case.principal_fen,
+        "barred_fen": barred, "task": source_task.pk if source_task else None})
+    return case
+
+
+@transaction.atomic
+def case_open_from_referral(*, actor: User, task: Task, on: dt.date | None = None, note: str = "") -> LegalCase:
+    """Open the case a lawyer-letter referral task asks for, and close the task naming the case."""
+    from wuye.dunning.services import task_close
+
+    _require(actor)
+    task = Task.objects.select_for_update().select_related("unit__project", "action").get(pk=task.pk)
+    if task.kind != TaskKind.REFERRAL:
+        raise ValidationError({"task": "只有律师函转介任务可以转为法务案件。"})
+    if task.status != TaskStatus.OPEN:
+        raise ValidationError({"task": "该转介任务已办结。"})
+    party = _referral_party(task, on or _today())
+    if party is None:
+        raise ValidationError({"task": "无法确定该房屋欠费的责任人，请由法务按业户立案。"})
+    case = case_open(actor=actor, project=task.unit.project, party=party, on=on, source_task=task, note=note)
+    task_close(actor=actor, task=task, note=f"已立法务案件 {case.number}")
+    return case
+
+
+def _referral_party(task: Task, on: dt.date) -> Party | None:
+    """The debtor a referral is about: the action's party where the outbox records it, else the one party
+    owing the unit's overdue periods, else the party liable today."""
+    action = task.action
+    party_id = getattr(action, "party_id", None) if action is not None else None
+    if party_id:
+        return Party.objects.get(pk=party_id)
+    from django.db.models import F
+
+    from wuye.billing.models import Bill
+
+    owing = set(Bill.objects.filter(unit_id=task.unit_id, is_void=False, late_fee_of__isnull=True,
+                                    settled_fen__lt=F("amount_fen"), due_date__lt=on)
+                .values_list("party_id", flat=True))
+    if len(owing) == 1:
+        return Party.objects.get(pk=owing.pop())
+    return liable_party(task.unit, on)
+
+
+# --- events ------------------------------------------------------------------------------------------------
+
+def _deadline_day(start: dt.date, days: int) -> tuple[dt.date, str]:
+    """``start`` + ``days``, moved past rest days and holidays (民法典 203) where the calendar knows them."""
+    raw = start + dt.timedelta(days=days)
+    try:
+        return Calendar().next_working_day(raw), ""
+    except UncoveredDate:
+        return raw, "（节假日待核）"
+
+
+def _enforcement_day(due_on: dt.date) -> tuple[dt.date, str]:
+    raw = add_years(due_on, ENFORCEMENT_YEARS)
+    try:
+        return Calendar().next_working_day(raw), ""
+    except UncoveredDate:
+        return raw, "（节假日待核）"
+
+
+@transaction.atomic
+def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, note: str = "", law_firm: str = "",
+                   lawyer_name: str = "", lawyer_licence: str = "", court: str = "", docket_no: str = "",
+                   mediator: str = "", amount_fen: int | None = None, due_on: dt.date | None = None,
+                   outcome: str = "", document=None) -> CaseEvent:
+    """Record what happened on a case. Each event checks what it needs (the firm, lawyer and licence number
+    and the issued PDF for a 律师函; the 支付令 conditions before applying; a delivered demand before suing;
+    the judgment's performance date) and adds the deadlines it starts (支付令异议期, 上诉期, 申请执行期限)."""
+    _require(actor)
+    case = LegalCase.objects.select_for_update().get(pk=case.pk)
+    note, law_firm, lawyer_name = note.strip(), law_firm.strip(), lawyer_name.strip()
+    lawyer_licence, court, docket_no = lawyer_licence.strip(), court.strip(), docket_no.strip()
+    errors: dict[str, str | list[str]] = {}
+    if event not in Event.values or event == Event.OPENED:
+        errors["event"] = "请选择案件进展事项。"
+    if on is None:
+        errors["on"] = "请填写日期。"
+    elif on > _today():
+        errors["on"] = "进展日期不能晚于今天；将来的日期请登记为期限。"
+    elif on < case.opened_on:
+        errors["on"] = f"进展日期不能早于立案日期（{case.opened_on:%Y-%m-%d}）。"
+    if not case.is_open and event != Event.NOTE:
+        errors["case"] = f"案件已于 {case.closed_on:%Y-%m-%d} 结案。"
+    if errors:
+        raise ValidationError(errors)
+    seen = set(case.events.values_list("event", flat=True))
+    doc_bytes, doc_name = None, ""
+    if event == Event.LETTER_ISSUED:
+        if not law_firm:
+            errors["law_firm"] = "请填写出具律师函的律师事务所。"
+        if not lawyer_name:
+            errors["lawyer_name"] = "请填写律师姓名。"
+        if not LICENCE.match(lawyer_licence):
+            errors["lawyer_licence"] = "律师执业证号应为 17 位数字。"
+        if document is None:
+            errors["document"] = "请上传律所出具的律师函 PDF（系统不以律所名义发送任何文书）。"
+        else:
+            try:
+                doc_bytes, doc_name = uploads.check_pdf(document)
+            except ValidationError as exc:
+                errors["document"] = exc.messages[0]
+    elif event == Event.LETTER_DELIVERED and Event.LETTER_ISSUED not in seen:
+        errors["event"] = "律所尚未出具律师函（先登记“律所出具律师函”）。"
+    elif event == Event.MEDIATION_REQUESTED and mediator not in Mediator.values:
+        errors["mediator"] = "请选择调解组织。"
+    elif event == Event.PAYMENT_ORDER_FILED:
+        problems = failed(payment_order_conditions(case, as_of=on))
+        if problems:
+            errors["event"] = [f"不符合申请支付令的条件：{c.label}——{c.detail}" for c in problems]
+        if not court:
+            errors["court"] = "请填写受理法院。"
+    elif event in (Event.PAYMENT_ORDER_ISSUED, Event.PAYMENT_ORDER_VOID) and Event.PAYMENT_ORDER_FILED not in seen:
+        errors["event"] = "尚未登记支付令申请。"
+    elif event == Event.LAWSUIT_FILED:
+        problems = failed(lawsuit_conditions(case, as_of=on))
+        if problems:
+            errors["event"] = [f"不能起诉：{c.label}——{c.detail}" for c in problems]
+        if not court:
+            errors["court"] = "请填写受理法院。"
+    elif event in (Event.HEARING, Event.JUDGMENT, Event.COURT_MEDIATION) and Event.LAWSUIT_FILED not in seen:
+        errors["event"] = "尚未登记起诉立案。"
+    elif event in (Event.JUDGMENT, Event.COURT_MEDIATION):
+        if due_on is None:
+            errors["due_on"] = "请填写判决书或调解书确定的履行期限届满日（申请执行期限自此计算）。"
+        elif due_on < on:
+            errors["due_on"] = "履行期限届满日不能早于判决/调解日期。"
+        if amount_fen is None or isinstance(amount_fen, bool) or amount_fen < 0:
+            errors["amount_fen"] = "请填写判决/调解确定的金额。"
+    elif event == Event.ENFORCEMENT_FILED and not seen & {Event.JUDGMENT, Event.COURT_MEDIATION,
+                                                            Event.PAYMENT_ORDER_ISSUED}:
+        errors["event"] = "没有可供执行的生效法律文书（判决、调解书或支付令）。"
+    elif event == Event.CLOSED and outcome not in Outcome.values:
+        errors["outcome"] = "请选择结案方式。"
+    elif event == Event.NOTE and not note:
+        errors["note"] = "请填写备注内容。"
+    if errors:
+        raise ValidationError(errors)
+
+    row = CaseEvent(case=case, event=event, stage=EVENT_STAGE.get(event, case.stage), on=on, note=note[:500],
+                    law_firm=law_firm[:100], lawyer_name=lawyer_name[:50], lawyer_licence=lawyer_licence,
+                    court=court[:100], docket_no=docket_no[:60], mediator=mediator, amount_fen=amount_fen,
+                    due_on=due_on, outcome=outcome, created_by=actor)
+    if doc_bytes is not None:
+        row.document_sha256 = hashlib.sha256(doc_bytes).hexdigest()
+        row.document.save(doc_name, ContentFile(doc_bytes), save=False)
+    row.save()
+    if event == Event.PAYMENT_ORDER_ISSUED:
+        day, flag = _deadline_day(on, OBJECTION_DAYS)
+        CaseDeadline.objects.create(case=case, kind=DeadlineKind.OBJECTION, due_on=day, source=row,
+                                    created_by=actor, note=f"债务人收到支付令后十五日内清偿或异议{flag}")
+    if event == Event.JUDGMENT:
+        day, flag = _deadline_day(on, APPEAL_DAYS)
+        CaseDeadline.objects.create(case=case, kind=DeadlineKind.APPEAL, due_on=day, source=row, created_by=actor,
+                                    note=f"判决书送达之日起十五日内可上诉{flag}")
+    if event in (Event.JUDGMENT, Event.COURT_MEDIATION):
+        day, flag = _enforcement_day(due_on)
+        CaseDeadline.objects.create(case=case, kind=DeadlineKind.ENFORCEMENT, due_on=day, source=row,
+                                    remind_days=60, created_by=actor,
+                                    note=f"自履行期限届满（{due_on:%Y-%m-%d}）起二年内申请执行{flag}")
+    if event == Event.ENFORCEMENT_FILED:
+        case.deadlines.filter(kind=DeadlineKind.ENFORCEMENT, done_on__isnull=True).update(done_on=on)
+    if event != Event.NOTE:
+        case.stage = EVENT_STAGE[event]
+    fields = ["stage"]
+    if event == Event.CLOSED:
+        case.closed_on, case.outcome = on, outcome
+        fields += ["closed_on", "outcome"]
+    case.save(update_fields=fields)
+    audit_record(actor=actor, verb=f"legal.{event}", obj=case, note=note, after={
+        "event": event, "on": on, "court": court, "docket_no": docket_no, "law_firm": law_firm,
+        "lawyer_licence": lawyer_licence, "amount_fen": amount_fen, "outcome": outcome,
+        "document_sha256": row.document_sha256})
+    return row
+
+
+@transaction.atomic
+def deadline_add(*, actor: User, case: LegalCase, kind: str, due_on: dt.date, note: str = "",
+                 remind_days: int = 7) -> CaseDeadline:
+    _require(actor)
+    errors = {}
+    if kind not in DeadlineKind.values:
+        errors["kind"] = "请选择期限类型。"
+    if due_on is None:
+        errors["due_on"] = "请填写期限日期。"
+    elif due_on < case.opened_on:
+        errors["due_on"] = "期限不能早于立案日期。"
+    if not 0 <= remind_days <= 90:
+        errors["remind_days"] = "提前提醒天数应在 0 到 90 之间。"
+    if not case.is_open:
+        errors["case"] = "案件已结案。"
+    if errors:
+        raise ValidationError(errors)
+    d = CaseDeadline.objects.create(case=case, kind=kind, due_on=due_on, note=note[:300], remind_days=remind_days,
+                                    created_by=actor)
+    audit_record(actor=actor, verb="legal.deadline", obj=case, after={"kind": kind, "due_on": due_on, "note": note})
+    return d
+
+
+@transaction.atomic
+def deadline_done(*, actor: User, deadline: CaseDeadline, on: dt.date | None = None) -> CaseDeadline:
+    _require(actor)
+    if deadline.done_on:
+        raise ValidationError({"deadline": "该期限已办结。"})
+    deadline.done_on = on or _today()
+    deadline.save(update_fields=["done_on"])
+    audit_record(actor=actor, verb="legal.deadline_done", obj=deadline.case,
+                 after={"deadline": deadline.pk, "kind": deadline.kind, "done_on": deadline.done_on})
+    return deadline
+
+
+def deadlines_remind(*, today: dt.date | None = None) -> int:
+    """Mark the deadlines entering their reminder window today (a daily job); the legal pages list them."""
+    today = today or _today()
+    n = 0
+    for d in CaseDeadline.objects.filter(done_on__isnull=True, reminded_on__isnull=True,
+                                         case__closed_on__isnull=True).select_related("case"):
+        if d.due_on - dt.timedelta(days=d.remind_days) <= today:
+            CaseDeadline.objects.filter(pk=d.pk, reminded_on__isnull=True).update(reminded_on=today)
+            audit_record(actor=None, actor_label="job:legal_deadlines", verb="legal.deadline_remind", obj=d.case,
+                         after={"deadline": d.pk, "kind": d.kind, "due_on": d.due_on})
+            n += 1
+    return n
+
+
+@transaction.atomic
+def cost_add(*, actor: User, case: LegalCase, kind: str, amount_fen: int, on: dt.date, note: str = "") -> CaseCost:
+    _require(actor)
+    errors = {}
+    from wuye.legal.choices import CostKind
+
+    if kind not in CostKind.values:
+        errors["kind"] = "请选择费用类型。"
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        errors["amount_fen"] = "金额必须大于 0。"
+    if on is None or on > _today():
+        errors["on"] = "支付日期不能晚于今天。"
+    if errors:
+        raise ValidationError(errors)
+    cost = CaseCost.objects.create(case=case, kind=kind, amount_fen=amount_fen, on=on, note=note[:300],
+                                   created_by=actor)
+    audit_record(actor=actor, verb="legal.cost", obj=case, note=note,
+                 after={"kind": kind, "amount_fen": amount_fen, "on": on, "text": format_yuan(amount_fen)})
+    return cost
+
+
+# --- delivery proofs ---------------------------------------------------------------------------------------
+
+@transaction.atomic
+def proof_upload(*, actor: User, upload, kind: str, action: Action | None = None, task: Task | None = None,
+                 tracking_no: str = "", signed_by: str = "", relation: str = "", signed_on: dt.date | None = None,
+                 delivered: bool = True) -> DeliveryProof:
+    """Keep a delivery proof (EMS 签收 scan, signed 回执 photo) of a written demand, with its hash, type, size,
+    time and uploader. A proof of delivery marks the demand delivered on the signing day through dunning's
+    own receipt path (a notice task is closed with the signer, as the task list does), so the limitation
+    clock counts it."""
+    from wuye.dunning.dispatch import receipt_record
+    from wuye.dunning.services import task_close
+    from wuye.estate.selectors import units_visible
+
+    if not can_upload_proof(actor):
+        raise PermissionDenied("您的角色不能上传送达凭证。")
+    tracking_no = re.sub(r"\s+", "", tracking_no or "").upper()
+    signed_by, relation = signed_by.strip(), relation.strip()
+    if task is not None and action is None:
+        action = task.action
+    if task is None and action is not None:
+        task = Task.objects.filter(action=action).first()
+    errors: dict[str, str] = {}
+    if action is None:
+        errors["action"] = "请选择送达凭证所属的书面催缴（挂号信、EMS 或书面通知）。"
+    elif action.channel not in (Channel.REGISTERED, Channel.NOTICE):
+        errors["action"] = "送达凭证只能登记在挂号信/EMS 或书面通知上。"
+    elif action.status not in (ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.UNCERTAIN):
+        errors["action"] = f"该催缴的状态是“{action.get_status_display()}”，没有发出，不能登记送达。"
+    elif not units_visible(actor).filter(pk=action.unit_id).exists():
+        raise PermissionDenied("该房屋不在您的范围内。")
+    if kind not in ProofKind.values:
+        errors["kind"] = "请选择凭证类型。"
+    if kind == ProofKind.EMS and not TRACKING.match(tracking_no):
+        errors["tracking_no"] = "请填写邮件单号（8–20 位字母或数字，如 EMS 的 13 位单号）。"
+    if delivered:
+        if not signed_by:
+            errors["signed_by"] = "请填写签收人。"
+        if not relation:
+            errors["relation"] = "请填写签收人与业主的关系（本人、家庭成员、受托人等）。"
+        if signed_on is None:
+            errors["signed_on"] = "请填写签收日期。"
+        elif signed_on > _today():
+            errors["signed_on"] = "签收日期不能晚于今天。"
+        elif action is not None and action.sent_at and signed_on < timezone.localtime(action.sent_at).date():
+            errors["signed_on"] = f"签收日期不能早于寄出日期（{timezone.localtime(action.sent_at):%Y-%m-%d}）。"
+    try:
+        data, name, content_type = uploads.check_proof(upload)
+    except ValidationError as exc:
+        errors["file"] = exc.messages[0]
+    if errors:
+        raise ValidationError(errors)
+    proof = DeliveryProof(project_id=action.project_id, unit_id=action.unit_id, action=action, task=task, kind=kind,
+                          tracking_no=tracking_no, signed_by=signed_by[:50], signer_relation=relation[:20],
+                          signed_on=signed_on if delivered else None, delivered=delivered, original_name=name[:200],
+                          content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                          uploaded_by=actor)
+    proof.file.save(f"{proof.sha256[:16]}{uploads.EXTENSIONS[content_type]}", ContentFile(data), save=False)
+    proof.save()
+    if delivered:
+        what = f"{ProofKind(kind).label}{' ' + tracking_no if tracking_no else ''}"
+        if task is not None and task.status == TaskStatus.OPEN and task.kind in (TaskKind.NOTICE, TaskKind.REGISTERED):
+            task_close(actor=actor, task=task, note=f"上传{what}（凭证 #{proof.pk}）", signed_by=signed_by,
+                       relation=relation, signed_on=signed_on)
+        else:
+            at = timezone.make_aware(dt.datetime.combine(signed_on, dt.time(12, 0)))
+            receipt_record(out_id=action.out_id, delivered=True, at=at,
+                           detail=f"{what}；签收人 {signed_by}（{relation}）"[:300],
+                           actor_label=f"user:{actor.username}")
+    audit_record(actor=actor, verb="legal.proof", obj=action.unit, after={
+        "proof": proof.pk, "action": action.pk, "kind": kind, "tracking_no": tracking_no, "sha256": proof.sha256,
+        "signed_on": signed_on, "delivered": delivered})
+    return proof
+
+
+# --- templates ---------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def template_save(*, actor: User, kind: str, title: str, body: str) -> DocumentTemplate:
+    """Change the wording of a document draft; checked against wording that imitates a court or claims to be
+    sent by a law firm (a draft is the company's material for the firm)."""
+    from wuye.legal.documents import DEFAULTS, check_wording
+
+    _require(actor)
+    errors = {}
+    if kind not in DocumentKind.values:
+        errors["kind"] = "未知的文书。"
+    if not title.strip():
+        errors["title"] = "请填写标题。"
+    if not body.strip():
+        errors["body"] = "请填写正文。"
+    else:
+        problems = check_wording(body + title)
+        if problems:
+            errors["body"] = "；".join(problems)
+    if errors:
+        raise ValidationError(errors)
+    tpl = DocumentTemplate.objects.filter(kind=kind).first()
+    if tpl is None:
+        default = DEFAULTS[kind]
+        tpl = DocumentTemplate(kind=kind, title=default[0], body=default[1], version=0)
+    before = {"title": tpl.title, "body": tpl.body, "version": tpl.version}
+    tpl.title, tpl.body, tpl.version, tpl.updated_by = title.strip()[:60], body, tpl.version + 1, actor
+    tpl.save()
+    audit_record(actor=actor, verb="legal.template", obj=tpl, before=before,
+                 after={"title": tpl.title, "body": body, "version": tpl.version}, project_id=None)
+    return tpl

@@ -1,0 +1,212 @@
+"""Legal cases: opened from a referral (frozen statement, clocks), refusals that write nothing, events with
+their checks and deadlines, money recovered and costs, 支付令 eligibility naming the failing condition."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from tests.legal.conftest import SH, jpeg_bytes, referral_for, registered_of, upload
+from wuye.legal import services
+from wuye.legal.choices import Event, Stage
+from wuye.legal.eligibility import failed, payment_order_conditions
+from wuye.legal.models import CaseDeadline, CaseEvent, CaseLine, LegalCase
+
+D = dt.date
+TODAY = D(2026, 12, 4)
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch):
+    monkeypatch.setattr(services, "_today", lambda: TODAY)
+
+
+@pytest.fixture
+def case(lettered, carol):
+    unit = lettered["units"][0]
+    task = referral_for(unit)
+    return services.case_open_from_referral(actor=carol, task=task, on=D(2026, 12, 1))
+
+
+def test_a_case_from_a_referral_freezes_the_debtors_periods_and_closes_the_task(case, lettered):
+    unit = lettered["units"][0]
+    assert case.number == "FW20260001" and case.stage == Stage.REVIEW
+    assert case.party.name == "业主001" and case.source_task.status == "done"
+    assert "FW20260001" in case.source_task.close_note
+    lines = list(case.lines.order_by("period_start"))
+    assert [x.period_start for x in lines] == [D(2026, m, 1) for m in range(1, 8)]
+    assert all(x.unit_id == unit.pk and x.open_fen == x.amount_fen == 17_900 for x in lines)
+    assert case.principal_fen == 7 * 17_900
+    assert case.late_fee_fen > case.court_late_fee_fen > 0  # 0.5‰ a day against LPR × 1.3
+    assert lines[0].late_fee_explanation.startswith("¥179.00 × 0.5‰")
+    assert lines[0].expiry == D(2029, 1, 16) and lines[0].holiday_unchecked and not lines[0].barred
+    assert CaseEvent.objects.filter(case=case, event=Event.OPENED).count() == 1
+
+
+def test_a_settled_account_is_refused_and_nothing_is_written(lettered, carol, alice):
+    from wuye.billing.services import payment_record
+
+    unit = lettered["units"][1]
+    task = referral_for(unit)
+    payment_record(actor=alice, unit=unit, amount_fen=7 * 18_100, method="cash")
+    with pytest.raises(ValidationError) as exc:
+        services.case_open_from_referral(actor=carol, task=task, on=TODAY)
+    assert "没有逾期未缴的费用" in str(exc.value)
+    assert not LegalCase.objects.exists() and not CaseLine.objects.exists()
+    task.refresh_from_db()
+    assert task.status == "open"
+
+
+def test_a_second_case_for_the_same_debtor_is_refused(case, carol):
+    with pytest.raises(ValidationError, match="已有未结案件 FW20260001"):
+        services.case_open(actor=carol, project=case.project, party=case.party, on=TODAY)
+    assert LegalCase.objects.count() == 1
+
+
+def test_collectors_cannot_open_cases(lettered, bob):
+    with pytest.raises(PermissionDenied):
+        services.case_open_from_referral(actor=bob, task=referral_for(lettered["units"][0]), on=TODAY)
+
+
+def test_the_case_claims_only_its_debtors_periods_after_a_sale(lettered, carol, alice):
+    """Periods billed to the seller stay the seller's: a case against the buyer claims the buyer's only."""
+    from wuye.billing.models import Bill
+    from wuye.estate.models import Party
+
+    unit = lettered["units"][0]
+    buyer = Party.objects.create(name="买受人甲", natural_key="buyer-1")
+    Bill.objects.filter(unit=unit, period_start__gte=D(2026, 5, 1)).update(party=buyer)
+    case = services.case_open(actor=carol, project=unit.project, party=buyer, on=TODAY)
+    assert [x.period_start.month for x in case.lines.order_by("period_start")] == [5, 6, 7]
+
+
+def test_payment_order_refused_for_disputed_periods_naming_the_condition(case, carol, alice):
+    from wuye.casework.services import dispute_open
+
+    unit = case.lines.first().unit
+    dispute_open(actor=alice, unit=unit, reason="service", description="电梯长期故障", on=TODAY)
+    before = CaseEvent.objects.count()
+    with pytest.raises(ValidationError) as exc:
+        services.case_event_add(actor=carol, case=case, event=Event.PAYMENT_ORDER_FILED, on=TODAY, court="测试区人民法院")
+    text = str(exc.value)
+    assert "债权债务无争议" in text and "2026-01" in text and "有未解决的争议" in text
+    assert CaseEvent.objects.count() == before
+    case.refresh_from_db()
+    assert case.stage == Stage.REVIEW
+
+
+def test_payment_order_needs_a_delivered_demand_for_every_period(case, carol, lettered):
+    conditions = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}
+    assert not conditions["demand"].ok
+    assert "2026-01" in conditions["demand"].detail  # the registered letter was posted, never signed for
+    # the EMS 签收 comes back: January–April are covered, May–July are not
+    action = registered_of(lettered["units"][0])
+    services.proof_upload(actor=carol, upload=upload(jpeg_bytes(), "ems.jpg"), kind="ems", task=action.task,
+                          tracking_no="EA123456789CN", signed_by="业主001", relation="本人", signed_on=D(2026, 4, 25))
+    conditions = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}
+    assert not conditions["demand"].ok and "2026-05、2026-06、2026-07" in conditions["demand"].detail
+    assert "2026-04" not in conditions["demand"].detail
+    for code in ("matured", "undisputed", "address", "late_fee_clause", "limitation", "owing"):
+        assert conditions[code].ok, conditions[code]
+
+
+def test_payment_order_accepted_once_conditions_hold_then_objection_deadline(case, carol, lettered):
+    from tests.legal.conftest import Book  # noqa: F401  (history helpers live there)
+    from wuye.dunning.models import Action
+
+    unit = lettered["units"][0]
+    action = registered_of(unit)
+    Action.objects.filter(pk=action.pk).update(
+        status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH), deadline=D(2026, 11, 10),
+        periods=[D(2026, m, 1).isoformat() for m in range(1, 8)])
+    assert not failed(payment_order_conditions(case, as_of=TODAY))
+    ev = services.case_event_add(actor=carol, case=case, event=Event.PAYMENT_ORDER_FILED, on=TODAY,
+                                 court="测试区人民法院")
+    case.refresh_from_db()
+    assert case.stage == Stage.PAYMENT_ORDER and ev.court == "测试区人民法院"
+    services.case_event_add(actor=carol, case=case, event=Event.PAYMENT_ORDER_ISSUED, on=TODAY)
+    d = CaseDeadline.objects.get(case=case, kind="objection")
+    assert d.due_on == D(2026, 12, 21)  # 15 days → Saturday 19 December → Monday 21 December
+
+
+def test_lawyer_letter_issued_needs_firm_lawyer_licence_and_pdf(case, carol):
+    with pytest.raises(ValidationError) as exc:
+        services.case_event_add(actor=carol, case=case, event=Event.LETTER_ISSUED, on=TODAY, law_firm="某某律师事务所",
+                                lawyer_name="王律师", lawyer_licence="12345")
+    errors = exc.value.message_dict
+    assert "17 位数字" in errors["lawyer_licence"][0] and "PDF" in errors["document"][0]
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    ev = services.case_event_add(actor=carol, case=case, event=Event.LETTER_ISSUED, on=TODAY, law_firm="某某律师事务所",
+                                 lawyer_name="王律师", lawyer_licence="13101201810123456",
+                                 document=upload(pdf, "letter.pdf"))
+    assert ev.document_sha256 and ev.document.name.endswith(".pdf")
+    case.refresh_from_db()
+    assert case.stage == Stage.LAWYER_LETTER
+
+
+def test_judgment_adds_appeal_and_enforcement_deadlines_and_closing(case, carol):
+    from wuye.dunning.models import Action
+
+    Action.objects.filter(unit_id=case.lines.first().unit_id, channel="registered").update(
+        status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH), deadline=D(2026, 11, 10),
+        periods=[D(2026, m, 1).isoformat() for m in range(1, 8)])
+    with pytest.raises(ValidationError, match="尚未登记起诉立案"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=1, due_on=TODAY)
+    services.case_event_add(actor=carol, case=case, event=Event.LAWSUIT_FILED, on=D(2026, 12, 2), court="测试区人民法院",
+                            docket_no="(2026)测0101民初1号")
+    with pytest.raises(ValidationError, match="履行期限届满日"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=125_300)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=125_300,
+                            due_on=D(2026, 12, 31))
+    kinds = dict(CaseDeadline.objects.filter(case=case).values_list("kind", "due_on"))
+    assert kinds["appeal"] == D(2026, 12, 21)  # 15 days, Saturday → Monday
+    assert kinds["enforcement"] == D(2028, 12, 31)  # two years from the performance date (not yet checked)
+    services.case_event_add(actor=carol, case=case, event=Event.CLOSED, on=TODAY, outcome="paid")
+    case.refresh_from_db()
+    assert case.stage == Stage.CLOSED and case.closed_on == TODAY and case.outcome == "paid"
+    with pytest.raises(ValidationError, match="已于"):
+        services.case_event_add(actor=carol, case=case, event=Event.HEARING, on=TODAY)
+
+
+def test_lawsuit_refused_without_a_delivered_demand(case, carol):
+    with pytest.raises(ValidationError) as exc:
+        services.case_event_add(actor=carol, case=case, event=Event.LAWSUIT_FILED, on=TODAY, court="测试区人民法院")
+    assert "已书面催告且期限已过" in str(exc.value)
+    assert not CaseEvent.objects.filter(event=Event.LAWSUIT_FILED).exists()
+
+
+def test_payment_after_opening_shows_on_the_case_and_counts_as_recovered(case, carol, alice):
+    from wuye.billing.services import payment_record
+    from wuye.legal.selectors import payments_since_opening, recovered_by_case
+
+    unit = case.lines.first().unit
+    payment_record(actor=alice, unit=unit, amount_fen=20_000, method="cash")
+    assert [p.amount_fen for p in payments_since_opening(case)] == [20_000]
+    assert recovered_by_case([case.pk]) == {case.pk: 20_000}
+    services.cost_add(actor=carol, case=case, kind="court_fee", amount_fen=5_000, on=TODAY)
+    with pytest.raises(ValidationError, match="大于 0"):
+        services.cost_add(actor=carol, case=case, kind="court_fee", amount_fen=0, on=TODAY)
+
+
+def test_event_dates_are_checked(case, carol):
+    with pytest.raises(ValidationError, match="不能晚于今天"):
+        services.case_event_add(actor=carol, case=case, event=Event.NOTE, on=TODAY + dt.timedelta(days=1), note="x")
+    with pytest.raises(ValidationError, match="不能早于立案日期"):
+        services.case_event_add(actor=carol, case=case, event=Event.NOTE, on=D(2026, 1, 1), note="x")
+    with pytest.raises(ValidationError, match="调解组织"):
+        services.case_event_add(actor=carol, case=case, event=Event.MEDIATION_REQUESTED, on=TODAY)
+    services.case_event_add(actor=carol, case=case, event=Event.MEDIATION_REQUESTED, on=TODAY,
+                            mediator="peoples_mediation")
+    case.refresh_from_db()
+    assert case.stage == Stage.MEDIATION
+
+
+def test_deadline_reminders(case, carol):
+    d = services.deadline_add(actor=carol, case=case, kind="hearing", due_on=D(2026, 12, 10), note="第一次开庭")
+    assert services.deadlines_remind(today=D(2026, 12, 2)) == 0
+    assert services.deadlines_remind(today=D(2026, 12, 3)) == 1
+    assert services.deadlines_remind(today=D(2026, 12, 4)) == 0  # once
+    d.refresh_from_db()
+    assert d.reminded_on == D(2026, 12, 3)
