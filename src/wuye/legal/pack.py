@@ -294,7 +294,7 @@ class Builder:
         from reportlab.platypus import PageBreak, Spacer
 
         case = self.case
-        story = [self.p("证 据 目 录", "title"),
+        story = [self.p("证据目录", "title"),
                  self.p(f"案件 {case.number}　债务人 {case.party.name}　项目 {case.project.name}　"
                         f"截至 {self.as_of:%Y年%m月%d日}", "sub")]
         rows = [["序号", "证据名称", "证明目的", "页码"]]

@@ -1,0 +1,197 @@
+"""The hash chain over the action log, evidence packs (PDF with the 证据目录, ZIP with a SHA-256 manifest) and
+``wuye evidence_verify``: a pack of a demo case verifies; editing one action row makes it fail naming that row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.legal.conftest import SH, jpeg_bytes, png_bytes, referral_for, registered_of, upload
+from wuye.dunning.models import Action, ActionEvent
+from wuye.legal import chain, services
+from wuye.legal.pack import build_pack, verify_pack
+
+D = dt.date
+TODAY = D(2026, 12, 4)
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch):
+    monkeypatch.setattr(services, "_today", lambda: TODAY)
+
+
+@pytest.fixture
+def demo_case(lettered, carol):
+    """A case whose registered letter came back signed (EMS receipt uploaded) and whose owner once promised."""
+    unit = lettered["units"][0]
+    action = registered_of(unit)
+    services.proof_upload(actor=carol, upload=upload(jpeg_bytes(), "ems.jpg"), kind="ems", task=action.task,
+                          tracking_no="EA123456789CN", signed_by="业主001", relation="本人", signed_on=D(2026, 4, 25))
+    return services.case_open_from_referral(actor=carol, task=referral_for(unit), on=D(2026, 12, 1))
+
+
+def test_seal_then_verify_passes_and_is_idempotent(demo_case):
+    first = chain.seal()
+    assert first.sealed["action"] > 0 and first.sealed["action_event"] > 0 and first.sealed["proof"] == 1
+    assert chain.seal().total == 0  # nothing new
+    assert chain.verify() == []
+    call_command("evidence_verify")  # no error
+
+
+def test_pending_actions_are_not_sealed_until_final(lettered):
+    chain.seal()
+    sealed = set(chain.ChainLink.objects.filter(kind="action").values_list("row_id", flat=True))
+    pending = set(Action.objects.filter(status="pending").values_list("pk", flat=True))
+    assert sealed and not (sealed & pending)
+
+
+@pytest.mark.parametrize(("edit", "needle"), [
+    (lambda a: Action.objects.filter(pk=a.pk).update(content="改过的内容"), "在封存后被修改"),
+    (lambda a: Action.objects.filter(pk=a.pk).update(periods=["2025-01-01"]), "在封存后被修改"),
+    (lambda a: Action.objects.filter(pk=a.pk).update(delivered_at=dt.datetime(2026, 10, 1, tzinfo=SH)),
+     "送达时间被直接修改"),
+    (lambda a: Action.objects.filter(pk=a.pk).update(status="failed"), "状态被直接修改"),
+])
+def test_editing_an_action_row_is_detected_naming_the_row(demo_case, lettered, edit, needle):
+    action = registered_of(lettered["units"][0])
+    chain.seal()
+    edit(action)
+    problems = chain.verify()
+    assert problems and any(f"催缴动作 #{action.pk}" in str(p) and needle in str(p) for p in problems), problems
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("evidence_verify")
+
+
+def test_deleting_an_event_or_a_link_is_detected(demo_case, lettered):
+    chain.seal()
+    event = ActionEvent.objects.filter(action=registered_of(lettered["units"][0])).order_by("pk").first()
+    ActionEvent.objects.filter(pk=event.pk).delete()
+    assert any(f"动作记录 #{event.pk}" in str(p) and "已被删除" in str(p) for p in chain.verify())
+
+
+def test_a_tampered_link_is_detected(demo_case):
+    chain.seal()
+    link = chain.ChainLink.objects.order_by("seq")[3]
+    chain.ChainLink.objects.filter(pk=link.pk).update(row_hash="f" * 64)
+    assert any("链接摘要不符" in str(p) for p in chain.verify())
+
+
+def test_the_pack_opens_its_manifest_matches_and_verify_passes(demo_case, carol, tmp_path):
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    assert pack.pages >= 11 and pack.exhibits == 10
+    data = pack.zip.read()
+    assert hashlib.sha256(data).hexdigest() == pack.zip_sha256
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(zf.read("manifest.json"))
+    for f in manifest["files"]:
+        assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
+    assert any(f["path"].startswith("proofs/") for f in manifest["files"])
+    kinds = {r["kind"] for r in manifest["records"]}
+    assert {"action", "action_event", "proof"} <= kinds
+    assert [e["no"] for e in manifest["exhibits"]] == list(range(1, 11))
+    spans = [e["pages"] for e in manifest["exhibits"]]
+    assert spans[0][0] == 2 and all(a[1] + 1 == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert spans[-1][1] == pack.pages
+    assert verify_pack(data) == []
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    call_command("evidence_verify", pack=str(path))
+    # a later edit of a demand the pack relies on makes the pack fail, naming the row
+    action = registered_of(demo_case.lines.first().unit)
+    Action.objects.filter(pk=action.pk).update(address="改过的地址")
+    problems = verify_pack(data)
+    assert any(f"催缴动作 #{action.pk}" in p for p in problems), problems
+    with pytest.raises(CommandError):
+        call_command("evidence_verify", pack=str(path))
+
+
+def test_a_file_changed_inside_the_zip_is_detected(demo_case, carol):
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    src = zipfile.ZipFile(io.BytesIO(pack.zip.read()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, data + b"x" if name == "data/欠费明细.csv" else data)
+    assert any("欠费明细.csv" in p and "被改动" in p for p in verify_pack(out.getvalue()))
+
+
+def test_pdftotext_finds_the_index_and_every_exhibit(demo_case, carol, tmp_path):
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    path = tmp_path / "p.pdf"
+    path.write_bytes(pack.pdf.read())
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")
+    assert "证据目录" in pages[0] and demo_case.number in pages[0]
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(pack.zip.read())).read("manifest.json"))
+    for ex in manifest["exhibits"]:
+        first, last = ex["pages"]
+        assert f"证据 {ex['no']}" in pages[first - 1] and ex["title"][:6] in pages[first - 1]
+        assert f"{first}–{last}" in pages[0]
+    assert "EA123456789CN" in text and "业主001" in text
+
+
+def test_proof_upload_refuses_bad_files_and_writes_nothing(lettered, carol):
+    from django.core.exceptions import ValidationError
+
+    from wuye.legal.models import DeliveryProof
+
+    action = registered_of(lettered["units"][0])
+    base = dict(actor=carol, kind="ems", task=action.task, tracking_no="EA123456789CN", signed_by="业主001",
+                relation="本人", signed_on=D(2026, 4, 25))
+    cases = [
+        (upload(b"MZ\x90\x00 not an image", "scan.jpg"), "只接受"),
+        (upload(b"\xff\xd8\xff\xe0 broken jpeg", "scan.jpg"), "损坏"),
+        (upload(b"%PDF-1.4 /JavaScript (app.alert(1)) %%EOF", "x.pdf"), "脚本"),
+        (upload(png_bytes() + b"x" * 200, "big.png"), "过大"),
+    ]
+    from django.test import override_settings
+
+    with override_settings(WUYE_LEGAL_UPLOAD_MAX_BYTES=200):
+        for up, needle in cases:
+            with pytest.raises(ValidationError, match=needle):
+                services.proof_upload(upload=up, **base)
+    with pytest.raises(ValidationError, match="邮件单号"):
+        services.proof_upload(upload=upload(png_bytes()), **{**base, "tracking_no": "12"})
+    with pytest.raises(ValidationError, match="签收日期不能早于寄出日期"):
+        services.proof_upload(upload=upload(png_bytes()), **{**base, "signed_on": D(2026, 4, 1)})
+    assert not DeliveryProof.objects.exists()
+    action.refresh_from_db()
+    assert action.status == "sent" and action.task.status == "open"
+
+
+def test_proof_on_an_sms_is_refused(lettered, carol):
+    from django.core.exceptions import ValidationError
+
+    sms = Action.objects.filter(unit=lettered["units"][0], channel="sms").first()
+    with pytest.raises(ValidationError, match="挂号信/EMS 或书面通知"):
+        services.proof_upload(actor=carol, upload=upload(png_bytes()), kind="ems", action=sms,
+                              tracking_no="EA123456789CN", signed_by="x", relation="本人", signed_on=D(2026, 4, 25))
+
+
+def test_proof_stores_hash_and_restarts_the_clock(lettered, carol):
+    from wuye.legal.clocks import limitation_clocks
+
+    unit = lettered["units"][0]
+    action = registered_of(unit)
+    proof = services.proof_upload(actor=carol, upload=upload(png_bytes(), "回执.png"), kind="signed_receipt",
+                                  task=action.task, signed_by="业主001之妻", relation="家庭成员", signed_on=D(2026, 4, 27))
+    assert proof.size == len(proof.file.read()) and len(proof.sha256) == 64 and proof.content_type == "image/png"
+    action.refresh_from_db()
+    assert action.status == "delivered" and action.delivered_at.astimezone(SH).date() == D(2026, 4, 27)
+    clocks = {lc.period_start: lc.clock for lc in limitation_clocks(as_of=TODAY, unit_ids=[unit.pk])}
+    assert clocks[D(2026, 1, 1)].expiry == D(2029, 4, 27)  # restarted by the signed letter
+    assert clocks[D(2026, 6, 1)].expiry == D(2029, 6, 16)  # not named in it
