@@ -15,6 +15,7 @@ from wuye.casework.api import (
 )
 from wuye.dunning.api import CollectionView, MessageTemplateDetailView, MessageTemplateListView, receipt_view
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
+from wuye.legal import api as legal_api
 from wuye.portal.api import alipay_notify, wechat_notify
 
 router = DefaultRouter()
@@ -42,5 +43,20 @@ urlpatterns = [
     path("message-templates/<int:pk>/", MessageTemplateDetailView.as_view(), name="message-template-detail"),
     path("talking-points/", TalkingPointListView.as_view(), name="talking-point-list"),
     path("talking-points/<int:pk>/", TalkingPointDetailView.as_view(), name="talking-point-detail"),
+    path("legal/cases/", legal_api.CaseListCreateView.as_view(), name="legal-cases"),
+    path("legal/cases/<int:pk>/", legal_api.CaseDetailView.as_view(), name="legal-case"),
+    path("legal/cases/<int:pk>/events/", legal_api.CaseEventView.as_view(), name="legal-case-events"),
+    path("legal/cases/<int:pk>/deadlines/", legal_api.CaseDeadlineView.as_view(), name="legal-case-deadlines"),
+    path("legal/cases/<int:pk>/costs/", legal_api.CaseCostView.as_view(), name="legal-case-costs"),
+    path("legal/cases/<int:pk>/payment-order-check/", legal_api.PaymentOrderCheckView.as_view(),
+         name="legal-case-payment-order-check"),
+    path("legal/cases/<int:pk>/documents/<str:kind>/", legal_api.CaseDocumentView.as_view(),
+         name="legal-case-document"),
+    path("legal/cases/<int:pk>/packs/", legal_api.CasePacksView.as_view(), name="legal-case-packs"),
+    path("legal/packs/<int:pk>/<str:fmt>/", legal_api.PackFileView.as_view(), name="legal-pack-file"),
+    path("legal/clocks/", legal_api.ClocksView.as_view(), name="legal-clocks"),
+    path("legal/expiring/", legal_api.ExpiringView.as_view(), name="legal-expiring"),
+    path("legal/court-fee/", legal_api.CourtFeeView.as_view(), name="legal-court-fee"),
+    path("legal/proofs/", legal_api.ProofCreateView.as_view(), name="legal-proofs"),
     path("", include(router.urls)),
 ]

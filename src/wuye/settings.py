@@ -123,6 +123,8 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Each role's first page after login (when no ``next`` address is given); roles not listed land on "home".
+WUYE_ROLE_LANDING = {"legal": "legal:case-list"}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -210,6 +212,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LegalOutcomeEnum": "wuye.legal.choices.Outcome",
+        "LegalProofKindEnum": "wuye.legal.choices.ProofKind",
+        "LegalCostKindEnum": "wuye.legal.choices.CostKind",
+        "LegalDeadlineKindEnum": "wuye.legal.choices.DeadlineKind",
+    },
 }
 
 # --- jobs ---------------------------------------------------------------------------------------------
@@ -288,10 +296,16 @@ WUYE_PAY_LINK_FACTORY = "wuye.portal.links.pay_link_for"
 # {key: URL}; reminders and printed notices call it per batch (one link per unit, party and day)
 WUYE_PAY_LINKS_FACTORY = "wuye.portal.links.pay_links_for"
 WUYE_CONTACT_PREFERENCES = "wuye.portal.selectors.opted_out_unit_ids"
-# The legal module's limitation clock, read by the daily run for the 时效保全 step (as_of, within_days,
-# project_id, unit_ids → {(unit, debtor): [period starts]}); empty until the legal app provides it.
-WUYE_LIMITATION_READER = os.environ.get("WUYE_LIMITATION_READER", "")
+# The legal module's limitation clocks, read by lower modules through these paths (never an import): the daily
+# run's 时效保全 step (as_of, within_days, project_id, unit_ids → {(unit, debtor): [period starts, ISO]}); the
+# statement page (unit ids, as_of → {bill id: clock}); the collector's worklist (unit ids, as_of, within days →
+# {unit: (soon, barred)}). Empty (the env var set to "") switches the 时效保全 step off.
+WUYE_LIMITATION_READER = os.environ.get("WUYE_LIMITATION_READER", "wuye.legal.selectors.expiring_periods")
 WUYE_LIMITATION_NOTICE_DAYS = envint("WUYE_LIMITATION_NOTICE_DAYS", 90)
+WUYE_LIMITATION_CLOCKS = "wuye.legal.selectors.clocks_by_bill"
+WUYE_LIMITATION_COUNTS = "wuye.legal.selectors.expiring_counts"
+# Uploaded evidence (delivery proofs, the firm's issued letter): at most this many bytes each.
+WUYE_LEGAL_UPLOAD_MAX_BYTES = envint("WUYE_LEGAL_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 # Owner login by phone and SMS code (/p/login/): the gateway's registered template id for the code message
 # (parameters: the code, its validity in minutes) and how long a login lasts.
 WUYE_PORTAL_LOGIN_SMS_TEMPLATE = os.environ.get("WUYE_PORTAL_LOGIN_SMS_TEMPLATE", "")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("billing/", include("wuye.billing.urls")),
     path("collection/", include("wuye.dunning.urls")),
     path("casework/", include("wuye.casework.urls")),
+    path("legal/", include("wuye.legal.urls")),
     path("p/", include("wuye.portal.urls")),
     path("portal-admin/", include("wuye.portal.staff_urls")),
     path("banking/", include("wuye.banking.urls")),

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.views.decorators.http import require_POST
 
 from wuye.accounts import permissions
@@ -18,6 +20,16 @@ from wuye.accounts.services import territory_remove as territory_remove_service
 from wuye.estate.choices import OccupancyState
 from wuye.estate.models import Building
 from wuye.estate.selectors import projects_visible, units_visible
+
+
+class LoginView(auth_views.LoginView):
+    """Login; without a ``next`` address each role lands on its own first page (``WUYE_ROLE_LANDING``)."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        landing = getattr(settings, "WUYE_ROLE_LANDING", {}).get(getattr(self.request.user, "role", ""))
+        return resolve_url(landing) if landing else super().get_default_redirect_url()
 
 
 @login_required

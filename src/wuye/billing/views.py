@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +12,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -33,6 +35,9 @@ def unit_statement(request, pk: int):
     unit = _unit(request, pk)
     as_of = timezone.localdate()
     statement = statement_for_unit(unit, as_of=as_of)
+    clocks = _limitation_clocks([unit.pk], as_of)
+    for line in statement.lines:
+        line.clock = clocks.get(line.bill.pk)
     open_lines = [line.bill for line in statement.lines if line.open_fen > 0]
     form = forms.DeskPaymentForm(request.POST or None, open_bills=open_lines)
     if request.method == "POST":
@@ -64,6 +69,12 @@ def unit_statement(request, pk: int):
         "deliveries": unit.statement_deliveries.select_related("recorded_by")[:20],
         **_prepay_context(unit, as_of),
     })
+
+
+def _limitation_clocks(unit_ids: list[int], as_of: dt.date) -> dict:
+    """bill id → its limitation clock, from the legal module through a setting (billing does not import legal)."""
+    path = getattr(settings, "WUYE_LIMITATION_CLOCKS", "")
+    return import_string(path)(unit_ids, as_of) if path else {}
 
 
 def _prepay_context(unit, as_of: dt.date) -> dict:

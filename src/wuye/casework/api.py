@@ -53,6 +53,8 @@ class WorkRowSerializer(serializers.Serializer):
     promise_fen = serializers.IntegerField(allow_null=True)
     disputed = serializers.BooleanField()
     broken_promises = serializers.IntegerField(help_text="业主失约（承诺到期未缴）的次数")
+    limitation_soon = serializers.IntegerField(help_text="60 天内将超过诉讼时效的账期数")
+    limitation_barred = serializers.IntegerField(help_text="已超过诉讼时效的账期数")
     last_on = serializers.DateField(allow_null=True)
     last_outcome = serializers.CharField()
     last_outcome_label = serializers.CharField()

@@ -7,8 +7,10 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
@@ -27,6 +29,7 @@ LARGE_FEN = 200_000  # ¥2,000 and more counts as a large arrears
 OLD_DAYS = 90  # three months and more counts as old
 NEW_DAYS = 30  # at most a month overdue counts as new
 POINTS_PER_ROW = 3
+LIMITATION_DAYS = 60  # warn of periods whose limitation period runs out within this many days
 
 # priority → why the row is where it is
 PRIORITY_LABELS = {
@@ -69,6 +72,8 @@ class WorkRow:
     points: list[TalkingPoint] = field(default_factory=list)
     broken_promises: int = 0  # promises the owner has broken (on any of their units)
     next_step: str = ""  # what happens next on this account (the follow-up its state and class drive)
+    limitation_soon: int = 0  # periods whose limitation period runs out within LIMITATION_DAYS
+    limitation_barred: int = 0  # periods already time-barred
     party_id: int | None = None  # the debtor
     ladder_done: bool = False  # every stage of the ladder has been issued: a manager decides what next
     former_owner: bool = False  # the debtor no longer owns the unit (sold): reached at their own contacts
@@ -247,6 +252,8 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
         for row in rows_of(unit_id, party_id):
             row.last_on, row.last_outcome, row.last_by = on, outcome, by_name or by_username or ""
 
+    _limitation(rows, day)
+
     points = list(TalkingPoint.objects.filter(active=True).order_by("sort", "pk"))
     by_class: dict[str, list[TalkingPoint]] = defaultdict(list)
     by_reason: dict[str, list[TalkingPoint]] = defaultdict(list)
@@ -283,6 +290,18 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
     for row in out:
         counts[row.priority] += 1
     return Worklist(day, out, dict(counts), "")
+
+
+def _limitation(rows: dict[tuple[int, int], WorkRow], day: dt.date) -> None:
+    """Periods about to become (or already) time-barred, per debtor, from the legal module's clocks through a
+    setting (casework does not import legal): ``WUYE_LIMITATION_COUNTS(unit_ids, as_of, within_days)`` →
+    {(unit, debtor): (soon, barred)}."""
+    path = getattr(settings, "WUYE_LIMITATION_COUNTS", "")
+    if not path or not rows:
+        return
+    counts = import_string(path)(sorted({unit_id for unit_id, _party in rows}), day, LIMITATION_DAYS)
+    for key, row in rows.items():
+        row.limitation_soon, row.limitation_barred = counts.get(key, (0, 0))
 
 
 # what each class has the engine do next (domain.md, "Classifying each unpaid account")

@@ -76,12 +76,14 @@ class Scope:
     unit_ids: tuple[int, ...] | None = None
     party_id: int | None = None
     bill_ids: tuple[int, ...] | None = None
+    due_before: dt.date | None = None
 
     def bill_q(self, prefix: str = "") -> Q:
         q = Q(**{f"{prefix}is_void": False, f"{prefix}late_fee_of__isnull": True})
         if self.bill_ids is not None:
             return q & Q(**{f"{prefix}pk__in_ids": list(self.bill_ids)})
-        q &= Q(**{f"{prefix}settled_fen__lt": F(f"{prefix}amount_fen"), f"{prefix}due_date__lt": self.as_of})
+        q &= Q(**{f"{prefix}settled_fen__lt": F(f"{prefix}amount_fen"),
+                  f"{prefix}due_date__lt": min(self.as_of, self.due_before or self.as_of)})
         if self.project_id is not None:
             q &= Q(**{f"{prefix}project_id": self.project_id})
         if self.unit_ids is not None:
@@ -92,18 +94,22 @@ class Scope:
 
 
 def limitation_clocks(*, as_of: dt.date, project_id: int | None = None, unit_ids=None, party_id: int | None = None,
-                      bill_ids=None, detail: bool = False, cal: Calendar | None = None) -> list[LineClock]:
+                      bill_ids=None, detail: bool = False, cal: Calendar | None = None,
+                      due_before: dt.date | None = None) -> list[LineClock]:
     """The clock of every open, matured principal line in scope (or of the lines ``bill_ids``, open or not).
     ``detail`` keeps a reference on each event (which action, payment, promise, case) for pages and the
-    evidence pack; without it the reads are grouped as far as the rules allow (the whole estate)."""
+    evidence pack; without it the reads are grouped as far as the rules allow (the whole estate).
+    ``due_before`` limits the lines to those due before that day: interruptions only move an expiry later,
+    so a question about clocks running out by a date concerns only lines due three years before it."""
     scope = Scope(as_of, project_id, tuple(unit_ids) if unit_ids is not None else None, party_id,
-                  tuple(bill_ids) if bill_ids is not None else None)
+                  tuple(bill_ids) if bill_ids is not None else None, due_before)
     lines = list(Bill.objects.filter(scope.bill_q()).values_list(
         "pk", "unit_id", "party_id", "project_id", "period_start", "due_date", "created_at", "amount_fen",
         "settled_fen").order_by())
     if not lines:
         return []
-    if scope.bill_ids is not None or scope.party_id is not None:
+    if scope.bill_ids is not None or scope.party_id is not None or (
+            scope.due_before is not None and len({row[1] for row in lines}) <= 50_000):
         # events are read by the units of these lines
         scope = Scope(as_of, None, tuple(sorted({row[1] for row in lines})), None, scope.bill_ids)
     demands = _demands(scope, detail)

@@ -15,25 +15,35 @@ from wuye.accounts.selectors import project_scope_q
 from wuye.billing.models import Allocation, Payment
 from wuye.legal.choices import ClockState, Stage
 from wuye.legal.clocks import LineClock, limitation_clocks
+from wuye.legal.limitation import YEARS, add_years
 from wuye.legal.models import CaseCost, CaseDeadline, CaseLine, ClockSummary, LegalCase
 
 __all__ = ["LineClock", "limitation_clocks", "expiring_periods", "clocks_by_bill", "expiring_counts",
            "cases_visible", "clock_summary_compute"]
 
 DEFAULT_WITHIN_DAYS = 90
+HOLIDAY_MARGIN_DAYS = 15  # the longest a holiday extension can move an expiry (Spring Festival, National Day)
+
+
+def _due_before(as_of: dt.date, within_days: int) -> dt.date:
+    """Lines due on or after this day cannot run out within ``within_days``: even without any interruption their
+    period ends later (interruptions only move it later still)."""
+    return add_years(as_of + dt.timedelta(days=within_days + HOLIDAY_MARGIN_DAYS), -YEARS) + dt.timedelta(days=1)
 
 
 def expiring_periods(*, as_of: dt.date, within_days: int = DEFAULT_WITHIN_DAYS, project_id: int | None = None,
-                     unit_ids=None) -> dict[tuple[int, int], list[dt.date]]:
-    """(unit, party) → the billing periods (first days, ascending) with an open line whose limitation period
-    runs out within ``within_days`` days of ``as_of`` and has not run out yet: what a 时效保全 demand names so
-    the clock is reset before it runs out. Set-based (see ``clocks.limitation_clocks``)."""
+                     unit_ids=None) -> dict[tuple[int, int], list[str]]:
+    """(unit, debtor) → the billing periods (first days, ISO, ascending) with an open line whose limitation
+    period runs out within ``within_days`` days of ``as_of`` and has not run out yet: what a 时效保全 demand
+    names so the clock is reset before it runs out (the daily run reads it through
+    ``settings.WUYE_LIMITATION_READER``). Only lines due early enough to qualify are read (``_due_before``)."""
     out: dict[tuple[int, int], set[dt.date]] = defaultdict(set)
-    for lc in limitation_clocks(as_of=as_of, project_id=project_id, unit_ids=unit_ids):
+    for lc in limitation_clocks(as_of=as_of, project_id=project_id, unit_ids=unit_ids,
+                                due_before=_due_before(as_of, within_days)):
         left = lc.clock.days_left(as_of)
         if 0 <= left <= within_days:
             out[(lc.unit_id, lc.party_id)].add(lc.period_start)
-    return {key: sorted(periods) for key, periods in out.items()}
+    return {key: [p.isoformat() for p in sorted(periods)] for key, periods in out.items()}
 
 
 def clocks_by_bill(unit_ids, as_of: dt.date) -> dict[int, LineClock]:
@@ -41,17 +51,18 @@ def clocks_by_bill(unit_ids, as_of: dt.date) -> dict[int, LineClock]:
     return {lc.bill_id: lc for lc in limitation_clocks(as_of=as_of, unit_ids=list(unit_ids), detail=True)}
 
 
-def expiring_counts(unit_ids, as_of: dt.date, within_days: int = 60) -> dict[int, tuple[int, int]]:
-    """unit → (periods running out within ``within_days``, periods already time-barred) for the worklist."""
-    soon: dict[int, set] = defaultdict(set)
-    barred: dict[int, set] = defaultdict(set)
-    for lc in limitation_clocks(as_of=as_of, unit_ids=list(unit_ids)):
+def expiring_counts(unit_ids, as_of: dt.date, within_days: int = 60) -> dict[tuple[int, int], tuple[int, int]]:
+    """(unit, debtor) → (periods running out within ``within_days``, periods already time-barred): the worklist."""
+    soon: dict[tuple[int, int], set] = defaultdict(set)
+    barred: dict[tuple[int, int], set] = defaultdict(set)
+    for lc in limitation_clocks(as_of=as_of, unit_ids=list(unit_ids), due_before=_due_before(as_of, within_days)):
         left = lc.clock.days_left(as_of)
+        key = (lc.unit_id, lc.party_id)
         if left < 0:
-            barred[lc.unit_id].add(lc.period_start)
+            barred[key].add(lc.period_start)
         elif left <= within_days:
-            soon[lc.unit_id].add(lc.period_start)
-    return {u: (len(soon.get(u, ())), len(barred.get(u, ()))) for u in set(soon) | set(barred)}
+            soon[key].add(lc.period_start)
+    return {k: (len(soon.get(k, ())), len(barred.get(k, ()))) for k in set(soon) | set(barred)}
 
 
 @dataclass

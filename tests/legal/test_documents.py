@@ -1,0 +1,89 @@
+"""Document drafts: our own wording as editable templates, PDF and DOCX, the court-likely late fee, time-barred
+periods left out of court papers (a lawyer's letter may still name them), never sent as a law firm."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from tests.legal.conftest import referral_for
+from wuye.legal import services
+from wuye.legal.documents import DRAFT_NOTE, draft, draft_docx, draft_pdf
+
+D = dt.date
+TODAY = D(2026, 12, 4)
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch):
+    monkeypatch.setattr(services, "_today", lambda: TODAY)
+
+
+@pytest.fixture
+def case(arrears_estate, carol):
+    return services.case_open_from_referral(actor=carol, task=referral_for(arrears_estate["units"][0]), on=TODAY)
+
+
+def _docx_text(data: bytes) -> str:
+    from docx import Document
+
+    doc = Document(io.BytesIO(data))
+    cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]
+    return "\n".join([p.text for p in doc.paragraphs] + cells)
+
+
+def test_payment_order_draft_claims_principal_and_the_court_figure(case):
+    d = draft(case, "payment_order", as_of=TODAY)
+    text = "\n".join(d.paragraphs)
+    assert "支付令申请书" in d.title and "业主001" in text and "2026年1月至2026年7月" in text
+    assert "¥1,253.00" in text  # 7 × ¥179.00
+    court = case.court_late_fee_fen
+    assert d.rows[-1][5] == f"¥{court / 100:,.2f}" and d.total_fen == 125_300 + court
+    assert "第二百二十五条" in text and "＿＿＿＿人民法院" in text
+
+
+def test_barred_periods_are_left_out_of_court_papers_and_named_in_a_note(case):
+    from wuye.legal.models import CaseLine
+
+    later = D(2029, 2, 1)  # January's clock (to 2029-01-16) has run out, February's (2029-02-16) has not
+    CaseLine.objects.filter(case=case)  # frozen lines stay as they were
+    d = draft(case, "complaint", as_of=later)
+    periods = [r[0] for r in d.rows[1:-1]]
+    assert "2026-01" not in periods and "2026-02" in periods and d.barred == ["2026-01"]
+    assert any("2026年1月的费用已超过诉讼时效" in p and "不予主张" in p for p in d.paragraphs)
+    letter = draft(case, "lawyer_letter", as_of=later)
+    assert [r[0] for r in letter.rows[1:-1]][0] == "2026-01" and letter.rows[1][6] == "已过时效"
+
+
+def test_no_late_fee_without_a_contract_clause(case):
+    from wuye.billing.models import BillingPolicy
+
+    BillingPolicy.objects.filter(project=case.project).update(late_fee_per_mille=0)
+    d = draft(case, "complaint", as_of=TODAY)
+    assert any("合同未约定违约金，不主张" in p for p in d.paragraphs) and d.total_fen == 125_300
+
+
+def test_pdf_and_docx_carry_the_same_text(case):
+    d = draft(case, "lawyer_letter", as_of=TODAY)
+    pdf = draft_pdf(d)
+    assert pdf.startswith(b"%PDF")
+    text = _docx_text(draft_docx(d))
+    assert DRAFT_NOTE in text and "业主001" in text and "¥1,253.00" in text and "2026-07" in text
+    assert "＿＿＿＿律师事务所受" in text  # the firm fills in its own name; the system never does
+
+
+def test_templates_are_editable_versioned_and_checked(case, carol):
+    tpl = services.template_save(actor=carol, kind="complaint", title="民事起诉状（草稿）",
+                                 body="原告：{creditor}\n被告：{debtor}\n请求支付{principal}。")
+    assert tpl.version == 1
+    d = draft(case, "complaint", as_of=TODAY)
+    assert d.paragraphs[:3] == ["原告：" + d.paragraphs[0][3:], "被告：业主001", "请求支付¥1,253.00。"]
+    with pytest.raises(ValidationError, match="停水"):
+        services.template_save(actor=carol, kind="complaint", title="x", body="否则停水停电")
+    with pytest.raises(ValidationError, match="未知的占位符"):
+        services.template_save(actor=carol, kind="complaint", title="x", body="{nonsense}")
+    tpl.refresh_from_db()
+    assert tpl.version == 1
