@@ -47,6 +47,33 @@ def dispatch_outbox() -> None:
 
     with HUEY.lock_task("dispatch-outbox"):
         dispatch()
+    seal_action_log()
+
+
+def seal_action_log() -> None:
+    """Chain the action-log records that became final since the last seal (legal's hash chain): after each
+    dispatch, and hourly for what receipts, task closings and contacts added in between."""
+    from wuye.legal.chain import seal
+
+    with HUEY.lock_task("legal-seal"):
+        seal()
+
+
+@db_periodic_task(crontab(minute="40"))
+def seal_hourly() -> None:
+    seal_action_log()
+
+
+@db_periodic_task(crontab(minute="30", hour="7"))
+def legal_daily() -> None:
+    """After the daily run: seal its records, count the periods running out within 30/60/90 days per project
+    (the legal role's numbers), and mark the case deadlines entering their reminder window."""
+    from wuye.legal.selectors import clock_summary_compute
+    from wuye.legal.services import deadlines_remind
+
+    seal_action_log()
+    clock_summary_compute(as_of=timezone.localdate())
+    deadlines_remind()
 
 
 @db_periodic_task(crontab(minute="*/5"))

@@ -195,3 +195,27 @@ def test_proof_stores_hash_and_restarts_the_clock(lettered, carol):
     clocks = {lc.period_start: lc.clock for lc in limitation_clocks(as_of=TODAY, unit_ids=[unit.pk])}
     assert clocks[D(2026, 1, 1)].expiry == D(2029, 4, 27)  # restarted by the signed letter
     assert clocks[D(2026, 6, 1)].expiry == D(2029, 6, 16)  # not named in it
+
+
+def test_the_daily_legal_job_seals_counts_and_reminds(demo_case, carol):
+    from wuye.legal.models import ClockSummary
+    from wuye.tasks import legal_daily
+
+    services.deadline_add(actor=carol, case=demo_case, kind="hearing", due_on=TODAY, note="开庭")
+    legal_daily.call_local()
+    assert chain.ChainLink.objects.filter(kind="proof").exists()
+    assert ClockSummary.objects.filter(project=demo_case.project).exists()
+    assert demo_case.deadlines.get().reminded_on is not None
+
+
+def test_demo_case_is_opened_with_a_pack(lettered, make_user):
+    from wuye.legal.demo import demo_legal
+    from wuye.legal.models import EvidencePack
+
+    lettered["project"].code = "DEMO-CH"
+    lettered["project"].save()
+    make_user("fawu", "legal")
+    number = demo_legal()
+    assert number and EvidencePack.objects.get().case.number == number
+    assert verify_pack(EvidencePack.objects.get().zip.read()) == []
+    assert demo_legal() is None  # once

@@ -28,7 +28,7 @@ from wuye.accounts.services import audit_record
 from wuye.billing.models import BillingPolicy, Payment, Rate
 from wuye.casework.models import ContactAttempt, Dispute, Promise, WorkOrder
 from wuye.common.formatting import format_yuan
-from wuye.dunning.choices import ActionStatus
+from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, ActionEvent
 from wuye.estate.models import Occupancy, Unit
 from wuye.legal import chain
@@ -37,6 +37,7 @@ from wuye.legal.clocks import action_has_party, limitation_clocks
 from wuye.legal.models import DeliveryProof, EvidencePack, LegalCase
 
 SENT_STATES = (ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.FAILED, ActionStatus.UNCERTAIN)
+WRITTEN = (Channel.SMS, Channel.WECHAT, Channel.EMAIL, Channel.NOTICE, Channel.REGISTERED)
 PDF_NAME = "证据包.pdf"
 
 
@@ -165,7 +166,7 @@ class Builder:
 
     def demands(self) -> Exhibit:
         ex = Exhibit("书面催缴及送达记录", "已向债务人书面催告：内容、时间、渠道、地址、送达回执与凭证")
-        qs = Action.objects.filter(unit_id__in=self.unit_ids, status__in=SENT_STATES,
+        qs = Action.objects.filter(unit_id__in=self.unit_ids, status__in=SENT_STATES, channel__in=WRITTEN,
                                    decided_on__gte=self.since - dt.timedelta(days=60))
         if action_has_party():
             qs = qs.filter(Q(party_id=self.case.party_id) | Q(party__isnull=True))
@@ -205,10 +206,11 @@ class Builder:
                     f"送达凭证 #{pr.pk}（催缴 #{a.pk}）：{pr.get_kind_display()} {pr.tracking_no}　签收人 {pr.signed_by}"
                     f"（{pr.signer_relation}）{pr.signed_on or ''}　SHA-256 {pr.sha256}　文件 {name}", "small"))
                 if pr.content_type.startswith("image/") and data:
-                    img = Image(io.BytesIO(data))
-                    scale = min(170 * mm / img.imageWidth, 110 * mm / img.imageHeight, 1)
-                    img.drawWidth, img.drawHeight = img.imageWidth * scale, img.imageHeight * scale
-                    ex.story.append(img)
+                    from reportlab.lib.utils import ImageReader
+
+                    w, h = ImageReader(io.BytesIO(data)).getSize()
+                    scale = min(170 * mm / w, 110 * mm / h, 1)
+                    ex.story.append(Image(io.BytesIO(data), width=w * scale, height=h * scale))
         return ex
 
     def contacts(self) -> Exhibit:
@@ -304,6 +306,9 @@ class Builder:
         story += [self.table(rows, [16, 50, 86, 22]), Spacer(1, 4 * mm),
                   self.p("本证据包由物业收缴系统根据业务记录生成；电子记录的摘要（SHA-256）及其在哈希链中的封存记录"
                          "见随附 manifest.json，可用 wuye evidence_verify 校验。", "small")]
+        for ex in exhibits:  # the same flowables go through every pass: forget what the last pass marked
+            for f in ex.story:
+                f.__dict__.pop("_postponed", None)
         for i, ex in enumerate(exhibits, start=1):
             heading = self.p(f"证据 {i}　{ex.title}", "title")
             heading._exhibit_index = i  # its page is recorded while building (the index's page ranges)

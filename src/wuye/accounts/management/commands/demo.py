@@ -38,6 +38,11 @@ class Command(BaseCommand):
             from wuye.casework.demo import demo_casework
 
             demo_casework()
+            from wuye.legal.demo import demo_legal
+
+            number = demo_legal()
+            if number:
+                self.stdout.write(f"演示法务案件 {number} 已立案并生成证据包。")
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
