@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import F, Q
 
-from wuye.billing.models import Allocation, Bill, InstallmentPlan
+from wuye.billing.models import Allocation, Bill, InstallmentPlan, Payment
 from wuye.casework.models import Promise
 from wuye.dunning.calendar import Calendar
 from wuye.dunning.choices import ActionStatus, Channel
@@ -103,9 +104,30 @@ def limitation_clocks(*, as_of: dt.date, project_id: int | None = None, unit_ids
     so a question about clocks running out by a date concerns only lines due three years before it."""
     scope = Scope(as_of, project_id, tuple(unit_ids) if unit_ids is not None else None, party_id,
                   tuple(bill_ids) if bill_ids is not None else None, due_before)
+    with _no_jit():
+        return _clocks(scope, detail, cal)
+
+
+@contextmanager
+def _no_jit():
+    """PostgreSQL's JIT compiles these plain scans for seconds before running them (its cost estimate sees
+    millions of rows); off for the duration of the reads."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET jit")
+
+
+def _clocks(scope: Scope, detail: bool, cal: Calendar | None) -> list[LineClock]:
+    as_of = scope.as_of
     lines = list(Bill.objects.filter(scope.bill_q()).values_list(
-        "pk", "unit_id", "party_id", "project_id", "period_start", "due_date", "created_at", "amount_fen",
-        "settled_fen").order_by())
+        "pk", "unit_id", "party_id", "project_id", "period_start", "due_date", "amount_fen", "settled_fen").order_by())
     if not lines:
         return []
     if scope.bill_ids is not None or scope.party_id is not None or (
@@ -113,15 +135,19 @@ def limitation_clocks(*, as_of: dt.date, project_id: int | None = None, unit_ids
         # events are read by the units of these lines
         scope = Scope(as_of, None, tuple(sorted({row[1] for row in lines})), None, scope.bill_ids)
     demands = _demands(scope, detail)
-    payments = _payments(scope, [row[0] for row in lines] if scope.bill_ids is not None else None, detail)
+    payments = _payments([row[0] for row in lines if row[7] > 0], detail)
     promises = _promises(scope, detail)
     plans = _plans(scope, detail)
     legal = _legal(scope, [row[0] for row in lines], detail)
+    # when each line was billed matters only against an installment plan (the plan covers what was billed)
+    created = dict(Bill.objects.filter(pk__in_ids=[row[0] for row in lines if row[1] in plans])
+                   .values_list("pk", "created_at")) if plans else {}
     expiries = Expiries(cal)
     with_party = action_has_party()
     out = []
+    memo: dict[tuple, Clock] = {}
     empty: tuple = ()
-    for pk, unit_id, party_id, project_id_, period, due, created, amount, settled in lines:
+    for pk, unit_id, party_id, project_id_, period, due, amount, settled in lines:
         if due >= as_of and scope.bill_ids is None:
             continue
         events: list[ClockEvent] = []
@@ -132,10 +158,14 @@ def limitation_clocks(*, as_of: dt.date, project_id: int | None = None, unit_ids
         events.extend(promises.get((unit_id, party_id), empty))
         events.extend(promises.get((unit_id, None), empty))
         for decided_at, plan_party, ev in plans.get(unit_id, empty):
-            if created <= decided_at and plan_party in (party_id, None):
+            if created[pk] <= decided_at and plan_party in (party_id, None):
                 events.append(ev)
         events.extend(legal.get(pk, empty))
-        clock = limitation.compute(due_date=due, events=events, expiries=expiries)
+        # lines due the same day with the same events have the same clock: computed once, shared (read-only)
+        key = (due, tuple(events))
+        clock = memo.get(key)
+        if clock is None:
+            clock = memo[key] = limitation.compute(due_date=due, events=events, expiries=expiries)
         out.append(LineClock(pk, unit_id, party_id, project_id_, period, due, amount - settled, clock))
     return out
 
@@ -215,17 +245,28 @@ def _scope_units(qs, scope: Scope, prefix: str = ""):
     return qs
 
 
-def _payments(scope: Scope, bill_ids: list[int] | None, detail: bool) -> dict[int, list[ClockEvent]]:
-    """line → the days money was applied to it (payments not reversed)."""
-    qs = Allocation.objects.filter(amount_fen__gt=0, payment__reversed_by__isnull=True)
-    qs = qs.filter(bill_id__in_ids=bill_ids) if bill_ids is not None else qs.filter(scope.bill_q("bill__"))
+def _payments(paid_ids: list[int], detail: bool) -> dict[int, list[ClockEvent]]:
+    """line → the days money was applied to it (payments not reversed). Only lines partly settled can have
+    one (a reversed payment takes its allocation back), so the read is by those lines' ids (an index lookup)."""
+    if not paid_ids:
+        return {}
+    cols = ("bill_id", "applied_on", "payment_id") + (("payment__receipt_no",) if detail else ())
+    rows = list(Allocation.objects.filter(bill_id__in_ids=paid_ids, amount_fen__gt=0).values_list(*cols).order_by())
+    reversed_ = set(Payment.objects.filter(reverses_id__in_ids=sorted({r[2] for r in rows}))
+                    .values_list("reverses_id", flat=True)) if rows else set()
     out: dict[int, list[ClockEvent]] = defaultdict(list)
-    if detail:
-        for bill_id, day, receipt, pid in qs.values_list("bill_id", "applied_on", "payment__receipt_no", "payment_id"):
-            out[bill_id].append(ClockEvent(day, Interruption.PAYMENT, f"收款 {receipt or '#' + str(pid)}"))
-        return out
     cache: dict[dt.date, ClockEvent] = {}
-    for bill_id, day in qs.values_list("bill_id", "applied_on").distinct().order_by():
+    seen: set[tuple[int, dt.date]] = set()
+    for row in rows:
+        bill_id, day, pid = row[:3]
+        if pid in reversed_:
+            continue
+        if detail:
+            out[bill_id].append(ClockEvent(day, Interruption.PAYMENT, f"收款 {row[3] or '#' + str(pid)}"))
+            continue
+        if (bill_id, day) in seen:
+            continue
+        seen.add((bill_id, day))
         ev = cache.get(day)
         if ev is None:
             ev = cache[day] = ClockEvent(day, Interruption.PAYMENT)

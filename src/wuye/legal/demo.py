@@ -41,7 +41,7 @@ def demo_legal(*, legal: str = "fawu") -> str | None:
     user = User.objects.filter(username=legal).first()
     if user is None or LegalCase.objects.exists():
         return None
-    today = timezone.localdate()
+    today = services._today()
     task = (Task.objects.filter(kind=TaskKind.REFERRAL, status=TaskStatus.OPEN, project__code="DEMO-CH")
             .order_by("due_on", "pk").first())
     if task is None:

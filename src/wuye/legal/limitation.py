@@ -92,9 +92,18 @@ class Clock:
     def days_left(self, as_of: dt.date) -> int:
         return (self.expiry - as_of).days
 
-    def explanation(self) -> str:
+    @property
+    def summary(self) -> str:
+        """The calculation with the last eight interruptions (pages)."""
+        return self.explanation(limit=8)
+
+    def explanation(self, limit: int | None = None) -> str:
+        """The calculation in words; with ``limit``, only the last ``limit`` interruptions are named."""
         parts = [f"起算 {self.start:%Y-%m-%d}"]
-        for ev in self.applied:
+        shown = self.applied if limit is None or len(self.applied) <= limit else self.applied[-limit:]
+        if len(shown) < len(self.applied):
+            parts.append(f"此前 {len(self.applied) - len(shown)} 次中断从略")
+        for ev in shown:
             parts.append(f"{ev.on:%Y-%m-%d} {ev.label}{'（' + ev.ref + '）' if ev.ref else ''}")
         text = "；".join(parts) + f" → 届满 {self.expiry:%Y-%m-%d}"
         if self.holiday_unchecked:
@@ -103,7 +112,7 @@ class Clock:
             text += "（不超过起算后 20 年）"
         if self.revived:
             text += "；届满后债务人又同意履行，时效抗辩不再成立"
-        for ev in self.ignored:
+        for ev in self.ignored[-(limit or len(self.ignored) or 1):]:
             text += f"；{ev.on:%Y-%m-%d} {ev.label}在时效届满后，不产生中断"
         return text
 

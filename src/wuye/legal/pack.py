@@ -94,8 +94,19 @@ class Builder:
 
         from wuye.billing.documents import _table
 
-        cells = [[self.p(str(c), "small") if not hasattr(c, "wrap") else c for c in r] for r in rows]
-        return _table(cells, [w * mm for w in widths], align_right=right)
+        def cell(value, width_mm):
+            if hasattr(value, "wrap"):
+                return value
+            text = str(value)
+            # short one-line text is drawn as is; wrapping a Paragraph is most of a pack's build time
+            if "\n" not in text and len(text) * 8.5 < width_mm * mm - 8:
+                return text
+            return self.p(text, "small")
+
+        cells = [[cell(c, widths[i]) for i, c in enumerate(r)] for r in rows]
+        table = _table(cells, [w * mm for w in widths], align_right=right)
+        table.setStyle([("FONTSIZE", (0, 0), (-1, -1), 8)])
+        return table
 
     # -- exhibits
     def exhibits(self) -> list[Exhibit]:
@@ -160,7 +171,7 @@ class Builder:
         rows = [["账期", "房屋", "计算"]]
         for x in self.lines:
             c = clocks.get(x.bill_id)
-            rows.append([f"{x.period_start:%Y-%m}", x.unit.code, c.explanation() if c else "—"])
+            rows.append([f"{x.period_start:%Y-%m}", x.unit.code, c.explanation(limit=6) if c else "—"])
         ex.story.append(self.table(rows, [16, 18, 140]))
         return ex
 
@@ -290,7 +301,9 @@ class Builder:
         return ex
 
     # -- assembly
-    def pdf(self, exhibits: list[Exhibit], pages: dict[int, tuple[int, int]] | None) -> tuple[bytes, dict, int]:
+    def pdf(self, exhibits: list[Exhibit]) -> tuple[bytes, dict, int]:
+        """One pass: the index's page ranges are form XObjects drawn on page 1 and defined once the last page
+        is known (a PDF may use a form before it is defined)."""
         from reportlab.lib.pagesizes import A4
         from reportlab.lib.units import mm
         from reportlab.platypus import PageBreak, Spacer
@@ -301,14 +314,10 @@ class Builder:
                         f"截至 {self.as_of:%Y年%m月%d日}", "sub")]
         rows = [["序号", "证据名称", "证明目的", "页码"]]
         for i, ex in enumerate(exhibits, start=1):
-            span = pages.get(i) if pages else None
-            rows.append([f"证据 {i}", ex.title, ex.proves, f"{span[0]}–{span[1]}" if span else "…"])
+            rows.append([f"证据 {i}", ex.title, ex.proves, _FormCell(f"span{i}")])
         story += [self.table(rows, [16, 50, 86, 22]), Spacer(1, 4 * mm),
                   self.p("本证据包由物业收缴系统根据业务记录生成；电子记录的摘要（SHA-256）及其在哈希链中的封存记录"
                          "见随附 manifest.json，可用 wuye evidence_verify 校验。", "small")]
-        for ex in exhibits:  # the same flowables go through every pass: forget what the last pass marked
-            for f in ex.story:
-                f.__dict__.pop("_postponed", None)
         for i, ex in enumerate(exhibits, start=1):
             heading = self.p(f"证据 {i}　{ex.title}", "title")
             heading._exhibit_index = i  # its page is recorded while building (the index's page ranges)
@@ -316,21 +325,45 @@ class Builder:
         out = io.BytesIO()
         doc = _doc_class()(out, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=16 * mm,
                            bottomMargin=16 * mm, title=f"{case.number} 证据包", author="wuye")
+        doc._doSave = 0
+        pages = [0]
+        font = self.s["small"].fontName
 
         def footer(canvas, d):
+            pages[0] = d.page
             canvas.saveState()
-            canvas.setFont(self.s["small"].fontName, 8)
+            canvas.setFont(font, 8)
             canvas.drawCentredString(d.pagesize[0] / 2, 8 * mm, f"{case.number} 证据包 · 第 {d.page} 页")
             canvas.restoreState()
 
         doc.build(story, onFirstPage=footer, onLaterPages=footer)
-        total = doc.page
-        starts = doc.starts
+        total = pages[0]
         spans = {}
         for i in range(1, len(exhibits) + 1):
-            end = (starts[i + 1] - 1) if i + 1 in starts else total
-            spans[i] = (starts[i], end)
+            start = doc.starts[i]
+            spans[i] = (start, (doc.starts[i + 1] - 1) if i + 1 in doc.starts else total)
+            doc.canv.beginForm(f"span{i}", 0, 0, 60 * mm, 12)
+            doc.canv.setFont(font, 8)
+            doc.canv.drawString(1, 3, f"{spans[i][0]}–{spans[i][1]}")
+            doc.canv.endForm()
+        doc.canv.save()
         return out.getvalue(), spans, total
+
+
+class _FormCell:
+    """A table cell drawing a form defined later (the page range of an exhibit)."""
+
+    def __new__(cls, name: str):
+        from reportlab.platypus import Flowable
+
+        class FormCell(Flowable):
+            def wrap(self, avail_width, avail_height):
+                return avail_width, 10
+
+            def draw(self):
+                self.canv.doForm(name)
+
+        return FormCell()
 
 
 def _ext(content_type: str) -> str:
@@ -353,10 +386,7 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
     sealed = chain.seal()
     b = Builder(case, as_of)
     exhibits = b.exhibits()
-    _pdf, spans, _total = b.pdf(exhibits, None)
-    pdf, spans2, total = b.pdf(exhibits, spans)
-    if spans2 != spans:  # the index's own length changed with the numbers: one more pass settles it
-        pdf, spans2, total = b.pdf(exhibits, spans2)
+    pdf, spans2, total = b.pdf(exhibits)
     files: list[tuple[str, bytes]] = [(PDF_NAME, pdf)]
     for ex in exhibits:
         files += ex.files
