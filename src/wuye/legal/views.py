@@ -117,9 +117,18 @@ def referral_open(request, task_id: int):
 
 def _demand_actions(case):
     units = list(case.lines.values_list("unit_id", flat=True).distinct())
-    return list(Action.objects.filter(unit_id__in=units, channel__in=[Channel.REGISTERED, Channel.NOTICE],
-                                      status__in=[ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.UNCERTAIN])
-                .select_related("unit", "step").prefetch_related("delivery_proofs").order_by("-sent_at", "-pk")[:50])
+    actions = list(Action.objects.filter(unit_id__in=units, channel__in=[Channel.REGISTERED, Channel.NOTICE],
+                                         status__in=[ActionStatus.SENT, ActionStatus.DELIVERED,
+                                                     ActionStatus.UNCERTAIN])
+                   .select_related("unit", "step").prefetch_related("delivery_proofs").order_by("-sent_at", "-pk")[:50])
+    return _with_proof_forms(actions)
+
+
+def _with_proof_forms(actions):
+    """Each demand gets its own upload form (ids unique on the page, so each label names one field)."""
+    for a in actions:
+        a.proof_form = ProofForm(auto_id=f"proof{a.pk}_%s")
+    return actions
 
 
 @login_required
@@ -147,7 +156,7 @@ def case_detail(request, pk: int):
         "documents": DocumentKind.choices,
         "fee": _fee_preview(case),
         "event_form": EventForm(initial={"on": today}), "deadline_form": DeadlineForm(),
-        "cost_form": CostForm(initial={"on": today}), "proof_form": ProofForm(),
+        "cost_form": CostForm(initial={"on": today}),
     })
 
 
@@ -296,9 +305,10 @@ def proofs(request):
     if request.GET.get("pending", "1") == "1":
         qs = qs.exclude(status=ActionStatus.DELIVERED)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
+    page.object_list = _with_proof_forms(list(page.object_list))
     recent = DeliveryProof.objects.filter(unit_id__in=units_visible(request.user).values("pk")).select_related(
         "unit", "uploaded_by")[:20]
-    return render(request, "legal/proofs.html", {"page_obj": page, "form": ProofForm(), "recent": recent,
+    return render(request, "legal/proofs.html", {"page_obj": page, "recent": recent,
                                                  "unit": code, "pending": request.GET.get("pending", "1")})
 
 

@@ -1,0 +1,108 @@
+"""The legal role in a real browser: log in (lands on the case list), open a case from a referral, attach an EMS
+receipt to the registered letter, build the evidence pack, download the PDF and the ZIP; ``pdftotext`` finds
+the 证据目录 and every exhibit. At 375 px (phone) and 1280 px, with no horizontal scroll."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.legal.conftest import lettered, png_bytes, referral_for, registered_of  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _no_horizontal_scroll(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), page.url
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser, live_server, carol, lettered,
+                                                                       tmp_path, width):
+    from wuye.legal.models import EvidencePack, LegalCase
+
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
+    unit = lettered["units"][0]
+    task = referral_for(unit)
+    letter = registered_of(unit)
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    failed = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("用户名").fill("carol")
+        page.get_by_label("密码").fill("pw-12345678")
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r"/legal/$"))  # the legal role's first page is its case list
+        referrals = page.get_by_test_id("referrals")
+        assert task.title in referrals.inner_text()
+        _no_horizontal_scroll(page)
+        page.screenshot(path=str(shots / f"legal-cases-{width}.png"), full_page=True)
+        referrals.get_by_role("button", name="立案").click()
+        page.wait_for_url(re.compile(r"/legal/cases/\d+/$"))
+        case = LegalCase.objects.get()
+        assert case.number in page.locator("h1").inner_text()
+        assert "已由转介立案" in page.content()
+        assert "节假日待核" in page.get_by_test_id("case-lines").inner_text()
+        _no_horizontal_scroll(page)
+
+        demand = page.get_by_test_id(f"demand-{letter.pk}")
+        demand.get_by_text("上传送达凭证").click()
+        form = page.get_by_test_id(f"proof-form-{letter.pk}")
+        form.get_by_label("凭证类型").select_option("ems")
+        form.get_by_label("邮件单号").fill("EA123456789CN")
+        form.get_by_label("签收人", exact=True).fill("业主001")
+        form.get_by_label("签收人身份").fill("本人")
+        form.get_by_label("签收日期").fill("2026-04-25")
+        form.locator("input[type=file]").set_input_files(
+            files=[{"name": "ems-receipt.png", "mimeType": "image/png", "buffer": png_bytes()}])
+        form.get_by_role("button", name="上传").click()
+        page.get_by_text("该催缴已记为送达").wait_for()
+        assert "已送达" in page.get_by_test_id(f"demand-{letter.pk}").inner_text()
+        letter.refresh_from_db()
+        assert letter.status == "delivered"
+
+        page.get_by_test_id("build-pack").click()
+        page.get_by_text("证据包已生成").wait_for()
+        page.screenshot(path=str(shots / f"legal-case-{width}.png"), full_page=True)
+        _no_horizontal_scroll(page)
+        pack = EvidencePack.objects.get()
+        with page.expect_download() as dl:
+            page.get_by_test_id("pack-zip").first.click()
+        zpath = tmp_path / "pack.zip"
+        dl.value.save_as(zpath)
+        pdf = page.request.get(live_server.url + page.get_by_test_id("pack-pdf").first.get_attribute("href"))
+        assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+        pdf_bytes = pdf.body()
+    finally:
+        context.close()
+    data = zpath.read_bytes()
+    assert data == pack.zip.read()
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    ppath = tmp_path / "pack.pdf"
+    ppath.write_bytes(pdf_bytes)
+    text = subprocess.run(["pdftotext", "-layout", str(ppath), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.split("\f")
+    assert "证据目录" in pages[0]
+    for ex in manifest["exhibits"]:
+        first, last = ex["pages"]
+        assert f"证据 {ex['no']}" in pages[first - 1], ex
+        assert ex["title"][:5] in pages[0] and f"{first}–{last}" in pages[0]
+    assert "EA123456789CN" in text
+    assert any(f["path"].startswith("proofs/") for f in manifest["files"])
+    assert failed == []
