@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.legal.conftest import lettered, png_bytes, referral_for, registered_of  # noqa: F401 (fixture)
+from tests.legal.conftest import lettered as _lettered  # noqa: F401  (the fixture, registered by its own name)
+from tests.legal.conftest import png_bytes, referral_for, registered_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
