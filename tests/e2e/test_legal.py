@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.legal.conftest import lettered as _lettered  # noqa: F401  (the fixture, registered by its own name)
+from tests.legal.conftest import lettered as legal_estate  # noqa: F401  (a fixture of the legal tests)
 from tests.legal.conftest import png_bytes, referral_for, registered_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,7 +26,7 @@ def _no_horizontal_scroll(page) -> None:
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser, live_server, carol, lettered,
+def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser, live_server, carol, legal_estate,
                                                                        tmp_path, width):
     from wuye.legal.models import EvidencePack, LegalCase
 
@@ -35,7 +35,7 @@ def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser,
 
         skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
     shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
-    unit = lettered["units"][0]
+    unit = legal_estate["units"][0]
     task = referral_for(unit)
     letter = registered_of(unit)
     context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, accept_downloads=True)
