@@ -15,10 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.legal.conftest import lettered as legal_estate  # noqa: F401  (a fixture of the legal tests)
-from tests.legal.conftest import png_bytes, referral_for, registered_of
+from tests.legal.conftest import png_bytes, referral_for, registered_of, send_letters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def legal_estate(arrears_estate, tmp_path, settings):
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    return send_letters(arrears_estate)
 
 
 def _no_horizontal_scroll(page) -> None:

@@ -136,17 +136,21 @@ def upload(data: bytes, name: str = "scan.png"):
     return SimpleUploadedFile(name, data)
 
 
-@pytest.fixture
-def lettered(arrears_estate, tmp_path, settings):
-    """The test estate four months in arrears: registered letters decided and dispatched on 2026-04-20
-    (each becomes a task for the office to post)."""
+def send_letters(arrears_estate):
+    """Registered letters decided and dispatched on 2026-04-20 (each becomes a task for the office to post)."""
     from wuye.dunning.dispatch import dispatch
     from wuye.dunning.engine import dunning_run
 
-    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
     dunning_run(as_of=dt.date(2026, 4, 20))
     dispatch(now=dt.datetime(2026, 4, 20, 10, 0, tzinfo=SH))
     return arrears_estate
+
+
+@pytest.fixture
+def lettered(arrears_estate, tmp_path, settings):
+    """The test estate four months in arrears, its registered letters posted (``send_letters``)."""
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    return send_letters(arrears_estate)
 
 
 def registered_of(unit):
