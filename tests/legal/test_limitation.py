@@ -320,9 +320,14 @@ def test_leap_day_anchor_ends_on_the_last_day_of_february():
 
 
 def test_administrator_entered_year_extends_the_date():
-    cal = Calendar(entered=[(D(2027, 5, 20), "holiday"), (D(2027, 5, 21), "holiday")])
-    clock = limitation.compute(due_date=D(2024, 5, 19), events=[], expiries=limitation.Expiries(cal))
+    days = [(D(2027, 5, 20), "holiday"), (D(2027, 5, 21), "holiday")]
+    clock = limitation.compute(due_date=D(2024, 5, 19), events=[],
+                               expiries=limitation.Expiries(Calendar(entered=days, confirmed_years=[2027])))
     assert clock.expiry == D(2027, 5, 24) and not clock.holiday_unchecked  # Thu, Fri off → Monday
+    # the same days entered, the year not confirmed complete: Saturday 22 May is unknown → unextended, flagged
+    clock = limitation.compute(due_date=D(2024, 5, 19), events=[],
+                               expiries=limitation.Expiries(Calendar(entered=days)))
+    assert clock.expiry == D(2027, 5, 20) and clock.holiday_unchecked
 
 
 def test_state_barred_expiring_running():
