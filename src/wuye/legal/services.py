@@ -128,7 +128,7 @@ def case_open_from_referral(*, actor: User, task: Task, on: dt.date | None = Non
     from wuye.dunning.services import task_close
 
     _require(actor)
-    task = Task.objects.select_for_update().select_related("unit__project", "action").get(pk=task.pk)
+    task = Task.objects.select_for_update(of=("self",)).select_related("unit__project", "action").get(pk=task.pk)
     if task.kind != TaskKind.REFERRAL:
         raise ValidationError({"task": "只有律师函转介任务可以转为法务案件。"})
     if task.status != TaskStatus.OPEN:
