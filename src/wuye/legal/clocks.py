@@ -104,6 +104,8 @@ def limitation_clocks(*, as_of: dt.date, project_id: int | None = None, unit_ids
     so a question about clocks running out by a date concerns only lines due three years before it."""
     scope = Scope(as_of, project_id, tuple(unit_ids) if unit_ids is not None else None, party_id,
                   tuple(bill_ids) if bill_ids is not None else None, due_before)
+    if scope.unit_ids is not None or scope.bill_ids is not None:
+        return _clocks(scope, detail, cal)  # index lookups: nothing for the JIT to compile
     with _no_jit():
         return _clocks(scope, detail, cal)
 
