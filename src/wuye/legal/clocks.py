@@ -85,6 +85,10 @@ class Scope:
             return q & Q(**{f"{prefix}pk__in_ids": list(self.bill_ids)})
         q &= Q(**{f"{prefix}settled_fen__lt": F(f"{prefix}amount_fen"),
                   f"{prefix}due_date__lt": min(self.as_of, self.due_before or self.as_of)})
+        if self.due_before is not None:
+            # the same bound on the period (a line falls due within its period, or a year before at most), so a
+            # project's read walks the (project, period) index over old periods only instead of all its bills
+            q &= Q(**{f"{prefix}period_start__lt": self.due_before + dt.timedelta(days=366)})
         if self.project_id is not None:
             q &= Q(**{f"{prefix}project_id": self.project_id})
         if self.unit_ids is not None:
@@ -104,7 +108,7 @@ def limitation_clocks(*, as_of: dt.date, project_id: int | None = None, unit_ids
     so a question about clocks running out by a date concerns only lines due three years before it."""
     scope = Scope(as_of, project_id, tuple(unit_ids) if unit_ids is not None else None, party_id,
                   tuple(bill_ids) if bill_ids is not None else None, due_before)
-    if scope.unit_ids is not None or scope.bill_ids is not None:
+    if scope.unit_ids is not None or scope.bill_ids is not None or scope.due_before is not None:
         return _clocks(scope, detail, cal)  # index lookups: nothing for the JIT to compile
     with _no_jit():
         return _clocks(scope, detail, cal)
