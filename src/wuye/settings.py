@@ -149,6 +149,17 @@ MEDIA_ROOT = Path(os.environ.get("WUYE_MEDIA_ROOT", DATA_DIR / "media"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 WUYE_IMPORT_MAX_BYTES = envint("WUYE_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+# Bounds on reading an uploaded table (estate import, bank statements, debit result files; see
+# wuye.common.tabular and docs/import.md): beyond any of them the file is refused with a message naming it,
+# before it can cost much memory or time. Rows and columns count as Excel numbers them (a far cell counts
+# where it is); cells are the positions kept (rows × their width); an .xlsx is a zip and its members'
+# declared uncompressed sizes are checked before any is inflated.
+WUYE_IMPORT_MAX_ROWS = envint("WUYE_IMPORT_MAX_ROWS", 100_000)
+WUYE_IMPORT_MAX_COLUMNS = envint("WUYE_IMPORT_MAX_COLUMNS", 200)
+WUYE_IMPORT_MAX_CELLS = envint("WUYE_IMPORT_MAX_CELLS", 3_000_000)
+WUYE_IMPORT_MAX_ROW_CHARS = envint("WUYE_IMPORT_MAX_ROW_CHARS", 20_000)
+WUYE_IMPORT_MAX_UNPACKED_BYTES = envint("WUYE_IMPORT_MAX_UNPACKED_BYTES", 200 * 1024 * 1024)
+WUYE_IMPORT_MAX_COMPRESSION_RATIO = envint("WUYE_IMPORT_MAX_COMPRESSION_RATIO", 200)
 
 # --- outbound channels (dunning → notify) ---
 # Which backend sends each channel: file (JSON lines under WUYE_OUTBOX_DIR), console, tencent or aliyun

@@ -4,12 +4,12 @@ bank's result file (回盘)."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from wuye.banking.models import DebitBatch
 from wuye.banking.services import RESULT_COLUMNS
 from wuye.common.formatting import fen_to_yuan
+from wuye.common.tabular import csv_writer, safe_row
 
 DEBIT_HEADER = ["序号", "代扣参考号", "扣款账号", "扣款户名", "扣款银行", "金额", "币种", "用途"]
 RESULT_HEADER = [RESULT_COLUMNS[k] for k in ("reference", "account_no", "amount", "result", "code", "text", "date")]
@@ -23,7 +23,7 @@ def _rows(batch: DebitBatch):
 
 def debit_csv(batch: DebitBatch) -> bytes:
     out = io.StringIO()
-    w = csv.writer(out)
+    w = csv_writer(out)
     w.writerow(DEBIT_HEADER)
     for row in _rows(batch):
         w.writerow(row)
@@ -37,11 +37,11 @@ def debit_xlsx(batch: DebitBatch) -> bytes:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "代扣明细"
-    ws.append(DEBIT_HEADER)
+    ws.append(safe_row(DEBIT_HEADER))
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in _rows(batch):
-        ws.append(row)
+        ws.append(safe_row(row))
     for letter, width in zip("ABCDEFGH", (6, 18, 24, 12, 16, 12, 6, 20), strict=True):
         ws.column_dimensions[letter].width = width
     out = io.BytesIO()

@@ -5,6 +5,9 @@ as the user sees rows in Excel) and which column is the date, the amount (one si
 credit/debit columns), payer name and account, memo (one or more columns, joined), serial and balance.
 Rows below the header that are not transactions (合计, 本页小计, blank lines, a printed-at footer) are
 skipped and reported as skipped; anything else that does not parse is an error naming the row and field.
+The file is read within bounds by ``wuye.common.tabular.read_table``; a header with merged cells or a mapped
+column named twice, a transaction row merged across columns, an amount beyond ¥9,999,999,999.99, a date
+outside 1900–2100 and a serial, payer name or account longer than its database column are errors too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from wuye.estate.importer import ImportRejected, RowError, read_table
+from wuye.banking.models import StatementLine
+from wuye.common.tabular import (
+    ImportRejected,
+    RowError,
+    header_problems,
+    merge_errors,
+    normalise_header,
+    read_table,
+)
 
 # --- the built-in layouts ------------------------------------------------------------------------------
 
@@ -88,6 +99,12 @@ def mapping_problems(mapping: dict) -> list[str]:
 # --- values -------------------------------------------------------------------------------------------
 
 _AMOUNT_JUNK = re.compile(r"[\s,，￥¥]|RMB|CNY|元")
+MAX_AMOUNT_FEN = 10**12 - 1  # ¥9,999,999,999.99: far beyond any fee payment, well inside BigIntegerField
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+# StatementLine columns a parsed value is stored in whole (a longer one is an error, never cut: a cut serial
+# could make two transactions one); the memo is joined from several columns and cut to its column.
+LENGTHS = {key: StatementLine._meta.get_field(key).max_length for key in ("serial", "payer_name", "payer_account")}
+MEMO_LENGTH = StatementLine._meta.get_field("memo").max_length
 
 
 def parse_amount(text: str) -> int | None:
@@ -104,6 +121,8 @@ def parse_amount(text: str) -> int | None:
         negative, cleaned = negative ^ (cleaned[0] == "-"), cleaned[1:]
     if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", cleaned):
         raise ValueError("不是有效的金额")
+    if len(cleaned.split(".")[0].lstrip("0")) > 10:
+        raise ValueError(f"金额超出范围（不能超过 ¥{MAX_AMOUNT_FEN / 100:,.2f}）")
     try:
         value = Decimal(cleaned)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
@@ -111,6 +130,8 @@ def parse_amount(text: str) -> int | None:
     if "." in cleaned and len(cleaned.split(".")[1]) > 2:
         raise ValueError("金额最多两位小数")
     fen = int(value * 100)
+    if fen > MAX_AMOUNT_FEN:
+        raise ValueError(f"金额超出范围（不能超过 ¥{MAX_AMOUNT_FEN / 100:,.2f}）")
     return -fen if negative else fen
 
 
@@ -130,7 +151,15 @@ def _parse_time(text: str) -> dt.time | None:
 
 
 def parse_date(text: str, fmt: str = "auto") -> tuple[dt.date, dt.time | None]:
-    """A statement date (with optional time) → (date, time). Tries the mapping's format, then the usual ones."""
+    """A statement date (with optional time) → (date, time), 1900–2100. Tries the mapping's format, then the
+    usual ones."""
+    day, time = _parse_date_any(text, fmt)
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise ValueError(f"日期超出范围（应在 {DATE_MIN:%Y-%m-%d} 至 {DATE_MAX:%Y-%m-%d} 之间）")
+    return day, time
+
+
+def _parse_date_any(text: str, fmt: str) -> tuple[dt.date, dt.time | None]:
     text = unicodedata.normalize("NFKC", text or "").strip()
     if not text:
         raise ValueError("日期为空")
@@ -261,13 +290,19 @@ def parse_statement(filename: str, raw: bytes, mapping: dict) -> ParseResult:
     header_row = int(mapping["header_row"])
     if len(table) < header_row:
         raise ImportRejected(f"文件只有 {len(table)} 行，找不到第 {header_row} 行的表头。")
-    header = [re.sub(r"\s+", "", unicodedata.normalize("NFKC", c)).replace("*", "") for c in table[header_row - 1]]
+    header = [normalise_header(c) for c in table[header_row - 1]]
     index = {name: i for i, name in reversed(list(enumerate(header))) if name}
 
     def col(name: str) -> int | None:
-        return index.get(re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))) if name else None
+        return index.get(normalise_header(name)) if name else None
 
     result = ParseResult()
+    used = {normalise_header(mapping.get(key) or "") for key in FIELD_LABELS if key != "memo"}
+    used |= {normalise_header(name) for name in mapping.get("memo") or []}
+    used.discard("")
+    result.errors.extend(header_problems(table, header_row - 1, lambda name: name in used))
+    if result.errors:
+        return result
     wanted = {key: mapping.get(key) or "" for key in ("date", "amount", "credit", "debit", "payer_name",
                                                       "payer_account", "serial", "balance")}
     columns: dict[str, int | None] = {}
@@ -304,6 +339,8 @@ def parse_statement(filename: str, raw: bytes, mapping: dict) -> ParseResult:
             result.skipped.append({"row": offset, "text": " ".join(c for c in row if c)[:100]})
             continue
         errors_before = len(result.errors)
+        if table.merges:
+            result.errors.extend(merge_errors(table, offset - 1, table[header_row - 1]))
 
         def bad(key: str, value: str, message: str, _row=offset) -> None:
             name = wanted.get(key) or FIELD_LABELS.get(key, key)
@@ -353,13 +390,18 @@ def parse_statement(filename: str, raw: bytes, mapping: dict) -> ParseResult:
                 balance = parse_amount(text)
             except ValueError as exc:
                 bad("balance", text, str(exc))
+        texts = {"serial": cell(row, "serial"), "payer_name": cell(row, "payer_name"),
+                 "payer_account": re.sub(r"\s+", "", cell(row, "payer_account"))}
+        for key, limit in LENGTHS.items():
+            if len(texts[key]) > limit:
+                bad(key, texts[key][:50] + "…", f"长度不能超过 {limit} 个字符（现有 {len(texts[key])} 个）")
         if len(result.errors) > errors_before or day is None or amount is None:
             continue
         memo = " ".join(row[i].strip() for i in memo_cols if i < len(row) and row[i].strip())
         result.lines.append(ParsedLine(
-            row_no=offset, txn_date=day, txn_time=time, amount_fen=amount, payer_name=cell(row, "payer_name")[:200],
-            payer_account=re.sub(r"\s+", "", cell(row, "payer_account"))[:60], memo=memo[:500],
-            serial=cell(row, "serial")[:100], balance_fen=balance))
+            row_no=offset, txn_date=day, txn_time=time, amount_fen=amount, payer_name=texts["payer_name"],
+            payer_account=texts["payer_account"], memo=memo[:MEMO_LENGTH], serial=texts["serial"],
+            balance_fen=balance))
     if not result.errors and not result.lines:
         result.errors.append(RowError(header_row + 1, "", "", f"第 {header_row} 行表头下方没有交易行"))
     _fingerprints(result.lines)

@@ -43,7 +43,15 @@ from wuye.billing.models import Bill, Payment
 from wuye.billing.services import payment_record
 from wuye.common.bulk import update_rows
 from wuye.common.formatting import format_yuan
-from wuye.estate.importer import ImportRejected, RowError, read_table
+from wuye.common.tabular import (
+    ImportRejected,
+    RowError,
+    header_problems,
+    job_failure_message,
+    merge_errors,
+    normalise_header,
+    read_table,
+)
 from wuye.estate.models import Project, Unit
 
 CHUNK = 900
@@ -214,9 +222,12 @@ def statement_run(statement_id: int) -> StatementImport | None:
             raw = fh.read()
         parsed = parse_statement(statement.filename, raw, account.mapping)
     except ImportRejected as exc:
-        return finish(StatementImport.Status.FAILED, errors=[RowError(0, "", "", str(exc)).as_dict()])
+        return finish(StatementImport.Status.FAILED, errors=exc.as_errors())
     except ValidationError as exc:
         return finish(StatementImport.Status.FAILED, errors=[RowError(0, "", "", m).as_dict() for m in exc.messages])
+    except Exception as exc:  # a bug or a file we did not foresee: recorded, never left running
+        logger.exception("statement import %s: reading the file failed", statement.pk)
+        return finish(StatementImport.Status.FAILED, errors=[RowError(0, "", "", job_failure_message(exc)).as_dict()])
     if parsed.errors:
         return finish(StatementImport.Status.FAILED, errors=[e.as_dict() for e in parsed.errors],
                       skipped=parsed.skipped, rows_total=len(parsed.lines))
@@ -237,8 +248,7 @@ def statement_run(statement_id: int) -> StatementImport | None:
                       errors=[RowError(0, "", "", f"入账失败，整个文件未导入：{m}").as_dict() for m in exc.messages])
     except Exception as exc:
         logger.exception("statement import %s failed", statement.pk)
-        finish(StatementImport.Status.FAILED, errors=[RowError(
-            0, "", "", f"处理时出现内部错误（{type(exc).__name__}），整个文件未导入；请联系管理员。").as_dict()])
+        finish(StatementImport.Status.FAILED, errors=[RowError(0, "", "", job_failure_message(exc)).as_dict()])
         raise
     statement.refresh_from_db()
     return statement
@@ -566,10 +576,15 @@ def _parse_result_rows(filename: str, raw: bytes) -> tuple[list[dict], list[RowE
 
     table = read_table(filename, raw)
     header_index = next((i for i, row in enumerate(table[:10]) if RESULT_COLUMNS["reference"] in
-                         [c.strip() for c in row]), None)
+                         [normalise_header(c) for c in row]), None)
     if header_index is None:
         raise ImportRejected(f"找不到表头：回盘文件应包含“{RESULT_COLUMNS['reference']}”列。")
-    header = {c.strip(): i for i, c in enumerate(table[header_index]) if c.strip()}
+    known = set(RESULT_COLUMNS.values())
+    problems = header_problems(table, header_index, lambda name: name in known)
+    if problems:
+        raise ImportRejected("".join(p.message for p in problems), row=header_index + 1, errors=problems)
+    header = {name: i for i, name in reversed(list(enumerate(normalise_header(c) for c in table[header_index])))
+              if name}
     errors = []
     for key in ("reference", "result"):
         if RESULT_COLUMNS[key] not in header:
@@ -588,6 +603,7 @@ def _parse_result_rows(filename: str, raw: bytes) -> tuple[list[dict], list[RowE
 
         if any(m in "".join(row) for m in ("合计", "总计", "小计")) and not get("reference"):
             continue
+        errors.extend(merge_errors(table, row_no - 1, table[header_index]))
         item = {"row": row_no, "reference": get("reference"), "result": get("result"), "code": get("code"),
                 "text": get("text"), "amount_fen": None, "date": None}
         from wuye.banking.models import debit_line_id

@@ -176,10 +176,12 @@ def statement_xlsx(unit, statement: Statement) -> io.BytesIO:
     import openpyxl
     from openpyxl.styles import Font
 
+    from wuye.common.tabular import safe_row
+
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "对账单"
-    ws.append([f"{unit.project.name} {unit.code} 对账单", f"截至 {statement.as_of:%Y-%m-%d}"])
+    ws.append(safe_row([f"{unit.project.name} {unit.code} 对账单", f"截至 {statement.as_of:%Y-%m-%d}"]))
     ws.append([])
     ws.append(["账期起", "账期止", "收费项目", "截止日", "应收(元)", "已缴(元)", "减免(元)", "未缴(元)", "违约金(元)",
                "法院通常支持(元)", "计费依据", "违约金计算", "状态"])
@@ -188,10 +190,10 @@ def statement_xlsx(unit, statement: Statement) -> io.BytesIO:
     for line in statement.lines:
         b = line.bill
         fee = line.late_fee
-        ws.append([b.period_start, b.period_end, b.fee_item.name, b.due_date, _yuan(b.amount_fen),
-                   _yuan(line.paid_fen), _yuan(line.adjusted_fen), _yuan(line.open_fen),
-                   _yuan(fee.amount_fen) if fee else None, _yuan(fee.court_fen) if fee else None, b.rule,
-                   fee.explanation if fee else "", "已作废" if b.is_void else ""])
+        ws.append(safe_row([b.period_start, b.period_end, b.fee_item.name, b.due_date, _yuan(b.amount_fen),
+                            _yuan(line.paid_fen), _yuan(line.adjusted_fen), _yuan(line.open_fen),
+                            _yuan(fee.amount_fen) if fee else None, _yuan(fee.court_fen) if fee else None, b.rule,
+                            fee.explanation if fee else "", "已作废" if b.is_void else ""]))
     for row in ws.iter_rows(min_row=4, min_col=5, max_col=10):
         for cell in row:
             cell.number_format = "#,##0.00"
@@ -200,12 +202,12 @@ def statement_xlsx(unit, statement: Statement) -> io.BytesIO:
             if cell.column in (1, 2, 4):
                 cell.number_format = "yyyy-mm-dd"
     ws.append([])
-    ws.append(["预存余额(元)", _yuan(statement.prepaid_fen), "", "未缴合计(元)", _yuan(statement.open_fen)])
+    ws.append(safe_row(["预存余额(元)", _yuan(statement.prepaid_fen), "", "未缴合计(元)", _yuan(statement.open_fen)]))
     pay = wb.create_sheet("收款记录")
     pay.append(["收款时间", "方式", "金额(元)", "收据号", "凭证号", "备注"])
     for p in statement.payments:
-        pay.append([timezone.localtime(p.paid_at).replace(tzinfo=None), p.get_method_display(), _yuan(p.amount_fen),
-                    p.receipt_no, p.reference, p.note])
+        pay.append(safe_row([timezone.localtime(p.paid_at).replace(tzinfo=None), p.get_method_display(),
+                             _yuan(p.amount_fen), p.receipt_no, p.reference, p.note]))
     out = io.BytesIO()
     wb.save(out)
     out.seek(0)

@@ -136,6 +136,8 @@ def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
     """The mailing list for registered letters / EMS: addressee, address, unit, amount, tracking no. column."""
     from openpyxl import Workbook
 
+    from wuye.common.tabular import safe_row
+
     wb = Workbook()
     ws = wb.active
     ws.title = "EMS寄送清单"
@@ -144,8 +146,8 @@ def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
     parties = liable_parties_of(list({a.unit_id for a in actions}), as_of)
     for n, a in enumerate(actions, start=1):
         party = parties.get(a.unit_id)
-        ws.append([n, a.unit.project.name, a.unit.code, party.name if party else "", a.address,
-                   round(a.overdue_fen / 100, 2), a.step.name, a.out_id, "", ""])
+        ws.append(safe_row([n, a.unit.project.name, a.unit.code, party.name if party else "", a.address,
+                            round(a.overdue_fen / 100, 2), a.step.name, a.out_id, "", ""]))
     for col, width in zip("ABCDEFGHIJ", (6, 16, 12, 14, 40, 14, 18, 34, 16, 12), strict=True):
         ws.column_dimensions[col].width = width
     out = io.BytesIO()

@@ -1,19 +1,21 @@
 """Import of projects, buildings, units, owners, tenants and contacts from one spreadsheet.
 
-One row per unit. The file is .xlsx (merged cells are filled from their top-left cell) or CSV in UTF-8 or
-GBK/GB18030. Every row is checked first; any problem fails the whole file, the database is left as it was,
-and the errors (row number as the user sees it, column header, value, message) go into a downloadable
-report. A clean file is applied in one transaction with set-based reads and bulk writes, and is idempotent:
-importing the same file again changes nothing.
+One row per unit. The file is .xlsx or CSV in UTF-8 or GBK/GB18030, read within bounds by
+``wuye.common.tabular.read_table`` (a cell merged down one column is filled from its top-left cell; a merge
+over the header or across columns of a data row is an error). Every row is checked first — including each
+text against its database column's length and each date against 1900–2100 — and any problem fails the whole
+file, the database is left as it was, and the errors (row number as the user sees it, column header, value,
+message) go into a downloadable report. A clean file is applied in one transaction with set-based reads and
+bulk writes, and is idempotent: importing the same file again changes nothing. Anything that still goes
+wrong while writing marks the job failed with a readable message (the traceback goes to the log).
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +28,17 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
+from wuye.common.tabular import (
+    ImportRejected,
+    RowError,
+    Table,
+    header_problems,
+    job_failure_message,
+    merge_errors,
+    normalise_header,
+    read_table,
+    safe_row,
+)
 from wuye.estate.choices import (
     ContactKind,
     ContactSource,
@@ -47,9 +60,8 @@ from wuye.estate.models import (
 )
 from wuye.estate.services import party_natural_key
 
-
-class ImportRejected(Exception):
-    """The upload itself cannot be accepted (wrong type, empty, too large)."""
+__all__ = ["COLUMNS", "ImportRejected", "RowError", "import_run", "import_submit", "read_table"]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,91 +135,25 @@ def resident_id_valid(value: str) -> bool:
 
 
 @dataclass
-class RowError:
-    row: int
-    column: str
-    value: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
-
-
-@dataclass
 class CleanRow:
     row: int
     data: dict = field(default_factory=dict)
 
 
-# --- reading files ------------------------------------------------------------------------------------
+# --- the header ---------------------------------------------------------------------------------------
 
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        # Excel stores every number as a float: 15.0 is "15", 89.56 stays "89.56".
-        text = repr(value)
-        return text[:-2] if text.endswith(".0") else text
-    return str(value).strip()
-
-
-def _decode_csv(raw: bytes) -> str:
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8):].decode("utf-8")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise ImportRejected("无法识别文件编码：CSV 文件请使用 UTF-8 或 GBK 编码保存。") from exc
-
-
-def read_table(filename: str, raw: bytes) -> list[list[str]]:
-    """Rows of text cells from an .xlsx or .csv file (merged cells filled in)."""
-    name = filename.lower()
-    if name.endswith(".csv") or name.endswith(".txt"):
-        text = _decode_csv(raw)
-        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
-    if name.endswith(".xlsx") or name.endswith(".xlsm"):
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
-        except Exception as exc:  # openpyxl raises several types for a damaged file
-            raise ImportRejected("无法打开该 Excel 文件，请确认是 .xlsx 格式且未损坏。") from exc
-        ws = wb.worksheets[0]
-        merged = list(ws.merged_cells.ranges)
-        fill: dict[tuple[int, int], object] = {}
-        for rng in merged:
-            top_left = ws.cell(rng.min_row, rng.min_col).value
-            for r in range(rng.min_row, rng.max_row + 1):
-                for c in range(rng.min_col, rng.max_col + 1):
-                    fill[(r, c)] = top_left
-        rows = []
-        for r_idx, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            rows.append([_cell_text(fill.get((r_idx, c_idx), v)) for c_idx, v in enumerate(row, start=1)])
-        return rows
-    if name.endswith(".xls"):
-        raise ImportRejected("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后再上传。")
-    raise ImportRejected("只支持 .xlsx 和 .csv 文件。")
-
-
-def _normalise_header(text: str) -> str:
-    return text.replace("*", "").replace("＊", "").replace("（必填）", "").replace("(必填)", "").strip()
-
-
-def find_header(rows: list[list[str]]) -> tuple[int, dict[int, str], list[str]]:
-    """Locate the header row among the first ten (a title row above it is common) → (index, col→key, unknown)."""
-    for index, row in enumerate(rows[:10]):
-        names = [_normalise_header(c) for c in row]
+def find_header(rows: Table | list[list[str]]) -> tuple[int, dict[int, str], list[str]]:
+    """Locate the header row among the first ten (a title row above it is common) → (index, col→key, unknown).
+    A header with merged cells or with a column named twice (after folding spaces and full-width characters)
+    is refused, naming the range or the columns: either would make a column's meaning a guess."""
+    table = rows if isinstance(rows, Table) else Table(rows)
+    for index, row in enumerate(table[:10]):
+        names = [normalise_header(c) for c in row]
         known = {i: HEADER_TO_KEY[n] for i, n in enumerate(names) if n in HEADER_TO_KEY}
         if len(known) >= 3:
+            problems = header_problems(table, index, lambda n: n in HEADER_TO_KEY)
+            if problems:
+                raise ImportRejected(problems[0].message, row=index + 1, errors=problems)
             unknown = [n for n in names if n and n not in HEADER_TO_KEY]
             return index, known, unknown
     raise ImportRejected("找不到表头：第一行（或标题行下方）应包含“项目编码”“楼栋编码”“房号”等列名，请使用导入模板。")
@@ -239,8 +185,38 @@ def parse_phone(text: str) -> tuple[str, str] | None:
     return None
 
 
+# Database columns the text columns are written to: their max_length is the import's length limit, so a value
+# that PostgreSQL would refuse while writing (SQLite would store it) is a row error before anything is written.
+_STORED_IN = {
+    "project_code": (Project, "code"), "project_name": (Project, "name"), "city": (Project, "city"),
+    "building_code": (Building, "code"), "building_name": (Building, "name"), "entrance": (Unit, "entrance"),
+    "number": (Unit, "number"), "unit_code": (Unit, "code"), "owner_name": (Party, "name"),
+    "owner_id_number": (Party, "id_number"), "owner_email": (ContactPoint, "value"),
+    "owner_address": (ContactPoint, "value"), "tenant_name": (Party, "name"), "signer_name": (Party, "name"),
+}
+MAX_LENGTH = {key: model._meta.get_field(name).max_length for key, (model, name) in _STORED_IN.items()}
+_AREA = Unit._meta.get_field("area")
+AREA_LIMIT = Decimal(10) ** (_AREA.max_digits - _AREA.decimal_places)  # 100,000,000 m² (exclusive)
+DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+
+def area_problem(area: Decimal) -> str:
+    """Why an area cannot be stored ("" when it can): shared by the import and the forms."""
+    if not area.is_finite():
+        return "建筑面积应为数字，如 89.56"
+    if area <= 0:
+        return "建筑面积应大于 0"
+    if area >= AREA_LIMIT:
+        return f"建筑面积超出范围（应小于 {AREA_LIMIT:,.0f} 平方米）"
+    if area != area.quantize(Decimal("0.01")):
+        return "建筑面积最多两位小数"
+    return ""
+
+
 def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, str],
                   progress=None) -> tuple[list[CleanRow], list[RowError]]:
+    table = rows if isinstance(rows, Table) else Table(rows)
+    header = rows[header_index] if header_index < len(rows) else []
     errors: list[RowError] = []
     clean: list[CleanRow] = []
     missing = [k for k in REQUIRED if k not in colmap.values()]
@@ -260,7 +236,7 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
         raw = {key: (cells[i] if i < len(cells) else "") for i, key in colmap.items()}
         if not any(raw.values()):
             continue  # blank line
-        row_errors: list[RowError] = []
+        row_errors: list[RowError] = merge_errors(table, row_no - 1, header) if table.merges else []
 
         def bad(key: str, message: str, _row=row_no, _raw=raw, _errs=row_errors) -> None:
             _errs.append(RowError(_row, KEY_TO_HEADER[key], _raw.get(key, ""), message))
@@ -289,13 +265,14 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
         if raw.get("area"):
             try:
                 area = Decimal(raw["area"].replace(",", ""))
-                if area <= 0 or area >= Decimal("100000000"):
-                    bad("area", "建筑面积应大于 0")
-                elif area != area.quantize(Decimal("0.01")):
-                    bad("area", "建筑面积最多两位小数")
-                out["area"] = area.quantize(Decimal("0.01"))
             except InvalidOperation:
                 bad("area", "建筑面积应为数字，如 89.56")
+            else:
+                problem = area_problem(area)
+                if problem:
+                    bad("area", problem)
+                else:
+                    out["area"] = area.quantize(Decimal("0.01"))
         state_text = raw.get("state", "")
         out["state"] = _STATE.get(state_text, "") if state_text else ""
         if state_text and not out["state"]:
@@ -306,6 +283,10 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
                     out[key] = _parse_date(raw[key])
                 except ValueError:
                     bad(key, "日期格式应为 2024-01-31")
+                    out[key] = None
+                else:
+                    if not DATE_MIN <= out[key] <= DATE_MAX:
+                        bad(key, f"日期超出范围（应在 {DATE_MIN:%Y-%m-%d} 至 {DATE_MAX:%Y-%m-%d} 之间）")
             else:
                 out[key] = None
         owner_kind_text = raw.get("owner_kind", "")
@@ -342,10 +323,9 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
         if not raw.get("unit_code") and raw.get("building_code") and raw.get("number"):
             parts = [raw["building_code"], raw.get("entrance", ""), raw["number"]]
             out["unit_code"] = "-".join(p for p in parts if p)
-        for key, limit in (("project_code", 30), ("building_code", 30), ("unit_code", 60), ("number", 30),
-                           ("owner_name", 100), ("tenant_name", 100), ("owner_address", 300)):
+        for key, limit in MAX_LENGTH.items():
             if len(out.get(key) or "") > limit:
-                bad(key, f"长度不能超过 {limit} 个字符")
+                bad(key, f"长度不能超过 {limit} 个字符（现有 {len(out[key])} 个）")
 
         pcode = raw.get("project_code", "")
         if pcode:
@@ -419,7 +399,8 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
             if p.developer_id is None:
                 dev, created = Party.objects.get_or_create(
                     natural_key=f"dev:{code}",
-                    defaults={"kind": PartyKind.COMPANY, "name": f"{p.name}开发商", "is_developer": True})
+                    defaults={"kind": PartyKind.COMPANY, "name": f"{p.name[:MAX_LENGTH['owner_name'] - 3]}开发商",
+                              "is_developer": True})
                 counts["parties_created"] += int(created)
                 p.developer = dev
                 p.save(update_fields=["developer"])
@@ -656,7 +637,9 @@ def import_submit(*, actor: User, upload) -> ImportJob:
 
 
 def import_run(job_id: int) -> ImportJob:
-    """Validate and, when clean, apply one import job."""
+    """Validate and, when clean, apply one import job. Whatever happens, the job ends failed or succeeded:
+    an unexpected exception (a database refusal while writing, a bug) rolls the writing back, is logged with
+    its traceback and marks the job failed with a readable message — never left at 写入中."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     if job.finished:
         return job
@@ -671,13 +654,21 @@ def import_run(job_id: int) -> ImportJob:
         job.save()
         return job
 
+    try:
+        return _import_work(job, finish)
+    except Exception as exc:
+        logger.exception("import job %s failed", job.pk)
+        return finish(ImportJob.Status.FAILED, errors=[RowError(0, "", "", job_failure_message(exc)).as_dict()])
+
+
+def _import_work(job: ImportJob, finish) -> ImportJob:
     with job.file.open("rb") as fh:
         raw = fh.read()
     try:
         table = read_table(job.filename, raw)
         header_index, colmap, unknown = find_header(table)
     except ImportRejected as exc:
-        return finish(ImportJob.Status.FAILED, errors=[RowError(0, "", "", str(exc)).as_dict()])
+        return finish(ImportJob.Status.FAILED, errors=exc.as_errors())
 
     job.total_rows = max(0, len(table) - header_index - 1)
     job.warnings = [f"忽略了未知的列：{'、'.join(unknown)}"] if unknown else []
@@ -724,8 +715,8 @@ def template_xlsx() -> io.BytesIO:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "房屋与业户"
-    ws.append([c.header + ("*" if c.required else "") for c in COLUMNS])
-    ws.append([c.example for c in COLUMNS])
+    ws.append(safe_row(c.header + ("*" if c.required else "") for c in COLUMNS))
+    ws.append(safe_row(c.example for c in COLUMNS))
     for idx, c in enumerate(COLUMNS, start=1):
         cell = ws.cell(1, idx)
         cell.font = Font(bold=True, color="FFFFFF" if c.required else "000000")
@@ -736,7 +727,7 @@ def template_xlsx() -> io.BytesIO:
     notes = wb.create_sheet("填写说明")
     notes.append(["列名", "必填", "说明", "示例"])
     for c in COLUMNS:
-        notes.append([c.header, "是" if c.required else "", c.help, c.example])
+        notes.append(safe_row([c.header, "是" if c.required else "", c.help, c.example]))
     notes.append([])
     notes.append(["每行一套房屋。重复导入同一文件不会产生重复数据；任何一行有错时整个文件都不会导入，请下载错误报告修改后重新上传。"])
     out = io.BytesIO()
@@ -745,7 +736,9 @@ def template_xlsx() -> io.BytesIO:
     return out
 
 
-def error_report_xlsx(job: ImportJob) -> io.BytesIO:
+def error_report_xlsx(job) -> io.BytesIO:
+    """The errors of an import (an ImportJob, or anything with ``errors`` such as a bank StatementImport) as a
+    spreadsheet; values come from the uploaded file, so every cell goes through ``safe_row``."""
     import openpyxl
     from openpyxl.styles import Font
 
@@ -756,7 +749,7 @@ def error_report_xlsx(job: ImportJob) -> io.BytesIO:
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for e in job.errors:
-        ws.append([e["row"] or "", e["column"], e["value"], e["message"]])
+        ws.append(safe_row([e["row"] or "", e["column"], e["value"], e["message"]]))
     ws.column_dimensions["D"].width = 60
     out = io.BytesIO()
     wb.save(out)
