@@ -67,6 +67,7 @@ FIELD_LABELS = {
     "payer_name": "对方户名", "payer_account": "对方账号", "memo": "摘要/附言", "serial": "交易流水号",
     "balance": "余额",
 }
+MAX_HEADER_ROW = 100  # a title block above the header is a few rows; a larger number is a typing slip
 TOTAL_MARKERS = ("合计", "小计", "总计", "累计", "本页", "汇总", "以下空白", "打印", "制表")
 
 
@@ -78,10 +79,10 @@ def mapping_problems(mapping: dict) -> list[str]:
     """What is wrong with a mapping (empty when usable)."""
     problems = []
     try:
-        if int(mapping.get("header_row", 0)) < 1:
-            problems.append("表头所在行必须是正整数。")
+        if not 1 <= int(mapping.get("header_row", 0)) <= MAX_HEADER_ROW:
+            problems.append(f"表头所在行必须是 1 到 {MAX_HEADER_ROW} 之间的整数。")
     except (TypeError, ValueError):
-        problems.append("表头所在行必须是正整数。")
+        problems.append(f"表头所在行必须是 1 到 {MAX_HEADER_ROW} 之间的整数。")
     if not (mapping.get("date") or "").strip():
         problems.append("请指定交易日期列。")
     has_signed = bool((mapping.get("amount") or "").strip())

@@ -55,7 +55,7 @@ def statements(request):
     accounts = selectors.accounts_visible(request.user).filter(active=True)
     if request.method == "POST":
         account_id = request.POST.get("account", "")
-        account = accounts.filter(pk=int(account_id)).first() if account_id.isdigit() else None
+        account = accounts.filter(pk=int(account_id)).first() if account_id.isdigit() and len(account_id) < 19 else None
         upload = request.FILES.get("file")
         if account is None:
             messages.error(request, _("请选择收款账户（须为您可管理的项目中已启用的账户）。"))
@@ -193,7 +193,7 @@ def _mapping_from_post(post) -> dict:
     mapping["memo"] = [m.strip() for m in post.get("m_memo", "").replace("，", ",").split(",") if m.strip()]
     mapping["encoding"] = post.get("m_encoding", "auto").strip() or "auto"
     header_row = post.get("m_header_row", "").strip()
-    mapping["header_row"] = int(header_row) if header_row.isdigit() else 0
+    mapping["header_row"] = int(header_row) if header_row.isdigit() and len(header_row) < 10 else 0
     return mapping
 
 
