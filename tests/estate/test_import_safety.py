@@ -163,3 +163,30 @@ def test_a_bound_from_the_settings_refuses_a_file_with_a_message(alice, settings
     job = _submit(alice, "rows.csv", _csv([_row(i) for i in range(3)]))
     assert job.status == ImportJob.Status.FAILED
     assert job.errors[0]["message"].startswith("文件行数超过上限（最多 3 行）")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("area, message", [("1e12", "建筑面积超出范围（应小于 100,000,000 平方米）"),
+                                           ("0", "建筑面积应大于 0"), ("1.005", "建筑面积最多两位小数")])
+def test_the_unit_form_gives_the_same_area_messages(area, message):
+    from wuye.estate.admin import UnitAdminForm
+
+    form = UnitAdminForm(data={"area": area})
+    assert form.errors["area"] == [message]
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_huge_area_with_that_message(admin_user, client, estate):
+    unit = estate["units"][0]
+    client.force_login(admin_user)
+    page = client.get(f"/admin/estate/unit/{unit.pk}/change/")
+    assert page.status_code == 200
+    data = {"project": unit.project_id, "building": unit.building_id, "entrance": "", "floor": unit.floor,
+            "number": unit.number, "code": unit.code, "property_type": unit.property_type, "area": "1e12",
+            "state": unit.state, "delivered_on": ""}
+    for prefix in ("occupancies", "state_changes"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = client.post(f"/admin/estate/unit/{unit.pk}/change/", data)
+    assert response.status_code == 200 and "建筑面积超出范围（应小于 100,000,000 平方米）" in response.content.decode()
+    unit.refresh_from_db()
+    assert unit.area < 1000

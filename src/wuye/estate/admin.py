@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from wuye.estate.importer import area_problem
 from wuye.estate.models import (
     Building,
     ContactPoint,
@@ -41,8 +43,27 @@ class OccupancyInline(admin.TabularInline):
     can_delete = False
 
 
+class UnitAdminForm(forms.ModelForm):
+    """The area gets the import's messages (大于 0, 小于 100,000,000 m², two decimals), not a digit count."""
+
+    area = forms.DecimalField(label="建筑面积(m²)")
+
+    class Meta:
+        model = Unit
+        fields = ["project", "building", "entrance", "floor", "number", "code", "property_type", "area", "state",
+                  "delivered_on"]
+
+    def clean_area(self):
+        area = self.cleaned_data["area"]
+        problem = area_problem(area)
+        if problem:
+            raise forms.ValidationError(problem)
+        return area
+
+
 @admin.register(Unit)
 class UnitAdmin(admin.ModelAdmin):
+    form = UnitAdminForm
     list_display = ["code", "project", "building", "floor", "property_type", "area", "state"]
     list_filter = ["project", "property_type", "state"]
     search_fields = ["code", "number"]
