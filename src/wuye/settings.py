@@ -100,8 +100,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # when a transaction starts (a deferred one that must upgrade fails at once with "database is locked", the
 # busy timeout does not apply to it); busy_timeout makes a second writer wait up to 10 s instead of failing.
 SQLITE_OPTIONS = {
-    # busy_timeout first: switching a new file to WAL needs a lock too, and may have to wait for another process
-    "init_command": "PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    # WAL itself is switched on by wuye.common.sqlite.ensure_wal (once per file, retried when processes race)
+    "init_command": "PRAGMA busy_timeout=10000; PRAGMA synchronous=NORMAL;",
     "transaction_mode": "IMMEDIATE",
 }
 if DATABASE_URL:

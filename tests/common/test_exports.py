@@ -140,6 +140,29 @@ SCENARIOS = {
     "wuye.banking.exports.debit_xlsx": lambda c, h, alice, finance: [
         (_content(_as(c, finance).get(f"/banking/batches/{h['batch'].pk}/debit.xlsx")), "xlsx")],
 }
+
+
+def _pack_csvs(c, h, alice, finance):
+    """The evidence pack's data files (催缴记录.csv, 欠费明细.csv), from the ZIP a legal user downloads."""
+    import zipfile
+
+    from wuye.accounts.choices import Role
+    from wuye.accounts.models import User
+    from wuye.estate.models import Party
+    from wuye.legal.pack import build_pack
+    from wuye.legal.services import case_open
+
+    legal = User.objects.create_user(username="lena", password="x", role=Role.LEGAL)
+    unit = h["unit"]
+    party = Party.objects.filter(occupancies__unit=unit).first()
+    case = case_open(actor=legal, project=unit.project, party=party, on=dt.date(2026, 7, 20))
+    pack = build_pack(actor=legal, case=case, as_of=dt.date(2026, 7, 20))
+    data = _content(_as(c, legal).get(f"/legal/packs/{pack.pk}/zip/"))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return [(zf.read(n), "csv") for n in zf.namelist() if n.endswith(".csv")]
+
+
+SCENARIOS["wuye.legal.pack._csv"] = _pack_csvs
 NO_USER_DATA = {"wuye.estate.importer.template_xlsx"}  # fixed content: scanned, but nothing hostile can reach it
 
 

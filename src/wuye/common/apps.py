@@ -7,9 +7,13 @@ class CommonConfig(AppConfig):
     verbose_name = "通用"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
         from django.db.models import Field, ForeignObject
+
+        from wuye.common.sqlite import ensure_wal
 
         from wuye.common.lookups import InIds
 
         Field.register_lookup(InIds)
         ForeignObject.register_lookup(InIds)  # relations keep their own lookup table
+        connection_created.connect(ensure_wal, dispatch_uid="wuye-sqlite-wal")

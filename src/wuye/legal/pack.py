@@ -10,7 +10,6 @@ against the chain and the database, naming any record edited since.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -28,6 +27,7 @@ from wuye.accounts.services import audit_record
 from wuye.billing.models import BillingPolicy, Payment, Rate
 from wuye.casework.models import ContactAttempt, Dispute, Promise, WorkOrder
 from wuye.common.formatting import format_yuan
+from wuye.common.tabular import csv_writer
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, ActionEvent
 from wuye.estate.models import Occupancy, Unit
@@ -372,7 +372,7 @@ def _ext(content_type: str) -> str:
 
 def _csv(rows: list[list]) -> bytes:
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv_writer(buf).writerows(rows)  # names and addresses are typed by people: never a live formula
     return ("\ufeff" + buf.getvalue()).encode()
 
 
