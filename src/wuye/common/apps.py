@@ -10,9 +10,8 @@ class CommonConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models import Field, ForeignObject
 
-        from wuye.common.sqlite import ensure_wal
-
         from wuye.common.lookups import InIds
+        from wuye.common.sqlite import ensure_wal
 
         Field.register_lookup(InIds)
         ForeignObject.register_lookup(InIds)  # relations keep their own lookup table
