@@ -26,6 +26,22 @@ def skip_or_fail(reason: str, required_env: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _data_migrations_survive_flushes(request, django_db_blocker):
+    """A transactional test (a browser test, a two-process test) ends by flushing every table, taking the rows
+    data migrations installed (the talking-point library) with them; put them back for the next test that
+    runs in this process (with pytest-xdist the order of tests on a worker is not the file order)."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction"))
+    if transactional:
+        from wuye.casework.talking_points import talking_points_install
+
+        with django_db_blocker.unblock():
+            talking_points_install()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 

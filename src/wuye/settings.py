@@ -30,6 +30,9 @@ def envlist(name: str, default: str = "") -> list[str]:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("WUYE_DATA_DIR", Path.cwd() / "var")).resolve()
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # the test suite on several cores: each worker keeps its own files (locks, outbox, job queue)
+    DATA_DIR = DATA_DIR / os.environ["PYTEST_XDIST_WORKER"]
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = envbool("WUYE_DEBUG", False)
@@ -237,7 +240,7 @@ HUEY_IMMEDIATE = envbool("WUYE_HUEY_IMMEDIATE", False)
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
-        "name": os.environ.get("WUYE_HUEY_NAME", "wuye"),
+        "name": os.environ.get("WUYE_HUEY_NAME", "wuye") + os.environ.get("PYTEST_XDIST_WORKER", ""),
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
         "utc": True,

@@ -32,7 +32,7 @@ def test_processes_open_a_file_while_another_writes(tmp_path):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("CREATE TABLE t (who TEXT)")
     assert holder.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTEST_XDIST_WORKER")}
     env.update({"WUYE_SQLITE_PATH": str(path), "WUYE_DATA_DIR": str(tmp_path)})
     children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(n)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]

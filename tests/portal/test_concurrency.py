@@ -69,7 +69,8 @@ print(json.dumps({"codes": codes, "vendor": connection.vendor, "name": str(conne
 
 
 def _child_env(tmp_path: Path, keys, variant: str) -> tuple[dict[str, str], Path | None]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WUYE_SQLITE_PATH", "REDIS_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "WUYE_SQLITE_PATH", "REDIS_URL", "PYTEST_XDIST_WORKER")}
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env.update({

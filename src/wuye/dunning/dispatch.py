@@ -35,6 +35,7 @@ from wuye.billing.selectors import account_summaries
 from wuye.common.bulk import insert_rows, update_rows
 from wuye.common.formatting import format_yuan
 from wuye.dunning import calendar as workcal
+from wuye.dunning import cycles
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
     PERSON_CHANNELS,
@@ -243,21 +244,22 @@ class _Item:
     rest of the send)."""
 
     __slots__ = ("pk", "project_id", "unit_id", "step", "cycle", "episode_id", "channel", "attempts", "out_id",
-                 "assigned_to_id", "unit_code") + UPDATE_FIELDS
+                 "assigned_to_id", "unit_code", "party_id", "account") + UPDATE_FIELDS
 
     def __init__(self, row: tuple, step: Step):
         (self.pk, self.project_id, self.unit_id, _step_id, self.cycle, self.episode_id, self.channel,
-         self.attempts, self.out_id, self.assigned_to_id, self.unit_code) = row
+         self.attempts, self.out_id, self.assigned_to_id, self.unit_code, self.party_id, periods) = row
+        self.account = (self.unit_id, self.party_id)  # the debtor's account; set from the owner for old rows
         self.step = step
         self.status = ActionStatus.SENDING
         self.content = self.content_sha256 = self.address = self.provider = self.provider_message_id = ""
         self.last_error = ""
         self.template_version = self.deadline = self.sent_at = self.next_attempt_at = None
-        self.periods = []
+        self.periods = list(periods or [])  # set by the engine for referrals and written demands
 
 
 ITEM_COLUMNS = ("pk", "project_id", "unit_id", "step_id", "cycle", "episode_id", "channel", "attempts", "out_id",
-                "assigned_to_id", "unit__code")
+                "assigned_to_id", "unit__code", "party_id", "periods")
 
 
 def _claim(ids: list[int], now: dt.datetime, token: str, steps: dict[int, Step]) -> list[_Item]:
@@ -282,25 +284,31 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
         return
     unit_ids = sorted({a.unit_id for a in actions})
     today = workcal.local_now(now).date()
-    summaries = {s.unit_id: s for s in account_summaries(as_of=today, unit_ids=unit_ids, only_overdue=False,
-                                                                 prepaid=False)}
+    # everything is read per debtor account (unit, party): after a sale the seller and the buyer of one unit
+    # are two accounts, each told only of their own periods, at their own contact points (issue 13.3)
+    owners = liable_party_ids(unit_ids, today)
+    for a in actions:
+        if a.party_id is None:  # an action decided before accounts were per debtor: the owner in force
+            a.account = (a.unit_id, owners.get(a.unit_id))
+    summaries = {(s.unit_id, s.party_id): s for s in account_summaries(
+        as_of=today, unit_ids=unit_ids, only_overdue=False, prepaid=False)}
     holds = holds_by_unit(None, unit_ids)
     periods = _overdue_periods(unit_ids, today)
-    addresses, payers = _addresses(unit_ids, today)
-    caps = _last_sent(unit_ids)
-    calls_today = _calls_today(unit_ids, now)
+    addresses = _addresses({party for _, party in (a.account for a in actions) if party is not None})
+    caps = _last_sent(unit_ids, owners)
+    calls_today = _calls_today(unit_ids, now, owners)
     declined = opted_out(unit_ids)
     linked = [a for a in actions if a.channel in MESSAGE_CHANNELS and a.step.template is not None
-              and "{pay_link" in a.step.template.body and (a.unit_id, CONTACT_KIND[a.channel]) in addresses]
-    links = pay_links([a.unit_id for a in linked], today,
-                      known_units={a.unit_id: (a.project_id, payers.get(a.unit_id)) for a in linked})
+              and "{pay_link" in a.step.template.body and (a.account[1], CONTACT_KIND[a.channel]) in addresses]
+    links = pay_links([a.account for a in linked], today,
+                      known_units={a.unit_id: (a.project_id, owners.get(a.unit_id)) for a in linked})
 
     updates: list[_Item] = []
     events: list[tuple] = []
     tasks: list[tuple] = []
     outgoing: dict[str, list[tuple[_Item, Message]]] = defaultdict(list)
     for a in actions:
-        s = summaries.get(a.unit_id)
+        s = summaries.get(a.account)
         arrears_action = a.episode_id is not None
         # paid (or nothing left) since the decision: cancel, never contact
         if (arrears_action and (s is None or s.overdue_fen <= 0)) or (not arrears_action and (s is None or
@@ -308,13 +316,15 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             _finish(a, ActionStatus.CANCELLED, "决策后已缴清，取消发送", updates, events, now)
             result.cancelled += 1
             continue
-        if a.cycle[0] == "D" and a.channel in MESSAGE_CHANNELS and a.unit_id in declined:
+        if cycles.kind_of(a.cycle) == cycles.Kind.PRE_DUE and a.channel in MESSAGE_CHANNELS and a.unit_id in declined:
             _finish(a, ActionStatus.CANCELLED, "业主已选择不接收到期前提醒", updates, events, now)
             result.cancelled += 1
             continue
         if arrears_action:
             held = active_hold(Account(summary=s, segment="", holds=holds.get(a.unit_id, [])), today)
-            if held and not a.cycle.startswith("PD"):
+            if held and cycles.kind_of(a.cycle) == cycles.Kind.PROMISE_EVE:
+                held = None  # the reminder the day before a promised date is what the promise's hold is for
+            if held:
                 _finish(a, ActionStatus.CANCELLED, f"暂停催缴：{held[1]}", updates, events, now)
                 result.cancelled += 1
                 continue
@@ -322,23 +332,24 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
         rules = ctx.settings[a.project_id]
         # frequency caps
         if a.channel in MESSAGE_CHANNELS and arrears_action:
-            last = caps.get(a.unit_id)
+            last = caps.get(a.account)
             if last and now - last < dt.timedelta(days=rules.arrears_message_min_days):
                 _defer(a, last + dt.timedelta(days=rules.arrears_message_min_days), "频次限制", updates, result)
                 continue
-        if a.channel == Channel.CALL and calls_today.get(a.unit_id, 0) >= rules.calls_per_day:
+        if a.channel == Channel.CALL and calls_today.get(a.account, 0) >= rules.calls_per_day:
             tomorrow = workcal.to_aware(dt.datetime.combine(today + dt.timedelta(days=1), workcal.HARD_START),
                                         project.timezone)
             _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
             continue
         a.deadline = ctx.deadline(a.project_id, today)
-        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()), links.get(a.unit_id, ""))
+        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()), links.get(a.account, ""))
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
         template = a.step.template
         a.template_version = template.version if template is not None else None
-        a.periods = periods.get(a.unit_id, []) if arrears_action else []
+        if arrears_action and not a.periods:  # the engine names the periods of a referral or a written demand
+            a.periods = periods.get(a.account, [])
         if a.channel in MESSAGE_CHANNELS:
-            to = addresses.get((a.unit_id, CONTACT_KIND[a.channel]))
+            to = addresses.get((a.account[1], CONTACT_KIND[a.channel]))
             if not to:
                 _finish(a, ActionStatus.FAILED, "没有可用的联系方式（无号码或均已标记失效）", updates, events, now)
                 result.failed += 1
@@ -348,13 +359,13 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 channel=a.channel, to=to[1], body=content, subject=subject, out_id=a.out_id,
                 template_id=template.provider_template_id if template else "",
                 params=_params(a, s), sign_name=rules.sms_signature)))
-            caps[a.unit_id] = now
+            caps[a.account] = now
         else:
             if a.channel == Channel.REGISTERED:
-                addr = addresses.get((a.unit_id, ContactKind.ADDRESS))
+                addr = addresses.get((a.account[1], ContactKind.ADDRESS))
                 a.address = addr[1] if addr else ""
             if a.channel == Channel.CALL:
-                calls_today[a.unit_id] = calls_today.get(a.unit_id, 0) + 1
+                calls_today[a.account] = calls_today.get(a.account, 0) + 1
             tasks.append((a.project_id, a.unit_id, a.pk, TASK_KIND[a.channel], f"{a.unit_code} {a.step.name}"[:200],
                           content, a.assigned_to_id, a.step.assignee, today, TaskStatus.OPEN, now, None, ""))
             a.provider = "task"
@@ -440,7 +451,9 @@ def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) ->
 def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.date,
             holds, link: str = "") -> tuple[str, str]:
     template = a.step.template
-    promise = next((h.until for h in holds if h.kind == HoldKind.PROMISE and a.cycle.endswith(str(h.id))), None)
+    hold_id = cycles.parse(a.cycle).hold_id if cycles.kind_of(a.cycle) in (
+        cycles.Kind.PROMISE_EVE, cycles.Kind.PROMISE_BROKEN) else None
+    promise = next((h.until for h in holds if h.kind == HoldKind.PROMISE and h.id == hold_id), None)
     context = {
         "company": rules.company_name or project.name, "unit": f"{project.name}{a.unit_code}",
         "amount": format_yuan(s.overdue_fen), "months": s.overdue_periods,
@@ -457,52 +470,52 @@ def _cn_date(d: dt.date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
-def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[int, list[str]]:
-    """unit → the billing periods (first day, ISO) of its overdue open lines: what a demand names."""
-    out: dict[int, list[str]] = defaultdict(list)
-    for u, start in (Bill.objects.filter(unit_id__in_ids=unit_ids, is_void=False, settled_fen__lt=F("amount_fen"),
-                                         due_date__lt=today)
-                     .values_list("unit_id", "period_start").distinct().order_by("unit_id", "period_start")):
-        out[u].append(start.isoformat())
+def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[tuple[int, int | None], list[str]]:
+    """(unit, debtor) → the billing periods (first day, ISO) of that debtor's overdue open lines: what a demand
+    to them names."""
+    out: dict[tuple[int, int | None], list[str]] = defaultdict(list)
+    for u, party, start in (Bill.objects.filter(unit_id__in_ids=unit_ids, is_void=False,
+                                                settled_fen__lt=F("amount_fen"), due_date__lt=today)
+                            .values_list("unit_id", "party_id", "period_start").distinct()
+                            .order_by("unit_id", "party_id", "period_start")):
+        out[(u, party)].append(start.isoformat())
     return out
 
 
-def _addresses(unit_ids: list[int], today: dt.date) -> tuple[dict[tuple[int, str], tuple[int, str]],
-                                                              dict[int, int]]:
-    """(unit, contact kind) → (contact id, value): the liable owner's best live contact of that kind; and
-    unit → that liable party (the owner in force, else the developer)."""
-    owners = liable_party_ids(unit_ids, today)
+def _addresses(party_ids: set[int]) -> dict[tuple[int, str], tuple[int, str]]:
+    """(party, contact kind) → (contact id, value): the debtor's own best live contact of that kind (a former
+    owner who still owes is written to at the contact points on record, never at the new owner's)."""
     best: dict[tuple[int, str], tuple[int, str, tuple]] = {}
     for pk, party, kind, value, primary, validity in (
-            ContactPoint.objects.filter(party_id__in_ids=set(owners.values()))
+            ContactPoint.objects.filter(party_id__in_ids=party_ids)
             .exclude(validity__in=list(DEAD_VALIDITIES))
             .values_list("pk", "party_id", "kind", "value", "is_primary", "validity")):
         rank = (not primary, validity != "valid", pk)
         key = (party, kind)
         if key not in best or rank < best[key][2]:
             best[key] = (pk, value, rank)
-    out = {}
-    for u, party in owners.items():
-        for kind in (ContactKind.MOBILE, ContactKind.EMAIL, ContactKind.WECHAT, ContactKind.ADDRESS):
-            hit = best.get((party, kind))
-            if hit:
-                out[(u, kind)] = (hit[0], hit[1])
-    return out, owners
+    return {key: (hit[0], hit[1]) for key, hit in best.items()}
 
 
-def _last_sent(unit_ids: list[int]) -> dict[int, dt.datetime]:
-    """unit → when its last arrears message (SMS, WeChat, e-mail) went out."""
-    return dict(Action.objects.filter(unit_id__in_ids=unit_ids, channel__in=list(MESSAGE_CHANNELS),
-                                      episode__isnull=False, sent_at__isnull=False)
-                .values_list("unit_id").annotate(last=Max("sent_at")).values_list("unit_id", "last"))
+def _last_sent(unit_ids: list[int], owners: dict[int, int]) -> dict[tuple[int, int | None], dt.datetime]:
+    """(unit, debtor) → when the debtor's last arrears message (SMS, WeChat, e-mail) went out (a message
+    decided before accounts were per debtor counts for the owner in force)."""
+    out: dict[tuple[int, int | None], dt.datetime] = {}
+    for u, party, last in (Action.objects.filter(unit_id__in_ids=unit_ids, channel__in=list(MESSAGE_CHANNELS),
+                                                 episode__isnull=False, sent_at__isnull=False)
+                           .values_list("unit_id", "party_id").annotate(last=Max("sent_at"))
+                           .values_list("unit_id", "party_id", "last")):
+        key = (u, owners.get(u) if party is None else party)
+        out[key] = max(out.get(key, last), last)
+    return out
 
 
-def _calls_today(unit_ids: list[int], now: dt.datetime) -> dict[int, int]:
+def _calls_today(unit_ids: list[int], now: dt.datetime, owners: dict[int, int]) -> dict[tuple[int, int | None], int]:
     start = workcal.to_aware(dt.datetime.combine(workcal.local_now(now).date(), dt.time.min))
-    counts: dict[int, int] = defaultdict(int)
-    for u in Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.CALL, sent_at__gte=start).values_list(
-            "unit_id", flat=True):
-        counts[u] += 1
+    counts: dict[tuple[int, int | None], int] = defaultdict(int)
+    for u, party in Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.CALL,
+                                          sent_at__gte=start).values_list("unit_id", "party_id"):
+        counts[(u, owners.get(u) if party is None else party)] += 1
     return counts
 
 
@@ -517,14 +530,22 @@ def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
                                  actor_label=JOB)
     # an account left without any live number or address to write to becomes 无法联系 (unless a collector
     # has classed it as promised, away or refusing: those say more than a dead number)
-    units = sorted({a.unit_id for a, _ in dead})
-    if units:
-        live = {u for (u, _kind) in _addresses(units, today)[0]}
-        cut_off = [u for u in units if u not in live]
-        if cut_off:
-            Episode.objects.filter(unit_id__in=cut_off, closed_on__isnull=True,
-                                   account_class__in=["", AccountClass.UNDECIDED]).update(
-                account_class=AccountClass.UNREACHABLE, class_since=today)
+    accounts = {a.account for a, _ in dead if a.account[1] is not None}
+    if not accounts:
+        return
+    live = {party for (party, _kind) in _addresses({party for _, party in accounts})}
+    cut_off = [(u, party) for u, party in sorted(accounts) if party not in live]
+    if not cut_off:
+        return
+    from wuye.dunning.services import account_class_set
+    from wuye.estate.models import Unit
+
+    units = Unit.objects.in_bulk([u for u, _ in cut_off])
+    for u, party in cut_off:
+        if Episode.objects.filter(unit_id=u, party_id=party, closed_on__isnull=True,
+                                  account_class__in=["", AccountClass.UNDECIDED]).exists():
+            account_class_set(actor=None, unit=units[u], account_class=AccountClass.UNREACHABLE, on=today,
+                              reason="号码经短信平台确认失效，已无其他可用联系方式", actor_label=JOB, party_id=party)
 
 
 # --- delivery receipts -------------------------------------------------------------------------------------
