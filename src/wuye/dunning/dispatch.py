@@ -282,6 +282,9 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     actions = _claim(ids, now, token, ctx.steps)  # committed on its own: the claim is what protects against a twin
     if not actions:
         return
+    # stages and events before routine repeats, oldest first: when a cap leaves room for one call today, a
+    # broken promise's follow-up is not pushed back day after day by each morning's new routine call
+    actions.sort(key=lambda a: (cycles.kind_of(a.cycle) == cycles.Kind.REPEAT, a.pk))
     unit_ids = sorted({a.unit_id for a in actions})
     today = workcal.local_now(now).date()
     # everything is read per debtor account (unit, party): after a sale the seller and the buyer of one unit
@@ -337,6 +340,12 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 _defer(a, last + dt.timedelta(days=rules.arrears_message_min_days), "频次限制", updates, result)
                 continue
         if a.channel == Channel.CALL and calls_today.get(a.account, 0) >= rules.calls_per_day:
+            if cycles.kind_of(a.cycle) == cycles.Kind.REPEAT:
+                # a routine call over the cap is dropped, not queued: the next one comes anyway, and a queue
+                # of deferred calls would crowd out tomorrow's
+                _finish(a, ActionStatus.CANCELLED, "今日电话已达每户上限，例行电话本次不再安排", updates, events, now)
+                result.cancelled += 1
+                continue
             tomorrow = workcal.to_aware(dt.datetime.combine(today + dt.timedelta(days=1), workcal.HARD_START),
                                         project.timezone)
             _defer(a, tomorrow, "今日电话次数已达上限", updates, result)

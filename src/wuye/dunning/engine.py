@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import islice
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -558,22 +559,37 @@ def _fired(project: Project, as_of: dt.date, unit_ids: list[int] | None) -> Fire
 
 def _last_messages(project: Project, as_of: dt.date, unit_ids: list[int] | None,
                    days: int) -> dict[tuple[int, int | None], dt.date]:
-    """(unit, debtor) → the day of the last arrears message decided in the ``days`` before ``as_of`` and not
-    cancelled, in any episode (the cap is per account, not per episode; one definition with the
-    dispatcher: ``cycles.counts_towards_message_cap``)."""
+    """(unit, debtor) → the day of the debtor's last arrears message, for the cap (one definition with the
+    dispatcher: ``cycles.counts_towards_message_cap``; per account, not per episode). The day is when it
+    reached the owner — the day it was sent, or for one still waiting (a holiday, the cap) the day it is due
+    to go — not the day it was decided: otherwise a message held over a holiday puts every later repeat
+    behind the dispatcher's cap, each one waiting days with the next already decided. Cancelled messages
+    and ones that failed (they reached no one) do not count."""
+    slack = DEFER_HORIZON_DAYS  # a message may wait this long for its window after its decision
     qs = Action.objects.filter(project=project, channel__in=list(MESSAGE_CHANNELS), decided_on__lt=as_of,
-                               decided_on__gte=as_of - dt.timedelta(days=days)).exclude(
-        status=ActionStatus.CANCELLED)
+                               decided_on__gte=as_of - dt.timedelta(days=days + slack)).exclude(
+        status__in=[ActionStatus.CANCELLED, ActionStatus.FAILED])
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
     out: dict[tuple[int, int | None], dt.date] = {}
-    for u, party, on, cycle, channel in qs.values_list("unit_id", "party_id", "decided_on", "cycle", "channel"):
-        if cycles.counts_towards_message_cap(cycle, channel):
-            key = (u, party)
-            if key not in out or out[key] < on:
-                out[key] = on
+    tz = ZoneInfo(project.timezone or "Asia/Shanghai")
+    for u, party, on, cycle, channel, sent_at, later, not_before in qs.values_list(
+            "unit_id", "party_id", "decided_on", "cycle", "channel", "sent_at", "next_attempt_at", "not_before"):
+        if not cycles.counts_towards_message_cap(cycle, channel):
+            continue
+        if sent_at is not None:
+            on = sent_at.astimezone(tz).date()
+        else:
+            for when in (later, not_before):
+                if when is not None:
+                    on = max(on, when.astimezone(tz).date())
+        key = (u, party)
+        if key not in out or out[key] < on:
+            out[key] = on
     return out
 
+
+DEFER_HORIZON_DAYS = 45
 
 DEMAND_WAIT_DAYS = 30  # a written demand still not delivered this long after its decision is issued again
 
