@@ -539,7 +539,9 @@ def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
                                  actor_label=JOB)
     # an account left without any live number or address to write to becomes 无法联系 (unless a collector
     # has classed it as promised, away or refusing: those say more than a dead number)
-    accounts = {a.account for a, _ in dead if a.account[1] is not None}
+    # a batch item knows its account; an Action from a delivery receipt names its debtor
+    accounts = {k for k in (getattr(a, "account", None) or (a.unit_id, a.party_id) for a, _ in dead)
+                if k[1] is not None}
     if not accounts:
         return
     live = {party for (party, _kind) in _addresses({party for _, party in accounts})}
