@@ -368,7 +368,8 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 channel=a.channel, to=to[1], body=content, subject=subject, out_id=a.out_id,
                 template_id=template.provider_template_id if template else "",
                 params=_params(a, s), sign_name=rules.sms_signature)))
-            caps[a.account] = now
+            if cycles.counts_towards_message_cap(a.cycle, a.channel):  # a pre-due reminder is not one
+                caps[a.account] = now
         else:
             if a.channel == Channel.REGISTERED:
                 addr = addresses.get((a.account[1], ContactKind.ADDRESS))
