@@ -326,7 +326,13 @@ def _statement_for_download(request, pk: int):
 @login_required
 def statement_pdf(request, pk: int):
     unit, statement = _statement_for_download(request, pk)
-    return HttpResponse(documents.statement_pdf(unit, statement), content_type="application/pdf", headers={
+    party_id = None
+    if request.GET.get("party"):  # one debtor of a sold unit: their own lines only
+        party_id = int(request.GET["party"]) if request.GET["party"].isdigit() else 0
+        if party_id not in {x.bill.party_id for x in statement.lines}:
+            raise Http404("该房屋没有此缴费责任人的账单。")
+    return HttpResponse(documents.statement_pdf(unit, statement, party_id=party_id), content_type="application/pdf",
+                        headers={
         "Content-Disposition": f'inline; filename="statement-{unit.pk}-{statement.as_of:%Y%m%d}.pdf"'})
 
 
