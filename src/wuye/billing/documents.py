@@ -170,7 +170,7 @@ def statement_pdf(unit, statement: Statement, *, party_id: int | None = None) ->
         ["未到期", format_yuan(upcoming), "未缴合计", format_yuan(statement.open_fen)],
     ]
     if fig.clause:
-        summary.append(["违约金（按合同，未计收）", format_yuan(fig.late_fee_accruing_fen), "法院通常支持",
+        summary.append(["未计收违约金", format_yuan(fig.late_fee_accruing_fen), "法院通常支持",
                         format_yuan(fig.court_fen)])
     rows = [["账期", "项目", "截止日", "应收", "已缴", "减免", "未缴"] + (["违约金"] if fees else [])]
     shown = [x for x in statement.principal_lines if not x.bill.is_void]  # 违约金 lines: in the block below
@@ -178,7 +178,7 @@ def statement_pdf(unit, statement: Statement, *, party_id: int | None = None) ->
         fee = line.late_fee.amount_fen if line.late_fee else 0
         rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, f"{line.bill.due_date:%Y-%m-%d}",
                      format_yuan(line.bill.amount_fen), format_yuan(line.paid_fen), format_yuan(line.adjusted_fen),
-                     format_yuan(line.open_fen)] + ([format_yuan(fee) if fee else ""] if fees else []))
+                     format_yuan(line.open_fen)] + ([format_yuan(fee)] if fees else []))
     rows.append(["合计", "", "", format_yuan(sum(x.bill.amount_fen for x in shown)),
                  format_yuan(sum(x.paid_fen for x in shown)), format_yuan(sum(x.adjusted_fen for x in shown)),
                  format_yuan(sum(x.open_fen for x in shown))]

@@ -72,7 +72,7 @@ def figure_rows(fig: Figures, *, due: bool = True) -> tuple[list[list[str]], lis
     head = ["账期", "收费项目"] + (["缴费截止日"] if due else []) + ["应收", "已缴/减免", "未缴本金"]
     widths = [18, 26] + ([22] if due else []) + [22, 22, 22]
     if fig.clause:
-        head += ["违约金（已计收未缴）", "违约金（计至今日未计收）"]
+        head += ["已计收未缴\n违约金", "未计收违约金\n（计至今日）"]
         widths += [22, 22]
     rows = [head]
     for x in fig.lines:
@@ -102,7 +102,9 @@ def total_sentence(fig: Figures, as_of: dt.date, label: str = "应缴合计") ->
     text += "。"
     if fig.late_fee_accruing_fen:
         text += (f"另按合同约定（每日 {fig.rate_text}）计至 {as_of:%Y年%m月%d日} 尚未计收的违约金 "
-                 f"{format_yuan(fig.late_fee_accruing_fen)}，法院通常支持约 {format_yuan(fig.court_fen)}。")
+                 f"{format_yuan(fig.late_fee_accruing_fen)}，不含在应缴合计中。")
+    if fig.court_fen:
+        text += f"以上各期违约金，法院通常支持的约为 {format_yuan(fig.court_fen)}（按一年期贷款市场报价利率上浮计算）。"
     return text
 
 
