@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from django.test import Client
 
 from tests.dunning.docparse import parse_page, parse_pages, pdf_text, upper_to_fen
 from wuye.billing.figures import demand_figures, demand_figures_many
@@ -157,6 +158,7 @@ def test_after_a_sale_a_document_names_only_its_debtors_periods(alice, billed_es
         bill_generate(actor=alice, project=project, period=D(2026, month, 1))
     occupancy_end(actor=alice, occupancy=Occupancy.objects.get(unit=unit, party=seller), end=D(2026, 3, 31))
     buyer = Party.objects.create(name="买受人", natural_key="t:buyer")
+    no_one = Party.objects.create(name="无关的人", natural_key="t:none")
     occupancy_start(actor=alice, unit=unit, party=buyer, role=OccupantRole.OWNER, start=D(2026, 4, 1))
     for month in (4, 5):
         bill_generate(actor=alice, project=project, period=D(2026, month, 1))
@@ -170,6 +172,18 @@ def test_after_a_sale_a_document_names_only_its_debtors_periods(alice, billed_es
     assert seller.name in pages[0].text and buyer.name not in pages[0].text
     assert buyer.name in pages[1].text and seller.name not in pages[1].text
     assert [p.total_fen for p in pages] == [figs[(unit.pk, seller.pk)].total_fen, figs[(unit.pk, buyer.pk)].total_fen]
+    # the statement: each party's own, from the desk page's download
+    client = Client()
+    client.force_login(alice)
+    url = f"/billing/units/{unit.pk}/statement.pdf"
+    mine = parse_page(pdf_text(client.get(url, {"as_of": "2026-06-01", "party": seller.pk}).content, tmp_path, "s.pdf"))
+    assert mine.periods == ["2026-01", "2026-02", "2026-03"] and buyer.name not in mine.text
+    assert mine.total_fen == figs[(unit.pk, seller.pk)].total_fen and upper_to_fen(mine.upper) == mine.total_fen
+    default = parse_page(pdf_text(client.get(url, {"as_of": "2026-06-01"}).content, tmp_path, "d.pdf"))
+    assert default.periods == ["2026-04", "2026-05"] and seller.name not in default.text  # the owner today's
+    assert client.get(url, {"party": no_one.pk}).status_code == 404
+    xlsx = client.get(f"/billing/units/{unit.pk}/statement.xlsx", {"as_of": "2026-06-01", "party": buyer.pk})
+    assert xlsx.status_code == 200
 
 
 def test_figures_for_a_batch_take_a_fixed_number_of_queries(arrears_estate, django_assert_max_num_queries):
