@@ -18,7 +18,7 @@ from wuye.billing.figures import demand_figures, demand_figures_many
 from wuye.billing.models import Bill, BillingPolicy
 from wuye.billing.services import bill_generate, late_fee_post, payment_record
 from wuye.common.formatting import format_yuan, rmb_upper
-from wuye.dunning import wording
+from wuye.dunning import cycles, wording
 from wuye.dunning.defaults import policies_install_defaults
 from wuye.dunning.models import Action, ActionEvent, Episode, MessageTemplate, Step, Task
 from wuye.dunning.notices import Settled, notices_pdf, referral_draft_pdf
@@ -51,7 +51,8 @@ def make_action(unit, code: str, on: dt.date, *, party=None, periods=()) -> Acti
     episode = (Episode.objects.filter(unit=unit, party=party, closed_on__isnull=True).first()
                or Episode.objects.create(project=unit.project, unit=unit, party=party, opened_on=on, first_due=on))
     return Action.objects.create(
-        project=unit.project, unit=unit, party=party, step=step, cycle=f"A{episode.opened_on}/p{party.pk}:{step.pk}",
+        project=unit.project, unit=unit, party=party, step=step,
+        cycle=cycles.stage(cycles.Episode(episode.opened_on, party.pk)),
         episode=episode, decided_on=on, channel=step.channel, stage=step.order, periods=list(periods),
         not_before=dt.datetime(on.year, on.month, on.day, 8, 0, tzinfo=CST), out_id=uuid.uuid4().hex[:32])
 

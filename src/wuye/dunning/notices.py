@@ -122,8 +122,8 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
 
     unit = action.unit
     company = (settings_row.company_name if settings_row and settings_row.company_name else unit.project.name)
-    title = (action.step.template.subject if action.step.template_id and action.step.template.subject
-             else action.step.name)
+    title = wording.finish(action.step.template.subject if action.step.template_id and action.step.template.subject
+                           else action.step.name, fig)
     text = demand_text(action, fig, as_of, settings_row, deadline)
     story = [Paragraph(title, styles["title"]),
              Paragraph(f"{unit.project.name} {unit.code} · 通知日期 {as_of:%Y年%m月%d日}", styles["sub"]),
