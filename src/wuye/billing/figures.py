@@ -2,7 +2,7 @@
 statement, so that what is printed adds up and agrees from one document to the next.
 
 A document's figures belong to one debtor account: a unit and the party liable for its lines (``Bill.party``).
-Rules (docs/collection.md, "Figures on documents"; decision 35):
+Rules (docs/collection.md, "Figures on documents"; decision 36):
 
 - **Only that debtor's lines.** After a sale the seller's periods and the buyer's are two accounts; no document
   shows one party's period to the other.

@@ -6,7 +6,7 @@ template, rendered on the print day), the debtor's matured unpaid lines by fee i
 to date with how it was computed and the figure a court is likely to uphold (only where the contract has a
 late-fee clause), 应缴合计 in Chinese capitals, how to pay with the payment QR code, the company's seal place,
 and a detachable receipt stub (签收回执: who signed, relation, date) — the stub is the evidence that the
-demand reached the owner. Every figure comes from ``billing.figures.demand_figures_many`` (decision 35); an
+demand reached the owner. Every figure comes from ``billing.figures.demand_figures_many`` (decision 36); an
 account settled by the print day gets no page (its demand is withdrawn with the reason).
 """
 
