@@ -125,27 +125,64 @@ def receipt_pdf(payment: Payment) -> bytes:
     return _build(story)
 
 
-def statement_pdf(unit, statement: Statement) -> bytes:
+def statement_for_party(statement: Statement, party_id: int | None) -> Statement:
+    """The part of a unit's statement that is one party's: their lines only (after a sale the seller's periods
+    and the buyer's are two accounts, and neither sees the other's). The prepaid balance and the payments are
+    the unit's, so they stay only when every line is that party's."""
+    if party_id is None:
+        return statement
+    lines = [x for x in statement.lines if x.bill.party_id == party_id]
+    whole = len(lines) == len(statement.lines)
+    return Statement(statement.unit_id, statement.as_of, lines, statement.payments if whole else [],
+                     statement.prepaid_fen if whole else 0)
+
+
+def statement_pdf(unit, statement: Statement, *, party_id: int | None = None) -> bytes:
+    """对账单 of one debtor of a unit (``party_id``; default: the party liable on the statement date). Its lines
+    are the party's, with a 合计 row; the summary's 已到期应缴 and its parts come from the one function every
+    demand uses (``billing.figures``), so the statement and the notices agree to the fen."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
 
+    from wuye.billing.figures import demand_figures
+    from wuye.estate.models import Party
+    from wuye.estate.selectors import liable_party_ids
+
     s = _styles()
-    owner = getattr(unit, "owner_name", None) or (unit.project.developer.name if unit.project.developer else "")
+    parties = {x.bill.party_id for x in statement.lines}
+    if party_id is None:
+        party_id = (next(iter(parties)) if len(parties) == 1
+                    else liable_party_ids([unit.pk], statement.as_of).get(unit.pk))
+    statement = statement_for_party(statement, party_id)
+    party = Party.objects.filter(pk=party_id).first() if party_id else None
+    fig = demand_figures(unit.pk, party_id, statement.as_of)
+    owner = party.name if party else (getattr(unit, "owner_name", None)
+                                      or (unit.project.developer.name if unit.project.developer else ""))
+    upcoming = sum(x.open_fen for x in statement.principal_lines if x.bill.due_date >= statement.as_of)
+    block = statement.late_fee_block
+    fees = fig.clause or bool(block.charged)
     summary = [
         ["房屋", f"{unit.project.name} {unit.code}（{unit.area} m²）", "截至", f"{statement.as_of:%Y年%m月%d日}"],
-        ["业主", owner or "—", "预存余额", format_yuan(statement.prepaid_fen)],
-        ["已逾期", format_yuan(statement.overdue_fen), "未缴合计", format_yuan(statement.open_fen)],
-        ["违约金（按合同）", format_yuan(statement.late_fee_fen), "法院通常支持", format_yuan(statement.court_late_fee_fen)],
+        ["缴费责任人", owner or "—", "预存余额", format_yuan(statement.prepaid_fen)],
+        ["已到期应缴", format_yuan(fig.total_fen), "大写", fig.total_upper],
+        ["其中欠费本金", format_yuan(fig.principal_fen), "已计收未缴违约金" if fees else "",
+         format_yuan(fig.late_fee_charged_fen) if fees else ""],
+        ["未到期", format_yuan(upcoming), "未缴合计", format_yuan(statement.open_fen)],
     ]
-    rows = [["账期", "项目", "截止日", "应收", "已缴", "减免", "未缴", "违约金"]]
-    for line in statement.principal_lines:  # 违约金 lines are summarised in one block below
-        if line.bill.is_void:
-            continue
+    if fig.clause:
+        summary.append(["未计收违约金", format_yuan(fig.late_fee_accruing_fen), "法院通常支持",
+                        format_yuan(fig.court_fen)])
+    rows = [["账期", "项目", "截止日", "应收", "已缴", "减免", "未缴"] + (["违约金"] if fees else [])]
+    shown = [x for x in statement.principal_lines if not x.bill.is_void]  # 违约金 lines: in the block below
+    for line in shown:
         fee = line.late_fee.amount_fen if line.late_fee else 0
         rows.append([f"{line.bill.period_start:%Y-%m}", line.bill.fee_item.name, f"{line.bill.due_date:%Y-%m-%d}",
                      format_yuan(line.bill.amount_fen), format_yuan(line.paid_fen), format_yuan(line.adjusted_fen),
-                     format_yuan(line.open_fen), format_yuan(fee) if fee else ""])
-    block = statement.late_fee_block
+                     format_yuan(line.open_fen)] + ([format_yuan(fee)] if fees else []))
+    rows.append(["合计", "", "", format_yuan(sum(x.bill.amount_fen for x in shown)),
+                 format_yuan(sum(x.paid_fen for x in shown)), format_yuan(sum(x.adjusted_fen for x in shown)),
+                 format_yuan(sum(x.open_fen for x in shown))]
+                + ([format_yuan(sum(x.late_fee.amount_fen for x in shown if x.late_fee))] if fees else []))
     notes = [f"{line.bill.period_start:%Y-%m} {line.bill.fee_item.name}：{line.late_fee.explanation}"
              for line in block.details]
     notes += [f"{line.bill.period_start:%Y-%m} 已计收 {format_yuan(line.bill.amount_fen)}（{line.bill.due_date:%Y-%m-%d}，"
@@ -154,16 +191,16 @@ def statement_pdf(unit, statement: Statement) -> bytes:
                  ["合计", format_yuan(block.accrued_fen),
                   f"{format_yuan(block.charged_fen)}（{format_yuan(block.charged_open_fen)}）",
                   format_yuan(block.uncharged_fen), format_yuan(block.court_fen)]]
+    widths = [17, 24, 22, 23, 23, 19, 23] + ([23] if fees else [])
     story = [
         Paragraph("物业服务费对账单", s["title"]),
         Paragraph(settings.COMPANY_NAME, s["sub"]),
-        _table(summary, [30 * mm, 62 * mm, 28 * mm, 54 * mm], header=False),
+        _table(summary, [34 * mm, 58 * mm, 30 * mm, 52 * mm], header=False),
         Spacer(1, 5 * mm),
-        _table(rows, [17 * mm, 24 * mm, 22 * mm, 23 * mm, 23 * mm, 19 * mm, 23 * mm, 23 * mm],
-               align_right=(3, 4, 5, 6, 7)),
+        _table(rows, [w * mm for w in widths], align_right=tuple(range(3, len(widths)))),
         Spacer(1, 4 * mm),
     ]
-    if block:
+    if fees and block:
         story += [_table(fee_block, [20 * mm, 40 * mm, 42 * mm, 34 * mm, 38 * mm], align_right=(1, 2, 3, 4)),
                   Spacer(1, 2 * mm), Paragraph("违约金计算（逐期）：", s["body"])]
         story += [Paragraph(n, s["small"]) for n in notes]

@@ -323,16 +323,31 @@ def _statement_for_download(request, pk: int):
     return unit, statement_for_unit(unit, as_of=as_of)
 
 
+def _statement_party(request, statement) -> int | None:
+    """``?party=``: one debtor of a sold unit, who sees their own lines only (404 for a party with none)."""
+    if not request.GET.get("party"):
+        return None
+    party_id = int(request.GET["party"]) if request.GET["party"].isdigit() else 0
+    if party_id not in {x.bill.party_id for x in statement.lines}:
+        raise Http404("该房屋没有此缴费责任人的账单。")
+    return party_id
+
+
 @login_required
 def statement_pdf(request, pk: int):
     unit, statement = _statement_for_download(request, pk)
-    return HttpResponse(documents.statement_pdf(unit, statement), content_type="application/pdf", headers={
+    party_id = _statement_party(request, statement)
+    return HttpResponse(documents.statement_pdf(unit, statement, party_id=party_id), content_type="application/pdf",
+                        headers={
         "Content-Disposition": f'inline; filename="statement-{unit.pk}-{statement.as_of:%Y%m%d}.pdf"'})
 
 
 @login_required
 def statement_xlsx(request, pk: int):
     unit, statement = _statement_for_download(request, pk)
+    party_id = _statement_party(request, statement)
+    if party_id is not None:
+        statement = documents.statement_for_party(statement, party_id)
     return FileResponse(documents.statement_xlsx(unit, statement), as_attachment=True,
                         filename=f"对账单-{unit.code}-{statement.as_of:%Y%m%d}.xlsx",
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

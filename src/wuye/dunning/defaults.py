@@ -28,7 +28,7 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
                     "请于 {deadline} 前缴纳。[如有疑问请致电 {phone}。]{pay_link}"),
     "arrears_sms": ("欠费提醒（定期）", Channel.SMS, "",
                     "{company}提示：{unit} 累计未缴费用 {amount}（最早一期 {oldest_due} 到期），"
-                    "请于 {deadline} 前缴纳，逾期按合同约定计收违约金。[咨询 {phone}。]{pay_link}"),
+                    "请于 {deadline} 前缴纳[，逾期按合同约定按日 {late_fee_rate} 计收违约金]。[咨询 {phone}。]{pay_link}"),
     "arrears_email": ("欠费提醒（邮件）", Channel.EMAIL, "{unit} 物业费缴费提醒",
                       "尊敬的业主：\n\n{unit} 截至 {today} 有 {months} 期费用共 {amount} 尚未缴纳，"
                       "最早一期于 {oldest_due} 到期。请于 {deadline} 前缴纳。[\n\n如对账单有疑问，请致电 {phone}。]"
@@ -49,11 +49,12 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
               "在门口交谈，不向邻居透露欠费情况。"),
     "registered_letter": ("挂号信催缴", Channel.REGISTERED, "缴费催告函",
                           "{unit} 业主：截至 {today}，您有 {months} 期费用共 {amount} 未缴纳。"
-                          "请于 {deadline} 前缴清；逾期将依照物业服务合同计收违约金，并可能依法提起诉讼。"),
+                          "请于 {deadline} 前缴清。[逾期将依照物业服务合同按日 {late_fee_rate} 计收违约金。]"
+                          "逾期仍未缴纳的，我司可能依法提起诉讼。"),
     "notice_1": ("第一次催缴通知书", Channel.NOTICE, "第一次催缴通知书",
                  "{unit}：贵方 {months} 期费用共 {amount} 已逾期，请于 {deadline} 前缴纳。"),
     "notice_2": ("第二次催缴通知书", Channel.NOTICE, "第二次催缴通知书",
-                 "{unit}：贵方费用 {amount} 仍未缴纳，请于 {deadline} 前缴纳，逾期将按合同计收违约金。"),
+                 "{unit}：贵方费用 {amount} 仍未缴纳，请于 {deadline} 前缴纳[，逾期将按合同约定按日 {late_fee_rate} 计收违约金]。"),
     "notice_3": ("第三次催缴通知书", Channel.NOTICE, "第三次催缴通知书",
                  "{unit}：经两次书面催告，贵方费用 {amount} 仍未缴纳。请于 {deadline} 前缴清，"
                  "否则我司将依法通过诉讼等途径主张权利。"),
@@ -69,7 +70,8 @@ TEMPLATES: dict[str, tuple[str, str, str, str]] = {
     "installment_missed": ("分期违约跟进", Channel.CALL, "",
                            "分期付款未按期履行，请联系业主了解原因（欠费 {amount}）。"),
     "hardship_call": ("困难户关怀电话", Channel.CALL, "",
-                      "困难户：电话了解近况，说明可申请分期或减免违约金（欠费 {amount}）。"),
+                      "困难户：电话了解近况，说明可申请分期[，合同约定的违约金（按日 {late_fee_rate}）也可申请减免]"
+                      "（欠费 {amount}）。"),
     "prepaid_out": ("预存款用完提醒", Channel.SMS, "",
                     "{company}提示：{unit} 的预存物业费已用完，本期尚有 {amount_due} 未缴，缴费截止日 {due_date}。"
                     "如需继续预存，可到服务中心或在线缴纳。{pay_link}"),

@@ -30,12 +30,12 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from wuye.billing.models import Bill
+from wuye.billing.figures import Figures, demand_figures_many
 from wuye.billing.selectors import account_summaries
 from wuye.common.bulk import insert_rows, update_rows
 from wuye.common.formatting import format_yuan
 from wuye.dunning import calendar as workcal
-from wuye.dunning import cycles
+from wuye.dunning import cycles, wording
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
     PERSON_CHANNELS,
@@ -296,7 +296,6 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     summaries = {(s.unit_id, s.party_id): s for s in account_summaries(
         as_of=today, unit_ids=unit_ids, only_overdue=False, prepaid=False)}
     holds = holds_by_unit(None, unit_ids)
-    periods = _overdue_periods(unit_ids, today)
     addresses = _addresses({party for _, party in (a.account for a in actions) if party is not None})
     caps = _last_sent(unit_ids, owners)
     calls_today = _calls_today(unit_ids, now, owners)
@@ -305,6 +304,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
               and "{pay_link" in a.step.template.body and (a.account[1], CONTACT_KIND[a.channel]) in addresses]
     links = pay_links([a.account for a in linked], today,
                       known_units={a.unit_id: (a.project_id, owners.get(a.unit_id)) for a in linked})
+    figures = _figures(actions, today)
 
     updates: list[_Item] = []
     events: list[tuple] = []
@@ -331,6 +331,12 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 _finish(a, ActionStatus.CANCELLED, f"暂停催缴：{held[1]}", updates, events, now)
                 result.cancelled += 1
                 continue
+        fig = figures[a.pk]
+        if arrears_action and not fig.demandable:  # this debtor's periods paid since the decision
+            _finish(a, ActionStatus.CANCELLED, "决策后已缴清（本欠费人名下已无到期未缴的费用），取消发送", updates, events,
+                    now)
+            result.cancelled += 1
+            continue
         project = ctx.project(a.project_id)
         rules = ctx.settings[a.project_id]
         # frequency caps
@@ -351,12 +357,13 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
             continue
         a.deadline = ctx.deadline(a.project_id, today)
-        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()), links.get(a.account, ""))
+        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()), links.get(a.account, ""),
+                                   fig)
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
         template = a.step.template
         a.template_version = template.version if template is not None else None
-        if arrears_action and not a.periods:  # the engine names the periods of a referral or a written demand
-            a.periods = periods.get(a.account, [])
+        if arrears_action:  # what the text demands: the periods the engine named (a referral, a written
+            a.periods = list(fig.periods)  # demand) still open, else the debtor's matured unpaid periods
         if a.channel in MESSAGE_CHANNELS:
             to = addresses.get((a.account[1], CONTACT_KIND[a.channel]))
             if not to:
@@ -367,7 +374,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
             outgoing[a.channel].append((a, Message(
                 channel=a.channel, to=to[1], body=content, subject=subject, out_id=a.out_id,
                 template_id=template.provider_template_id if template else "",
-                params=_params(a, s), sign_name=rules.sms_signature)))
+                params=_params(a, s, fig), sign_name=rules.sms_signature)))
             if cycles.counts_towards_message_cap(a.cycle, a.channel):  # a pre-due reminder is not one
                 caps[a.account] = now
         else:
@@ -444,10 +451,17 @@ def _defer(a: _Item, when: dt.datetime, why: str, updates, result: DispatchResul
     result.deferred += 1
 
 
-def _params(a: _Item, s) -> tuple[str, ...]:
+def _params(a: _Item, s, fig: Figures) -> tuple[str, ...]:
     """Template parameters for gateways that take a registered template id (order of the placeholders)."""
-    return (a.unit_code, format_yuan(s.overdue_fen if a.episode_id else s.upcoming_fen),
+    return (a.unit_code, format_yuan(fig.total_fen if a.episode_id else s.upcoming_fen),
             str(a.deadline or ""))
+
+
+def _figures(actions: list[_Item], today: dt.date) -> dict[int, Figures]:
+    """action → the figures its text demands (``billing.figures``, the function every document uses): its
+    debtor's matured lines, restricted to the periods the engine named (a referral, a written demand)."""
+    found = demand_figures_many({a.account for a in actions}, today)
+    return {a.pk: found[a.account].only(a.periods) for a in actions}
 
 
 def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) -> dict[int, str]:
@@ -459,7 +473,7 @@ def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) ->
 
 
 def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.date,
-            holds, link: str = "") -> tuple[str, str]:
+            holds, link: str = "", fig: Figures | None = None) -> tuple[str, str]:
     template = a.step.template
     hold_id = cycles.parse(a.cycle).hold_id if cycles.kind_of(a.cycle) in (
         cycles.Kind.PROMISE_EVE, cycles.Kind.PROMISE_BROKEN) else None
@@ -471,25 +485,16 @@ def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.
         "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
         "promise_date": _cn_date(promise), "pay_link": f" 在线缴费 {link} " if link else "",
     }
+    if fig is not None:  # every figure of the text from the one function documents use (billing.figures)
+        context.update(wording.figure_context(fig))
     if template is None:
         return a.step.name, ""
-    return render(template.body, context).strip(), render(template.subject, context)
+    return (wording.finish(render(template.body, context).strip(), fig),
+            wording.finish(render(template.subject, context), fig))
 
 
 def _cn_date(d: dt.date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
-
-
-def _overdue_periods(unit_ids: list[int], today: dt.date) -> dict[tuple[int, int | None], list[str]]:
-    """(unit, debtor) → the billing periods (first day, ISO) of that debtor's overdue open lines: what a demand
-    to them names."""
-    out: dict[tuple[int, int | None], list[str]] = defaultdict(list)
-    for u, party, start in (Bill.objects.filter(unit_id__in_ids=unit_ids, is_void=False,
-                                                settled_fen__lt=F("amount_fen"), due_date__lt=today)
-                            .values_list("unit_id", "party_id", "period_start").distinct()
-                            .order_by("unit_id", "party_id", "period_start")):
-        out[(u, party)].append(start.isoformat())
-    return out
 
 
 def _addresses(party_ids: set[int]) -> dict[tuple[int, str], tuple[int, str]]:

@@ -499,3 +499,39 @@ def action_uncertain_resolve(*, actor: User, action: Action, went_out: bool, not
     audit_record(actor=actor, verb="dunning.action_verified", obj=action.unit, note=detail,
                  after={"action": action.pk, "went_out": went_out})
     return action
+
+
+SETTLED_AT_PRINT = "打印前已缴清：本欠费人名下已无到期未缴的费用，不再发出书面催告"
+WITHDRAWABLE = (ActionStatus.PENDING, ActionStatus.SENT)
+
+
+@transaction.atomic
+def demands_withdraw_settled(*, actions: list[Action], detail: str = SETTLED_AT_PRINT, actor: User | None = None,
+                             actor_label: str = "job:notices") -> list[int]:
+    """Written demands (notice, registered letter, referral) whose debtor has nothing matured unpaid when the
+    document is made: the page is not printed, the action is cancelled with the reason (an ``ActionEvent``, so
+    the record says why no demand went) and its open task closed as cancelled. A demand already delivered, or
+    failed, keeps its status (it is only not printed again). Returns the ids cancelled; one audit event per
+    unit."""
+    ids = [a.pk for a in actions]
+    if not ids:
+        return []
+    now = timezone.now()
+    label = f"user:{actor.username}" if actor is not None else actor_label
+    rows = list(Action.objects.select_for_update().filter(pk__in=ids, status__in=WITHDRAWABLE)
+                .values_list("pk", "unit_id"))
+    done = [pk for pk, _ in rows]
+    if not done:
+        return []
+    Action.objects.filter(pk__in=done).update(status=ActionStatus.CANCELLED, last_error=detail[:300],
+                                              next_attempt_at=None)
+    ActionEvent.objects.bulk_create([ActionEvent(action_id=pk, at=now, status=ActionStatus.CANCELLED,
+                                                 detail=detail[:300], actor_label=label) for pk in done])
+    Task.objects.filter(action_id__in=done, status=TaskStatus.OPEN).update(
+        status=TaskStatus.CANCELLED, closed_at=now, close_note=detail[:300])
+    units = Unit.objects.in_bulk({u for _, u in rows})
+    for unit_id in sorted(units):
+        audit_record(actor=actor, actor_label="" if actor is not None else actor_label,
+                     verb="dunning.demand_withdrawn", obj=units[unit_id], note=detail,
+                     after={"actions": [pk for pk, u in rows if u == unit_id]})
+    return done

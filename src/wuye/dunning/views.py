@@ -319,10 +319,17 @@ def notices(request):
     if building is not None and fmt in ("pdf", "xlsx"):
         actions = list(qs.filter(unit__building=building))
         if fmt == "pdf":
-            resp = HttpResponse(notices_pdf(actions, as_of=day), content_type="application/pdf")
+            # figures of the day it is printed (a payment since the run is never demanded again); accounts
+            # settled by now get no page and their demands are withdrawn with the reason
+            pdf = notices_pdf(actions, as_of=timezone.localdate(), actor=request.user)
+            if not pdf:
+                messages.info(request, "所选楼栋当天的书面通知均已无需打印：欠费人已缴清，相关催告已取消并记录原因。")
+                return redirect(f"{request.path}?date={day:%Y-%m-%d}")
+            resp = HttpResponse(pdf, content_type="application/pdf")
             name = f"notices-{building.project.code}-{building.code}-{day:%Y%m%d}.pdf"
         else:
-            resp = HttpResponse(ems_list_xlsx([a for a in actions if a.channel == Channel.REGISTERED], as_of=day)
+            resp = HttpResponse(ems_list_xlsx([a for a in actions if a.channel == Channel.REGISTERED],
+                                              as_of=timezone.localdate())
                                 .getvalue(), content_type="application/vnd.openxmlformats-officedocument."
                                                           "spreadsheetml.sheet")
             name = f"ems-{building.project.code}-{building.code}-{day:%Y%m%d}.xlsx"
@@ -341,11 +348,16 @@ def referral_draft(request, pk: int):
     """The case summary for the law firm of a lawyer-letter referral (a draft, never a lawyer's letter)."""
     from django.http import HttpResponse
 
-    from wuye.dunning.notices import referral_draft_pdf
+    from wuye.dunning.notices import Settled, referral_draft_pdf
 
     action = get_object_or_404(actions_visible(request.user).select_related("unit__project"), pk=pk,
                                channel=Channel.REFERRAL)
-    resp = HttpResponse(referral_draft_pdf(action, as_of=timezone.localdate()), content_type="application/pdf")
+    try:
+        pdf = referral_draft_pdf(action, as_of=timezone.localdate(), actor=request.user)
+    except Settled:
+        messages.info(request, "欠费人所转介的账期已无到期未缴的费用，不再转介；该转介已取消并记录原因。")
+        return redirect("dunning:action-detail", pk=action.pk)
+    resp = HttpResponse(pdf, content_type="application/pdf")
     resp["Content-Disposition"] = f'attachment; filename="referral-{action.unit.project.code}-{action.unit.code}.pdf"'
     return resp
 
