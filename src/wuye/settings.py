@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "wuye.dunning",
     "wuye.casework",
     "wuye.legal",
+    "wuye.insights",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,12 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("WUYE_SESSION_AGE", 12 * 3600)
 X_FRAME_OPTIONS = "DENY"
+
+# --- the manager's numbers (wuye.insights) -------------------------------------------------------------
+# Closed months rechecked by the monthly close job for entries dated inside them that arrived later.
+WUYE_INSIGHTS_RECHECK_MONTHS = envint("WUYE_INSIGHTS_RECHECK_MONTHS", 3)
+# The month in progress is recomputed when its stored figures are older than this (and hourly by a job).
+WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS", 3600)
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come
