@@ -128,7 +128,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Each role's first page after login (when no ``next`` address is given); roles not listed land on "home".
-WUYE_ROLE_LANDING = {"legal": "legal:case-list"}
+WUYE_ROLE_LANDING = {"legal": "legal:case-list", "manager": "insights:home"}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]

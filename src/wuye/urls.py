@@ -10,6 +10,7 @@ urlpatterns = [
     path("collection/", include("wuye.dunning.urls")),
     path("casework/", include("wuye.casework.urls")),
     path("legal/", include("wuye.legal.urls")),
+    path("insights/", include("wuye.insights.urls")),
     path("p/", include("wuye.portal.urls")),
     path("portal-admin/", include("wuye.portal.staff_urls")),
     path("banking/", include("wuye.banking.urls")),

@@ -28,6 +28,10 @@ def approve_on(adjustment, day: str) -> None:
 
 @pytest.fixture
 def small_ledger(db, alice, bob):
+    return build_small_ledger(alice, bob)
+
+
+def build_small_ledger(alice, bob) -> dict:
     from wuye.accounts.services import territory_assign
     from wuye.billing.choices import AdjustmentKind, FeeKind, PaymentMethod, Pricing
     from wuye.billing.models import Bill, BillingPolicy, FeeItem, Rate

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from wuye.insights import views
+
+app_name = "insights"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("units/", views.units, name="units"),
+    path("export/<str:table>.xlsx", views.export, name="export"),
+    path("targets/", views.targets, name="targets"),
+]

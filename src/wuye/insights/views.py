@@ -1,0 +1,174 @@
+"""The manager's pages: the home page with charts, the drill-down list of units, Excel exports, targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from wuye.estate.models import Project
+from wuye.estate.selectors import projects_visible
+from wuye.insights import permissions, selectors, tables
+from wuye.insights.exports import table_xlsx
+from wuye.insights.metrics import add_months, month_start
+from wuye.legal.models import ClockSummary
+
+
+def _period(request) -> dt.date:
+    today = timezone.localdate()
+    raw = request.GET.get("period", "")
+    try:
+        period = dt.date.fromisoformat(f"{raw}-01") if raw else month_start(today)
+    except ValueError:
+        return month_start(today)
+    return min(period, month_start(today))
+
+
+def _int(request, name: str) -> int | None:
+    try:
+        return int(request.GET.get(name, "")) or None
+    except ValueError:
+        return None
+
+
+def dashboard_context(request, period: dt.date) -> dict:
+    user = request.user
+    month = selectors.month_figures(period, user=user)
+    ids = selectors.project_ids(user)
+    goals = selectors.targets(period, ids)
+    by_project = selectors.rollup(month, "project")
+    company = selectors.total(month)
+    points = selectors.trend(user=user)
+    built = {
+        "projects": tables.projects(month, goals),
+        "buildings": tables.buildings(month),
+        "collectors": tables.collectors(month),
+        "fee_items": tables.fee_items(month),
+        "ageing": tables.ageing(month),
+        "trend": tables.trend(points),
+    }
+    clocks = ClockSummary.objects.all() if ids is None else ClockSummary.objects.filter(project_id__in=ids)
+    barred = [(c.barred, c.barred_fen, c.as_of) for c in clocks]
+    target = selectors.company_target(month, by_project, goals)
+    chart = {
+        "trend": {"labels": [p["label"] for p in points],
+                  "collection": [_f(p["collection_rate"]) for p in points],
+                  "household": [_f(p["household_rate"]) for p in points],
+                  "clearance": [_f(p["clearance_rate"]) for p in points]},
+        "projects": {"labels": [r[0] for r in built["projects"].rows],
+                     "actual": [_f(r[3]) for r in built["projects"].rows],
+                     "target": [_f(r[10]) for r in built["projects"].rows],
+                     "links": built["projects"].links},
+        "ageing": {"labels": [r[0] for r in built["ageing"].rows], "values": [_f(r[1]) for r in built["ageing"].rows],
+                   "links": built["ageing"].links},
+        "buildings": {"labels": [str(r[0]) for r in built["buildings"].rows],
+                      "values": [_f(r[1]) for r in built["buildings"].rows], "links": built["buildings"].links},
+        "collectors": {"labels": [str(r[0]) for r in built["collectors"].rows if r[1] != "—"],
+                       "values": [_f(r[4]) for r in built["collectors"].rows if r[1] != "—"],
+                       "links": [link for r, link in built["collectors"].pairs if r[1] != "—"]},
+    }
+    return {
+        "month": month, "period": period, "company": company, "target": target,
+        "gap": (company.collection_rate - target) if (target is not None and company.collection_rate is not None)
+        else None,
+        "tables": built, "chart": chart, "definitions": tables.DEFINITIONS,
+        "barred": sum(b[0] for b in barred), "barred_fen": sum(b[1] for b in barred),
+        "barred_as_of": max((b[2] for b in barred), default=None),
+        "months": [add_months(month_start(timezone.localdate()), -i) for i in range(24)],
+        "can_set_targets": permissions.can_set_targets(user),
+        "projects": projects_visible(user).order_by("name") if permissions.can_set_targets(user) else [],
+    }
+
+
+def _f(value):
+    return float(value) if value is not None else None
+
+
+@login_required
+def home(request):
+    """经营分析首页 — the manager's month at a glance: rate vs target, 24-month trend, ageing, buildings, league."""
+    permissions.require_view(request.user)
+    period = _period(request)
+    return render(request, "insights/home.html", dashboard_context(request, period))
+
+
+@login_required
+def units(request):
+    """The units behind a figure: overdue principal today, narrowed by project, building, collector, fee item
+    or ageing bucket (within the user's scope)."""
+    permissions.require_view(request.user)
+    filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
+    bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
+    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    table = tables.units(page.object_list)
+    described = []
+    if filters["project"]:
+        described.append(Project.objects.filter(pk=filters["project"]).values_list("name", flat=True).first())
+    if bucket:
+        described.append(f"逾期 {tables.AGE_LABELS[bucket]}")
+    return render(request, "insights/units.html", {
+        "page_obj": page, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
+        "query": request.GET.urlencode(), "described": [d for d in described if d]})
+
+
+EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units")
+
+
+@login_required
+def export(request, table: str):
+    """Any table of the pages as .xlsx (formula-safe cells)."""
+    permissions.require_view(request.user)
+    if table not in EXPORTABLE:
+        raise Http404
+    period = _period(request)
+    if table == "units":
+        filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
+        bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
+        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)[:100_000])
+        subtitle = f"截至 {timezone.localdate():%Y-%m-%d}"
+    elif table == "trend":
+        built, subtitle = tables.trend(selectors.trend(user=request.user)), ""
+    else:
+        month = selectors.month_figures(period, user=request.user)
+        if table == "projects":
+            built = tables.projects(month, selectors.targets(period, selectors.project_ids(request.user)))
+        elif table == "buildings":
+            built = tables.buildings(month, limit=None)
+        else:
+            built = getattr(tables, table)(month)
+        subtitle = f"{tables.period_label(period)}（{month.source_label}）"
+    name = f"{built.title}-{period:%Y-%m}.xlsx"
+    return FileResponse(table_xlsx(built, subtitle=subtitle), as_attachment=True, filename=name,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+@require_POST
+def targets(request):
+    """A manager sets a project's target 收费率 (and 清欠率) for a month."""
+    from wuye.insights.services import target_set
+
+    if not permissions.can_set_targets(request.user):
+        raise Http404
+    try:
+        project = projects_visible(request.user).get(pk=int(request.POST.get("project", "0")))
+        period = dt.date.fromisoformat(f"{request.POST.get('period', '')}-01")
+        rate = Decimal(request.POST.get("collection_rate", ""))
+        clearance = request.POST.get("clearance_rate", "").strip()
+        target_set(actor=request.user, project=project, period=period, collection_rate=rate,
+                   clearance_rate=Decimal(clearance) if clearance else None)
+        messages.success(request, f"已设定 {project.name} {period:%Y-%m} 的目标收费率 {rate}%。")
+    except (ValueError, InvalidOperation, Project.DoesNotExist):
+        messages.error(request, "请选择项目和月份，并填写 0–100 之间的目标。")
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    return redirect("insights:home")
