@@ -1,0 +1,219 @@
+"""The manager's numbers under /api/v1/insights/ (for head office and BI tools): the same selectors as the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, serializers
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from wuye.estate.selectors import projects_visible
+from wuye.insights import selectors
+from wuye.insights.metrics import AGE_LABELS, month_start
+from wuye.insights.models import MEASURES, Target
+from wuye.insights.permissions import can_set_targets, can_view
+
+
+class CanViewInsights(permissions.BasePermission):
+    message = "只有经理、财务和管理员可以查看经营分析。"
+
+    def has_permission(self, request, view):
+        return can_view(request.user)
+
+
+def _period(request) -> dt.date:
+    raw = request.query_params.get("period")
+    if not raw:
+        return month_start(timezone.localdate())
+    try:
+        return dt.date.fromisoformat(f"{raw}-01")
+    except ValueError as exc:
+        raise ValidationError({"period": "月份格式为 YYYY-MM。"}) from exc
+
+
+class GroupSerializer(serializers.Serializer):
+    project = serializers.IntegerField(allow_null=True)
+    building = serializers.IntegerField(allow_null=True)
+    collector = serializers.IntegerField(allow_null=True)
+    fee_item = serializers.IntegerField(allow_null=True)
+    collection_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True,
+                                               help_text="收费率（当期，%）= 当期实收 ÷ 当期应收")
+    household_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True,
+                                              help_text="户收费率（%）")
+    clearance_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True,
+                                              help_text="清欠率（%）= 清欠实收 ÷ 月初陈欠")
+    arrears_fen = serializers.IntegerField()
+    target_collection_rate = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    adjustment = serializers.DictField(child=serializers.IntegerField(),
+                                       help_text="月结后调整（已含在各数中）")
+
+
+for _m in MEASURES:
+    GroupSerializer._declared_fields[_m] = serializers.IntegerField(help_text="分" if _m.endswith("_fen") else "户")
+
+
+class FiguresSerializer(serializers.Serializer):
+    period = serializers.CharField()
+    source = serializers.ChoiceField(choices=list(selectors.SOURCE_LABELS))
+    as_of = serializers.DateTimeField(allow_null=True)
+    by = serializers.CharField()
+    groups = GroupSerializer(many=True)
+
+
+class FiguresView(APIView):
+    """A month's figures grouped by company, project, building, collector (territory) or fee item."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, description="YYYY-MM，默认本月"),
+                               OpenApiParameter("by", str, enum=list(selectors.DIMENSIONS))],
+                   responses=FiguresSerializer)
+    def get(self, request):
+        by = request.query_params.get("by", "project")
+        if by not in selectors.DIMENSIONS:
+            raise ValidationError({"by": f"可选：{', '.join(selectors.DIMENSIONS)}"})
+        period = _period(request)
+        if period > month_start(timezone.localdate()):
+            raise ValidationError({"period": "不能查询未来的月份。"})
+        month = selectors.month_figures(period, user=request.user)
+        goals = selectors.targets(period, selectors.project_ids(request.user))
+        groups = []
+        for f in selectors.rollup(month, by):
+            ids = dict(zip(selectors.DIMENSIONS[by], f.key, strict=True))
+            goal = goals.get(ids.get("project_id")) if "project_id" in ids and by == "project" else None
+            groups.append({"project": ids.get("project_id"), "building": ids.get("building_id"),
+                           "collector": ids.get("collector_id"), "fee_item": ids.get("fee_item_id"),
+                           **f.as_dict(), "target_collection_rate": goal.collection_rate if goal else None})
+        return Response(FiguresSerializer({"period": f"{period:%Y-%m}", "source": month.source,
+                                           "as_of": month.as_of, "by": by, "groups": groups}).data)
+
+
+class TrendPointSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    collection_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    household_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    clearance_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    arrears_fen = serializers.IntegerField(allow_null=True)
+
+
+class TrendView(APIView):
+    """收费率 / 户收费率 / 清欠率 per month, from the snapshots (and the month in progress)."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("months", int, description="1–60，默认 24")],
+                   responses=TrendPointSerializer(many=True))
+    def get(self, request):
+        try:
+            months = max(1, min(60, int(request.query_params.get("months", 24))))
+        except ValueError as exc:
+            raise ValidationError({"months": "必须是整数。"}) from exc
+        return Response(TrendPointSerializer(selectors.trend(user=request.user, months=months), many=True).data)
+
+
+class AgeingSerializer(serializers.Serializer):
+    bucket = serializers.CharField()
+    label = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+
+
+class AgeingView(APIView):
+    """Overdue principal by age at the month's end (or today), for the user's projects."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str)], responses=AgeingSerializer(many=True))
+    def get(self, request):
+        company = selectors.total(selectors.month_figures(_period(request), user=request.user))
+        return Response(AgeingSerializer([{"bucket": k, "label": label, "amount_fen": company.values[k]}
+                                          for k, label in AGE_LABELS.items()], many=True).data)
+
+
+class UnitRowSerializer(serializers.Serializer):
+    unit = serializers.IntegerField(source="unit_id")
+    code = serializers.CharField(source="unit__code")
+    building = serializers.CharField(source="unit__building__name")
+    project = serializers.CharField(source="unit__project__name")
+    open_fen = serializers.IntegerField()
+    oldest_due = serializers.DateField()
+    lines = serializers.IntegerField()
+
+
+class UnitsView(generics.ListAPIView):
+    """The units behind a figure: overdue principal today, narrowed like the drill-down page."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+    serializer_class = UnitRowSerializer
+
+    @extend_schema(parameters=[OpenApiParameter(n, int) for n in ("project", "building", "collector", "fee_item")]
+                   + [OpenApiParameter("bucket", str, enum=list(selectors.BUCKETS))])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        q = self.request.query_params
+        try:
+            filters = {n: int(q[n]) if q.get(n) else None for n in ("project", "building", "collector", "fee_item")}
+        except ValueError as exc:
+            raise ValidationError({"detail": "编号必须是整数。"}) from exc
+        bucket = q.get("bucket")
+        if bucket and bucket not in selectors.BUCKETS:
+            raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
+        return selectors.units_in_arrears(user=self.request.user, bucket=bucket, **filters)
+
+
+class TargetSerializer(serializers.ModelSerializer):
+    period = serializers.DateField(read_only=True)
+
+    class Meta:
+        model = Target
+        fields = ["id", "project", "period", "collection_rate", "clearance_rate", "set_at"]
+        read_only_fields = ["id", "set_at"]
+
+
+class TargetInSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    period = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
+    collection_rate = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal(0),
+                                               max_value=Decimal(100))
+    clearance_rate = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal(0),
+                                              max_value=Decimal(100), required=False, allow_null=True)
+
+
+class TargetsView(APIView):
+    """Targets per project and month: read (with ``period``), set by a manager (POST)."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str)], responses=TargetSerializer(many=True))
+    def get(self, request):
+        goals = selectors.targets(_period(request), selectors.project_ids(request.user))
+        return Response(TargetSerializer(sorted(goals.values(), key=lambda t: t.project_id), many=True).data)
+
+    @extend_schema(request=TargetInSerializer, responses=TargetSerializer)
+    def post(self, request):
+        from wuye.insights.services import target_set
+
+        if not can_set_targets(request.user):
+            raise PermissionDenied("只有经理可以设定收费目标。")
+        data = TargetInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        project = projects_visible(request.user).filter(pk=v["project"]).first()
+        if project is None:
+            raise ValidationError({"project": "项目不存在或不在您的范围内。"})
+        try:
+            period = dt.date.fromisoformat(f"{v['period']}-01")
+            target = target_set(actor=request.user, project=project, period=period,
+                                collection_rate=v["collection_rate"], clearance_rate=v.get("clearance_rate"))
+        except ValueError as exc:
+            raise ValidationError({"period": "月份格式为 YYYY-MM。"}) from exc
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        return Response(TargetSerializer(target).data, status=201)
