@@ -5,9 +5,19 @@ from wuye.insights.models import MonthClose, Target
 
 @admin.register(Target)
 class TargetAdmin(admin.ModelAdmin):
+    """Targets are set on the insights page or the API (``target_set``, audited); read-only here."""
+
     list_display = ("project", "period", "collection_rate", "clearance_rate", "set_by", "set_at")
     list_filter = ("project",)
-    readonly_fields = ("set_by", "set_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(MonthClose)
