@@ -64,5 +64,6 @@ urlpatterns = [
     path("insights/ageing/", insights_api.AgeingView.as_view(), name="insights-ageing"),
     path("insights/units/", insights_api.UnitsView.as_view(), name="insights-units"),
     path("insights/targets/", insights_api.TargetsView.as_view(), name="insights-targets"),
+    path("insights/steps/", insights_api.StepsView.as_view(), name="insights-steps"),
     path("", include(router.urls)),
 ]

@@ -217,3 +217,42 @@ class TargetsView(APIView):
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from exc
         return Response(TargetSerializer(target).data, status=201)
+
+
+class StepEffectSerializer(serializers.Serializer):
+    step_id = serializers.IntegerField()
+    step = serializers.CharField()
+    channel = serializers.CharField()
+    actions = serializers.IntegerField()
+    paid_7 = serializers.IntegerField()
+    paid_14 = serializers.IntegerField()
+    paid_30 = serializers.IntegerField()
+    rate_30 = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    recovered_fen = serializers.IntegerField()
+    cost_fen = serializers.IntegerField()
+    covered = serializers.IntegerField(help_text="有对照组的执行次数")
+    covered_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    control_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    lift = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True,
+                                    help_text="可比执行的 30 天缴费率 − 对照组（百分点）")
+
+
+class StepsView(APIView):
+    """What each ladder step recovers: paid within 7/14/30 days, money, cost, against matched accounts not
+    contacted that day (decision days ``start``–``end``; ``end`` at most 30 days ago)."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str)],
+                   responses=StepEffectSerializer(many=True))
+    def get(self, request):
+        from wuye.insights.steps import step_effects
+        from wuye.insights.views import step_window
+
+        start, end = step_window(request._request)
+        effects = step_effects(start=start, end=end, project_ids=selectors.project_ids(request.user))
+        return Response(StepEffectSerializer([
+            {"step_id": e.step_id, "step": e.step, "channel": e.channel, "actions": e.actions, "paid_7": e.paid[7],
+             "paid_14": e.paid[14], "paid_30": e.paid[30], "rate_30": e.rate(30), "recovered_fen": e.recovered_fen,
+             "cost_fen": e.cost_fen, "covered": e.covered, "covered_rate": e.covered_rate,
+             "control_rate": e.control_rate, "lift": e.lift} for e in effects], many=True).data)

@@ -130,8 +130,13 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
                    WHERE j.status = 'approved' AND j.kind IN ('waive_principal', 'write_off', 'prepay_discount')
                    GROUP BY j.bill_id) ad ON ad.bill_id = b.id
         WHERE b.is_void = %s AND b.late_fee_of_id IS NULL AND b.period_start <= %s{where}
+          AND (b.period_start >= %s OR b.settled_fen < b.amount_fen
+               OR b.id IN (SELECT x.bill_id FROM billing_allocation x WHERE x.applied_on >= %s)
+               OR b.id IN (SELECT x.bill_id FROM billing_adjustment x WHERE x.decided_at >= %s))
     """
-    per_bill_params = [_d(s), _d(e), _d(s), _t(e_at), _t(s_at), False, _d(e), *wp]
+    # An earlier period's line settled now, with no entry dated from s on, was settled before M began: it adds
+    # nothing to any figure of M, so only lines of M, lines open now and lines with entries since s are read.
+    per_bill_params = [_d(s), _d(e), _d(s), _t(e_at), _t(s_at), False, _d(e), *wp, _d(s), _d(s), _t(s_at)]
     sql = f"""
         WITH pb AS ({per_bill})
         SELECT u.project_id, u.building_id, u.floor, pb.fee_item_id,
@@ -148,6 +153,15 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
                {", ".join(age_cols)}
         FROM pb JOIN estate_unit u ON u.id = pb.unit_id
         GROUP BY u.project_id, u.building_id, u.floor, pb.fee_item_id
+        UNION ALL
+        SELECT u.project_id, u.building_id, u.floor, -1,
+               0, 0, 0,
+               COUNT(DISTINCT CASE WHEN pb.cur = 1 THEN pb.unit_id END),
+               COUNT(DISTINCT CASE WHEN pb.cur = 1 AND pb.open_e > 0 THEN pb.unit_id END),
+               0, 0, 0, 0, 0, {", ".join(["0"] * (len(AGE_BOUNDS) + 1))}
+        FROM pb JOIN estate_unit u ON u.id = pb.unit_id
+        WHERE pb.cur = 1
+        GROUP BY u.project_id, u.building_id, u.floor
     """
     money = ("billed_fen", "collected_fen", "relieved_fen", "units_billed", "units_open", "old_start_fen",
              "old_collected_fen", "old_relieved_fen", "current_open_fen", "old_open_fen",
@@ -155,6 +169,10 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
     with connection.cursor() as cur:
         cur.execute(sql, per_bill_params + age_params)
         for row in cur.fetchall():
+            if row[3] == -1:  # households over all fee items: a unit is settled only when all its lines of M are
+                total = out[(row[0], row[1], row[2], None)]
+                total["units_billed"], total["units_settled"] = int(row[7]), int(row[7]) - int(row[8])
+                continue
             key = (row[0], row[1], row[2], row[3])
             values = dict(zip(money, (int(v or 0) for v in row[4:]), strict=True))
             values["units_settled"] = values["units_billed"] - values.pop("units_open")
@@ -163,19 +181,6 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
                 target[name] += v
                 if not name.startswith("units_"):
                     total[name] += v
-        # households over all fee items: a unit counts once, settled only when all its lines of M are
-        cur.execute(f"""
-            WITH pb AS ({per_bill})
-            SELECT u.project_id, u.building_id, u.floor,
-                   COUNT(DISTINCT CASE WHEN pb.cur = 1 THEN pb.unit_id END),
-                   COUNT(DISTINCT CASE WHEN pb.cur = 1 AND pb.open_e > 0 THEN pb.unit_id END)
-            FROM pb JOIN estate_unit u ON u.id = pb.unit_id
-            WHERE pb.cur = 1
-            GROUP BY u.project_id, u.building_id, u.floor
-        """, per_bill_params)
-        for p, b, f, billed, open_ in cur.fetchall():
-            total = out[(p, b, f, None)]
-            total["units_billed"], total["units_settled"] = int(billed), int(billed) - int(open_)
         # prepaid balance as of e: received minus applied, over the units
         pwhere, pp = _scope("x", project_id)
         cur.execute(f"""

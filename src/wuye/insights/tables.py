@@ -159,3 +159,20 @@ def units(qs) -> Table:
 
 def period_label(period: dt.date) -> str:
     return f"{period.year} 年 {period.month} 月"
+
+
+CHANNEL_LABELS = {"sms": "短信", "wechat": "微信", "email": "邮件", "notice": "书面通知", "registered": "挂号信/EMS",
+                  "call": "电话", "visit": "上门", "referral": "律师函转介", "escalate": "升级至经理"}
+STEP_HEADERS = ["步骤", "渠道", "执行次数", "7 天内缴费（%）", "14 天内缴费（%）", "30 天内缴费（%）",
+                "30 天内回款（元）", "成本（元）", "每百元回款成本（元）", "可比户数", "对照组 30 天缴费（%）",
+                "差异（百分点）"]
+
+
+def steps(effects) -> Table:
+    t = Table("steps", "催缴步骤效果", STEP_HEADERS)
+    for e in effects:
+        t.rows.append([e.step, CHANNEL_LABELS.get(e.channel, e.channel), e.actions, e.rate(7), e.rate(14), e.rate(30),
+                       yuan(e.recovered_fen), yuan(e.cost_fen), e.cost_per_100_recovered, e.covered, e.control_rate,
+                       e.lift])
+        t.links.append(None)
+    return t

@@ -9,4 +9,5 @@ urlpatterns = [
     path("units/", views.units, name="units"),
     path("export/<str:table>.xlsx", views.export, name="export"),
     path("targets/", views.targets, name="targets"),
+    path("steps/", views.steps, name="steps"),
 ]

@@ -120,7 +120,34 @@ def units(request):
         "query": request.GET.urlencode(), "described": [d for d in described if d]})
 
 
-EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units")
+EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps")
+
+
+def step_window(request) -> tuple[dt.date, dt.date]:
+    """Decision days to analyse: ``start``/``end`` (default the 60 days ending 30 days ago, so every 30-day
+    outcome is in); ``end`` never later than 30 days ago, at most a year."""
+    latest = timezone.localdate() - dt.timedelta(days=30)
+    try:
+        end = min(dt.date.fromisoformat(request.GET.get("end", "")), latest)
+    except ValueError:
+        end = latest
+    try:
+        start = dt.date.fromisoformat(request.GET.get("start", ""))
+    except ValueError:
+        start = end - dt.timedelta(days=59)
+    return max(min(start, end), end - dt.timedelta(days=365)), end
+
+
+@login_required
+def steps(request):
+    """催缴步骤效果 — what each ladder step recovers against similar accounts not contacted that day."""
+    from wuye.insights.steps import step_effects
+
+    permissions.require_view(request.user)
+    start, end = step_window(request)
+    table = tables.steps(step_effects(start=start, end=end, project_ids=selectors.project_ids(request.user)))
+    return render(request, "insights/steps.html", {"t": table, "start": start, "end": end,
+                                                    "export_query": f"start={start}&end={end}"})
 
 
 @login_required
@@ -135,6 +162,12 @@ def export(request, table: str):
         bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
         built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)[:100_000])
         subtitle = f"截至 {timezone.localdate():%Y-%m-%d}"
+    elif table == "steps":
+        from wuye.insights.steps import step_effects
+
+        start, end = step_window(request)
+        built = tables.steps(step_effects(start=start, end=end, project_ids=selectors.project_ids(request.user)))
+        subtitle = f"决策日 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
     elif table == "trend":
         built, subtitle = tables.trend(selectors.trend(user=request.user)), ""
     else:
