@@ -65,5 +65,6 @@ urlpatterns = [
     path("insights/units/", insights_api.UnitsView.as_view(), name="insights-units"),
     path("insights/targets/", insights_api.TargetsView.as_view(), name="insights-targets"),
     path("insights/steps/", insights_api.StepsView.as_view(), name="insights-steps"),
+    path("insights/collectors/", insights_api.CollectorsView.as_view(), name="insights-collectors"),
     path("", include(router.urls)),
 ]

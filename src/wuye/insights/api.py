@@ -256,3 +256,41 @@ class StepsView(APIView):
              "paid_14": e.paid[14], "paid_30": e.paid[30], "rate_30": e.rate(30), "recovered_fen": e.recovered_fen,
              "cost_fen": e.cost_fen, "covered": e.covered, "covered_rate": e.covered_rate,
              "control_rate": e.control_rate, "lift": e.lift} for e in effects], many=True).data)
+
+
+class CollectorMonthSerializer(serializers.Serializer):
+    collector = serializers.IntegerField(source="collector_id")
+    name = serializers.CharField()
+    billed_fen = serializers.IntegerField()
+    collected_fen = serializers.IntegerField()
+    collection_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    old_collected_fen = serializers.IntegerField()
+    clearance_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    promises = serializers.IntegerField()
+    kept = serializers.IntegerField()
+    broken = serializers.IntegerField()
+    kept_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
+    contacts = serializers.IntegerField()
+    complaints = serializers.IntegerField()
+
+
+class CollectorsView(APIView):
+    """收费员绩效 for a month: collected, 清欠, promises kept, contacts, complaints in the territory."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str)], responses=CollectorMonthSerializer(many=True))
+    def get(self, request):
+        from wuye.insights.incentives import collector_incentives
+
+        period = _period(request)
+        if period > month_start(timezone.localdate()):
+            raise ValidationError({"period": "不能查询未来的月份。"})
+        rows = collector_incentives(selectors.month_figures(period, user=request.user),
+                                    project_ids=selectors.project_ids(request.user))
+        return Response(CollectorMonthSerializer([
+            {"collector_id": c.collector_id, "name": c.name, "billed_fen": c.figures.values["billed_fen"],
+             "collected_fen": c.figures.values["collected_fen"], "collection_rate": c.figures.collection_rate,
+             "old_collected_fen": c.figures.values["old_collected_fen"], "clearance_rate": c.figures.clearance_rate,
+             "promises": c.promises, "kept": c.kept, "broken": c.broken, "kept_rate": c.kept_rate,
+             "contacts": c.contacts, "complaints": c.complaints} for c in rows], many=True).data)

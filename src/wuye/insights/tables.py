@@ -176,3 +176,18 @@ def steps(effects) -> Table:
                        e.lift])
         t.links.append(None)
     return t
+
+
+INCENTIVE_HEADERS = ["收费员", "当期应收（元）", "当期实收（元）", "收费率（%）", "清欠实收（元）", "清欠率（%）",
+                     "到期承诺", "已兑现", "失约", "承诺兑现率（%）", "联系次数", "业主投诉/争议"]
+
+
+def incentives(rows) -> Table:
+    t = Table("incentives", "收费员绩效（奖励参考）", INCENTIVE_HEADERS)
+    for c in rows:
+        v = c.figures.values
+        t.rows.append([c.name, yuan(v["billed_fen"]), yuan(v["collected_fen"]), c.figures.collection_rate,
+                       yuan(v["old_collected_fen"]), c.figures.clearance_rate, c.promises, c.kept, c.broken,
+                       c.kept_rate, c.contacts, c.complaints])
+        t.links.append(drill_url(collector=c.collector_id))
+    return t

@@ -18,6 +18,7 @@ from wuye.estate.models import Project
 from wuye.estate.selectors import projects_visible
 from wuye.insights import permissions, selectors, tables
 from wuye.insights.exports import table_xlsx
+from wuye.insights.incentives import collector_incentives
 from wuye.insights.metrics import add_months, month_start
 from wuye.legal.models import ClockSummary
 
@@ -54,6 +55,7 @@ def dashboard_context(request, period: dt.date) -> dict:
         "fee_items": tables.fee_items(month),
         "ageing": tables.ageing(month),
         "trend": tables.trend(points),
+        "incentives": tables.incentives(collector_incentives(month, project_ids=ids)),
     }
     clocks = ClockSummary.objects.all() if ids is None else ClockSummary.objects.filter(project_id__in=ids)
     barred = [(c.barred, c.barred_fen, c.as_of) for c in clocks]
@@ -120,7 +122,7 @@ def units(request):
         "query": request.GET.urlencode(), "described": [d for d in described if d]})
 
 
-EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps")
+EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps", "incentives")
 
 
 def step_window(request) -> tuple[dt.date, dt.date]:
@@ -174,6 +176,8 @@ def export(request, table: str):
         month = selectors.month_figures(period, user=request.user)
         if table == "projects":
             built = tables.projects(month, selectors.targets(period, selectors.project_ids(request.user)))
+        elif table == "incentives":
+            built = tables.incentives(collector_incentives(month, project_ids=selectors.project_ids(request.user)))
         elif table == "buildings":
             built = tables.buildings(month, limit=None)
         else:
