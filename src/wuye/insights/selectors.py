@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Sum, When
 from django.utils import timezone
 
 from wuye.accounts.models import Territory, User
@@ -82,7 +82,9 @@ class Month:
     period: dt.date
     source: str  # close | live | computed
     as_of: dt.datetime | None
-    rows: list[dict]  # MonthFigure values: dimension ids, measures, kind
+    rows: list[dict] | None = None  # computed months: dimension ids, measures, kind
+    qs: QuerySet | None = None      # stored months: their MonthFigure rows (grouped in the database)
+    cache: dict = field(default_factory=dict)
 
     @property
     def source_label(self) -> str:
@@ -122,15 +124,54 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None) 
         found = rows(Window.of(period, today))
         data = [dict(zip(cols, (*k, "computed", *(v[m] for m in MEASURES)), strict=True))
                 for k, v in found.items() if ids is None or k[0] in ids]
-        return Month(period, "computed", timezone.now(), data)
+        return Month(period, "computed", timezone.now(), rows=data)
     if ids is not None:
         qs = qs.filter(project_id__in=ids)
-    return Month(period, source, as_of, list(qs.values(*cols)))
+    return Month(period, source, as_of, qs=qs)
 
 
 def rollup(month: Month, by: str) -> list[Figures]:
     """Group a month's rows by a dimension (``DIMENSIONS``). Fee items read the per-item rows; every other
-    dimension reads the all-items rows (which alone count households and prepaid balances)."""
+    dimension reads the all-items rows (which alone count households and prepaid balances). Stored months
+    are grouped by the database, once per dimension and request."""
+    if by not in month.cache:
+        month.cache[by] = _rollup_stored(month, by) if month.qs is not None else _rollup_rows(month, by)
+    return month.cache[by]
+
+
+def top_by_arrears(month: Month, by: str, limit: int) -> list[Figures]:
+    """The ``limit`` groups owing most (当期欠费 + 陈欠 at the month's end), ordered in the database for stored
+    months (the home page's buildings: 10 of thousands)."""
+    if month.qs is None:
+        groups = sorted(rollup(month, by), key=lambda f: (-f.arrears_fen, f.key))
+        return [f for f in groups if f.arrears_fen > 0][:limit]
+    return _rollup_stored(month, by, limit=limit)
+
+
+def _rollup_stored(month: Month, by: str, limit: int | None = None) -> list[Figures]:
+    dims = DIMENSIONS[by]
+    qs = month.qs.filter(fee_item__isnull=by != "fee_item").order_by()
+    sums = {f"sum__{m}": Sum(m) for m in MEASURES}
+    if month.source == "close":
+        sums |= {f"adj__{m}": Sum(Case(When(kind=FigureKind.ADJUST, then=F(m)), default=0)) for m in MEASURES}
+    if limit:
+        grouped = qs.values(*dims).annotate(**sums, arrears=Sum(F("current_open_fen") + F("old_open_fen")))
+        groups = list(grouped.filter(arrears__gt=0).order_by("-arrears", *dims)[:limit])
+    else:
+        groups = list(qs.values(*dims).annotate(**sums)) if dims else [qs.aggregate(**sums)]
+    out = []
+    for g in groups:
+        if g["sum__billed_fen"] is None:
+            continue  # no rows at all
+        f = Figures(tuple(g[d] for d in dims))
+        for m in MEASURES:
+            f.values[m] = int(g[f"sum__{m}"] or 0)
+            f.adjust[m] = int(g.get(f"adj__{m}") or 0)
+        out.append(f)
+    return out
+
+
+def _rollup_rows(month: Month, by: str) -> list[Figures]:
     dims = DIMENSIONS[by]
     out: dict[tuple, Figures] = {}
     for row in month.rows:
