@@ -273,6 +273,9 @@ X_FRAME_OPTIONS = "DENY"
 WUYE_INSIGHTS_RECHECK_MONTHS = envint("WUYE_INSIGHTS_RECHECK_MONTHS", 3)
 # The month in progress is recomputed when its stored figures are older than this (and hourly by a job).
 WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS", 3600)
+# Cost of one action per channel in fen, for 催缴步骤效果 (defaults in wuye.insights.steps.DEFAULT_COSTS_FEN:
+# SMS 0.05, call 3, visit 20, registered letter 15, written notice 3 yuan); entries here override them.
+WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come
