@@ -66,5 +66,6 @@ urlpatterns = [
     path("insights/targets/", insights_api.TargetsView.as_view(), name="insights-targets"),
     path("insights/steps/", insights_api.StepsView.as_view(), name="insights-steps"),
     path("insights/collectors/", insights_api.CollectorsView.as_view(), name="insights-collectors"),
+    path("insights/credit/", insights_api.CreditView.as_view(), name="insights-credit"),
     path("", include(router.urls)),
 ]

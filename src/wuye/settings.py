@@ -276,6 +276,8 @@ WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS"
 # Cost of one action per channel in fen, for 催缴步骤效果 (defaults in wuye.insights.steps.DEFAULT_COSTS_FEN:
 # SMS 0.05, call 3, visit 20, registered letter 15, written notice 3 yuan); entries here override them.
 WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
+# 业主信用等级: lines due in the last 24 months below which a record is too short for grade A.
+WUYE_CREDIT_MIN_LINES = envint("WUYE_CREDIT_MIN_LINES", 6)
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come

@@ -294,3 +294,49 @@ class CollectorsView(APIView):
              "old_collected_fen": c.figures.values["old_collected_fen"], "clearance_rate": c.figures.clearance_rate,
              "promises": c.promises, "kept": c.kept, "broken": c.broken, "kept_rate": c.kept_rate,
              "contacts": c.contacts, "complaints": c.complaints} for c in rows], many=True).data)
+
+
+class CreditSerializer(serializers.Serializer):
+    party = serializers.IntegerField(source="party_id")
+    grade = serializers.CharField()
+    label = serializers.CharField()
+    lines = serializers.IntegerField(help_text="近 24 个月到期的账期行")
+    late = serializers.IntegerField(help_text="逾期后补缴的行")
+    overdue = serializers.IntegerField()
+    overdue_30 = serializers.IntegerField()
+    overdue_180 = serializers.IntegerField()
+    broken_promises = serializers.IntegerField()
+
+
+class CreditOverviewSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    distribution = serializers.DictField(child=serializers.IntegerField())
+    rules = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    party = CreditSerializer(allow_null=True)
+
+
+class CreditView(APIView):
+    """业主信用等级: the distribution (counts) and, with ``party``, one owner's grade (for priority service at the
+    desk). Never published; never a reason to withhold a service."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("party", int)], responses=CreditOverviewSerializer)
+    def get(self, request):
+        from wuye.estate.selectors import parties_visible
+        from wuye.insights.credit import RULES, credits, distribution
+
+        today = timezone.localdate()
+        party = None
+        if request.query_params.get("party"):
+            try:
+                pid = int(request.query_params["party"])
+            except ValueError as exc:
+                raise ValidationError({"party": "编号必须是整数。"}) from exc
+            if not parties_visible(request.user).filter(pk=pid).exists():
+                raise ValidationError({"party": "业户不存在或不在您的范围内。"})
+            party = credits(today=today, party_ids=[pid]).get(pid)
+        ids = selectors.project_ids(request.user)
+        return Response(CreditOverviewSerializer({
+            "as_of": today, "distribution": distribution(today=today, project_ids=ids),
+            "rules": [list(r) for r in RULES], "party": party}).data)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("export/<str:table>.xlsx", views.export, name="export"),
     path("targets/", views.targets, name="targets"),
     path("steps/", views.steps, name="steps"),
+    path("credit/", views.credit, name="credit"),
 ]

@@ -209,3 +209,16 @@ def targets(request):
     except ValidationError as exc:
         messages.error(request, "；".join(exc.messages))
     return redirect("insights:home")
+
+
+@login_required
+def credit(request):
+    """业主信用等级 — how many owners have each grade (counts only), the rules and the guardrails."""
+    from wuye.insights.credit import GRADES, RULES, distribution
+
+    permissions.require_view(request.user)
+    today = timezone.localdate()
+    counts = distribution(today=today, project_ids=selectors.project_ids(request.user))
+    total = sum(counts.values())
+    rows = [(g, GRADES[g], counts[g], selectors.percent(counts[g], total)) for g in GRADES]
+    return render(request, "insights/credit.html", {"rows": rows, "rules": RULES, "today": today, "total": total})
