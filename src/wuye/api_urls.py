@@ -67,5 +67,6 @@ urlpatterns = [
     path("insights/steps/", insights_api.StepsView.as_view(), name="insights-steps"),
     path("insights/collectors/", insights_api.CollectorsView.as_view(), name="insights-collectors"),
     path("insights/credit/", insights_api.CreditView.as_view(), name="insights-credit"),
+    path("insights/disclosures/", insights_api.DisclosuresView.as_view(), name="insights-disclosures"),
     path("", include(router.urls)),
 ]

@@ -278,6 +278,8 @@ WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS"
 WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
 # 业主信用等级: lines due in the last 24 months below which a record is too short for grade A.
 WUYE_CREDIT_MIN_LINES = envint("WUYE_CREDIT_MIN_LINES", 6)
+# 收费公示: a quarter is published only when at least this many units were billed in it (no small groups).
+WUYE_DISCLOSURE_MIN_UNITS = envint("WUYE_DISCLOSURE_MIN_UNITS", 20)
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come

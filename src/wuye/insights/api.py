@@ -340,3 +340,26 @@ class CreditView(APIView):
         return Response(CreditOverviewSerializer({
             "as_of": today, "distribution": distribution(today=today, project_ids=ids),
             "rules": [list(r) for r in RULES], "party": party}).data)
+
+
+class DisclosureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.IntegerField(source="project_id")
+    year = serializers.IntegerField()
+    quarter = serializers.IntegerField()
+    figures = serializers.JSONField(help_text="汇总数：应收、实收、收费率、收入、按类别的支出、结余")
+    published_at = serializers.DateTimeField()
+    expires_on = serializers.DateField()
+
+
+class DisclosuresView(generics.ListAPIView):
+    """收支公示 as published (aggregates only), for the projects the user works in."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+    serializer_class = DisclosureSerializer
+
+    def get_queryset(self):
+        from wuye.insights.models import Disclosure
+
+        return Disclosure.objects.filter(project__in=projects_visible(self.request.user)).order_by("-year", "-quarter",
+                                                                                                   "project_id")

@@ -125,3 +125,70 @@ class MonthFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period:%Y-%m} {self.get_kind_display()} {self.project_id}/{self.building_id}"
+
+
+class ExpenseCategory(models.TextChoices):
+    STAFF = "staff", "人员费用"
+    CLEANING = "cleaning", "保洁"
+    SECURITY = "security", "秩序维护"
+    GREENING = "greening", "绿化养护"
+    REPAIR = "repair", "共用部位维修养护"
+    ELEVATOR = "elevator", "电梯维保"
+    UTILITIES = "utilities", "公共水电"
+    ADMIN = "admin", "办公及管理"
+    OTHER = "other", "其他"
+
+
+class Expense(models.Model):
+    """支出 — one expense of a project for the income and expense disclosure (收支公示), entered by finance."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT,
+                                related_name="expenses")
+    category = models.CharField("类别", max_length=12, choices=ExpenseCategory.choices)
+    amount_fen = models.BigIntegerField("金额（分）")
+    spent_on = models.DateField("支出日期")
+    voucher_no = models.CharField("凭证号", max_length=40)
+    note = models.CharField("摘要", max_length=200, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="录入人", on_delete=models.PROTECT,
+                                   related_name="+")
+    entered_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "支出"
+        verbose_name_plural = "支出"
+        ordering = ["project", "-spent_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="expense_amount_positive"),
+            models.UniqueConstraint(fields=["project", "voucher_no"], name="expense_voucher_unique"),
+        ]
+        indexes = [models.Index(fields=["project", "spent_on"], name="expense_by_project_day")]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.spent_on} {self.get_category_display()} {self.voucher_no}"
+
+
+class Disclosure(models.Model):
+    """收支公示 — a project's quarter as published: aggregates only, frozen when a manager publishes them,
+    shown on a public page and an A4 poster until ``expires_on``."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT,
+                                related_name="disclosures")
+    year = models.PositiveSmallIntegerField("年度")
+    quarter = models.PositiveSmallIntegerField("季度")
+    figures = models.JSONField("公示数据")
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发布人", on_delete=models.PROTECT,
+                                     related_name="+")
+    published_at = models.DateTimeField("发布时间", auto_now_add=True)
+    expires_on = models.DateField("公示截止日")
+
+    class Meta:
+        verbose_name = "收支公示"
+        verbose_name_plural = "收支公示"
+        ordering = ["-year", "-quarter", "project"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "year", "quarter"], name="disclosure_one_per_quarter"),
+            models.CheckConstraint(condition=Q(quarter__gte=1, quarter__lte=4), name="disclosure_quarter_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.year} 年第 {self.quarter} 季度收支公示"

@@ -11,4 +11,8 @@ urlpatterns = [
     path("targets/", views.targets, name="targets"),
     path("steps/", views.steps, name="steps"),
     path("credit/", views.credit, name="credit"),
+    path("disclosure/", views.disclosure, name="disclosure"),
+    path("disclosure/expenses/", views.disclosure_expense, name="disclosure-expense"),
+    path("disclosure/publish/", views.disclosure_publish, name="disclosure-publish"),
+    path("disclosure/<int:pk>/poster/", views.disclosure_poster, name="disclosure-poster"),
 ]

@@ -10,7 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -222,3 +223,103 @@ def credit(request):
     total = sum(counts.values())
     rows = [(g, GRADES[g], counts[g], selectors.percent(counts[g], total)) for g in GRADES]
     return render(request, "insights/credit.html", {"rows": rows, "rules": RULES, "today": today, "total": total})
+
+
+def _quarter_params(request, source) -> tuple[int, int]:
+    today = timezone.localdate()
+    last_q = (today.month - 1) // 3  # the last finished quarter (0: last year's fourth)
+    default_year, default_q = (today.year, last_q) if last_q else (today.year - 1, 4)
+    try:
+        year, quarter = int(source.get("year", default_year)), int(source.get("quarter", default_q))
+    except ValueError:
+        return default_year, default_q
+    return (year, quarter) if 1 <= quarter <= 4 and 2000 <= year <= 2100 else (default_year, default_q)
+
+
+@login_required
+def disclosure(request):
+    """收支公示 (staff): the quarter's expenses (finance enters them), the figures as they would be published,
+    publishing (managers) and the published quarters with their poster and public page."""
+    from wuye.insights.disclosure import min_units, quarter_bounds, quarter_figures
+    from wuye.insights.models import Disclosure, Expense, ExpenseCategory
+
+    permissions.require_view(request.user)
+    projects = projects_visible(request.user).order_by("name")
+    project = projects.filter(pk=_int(request, "project") or 0).first() or projects.first()
+    year, quarter = _quarter_params(request, request.GET)
+    ctx = {"projects": projects, "project": project, "year": year, "quarter": quarter,
+           "categories": ExpenseCategory.choices, "min_units": min_units(),
+           "can_publish": permissions.can_set_targets(request.user),
+           "published": Disclosure.objects.filter(project__in=projects).select_related("project")[:40]}
+    if project is not None:
+        first, last = quarter_bounds(year, quarter)
+        ctx["expenses"] = Expense.objects.filter(project=project, spent_on__gte=first, spent_on__lte=last)
+        ctx["preview"] = quarter_figures(project=project, year=year, quarter=quarter)
+    return render(request, "insights/disclosure.html", ctx)
+
+
+@login_required
+@require_POST
+def disclosure_expense(request):
+    from wuye.insights.disclosure import expense_record
+
+    permissions.require_view(request.user)
+    project = projects_visible(request.user).filter(pk=_int_post(request, "project") or 0).first()
+    if project is None:
+        raise Http404
+    try:
+        expense_record(actor=request.user, project=project, category=request.POST.get("category", ""),
+                       amount_fen=int((Decimal(request.POST.get("amount", "")) * 100).to_integral_value()),
+                       spent_on=dt.date.fromisoformat(request.POST.get("spent_on", "")),
+                       voucher_no=request.POST.get("voucher_no", ""), note=request.POST.get("note", ""))
+        messages.success(request, "支出已录入。")
+    except (ValueError, InvalidOperation):
+        messages.error(request, "请填写正确的金额和日期。")
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    year, quarter = _quarter_params(request, request.POST)
+    return redirect(f"{reverse('insights:disclosure')}?project={project.pk}&year={year}&quarter={quarter}")
+
+
+@login_required
+@require_POST
+def disclosure_publish(request):
+    from wuye.insights.disclosure import disclosure_publish as publish
+
+    permissions.require_view(request.user)
+    project = projects_visible(request.user).filter(pk=_int_post(request, "project") or 0).first()
+    if project is None:
+        raise Http404
+    year, quarter = _quarter_params(request, request.POST)
+    try:
+        publish(actor=request.user, project=project, year=year, quarter=quarter)
+        messages.success(request, f"{project.name} {year} 年第 {quarter} 季度收支已公示。")
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    return redirect(f"{reverse('insights:disclosure')}?project={project.pk}&year={year}&quarter={quarter}")
+
+
+def _int_post(request, name: str) -> int | None:
+    try:
+        return int(request.POST.get(name, ""))
+    except ValueError:
+        return None
+
+
+@login_required
+def disclosure_poster(request, pk: int):
+    """The A4 poster of a published quarter (print from the browser)."""
+    from wuye.insights.models import Disclosure
+
+    permissions.require_view(request.user)
+    d = get_object_or_404(Disclosure.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    return render(request, "insights/poster.html", {"d": d, "f": d.figures, "public": False})
+
+
+def disclosure_public(request, code: str, year: int, quarter: int):
+    """The public page of a published quarter (no login): aggregates only, until it expires."""
+    from wuye.insights.models import Disclosure
+
+    d = get_object_or_404(Disclosure, project__code=code, year=year, quarter=quarter,
+                          expires_on__gte=timezone.localdate())
+    return render(request, "insights/poster.html", {"d": d, "f": d.figures, "public": True})
