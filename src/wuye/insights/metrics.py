@@ -131,8 +131,8 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
                    GROUP BY j.bill_id) ad ON ad.bill_id = b.id
         WHERE b.is_void = %s AND b.late_fee_of_id IS NULL AND b.period_start <= %s{where}
           AND (b.period_start >= %s OR b.settled_fen < b.amount_fen
-               OR b.id IN (SELECT x.bill_id FROM billing_allocation x WHERE x.applied_on >= %s)
-               OR b.id IN (SELECT x.bill_id FROM billing_adjustment x WHERE x.decided_at >= %s))
+               OR EXISTS (SELECT 1 FROM billing_allocation x WHERE x.bill_id = b.id AND x.applied_on >= %s)
+               OR EXISTS (SELECT 1 FROM billing_adjustment x WHERE x.bill_id = b.id AND x.decided_at >= %s))
     """
     # An earlier period's line settled now, with no entry dated from s on, was settled before M began: it adds
     # nothing to any figure of M, so only lines of M, lines open now and lines with entries since s are read.

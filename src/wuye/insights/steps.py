@@ -128,8 +128,8 @@ def step_effects(*, start: dt.date, end: dt.date, project_ids: list[int] | None 
             FROM days JOIN billing_bill b ON b.due_date < days.d
             WHERE b.is_void = %s AND b.late_fee_of_id IS NULL
               AND (b.settled_fen < b.amount_fen
-                   OR b.id IN (SELECT x.bill_id FROM billing_allocation x WHERE x.applied_on >= %s)
-                   OR b.id IN (SELECT j.bill_id FROM billing_adjustment j WHERE j.decided_at >= %s))
+                   OR EXISTS (SELECT 1 FROM billing_allocation x WHERE x.bill_id = b.id AND x.applied_on >= %s)
+                   OR EXISTS (SELECT 1 FROM billing_adjustment j WHERE j.bill_id = b.id AND j.decided_at >= %s))
         ),
         state AS (
             SELECT l.d, l.unit_id, SUM(l.open_fen) AS open_fen, MIN(l.due_date) AS oldest
