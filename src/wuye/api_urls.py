@@ -15,6 +15,7 @@ from wuye.casework.api import (
 )
 from wuye.dunning.api import CollectionView, MessageTemplateDetailView, MessageTemplateListView, receipt_view
 from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, ProjectViewSet, UnitViewSet
+from wuye.insights import api as insights_api
 from wuye.legal import api as legal_api
 from wuye.portal.api import alipay_notify, wechat_notify
 
@@ -58,5 +59,14 @@ urlpatterns = [
     path("legal/expiring/", legal_api.ExpiringView.as_view(), name="legal-expiring"),
     path("legal/court-fee/", legal_api.CourtFeeView.as_view(), name="legal-court-fee"),
     path("legal/proofs/", legal_api.ProofCreateView.as_view(), name="legal-proofs"),
+    path("insights/figures/", insights_api.FiguresView.as_view(), name="insights-figures"),
+    path("insights/trend/", insights_api.TrendView.as_view(), name="insights-trend"),
+    path("insights/ageing/", insights_api.AgeingView.as_view(), name="insights-ageing"),
+    path("insights/units/", insights_api.UnitsView.as_view(), name="insights-units"),
+    path("insights/targets/", insights_api.TargetsView.as_view(), name="insights-targets"),
+    path("insights/steps/", insights_api.StepsView.as_view(), name="insights-steps"),
+    path("insights/collectors/", insights_api.CollectorsView.as_view(), name="insights-collectors"),
+    path("insights/credit/", insights_api.CreditView.as_view(), name="insights-credit"),
+    path("insights/disclosures/", insights_api.DisclosuresView.as_view(), name="insights-disclosures"),
     path("", include(router.urls)),
 ]

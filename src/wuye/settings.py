@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "wuye.dunning",
     "wuye.casework",
     "wuye.legal",
+    "wuye.insights",
 ]
 
 MIDDLEWARE = [
@@ -127,7 +128,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Each role's first page after login (when no ``next`` address is given); roles not listed land on "home".
-WUYE_ROLE_LANDING = {"legal": "legal:case-list"}
+WUYE_ROLE_LANDING = {"legal": "legal:case-list", "manager": "insights:home"}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -266,6 +267,19 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("WUYE_SESSION_AGE", 12 * 3600)
 X_FRAME_OPTIONS = "DENY"
+
+# --- the manager's numbers (wuye.insights) -------------------------------------------------------------
+# Closed months rechecked by the monthly close job for entries dated inside them that arrived later.
+WUYE_INSIGHTS_RECHECK_MONTHS = envint("WUYE_INSIGHTS_RECHECK_MONTHS", 3)
+# The month in progress is recomputed when its stored figures are older than this (and hourly by a job).
+WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS", 3600)
+# Cost of one action per channel in fen, for 催缴步骤效果 (defaults in wuye.insights.steps.DEFAULT_COSTS_FEN:
+# SMS 0.05, call 3, visit 20, registered letter 15, written notice 3 yuan); entries here override them.
+WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
+# 业主信用等级: lines due in the last 24 months below which a record is too short for grade A.
+WUYE_CREDIT_MIN_LINES = envint("WUYE_CREDIT_MIN_LINES", 6)
+# 收费公示: a quarter is published only when at least this many units were billed in it (no small groups).
+WUYE_DISCLOSURE_MIN_UNITS = envint("WUYE_DISCLOSURE_MIN_UNITS", 20)
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come

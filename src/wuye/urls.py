@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from wuye.insights.views import disclosure_public
+
 urlpatterns = [
     path("", include("wuye.accounts.urls")),
     path("estate/", include("wuye.estate.urls")),
@@ -10,6 +12,8 @@ urlpatterns = [
     path("collection/", include("wuye.dunning.urls")),
     path("casework/", include("wuye.casework.urls")),
     path("legal/", include("wuye.legal.urls")),
+    path("insights/", include("wuye.insights.urls")),
+    path("gongshi/<str:code>/<int:year>-Q<int:quarter>/", disclosure_public, name="disclosure-public"),
     path("p/", include("wuye.portal.urls")),
     path("portal-admin/", include("wuye.portal.staff_urls")),
     path("banking/", include("wuye.banking.urls")),

@@ -163,6 +163,15 @@ def _pack_csvs(c, h, alice, finance):
 
 
 SCENARIOS["wuye.legal.pack._csv"] = _pack_csvs
+
+
+def _insights_tables(c, h, alice, finance):
+    """The manager's tables (project, building and fee item names are hostile) and the drill-down list."""
+    return [(_content(_as(c, alice).get(f"/insights/export/{name}.xlsx?period=2026-07")), "xlsx")
+            for name in ("projects", "buildings", "fee_items", "units")]
+
+
+SCENARIOS["wuye.insights.exports.table_xlsx"] = _insights_tables
 NO_USER_DATA = {"wuye.estate.importer.template_xlsx"}  # fixed content: scanned, but nothing hostile can reach it
 
 

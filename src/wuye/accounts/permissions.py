@@ -36,6 +36,8 @@ def ui_flags(user) -> dict[str, bool]:
         "can_edit_contacts": can_edit_contacts(user),
         "can_bill": user.is_superuser or user.role in {Role.FINANCE, Role.MANAGER, Role.ADMIN},
         "can_approve": user.is_superuser or user.role in {Role.MANAGER, Role.ADMIN},
+        # the manager's numbers (wuye.insights.permissions.INSIGHT_ROLES)
+        "can_insights": user.is_superuser or user.role in {Role.MANAGER, Role.FINANCE, Role.ADMIN},
         "can_legal": user.is_superuser or user.role in {Role.LEGAL, Role.MANAGER, Role.ADMIN},
         "can_upload_proof": user.is_superuser or user.role in {Role.LEGAL, Role.MANAGER, Role.ADMIN, Role.SERVICE,
                                                                 Role.COLLECTOR},

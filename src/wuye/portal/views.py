@@ -107,6 +107,11 @@ def bill(request, token: str):
                 "dispute_reasons": _dispute_reasons(),
                 "pref_channels": ContactPreference._meta.get_field("preferred_channel").choices,
                 "pref_times": ContactPreference._meta.get_field("preferred_time").choices})
+    if link.party_id is not None:  # the owner's own grade, on their own link only (never another party's)
+        from wuye.insights.credit import RULES, credits
+
+        ctx["credit"] = credits(today=as_of, party_ids=[link.party_id]).get(link.party_id)
+        ctx["credit_rules"] = RULES
     return render(request, "portal/bill.html", ctx)
 
 

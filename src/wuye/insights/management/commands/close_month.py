@@ -1,0 +1,31 @@
+"""wuye close_month --period YYYY-MM: write the month's snapshot, or (when closed) its adjustment lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from wuye.insights.services import month_close
+
+
+class Command(BaseCommand):
+    help = "月结：写入该月的指标快照；已月结的月份只把之后入账的差额记为调整行（幂等）。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--period", required=True, help="月份 YYYY-MM")
+        parser.add_argument("--today", help="以哪天为今天（YYYY-MM-DD，默认今天）")
+
+    def handle(self, *args, period: str, today: str | None = None, **options):
+        try:
+            first = dt.date.fromisoformat(f"{period}-01")
+            day = dt.date.fromisoformat(today) if today else None
+        except ValueError as exc:
+            raise CommandError(f"日期格式不对：{exc}") from exc
+        try:
+            closing, written = month_close(period=first, actor_label="cli:close_month", today=day)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        what = "快照" if closing.revisions == 0 and closing.rechecked_at is None else f"调整（第 {closing.revisions} 次）"
+        self.stdout.write(f"{first:%Y-%m} 月结{what}：写入 {written} 行")

@@ -1,0 +1,194 @@
+"""The manager's numbers: targets per project and month, and month-end snapshots of the collection figures.
+
+A closed month's figures are frozen (``MonthFigure`` rows of kind ``close``); money that arrives later dated
+inside the month, a payment reversed afterwards, a waiver or a void of that month's lines show as rows of kind
+``adjust`` written by a later recheck — the closing rows never change. The current month is computed from the
+ledger and kept as rows of kind ``live`` (replaced on each refresh). Definitions: docs/glossary.md and
+``insights.metrics``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+# Every figure a snapshot row carries (integer fen or a count of units). Order = column order in exports.
+MEASURES = (
+    "billed_fen", "collected_fen", "relieved_fen", "units_billed", "units_settled",
+    "old_start_fen", "old_collected_fen", "old_relieved_fen", "current_open_fen", "old_open_fen",
+    "age_30_fen", "age_90_fen", "age_180_fen", "age_365_fen", "age_2y_fen", "age_3y_fen", "age_over_3y_fen",
+    "prepaid_fen", "waived_fen", "written_off_fen", "discount_fen",
+)
+AGE_MEASURES = ("age_30_fen", "age_90_fen", "age_180_fen", "age_365_fen", "age_2y_fen", "age_3y_fen",
+                "age_over_3y_fen")
+
+
+class Target(models.Model):
+    """收费目标 — a project's target 收费率 (and 清欠率) for one month, set by a manager."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE,
+                                related_name="collection_targets")
+    period = models.DateField("月份", help_text="该月 1 日。")
+    collection_rate = models.DecimalField("目标收费率（当期，%）", max_digits=5, decimal_places=2)
+    clearance_rate = models.DecimalField("目标清欠率（%）", max_digits=5, decimal_places=2, null=True, blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="设定人", null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField("设定时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "收费目标"
+        verbose_name_plural = "收费目标"
+        ordering = ["project", "-period"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "period"], name="target_one_per_project_month"),
+            models.CheckConstraint(condition=Q(collection_rate__gte=0, collection_rate__lte=100),
+                                   name="target_collection_rate_range"),
+            models.CheckConstraint(condition=Q(clearance_rate__isnull=True)
+                                   | Q(clearance_rate__gte=0, clearance_rate__lte=100),
+                                   name="target_clearance_rate_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.period:%Y-%m} {self.collection_rate}%"
+
+
+class MonthClose(models.Model):
+    """月结 — one month's closing: when the snapshot was written and how often it has been rechecked."""
+
+    period = models.DateField("月份", unique=True, help_text="该月 1 日。")
+    closed_at = models.DateTimeField("月结时间")
+    seconds = models.FloatField("耗时（秒）", default=0)
+    rechecked_at = models.DateTimeField("最近复核", null=True, blank=True)
+    revisions = models.PositiveIntegerField("调整次数", default=0)
+    actor_label = models.CharField("执行来源", max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = "月结"
+        verbose_name_plural = "月结"
+        ordering = ["-period"]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} 月结"
+
+
+class FigureKind(models.TextChoices):
+    CLOSE = "close", "月结快照"
+    ADJUST = "adjust", "月结后调整"
+    LIVE = "live", "当月实时"
+
+
+class MonthFigure(models.Model):
+    """月度指标行 — one month's figures for a project × building × collector (× fee item; the row without a
+    fee item is all items together, the only one that counts households and prepaid balances)."""
+
+    period = models.DateField("月份")
+    kind = models.CharField("类型", max_length=10, choices=FigureKind.choices)
+    revision = models.PositiveIntegerField("调整序号", default=0)
+    recorded_at = models.DateTimeField("记录时间")
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+")
+    building = models.ForeignKey("estate.Building", verbose_name="楼栋", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+")
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="收费员", null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+", db_index=False)
+    fee_item = models.ForeignKey("billing.FeeItem", verbose_name="收费项目", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+", db_index=False)
+    billed_fen = models.BigIntegerField("当期应收", default=0)
+    collected_fen = models.BigIntegerField("当期实收", default=0)
+    relieved_fen = models.BigIntegerField("当期减免", default=0)
+    units_billed = models.IntegerField("应收户数", default=0)
+    units_settled = models.IntegerField("结清户数", default=0)
+    old_start_fen = models.BigIntegerField("月初陈欠", default=0)
+    old_collected_fen = models.BigIntegerField("清欠实收", default=0)
+    old_relieved_fen = models.BigIntegerField("陈欠减免", default=0)
+    current_open_fen = models.BigIntegerField("月末当期欠费", default=0)
+    old_open_fen = models.BigIntegerField("月末陈欠", default=0)
+    age_30_fen = models.BigIntegerField("逾期 1–30 天", default=0)
+    age_90_fen = models.BigIntegerField("逾期 31–90 天", default=0)
+    age_180_fen = models.BigIntegerField("逾期 91–180 天", default=0)
+    age_365_fen = models.BigIntegerField("逾期 181–365 天", default=0)
+    age_2y_fen = models.BigIntegerField("逾期 1–2 年", default=0)
+    age_3y_fen = models.BigIntegerField("逾期 2–3 年", default=0)
+    age_over_3y_fen = models.BigIntegerField("逾期 3 年以上", default=0)
+    prepaid_fen = models.BigIntegerField("月末预存余额", default=0)
+    waived_fen = models.BigIntegerField("本月减免", default=0)
+    written_off_fen = models.BigIntegerField("本月核销", default=0)
+    discount_fen = models.BigIntegerField("本月预缴优惠", default=0)
+
+    class Meta:
+        verbose_name = "月度指标"
+        verbose_name_plural = "月度指标"
+        indexes = [
+            models.Index(fields=["period", "kind", "project"], name="monthfigure_by_period"),
+            models.Index(fields=["project", "period"], name="monthfigure_by_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.get_kind_display()} {self.project_id}/{self.building_id}"
+
+
+class ExpenseCategory(models.TextChoices):
+    STAFF = "staff", "人员费用"
+    CLEANING = "cleaning", "保洁"
+    SECURITY = "security", "秩序维护"
+    GREENING = "greening", "绿化养护"
+    REPAIR = "repair", "共用部位维修养护"
+    ELEVATOR = "elevator", "电梯维保"
+    UTILITIES = "utilities", "公共水电"
+    ADMIN = "admin", "办公及管理"
+    OTHER = "other", "其他"
+
+
+class Expense(models.Model):
+    """支出 — one expense of a project for the income and expense disclosure (收支公示), entered by finance."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT,
+                                related_name="expenses")
+    category = models.CharField("类别", max_length=12, choices=ExpenseCategory.choices)
+    amount_fen = models.BigIntegerField("金额（分）")
+    spent_on = models.DateField("支出日期")
+    voucher_no = models.CharField("凭证号", max_length=40)
+    note = models.CharField("摘要", max_length=200, blank=True)
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="录入人", on_delete=models.PROTECT,
+                                   related_name="+")
+    entered_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "支出"
+        verbose_name_plural = "支出"
+        ordering = ["project", "-spent_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="expense_amount_positive"),
+            models.UniqueConstraint(fields=["project", "voucher_no"], name="expense_voucher_unique"),
+        ]
+        indexes = [models.Index(fields=["project", "spent_on"], name="expense_by_project_day")]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.spent_on} {self.get_category_display()} {self.voucher_no}"
+
+
+class Disclosure(models.Model):
+    """收支公示 — a project's quarter as published: aggregates only, frozen when a manager publishes them,
+    shown on a public page and an A4 poster until ``expires_on``."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT,
+                                related_name="disclosures")
+    year = models.PositiveSmallIntegerField("年度")
+    quarter = models.PositiveSmallIntegerField("季度")
+    figures = models.JSONField("公示数据")
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发布人", on_delete=models.PROTECT,
+                                     related_name="+")
+    published_at = models.DateTimeField("发布时间", auto_now_add=True)
+    expires_on = models.DateField("公示截止日")
+
+    class Meta:
+        verbose_name = "收支公示"
+        verbose_name_plural = "收支公示"
+        ordering = ["-year", "-quarter", "project"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "year", "quarter"], name="disclosure_one_per_quarter"),
+            models.CheckConstraint(condition=Q(quarter__gte=1, quarter__lte=4), name="disclosure_quarter_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.year} 年第 {self.quarter} 季度收支公示"

@@ -1,0 +1,271 @@
+"""Reads of the insights app: a month's figures (snapshots for closed months, the stored live figures for the
+month in progress), roll-ups by company / project / building / collector / fee item, the 24-month trend,
+targets and the drill-down list of units behind a figure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Sum, When
+from django.utils import timezone
+
+from wuye.accounts.models import Territory, User
+from wuye.accounts.selectors import project_scope_q, unit_scope_q
+from wuye.estate.models import Project
+from wuye.insights.metrics import AGE_BOUNDS, Window, add_months, month_start, rows
+from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, Target
+
+DIMENSIONS = {"company": (), "project": ("project_id",), "building": ("project_id", "building_id"),
+              "collector": ("collector_id",), "fee_item": ("project_id", "fee_item_id")}
+SOURCE_LABELS = {"close": "已月结（快照 + 调整）", "live": "当月实时", "computed": "未月结（按账目计算）"}
+
+
+def project_ids(user: User) -> list[int] | None:
+    """The projects whose figures ``user`` may read; None means every project."""
+    q = project_scope_q(user)
+    if q == Q():
+        return None
+    return list(Project.objects.filter(q).values_list("id", flat=True))
+
+
+def percent(num: int, den: int) -> Decimal | None:
+    if not den:
+        return None
+    return (Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@dataclass
+class Figures:
+    """One group's figures and the rates derived from them."""
+
+    key: tuple
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MEASURES, 0))
+    adjust: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MEASURES, 0))
+
+    def add(self, row: dict, adjustment: bool = False) -> None:
+        for m in MEASURES:
+            self.values[m] += row[m]
+            if adjustment:
+                self.adjust[m] += row[m]
+
+    @property
+    def collection_rate(self) -> Decimal | None:
+        return percent(self.values["collected_fen"], self.values["billed_fen"])
+
+    @property
+    def household_rate(self) -> Decimal | None:
+        return percent(self.values["units_settled"], self.values["units_billed"])
+
+    @property
+    def clearance_rate(self) -> Decimal | None:
+        return percent(self.values["old_collected_fen"], self.values["old_start_fen"])
+
+    @property
+    def arrears_fen(self) -> int:
+        return self.values["current_open_fen"] + self.values["old_open_fen"]
+
+    @property
+    def adjusted(self) -> bool:
+        return any(self.adjust.values())
+
+    def as_dict(self) -> dict:
+        return {**self.values, "collection_rate": self.collection_rate, "household_rate": self.household_rate,
+                "clearance_rate": self.clearance_rate, "arrears_fen": self.arrears_fen,
+                "adjustment": {k: v for k, v in self.adjust.items() if v}}
+
+
+@dataclass
+class Month:
+    period: dt.date
+    source: str  # close | live | computed
+    as_of: dt.datetime | None
+    rows: list[dict] | None = None  # computed months: dimension ids, measures, kind
+    qs: QuerySet | None = None      # stored months: their MonthFigure rows (grouped in the database)
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS[self.source]
+
+
+def _live_fresh(period: dt.date) -> dt.datetime | None:
+    at = (MonthFigure.objects.filter(kind=FigureKind.LIVE, period=period)
+          .order_by("-recorded_at").values_list("recorded_at", flat=True).first())
+    if at and (timezone.now() - at).total_seconds() <= settings.WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS:
+        return at
+    return None
+
+
+def month_figures(period: dt.date, *, user: User, today: dt.date | None = None) -> Month:
+    """The figures of ``period`` the user may see: the closed snapshot with its adjustments; for the month in
+    progress the stored live figures (recomputed when older than WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS); for a
+    past month not closed yet, computed from the ledger now."""
+    from wuye.insights.services import live_refresh
+
+    today = today or timezone.localdate()
+    period = month_start(period)
+    ids = project_ids(user)
+    cols = ("project_id", "building_id", "collector_id", "fee_item_id", "kind", *MEASURES)
+    closing = MonthClose.objects.filter(period=period).first()
+    if closing is not None:
+        qs = MonthFigure.objects.filter(period=period, kind__in=[FigureKind.CLOSE, FigureKind.ADJUST])
+        source, as_of = "close", closing.rechecked_at or closing.closed_at
+    elif period == month_start(today):
+        as_of = _live_fresh(period)
+        if as_of is None:
+            live_refresh(today=today)
+            as_of = timezone.now()
+        qs = MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE)
+        source = "live"
+    else:
+        found = rows(Window.of(period, today))
+        data = [dict(zip(cols, (*k, "computed", *(v[m] for m in MEASURES)), strict=True))
+                for k, v in found.items() if ids is None or k[0] in ids]
+        return Month(period, "computed", timezone.now(), rows=data)
+    if ids is not None:
+        qs = qs.filter(project_id__in=ids)
+    return Month(period, source, as_of, qs=qs)
+
+
+def rollup(month: Month, by: str) -> list[Figures]:
+    """Group a month's rows by a dimension (``DIMENSIONS``). Fee items read the per-item rows; every other
+    dimension reads the all-items rows (which alone count households and prepaid balances). Stored months
+    are grouped by the database, once per dimension and request."""
+    if by not in month.cache:
+        month.cache[by] = _rollup_stored(month, by) if month.qs is not None else _rollup_rows(month, by)
+    return month.cache[by]
+
+
+def top_by_arrears(month: Month, by: str, limit: int) -> list[Figures]:
+    """The ``limit`` groups owing most (当期欠费 + 陈欠 at the month's end), ordered in the database for stored
+    months (the home page's buildings: 10 of thousands)."""
+    if month.qs is None:
+        groups = sorted(rollup(month, by), key=lambda f: (-f.arrears_fen, f.key))
+        return [f for f in groups if f.arrears_fen > 0][:limit]
+    return _rollup_stored(month, by, limit=limit)
+
+
+def _rollup_stored(month: Month, by: str, limit: int | None = None) -> list[Figures]:
+    dims = DIMENSIONS[by]
+    qs = month.qs.filter(fee_item__isnull=by != "fee_item").order_by()
+    sums = {f"sum__{m}": Sum(m) for m in MEASURES}
+    if month.source == "close":
+        sums |= {f"adj__{m}": Sum(Case(When(kind=FigureKind.ADJUST, then=F(m)), default=0)) for m in MEASURES}
+    if limit:
+        grouped = qs.values(*dims).annotate(**sums, arrears=Sum(F("current_open_fen") + F("old_open_fen")))
+        groups = list(grouped.filter(arrears__gt=0).order_by("-arrears", *dims)[:limit])
+    else:
+        groups = list(qs.values(*dims).annotate(**sums)) if dims else [qs.aggregate(**sums)]
+    out = []
+    for g in groups:
+        if g["sum__billed_fen"] is None:
+            continue  # no rows at all
+        f = Figures(tuple(g[d] for d in dims))
+        for m in MEASURES:
+            f.values[m] = int(g[f"sum__{m}"] or 0)
+            f.adjust[m] = int(g.get(f"adj__{m}") or 0)
+        out.append(f)
+    return out
+
+
+def _rollup_rows(month: Month, by: str) -> list[Figures]:
+    dims = DIMENSIONS[by]
+    out: dict[tuple, Figures] = {}
+    for row in month.rows:
+        if (row["fee_item_id"] is None) == (by == "fee_item"):
+            continue
+        key = tuple(row[d] for d in dims)
+        out.setdefault(key, Figures(key)).add(row, adjustment=row["kind"] == FigureKind.ADJUST)
+    return list(out.values())
+
+
+def total(month: Month) -> Figures:
+    groups = rollup(month, "company")
+    return groups[0] if groups else Figures(())
+
+
+def targets(period: dt.date, ids: list[int] | None) -> dict[int, Target]:
+    qs = Target.objects.filter(period=month_start(period))
+    if ids is not None:
+        qs = qs.filter(project_id__in=ids)
+    return {t.project_id: t for t in qs}
+
+
+def company_target(month: Month, by_project: list[Figures], goals: dict[int, Target]) -> Decimal | None:
+    """The company's target 收费率: the projects' targets weighted by what each billed this month."""
+    weight = sum(f.values["billed_fen"] for f in by_project if f.key[0] in goals)
+    if not weight:
+        return None
+    num = sum(goals[f.key[0]].collection_rate * f.values["billed_fen"] for f in by_project if f.key[0] in goals)
+    return (num / weight).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def trend(*, user: User, today: dt.date | None = None, months: int = 24) -> list[dict]:
+    """收费率, 户收费率 and 清欠率 per month for the last ``months`` months (closed snapshots with their
+    adjustments; the month in progress from its live figures) — one grouped query."""
+    today = today or timezone.localdate()
+    current = month_start(today)
+    first = add_months(current, -(months - 1))
+    ids = project_ids(user)
+    closed = set(MonthClose.objects.filter(period__gte=first).values_list("period", flat=True))
+    qs = MonthFigure.objects.filter(period__gte=first, fee_item__isnull=True).filter(
+        Q(kind__in=[FigureKind.CLOSE, FigureKind.ADJUST], period__in=closed)
+        | Q(kind=FigureKind.LIVE, period=current))
+    if ids is not None:
+        qs = qs.filter(project_id__in=ids)
+    sums = {r["period"]: r for r in qs.values("period").annotate(
+        billed=Sum("billed_fen"), collected=Sum("collected_fen"), units=Sum("units_billed"),
+        settled=Sum("units_settled"), old=Sum("old_start_fen"), cleared=Sum("old_collected_fen"),
+        arrears=Sum(F("current_open_fen") + F("old_open_fen")))}
+    out = []
+    for i in range(months):
+        period = add_months(first, i)
+        r = sums.get(period)
+        out.append({"period": period, "label": f"{period:%Y-%m}",
+                    "collection_rate": percent(r["collected"], r["billed"]) if r else None,
+                    "household_rate": percent(r["settled"], r["units"]) if r else None,
+                    "clearance_rate": percent(r["cleared"], r["old"]) if r else None,
+                    "arrears_fen": int(r["arrears"] or 0) if r else None})
+    return out
+
+
+# --- drill-down: the units behind a figure (live: what is open today) ------------------------------------------
+
+BUCKETS = {name: (low, high) for name, (low, high) in zip(
+    [n for _, n in AGE_BOUNDS] + ["age_over_3y_fen"],
+    [(1, 30), (31, 90), (91, 180), (181, 365), (366, 730), (731, 1095), (1096, None)], strict=True)}
+
+
+def units_in_arrears(*, user: User, as_of: dt.date | None = None, project: int | None = None,
+                     building: int | None = None, collector: int | None = None, fee_item: int | None = None,
+                     bucket: str | None = None):
+    """Units with overdue principal as of ``as_of`` (default today), within the user's scope, narrowed by the
+    figure clicked: one grouped query over the open-line index. Values: unit, codes, names, open, oldest."""
+    from wuye.billing.models import Bill
+
+    as_of = as_of or timezone.localdate()
+    qs = Bill.objects.filter(is_void=False, late_fee_of__isnull=True, settled_fen__lt=F("amount_fen"),
+                             due_date__lt=as_of).filter(unit_scope_q(user, "unit__"))
+    if project:
+        qs = qs.filter(project_id=project)
+    if building:
+        qs = qs.filter(unit__building_id=building)
+    if fee_item:
+        qs = qs.filter(fee_item_id=fee_item)
+    if collector:
+        q = Q(pk__in=[])
+        for t in Territory.objects.filter(user_id=collector):
+            q |= t.unit_q("unit__")
+        qs = qs.filter(q)
+    if bucket in BUCKETS:
+        low, high = BUCKETS[bucket]
+        qs = qs.filter(due_date__lte=as_of - dt.timedelta(days=low))
+        if high is not None:
+            qs = qs.filter(due_date__gte=as_of - dt.timedelta(days=high))
+    return (qs.values("unit_id", "unit__code", "unit__building__name", "unit__project__name")
+            .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")), oldest_due=Min("due_date"),
+                      lines=Count("id"))
+            .order_by("-open_fen", "unit__code"))

@@ -1,0 +1,26 @@
+"""The insights jobs (listed with every other job in docs/architecture.md): close last month on the 1st,
+recheck the closed months before it, and keep the month in progress fresh."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task
+
+
+@db_periodic_task(crontab(minute="10", hour="2", day="1"))
+def close_last_month() -> None:
+    """02:10 on the 1st: snapshot last month; write adjustment lines for late entries of the months before."""
+    from wuye.insights.services import close_due_months
+
+    with HUEY.lock_task("insights-close-month"):
+        close_due_months(recheck=settings.WUYE_INSIGHTS_RECHECK_MONTHS)
+
+
+@db_periodic_task(crontab(minute="25"))
+def refresh_current_month() -> None:
+    """Hourly: the month in progress, so the manager's home page reads stored figures."""
+    from wuye.insights.services import live_refresh
+
+    with HUEY.lock_task("insights-live"):
+        live_refresh()

@@ -1,0 +1,325 @@
+"""The manager's pages: the home page with charts, the drill-down list of units, Excel exports, targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from wuye.estate.models import Project
+from wuye.estate.selectors import projects_visible
+from wuye.insights import permissions, selectors, tables
+from wuye.insights.exports import table_xlsx
+from wuye.insights.incentives import collector_incentives
+from wuye.insights.metrics import add_months, month_start
+from wuye.legal.models import ClockSummary
+
+
+def _period(request) -> dt.date:
+    today = timezone.localdate()
+    raw = request.GET.get("period", "")
+    try:
+        period = dt.date.fromisoformat(f"{raw}-01") if raw else month_start(today)
+    except ValueError:
+        return month_start(today)
+    return min(period, month_start(today))
+
+
+def _int(request, name: str) -> int | None:
+    try:
+        return int(request.GET.get(name, "")) or None
+    except ValueError:
+        return None
+
+
+def dashboard_context(request, period: dt.date) -> dict:
+    user = request.user
+    month = selectors.month_figures(period, user=user)
+    ids = selectors.project_ids(user)
+    goals = selectors.targets(period, ids)
+    by_project = selectors.rollup(month, "project")
+    company = selectors.total(month)
+    points = selectors.trend(user=user)
+    built = {
+        "projects": tables.projects(month, goals),
+        "buildings": tables.buildings(month),
+        "collectors": tables.collectors(month),
+        "fee_items": tables.fee_items(month),
+        "ageing": tables.ageing(month),
+        "trend": tables.trend(points),
+        "incentives": tables.incentives(collector_incentives(month, project_ids=ids)),
+    }
+    clocks = ClockSummary.objects.all() if ids is None else ClockSummary.objects.filter(project_id__in=ids)
+    barred = [(c.barred, c.barred_fen, c.as_of) for c in clocks]
+    target = selectors.company_target(month, by_project, goals)
+    chart = {
+        "trend": {"labels": [p["label"] for p in points],
+                  "collection": [_f(p["collection_rate"]) for p in points],
+                  "household": [_f(p["household_rate"]) for p in points],
+                  "clearance": [_f(p["clearance_rate"]) for p in points]},
+        "projects": {"labels": [r[0] for r in built["projects"].rows],
+                     "actual": [_f(r[3]) for r in built["projects"].rows],
+                     "target": [_f(r[10]) for r in built["projects"].rows],
+                     "links": built["projects"].links},
+        "ageing": {"labels": [r[0] for r in built["ageing"].rows], "values": [_f(r[1]) for r in built["ageing"].rows],
+                   "links": built["ageing"].links},
+        "buildings": {"labels": [str(r[0]) for r in built["buildings"].rows],
+                      "values": [_f(r[1]) for r in built["buildings"].rows], "links": built["buildings"].links},
+        "collectors": {"labels": [str(r[0]) for r in built["collectors"].rows if r[1] != "—"],
+                       "values": [_f(r[4]) for r in built["collectors"].rows if r[1] != "—"],
+                       "links": [link for r, link in built["collectors"].pairs if r[1] != "—"]},
+    }
+    return {
+        "month": month, "period": period, "company": company, "target": target,
+        "gap": (company.collection_rate - target) if (target is not None and company.collection_rate is not None)
+        else None,
+        "tables": built, "chart": chart, "definitions": tables.DEFINITIONS,
+        "barred": sum(b[0] for b in barred), "barred_fen": sum(b[1] for b in barred),
+        "barred_as_of": max((b[2] for b in barred), default=None),
+        "months": [add_months(month_start(timezone.localdate()), -i) for i in range(24)],
+        "can_set_targets": permissions.can_set_targets(user),
+        "projects": projects_visible(user).order_by("name") if permissions.can_set_targets(user) else [],
+    }
+
+
+def _f(value):
+    return float(value) if value is not None else None
+
+
+@login_required
+def home(request):
+    """经营分析首页 — the manager's month at a glance: rate vs target, 24-month trend, ageing, buildings, league."""
+    permissions.require_view(request.user)
+    period = _period(request)
+    return render(request, "insights/home.html", dashboard_context(request, period))
+
+
+@login_required
+def units(request):
+    """The units behind a figure: overdue principal today, narrowed by project, building, collector, fee item
+    or ageing bucket (within the user's scope)."""
+    permissions.require_view(request.user)
+    filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
+    bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
+    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    table = tables.units(page.object_list)
+    described = []
+    if filters["project"]:
+        described.append(Project.objects.filter(pk=filters["project"]).values_list("name", flat=True).first())
+    if bucket:
+        described.append(f"逾期 {tables.AGE_LABELS[bucket]}")
+    return render(request, "insights/units.html", {
+        "page_obj": page, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
+        "query": request.GET.urlencode(), "described": [d for d in described if d]})
+
+
+EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps", "incentives")
+
+
+def step_window(request) -> tuple[dt.date, dt.date]:
+    """Decision days to analyse: ``start``/``end`` (default the 60 days ending 30 days ago, so every 30-day
+    outcome is in); ``end`` never later than 30 days ago, at most a year."""
+    latest = timezone.localdate() - dt.timedelta(days=30)
+    try:
+        end = min(dt.date.fromisoformat(request.GET.get("end", "")), latest)
+    except ValueError:
+        end = latest
+    try:
+        start = dt.date.fromisoformat(request.GET.get("start", ""))
+    except ValueError:
+        start = end - dt.timedelta(days=59)
+    return max(min(start, end), end - dt.timedelta(days=365)), end
+
+
+@login_required
+def steps(request):
+    """催缴步骤效果 — what each ladder step recovers against similar accounts not contacted that day."""
+    from wuye.insights.steps import step_effects
+
+    permissions.require_view(request.user)
+    start, end = step_window(request)
+    table = tables.steps(step_effects(start=start, end=end, project_ids=selectors.project_ids(request.user)))
+    return render(request, "insights/steps.html", {"t": table, "start": start, "end": end,
+                                                    "export_query": f"start={start}&end={end}"})
+
+
+@login_required
+def export(request, table: str):
+    """Any table of the pages as .xlsx (formula-safe cells)."""
+    permissions.require_view(request.user)
+    if table not in EXPORTABLE:
+        raise Http404
+    period = _period(request)
+    if table == "units":
+        filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
+        bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
+        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)[:100_000])
+        subtitle = f"截至 {timezone.localdate():%Y-%m-%d}"
+    elif table == "steps":
+        from wuye.insights.steps import step_effects
+
+        start, end = step_window(request)
+        built = tables.steps(step_effects(start=start, end=end, project_ids=selectors.project_ids(request.user)))
+        subtitle = f"决策日 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
+    elif table == "trend":
+        built, subtitle = tables.trend(selectors.trend(user=request.user)), ""
+    else:
+        month = selectors.month_figures(period, user=request.user)
+        if table == "projects":
+            built = tables.projects(month, selectors.targets(period, selectors.project_ids(request.user)))
+        elif table == "incentives":
+            built = tables.incentives(collector_incentives(month, project_ids=selectors.project_ids(request.user)))
+        elif table == "buildings":
+            built = tables.buildings(month, limit=None)
+        else:
+            built = getattr(tables, table)(month)
+        subtitle = f"{tables.period_label(period)}（{month.source_label}）"
+    name = f"{built.title}-{period:%Y-%m}.xlsx"
+    return FileResponse(table_xlsx(built, subtitle=subtitle), as_attachment=True, filename=name,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+@require_POST
+def targets(request):
+    """A manager sets a project's target 收费率 (and 清欠率) for a month."""
+    from wuye.insights.services import target_set
+
+    if not permissions.can_set_targets(request.user):
+        raise Http404
+    try:
+        project = projects_visible(request.user).get(pk=int(request.POST.get("project", "0")))
+        period = dt.date.fromisoformat(f"{request.POST.get('period', '')}-01")
+        rate = Decimal(request.POST.get("collection_rate", ""))
+        clearance = request.POST.get("clearance_rate", "").strip()
+        target_set(actor=request.user, project=project, period=period, collection_rate=rate,
+                   clearance_rate=Decimal(clearance) if clearance else None)
+        messages.success(request, f"已设定 {project.name} {period:%Y-%m} 的目标收费率 {rate}%。")
+    except (ValueError, InvalidOperation, Project.DoesNotExist):
+        messages.error(request, "请选择项目和月份，并填写 0–100 之间的目标。")
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    return redirect("insights:home")
+
+
+@login_required
+def credit(request):
+    """业主信用等级 — how many owners have each grade (counts only), the rules and the guardrails."""
+    from wuye.insights.credit import GRADES, RULES, distribution
+
+    permissions.require_view(request.user)
+    today = timezone.localdate()
+    counts = distribution(today=today, project_ids=selectors.project_ids(request.user))
+    total = sum(counts.values())
+    rows = [(g, GRADES[g], counts[g], selectors.percent(counts[g], total)) for g in GRADES]
+    return render(request, "insights/credit.html", {"rows": rows, "rules": RULES, "today": today, "total": total})
+
+
+def _quarter_params(request, source) -> tuple[int, int]:
+    today = timezone.localdate()
+    last_q = (today.month - 1) // 3  # the last finished quarter (0: last year's fourth)
+    default_year, default_q = (today.year, last_q) if last_q else (today.year - 1, 4)
+    try:
+        year, quarter = int(source.get("year", default_year)), int(source.get("quarter", default_q))
+    except ValueError:
+        return default_year, default_q
+    return (year, quarter) if 1 <= quarter <= 4 and 2000 <= year <= 2100 else (default_year, default_q)
+
+
+@login_required
+def disclosure(request):
+    """收支公示 (staff): the quarter's expenses (finance enters them), the figures as they would be published,
+    publishing (managers) and the published quarters with their poster and public page."""
+    from wuye.insights.disclosure import min_units, quarter_bounds, quarter_figures
+    from wuye.insights.models import Disclosure, Expense, ExpenseCategory
+
+    permissions.require_view(request.user)
+    projects = projects_visible(request.user).order_by("name")
+    project = projects.filter(pk=_int(request, "project") or 0).first() or projects.first()
+    year, quarter = _quarter_params(request, request.GET)
+    ctx = {"projects": projects, "project": project, "year": year, "quarter": quarter,
+           "categories": ExpenseCategory.choices, "min_units": min_units(),
+           "can_publish": permissions.can_set_targets(request.user),
+           "published": Disclosure.objects.filter(project__in=projects).select_related("project")[:40]}
+    if project is not None:
+        first, last = quarter_bounds(year, quarter)
+        ctx["expenses"] = Expense.objects.filter(project=project, spent_on__gte=first, spent_on__lte=last)
+        ctx["preview"] = quarter_figures(project=project, year=year, quarter=quarter)
+    return render(request, "insights/disclosure.html", ctx)
+
+
+@login_required
+@require_POST
+def disclosure_expense(request):
+    from wuye.insights.disclosure import expense_record
+
+    permissions.require_view(request.user)
+    project = projects_visible(request.user).filter(pk=_int_post(request, "project") or 0).first()
+    if project is None:
+        raise Http404
+    try:
+        expense_record(actor=request.user, project=project, category=request.POST.get("category", ""),
+                       amount_fen=int((Decimal(request.POST.get("amount", "")) * 100).to_integral_value()),
+                       spent_on=dt.date.fromisoformat(request.POST.get("spent_on", "")),
+                       voucher_no=request.POST.get("voucher_no", ""), note=request.POST.get("note", ""))
+        messages.success(request, "支出已录入。")
+    except (ValueError, InvalidOperation):
+        messages.error(request, "请填写正确的金额和日期。")
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    year, quarter = _quarter_params(request, request.POST)
+    return redirect(f"{reverse('insights:disclosure')}?project={project.pk}&year={year}&quarter={quarter}")
+
+
+@login_required
+@require_POST
+def disclosure_publish(request):
+    from wuye.insights.disclosure import disclosure_publish as publish
+
+    permissions.require_view(request.user)
+    project = projects_visible(request.user).filter(pk=_int_post(request, "project") or 0).first()
+    if project is None:
+        raise Http404
+    year, quarter = _quarter_params(request, request.POST)
+    try:
+        publish(actor=request.user, project=project, year=year, quarter=quarter)
+        messages.success(request, f"{project.name} {year} 年第 {quarter} 季度收支已公示。")
+    except ValidationError as exc:
+        messages.error(request, "；".join(exc.messages))
+    return redirect(f"{reverse('insights:disclosure')}?project={project.pk}&year={year}&quarter={quarter}")
+
+
+def _int_post(request, name: str) -> int | None:
+    try:
+        return int(request.POST.get(name, ""))
+    except ValueError:
+        return None
+
+
+@login_required
+def disclosure_poster(request, pk: int):
+    """The A4 poster of a published quarter (print from the browser)."""
+    from wuye.insights.models import Disclosure
+
+    permissions.require_view(request.user)
+    d = get_object_or_404(Disclosure.objects.filter(project__in=projects_visible(request.user)), pk=pk)
+    return render(request, "insights/poster.html", {"d": d, "f": d.figures, "public": False})
+
+
+def disclosure_public(request, code: str, year: int, quarter: int):
+    """The public page of a published quarter (no login): aggregates only, until it expires."""
+    from wuye.insights.models import Disclosure
+
+    d = get_object_or_404(Disclosure, project__code=code, year=year, quarter=quarter,
+                          expires_on__gte=timezone.localdate())
+    return render(request, "insights/poster.html", {"d": d, "f": d.figures, "public": True})
