@@ -151,7 +151,8 @@ def field_payment_confirm(*, actor: User, field_payment: FieldPayment, note: str
     party_name = row.party.name if row.party_id else ""
     payment = payment_record(
         actor=actor, unit=row.unit, amount_fen=row.amount_fen, method=row.method, reference=row.reference,
-        paid_at=timezone.make_aware(dt.datetime.combine(row.paid_on, dt.time(12, 0))), payer_name=party_name,
+        paid_at=min(timezone.make_aware(dt.datetime.combine(row.paid_on, dt.time(12, 0))), row.recorded_at),
+        payer_name=party_name,
         bill_ids=chosen or None, only_chosen=bool(chosen),
         note=f"上门收款登记 {row.pk}（{row.recorded_by}）" + (f"：{row.note}" if row.note else ""))
     row.status, row.decided_by, row.decided_at = FieldPaymentStatus.CONFIRMED, actor, timezone.now()
