@@ -41,7 +41,7 @@ class FieldPaymentForm(forms.Form):
     method = forms.ChoiceField(label="转账方式", choices=FieldPaymentMethod.choices)
     reference = forms.CharField(label="转账流水号", max_length=64,
                                 error_messages={"required": "请填写转账流水号。", "max_length": "流水号不能超过 64 个字符。"})
-    paid_on = forms.DateField(label="转账日期", widget=forms.DateInput(attrs={"type": "date"}),
+    paid_on = forms.DateField(label="转账日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                               error_messages={"required": "请填写转账日期。", "invalid": "日期格式应为 YYYY-MM-DD。"})
     note = forms.CharField(label="备注", required=False, max_length=300,
                            error_messages={"max_length": "备注不能超过 300 字。"})
