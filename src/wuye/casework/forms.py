@@ -120,7 +120,8 @@ class VisitForm(forms.Form):
 
 
 class ClassForm(forms.Form):
-    account_class = forms.ChoiceField(label="催缴分类", choices=AccountClass.choices)
+    account_class = forms.ChoiceField(label="催缴分类", choices=[("", "请选择")] + AccountClass.choices,
+                                      error_messages={"required": "请选择催缴分类。"})
     reason = forms.CharField(label="调整原因", max_length=200, error_messages={"required": "请填写调整原因。"})
 
     def __init__(self, *args, **kwargs):
