@@ -131,6 +131,15 @@ def test_a_visit_with_a_photo_shows_the_photo_and_its_hash_on_the_evidence_list(
     context, page = _phone(browser)
     try:
         _login_collector(page, live_server)
+        # a mis-tap is undone in one more tap (recorded as a correction)
+        card = page.get_by_test_id(f"row-{unit.code}")
+        card.get_by_role("button", name="无人接听").click()
+        card.get_by_test_id("recorded").wait_for()
+        assert "暂未明确" in card.get_by_test_id("recorded").inner_text()
+        card.get_by_test_id("undo").click()
+        card.get_by_test_id("undone").wait_for()
+        assert "已撤销“无人接听”" in card.get_by_test_id("undone").inner_text()
+        page.goto(f"{live_server.url}/casework/")
         page.get_by_test_id(f"visit-{unit.code}").click()
         page.get_by_test_id("visit-form").wait_for()
         assert page.get_by_label("所拨号码").count() == 0  # a visit dials nothing
@@ -151,6 +160,7 @@ def test_a_visit_with_a_photo_shows_the_photo_and_its_hash_on_the_evidence_list(
         evidence.scroll_into_view_if_needed()
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         page.screenshot(path=str(shots / "visit-evidence-375.png"), full_page=False)
-        assert "已张贴/塞门通知" in page.get_by_test_id("contacts").inner_text()
+        contacts = page.get_by_test_id("contacts").inner_text()
+        assert "已张贴/塞门通知" in contacts and "撤销误记" in contacts
     finally:
         context.close()
