@@ -115,7 +115,7 @@ def pages_by_role(w) -> dict[str, list[tuple[str, str]]]:
                 ("mandates", "/banking/mandates/"), ("batches", "/banking/batches/"),
                 ("online", "/portal-admin/"), ("field-payments", "/portal-admin/field-payments/"),
                 ("checks", "/casework/checks/")],
-        "alice": [("home", "/"), ("approvals", "/casework/desk/approvals/"),
+        "alice": [("dashboard", "/insights/"), ("home", "/"), ("approvals", "/casework/desk/approvals/"),
                   ("escalations", "/casework/desk/escalations/"), ("team", "/casework/desk/team/"),
                   ("territories", "/casework/desk/territories/"), ("debrief", "/casework/desk/debrief/"),
                   ("billing-approvals", "/billing/approvals/"), ("collection", "/collection/"),

@@ -32,7 +32,7 @@ def test_legal_lands_on_the_case_list_after_login(client, carol):
 
 
 @pytest.mark.parametrize("role,landing", [("collector", "/casework/"), ("finance", "/estate/units/"),
-                                          ("manager", "/"), ("service", "/"), ("engineering", "/")])
+                                          ("manager", "/insights/"), ("service", "/"), ("engineering", "/")])
 def test_other_roles_land_on_their_own_first_page(client, make_user, role, landing):
     make_user("someone", role)
     r = client.post("/login/", {"username": "someone", "password": "pw-12345678"})
