@@ -128,7 +128,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Each role's first page after login (when no ``next`` address is given); roles not listed land on "home".
-WUYE_ROLE_LANDING = {"legal": "legal:case-list", "manager": "insights:home"}
+# Collectors start on their worklist, finance on the unit search (the desk: find a unit, take a payment),
+# legal on its cases, the manager on the insights dashboard.
+WUYE_ROLE_LANDING = {"legal": "legal:case-list", "collector": "casework:worklist", "finance": "estate:unit-list",
+                     "manager": "insights:home"}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -334,6 +337,7 @@ WUYE_LIMITATION_CLOCKS = "wuye.legal.selectors.clocks_by_bill"
 WUYE_LIMITATION_COUNTS = "wuye.legal.selectors.expiring_counts"
 # Uploaded evidence (delivery proofs, the firm's issued letter): at most this many bytes each.
 WUYE_LEGAL_UPLOAD_MAX_BYTES = envint("WUYE_LEGAL_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+WUYE_VISIT_PHOTO_MAX_BYTES = envint("WUYE_VISIT_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 # Owner login by phone and SMS code (/p/login/): the gateway's registered template id for the code message
 # (parameters: the code, its validity in minutes) and how long a login lasts.
 WUYE_PORTAL_LOGIN_SMS_TEMPLATE = os.environ.get("WUYE_PORTAL_LOGIN_SMS_TEMPLATE", "")

@@ -92,6 +92,17 @@ def test_the_promise_steps_never_change_the_cap_or_the_stage_in_the_key_grammar(
         cycles.parse("X1")
 
 
+def test_a_pay_link_sent_by_hand_counts_towards_the_cap_and_never_moves_the_ladder():
+    import datetime as dt
+
+    key = cycles.pay_link(dt.datetime(2026, 12, 4, 10, 5, 7, 123), 12)
+    assert key == "M2026-12-04T100507/p12" and cycles.kind_of(key) == cycles.Kind.PAY_LINK
+    parsed = cycles.parse(key)
+    assert parsed.party_id == 12 and parsed.at == dt.datetime(2026, 12, 4, 10, 5, 7)
+    assert cycles.counts_towards_message_cap(key, "sms") and cycles.counts_towards_message_cap(key, "wechat")
+    assert not cycles.is_progress(key)
+
+
 # --- the step form and policy_save refuse a ladder that would freeze ---------------------------------------
 
 def _steps(policy):

@@ -19,6 +19,9 @@ def test_a_collector_logs_in_and_sees_only_their_territory(page, live_server, bo
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
     page.on("request", lambda r: failed.append(r.url) if not r.url.startswith(live_server.url) else None)
     _login(page, live_server, "bob")
+    assert page.url.endswith("/casework/")  # a collector's first page is the worklist
+    page.get_by_role("link", name="首页", exact=True).click()
+    page.wait_for_url(re.compile(r"/$"))
     assert failed == [], "every asset is served locally and loads"
     assert page.get_by_test_id("units-total").inner_text() == "12"
     page.get_by_role("link", name="房屋", exact=True).click()

@@ -219,3 +219,18 @@ def test_demo_case_is_opened_with_a_pack(lettered, make_user):
     assert number and EvidencePack.objects.get().case.number == number
     assert verify_pack(EvidencePack.objects.get().zip.read()) == []
     assert demo_legal() is None  # once
+
+
+def test_a_visit_photo_goes_into_the_pack_with_its_hash(demo_case, carol, bob_territory):
+    from wuye.casework.services import visit_record
+
+    unit = demo_case.lines.first().unit
+    attempt = visit_record(actor=bob_territory, unit=unit, outcome="notice_left", note="催缴通知塞入门缝",
+                           photo=upload(png_bytes(), "door.png"))
+    shot = attempt.photos.get()
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    zf = zipfile.ZipFile(io.BytesIO(pack.zip.read()))
+    names = [n for n in zf.namelist() if n.startswith("visits/")]
+    assert len(names) == 1 and hashlib.sha256(zf.read(names[0])).hexdigest() == shot.sha256
+    manifest = json.loads(zf.read("manifest.json"))
+    assert any(f["path"] == names[0] and f["sha256"] == shot.sha256 for f in manifest["files"])

@@ -31,9 +31,12 @@ def test_legal_lands_on_the_case_list_after_login(client, carol):
     assert r.status_code == 302 and r["Location"] == "/legal/"
 
 
-def test_other_roles_still_land_on_home(client, bob):
-    r = client.post("/login/", {"username": "bob", "password": "pw-12345678"})
-    assert r["Location"] == "/"
+@pytest.mark.parametrize("role,landing", [("collector", "/casework/"), ("finance", "/estate/units/"),
+                                          ("manager", "/insights/"), ("service", "/"), ("engineering", "/")])
+def test_other_roles_land_on_their_own_first_page(client, make_user, role, landing):
+    make_user("someone", role)
+    r = client.post("/login/", {"username": "someone", "password": "pw-12345678"})
+    assert r["Location"] == landing
 
 
 @pytest.mark.parametrize("path", ["/legal/", "/legal/numbers/", "/legal/templates/", "/legal/court-fee/"])

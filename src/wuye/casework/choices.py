@@ -25,6 +25,14 @@ class Outcome(models.TextChoices):
     AWAY = "away", "人在外地"
     INSTALLMENT = "installment", "申请分期"
     DISPUTE = "dispute", "投诉/争议"
+    # at the door (a visit)
+    MET = "met", "见到业主/家人"
+    NOT_HOME = "not_home", "不在家"
+    NOTICE_LEFT = "notice_left", "已张贴/塞门通知"
+    DOOR_REFUSED = "door_refused", "拒绝开门"
+    VACANT = "vacant", "房屋空置"
+    MOVED_OUT = "moved_out", "已搬走"
+    UNDONE = "undone", "撤销误记"
 
 
 # outcome → the class it puts the account in ("" leaves the class as it is)
@@ -39,7 +47,33 @@ CLASS_OF_OUTCOME: dict[str, str] = {
     Outcome.AWAY: AccountClass.AWAY,
     Outcome.INSTALLMENT: "",
     Outcome.DISPUTE: AccountClass.REFUSING,
+    # a visit that found nobody, or left a notice, says nothing new about the debtor: the class stays
+    Outcome.MET: "",
+    Outcome.NOT_HOME: "",
+    Outcome.NOTICE_LEFT: "",
+    Outcome.DOOR_REFUSED: "",
+    Outcome.VACANT: "",
+    Outcome.MOVED_OUT: AccountClass.UNREACHABLE,  # find where they went: new contacts, neighbours, records
+    Outcome.UNDONE: "",  # an undo puts back the class the undone record replaced (services.contact_undo)
 }
+
+# what a visit can come to (the visit form offers these, never a call's outcomes)
+VISIT_OUTCOMES = (Outcome.MET, Outcome.NOT_HOME, Outcome.NOTICE_LEFT, Outcome.DOOR_REFUSED, Outcome.VACANT,
+                  Outcome.MOVED_OUT)
+# what only a phone call can come to
+CALL_ONLY_OUTCOMES = frozenset({Outcome.NO_ANSWER, Outcome.BUSY, Outcome.SWITCHED_OFF, Outcome.DEAD_NUMBER})
+
+
+class Relationship(models.TextChoices):
+    """Who the collector met at the door (domain.md: who signed — owner, adult household member …)."""
+
+    OWNER = "owner", "业主本人"
+    SPOUSE = "spouse", "配偶"
+    CHILD = "child", "子女"
+    PARENT = "parent", "父母"
+    RELATIVE = "relative", "其他家人"
+    TENANT = "tenant", "租户"
+    OTHER = "other", "其他人员"
 
 # outcomes that need nothing but a tap (no date, amount or reason)
 QUICK_OUTCOMES = (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.SWITCHED_OFF, Outcome.AWAY)

@@ -6,7 +6,14 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from wuye.casework.choices import ContactChannel, DisputeReason, Outcome, WorkOrderStatus
+from wuye.casework.choices import (
+    VISIT_OUTCOMES,
+    ContactChannel,
+    DisputeReason,
+    Outcome,
+    Relationship,
+    WorkOrderStatus,
+)
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
 from wuye.dunning.choices import AccountClass
@@ -42,8 +49,9 @@ class ContactForm(forms.Form):
                          help_text="默认今天；补记前几天的联系时填写，不能是将来的日期。",
                          error_messages={"invalid": "联系日期格式应为 YYYY-MM-DD。"})
     contact_point = forms.TypedChoiceField(label="所拨号码", required=False, coerce=int, empty_value=None)
-    outcome = forms.ChoiceField(label="联系结果", choices=[("", "请选择")] + Outcome.choices,
-                                error_messages={"required": "请选择联系结果。"})
+    outcome = forms.ChoiceField(label="联系结果", choices=[("", "请选择")] + [
+        (v, label) for v, label in Outcome.choices if v not in VISIT_OUTCOMES and v != Outcome.UNDONE],
+        error_messages={"required": "请选择联系结果。"})
     reason = forms.ChoiceField(label="拒交/争议原因", required=False, choices=[("", "—")] + DisputeReason.choices)
     promised_on = forms.DateField(label="承诺缴费日期", required=False, widget=DATE,
                                   error_messages={"invalid": "承诺缴费日期格式应为 YYYY-MM-DD。"})
@@ -81,8 +89,39 @@ class ContactForm(forms.Form):
         bootstrap(self)
 
 
+class VisitForm(forms.Form):
+    """上门记录 — what was found at the door; no dialled number (nothing is dialled on a visit)."""
+
+    outcome = forms.ChoiceField(label="上门结果", widget=forms.RadioSelect,
+                                choices=[(o.value, o.label) for o in VISIT_OUTCOMES],
+                                error_messages={"required": "请选择上门结果。"})
+    person_met = forms.CharField(label="见到的人", required=False, max_length=50,
+                                 help_text="姓名或称呼，如“王先生”“业主母亲”。",
+                                 error_messages={"max_length": "见到的人不能超过 50 字。"})
+    relationship = forms.ChoiceField(label="与业主关系", required=False, choices=[("", "—")] + Relationship.choices)
+    photo = forms.FileField(label="照片（张贴/塞门的通知、门牌）", required=False,
+                            widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png",
+                                                                   "capture": "environment"}))
+    on = forms.DateField(label="上门日期", required=False, widget=DATE,
+                         error_messages={"invalid": "上门日期格式应为 YYYY-MM-DD。"})
+    follow_up_on = forms.DateField(label="下次跟进日期", required=False, widget=DATE,
+                                   error_messages={"invalid": "下次跟进日期格式应为 YYYY-MM-DD。"})
+    note = forms.CharField(label="备注", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                           error_messages={"max_length": "备注不能超过 500 字。"})
+    task = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, today=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if today is not None:
+            self.fields["on"].widget.attrs["max"] = today.isoformat()
+            self.fields["follow_up_on"].widget.attrs["min"] = today.isoformat()
+        bootstrap(self)
+        self.fields["outcome"].widget.attrs.pop("class", None)
+
+
 class ClassForm(forms.Form):
-    account_class = forms.ChoiceField(label="催缴分类", choices=AccountClass.choices)
+    account_class = forms.ChoiceField(label="催缴分类", choices=[("", "请选择")] + AccountClass.choices,
+                                      error_messages={"required": "请选择催缴分类。"})
     reason = forms.CharField(label="调整原因", max_length=200, error_messages={"required": "请填写调整原因。"})
 
     def __init__(self, *args, **kwargs):

@@ -18,6 +18,7 @@ from wuye.casework.choices import (
     DisputeReason,
     DisputeStatus,
     Outcome,
+    Relationship,
     WorkOrderStatus,
 )
 from wuye.dunning.choices import AccountClass
@@ -46,6 +47,8 @@ class ContactAttempt(models.Model):
     outcome = models.CharField("结果", max_length=16, choices=Outcome.choices)
     reason = models.CharField("原因", max_length=20, choices=DisputeReason.choices, blank=True)
     note = models.CharField("备注", max_length=500, blank=True)
+    person_met = models.CharField("见到的人", max_length=50, blank=True, help_text="上门时见到的人（姓名或称呼）。")
+    relationship = models.CharField("与业主关系", max_length=10, choices=Relationship.choices, blank=True)
     follow_up_on = models.DateField("下次跟进日期", null=True, blank=True)
     task = models.ForeignKey("dunning.Task", verbose_name="对应任务", null=True, blank=True,
                              on_delete=models.PROTECT, related_name="contact_attempts")
@@ -76,6 +79,41 @@ class ContactAttempt(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableError("联系记录不可删除；请新增一条更正记录。")
+
+
+class VisitPhoto(models.Model):
+    """上门照片 — a photo taken at a visit (a notice posted or slipped under the door, the door itself): evidence,
+    stored with its SHA-256, type, size, the time and the collector. Append-only like the contact it belongs to."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT, related_name="visit_photos")
+    contact = models.ForeignKey(ContactAttempt, verbose_name="上门记录", on_delete=models.PROTECT,
+                                related_name="photos")
+    file = models.FileField("照片", upload_to="casework/visits/%Y/%m/", max_length=300)
+    original_name = models.CharField("原文件名", max_length=200)
+    content_type = models.CharField("文件类型", max_length=40)
+    size = models.PositiveIntegerField("大小（字节）")
+    sha256 = models.CharField("文件摘要", max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="上传人", on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField("上传时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "上门照片"
+        verbose_name_plural = "上门照片"
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["unit", "uploaded_at"], name="visit_photo_by_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.uploaded_at:%Y-%m-%d} 上门照片"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("上门照片不可修改。")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("上门照片不可删除。")
 
 
 class Promise(models.Model):

@@ -343,6 +343,34 @@ def points_for(account_class: str, reasons: list[str] | None = None) -> list[Tal
     return sorted(qs, key=lambda p: (0 if p.reason else 1 if p.account_class else 2, p.sort, p.pk))
 
 
+@dataclass
+class OwedPeriod:
+    """One billing period a debtor still owes on a unit: its lines (fee item, open amount) and due date."""
+
+    period: dt.date
+    due_date: dt.date
+    open_fen: int
+    items: list[tuple[str, int]]
+    overdue: bool
+
+
+def owed_by_period(unit_id: int, party_id: int | None, day: dt.date) -> list[OwedPeriod]:
+    """What one debtor owes on the unit, period by period (their own lines only; oldest first)."""
+    from wuye.billing.models import Bill
+
+    out: dict[dt.date, OwedPeriod] = {}
+    for start, due, amount, settled, item in (
+            Bill.objects.filter(unit_id=unit_id, party_id=party_id, is_void=False, settled_fen__lt=F("amount_fen"))
+            .order_by("period_start", "due_date", "pk")
+            .values_list("period_start", "due_date", "amount_fen", "settled_fen", "fee_item__name")):
+        row = out.setdefault(start, OwedPeriod(start, due, 0, [], False))
+        row.open_fen += amount - settled
+        row.items.append((item, amount - settled))
+        row.due_date = min(row.due_date, due)
+        row.overdue = row.overdue or due < day
+    return list(out.values())
+
+
 def contacts_of(unit_id: int) -> QuerySet[ContactAttempt]:
     return (ContactAttempt.objects.filter(unit_id=unit_id).select_related("made_by", "contact_point", "corrects")
             .order_by("-made_at", "-pk"))

@@ -21,17 +21,29 @@ from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, territory_assign, territory_remove
 from wuye.billing.models import Bill, Payment
 from wuye.casework.choices import (
+    CALL_ONLY_OUTCOMES,
     CLASS_OF_OUTCOME,
     DISPUTE_OUTCOMES,
+    QUICK_OUTCOMES,
+    VISIT_OUTCOMES,
     WORK_ORDER_CLOSED,
     CheckStatus,
     ContactChannel,
     DisputeReason,
     DisputeStatus,
     Outcome,
+    Relationship,
     WorkOrderStatus,
 )
-from wuye.casework.models import ContactAttempt, Dispute, PaymentCheck, Promise, TalkingPoint, WorkOrder
+from wuye.casework.models import (
+    ContactAttempt,
+    Dispute,
+    PaymentCheck,
+    Promise,
+    TalkingPoint,
+    VisitPhoto,
+    WorkOrder,
+)
 from wuye.common.formatting import format_yuan
 from wuye.dunning import services as dunning
 from wuye.dunning.choices import AccountClass, HoldKind, TaskKind, TaskStatus
@@ -114,6 +126,7 @@ def contact_record(
     task: Task | None = None, promised_on: dt.date | None = None, amount_fen: int | None = None,
     hold_until: dt.date | None = None, developer_warranty: bool = False, installments: int | None = None,
     corrects: ContactAttempt | None = None, actor_label: str = "", party_id: int | None = None,
+    person_met: str = "", relationship: str = "",
 ) -> ContactAttempt:
     """Record one contact with a debtor of the unit and what its outcome sets in motion:
 
@@ -145,6 +158,19 @@ def contact_record(
         errors["reason"] = "拒交或投诉时请选择原因。"
     elif reason and reason not in DisputeReason.values:
         errors["reason"] = "未知的原因。"
+    person_met = (person_met or "").strip()
+    if channel == ContactChannel.VISIT and outcome in CALL_ONLY_OUTCOMES:
+        errors["outcome"] = "上门请选择上门结果（如“不在家”），不是电话结果。"
+    elif outcome in VISIT_OUTCOMES and channel != ContactChannel.VISIT:
+        errors["outcome"] = "该结果只用于上门记录。"
+    if relationship and relationship not in Relationship.values:
+        errors["relationship"] = "未知的关系。"
+    if outcome == Outcome.MET and not relationship:
+        errors["relationship"] = "请选择见到的人与业主的关系。"
+    if len(person_met) > 50:
+        errors["person_met"] = "见到的人不能超过 50 字。"
+    if outcome == Outcome.UNDONE and corrects is None:
+        errors["outcome"] = "撤销只能针对一条已有记录。"
     if outcome == Outcome.PROMISED and promised_on is None:
         errors["promised_on"] = "请填写承诺缴费日期。"
     if follow_up_on is not None:
@@ -170,19 +196,24 @@ def contact_record(
     party = debtor_for(unit, on, party_id=party_id, task=task)
     if contact_point is not None and contact_point.party_id != (party.pk if party else None):
         raise ValidationError({"contact_point": "该号码不属于所联系的欠费人。"})
+    if channel == ContactChannel.VISIT:
+        contact_point = None  # a visit dials no number
     if contact_point is None and channel == ContactChannel.CALL:
         phones = live_phones(party)
         contact_point = phones[0] if phones else None
     if outcome == Outcome.DEAD_NUMBER and contact_point is None:
         raise ValidationError({"contact_point": "请选择打不通的号码。"})
 
+    class_before = (Episode.objects.filter(unit=unit, closed_on__isnull=True, party_id=party.pk if party else None)
+                    .values_list("account_class", flat=True).first())
     attempt = ContactAttempt.objects.create(
         project_id=unit.project_id, unit=unit, party=party, contact_point=contact_point, channel=channel,
         outcome=outcome, reason=reason, note=note, follow_up_on=follow_up_on, task=task, corrects=corrects, on=on,
-        made_by=actor, actor_label=label)
+        made_by=actor, actor_label=label, person_met=person_met, relationship=relationship)
     audit_record(actor=actor, actor_label=label, verb="casework.contact", obj=unit, note=note,
                  after={"contact": attempt.pk, "channel": channel, "outcome": outcome, "reason": reason,
-                        "corrects": corrects.pk if corrects else None})
+                        "corrects": corrects.pk if corrects else None, "class_before": class_before,
+                        "person_met": person_met, "relationship": relationship})
 
     if corrects is not None:  # a promise recorded on the corrected contact no longer stands (its record stays)
         for promise in corrects.promises.filter(hold__released_on__isnull=True).select_related("hold"):
@@ -213,13 +244,94 @@ def contact_record(
     # daily call decided over a weekend must not leave a second task standing beside today's
     done_note = f"{ContactChannel(channel).label}：{Outcome(outcome).label}（联系记录 {attempt.pk}）"
     answered = [task] if task is not None and task.status == TaskStatus.OPEN else []
+    if outcome == Outcome.UNDONE:
+        return attempt  # an undo answers no task (contact_undo reopens the ones the undone record closed)
     if channel in TASK_OF_CHANNEL:
         answered += list(Task.objects.filter(unit=unit, status=TaskStatus.OPEN, kind=TASK_OF_CHANNEL[channel],
                                              due_on__lte=on).exclude(pk=getattr(task, "pk", None))
                          .order_by("due_on", "pk"))
+    if klass == AccountClass.AWAY:  # nobody to find at the door: the away class is followed up by phone
+        answered += [t for t in Task.objects.filter(unit=unit, status=TaskStatus.OPEN, kind=TaskKind.VISIT)
+                     .order_by("due_on", "pk") if t not in answered]
     for open_task in answered:
-        dunning.task_close(actor=actor, task=open_task, note=done_note)
+        dunning.task_close(actor=actor, task=open_task, note=done_note if open_task.kind != TaskKind.VISIT
+                           or channel == ContactChannel.VISIT else f"业主异地出差，不上门，改为电话和远程缴费（联系记录 {attempt.pk}）")
     return attempt
+
+
+@transaction.atomic
+def visit_record(
+    *, actor: User, unit: Unit, outcome: str, person_met: str = "", relationship: str = "", note: str = "",
+    photo=None, on: dt.date | None = None, task: Task | None = None, party_id: int | None = None,
+    follow_up_on: dt.date | None = None,
+) -> ContactAttempt:
+    """Record a visit (上门): what was found at the door, who was met and how they relate to the owner, and a
+    photo as evidence (a notice posted or slipped under the door needs one). No number is dialled, so none is
+    recorded. Finding nobody — or leaving a notice — does not change the class (``CLASS_OF_OUTCOME``); a
+    debtor who moved out becomes 无法联系 (find where they went). The photo is stored with its SHA-256."""
+    from wuye.casework import evidence
+
+    errors: dict[str, str] = {}
+    if outcome not in VISIT_OUTCOMES:
+        errors["outcome"] = "请选择上门结果。"
+    elif outcome == Outcome.NOTICE_LEFT and photo is None:
+        errors["photo"] = "张贴或塞门的通知请拍照留证。"
+    checked = None
+    if photo is not None:
+        try:
+            checked = evidence.check_photo(photo)
+        except ValidationError as exc:
+            errors["photo"] = exc.messages[0]
+    if errors:
+        raise ValidationError(errors)
+    attempt = contact_record(actor=actor, unit=unit, channel=ContactChannel.VISIT, outcome=outcome, note=note,
+                             on=on, task=task, party_id=party_id, person_met=person_met,
+                             relationship=relationship, follow_up_on=follow_up_on)
+    if checked is not None:
+        data, name, kind = checked
+        content, digest = evidence.stored_file(data, kind)
+        shot = VisitPhoto(project_id=unit.project_id, unit=unit, contact=attempt, original_name=name,
+                          content_type=kind, size=len(data), sha256=digest, uploaded_by=actor)
+        shot.file.save(content.name, content, save=False)
+        shot.save()
+        audit_record(actor=actor, verb="casework.visit_photo", obj=unit, note=name,
+                     after={"contact": attempt.pk, "photo": shot.pk, "sha256": digest, "size": len(data)})
+    return attempt
+
+
+UNDO_MINUTES = 30  # how long a one-tap outcome can be undone by the person who tapped it
+
+
+@transaction.atomic
+def contact_undo(*, actor: User, attempt: ContactAttempt) -> ContactAttempt:
+    """Undo a one-tap outcome (a mis-tap): a correction like any other — a new record (撤销误记) naming the
+    tapped one, which stays as it was — that puts back the class the tapped record replaced and reopens the
+    tasks it closed. Only the person who tapped, within ``UNDO_MINUTES``, for a record not corrected yet."""
+    require_unit_scope(actor, attempt.unit)
+    if attempt.made_by_id != actor.pk:
+        raise PermissionDenied("只能撤销自己刚记录的结果。")
+    if attempt.outcome not in QUICK_OUTCOMES:
+        raise ValidationError({"contact": "只有一键记录的结果可以撤销；其他记录请用“更正”。"})
+    if timezone.now() - attempt.made_at > dt.timedelta(minutes=UNDO_MINUTES):
+        raise ValidationError({"contact": f"超过 {UNDO_MINUTES} 分钟不能撤销，请用“更正”并说明原因。"})
+    if ContactAttempt.objects.filter(corrects=attempt).exists():
+        raise ValidationError({"contact": "该记录已被更正或撤销。"})
+    from wuye.accounts.models import AuditEvent
+
+    event = (AuditEvent.objects.filter(verb="casework.contact", object_type="estate.unit",
+                                       object_id=str(attempt.unit_id), after__contact=attempt.pk)
+             .order_by("-pk").first())
+    class_before = (event.after or {}).get("class_before") if event is not None else None
+    undo = contact_record(actor=actor, unit=attempt.unit, channel=attempt.channel, outcome=Outcome.UNDONE,
+                          corrects=attempt, party_id=attempt.party_id, contact_point=attempt.contact_point,
+                          note=f"撤销误记：{Outcome(attempt.outcome).label}（记录 {attempt.pk}）")
+    if class_before is not None:
+        dunning.account_class_set(actor=actor, unit=attempt.unit, account_class=class_before, on=attempt.on,
+                                  reason=f"撤销误记（记录 {attempt.pk}），恢复原分类", party_id=attempt.party_id)
+    for task in Task.objects.filter(unit=attempt.unit, status=TaskStatus.DONE,
+                                    close_note__endswith=f"（联系记录 {attempt.pk}）"):
+        dunning.task_reopen(actor=actor, task=task, note=f"撤销误记（记录 {attempt.pk}）")
+    return undo
 
 
 def debtors_of(unit: Unit, on: dt.date) -> list[Party]:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -29,11 +29,12 @@ from wuye.casework.forms import (
     ContactForm,
     ResolveForm,
     TalkingPointForm,
+    VisitForm,
     WorklistFilter,
     WorkOrderForm,
     WorkOrderUpdateForm,
 )
-from wuye.casework.models import ContactAttempt, TalkingPoint
+from wuye.casework.models import ContactAttempt, TalkingPoint, VisitPhoto
 from wuye.common.forms import validation_errors_text
 from wuye.dunning import services as dunning
 from wuye.dunning.choices import AccountClass
@@ -113,7 +114,25 @@ def quick_outcome(request, pk: int):
     klass = Episode.objects.filter(unit=unit, closed_on__isnull=True, party_id=attempt.party_id).values_list(
         "account_class", flat=True).first()
     return render(request, "casework/_recorded.html", {
-        "unit": unit, "outcome": Outcome(outcome).label, "klass": AccountClass(klass).label if klass else ""})
+        "unit": unit, "outcome": Outcome(outcome).label, "klass": AccountClass(klass).label if klass else "",
+        "attempt": attempt, "undo_minutes": services.UNDO_MINUTES})
+
+
+@login_required
+@require_POST
+def undo(request, pk: int):
+    """htmx: undo a one-tap outcome just recorded (a correction naming it; the class and tasks come back)."""
+    attempt = get_object_or_404(ContactAttempt.objects.select_related("unit"), pk=pk)
+    unit_visible_or_404(request.user, attempt.unit_id)
+    try:
+        services.contact_undo(actor=request.user, attempt=attempt)
+    except ValidationError as exc:
+        return render(request, "casework/_flash.html", {"error": validation_errors_text(exc)}, status=400)
+    klass = Episode.objects.filter(unit=attempt.unit, closed_on__isnull=True, party_id=attempt.party_id).values_list(
+        "account_class", flat=True).first()
+    return render(request, "casework/_flash.html", {
+        "success": f"已撤销“{Outcome(attempt.outcome).label}”" + (f" · 分类：{AccountClass(klass).label}" if klass else ""),
+        "testid": "undone"})
 
 
 # --- contact form and case page ----------------------------------------------------------------------------
@@ -184,10 +203,71 @@ def contact(request, pk: int):
 
 
 @login_required
-def case(request, pk: int):
-    """A unit's casework: class (with a manual override), contacts with corrections, promises, disputes."""
+def visit(request, pk: int):
+    """上门记录 — what was found at the door, who was met, a photo as evidence (mobile-first)."""
     unit = unit_visible_or_404(request.user, pk)
-    episode = Episode.objects.filter(unit=unit, closed_on__isnull=True).first()
+    today = timezone.localdate()
+    party_id = _int(request.POST.get("party") or request.GET.get("party")) or None
+    form = VisitForm(request.POST or None, request.FILES or None, today=today,
+                     initial={"task": request.GET.get("task")})
+    party = None
+    try:
+        party = services.debtor_for(unit, today, party_id=party_id)
+    except ValidationError:
+        party = liable_party(unit, today)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        task = Task.objects.filter(pk=d["task"], unit=unit).first() if d["task"] else None
+        try:
+            services.visit_record(actor=request.user, unit=unit, outcome=d["outcome"], person_met=d["person_met"],
+                                  relationship=d["relationship"], note=d["note"], photo=d["photo"], on=d["on"],
+                                  task=task, party_id=party.pk if party else None, follow_up_on=d["follow_up_on"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"{unit.code}：已记录上门“{Outcome(d['outcome']).label}”。")
+            back = request.POST.get("next", "")
+            if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                return redirect(back)
+            return redirect("casework:case", pk=unit.pk)
+    return render(request, "casework/visit.html", {
+        "unit": unit, "party": party, "form": form, "next": request.GET.get("next", ""),
+        "open_fen": services.open_fen_of(unit, party.pk if party else None),
+        "photo_max_mb": _photo_max_mb()})
+
+
+def _photo_max_mb() -> int:
+    from wuye.casework.evidence import max_bytes
+
+    return max_bytes() // 1048576
+
+
+@login_required
+def visit_photo(request, pk: int):
+    """A visit photo (evidence), for those who may see the unit."""
+    shot = get_object_or_404(VisitPhoto, pk=pk)
+    unit_visible_or_404(request.user, shot.unit_id)
+    response = FileResponse(shot.file.open("rb"), content_type=shot.content_type)
+    response["Content-Disposition"] = f'inline; filename="{shot.sha256[:16]}{".png" if "png" in shot.content_type else ".jpg"}"'
+    return response
+
+
+@login_required
+def case(request, pk: int):
+    """The collector's case page for a unit and one debtor: what they owe by period, phone (masked, one tap to
+    call), pay link / QR buttons, last contacts, promises, talking points, the evidence (visit photos with
+    their hash); the class with a manual override."""
+    unit = unit_visible_or_404(request.user, pk)
+    today = timezone.localdate()
+    debtors = services.debtors_of(unit, today)
+    party_id = _int(request.GET.get("party")) or None
+    try:
+        party = services.debtor_for(unit, today, party_id=party_id)
+    except ValidationError:
+        party = liable_party(unit, today)
+    pid = party.pk if party else None
+    episode = (Episode.objects.filter(unit=unit, closed_on__isnull=True, party_id=pid).first()
+               or Episode.objects.filter(unit=unit, closed_on__isnull=True).first())
     form = ClassForm(request.POST or None, initial={"account_class": episode.account_class if episode else ""})
     if request.method == "POST" and form.is_valid():
         try:
@@ -197,13 +277,22 @@ def case(request, pk: int):
         else:
             messages.success(request, "催缴分类已调整。")
             return redirect("casework:case", pk=unit.pk)
+    reasons = list(selectors.disputes_visible(request.user).filter(unit=unit, status=DisputeStatus.OPEN)
+                   .values_list("reason", flat=True))
+    klass = episode.account_class if episode else ""
+    periods = selectors.owed_by_period(unit.pk, pid, today)
     return render(request, "casework/case.html", {
-        "unit": unit, "episode": episode, "form": form, "contacts": list(selectors.contacts_of(unit.pk)[:100]),
-        "corrected": selectors.corrected_ids(unit.pk),
+        "unit": unit, "episode": episode, "form": form, "contacts": list(selectors.contacts_of(unit.pk)[:30]),
+        "corrected": selectors.corrected_ids(unit.pk), "party": party, "debtors": debtors,
+        "periods": periods, "owed_fen": sum(p.open_fen for p in periods),
+        "overdue_fen": sum(p.open_fen for p in periods if p.overdue),
+        "phones": [(c, masked_contact_value(c, request.user)) for c in services.live_phones(party)],
+        "points": selectors.points_for(klass, reasons)[:6],
         "promises": list(unit.promises.select_related("hold", "made_by").order_by("-pk")[:20]),
         "disputes": list(unit.disputes.select_related("opened_by").order_by("-pk")[:20]),
-        "broken_promises": selectors.broken_promises_of(getattr(liable_party(unit, timezone.localdate()), "pk",
-                                                                None)),
+        "photos": list(VisitPhoto.objects.filter(unit=unit).select_related("uploaded_by", "contact")[:50]),
+        "broken_promises": selectors.broken_promises_of(pid),
+        "undo_minutes": services.UNDO_MINUTES,
     })
 
 

@@ -22,6 +22,8 @@ PRE_DUE                ``D<due>[/p<party>]``        a reminder before the due da
 PROMISE_EVE            ``PD<hold>``                 the day before a promised date
 PROMISE_BROKEN         ``PB<hold>``                 the day after a promised date passed unpaid
 PREPAID_OUT            ``R<date>[/p<party>]``       the owner's prepaid balance ran out (first unpaid bill)
+PAY_LINK               ``M<date>T<hhmmss>[/p<party>]``  a pay link a collector sent by hand (one tap, at the
+                                                    door or on the phone) at that local time
 =====================  ==========================  =====================================================
 
 Only STAGE actions are ladder progress (the "stage reached" of an episode). Repeats, events and pre-due
@@ -50,6 +52,7 @@ class Kind(StrEnum):
     PROMISE_EVE = "promise_eve"
     PROMISE_BROKEN = "promise_broken"
     PREPAID_OUT = "prepaid_out"
+    PAY_LINK = "pay_link"
 
 
 # kinds that belong to an arrears episode (the action carries the episode)
@@ -57,7 +60,7 @@ EPISODE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.SIGNE
                            Kind.PROMISE_EVE, Kind.PROMISE_BROKEN})
 # kinds whose message demands overdue money (they count towards the arrears-message cap)
 ARREARS_MESSAGE_KINDS = frozenset({Kind.STAGE, Kind.REPEAT, Kind.INSTALLMENT, Kind.LIMITATION,
-                                   Kind.PROMISE_BROKEN})
+                                   Kind.PROMISE_BROKEN, Kind.PAY_LINK})
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Cycle:
     on: dt.date | None = None  # the day of a repeat / limitation demand / prepaid run-out, the due date of pre-due
     hold_id: int | None = None
     party_id: int | None = None
+    at: dt.datetime | None = None  # local time of a pay link sent by hand
 
     @property
     def key(self) -> str:
@@ -114,6 +118,8 @@ def build(c: Cycle) -> str:
         key = f"PB{c.hold_id}"
     elif k == Kind.PREPAID_OUT:
         key = f"R{c.on.isoformat()}{_party_part(c.party_id)}"
+    elif k == Kind.PAY_LINK:
+        key = f"M{c.at:%Y-%m-%dT%H%M%S}{_party_part(c.party_id)}"
     else:  # pragma: no cover - exhaustive
         raise ValueError(k)
     if len(key) > MAX_LENGTH:
@@ -171,6 +177,11 @@ def prepaid_out(on: dt.date, party_id: int | None = None) -> str:
     return build(Cycle(Kind.PREPAID_OUT, on=on, party_id=party_id))
 
 
+def pay_link(at: dt.datetime, party_id: int | None = None) -> str:
+    """A pay link sent by hand at ``at`` (naive local time, to the second)."""
+    return build(Cycle(Kind.PAY_LINK, at=at.replace(microsecond=0), on=at.date(), party_id=party_id))
+
+
 # --- reading ---------------------------------------------------------------------------------------------
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
@@ -187,6 +198,7 @@ _PATTERNS: list[tuple[Kind, re.Pattern]] = [
     (Kind.PROMISE_EVE, re.compile(r"PD(?P<hold>\d+)")),
     (Kind.PROMISE_BROKEN, re.compile(r"PB(?P<hold>\d+)")),
     (Kind.PREPAID_OUT, re.compile(rf"R(?P<on>{_DATE}){_PARTY}")),
+    (Kind.PAY_LINK, re.compile(rf"M(?P<on>{_DATE})T(?P<hms>\d{{6}}){_PARTY}")),
 ]
 
 
@@ -202,6 +214,7 @@ def parse(key: str) -> Cycle:
                 on=dt.date.fromisoformat(g["on"]) if g.get("on") else None,
                 hold_id=int(g["hold"]) if g.get("hold") else None,
                 party_id=int(g["party"]) if g.get("party") else None,
+                at=(dt.datetime.strptime(g["on"] + g["hms"], "%Y-%m-%d%H%M%S") if g.get("hms") else None),
             )
     raise ValueError(f"not a cycle key: {key!r}")
 
@@ -224,6 +237,8 @@ def kind_of(key: str) -> Kind:
         return Kind.PRE_DUE
     elif head == "R":
         return Kind.PREPAID_OUT
+    elif head == "M":
+        return Kind.PAY_LINK
     elif key[:2] == "PD":
         return Kind.PROMISE_EVE
     elif key[:2] == "PB":
@@ -239,7 +254,7 @@ def is_progress(key: str) -> bool:
 def counts_towards_message_cap(key: str, channel: str) -> bool:
     """The one definition of an arrears message for the cap (``arrears_message_min_days``): a message
     channel (SMS, WeChat, e-mail) and a cycle that demands overdue money — ladder stages, repeats, a
-    missed installment, a limitation demand, a broken promise. Pre-due reminders, the reminder the day
+    missed installment, a limitation demand, a broken promise, a pay link a collector sent by hand. Pre-due reminders, the reminder the day
     before a promised date (the owner asked for it) and the prepaid run-out notice do not count and are
     not held back by it."""
     from wuye.dunning.choices import MESSAGE_CHANNELS

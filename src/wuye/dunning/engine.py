@@ -43,6 +43,7 @@ from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
     PERSON_CHANNELS,
     WRITTEN_DEMAND_CHANNELS,
+    AccountClass,
     ActionStatus,
     Assignee,
     Channel,
@@ -374,12 +375,13 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
                 _demand_first(acc, ladder, top, as_of, rules, add, out)
         else:
             for st in stage_steps:
-                add(st, cycles.stage(episode), why)
+                if not _away_visit(st, acc):
+                    add(st, cycles.stage(episode), why)
 
     # 4. repeating steps beside the ladder
     stage_channels = {d.step.channel for d in out.decisions if cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS}
     for st in ladder.repeating:
-        if st.channel in stage_channels or not threshold_met(st, s) or (
+        if st.channel in stage_channels or not threshold_met(st, s) or _away_visit(st, acc) or (
                 st.account_class and st.account_class != acc.account_class):
             continue
         if st.channel in PERSON_CHANNELS and not rules.working_day:
@@ -587,6 +589,12 @@ def _last_messages(project: Project, as_of: dt.date, unit_ids: list[int] | None,
         if key not in out or out[key] < on:
             out[key] = on
     return out
+
+
+def _away_visit(st: Step, acc: Account) -> bool:
+    """A home visit to an owner the collector classed as away (异地出差) finds nobody: that class's follow-up
+    is calls and remote payment (domain.md), so a visit step is not decided for it."""
+    return st.channel == Channel.VISIT and acc.account_class == AccountClass.AWAY
 
 
 DEFER_HORIZON_DAYS = 45

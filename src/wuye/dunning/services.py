@@ -392,6 +392,20 @@ def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relat
     return task
 
 
+@transaction.atomic
+def task_reopen(*, actor: User, task: Task, note: str) -> Task:
+    """Open again a task closed by a record that was undone (a mis-tapped outcome)."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status != TaskStatus.DONE:
+        raise ValidationError({"task": "该任务未关闭。"})
+    before = task.close_note
+    task.status, task.closed_at, task.close_note = TaskStatus.OPEN, None, ""
+    task.save(update_fields=["status", "closed_at", "close_note"])
+    audit_record(actor=actor, verb="dunning.task_reopen", obj=task.unit, note=note,
+                 before={"close_note": before}, after={"task": task.pk})
+    return task
+
+
 KIND_WORDS = {"holiday": DayKind.HOLIDAY, "假": DayKind.HOLIDAY, "休": DayKind.HOLIDAY, "节假日": DayKind.HOLIDAY,
               "workday": DayKind.WORKDAY, "班": DayKind.WORKDAY, "上班": DayKind.WORKDAY, "调休上班": DayKind.WORKDAY,
               "工作日": DayKind.WORKDAY, "rest": DayKind.REST, "休息日": DayKind.REST}

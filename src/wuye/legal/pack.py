@@ -230,13 +230,37 @@ class Builder:
         for c in (ContactAttempt.objects.filter(unit_id__in=self.unit_ids, on__gte=self.since)
                   .select_related("made_by").order_by("on", "pk")):
             self.records["contact"].add(c.pk)
+            met = f"见到 {c.person_met}（{c.get_relationship_display()}）；" if c.person_met or c.relationship else ""
             rows.append([f"{c.on:%Y-%m-%d}", c.get_channel_display(), c.get_outcome_display(),
-                         (c.note or "") + (f"（更正 #{c.corrects_id}）" if c.corrects_id else ""),
+                         met + (c.note or "") + (f"（更正 #{c.corrects_id}）" if c.corrects_id else ""),
                          str(c.made_by or c.actor_label)])
         if len(rows) == 1:
             rows.append(["—", "", "", "无", ""])
         ex.story.append(self.table(rows, [22, 16, 24, 90, 22]))
+        self._visit_photos(ex)
         return ex
+
+    def _visit_photos(self, ex: Exhibit) -> None:
+        """Photos taken at visits (a notice posted or slipped under the door), each with its hash and file."""
+        from reportlab.lib.units import mm
+        from reportlab.lib.utils import ImageReader
+        from reportlab.platypus import Image
+
+        from wuye.casework.models import VisitPhoto
+
+        for shot in (VisitPhoto.objects.filter(unit_id__in=self.unit_ids, contact__on__gte=self.since)
+                     .select_related("contact", "uploaded_by").order_by("uploaded_at", "pk")):
+            data = shot.file.read() if shot.file else b""
+            shot.file.close()
+            name = f"visits/{shot.pk}-{shot.sha256[:12]}{_ext(shot.content_type)}"
+            ex.files.append((name, data))
+            ex.story.append(self.p(
+                f"上门照片 #{shot.pk}（联系记录 #{shot.contact_id} {shot.contact.get_outcome_display()}）："
+                f"{_local(shot.uploaded_at)} {shot.uploaded_by}　SHA-256 {shot.sha256}　文件 {name}", "small"))
+            if data:
+                w, h = ImageReader(io.BytesIO(data)).getSize()
+                scale = min(170 * mm / w, 110 * mm / h, 1)
+                ex.story.append(Image(io.BytesIO(data), width=w * scale, height=h * scale))
 
     def promises(self) -> Exhibit:
         ex = Exhibit("承诺缴费与失约", "债务人承诺缴费（同意履行）及是否兑现")

@@ -57,3 +57,17 @@ class RequestStatus(models.TextChoices):
     OPEN = "open", "待处理"
     FORWARDED = "forwarded", "已转交处理"  # installment → the approvals queue; dispute → casework
     DONE = "done", "已处理"
+
+
+class FieldPaymentStatus(models.TextChoices):
+    PENDING = "pending", "待财务确认"
+    CONFIRMED = "confirmed", "已确认入账"
+    REJECTED = "rejected", "未到账（已退回）"
+
+
+class FieldPaymentMethod(models.TextChoices):
+    """How an owner paid at the door: a transfer to the company's account, never cash into a collector's hand."""
+
+    WECHAT = "wechat", "微信转账/扫码"
+    ALIPAY = "alipay", "支付宝转账/扫码"
+    TRANSFER = "transfer", "银行转账"

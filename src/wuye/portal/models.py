@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from wuye.portal.choices import (
     Channel,
+    FieldPaymentMethod,
+    FieldPaymentStatus,
     NotificationResult,
     OrderStatus,
     Provider,
@@ -318,3 +320,47 @@ class OwnerSession(models.Model):
     @property
     def is_live(self) -> bool:
         return self.ended_at is None and self.expires_at > timezone.now()
+
+
+class FieldPayment(models.Model):
+    """上门收款登记 — money an owner says they transferred at the door (to the company's WeChat, Alipay or bank
+    account), recorded by the collector with the transfer's reference and the periods it is for. Nothing is
+    posted until finance finds the money and confirms: then billing's ``payment_record`` posts it (the row keeps
+    the payment); or finance rejects it with a reason. A reference is registered once while not rejected."""
+
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.PROTECT,
+                             related_name="field_payments")
+    party = models.ForeignKey("estate.Party", verbose_name="缴款人（欠费人）", null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    amount_fen = models.BigIntegerField("金额（分）")
+    method = models.CharField("方式", max_length=10, choices=FieldPaymentMethod.choices)
+    reference = models.CharField("转账流水号", max_length=64)
+    paid_on = models.DateField("转账日期")
+    bill_ids = models.JSONField("所缴账单", default=list, blank=True)
+    note = models.CharField("备注", max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", on_delete=models.PROTECT,
+                                    related_name="+")
+    recorded_at = models.DateTimeField("登记时间", default=timezone.now)
+    status = models.CharField("状态", max_length=10, choices=FieldPaymentStatus.choices,
+                              default=FieldPaymentStatus.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="确认人", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField("确认时间", null=True, blank=True)
+    decision_note = models.CharField("确认说明", max_length=300, blank=True)
+    payment = models.OneToOneField("billing.Payment", verbose_name="入账收款", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="field_payment")
+
+    class Meta:
+        verbose_name = "上门收款登记"
+        verbose_name_plural = "上门收款登记"
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="field_payment_amount_positive"),
+            models.UniqueConstraint(fields=["method", "reference"], condition=~Q(status="rejected"),
+                                    name="field_payment_reference_once"),
+        ]
+        indexes = [models.Index(fields=["status", "recorded_at"], name="field_payment_by_status")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} {self.get_method_display()} {self.reference}"

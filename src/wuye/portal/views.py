@@ -98,7 +98,9 @@ def bill(request, token: str):
     ob = owner_bill(ctx["unit"], as_of=as_of, party_id=link.party_id)
     may_set_preferences = services.link_speaks_for_unit(link)
     pref = ContactPreference.objects.filter(unit=ctx["unit"]).first() if may_set_preferences else None
-    ctx.update({"bill": ob, "statement": ob.statement, "as_of": as_of, "pref": pref,
+    # a link shown at the door may open with the periods the owner chose there (?periods=2026-01-01,…)
+    preselect = [p for p in request.GET.get("periods", "").split(",")[:120] if len(p) == 10]
+    ctx.update({"bill": ob, "statement": ob.statement, "as_of": as_of, "pref": pref, "preselect": preselect,
                 "may_set_preferences": may_set_preferences,
                 "payments": [p for p in reversed(ob.statement.payments)][:24],
                 "open_orders": services.scope_orders(link).filter(status=OrderStatus.CREATED,
