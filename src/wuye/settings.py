@@ -125,6 +125,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
+# A form posted from a stale page gets a Chinese page with a way back, not Django's English 403.
+CSRF_FAILURE_VIEW = "wuye.errors.csrf_failure"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Each role's first page after login (when no ``next`` address is given); roles not listed land on "home".
