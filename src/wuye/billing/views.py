@@ -250,15 +250,10 @@ def adjustment_request(request, pk: int):
 
 @login_required
 def approvals(request):
+    """The approvals page moved to the manager's desk (one page for waivers, plans and referrals)."""
     if not can_approve(request.user):
         raise PermissionDenied("只有经理可以审批。")
-    pending = (Adjustment.objects.filter(status=ApprovalStatus.PENDING,
-                                         bill__project__in=projects_visible(request.user))
-               .select_related("bill", "bill__unit", "bill__fee_item", "requested_by").order_by("requested_at"))
-    plans = (InstallmentPlan.objects.filter(status=InstallmentPlan.Status.PENDING,
-                                            project__in=projects_visible(request.user))
-             .select_related("unit", "requested_by").prefetch_related("items").order_by("requested_at"))
-    return render(request, "billing/approvals.html", {"pending": pending, "plans": plans})
+    return redirect("casework:desk-approvals")
 
 
 @login_required
