@@ -39,7 +39,8 @@ def test_a_typo_in_the_amount_is_named_and_nothing_is_posted(client, fiona, thre
     client.force_login(fiona)
     response = client.post(f"/billing/units/{three_overdue.pk}/", {"amount": "2OO", "method": "cash"},
                            follow=True)
-    assert "金额（元）：请输入金额" in response.content.decode()
+    html = response.content.decode()  # the error stands next to the field (issue 17)
+    assert 'data-testid="error-amount">请输入金额' in html and "未入账，请按提示修改" in html
     response = client.post(f"/billing/units/{three_overdue.pk}/", {"amount": "1.005", "method": "cash"},
                            follow=True)
     assert "最多两位小数" in response.content.decode()

@@ -18,7 +18,7 @@ from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
 from wuye.dunning.choices import AccountClass
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class YuanField(forms.DecimalField):
