@@ -43,13 +43,21 @@ class Command(BaseCommand):
             number = demo_legal()
             if number:
                 self.stdout.write(f"演示法务案件 {number} 已立案并生成证据包。")
+        from django.conf import settings
+
+        from wuye.banking.demo import demo_banking
+
+        account, sample = demo_banking(directory=settings.DATA_DIR / "demo")
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
+        self.stdout.write(f"银行对账：收款账户“{account.name}”，样例流水 {sample}（财务 caiwu 在“银行对账与代扣”上传）")
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
         for username, password, role in logins:
             self.stdout.write(f"  {username:<10} {password:<10} {role}")
         if no_serve:
             return
+        sandbox = start_pay_sandbox(addr)
+        self.stdout.write(f"沙箱支付（微信支付、支付宝的本机模拟）：{sandbox.url}；业主链接付款后会收到签名通知并出收据。")
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="wuye.settings")
         worker = subprocess.Popen([sys.executable, "-m", "wuye", "run_huey", "--workers", "2"], env=env)
         self.stdout.write(f"任务队列已启动（进程 {worker.pid}）。按 Ctrl+C 停止。")
@@ -61,6 +69,22 @@ class Command(BaseCommand):
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.kill()
+            sandbox.close()
+
+
+def start_pay_sandbox(addr: str, *, port: int = 0):
+    """Start the local WeChat Pay / Alipay stand-ins (keys generated under the data dir) and point this process's
+    settings and the worker's environment at them; the portal then shows the sandbox banner."""
+    from django.conf import settings
+
+    from wuye.portal.sandbox import Sandbox, make_keys
+
+    sandbox = Sandbox(make_keys(settings.DATA_DIR / "sandbox-keys"), port=port).start()
+    values = {**sandbox.settings(), "WUYE_PAY_NOTIFY_BASE": f"http://{addr}"}
+    for name, value in values.items():
+        setattr(settings, name, True if name == "WUYE_PAY_SANDBOX" else value)
+    os.environ.update(values)  # the worker process (order queries) reads the same
+    return sandbox
 
 
 def replay_collection(*, days: int) -> None:
