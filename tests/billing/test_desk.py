@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -86,6 +88,9 @@ def test_the_receipt_shows_the_period_range_on_a4_and_80mm(client, fiona, three_
     a4 = client.get(f"/billing/payments/{payment.pk}/receipt.pdf").content
     thermal = client.get(f"/billing/payments/{payment.pk}/receipt.pdf?size=80mm").content
     assert a4[:4] == thermal[:4] == b"%PDF"
+    if os.environ.get("WUYE_SCREENSHOTS"):  # for reviewers: the two receipts as printed
+        for name, data in (("receipt-a4.pdf", a4), ("receipt-80mm.pdf", thermal)):
+            (Path(os.environ["WUYE_SCREENSHOTS"]) / name).write_bytes(data)
     def width(pdf: bytes) -> float:
         box = re.search(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)", pdf)
         return float(box.group(3)) - float(box.group(1))

@@ -208,7 +208,7 @@ def receipt_pdf_80mm(payment: Payment) -> bytes:
     for fee in fees_charged(payment):
         rows.append([f"{fee.period_start:%Y-%m}", "违约金" + ("（已作废）" if fee.is_void else ""),
                      format_yuan(fee.amount_fen)])
-    table = Table(rows or [["", "—", ""]], colWidths=[28 * mm, 24 * mm, 20 * mm])
+    table = Table(rows or [["", "—", ""]], colWidths=[26 * mm, 21 * mm, 19 * mm])
     table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 8.5),
                                ("ALIGN", (2, 0), (2, -1), "RIGHT"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
@@ -230,7 +230,7 @@ def receipt_pdf_80mm(payment: Payment) -> bytes:
                                base))
     story += [rule, Paragraph(f"收款人：{_cashier(payment)}", base), Spacer(1, 6 * mm),
               Paragraph("交款人签字：＿＿＿＿＿＿", base), Spacer(1, 3 * mm),
-              Paragraph("请妥善保管本收据，如有疑问请联系物业服务中心。", center)]
+              Paragraph("请妥善保管本收据。", center)]
     height = (95 + 5 * len(rows) + (5 if payment.tendered_fen is not None else 0)) * mm
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=(80 * mm, height), leftMargin=4 * mm, rightMargin=4 * mm,

@@ -14,7 +14,7 @@
     var t = ev.target;
     if (t.dataset.select === "page") {
       boxes().forEach(function (b) { b.checked = t.checked; });
-      form.querySelectorAll("[data-select=group]").forEach(function (g) { g.checked = t.checked; });
+      form.querySelectorAll("[data-select=group], [data-select=page]").forEach(function (g) { g.checked = t.checked; });
     } else if (t.dataset.select === "group") {
       form.querySelectorAll("tr[data-group='" + t.dataset.group + "'] input[name=items]")
         .forEach(function (b) { b.checked = t.checked; });
