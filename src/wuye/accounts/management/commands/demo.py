@@ -50,6 +50,9 @@ class Command(BaseCommand):
         account, sample = demo_banking(directory=settings.DATA_DIR / "demo")
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
         self.stdout.write(f"银行对账：收款账户“{account.name}”，样例流水 {sample}（财务 caiwu 在“银行对账与代扣”上传）")
+        owner_url = demo_owner_link(addr)
+        if owner_url:
+            self.stdout.write(f"业主缴费链接（演示，沙箱支付）：{owner_url}")
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
         for username, password, role in logins:
@@ -105,3 +108,22 @@ def replay_collection(*, days: int) -> None:
         if n:
             dispatch(now=dt.datetime.combine(day, dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
 
+
+
+def demo_owner_link(addr: str, *, project_code: str = "DEMO-CH") -> str:
+    """A fresh pay link for an owner of the demo who owes money: open it, pay in the sandbox, see the receipt."""
+    from django.utils import timezone
+
+    from wuye.billing.selectors import account_summaries
+    from wuye.estate.models import Project, Unit
+    from wuye.portal.links import link_create
+
+    project = Project.objects.filter(code=project_code).first()
+    if project is None:
+        return ""
+    summary = next((s for s in account_summaries(as_of=timezone.localdate(), project_id=project.pk)
+                    if s.overdue_fen > 0), None)
+    if summary is None:
+        return ""
+    _row, token = link_create(unit=Unit.objects.get(pk=summary.unit_id), actor_label="job:demo")
+    return f"http://{addr}/p/{token}/"
