@@ -101,3 +101,24 @@ def test_the_demo_bank_account_and_its_sample_statement_import(tmp_path, arrears
                                  actor_label="" if finance else "job:demo")
     assert not statement.errors
     assert Payment.objects.count() >= 2  # the lines carrying a 缴费编号 or a room number were matched and posted
+
+
+@pytest.mark.django_db
+def test_the_demo_command_points_itself_and_its_worker_at_the_sandbox(settings, monkeypatch, tmp_path, link):
+    import os
+
+    from wuye.accounts.management.commands.demo import demo_owner_link, start_pay_sandbox
+    from wuye.portal import providers
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # the worker's environment, restored afterwards
+    settings.DATA_DIR = tmp_path
+    box = start_pay_sandbox("127.0.0.1:8000")
+    try:
+        assert settings.WUYE_PAY_SANDBOX is True and settings.WECHATPAY_API_BASE == box.url
+        assert os.environ["ALIPAY_GATEWAY"] == f"{box.url}/gateway.do" and os.environ["WUYE_PAY_SANDBOX"] == "1"
+        assert providers.wechat_configured() and providers.alipay_configured()
+        assert [e for e in run_checks() if e.id == "wuye.E101"] == []
+    finally:
+        box.close()
+    url = demo_owner_link("127.0.0.1:8000", project_code=link["unit"].project.code)
+    assert url.startswith("http://127.0.0.1:8000/p/")

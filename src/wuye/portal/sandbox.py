@@ -165,7 +165,7 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 .c{{max-width:420px;margin:1rem auto;background:#fff;border-radius:12px;padding:1.25rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}}
 .a{{font-size:2rem;font-weight:600;margin:.5rem 0}} button,a.btn{{display:block;width:100%;min-height:48px;border:0;
 border-radius:8px;font-size:1.1rem;background:{color};color:#fff;text-align:center;line-height:48px;text-decoration:none}}
-.m{{color:#6c757d;font-size:.9rem}}</style></head><body>
+.m{{color:#6c757d;font-size:.9rem}} @media (max-width:452px){{.c{{margin:1rem}}}}</style></head><body>
 <div class="b" data-testid="sandbox-banner">沙箱支付 · 仅供演示，不会扣款</div><div class="c">{body}</div></body></html>"""
 
 
