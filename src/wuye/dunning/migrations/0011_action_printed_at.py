@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dunning', '0009_calendar_year_confirmed'),
+        ('dunning', '0010_late_fee_wording'),
         ('estate', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
