@@ -64,6 +64,7 @@ VERB_LABELS: dict[str, str] = {
     "dunning.tasks_reassign": "改派催缴任务",
     "dunning.template": "修改消息模板",
     "dunning.notice_printed": "通知书已打印",
+    "dunning.demand_withdrawn": "撤回书面催告（已缴清）",
     "estate.seed": "生成演示房产",
     "import.apply": "导入生效",
     "import.upload": "上传导入文件",
