@@ -100,7 +100,8 @@ def test_the_demo_bank_account_and_its_sample_statement_import(tmp_path, arrears
     statement = statement_import(actor=finance, account=account, filename=path.name, raw=path.read_bytes(),
                                  actor_label="" if finance else "job:demo")
     assert not statement.errors
-    assert Payment.objects.count() >= 2  # the lines carrying a 缴费编号 or a room number were matched and posted
+    # the four transfers carry a 缴费编号 or the unit's code: all matched and posted; 预交 without either waits
+    assert statement.counts["matched"] == 4 and Payment.objects.count() == 4, statement.counts
 
 
 @pytest.mark.django_db

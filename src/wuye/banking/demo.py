@@ -43,7 +43,7 @@ def demo_banking(*, directory: Path, project_code: str = "DEMO-CH", finance: str
     for n, s in enumerate(owing, start=1):
         unit = units[s.unit_id]
         balance += s.overdue_fen
-        memo = f"{payment_reference(unit)} 物业费" if n % 2 else f"{unit.building.name}{unit.number}室 物业费"
+        memo = f"{payment_reference(unit)} 物业费" if n % 2 else f"{unit.project.name} {unit.code} 物业费"
         lines.append(f"{day:%Y-%m-%d},DEMO{day:%Y%m%d}{n:04d},转账,,{s.overdue_fen / 100:.2f},{balance / 100:.2f},"
                      f"业主{n},62284800000000{n:04d},{memo}")
     balance += 500_00
