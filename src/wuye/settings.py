@@ -125,6 +125,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
+# A form posted from a stale page gets a Chinese page with a way back, not Django's English 403.
+CSRF_FAILURE_VIEW = "wuye.errors.csrf_failure"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Each role's first page after login (when no ``next`` address is given); roles not listed land on "home".
@@ -314,6 +316,9 @@ ALIPAY_PRIVATE_KEY_FILE = os.environ.get("ALIPAY_PRIVATE_KEY_FILE", "")
 ALIPAY_PUBLIC_KEY_FILE = os.environ.get("ALIPAY_PUBLIC_KEY_FILE", "")
 # The sandbox is https://openapi-sandbox.dl.alipaydev.com/gateway.do
 ALIPAY_GATEWAY = os.environ.get("ALIPAY_GATEWAY", "https://openapi.alipay.com/gateway.do")
+# 沙箱支付: the demo's local stand-ins for WeChat Pay and Alipay (wuye.portal.sandbox). Pages show a banner; the
+# system check wuye.portal.checks refuses it unless every provider endpoint and allowed host is loopback.
+WUYE_PAY_SANDBOX = envbool("WUYE_PAY_SANDBOX", False)
 # Where providers send notifications and owners' links point (defaults to SITE_URL).
 WUYE_PAY_NOTIFY_BASE = os.environ.get("WUYE_PAY_NOTIFY_BASE", "") or SITE_URL
 WUYE_PAY_TIMEOUT_SECONDS = envint("WUYE_PAY_TIMEOUT_SECONDS", 10)

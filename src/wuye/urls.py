@@ -27,3 +27,7 @@ if settings.DEBUG:  # pragma: no cover
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+
+handler403 = "wuye.errors.forbidden"
+handler404 = "wuye.errors.not_found"
+handler500 = "wuye.errors.server_error"

@@ -91,7 +91,7 @@ def test_an_installment_is_asked_for_on_the_statement_page_and_approved(client, 
     assert plan.status == "pending" and plan.total_fen == 53_700 and plan.items.count() == 3
     assert "孩子住院" in client.get(f"/billing/units/{owing.pk}/").content.decode()
     client.force_login(alice)
-    assert "孩子住院" in client.get("/billing/approvals/").content.decode()
+    assert "孩子住院" in client.get("/billing/approvals/", follow=True).content.decode()
     client.post(f"/billing/installments/{plan.pk}/decide/", {"approve": "1"})
     plan.refresh_from_db()
     assert plan.status == "active"

@@ -137,6 +137,8 @@ SCENARIOS = {
                                     "&format=xlsx")), "xlsx")],
     "wuye.banking.exports.debit_csv": lambda c, h, alice, finance: [
         (_content(_as(c, finance).get(f"/banking/batches/{h['batch'].pk}/debit.csv")), "csv")],
+    "wuye.billing.takings.takings_xlsx": lambda c, h, alice, finance: [  # today's 收款日报 (payer and note)
+        (_content(_as(c, alice).get("/billing/takings/?format=xlsx")), "xlsx")],
     "wuye.banking.exports.debit_xlsx": lambda c, h, alice, finance: [
         (_content(_as(c, finance).get(f"/banking/batches/{h['batch'].pk}/debit.xlsx")), "xlsx")],
 }

@@ -109,7 +109,7 @@ def pages_by_role(w) -> dict[str, list[tuple[str, str]]]:
                 ("units", "/estate/units/"), ("unit", f"/estate/units/{u}/"), ("home", "/"),
                 ("dunning-unit", f"/collection/units/{u}/")],
         "cai": [("units", "/estate/units/"), ("statement", f"/billing/units/{u}/"),
-                ("receipt", f"/billing/payments/{w['payment'].pk}/receipt/"), ("runs", "/billing/runs/"),
+                ("receipt", f"/billing/payments/{w['payment'].pk}/receipt/"), ("runs", "/billing/runs/"), ("takings", "/billing/takings/"),
                 ("owner-statement", f"/billing/owners/{w['party'].pk}/"),
                 ("bank", "/banking/"), ("bank-review", "/banking/review/"), ("bank-accounts", "/banking/accounts/"),
                 ("mandates", "/banking/mandates/"), ("batches", "/banking/batches/"),

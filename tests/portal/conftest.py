@@ -15,14 +15,13 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
+
+from wuye.portal.sandbox import Keys, make_keys, pem_private, pem_public, sign_headers  # noqa: F401
 
 MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
@@ -34,46 +33,13 @@ MP_SECRET = "3f1c0a9e8b7d6c5f4e3d2c1b0a9f8e7d"
 OPENID = "oX9kT2vQ7mLpR4sW8yZ1bC3dF5gH"  # the payer's openid for MP_APPID
 
 
-def _pem_private(key) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
-def _pem_public(key) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-@dataclass
-class Keys:
-    dir: Path
-    merchant: rsa.RSAPrivateKey  # ours: signs requests to WeChat
-    platform: rsa.RSAPrivateKey  # WeChat's: signs answers and notifications
-    platform_serial: str  # upper-case hex of the platform certificate
-    alipay_app: rsa.RSAPrivateKey  # ours at Alipay
-    alipay_platform: rsa.RSAPrivateKey  # Alipay's
-
-    def path(self, name: str) -> str:
-        return str(self.dir / name)
+# Keys and WeChat's signature headers: the same code the demo's sandbox uses (wuye.portal.sandbox).
+_pem_private, _pem_public = pem_private, pem_public
 
 
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory) -> Keys:
-    d = tmp_path_factory.mktemp("paykeys")
-    gen = lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)  # noqa: E731
-    merchant, platform, app, ali = gen(), gen(), gen(), gen()
-    serial = x509.random_serial_number()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tenpay.com Root CA (test)")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(platform.public_key())
-            .serial_number(serial).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=365)).sign(platform, hashes.SHA256()))
-    (d / "apiclient_key.pem").write_text(_pem_private(merchant))
-    (d / "wechatpay_platform.pem").write_text(cert.public_bytes(serialization.Encoding.PEM).decode())
-    (d / "wechatpay_public_key.pem").write_text(_pem_public(platform))
-    (d / "alipay_app_private.pem").write_text(_pem_private(app))
-    (d / "alipay_public.pem").write_text(_pem_public(ali))
-    return Keys(d, merchant, platform, format(serial, "X"), app, ali)
+    return make_keys(tmp_path_factory.mktemp("paykeys"))
 
 
 # --- a local WeChat Pay API ----------------------------------------------------------------------------
@@ -138,15 +104,6 @@ class FakeWeChat:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-def sign_headers(keys: Keys, body: str, *, stamp: str, nonce: str, private=None) -> dict[str, str]:
-    """The platform's signature headers over ``timestamp\\nnonce\\nbody\\n``, made by the SDK's ``rsa_sign``."""
-    from wechatpayv3.utils import rsa_sign
-
-    signature = rsa_sign(private or keys.platform, f"{stamp}\n{nonce}\n{body}\n")
-    return {"Wechatpay-Timestamp": stamp, "Wechatpay-Nonce": nonce, "Wechatpay-Signature": signature,
-            "Wechatpay-Serial": keys.platform_serial, "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"}
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ def test_an_installment_request_waits_for_the_manager(client, link, alice):
     request = OwnerRequest.objects.get()
     assert request.kind == "installment" and request.installment_plan == plan
     client.force_login(alice)
-    assert "业主在线申请" in client.get("/billing/approvals/").content.decode()
+    assert "业主在线申请" in client.get("/billing/approvals/", follow=True).content.decode()
 
 
 def test_a_bad_installment_request_changes_nothing(client, link):

@@ -415,3 +415,92 @@ def _looks_like_date(text: str, fmt: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+# --- choosing the mapping from a sample file (issue 17 item 6) ---------------------------------------------------
+
+# Date formats offered by example: the person picks what their file's dates look like, never a strftime code.
+DATE_FORMATS = [
+    ("auto", "自动识别（推荐）"),
+    ("%Y-%m-%d", "2026-07-20"),
+    ("%Y/%m/%d", "2026/07/20"),
+    ("%Y%m%d", "20260720"),
+    ("%Y-%m-%d %H:%M:%S", "2026-07-20 14:05:09"),
+    ("%Y%m%d %H:%M:%S", "20260720 14:05:09"),
+    ("%Y%m%d%H%M%S", "20260720140509"),
+    ("%Y年%m月%d日", "2026年07月20日"),
+    ("%d/%m/%Y", "20/07/2026"),
+]
+
+
+@dataclass
+class SampleColumn:
+    """A column of an uploaded sample: its header and the first few values under it."""
+
+    name: str
+    examples: list[str]
+
+    @property
+    def label(self) -> str:
+        shown = "、".join(e for e in self.examples if e)[:60]
+        return f"{self.name}（例：{shown}）" if shown else f"{self.name}（空列）"
+
+
+def sample_columns(table, header_row: int, *, examples: int = 3) -> list[SampleColumn]:
+    """The header at ``header_row`` (1-based) with example values from the rows below it (totals skipped)."""
+    if not 1 <= header_row <= len(table):
+        return []
+    header = table[header_row - 1]
+    body = [r for r in table[header_row:header_row + 30]
+            if any((c or "").strip() for c in r) and not any(m in "".join(r) for m in TOTAL_MARKERS)]
+    cols = []
+    for i, name in enumerate(header):
+        name = (name or "").strip()
+        if not name:
+            continue
+        values = [(row[i] if i < len(row) else "").strip() for row in body]
+        cols.append(SampleColumn(name=name, examples=[v for v in values if v][:examples]))
+    return cols
+
+
+def guess_header_row(table) -> int:
+    """The first of the widest rows near the top: a title block or a query range sits above the header and
+    is narrower than it; data rows below are at most as wide."""
+    counts = [sum(1 for c in row if (c or "").strip()) for row in table[:20]]
+    if not counts or max(counts) == 0:
+        return 1
+    return counts.index(max(counts)) + 1
+
+
+def date_format_options(values: list[str]) -> list[tuple[str, str, bool]]:
+    """(format, what the person sees, fits) for each offered format: the sample's own first date as that
+    format reads it (「20260720 → 2026年7月20日」), or the example shape when it does not read it."""
+    out = []
+    first = next((v for v in values if v), "")
+    for fmt, example in DATE_FORMATS:
+        if not first:
+            out.append((fmt, example, fmt == "auto"))
+            continue
+        try:
+            if fmt == "auto":
+                day, _ = parse_date(first, "auto")
+            else:
+                day = dt.datetime.strptime(unicodedata.normalize("NFKC", first).strip(), fmt).date()
+            ok = all(_fits(v, fmt) for v in values if v)
+        except ValueError:
+            out.append((fmt, f"{example}（与文件不符）", False))
+            continue
+        words = f"{first} → {day.year}年{day.month}月{day.day}日"
+        out.append((fmt, f"{example}：{words}" if fmt != "auto" else f"自动识别：{words}", ok))
+    return out
+
+
+def _fits(text: str, fmt: str) -> bool:
+    try:
+        if fmt == "auto":
+            parse_date(text, "auto")
+        else:
+            dt.datetime.strptime(unicodedata.normalize("NFKC", text).strip(), fmt)
+    except ValueError:
+        return False
+    return True

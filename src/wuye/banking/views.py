@@ -17,9 +17,20 @@ from django.views.decorators.http import require_POST
 from wuye.accounts.selectors import project_scope_q
 from wuye.banking import exports, selectors, services
 from wuye.banking.models import StatementLine
-from wuye.banking.parsing import FIELD_LABELS, LAYOUT_CHOICES, LAYOUTS, preset_mapping
+from wuye.banking.parsing import (
+    DATE_FORMATS,
+    FIELD_LABELS,
+    LAYOUT_CHOICES,
+    LAYOUTS,
+    date_format_options,
+    guess_header_row,
+    parse_date,
+    preset_mapping,
+    sample_columns,
+)
 from wuye.banking.permissions import can_bank
 from wuye.common.formatting import format_yuan, yuan_to_fen
+from wuye.common.tabular import read_table
 from wuye.estate.importer import ImportRejected, error_report_xlsx
 from wuye.estate.models import Project, Unit
 
@@ -217,11 +228,42 @@ def accounts(request):
         "layouts": LAYOUT_CHOICES})
 
 
+def _looks_like_date(text: str) -> bool:
+    try:
+        parse_date(text, "auto")
+    except ValueError:
+        return False
+    return True
+
+
 @login_required
 def account_edit(request, pk: int):
     _require(request)
     account = get_object_or_404(selectors.accounts_visible(request.user), pk=pk)
-    if request.method == "POST":
+    sample = None
+    if request.method == "POST" and request.POST.get("preview"):
+        # choose columns from a sample of the bank's file: nothing is saved or imported
+        mapping = _mapping_from_post(request.POST)
+        upload = request.FILES.get("sample")
+        try:
+            if upload is None:
+                raise ImportRejected("请选择一份该银行导出的对账单作为样例。")
+            table = read_table(upload.name, upload.read())
+        except ImportRejected as exc:
+            messages.error(request, _("样例文件无法读取：") + str(exc))
+        else:
+            header_row = mapping["header_row"] or guess_header_row(table)
+            mapping["header_row"] = header_row
+            columns = sample_columns(table, header_row)
+            by_name = {c.name: c for c in columns}
+            date_col = by_name.get(mapping.get("date", "")) or next(
+                (c for c in columns if c.examples and all(_looks_like_date(v) for v in c.examples)), None)
+            if date_col and not mapping.get("date"):
+                mapping["date"] = date_col.name
+            sample = {"name": upload.name, "columns": columns, "top": [r[:8] for r in table[:min(len(table), 8)]],
+                      "date_options": date_format_options(date_col.examples if date_col else [])}
+        account.mapping = mapping  # shown, not saved
+    elif request.method == "POST":
         layout = request.POST.get("layout", account.layout)
         mapping = preset_mapping(layout) if request.POST.get("reset") and layout in LAYOUTS \
             else _mapping_from_post(request.POST)
@@ -237,8 +279,13 @@ def account_edit(request, pk: int):
             messages.error(request, _error_text(exc))
     fields = [(key, FIELD_LABELS.get(key, key), account.mapping.get(key, "")) for key in MAPPING_KEYS
               if key != "date_format"]
+    current_fmt = account.mapping.get("date_format") or "auto"
+    date_options = sample["date_options"] if sample else [(f, e, True) for f, e in DATE_FORMATS]
+    if current_fmt not in {f for f, _, _ in date_options}:
+        date_options = [(current_fmt, _("当前设置（自定义格式）"), True), *date_options]
     return render(request, "banking/account_edit.html", {
-        "account": account, "layouts": LAYOUT_CHOICES, "fields": fields,
+        "account": account, "layouts": LAYOUT_CHOICES, "fields": fields, "sample": sample,
+        "date_options": date_options, "current_fmt": current_fmt,
         "memo": ", ".join(account.mapping.get("memo") or []), "mapping_json": json.dumps(account.mapping,
                                                                                          ensure_ascii=False)})
 

@@ -4,6 +4,7 @@ statements as Excel. The font ships with the package, so output is the same on a
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -85,12 +86,65 @@ def _build(story) -> bytes:
     return out.getvalue()
 
 
+def _month_index(day) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def period_text(first, last) -> str:
+    """2025-01 … 2025-06 → 「2025-01～06」; across a year 「2025-11～2026-02」; one month 「2025-03」."""
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first:%Y-%m}"
+    if first.year == last.year:
+        return f"{first:%Y-%m}～{last:%m}"
+    return f"{first:%Y-%m}～{last:%Y-%m}"
+
+
+@dataclass
+class ReceiptLine:
+    """A run of consecutive periods of one fee item that a payment paid, summed (收据上的一行)."""
+
+    item: str
+    first: object
+    last: object
+    amount_fen: int
+    months: int
+
+    @property
+    def periods(self) -> str:
+        return period_text(self.first, self.last)
+
+
+def receipt_lines(allocations) -> list[ReceiptLine]:
+    """The payment's allocations as period ranges per fee item: six monthly lines of 物业服务费 paid together
+    read 「2025-01～06 物业服务费」, not six rows (nor only the first month). A gap starts a new line."""
+    by_item: dict[str, list] = {}
+    for a in sorted(allocations, key=lambda a: (a.bill.fee_item.name, a.bill.period_start)):
+        by_item.setdefault(a.bill.fee_item.name, []).append(a)
+    out: list[ReceiptLine] = []
+    for item, allocs in by_item.items():
+        for a in allocs:
+            start, end = a.bill.period_start, a.bill.period_end or a.bill.period_start
+            last = out[-1] if out and out[-1].item == item else None
+            if last is not None and _month_index(start) <= _month_index(last.last) + 1:
+                if _month_index(end) > _month_index(last.last):  # the next period (or another line of it)
+                    last.months += _month_index(end) - _month_index(last.last)
+                    last.last = end
+                last.amount_fen += a.amount_fen
+            else:
+                out.append(ReceiptLine(item=item, first=start, last=end, amount_fen=a.amount_fen,
+                                       months=_month_index(end) - _month_index(start) + 1))
+    return sorted(out, key=lambda r: (r.first, r.item))
+
+
 def fees_charged(payment: Payment) -> list:
     """The 违约金 lines this payment charged when it settled overdue principal (receipts list them)."""
     return list(payment.late_fees_charged.order_by("period_start", "id"))
 
 
-def receipt_pdf(payment: Payment) -> bytes:
+def receipt_pdf(payment: Payment, *, size: str = "a4") -> bytes:
+    """The receipt as an A4 page, or (``size="80mm"``) as a strip for an 80 mm thermal printer."""
+    if size == "80mm":
+        return receipt_pdf_80mm(payment)
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, Spacer
 
@@ -104,8 +158,10 @@ def receipt_pdf(payment: Payment) -> bytes:
         ["金额", format_yuan(payment.amount_fen), "方式", payment.get_method_display()],
         ["大写", rmb_upper(payment.amount_fen), "凭证号", payment.reference or "—"],
     ]
+    if payment.tendered_fen is not None:
+        head.append(["收到现金", format_yuan(payment.tendered_fen), "找零", format_yuan(payment.change_fen)])
     lines = [["账期", "收费项目", "冲抵金额"]]
-    lines += [[f"{a.bill.period_start:%Y-%m}", a.bill.fee_item.name, format_yuan(a.amount_fen)] for a in allocations]
+    lines += [[r.periods, r.item, format_yuan(r.amount_fen)] for r in receipt_lines(allocations)]
     if payment.amount_fen > applied:
         lines.append(["", "转入预存", format_yuan(payment.amount_fen - applied)])
     fees = fees_charged(payment)
@@ -120,9 +176,67 @@ def receipt_pdf(payment: Payment) -> bytes:
         _table(lines, [40 * mm, 84 * mm, 50 * mm], align_right=(2,)),
         *([Spacer(1, 4 * mm), _table(fee_rows, [24 * mm, 120 * mm, 30 * mm], align_right=(2,))] if fees else []),
         Spacer(1, 12 * mm),
-        Paragraph(f"收款人：{payment.created_by or payment.actor_label}　　　　交款人签字：＿＿＿＿＿＿", s["body"]),
+        Paragraph(f"收款人：{_cashier(payment)}　　　　交款人签字：＿＿＿＿＿＿", s["body"]),
     ]
     return _build(story)
+
+
+def _cashier(payment: Payment) -> str:
+    from wuye.common.labels import actor_label
+
+    return str(payment.created_by) if payment.created_by else actor_label(payment.actor_label)
+
+
+def receipt_pdf_80mm(payment: Payment) -> bytes:
+    """An 80 mm thermal receipt (72 mm printable): one column, large total, period ranges, change for cash.
+    The page is as long as its content (thermal paper is a roll)."""
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = _register_font()
+    base = ParagraphStyle("t", fontName=font, fontSize=8.5, leading=11)
+    center = ParagraphStyle("c", parent=base, alignment=1)
+    big = ParagraphStyle("b", parent=base, fontSize=13, leading=17, alignment=1)
+    when = timezone.localtime(payment.paid_at)
+    allocations = list(payment.allocations.select_related("bill", "bill__fee_item"))
+    lines = receipt_lines(allocations)
+    applied = sum(a.amount_fen for a in allocations)
+    rows = [[r.periods, r.item, format_yuan(r.amount_fen)] for r in lines]
+    if payment.amount_fen > applied:
+        rows.append(["", "转入预存", format_yuan(payment.amount_fen - applied)])
+    for fee in fees_charged(payment):
+        rows.append([f"{fee.period_start:%Y-%m}", "违约金" + ("（已作废）" if fee.is_void else ""),
+                     format_yuan(fee.amount_fen)])
+    table = Table(rows or [["", "—", ""]], colWidths=[26 * mm, 21 * mm, 19 * mm])
+    table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+                               ("ALIGN", (2, 0), (2, -1), "RIGHT"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                               ("LINEBELOW", (0, -1), (-1, -1), 0.5, (0, 0, 0))]))
+    rule = Paragraph("-" * 40, center)
+    story = [
+        Paragraph("收 款 收 据", big), Paragraph(settings.COMPANY_NAME, center), rule,
+        Paragraph(f"收据号：{payment.receipt_no or '—'}", base),
+        Paragraph(f"时间：{when:%Y-%m-%d %H:%M}", base),
+        Paragraph(f"房屋：{payment.project.name} {payment.unit.code}", base),
+        Paragraph(f"付款人：{payment.payer_name or '—'}", base), rule, table, Spacer(1, 2 * mm),
+        Paragraph(f"合计 {format_yuan(payment.amount_fen)}", big),
+        Paragraph(f"大写：{rmb_upper(payment.amount_fen)}", base),
+        Paragraph(f"方式：{payment.get_method_display()}" + (f"　凭证号 {payment.reference}" if payment.reference else ""),
+                  base),
+    ]
+    if payment.tendered_fen is not None:
+        story.append(Paragraph(f"收到现金：{format_yuan(payment.tendered_fen)}　找零：{format_yuan(payment.change_fen)}",
+                               base))
+    story += [rule, Paragraph(f"收款人：{_cashier(payment)}", base), Spacer(1, 6 * mm),
+              Paragraph("交款人签字：＿＿＿＿＿＿", base), Spacer(1, 3 * mm),
+              Paragraph("请妥善保管本收据。", center)]
+    height = (95 + 5 * len(rows) + (5 if payment.tendered_fen is not None else 0)) * mm
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=(80 * mm, height), leftMargin=4 * mm, rightMargin=4 * mm,
+                            topMargin=4 * mm, bottomMargin=4 * mm, title="收据", author=settings.COMPANY_NAME)
+    doc.build(story)
+    return out.getvalue()
 
 
 def statement_for_party(statement: Statement, party_id: int | None) -> Statement:

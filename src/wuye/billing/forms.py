@@ -31,6 +31,8 @@ class YuanField(forms.CharField):
 class DeskPaymentForm(forms.Form):
     amount = YuanField(label="金额（元）")
     method = forms.ChoiceField(label="方式", choices=PaymentMethod.choices, initial=PaymentMethod.CASH)
+    tendered = YuanField(label="收到现金（元）", required=False,
+                         help_text="现金收款时填写顾客递来的金额，系统算出找零；其他方式留空。")
     payer_name = forms.CharField(label="付款人", max_length=100, required=False)
     reference = forms.CharField(label="流水号/凭证号", max_length=100, required=False)
     note = forms.CharField(label="备注", max_length=300, required=False)
@@ -40,6 +42,46 @@ class DeskPaymentForm(forms.Form):
     def __init__(self, *args, open_bills=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["bills"].choices = [(b.pk, str(b.pk)) for b in open_bills]
+        bootstrap(self)
+        self.fields["amount"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+        self.fields["tendered"].widget.attrs.update(inputmode="decimal", autocomplete="off")
+
+    def clean(self):
+        data = super().clean()
+        amount, tendered, method = data.get("amount"), data.get("tendered"), data.get("method")
+        if tendered is not None:
+            if method != PaymentMethod.CASH:
+                self.add_error("tendered", "只有现金收款需要填写收到现金。")
+            elif amount is not None and tendered < amount:
+                self.add_error("tendered", "收到现金少于收款金额。")
+        return data
+
+
+class HandoverForm(forms.Form):
+    """交班: the cash counted in the drawer, who takes over, and a note (required when the cash differs)."""
+
+    counted = YuanField(label="实点现金（元）")
+    handed_to = forms.TypedChoiceField(label="接班人", coerce=int, required=False, empty_value=None)
+    note = forms.CharField(label="备注（长短款须说明）", max_length=300, required=False)
+
+    def __init__(self, *args, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handed_to"].choices = [("", "—")] + list(people)
+        bootstrap(self)
+
+    def clean_counted(self):
+        value = self.cleaned_data.get("counted")
+        return value
+
+
+class TakingsFilter(forms.Form):
+    date = forms.DateField(label="日期", required=False,
+                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    cashier = forms.TypedChoiceField(label="收款人", coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cashier"].choices = [("", "全部")] + list(people)
         bootstrap(self)
 
 
@@ -76,7 +118,8 @@ class RunForm(forms.Form):
 
 class InstallmentForm(forms.Form):
     count = forms.IntegerField(label="期数", min_value=2, max_value=24, initial=3)
-    first_due = forms.DateField(label="第一期到期日", widget=forms.DateInput(attrs={"type": "date"}))
+    first_due = forms.DateField(label="第一期到期日",
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reason = forms.CharField(label="原因", max_length=300)
 
     def __init__(self, *args, **kwargs):
@@ -88,7 +131,8 @@ class InstallmentForm(forms.Form):
 class DeliveryForm(forms.Form):
     period = forms.DateField(label="账期", widget=forms.Select)
     method = forms.ChoiceField(label="送达方式")
-    delivered_on = forms.DateField(label="送达日期", widget=forms.DateInput(attrs={"type": "date"}))
+    delivered_on = forms.DateField(label="送达日期",
+                                   widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     signed_by = forms.CharField(label="签收人", max_length=50, required=False)
     signer_relation = forms.CharField(label="签收人身份", max_length=20, required=False)
     reference = forms.CharField(label="单号/回执号", max_length=60, required=False)
@@ -125,8 +169,10 @@ class PrepayOfferForm(forms.Form):
     fee_item = forms.TypedChoiceField(label=_("收费项目"), coerce=int)
     months = forms.IntegerField(label=_("预缴月数"), min_value=1, max_value=36, initial=12)
     discount_percent = forms.DecimalField(label=_("优惠比例（%）"), max_digits=5, decimal_places=2, initial=5)
-    valid_from = forms.DateField(label=_("办理起始日"), widget=forms.DateInput(attrs={"type": "date"}))
-    valid_to = forms.DateField(label=_("办理截止日"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = forms.DateField(label=_("办理起始日"),
+                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    valid_to = forms.DateField(label=_("办理截止日"),
+                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, *args, fee_items=(), **kwargs):
         super().__init__(*args, **kwargs)

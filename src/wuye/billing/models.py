@@ -222,6 +222,8 @@ class Payment(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="录入人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField("录入来源", max_length=60, blank=True)
+    tendered_fen = models.BigIntegerField("收到现金（分）", null=True, blank=True,
+                                          help_text="现金收款时顾客递来的金额；找零 = 收到现金 − 金额")
 
     class Meta:
         verbose_name = "收款"
@@ -238,6 +240,11 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receipt_no or '#' + str(self.pk)} {self.unit.code}"
+
+    @property
+    def change_fen(self) -> int | None:
+        """找零 — cash given back (only for cash payments where the amount handed over was entered)."""
+        return None if self.tendered_fen is None else self.tendered_fen - self.amount_fen
 
 
 class Allocation(models.Model):
@@ -487,3 +494,37 @@ class PrepayPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agreement} {self.period_start:%Y-%m}"
+
+
+class CashierHandover(models.Model):
+    """交班 — a cashier closes their shift: what the ledger says they took, by method, against the cash they
+    counted and handed over. The figures are frozen when recorded; the payments themselves are not touched."""
+
+    cashier = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="收款人", on_delete=models.PROTECT,
+                                related_name="handovers")
+    shift_start = models.DateTimeField("班次开始")
+    shift_end = models.DateTimeField("班次结束")
+    payments_count = models.PositiveIntegerField("笔数")
+    total_fen = models.BigIntegerField("收款合计（分）")
+    by_method = models.JSONField("按方式（分）", default=dict)
+    cash_expected_fen = models.BigIntegerField("应交现金（分）")
+    cash_counted_fen = models.BigIntegerField("实点现金（分）")
+    handed_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="接班人", null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    note = models.CharField("备注", max_length=300, blank=True)
+    created_at = models.DateTimeField("交班时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "收款交班"
+        verbose_name_plural = "收款交班"
+        ordering = ["-shift_end", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(shift_end__gte=F("shift_start")),
+                                              name="handover_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.cashier} {self.shift_end:%Y-%m-%d %H:%M} 交班"
+
+    @property
+    def difference_fen(self) -> int:
+        """长短款 — counted minus expected (negative: cash short)."""
+        return self.cash_counted_fen - self.cash_expected_fen

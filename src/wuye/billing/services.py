@@ -399,7 +399,7 @@ def open_bills(unit_id: int, *, lock: bool = False) -> list[Bill]:
 def payment_record(
     *, actor: User | None, unit: Unit, amount_fen: int, method: str, paid_at: dt.datetime | None = None,
     payer_name: str = "", reference: str = "", bill_ids: list[int] | None = None, note: str = "",
-    actor_label: str = "", only_chosen: bool = False,
+    actor_label: str = "", only_chosen: bool = False, tendered_fen: int | None = None,
 ) -> Payment:
     """Record money received for a unit and allocate it: to the lines the payer names (their choice wins),
     otherwise oldest first; whatever is left becomes the unit's prepaid balance.
@@ -412,6 +412,11 @@ def payment_record(
     errors = payment_errors(amount_fen=amount_fen, method=method, reference=reference, paid_at=paid_at, now=now)
     if reference and Payment.objects.filter(method=method, reference=reference.strip(), amount_fen__gt=0).exists():
         errors["reference"] = REFERENCE_USED
+    if tendered_fen is not None:  # cash handed over at the desk: the receipt shows it and the change
+        if method != PaymentMethod.CASH:
+            errors["tendered_fen"] = "只有现金收款需要填写收到现金。"
+        elif isinstance(amount_fen, int) and tendered_fen < amount_fen:
+            errors["tendered_fen"] = f"收到现金少于收款金额 {format_yuan(amount_fen)}。"
     if errors:
         raise ValidationError(errors)
     Unit.objects.select_for_update().filter(pk=unit.pk).first()  # serialise payments of one unit
@@ -427,7 +432,7 @@ def payment_record(
     payment = Payment.objects.create(
         project_id=unit.project_id, unit=unit, payer_name=payer_name, amount_fen=amount_fen, method=method,
         paid_at=paid_at, reference=reference.strip(), note=note, created_by=actor, actor_label=actor_label,
-        receipt_no=_next_receipt_no(unit.project, timezone.localtime(paid_at).year))
+        receipt_no=_next_receipt_no(unit.project, timezone.localtime(paid_at).year), tendered_fen=tendered_fen)
     fees_ctx = settlement_fees_context(unit.project, lines, local_day)
     rows, applied = _plan_allocations(payment.pk, lines, amount_fen, local_day)
     fees = settlement_fee_lines(fees_ctx, rows, local_day, payment) if fees_ctx else []

@@ -20,5 +20,6 @@ urlpatterns = [
     path("units/<int:pk>/prepay/", views.prepay_take, name="prepay-take"),
     path("projects/<int:pk>/prepay-offers/", views.prepay_offers, name="prepay-offers"),
     path("runs/", views.runs, name="runs"),
+    path("takings/", views.takings, name="takings"),
     path("runs/<int:pk>/reverse/", views.run_reverse, name="run-reverse"),
 ]

@@ -11,17 +11,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from wuye.billing import documents, forms, installments, prepay, services
+from wuye.billing import takings as takings_mod
 from wuye.billing.choices import ApprovalStatus
 from wuye.billing.models import Adjustment, Bill, BillRun, InstallmentPlan, Payment, PrepayAgreement
 from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
-from wuye.common.formatting import rmb_upper
+from wuye.common.formatting import format_yuan, rmb_upper
 from wuye.common.forms import form_errors_text, validation_errors_text
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
@@ -49,20 +51,28 @@ def unit_statement(request, pk: int):
                 payment = services.payment_record(
                     actor=request.user, unit=unit, amount_fen=d["amount"], method=d["method"],
                     payer_name=d["payer_name"], reference=d["reference"], note=d["note"],
-                    bill_ids=d["bills"] or None)
+                    bill_ids=d["bills"] or None, tendered_fen=d.get("tendered"))
             except ValidationError as exc:
-                messages.error(request, "未入账：" + validation_errors_text(exc))
+                # the service's findings go next to their fields, like the form's own
+                names = {"amount_fen": "amount", "tendered_fen": "tendered", "bill_ids": "bills"}
+                for key, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+                    name = names.get(key, key)
+                    form.add_error(name if name in form.fields else None, errs)
+                messages.error(request, "未入账，请按提示修改。")
             else:
-                messages.success(request, f"已收款，收据号 {payment.receipt_no}。")
-                return redirect("billing:unit-statement", pk=unit.pk)
+                change = f"找零 {format_yuan(payment.change_fen)}。" if payment.change_fen is not None else ""
+                messages.success(request, f"已收款，收据号 {payment.receipt_no}。{change}")
+                return redirect(f"{reverse('billing:unit-statement', args=[unit.pk])}?paid={payment.pk}")
         else:
-            messages.error(request, "未入账：" + form_errors_text(form))
+            messages.error(request, "未入账，请按提示修改。")
     plans = list(unit.installment_plans.prefetch_related("items").select_related("requested_by", "decided_by"))
     standing = installments.installment_standing(plans, as_of)
     for plan in plans:
         plan.standing = standing.get(plan.pk)
+    paid = request.GET.get("paid", "")
+    last_payment = (unit.payments.filter(pk=int(paid)).first() if paid.isdigit() else None)
     return render(request, "billing/statement.html", {
-        "unit": unit, "statement": statement, "form": form, "as_of": as_of,
+        "unit": unit, "statement": statement, "form": form, "as_of": as_of, "last_payment": last_payment,
         "can_pay": can_record_payments(request.user), "adjust_form": forms.AdjustmentRequestForm(auto_id=False),
         "plans": plans, "installment_form": forms.InstallmentForm(),
         "delivery_form": forms.DeliveryForm(periods=_periods(statement)),
@@ -221,6 +231,7 @@ def receipt(request, pk: int):
     applied = sum(a.amount_fen for a in allocations)
     return render(request, "billing/receipt.html", {
         "payment": payment, "allocations": allocations, "upper": rmb_upper(payment.amount_fen),
+        "lines": documents.receipt_lines(allocations),
         "applied": applied, "prepaid_fen": payment.amount_fen - applied,
         "fees_charged": documents.fees_charged(payment),
         "agreement": PrepayAgreement.objects.filter(payment=payment).select_related("offer").first()})
@@ -250,15 +261,10 @@ def adjustment_request(request, pk: int):
 
 @login_required
 def approvals(request):
+    """The approvals page moved to the manager's desk (one page for waivers, plans and referrals)."""
     if not can_approve(request.user):
         raise PermissionDenied("只有经理可以审批。")
-    pending = (Adjustment.objects.filter(status=ApprovalStatus.PENDING,
-                                         bill__project__in=projects_visible(request.user))
-               .select_related("bill", "bill__unit", "bill__fee_item", "requested_by").order_by("requested_at"))
-    plans = (InstallmentPlan.objects.filter(status=InstallmentPlan.Status.PENDING,
-                                            project__in=projects_visible(request.user))
-             .select_related("unit", "requested_by").prefetch_related("items").order_by("requested_at"))
-    return render(request, "billing/approvals.html", {"pending": pending, "plans": plans})
+    return redirect("casework:desk-approvals")
 
 
 @login_required
@@ -307,10 +313,63 @@ def run_reverse(request, pk: int):
 
 @login_required
 def receipt_pdf(request, pk: int):
+    """The receipt as PDF: A4 by default, ``?size=80mm`` for the desk's thermal printer."""
     payment = get_object_or_404(Payment.objects.select_related("unit", "project", "created_by"), pk=pk)
     _unit(request, payment.unit_id)
-    return HttpResponse(documents.receipt_pdf(payment), content_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}.pdf"'})
+    size = "80mm" if request.GET.get("size") == "80mm" else "a4"
+    return HttpResponse(documents.receipt_pdf(payment, size=size), content_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}-{size}.pdf"'})
+
+
+def _cashiers() -> list[tuple[int, str]]:
+    from wuye.accounts.models import User
+    from wuye.billing.permissions import PAYMENT_ROLES
+
+    return [(u.pk, str(u)) for u in User.objects.filter(is_active=True, role__in=PAYMENT_ROLES).order_by("username")]
+
+
+@login_required
+def takings(request):
+    """收款日报 — the day's takings by cashier and method, the payments, the handovers; Excel with
+    ``?format=xlsx``. Finance and managers; the cashier's own shift and the 交班 form are on the same page."""
+    if not (can_record_payments(request.user) or can_approve(request.user)):
+        raise PermissionDenied("只有财务、经理和管理员可以查看收款日报。")
+    people = _cashiers()
+    filt = forms.TakingsFilter(request.GET or None, people=people)
+    data = filt.cleaned_data if filt.is_valid() else {}
+    day = data.get("date") or timezone.localdate()
+    report = takings_mod.takings_for_day(projects=projects_visible(request.user), day=day,
+                                         cashier_id=data.get("cashier"))
+    if request.GET.get("format") == "xlsx":
+        return FileResponse(takings_mod.takings_xlsx(report), as_attachment=True, filename=f"收款日报-{day:%Y%m%d}.xlsx",
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    can_pay = can_record_payments(request.user)
+    hand_form = forms.HandoverForm(request.POST or None, people=[p for p in people if p[0] != request.user.pk])
+    if request.method == "POST":
+        if not can_pay:
+            raise PermissionDenied("只有财务、经理和管理员可以交班。")
+        if hand_form.is_valid():
+            d = hand_form.cleaned_data
+            from wuye.accounts.models import User
+
+            try:
+                handover = takings_mod.handover_record(
+                    actor=request.user, cash_counted_fen=d["counted"], note=d["note"],
+                    handed_to=User.objects.filter(pk=d["handed_to"]).first() if d["handed_to"] else None)
+            except ValidationError as exc:
+                names = {"cash_counted_fen": "counted"}
+                for key, errs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+                    name = names.get(key, key)
+                    hand_form.add_error(name if name in hand_form.fields else None, errs)
+            else:
+                messages.success(request, f"已交班：{handover.payments_count} 笔，合计 {format_yuan(handover.total_fen)}，"
+                                          f"实点现金 {format_yuan(handover.cash_counted_fen)}。")
+                return redirect("billing:takings")
+    shift = takings_mod.shift_open(request.user) if can_pay else None
+    return render(request, "billing/takings.html", {
+        "filt": filt, "day": day, "report": report, "methods": takings_mod.METHOD_ORDER,
+        "method_words": [takings_mod.METHOD_WORDS[m] for m in takings_mod.METHOD_ORDER],
+        "shift": shift, "hand_form": hand_form, "query": request.GET.urlencode()})
 
 
 def _statement_for_download(request, pk: int):

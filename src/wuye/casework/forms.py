@@ -18,7 +18,7 @@ from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
 from wuye.dunning.choices import AccountClass
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class YuanField(forms.DecimalField):
@@ -177,3 +177,27 @@ class WorklistFilter(forms.Form):
         self.fields["collector"].choices = [("", "—")] + list(collectors)
         self.fields["building"].choices = [("", "全部楼栋")] + list(buildings)
         bootstrap(self)
+
+
+class ApprovalFilterForm(forms.Form):
+    """The approvals page's filters: project, kind, amount range (元) and the collector who asked."""
+
+    project = forms.TypedChoiceField(label="项目", required=False, coerce=int, empty_value=None)
+    kind = forms.ChoiceField(label="类型", required=False)
+    min_fen = YuanField(label="金额不低于（元）", required=False)
+    max_fen = YuanField(label="金额不高于（元）", required=False)
+    collector = forms.TypedChoiceField(label="申请人/经办人", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, projects=(), kinds=(), people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "全部项目")] + list(projects)
+        self.fields["kind"].choices = [("", "全部类型")] + list(kinds)
+        self.fields["collector"].choices = [("", "全部人员")] + list(people)
+        bootstrap(self)
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_fen"), data.get("max_fen")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_fen", "上限不能低于下限。")
+        return data

@@ -594,3 +594,148 @@ def territory_board(*, user: User, project) -> TerritoryBoard:
                 cell.collector = t.user
                 column.units += cell.units
     return TerritoryBoard(project, list(cards.values()), list(collectors.values()))
+
+
+# --- the approvals queue (issue 17 item 5) -------------------------------------------------------------------
+
+APPROVAL_KINDS = (("waive_principal", "减免本金"), ("void", "作废账单"), ("write_off", "核销/和解"),
+                  ("plan", "分期"), ("referral", "律师函转介"))
+_KIND_WORDS = dict(APPROVAL_KINDS)
+
+
+@dataclass
+class ApprovalRow:
+    """One request waiting for the manager, whatever its kind (the page shows them in one table)."""
+
+    kind: str  # "adjustment" | "plan" | "referral" — the service that decides it
+    pk: int
+    kind_code: str  # waive_principal | void | write_off | plan | referral
+    project_id: int
+    project_name: str
+    unit_id: int
+    unit_code: str
+    amount_fen: int
+    reason: str
+    requester: str
+    at: dt.datetime | dt.date | None
+    detail: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.pk}"
+
+    @property
+    def kind_label(self) -> str:
+        return _KIND_WORDS.get(self.kind_code, self.kind_code)
+
+    @property
+    def section(self) -> int:
+        return 1 if self.kind == "referral" else 0
+
+
+@dataclass
+class ApprovalFilter:
+    project_id: int | None = None
+    kind: str = ""
+    min_fen: int | None = None
+    max_fen: int | None = None
+    collector_id: int | None = None
+
+
+def _amount_q(field_name: str, f: ApprovalFilter) -> Q:
+    q = Q()
+    if f.min_fen is not None:
+        q &= Q(**{f"{field_name}__gte": f.min_fen})
+    if f.max_fen is not None:
+        q &= Q(**{f"{field_name}__lte": f.max_fen})
+    return q
+
+
+def _user_name(first: str | None, display: str | None, username: str | None) -> str:
+    return display or first or username or ""
+
+
+def approval_rows(user: User, f: ApprovalFilter | None = None) -> list[ApprovalRow]:
+    """Everything waiting for a decision that ``user`` may see, filtered: three set-based queries (values only),
+    sorted so that waivers and plans come first by project then by date, and referrals after them grouped by
+    project. A referral's amount is what the unit owes today (open principal of its bills)."""
+    f = f or ApprovalFilter()
+    projects = projects_visible(user)
+    rows: list[ApprovalRow] = []
+    adjustment_kinds = {"waive_principal", "void", "write_off"}
+    if not f.kind or f.kind in adjustment_kinds:
+        qs = Adjustment.objects.filter(status="pending", bill__project__in=projects)
+        if f.kind:
+            qs = qs.filter(kind=f.kind)
+        else:
+            qs = qs.filter(kind__in=adjustment_kinds)
+        if f.project_id:
+            qs = qs.filter(bill__project_id=f.project_id)
+        if f.collector_id:
+            qs = qs.filter(requested_by_id=f.collector_id)
+        qs = qs.annotate(shown_fen=models_case_void()).filter(_amount_q("shown_fen", f))
+        for r in qs.values("pk", "kind", "bill__project_id", "bill__project__name", "bill__unit_id",
+                           "bill__unit__code", "shown_fen", "reason", "requested_by__display_name",
+                           "requested_by__username", "requested_at", "bill__period_start", "bill__fee_item__name"):
+            rows.append(ApprovalRow(
+                kind="adjustment", pk=r["pk"], kind_code=r["kind"], project_id=r["bill__project_id"],
+                project_name=r["bill__project__name"], unit_id=r["bill__unit_id"], unit_code=r["bill__unit__code"],
+                amount_fen=r["shown_fen"] or 0, reason=r["reason"],
+                requester=_user_name(None, r["requested_by__display_name"], r["requested_by__username"]) or "业主",
+                at=r["requested_at"],
+                detail=f"{r['bill__period_start']:%Y-%m} {r['bill__fee_item__name']}"))
+    if not f.kind or f.kind == "plan":
+        qs = InstallmentPlan.objects.filter(status=InstallmentPlan.Status.PENDING, project__in=projects)
+        if f.project_id:
+            qs = qs.filter(project_id=f.project_id)
+        if f.collector_id:
+            qs = qs.filter(requested_by_id=f.collector_id)
+        qs = qs.filter(_amount_q("total_fen", f)).annotate(n_items=Count("items"))
+        for r in qs.values("pk", "project_id", "project__name", "unit_id", "unit__code", "total_fen", "reason",
+                           "requested_by__display_name", "requested_by__username", "requested_at", "n_items"):
+            rows.append(ApprovalRow(
+                kind="plan", pk=r["pk"], kind_code="plan", project_id=r["project_id"],
+                project_name=r["project__name"], unit_id=r["unit_id"], unit_code=r["unit__code"],
+                amount_fen=r["total_fen"], reason=r["reason"],
+                requester=_user_name(None, r["requested_by__display_name"], r["requested_by__username"]) or "业主在线",
+                at=r["requested_at"], detail=f"{r['n_items']} 期"))
+    if not f.kind or f.kind == "referral":
+        owed = (Bill.objects.filter(unit_id=OuterRef("unit_id"), is_void=False, late_fee_of__isnull=True)
+                .values("unit_id").annotate(s=Sum(F("amount_fen") - F("settled_fen"))).values("s")[:1])
+        qs = Task.objects.filter(kind=TaskKind.REFERRAL, status=TaskStatus.OPEN, project__in=projects)
+        if f.project_id:
+            qs = qs.filter(project_id=f.project_id)
+        if f.collector_id:
+            qs = qs.filter(assigned_to_id=f.collector_id)
+        qs = qs.annotate(owed_fen=Subquery(owed, output_field=IntegerField())).filter(_amount_q("owed_fen", f))
+        for r in qs.values("pk", "project_id", "project__name", "unit_id", "unit__code", "owed_fen", "title",
+                           "detail", "assigned_to__display_name", "assigned_to__username", "due_on"):
+            rows.append(ApprovalRow(
+                kind="referral", pk=r["pk"], kind_code="referral", project_id=r["project_id"],
+                project_name=r["project__name"], unit_id=r["unit_id"], unit_code=r["unit__code"],
+                amount_fen=r["owed_fen"] or 0, reason=r["title"],
+                requester=_user_name(None, r["assigned_to__display_name"], r["assigned_to__username"]),
+                at=r["due_on"], detail=(r["detail"] or "")[:120]))
+
+    def when(row: ApprovalRow) -> tuple:
+        at = row.at
+        if isinstance(at, dt.datetime):
+            return (at.date(), at.time())
+        return (at or dt.date.min, dt.time())
+
+    rows.sort(key=lambda r: (r.section, r.project_name, when(r), r.pk))
+    return rows
+
+
+def models_case_void():
+    """The amount a request is about: a void's reissue amount when it has one, else the requested amount."""
+    from django.db.models import Case, When
+
+    return Case(When(kind="void", reissue_amount_fen__isnull=False, then=F("reissue_amount_fen")),
+                default=F("amount_fen"))
+
+
+def approval_people(user: User) -> list[tuple[int, str]]:
+    """The collectors (and customer service) whose requests and referrals the manager may filter by."""
+    return [(u.pk, str(u)) for u in User.objects.filter(role__in=[Role.COLLECTOR, Role.SERVICE], is_active=True)
+            .order_by("username")]

@@ -841,3 +841,81 @@ def territory_move(*, actor: User, building, to_user: User | None, floor: int | 
         before={"territories": before}, after={"to": to_user.pk if to_user else None, "floor": floor,
                                                "tasks": moved})
     return moved
+
+
+# --- approvals in bulk (issue 17 item 5) ---------------------------------------------------------------------
+
+APPROVAL_SERVICES = ("adjustment", "plan", "referral")
+
+
+@transaction.atomic
+def approvals_decide_bulk(*, actor: User, items: list[tuple[str, int]], approve: bool, note: str = "") -> dict:
+    """Approve or reject many requests with one reason, all or nothing.
+
+    Each item goes through the service that decides its kind — billing's ``adjustment_decide`` and
+    ``installment_decide``, dunning's ``task_close`` for a lawyer-letter referral — so the ledger, the plans and
+    the audit log change exactly as one-by-one decisions would. The rows are read in one query per kind (with
+    the scope check); if any item is refused, nothing is decided and the error names the units. One summary
+    audit event records the batch. Returns ``{"adjustment": n, "plan": n, "referral": n}``."""
+    from wuye.billing import installments
+    from wuye.billing import services as billing
+    from wuye.billing.models import Adjustment, InstallmentPlan
+    from wuye.billing.permissions import can_approve
+    from wuye.estate.selectors import projects_visible
+
+    if not can_approve(actor):
+        raise PermissionDenied("只有经理可以审批。")
+    note = note.strip()
+    if not items:
+        raise ValidationError({"items": "请至少勾选一项。"})
+    if not approve and not note:
+        raise ValidationError({"note": "驳回时请填写理由（同一理由适用于所选各项）。"})
+    wanted: dict[str, set[int]] = {k: set() for k in APPROVAL_SERVICES}
+    for kind, pk in items:
+        if kind not in wanted:
+            raise ValidationError({"items": f"未知的审批类型：{kind}"})
+        wanted[kind].add(int(pk))
+    projects = projects_visible(actor)
+    found = {
+        "adjustment": {a.pk: a for a in Adjustment.objects.select_for_update(of=("self",)).select_related("bill")
+                       .filter(pk__in=wanted["adjustment"], bill__project__in=projects, status="pending")},
+        "plan": {p.pk: p for p in InstallmentPlan.objects.select_for_update().filter(
+            pk__in=wanted["plan"], project__in=projects, status=InstallmentPlan.Status.PENDING)},
+        "referral": {t.pk: t for t in Task.objects.select_for_update().filter(
+            pk__in=wanted["referral"], kind=TaskKind.REFERRAL, project__in=projects, status=TaskStatus.OPEN)},
+    }
+    gone = sum(len(wanted[k] - set(found[k])) for k in APPROVAL_SERVICES)
+    if gone:
+        raise ValidationError({"items": f"有 {gone} 项已被处理或不在您的范围内，请刷新后重新选择。"})
+    units = dict(Unit.objects.filter(
+        Q(pk__in=[a.bill.unit_id for a in found["adjustment"].values()])
+        | Q(pk__in=[p.unit_id for p in found["plan"].values()])
+        | Q(pk__in=[t.unit_id for t in found["referral"].values()])).values_list("pk", "code"))
+    failures: list[str] = []
+    counts = dict.fromkeys(APPROVAL_SERVICES, 0)
+    referral_note = ("同意转介律所" if approve else "暂不转介") + (f"：{note}" if note else "")
+    for kind in APPROVAL_SERVICES:
+        for pk in sorted(found[kind]):
+            obj = found[kind][pk]
+            try:
+                with transaction.atomic():  # a savepoint: one refusal is reported, then everything rolls back
+                    if kind == "adjustment":
+                        billing.adjustment_decide(actor=actor, adjustment=obj, approve=approve, note=note)
+                    elif kind == "plan":
+                        installments.installment_decide(actor=actor, plan=obj, approve=approve, note=note)
+                    else:
+                        dunning.task_close(actor=actor, task=obj, note=referral_note)
+            except ValidationError as exc:
+                unit_id = obj.bill.unit_id if kind == "adjustment" else obj.unit_id
+                failures.append(f"{units.get(unit_id, unit_id)}：{'；'.join(exc.messages)}")
+            else:
+                counts[kind] += 1
+    if failures:
+        raise ValidationError({"items": "没有处理任何一项，因为以下几项不能" + ("批准" if approve else "驳回")
+                                        + "：" + "；".join(failures[:10])
+                                        + (f"……等 {len(failures)} 项" if len(failures) > 10 else "")})
+    audit_record(actor=actor, verb="casework.approvals_bulk", obj=None,
+                 note=f"批量{'批准' if approve else '驳回'} {sum(counts.values())} 项" + (f"：{note}" if note else ""),
+                 after={"approve": approve, **counts,
+                        "items": {k: sorted(found[k]) for k in APPROVAL_SERVICES if found[k]}})
+    return counts

@@ -4,6 +4,8 @@ disputes and work orders, finance checks, talking points, and the manager's desk
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -25,6 +28,7 @@ from wuye.billing.permissions import can_approve
 from wuye.casework import selectors, services
 from wuye.casework.choices import QUICK_OUTCOMES, ContactChannel, DisputeStatus, Outcome, WorkOrderStatus
 from wuye.casework.forms import (
+    ApprovalFilterForm,
     ClassForm,
     ContactForm,
     ResolveForm,
@@ -412,9 +416,59 @@ def talking_points(request, pk: int | None = None):
 
 @login_required
 def desk_approvals(request):
+    """审批 — the one approvals page: waivers, voids and write-offs, installment plans and lawyer-letter
+    referrals in one table, filtered (project, kind, amount, collector), paged, with select-all and one reason
+    for a bulk approve or reject; referrals come grouped by project."""
     if not can_approve(request.user):
         raise PermissionDenied("只有经理可以审批。")
-    return render(request, "casework/desk_approvals.html", {"a": selectors.approvals_pending(request.user)})
+    user = request.user
+    projects = [(p.pk, p.name) for p in projects_visible(user).order_by("code")]
+    params = request.POST if request.method == "POST" else request.GET
+    form = ApprovalFilterForm(params or None, projects=projects, kinds=selectors.APPROVAL_KINDS,
+                              people=selectors.approval_people(user))
+    data = form.cleaned_data if form.is_valid() else {}
+    flt = selectors.ApprovalFilter(project_id=data.get("project"), kind=data.get("kind") or "",
+                                   min_fen=data.get("min_fen"), max_fen=data.get("max_fen"),
+                                   collector_id=data.get("collector"))
+    if request.method == "POST":
+        approve = request.POST.get("approve") == "1"
+        if request.POST.get("scope") == "all":  # every request matching the filters, on every page
+            items = [(r.kind, r.pk) for r in selectors.approval_rows(user, flt)]
+        else:
+            items = []
+            for raw in request.POST.getlist("items"):
+                kind, _, pk = raw.partition(":")
+                if pk.isdigit():
+                    items.append((kind, int(pk)))
+        try:
+            counts = services.approvals_decide_bulk(actor=user, items=items, approve=approve,
+                                                    note=request.POST.get("note", ""))
+        except ValidationError as exc:
+            messages.error(request, validation_errors_text(exc))
+        else:
+            words = [f"{label} {counts[k]} 项" for k, label in
+                     (("adjustment", "减免/作废/核销"), ("plan", "分期"), ("referral", "律师函转介")) if counts[k]]
+            messages.success(request, ("已批准：" if approve else "已驳回：") + "，".join(words) + "。")
+        query = {k: v for k, v in request.POST.items() if k in form.fields and v}
+        return redirect(f"{request.path}?{urlencode(query)}" if query else request.path)
+    rows = selectors.approval_rows(user, flt) if not form.errors else []
+    page = Paginator(rows, PAGE).get_page(request.GET.get("page"))
+    groups = defaultdict(int)
+    by_kind = defaultdict(int)
+    for r in rows:
+        by_kind[r.kind_label] += 1
+        if r.kind == "referral":
+            groups[r.project_name] += 1
+    blocks: list[dict] = []  # the page's rows; referrals under a heading per project
+    for r in page.object_list:
+        name = r.project_name if r.kind == "referral" else None
+        if not blocks or blocks[-1]["project"] != name:
+            blocks.append({"project": name, "group": f"g{len(blocks)}", "rows": [], "total": groups.get(name, 0)})
+        blocks[-1]["rows"].append(r)
+    return render(request, "casework/desk_approvals.html", {
+        "form": form, "page_obj": page, "total": len(rows), "by_kind": sorted(by_kind.items()), "blocks": blocks,
+        "filters": {k: v for k, v in params.items() if k in form.fields and v},
+    })
 
 
 @login_required
@@ -444,7 +498,8 @@ def desk_decide(request, kind: str, pk: int):
         messages.error(request, validation_errors_text(exc))
     else:
         messages.success(request, "已批准。" if approve else "已驳回。")
-    return redirect("casework:desk-approvals")
+    query = {k: v for k, v in request.POST.items() if k in ApprovalFilterForm.base_fields and v}
+    return redirect(reverse("casework:desk-approvals") + (f"?{urlencode(query)}" if query else ""))
 
 
 @login_required

@@ -72,6 +72,6 @@ class TemplateForm(forms.ModelForm):
 
 class HoldForm(forms.Form):
     kind = forms.ChoiceField(label="类型", choices=HoldKind.choices)
-    until = forms.DateField(label="截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+    until = forms.DateField(label="截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                             help_text="承诺缴费日或暂停结束日。")
     reason = forms.CharField(label="原因", max_length=300)

@@ -410,6 +410,8 @@ class Action(models.Model):
                                     on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField("生成来源", max_length=60, default="job:dunning_run")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    printed_at = models.DateTimeField("打印时间", null=True, blank=True,
+                                      help_text="书面通知、挂号信：首次打印的时间（未打印的在打印页列出）")
 
     class Meta:
         verbose_name = "催缴动作"
@@ -430,6 +432,9 @@ class Action(models.Model):
             # the written demands a referral rests on (few rows; the daily run reads them per project)
             models.Index(fields=["project", "decided_on"], name="action_written_demands",
                          condition=Q(channel__in=["notice", "registered"])),
+            # the notices print page: written notices and letters not printed yet
+            models.Index(fields=["project", "unit"], name="action_to_print",
+                         condition=Q(channel__in=["notice", "registered"], printed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
-from wuye.dunning.choices import AccountClass, ActionStatus, DayKind, HoldKind, TaskKind, TaskStatus
+from wuye.dunning.choices import AccountClass, ActionStatus, Channel, DayKind, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import assert_fields_clean
@@ -549,3 +549,16 @@ def demands_withdraw_settled(*, actions: list[Action], detail: str = SETTLED_AT_
                      verb="dunning.demand_withdrawn", obj=units[unit_id], note=detail,
                      after={"actions": [pk for pk, u in rows if u == unit_id]})
     return done
+
+
+@transaction.atomic
+def notices_mark_printed(*, actor: User, action_ids: list[int]) -> int:
+    """Written notices and registered letters put into a print run: each is marked printed once (the first
+    print's time stays), so the print page lists what is still to print. Audited with the count."""
+    now = timezone.now()
+    n = Action.objects.filter(pk__in=action_ids, channel__in=[Channel.NOTICE, Channel.REGISTERED],
+                              printed_at__isnull=True).update(printed_at=now)
+    if n:
+        audit_record(actor=actor, verb="dunning.notice_printed", obj=None, note=f"打印书面通知/挂号信 {n} 份",
+                     after={"actions": sorted(action_ids)[:500], "count": n})
+    return n

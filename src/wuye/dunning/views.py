@@ -22,7 +22,7 @@ from wuye.dunning import services
 from wuye.dunning.choices import ActionStatus, Channel, DayKind, HoldKind, TaskStatus
 from wuye.dunning.engine import dunning_run
 from wuye.dunning.forms import HoldForm, StepForm, TemplateForm, steps_from_formset
-from wuye.dunning.models import CalendarDay, CalendarYear, MessageTemplate, Policy, Run, Step
+from wuye.dunning.models import Action, CalendarDay, CalendarYear, MessageTemplate, Policy, Run, Step
 from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
 from wuye.estate.models import Unit
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
@@ -299,48 +299,61 @@ def action_verify(request, pk: int):
 
 @login_required
 def notices(request):
-    """The printed notices (written notices and registered letters) decided on a day, one PDF per building,
-    or the EMS mailing list as Excel."""
+    """书面通知打印 — by default every written notice and registered letter not printed yet (whatever day it was
+    decided), one PDF per building with its count; printing marks them printed (a POST). ``?date=`` lists a
+    day's notices instead, to print them again. The EMS mailing list as Excel."""
     from django.http import HttpResponse
 
     from wuye.dunning.notices import ems_list_xlsx, notices_pdf
-    from wuye.estate.selectors import buildings_visible
+    from wuye.dunning.services import notices_mark_printed
+    from wuye.estate.selectors import buildings_visible, projects_visible
 
     buildings = buildings_visible(request.user).order_by("project__code", "code")
-    try:
-        day = dt.date.fromisoformat(request.GET.get("date") or "") if request.GET.get("date") else timezone.localdate()
-    except ValueError:
-        day = timezone.localdate()
-    qs = (actions_visible(request.user).filter(channel__in=[Channel.NOTICE, Channel.REGISTERED], decided_on=day)
-          .exclude(status=ActionStatus.CANCELLED).select_related("unit__project", "step__template")
-          .order_by("unit__building_id", "unit__floor", "unit__number"))
-    building = buildings.filter(pk=request.GET.get("building")).first()
-    fmt = request.GET.get("format")
+    params = request.POST if request.method == "POST" else request.GET
+    day = None
+    if params.get("date"):
+        try:
+            day = dt.date.fromisoformat(params["date"])
+        except ValueError:
+            messages.error(request, "日期格式应为 YYYY-MM-DD。")
+    qs = (actions_visible(request.user).filter(channel__in=[Channel.NOTICE, Channel.REGISTERED])
+          .exclude(status=ActionStatus.CANCELLED))
+    qs = qs.filter(decided_on=day) if day else qs.filter(printed_at__isnull=True)
+    building = buildings.filter(pk=params.get("building") or 0).first()
+    fmt = params.get("format")
     if building is not None and fmt in ("pdf", "xlsx"):
-        actions = list(qs.filter(unit__building=building))
+        actions = list(qs.filter(unit__building=building).select_related("unit__project", "step__template")
+                       .order_by("unit__floor", "unit__number", "pk"))
+        stamp = f"{day:%Y%m%d}" if day else f"未打印-{timezone.localdate():%Y%m%d}"
         if fmt == "pdf":
+            if day is None and request.method != "POST":
+                raise PermissionDenied("打印未打印的通知请用页面上的“打印”按钮。")
             # figures of the day it is printed (a payment since the run is never demanded again); accounts
             # settled by now get no page and their demands are withdrawn with the reason
             pdf = notices_pdf(actions, as_of=timezone.localdate(), actor=request.user)
+            if request.method == "POST":  # this print run: mark what it printed (not what it withdrew)
+                notices_mark_printed(actor=request.user, action_ids=list(
+                    Action.objects.filter(pk__in=[a.pk for a in actions]).exclude(status=ActionStatus.CANCELLED)
+                    .values_list("pk", flat=True)))
             if not pdf:
-                messages.info(request, "所选楼栋当天的书面通知均已无需打印：欠费人已缴清，相关催告已取消并记录原因。")
-                return redirect(f"{request.path}?date={day:%Y-%m-%d}")
+                messages.info(request, "所选楼栋的书面通知均已无需打印：欠费人已缴清，相关催告已取消并记录原因。")
+                return redirect(f"{request.path}?date={day:%Y-%m-%d}" if day else request.path)
             resp = HttpResponse(pdf, content_type="application/pdf")
-            name = f"notices-{building.project.code}-{building.code}-{day:%Y%m%d}.pdf"
+            name = f"notices-{building.project.code}-{building.code}-{stamp}.pdf"
         else:
             resp = HttpResponse(ems_list_xlsx([a for a in actions if a.channel == Channel.REGISTERED],
                                               as_of=timezone.localdate())
                                 .getvalue(), content_type="application/vnd.openxmlformats-officedocument."
                                                           "spreadsheetml.sheet")
-            name = f"ems-{building.project.code}-{building.code}-{day:%Y%m%d}.xlsx"
+            name = f"ems-{building.project.code}-{building.code}-{stamp}.xlsx"
         resp["Content-Disposition"] = f'attachment; filename="{name}"'
         return resp
-    counts = dict(qs.values_list("unit__building_id").annotate(n=Count("pk")).values_list("unit__building_id", "n"))
+    # one count per building (order_by() so the grouping is by building only)
+    counts = dict(qs.order_by().values_list("unit__building_id").annotate(n=Count("pk")))
     rows = [(b, counts[b.pk]) for b in buildings if counts.get(b.pk)]
-    from wuye.estate.selectors import projects_visible
-
-    return render(request, "dunning/notices.html", {"rows": rows, "day": day,
-                                                    "projects": projects_visible(request.user).order_by("code")})
+    return render(request, "dunning/notices.html", {
+        "rows": rows, "day": day, "total": sum(n for _, n in rows),
+        "projects": projects_visible(request.user).order_by("code")})
 
 
 @login_required

@@ -32,7 +32,7 @@ def _not_future(value: dt.date) -> dt.date:
 
 class UnitStateForm(BootstrapMixin, forms.Form):
     state = forms.ChoiceField(label="入住状态", choices=OccupancyState.choices)
-    since = forms.DateField(label="起始日期", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label="起始日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     note = forms.CharField(label="说明", required=False, max_length=60)
 
     def __init__(self, *args, **kwargs):
@@ -52,7 +52,7 @@ class OccupancyForm(BootstrapMixin, forms.Form):
     name = forms.CharField(label="姓名/名称", max_length=100)
     id_number = forms.CharField(label="证件号码", max_length=40, required=False)
     mobile = forms.CharField(label="手机号码", max_length=20, required=False)
-    start = forms.DateField(label="起始日期", widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label="起始日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

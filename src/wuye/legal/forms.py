@@ -8,7 +8,7 @@ from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
 from wuye.legal.choices import CostKind, DeadlineKind, Event, Mediator, Outcome, ProofKind
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class _Bootstrapped(forms.Form):

@@ -152,3 +152,45 @@ def opted_out_unit_ids(unit_ids: Iterable[int] | None = None) -> set[int]:
 
 def contact_preferences(unit_ids: Iterable[int]) -> dict[int, ContactPreference]:
     return {p.unit_id: p for p in ContactPreference.objects.filter(unit_id__in=list(unit_ids))}
+
+
+@dataclass
+class PendingRequest:
+    """An owner's request still being handled, shown on their bill so they do not ask twice."""
+
+    kind: str  # "installment" | "dispute"
+    title: str
+    detail: str
+    since: dt.datetime | None
+
+
+def pending_requests(unit, *, party_id: int | None = None) -> list[PendingRequest]:
+    """The unit's installment plan waiting for the manager (or already running), and the owner's disputes
+    still open — for a link bound to a party, only the disputes raised through that party's links."""
+    from wuye.billing.models import InstallmentPlan
+    from wuye.common.formatting import format_yuan
+    from wuye.portal.choices import RequestKind, RequestStatus
+    from wuye.portal.models import OwnerRequest
+
+    out: list[PendingRequest] = []
+    for plan in (InstallmentPlan.objects.filter(unit=unit, status__in=[InstallmentPlan.Status.PENDING,
+                                                                       InstallmentPlan.Status.ACTIVE])
+                 .prefetch_related("items").order_by("requested_at")):
+        n = len(plan.items.all())
+        if plan.status == InstallmentPlan.Status.PENDING:
+            out.append(PendingRequest("installment", "分期申请审批中",
+                                      f"{n} 期，共 {format_yuan(plan.total_fen)}；物业经理审批后会通知您。",
+                                      plan.requested_at))
+        else:
+            first_open = next((i for i in plan.items.all()), None)
+            out.append(PendingRequest("installment", "分期执行中",
+                                      f"{n} 期，共 {format_yuan(plan.total_fen)}"
+                                      + (f"；第一期 {first_open.due_date:%Y-%m-%d}" if first_open else ""),
+                                      plan.decided_at))
+    disputes = OwnerRequest.objects.filter(unit=unit, kind=RequestKind.DISPUTE).filter(
+        Q(dispute__status="open") | Q(dispute__isnull=True, status__in=[RequestStatus.OPEN, RequestStatus.FORWARDED]))
+    if party_id:
+        disputes = disputes.filter(Q(link__party_id=party_id) | Q(link__isnull=True))
+    for req in disputes.order_by("created_at"):
+        out.append(PendingRequest("dispute", "异议核实中", (req.text or "")[:80], req.created_at))
+    return out

@@ -28,7 +28,7 @@ from wuye.portal.links import LinkGone, link_resolve
 from wuye.portal.models import ContactPreference, PayLink, PaymentOrder
 from wuye.portal.providers import ProviderError
 from wuye.portal.qr import qr_png_data_uri, qr_svg
-from wuye.portal.selectors import owner_bill, scope_payment_ids
+from wuye.portal.selectors import owner_bill, pending_requests, scope_payment_ids
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def bill(request, token: str):
                 "open_orders": services.scope_orders(link).filter(status=OrderStatus.CREATED,
                                                                   expires_at__gt=timezone.now())[:3],
                 "first_due_default": (as_of + dt.timedelta(days=7)).isoformat(),
+                "pending": pending_requests(ctx["unit"], party_id=link.party_id),
                 "dispute_reasons": _dispute_reasons(),
                 "pref_channels": ContactPreference._meta.get_field("preferred_channel").choices,
                 "pref_times": ContactPreference._meta.get_field("preferred_time").choices})

@@ -35,3 +35,19 @@ def querystring_with(context, **kwargs):
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def verb_text(verb):
+    """{{ event.verb|verb_text }}: an audit key in Chinese (``dunning.task_done`` → 完成催缴任务)."""
+    from wuye.common.labels import verb_label
+
+    return verb_label(verb)
+
+
+@register.filter
+def who(value):
+    """{{ x.created_by|default:x.actor_label|who }}: a user, or a job/owner label in words (never ``job:demo``)."""
+    from wuye.common.labels import actor_label
+
+    return actor_label(value)

@@ -43,13 +43,24 @@ class Command(BaseCommand):
             number = demo_legal()
             if number:
                 self.stdout.write(f"演示法务案件 {number} 已立案并生成证据包。")
+        from django.conf import settings
+
+        from wuye.banking.demo import demo_banking
+
+        account, sample = demo_banking(directory=settings.DATA_DIR / "demo")
         self.stdout.write(self.style.SUCCESS("\n演示环境已就绪。"))
+        self.stdout.write(f"银行对账：收款账户“{account.name}”，样例流水 {sample}（财务 caiwu 在“银行对账与代扣”上传）")
+        owner_url = demo_owner_link(addr)
+        if owner_url:
+            self.stdout.write(f"业主缴费链接（演示，沙箱支付）：{owner_url}")
         self.stdout.write(f"地址：http://{addr}/")
         self.stdout.write("演示账号（用户名 / 密码 / 角色）：")
         for username, password, role in logins:
             self.stdout.write(f"  {username:<10} {password:<10} {role}")
         if no_serve:
             return
+        sandbox = start_pay_sandbox(addr)
+        self.stdout.write(f"沙箱支付（微信支付、支付宝的本机模拟）：{sandbox.url}；业主链接付款后会收到签名通知并出收据。")
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="wuye.settings")
         worker = subprocess.Popen([sys.executable, "-m", "wuye", "run_huey", "--workers", "2"], env=env)
         self.stdout.write(f"任务队列已启动（进程 {worker.pid}）。按 Ctrl+C 停止。")
@@ -61,6 +72,22 @@ class Command(BaseCommand):
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.kill()
+            sandbox.close()
+
+
+def start_pay_sandbox(addr: str, *, port: int = 0):
+    """Start the local WeChat Pay / Alipay stand-ins (keys generated under the data dir) and point this process's
+    settings and the worker's environment at them; the portal then shows the sandbox banner."""
+    from django.conf import settings
+
+    from wuye.portal.sandbox import Sandbox, make_keys
+
+    sandbox = Sandbox(make_keys(settings.DATA_DIR / "sandbox-keys"), port=port).start()
+    values = {**sandbox.settings(), "WUYE_PAY_NOTIFY_BASE": f"http://{addr}"}
+    for name, value in values.items():
+        setattr(settings, name, True if name == "WUYE_PAY_SANDBOX" else value)
+    os.environ.update(values)  # the worker process (order queries) reads the same
+    return sandbox
 
 
 def replay_collection(*, days: int) -> None:
@@ -81,3 +108,22 @@ def replay_collection(*, days: int) -> None:
         if n:
             dispatch(now=dt.datetime.combine(day, dt.time(10, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
 
+
+
+def demo_owner_link(addr: str, *, project_code: str = "DEMO-CH") -> str:
+    """A fresh pay link for an owner of the demo who owes money: open it, pay in the sandbox, see the receipt."""
+    from django.utils import timezone
+
+    from wuye.billing.selectors import account_summaries
+    from wuye.estate.models import Project, Unit
+    from wuye.portal.links import link_create
+
+    project = Project.objects.filter(code=project_code).first()
+    if project is None:
+        return ""
+    summary = next((s for s in account_summaries(as_of=timezone.localdate(), project_id=project.pk)
+                    if s.overdue_fen > 0), None)
+    if summary is None:
+        return ""
+    _row, token = link_create(unit=Unit.objects.get(pk=summary.unit_id), actor_label="job:demo")
+    return f"http://{addr}/p/{token}/"

@@ -1,0 +1,164 @@
+"""Issue 17 item 6: the desk — payment form first, pay in full, cash and change, errors by the field, A4 and
+80 mm receipts with period ranges, date inputs in ISO, the daily takings report and the cashier's handover."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import skip_or_fail
+from wuye.accounts.choices import Role
+from wuye.accounts.models import AuditEvent
+from wuye.billing.documents import period_text, receipt_lines
+from wuye.billing.models import CashierHandover, Payment
+from wuye.billing.services import bill_generate, payment_record
+
+
+@pytest.fixture
+def fiona(make_user):
+    return make_user("fiona", Role.FINANCE)
+
+
+@pytest.fixture
+def three_overdue(alice, billed_estate):
+    for month in (3, 4, 5):
+        bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, month, 1))
+    return billed_estate["units"][0]
+
+
+def _pdf_text(data: bytes, tmp_path) -> str:
+    if not shutil.which("pdftotext"):
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    path = tmp_path / "x.pdf"
+    path.write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_the_payment_form_comes_first_with_pay_in_full(client, fiona, three_overdue):
+    client.force_login(fiona)
+    html = client.get(f"/billing/units/{three_overdue.pk}/").content.decode()
+    assert html.index('data-testid="desk-payment"') < html.index('data-testid="statement-lines"')
+    assert html.index('data-testid="desk-payment"') < html.index('data-testid="open"')
+    assert 'data-fill-fen="53700"' in html and "全额 ¥537.00" in html
+    assert 'data-testid="back"' in html and "找零" in html
+
+
+def test_cash_with_change_is_recorded_and_shown(client, fiona, three_overdue):
+    client.force_login(fiona)
+    r = client.post(f"/billing/units/{three_overdue.pk}/", {"amount": "537.00", "method": "cash",
+                                                            "tendered": "600", "payer_name": "业主001"})
+    payment = Payment.objects.get()
+    assert payment.tendered_fen == 60_000 and payment.change_fen == 6_300
+    assert r.url.endswith(f"?paid={payment.pk}")
+    page = client.get(r.url).content.decode()
+    assert "找零 ¥63.00" in page and 'data-testid="last-change">¥63.00' in page
+    assert f"/billing/payments/{payment.pk}/receipt.pdf?size=80mm" in page
+    receipt = client.get(f"/billing/payments/{payment.pk}/receipt/").content.decode()
+    assert 'data-testid="receipt-change">¥63.00' in receipt
+    assert f'href="/billing/units/{three_overdue.pk}/"' in receipt  # a way back
+
+
+def test_errors_stand_next_to_their_field_and_nothing_is_posted(client, fiona, three_overdue):
+    client.force_login(fiona)
+    url = f"/billing/units/{three_overdue.pk}/"
+    html = client.post(url, {"amount": "537", "method": "cash", "tendered": "500"}).content.decode()
+    assert 'data-testid="error-tendered">收到现金少于收款金额' in html
+    html = client.post(url, {"amount": "100", "method": "transfer"}).content.decode()  # the service's finding
+    assert 'data-testid="error-reference">该收款方式需要填写流水号' in html
+    html = client.post(url, {"amount": "100", "method": "pos", "tendered": "200"}).content.decode()
+    assert 'data-testid="error-tendered">只有现金收款' in html
+    assert Payment.objects.count() == 0
+
+
+def test_the_receipt_shows_the_period_range_on_a4_and_80mm(client, fiona, three_overdue, tmp_path):
+    payment = payment_record(actor=fiona, unit=three_overdue, amount_fen=53_700, method="cash",
+                             tendered_fen=60_000)
+    client.force_login(fiona)
+    html = client.get(f"/billing/payments/{payment.pk}/receipt/").content.decode()
+    assert html.count('data-testid="receipt-line"') == 1 and "2026-03～05" in html
+    a4 = client.get(f"/billing/payments/{payment.pk}/receipt.pdf").content
+    thermal = client.get(f"/billing/payments/{payment.pk}/receipt.pdf?size=80mm").content
+    assert a4[:4] == thermal[:4] == b"%PDF"
+    if os.environ.get("WUYE_SCREENSHOTS"):  # for reviewers: the two receipts as printed
+        for name, data in (("receipt-a4.pdf", a4), ("receipt-80mm.pdf", thermal)):
+            (Path(os.environ["WUYE_SCREENSHOTS"]) / name).write_bytes(data)
+    def width(pdf: bytes) -> float:
+        box = re.search(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)", pdf)
+        return float(box.group(3)) - float(box.group(1))
+
+    assert abs(width(thermal) - 80 / 25.4 * 72) < 1  # 80 mm wide
+    assert abs(width(a4) - 595.3) < 1
+    for data in (a4, thermal):
+        text = _pdf_text(data, tmp_path)
+        assert "2026-03～05" in text and "找零" in text and "¥63.00" in text
+
+
+def test_receipt_lines_make_ranges_and_break_at_gaps():
+    class B:
+        def __init__(self, item, start, end=None):
+            self.fee_item = type("F", (), {"name": item})()
+            self.period_start, self.period_end = start, end or start
+
+    def alloc(bill, fen):
+        return type("A", (), {"bill": bill, "amount_fen": fen})()
+
+    months = [alloc(B("物业服务费", dt.date(2025, m, 1)), 100) for m in (1, 2, 3, 4, 5, 6, 9)]
+    months += [alloc(B("物业服务费", dt.date(2025, 11, 1), dt.date(2026, 1, 31)), 300),
+               alloc(B("电梯费", dt.date(2025, 1, 1)), 10)]
+    lines = [(r.periods, r.item, r.amount_fen) for r in receipt_lines(months)]
+    assert lines == [("2025-01～06", "物业服务费", 600), ("2025-01", "电梯费", 10), ("2025-09", "物业服务费", 100),
+                     ("2025-11～2026-01", "物业服务费", 300)]
+    assert period_text(dt.date(2025, 1, 1), dt.date(2025, 6, 30)) == "2025-01～06"
+
+
+def test_date_inputs_render_their_default_in_iso(client, fiona, three_overdue):
+    client.force_login(fiona)
+    html = client.get(f"/billing/units/{three_overdue.pk}/").content.decode()
+    due = (timezone.localdate() + dt.timedelta(days=30)).isoformat()
+    assert f'type="date" name="first_due" value="{due}"' in html
+    assert "/" not in html.split('name="first_due" value="')[1][:10]
+
+
+def test_the_daily_takings_report_and_a_cashier_handover(client, fiona, alice, three_overdue, billed_estate):
+    other = billed_estate["units"][1]
+    payment_record(actor=fiona, unit=three_overdue, amount_fen=20_000, method="cash", tendered_fen=20_000)
+    payment_record(actor=fiona, unit=other, amount_fen=15_000, method="transfer", reference="T-1")
+    payment_record(actor=alice, unit=other, amount_fen=5_000, method="cash")
+    client.force_login(fiona)
+    html = client.get("/billing/takings/").content.decode()
+    assert 'data-testid="takings-total">¥400.00' in html
+    assert 'data-testid="cash-expected">¥200.00' in html  # fiona's own cash only
+    assert "fiona" in html and "alice" in html
+    # short by ¥10: a note is needed
+    r = client.post("/billing/takings/", {"counted": "190", "handed_to": str(alice.pk)})
+    assert 'data-testid="error-note">实点现金与应交现金相差 -¥10.00（短款）' in r.content.decode()
+    assert not CashierHandover.objects.exists()
+    client.post("/billing/takings/", {"counted": "190", "handed_to": str(alice.pk), "note": "找错零钱"})
+    h = CashierHandover.objects.get()
+    assert (h.payments_count, h.total_fen, h.cash_expected_fen, h.difference_fen) == (2, 35_000, 20_000, -1_000)
+    assert h.by_method == {"cash": 20_000, "transfer": 15_000} and h.handed_to == alice
+    assert AuditEvent.objects.filter(verb="billing.handover", actor=fiona).exists()
+    html = client.get("/billing/takings/").content.decode()
+    assert 'data-testid="cash-expected">¥0.00' in html and "找错零钱" in html  # a new shift begins
+    # the export: 汇总, 明细, 交班
+    import openpyxl
+
+    r = client.get(f"/billing/takings/?date={timezone.localdate():%Y-%m-%d}&format=xlsx")
+    wb = openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content)))
+    assert wb.sheetnames == ["汇总", "明细", "交班"]
+    assert wb["汇总"].max_row == 5 and wb["明细"].max_row == 4 and wb["交班"]["H2"].value == -10
+
+
+def test_collectors_have_no_takings_page(client, bob_territory):
+    client.force_login(bob_territory)
+    r = client.get("/billing/takings/")
+    assert r.status_code == 403 and "收款日报" in r.content.decode()
