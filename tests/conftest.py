@@ -25,20 +25,23 @@ def skip_or_fail(reason: str, required_env: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(autouse=True)
-def _data_migrations_survive_flushes(request, django_db_blocker):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
     """A transactional test (a browser test, a two-process test) ends by flushing every table, taking the rows
-    data migrations installed (the talking-point library) with them; put them back for the next test that
-    runs in this process (with pytest-xdist the order of tests on a worker is not the file order)."""
+    data migrations installed (the talking-point library) with them; put them back once its teardown is over,
+    for the next test that runs in this process (with pytest-xdist the order of tests on a worker is not the
+    file order)."""
     yield
-    marker = request.node.get_closest_marker("django_db")
-    transactional = {"transactional_db", "live_server"} & set(request.fixturenames) or (
-        marker is not None and marker.kwargs.get("transaction"))
-    if transactional:
-        from wuye.casework.talking_points import talking_points_install
+    marker = item.get_closest_marker("django_db")
+    names = set(getattr(item, "fixturenames", ()))
+    if not ({"transactional_db", "live_server"} & names or (marker is not None and marker.kwargs.get("transaction"))):
+        return
+    from pytest_django.plugin import blocking_manager_key
 
-        with django_db_blocker.unblock():
-            talking_points_install()
+    from wuye.casework.talking_points import talking_points_install
+
+    with item.config.stash[blocking_manager_key].unblock():
+        talking_points_install()
 
 
 @pytest.fixture(autouse=True)

@@ -136,7 +136,7 @@ class Figures:
 
     @property
     def rate_text(self) -> str:
-        """The contract's daily rate as printed (“0.5‰”), empty without a clause."""
+        """The contract's daily rate as printed, with a per-mille sign (‰); empty without a clause."""
         return f"{self.per_mille.normalize():f}‰" if self.clause else ""
 
     def only(self, periods: Iterable[str] | None) -> Figures:
