@@ -253,7 +253,8 @@ def unit_occupancy(request, pk: int):
         with transaction.atomic():
             party, _ = services.party_get_or_create(
                 actor=request.user, kind=data["kind"], name=data["name"], id_number=data["id_number"],
-                mobile=data["mobile"], fallback=f"{unit.project.code}|{unit.code}")
+                mobile=data["mobile"], fallback=f"{unit.project.code}|{unit.code}",
+                project_id=unit.project_id)
             services.occupancy_start(actor=request.user, unit=unit, party=party, role=data["role"],
                                      start=data["start"], source="staff")
     except ValidationError as exc:
