@@ -27,3 +27,7 @@ if settings.DEBUG:  # pragma: no cover
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+
+handler400 = "wuye.common.views.bad_request"
+handler403 = "wuye.common.views.permission_denied"
+handler404 = "wuye.common.views.page_not_found"
