@@ -1,6 +1,6 @@
 """Issue 14 standing check: schemathesis fuzzes every operation of /api/schema/ as an administrator and as a
 collector — valid and invalid inputs — and no answer is a 5xx. Bounded: a few examples per operation
-(``EXAMPLES``, derandomized like every property test here), about a minute on SQLite or PostgreSQL."""
+(``EXAMPLES``, derandomized like every property test here), about two minutes on SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 
 EXAMPLES = 6
-BUDGET_SECONDS = 240
+BUDGET_SECONDS = 900  # a safety net on a loaded CI machine; ~2 minutes here
 
 
 @pytest.fixture
