@@ -330,10 +330,12 @@ SECURE_HSTS_PRELOAD = envbool("WUYE_HSTS_PRELOAD", False)
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # Content-Security-Policy (wuye.common.middleware): assets are vendored, templates have no inline script or
-# style, so 'self' suffices; data: images for the favicon placeholder, Bootstrap's icons and PNG QR codes.
+# style, so 'self' suffices; data: images for the favicon placeholder, Bootstrap's icons and PNG QR codes. No
+# form-action: the pay form's answer redirects to WeChat (网页授权, H5) or Alipay, and browsers apply
+# form-action to where a form submission redirects.
 WUYE_CONTENT_SECURITY_POLICY = os.environ.get("WUYE_CSP", "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
-    "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+    "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "frame-ancestors 'none'",
 ]))
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
