@@ -60,7 +60,7 @@ def test_staff_pages_raise_no_csp_violation(page, live_server, admin_user, alice
                  f"/collection/units/{unit.pk}/", "/casework/", f"/casework/units/{unit.pk}/contact/",
                  "/casework/desk/territories/", "/casework/desk/debrief/", "/legal/", "/legal/proofs/",
                  "/legal/numbers/", "/legal/court-fee/", "/banking/", "/banking/review/", "/portal-admin/",
-                 "/audit/", "/territories/"):
+                 "/audit/", "/territories/", "/insights/", "/insights/units/"):
         _check(page, live_server.url + path, problems)
 
     # the behaviours that replaced inline handlers still work: choosing a project submits the filter form
