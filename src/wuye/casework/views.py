@@ -227,10 +227,7 @@ def visit(request, pk: int):
             _add_errors(form, exc)
         else:
             messages.success(request, f"{unit.code}：已记录上门“{Outcome(d['outcome']).label}”。")
-            back = request.POST.get("next", "")
-            if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-                return redirect(back)
-            return redirect("casework:case", pk=unit.pk)
+            return redirect_next(request, "casework:case", pk=unit.pk)
     return render(request, "casework/visit.html", {
         "unit": unit, "party": party, "form": form, "next": request.GET.get("next", ""),
         "open_fen": services.open_fen_of(unit, party.pk if party else None),
