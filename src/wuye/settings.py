@@ -6,6 +6,7 @@ Defaults give the embedded setup: SQLite under ``WUYE_DATA_DIR`` (``./var``) and
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -36,7 +37,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = envbool("WUYE_DEBUG", False)
-SECRET_KEY = os.environ.get("WUYE_SECRET_KEY", "insecure-dev-key-change-me-in-production-0123456789")
+# `wuye demo` sets WUYE_DEMO=1: a local demo may run with the development key. Outside debug and demo mode a
+# missing or weak WUYE_SECRET_KEY stops every server process (check wuye.E001, wuye.common.checks).
+WUYE_DEMO = envbool("WUYE_DEMO", False)
+WUYE_SECRET_KEY_SET = bool(os.environ.get("WUYE_SECRET_KEY"))
+SECRET_KEY = os.environ.get("WUYE_SECRET_KEY") or "insecure-dev-key-change-me-in-production-0123456789"
 ALLOWED_HOSTS = envlist("WUYE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = envlist("WUYE_CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("WUYE_SITE_URL", "http://127.0.0.1:8000")
@@ -55,6 +60,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "huey.contrib.djhuey",
+    "axes",
     "wuye.common",
     "wuye.accounts",
     "wuye.estate",
@@ -75,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "wuye.common.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "wuye.urls"
@@ -134,6 +142,23 @@ LOGOUT_REDIRECT_URL = "login"
 # legal on its cases, the manager on the insights dashboard.
 WUYE_ROLE_LANDING = {"legal": "legal:case-list", "collector": "casework:worklist", "finance": "estate:unit-list",
                      "manager": "insights:home"}
+# Staff login throttling (django-axes, wuye.accounts.throttle): WUYE_LOGIN_FAILURES_PER_ACCOUNT failures of one
+# username or WUYE_LOGIN_FAILURES_PER_IP from one client address within WUYE_LOGIN_LOCKOUT_MINUTES lock it for
+# as long; the lock-out is audited (login.locked). The address is wuye.common.http.client_ip (trusted proxies).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+WUYE_LOGIN_FAILURES_PER_ACCOUNT = envint("WUYE_LOGIN_FAILURES_PER_ACCOUNT", 5)
+WUYE_LOGIN_FAILURES_PER_IP = envint("WUYE_LOGIN_FAILURES_PER_IP", 30)
+WUYE_LOGIN_LOCKOUT_MINUTES = envint("WUYE_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_ENABLED = envbool("WUYE_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = WUYE_LOGIN_FAILURES_PER_ACCOUNT
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = dt.timedelta(minutes=WUYE_LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "wuye.accounts.throttle.LoginHandler"
+AXES_LOCKOUT_CALLABLE = "wuye.accounts.throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "wuye.common.http.client_ip"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -220,7 +245,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["wuye.common.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "wuye.common.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -231,12 +256,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "物业费收缴与催缴系统的 REST 接口。",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the schema lists every endpoint and field: staff only (session or token), like the API itself
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "LegalOutcomeEnum": "wuye.legal.choices.Outcome",
         "LegalProofKindEnum": "wuye.legal.choices.ProofKind",
         "LegalCostKindEnum": "wuye.legal.choices.CostKind",
         "LegalDeadlineKindEnum": "wuye.legal.choices.DeadlineKind",
+        "CollectionChannelEnum": "wuye.dunning.choices.Channel",
+        "DisputeReasonEnum": "wuye.casework.choices.DisputeReason",
     },
 }
 
@@ -266,7 +295,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("WUYE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 SESSION_COOKIE_HTTPONLY = True
@@ -285,6 +314,31 @@ WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
 WUYE_CREDIT_MIN_LINES = envint("WUYE_CREDIT_MIN_LINES", 6)
 # 收费公示: a quarter is published only when at least this many units were billed in it (no small groups).
 WUYE_DISCLOSURE_MIN_UNITS = envint("WUYE_DISCLOSURE_MIN_UNITS", 20)
+
+# --- HTTPS and proxies (README "Deploying behind HTTPS"; `wuye check --deploy` names what is missing) ---------
+# Behind the company's reverse proxy that terminates TLS: WUYE_BEHIND_HTTPS_PROXY=1 trusts its
+# X-Forwarded-Proto (the proxy must set it and strip what clients send); WUYE_TRUSTED_PROXIES lists the proxies'
+# addresses or networks whose X-Forwarded-For is believed (wuye.common.http.client_ip: audit, login throttle,
+# rate limits, the payer IP sent to WeChat Pay H5). WUYE_SECURE_COOKIES=1 sends session and CSRF cookies over
+# HTTPS only; WUYE_SSL_REDIRECT=1 redirects plain HTTP; WUYE_HSTS_SECONDS (e.g. 31536000) with
+# WUYE_HSTS_INCLUDE_SUBDOMAINS / WUYE_HSTS_PRELOAD sends Strict-Transport-Security.
+WUYE_TRUSTED_PROXIES = envlist("WUYE_TRUSTED_PROXIES", "")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("WUYE_BEHIND_HTTPS_PROXY") else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("WUYE_SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = envbool("WUYE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("WUYE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("WUYE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("WUYE_HSTS_PRELOAD", False)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (wuye.common.middleware): assets are vendored, templates have no inline script or
+# style, so 'self' suffices; data: images for the favicon placeholder, Bootstrap's icons and PNG QR codes. No
+# form-action: the pay form's answer redirects to WeChat (网页授权, H5) or Alipay, and browsers apply
+# form-action to where a form submission redirects.
+WUYE_CONTENT_SECURITY_POLICY = os.environ.get("WUYE_CSP", "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
+    "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "frame-ancestors 'none'",
+]))
 
 # --- owner portal and online payment (wuye.portal) ----------------------------------------------------
 # WeChat Pay v3 and Alipay. Keys and certificates are files named here (never in the repository); ids come

@@ -28,6 +28,7 @@ if settings.DEBUG:  # pragma: no cover
 
     urlpatterns += staticfiles_urlpatterns()
 
+handler400 = "wuye.common.views.bad_request"
 handler403 = "wuye.errors.forbidden"
 handler404 = "wuye.errors.not_found"
 handler500 = "wuye.errors.server_error"

@@ -140,3 +140,15 @@ def test_an_h5_answer_without_h5_url_closes_the_order_with_a_message(client, wec
                            follow=True)
     assert "微信支付没有返回支付信息" in response.content.decode()
     assert PaymentOrder.objects.get().status == OrderStatus.CLOSED and Payment.objects.count() == 0
+
+
+def test_behind_the_trusted_proxy_the_payer_ip_is_the_browsers_not_the_proxys(client, wechat, keys, link,
+                                                                              settings):
+    """Issue 14 item 6: behind the company's reverse proxy WeChat gets the owner's address (from
+    X-Forwarded-For, believed only from WUYE_TRUSTED_PROXIES), not the proxy's."""
+    settings.WUYE_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    _answers(wechat)
+    client.post(f"/p/{link['token']}/pay/", {"provider": "wechat"}, HTTP_USER_AGENT=ANDROID_CHROME,
+                REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
+    [sent] = wechat.requests
+    assert json.loads(sent.body)["scene_info"]["payer_client_ip"] == "203.0.113.9"

@@ -168,7 +168,11 @@ def test_the_callback_exchanges_the_code_keeps_the_openid_and_places_a_signed_js
     message = f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n".encode()
     keys.merchant.public_key().verify(base64.b64decode(params["paySign"]), message, padding.PKCS1v15(),
                                       hashes.SHA256())
-    assert "getBrandWCPayRequest" in page and "WeixinJSBridgeReady" in page
+    assert "wuye/portal_jsapi.js" in page  # the bridge call lives in a static file (Content-Security-Policy)
+    from django.contrib.staticfiles import finders
+
+    script = open(finders.find("wuye/portal_jsapi.js"), encoding="utf-8").read()
+    assert "getBrandWCPayRequest" in script and "WeixinJSBridgeReady" in script
     assert 'data-testid="jsapi-fallback"' in page and "改用二维码支付" in page and "<svg" not in page
     assert OPENID not in page
 

@@ -48,6 +48,8 @@ def audit_events_visible(user: User):
     from wuye.accounts.models import AuditEvent
 
     qs = AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    if not user.is_authenticated:
+        return qs.none()
     if user.is_superuser:
         return qs
     ids = list(user.projects.values_list("id", flat=True))

@@ -30,7 +30,9 @@ from wuye.banking.parsing import (
 )
 from wuye.banking.permissions import can_bank
 from wuye.common.formatting import format_yuan, yuan_to_fen
+from wuye.common.params import id_param
 from wuye.common.tabular import read_table
+from wuye.common.views import redirect_next
 from wuye.estate.importer import ImportRejected, error_report_xlsx
 from wuye.estate.models import Project, Unit
 
@@ -144,8 +146,7 @@ def statement_errors(request, pk: int):
 def review(request):
     _require(request)
     accounts = selectors.accounts_visible(request.user)
-    account_id = request.GET.get("account")
-    account_id = int(account_id) if account_id and account_id.isdigit() else None
+    account_id = id_param(request.GET, "account")
     lines = selectors.review_queue(request.user, account_id=account_id)[:200]
     q = request.GET.get("q", "")
     project_ids = {a.project_id for a in accounts}
@@ -170,14 +171,14 @@ def line_confirm(request, pk: int):
             else Unit.objects.filter(project_id=project, code=code).first() if code else None)
     if unit is None:
         messages.error(request, _("第 %(row)s 行：请选择候选房屋或输入本项目的房屋编码。") % {"row": line.row_no})
-        return redirect(request.POST.get("next") or "banking:review")
+        return redirect_next(request, "banking:review")
     try:
         services.line_confirm(actor=request.user, line=line, unit=unit, note=request.POST.get("note", ""))
         messages.success(request, _("已确认：%(amount)s 入账到 %(unit)s。") % {
             "amount": format_yuan(line.amount_fen), "unit": unit.code})
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
-    return redirect(request.POST.get("next") or "banking:review")
+    return redirect_next(request, "banking:review")
 
 
 @login_required
@@ -190,7 +191,7 @@ def line_dismiss(request, pk: int):
         messages.info(request, _("已标记为非物业费收入。"))
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
-    return redirect(request.POST.get("next") or "banking:review")
+    return redirect_next(request, "banking:review")
 
 
 # --- bank accounts ------------------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,6 +14,7 @@ from wuye.billing import permissions as billing_permissions
 from wuye.billing.selectors import statement_for_unit
 from wuye.billing.serializers import PaymentCreateSerializer, PaymentSerializer, StatementSerializer
 from wuye.billing.services import payment_record
+from wuye.common.params import date_param
 from wuye.estate.selectors import unit_visible_or_404
 
 
@@ -26,11 +25,7 @@ class StatementView(APIView):
                    responses=StatementSerializer)
     def get(self, request, pk: int):
         unit = unit_visible_or_404(request.user, pk)
-        raw = request.query_params.get("as_of")
-        try:
-            as_of = dt.date.fromisoformat(raw) if raw else timezone.localdate()
-        except ValueError as exc:
-            raise ValidationError({"as_of": "日期格式应为 YYYY-MM-DD。"}) from exc
+        as_of = date_param(request.query_params, "as_of", timezone.localdate())
         return Response(StatementSerializer(statement_for_unit(unit, as_of=as_of)).data)
 
 

@@ -25,6 +25,7 @@ from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import format_yuan, rmb_upper
 from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.common.params import date_param
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
 
@@ -374,11 +375,7 @@ def takings(request):
 
 def _statement_for_download(request, pk: int):
     unit = _unit(request, pk)
-    raw = request.GET.get("as_of")
-    try:
-        as_of = dt.date.fromisoformat(raw) if raw else timezone.localdate()
-    except ValueError as exc:
-        raise Http404("日期格式应为 YYYY-MM-DD。") from exc
+    as_of = date_param(request.GET, "as_of", timezone.localdate())
     return unit, statement_for_unit(unit, as_of=as_of)
 
 

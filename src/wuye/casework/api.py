@@ -19,6 +19,7 @@ from wuye.accounts.models import User
 from wuye.casework import selectors, services
 from wuye.casework.choices import ContactChannel, DisputeReason, Outcome
 from wuye.casework.models import TalkingPoint
+from wuye.common.params import date_param
 from wuye.dunning.choices import AccountClass
 from wuye.dunning.models import Task
 from wuye.estate.models import ContactPoint
@@ -72,12 +73,7 @@ class WorklistSerializer(serializers.Serializer):
 
 
 def _date(raw: str | None, field: str) -> dt.date:
-    if not raw:
-        return timezone.localdate()
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValidationError({field: "日期格式应为 YYYY-MM-DD。"}) from exc
+    return date_param({field: raw}, field, timezone.localdate())
 
 
 def _service_errors(exc: DjangoValidationError) -> ValidationError:

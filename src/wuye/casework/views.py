@@ -15,7 +15,6 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from wuye.accounts.choices import Role
@@ -40,6 +39,8 @@ from wuye.casework.forms import (
 )
 from wuye.casework.models import ContactAttempt, TalkingPoint, VisitPhoto
 from wuye.common.forms import validation_errors_text
+from wuye.common.params import date_param
+from wuye.common.views import redirect_next
 from wuye.dunning import services as dunning
 from wuye.dunning.choices import AccountClass
 from wuye.dunning.models import Episode, Task
@@ -170,8 +171,8 @@ def contact(request, pk: int):
     party_id = _int(request.POST.get("party") or request.GET.get("party")) or None
     task_hint = Task.objects.filter(pk=_int(request.POST.get("task") or request.GET.get("task")), unit=unit).first()
     party, phones = _phones(unit, request.user, today, party_id, task_hint)
-    initial = {"outcome": request.GET.get("outcome", ""), "task": request.GET.get("task"),
-               "corrects": request.GET.get("corrects"), "channel": ContactChannel.CALL}
+    initial = {"outcome": request.GET.get("outcome", ""), "task": _int(request.GET.get("task")) or None,
+               "corrects": _int(request.GET.get("corrects")) or None, "channel": ContactChannel.CALL}
     form = ContactForm(request.POST or None, phones=phones, initial=initial, today=today)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -189,7 +190,7 @@ def contact(request, pk: int):
             _add_errors(form, exc)
         else:
             messages.success(request, f"{unit.code}：已记录“{Outcome(d['outcome']).label}”。")
-            return redirect(request.POST.get("next") or "casework:worklist")
+            return redirect_next(request, "casework:worklist")
     mine = Episode.objects.filter(unit=unit, closed_on__isnull=True)
     if party is not None:
         mine = mine.filter(party=party)
@@ -230,10 +231,7 @@ def visit(request, pk: int):
             _add_errors(form, exc)
         else:
             messages.success(request, f"{unit.code}：已记录上门“{Outcome(d['outcome']).label}”。")
-            back = request.POST.get("next", "")
-            if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-                return redirect(back)
-            return redirect("casework:case", pk=unit.pk)
+            return redirect_next(request, "casework:case", pk=unit.pk)
     return render(request, "casework/visit.html", {
         "unit": unit, "party": party, "form": form, "next": request.GET.get("next", ""),
         "open_fen": services.open_fen_of(unit, party.pk if party else None),
@@ -369,7 +367,7 @@ def work_order_update(request, pk: int):
             messages.error(request, validation_errors_text(exc))
     else:
         messages.error(request, "请选择工单状态。")
-    return redirect(request.POST.get("next") or "casework:work-orders")
+    return redirect_next(request, "casework:work-orders")
 
 
 @login_required
@@ -542,10 +540,7 @@ def desk_team(request):
                 messages.error(request, validation_errors_text(exc))
             else:
                 messages.success(request, f"已将 {n_terr} 个责任区和 {n_tasks} 项待办任务从 {src} 移交给 {dst}。")
-        back = request.POST.get("next", "")
-        if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-            return redirect(back)
-        return redirect("casework:desk-team")
+        return redirect_next(request, "casework:desk-team")
     from django.db.models import Count, Q
 
     rows = collectors.annotate(
@@ -563,7 +558,7 @@ def desk_territories(request):
     project = next((p for p in projects if str(p.pk) == (request.POST.get("project") or request.GET.get("project"))),
                    projects[0] if projects else None)
     if request.method == "POST":
-        building = Building.objects.filter(project=project, pk=request.POST.get("building") or 0).first()
+        building = Building.objects.filter(project=project, pk=_int(request.POST.get("building"))).first()
         raw_floor, raw_user = (request.POST.get("floor") or "").strip(), request.POST.get("to_user") or ""
         to_user = User.objects.filter(pk=raw_user).first() if raw_user.isdigit() else None
         try:
@@ -594,10 +589,6 @@ def desk_territories(request):
 def desk_debrief(request):
     _manager(request.user)
     day = timezone.localdate() - dt.timedelta(days=1)
-    if request.GET.get("date"):
-        try:
-            day = dt.date.fromisoformat(request.GET["date"])
-        except ValueError:
-            messages.error(request, "日期格式应为 YYYY-MM-DD。")
+    day = date_param(request.GET, "date", day)
     return render(request, "casework/desk_debrief.html", {"day": day,
                                                           "rows": selectors.debrief(user=request.user, day=day)})

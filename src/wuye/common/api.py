@@ -1,21 +1,55 @@
-"""One error format for the whole API: {"error": {"code", "message", "fields"}}."""
+"""One error format for the whole API: {"error": {"code", "message", "fields"}}.
+
+The one exception handler also turns what services and helpers raise into that shape, so an endpoint never
+has to catch them itself: Django's ``ValidationError`` → 400 with its messages by field, a bad query parameter
+(``wuye.common.params.BadParameter``) → 400 naming it, ``Http404`` → 404 and ``PermissionDenied`` → 403 with a
+Chinese message that names no model.
+"""
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from wuye.common.params import BadParameter
+
+NOT_FOUND = "未找到，或不在您的权限范围内。"
+FORBIDDEN = "您没有执行该操作的权限。"
+
+
+def _validation_detail(exc: DjangoValidationError):
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for m in errs] for field, errs in exc.message_dict.items()}
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
 
 def exception_handler(exc, context):
+    message = None
+    if isinstance(exc, BadParameter):
+        message = str(exc)
+        exc = exceptions.ValidationError({exc.name: [exc.message]}, code="invalid_parameter")
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(_validation_detail(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(NOT_FOUND)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or FORBIDDEN)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     data = response.data
     code = getattr(exc, "default_code", "error")
+    bad_parameter = message
     if isinstance(data, dict) and "detail" in data and len(data) == 1:
         message, fields = str(data["detail"]), {}
     else:
-        message, fields = "提交的数据有误", data
+        message, fields = bad_parameter or "提交的数据有误", data
+    if bad_parameter:
+        code = "invalid_parameter"
     response.data = {"error": {"code": code, "message": message, "fields": fields}}
     return response
 

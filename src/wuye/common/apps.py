@@ -10,6 +10,7 @@ class CommonConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models import Field, ForeignObject
 
+        from wuye.common import checks  # noqa: F401  (registers wuye.E001)
         from wuye.common.lookups import InIds
         from wuye.common.sqlite import ensure_wal
 

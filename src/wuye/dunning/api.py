@@ -3,7 +3,6 @@ and a manager changes the text through the guardrails); delivery receipts."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import logging
 
@@ -20,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wuye.accounts.permissions import can_manage_team
+from wuye.common.params import date_param
 from wuye.dunning import services
 from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.models import MessageTemplate
@@ -38,11 +38,7 @@ class CollectionView(APIView):
                    responses=CollectionSerializer)
     def get(self, request, pk: int):
         unit = unit_visible_or_404(request.user, pk)
-        raw = request.query_params.get("as_of")
-        try:
-            as_of = dt.date.fromisoformat(raw) if raw else timezone.localdate()
-        except ValueError as exc:
-            raise ValidationError({"as_of": "日期格式应为 YYYY-MM-DD。"}) from exc
+        as_of = date_param(request.query_params, "as_of", timezone.localdate())
         return Response(CollectionSerializer(collection_state(unit, as_of=as_of)).data)
 
 

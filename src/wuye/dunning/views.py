@@ -17,6 +17,8 @@ from django.views.decorators.http import require_POST
 
 from wuye.accounts.permissions import can_manage_team
 from wuye.common.forms import bootstrap, validation_errors_text
+from wuye.common.params import date_param, id_param
+from wuye.common.views import redirect_next
 from wuye.dunning import calendar as workcal
 from wuye.dunning import services
 from wuye.dunning.choices import ActionStatus, Channel, DayKind, HoldKind, TaskStatus
@@ -45,13 +47,9 @@ def overview(request):
     """Today's outbox by status, recent runs, and what would happen tomorrow (per project, with reasons)."""
     projects = projects_visible(request.user).order_by("code")
     today = timezone.localdate()
-    project = projects.filter(pk=request.GET.get("project")).first() or projects.first()
-    day = today + dt.timedelta(days=1)
-    if request.GET.get("date"):
-        try:
-            day = dt.date.fromisoformat(request.GET["date"])
-        except ValueError:
-            messages.error(request, "日期格式应为 YYYY-MM-DD。")
+    project_id = id_param(request.GET, "project")
+    project = (projects.filter(pk=project_id).first() if project_id else None) or projects.first()
+    day = date_param(request.GET, "date", today + dt.timedelta(days=1))
     rows, total = [], 0
     preview = None
     if project is not None:
@@ -120,7 +118,8 @@ def policy_detail(request, pk: int):
 
 @login_required
 def template_edit(request, pk: int):
-    template = get_object_or_404(MessageTemplate, pk=pk)
+    template = get_object_or_404(MessageTemplate.objects.filter(
+        Q(project__isnull=True) | Q(project__in=projects_visible(request.user))), pk=pk)
     form = TemplateForm(request.POST or None, instance=template)
     if request.method == "POST":
         _manager(request.user)
@@ -146,8 +145,9 @@ def outbox(request):
         qs = qs.filter(status=status)
     if channel:
         qs = qs.filter(channel=channel)
-    if request.GET.get("date"):
-        qs = qs.filter(decided_on=request.GET["date"])
+    day = date_param(request.GET, "date")
+    if day is not None:
+        qs = qs.filter(decided_on=day)
     page = Paginator(qs, PAGE).get_page(request.GET.get("page"))
     return render(request, "dunning/outbox.html", {
         "page_obj": page, "statuses": ActionStatus.choices, "channels": Channel.choices, "status": status,
@@ -185,7 +185,7 @@ def task_close(request, pk: int):
         messages.error(request, validation_errors_text(exc))
     else:
         messages.success(request, "任务已完成。")
-    return redirect(request.POST.get("next") or "dunning:tasks")
+    return redirect_next(request, "dunning:tasks")
 
 
 @login_required
@@ -310,16 +310,11 @@ def notices(request):
 
     buildings = buildings_visible(request.user).order_by("project__code", "code")
     params = request.POST if request.method == "POST" else request.GET
-    day = None
-    if params.get("date"):
-        try:
-            day = dt.date.fromisoformat(params["date"])
-        except ValueError:
-            messages.error(request, "日期格式应为 YYYY-MM-DD。")
+    day = date_param(params, "date", None)
     qs = (actions_visible(request.user).filter(channel__in=[Channel.NOTICE, Channel.REGISTERED])
           .exclude(status=ActionStatus.CANCELLED))
     qs = qs.filter(decided_on=day) if day else qs.filter(printed_at__isnull=True)
-    building = buildings.filter(pk=params.get("building") or 0).first()
+    building = buildings.filter(pk=id_param(params, "building", 0)).first()
     fmt = params.get("format")
     if building is not None and fmt in ("pdf", "xlsx"):
         actions = list(qs.filter(unit__building=building).select_related("unit__project", "step__template")
@@ -385,7 +380,7 @@ def poster(request):
     from wuye.dunning.notices import poster_pdf
     from wuye.estate.selectors import projects_visible
 
-    project = get_object_or_404(projects_visible(request.user), pk=request.GET.get("project") or 0)
+    project = get_object_or_404(projects_visible(request.user), pk=id_param(request.GET, "project", 0))
     today = timezone.localdate()
     nxt = Bill.objects.filter(project=project, is_void=False, due_date__gte=today).aggregate(
         due=Min("due_date"), period=Min("period_start"))

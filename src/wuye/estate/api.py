@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from wuye.accounts.services import pii_reveal
+from wuye.common.http import client_ip
 from wuye.estate.filtersets import UnitFilterSet
 from wuye.estate.selectors import (
     UNIT_ORDER,
@@ -74,5 +75,5 @@ class ContactPointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True, methods=["post"])
     def reveal(self, request, pk=None):
         contact = self.get_object()
-        value = pii_reveal(actor=request.user, obj=contact, field="value", ip=request.META.get("REMOTE_ADDR"))
+        value = pii_reveal(actor=request.user, obj=contact, field="value", ip=client_ip(request))
         return Response({"value": value})

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import django_filters
 
+from wuye.common.filters import BoundedFilterSet, IntFilter
 from wuye.estate.choices import OccupancyState, PropertyType
 from wuye.estate.models import Unit
 from wuye.estate.selectors import unit_search_q
 
 
-class UnitFilterSet(django_filters.FilterSet):
+class UnitFilterSet(BoundedFilterSet):
     q = django_filters.CharFilter(method="filter_q", label="搜索")
-    project = django_filters.NumberFilter(field_name="project_id", label="项目")
-    building = django_filters.NumberFilter(field_name="building_id", label="楼栋")
+    project = IntFilter(field_name="project_id", label="项目")
+    building = IntFilter(field_name="building_id", label="楼栋")
     property_type = django_filters.ChoiceFilter(choices=PropertyType.choices, label="物业类型")
     state = django_filters.ChoiceFilter(choices=OccupancyState.choices, label="入住状态")
-    floor = django_filters.NumberFilter(label="楼层")
+    floor = IntFilter(label="楼层")
     area_min = django_filters.NumberFilter(field_name="area", lookup_expr="gte", label="面积≥")
     area_max = django_filters.NumberFilter(field_name="area", lookup_expr="lte", label="面积≤")
 

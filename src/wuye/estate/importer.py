@@ -58,7 +58,7 @@ from wuye.estate.models import (
     Unit,
     UnitStateChange,
 )
-from wuye.estate.services import party_natural_key
+from wuye.estate.services import parties_match, party_natural_key
 
 __all__ = ["COLUMNS", "ImportRejected", "RowError", "import_run", "import_submit", "read_table"]
 logger = logging.getLogger(__name__)
@@ -484,39 +484,47 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
         Unit.objects.bulk_update(state_changed, ["state"], batch_size=500)
         counts["states_recorded"] = len(state_changed)
 
-        # Parties (owners, tenants, signers)
-        wanted_parties: dict[str, dict] = {}
-        row_keys: list[dict[str, str | None]] = []
+        # Parties (owners, tenants, signers), matched only within the actor's scope (parties_match): a key
+        # of a party the actor may not see makes a new party of this project, never a link to that one.
+        wanted_parties: dict[tuple[str, int], dict] = {}
+        row_keys: list[dict[str, tuple[str, int] | None]] = []
         for r in rows:
             d = r.data
-            keys: dict[str, str | None] = {"owner": None, "tenant": None, "signer": None}
+            pid = projects[d["project_code"]].pk
+            keys: dict[str, tuple[str, int] | None] = {"owner": None, "tenant": None, "signer": None}
             fallback = f"{d['project_code']}|{d['unit_code']}"
             if d.get("owner_name"):
-                k = party_natural_key(d["owner_name"], d["owner_id_number"], d.get("owner_mobile"), fallback)
+                k = (party_natural_key(d["owner_name"], d["owner_id_number"], d.get("owner_mobile"), fallback), pid)
                 wanted_parties.setdefault(k, {"kind": d["owner_kind"], "name": d["owner_name"],
                                               "id_number": d["owner_id_number"]})
                 keys["owner"] = k
             if d.get("tenant_name"):
-                k = party_natural_key(d["tenant_name"], "", d.get("tenant_mobile"), fallback + "|t")
+                k = (party_natural_key(d["tenant_name"], "", d.get("tenant_mobile"), fallback + "|t"), pid)
                 wanted_parties.setdefault(k, {"kind": PartyKind.PERSON, "name": d["tenant_name"], "id_number": ""})
                 keys["tenant"] = k
             if d.get("signer_name"):
-                k = party_natural_key(d["signer_name"], "", d.get("signer_mobile"), fallback + "|s")
+                k = (party_natural_key(d["signer_name"], "", d.get("signer_mobile"), fallback + "|s"), pid)
                 wanted_parties.setdefault(k, {"kind": PartyKind.PERSON, "name": d["signer_name"], "id_number": ""})
                 keys["signer"] = k
             row_keys.append(keys)
-        parties: dict[str, Party] = {}
-        all_keys = list(wanted_parties)
-        for chunk in _chunks(all_keys):
-            for p in Party.objects.filter(natural_key__in=chunk):
-                parties[p.natural_key] = p
-        new_parties = [Party(natural_key=k, **v) for k, v in wanted_parties.items() if k not in parties]
-        Party.objects.bulk_create(new_parties, batch_size=1000)
+        matches = parties_match(actor=actor, wanted=set(wanted_parties))
+        parties: dict[tuple[str, int], Party] = {}
+        new_parties: dict[str, Party] = {}
+        for wanted, match in matches.items():
+            if isinstance(match, Party):
+                parties[wanted] = match
+            elif match not in new_parties:  # two keys may resolve to one new key (the same person twice)
+                new_parties[match] = Party(natural_key=match, **wanted_parties[wanted])
+        Party.objects.bulk_create(list(new_parties.values()), batch_size=1000)
         counts["parties_created"] += len(new_parties)
         if new_parties:
-            for chunk in _chunks([p.natural_key for p in new_parties]):
+            created: dict[str, Party] = {}
+            for chunk in _chunks(list(new_parties)):
                 for p in Party.objects.filter(natural_key__in=chunk):
-                    parties[p.natural_key] = p
+                    created[p.natural_key] = p
+            for wanted, match in matches.items():
+                if not isinstance(match, Party):
+                    parties[wanted] = created[match]
 
         # Owners and tenants: compare with the rows in force; end and start where they differ.
         unit_ids = [u.pk for u in units.values()]
@@ -678,6 +686,7 @@ def _import_work(job: ImportJob, finish) -> ImportJob:
         ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
 
     clean, errors = validate_rows(table, header_index, colmap, progress)
+    errors = errors or scope_errors(clean, job.created_by)
     if errors:
         return finish(ImportJob.Status.FAILED, errors=[e.as_dict() for e in errors], processed_rows=job.total_rows)
     if not clean:
@@ -692,6 +701,20 @@ def _import_work(job: ImportJob, finish) -> ImportJob:
     if previous is not None:
         job.warnings = [*job.warnings, f"与导入 #{previous.pk} 的文件内容相同。"]
     return finish(ImportJob.Status.SUCCEEDED, summary=summary)
+
+
+def scope_errors(rows: list[CleanRow], actor: User | None) -> list[RowError]:
+    """Rows naming an existing project the importing user does not work in: an import never changes (or
+    links parties of) another project."""
+    from wuye.estate.selectors import projects_visible
+
+    codes = {r.data["project_code"] for r in rows}
+    existing = set(Project.objects.filter(code__in=codes).values_list("code", flat=True))
+    if not existing or actor is None:
+        return []
+    allowed = set(projects_visible(actor).filter(code__in=existing).values_list("code", flat=True))
+    return [RowError(r.row, KEY_TO_HEADER["project_code"], r.data["project_code"], "不在您负责的项目内")
+            for r in rows if r.data["project_code"] in existing - allowed]
 
 
 def purge_old_import_files(days: int = 180) -> int:

@@ -21,7 +21,7 @@ def projects_visible(user: User) -> QuerySet[Project]:
 
 
 def buildings_visible(user: User) -> QuerySet[Building]:
-    if user.territory_bound:
+    if getattr(user, "territory_bound", False):
         return Building.objects.filter(pk__in=user.territories.values("building_id")).select_related("project")
     return Building.objects.filter(project_scope_q(user, "project__")).select_related("project")
 
@@ -115,3 +115,15 @@ def liable_parties_of(unit_ids: list[int], on: dt.date) -> dict[int, Party]:
 def liable_party(unit: Unit, on: dt.date) -> Party | None:
     """Who owes the fees of ``unit`` on ``on`` (see ``liable_party_ids``)."""
     return liable_parties_of([unit.pk], on).get(unit.pk)
+
+
+def import_jobs_visible(user: User):
+    """Import jobs ``user`` may see: every job for company-wide staff (no project assignment) and superusers;
+    otherwise the jobs they uploaded (a job names no project until it is read, and its error report quotes
+    the file's rows)."""
+    from wuye.estate.models import ImportJob
+
+    qs = ImportJob.objects.select_related("created_by")
+    if user.is_superuser or (not getattr(user, "territory_bound", False) and not user.projects.exists()):
+        return qs
+    return qs.filter(created_by=user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,22 +23,64 @@ def party_natural_key(name: str, id_number: str, phone: tuple[str, str] | None, 
     return f"n:{fallback}|{name}"
 
 
+def parties_match(*, actor: User, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], Party | str]:
+    """Resolve natural keys within ``actor``'s scope: (key, project id) → the existing party, or the key a new
+    party must take.
+
+    A party is matched only if ``actor`` may see it (``parties_visible``: linked to a unit in their scope). The
+    same key outside that scope — an ID number of another project's owner — is never matched, named or
+    touched: a new party is created under ``key#p<project id>`` (the key itself is taken), so nothing of the
+    other project leaks through a form or an import (issue 14, decision 50). Set-based: two queries.
+    """
+    from wuye.estate.selectors import parties_visible
+
+    if not wanted:
+        return {}
+    candidates = {k for k, _ in wanted} | {f"{k}#p{pid}" for k, pid in wanted}
+    found: dict[str, Party] = {}
+    names = sorted(candidates)
+    for i in range(0, len(names), 500):
+        for party in Party.objects.filter(natural_key__in=names[i:i + 500]):
+            found[party.natural_key] = party
+    visible = set(parties_visible(actor).filter(pk__in=[p.pk for p in found.values()]).values_list("pk", flat=True)) \
+        if found else set()
+    result: dict[tuple[str, int], Party | str] = {}
+    for key, pid in wanted:
+        scoped = f"{key}#p{pid}"
+        for candidate in (key, scoped):
+            party = found.get(candidate)
+            if party is not None and party.pk in visible:
+                result[(key, pid)] = party
+                break
+        else:
+            if key not in found:
+                result[(key, pid)] = key
+            elif scoped not in found:
+                result[(key, pid)] = scoped
+            else:  # both taken by parties the actor may not see (e.g. another territory's): a key of its own
+                result[(key, pid)] = f"{scoped}#{secrets.token_hex(4)}"
+    return result
+
+
 @transaction.atomic
 def party_get_or_create(
-    *, actor: User, kind: str, name: str, id_number: str = "", mobile: str = "", fallback: str
+    *, actor: User, kind: str, name: str, id_number: str = "", mobile: str = "", fallback: str, project_id: int
 ) -> tuple[Party, bool]:
-    """Find a party by its natural key or create it (with its mobile as the primary contact)."""
+    """Find a party within ``actor``'s scope by its natural key, or create it (with its mobile as the primary
+    contact). A party of the same key that ``actor`` may not see is never returned (see ``parties_match``)."""
     phone = (ContactKind.MOBILE, mobile) if mobile else None
-    key = party_natural_key(name, id_number, phone, fallback)
-    party, created = Party.objects.get_or_create(
-        natural_key=key, defaults={"kind": kind, "name": name, "id_number": id_number}
-    )
-    if created:
-        audit_record(actor=actor, verb="party.create", obj=party, after=snapshot(party))
-        if mobile:
-            contact_add(actor=actor, party=party, kind=ContactKind.MOBILE, value=mobile,
-                        source=ContactSource.OWNER, is_primary=True)
-    return party, created
+    base = party_natural_key(name, id_number, phone, fallback)
+    match = parties_match(actor=actor, wanted={(base, project_id)})[(base, project_id)]
+    if isinstance(match, Party):
+        return match, False
+    party = Party(natural_key=match, kind=kind, name=name, id_number=id_number)
+    party.full_clean()
+    party.save()
+    audit_record(actor=actor, verb="party.create", obj=party, after=snapshot(party))
+    if mobile:
+        contact_add(actor=actor, party=party, kind=ContactKind.MOBILE, value=mobile,
+                    source=ContactSource.OWNER, is_primary=True)
+    return party, True
 
 
 @transaction.atomic

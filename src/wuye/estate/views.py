@@ -18,14 +18,18 @@ from wuye.accounts.models import AuditEvent
 from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, pii_reveal
 from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.common.http import client_ip
+from wuye.common.params import id_param
+from wuye.common.views import redirect_next
 from wuye.estate import exports, forms, importer, services
 from wuye.estate.choices import OccupantRole
 from wuye.estate.filtersets import UnitFilterSet
-from wuye.estate.models import ImportJob, Occupancy, Party, Unit
+from wuye.estate.models import Occupancy, Party, Unit
 from wuye.estate.selectors import (
     UNIT_ORDER,
     buildings_visible,
     contacts_visible,
+    import_jobs_visible,
     parties_visible,
     projects_visible,
     unit_visible_or_404,
@@ -69,9 +73,8 @@ def unit_list(request):
         "filterset": filterset,
         "page_obj": page,
         "projects": projects_visible(request.user).order_by("code"),
-        "buildings": buildings_visible(request.user).filter(
-            project_id=request.GET.get("project") or None
-        ).order_by("code") if (request.GET.get("project") or "").isdigit() else [],
+        "buildings": buildings_visible(request.user).filter(project_id=project_id).order_by("code")
+        if (project_id := id_param(request.GET, "project")) else [],
     }
     return render(request, "estate/unit_list.html", context)
 
@@ -157,7 +160,7 @@ def contact_reveal(request, pk: int):
     if contact is None:
         raise Http404("联系方式不存在或不在您的责任区内。")
     try:
-        value = pii_reveal(actor=request.user, obj=contact, field="value", ip=request.META.get("REMOTE_ADDR"))
+        value = pii_reveal(actor=request.user, obj=contact, field="value", ip=client_ip(request))
     except PermissionError as exc:
         return HttpResponseForbidden(str(exc))
     if contact.kind in ("mobile", "landline"):
@@ -183,7 +186,7 @@ def import_list(request):
             messages.error(request, str(exc))
             return redirect("estate:import-list")
         return redirect("estate:import-detail", pk=job.pk)
-    jobs = ImportJob.objects.select_related("created_by").order_by("-created_at")[:50]
+    jobs = import_jobs_visible(request.user).order_by("-created_at")[:50]
     return render(request, "estate/import_list.html", {"jobs": jobs, "columns": importer.COLUMNS})
 
 
@@ -197,21 +200,21 @@ def import_template(request):
 @login_required
 def import_detail(request, pk: int):
     permissions.require(permissions.can_import, request.user)
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = get_object_or_404(import_jobs_visible(request.user), pk=pk)
     return render(request, "estate/import_detail.html", {"job": job})
 
 
 @login_required
 def import_progress(request, pk: int):
     permissions.require(permissions.can_import, request.user)
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = get_object_or_404(import_jobs_visible(request.user), pk=pk)
     return render(request, "estate/_import_progress.html", {"job": job})
 
 
 @login_required
 def import_error_report(request, pk: int):
     permissions.require(permissions.can_import, request.user)
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = get_object_or_404(import_jobs_visible(request.user), pk=pk)
     if not job.errors:
         raise Http404("该导入没有错误报告。")
     stream = importer.error_report_xlsx(job)
@@ -253,7 +256,8 @@ def unit_occupancy(request, pk: int):
         with transaction.atomic():
             party, _ = services.party_get_or_create(
                 actor=request.user, kind=data["kind"], name=data["name"], id_number=data["id_number"],
-                mobile=data["mobile"], fallback=f"{unit.project.code}|{unit.code}")
+                mobile=data["mobile"], fallback=f"{unit.project.code}|{unit.code}",
+                project_id=unit.project_id)
             services.occupancy_start(actor=request.user, unit=unit, party=party, role=data["role"],
                                      start=data["start"], source="staff")
     except ValidationError as exc:
@@ -298,7 +302,4 @@ def contact_validity(request, pk: int):
         messages.success(request, f"已标记为“{contact.get_validity_display()}”。")
     else:
         messages.error(request, "未保存：" + form_errors_text(form))
-    back = request.POST.get("next", "")
-    if back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect("estate:party-detail", pk=contact.party_id)
+    return redirect_next(request, "estate:party-detail", pk=contact.party_id)

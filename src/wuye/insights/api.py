@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wuye.common.params import BadParameter, date_param, id_param, int_param
 from wuye.estate.selectors import projects_visible
 from wuye.insights import selectors
 from wuye.insights.metrics import AGE_LABELS, month_start
@@ -32,8 +33,8 @@ def _period(request) -> dt.date:
     if not raw:
         return month_start(timezone.localdate())
     try:
-        return dt.date.fromisoformat(f"{raw}-01")
-    except ValueError as exc:
+        return date_param({"period": f"{raw}-01"}, "period")
+    except BadParameter as exc:
         raise ValidationError({"period": "月份格式为 YYYY-MM。"}) from exc
 
 
@@ -110,10 +111,7 @@ class TrendView(APIView):
     @extend_schema(parameters=[OpenApiParameter("months", int, description="1–60，默认 24")],
                    responses=TrendPointSerializer(many=True))
     def get(self, request):
-        try:
-            months = max(1, min(60, int(request.query_params.get("months", 24))))
-        except ValueError as exc:
-            raise ValidationError({"months": "必须是整数。"}) from exc
+        months = max(1, min(60, int_param(request.query_params, "months", 24)))
         return Response(TrendPointSerializer(selectors.trend(user=request.user, months=months), many=True).data)
 
 
@@ -158,10 +156,7 @@ class UnitsView(generics.ListAPIView):
 
     def get_queryset(self):
         q = self.request.query_params
-        try:
-            filters = {n: int(q[n]) if q.get(n) else None for n in ("project", "building", "collector", "fee_item")}
-        except ValueError as exc:
-            raise ValidationError({"detail": "编号必须是整数。"}) from exc
+        filters = {n: id_param(q, n) for n in ("project", "building", "collector", "fee_item")}
         bucket = q.get("bucket")
         if bucket and bucket not in selectors.BUCKETS:
             raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
@@ -329,10 +324,7 @@ class CreditView(APIView):
         today = timezone.localdate()
         party = None
         if request.query_params.get("party"):
-            try:
-                pid = int(request.query_params["party"])
-            except ValueError as exc:
-                raise ValidationError({"party": "编号必须是整数。"}) from exc
+            pid = id_param(request.query_params, "party")
             if not parties_visible(request.user).filter(pk=pid).exists():
                 raise ValidationError({"party": "业户不存在或不在您的范围内。"})
             party = credits(today=today, party_ids=[pid]).get(pid)

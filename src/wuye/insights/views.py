@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from wuye.common.params import date_param, id_param
 from wuye.estate.models import Project
 from wuye.estate.selectors import projects_visible
 from wuye.insights import permissions, selectors, tables
@@ -27,18 +28,12 @@ from wuye.legal.models import ClockSummary
 def _period(request) -> dt.date:
     today = timezone.localdate()
     raw = request.GET.get("period", "")
-    try:
-        period = dt.date.fromisoformat(f"{raw}-01") if raw else month_start(today)
-    except ValueError:
-        return month_start(today)
+    period = date_param({"period": f"{raw}-01"}, "period") if raw else month_start(today)
     return min(period, month_start(today))
 
 
 def _int(request, name: str) -> int | None:
-    try:
-        return int(request.GET.get(name, "")) or None
-    except ValueError:
-        return None
+    return id_param(request.GET, name)
 
 
 def dashboard_context(request, period: dt.date) -> dict:

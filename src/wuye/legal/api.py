@@ -18,6 +18,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wuye.common.params import date_param, int_param
 from wuye.dunning.models import Action, Task
 from wuye.estate.models import Party
 from wuye.estate.selectors import projects_visible, units_visible
@@ -51,12 +52,7 @@ def _errors(exc: DjangoValidationError) -> ValidationError:
 
 
 def _date(raw: str | None, name: str = "as_of") -> dt.date:
-    if not raw:
-        return timezone.localdate()
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValidationError({name: "日期格式应为 YYYY-MM-DD。"}) from exc
+    return date_param({name: raw}, name, timezone.localdate())
 
 
 # --- serializers -------------------------------------------------------------------------------------------
@@ -485,10 +481,9 @@ class CourtFeeView(APIView):
     @extend_schema(parameters=[OpenApiParameter("amount_fen", int, required=True),
                                OpenApiParameter("kind", str, enum=list(KINDS))], responses=CourtFeeSerializer)
     def get(self, request):
-        try:
-            amount = int(request.query_params.get("amount_fen", ""))
-        except ValueError as exc:
-            raise ValidationError({"amount_fen": "请求金额必须是整数（分）。"}) from exc
+        amount = int_param(request.query_params, "amount_fen", min_value=0)
+        if amount is None:
+            raise ValidationError({"amount_fen": "请求金额必须是整数（分）。"})
         try:
             fee = court_fee(amount, request.query_params.get("kind", "lawsuit"))
         except ValueError as exc:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.common.views import redirect_next
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, Task
 from wuye.estate.selectors import projects_visible, units_visible
@@ -319,12 +320,9 @@ def proof_upload(request, action_id: int):
         raise PermissionDenied("您的角色不能上传送达凭证。")
     action = get_object_or_404(_proof_actions(request.user), pk=action_id)
     form = ProofForm(request.POST, request.FILES)
-    back = request.POST.get("next") or "/legal/proofs/"
-    if not back.startswith("/"):
-        back = "/legal/proofs/"
     if not form.is_valid():
         messages.error(request, "未上传：" + form_errors_text(form))
-        return redirect(back)
+        return redirect_next(request, "legal:proofs")
     d = form.cleaned_data
     try:
         proof = services.proof_upload(actor=request.user, upload=d["file"], kind=d["kind"], action=action,
@@ -335,7 +333,7 @@ def proof_upload(request, action_id: int):
     else:
         messages.success(request, f"送达凭证已保存（SHA-256 {proof.sha256[:16]}…）"
                          + ("，该催缴已记为送达。" if proof.delivered else "。"))
-    return redirect(back)
+    return redirect_next(request, "legal:proofs")
 
 
 @login_required

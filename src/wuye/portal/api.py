@@ -11,6 +11,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from wuye.common.http import client_ip
 from wuye.portal import services
 
 
@@ -33,7 +34,7 @@ def wechat_notify(request):
     except UnicodeDecodeError:
         body = request.body.decode("utf-8", "replace")
     status, payload = services.wechat_notification_receive(
-        headers=_provider_headers(request), body=body, remote_addr=request.META.get("REMOTE_ADDR") or None)
+        headers=_provider_headers(request), body=body, remote_addr=client_ip(request) or None)
     return JsonResponse(payload, status=status, json_dumps_params={"ensure_ascii": False})
 
 
@@ -44,5 +45,5 @@ def alipay_notify(request):
     params = {key: request.POST.get(key, "") for key in request.POST}
     answer = services.alipay_notification_receive(
         params=params, body=raw.decode("utf-8", "replace"),
-        remote_addr=request.META.get("REMOTE_ADDR") or None)
+        remote_addr=client_ip(request) or None)
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")

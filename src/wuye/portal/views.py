@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from wuye.billing import documents
 from wuye.billing.models import Payment
 from wuye.common.forms import validation_errors_text
+from wuye.common.http import client_ip
 from wuye.portal import login, providers, services, throttle, wechat_oauth
 from wuye.portal.choices import Channel, OrderStatus, Provider
 from wuye.portal.links import LinkGone, link_resolve
@@ -36,8 +37,6 @@ GUESS_LIMIT = 20  # unknown tokens per address …
 GUESS_WINDOW = 600  # … per 10 minutes (counted in the database: the limit holds across processes)
 
 
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""
 
 
 def _guess_key(request) -> str:

@@ -1,0 +1,232 @@
+"""Issue 14 standing check: every URL pattern, walked from the URL conf, refuses an object of another
+project or territory (403/404, or 405 for a method the page does not take).
+
+The world: the shared test estate T1 billed and in arrears, with a dunning run and dispatch, a payment, a
+hold, a dispute and work order, a legal case with a deadline, a bank account, a pay link and order, an import
+job. The users work elsewhere: a manager scoped to project T2 and a collector whose territory is in T2. For
+each pattern, the word before each id (``units/<int:pk>``, ``cases/<int:pk>``, …) names the kind of object
+(``SEGMENTS``); the test takes T1's object of that kind and asks as each user, GET and POST. A new page under
+a known word is covered without touching this file; a page with a new word fails until the word is added
+(or the page is put in ``NOT_STAFF_SCOPED`` with the reason).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# word before the id → (app_label.Model, extra filter) — the kind of object the id names
+SEGMENTS: dict[str, tuple[str, dict]] = {
+    "units": ("estate.Unit", {}), "parties": ("estate.Party", {}), "owners": ("estate.Party", {}),
+    "contacts": ("estate.ContactPoint", {}), "imports": ("estate.ImportJob", {}), "projects": ("estate.Project", {}),
+    "buildings": ("estate.Building", {}), "payments": ("billing.Payment", {}), "bills": ("billing.Bill", {}),
+    "installments": ("billing.InstallmentPlan", {}), "approvals": ("billing.Adjustment", {}),
+    "runs": ("billing.BillRun", {}), "policies": ("dunning.Policy", {}),
+    "templates": ("dunning.MessageTemplate", {"project__isnull": False}),
+    "message-templates": ("dunning.MessageTemplate", {"project__isnull": False}),
+    "outbox": ("dunning.Action", {}), "tasks": ("dunning.Task", {}), "holds": ("dunning.Hold", {}),
+    "disputes": ("casework.Dispute", {}), "work-orders": ("casework.WorkOrder", {}),
+    "referrals": ("dunning.Task", {}), "cases": ("legal.LegalCase", {}), "deadlines": ("legal.CaseDeadline", {}),
+    "packs": ("legal.EvidencePack", {}), "proofs": ("dunning.Action", {}), "file": ("legal.DeliveryProof", {}),
+    "orders": ("portal.PaymentOrder", {}), "links": ("portal.PayLink", {}),
+    "statements": ("banking.StatementImport", {}), "bank-statements": ("banking.StatementImport", {}),
+    "lines": ("banking.StatementLine", {}), "accounts": ("banking.BankAccount", {}),
+    "mandates": ("banking.Mandate", {}), "batches": ("banking.DebitBatch", {}),
+    "territories": ("accounts.Territory", {}), "audit-events": ("accounts.AuditEvent", {}),
+    "disclosure": ("insights.Disclosure", {}), "doorstep": ("estate.Unit", {}),
+    "photos": ("casework.VisitPhoto", {}),
+}
+# the same word naming another kind under one prefix
+ROUTE_SEGMENTS = {("casework/contacts/", "contacts"): ("casework.ContactAttempt", {})}
+# values for the non-id arguments
+STRINGS = {"kind": "lawyer_letter", "fmt": "pdf", "format": "json", "table": "units"}
+DESK_KINDS = {"adjustment": "billing.Adjustment", "plan": "billing.InstallmentPlan"}
+
+# Patterns not scoped by staff project or territory — each with the reason; nothing else is skipped.
+NOT_STAFF_SCOPED = {
+    "p/": "the owner portal: reached by the link's unguessable token, not by staff scope (tests/portal)",
+    "api/v1/receipts/": "provider delivery receipts: a long random secret in the path (tests/dunning/test_receipts)",
+    "casework/talking-points/": "the talking-point library is company-wide (no project); managers edit it",
+    "api/v1/talking-points/": "the same company-wide library through the API",
+    "admin/": "Django admin: superusers only (is_staff), outside the role scopes",
+    "gongshi/": "the public disclosure page: no login, aggregates only (tests/insights)",
+}
+# Kinds of object this world does not build (so their pages are not probed here), with the reason.
+NOT_BUILT = {
+    "billing.Adjustment": "no adjustment is requested in this world",
+    "billing.InstallmentPlan": "no installment plan in this world",
+    "legal.EvidencePack": "building a pack takes ~10 s; its pages go through the case's scope (legal.case)",
+    "legal.DeliveryProof": "no proof uploaded here", "banking.StatementImport": "no statement imported here",
+    "banking.StatementLine": "no statement imported here", "banking.Mandate": "no mandate here",
+    "banking.DebitBatch": "no debit batch here",
+    "portal.PaymentOrder": "placing an order needs a provider stand-in (tests/portal); refunds are finance's",
+    "insights.Disclosure": "publishing needs 20 billed units in a quarter; the poster is scoped like the list",
+    "casework.VisitPhoto": "no visit photo here; the photo view checks the unit's scope (tests/casework)",
+    "casework.ContactAttempt": "no contact recorded here; undo checks the unit's scope (tests/casework)",
+}
+
+
+def _routes(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p
+
+
+def _params(route: str) -> list[tuple[str, str, str]]:
+    """(word before it, converter, name) for each argument of a route (path() and DRF's regex routes)."""
+    out = []
+    for m in re.finditer(r"([\w-]+)/<(?:(\w+):)?(\w+)>|([\w-]+)/\(\?P<(\w+)>", route):
+        if m.group(3):
+            out.append((m.group(1), m.group(2) or "str", m.group(3)))
+        else:
+            out.append((m.group(4), "int", m.group(5)))
+    for m in re.finditer(r"<(?:(\w+):)?(\w+)>|\(\?P<(\w+)>", route):
+        name = m.group(2) or m.group(3)
+        if name not in {n for _, _, n in out}:
+            out.append(("", m.group(1) or "str", name))
+    return out
+
+
+def _url(route: str, values: dict) -> str:
+    url = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: str(values[m.group(1)]), route)
+    url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), url)
+    url = url.replace("^", "").replace("$", "").replace("\\.", ".").replace("/?", "/")
+    return "/" + url
+
+
+def _object(label: str, extra: dict, project):
+    model = apps.get_model(label)
+    qs = model.objects.filter(**extra)
+    fields = {f.name for f in model._meta.get_fields()}
+    for lookup in ("project", "unit__project", "occupancies__unit__project", "case__project", "party__occupancies__unit__project",
+                   "building__project", "statement__account__project", "account__project", "payment__unit__project"):
+        head = lookup.split("__")[0]
+        if head in fields:
+            try:
+                return qs.filter(**{lookup: project}).order_by("pk").first()
+            except Exception:  # noqa: BLE001 - a lookup this model does not have
+                continue
+    if label == "estate.Project":
+        return project
+    if label == "accounts.AuditEvent":
+        return qs.filter(project_id=project.pk).first()
+    if label == "estate.ImportJob":
+        return qs.first()
+    return None
+
+
+@pytest.fixture
+def world(alice, arrears_estate, tmp_path, settings, make_user):
+    """T1 full of objects; users who work only in T2."""
+    from wuye.accounts.choices import Role
+    from wuye.accounts.services import territory_assign
+    from wuye.billing.services import payment_record
+    from wuye.casework.services import dispute_open, work_order_open
+    from wuye.dunning.dispatch import dispatch
+    from wuye.dunning.engine import dunning_run
+    from wuye.dunning.models import MessageTemplate, Task
+    from wuye.estate.choices import PropertyType
+    from wuye.estate.models import Building, Project, Unit
+    from wuye.legal.services import case_open, deadline_add
+    from wuye.portal.links import link_create
+
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    t1 = arrears_estate["project"]
+    units = arrears_estate["units"]
+    dunning_run(as_of=dt.date(2026, 4, 20))
+    dispatch(now=dt.datetime(2026, 4, 20, 2, 0, tzinfo=dt.UTC))
+    payment_record(actor=alice, unit=units[1], amount_fen=5_000, method="cash")
+    owner = units[0].occupancies.get().party
+    case = case_open(actor=alice, project=t1, party=owner, on=dt.date(2026, 8, 1))
+    deadline_add(actor=alice, case=case, kind="other", due_on=dt.date(2026, 9, 1), note="test")
+    Task.objects.create(project=t1, unit=units[0], kind="referral", title="律师函转介", assignee_role="legal",
+                        due_on=dt.date(2026, 7, 20))
+    dispute = dispute_open(actor=alice, unit=units[2], reason="service", description="漏水")
+    work_order_open(actor=alice, dispute=dispute, title="修漏水", due_on=dt.date.today() + dt.timedelta(days=7))
+    MessageTemplate.objects.create(project=t1, code="t1", name="本项目模板", channel="sms",
+                                   body="您好，物业费账单已出，请及时缴纳。")
+    territory_assign(actor=alice, user=make_user("shoufei1", Role.COLLECTOR), building=arrears_estate["buildings"][0])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from wuye.estate.importer import import_submit
+
+    import_submit(actor=alice, upload=SimpleUploadedFile("t1.csv", "项目编码,项目名称\nT1,测试花园\n".encode()))
+    link_create(unit=units[3], actor=alice)
+    from wuye.banking.services import bank_account_save
+
+    bank_account_save(actor=alice, project=t1, name="收款户", bank="工商银行", account_no="1202 0201 0900 0012 345",
+                      layout="icbc_csv")
+
+    t2 = Project.objects.create(code="T2", name="别处", city="上海")
+    b2 = Building.objects.create(project=t2, code="A", name="A座", floors=2)
+    Unit.objects.create(project=t2, building=b2, floor=1, number="101", code="A-101",
+                        property_type=PropertyType.LOW_RISE, area=Decimal("90"))
+    manager = make_user("jingli2", Role.MANAGER, is_staff=True)
+    manager.projects.add(t2)
+    collector = make_user("shoufei2", Role.COLLECTOR)
+    territory_assign(actor=alice, user=collector, building=b2)
+    return {"t1": t1, "users": [manager, collector]}
+
+
+def test_no_page_or_endpoint_serves_another_projects_object(client, world):
+    from rest_framework.test import APIClient
+
+    t1 = world["t1"]
+    probed, unfilled, leaks = 0, set(), []
+    for route, _pattern in _routes(get_resolver().url_patterns):
+        params = _params(route)
+        if not params or any(route.startswith(prefix) for prefix in NOT_STAFF_SCOPED):
+            continue
+        if route.endswith("(?P<format>[a-z0-9]+)/?$") or "drf_format_suffix" in route:
+            continue  # the same views with a .json suffix
+        values, missing = {}, None
+        if "desk/approvals" in route:  # <str:kind>/<int:pk>: the kind names the model
+            params = [("approvals", "int", "pk")]
+            values["kind"] = "adjustment"
+        for word, _converter, name in params:
+            if name in STRINGS:
+                values[name] = STRINGS[name]
+                continue
+            if name == "hold_pk":
+                label, extra = "dunning.Hold", {}
+            elif word == "approvals" and "kind" in values:
+                label, extra = DESK_KINDS[values["kind"]], {}
+            else:
+                override = next((v for (prefix, w), v in ROUTE_SEGMENTS.items()
+                                 if route.startswith(prefix) and w == word), None)
+                assert override or word in SEGMENTS, f"{route}: add '{word}' to SEGMENTS (what its id names)"
+                label, extra = override or SEGMENTS[word]
+            obj = _object(label, extra, t1)
+            if obj is None:
+                missing = label
+                break
+            values[name] = obj.pk
+        if missing:
+            unfilled.add(missing)
+            continue
+        if all(name in STRINGS for _, _, name in params):
+            continue  # no object in the path (e.g. insights/export/<table>.xlsx): the user's own scope
+        url = _url(route, values)
+        for user in world["users"]:
+            for method in ("get", "post"):
+                if url.startswith("/api/"):
+                    api = APIClient()
+                    api.force_authenticate(user)
+                    response = getattr(api, method)(url, {}, format="json")
+                else:
+                    client.force_login(user)
+                    response = getattr(client, method)(url, {})
+                probed += 1
+                if response.status_code not in (403, 404, 405):
+                    leaks.append(f"{method.upper()} {url} as {user.username}: {response.status_code}")
+    assert leaks == [], "\n".join(leaks)
+    assert unfilled <= set(NOT_BUILT), f"kinds not built here and not explained: {unfilled - set(NOT_BUILT)}"
+    print(f"probed {probed} requests; kinds not built here: {sorted(unfilled)}")
+    assert probed >= 150, probed
