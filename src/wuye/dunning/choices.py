@@ -66,6 +66,13 @@ class ActionStatus(models.TextChoices):
     FAILED = "failed", "失败"
     UNCERTAIN = "uncertain", "待核实（发送结果未知）"
     CANCELLED = "cancelled", "已取消"
+    SUPERSEDED = "superseded", "已被后续阶段取代"
+    EXPIRED = "expired", "已过期未发"
+    BLOCKED = "blocked", "已拦截（内容不合规）"
+
+
+# statuses of an action that never went out and never will (the engine's cap does not count them)
+NEVER_SENT = (ActionStatus.CANCELLED, ActionStatus.SUPERSEDED, ActionStatus.EXPIRED, ActionStatus.BLOCKED)
 
 
 class AccountClass(models.TextChoices):

@@ -6,10 +6,17 @@
 2. Claim: a batch of due actions is taken with one conditional UPDATE (``status='pending'`` in the WHERE
    clause, a token per dispatcher), as Healthchecks' sendalerts does, so two dispatchers never take the
    same action.
-3. Check again: an account paid or held since the decision is cancelled, not contacted; outside its
-   window or over a frequency cap an action is handed back with the time it may go (deferred).
-4. Render and send: messages through the channel's backend; calls, visits, notices, referrals and
-   escalations become tasks for people.
+3. Read and triage: the batch's accounts are read set-based (``Reads``); then, holding the accounts
+   (``_lock_accounts``: an advisory lock per account on PostgreSQL, the database's write lock on SQLite),
+   the caps are read — counting what other dispatchers have in flight — and the pure ``triage`` gives each
+   action its ``Verdict``: paid or held since the decision → cancelled; a stage message overtaken by a
+   later stage or too old → superseded / expired; over a cap → handed back with the time it may go;
+   otherwise send or make a task. What is not sent is written before the accounts are let go, so the
+   per-account message cap holds under any number of dispatchers on any number of machines.
+4. Render, check and send: the text is checked against the law's limits again (``guardrails``: a text that
+   reached the database without the model's check is blocked, not sent, and the manager gets a task);
+   messages go through the channel's backend; calls, visits, notices, referrals and escalations become
+   tasks for people.
 5. Record: content, its hash, template version, periods demanded, address, provider id, status — and an
    ``ActionEvent`` for each change.
 """
@@ -21,37 +28,39 @@ import hashlib
 import json
 import re
 import uuid
+import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from wuye.billing.figures import Figures, demand_figures_many
-from wuye.billing.selectors import account_summaries
-from wuye.common.bulk import insert_rows, update_rows
+from wuye.billing.selectors import AccountSummary, account_summaries
+from wuye.common.bulk import insert_dicts, update_dicts
 from wuye.common.formatting import format_yuan
 from wuye.dunning import calendar as workcal
-from wuye.dunning import cycles, wording
+from wuye.dunning import cycles, guardrails, wording
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
     PERSON_CHANNELS,
     AccountClass,
     ActionStatus,
+    Assignee,
     Channel,
     HoldKind,
     TaskKind,
-    TaskStatus,
     WindowDays,
     WindowGroup,
 )
-from wuye.dunning.engine import Account, active_hold, holds_by_unit, opted_out
+from wuye.dunning.engine import SUPERSEDED_DETAIL, Account, active_hold, holds_by_unit, opted_out
 from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Step, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
-from wuye.estate.models import ContactPoint, Project
+from wuye.estate.models import ContactPoint, Project, Unit
 from wuye.estate.selectors import liable_party_ids
 from wuye.notify.base import Backend, Message, Outcome, backend_for
 
@@ -78,10 +87,16 @@ class DispatchResult:
     deferred: int = 0
     cancelled: int = 0
     uncertain: int = 0
+    superseded: int = 0  # stage messages overtaken by a later stage
+    expired: int = 0  # stage messages that could not go for too long
+    blocked: int = 0  # texts refused by the guardrails at send time
     alerts: list[str] = field(default_factory=list)
 
     def as_json(self) -> str:
-        return json.dumps({"sent": self.sent, "failed": self.failed, "deferred": self.deferred}, ensure_ascii=False)
+        counts = {"sent": self.sent, "failed": self.failed, "deferred": self.deferred}
+        counts.update({k: v for k in ("cancelled", "superseded", "expired", "blocked", "uncertain")
+                       if (v := getattr(self, k))})
+        return json.dumps(counts, ensure_ascii=False)
 
 
 class _SafeDict(dict):
@@ -238,153 +253,415 @@ def _recover(now: dt.datetime, pool: _Backends, result: DispatchResult) -> None:
                 ActionEvent.objects.create(action_id=action.pk, at=now, status=new, detail=detail, actor_label=JOB)
 
 
-class _Item:
-    """One claimed action as the dispatcher handles it: the columns it reads and the ones it writes (plain
-    attributes — building model instances with their related step, template and unit cost more than the
-    rest of the send)."""
+@dataclass(frozen=True)
+class Item:
+    """One claimed action as the dispatcher reads it (plain columns — building model instances with their
+    related step, template and unit costs more than the rest of the send)."""
 
-    __slots__ = ("pk", "project_id", "unit_id", "step", "cycle", "episode_id", "channel", "attempts", "out_id",
-                 "assigned_to_id", "unit_code", "party_id", "account") + UPDATE_FIELDS
+    pk: int
+    project_id: int
+    unit_id: int
+    party_id: int | None
+    step_id: int
+    cycle: str
+    episode_id: int | None
+    channel: str
+    attempts: int
+    out_id: str
+    assigned_to_id: int | None
+    unit_code: str
+    stage: int
+    not_before: dt.datetime
+    decided_on: dt.date
+    next_attempt_at: dt.datetime | None
+    periods: tuple[str, ...]  # set by the engine for referrals, written and limitation demands
+    step: Step
 
-    def __init__(self, row: tuple, step: Step):
-        (self.pk, self.project_id, self.unit_id, _step_id, self.cycle, self.episode_id, self.channel,
-         self.attempts, self.out_id, self.assigned_to_id, self.unit_code, self.party_id, periods) = row
-        self.account = (self.unit_id, self.party_id)  # the debtor's account; set from the owner for old rows
-        self.step = step
+    @property
+    def account(self) -> tuple[int, int | None]:
+        return (self.unit_id, self.party_id)
+
+    @property
+    def kind(self) -> cycles.Kind:
+        return cycles.kind_of(self.cycle)
+
+    @property
+    def deferred(self) -> bool:
+        """Was it held back — by the engine (its time is after its decision day: the cap) or by a dispatcher
+        (handed back: a window, a cap, a holiday)? Only such a message can go stale."""
+        return self.next_attempt_at is not None or workcal.local_now(self.not_before).date() > self.decided_on
+
+    @property
+    def link_key(self) -> tuple[int, int] | int:
+        """The pay-link key: the debtor's own lines (a plain unit id for a row decided before debtors)."""
+        return self.account if self.party_id is not None else self.unit_id
+
+
+ITEM_COLUMNS = ("pk", "project_id", "unit_id", "party_id", "step_id", "cycle", "episode_id", "channel", "attempts",
+                "out_id", "assigned_to_id", "unit__code", "stage", "not_before", "decided_on", "next_attempt_at",
+                "periods")
+
+
+class _Out:
+    """What the dispatcher writes back for one action (the fields of ``UPDATE_FIELDS``)."""
+
+    __slots__ = ("item", *UPDATE_FIELDS)
+
+    def __init__(self, item: Item):
+        self.item = item
         self.status = ActionStatus.SENDING
         self.content = self.content_sha256 = self.address = self.provider = self.provider_message_id = ""
         self.last_error = ""
         self.template_version = self.deadline = self.sent_at = self.next_attempt_at = None
-        self.periods = list(periods or [])  # set by the engine for referrals and written demands
+        self.periods = []
+
+    # what the shared helpers (_flag_dead, _params, _render) read of an action
+    def __getattr__(self, name):
+        return getattr(self.item, name)
+
+    def row(self) -> dict:
+        return {"pk": self.item.pk, **{f: getattr(self, f) for f in UPDATE_FIELDS}}
 
 
-ITEM_COLUMNS = ("pk", "project_id", "unit_id", "step_id", "cycle", "episode_id", "channel", "attempts", "out_id",
-                "assigned_to_id", "unit__code", "party_id", "periods")
-
-
-def _claim(ids: list[int], now: dt.datetime, token: str, steps: dict[int, Step]) -> list[_Item]:
+def _claim(ids: list[int], now: dt.datetime, token: str, steps: dict[int, Step]) -> list[Item]:
     Action.objects.filter(pk__in_ids=ids, status=ActionStatus.PENDING).update(
         status=ActionStatus.SENDING, claimed_at=now, claimed_by=token, attempts=F("attempts") + 1)
     rows = list(Action.objects.filter(pk__in_ids=ids, status=ActionStatus.SENDING, claimed_by=token)
                 .values_list(*ITEM_COLUMNS))
-    missing = {r[3] for r in rows} - steps.keys()
+    step_at = ITEM_COLUMNS.index("step_id")
+    missing = {r[step_at] for r in rows} - steps.keys()
     if missing:
         steps.update((st.pk, st) for st in Step.objects.filter(pk__in=missing).select_related("template"))
-    return [_Item(r, steps[r[3]]) for r in rows]
+    periods_at = ITEM_COLUMNS.index("periods")
+    return [Item(*r[:periods_at], tuple(r[periods_at] or ()), *r[periods_at + 1:], step=steps[r[step_at]])
+            for r in rows]
 
 
-TASK_FIELDS = ("project_id", "unit_id", "action_id", "kind", "title", "detail", "assigned_to_id", "assignee_role",
-               "due_on", "status", "created_at", "closed_at", "close_note")
+# --- triage: what to do with one claimed action, decided from reads alone --------------------------------
+
+class Do(StrEnum):
+    SEND = "send"  # a message, through the channel's backend
+    TASK = "task"  # work for a person (call, visit, notice, letter, referral, escalation)
+    CANCEL = "cancel"  # paid or held since the decision, or the owner opted out
+    SUPERSEDE = "supersede"  # a later stage of the ladder was decided: this stage's message must never follow it
+    EXPIRE = "expire"  # a stage message that could not go for too long
+    DEFER = "defer"  # a cap: handed back with the time it may go
+    FAIL = "fail"  # nowhere to send it
+
+
+@dataclass(frozen=True)
+class Verdict:
+    do: Do
+    why: str = ""
+    until: dt.datetime | None = None  # DEFER: when it may go
+    address: str = ""  # SEND: where to
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The project's settings that triage applies."""
+
+    message_min_days: int = 14
+    calls_per_day: int = 2
+    stage_message_max_age_days: int = 14
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def of(cls, row: CollectionSettings, project: Project) -> Rules:
+        return cls(message_min_days=row.arrears_message_min_days, calls_per_day=row.calls_per_day,
+                   stage_message_max_age_days=row.stage_message_max_age_days, timezone=project.timezone)
+
+
+@dataclass
+class Reads:
+    """Everything triage needs about the accounts of one batch, read set-based. ``last_message`` and
+    ``calls_today`` are read while the batch's accounts are locked (``_lock_accounts``) and count what other
+    dispatchers have in flight; the batch loop adds its own sends as it goes."""
+
+    today: dt.date
+    summaries: dict[tuple[int, int | None], AccountSummary] = field(default_factory=dict)
+    holds: dict[int, list] = field(default_factory=dict)  # unit → engine.HoldInfo
+    contacts: dict[tuple[int, str], tuple[int, str]] = field(default_factory=dict)  # (party, kind) → (id, value)
+    liable: dict[int, int] = field(default_factory=dict)  # unit → the party liable today
+    declined: set[int] = field(default_factory=set)  # units whose owner opted out of reminders
+    highest_stage: dict[int, int] = field(default_factory=dict)  # episode → highest ladder stage decided
+    highest_sent_stage: dict[int, int] = field(default_factory=dict)  # episode → highest stage that went out
+    # account → (the last arrears message: sent, or being sent by another dispatcher; in flight?)
+    last_message: dict[tuple[int, int | None], tuple[dt.datetime, bool]] = field(default_factory=dict)
+    calls_today: dict[tuple[int, int | None], int] = field(default_factory=dict)
+    figures: dict[int, Figures] = field(default_factory=dict)  # action → what its text demands (billing.figures)
+
+    def summary(self, item: Item) -> AccountSummary | None:
+        s = self.summaries.get(item.account)
+        if s is None and item.party_id is None:  # a row decided before debtors: the unit's liable party
+            s = self.summaries.get((item.unit_id, self.liable.get(item.unit_id)))
+        return s
+
+    def address(self, item: Item, kind: str) -> tuple[int, str] | None:
+        party = item.party_id if item.party_id is not None else self.liable.get(item.unit_id)
+        return self.contacts.get((party, kind))
+
+
+IN_FLIGHT_RETRY = dt.timedelta(minutes=5)
+
+
+def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
+    """What to do with a claimed action now — the dispatcher's ``decide``: no queries, no writes."""
+    s = reads.summary(item)
+    kind = item.kind
+    arrears = item.episode_id is not None
+    message = item.channel in MESSAGE_CHANNELS
+    # paid (or nothing left) since the decision: cancel, never contact
+    if (arrears and (s is None or s.overdue_fen <= 0)) or (not arrears and (s is None or s.open_fen <= 0)):
+        return Verdict(Do.CANCEL, "决策后已缴清，取消发送")
+    if kind == cycles.Kind.PRE_DUE and message and item.unit_id in reads.declined:
+        return Verdict(Do.CANCEL, "业主已选择不接收到期前提醒")
+    if arrears:
+        held = active_hold(Account(summary=s, segment="", holds=reads.holds.get(item.unit_id, [])), reads.today)
+        if held and kind != cycles.Kind.PROMISE_EVE:
+            return Verdict(Do.CANCEL, f"暂停催缴：{held[1]}")
+        fig = reads.figures.get(item.pk)
+        if fig is not None and not fig.demandable:  # this debtor's periods paid since the decision
+            return Verdict(Do.CANCEL, "决策后已缴清（本欠费人名下已无到期未缴的费用），取消发送")
+    # a stage message never goes after a later stage, and a held-back one goes stale
+    if message and kind == cycles.Kind.STAGE:
+        if reads.highest_sent_stage.get(item.episode_id, item.stage) > item.stage:
+            return Verdict(Do.SUPERSEDE, "更高阶段的催缴已发出，本阶段消息不再发送")
+        if item.deferred:
+            if reads.highest_stage.get(item.episode_id, item.stage) > item.stage:
+                return Verdict(Do.SUPERSEDE, SUPERSEDED_DETAIL)
+            if now - item.not_before > dt.timedelta(days=rules.stage_message_max_age_days):
+                return Verdict(Do.EXPIRE, f"顺延超过 {rules.stage_message_max_age_days} 天仍未能发出，已过期不再发送")
+    # the arrears-message cap (one definition with the engine: cycles.counts_towards_message_cap)
+    if cycles.counts_towards_message_cap(item.cycle, item.channel):
+        last = reads.last_message.get(item.account)
+        if last is not None:
+            at, in_flight = last
+            if in_flight:
+                return Verdict(Do.DEFER, "同一户的另一条欠费消息正在发送", until=now + IN_FLIGHT_RETRY)
+            gap = dt.timedelta(days=rules.message_min_days)
+            if now - at < gap:
+                return Verdict(Do.DEFER, "频次限制", until=at + gap)
+    if item.channel == Channel.CALL and reads.calls_today.get(item.account, 0) >= rules.calls_per_day:
+        if kind == cycles.Kind.REPEAT:
+            # a routine call over the cap is dropped, not queued: the next one comes anyway, and a queue of
+            # deferred calls would crowd out tomorrow's
+            return Verdict(Do.CANCEL, "今日电话已达每户上限，例行电话本次不再安排")
+        tomorrow = dt.datetime.combine(reads.today + dt.timedelta(days=1), workcal.HARD_START)
+        return Verdict(Do.DEFER, "今日电话次数已达上限", until=workcal.to_aware(tomorrow, rules.timezone))
+    if message:
+        to = reads.address(item, CONTACT_KIND[item.channel])
+        if not to:
+            return Verdict(Do.FAIL, "没有可用的联系方式（无号码或均已标记失效）")
+        return Verdict(Do.SEND, address=to[1])
+    return Verdict(Do.TASK)
+
+
+def _note(verdict: Verdict, item: Item, reads: Reads, now: dt.datetime) -> None:
+    """Count a send of this batch in the reads, so the next action of the same account sees it."""
+    if verdict.do == Do.SEND and cycles.counts_towards_message_cap(item.cycle, item.channel):
+        reads.last_message[item.account] = (now, False)
+    elif verdict.do == Do.TASK and item.channel == Channel.CALL:
+        reads.calls_today[item.account] = reads.calls_today.get(item.account, 0) + 1
+
+
+# --- the per-account claim ----------------------------------------------------------------------------------
+
+ACCOUNT_LOCK_SPACE = 0x77790D15  # the advisory-lock namespace of dispatch's account claims ("wy" dispatch)
+
+
+def _account_key(account: tuple[int, int | None]) -> int:
+    return zlib.crc32(f"{account[0]}:{account[1]}".encode()) - 2**31
+
+
+def _lock_accounts(accounts) -> None:
+    """Hold the accounts until the current transaction ends, against every other dispatcher on any machine.
+
+    PostgreSQL: one transaction-level advisory lock per account, taken in key order (two dispatchers with
+    overlapping batches cannot deadlock). SQLite: the dispatcher's transactions are IMMEDIATE (every SQLite
+    database is configured so, decision 28), so the transaction holds the database file's write lock from its
+    first statement — every process using that file waits for it, whatever its data directory. Two keys that
+    collide only make two accounts wait for each other."""
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({_account_key(a) for a in accounts})
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                           [ACCOUNT_LOCK_SPACE - 2**31, keys])
+
+
+def _last_messages(unit_ids: list[int], since: dt.datetime, token: str, owners: dict[int, int]
+                   ) -> dict[tuple[int, int | None], tuple[dt.datetime, bool]]:
+    """account → its last arrears message (``cycles.counts_towards_message_cap``): sent since ``since``, or
+    in flight — being sent by another dispatcher (``sending``, in flight) or sent with its outcome unknown
+    (``uncertain``, counted as sent when it was claimed). This dispatcher's own claims are not counted. A
+    message decided before accounts were per debtor counts for the owner in force (``owners``)."""
+    out: dict[tuple[int, int | None], tuple[dt.datetime, bool]] = {}
+    qs = (Action.objects.filter(unit_id__in_ids=unit_ids, channel__in=list(MESSAGE_CHANNELS))
+          .filter(Q(sent_at__gte=since) | Q(status__in=[ActionStatus.SENDING, ActionStatus.UNCERTAIN]))
+          .exclude(status=ActionStatus.SENDING, claimed_by=token))
+    for u, party, cycle, channel, status, sent_at, claimed_at in qs.values_list(
+            "unit_id", "party_id", "cycle", "channel", "status", "sent_at", "claimed_at"):
+        if not cycles.counts_towards_message_cap(cycle, channel):
+            continue
+        key = (u, owners.get(u) if party is None else party)
+        if status == ActionStatus.SENDING:
+            out[key] = (claimed_at or since, True)  # in flight: whatever else was sent, wait for it
+            continue
+        at = sent_at or claimed_at
+        if at is not None and (key not in out or (not out[key][1] and at > out[key][0])):
+            out[key] = (at, False)
+    return out
+
+
+def _calls_today(unit_ids: list[int], now: dt.datetime, token: str,
+                 owners: dict[int, int]) -> dict[tuple[int, int | None], int]:
+    start = workcal.to_aware(dt.datetime.combine(workcal.local_now(now).date(), dt.time.min))
+    counts: dict[tuple[int, int | None], int] = defaultdict(int)
+    for u, party in (Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.CALL)
+                     .filter(Q(sent_at__gte=start) | Q(status=ActionStatus.SENDING))
+                     .exclude(status=ActionStatus.SENDING, claimed_by=token).values_list("unit_id", "party_id")):
+        counts[(u, owners.get(u) if party is None else party)] += 1
+    return counts
+
+
+def _highest_stages(episode_ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """episode → the highest ladder stage decided in it (whatever became of it), and → the highest that went
+    out (sent, delivered, or a task made)."""
+    decided: dict[int, int] = {}
+    sent: dict[int, int] = {}
+    for ep, stage, cycle, sent_at in Action.objects.filter(episode_id__in_ids=episode_ids).values_list(
+            "episode_id", "stage", "cycle", "sent_at"):
+        if cycles.is_progress(cycle):
+            if stage > decided.get(ep, -1):
+                decided[ep] = stage
+            if sent_at is not None and stage > sent.get(ep, -1):
+                sent[ep] = stage
+    return decided, sent
+
+
+# --- one batch: claim, read, triage under the account lock, render, check, send, record ---------------------
+
+OUTCOME_STATUS = {Do.CANCEL: ActionStatus.CANCELLED, Do.SUPERSEDE: ActionStatus.SUPERSEDED,
+                  Do.EXPIRE: ActionStatus.EXPIRED, Do.FAIL: ActionStatus.FAILED}
+RESULT_FIELD = {Do.CANCEL: "cancelled", Do.SUPERSEDE: "superseded", Do.EXPIRE: "expired", Do.FAIL: "failed",
+                Do.DEFER: "deferred"}
 
 
 def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context, pool: _Backends,
                     result: DispatchResult) -> None:
-    actions = _claim(ids, now, token, ctx.steps)  # committed on its own: the claim is what protects against a twin
-    if not actions:
+    items = _claim(ids, now, token, ctx.steps)  # committed on its own: the claim is what protects against a twin
+    if not items:
         return
     # stages and events before routine repeats, oldest first: when a cap leaves room for one call today, a
     # broken promise's follow-up is not pushed back day after day by each morning's new routine call
-    actions.sort(key=lambda a: (cycles.kind_of(a.cycle) == cycles.Kind.REPEAT, a.pk))
-    unit_ids = sorted({a.unit_id for a in actions})
+    items.sort(key=lambda a: (a.kind == cycles.Kind.REPEAT, a.pk))
+    unit_ids = sorted({a.unit_id for a in items})
     today = workcal.local_now(now).date()
-    # everything is read per debtor account (unit, party): after a sale the seller and the buyer of one unit
-    # are two accounts, each told only of their own periods, at their own contact points (issue 13.3)
-    owners = liable_party_ids(unit_ids, today)
-    for a in actions:
-        if a.party_id is None:  # an action decided before accounts were per debtor: the owner in force
-            a.account = (a.unit_id, owners.get(a.unit_id))
-    summaries = {(s.unit_id, s.party_id): s for s in account_summaries(
-        as_of=today, unit_ids=unit_ids, only_overdue=False, prepaid=False)}
-    holds = holds_by_unit(None, unit_ids)
-    addresses = _addresses({party for _, party in (a.account for a in actions) if party is not None})
-    caps = _last_sent(unit_ids, owners)
-    calls_today = _calls_today(unit_ids, now, owners)
-    declined = opted_out(unit_ids)
-    linked = [a for a in actions if a.channel in MESSAGE_CHANNELS and a.step.template is not None
-              and "{pay_link" in a.step.template.body and (a.account[1], CONTACT_KIND[a.channel]) in addresses]
-    links = pay_links([a.account for a in linked], today,
-                      known_units={a.unit_id: (a.project_id, owners.get(a.unit_id)) for a in linked})
-    figures = _figures(actions, today)
+    reads = Reads(today=today)
+    reads.liable = liable_party_ids(unit_ids, today)
+    # a row decided before accounts were per debtor belongs to the party liable today (the owner in force)
+    items = [replace(a, party_id=reads.liable.get(a.unit_id)) if a.party_id is None else a for a in items]
+    reads.summaries = {s.account: s for s in account_summaries(as_of=today, unit_ids=unit_ids, only_overdue=False,
+                                                                 prepaid=False)}
+    reads.holds = holds_by_unit(None, unit_ids)
+    reads.contacts = _addresses({a.party_id for a in items} - {None})
+    reads.declined = opted_out(unit_ids)
+    reads.figures = _figures(items, today)
+    staged = sorted({a.episode_id for a in items
+                     if a.episode_id is not None and a.channel in MESSAGE_CHANNELS and a.kind == cycles.Kind.STAGE})
+    reads.highest_stage, reads.highest_sent_stage = _highest_stages(staged)
+    rules = {pid: Rules.of(ctx.settings[pid], ctx.project(pid)) for pid in {a.project_id for a in items}}
+    since = now - dt.timedelta(days=max(r.message_min_days for r in rules.values()))
 
-    updates: list[_Item] = []
-    events: list[tuple] = []
-    tasks: list[tuple] = []
-    outgoing: dict[str, list[tuple[_Item, Message]]] = defaultdict(list)
-    for a in actions:
-        s = summaries.get(a.account)
-        arrears_action = a.episode_id is not None
-        # paid (or nothing left) since the decision: cancel, never contact
-        if (arrears_action and (s is None or s.overdue_fen <= 0)) or (not arrears_action and (s is None or
-                                                                                              s.open_fen <= 0)):
-            _finish(a, ActionStatus.CANCELLED, "决策后已缴清，取消发送", updates, events, now)
-            result.cancelled += 1
-            continue
-        if cycles.kind_of(a.cycle) == cycles.Kind.PRE_DUE and a.channel in MESSAGE_CHANNELS and a.unit_id in declined:
-            _finish(a, ActionStatus.CANCELLED, "业主已选择不接收到期前提醒", updates, events, now)
-            result.cancelled += 1
-            continue
-        if arrears_action:
-            held = active_hold(Account(summary=s, segment="", holds=holds.get(a.unit_id, [])), today)
-            if held and cycles.kind_of(a.cycle) == cycles.Kind.PROMISE_EVE:
-                held = None  # the reminder the day before a promised date is what the promise's hold is for
-            if held:
-                _finish(a, ActionStatus.CANCELLED, f"暂停催缴：{held[1]}", updates, events, now)
-                result.cancelled += 1
+    go: list[tuple[Item, Verdict]] = []
+    with transaction.atomic():
+        # the per-account claim: no other dispatcher decides for these accounts until this commits, and what
+        # this one lets go is then visible to them as in flight (``sending``) or handed back
+        _lock_accounts({a.account for a in items})
+        reads.last_message = _last_messages(unit_ids, since, token, reads.liable)
+        reads.calls_today = _calls_today(unit_ids, now, token, reads.liable)
+        released, events = [], []
+        for a in items:
+            verdict = triage(a, reads, rules[a.project_id], now)
+            _note(verdict, a, reads, now)
+            if verdict.do in (Do.SEND, Do.TASK):
+                go.append((a, verdict))
                 continue
-        fig = figures[a.pk]
-        if arrears_action and not fig.demandable:  # this debtor's periods paid since the decision
-            _finish(a, ActionStatus.CANCELLED, "决策后已缴清（本欠费人名下已无到期未缴的费用），取消发送", updates, events,
-                    now)
-            result.cancelled += 1
-            continue
-        project = ctx.project(a.project_id)
-        rules = ctx.settings[a.project_id]
-        # frequency caps
-        if a.channel in MESSAGE_CHANNELS and arrears_action:
-            last = caps.get(a.account)
-            if last and now - last < dt.timedelta(days=rules.arrears_message_min_days):
-                _defer(a, last + dt.timedelta(days=rules.arrears_message_min_days), "频次限制", updates, result)
-                continue
-        if a.channel == Channel.CALL and calls_today.get(a.account, 0) >= rules.calls_per_day:
-            if cycles.kind_of(a.cycle) == cycles.Kind.REPEAT:
-                # a routine call over the cap is dropped, not queued: the next one comes anyway, and a queue
-                # of deferred calls would crowd out tomorrow's
-                _finish(a, ActionStatus.CANCELLED, "今日电话已达每户上限，例行电话本次不再安排", updates, events, now)
-                result.cancelled += 1
-                continue
-            tomorrow = workcal.to_aware(dt.datetime.combine(today + dt.timedelta(days=1), workcal.HARD_START),
-                                        project.timezone)
-            _defer(a, tomorrow, "今日电话次数已达上限", updates, result)
-            continue
-        a.deadline = ctx.deadline(a.project_id, today)
-        content, subject = _render(a, s, project, rules, today, holds.get(a.unit_id, ()), links.get(a.account, ""),
-                                   fig)
+            out = _Out(a)
+            if verdict.do == Do.DEFER:
+                out.status, out.next_attempt_at, out.last_error = ActionStatus.PENDING, verdict.until, (
+                    f"顺延：{verdict.why}")
+            else:
+                out.status, out.last_error = OUTCOME_STATUS[verdict.do], verdict.why[:300]
+                events.append(_event(a.pk, now, out.status, verdict.why))
+            released.append(out)
+            setattr(result, RESULT_FIELD[verdict.do], getattr(result, RESULT_FIELD[verdict.do]) + 1)
+        update_dicts(Action, [o.row() for o in released], ("status", "last_error", "next_attempt_at"))
+        insert_dicts(ActionEvent, events)
+    if go:
+        _send(go, reads, now, ctx, pool, result)
+
+
+def _event(action_id: int, at: dt.datetime, status: str, detail: str) -> dict:
+    return {"action_id": action_id, "at": at, "status": status, "detail": detail[:300], "actor_label": JOB}
+
+
+def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _Context, pool: _Backends,
+          result: DispatchResult) -> None:
+    today = reads.today
+    linked = [a for a, v in go if v.do == Do.SEND and a.step.template is not None
+              and "{pay_link" in a.step.template.body]
+    links = pay_links([a.link_key for a in linked], today,
+                      known_units={a.unit_id: (a.project_id, reads.liable.get(a.unit_id)) for a in linked})
+
+    updates: list[_Out] = []
+    events: list[dict] = []
+    tasks: list[dict] = []
+    outgoing: dict[str, list[tuple[_Out, Message]]] = defaultdict(list)
+    for item, verdict in go:
+        a = _Out(item)
+        s = reads.summary(item)
+        project = ctx.project(item.project_id)
+        rules = ctx.settings[item.project_id]
+        arrears = item.episode_id is not None
+        a.deadline = ctx.deadline(item.project_id, today)
+        fig = reads.figures[item.pk]
+        content, subject = _render(a, s, project, rules, today, reads.holds.get(item.unit_id, ()),
+                                   links.get(item.link_key, ""), fig)
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
-        template = a.step.template
+        template = item.step.template
         a.template_version = template.version if template is not None else None
-        if arrears_action:  # what the text demands: the periods the engine named (a referral, a written
-            a.periods = list(fig.periods)  # demand) still open, else the debtor's matured unpaid periods
-        if a.channel in MESSAGE_CHANNELS:
-            to = addresses.get((a.account[1], CONTACT_KIND[a.channel]))
-            if not to:
-                _finish(a, ActionStatus.FAILED, "没有可用的联系方式（无号码或均已标记失效）", updates, events, now)
-                result.failed += 1
-                continue
-            a.address = to[1]
-            outgoing[a.channel].append((a, Message(
-                channel=a.channel, to=to[1], body=content, subject=subject, out_id=a.out_id,
+        # what the text demands: the periods the engine named (a referral, a written demand) still open, else
+        # the debtor's matured unpaid periods
+        a.periods = list(fig.periods) if arrears else []
+        # the law's limits again at send time: a text that got into the database some other way is not sent
+        problems = _guardrail_problems(content, subject, item.channel) if template is not None else []
+        if problems:
+            a.status, a.last_error = ActionStatus.BLOCKED, ("内容未通过合规检查，未发送：" + "；".join(problems))[:300]
+            updates.append(a)
+            events.append(_event(item.pk, now, a.status, a.last_error))
+            tasks.append(_blocked_task(item, a.last_error, template, today, now))
+            alert = f"{item.step.name}：模板「{template.name}」未通过合规检查，已拦截，经理已收到任务"
+            if alert not in result.alerts:
+                result.alerts.append(alert)
+            result.blocked += 1
+            continue
+        if verdict.do == Do.SEND:
+            a.address = verdict.address
+            outgoing[item.channel].append((a, Message(
+                channel=item.channel, to=verdict.address, body=content, subject=subject, out_id=item.out_id,
                 template_id=template.provider_template_id if template else "",
                 params=_params(a, s, fig), sign_name=rules.sms_signature)))
-            if cycles.counts_towards_message_cap(a.cycle, a.channel):  # a pre-due reminder is not one
-                caps[a.account] = now
         else:
-            if a.channel == Channel.REGISTERED:
-                addr = addresses.get((a.account[1], ContactKind.ADDRESS))
+            if item.channel == Channel.REGISTERED:
+                addr = reads.address(item, ContactKind.ADDRESS)
                 a.address = addr[1] if addr else ""
-            if a.channel == Channel.CALL:
-                calls_today[a.account] = calls_today.get(a.account, 0) + 1
-            tasks.append((a.project_id, a.unit_id, a.pk, TASK_KIND[a.channel], f"{a.unit_code} {a.step.name}"[:200],
-                          content, a.assigned_to_id, a.step.assignee, today, TaskStatus.OPEN, now, None, ""))
+            tasks.append({"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
+                          "kind": TASK_KIND[item.channel], "title": f"{item.unit_code} {item.step.name}"[:200],
+                          "detail": content, "assigned_to_id": item.assigned_to_id,
+                          "assignee_role": item.step.assignee, "due_on": today, "created_at": now})
             a.provider = "task"
             _finish(a, ActionStatus.SENT, "已生成任务", updates, events, now)
             result.sent += 1
@@ -412,7 +689,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                 a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, now + dt.timedelta(minutes=wait), (
                     f"暂时失败，{wait} 分钟后重试：{r.detail}")[:300]
                 updates.append(a)
-                events.append((a.pk, now, ActionStatus.PENDING, a.last_error, JOB))
+                events.append(_event(a.pk, now, ActionStatus.PENDING, a.last_error))
                 result.deferred += 1
             else:
                 _finish(a, ActionStatus.FAILED, r.detail or "发送失败", updates, events, now)
@@ -422,11 +699,27 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
         _flag_dead(dead, today)
 
     with transaction.atomic():
-        insert_rows(Task, TASK_FIELDS, tasks)
-        update_rows(Action, UPDATE_FIELDS, [
-            (a.pk, *(json.dumps(getattr(a, f), ensure_ascii=False) if f == "periods" else getattr(a, f)
-                     for f in UPDATE_FIELDS)) for a in updates])
-        insert_rows(ActionEvent, ("action_id", "at", "status", "detail", "actor_label"), events)
+        insert_dicts(Task, tasks)
+        update_dicts(Action, [a.row() for a in updates], UPDATE_FIELDS)
+        insert_dicts(ActionEvent, events)
+
+
+def _guardrail_problems(content: str, subject: str, channel: str) -> list[str]:
+    problems = guardrails.check_text(content, channel=channel)
+    if subject:
+        problems += guardrails.check_text(subject, channel=channel)
+    return problems
+
+
+def _blocked_task(item: Item, why: str, template, today: dt.date, now: dt.datetime) -> dict:
+    """The manager's task for a message stopped at send time: the template must be corrected (or switched
+    off) before the step can send again."""
+    return {"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
+            "kind": TaskKind.ESCALATE,
+            "title": f"{item.unit_code} {item.step.name}：内容未通过合规检查，已拦截"[:200],
+            "detail": f"模板「{template.name}」（第 {template.version} 版）渲染后的文字未通过合规检查，本条未发送。"
+                      f"{why}\n请修改或停用该模板；本条不会自动重发。",
+            "assigned_to_id": None, "assignee_role": Assignee.MANAGER, "due_on": today, "created_at": now}
 
 
 def _ask_sent(backend: Backend, out_id: str) -> bool | None:
@@ -437,31 +730,25 @@ def _ask_sent(backend: Backend, out_id: str) -> bool | None:
         return None
 
 
-def _finish(a: _Item, status: str, detail: str, updates, events, now) -> None:
+def _finish(a: _Out, status: str, detail: str, updates, events, now) -> None:
     a.status, a.last_error = status, ("" if status == ActionStatus.SENT else detail[:300])
     if status == ActionStatus.SENT:
         a.sent_at = now
     updates.append(a)
-    events.append((a.pk, now, status, detail[:300], JOB))
+    events.append(_event(a.pk, now, status, detail))
 
 
-def _defer(a: _Item, when: dt.datetime, why: str, updates, result: DispatchResult) -> None:
-    a.status, a.next_attempt_at, a.last_error = ActionStatus.PENDING, when, f"顺延：{why}"
-    updates.append(a)
-    result.deferred += 1
-
-
-def _params(a: _Item, s, fig: Figures) -> tuple[str, ...]:
+def _params(a: _Out, s, fig: Figures) -> tuple[str, ...]:
     """Template parameters for gateways that take a registered template id (order of the placeholders)."""
     return (a.unit_code, format_yuan(fig.total_fen if a.episode_id else s.upcoming_fen),
             str(a.deadline or ""))
 
 
-def _figures(actions: list[_Item], today: dt.date) -> dict[int, Figures]:
+def _figures(items: list[Item], today: dt.date) -> dict[int, Figures]:
     """action → the figures its text demands (``billing.figures``, the function every document uses): its
     debtor's matured lines, restricted to the periods the engine named (a referral, a written demand)."""
-    found = demand_figures_many({a.account for a in actions}, today)
-    return {a.pk: found[a.account].only(a.periods) for a in actions}
+    found = demand_figures_many({a.account for a in items}, today)
+    return {a.pk: found[a.account].only(a.periods) for a in items}
 
 
 def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) -> dict[int, str]:
@@ -472,7 +759,7 @@ def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) ->
     return import_string(path)(unit_ids, issued_on=today, created_by_label=label, **extra)
 
 
-def _render(a: _Item, s, project: Project, rules: CollectionSettings, today: dt.date,
+def _render(a: _Out, s, project: Project, rules: CollectionSettings, today: dt.date,
             holds, link: str = "", fig: Figures | None = None) -> tuple[str, str]:
     template = a.step.template
     hold_id = cycles.parse(a.cycle).hold_id if cycles.kind_of(a.cycle) in (
@@ -497,44 +784,22 @@ def _cn_date(d: dt.date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
-def _addresses(party_ids: set[int]) -> dict[tuple[int, str], tuple[int, str]]:
-    """(party, contact kind) → (contact id, value): the debtor's own best live contact of that kind (a former
-    owner who still owes is written to at the contact points on record, never at the new owner's)."""
+def _addresses(party_ids) -> dict[tuple[int, str], tuple[int, str]]:
+    """(party, contact kind) → (contact id, value): the party's best live contact of that kind (primary
+    first, then verified, then the oldest)."""
     best: dict[tuple[int, str], tuple[int, str, tuple]] = {}
     for pk, party, kind, value, primary, validity in (
-            ContactPoint.objects.filter(party_id__in_ids=party_ids)
+            ContactPoint.objects.filter(party_id__in_ids=sorted(party_ids))
             .exclude(validity__in=list(DEAD_VALIDITIES))
             .values_list("pk", "party_id", "kind", "value", "is_primary", "validity")):
         rank = (not primary, validity != "valid", pk)
         key = (party, kind)
         if key not in best or rank < best[key][2]:
             best[key] = (pk, value, rank)
-    return {key: (hit[0], hit[1]) for key, hit in best.items()}
+    return {key: (pk, value) for key, (pk, value, _rank) in best.items()}
 
 
-def _last_sent(unit_ids: list[int], owners: dict[int, int]) -> dict[tuple[int, int | None], dt.datetime]:
-    """(unit, debtor) → when the debtor's last arrears message (SMS, WeChat, e-mail) went out (a message
-    decided before accounts were per debtor counts for the owner in force)."""
-    out: dict[tuple[int, int | None], dt.datetime] = {}
-    for u, party, last in (Action.objects.filter(unit_id__in_ids=unit_ids, channel__in=list(MESSAGE_CHANNELS),
-                                                 episode__isnull=False, sent_at__isnull=False)
-                           .values_list("unit_id", "party_id").annotate(last=Max("sent_at"))
-                           .values_list("unit_id", "party_id", "last")):
-        key = (u, owners.get(u) if party is None else party)
-        out[key] = max(out.get(key, last), last)
-    return out
-
-
-def _calls_today(unit_ids: list[int], now: dt.datetime, owners: dict[int, int]) -> dict[tuple[int, int | None], int]:
-    start = workcal.to_aware(dt.datetime.combine(workcal.local_now(now).date(), dt.time.min))
-    counts: dict[tuple[int, int | None], int] = defaultdict(int)
-    for u, party in Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.CALL,
-                                          sent_at__gte=start).values_list("unit_id", "party_id"):
-        counts[(u, owners.get(u) if party is None else party)] += 1
-    return counts
-
-
-def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
+def _flag_dead(dead: list, today: dt.date) -> None:
     """A number the gateway reports as empty/wrong/stopped is flagged on the contact point (空号/错号/停机)."""
     from wuye.estate.services import contact_set_validity
 
@@ -543,26 +808,29 @@ def _flag_dead(dead: list[tuple[Action, str]], today: dt.date) -> None:
                 validity=validity):
             contact_set_validity(actor=None, contact=contact, validity=validity, verified_on=today,
                                  actor_label=JOB)
-    # an account left without any live number or address to write to becomes 无法联系 (unless a collector
-    # has classed it as promised, away or refusing: those say more than a dead number)
-    # a batch item knows its account; an Action from a delivery receipt names its debtor
-    accounts = {k for k in (getattr(a, "account", None) or (a.unit_id, a.party_id) for a, _ in dead)
-                if k[1] is not None}
+    # an account whose debtor is left without any live number or address to write to becomes 无法联系 (unless
+    # a collector has classed it as promised, away or refusing: those say more than a dead number) — through
+    # the service that audits every change of class
+    from wuye.dunning.services import account_class_set
+
+    accounts = {(a.unit_id, a.party_id) for a, _ in dead}
     if not accounts:
         return
-    live = {party for (party, _kind) in _addresses({party for _, party in accounts})}
-    cut_off = [(u, party) for u, party in sorted(accounts) if party not in live]
+    units = sorted({u for u, _ in accounts})
+    liable = liable_party_ids(units, today)
+    debtor = {acc: acc[1] if acc[1] is not None else liable.get(acc[0]) for acc in accounts}
+    live = {party for party, _kind in _addresses(set(debtor.values()) - {None})}
+    cut_off = {acc for acc, party in debtor.items() if party not in live}
     if not cut_off:
         return
-    from wuye.dunning.services import account_class_set
-    from wuye.estate.models import Unit
-
-    units = Unit.objects.in_bulk([u for u, _ in cut_off])
-    for u, party in cut_off:
-        if Episode.objects.filter(unit_id=u, party_id=party, closed_on__isnull=True,
-                                  account_class__in=["", AccountClass.UNDECIDED]).exists():
-            account_class_set(actor=None, unit=units[u], account_class=AccountClass.UNREACHABLE, on=today,
-                              reason="号码经短信平台确认失效，已无其他可用联系方式", actor_label=JOB, party_id=party)
+    episodes = (Episode.objects.filter(unit_id__in=sorted({u for u, _ in cut_off}), closed_on__isnull=True,
+                                       account_class__in=["", AccountClass.UNDECIDED])
+                .values_list("unit_id", "party_id").order_by("pk"))
+    unit_of = Unit.objects.in_bulk(units)
+    for u, party in episodes:
+        if (u, party) in cut_off or ((u, None) in cut_off and party == debtor[(u, None)]):
+            account_class_set(actor=None, unit=unit_of[u], account_class=AccountClass.UNREACHABLE, on=today,
+                              reason="号码已失效，没有其他可用的联系方式", actor_label=JOB, party_id=party)
 
 
 # --- delivery receipts -------------------------------------------------------------------------------------

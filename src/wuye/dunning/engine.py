@@ -36,11 +36,12 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
 from wuye.billing.models import Allocation, Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
-from wuye.common.bulk import Analyzer, insert_rows_ignore_conflicts
+from wuye.common.bulk import Analyzer, insert_dicts, insert_rows_ignore_conflicts
 from wuye.dunning import calendar as workcal
 from wuye.dunning import cycles
 from wuye.dunning.choices import (
     MESSAGE_CHANNELS,
+    NEVER_SENT,
     PERSON_CHANNELS,
     WRITTEN_DEMAND_CHANNELS,
     AccountClass,
@@ -565,12 +566,13 @@ def _last_messages(project: Project, as_of: dt.date, unit_ids: list[int] | None,
     dispatcher: ``cycles.counts_towards_message_cap``; per account, not per episode). The day is when it
     reached the owner — the day it was sent, or for one still waiting (a holiday, the cap) the day it is due
     to go — not the day it was decided: otherwise a message held over a holiday puts every later repeat
-    behind the dispatcher's cap, each one waiting days with the next already decided. Cancelled messages
-    and ones that failed (they reached no one) do not count."""
+    behind the dispatcher's cap, each one waiting days with the next already decided. Messages that never
+    went out (cancelled, superseded, expired, blocked) and ones that failed (they reached no one) do not
+    count."""
     slack = DEFER_HORIZON_DAYS  # a message may wait this long for its window after its decision
     qs = Action.objects.filter(project=project, channel__in=list(MESSAGE_CHANNELS), decided_on__lt=as_of,
                                decided_on__gte=as_of - dt.timedelta(days=days + slack)).exclude(
-        status__in=[ActionStatus.CANCELLED, ActionStatus.FAILED])
+        status__in=[*NEVER_SENT, ActionStatus.FAILED])
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
     out: dict[tuple[int, int | None], dt.date] = {}
@@ -629,7 +631,8 @@ def _written_demands(project: Project, as_of: dt.date, unit_ids: list[int] | Non
                                              workcal.local_now(delivered_at).date()))
             if deadline is not None and deadline >= as_of:
                 out.waiting[key] = max(deadline, out.waiting.get(key, deadline))
-        elif status in (ActionStatus.PENDING, ActionStatus.SENDING, ActionStatus.SENT, ActionStatus.UNCERTAIN):
+        elif status in (ActionStatus.PENDING, ActionStatus.SENDING, ActionStatus.SENT, ActionStatus.UNCERTAIN,
+                        ActionStatus.BLOCKED):  # blocked at send: the manager fixes the template meanwhile
             until = decided_on + dt.timedelta(days=DEMAND_WAIT_DAYS)
             if until >= as_of:
                 out.waiting[key] = max(until, out.waiting.get(key, until))
@@ -813,24 +816,6 @@ def out_id_for(unit_id: int, step_id: int, cycle: str) -> str:
     return "wy" + hashlib.sha1(f"{unit_id}|{step_id}|{cycle}".encode()).hexdigest()[:30]
 
 
-ACTION_FIELDS = (
-    "project_id", "unit_id", "party_id", "step_id", "cycle", "episode_id", "decided_on", "channel", "stage",
-    "not_before", "status", "attempts", "out_id", "overdue_fen", "periods", "template_version", "content",
-    "content_sha256", "address", "provider", "provider_message_id", "last_error", "assigned_to_id", "actor_label",
-    "created_at", "deadline", "next_attempt_at", "claimed_at", "claimed_by", "sent_at", "delivered_at",
-)
-# what a new outbox row holds before the dispatcher fills in the rest
-ACTION_DEFAULTS = {"attempts": 0, "periods": "[]", "template_version": None, "content": "", "content_sha256": "",
-                   "address": "", "provider": "", "provider_message_id": "", "last_error": "", "deadline": None,
-                   "next_attempt_at": None, "claimed_at": None, "claimed_by": "", "sent_at": None,
-                   "delivered_at": None}
-
-
-def _action_row(values: dict) -> tuple:
-    row = {**ACTION_DEFAULTS, **values}
-    return tuple(row[f] for f in ACTION_FIELDS)
-
-
 @dataclass
 class RunResult:
     date: dt.date
@@ -944,6 +929,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                     if a.episode_opened is None:
                         a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
         rows, held_rows, broken, done, undone = [], [], [], [], []
+        staged: dict[int, int] = {}  # episode (opened before today) → the ladder stage decided today
         for acc in chunk:
             ladder = ladder_of(ladders, acc.segment)
             if ladder is None:
@@ -963,7 +949,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 result.actions_created += len(out.decisions)
                 continue
             for d in out.decisions:
-                rows.append(_action_row({
+                rows.append({  # the other columns get the model's defaults (common.bulk)
                     "project_id": project.pk, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.pk,
                     "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
                     "episode_id": acc.episode_id if cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS else None,
@@ -972,25 +958,31 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                     "out_id": out_id_for(d.unit_id, d.step.pk, d.cycle), "overdue_fen": acc.summary.overdue_fen,
                     "periods": json.dumps(list(d.periods)), "last_error": d.superseded,
                     "assigned_to_id": assigner.user_for(d.step, d.unit_id), "actor_label": actor_label,
-                    "created_at": now}))
+                    "created_at": now})
+                if (acc.episode_id is not None and acc.episode_opened != as_of
+                        and cycles.kind_of(d.cycle) == cycles.Kind.STAGE):
+                    staged[acc.episode_id] = max(d.step.order, staged.get(acc.episode_id, d.step.order))
         if not dry_run:
             writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                                  done, undone))
+                                  done, undone, staged))
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
 
 
-def _write_chunk(as_of: dt.date, rows: list[tuple], held_rows: list[tuple], broken: list[int], opened: int,
-                 result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = ()) -> None:
+def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broken: list[int], opened: int,
+                 result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = (),
+                 staged: dict[int, int] | None = None) -> None:
     """One chunk's decisions into the outbox, in one transaction (the writer's)."""
     with transaction.atomic():
         if done:
             Episode.objects.filter(pk__in_ids=list(done), ladder_done_on__isnull=True).update(ladder_done_on=as_of)
         if undone:
             Episode.objects.filter(pk__in_ids=list(undone)).update(ladder_done_on=None)
-        created = insert_rows_ignore_conflicts(Action, ACTION_FIELDS, rows)
+        created = insert_dicts(Action, rows, ignore_conflicts=True)
         result.actions_created += created
+        if staged:
+            supersede_stage_messages(staged)
         held_new = insert_rows_ignore_conflicts(
             HeldAccount, ("project_id", "unit_id", "run_date", "reason", "detail"), held_rows)
         if broken:
@@ -1077,6 +1069,29 @@ def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tup
             Episode.objects.filter(pk__in=batch).update(closed_on=as_of)
             cancel_pending(Q(episode_id__in=batch), detail="欠费已结清", actor_label=JOB_LABEL)
     return len(cleared)
+
+
+SUPERSEDED_DETAIL = "已决定更高阶段的催缴，本阶段消息不再发送"
+
+
+def supersede_stage_messages(staged: dict[int, int], actor_label: str = JOB_LABEL) -> int:
+    """A stage message never goes after a later stage: the held-back stage messages (SMS, WeChat, e-mail) of
+    each episode below the stage decided now — still pending after the engine pushed them past the cap or a
+    dispatcher handed them back — become 已被后续阶段取代, with an event. (The dispatcher checks the same
+    before sending, for rows decided before this rule.)"""
+    ids = [pk for pk, episode, stage, cycle, decided_on, not_before, handed_back in Action.objects.filter(
+        episode_id__in_ids=list(staged), status=ActionStatus.PENDING, channel__in=list(MESSAGE_CHANNELS))
+        .values_list("pk", "episode_id", "stage", "cycle", "decided_on", "not_before", "next_attempt_at")
+        if stage < staged[episode] and cycles.kind_of(cycle) == cycles.Kind.STAGE
+        and (handed_back is not None or workcal.local_now(not_before).date() > decided_on)]
+    if not ids:
+        return 0
+    now = timezone.now()
+    n = Action.objects.filter(pk__in=ids, status=ActionStatus.PENDING).update(
+        status=ActionStatus.SUPERSEDED, last_error=SUPERSEDED_DETAIL)
+    ActionEvent.objects.bulk_create([ActionEvent(action_id=i, at=now, status=ActionStatus.SUPERSEDED,
+                                                 detail=SUPERSEDED_DETAIL, actor_label=actor_label) for i in ids])
+    return n
 
 
 def cancel_pending(q: Q, *, detail: str, actor_label: str) -> int:

@@ -38,6 +38,9 @@ class CollectionSettings(models.Model):
     arrears_message_min_days = models.PositiveSmallIntegerField(
         "欠费消息最短间隔（天）", default=14, help_text="同一户两条欠费短信/微信/邮件之间至少相隔的天数。")
     calls_per_day = models.PositiveSmallIntegerField("每户每日电话上限", default=2)
+    stage_message_max_age_days = models.PositiveSmallIntegerField(
+        "阶段消息最长等待（天）", default=14,
+        help_text="一条阶段短信/微信/邮件到了应发时间后，因时段、频次或节假日一直未能发出超过此天数即作废（已过期），不再补发。")
     deadline_days = models.PositiveSmallIntegerField(
         "通知缴费期限（天）", default=7, help_text="通知上写明的最后缴费日 = 发出日 + 天数，遇节假日顺延至下一工作日。")
     sms_signature = models.CharField("短信签名", max_length=20, default="物业服务中心",

@@ -24,7 +24,16 @@ from wuye.dunning import services
 from wuye.dunning.choices import ActionStatus, Channel, DayKind, HoldKind, TaskStatus
 from wuye.dunning.engine import dunning_run
 from wuye.dunning.forms import HoldForm, StepForm, TemplateForm, steps_from_formset
-from wuye.dunning.models import Action, CalendarDay, CalendarYear, MessageTemplate, Policy, Run, Step
+from wuye.dunning.models import (
+    Action,
+    CalendarDay,
+    CalendarYear,
+    CollectionSettings,
+    MessageTemplate,
+    Policy,
+    Run,
+    Step,
+)
 from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
 from wuye.estate.models import Unit
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
@@ -113,7 +122,8 @@ def policy_detail(request, pk: int):
                 return redirect("dunning:policy-detail", pk=policy.pk)
     for form in formset:
         bootstrap(form)
-    return render(request, "dunning/policy_detail.html", {"policy": policy, "formset": formset})
+    rules = CollectionSettings.objects.filter(project_id=policy.project_id).first() or CollectionSettings()
+    return render(request, "dunning/policy_detail.html", {"policy": policy, "formset": formset, "rules": rules})
 
 
 @login_required

@@ -40,7 +40,8 @@ from wuye.legal.models import ChainHead, ChainLink, DeliveryProof
 
 GENESIS = "0" * 64
 CHUNK = 5_000
-FINAL = (ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.FAILED, ActionStatus.CANCELLED)
+FINAL = (ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.FAILED, ActionStatus.CANCELLED,
+         ActionStatus.SUPERSEDED, ActionStatus.EXPIRED, ActionStatus.BLOCKED)
 
 
 @dataclass(frozen=True)
