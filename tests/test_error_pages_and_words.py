@@ -29,7 +29,10 @@ def test_a_collector_on_the_approvals_page_reads_who_can_do_it_in_chinese(client
     _no_english(html)
     assert "只有经理可以审批" in html and "收费员" in html
     assert 'href="http://testserver/casework/"' in html and "回到我的工作首页" in html
-    assert 'name="viewport"' in html and "min-height: 44px" in html
+    assert 'name="viewport"' in html and "wuye/errors.css" in html  # a file: the CSP allows no inline style
+    from django.contrib.staticfiles import finders
+
+    assert "min-height: 44px" in open(finders.find("wuye/errors.css"), encoding="utf-8").read()
 
 
 def test_a_missing_unit_says_so_in_chinese_without_djangos_message(client, alice, estate):

@@ -83,7 +83,8 @@ def _three_messages_per_account() -> int:
 
 
 def _child_env(tmp_path: Path, variant: str) -> tuple[dict[str, str], Path | None]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WUYE_SQLITE_PATH", "REDIS_URL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "WUYE_SQLITE_PATH", "REDIS_URL", "PYTEST_XDIST_WORKER")}
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env.update({"WUYE_DATA_DIR": str(data_dir), "WUYE_SECRET_KEY": "dispatch-processes-key-" + "k" * 40,

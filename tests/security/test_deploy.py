@@ -25,7 +25,8 @@ PRODUCTION = {
 
 def _env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("WUYE_") and k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+           if not k.startswith("WUYE_") and k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "PYTEST_XDIST_WORKER",
+                                                      "DJANGO_ALLOW_ASYNC_UNSAFE")}  # set by the browser tests
     env.update(WUYE_DATA_DIR=str(tmp_path), **extra)
     return env
 

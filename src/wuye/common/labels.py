@@ -115,6 +115,7 @@ VERB_LABELS: dict[str, str] = {
     "portal.dispute_raise": "业主提出异议",
     "portal.installment_ask": "业主申请分期",
     "portal.login": "业主登录",
+    "login.locked": "员工登录失败次数过多，已暂时锁定",
     "portal.logout": "业主退出",
     "prepay.offer": "设定预缴优惠",
     "prepay.offer.close": "停用预缴优惠",

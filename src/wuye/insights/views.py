@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from wuye.common.middleware import charts_policy
 from wuye.common.params import date_param, id_param
 from wuye.estate.models import Project
 from wuye.estate.selectors import projects_visible
@@ -91,6 +92,7 @@ def _f(value):
 
 
 @login_required
+@charts_policy
 def home(request):
     """经营分析首页 — the manager's month at a glance: rate vs target, 24-month trend, ageing, buildings, league."""
     permissions.require_view(request.user)
