@@ -32,6 +32,8 @@ def pytest_runtest_teardown(item, nextitem):
     for the next test that runs in this process (with pytest-xdist the order of tests on a worker is not the
     file order)."""
     yield
+    if nextitem is None:  # the last test of this process: the test database is gone with the session
+        return
     marker = item.get_closest_marker("django_db")
     names = set(getattr(item, "fixturenames", ()))
     if not ({"transactional_db", "live_server"} & names or (marker is not None and marker.kwargs.get("transaction"))):
