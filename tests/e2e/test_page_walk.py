@@ -125,6 +125,7 @@ def pages_by_role(w) -> dict[str, list[tuple[str, str]]]:
                   ("audit", "/audit/"), ("territory-list", "/territories/"), ("projects", "/estate/projects/"),
                   ("imports", "/estate/imports/"), ("parties", "/estate/parties/"),
                   ("prepay-offers", f"/billing/projects/{w['unit'].project_id}/prepay-offers/"),
+                  ("billing-policy", f"/billing/projects/{w['unit'].project_id}/policy/"),
                   ("worklist-of-bob", f"/casework/?collector={_bob_id()}")],
         "carol": [("cases", "/legal/"), ("case", f"/legal/cases/{w['case'].pk}/"), ("proofs", "/legal/proofs/"),
                   ("numbers", "/legal/numbers/"), ("templates", "/legal/templates/"),

@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wuye.billing.choices import PaymentMethod
+from wuye.billing.models import BillingPolicy
+from wuye.billing.policy import EDITABLE
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
 
@@ -177,4 +179,20 @@ class PrepayOfferForm(forms.Form):
     def __init__(self, *args, fee_items=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["fee_item"].choices = [(f.pk, f.name) for f in fee_items]
+        bootstrap(self)
+
+
+class BillingPolicyForm(forms.ModelForm):
+    """A project's billing terms (收费政策); the bounds and cross-field rules live in ``billing.policy``."""
+
+    class Meta:
+        model = BillingPolicy
+        fields = list(EDITABLE)
+
+    def __init__(self, *args, cycle_locked: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if cycle_locked:
+            for name in ("cycle_months", "anchor_month"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("已出账，账期不能再改。")
         bootstrap(self)

@@ -19,6 +19,7 @@ urlpatterns = [
     path("approvals/<int:pk>/", views.approval_decide, name="approval-decide"),
     path("units/<int:pk>/prepay/", views.prepay_take, name="prepay-take"),
     path("projects/<int:pk>/prepay-offers/", views.prepay_offers, name="prepay-offers"),
+    path("projects/<int:pk>/policy/", views.billing_policy, name="policy"),
     path("runs/", views.runs, name="runs"),
     path("takings/", views.takings, name="takings"),
     path("runs/<int:pk>/reverse/", views.run_reverse, name="run-reverse"),

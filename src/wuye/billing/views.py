@@ -439,3 +439,38 @@ def late_fee_post(request, pk: int):
     else:
         messages.success(request, f"已计收违约金 {len(lines)} 行。")
     return redirect("billing:unit-statement", pk=unit.pk)
+
+
+@login_required
+def billing_policy(request, pk: int):
+    """A project's billing policy: everyone who handles money reads it; managers change it (audited)."""
+    from wuye.billing.policy import EDITABLE, billing_policy_save, can_edit_billing_policy
+
+    project = get_object_or_404(projects_visible(request.user), pk=pk)
+    if not (can_edit_billing_policy(request.user) or can_record_payments(request.user)):
+        raise PermissionDenied(_("只有财务和经理可以查看收费政策。"))
+    policy = services.policy_for(project)
+    can_edit = can_edit_billing_policy(request.user)
+    cycle_locked = Bill.objects.filter(project=project).exists()
+    form = forms.BillingPolicyForm(request.POST if request.method == "POST" else None, instance=policy,
+                                   cycle_locked=cycle_locked)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied(_("只有经理或管理员可以修改收费政策。"))
+        if form.is_valid():
+            data = {name: form.cleaned_data[name] for name in EDITABLE if name in form.cleaned_data}
+            try:
+                billing_policy_save(actor=request.user, project=project, data=data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, _("收费政策已保存，自下一次出账起生效。"))
+                return redirect("billing:policy", pk=project.pk)
+        messages.error(request, _("未保存：") + form_errors_text(form))
+    if not can_edit:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(request, "billing/policy.html", {"project": project, "form": form, "can_edit": can_edit,
+                                                   "cycle_locked": cycle_locked})

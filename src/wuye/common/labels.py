@@ -34,6 +34,7 @@ VERB_LABELS: dict[str, str] = {
     "billing.run.reverse": "撤销出账",
     "billing.seed_history": "生成演示账务",
     "billing.handover": "收款交班",
+    "billing.policy.update": "修改收费政策",
     "casework.contact": "联系记录",
     "casework.dispute_open": "登记争议",
     "casework.dispute_owner_adds": "业主补充争议",
