@@ -31,7 +31,9 @@ def main() -> None:
     parser.add_argument("--collectors", type=int, default=50)
     parser.add_argument("--cashiers", type=int, default=10)
     parser.add_argument("--managers", type=int, default=5)
-    parser.add_argument("--owners", type=int, default=200)
+    parser.add_argument("--owners", type=int, default=1600,
+                        help="pay links (an owner who has paid leaves and the next arrives with a new link: 200 "
+                             "owners paying about every 40 s for 5 minutes need about 1,500)")
     parser.add_argument("--territory", type=int, default=2000, help="units per collector (about)")
     args = parser.parse_args()
 
