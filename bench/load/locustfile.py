@@ -9,7 +9,8 @@ Four kinds of user, in the proportions of the issue (50 : 10 : 5 : 200 at full s
 proportions with fewer, e.g. 0.4 → 20 : 4 : 2 : 80):
 - **Collector** (收费员): opens the worklist, a case page, taps a one-tap outcome (未接通 …), now and then opens
   the contact form and records a promise to pay, looks at page 2 of the worklist.
-- **Cashier** (财务, at a project's desk): finds a unit in the unit list, opens its statement, takes a cash
+- **Cashier** (财务, at a project's desk): finds a unit in the unit list (by its code, or one time in five by
+  the last four digits of the owner's phone), opens its statement, takes a cash
   payment (the receipt number comes back on the statement page), opens the receipt; now and then the day's
   takings report.
 - **Manager** (经理, company-wide): the insights home, the drill-down list, the collection overview, the team
@@ -160,8 +161,15 @@ class Cashier(Staff):
 
     @task(6)
     def take_payment(self) -> None:
-        unit = random.choice(self.me["unit_ids"])
-        self.get(f"/estate/units/?q={unit}", name="estate:unit-list (search)")
+        if self.me.get("units"):
+            unit, code, tail = random.choice(self.me["units"])
+            # the owner at the desk gives the unit (most of the time) or the last digits of their phone
+            if tail and random.random() < 0.2:
+                self.get(f"/estate/units/?q={tail}", name="estate:unit-list (phone tail)")
+            else:
+                self.get(f"/estate/units/?q={code}", name="estate:unit-list (unit code)")
+        else:
+            unit = random.choice(self.me["unit_ids"])
         url = f"/billing/units/{unit}/"
         r = self.get(url, name="billing:unit-statement")
         if r.status_code != 200:

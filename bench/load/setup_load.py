@@ -5,8 +5,8 @@
 Creates (or resets) with the password ``--password``:
 - ``load-c01`` … ``load-cNN`` collectors (收费员), each given whole buildings of one project until about
   ``--territory`` units, buildings with the most units in arrears first, no two collectors sharing one;
-- ``load-k01`` … cashiers (财务), each bound to one project (the desk of that project), with the ids of up to
-  200 units of that project that owe money, to take payments on;
+- ``load-k01`` … cashiers (财务), each bound to one project (the desk of that project), with up to 200 units
+  of that project that owe money (id, code, the owner's phone tail), to find and take payments on;
 - ``load-m01`` … managers (经理), company-wide (they see every project: the heaviest reports);
 - ``--owners`` pay links (``portal.links.link_create``) to units that owe money, spread over the projects —
   the owners open their bill from the link, as from a reminder SMS; owners do not log in.
@@ -99,11 +99,17 @@ def main() -> None:
             project_id = projects[i % len(projects)]
             c = user(f"load-k{i + 1:02d}", Role.FINANCE, f"压测收银{i + 1}")
             c.projects.set([project_id])
-            with connection.cursor() as cur:
-                cur.execute("""SELECT DISTINCT b.unit_id FROM billing_bill b WHERE b.project_id = %s AND NOT b.is_void
-                               AND b.settled_fen < b.amount_fen ORDER BY b.unit_id LIMIT 200""", [project_id])
-                unit_ids = [r[0] for r in cur.fetchall()]
-            out["cashiers"].append({"username": c.username, "project_id": project_id, "unit_ids": unit_ids})
+            with connection.cursor() as cur:  # units that owe, their code and the owner's phone tail
+                cur.execute("""SELECT u.id, u.code, (SELECT right(cp.value, 4) FROM estate_occupancy o
+                                   JOIN estate_contactpoint cp ON cp.party_id = o.party_id AND cp.kind = 'mobile'
+                                   WHERE o.unit_id = u.id AND o.end IS NULL LIMIT 1)
+                               FROM estate_unit u WHERE u.id IN (
+                                   SELECT DISTINCT b.unit_id FROM billing_bill b WHERE b.project_id = %s
+                                   AND NOT b.is_void AND b.settled_fen < b.amount_fen ORDER BY b.unit_id LIMIT 200)""",
+                            [project_id])
+                units = [list(r) for r in cur.fetchall()]
+            out["cashiers"].append({"username": c.username, "project_id": project_id,
+                                    "unit_ids": [u[0] for u in units], "units": units})
         for i in range(args.managers):
             m = user(f"load-m{i + 1:02d}", Role.MANAGER, f"压测经理{i + 1}")
             m.projects.clear()
