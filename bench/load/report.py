@@ -6,10 +6,49 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import re
 import subprocess
 from pathlib import Path
 
 GOAL_MS = 300
+
+# gunicorn's access log (method, path, status, milliseconds in the worker) → the locustfile's page names
+PAGES = [
+    ("POST", r"/login/", "login"), ("GET", r"/login/", "login (form)"),
+    ("GET", r"/casework/", "casework:worklist"), ("GET", r"/casework/units/\d+/", "casework:case"),
+    ("POST", r"/casework/units/\d+/quick/", "casework:quick"), ("GET", r"/casework/units/\d+/contact/", "casework:contact"),
+    ("POST", r"/casework/units/\d+/contact/", "casework:contact (promise)"),
+    ("GET", r"/estate/units/", "estate:unit-list (search)"), ("GET", r"/billing/units/\d+/", "billing:unit-statement"),
+    ("POST", r"/billing/units/\d+/", "billing:unit-statement (pay)"),
+    ("GET", r"/billing/payments/\d+/receipt/", "billing:receipt"), ("GET", r"/billing/takings/", "billing:takings"),
+    ("GET", r"/insights/", "insights:home"), ("GET", r"/insights/units/", "insights:units"),
+    ("GET", r"/collection/", "dunning:overview"), ("GET", r"/casework/desk/team/", "casework:desk-team"),
+    ("GET", r"/casework/desk/approvals/", "casework:desk-approvals"),
+    ("GET", r"/p/[^/]+/", "portal:bill"), ("POST", r"/p/[^/]+/pay/", "portal:pay"),
+    ("GET", r"/p/[^/]+/orders/[^/]+/", "portal:order"), ("GET", r"/p/[^/]+/orders/[^/]+/status/", "portal:order-status"),
+    ("GET", r"/p/[^/]+/receipts/\d+\.pdf", "portal:receipt-pdf"),
+    ("POST", r"/api/v1/pay/(wechat|alipay)/notify/", "notify (from the sandbox)"),
+]
+
+
+def server_times(path: str) -> dict[str, list[float]]:
+    """Milliseconds each request spent in a gunicorn worker, by page (queueing before a worker takes the
+    request is not in it: the difference to locust's figure is the wait for a free worker)."""
+    out: dict[str, list[float]] = {}
+    compiled = [(m, re.compile(p + "$"), name) for m, p, name in PAGES]
+    for line in open(path, encoding="utf-8", errors="replace"):
+        parts = line.split()
+        if len(parts) != 4 or not parts[3].isdigit():
+            continue
+        method, url, _status, ms = parts
+        name = next((n for m, rx, n in compiled if m == method and rx.match(url)), f"{method} other")
+        out.setdefault(name, []).append(float(ms))
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 HEADER = """# Load test of the pages
 
@@ -54,6 +93,7 @@ def main() -> None:
     for name in ("csv", "loadavg", "users", "scale", "duration", "workers", "load-start", "load-end", "results"):
         p.add_argument("--" + name, required=True)
     p.add_argument("--note", default="")
+    p.add_argument("--access", default="")
     a = p.parse_args()
     rows = list(csv.DictReader(open(a.csv + "_stats.csv", encoding="utf-8")))
     failures = list(csv.DictReader(open(a.csv + "_failures.csv", encoding="utf-8")))
@@ -83,6 +123,14 @@ def main() -> None:
         out.append(f"| **all** | {total['Request Count']} | {total['Failure Count']} | {total['50%']} | "
                    f"{total['95%']} | {total['99%']} | {float(total['Max Response Time']):.0f} | "
                    f"{float(total['Requests/s']):.2f} | |")
+    if a.access and Path(a.access).exists():
+        times = server_times(a.access)
+        out.append("\nTime inside a gunicorn worker (ms; without the wait for a free worker):\n")
+        out.append("| page | requests | p50 | p95 | p99 | max |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for name in sorted(times):
+            v = times[name]
+            out.append(f"| {name} | {len(v)} | {pct(v, 50):.0f} | {pct(v, 95):.0f} | {pct(v, 99):.0f} | {max(v):.0f} |")
     if failures:
         out.append("\nErrors:\n")
         for f in failures:

@@ -66,7 +66,8 @@ rm -f "$OUT/sandbox.env"
 "$PY" -m wuye run_huey --workers 1 > "$OUT/huey.log" 2>&1 &
 pids+=($!)
 "$ROOT/.venv/bin/gunicorn" wuye.wsgi --bind "127.0.0.1:$PORT" --workers "$WORKERS" --timeout 120 \
-  --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" &
+  --access-logfile "$OUT/access.log" --error-logfile "$OUT/gunicorn.log" \
+  --access-logformat '%(m)s %(U)s %(s)s %(M)s' &
 pids+=($!)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/login/" && break; sleep 0.3; done
 
@@ -83,4 +84,5 @@ LOAD1=$(cat /proc/loadavg)
 
 "$PY" bench/load/report.py --csv "$OUT/run" --loadavg "$OUT/loadavg.log" --users "$USERS" --scale "$SCALE" \
   --duration "$DURATION" --workers "$WORKERS" --load-start "$LOAD0" --load-end "$LOAD1" --note "${NOTE:-}" \
+  --access "$OUT/access.log" \
   --results bench/results/load.md
