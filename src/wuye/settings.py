@@ -125,9 +125,17 @@ else:
             "NAME": os.environ.get("WUYE_SQLITE_PATH", str(DATA_DIR / "wuye.sqlite3")),
         }
     }
+# PostgreSQL's JIT compiles a query whose cost estimate is high, which a page's grouped read over a territory
+# or a project often has (a correlated subquery is costed as if run for every row): on the worklist it spent
+# 270 ms compiling a query that runs in 15 ms (bench/results/load.md, decision 72). Off for every connection;
+# WUYE_PG_JIT=1 leaves the server's setting.
+PG_JIT = envbool("WUYE_PG_JIT", False)
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["OPTIONS"] = {**SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
+    elif _db["ENGINE"] == "django.db.backends.postgresql" and not PG_JIT:
+        options = _db.setdefault("OPTIONS", {})
+        options["options"] = (options.get("options", "") + " -c jit=off").strip()
 del _db
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -236,7 +236,10 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["method", "reference"], condition=~Q(reference="") & Q(amount_fen__gt=0),
                                     name="payment_reference_unique"),
         ]
-        indexes = [models.Index(fields=["unit", "paid_at"], name="payment_by_unit")]
+        indexes = [models.Index(fields=["unit", "paid_at"], name="payment_by_unit"),
+                   # the day's takings and a cashier's open shift read the payments entered in a time range
+                   # (a sequential scan of every payment ever taken without it)
+                   models.Index(fields=["created_at"], name="payment_by_created_at")]
 
     def __str__(self) -> str:
         return f"{self.receipt_no or '#' + str(self.pk)} {self.unit.code}"
