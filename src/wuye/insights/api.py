@@ -150,7 +150,8 @@ class UnitsView(generics.ListAPIView):
     serializer_class = UnitRowSerializer
 
     @extend_schema(parameters=[OpenApiParameter(n, int) for n in ("project", "building", "collector", "fee_item")]
-                   + [OpenApiParameter("bucket", str, enum=list(selectors.BUCKETS))])
+                   + [OpenApiParameter("bucket", str, enum=list(selectors.BUCKETS)),
+                      OpenApiParameter("period", str, description="YYYY-MM：已月结的月份按月结快照列出；默认今天仍欠的")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -160,7 +161,8 @@ class UnitsView(generics.ListAPIView):
         bucket = q.get("bucket")
         if bucket and bucket not in selectors.BUCKETS:
             raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
-        return selectors.units_in_arrears(user=self.request.user, bucket=bucket, **filters)
+        closed = selectors.closed_period(_period(self.request)) if q.get("period") else None
+        return selectors.units_in_arrears(user=self.request.user, bucket=bucket, period=closed, **filters)
 
 
 class TargetSerializer(serializers.ModelSerializer):

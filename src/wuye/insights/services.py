@@ -16,8 +16,8 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.bulk import insert_rows
 from wuye.estate.models import Project
-from wuye.insights.metrics import Window, month_end, month_start, rows
-from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, Target
+from wuye.insights.metrics import Window, collectors_by_floor, month_end, month_start, rows, unit_ageing
+from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, Target, UnitFigure
 
 FIGURE_COLUMNS = ("period", "kind", "revision", "recorded_at", "project_id", "building_id", "collector_id",
                   "fee_item_id", *MEASURES)
@@ -29,6 +29,45 @@ def _write(period: dt.date, kind: str, revision: int, found: dict, now: dt.datet
     if data:
         insert_rows(MonthFigure, FIGURE_COLUMNS, data)
     return len(data)
+
+
+UNIT_COLUMNS = ("period", "kind", "revision", "project_id", "building_id", "collector_id", "fee_item_id", "unit_id",
+                "bucket", "open_fen", "lines", "oldest_due")
+
+
+def unit_figures_now(period: dt.date) -> dict:
+    """The month's drill-down rows as the ledger says now: (project, building, collector, fee item, unit, bucket)
+    → [open fen, lines, oldest due]; collectors by the territories of today, as ``rows`` assigns them."""
+    found = unit_ageing(Window.of(period))
+    who = collectors_by_floor([(p, b, f) for p, b, f, *_ in found])
+    return {(p, b, who[(b, f)], item, unit, bucket): [fen, n, oldest]
+            for p, b, f, item, unit, bucket, fen, n, oldest in found}
+
+
+def _write_units(period: dt.date, kind: str, revision: int, found: dict) -> int:
+    data = [(period, kind, revision, *key, *values) for key, values in found.items()]
+    if data:
+        insert_rows(UnitFigure, UNIT_COLUMNS, data)
+    return len(data)
+
+
+def _units_delta(period: dt.date) -> dict:
+    """What changed per unit row since the close: current minus snapshot plus adjustments (set-based reads)."""
+    now_rows = unit_figures_now(period)
+    recorded: dict = {}
+    qs = UnitFigure.objects.filter(period=period).values_list(
+        "project_id", "building_id", "collector_id", "fee_item_id", "unit_id", "bucket", "open_fen", "lines")
+    for *key, fen, n in qs.iterator(chunk_size=5000):
+        values = recorded.setdefault(tuple(key), [0, 0])
+        values[0] += fen
+        values[1] += n
+    delta = {}
+    for key in set(now_rows) | set(recorded):
+        fen, n, oldest = now_rows.get(key, (0, 0, None))
+        was = recorded.get(key, (0, 0))
+        if fen != was[0] or n != was[1]:
+            delta[key] = [fen - was[0], n - was[1], oldest]
+    return delta
 
 
 def _recorded(period: dt.date) -> dict:
@@ -59,6 +98,7 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
     found = rows(Window.of(period))
     if closing is None:
         written = _write(period, FigureKind.CLOSE, 0, found, now)
+        _write_units(period, FigureKind.CLOSE, 0, unit_figures_now(period))
         closing = MonthClose.objects.create(period=period, closed_at=now, seconds=time.monotonic() - t0,
                                             actor_label=actor_label[:60])
         MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
@@ -73,9 +113,11 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
         if any(diff.values()):
             delta[key] = diff
     closing.rechecked_at = now
-    if delta:
+    units_delta = _units_delta(period)
+    if delta or units_delta:
         closing.revisions += 1
         written = _write(period, FigureKind.ADJUST, closing.revisions, delta, now)
+        _write_units(period, FigureKind.ADJUST, closing.revisions, units_delta)
         audit_record(actor=None, actor_label=actor_label or "insights", verb="insights.month_adjust",
                      obj=closing, after={"revision": closing.revisions, "rows": written})
     else:

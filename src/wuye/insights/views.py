@@ -33,6 +33,11 @@ def _period(request) -> dt.date:
     return min(period, month_start(today))
 
 
+def _closed(request) -> dt.date | None:
+    """The drill-down's month when it is a closed one (``period=YYYY-MM``); None: what is open today."""
+    return selectors.closed_period(_period(request)) if request.GET.get("period") else None
+
+
 def _int(request, name: str) -> int | None:
     return id_param(request.GET, name)
 
@@ -107,7 +112,8 @@ def units(request):
     permissions.require_view(request.user)
     filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
     bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
-    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)
+    closed = _closed(request)
+    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, period=closed, **filters)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     table = tables.units(page.object_list)
     described = []
@@ -116,7 +122,7 @@ def units(request):
     if bucket:
         described.append(f"逾期 {tables.AGE_LABELS[bucket]}")
     return render(request, "insights/units.html", {
-        "page_obj": page, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
+        "page_obj": page, "closed": closed, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
         "query": request.GET.urlencode(), "described": [d for d in described if d]})
 
 
@@ -160,8 +166,10 @@ def export(request, table: str):
     if table == "units":
         filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
         bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
-        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)[:100_000])
-        subtitle = f"截至 {timezone.localdate():%Y-%m-%d}"
+        closed = _closed(request)
+        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, period=closed,
+                                                        **filters)[:100_000])
+        subtitle = (f"{tables.period_label(closed)}月结快照" if closed else f"截至 {timezone.localdate():%Y-%m-%d}")
     elif table == "steps":
         from wuye.insights.steps import step_effects
 
