@@ -324,6 +324,8 @@ WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
 WUYE_RISK_TRAIN_MONTHS = envint("WUYE_RISK_TRAIN_MONTHS", 6)
 WUYE_RISK_MAX_ROWS_PER_MONTH = envint("WUYE_RISK_MAX_ROWS_PER_MONTH", 200_000)
 WUYE_RISK_HIGH = float(os.environ.get("WUYE_RISK_HIGH", "0.5"))
+# The worklist (casework) reads the scores through this path: casework does not import insights.
+WUYE_RISK_SCORES = "wuye.insights.selectors.risk_by_unit"
 # 业主信用等级: lines due in the last 24 months below which a record is too short for grade A.
 WUYE_CREDIT_MIN_LINES = envint("WUYE_CREDIT_MIN_LINES", 6)
 # 收费公示: a quarter is published only when at least this many units were billed in it (no small groups).

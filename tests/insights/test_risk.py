@@ -161,3 +161,29 @@ def test_too_little_history_is_said_plainly(db):
     with pytest.raises(ValidationError):
         risk_model_train(today=TODAY)
     assert not RiskModel.objects.exists()
+
+
+def test_the_command_trains_scores_and_the_page_shows_it(client, alice, estate):
+    import io
+
+    from django.core.management import call_command
+
+    client.force_login(alice)
+    assert 'data-testid="risk-none"' in client.get("/insights/risk/").content.decode()
+    out = io.StringIO()
+    call_command("risk_train", "--today", "2026-12-04", stdout=out)
+    model = RiskModel.objects.get()
+    assert "AUC" in out.getvalue() and f"评分 {model.scored} 户" in out.getvalue()
+    page = client.get("/insights/risk/").content.decode()
+    assert f'data-testid="auc">{model.metrics["auc"]}<' in page
+    assert f'data-testid="baseline-auc">{model.metrics["baseline_auc"]}<' in page
+    assert page.count("<tr>", page.index('data-testid="risk-calibration"')) > 2
+    top = RiskScore.objects.order_by("-probability", "unit_id").first()
+    assert top.unit.code in page and "无效联系方式" in page
+    assert "不给业主看" in page  # what the score is for, and not for
+    assert 'data-testid="link-risk"' in client.get("/insights/").content.decode()
+
+
+def test_collectors_do_not_see_the_risk_page(client, bob):
+    client.force_login(bob)
+    assert client.get("/insights/risk/").status_code == 403

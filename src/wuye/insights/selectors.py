@@ -296,3 +296,17 @@ def _units_closed(*, user: User, period: dt.date, project, building, collector, 
     return (qs.values("unit_id", "unit__code", "unit__building__name", "unit__project__name")
             .annotate(open_fen=Sum("open_fen"), oldest_due=Min("oldest_due"), lines=Sum("lines"))
             .filter(open_fen__gt=0).order_by("-open_fen", "unit__code"))
+
+
+# --- early warning (预警) ---------------------------------------------------------------------------------------
+
+def risk_by_unit(unit_ids: list[int]) -> dict[int, tuple[float, list[str]]]:
+    """The stored early-warning scores of these units: {unit: (probability, [reason labels])} (the worklist)."""
+    from wuye.insights.models import RiskScore
+    from wuye.insights.risk import FEATURE_LABELS
+
+    out = {}
+    for unit_id, p, reasons in RiskScore.objects.filter(unit_id__in=unit_ids).values_list(
+            "unit_id", "probability", "reasons"):
+        out[unit_id] = (p, [FEATURE_LABELS.get(name, name) for name, _ in reasons])
+    return out
