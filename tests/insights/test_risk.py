@@ -187,3 +187,11 @@ def test_the_command_trains_scores_and_the_page_shows_it(client, alice, estate):
 def test_collectors_do_not_see_the_risk_page(client, bob):
     client.force_login(bob)
     assert client.get("/insights/risk/").status_code == 403
+
+
+def test_the_api_gives_the_model_and_its_validation(client, alice, estate):
+    client.force_login(alice)
+    assert client.get("/api/v1/insights/risk/").status_code == 404
+    model = risk_model_train(today=TODAY)
+    body = client.get("/api/v1/insights/risk/").json()
+    assert body["metrics"]["auc"] == model.metrics["auc"] and body["features"] == list(risk.FEATURE_NAMES)
