@@ -98,6 +98,17 @@ class Frame:
         return len(self.units)
 
 
+def _scope(alias: str, project_id: int | None, sample: int) -> tuple[str, list]:
+    """Lines of one project, and/or of the accounts whose id is a multiple of ``sample``."""
+    sql, params = "", []
+    if project_id:
+        sql, params = f" AND {alias}.project_id = %s", [project_id]
+    if sample > 1:
+        sql += f" AND {alias}.unit_id %% %s = 0"
+        params.append(sample)
+    return sql, params
+
+
 def _days_between(later_param: str, earlier_sql: str) -> str:
     if connection.vendor == "postgresql":
         return f"({later_param}::date - {earlier_sql})"
@@ -109,10 +120,8 @@ def features(as_of: dt.date, *, project_id: int | None = None, sample: int = 1) 
     keeps the accounts whose id is a multiple of it (an even, deterministic draw for training at scale)."""
     T, T_at = as_of, local_midnight(as_of + dt.timedelta(days=1))
     d90, d182, d365 = (T - dt.timedelta(days=n) for n in (90, 182, 365))
-    scope, scope_p = ("AND b.project_id = %s", [project_id]) if project_id else ("", [])
-    if sample > 1:
-        scope += " AND b.unit_id %% %s = 0"
-        scope_p.append(sample)
+    scope, scope_p = _scope("b", project_id, sample)
+    xscope, xscope_p = _scope("x", project_id, sample)
     live = "pb.live = 1"
     dead = ", ".join(f"'{v.value}'" for v in sorted(DEAD_VALIDITIES))
     unreachable = ", ".join(f"'{v}'" for v in UNREACHABLE)
@@ -122,7 +131,7 @@ def features(as_of: dt.date, *, project_id: int | None = None, sample: int = 1) 
             SELECT a.bill_id, SUM(a.amount_fen) AS paid_t,
                    SUM(CASE WHEN a.applied_on <= x.due_date THEN a.amount_fen ELSE 0 END) AS paid_due
             FROM billing_allocation a JOIN billing_bill x ON x.id = a.bill_id
-            WHERE a.applied_on <= %s
+            WHERE a.applied_on <= %s {xscope}
             GROUP BY a.bill_id
         ), ad AS (
             SELECT j.bill_id, SUM(j.amount_fen) AS rel_t FROM billing_adjustment j
@@ -184,7 +193,7 @@ def features(as_of: dt.date, *, project_id: int | None = None, sample: int = 1) 
         ORDER BY u.id
     """
     params = [
-        _d(T), _t(T_at), False, _d(T), *scope_p,
+        _d(T), *xscope_p, _t(T_at), False, _d(T), *scope_p,
         _d(T), _d(T), _d(T), _d(d90), _d(T), _d(d182), _d(T), _d(d182), _d(d182), _d(d365), _d(d182), _d(d365),
         _d(d365),
         _d(T),
@@ -211,11 +220,11 @@ def _derive(r: np.ndarray) -> np.ndarray:
     return np.column_stack(cols) if len(r) else np.zeros((0, len(FEATURES)))
 
 
-def ninety_plus(day: dt.date, *, project_id: int | None = None) -> np.ndarray:
+def ninety_plus(day: dt.date, *, project_id: int | None = None, sample: int = 1) -> np.ndarray:
     """Accounts 90+ days overdue at ``day`` (sorted unit ids). Lines settled now with no entry after ``day``
     were settled then, so only open lines and lines with later entries are looked at."""
     day_at = local_midnight(day + dt.timedelta(days=1))
-    scope, scope_p = ("AND b.project_id = %s", [project_id]) if project_id else ("", [])
+    scope, scope_p = _scope("b", project_id, sample)
     sql = f"""
         SELECT DISTINCT b.unit_id FROM billing_bill b
         WHERE b.is_void = %s AND b.late_fee_of_id IS NULL AND b.period_start <= %s AND b.due_date <= %s {scope}
@@ -235,11 +244,17 @@ def ninety_plus(day: dt.date, *, project_id: int | None = None) -> np.ndarray:
         return np.sort(np.array([r[0] for r in cur.fetchall()], dtype=np.int64))
 
 
-def outcome(frame: Frame, *, project_id: int | None = None) -> np.ndarray:
-    """1 where the account is 90+ days overdue at one of the next three month-ends."""
+def outcome(frame: Frame, *, project_id: int | None = None, sample: int = 1,
+            cache: dict | None = None) -> np.ndarray:
+    """1 where the account is 90+ days overdue at one of the next three month-ends (``cache``: the 90+ sets
+    by month-end, shared by reference months whose windows overlap)."""
+    cache = {} if cache is None else cache
     hit = np.zeros(len(frame), dtype=np.int64)
     for k in range(1, HORIZON_MONTHS + 1):
-        hit |= np.isin(frame.units, ninety_plus(month_end_of(frame.as_of, k), project_id=project_id))
+        day = month_end_of(frame.as_of, k)
+        if day not in cache:
+            cache[day] = ninety_plus(day, project_id=project_id, sample=sample)
+        hit |= np.isin(frame.units, cache[day])
     return hit
 
 
@@ -247,7 +262,9 @@ def examples(refs: list[dt.date], *, sample: int = 1, project_id: int | None = N
     """Features and outcomes over several reference days, stacked."""
     frames = [features(t, project_id=project_id, sample=sample) for t in refs]
     X = np.vstack([f.X for f in frames]) if frames else np.zeros((0, len(FEATURES)))
-    y = np.concatenate([outcome(f, project_id=project_id) for f in frames]) if frames else np.zeros(0)
+    cache: dict = {}
+    y = (np.concatenate([outcome(f, project_id=project_id, sample=sample, cache=cache) for f in frames])
+         if frames else np.zeros(0))
     days = np.concatenate([f.days for f in frames]) if frames else np.zeros(0)
     return X, y, days
 
