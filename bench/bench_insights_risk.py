@@ -41,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--today", required=True)
     parser.add_argument("--skip-risk", action="store_true")
+    parser.add_argument("--skip-ageing", action="store_true")
     args = parser.parse_args()
     import django
 
@@ -48,6 +49,7 @@ def main() -> None:
     from django.db.models import Count
     from django.test import Client
 
+    from wuye.accounts.choices import Role
     from wuye.accounts.models import User
     from wuye.insights.metrics import Window, add_months, month_start, unit_ageing
     from wuye.insights.models import MonthClose, UnitFigure
@@ -56,10 +58,10 @@ def main() -> None:
     today = dt.date.fromisoformat(args.today)
     last = add_months(month_start(today), -1)
     assert MonthClose.objects.filter(period=last).exists(), f"close {last:%Y-%m} first"
-    rows = timed(f"unit_ageing {last:%Y-%m}", lambda: unit_ageing(Window.of(last)))
-    print(f"  {len(rows):,} rows; stored: {UnitFigure.objects.filter(period=last).count():,}")
-    manager = User.objects.filter(role="manager", is_active=True).first() or User.objects.filter(
-        is_superuser=True).first()
+    if not args.skip_ageing:
+        rows = timed(f"unit_ageing {last:%Y-%m}", lambda: unit_ageing(Window.of(last)))
+        print(f"  {len(rows):,} rows; stored: {UnitFigure.objects.filter(period=last).count():,}")
+    manager, _ = User.objects.get_or_create(username="bench-manager", defaults={"role": Role.MANAGER})
     client = Client()
     client.force_login(manager)
     building = (UnitFigure.objects.filter(period=last).values("building_id").annotate(n=Count("id"))

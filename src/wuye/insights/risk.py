@@ -258,12 +258,17 @@ def outcome(frame: Frame, *, project_id: int | None = None, sample: int = 1,
     return hit
 
 
-def examples(refs: list[dt.date], *, sample: int = 1, project_id: int | None = None):
-    """Features and outcomes over several reference days, stacked."""
-    frames = [features(t, project_id=project_id, sample=sample) for t in refs]
+def examples(refs: list[dt.date], *, sample: int = 1, project_id: int | None = None, cache: dict | None = None):
+    """Features and outcomes over several reference days, stacked. ``cache`` (a dict kept by the caller) keeps
+    frames and 90+ sets between calls: the validation and the kept model share reference months."""
+    cache = {} if cache is None else cache
+    frames_cache, ninety_cache = cache.setdefault("frames", {}), cache.setdefault("ninety", {})
+    for t in refs:
+        if t not in frames_cache:
+            frames_cache[t] = features(t, project_id=project_id, sample=sample)
+    frames = [frames_cache[t] for t in refs]
     X = np.vstack([f.X for f in frames]) if frames else np.zeros((0, len(FEATURES)))
-    cache: dict = {}
-    y = (np.concatenate([outcome(f, project_id=project_id, sample=sample, cache=cache) for f in frames])
+    y = (np.concatenate([outcome(f, project_id=project_id, sample=sample, cache=ninety_cache) for f in frames])
          if frames else np.zeros(0))
     days = np.concatenate([f.days for f in frames]) if frames else np.zeros(0)
     return X, y, days

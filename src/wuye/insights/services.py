@@ -215,15 +215,16 @@ def risk_model_train(*, today: dt.date | None = None, actor_label: str = "") -> 
     risk.assert_no_future(plan["validation_train"], plan["test"])
     risk.assert_no_future(plan["final_train"], plan["last"])
     every = risk.sample_every(settings.WUYE_RISK_MAX_ROWS_PER_MONTH)
-    X, y, _ = risk.examples(plan["validation_train"], sample=every)
+    cache: dict = {}  # reference months shared by the validation and the kept model are computed once
+    X, y, _ = risk.examples(plan["validation_train"], sample=every, cache=cache)
     validation = risk.fit(X, y)
-    tX, ty, tdays = risk.examples([plan["test"]], sample=every)
+    tX, ty, tdays = risk.examples([plan["test"]], sample=every, cache=cache)
     metrics = risk.evaluate(validation, tX, ty, tdays, high=settings.WUYE_RISK_HIGH)
     metrics |= {"n_train": int(len(y)), "train_positives": int(y.sum()), "sample_every": every,
                 "test_month": f"{plan['test']:%Y-%m}", "validation_train": [f"{t:%Y-%m}" for t in
                                                                         plan["validation_train"]],
                 "final_train": [f"{t:%Y-%m}" for t in plan["final_train"]]}
-    X, y, _ = risk.examples(plan["final_train"], sample=every)
+    X, y, _ = risk.examples(plan["final_train"], sample=every, cache=cache)
     kept = risk.fit(X, y)
     metrics["n_final"] = int(len(y))
     model = RiskModel.objects.create(
