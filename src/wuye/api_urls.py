@@ -68,5 +68,6 @@ urlpatterns = [
     path("insights/collectors/", insights_api.CollectorsView.as_view(), name="insights-collectors"),
     path("insights/credit/", insights_api.CreditView.as_view(), name="insights-credit"),
     path("insights/disclosures/", insights_api.DisclosuresView.as_view(), name="insights-disclosures"),
+    path("insights/risk/", insights_api.RiskView.as_view(), name="insights-risk"),
     path("", include(router.urls)),
 ]

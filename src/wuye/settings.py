@@ -318,6 +318,14 @@ WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS"
 # Cost of one action per channel in fen, for 催缴步骤效果 (defaults in wuye.insights.steps.DEFAULT_COSTS_FEN:
 # SMS 0.05, call 3, visit 20, registered letter 15, written notice 3 yuan); entries here override them.
 WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}
+# 预警模型: reference months in one training (each gives one example per account), the most accounts drawn
+# from one reference month (an even spread by id; scoring always covers every account), and the risk from
+# which an account is shown as high risk on the worklist.
+WUYE_RISK_TRAIN_MONTHS = envint("WUYE_RISK_TRAIN_MONTHS", 6)
+WUYE_RISK_MAX_ROWS_PER_MONTH = envint("WUYE_RISK_MAX_ROWS_PER_MONTH", 200_000)
+WUYE_RISK_HIGH = float(os.environ.get("WUYE_RISK_HIGH", "0.5"))
+# The worklist (casework) reads the scores through this path: casework does not import insights.
+WUYE_RISK_SCORES = "wuye.insights.selectors.risk_by_unit"
 # 业主信用等级: lines due in the last 24 months below which a record is too short for grade A.
 WUYE_CREDIT_MIN_LINES = envint("WUYE_CREDIT_MIN_LINES", 6)
 # 收费公示: a quarter is published only when at least this many units were billed in it (no small groups).

@@ -67,7 +67,7 @@ def test_the_worklist_takes_a_fixed_number_of_queries(arrears_estate, bob_territ
         n_small = len(worklist(user=bob_territory, day=D(2026, 2, 1)).rows)
     territory_assign(actor=alice, user=bob_territory, building=arrears_estate["buildings"][1])
     territory_assign(actor=alice, user=bob_territory, building=arrears_estate["buildings"][2])
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):  # 11th: the early-warning scores (one query, any size)
         with CaptureQueriesContext(connection) as large:
             n_large = len(worklist(user=bob_territory, day=D(2026, 2, 1)).rows)
     assert n_large > n_small * 2
@@ -103,3 +103,36 @@ def test_each_row_says_what_happens_next_by_promise_task_and_class(arrears_estat
     api.force_authenticate(bob_territory)
     rows = api.get("/api/v1/worklist/?date=2026-01-20").json()["rows"]
     assert {r["unit_id"]: r["next_step"] for r in rows}[units[0].pk] == "1月24日 承诺前一天提醒"
+
+
+def _score(units, probabilities):
+    """Early-warning scores as the insights module stores them (the worklist reads them through a setting)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from wuye.insights.models import RiskModel, RiskScore
+
+    model = RiskModel.objects.create(trained_at=timezone.now(), as_of=dt.date(2026, 1, 31), features=[], mean=[],
+                                     scale=[], coef=[], intercept=0.0)
+    for unit, p in zip(units, probabilities, strict=True):
+        RiskScore.objects.create(model=model, project_id=unit.project_id, unit=unit, as_of=model.as_of,
+                                 probability=p, reasons=[["dead_contacts", 1.2], ["late_trend", 0.4]])
+
+
+def test_the_worklist_shows_the_early_warning_and_sorts_by_it(client, arrears_estate, bob_territory):
+    run(D(2026, 1, 16))
+    units = arrears_estate["units"][:12]
+    _score([units[9], units[3]], [0.81, 0.2])
+    rows = worklist(user=bob_territory, day=D(2026, 2, 1)).rows
+    by_unit = {r.unit_id: r for r in rows}
+    assert by_unit[units[9].pk].risk == 0.81 and by_unit[units[9].pk].risk_reasons == ["无效联系方式", "逾期缴费比例上升"]
+    assert by_unit[units[0].pk].risk is None
+    client.force_login(bob_territory)
+    page = client.get("/casework/?date=2026-02-01").content.decode()
+    assert f'data-testid="risk-{units[9].code}"' in page and "预警 81%" in page
+    assert f'data-testid="risk-{units[3].code}"' not in page  # below WUYE_RISK_HIGH: no badge
+    assert 'data-testid="sort-risk"' in page
+    page = client.get("/casework/?date=2026-02-01&sort=risk").content.decode()
+    assert page.index(f'data-testid="risk-{units[9].code}"') < page.index(f'data-testid="class-{units[0].code}"')
+    assert 'data-testid="sort-priority"' in page

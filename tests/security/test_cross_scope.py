@@ -44,7 +44,7 @@ SEGMENTS: dict[str, tuple[str, dict]] = {
 # the same word naming another kind under one prefix
 ROUTE_SEGMENTS = {("casework/contacts/", "contacts"): ("casework.ContactAttempt", {})}
 # values for the non-id arguments
-STRINGS = {"kind": "lawyer_letter", "fmt": "pdf", "format": "json", "table": "units"}
+STRINGS = {"kind": "lawyer_letter", "fmt": "pdf", "format": "json", "table": "units", "month": "2026-01"}
 DESK_KINDS = {"adjustment": "billing.Adjustment", "plan": "billing.InstallmentPlan"}
 
 # Patterns not scoped by staff project or territory — each with the reason; nothing else is skipped.

@@ -77,6 +77,8 @@ class WorkRow:
     party_id: int | None = None  # the debtor
     ladder_done: bool = False  # every stage of the ladder has been issued: a manager decides what next
     former_owner: bool = False  # the debtor no longer owns the unit (sold): reached at their own contacts
+    risk: float | None = None  # 预警: probability of being 90+ days overdue within 3 months (None: not scored)
+    risk_reasons: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -253,6 +255,7 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
             row.last_on, row.last_outcome, row.last_by = on, outcome, by_name or by_username or ""
 
     _limitation(rows, day)
+    _risk(rows)
 
     points = list(TalkingPoint.objects.filter(active=True).order_by("sort", "pk"))
     by_class: dict[str, list[TalkingPoint]] = defaultdict(list)
@@ -302,6 +305,18 @@ def _limitation(rows: dict[tuple[int, int], WorkRow], day: dt.date) -> None:
     counts = import_string(path)(sorted({unit_id for unit_id, _party in rows}), day, LIMITATION_DAYS)
     for key, row in rows.items():
         row.limitation_soon, row.limitation_barred = counts.get(key, (0, 0))
+
+
+def _risk(rows: dict[tuple[int, int], WorkRow]) -> None:
+    """The early-warning score of each row's unit, from the insights module through a setting (casework does
+    not import insights): ``WUYE_RISK_SCORES(unit_ids)`` → {unit: (probability, [reason labels])}."""
+    path = getattr(settings, "WUYE_RISK_SCORES", "")
+    if not path or not rows:
+        return
+    scores = import_string(path)(sorted({unit_id for unit_id, _party in rows}))
+    for (unit_id, _party), row in rows.items():
+        if unit_id in scores:
+            row.risk, row.risk_reasons = scores[unit_id]
 
 
 # what each class has the engine do next (domain.md, "Classifying each unpaid account")

@@ -7,6 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -93,8 +94,12 @@ def _worklist_for_request(request):
 def worklist(request):
     """今日工作清单 — the collector's accounts, most urgent first, with one-tap outcomes."""
     form, wl = _worklist_for_request(request)
+    by_risk = request.GET.get("sort") == "risk"
+    if by_risk:  # 预警 first: the accounts likeliest to reach 90 days, then the usual order
+        wl.rows.sort(key=lambda r: -(r.risk or 0.0))
     page = Paginator(wl.rows, PAGE).get_page(request.GET.get("page"))
     return render(request, "casework/worklist.html", {
+        "by_risk": by_risk, "risk_high": settings.WUYE_RISK_HIGH,
         "form": form, "wl": wl, "page_obj": page, "quick": [(o.value, o.label) for o in QUICK_OUTCOMES],
         "priority_labels": selectors.PRIORITY_LABELS,
         "counts": [(p, selectors.PRIORITY_LABELS[p], n) for p, n in sorted(wl.counts.items())],

@@ -76,6 +76,7 @@ VERB_LABELS: dict[str, str] = {
     "insights.expense_record": "登记支出",
     "insights.month_adjust": "调整月结数据",
     "insights.month_close": "月结",
+    "insights.risk_train": "训练欠费预警模型",
     "insights.target_set": "设定收缴目标",
     "installment.approve": "审批分期",
     "installment.request": "申请分期",

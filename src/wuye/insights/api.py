@@ -150,7 +150,8 @@ class UnitsView(generics.ListAPIView):
     serializer_class = UnitRowSerializer
 
     @extend_schema(parameters=[OpenApiParameter(n, int) for n in ("project", "building", "collector", "fee_item")]
-                   + [OpenApiParameter("bucket", str, enum=list(selectors.BUCKETS))])
+                   + [OpenApiParameter("bucket", str, enum=list(selectors.BUCKETS)),
+                      OpenApiParameter("period", str, description="YYYY-MM：已月结的月份按月结快照列出；默认今天仍欠的")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -160,7 +161,8 @@ class UnitsView(generics.ListAPIView):
         bucket = q.get("bucket")
         if bucket and bucket not in selectors.BUCKETS:
             raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
-        return selectors.units_in_arrears(user=self.request.user, bucket=bucket, **filters)
+        closed = selectors.closed_period(_period(self.request)) if q.get("period") else None
+        return selectors.units_in_arrears(user=self.request.user, bucket=bucket, period=closed, **filters)
 
 
 class TargetSerializer(serializers.ModelSerializer):
@@ -355,3 +357,32 @@ class DisclosuresView(generics.ListAPIView):
 
         return Disclosure.objects.filter(project__in=projects_visible(self.request.user)).order_by("-year", "-quarter",
                                                                                                    "project_id")
+
+
+class RiskModelSerializer(serializers.Serializer):
+    trained_at = serializers.DateTimeField()
+    as_of = serializers.DateField()
+    scored_on = serializers.DateField(allow_null=True)
+    scored = serializers.IntegerField()
+    features = serializers.ListField(child=serializers.CharField())
+    coef = serializers.ListField(child=serializers.FloatField())
+    intercept = serializers.FloatField()
+    metrics = serializers.JSONField(help_text="验证月的 AUC、规则基线 AUC、Brier、校准分组 [平均预测, 实际比例, 户数]……")
+
+
+class RiskView(APIView):
+    """The latest early-warning model: its time-split validation beside the days-overdue rule and what it
+    learnt (no account's score: those stay on the staff pages)."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(responses=RiskModelSerializer)
+    def get(self, request):
+        from django.http import Http404
+
+        from wuye.insights.models import RiskModel
+
+        model = RiskModel.objects.first()
+        if model is None:
+            raise Http404("尚未训练预警模型。")
+        return Response(RiskModelSerializer(model).data)

@@ -250,3 +250,54 @@ def rows(window: Window, *, project_id: int | None = None) -> dict[RowKey, dict[
         for name, v in values.items():
             target[name] += v
     return {k: v for k, v in out.items() if any(v.values())}
+
+
+def unit_ageing(window: Window, *, project_id: int | None = None) -> list[tuple]:
+    """What the month's ageing figures are made of, per unit: (project, building, floor, fee item, unit, bucket,
+    open fen, lines, oldest due date) for every unit with principal overdue and open as of e — one grouped
+    query with the same definitions as ``facts`` (its age buckets add up to these rows)."""
+    e = window.end
+    e_at = local_midnight(e + dt.timedelta(days=1))
+    where, wp = _scope("b", project_id)
+    cases, params = [], []
+    upper = e
+    for days, name in AGE_BOUNDS:
+        low = e - dt.timedelta(days=days)
+        cases.append(f"WHEN pb.due_date >= %s THEN '{name}'")
+        params.append(_d(low))
+        upper = low
+    del upper
+    sql = f"""
+        WITH pb AS (
+            SELECT b.unit_id, b.fee_item_id, b.due_date,
+                   b.amount_fen - COALESCE((SELECT SUM(a.amount_fen) FROM billing_allocation a
+                                            WHERE a.bill_id = b.id AND a.applied_on <= %s), 0)
+                                - COALESCE((SELECT SUM(j.amount_fen) FROM billing_adjustment j
+                                            WHERE j.bill_id = b.id AND j.status = 'approved'
+                                              AND j.kind IN ('waive_principal', 'write_off', 'prepay_discount')
+                                              AND j.decided_at < %s), 0) AS open_e
+            FROM billing_bill b
+            WHERE b.is_void = %s AND b.late_fee_of_id IS NULL AND b.period_start <= %s AND b.due_date < %s{where}
+              AND (b.settled_fen < b.amount_fen
+                   OR EXISTS (SELECT 1 FROM billing_allocation x WHERE x.bill_id = b.id AND x.applied_on > %s)
+                   OR EXISTS (SELECT 1 FROM billing_adjustment x WHERE x.bill_id = b.id AND x.decided_at >= %s))
+        )
+        SELECT u.project_id, u.building_id, u.floor, pb.fee_item_id, pb.unit_id, pb.bucket,
+               SUM(pb.open_e), COUNT(*), MIN(pb.due_date)
+        FROM (SELECT pb.*, CASE {" ".join(cases)} ELSE 'age_over_3y_fen' END AS bucket
+              FROM pb WHERE pb.open_e > 0) pb
+        JOIN estate_unit u ON u.id = pb.unit_id
+        GROUP BY u.project_id, u.building_id, u.floor, pb.fee_item_id, pb.unit_id, pb.bucket
+    """
+    # a line settled now with no entry after e was settled as of e: only open lines and lines with later entries
+    head = [_d(e), _t(e_at), False, _d(e), _d(e), *wp, _d(e), _t(e_at)]
+    with connection.cursor() as cur:
+        cur.execute(sql, head + params)
+        return [(p, b, f, item, unit, bucket, int(fen), int(n), _date(oldest))
+                for p, b, f, item, unit, bucket, fen, n, oldest in cur.fetchall()]
+
+
+def _date(value):
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])

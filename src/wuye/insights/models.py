@@ -192,3 +192,82 @@ class Disclosure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} {self.year} 年第 {self.quarter} 季度收支公示"
+
+
+class UnitFigure(models.Model):
+    """月结房屋明细 — what a month's ageing figures are made of: per unit × fee item × ageing bucket, the open
+    overdue principal at the month's end (kind ``close``; a recheck adds ``adjust`` rows of the difference, like
+    ``MonthFigure``), so a closed month's drill-down lists the amounts its figures were made of."""
+
+    period = models.DateField("月份")
+    kind = models.CharField("类型", max_length=10, choices=FigureKind.choices)
+    revision = models.PositiveIntegerField("调整序号", default=0)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+")
+    building = models.ForeignKey("estate.Building", verbose_name="楼栋", on_delete=models.CASCADE,
+                                 related_name="+", db_index=False)
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="收费员", null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+", db_index=False)
+    fee_item = models.ForeignKey("billing.FeeItem", verbose_name="收费项目", on_delete=models.CASCADE,
+                                 related_name="+", db_index=False)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="+",
+                             db_index=False)
+    bucket = models.CharField("账龄段", max_length=16)
+    open_fen = models.BigIntegerField("逾期未缴")
+    lines = models.IntegerField("账单行数")
+    oldest_due = models.DateField("最早截止日", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "月结房屋明细"
+        verbose_name_plural = "月结房屋明细"
+        indexes = [models.Index(fields=["period", "project", "building"], name="unitfigure_by_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.unit_id} {self.bucket}"
+
+
+class RiskModel(models.Model):
+    """预警模型 — one training of the early-warning model: a logistic regression stored as numbers (feature
+    names, standardisation, coefficients; no pickled object to load), with its time-split validation."""
+
+    trained_at = models.DateTimeField("训练时间")
+    as_of = models.DateField("数据截至", help_text="训练样本的结果期最晚到这一天（含）。")
+    features = models.JSONField("特征")
+    mean = models.JSONField("均值")
+    scale = models.JSONField("标准差")
+    coef = models.JSONField("系数")
+    intercept = models.FloatField("截距")
+    metrics = models.JSONField("验证指标", default=dict)
+    seconds = models.FloatField("训练耗时（秒）", default=0)
+    scored_on = models.DateField("评分日期", null=True, blank=True)
+    scored = models.IntegerField("已评分户数", default=0)
+
+    class Meta:
+        verbose_name = "预警模型"
+        verbose_name_plural = "预警模型"
+        ordering = ["-trained_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"预警模型 {self.trained_at:%Y-%m-%d}（数据截至 {self.as_of}）"
+
+
+class RiskScore(models.Model):
+    """预警分 — one unit's probability of being 90+ days overdue within three months, with its top reasons.
+    Staff-only: never shown to the owner, never published, never a reason to refuse a service."""
+
+    model = models.ForeignKey(RiskModel, verbose_name="模型", on_delete=models.CASCADE, related_name="scores",
+                              db_index=False)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    unit = models.OneToOneField("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE,
+                                related_name="risk_score")
+    as_of = models.DateField("特征日期")
+    probability = models.FloatField("风险概率")
+    reasons = models.JSONField("主要原因", default=list)
+
+    class Meta:
+        verbose_name = "预警分"
+        verbose_name_plural = "预警分"
+        indexes = [models.Index(fields=["project", "-probability"], name="riskscore_by_project")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.probability:.2f}"

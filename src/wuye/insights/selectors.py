@@ -239,13 +239,27 @@ BUCKETS = {name: (low, high) for name, (low, high) in zip(
     [(1, 30), (31, 90), (91, 180), (181, 365), (366, 730), (731, 1095), (1096, None)], strict=True)}
 
 
+def closed_period(period: dt.date | None) -> dt.date | None:
+    """``period`` when it is a closed month (its drill-down reads the snapshot), else None."""
+    if period is None:
+        return None
+    period = month_start(period)
+    return period if MonthClose.objects.filter(period=period).exists() else None
+
+
 def units_in_arrears(*, user: User, as_of: dt.date | None = None, project: int | None = None,
                      building: int | None = None, collector: int | None = None, fee_item: int | None = None,
-                     bucket: str | None = None):
+                     bucket: str | None = None, period: dt.date | None = None):
     """Units with overdue principal as of ``as_of`` (default today), within the user's scope, narrowed by the
-    figure clicked: one grouped query over the open-line index. Values: unit, codes, names, open, oldest."""
+    figure clicked: one grouped query over the open-line index. Values: unit, codes, names, open, oldest.
+
+    With ``period`` a closed month: the units its snapshot was made of, with the amounts at that month's end
+    (snapshot rows plus later adjustment rows, so the list adds up to the figure shown)."""
     from wuye.billing.models import Bill
 
+    if period is not None:
+        return _units_closed(user=user, period=period, project=project, building=building, collector=collector,
+                             fee_item=fee_item, bucket=bucket)
     as_of = as_of or timezone.localdate()
     qs = Bill.objects.filter(is_void=False, late_fee_of__isnull=True, settled_fen__lt=F("amount_fen"),
                              due_date__lt=as_of).filter(unit_scope_q(user, "unit__"))
@@ -269,3 +283,30 @@ def units_in_arrears(*, user: User, as_of: dt.date | None = None, project: int |
             .annotate(open_fen=Sum(F("amount_fen") - F("settled_fen")), oldest_due=Min("due_date"),
                       lines=Count("id"))
             .order_by("-open_fen", "unit__code"))
+
+
+def _units_closed(*, user: User, period: dt.date, project, building, collector, fee_item, bucket):
+    from wuye.insights.models import UnitFigure
+
+    qs = UnitFigure.objects.filter(period=period).filter(unit_scope_q(user, "unit__"))
+    for name, value in (("project_id", project), ("building_id", building), ("collector_id", collector),
+                        ("fee_item_id", fee_item), ("bucket", bucket if bucket in BUCKETS else None)):
+        if value:
+            qs = qs.filter(**{name: value})
+    return (qs.values("unit_id", "unit__code", "unit__building__name", "unit__project__name")
+            .annotate(open_fen=Sum("open_fen"), oldest_due=Min("oldest_due"), lines=Sum("lines"))
+            .filter(open_fen__gt=0).order_by("-open_fen", "unit__code"))
+
+
+# --- early warning (预警) ---------------------------------------------------------------------------------------
+
+def risk_by_unit(unit_ids: list[int]) -> dict[int, tuple[float, list[str]]]:
+    """The stored early-warning scores of these units: {unit: (probability, [reason labels])} (the worklist)."""
+    from wuye.insights.models import RiskScore
+    from wuye.insights.risk import FEATURE_LABELS
+
+    out = {}
+    for unit_id, p, reasons in RiskScore.objects.filter(unit_id__in=unit_ids).values_list(
+            "unit_id", "probability", "reasons"):
+        out[unit_id] = (p, [FEATURE_LABELS.get(name, name) for name, _ in reasons])
+    return out

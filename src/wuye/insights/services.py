@@ -16,8 +16,17 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.bulk import insert_rows
 from wuye.estate.models import Project
-from wuye.insights.metrics import Window, month_end, month_start, rows
-from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, Target
+from wuye.insights.metrics import Window, collectors_by_floor, month_end, month_start, rows, unit_ageing
+from wuye.insights.models import (
+    MEASURES,
+    FigureKind,
+    MonthClose,
+    MonthFigure,
+    RiskModel,
+    RiskScore,
+    Target,
+    UnitFigure,
+)
 
 FIGURE_COLUMNS = ("period", "kind", "revision", "recorded_at", "project_id", "building_id", "collector_id",
                   "fee_item_id", *MEASURES)
@@ -29,6 +38,45 @@ def _write(period: dt.date, kind: str, revision: int, found: dict, now: dt.datet
     if data:
         insert_rows(MonthFigure, FIGURE_COLUMNS, data)
     return len(data)
+
+
+UNIT_COLUMNS = ("period", "kind", "revision", "project_id", "building_id", "collector_id", "fee_item_id", "unit_id",
+                "bucket", "open_fen", "lines", "oldest_due")
+
+
+def unit_figures_now(period: dt.date) -> dict:
+    """The month's drill-down rows as the ledger says now: (project, building, collector, fee item, unit, bucket)
+    → [open fen, lines, oldest due]; collectors by the territories of today, as ``rows`` assigns them."""
+    found = unit_ageing(Window.of(period))
+    who = collectors_by_floor([(p, b, f) for p, b, f, *_ in found])
+    return {(p, b, who[(b, f)], item, unit, bucket): [fen, n, oldest]
+            for p, b, f, item, unit, bucket, fen, n, oldest in found}
+
+
+def _write_units(period: dt.date, kind: str, revision: int, found: dict) -> int:
+    data = [(period, kind, revision, *key, *values) for key, values in found.items()]
+    if data:
+        insert_rows(UnitFigure, UNIT_COLUMNS, data)
+    return len(data)
+
+
+def _units_delta(period: dt.date) -> dict:
+    """What changed per unit row since the close: current minus snapshot plus adjustments (set-based reads)."""
+    now_rows = unit_figures_now(period)
+    recorded: dict = {}
+    qs = UnitFigure.objects.filter(period=period).values_list(
+        "project_id", "building_id", "collector_id", "fee_item_id", "unit_id", "bucket", "open_fen", "lines")
+    for *key, fen, n in qs.iterator(chunk_size=5000):
+        values = recorded.setdefault(tuple(key), [0, 0])
+        values[0] += fen
+        values[1] += n
+    delta = {}
+    for key in set(now_rows) | set(recorded):
+        fen, n, oldest = now_rows.get(key, (0, 0, None))
+        was = recorded.get(key, (0, 0))
+        if fen != was[0] or n != was[1]:
+            delta[key] = [fen - was[0], n - was[1], oldest]
+    return delta
 
 
 def _recorded(period: dt.date) -> dict:
@@ -59,6 +107,7 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
     found = rows(Window.of(period))
     if closing is None:
         written = _write(period, FigureKind.CLOSE, 0, found, now)
+        _write_units(period, FigureKind.CLOSE, 0, unit_figures_now(period))
         closing = MonthClose.objects.create(period=period, closed_at=now, seconds=time.monotonic() - t0,
                                             actor_label=actor_label[:60])
         MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
@@ -73,9 +122,11 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
         if any(diff.values()):
             delta[key] = diff
     closing.rechecked_at = now
-    if delta:
+    units_delta = _units_delta(period)
+    if delta or units_delta:
         closing.revisions += 1
         written = _write(period, FigureKind.ADJUST, closing.revisions, delta, now)
+        _write_units(period, FigureKind.ADJUST, closing.revisions, units_delta)
         audit_record(actor=None, actor_label=actor_label or "insights", verb="insights.month_adjust",
                      obj=closing, after={"revision": closing.revisions, "rows": written})
     else:
@@ -138,3 +189,88 @@ def target_set(*, actor: User, project: Project, period: dt.date, collection_rat
                  before={k: str(v) for k, v in (before or {}).items()},
                  after={"collection_rate": str(collection_rate), "clearance_rate": str(clearance_rate)})
     return target
+
+
+# --- early warning (预警): train monthly, score every account ---------------------------------------------------
+
+def risk_model_train(*, today: dt.date | None = None, actor_label: str = "") -> RiskModel:
+    """Train the early-warning model on the estate's history (see ``insights.risk``): first the held-out
+    validation (trained only on months whose outcome was known by the test month), then the model kept,
+    refitted on the latest months whose outcome is known. Scores every account as of the last finished month."""
+    import json
+
+    from django.conf import settings
+
+    from wuye.billing.models import Bill
+    from wuye.insights import risk
+
+    today = today or timezone.localdate()
+    t0 = time.monotonic()
+    first = Bill.objects.order_by("period_start").values_list("period_start", flat=True).first()
+    if first is None:
+        raise ValidationError("还没有账单，无法训练预警模型。")
+    plan = risk.plan(today, settings.WUYE_RISK_TRAIN_MONTHS, first)
+    if not plan["validation_train"]:
+        raise ValidationError("历史不足：至少需要约 7 个月的账单历史才能按时间切分验证。")
+    risk.assert_no_future(plan["validation_train"], plan["test"])
+    risk.assert_no_future(plan["final_train"], plan["last"])
+    every = risk.sample_every(settings.WUYE_RISK_MAX_ROWS_PER_MONTH)
+    cache: dict = {}  # reference months shared by the validation and the kept model are computed once
+    X, y, _ = risk.examples(plan["validation_train"], sample=every, cache=cache)
+    validation = risk.fit(X, y)
+    tX, ty, tdays = risk.examples([plan["test"]], sample=every, cache=cache)
+    metrics = risk.evaluate(validation, tX, ty, tdays, high=settings.WUYE_RISK_HIGH)
+    metrics |= {"n_train": int(len(y)), "train_positives": int(y.sum()), "sample_every": every,
+                "test_month": f"{plan['test']:%Y-%m}", "validation_train": [f"{t:%Y-%m}" for t in
+                                                                        plan["validation_train"]],
+                "final_train": [f"{t:%Y-%m}" for t in plan["final_train"]]}
+    X, y, _ = risk.examples(plan["final_train"], sample=every, cache=cache)
+    kept = risk.fit(X, y)
+    metrics["n_final"] = int(len(y))
+    model = RiskModel.objects.create(
+        trained_at=timezone.now(), as_of=plan["last"], features=list(risk.FEATURE_NAMES),
+        mean=kept.mean.tolist(), scale=kept.scale.tolist(), coef=kept.coef.tolist(), intercept=kept.intercept,
+        metrics=json.loads(json.dumps(metrics)), seconds=round(time.monotonic() - t0, 2))
+    audit_record(actor=None, actor_label=actor_label or "insights", verb="insights.risk_train", obj=model,
+                 after={"auc": metrics["auc"], "baseline_auc": metrics["baseline_auc"], "n_train": metrics["n_train"]})
+    return model
+
+
+def fitted(model: RiskModel):
+    import numpy as np
+
+    from wuye.insights.risk import Fitted
+
+    return Fitted(np.array(model.mean), np.array(model.scale), np.array(model.coef), model.intercept)
+
+
+@transaction.atomic
+def risk_scores_refresh(*, model: RiskModel | None = None, as_of: dt.date | None = None) -> int:
+    """Score every account (not already 90+ days overdue) as of ``as_of`` (default: the model's month) with
+    the latest model, replacing the stored scores: one feature query, one bulk write."""
+    import json
+
+    from wuye.insights import risk
+
+    model = model or RiskModel.objects.first()
+    if model is None:
+        return 0
+    as_of = as_of or model.as_of
+    frame = risk.features(as_of)
+    m = fitted(model)
+    probabilities = m.predict(frame.X) if len(frame) else []
+    reasons = m.reasons(frame.X) if len(frame) else []
+    RiskScore.objects.all().delete()
+    insert_rows(RiskScore, ("model_id", "project_id", "unit_id", "as_of", "probability", "reasons"),
+                ((model.pk, int(p), int(u), as_of, round(float(prob), 6), json.dumps(r, ensure_ascii=False))
+                 for u, p, prob, r in zip(frame.units, frame.projects, probabilities, reasons, strict=True)))
+    RiskModel.objects.filter(pk=model.pk).update(scored_on=as_of, scored=len(frame))
+    return len(frame)
+
+
+def risk_monthly(*, today: dt.date | None = None, actor_label: str = "") -> RiskModel:
+    """The monthly job and ``wuye risk_train``: retrain, then score every account."""
+    model = risk_model_train(today=today, actor_label=actor_label)
+    risk_scores_refresh(model=model)
+    model.refresh_from_db()
+    return model

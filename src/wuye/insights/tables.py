@@ -64,6 +64,11 @@ def _cell(i: int, cell, link: str | None) -> str:
     return format_html('<td class="text-nowrap{}">{}</td>', " num" if i else "", "—" if cell is None else cell)
 
 
+def _drill(month: sel.Month, **params) -> str:
+    """A figure's drill-down: a closed month lists the units its snapshot was made of (``period``)."""
+    return drill_url(period=f"{month.period:%Y-%m}" if month.source == "close" else None, **params)
+
+
 def drill_url(**params) -> str:
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
     return reverse("insights:units") + (f"?{query}" if query else "")
@@ -96,7 +101,7 @@ def projects(month: sel.Month, goals: dict) -> Table:
         t.rows.append([names.get(f.key[0], f.key[0]), *_money(f), target, gap, yuan(f.values["prepaid_fen"]),
                        yuan(f.values["waived_fen"]), yuan(f.values["written_off_fen"]),
                        yuan(f.adjust["collected_fen"]) if f.adjusted else None])
-        t.links.append(drill_url(project=f.key[0]))
+        t.links.append(_drill(month, project=f.key[0]))
     return t
 
 
@@ -110,7 +115,7 @@ def buildings(month: sel.Month, limit: int | None = 10) -> Table:
     t = Table("buildings", "欠费最多的楼栋", ["楼栋", "欠费合计（元）", *MONEY_HEADERS])
     for f in groups:
         t.rows.append([names.get(f.key[1], f.key[1]), yuan(f.arrears_fen), *_money(f)])
-        t.links.append(drill_url(project=f.key[0], building=f.key[1]))
+        t.links.append(_drill(month, project=f.key[0], building=f.key[1]))
     return t
 
 
@@ -126,7 +131,7 @@ def collectors(month: sel.Month) -> Table:
             continue
         rank += 1
         t.rows.append([users.get(f.key[0], f.key[0]), rank, *_money(f)])
-        t.links.append(drill_url(collector=f.key[0]))
+        t.links.append(_drill(month, collector=f.key[0]))
     unassigned = next((f for f in groups if f.key[0] is None), None)
     if unassigned is not None:
         t.rows.append(["未分配责任区", "—", *_money(unassigned)])
@@ -141,7 +146,7 @@ def fee_items(month: sel.Month) -> Table:
     t = Table("fee_items", "按收费项目", ["收费项目", *MONEY_HEADERS])
     for f in groups:
         t.rows.append([names.get(f.key[1], f.key[1]), *_money(f)])
-        t.links.append(drill_url(project=f.key[0], fee_item=f.key[1]))
+        t.links.append(_drill(month, project=f.key[0], fee_item=f.key[1]))
     return t
 
 
@@ -151,7 +156,7 @@ def ageing(month: sel.Month) -> Table:
     whole = sum(company.values[k] for k in AGE_LABELS)
     for key, label in AGE_LABELS.items():
         t.rows.append([label, yuan(company.values[key]), sel.percent(company.values[key], whole)])
-        t.links.append(drill_url(bucket=key))
+        t.links.append(_drill(month, bucket=key))
     return t
 
 

@@ -24,3 +24,13 @@ def refresh_current_month() -> None:
 
     with HUEY.lock_task("insights-live"):
         live_refresh()
+
+
+@db_periodic_task(crontab(minute="40", hour="3", day="1"))
+def retrain_risk_model() -> None:
+    """03:40 on the 1st (after the close): retrain the early-warning model on last month's history, score
+    every account (see insights.risk)."""
+    from wuye.insights.services import risk_monthly
+
+    with HUEY.lock_task("insights-risk"):
+        risk_monthly(actor_label="job:risk_train")

@@ -33,6 +33,11 @@ def _period(request) -> dt.date:
     return min(period, month_start(today))
 
 
+def _closed(request) -> dt.date | None:
+    """The drill-down's month when it is a closed one (``period=YYYY-MM``); None: what is open today."""
+    return selectors.closed_period(_period(request)) if request.GET.get("period") else None
+
+
 def _int(request, name: str) -> int | None:
     return id_param(request.GET, name)
 
@@ -107,7 +112,8 @@ def units(request):
     permissions.require_view(request.user)
     filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
     bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
-    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)
+    closed = _closed(request)
+    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, period=closed, **filters)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     table = tables.units(page.object_list)
     described = []
@@ -116,7 +122,7 @@ def units(request):
     if bucket:
         described.append(f"逾期 {tables.AGE_LABELS[bucket]}")
     return render(request, "insights/units.html", {
-        "page_obj": page, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
+        "page_obj": page, "closed": closed, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
         "query": request.GET.urlencode(), "described": [d for d in described if d]})
 
 
@@ -160,8 +166,10 @@ def export(request, table: str):
     if table == "units":
         filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
         bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
-        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, **filters)[:100_000])
-        subtitle = f"截至 {timezone.localdate():%Y-%m-%d}"
+        closed = _closed(request)
+        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, period=closed,
+                                                        **filters)[:100_000])
+        subtitle = (f"{tables.period_label(closed)}月结快照" if closed else f"截至 {timezone.localdate():%Y-%m-%d}")
     elif table == "steps":
         from wuye.insights.steps import step_effects
 
@@ -320,3 +328,58 @@ def disclosure_public(request, code: str, year: int, quarter: int):
     d = get_object_or_404(Disclosure, project__code=code, year=year, quarter=quarter,
                           expires_on__gte=timezone.localdate())
     return render(request, "insights/poster.html", {"d": d, "f": d.figures, "public": True})
+
+
+RISK_BANDS = ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01))
+
+
+@login_required
+def risk(request):
+    """预警 — the early-warning model: its validation against the days-overdue rule (AUC, calibration), what it
+    learnt, how the accounts in the user's projects are spread, and the riskiest ones with their reasons."""
+    from django.conf import settings
+    from django.db.models import Count, Q
+
+    from wuye.insights.models import RiskModel, RiskScore
+    from wuye.insights.risk import BASELINE_DAYS, FEATURE_LABELS
+
+    permissions.require_view(request.user)
+    model = RiskModel.objects.first()
+    ctx = {"model": model, "high": settings.WUYE_RISK_HIGH, "baseline_days": BASELINE_DAYS}
+    if model is not None:
+        m = model.metrics
+        ctx["m"] = m
+        ctx["calibration"] = [(i + 1, round(p * 100, 1), round(f * 100, 1), n)
+                              for i, (p, f, n) in enumerate(m.get("calibration", []))]
+        ctx["coefficients"] = sorted(((FEATURE_LABELS.get(name, name), round(c, 3))
+                                      for name, c in zip(model.features, model.coef, strict=True)),
+                                     key=lambda r: -abs(r[1]))
+        ids = selectors.project_ids(request.user)
+        scores = RiskScore.objects.all() if ids is None else RiskScore.objects.filter(project_id__in=ids)
+        bands = scores.aggregate(**{f"b{i}": Count("pk", filter=Q(probability__gte=lo, probability__lt=hi))
+                                    for i, (lo, hi) in enumerate(RISK_BANDS)})
+        ctx["bands"] = [(f"{int(lo * 100)}–{min(100, int(hi * 100))}%", bands[f"b{i}"])
+                        for i, (lo, hi) in enumerate(RISK_BANDS)]
+        top = (scores.select_related("unit__building", "unit__project").order_by("-probability", "unit_id")[:50])
+        ctx["top"] = [(s.unit, round(s.probability * 100, 1), "、".join(FEATURE_LABELS.get(n, n) for n, _ in s.reasons))
+                      for s in top]
+    return render(request, "insights/risk.html", ctx)
+
+
+@login_required
+def report_pdf(request, month: str):
+    """月度收缴报告 (PDF) of a closed month, for the owners' committee and head office: aggregates only."""
+    from django.http import HttpResponse
+
+    from wuye.insights.report import monthly_report
+    from wuye.insights.report import report_pdf as render_pdf
+
+    permissions.require_view(request.user)
+    period = date_param({"period": f"{month}-01"}, "period")
+    try:
+        report = monthly_report(period, user=request.user)
+    except ValueError as exc:
+        raise Http404(str(exc)) from exc
+    response = HttpResponse(render_pdf(report), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="report-{period:%Y-%m}.pdf"'
+    return response
