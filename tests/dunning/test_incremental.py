@@ -233,6 +233,7 @@ def test_a_hold_and_its_end_are_decided(alice, three):
     dunning_run(as_of=D(2026, 1, 21))
     assert HeldAccount.objects.filter(unit=a, run_date=D(2026, 1, 21)).exists()
     assert decided_on(b) == before
+    assert dunning_run(as_of=D(2026, 1, 21)).held == 1  # a re-run counts the day's held accounts it did not decide
     for day in range(22, 27):
         dunning_run(as_of=D(2026, 1, day))
     assert HeldAccount.objects.filter(unit=a).count() == 5  # 01-21 … 01-25, one a day

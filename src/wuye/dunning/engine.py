@@ -993,12 +993,13 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     by_project = _summaries_by_project(as_of) if whole else None
     estate = EstateReads(flags=payer_flags(as_of), disputed=_disputed(None, None)) if whole else None
     writer = Writer()
+    untouched = []  # projects of an incremental run with nothing to decide today
     try:
         for proj in projects:
             scope = scopes.get(proj.pk)
             summaries = by_project.pop(proj.pk, []) if by_project is not None else None
             if scope is not None and not scope.full and not scope.units:
-                writer.submit(partial(_finish_project, proj.pk, as_of, run_started, scope, [], None))
+                untouched.append(proj.pk)
                 continue
             _run_project(proj, as_of, cal, result, dry_run=dry_run, chunk_size=chunk_size,
                          unit_ids=sorted(scope.units) if scope is not None and not scope.full else unit_ids,
@@ -1006,9 +1007,13 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
                          analyzer=analyzer, estate=estate, writer=writer, summaries=summaries)
     finally:
         writer.close()
-    if track and not all_full:  # the accounts in arrears of the units not decided today are as recorded
-        result.accounts_in_arrears = DecisionState.objects.filter(
-            project_id__in=[p.pk for p in projects]).aggregate(n=Sum("arrears"))["n"] or 0
+    if untouched:
+        ProjectDecisionState.objects.filter(project_id__in=untouched).update(last_on=as_of, watermark=run_started)
+    if track and not all_full:  # the accounts of the units not decided today are as recorded
+        ids = [p.pk for p in projects]
+        result.accounts_in_arrears = DecisionState.objects.filter(project_id__in=ids).aggregate(
+            n=Sum("arrears"))["n"] or 0
+        result.held = HeldAccount.objects.filter(project_id__in=ids, run_date=as_of).count()
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
         Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
@@ -1112,8 +1117,7 @@ def _due_units(inc: dict[int, ProjectDecisionState], as_of: dt.date) -> dict[int
     if path:
         reader = import_string(path)
         days = getattr(settings, "WUYE_LIMITATION_NOTICE_DAYS", 90)
-        for pid in inc:
-            extra.update(u for u, _party in reader(as_of=as_of, within_days=days, project_id=pid, unit_ids=None))
+        extra.update(u for u, _party in reader(as_of=as_of, within_days=days, project_id=None, unit_ids=None))
     extra -= {u for sc in scopes.values() for u in sc.units}
     if extra:
         ids = sorted(extra)
