@@ -523,6 +523,10 @@ def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Ru
                       for st in ladder.stages if st.kind == StepKind.AFTER_PREVIOUS]
         if acc.written_waiting is not None:
             found.append(acc.written_waiting + ONE_DAY)
+        done = acc.ladder_done_on or (as_of if out is not None and out.ladder_done else None)
+        if done is None and not any(st.order > acc.stage and (not st.account_class or st.account_class ==
+                                                              acc.account_class) for st in ladder.stages):
+            found.append(tomorrow)  # the last stage is reached: the first day without a decision records it
         found += [d.deadline + ONE_DAY for d in acc.demands if d.deadline is not None]
         for st in ladder.repeating:
             if (st.account_class and st.account_class != acc.account_class) or _away_visit(st, acc):
