@@ -7,8 +7,12 @@ dispatcher's throughput to the file backend.
 1. (unless ``--reuse``) drop and re-create the database, migrate, ``wuye seed --units N --months M``;
 2. ``wuye dunning_run --date D`` (D = the day after the last seeded month's due date + 20 days, so every
    ladder stage has accounts) — wall time and the process's peak RSS;
-3. the same command again: must create nothing (idempotency at scale) — wall time;
-4. ``wuye dispatch --now D 10:00 --limit K`` with the file backend — messages per second.
+3. the same command again: must create nothing (idempotency at scale) — wall time (incremental: decides
+   almost nothing);
+4. ``wuye dunning_run --date D+1`` (the next day, before any dispatch) — wall time;
+5. ``wuye dispatch --now D 10:00 --limit K`` with the file backend — messages per second.
+
+``--full`` runs every ``dunning_run`` with ``--full`` (every account decided, the run before decision 62).
 
 Each run appends a line to ``bench/results/dunning.md``.
 """
@@ -53,6 +57,7 @@ def main() -> None:
     parser.add_argument("--date", help="运行日期（默认按种子数据推算）")
     parser.add_argument("--limit", type=int, default=200_000, help="发送测量的最多条数")
     parser.add_argument("--reuse", action="store_true", help="沿用已有数据库（跳过建库和生成数据）")
+    parser.add_argument("--full", action="store_true", help="每次运行都逐户全量决策（dunning_run --full）")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -76,14 +81,18 @@ def main() -> None:
             "print(Bill.objects.aggregate(m=Max('due_date'))['m'])")], env=env, capture_output=True, text=True,
             check=True).stdout.strip()
         day = (dt.date.fromisoformat(out) + dt.timedelta(days=20)).isoformat()
-    run_s, peak, line = measured(wuye("dunning_run", "--date", day), env)
+    full = ["--full"] if args.full else []
+    run_s, peak, line = measured(wuye("dunning_run", "--date", day, *full), env)
     first = json.loads(line)
     print("run:", line, f"peak {peak:.0f} MB", flush=True)
-    rerun_s, _, line2 = measured(wuye("dunning_run", "--date", day), env)
+    rerun_s, _, line2 = measured(wuye("dunning_run", "--date", day, *full), env)
     second = json.loads(line2)
     print("rerun:", line2, flush=True)
     if second["actions_created"] != 0:
         sys.exit("重跑新建了动作：幂等性被破坏。")
+    next_day = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+    next_s, next_peak, line_next = measured(wuye("dunning_run", "--date", next_day, *full), env)
+    print("next day:", line_next, f"{next_s:.1f} s, peak {next_peak:.0f} MB", flush=True)
     send_s, _, line3 = measured(wuye("dispatch", "--now", f"{day}T10:00", "--limit", str(args.limit)), env)
     sent = json.loads(line3)
     rate = sent["sent"] / send_s if send_s else 0

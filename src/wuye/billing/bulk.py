@@ -48,6 +48,7 @@ from wuye.billing.services import (
     settlement_fee_lines,
     settlement_fees_context,
 )
+from wuye.common.changes import units_changed
 from wuye.estate.models import Project, Unit
 
 CHUNK = 500
@@ -201,6 +202,7 @@ def payments_record_bulk(
             reduced[p.unit_id] = max(reduced.get(p.unit_id, dt.date.min), timezone.localtime(p.paid_at).date())
     if reduced:
         transaction.on_commit(lambda: _notify_later(reduced))
+    units_changed(unit_ids)
     return {d.key: p for d, p in zip(ok, payments, strict=True)}, refused
 
 

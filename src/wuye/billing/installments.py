@@ -23,6 +23,7 @@ from wuye.accounts.services import audit_record
 from wuye.billing.models import Bill, InstallmentItem, InstallmentPlan, Payment
 from wuye.billing.permissions import can_approve
 from wuye.billing.services import add_months, largest_remainder
+from wuye.common.changes import units_changed
 from wuye.common.formatting import format_yuan
 
 MAX_INSTALMENTS = 24
@@ -68,6 +69,7 @@ def installment_request(
                                           grace_days=grace_days, requested_by=actor)
     InstallmentItem.objects.bulk_create(InstallmentItem(plan=plan, seq=i + 1, due_date=d, amount_fen=fen)
                                         for i, (d, fen) in enumerate(schedule))
+    units_changed([unit.pk])
     audit_record(actor=actor, actor_label=actor_label, verb="installment.request", obj=unit, note=reason,
                  after={"plan": plan.pk, "total_fen": total, "instalments": len(schedule)})
     if can_approve(actor):
@@ -88,6 +90,7 @@ def installment_decide(*, actor: User, plan: InstallmentPlan, approve: bool, not
     plan.decided_by, plan.decided_at, plan.decision_note = actor, timezone.now(), note
     plan.status_changed_on = timezone.localdate()
     plan.save()
+    units_changed([plan.unit_id])
     audit_record(actor=actor, verb="installment.approve" if approve else "installment.reject", obj=plan.unit,
                  note=note, after={"plan": plan.pk})
     return plan
@@ -164,6 +167,7 @@ def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
         before = plan.status
         plan.status, plan.status_changed_on = new, as_of
         plan.save(update_fields=["status", "status_changed_on"])
+        units_changed([plan.unit_id])
         audit_record(actor=None, actor_label="installment_refresh", verb=f"installment.{key}", obj=plan.unit,
                      before={"status": before}, after={"status": new, "plan": plan.pk})
     return changed

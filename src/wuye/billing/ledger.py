@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from wuye.billing.choices import AdjustmentKind, ApprovalStatus
 from wuye.billing.models import Adjustment, Allocation, Bill
 from wuye.billing.selectors import prepaid_balances
+from wuye.common.changes import units_changed
 
 
 @dataclass
@@ -58,6 +59,7 @@ def check_ledger(*, rebuild: bool = False, project_id: int | None = None) -> Led
             f"entries give {b['alloc_fen']} + {b['adj_fen']} void {b['void_now']} of {b['amount_fen']}")
         if rebuild:
             Bill.objects.filter(pk=b["id"]).update(settled_fen=b["alloc_fen"] + b["adj_fen"], is_void=b["void_now"])
+            units_changed([b["unit_id"]])
     negative = {u: v for u, v in prepaid_balances(project_id=project_id).items() if v < 0}
     for unit_id, fen in sorted(negative.items())[:100]:
         report.mismatches += 1

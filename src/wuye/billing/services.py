@@ -44,6 +44,7 @@ from wuye.billing.models import (
 from wuye.billing.permissions import can_approve
 from wuye.billing.signals import arrears_reduced
 from wuye.common.bulk import insert_rows, update_rows
+from wuye.common.changes import projects_changed, units_changed
 from wuye.common.formatting import format_yuan, round_fen
 from wuye.estate.choices import OccupancyState, OccupantRole
 from wuye.estate.models import Occupancy, Project, Unit
@@ -207,6 +208,7 @@ def bill_generate(
     billed = {d.unit_id for d in plan.drafts}
     holders = [u for u in _prepaid_holders(project) if u in billed]
     prepaid_apply(unit_ids=holders, on=on or timezone.localdate())
+    projects_changed([project.pk])  # every account of the project has a new line
     return run
 
 
@@ -229,6 +231,7 @@ def bill_run_reverse(*, actor: User, run: BillRun, reason: str) -> int:
     run.reversed_at, run.reversed_by, run.reversal_reason = now, actor, reason
     run.save(update_fields=["reversed_at", "reversed_by", "reversal_reason"])
     audit_record(actor=actor, verb="billing.run.reverse", obj=run, note=reason, after={"bills": len(bills)})
+    projects_changed([run.project_id])
     return len(bills)
 
 
@@ -271,6 +274,7 @@ def bill_apportion(
         for (uid, _), share, w in zip(rows, shares, weights, strict=True) if share > 0)
     audit_record(actor=actor, verb="billing.apportion", obj=run, after={"total_fen": total_fen, "basis": basis})
     prepaid_apply(unit_ids=[uid for uid, _ in rows], on=timezone.localdate())
+    units_changed(uid for uid, _ in rows)
     return run
 
 
@@ -445,6 +449,7 @@ def payment_record(
                  after={"amount_fen": amount_fen, "method": method, "applied_fen": applied,
                         "prepaid_fen": amount_fen - applied, "chosen": bill_ids or [],
                         **_fee_audit(fees)})
+    units_changed([unit.pk])
     if applied:
         arrears_reduced.send(sender=Payment, unit_id=unit.pk, on=local_day)
     return payment
@@ -541,6 +546,7 @@ def payment_reverse(*, actor: User | None, payment: Payment, reason: str, actor_
                         "late_fees_voided": [b.pk for b in fees]})
     if fees:
         prepaid_apply(unit_ids=[payment.unit_id], on=timezone.localdate())
+    units_changed([payment.unit_id])
     return reversal
 
 
@@ -590,6 +596,7 @@ def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
                     break
                 total += _allocate(payment, lines, left, on, earlier)
                 lines = [b for b in lines if b.settled_fen < b.amount_fen]
+        units_changed(holders)
     return total
 
 
@@ -678,6 +685,7 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
                  obj=adjustment.bill, note=note, after={"adjustment": adjustment.pk})
     if approve and adjustment.kind == AdjustmentKind.VOID:
         prepaid_apply(unit_ids=[adjustment.bill.unit_id], on=timezone.localdate())
+    units_changed([adjustment.bill.unit_id])
     if approve:
         arrears_reduced.send(sender=Adjustment, unit_id=adjustment.bill.unit_id, on=timezone.localdate())
     return adjustment
@@ -734,6 +742,7 @@ def late_fee_post(*, actor: User, unit: Unit, as_of: dt.date, reason: str) -> li
                  after={"bills": [b.pk for b in created], "amount_fen": sum(b.amount_fen for b in created),
                         "as_of": as_of})
     prepaid_apply(unit_ids=[unit.pk], on=timezone.localdate())
+    units_changed([unit.pk])
     return created
 
 
@@ -846,6 +855,7 @@ def prepay_discounts_apply(*, project: Project, period_start: dt.date) -> int:
         settled[bill.pk] = bill.settled_fen
     Adjustment.objects.bulk_create(adjustments)
     update_rows(Bill, ["settled_fen"], sorted(settled.items()))
+    units_changed(a.bill.unit_id for a in adjustments)
     return len(adjustments)
 
 
@@ -889,6 +899,7 @@ def statement_delivery_record(
             if bill.due_date != due:
                 moved.append({"bill": bill.pk, "from": bill.due_date, "to": due})
         Bill.objects.filter(pk__in=[m["bill"] for m in moved]).update(due_date=due)
+        units_changed([unit.pk])
     audit_record(actor=actor, verb="statement.delivered", obj=unit,
                  after={"delivery": delivery.pk, "period": period_start, "method": method,
                         "delivered_on": delivered_on, "due_moved": moved})

@@ -7,4 +7,7 @@ class DunningConfig(AppConfig):
     verbose_name = "催缴"
 
     def ready(self) -> None:
-        from wuye.dunning import receivers  # noqa: F401  (connects billing's signals)
+        from wuye.dunning import receivers  # connects billing's signals
+
+        receivers.connect_config_marks()
+        receivers.connect_estate_marks()

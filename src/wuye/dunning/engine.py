@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -59,11 +59,13 @@ from wuye.dunning.models import (
     Action,
     ActionEvent,
     CollectionSettings,
+    DecisionState,
     Episode,
     HeldAccount,
     Hold,
     MessageTemplate,
     Policy,
+    ProjectDecisionState,
     Run,
     SegmentOverride,
     Step,
@@ -444,6 +446,104 @@ def _demand_first(acc: Account, ladder: Ladder, referral_order: int, as_of: dt.d
             "转介律师前须有送达的书面催告：此前的催告未送达或未列明现欠账期，重新催告")
 
 
+# --- the next decision date (pure) -------------------------------------------------------------------------
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
+    """The account as tomorrow's run will read it if nothing is written meanwhile: today's decisions added
+    to what its episode has done (the steps fired, the stage reached, the last arrears message, a written
+    demand on its way), broken promises released, a new episode opened."""
+    fired = dict(acc.fired)
+    stage, stage_on = acc.stage, acc.stage_on
+    last_msg, waiting = acc.last_message_on, acc.written_waiting
+    for d in out.decisions:
+        kind = cycles.kind_of(d.cycle)
+        if kind in cycles.EPISODE_KINDS:
+            fired[d.step.pk] = as_of
+            if kind == cycles.Kind.STAGE and d.step.order > stage:
+                stage, stage_on = d.step.order, as_of
+        if d.superseded:
+            continue  # written as cancelled: it reaches no one
+        if cycles.counts_towards_message_cap(d.cycle, d.step.channel):
+            last_msg = max(d.not_before, last_msg) if last_msg else d.not_before
+        if d.step.channel in WRITTEN_DEMAND_CHANNELS:
+            until = as_of + dt.timedelta(days=DEMAND_WAIT_DAYS)
+            waiting = max(until, waiting) if waiting else until
+    holds = [h for h in acc.holds if h.id not in out.broken_promises] if out.broken_promises else acc.holds
+    opened = acc.episode_opened
+    if opened is None and acc.summary.overdue_fen > 0:
+        opened = as_of
+    return replace(acc, fired=fired, stage=stage, stage_on=stage_on, last_message_on=last_msg,
+                   written_waiting=waiting, holds=holds, episode_opened=opened)
+
+
+def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Rules,
+                  out: Outcome | None) -> dt.date | None:
+    """The first day after ``as_of`` on which ``decide`` could do anything other than repeat today's answer
+    for this account, if nothing is written meanwhile (writes mark the account instead) — or None when only
+    a write can change it. Every date the decision compares ``as_of`` with is a candidate, taken from the
+    account as tomorrow's run reads it (``after_today``); a candidate too early only costs a decision.
+    Accounts that are held (one ``HeldAccount`` row a day), under an installment plan, near a limitation
+    deadline or whose promise date has passed are decided every day."""
+    s = acc.summary
+    tomorrow = as_of + ONE_DAY
+    if out is not None and (out.held or out.broken_promises):
+        return tomorrow
+    if s.installment is not None or acc.expiring:
+        return tomorrow
+    if out is not None:
+        acc = after_today(acc, out, as_of)
+    found: list[dt.date] = []
+    if s.next_due:
+        found += [s.next_due, s.next_due + ONE_DAY]  # the reminders stop; the line falls due
+        if ladder is not None:
+            found += [s.next_due + dt.timedelta(days=st.days) for st in ladder.pre_due if st.days is not None]
+    if acc.prepaid_out_due:
+        found.append(acc.prepaid_out_due + ONE_DAY)
+    if s.overdue_fen > 0 and ladder is not None:
+        party = s.party_id
+        for h in acc.holds:
+            if not h.applies_to(party):
+                continue
+            found.append(h.starts_on)
+            if h.until:
+                found += [h.until - ONE_DAY, h.until, h.until + ONE_DAY]
+            if h.kind == HoldKind.PROMISE and h.until and as_of > h.until and not h.outcome:
+                return tomorrow  # a broken promise not yet settled
+        if s.oldest_due:
+            for st in (*ladder.stages, *ladder.repeating):
+                if st.days is not None:
+                    found.append(s.oldest_due + dt.timedelta(days=st.days))
+                if st.months is not None:
+                    found.append(s.oldest_due + dt.timedelta(days=30 * st.months))
+        if acc.stage_on is not None:
+            found += [acc.stage_on + dt.timedelta(days=max(st.days or 0, 1))
+                      for st in ladder.stages if st.kind == StepKind.AFTER_PREVIOUS]
+        if acc.written_waiting is not None:
+            found.append(acc.written_waiting + ONE_DAY)
+        done = acc.ladder_done_on or (as_of if out is not None and out.ladder_done else None)
+        if done is None and not any(st.order > acc.stage and (not st.account_class or st.account_class ==
+                                                              acc.account_class) for st in ladder.stages):
+            found.append(tomorrow)  # the last stage is reached: the first day without a decision records it
+        found += [d.deadline + ONE_DAY for d in acc.demands if d.deadline is not None]
+        for st in ladder.repeating:
+            if (st.account_class and st.account_class != acc.account_class) or _away_visit(st, acc):
+                continue
+            last = acc.fired.get(st.pk)
+            due = last + dt.timedelta(days=st.repeat_days or 1) if last else None
+            if due is not None and due > as_of:
+                found.append(due)
+            elif threshold_met(st, s):
+                # due now but not decided today (the message cap, a day off, a stage on its channel)
+                cap_ends = (acc.last_message_on + dt.timedelta(days=rules.message_min_days)
+                            if acc.last_message_on and st.channel in MESSAGE_CHANNELS else None)
+                found.append(max(cap_ends, tomorrow) if cap_ends else tomorrow)
+    later = [d for d in found if d > as_of]
+    return min(later) if later else None
+
+
 # --- reading the inputs set-based --------------------------------------------------------------------------
 
 def payer_flags(as_of: dt.date, project: Project | None = None,
@@ -658,6 +758,14 @@ def _open_periods(project: Project, as_of: dt.date, units: Iterable[int]) -> dic
     return {k: frozenset(v) for k, v in out.items()}
 
 
+def _prepaid_out_rows(as_of: dt.date):
+    """Allocations of prepaid money to open lines due in the coming weeks (``_prepaid_out``)."""
+    return Allocation.objects.filter(
+        bill__is_void=False, bill__settled_fen__lt=F("bill__amount_fen"),
+        bill__late_fee_of__isnull=True, bill__due_date__gte=as_of, bill__due_date__lte=as_of + dt.timedelta(days=31),
+        amount_fen__gt=0, payment__paid_at__lt=F("bill__created_at"))
+
+
 def _prepaid_out(project: Project, as_of: dt.date, unit_ids: list[int] | None) -> dict[tuple[int, int], dt.date]:
     """(unit, debtor) → the due date of the first open line, due in the coming weeks, that prepaid money paid
     only in part: the owner's prepaid balance ran out on it (seed 001: such owners get a message of their
@@ -784,7 +892,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
 class Assigner:
     """Who a step's work goes to: the unit's collector (territory), the project's manager or legal staff."""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, unit_ids: list[int] | None = None):
         self.by_building: dict[int, list[tuple[int | None, int | None, int]]] = defaultdict(list)
         for b, lo, hi, user in Territory.objects.filter(project=project).values_list(
                 "building_id", "floor_from", "floor_to", "user_id"):
@@ -793,7 +901,10 @@ class Assigner:
         self.role_user = {}
         for role in (Role.MANAGER, Role.LEGAL):
             self.role_user[role] = staff.filter(role=role).order_by("pk").values_list("pk", flat=True).first()
-        self.unit_place = dict((u, (b, f)) for u, b, f in Unit.objects.filter(project=project).values_list(
+        units = Unit.objects.filter(project=project)
+        if unit_ids is not None:
+            units = units.filter(pk__in_ids=list(unit_ids))
+        self.unit_place = dict((u, (b, f)) for u, b, f in units.values_list(
             "pk", "building_id", "floor").iterator(chunk_size=50_000)) if self.by_building else {}
 
     def user_for(self, step: Step, unit_id: int) -> int | None:
@@ -825,11 +936,14 @@ class RunResult:
     seconds: float = 0.0
     alert: str = ""
     outcomes: list[Outcome] | None = None  # dry runs only
+    mode: str = "full"  # "incremental" when some project was decided only where something changed
+    accounts_decided: int = 0  # accounts ``decide`` looked at (with something open)
 
     def as_json(self) -> str:
         return json.dumps({"date": self.date.isoformat(), "accounts_in_arrears": self.accounts_in_arrears,
                            "actions_created": self.actions_created, "held": self.held,
-                           "seconds": round(self.seconds, 2)}, ensure_ascii=False)
+                           "seconds": round(self.seconds, 2), "mode": self.mode,
+                           "accounts_decided": self.accounts_decided}, ensure_ascii=False)
 
 
 # Crash tests: a callable run after each committed chunk (it may raise), or the environment variable
@@ -852,9 +966,18 @@ def _fault_point(counter: list[int]) -> None:
 
 def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool = False,
                 unit_ids: list[int] | None = None, chunk_size: int = CHUNK,
-                actor_label: str = JOB_LABEL) -> RunResult:
-    """Decide today's actions for every account (or ``unit_ids``) of one project or all projects."""
+                actor_label: str = JOB_LABEL, full: bool = False) -> RunResult:
+    """Decide today's actions for the accounts of one project or all projects (or of ``unit_ids``).
+
+    Incremental unless ``full`` (decision 62): a project is decided in full on its first run, after a
+    change that concerns all its accounts (its ladders, their dates, bill generation, the calendar) or when
+    run for a date before its last run; otherwise only the units whose inputs were written since
+    (``DecisionState.mark``), whose next decision date has come, whose outbox events may change a decision,
+    whose owner in force changed by date, whose prepaid money runs out or whose limitation deadline nears.
+    Every other account would decide exactly what it decided before. A dry run and a run of ``unit_ids``
+    decide every account they cover and keep no state."""
     started = time.monotonic()
+    run_started = timezone.now()
     result = RunResult(date=as_of, outcomes=[] if dry_run else None)
     projects = [project] if project else list(Project.objects.order_by("pk"))
     cal = workcal.Calendar()
@@ -862,21 +985,39 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     faults = [0]
     # the outbox tables grow from empty on a first run: keep the planner's counts in step (see Analyzer)
     analyzer = Analyzer(Episode, Action, HeldAccount, Step, Policy, MessageTemplate)
-    whole = project is None and unit_ids is None
+    track = not dry_run and unit_ids is None  # the run keeps the decision state
     if not dry_run:
         from wuye.dunning.defaults import policies_install_defaults_many
 
         policies_install_defaults_many(projects)  # a project starts with the default ladders
+    scopes = plan_scopes(projects, as_of, incremental=not full) if track else {}
+    all_full = all(sc.full for sc in scopes.values())
+    result.mode = "full" if all_full else "incremental"
+    whole = project is None and unit_ids is None and all_full
     by_project = _summaries_by_project(as_of) if whole else None
     estate = EstateReads(flags=payer_flags(as_of), disputed=_disputed(None, None)) if whole else None
     writer = Writer()
+    untouched = []  # projects of an incremental run with nothing to decide today
     try:
         for proj in projects:
-            _run_project(proj, as_of, cal, result, dry_run=dry_run, unit_ids=unit_ids, chunk_size=chunk_size,
-                         actor_label=actor_label, faults=faults, analyzer=analyzer, estate=estate, writer=writer,
-                         summaries=by_project.pop(proj.pk, []) if by_project is not None else None)
+            scope = scopes.get(proj.pk)
+            summaries = by_project.pop(proj.pk, []) if by_project is not None else None
+            if scope is not None and not scope.full and not scope.units:
+                untouched.append(proj.pk)
+                continue
+            _run_project(proj, as_of, cal, result, dry_run=dry_run, chunk_size=chunk_size,
+                         unit_ids=sorted(scope.units) if scope is not None and not scope.full else unit_ids,
+                         scope=scope, run_started=run_started, actor_label=actor_label, faults=faults,
+                         analyzer=analyzer, estate=estate, writer=writer, summaries=summaries)
     finally:
         writer.close()
+    if untouched:
+        ProjectDecisionState.objects.filter(project_id__in=untouched).update(last_on=as_of, watermark=run_started)
+    if track and not all_full:  # the accounts of the units not decided today are as recorded
+        ids = [p.pk for p in projects]
+        result.accounts_in_arrears = DecisionState.objects.filter(project_id__in=ids).aggregate(
+            n=Sum("arrears"))["n"] or 0
+        result.held = HeldAccount.objects.filter(project_id__in=ids, run_date=as_of).count()
     result.seconds = time.monotonic() - started
     if not dry_run and unit_ids is None:
         Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
@@ -902,24 +1043,158 @@ def working_day(cal: workcal.Calendar, day: dt.date) -> bool:
         return False
 
 
+# --- what an incremental run decides (decision 62) ---------------------------------------------------------
+
+EVENT_SLACK = dt.timedelta(hours=1)  # outbox events are scanned from this long before the last run started
+
+
+@dataclass
+class Scope:
+    """What a run decides of one project and how it keeps the project's decision state."""
+
+    full: bool
+    units: dict[int, int] = field(default_factory=dict)  # incremental: unit → its change marker as read
+    project_mark: int = 0  # full: the project's marker as read (its ``seen`` once the project is done)
+
+
+def plan_scopes(projects: list[Project], as_of: dt.date, *, incremental: bool) -> dict[int, Scope]:
+    """project → its scope today: full, or the units an incremental run must decide."""
+    states = {st.project_id: st for st in ProjectDecisionState.objects.filter(project_id__in=[p.pk for p in projects])}
+    out: dict[int, Scope] = {}
+    inc: dict[int, ProjectDecisionState] = {}
+    for p in projects:
+        st = states.get(p.pk)
+        if (not incremental or st is None or st.last_on is None or st.watermark is None or st.mark != st.seen
+                or st.last_on > as_of):
+            out[p.pk] = Scope(full=True)
+        else:
+            inc[p.pk] = st
+    for pid in _ladders_moved(inc, as_of):
+        out[pid] = Scope(full=True)
+        del inc[pid]
+    if inc:
+        out.update(_due_units(inc, as_of))
+    return out
+
+
+def _ladders_moved(inc: dict[int, ProjectDecisionState], as_of: dt.date) -> set[int]:
+    """Projects where a dated policy started or ended since their last run (another ladder is in force)."""
+    if not inc:
+        return set()
+    last = min(st.last_on for st in inc.values())
+    moved = set()
+    for pid, start, end in Policy.objects.filter(project_id__in=list(inc), active=True).filter(
+            Q(valid_from__gt=last, valid_from__lte=as_of) | Q(valid_to__gte=last, valid_to__lt=as_of)).values_list(
+            "project_id", "valid_from", "valid_to"):
+        lo = inc[pid].last_on
+        if (start is not None and lo < start <= as_of) or (end is not None and lo <= end < as_of):
+            moved.add(pid)
+    return moved
+
+
+def _due_units(inc: dict[int, ProjectDecisionState], as_of: dt.date) -> dict[int, Scope]:
+    """The units of the incrementally run projects that must be decided today, with their markers: marked
+    by a write, next decision date come, or touched by something no write marks — an outbox event that can
+    change a decision (a message that will never count towards the cap, a written demand delivered, failed
+    or withdrawn), an owner's occupancy starting or ending by date (segments), prepaid money running out
+    within the reminder window, a limitation deadline coming near."""
+    scopes = {pid: Scope(full=False) for pid in inc}
+    due = DecisionState.objects.filter(project_id__in=list(inc)).filter(Q(next_on__lte=as_of) | ~Q(mark=F("seen")))
+    for u, pid, mark in due.values_list("unit_id", "project_id", "mark").iterator(chunk_size=50_000):
+        scopes[pid].units[u] = mark
+    extra: set[int] = set()
+    since = min(st.watermark for st in inc.values()) - EVENT_SLACK
+    last = min(st.last_on for st in inc.values())
+    events = ActionEvent.objects.filter(at__gte=since).filter(
+        Q(action__channel__in=list(WRITTEN_DEMAND_CHANNELS)) | Q(status__in=[*NEVER_SENT, ActionStatus.FAILED]))
+    for u, pid, at in events.values_list("action__unit_id", "action__project_id", "at").iterator(chunk_size=50_000):
+        if pid in inc and at >= inc[pid].watermark - EVENT_SLACK:
+            extra.add(u)
+    for u, pid in Occupancy.objects.filter(Q(start__gt=last, start__lte=as_of) | Q(end__gte=last, end__lt=as_of)
+                                           ).values_list("unit_id", "unit__project_id"):
+        if pid in inc:
+            extra.add(u)
+    for u, pid in _prepaid_out_rows(as_of).values_list("bill__unit_id", "bill__project_id").distinct():
+        if pid in inc:
+            extra.add(u)
+    path = getattr(settings, "WUYE_LIMITATION_READER", "")
+    if path:
+        reader = import_string(path)
+        days = getattr(settings, "WUYE_LIMITATION_NOTICE_DAYS", 90)
+        extra.update(u for u, _party in reader(as_of=as_of, within_days=days, project_id=None, unit_ids=None))
+    extra -= {u for sc in scopes.values() for u in sc.units}
+    if extra:
+        ids = sorted(extra)
+        marks = dict(DecisionState.objects.filter(unit_id__in_ids=ids).values_list("unit_id", "mark"))
+        for u, pid in Unit.objects.filter(pk__in_ids=ids).values_list("pk", "project_id"):
+            if pid in scopes:
+                scopes[pid].units[u] = marks.get(u, 0)
+    return scopes
+
+
+def _begin_full(project: Project) -> int:
+    """A full decision of ``project`` starts: its marker is bumped (a crash before the end leaves it full
+    for the next run) and every unit's marker is taken as seen — the reads that follow see what those
+    writes wrote. Returns the project's marker, its ``seen`` when the project is done."""
+    from wuye.dunning.marks import mark_projects
+
+    with transaction.atomic():
+        mark_projects([project.pk])
+        mark = ProjectDecisionState.objects.filter(project=project).values_list("mark", flat=True).get()
+        DecisionState.objects.filter(project=project).exclude(seen=F("mark")).update(seen=F("mark"))
+    return mark
+
+
+def _finish_project(project_id: int, as_of: dt.date, run_started: dt.datetime, scope: Scope,
+                    state_rows: list[tuple], seen_units: set[int] | None) -> None:
+    """The last of a project's decision state, in one transaction: the units left, the units of a full
+    run with nothing open any more, and the project's last run."""
+    from wuye.dunning.marks import write_state
+
+    with transaction.atomic():
+        write_state(state_rows, consume=not scope.full)
+        if scope.full and seen_units is not None:
+            stale = [u for u in DecisionState.objects.filter(project_id=project_id).values_list(
+                "unit_id", flat=True).iterator(chunk_size=50_000) if u not in seen_units]
+            for start in range(0, len(stale), 20_000):
+                DecisionState.objects.filter(unit_id__in_ids=stale[start:start + 20_000]).update(
+                    next_on=None, arrears=0, decided_on=as_of)
+        fields = {"last_on": as_of, "watermark": run_started}
+        if scope.full:
+            fields["seen"] = scope.project_mark
+        ProjectDecisionState.objects.update_or_create(project_id=project_id, defaults=fields)
+
+
 def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result: RunResult, *, dry_run: bool,
                  unit_ids: list[int] | None, chunk_size: int, actor_label: str, faults: list[int],
-                 summaries: list[AccountSummary] | None = None,
+                 summaries: list[AccountSummary] | None = None, scope: Scope | None = None,
+                 run_started: dt.datetime | None = None,
                  analyzer: Analyzer, writer: Writer, estate: EstateReads | None = None) -> None:
     ladders = ladders_for(project, as_of)
     if not ladders:
         return
+    if scope is not None and scope.full:
+        scope.project_mark = _begin_full(project)
     rules = Rules.of(project, working_day=working_day(cal, as_of))
-    assigner = Assigner(project)
+    assigner = Assigner(project, unit_ids)
     tz = project.timezone or "Asia/Shanghai"
     now = timezone.now()
     in_arrears: set[tuple[int, int | None]] = set()
     accounts = accounts_for(project, as_of, unit_ids, summaries=summaries, estate=estate,
                             message_min_days=rules.message_min_days)
+    pending: dict[int, list] = {}  # unit → [next decision date, accounts in arrears] (accounts come by unit)
+    seen_units: set[int] = set()
+
+    def state_rows(upto: int | None) -> list[tuple]:
+        done_units = [u for u in pending if upto is None or u < upto]
+        return [(u, project.pk, *pending.pop(u), scope.units.get(u, 0) if not scope.full else 0, as_of)
+                for u in done_units]
+
     while chunk := list(islice(accounts, chunk_size)):
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.key for a in arrears)
         result.accounts_in_arrears += len(arrears)
+        result.accounts_decided += len(chunk)
         opened = 0
         with transaction.atomic():
             if not dry_run:
@@ -932,9 +1207,16 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         staged: dict[int, int] = {}  # episode (opened before today) → the ladder stage decided today
         for acc in chunk:
             ladder = ladder_of(ladders, acc.segment)
-            if ladder is None:
+            out = decide(acc, ladder, as_of, rules) if ladder is not None else None
+            if scope is not None:
+                nxt = next_decision(acc, ladder, as_of, rules, out)
+                st = pending.setdefault(acc.unit_id, [None, 0])
+                if nxt is not None and (st[0] is None or nxt < st[0]):
+                    st[0] = nxt
+                st[1] += acc.summary.overdue_fen > 0
+                seen_units.add(acc.unit_id)
+            if out is None:
                 continue
-            out = decide(acc, ladder, as_of, rules)
             if out.held:
                 result.held += 1
                 held_rows.append((project.pk, acc.summary.unit_id, as_of, out.held[0], out.held[1][:200]))
@@ -963,17 +1245,30 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                         and cycles.kind_of(d.cycle) == cycles.Kind.STAGE):
                     staged[acc.episode_id] = max(d.step.order, staged.get(acc.episode_id, d.step.order))
         if not dry_run:
+            states = state_rows(chunk[-1].unit_id) if scope is not None else None
             writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                                  done, undone, staged))
+                                  done, undone, staged, states, scope is not None and not scope.full))
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
+    elif scope is not None and not scope.full:
+        close_cleared_episodes(project, as_of, in_arrears, unit_ids=unit_ids)
+    if scope is not None:
+        rows = state_rows(None)
+        if not scope.full:  # units decided with nothing open any more
+            rows += [(u, project.pk, None, 0, mark, as_of) for u, mark in scope.units.items() if u not in seen_units]
+        writer.submit(partial(_finish_project, project.pk, as_of, run_started, scope, rows,
+                              seen_units if scope.full else None))
 
 
 def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broken: list[int], opened: int,
                  result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = (),
-                 staged: dict[int, int] | None = None) -> None:
-    """One chunk's decisions into the outbox, in one transaction (the writer's)."""
+                 staged: dict[int, int] | None = None, states: list[tuple] | None = None,
+                 consume: bool = False) -> None:
+    """One chunk's decisions into the outbox, in one transaction (the writer's), with the decision state of
+    its units (and, in an incremental run, their change markers as read: consumed with the decisions)."""
+    from wuye.dunning.marks import write_state
+
     with transaction.atomic():
         if done:
             Episode.objects.filter(pk__in_ids=list(done), ladder_done_on__isnull=True).update(ladder_done_on=as_of)
@@ -990,6 +1285,8 @@ def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broke
                                                                    release_note="承诺日已过仍未缴费")
             transaction.on_commit(lambda ids=list(broken): promises_broken.send(
                 sender=Hold, hold_ids=ids, on=as_of))
+        if states:
+            write_state(states, consume=consume)
     analyzer.grew(opened + created + held_new)
 
 
@@ -1059,9 +1356,14 @@ def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account])
     return len(new)
 
 
-def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tuple[int, int | None]]) -> int:
-    """Close the episodes of debtors no longer in arrears and cancel their pending arrears actions."""
-    open_eps = Episode.objects.filter(project=project, closed_on__isnull=True).values_list("pk", "unit_id", "party_id")
+def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tuple[int, int | None]],
+                           unit_ids: list[int] | None = None) -> int:
+    """Close the episodes of debtors no longer in arrears and cancel their pending arrears actions (of the
+    units decided, when ``unit_ids`` is given: an incremental run)."""
+    open_eps = Episode.objects.filter(project=project, closed_on__isnull=True)
+    if unit_ids is not None:
+        open_eps = open_eps.filter(unit_id__in_ids=list(unit_ids))
+    open_eps = open_eps.values_list("pk", "unit_id", "party_id")
     cleared = [pk for pk, unit, party in open_eps.iterator(chunk_size=50_000) if (unit, party) not in in_arrears]
     for start in range(0, len(cleared), 5_000):
         batch = cleared[start:start + 5_000]

@@ -457,6 +457,7 @@ class ActionEvent(models.Model):
         verbose_name = "动作记录"
         verbose_name_plural = "动作记录"
         ordering = ["at", "id"]
+        indexes = [models.Index(fields=["at"], name="action_event_at")]  # the incremental run's scan
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_status_display()}"
@@ -490,3 +491,51 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class DecisionState(models.Model):
+    """Where the incremental daily run stands with one unit (all its debtors): the day its decision can next
+    change with nothing written (``next_on``: the earliest of a step's threshold date, a hold's end, a
+    promise's eve and date, a repeat's due day, a due date passing …) and a change marker. Every write that
+    can change a decision bumps ``mark`` (``dunning.marks``); the run decides the units whose ``mark`` differs
+    from ``seen`` or whose ``next_on`` has come, and sets ``seen`` to the mark it read in the transaction that
+    writes their actions. Not a copy of any figure: deleting every row makes the next run a full one."""
+
+    unit = models.OneToOneField("estate.Unit", verbose_name="房屋", primary_key=True, on_delete=models.CASCADE,
+                                related_name="+")
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    next_on = models.DateField("下次决策日", null=True, blank=True)
+    mark = models.IntegerField("变更标记", default=0)
+    seen = models.IntegerField("已处理标记", default=0)
+    arrears = models.SmallIntegerField("欠费户数", default=0)
+    decided_on = models.DateField("上次决策日", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "决策状态"
+        verbose_name_plural = "决策状态"
+        indexes = [models.Index(fields=["project", "next_on"], name="decision_due")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} → {self.next_on}"
+
+
+class ProjectDecisionState(models.Model):
+    """A project's side of the incremental run: a marker bumped by writes that change every decision of the
+    project (a ladder or its settings, bill generation, the calendar for all projects), the last run date and
+    when it started (the scans of time-driven changes and of outbox events look back to them). A project
+    without a row, or whose ``mark`` differs from ``seen``, is decided in full."""
+
+    project = models.OneToOneField("estate.Project", verbose_name="项目", primary_key=True,
+                                   on_delete=models.CASCADE, related_name="+")
+    mark = models.IntegerField("变更标记", default=0)
+    seen = models.IntegerField("已处理标记", default=0)
+    last_on = models.DateField("上次运行业务日期", null=True, blank=True)
+    watermark = models.DateTimeField("上次运行开始时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "项目决策状态"
+        verbose_name_plural = "项目决策状态"
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.last_on}"

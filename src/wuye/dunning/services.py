@@ -18,6 +18,7 @@ from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import assert_fields_clean
 from wuye.dunning.ladders import STEP_FIELDS, ladder_problems
+from wuye.dunning.marks import mark_everything, mark_projects, mark_units
 from wuye.dunning.models import (
     Action,
     ActionEvent,
@@ -101,6 +102,7 @@ def account_class_set(*, actor: User | None, unit: Unit, account_class: str, on:
         before = episode.account_class
         episode.account_class, episode.class_since = account_class, on or timezone.localdate()
         episode.save(update_fields=["account_class", "class_since"])
+        mark_units([unit.pk])
         audit_record(actor=actor, actor_label=actor_label, verb="dunning.account_class", obj=unit,
                      before={"account_class": before},
                      after={"account_class": account_class, "reason": reason, "party": episode.party_id})
@@ -134,6 +136,7 @@ def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until:
         raise ValidationError(errors)
     hold = Hold.objects.create(project_id=unit.project_id, unit=unit, kind=kind, reason=reason, until=until,
                                starts_on=starts_on, amount_fen=amount_fen, created_by=actor, party_id=party_id)
+    mark_units([unit.pk])
     which = Q(unit_id=unit.pk, episode__isnull=False)
     if party_id is not None:
         which &= Q(episode__party_id=party_id) | Q(episode__party__isnull=True)
@@ -154,6 +157,7 @@ def hold_release(*, actor: User | None, hold: Hold, note: str, on: dt.date | Non
         raise ValidationError({"hold": "该暂停已解除。"})
     hold.released_on, hold.released_by, hold.release_note = on or timezone.localdate(), actor, note[:300]
     hold.save(update_fields=["released_on", "released_by", "release_note"])
+    mark_units([hold.unit_id])
     audit_record(actor=actor, actor_label=actor_label, verb="dunning.hold_release", obj=hold.unit, note=note)
     return hold
 
@@ -170,6 +174,7 @@ def segment_override_set(*, actor: User, unit: Unit, segment: str | None, reason
                                                                       "set_by": actor})
     else:
         SegmentOverride.objects.filter(unit=unit).delete()
+    mark_units([unit.pk])
     audit_record(actor=actor, verb="dunning.segment", obj=unit, before={"segment": before},
                  after={"segment": segment}, note=reason)
 
@@ -204,6 +209,7 @@ def calendar_days_enter(*, actor: User, days: list[tuple[dt.date, str, str]], co
             raise ValidationError({"kind": f"{day}：未知的日期类型“{kind}”。"})
     for day, kind, name in days:
         CalendarDay.objects.update_or_create(date=day, defaults={"kind": kind, "name": name, "entered_by": actor})
+    mark_everything()  # every project's working days
     audit_record(actor=actor, verb="dunning.calendar", after={"days": [(d.isoformat(), k) for d, k, _ in days]},
                  project_id=None)
     if complete:
@@ -234,6 +240,7 @@ def calendar_year_confirm(*, actor: User, year: int, note: str = "") -> Calendar
     row, created = CalendarYear.objects.get_or_create(year=year, defaults={"confirmed_by": actor,
                                                                            "note": note.strip()[:200]})
     if created:
+        mark_everything()
         audit_record(actor=actor, verb="dunning.calendar_year", project_id=None, note=note,
                      after={"year": year, "confirmed": True, "holidays": holidays})
     return row
@@ -246,6 +253,7 @@ def calendar_year_withdraw(*, actor: User, year: int, note: str = "") -> bool:
     _require_staff(actor, (Role.ADMIN, Role.MANAGER), "撤销节假日安排的确认")
     deleted, _ = CalendarYear.objects.filter(year=year).delete()
     if deleted:
+        mark_everything()
         audit_record(actor=actor, verb="dunning.calendar_year", project_id=None, note=note,
                      after={"year": year, "confirmed": False})
     return bool(deleted)
@@ -309,6 +317,7 @@ def policy_save(*, actor: User, policy: Policy, active: bool, valid_from: dt.dat
         raise ValidationError({"steps": problems})
     policy.active, policy.valid_from, policy.valid_to = active, valid_from, valid_to
     policy.save()
+    mark_projects([policy.project_id])  # a ladder edit can change every account of the project
     changes: list[dict] = []
     for step, delete in planned:
         if delete:
@@ -459,6 +468,7 @@ def promise_hold_keep(*, actor: User | None, hold: Hold, on: dt.date, note: str,
         return hold
     hold.outcome, hold.released_on, hold.released_by, hold.release_note = "kept", on, actor, note[:300]
     hold.save(update_fields=["outcome", "released_on", "released_by", "release_note"])
+    mark_units([hold.unit_id])
     audit_record(actor=actor, actor_label=actor_label or "job:casework", verb="dunning.promise_kept",
                  obj=hold.unit, note=note)
     return hold

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
+from wuye.common.changes import projects_changed
 from wuye.common.tabular import (
     ImportRejected,
     RowError,
@@ -615,6 +616,7 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
         Party.objects.bulk_update(list(changed_signers.values()), ["designated_signer"])
         counts["signers_set"] = len(changed_signers)
 
+        projects_changed({u.project_id for u in units.values()})  # owners, states and occupancies changed
         audit_record(actor=actor, verb="import.apply", obj=job, after=counts,
                      note=f"{len(rows)} 行" + ("" if any(counts.values()) else "，无任何变化"))
     return counts

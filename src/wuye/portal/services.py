@@ -24,6 +24,7 @@ from wuye.billing import installments
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.models import Allocation
 from wuye.billing.services import open_bills, payment_record
+from wuye.common.changes import units_changed
 from wuye.common.formatting import format_yuan, mask_text
 from wuye.estate.models import Unit
 from wuye.portal import providers
@@ -943,6 +944,7 @@ def contact_preference_set(*, link: PayLink, opt_out_non_essential: bool, prefer
     pref.preferred_channel, pref.preferred_time, pref.updated_via = preferred_channel, preferred_time, link
     pref.full_clean()
     pref.save()
+    units_changed([unit.pk])  # pre-due reminders by message follow the preference
     after = {"opt_out_non_essential": opt_out_non_essential, "preferred_channel": preferred_channel,
              "preferred_time": preferred_time}
     OwnerRequest.objects.create(project_id=unit.project_id, unit=unit, link=link, kind=RequestKind.CONTACT,

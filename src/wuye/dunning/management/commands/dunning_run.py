@@ -1,4 +1,4 @@
-"""wuye dunning_run --date YYYY-MM-DD [--project CODE] [--dry-run]"""
+"""wuye dunning_run --date YYYY-MM-DD [--project CODE] [--dry-run] [--full]"""
 
 import datetime as dt
 
@@ -16,9 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="业务日期 YYYY-MM-DD（默认今天）")
         parser.add_argument("--project", help="只运行该项目（项目编码）")
         parser.add_argument("--dry-run", action="store_true", help="只显示将会发生什么，不写入")
+        parser.add_argument("--full", action="store_true",
+                            help="逐户重新决策全部账户（默认只决策有变更或到了下次决策日的账户）")
         parser.add_argument("--verbose-accounts", action="store_true", help="试运行时逐户列出决定与原因")
 
-    def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, **options):
+    def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, full=False, **options):
         try:
             as_of = dt.date.fromisoformat(date) if date else timezone.localdate()
         except ValueError as exc:
@@ -28,7 +30,7 @@ class Command(BaseCommand):
             proj = Project.objects.filter(code=project).first()
             if proj is None:
                 raise CommandError(f"没有编码为 {project} 的项目。")
-        result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run)
+        result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run, full=full)
         if result.alert:
             self.stderr.write(result.alert)
         if dry_run and verbose_accounts:
