@@ -5,7 +5,7 @@ Task bodies stay thin: they take ids and call a service.
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 
 @db_periodic_task(crontab(minute="17", hour="3"))
@@ -38,6 +38,14 @@ def daily_dunning_run() -> None:
     from wuye.dunning.engine import dunning_run
 
     dunning_run(as_of=timezone.localdate())
+
+
+@db_task()
+def fanout_part(part_id: int, attempt: int) -> None:
+    """One project's part of a distributed daily run or bill run (``wuye.fanout``; the coordinator queues it)."""
+    from wuye.fanout import part_execute
+
+    part_execute(part_id=part_id, attempt=attempt)
 
 
 @db_periodic_task(crontab(minute="*/5"))

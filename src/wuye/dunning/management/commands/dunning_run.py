@@ -17,6 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--project", help="只运行该项目（项目编码）")
         parser.add_argument("--dry-run", action="store_true", help="只显示将会发生什么，不写入")
         parser.add_argument("--verbose-accounts", action="store_true", help="试运行时逐户列出决定与原因")
+        from wuye import fanout
+
+        fanout.add_arguments(parser)
 
     def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, **options):
         try:
@@ -28,6 +31,15 @@ class Command(BaseCommand):
             proj = Project.objects.filter(code=project).first()
             if proj is None:
                 raise CommandError(f"没有编码为 {project} 的项目。")
+        if options.get("distributed"):
+            if dry_run:
+                raise CommandError("--distributed 不能与 --dry-run 同用。")
+            from wuye import fanout
+
+            projects = [proj] if proj else list(Project.objects.order_by("pk"))
+            fanout.command_run(self, kind="dunning", key=as_of.isoformat(), projects=projects, options=options,
+                               head={"date": as_of.isoformat()})
+            return
         result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run)
         if result.alert:
             self.stderr.write(result.alert)
