@@ -18,7 +18,6 @@ import secrets
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
