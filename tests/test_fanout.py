@@ -147,3 +147,20 @@ def test_bills_are_generated_per_project_and_only_once(two_projects):
         call_command("generate_bills", "--period", "2026-09", "--distributed", "--preview", stdout=io.StringIO())
     with pytest.raises(CommandError, match="--dry-run"):
         call_command("dunning_run", "--date", DAY, "--distributed", "--dry-run", stdout=io.StringIO())
+
+
+def test_the_periodic_daily_run_fans_out_when_told_to(two_projects, settings, monkeypatch):
+    from wuye import tasks
+    from wuye.dunning.models import Run
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a: dt.date(2026, 7, 20))
+    settings.WUYE_DISTRIBUTED_DAILY = False
+    tasks.daily_dunning_run.call_local()
+    assert not FanoutRun.objects.exists() and Run.objects.get().project is None  # one run over the estate
+    monkeypatch.setattr(timezone, "localdate", lambda *a: dt.date(2026, 7, 21))
+    settings.WUYE_DISTRIBUTED_DAILY = True
+    tasks.daily_dunning_run.call_local()
+    run_row = FanoutRun.objects.get()
+    assert run_row.key == "2026-07-21" and run_row.status == FanoutStatus.SUCCEEDED and run_row.parts.count() == 2
+    assert run_row.summary["accounts_in_arrears"] > 0
+    assert set(Run.objects.filter(run_date=dt.date(2026, 7, 21)).values_list("project__code", flat=True)) == {"T1", "T2"}

@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from wuye.common.models import FanoutKind, FanoutPart, FanoutRun, FanoutStatus, PartStatus
-from wuye.estate.models import Project
+from wuye.estate.models import Project, Unit
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +231,12 @@ def fanout_run(*, kind: str, key: str, projects: list[Project], attempts: int = 
     left keep going on the workers; running the command again completes whatever they did not)."""
     started = time.monotonic()
     run = run_open(kind=kind, key=key, attempts=attempts)
-    parts = FanoutPart.objects.bulk_create([FanoutPart(run=run, project=p) for p in projects])
-    parts = list(FanoutPart.objects.filter(run=run).select_related("project").order_by("project_id"))
+    FanoutPart.objects.bulk_create([FanoutPart(run=run, project=p) for p in projects])
+    # the largest projects first: the workers finish together instead of one of them ending on a big one
+    sizes = dict(Unit.objects.filter(project__in=[p.pk for p in projects]).values_list("project_id")
+                 .annotate(n=Count("id")).values_list("project_id", "n"))
+    parts = sorted(FanoutPart.objects.filter(run=run).select_related("project"),
+                   key=lambda p: (-sizes.get(p.project_id, 0), p.project_id))
     retried = 0
     try:
         for part in parts:

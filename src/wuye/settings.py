@@ -309,6 +309,11 @@ else:
         "utc": True,
     }
 
+# The 06:00 daily run spread over every worker (wuye.fanout): the periodic worker coordinates and waits up to
+# WUYE_DISTRIBUTED_TIMEOUT seconds; give the machine that runs periodic jobs at least two worker threads.
+WUYE_DISTRIBUTED_DAILY = envbool("WUYE_DISTRIBUTED_DAILY", False)
+WUYE_DISTRIBUTED_TIMEOUT = envint("WUYE_DISTRIBUTED_TIMEOUT", 5400)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -34,7 +34,17 @@ def expire_dispute_holds() -> None:
 
 @db_periodic_task(crontab(minute="0", hour="6"))
 def daily_dunning_run() -> None:
-    """Decide today's collection actions (idempotent: a second run the same day creates nothing)."""
+    """Decide today's collection actions (idempotent: a second run the same day creates nothing). With
+    ``WUYE_DISTRIBUTED_DAILY`` this worker only coordinates: one part per project goes to all the workers."""
+    from django.conf import settings
+
+    if settings.WUYE_DISTRIBUTED_DAILY:
+        from wuye.estate.models import Project
+        from wuye.fanout import fanout_run
+
+        fanout_run(kind="dunning", key=timezone.localdate().isoformat(), projects=list(Project.objects.order_by("pk")),
+                   timeout=settings.WUYE_DISTRIBUTED_TIMEOUT)
+        return
     from wuye.dunning.engine import dunning_run
 
     dunning_run(as_of=timezone.localdate())
