@@ -164,3 +164,20 @@ def test_the_periodic_daily_run_fans_out_when_told_to(two_projects, settings, mo
     assert run_row.key == "2026-07-21" and run_row.status == FanoutStatus.SUCCEEDED and run_row.parts.count() == 2
     assert run_row.summary["accounts_in_arrears"] > 0
     assert set(Run.objects.filter(run_date=dt.date(2026, 7, 21)).values_list("project__code", flat=True)) == {"T1", "T2"}
+
+
+def test_a_part_whose_worker_died_is_queued_again_after_the_part_timeout(two_projects, monkeypatch):
+    def deliver(part_id, attempt):
+        if FanoutPart.objects.get(pk=part_id).project.code == "T2" and attempt == 1:
+            # the worker took it and died: the row says running, nothing else happens
+            FanoutPart.objects.filter(pk=part_id, attempts=1).update(status=PartStatus.RUNNING,
+                                                                     started_at=timezone.now(), worker="dead:1")
+            return
+        fanout.part_execute(part_id=part_id, attempt=attempt)
+
+    monkeypatch.setattr("wuye.tasks.fanout_part", deliver)
+    result = run("dunning_run", "--date", DAY, "--distributed", "--part-timeout", "0.3")
+    assert result["distributed"]["status"] == "succeeded" and result["distributed"]["retried"] == 1
+    part = FanoutPart.objects.get(project__code="T2")
+    assert part.attempts == 2 and part.status == PartStatus.DONE and part.worker != "dead:1"
+    assert Action.objects.filter(project__code="T2").count() == part.result["actions_created"] > 0

@@ -210,15 +210,18 @@ def run_open(*, kind: str, key: str, attempts: int) -> FanoutRun:
     raise FanoutBusy(f"{kind} {key}: could not record the run")
 
 
-def part_queue(part: FanoutPart) -> None:
-    """Queue ``part`` (again): its attempt count goes up and the task names that attempt."""
+def part_queue(part: FanoutPart) -> bool:
+    """Queue ``part`` (again) if it is still as the coordinator last read it: its attempt count goes up and the
+    task names that attempt. False when a worker changed it meanwhile (it finished: nothing to queue)."""
     from wuye.tasks import fanout_part
 
-    FanoutPart.objects.filter(pk=part.pk).update(status=PartStatus.QUEUED, attempts=part.attempts + 1,
-                                                 queued_at=timezone.now(), error=part.error)
+    if not FanoutPart.objects.filter(pk=part.pk, attempts=part.attempts, status=part.status).update(
+            status=PartStatus.QUEUED, attempts=part.attempts + 1, queued_at=timezone.now(), error=part.error):
+        return False
     part.attempts += 1
     part.status = PartStatus.QUEUED
     fanout_part(part.pk, part.attempts)
+    return True
 
 
 def fanout_run(*, kind: str, key: str, projects: list[Project], attempts: int = 3, timeout: float = 3600.0,
@@ -249,16 +252,14 @@ def fanout_run(*, kind: str, key: str, projects: list[Project], attempts: int = 
                 if part.status == PartStatus.FAILED and part.attempts < attempts:
                     log.warning("fanout %s %s: project %s failed (%s), queued again", kind, key, part.project.code,
                                 part.error)
-                    part_queue(part)
-                    retried += 1
+                    retried += part_queue(part)
                     open_parts.append(part)
                 elif (part.status == PartStatus.RUNNING and part_timeout is not None and part.started_at
                       and (now - part.started_at).total_seconds() > part_timeout and part.attempts < attempts):
                     log.warning("fanout %s %s: project %s running for more than %s s, queued again", kind, key,
                                 part.project.code, part_timeout)
                     part.error = f"{part_timeout:.0f} 秒未完成，重新排队"
-                    part_queue(part)
-                    retried += 1
+                    retried += part_queue(part)
                     open_parts.append(part)
                 elif part.status in (PartStatus.QUEUED, PartStatus.RUNNING):
                     open_parts.append(part)
