@@ -292,7 +292,7 @@ def unit_ageing(window: Window, *, project_id: int | None = None) -> list[tuple]
     """
     # a line settled now with no entry after e was settled as of e: only open lines and lines with later entries
     head = [_d(e), _t(e_at), False, _d(e), _d(e), *wp, _d(e), _t(e_at)]
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(sql, head + params)
         return [(p, b, f, item, unit, bucket, int(fen), int(n), _date(oldest))
                 for p, b, f, item, unit, bucket, fen, n, oldest in cur.fetchall()]
