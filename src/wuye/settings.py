@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "wuye.common.middleware.ContentSecurityPolicyMiddleware",
+    "wuye.common.replica.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "wuye.urls"
@@ -130,6 +131,17 @@ else:
 # 270 ms compiling a query that runs in 15 ms (bench/results/load.md, decision 72). Off for every connection;
 # WUYE_PG_JIT=1 leaves the server's setting.
 PG_JIT = envbool("WUYE_PG_JIT", False)
+# DATABASE_REPLICA_URL: a streaming replica of the primary (PostgreSQL). The report pages read from it
+# (wuye.common.replica: WUYE_REPLICA_VIEWS names them); every write and every other read stays on the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=envint("WUYE_CONN_MAX_AGE", 60))
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}  # tests: the replica is the test database itself
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        # a write that reached the replica by mistake fails loudly instead of failing on the standby alone
+        DATABASES["replica"].setdefault("OPTIONS", {})["options"] = "-c default_transaction_read_only=on"
+DATABASE_ROUTERS = ["wuye.common.replica.ReplicaRouter"]
+WUYE_REPLICA_VIEWS = envlist("WUYE_REPLICA_VIEWS", "insights:*,insights-*,disclosure-public")
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["OPTIONS"] = {**SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
@@ -296,6 +308,11 @@ else:
         "immediate": HUEY_IMMEDIATE,
         "utc": True,
     }
+
+# The 06:00 daily run spread over every worker (wuye.fanout): the periodic worker coordinates and waits up to
+# WUYE_DISTRIBUTED_TIMEOUT seconds; give the machine that runs periodic jobs at least two worker threads.
+WUYE_DISTRIBUTED_DAILY = envbool("WUYE_DISTRIBUTED_DAILY", False)
+WUYE_DISTRIBUTED_TIMEOUT = envint("WUYE_DISTRIBUTED_TIMEOUT", 5400)
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,7 @@ Task bodies stay thin: they take ids and call a service.
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 
 @db_periodic_task(crontab(minute="17", hour="3"))
@@ -34,10 +34,28 @@ def expire_dispute_holds() -> None:
 
 @db_periodic_task(crontab(minute="0", hour="6"))
 def daily_dunning_run() -> None:
-    """Decide today's collection actions (idempotent: a second run the same day creates nothing)."""
+    """Decide today's collection actions (idempotent: a second run the same day creates nothing). With
+    ``WUYE_DISTRIBUTED_DAILY`` this worker only coordinates: one part per project goes to all the workers."""
+    from django.conf import settings
+
+    if settings.WUYE_DISTRIBUTED_DAILY:
+        from wuye.estate.models import Project
+        from wuye.fanout import fanout_run
+
+        fanout_run(kind="dunning", key=timezone.localdate().isoformat(), projects=list(Project.objects.order_by("pk")),
+                   timeout=settings.WUYE_DISTRIBUTED_TIMEOUT)
+        return
     from wuye.dunning.engine import dunning_run
 
     dunning_run(as_of=timezone.localdate())
+
+
+@db_task()
+def fanout_part(part_id: int, attempt: int) -> None:
+    """One project's part of a distributed daily run or bill run (``wuye.fanout``; the coordinator queues it)."""
+    from wuye.fanout import part_execute
+
+    part_execute(part_id=part_id, attempt=attempt)
 
 
 @db_periodic_task(crontab(minute="*/5"))

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from wuye.common.replica import reads_connection
+
 GRADES = {"A": "按时缴费", "B": "基本按时", "C": "有逾期", "D": "长期欠费"}
 RULES = [
     ("A", "近 24 个月每期都在缴费截止日前缴清，目前没有逾期。"),
@@ -116,7 +118,7 @@ def credits(*, today: dt.date, party_ids: list[int] | None = None,
             project_ids: list[int] | None = None) -> dict[int, Credit]:
     """party → its grade, for the parties with lines due in the last 24 months (one statement)."""
     sql, params = _graded(today=today, party_ids=party_ids, project_ids=project_ids)
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(sql, params)
         return {r[0]: Credit(r[0], r[7], int(r[1]), int(r[2] or 0), int(r[4] or 0), int(r[5] or 0), int(r[3] or 0),
                              int(r[6] or 0)) for r in cur.fetchall()}
@@ -126,7 +128,7 @@ def distribution(*, today: dt.date, project_ids: list[int] | None) -> dict[str, 
     """How many owners have each grade (counts only: the page never lists graded names), grouped in SQL."""
     sql, params = _graded(today=today, party_ids=None, project_ids=project_ids)
     counts = dict.fromkeys(GRADES, 0)
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(f"SELECT x.grade, COUNT(*) FROM ({sql}) x GROUP BY x.grade", params)
         for grade, n in cur.fetchall():
             counts[grade] = int(n)

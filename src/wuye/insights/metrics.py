@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from wuye.common.replica import reads_connection
 from wuye.insights.models import MEASURES
 
 # (days overdue up to, measure); the last bucket has no upper bound.
@@ -166,7 +167,7 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
     money = ("billed_fen", "collected_fen", "relieved_fen", "units_billed", "units_open", "old_start_fen",
              "old_collected_fen", "old_relieved_fen", "current_open_fen", "old_open_fen",
              *(name for _, name in ages), "age_over_3y_fen")
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(sql, per_bill_params + age_params)
         for row in cur.fetchall():
             if row[3] == -1:  # households over all fee items: a unit is settled only when all its lines of M are
@@ -291,7 +292,7 @@ def unit_ageing(window: Window, *, project_id: int | None = None) -> list[tuple]
     """
     # a line settled now with no entry after e was settled as of e: only open lines and lines with later entries
     head = [_d(e), _t(e_at), False, _d(e), _d(e), *wp, _d(e), _t(e_at)]
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(sql, head + params)
         return [(p, b, f, item, unit, bucket, int(fen), int(n), _date(oldest))
                 for p, b, f, item, unit, bucket, fen, n, oldest in cur.fetchall()]

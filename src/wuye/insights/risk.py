@@ -40,6 +40,7 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from wuye.common.replica import reads_connection
 from wuye.estate.choices import DEAD_VALIDITIES
 from wuye.insights.metrics import _d, _t, add_months, local_midnight, month_end, month_start
 
@@ -200,7 +201,7 @@ def features(as_of: dt.date, *, project_id: int | None = None, sample: int = 1) 
         _d(T), _t(T_at), _d(T), _d(d365), _d(T), _d(d365), _d(T), _d(T), _d(T), _d(T), _d(d90),
     ]
     chunks = []
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(sql, params)
         while batch := cur.fetchmany(50_000):
             chunks.append(np.array(batch, dtype=np.float64))
@@ -238,7 +239,7 @@ def ninety_plus(day: dt.date, *, project_id: int | None = None, sample: int = 1)
                           WHERE j.bill_id = b.id AND j.status = 'approved' AND j.kind IN {RELIEF}
                             AND j.decided_at < %s), 0) > 0
     """
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(sql, [False, _d(day), _d(day - dt.timedelta(days=90)), *scope_p, _d(day), _t(day_at), _d(day),
                           _t(day_at)])
         return np.sort(np.array([r[0] for r in cur.fetchall()], dtype=np.int64))

@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import connection
 
+from wuye.common.replica import reads_connection
 from wuye.insights.metrics import RELIEF_KINDS, local_midnight
 
 HORIZONS = (7, 14, 30)
@@ -100,7 +101,7 @@ def step_effects(*, start: dt.date, end: dt.date, project_ids: list[int] | None 
             return []
         scope = f" AND a.project_id IN ({', '.join(['%s'] * len(project_ids))})"
         sp = list(project_ids)
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(f"SELECT DISTINCT a.decided_on FROM dunning_action a WHERE a.status IN ('sent', 'delivered') "
                     f"AND a.decided_on >= %s AND a.decided_on <= %s{scope}", [_d(start), _d(end), *sp])
         days = sorted(dt.date.fromisoformat(str(r[0])[:10]) for r in cur.fetchall())
@@ -153,7 +154,7 @@ def step_effects(*, start: dt.date, end: dt.date, project_ids: list[int] | None 
              AND NOT EXISTS (SELECT 1 FROM billing_payment r WHERE r.reverses_id = p.id)), 0))"""
     effects: dict[int, StepEffect] = {}
     treated: dict[tuple, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    with connection.cursor() as cur:
+    with reads_connection().cursor() as cur:
         cur.execute(f"""
             WITH {day_cte}, {state_cte},
             acted AS (SELECT DISTINCT a.decided_on AS d, a.unit_id, a.step_id FROM dunning_action a

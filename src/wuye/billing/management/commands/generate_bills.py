@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--preview", action="store_true", help="只预览，不写入")
         parser.add_argument("--workers", type=int, default=1,
                             help="并行进程数（PostgreSQL；各项目的出账相互独立）")
+        from wuye import fanout
+
+        fanout.add_arguments(parser)
 
     def handle(self, *args, period: str, project: list[str] | None, preview: bool, workers: int, **options):
         try:
@@ -47,6 +50,14 @@ class Command(BaseCommand):
             missing = set(project) - set(projects.values_list("code", flat=True))
             if missing:
                 raise CommandError(f"没有编码为 {'、'.join(sorted(missing))} 的项目。")
+        if options.get("distributed"):
+            if preview or workers > 1:
+                raise CommandError("--distributed 不能与 --preview 或 --workers 同用。")
+            from wuye import fanout
+
+            fanout.command_run(self, kind="bills", key=f"{day:%Y-%m}", projects=list(projects), options=options,
+                               head={"period": f"{day:%Y-%m}"}, explicit=bool(project))
+            return
         started = time.monotonic()
         if workers > 1 and not preview:
             if connection.vendor != "postgresql":

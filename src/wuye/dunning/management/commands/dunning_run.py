@@ -19,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true",
                             help="逐户重新决策全部账户（默认只决策有变更或到了下次决策日的账户）")
         parser.add_argument("--verbose-accounts", action="store_true", help="试运行时逐户列出决定与原因")
+        from wuye import fanout
+
+        fanout.add_arguments(parser)
 
     def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, full=False, **options):
         try:
@@ -30,6 +33,15 @@ class Command(BaseCommand):
             proj = Project.objects.filter(code=project).first()
             if proj is None:
                 raise CommandError(f"没有编码为 {project} 的项目。")
+        if options.get("distributed"):
+            if dry_run or full:
+                raise CommandError("--distributed 不能与 --dry-run 或 --full 同用。")
+            from wuye import fanout
+
+            projects = [proj] if proj else list(Project.objects.order_by("pk"))
+            fanout.command_run(self, kind="dunning", key=as_of.isoformat(), projects=projects, options=options,
+                               head={"date": as_of.isoformat()})
+            return
         result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run, full=full)
         if result.alert:
             self.stderr.write(result.alert)
