@@ -35,11 +35,12 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from wuye.billing.figures import Figures, demand_figures_many
+from wuye.billing.models import Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
 from wuye.common.bulk import insert_dicts, update_dicts
 from wuye.common.formatting import format_yuan
@@ -390,6 +391,9 @@ class Reads:
     last_message: dict[tuple[int, int | None], tuple[dt.datetime, bool]] = field(default_factory=dict)
     calls_today: dict[tuple[int, int | None], int] = field(default_factory=dict)
     figures: dict[int, Figures] = field(default_factory=dict)  # action → what its text demands (billing.figures)
+    # (account, due date) → the open principal of the lines due that day: the amount of a reminder before a
+    # due date (pre-due, prepaid ran out) is that bill's, not every line not yet due
+    due_amounts: dict[tuple[tuple[int, int | None], dt.date], int] = field(default_factory=dict)
 
     def summary(self, item: Item) -> AccountSummary | None:
         s = self.summaries.get(item.account)
@@ -569,6 +573,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     reads.contacts = _addresses({a.party_id for a in items} - {None})
     reads.declined = opted_out(unit_ids)
     reads.figures = _figures(items, today)
+    reads.due_amounts = _due_amounts(items, reads)
     staged = sorted({a.episode_id for a in items
                      if a.episode_id is not None and a.channel in MESSAGE_CHANNELS and a.kind == cycles.Kind.STAGE})
     reads.highest_stage, reads.highest_sent_stage = _highest_stages(staged)
@@ -628,8 +633,11 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
         arrears = item.episode_id is not None
         a.deadline = ctx.deadline(item.project_id, today)
         fig = reads.figures[item.pk]
+        on = _due_date(item.cycle)
+        due = (on, reads.due_amounts.get(((item.unit_id, s.party_id if s is not None else item.party_id), on), 0)
+               ) if on is not None else None
         content, subject = _render(a, s, project, rules, today, reads.holds.get(item.unit_id, ()),
-                                   links.get(item.link_key, ""), fig)
+                                   links.get(item.link_key, ""), fig, due)
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
         template = item.step.template
         a.template_version = template.version if template is not None else None
@@ -653,7 +661,7 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
             outgoing[item.channel].append((a, Message(
                 channel=item.channel, to=verdict.address, body=content, subject=subject, out_id=item.out_id,
                 template_id=template.provider_template_id if template else "",
-                params=_params(a, s, fig), sign_name=rules.sms_signature)))
+                params=_params(a, s, fig, due), sign_name=rules.sms_signature)))
         else:
             if item.channel == Channel.REGISTERED:
                 addr = reads.address(item, ContactKind.ADDRESS)
@@ -738,9 +746,10 @@ def _finish(a: _Out, status: str, detail: str, updates, events, now) -> None:
     events.append(_event(a.pk, now, status, detail))
 
 
-def _params(a: _Out, s, fig: Figures) -> tuple[str, ...]:
+def _params(a: _Out, s, fig: Figures, due: tuple[dt.date, int] | None = None) -> tuple[str, ...]:
     """Template parameters for gateways that take a registered template id (order of the placeholders)."""
-    return (a.unit_code, format_yuan(fig.total_fen if a.episode_id else s.upcoming_fen),
+    amount = fig.total_fen if a.episode_id else (due[1] if due is not None else s.upcoming_fen)
+    return (a.unit_code, format_yuan(amount),
             str(a.deadline or ""))
 
 
@@ -749,6 +758,37 @@ def _figures(items: list[Item], today: dt.date) -> dict[int, Figures]:
     debtor's matured lines, restricted to the periods the engine named (a referral, a written demand)."""
     found = demand_figures_many({a.account for a in items}, today)
     return {a.pk: found[a.account].only(a.periods) for a in items}
+
+
+DUE_DATE_KINDS = (cycles.Kind.PRE_DUE, cycles.Kind.PREPAID_OUT)
+
+
+def _due_date(cycle: str) -> dt.date | None:
+    """The due date a reminder before a due date is about (its cycle key names it); None for other kinds."""
+    return cycles.parse(cycle).on if cycles.kind_of(cycle) in DUE_DATE_KINDS else None
+
+
+def _due_amounts(items: list[Item], reads: Reads) -> dict[tuple[tuple[int, int | None], dt.date], int]:
+    """(account, due date) → open principal of the account's lines due that day, for the batch's reminders
+    before a due date (one grouped query)."""
+    wanted = {}
+    for a in items:
+        on = _due_date(a.cycle)
+        if on is not None:
+            s = reads.summary(a)
+            wanted[(a.unit_id, s.party_id if s is not None else a.party_id, on)] = True
+    if not wanted:
+        return {}
+    out: dict[tuple[tuple[int, int | None], dt.date], int] = {}
+    rows = (Bill.objects.filter(unit_id__in_ids=sorted({u for u, _, _ in wanted}), is_void=False,
+                                settled_fen__lt=F("amount_fen"), late_fee_of__isnull=True,
+                                due_date__in=sorted({on for _, _, on in wanted}))
+            .values("unit_id", "party_id", "due_date").annotate(fen=Sum(F("amount_fen") - F("settled_fen")))
+            .values_list("unit_id", "party_id", "due_date", "fen"))
+    for u, party, on, fen in rows:
+        if (u, party, on) in wanted:
+            out[((u, party), on)] = fen or 0
+    return out
 
 
 def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) -> dict[int, str]:
@@ -760,7 +800,8 @@ def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) ->
 
 
 def _render(a: _Out, s, project: Project, rules: CollectionSettings, today: dt.date,
-            holds, link: str = "", fig: Figures | None = None) -> tuple[str, str]:
+            holds, link: str = "", fig: Figures | None = None,
+            due: tuple[dt.date, int] | None = None) -> tuple[str, str]:
     template = a.step.template
     hold_id = cycles.parse(a.cycle).hold_id if cycles.kind_of(a.cycle) in (
         cycles.Kind.PROMISE_EVE, cycles.Kind.PROMISE_BROKEN) else None
@@ -772,6 +813,8 @@ def _render(a: _Out, s, project: Project, rules: CollectionSettings, today: dt.d
         "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
         "promise_date": _cn_date(promise), "pay_link": f" 在线缴费 {link} " if link else "",
     }
+    if due is not None:  # a reminder before a due date: that bill's date and amount
+        context["due_date"], context["amount_due"] = _cn_date(due[0]), format_yuan(due[1])
     if fig is not None:  # every figure of the text from the one function documents use (billing.figures)
         context.update(wording.figure_context(fig))
     if template is None:
