@@ -7,7 +7,7 @@
    clause, a token per dispatcher), as Healthchecks' sendalerts does, so two dispatchers never take the
    same action.
 3. Read and triage: the batch's accounts are read set-based (``Reads``); then, holding the accounts
-   (``_lock_accounts``: an advisory lock per account on PostgreSQL, the database's write lock on SQLite),
+   (``lock_accounts``: an advisory lock per account on PostgreSQL, the database's write lock on SQLite),
    the caps are read — counting what other dispatchers have in flight — and the pure ``triage`` gives each
    action its ``Verdict``: paid or held since the decision → cancelled; a stage message overtaken by a
    later stage or too old → superseded / expired; over a cap → handed back with the time it may go;
@@ -376,7 +376,7 @@ class Rules:
 @dataclass
 class Reads:
     """Everything triage needs about the accounts of one batch, read set-based. ``last_message`` and
-    ``calls_today`` are read while the batch's accounts are locked (``_lock_accounts``) and count what other
+    ``calls_today`` are read while the batch's accounts are locked (``lock_accounts``) and count what other
     dispatchers have in flight; the batch loop adds its own sends as it goes."""
 
     today: dt.date
@@ -478,7 +478,7 @@ def _account_key(account: tuple[int, int | None]) -> int:
     return zlib.crc32(f"{account[0]}:{account[1]}".encode()) - 2**31
 
 
-def _lock_accounts(accounts) -> None:
+def lock_accounts(accounts) -> None:
     """Hold the accounts until the current transaction ends, against every other dispatcher on any machine.
 
     PostgreSQL: one transaction-level advisory lock per account, taken in key order (two dispatchers with
@@ -584,7 +584,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     with transaction.atomic():
         # the per-account claim: no other dispatcher decides for these accounts until this commits, and what
         # this one lets go is then visible to them as in flight (``sending``) or handed back
-        _lock_accounts({a.account for a in items})
+        lock_accounts({a.account for a in items})
         reads.last_message = _last_messages(unit_ids, since, token, reads.liable)
         reads.calls_today = _calls_today(unit_ids, now, token, reads.liable)
         released, events = [], []
