@@ -22,7 +22,7 @@ import pytest
 from django.apps import apps
 from django.urls import get_resolver
 
-from .test_cross_scope import NOT_STAFF_SCOPED, STRINGS, _object, _params, _routes, _url, world  # noqa: F401
+from .test_cross_scope import STRINGS, _derive, _params, _routes, _url, world  # noqa: F401
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "wuye"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -90,7 +90,8 @@ def _chinese(response) -> bool:
 
 
 @pytest.mark.slow
-def test_junk_in_any_field_of_any_page_or_endpoint_is_never_a_500(client, world, admin_user, tmp_path, settings):
+def test_junk_in_any_field_of_any_page_or_endpoint_is_never_a_500(client, world, admin_user, tmp_path,  # noqa: F811
+                                                                  settings):
     from rest_framework.test import APIClient
 
     settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
@@ -111,7 +112,7 @@ def test_junk_in_any_field_of_any_page_or_endpoint_is_never_a_500(client, world,
             if name in STRINGS:
                 values[name] = STRINGS[name]
                 continue
-            obj = _id_for(route, word, name, t1)
+            obj = _id_for(route, word, name, t1, world["maker"])
             values[name] = obj if obj is not None else 1
         url = _url(route, values)
         for label, form, body in _requests(names):
@@ -139,7 +140,7 @@ def test_junk_in_any_field_of_any_page_or_endpoint_is_never_a_500(client, world,
     assert walked > 2000, walked
 
 
-def _id_for(route, word, name, project):
+def _id_for(route, word, name, project, user):
     from .test_cross_scope import DESK_KINDS, ROUTE_SEGMENTS, SEGMENTS
 
     if name == "hold_pk":
@@ -152,5 +153,5 @@ def _id_for(route, word, name, project):
         if not (override or word in SEGMENTS):
             return None
         label, extra = override or SEGMENTS[word]
-    obj = _object(label, extra, project)
+    obj = _derive(label, extra, project, user)
     return obj.pk if obj is not None else None
