@@ -55,6 +55,7 @@ from wuye.dunning.choices import (
     Channel,
     HoldKind,
     TaskKind,
+    TaskStatus,
     WindowDays,
     WindowGroup,
 )
@@ -91,11 +92,12 @@ class DispatchResult:
     superseded: int = 0  # stage messages overtaken by a later stage
     expired: int = 0  # stage messages that could not go for too long
     blocked: int = 0  # texts refused by the guardrails at send time
+    rerouted: int = 0  # calls and messages for a number known dead, turned into a visit to find a new one
     alerts: list[str] = field(default_factory=list)
 
     def as_json(self) -> str:
         counts = {"sent": self.sent, "failed": self.failed, "deferred": self.deferred}
-        counts.update({k: v for k in ("cancelled", "superseded", "expired", "blocked", "uncertain")
+        counts.update({k: v for k in ("cancelled", "superseded", "expired", "blocked", "uncertain", "rerouted")
                        if (v := getattr(self, k))})
         return json.dumps(counts, ensure_ascii=False)
 
@@ -356,6 +358,7 @@ class Verdict:
     why: str = ""
     until: dt.datetime | None = None  # DEFER: when it may go
     address: str = ""  # SEND: where to
+    task_kind: str = ""  # TASK: a task of another kind than the channel's (a visit instead of a dead number)
 
 
 @dataclass(frozen=True)
@@ -394,6 +397,8 @@ class Reads:
     # (account, due date) → the open principal of the lines due that day: the amount of a reminder before a
     # due date (pre-due, prepaid ran out) is that bill's, not every line not yet due
     due_amounts: dict[tuple[tuple[int, int | None], dt.date], int] = field(default_factory=dict)
+    dead: set[tuple[int, str]] = field(default_factory=set)  # (party, contact kind) with a number flagged dead
+    open_visits: set[int] = field(default_factory=set)  # units with an open visit task
 
     def summary(self, item: Item) -> AccountSummary | None:
         s = self.summaries.get(item.account)
@@ -436,6 +441,11 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
                 return Verdict(Do.SUPERSEDE, SUPERSEDED_DETAIL)
             if now - item.not_before > dt.timedelta(days=rules.stage_message_max_age_days):
                 return Verdict(Do.EXPIRE, f"顺延超过 {rules.stage_message_max_age_days} 天仍未能发出，已过期不再发送")
+    # a call or a message for a number known dead (空号/停机/错号) and no live one: a visit instead (domain.md,
+    # 无法联系类: find new contacts and visit), once — not a failed SMS or an unanswerable call every week
+    rerouted = dead_end(item, reads)
+    if rerouted is not None:
+        return rerouted
     # the arrears-message cap (one definition with the engine: cycles.counts_towards_message_cap)
     if cycles.counts_towards_message_cap(item.cycle, item.channel):
         last = reads.last_message.get(item.account)
@@ -461,10 +471,34 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
     return Verdict(Do.TASK)
 
 
+# the contact kinds a channel reaches the debtor through
+REACHED_BY = {Channel.CALL: (ContactKind.MOBILE, ContactKind.LANDLINE), Channel.SMS: (ContactKind.MOBILE,),
+              Channel.WECHAT: (ContactKind.WECHAT,)}
+DEAD_END_VISIT = "号码已失效（空号/停机/错号），没有其他可用号码：改为上门寻访并查找新的联系方式"
+DEAD_END_DONE = "号码已失效（空号/停机/错号），已有待办的上门寻访：不再发送或拨打"
+
+
+def dead_end(item: Item, reads: Reads) -> Verdict | None:
+    """A call or message whose debtor has no live contact of the kinds the channel uses, and one of them was
+    flagged dead: a visit task (or nothing, when a visit is already open). None: the channel can be used
+    (or there never was a number: then a message fails and a call is left to the collector, as before)."""
+    kinds = REACHED_BY.get(item.channel)
+    if not kinds or any(reads.address(item, k) for k in kinds):
+        return None
+    party = item.party_id if item.party_id is not None else reads.liable.get(item.unit_id)
+    if not any((party, k) in reads.dead for k in kinds):
+        return None
+    if item.unit_id in reads.open_visits:
+        return Verdict(Do.CANCEL, DEAD_END_DONE)
+    return Verdict(Do.TASK, DEAD_END_VISIT, task_kind=TaskKind.VISIT)
+
+
 def _note(verdict: Verdict, item: Item, reads: Reads, now: dt.datetime) -> None:
     """Count a send of this batch in the reads, so the next action of the same account sees it."""
     if verdict.do == Do.SEND and cycles.counts_towards_message_cap(item.cycle, item.channel):
         reads.last_message[item.account] = (now, False)
+    elif verdict.do == Do.TASK and verdict.task_kind == TaskKind.VISIT:
+        reads.open_visits.add(item.unit_id)
     elif verdict.do == Do.TASK and item.channel == Channel.CALL:
         reads.calls_today[item.account] = reads.calls_today.get(item.account, 0) + 1
 
@@ -571,6 +605,9 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                                                                  prepaid=False)}
     reads.holds = holds_by_unit(None, unit_ids)
     reads.contacts = _addresses({a.party_id for a in items} - {None})
+    reads.dead = _dead_kinds({a.party_id for a in items} - {None})
+    reads.open_visits = set(Task.objects.filter(unit_id__in_ids=unit_ids, kind=TaskKind.VISIT,
+                                                status=TaskStatus.OPEN).values_list("unit_id", flat=True))
     reads.declined = opted_out(unit_ids)
     reads.figures = _figures(items, today)
     reads.due_amounts = _due_amounts(items, reads)
@@ -666,6 +703,14 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
             if item.channel == Channel.REGISTERED:
                 addr = reads.address(item, ContactKind.ADDRESS)
                 a.address = addr[1] if addr else ""
+            if verdict.task_kind:  # rerouted: the call or message did not happen, a visit takes its place
+                tasks.append({"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
+                              "kind": verdict.task_kind, "title": f"{item.unit_code} 上门寻访：号码已失效"[:200],
+                              "detail": f"{verdict.why}（原定：{item.step.name}）", "assigned_to_id": item.assigned_to_id,
+                              "assignee_role": Assignee.COLLECTOR, "due_on": today, "created_at": now})
+                _finish(a, ActionStatus.CANCELLED, verdict.why, updates, events, now)
+                result.rerouted += 1
+                continue
             tasks.append({"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
                           "kind": TASK_KIND[item.channel], "title": f"{item.unit_code} {item.step.name}"[:200],
                           "detail": content, "assigned_to_id": item.assigned_to_id,
@@ -840,6 +885,12 @@ def _addresses(party_ids) -> dict[tuple[int, str], tuple[int, str]]:
         if key not in best or rank < best[key][2]:
             best[key] = (pk, value, rank)
     return {key: (pk, value) for key, (pk, value, _rank) in best.items()}
+
+
+def _dead_kinds(party_ids) -> set[tuple[int, str]]:
+    """(party, contact kind) pairs with a contact point flagged dead (空号/错号/停机)."""
+    return set(ContactPoint.objects.filter(party_id__in_ids=sorted(party_ids), validity__in=list(DEAD_VALIDITIES))
+               .values_list("party_id", "kind").distinct())
 
 
 def _flag_dead(dead: list, today: dt.date) -> None:
