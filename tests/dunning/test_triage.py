@@ -120,7 +120,7 @@ TABLE = [
     ("a call to a number flagged dead becomes a visit", {"channel": "call"},
      {"contacts": {}, "dead": {(SELLER, "mobile")}}, {}, Do.TASK, "上门寻访"),
     ("a dead number and a visit already open: nothing more", {"channel": "call"},
-     {"contacts": {}, "dead": {(SELLER, "mobile")}, "open_visits": {UNIT}}, {}, Do.CANCEL, "已有待办的上门寻访"),
+     {"contacts": {}, "dead": {(SELLER, "mobile")}, "open_visits": {UNIT}}, {}, Do.CANCEL, "已安排上门寻访"),
     ("a dead mobile but a live landline: the call goes to the collector as a call", {"channel": "call"},
      {"contacts": {(SELLER, "landline"): (3, "057188880000")}, "dead": {(SELLER, "mobile")}}, {}, Do.TASK, ""),
     ("a dead old number beside a live new one: the SMS goes", {}, {"dead": {(SELLER, "mobile")}}, {}, Do.SEND, ""),

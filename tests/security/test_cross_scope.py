@@ -115,6 +115,19 @@ def _object(label: str, extra: dict, project):
     return None
 
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+_PNG = _png()
+
+
 def _derive(label: str, extra: dict, project, user, depth: int = 0):
     """A row of ``label`` in ``project``: the world's own if it built one, else one made here with every
     required field filled (foreign keys: the project's own objects, derived in turn; users: ``user``; text:
@@ -143,8 +156,10 @@ def _derive(label: str, extra: dict, project, user, depth: int = 0):
                 continue
             else:
                 values[f.name] = _derive(target._meta.label, {}, project, user, depth + 1)
-        elif isinstance(f, models.FileField):
-            files[f.name] = ContentFile(b"%PDF-1.4 x", name="x.pdf")
+        elif isinstance(f, models.FileField):  # a real image: photos and proofs are read back (evidence packs)
+            files[f.name] = ContentFile(_PNG, name="x.png")
+        elif f.name == "content_type":
+            values[f.name] = "image/png"
         elif f.choices:
             values[f.name] = f.choices[0][0]
         elif isinstance(f, models.DateTimeField):

@@ -398,7 +398,7 @@ class Reads:
     # due date (pre-due, prepaid ran out) is that bill's, not every line not yet due
     due_amounts: dict[tuple[tuple[int, int | None], dt.date], int] = field(default_factory=dict)
     dead: set[tuple[int, str]] = field(default_factory=set)  # (party, contact kind) with a number flagged dead
-    open_visits: set[int] = field(default_factory=set)  # units with an open visit task
+    open_visits: set[int] = field(default_factory=set)  # units with a visit arranged (task or action)
 
     def summary(self, item: Item) -> AccountSummary | None:
         s = self.summaries.get(item.account)
@@ -475,12 +475,12 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
 REACHED_BY = {Channel.CALL: (ContactKind.MOBILE, ContactKind.LANDLINE), Channel.SMS: (ContactKind.MOBILE,),
               Channel.WECHAT: (ContactKind.WECHAT,)}
 DEAD_END_VISIT = "号码已失效（空号/停机/错号），没有其他可用号码：改为上门寻访并查找新的联系方式"
-DEAD_END_DONE = "号码已失效（空号/停机/错号），已有待办的上门寻访：不再发送或拨打"
+DEAD_END_DONE = "号码已失效（空号/停机/错号），已安排上门寻访：不再发送或拨打"
 
 
 def dead_end(item: Item, reads: Reads) -> Verdict | None:
     """A call or message whose debtor has no live contact of the kinds the channel uses, and one of them was
-    flagged dead: a visit task (or nothing, when a visit is already open). None: the channel can be used
+    flagged dead: a visit task (or nothing, when a visit is already arranged). None: the channel can be used
     (or there never was a number: then a message fails and a call is left to the collector, as before)."""
     kinds = REACHED_BY.get(item.channel)
     if not kinds or any(reads.address(item, k) for k in kinds):
@@ -606,8 +606,11 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     reads.holds = holds_by_unit(None, unit_ids)
     reads.contacts = _addresses({a.party_id for a in items} - {None})
     reads.dead = _dead_kinds({a.party_id for a in items} - {None})
+    # a visit already arranged: an open visit task, or a visit the ladder decided (无法联系：上门寻访) still to go
     reads.open_visits = set(Task.objects.filter(unit_id__in_ids=unit_ids, kind=TaskKind.VISIT,
                                                 status=TaskStatus.OPEN).values_list("unit_id", flat=True))
+    reads.open_visits |= set(Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.VISIT, status__in=[
+        ActionStatus.PENDING, ActionStatus.SENDING]).values_list("unit_id", flat=True))
     reads.declined = opted_out(unit_ids)
     reads.figures = _figures(items, today)
     reads.due_amounts = _due_amounts(items, reads)
