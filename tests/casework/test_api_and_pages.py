@@ -35,6 +35,20 @@ def test_the_worklist_endpoint_returns_the_collectors_ordered_list(api, arrears_
     assert fields(api.get("/api/v1/worklist/?date=2026-13-01")) == {"date": "日期格式应为 YYYY-MM-DD。"}
 
 
+def test_the_worklist_endpoint_fills_the_talking_points_as_the_page_does(api, client, arrears_estate, bob_territory):
+    from wuye.casework.models import TalkingPoint
+
+    TalkingPoint.objects.update(body="请问是 {房号} 的业主本人吗？")
+    run(D(2026, 1, 16))
+    rows = api.get("/api/v1/worklist/?date=2026-02-01").json()["rows"]
+    bodies = [(row["code"], p["body"]) for row in rows for p in row["points"]]
+    assert bodies, rows[0]
+    assert all(body == f"请问是 {code} 的业主本人吗？" for code, body in bodies), bodies[:3]
+    client.force_login(bob_territory)
+    page = client.get("/casework/?date=2026-02-01").content.decode()
+    assert f"请问是 {rows[0]['code']} 的业主本人吗？" in page and "{房号}" not in page
+
+
 def test_recording_a_contact_and_a_promise_through_the_api(api, unit):
     run(D(2026, 1, 16))
     r = api.post("/api/v1/contacts/", {"unit": unit.pk, "channel": "call", "outcome": "promised",

@@ -152,12 +152,14 @@ def test_an_empty_number_is_flagged_and_not_tried_again(arrears_estate, outbox):
     assert result.failed == 36
     assert ContactPoint.objects.get(value="13800000001").validity == "empty"
     assert Action.objects.get(unit=unit, channel="sms").status == ActionStatus.FAILED
-    # the next message finds no live number: it fails at once without calling the gateway
+    # the next message finds the number dead and no other: not tried — a visit to find a new number instead
+    # (decision 82), without calling the gateway
     dunning_run(as_of=D(2026, 2, 1))
     never = Flaky(Outcome.SENT)
     dispatch(now=at(2026, 2, 2, 10, 0), backends={"sms": never})
-    failed = Action.objects.get(unit=unit, channel="sms", decided_on=D(2026, 2, 1), episode__isnull=False)
-    assert failed.status == ActionStatus.FAILED and "联系方式" in failed.last_error
+    rerouted = Action.objects.get(unit=unit, channel="sms", decided_on=D(2026, 2, 1), episode__isnull=False)
+    assert rerouted.status == ActionStatus.CANCELLED and "号码已失效" in rerouted.last_error
+    assert unit.tasks.filter(kind="visit", status="open").count() == 1
 
 
 def test_a_crash_between_send_and_record_never_sends_twice(arrears_estate, outbox, settings):

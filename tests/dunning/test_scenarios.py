@@ -632,23 +632,24 @@ def test_14_a_dead_number_makes_the_account_unreachable_and_sends_someone_to_loo
     walk_days(D(2026, 1, 1), D(2026, 3, 10), {
         (D(2026, 1, 19), "pm"): [contact(alice, unit, "dead_number", D(2026, 1, 19))],
     })
+    # the number is dead and there is no other: the visits go on, the calls and SMS are not tried (decision 82)
     check(log(unit), [
         "01-01 到期前 15 天提醒 sent@01-04",
         "01-08 到期前 7 天提醒 sent@01-08",
         "01-16 逾期短信 sent@01-16",
         "01-18 逾期 3 天电话 sent@01-19",
         "01-20 无法联系：上门寻访 sent@01-20",
-        "01-26 定期电话 sent@01-26",
-        "02-01 每两周欠费短信 failed",
-        "02-02 定期电话 sent@02-02",
+        "01-26 定期电话 cancelled",
+        "02-01 每两周欠费短信 cancelled",
+        "02-02 定期电话 cancelled",
         "02-03 无法联系：上门寻访 sent@02-03",
-        "02-09 定期电话 sent@02-09",
-        "02-15 每两周欠费短信 failed",
-        "02-24 定期电话 sent@02-24",
+        "02-09 定期电话 cancelled",
+        "02-15 每两周欠费短信 cancelled",
+        "02-24 定期电话 cancelled",
         "02-24 无法联系：上门寻访 sent@02-24",
-        "03-01 每两周欠费短信 failed",
-        "03-03 定期电话 sent@03-03",
-        "03-10 定期电话 sent@03-10",
+        "03-01 每两周欠费短信 cancelled",
+        "03-03 定期电话 cancelled",
+        "03-10 定期电话 cancelled",
         "03-10 无法联系：上门寻访 sent@03-10",
     ])
 

@@ -114,6 +114,20 @@ TABLE = [
     ("a row decided before debtors goes to the party liable today", {"party_id": None},
      {"summaries": {(UNIT, BUYER): summary(party=BUYER)}}, {}, Do.SEND, ""),
     ("a registered letter becomes a task", {"channel": "registered"}, {}, {}, Do.TASK, ""),
+    # a number known dead (空号/停机/错号) and no live one: a visit to find a new number, once
+    ("an SMS to a number flagged dead becomes a visit", {}, {"contacts": {}, "dead": {(SELLER, "mobile")}}, {},
+     Do.TASK, "上门寻访"),
+    ("a call to a number flagged dead becomes a visit", {"channel": "call"},
+     {"contacts": {}, "dead": {(SELLER, "mobile")}}, {}, Do.TASK, "上门寻访"),
+    ("a dead number and a visit already open: nothing more", {"channel": "call"},
+     {"contacts": {}, "dead": {(SELLER, "mobile")}, "open_visits": {UNIT}}, {}, Do.CANCEL, "已安排上门寻访"),
+    ("a dead mobile but a live landline: the call goes to the collector as a call", {"channel": "call"},
+     {"contacts": {(SELLER, "landline"): (3, "057188880000")}, "dead": {(SELLER, "mobile")}}, {}, Do.TASK, ""),
+    ("a dead old number beside a live new one: the SMS goes", {}, {"dead": {(SELLER, "mobile")}}, {}, Do.SEND, ""),
+    ("another debtor's dead number does not reroute this one's SMS", {}, {"contacts": {}, "dead": {(BUYER, "mobile")}},
+     {}, Do.FAIL, "联系方式"),
+    ("a letter is not rerouted by a dead phone", {"channel": "registered"},
+     {"contacts": {}, "dead": {(SELLER, "mobile")}}, {}, Do.TASK, ""),
 ]
 
 
@@ -123,6 +137,7 @@ def test_triage(case, item_over, reads_over, rules_over, expected, why):
     verdict = triage(item(**item_over), reads(**reads_over), dataclasses.replace(RULES, **rules_over), NOW)
     assert verdict.do == expected, verdict
     assert why in verdict.why
+    assert (verdict.task_kind == "visit") == ("上门寻访" in why and expected == Do.TASK)
 
 
 def test_the_cap_waits_exactly_until_the_gap_has_passed():

@@ -71,3 +71,24 @@ def _audit_lockout(sender, request=None, username=None, ip_address=None, **kwarg
         return
     audit_record(actor=None, actor_label=label, verb="login.locked", ip=ip,
                  note=f"登录失败次数过多，锁定 {settings.WUYE_LOGIN_LOCKOUT_MINUTES} 分钟")
+
+
+def login_records_purge(now=None) -> dict[str, int]:
+    """Delete django-axes' records older than ``WUYE_LOGIN_RECORDS_RETENTION_DAYS`` (default 90): the log of
+    logins (``AccessLog``), of failures (``AccessFailureLog``) and the failure counters (``AccessAttempt``).
+    A counter still inside the lock-out period is never deleted, whatever the retention (it is what locks).
+    Lock-outs themselves stay in the audit log (``login.locked``). Returns the rows deleted per table."""
+    import datetime as dt
+
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    days = max(1, int(settings.WUYE_LOGIN_RECORDS_RETENTION_DAYS))
+    before = now - dt.timedelta(days=days)
+    attempts_before = min(before, now - dt.timedelta(minutes=settings.WUYE_LOGIN_LOCKOUT_MINUTES))
+    return {
+        "attempts": AccessAttempt.objects.filter(attempt_time__lt=attempts_before).delete()[0],
+        "failures": AccessFailureLog.objects.filter(attempt_time__lt=before).delete()[0],
+        "logins": AccessLog.objects.filter(attempt_time__lt=before).delete()[0],
+    }

@@ -214,7 +214,7 @@ def accounts(request):
     _require(request)
     projects = _projects(request)
     if request.method == "POST":
-        project = get_object_or_404(projects, pk=request.POST.get("project") or 0)
+        project = get_object_or_404(projects, pk=id_param(request.POST, "project", 0))
         try:
             account = services.bank_account_save(
                 actor=request.user, project=project, name=request.POST.get("name", ""),
@@ -297,7 +297,7 @@ def account_edit(request, pk: int):
 def mandates(request):
     _require(request)
     if request.method == "POST":
-        project = get_object_or_404(_projects(request), pk=request.POST.get("project") or 0)
+        project = get_object_or_404(_projects(request), pk=id_param(request.POST, "project", 0))
         unit = Unit.objects.filter(project=project, code=request.POST.get("unit_code", "").strip()).first()
         if unit is None:
             messages.error(request, _("找不到该项目的房屋编码。"))
@@ -336,7 +336,7 @@ def mandate_revoke(request, pk: int):
 def batches(request):
     _require(request)
     if request.method == "POST":
-        project = get_object_or_404(_projects(request), pk=request.POST.get("project") or 0)
+        project = get_object_or_404(_projects(request), pk=id_param(request.POST, "project", 0))
         try:
             as_of = dt.date.fromisoformat(request.POST.get("as_of", ""))
             batch = services.debit_batch_create(actor=request.user, project=project, as_of=as_of)

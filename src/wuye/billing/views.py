@@ -25,7 +25,7 @@ from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import format_yuan, rmb_upper
 from wuye.common.forms import form_errors_text, validation_errors_text
-from wuye.common.params import date_param
+from wuye.common.params import date_param, id_param
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
 
@@ -138,7 +138,8 @@ def prepay_offers(request, pk: int):
         try:
             if close:
                 prepay.prepay_offer_close(actor=request.user,
-                                          offer=get_object_or_404(PrepayOffer, pk=close, project=project))
+                                          offer=get_object_or_404(PrepayOffer, pk=id_param(request.POST, "close", 0),
+                                                                project=project))
                 messages.success(request, _("方案已停用。"))
                 return redirect("billing:prepay-offers", pk=project.pk)
             if form.is_valid():
@@ -285,7 +286,7 @@ def runs(request):
     plan = None
     project = None
     if request.method == "POST" and form.is_valid():
-        project = get_object_or_404(projects, pk=request.POST.get("project"))
+        project = get_object_or_404(projects, pk=id_param(request.POST, "project", 0))
         try:
             if request.POST.get("post") == "1":
                 run = services.bill_generate(actor=request.user, project=project, period=form.cleaned_data["period"])

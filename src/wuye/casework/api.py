@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from wuye.casework import selectors, services
 from wuye.casework.choices import ContactChannel, DisputeReason, Outcome
 from wuye.casework.models import TalkingPoint
 from wuye.common.params import date_param
+from wuye.common.templatetags.wuye import with_unit
 from wuye.dunning.choices import AccountClass
 from wuye.dunning.models import Task
 from wuye.estate.models import ContactPoint
@@ -59,7 +60,11 @@ class WorkRowSerializer(serializers.Serializer):
     last_on = serializers.DateField(allow_null=True)
     last_outcome = serializers.CharField()
     last_outcome_label = serializers.CharField()
-    points = TalkingPointBrief(many=True)
+    points = serializers.SerializerMethodField(help_text="话术，{房号} 已填为本户房号（与页面相同）")
+
+    @extend_schema_field(TalkingPointBrief(many=True))
+    def get_points(self, row) -> list[dict]:
+        return [{"id": p.pk, "title": p.title, "body": with_unit(p.body, row.code)} for p in row.points]
 
 
 class WorklistSerializer(serializers.Serializer):

@@ -40,7 +40,7 @@ from wuye.casework.forms import (
 )
 from wuye.casework.models import ContactAttempt, TalkingPoint, VisitPhoto
 from wuye.common.forms import validation_errors_text
-from wuye.common.params import date_param
+from wuye.common.params import date_param, id_param
 from wuye.common.views import redirect_next
 from wuye.dunning import services as dunning
 from wuye.dunning.choices import AccountClass
@@ -379,7 +379,7 @@ def work_order_update(request, pk: int):
 def checks(request):
     qs = selectors.payment_checks_visible(request.user).order_by("status", "-created_at")
     if request.method == "POST":
-        check = get_object_or_404(qs, pk=request.POST.get("check") or 0)
+        check = get_object_or_404(qs, pk=id_param(request.POST, "check", 0))
         try:
             services.payment_check_resolve(actor=request.user, check=check, found=request.POST.get("found") == "1",
                                            note=request.POST.get("note", ""))
@@ -509,7 +509,7 @@ def desk_decide(request, kind: str, pk: int):
 def desk_escalations(request):
     _manager(request.user)
     if request.method == "POST":
-        task = get_object_or_404(Task, pk=request.POST.get("task") or 0, kind="escalate",
+        task = get_object_or_404(Task, pk=id_param(request.POST, "task", 0), kind="escalate",
                                  project__in=projects_visible(request.user))
         note = request.POST.get("note", "").strip()
         if not note:
@@ -534,8 +534,8 @@ def desk_team(request):
     _manager(request.user)
     collectors = User.objects.filter(role=Role.COLLECTOR).order_by("username")
     if request.method == "POST":
-        src = collectors.filter(pk=request.POST.get("from_user") or 0).first()
-        dst = collectors.filter(pk=request.POST.get("to_user") or 0).first()
+        src = collectors.filter(pk=id_param(request.POST, "from_user", 0)).first()
+        dst = collectors.filter(pk=id_param(request.POST, "to_user", 0)).first()
         if src is None or dst is None:
             messages.error(request, "请选择交出人和接手人。")
         else:

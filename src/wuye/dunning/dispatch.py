@@ -7,7 +7,7 @@
    clause, a token per dispatcher), as Healthchecks' sendalerts does, so two dispatchers never take the
    same action.
 3. Read and triage: the batch's accounts are read set-based (``Reads``); then, holding the accounts
-   (``_lock_accounts``: an advisory lock per account on PostgreSQL, the database's write lock on SQLite),
+   (``lock_accounts``: an advisory lock per account on PostgreSQL, the database's write lock on SQLite),
    the caps are read — counting what other dispatchers have in flight — and the pure ``triage`` gives each
    action its ``Verdict``: paid or held since the decision → cancelled; a stage message overtaken by a
    later stage or too old → superseded / expired; over a cap → handed back with the time it may go;
@@ -35,11 +35,12 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from wuye.billing.figures import Figures, demand_figures_many
+from wuye.billing.models import Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
 from wuye.common.bulk import insert_dicts, update_dicts
 from wuye.common.formatting import format_yuan
@@ -54,6 +55,7 @@ from wuye.dunning.choices import (
     Channel,
     HoldKind,
     TaskKind,
+    TaskStatus,
     WindowDays,
     WindowGroup,
 )
@@ -90,11 +92,12 @@ class DispatchResult:
     superseded: int = 0  # stage messages overtaken by a later stage
     expired: int = 0  # stage messages that could not go for too long
     blocked: int = 0  # texts refused by the guardrails at send time
+    rerouted: int = 0  # calls and messages for a number known dead, turned into a visit to find a new one
     alerts: list[str] = field(default_factory=list)
 
     def as_json(self) -> str:
         counts = {"sent": self.sent, "failed": self.failed, "deferred": self.deferred}
-        counts.update({k: v for k in ("cancelled", "superseded", "expired", "blocked", "uncertain")
+        counts.update({k: v for k in ("cancelled", "superseded", "expired", "blocked", "uncertain", "rerouted")
                        if (v := getattr(self, k))})
         return json.dumps(counts, ensure_ascii=False)
 
@@ -355,6 +358,7 @@ class Verdict:
     why: str = ""
     until: dt.datetime | None = None  # DEFER: when it may go
     address: str = ""  # SEND: where to
+    task_kind: str = ""  # TASK: a task of another kind than the channel's (a visit instead of a dead number)
 
 
 @dataclass(frozen=True)
@@ -375,7 +379,7 @@ class Rules:
 @dataclass
 class Reads:
     """Everything triage needs about the accounts of one batch, read set-based. ``last_message`` and
-    ``calls_today`` are read while the batch's accounts are locked (``_lock_accounts``) and count what other
+    ``calls_today`` are read while the batch's accounts are locked (``lock_accounts``) and count what other
     dispatchers have in flight; the batch loop adds its own sends as it goes."""
 
     today: dt.date
@@ -390,6 +394,11 @@ class Reads:
     last_message: dict[tuple[int, int | None], tuple[dt.datetime, bool]] = field(default_factory=dict)
     calls_today: dict[tuple[int, int | None], int] = field(default_factory=dict)
     figures: dict[int, Figures] = field(default_factory=dict)  # action → what its text demands (billing.figures)
+    # (account, due date) → the open principal of the lines due that day: the amount of a reminder before a
+    # due date (pre-due, prepaid ran out) is that bill's, not every line not yet due
+    due_amounts: dict[tuple[tuple[int, int | None], dt.date], int] = field(default_factory=dict)
+    dead: set[tuple[int, str]] = field(default_factory=set)  # (party, contact kind) with a number flagged dead
+    open_visits: set[int] = field(default_factory=set)  # units with a visit arranged (task or action)
 
     def summary(self, item: Item) -> AccountSummary | None:
         s = self.summaries.get(item.account)
@@ -432,6 +441,11 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
                 return Verdict(Do.SUPERSEDE, SUPERSEDED_DETAIL)
             if now - item.not_before > dt.timedelta(days=rules.stage_message_max_age_days):
                 return Verdict(Do.EXPIRE, f"顺延超过 {rules.stage_message_max_age_days} 天仍未能发出，已过期不再发送")
+    # a call or a message for a number known dead (空号/停机/错号) and no live one: a visit instead (domain.md,
+    # 无法联系类: find new contacts and visit), once — not a failed SMS or an unanswerable call every week
+    rerouted = dead_end(item, reads)
+    if rerouted is not None:
+        return rerouted
     # the arrears-message cap (one definition with the engine: cycles.counts_towards_message_cap)
     if cycles.counts_towards_message_cap(item.cycle, item.channel):
         last = reads.last_message.get(item.account)
@@ -457,10 +471,34 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
     return Verdict(Do.TASK)
 
 
+# the contact kinds a channel reaches the debtor through
+REACHED_BY = {Channel.CALL: (ContactKind.MOBILE, ContactKind.LANDLINE), Channel.SMS: (ContactKind.MOBILE,),
+              Channel.WECHAT: (ContactKind.WECHAT,)}
+DEAD_END_VISIT = "号码已失效（空号/停机/错号），没有其他可用号码：改为上门寻访并查找新的联系方式"
+DEAD_END_DONE = "号码已失效（空号/停机/错号），已安排上门寻访：不再发送或拨打"
+
+
+def dead_end(item: Item, reads: Reads) -> Verdict | None:
+    """A call or message whose debtor has no live contact of the kinds the channel uses, and one of them was
+    flagged dead: a visit task (or nothing, when a visit is already arranged). None: the channel can be used
+    (or there never was a number: then a message fails and a call is left to the collector, as before)."""
+    kinds = REACHED_BY.get(item.channel)
+    if not kinds or any(reads.address(item, k) for k in kinds):
+        return None
+    party = item.party_id if item.party_id is not None else reads.liable.get(item.unit_id)
+    if not any((party, k) in reads.dead for k in kinds):
+        return None
+    if item.unit_id in reads.open_visits:
+        return Verdict(Do.CANCEL, DEAD_END_DONE)
+    return Verdict(Do.TASK, DEAD_END_VISIT, task_kind=TaskKind.VISIT)
+
+
 def _note(verdict: Verdict, item: Item, reads: Reads, now: dt.datetime) -> None:
     """Count a send of this batch in the reads, so the next action of the same account sees it."""
     if verdict.do == Do.SEND and cycles.counts_towards_message_cap(item.cycle, item.channel):
         reads.last_message[item.account] = (now, False)
+    elif verdict.do == Do.TASK and verdict.task_kind == TaskKind.VISIT:
+        reads.open_visits.add(item.unit_id)
     elif verdict.do == Do.TASK and item.channel == Channel.CALL:
         reads.calls_today[item.account] = reads.calls_today.get(item.account, 0) + 1
 
@@ -474,7 +512,7 @@ def _account_key(account: tuple[int, int | None]) -> int:
     return zlib.crc32(f"{account[0]}:{account[1]}".encode()) - 2**31
 
 
-def _lock_accounts(accounts) -> None:
+def lock_accounts(accounts) -> None:
     """Hold the accounts until the current transaction ends, against every other dispatcher on any machine.
 
     PostgreSQL: one transaction-level advisory lock per account, taken in key order (two dispatchers with
@@ -567,8 +605,15 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
                                                                  prepaid=False)}
     reads.holds = holds_by_unit(None, unit_ids)
     reads.contacts = _addresses({a.party_id for a in items} - {None})
+    reads.dead = _dead_kinds({a.party_id for a in items} - {None})
+    # a visit already arranged: an open visit task, or a visit the ladder decided (无法联系：上门寻访) still to go
+    reads.open_visits = set(Task.objects.filter(unit_id__in_ids=unit_ids, kind=TaskKind.VISIT,
+                                                status=TaskStatus.OPEN).values_list("unit_id", flat=True))
+    reads.open_visits |= set(Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.VISIT, status__in=[
+        ActionStatus.PENDING, ActionStatus.SENDING]).values_list("unit_id", flat=True))
     reads.declined = opted_out(unit_ids)
     reads.figures = _figures(items, today)
+    reads.due_amounts = _due_amounts(items, reads)
     staged = sorted({a.episode_id for a in items
                      if a.episode_id is not None and a.channel in MESSAGE_CHANNELS and a.kind == cycles.Kind.STAGE})
     reads.highest_stage, reads.highest_sent_stage = _highest_stages(staged)
@@ -579,7 +624,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     with transaction.atomic():
         # the per-account claim: no other dispatcher decides for these accounts until this commits, and what
         # this one lets go is then visible to them as in flight (``sending``) or handed back
-        _lock_accounts({a.account for a in items})
+        lock_accounts({a.account for a in items})
         reads.last_message = _last_messages(unit_ids, since, token, reads.liable)
         reads.calls_today = _calls_today(unit_ids, now, token, reads.liable)
         released, events = [], []
@@ -628,8 +673,11 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
         arrears = item.episode_id is not None
         a.deadline = ctx.deadline(item.project_id, today)
         fig = reads.figures[item.pk]
+        on = _due_date(item.cycle)
+        due = (on, reads.due_amounts.get(((item.unit_id, s.party_id if s is not None else item.party_id), on), 0)
+               ) if on is not None else None
         content, subject = _render(a, s, project, rules, today, reads.holds.get(item.unit_id, ()),
-                                   links.get(item.link_key, ""), fig)
+                                   links.get(item.link_key, ""), fig, due)
         a.content, a.content_sha256 = content, hashlib.sha256(content.encode()).hexdigest()
         template = item.step.template
         a.template_version = template.version if template is not None else None
@@ -653,11 +701,19 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
             outgoing[item.channel].append((a, Message(
                 channel=item.channel, to=verdict.address, body=content, subject=subject, out_id=item.out_id,
                 template_id=template.provider_template_id if template else "",
-                params=_params(a, s, fig), sign_name=rules.sms_signature)))
+                params=_params(a, s, fig, due), sign_name=rules.sms_signature)))
         else:
             if item.channel == Channel.REGISTERED:
                 addr = reads.address(item, ContactKind.ADDRESS)
                 a.address = addr[1] if addr else ""
+            if verdict.task_kind:  # rerouted: the call or message did not happen, a visit takes its place
+                tasks.append({"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
+                              "kind": verdict.task_kind, "title": f"{item.unit_code} 上门寻访：号码已失效"[:200],
+                              "detail": f"{verdict.why}（原定：{item.step.name}）", "assigned_to_id": item.assigned_to_id,
+                              "assignee_role": Assignee.COLLECTOR, "due_on": today, "created_at": now})
+                _finish(a, ActionStatus.CANCELLED, verdict.why, updates, events, now)
+                result.rerouted += 1
+                continue
             tasks.append({"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
                           "kind": TASK_KIND[item.channel], "title": f"{item.unit_code} {item.step.name}"[:200],
                           "detail": content, "assigned_to_id": item.assigned_to_id,
@@ -738,9 +794,10 @@ def _finish(a: _Out, status: str, detail: str, updates, events, now) -> None:
     events.append(_event(a.pk, now, status, detail))
 
 
-def _params(a: _Out, s, fig: Figures) -> tuple[str, ...]:
+def _params(a: _Out, s, fig: Figures, due: tuple[dt.date, int] | None = None) -> tuple[str, ...]:
     """Template parameters for gateways that take a registered template id (order of the placeholders)."""
-    return (a.unit_code, format_yuan(fig.total_fen if a.episode_id else s.upcoming_fen),
+    amount = fig.total_fen if a.episode_id else (due[1] if due is not None else s.upcoming_fen)
+    return (a.unit_code, format_yuan(amount),
             str(a.deadline or ""))
 
 
@@ -749,6 +806,37 @@ def _figures(items: list[Item], today: dt.date) -> dict[int, Figures]:
     debtor's matured lines, restricted to the periods the engine named (a referral, a written demand)."""
     found = demand_figures_many({a.account for a in items}, today)
     return {a.pk: found[a.account].only(a.periods) for a in items}
+
+
+DUE_DATE_KINDS = (cycles.Kind.PRE_DUE, cycles.Kind.PREPAID_OUT)
+
+
+def _due_date(cycle: str) -> dt.date | None:
+    """The due date a reminder before a due date is about (its cycle key names it); None for other kinds."""
+    return cycles.parse(cycle).on if cycles.kind_of(cycle) in DUE_DATE_KINDS else None
+
+
+def _due_amounts(items: list[Item], reads: Reads) -> dict[tuple[tuple[int, int | None], dt.date], int]:
+    """(account, due date) → open principal of the account's lines due that day, for the batch's reminders
+    before a due date (one grouped query)."""
+    wanted = {}
+    for a in items:
+        on = _due_date(a.cycle)
+        if on is not None:
+            s = reads.summary(a)
+            wanted[(a.unit_id, s.party_id if s is not None else a.party_id, on)] = True
+    if not wanted:
+        return {}
+    out: dict[tuple[tuple[int, int | None], dt.date], int] = {}
+    rows = (Bill.objects.filter(unit_id__in_ids=sorted({u for u, _, _ in wanted}), is_void=False,
+                                settled_fen__lt=F("amount_fen"), late_fee_of__isnull=True,
+                                due_date__in=sorted({on for _, _, on in wanted}))
+            .values("unit_id", "party_id", "due_date").annotate(fen=Sum(F("amount_fen") - F("settled_fen")))
+            .values_list("unit_id", "party_id", "due_date", "fen"))
+    for u, party, on, fen in rows:
+        if (u, party, on) in wanted:
+            out[((u, party), on)] = fen or 0
+    return out
 
 
 def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) -> dict[int, str]:
@@ -760,7 +848,8 @@ def pay_links(unit_ids: list[int], today: dt.date, label: str = JOB, **extra) ->
 
 
 def _render(a: _Out, s, project: Project, rules: CollectionSettings, today: dt.date,
-            holds, link: str = "", fig: Figures | None = None) -> tuple[str, str]:
+            holds, link: str = "", fig: Figures | None = None,
+            due: tuple[dt.date, int] | None = None) -> tuple[str, str]:
     template = a.step.template
     hold_id = cycles.parse(a.cycle).hold_id if cycles.kind_of(a.cycle) in (
         cycles.Kind.PROMISE_EVE, cycles.Kind.PROMISE_BROKEN) else None
@@ -772,6 +861,8 @@ def _render(a: _Out, s, project: Project, rules: CollectionSettings, today: dt.d
         "due_date": _cn_date(s.next_due), "amount_due": format_yuan(s.upcoming_fen), "today": _cn_date(today),
         "promise_date": _cn_date(promise), "pay_link": f" 在线缴费 {link} " if link else "",
     }
+    if due is not None:  # a reminder before a due date: that bill's date and amount
+        context["due_date"], context["amount_due"] = _cn_date(due[0]), format_yuan(due[1])
     if fig is not None:  # every figure of the text from the one function documents use (billing.figures)
         context.update(wording.figure_context(fig))
     if template is None:
@@ -797,6 +888,12 @@ def _addresses(party_ids) -> dict[tuple[int, str], tuple[int, str]]:
         if key not in best or rank < best[key][2]:
             best[key] = (pk, value, rank)
     return {key: (pk, value) for key, (pk, value, _rank) in best.items()}
+
+
+def _dead_kinds(party_ids) -> set[tuple[int, str]]:
+    """(party, contact kind) pairs with a contact point flagged dead (空号/错号/停机)."""
+    return set(ContactPoint.objects.filter(party_id__in_ids=sorted(party_ids), validity__in=list(DEAD_VALIDITIES))
+               .values_list("party_id", "kind").distinct())
 
 
 def _flag_dead(dead: list, today: dt.date) -> None:

@@ -43,7 +43,7 @@ from wuye.dunning.choices import (
     StepKind,
     WindowGroup,
 )
-from wuye.dunning.dispatch import CONTACT_KIND, render
+from wuye.dunning.dispatch import CONTACT_KIND, lock_accounts, render
 from wuye.dunning.guardrails import assert_clean
 from wuye.dunning.models import (
     Action,
@@ -95,17 +95,21 @@ def manual_step(project_id: int, channel: str) -> Step:
 
 
 def _last_message_at(unit_id: int, party_id: int | None, since: dt.datetime, since_day: dt.date):
-    """The latest arrears message of the account (sent, on its way, or decided and still to go) since then."""
+    """The latest arrears message of the account (sent, on its way, or decided and still to go) since then.
+    One a dispatcher is sending now (``sending``) or sent with its outcome unknown (``uncertain``) counts
+    from when it was claimed, however long ago it was decided."""
+    in_flight = [ActionStatus.SENDING, ActionStatus.UNCERTAIN]
     rows = (Action.objects.filter(unit_id=unit_id, channel__in=list(MESSAGE_CHANNELS))
             .filter(Q(party_id=party_id) | Q(party__isnull=True))
             .exclude(status__in=[ActionStatus.CANCELLED, ActionStatus.FAILED])
-            .filter(Q(sent_at__gte=since) | Q(sent_at__isnull=True, decided_on__gte=since_day))
-            .values_list("cycle", "channel", "sent_at", "decided_on", "not_before"))
+            .filter(Q(sent_at__gte=since) | Q(sent_at__isnull=True, decided_on__gte=since_day)
+                    | Q(sent_at__isnull=True, status__in=in_flight))
+            .values_list("cycle", "channel", "sent_at", "decided_on", "not_before", "status", "claimed_at"))
     latest = None
-    for cycle, channel, sent_at, _decided, not_before in rows:
+    for cycle, channel, sent_at, _decided, not_before, status, claimed_at in rows:
         if not cycles.counts_towards_message_cap(cycle, channel):
             continue
-        when = sent_at or not_before
+        when = sent_at or (max(claimed_at or not_before, not_before) if status in in_flight else not_before)
         if latest is None or when > latest:
             latest = when
     return latest
@@ -164,7 +168,9 @@ def pay_link_message_send(
     hold = holds.filter(Q(until__isnull=True) | Q(until__gte=today) | Q(kind=HoldKind.DISPUTE)).first()
     if hold is not None:
         raise ValidationError({"channel": f"该户暂停催缴（{hold.get_kind_display()}：{hold.reason}），不发送消息。"})
-    Unit.objects.select_for_update().filter(pk=unit.pk).first()  # one hand-sent message of a unit at a time
+    # the dispatcher's per-account claim (advisory lock on PostgreSQL, the write lock on SQLite): no dispatcher
+    # and no other hand-sent message decides for this account until this one is recorded
+    lock_accounts({(unit.pk, party_id)})
     free_at = message_cap_free_at(unit=unit, party_id=party_id, now=now)
     if free_at is not None:
         local = workcal.local_now(free_at, project.timezone)

@@ -20,6 +20,7 @@ from wuye.billing.permissions import can_record_payments
 from wuye.casework.services import debtor_for, debtors_of
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap, validation_errors_text
+from wuye.common.params import id_param
 from wuye.dunning.choices import ActionStatus
 from wuye.dunning.manual import message_cap_free_at
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
@@ -187,7 +188,7 @@ def field_payments(request):
     qs = FieldPayment.objects.filter(project__in=projects).select_related("unit", "party", "recorded_by",
                                                                           "decided_by", "payment")
     if request.method == "POST":
-        row = get_object_or_404(qs, pk=request.POST.get("field_payment") or 0)
+        row = get_object_or_404(qs, pk=id_param(request.POST, "field_payment", 0))
         try:
             if request.POST.get("decision") == "confirm":
                 payment = field.field_payment_confirm(actor=request.user, field_payment=row,

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from wuye.billing.permissions import can_record_payments
 from wuye.common.forms import validation_errors_text
+from wuye.common.params import id_param
 from wuye.estate.models import Unit
 from wuye.estate.selectors import projects_visible
 from wuye.portal import links, selectors, services
@@ -47,9 +48,9 @@ def resolve(request):
     project_ids = list(projects_visible(request.user).values_list("pk", flat=True))
     note = order = None
     if request.POST.get("notification"):
-        note = get_object_or_404(selectors.finance_notifications(project_ids), pk=request.POST["notification"])
+        note = get_object_or_404(selectors.finance_notifications(project_ids), pk=id_param(request.POST, "notification"))
     if request.POST.get("order"):
-        order = get_object_or_404(PaymentOrder.objects.filter(project_id__in=project_ids), pk=request.POST["order"])
+        order = get_object_or_404(PaymentOrder.objects.filter(project_id__in=project_ids), pk=id_param(request.POST, "order"))
     try:
         services.parked_resolve(actor=request.user, notification=note, order=order,
                                 note=request.POST.get("note", ""))
@@ -65,7 +66,7 @@ def resolve(request):
 def link_new(request):
     """Make a pay link for a unit (e.g. to send by hand); the URL is shown once."""
     _require_finance(request.user)
-    unit = Unit.objects.filter(project__in=projects_visible(request.user), project_id=request.POST.get("project"),
+    unit = Unit.objects.filter(project__in=projects_visible(request.user), project_id=id_param(request.POST, "project"),
                                code=request.POST.get("unit_code", "").strip()).first()
     if unit is None:
         messages.error(request, "未生成：找不到该房屋。")
