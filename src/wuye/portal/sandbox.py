@@ -1,8 +1,10 @@
 """Local stand-ins for WeChat Pay and Alipay (沙箱支付) — for the demo and the tests only.
 
 One HTTP server on the loopback answers as api.mch.weixin.qq.com (v3: orders, query, close, refunds; answers
-signed with a generated platform key) and as Alipay's gateway (precreate, page/wap pay, query, close, refund;
-answers signed RSA2 with a generated Alipay key). Each order gets a page on the server where the demo's owner
+signed with a generated platform key), as the service account's silent 网页授权 for 微信内支付 (JSAPI: the
+authorize page sends the browser straight back with a code, the token endpoint turns the code into a sandbox
+openid when the AppID and the generated AppSecret are ours) and as Alipay's gateway (precreate, page/wap pay,
+query, close, refund; answers signed RSA2 with a generated Alipay key). Each order gets a page on the server where the demo's owner
 presses 确认支付: the server then sends the signed notification to the notify URL the order named, exactly as
 the provider would, and the portal settles the payment through its ordinary path. Keys are generated on the
 machine (never in the repository). ``WUYE_PAY_SANDBOX`` turns the banner on; a system check
@@ -86,6 +88,7 @@ def make_keys(directory: Path) -> Keys:
     (directory / "wechatpay_public_key.pem").write_text(pem_public(platform))
     (directory / "alipay_app_private.pem").write_text(pem_private(app))
     (directory / "alipay_public.pem").write_text(pem_public(ali))
+    (directory / "wechat_mp_secret").write_text(secrets.token_hex(16) + "\n")  # the service account's AppSecret
     return Keys(directory, merchant, platform, format(serial, "X"), app, ali)
 
 
@@ -177,6 +180,36 @@ class Sandbox:
         self.orders: dict[str, SandboxOrder] = {}
         self.notifications: list[tuple[str, int]] = []  # (out_trade_no, HTTP status of our notify endpoint)
         self.lock = threading.Lock()
+        self.oauth_codes: dict[str, str] = {}  # 网页授权 code → openid, each usable once
+
+    # -- WeChat 网页授权 (snsapi_base) for 微信内支付 ------------------------------------------------------------
+    def authorize(self, query: dict[str, str]) -> str | None:
+        """The silent authorize page: straight back to ``redirect_uri`` (a loopback URL only) with a fresh code
+        and the state as given; ``None`` (a 400) for another app id or a redirect off the loopback."""
+        target = query.get("redirect_uri", "")
+        host = urllib.parse.urlsplit(target).hostname or ""
+        if query.get("appid") != APPID or host not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        code = "SANDBOX" + secrets.token_hex(12)
+        with self.lock:
+            self.oauth_codes[code] = "oSandbox" + secrets.token_hex(10)
+        sep = "&" if "?" in target else "?"
+        return f"{target}{sep}{urllib.parse.urlencode({'code': code, 'state': query.get('state', '')})}"
+
+    def access_token(self, query: dict[str, str]) -> dict:
+        """``sns/oauth2/access_token``: the openid for a code this sandbox gave, with our AppID and AppSecret."""
+        secret = (self.keys.dir / "wechat_mp_secret").read_text().strip()
+        if query.get("appid") != APPID or query.get("secret") != secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        with self.lock:
+            openid = self.oauth_codes.pop(query.get("code", ""), "")
+        if not openid:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"access_token": secrets.token_hex(16), "expires_in": 7200, "refresh_token": secrets.token_hex(16),
+                "openid": openid, "scope": "snsapi_base", "is_snapshotuser": 0}
+
+    def pay_page_url(self, provider: str, out_trade_no: str) -> str:
+        return f"{self.url}/sandbox/pay/{provider}/{urllib.parse.quote(out_trade_no)}"
 
     # -- WeChat Pay v3 ------------------------------------------------------------------------------------
     def wechat(self, method: str, path: str, body: str) -> tuple[int, dict | None]:
@@ -344,6 +377,18 @@ class Sandbox:
                         sandbox.pay(provider, no)
                     return self._send(200, sandbox.page(provider, no, back=back, done=self.command == "POST"),
                                       "text/html; charset=utf-8")
+                if path.path == "/connect/oauth2/authorize":
+                    target = sandbox.authorize(dict(urllib.parse.parse_qsl(path.query)))
+                    if target is None:
+                        return self._send(400, "沙箱：appid 或 redirect_uri 不正确", "text/plain; charset=utf-8")
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if path.path == "/sns/oauth2/access_token":
+                    answer = sandbox.access_token(dict(urllib.parse.parse_qsl(path.query)))
+                    return self._send(200, json.dumps(answer), "application/json; encoding=utf-8")
                 if path.path.startswith("/v3/"):
                     status, payload = sandbox.wechat(self.command, self.path, body)
                     text = "" if payload is None else json.dumps(payload, ensure_ascii=False)
@@ -390,6 +435,9 @@ class Sandbox:
             "WECHATPAY_APIV3_KEY": self.apiv3_key, "WECHATPAY_CERT_SERIAL_NO": MERCHANT_SERIAL,
             "WECHATPAY_PRIVATE_KEY_FILE": k.path("apiclient_key.pem"),
             "WECHATPAY_PLATFORM_CERT_FILE": k.path("wechatpay_platform.pem"), "WECHATPAY_API_BASE": self.url,
+            "WECHAT_MP_APPID": APPID, "WECHAT_MP_SECRET_FILE": k.path("wechat_mp_secret"),
+            "WECHAT_MP_AUTHORIZE_URL": f"{self.url}/connect/oauth2/authorize",
+            "WECHAT_MP_TOKEN_URL": f"{self.url}/sns/oauth2/access_token",
             "ALIPAY_APPID": ALIPAY_APPID, "ALIPAY_PRIVATE_KEY_FILE": k.path("alipay_app_private.pem"),
             "ALIPAY_PUBLIC_KEY_FILE": k.path("alipay_public.pem"), "ALIPAY_GATEWAY": f"{self.url}/gateway.do",
         }

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -250,6 +251,8 @@ def order(request, token: str, out_trade_no: str):
                 ctx["jsapi"] = providers.wechat_jsapi_params(o.prepay_id)
             except ProviderError as exc:
                 ctx["jsapi_error"] = str(exc)
+        if settings.WUYE_PAY_SANDBOX:  # no WeChat client around the demo: the stand-in's pay page instead
+            ctx["sandbox_pay"] = f"{settings.WECHATPAY_API_BASE.rstrip('/')}/sandbox/pay/wechat/{o.out_trade_no}"
     return render(request, "portal/order.html", ctx)
 
 
