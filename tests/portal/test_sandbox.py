@@ -193,3 +193,33 @@ def test_the_system_check_covers_the_sandbox_oauth_endpoints(settings):
     settings.WECHAT_MP_TOKEN_URL = "http://127.0.0.1:9000/sns/oauth2/access_token"
     errors = [e for e in run_checks() if e.id == "wuye.E101"]
     assert len(errors) == 1 and "WECHAT_MP_AUTHORIZE_URL" in errors[0].msg
+
+
+def test_the_sandbox_sms_inbox_shows_login_codes_only_newest_first(tmp_path):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "sms.jsonl").write_text(
+        '{"out_id": "action-1", "to": "13800000001", "body": "您有物业费未缴"}\n'
+        '{"out_id": "login-1", "to": "13800000001", "body": "您的物业缴费登录验证码为 111111"}\n'
+        'not json\n'
+        '{"out_id": "login-2", "to": "13800000002", "body": "您的物业缴费登录验证码为 <b>222222</b>"}\n')
+    box = Sandbox(make_keys(tmp_path / "keys"), outbox=outbox).start()
+    try:
+        page = _open(box.url + "/sandbox/sms/")
+    finally:
+        box.close()
+    assert "物业费未缴" not in page
+    assert page.index("13800000002") < page.index("13800000001")  # newest first
+    assert "&lt;b&gt;222222" in page  # escaped
+    assert "沙箱" in Sandbox(make_keys(tmp_path / "k2")).sms_page()  # no outbox: an empty inbox, no error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_login_code_page_points_to_the_sandbox_sms_inbox(client, sandbox, link, settings, tmp_path):
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    settings.WUYE_CHANNEL_BACKENDS = {"sms": "file", "wechat": "file", "email": "file"}
+    r = client.post("/p/login/", {"phone": "13800000001"}, follow=True)
+    html = r.content.decode()
+    assert 'data-testid="sandbox-sms-link"' in html and f"{sandbox.url}/sandbox/sms/" in html
+    settings.WUYE_PAY_SANDBOX = False
+    assert 'data-testid="sandbox-sms-link"' not in client.get("/p/login/code/").content.decode()

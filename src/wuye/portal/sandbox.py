@@ -175,8 +175,9 @@ border-radius:8px;font-size:1.1rem;background:{color};color:#fff;text-align:cent
 class Sandbox:
     """The stand-in server. ``start()`` binds 127.0.0.1 (port 0: any free port) and serves in a thread."""
 
-    def __init__(self, keys: Keys, *, port: int = 0, apiv3_key: str = APIV3_KEY):
+    def __init__(self, keys: Keys, *, port: int = 0, apiv3_key: str = APIV3_KEY, outbox: Path | None = None):
         self.keys, self.port, self.apiv3_key = keys, port, apiv3_key
+        self.outbox = Path(outbox) if outbox else None  # the file SMS backend's folder: the demo's 短信收件箱
         self.orders: dict[str, SandboxOrder] = {}
         self.notifications: list[tuple[str, int]] = []  # (out_trade_no, HTTP status of our notify endpoint)
         self.lock = threading.Lock()
@@ -345,6 +346,42 @@ class Sandbox:
                     '向物业系统发送带签名的支付通知。</p>')
         return PAGE.format(color=color, body=body)
 
+    # -- the demo's SMS inbox ---------------------------------------------------------------------------------------
+    SMS_TAIL_BYTES = 256 * 1024
+
+    def login_messages(self, limit: int = 10) -> list[dict]:
+        """The latest owner login codes the file SMS backend wrote (``sms.jsonl``), newest first. Only the tail
+        of the file is read; only login messages are shown (not the ladder's reminders)."""
+        path = self.outbox / "sms.jsonl" if self.outbox else None
+        if path is None or not path.exists():
+            return []
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - self.SMS_TAIL_BYTES))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        out = []
+        for line in reversed(lines):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # the first line of the tail may be cut
+            if isinstance(row, dict) and str(row.get("out_id", "")).startswith("login-"):
+                out.append(row)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def sms_page(self) -> str:
+        rows = self.login_messages()
+        items = "".join(
+            f'<li style="margin:.75rem 0" data-testid="sandbox-sms"><div class="m">发往 {html.escape(str(r.get("to", "")))}'
+            f'</div><div>{html.escape(str(r.get("body", "")))}</div></li>' for r in rows)
+        body = ('<h1 style="font-size:1.25rem">短信收件箱（沙箱）</h1>'
+                '<p class="m">演示环境不真实发送短信：业主登录验证码写在本机（outbox/sms.jsonl），最新的在最上面。'
+                '刷新本页可看到刚发出的验证码。</p>'
+                + (f'<ul style="padding-left:1.1rem">{items}</ul>' if items
+                   else '<p data-testid="sandbox-sms-empty">还没有登录验证码短信。请先在业主登录页输入手机号码并获取验证码。</p>'))
+        return PAGE.format(color="#198754", body=body)
+
     # -- the server --------------------------------------------------------------------------------------------
     def start(self) -> Sandbox:
         sandbox = self
@@ -367,12 +404,16 @@ class Sandbox:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 path = urllib.parse.urlsplit(self.path)
+                if path.path.rstrip("/") == "/sandbox/sms":
+                    return self._send(200, sandbox.sms_page(), "text/html; charset=utf-8",
+                                      {"Cache-Control": "no-store"})
                 if path.path.startswith("/sandbox/pay/"):
                     segs = path.path.strip("/").split("/") + ["", ""]
                     provider, no = segs[2], segs[3]
                     form = dict(urllib.parse.parse_qsl(body)) if body else {}
                     query = dict(urllib.parse.parse_qsl(path.query))
-                    back = form.get("back") or query.get("back", "")
+                    # WeChat H5 sends the browser to the h5_url's ``redirect_url`` after paying
+                    back = form.get("back") or query.get("back") or query.get("redirect_url", "")
                     if self.command == "POST":
                         sandbox.pay(provider, no)
                     return self._send(200, sandbox.page(provider, no, back=back, done=self.command == "POST"),

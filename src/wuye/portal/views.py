@@ -399,8 +399,11 @@ def login_code(request):
             request.session["portal_links"] = {}
             request.session.set_expiry(session.expires_at)
             return redirect("portal:login-units")
-    return render(request, "portal/login_code.html", {"error": error, "masked": pending["masked"]},
-                  status=400 if error else 200)
+    sandbox_sms = ""
+    if settings.WUYE_PAY_SANDBOX and settings.WUYE_CHANNEL_BACKENDS.get("sms") == "file":
+        sandbox_sms = settings.WECHATPAY_API_BASE.rstrip("/") + "/sandbox/sms/"  # the demo's SMS inbox
+    return render(request, "portal/login_code.html", {"error": error, "masked": pending["masked"],
+                                                      "sandbox_sms": sandbox_sms}, status=400 if error else 200)
 
 
 def _open_unit(request, session, unit):
