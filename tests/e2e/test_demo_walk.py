@@ -203,6 +203,6 @@ def test_a_collector_lands_on_the_worklist(browser, demo):
         page.locator("[data-testid^='row-']").first.wait_for()  # the demo gives the collector work
         assert "/casework/" in page.url and page.get_by_test_id("worklist-filter").count() == 1
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
-        page.screenshot(path=str(_shots() / "demo-collector-375.png"), full_page=True)
+        page.screenshot(path=str(_shots() / "demo-collector-375.png"))  # the first screen
     finally:
         context.close()
