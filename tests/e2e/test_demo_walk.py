@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.test_page_walk import _check
+
 pytestmark = pytest.mark.browser
 
 SETUP_SECONDS = int(os.environ.get("WUYE_DEMO_WALK_SETUP_SECONDS", "900"))  # seeding on a loaded 2-core machine
@@ -138,6 +140,7 @@ def test_an_owner_logs_in_pays_in_the_sandbox_and_gets_the_receipt(browser, demo
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
+    failures: list[str] = []  # horizontal scroll or tap targets under 44 px on the owner's pages
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 500 else None)
     try:
         page.goto(f"{demo.url}/p/login/")
@@ -147,6 +150,7 @@ def test_an_owner_logs_in_pays_in_the_sandbox_and_gets_the_receipt(browser, demo
         page.get_by_test_id("login-code").wait_for()
         hint = page.get_by_test_id("sandbox-sms-link")
         assert hint.get_attribute("href") == inbox
+        _check(page, 375, "login code", failures)
         page.screenshot(path=str(shots / "demo-login-code-375.png"), full_page=True)
         # the SMS inbox of the sandbox (the worker sends the code: it may take a moment)
         sms = context.new_page()
@@ -164,14 +168,17 @@ def test_an_owner_logs_in_pays_in_the_sandbox_and_gets_the_receipt(browser, demo
         page.get_by_label("验证码").fill(code)
         page.get_by_test_id("verify-code").click()
         page.wait_for_load_state("load")
-        if page.get_by_test_id("login-units").count():  # more than one unit: open the first that owes
+        if page.get_by_test_id("login-units").count():  # more than one unit: open the first
+            _check(page, 375, "login units", failures)
             page.locator("[data-testid^='unit-']").first.click()
         summary = page.get_by_test_id("summary")
         summary.wait_for()
-        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        _check(page, 375, "bill", failures)
         page.screenshot(path=str(shots / "demo-bill-375.png"), full_page=True)
         page.get_by_role("button", name="微信支付").click()
         # a phone browser outside WeChat pays by H5: the sandbox stands in for the WeChat app
+        page.get_by_test_id("pay-url").wait_for()
+        _check(page, 375, "order", failures)
         page.get_by_test_id("pay-url").click()
         page.get_by_test_id("sandbox-confirm").wait_for()
         assert "仅供演示" in page.get_by_test_id("sandbox-banner").inner_text()
@@ -181,6 +188,7 @@ def test_an_owner_logs_in_pays_in_the_sandbox_and_gets_the_receipt(browser, demo
         page.get_by_text("支付成功").wait_for(timeout=30_000)
         status = page.get_by_test_id("order-status")
         assert re.search(r"收据", status.inner_text())
+        _check(page, 375, "paid", failures)
         page.screenshot(path=str(shots / "demo-paid-375.png"), full_page=True)
         href = status.get_by_role("link", name="下载收据").get_attribute("href")
         pdf = page.request.get(demo.url + href if href.startswith("/") else href)
@@ -188,6 +196,7 @@ def test_an_owner_logs_in_pays_in_the_sandbox_and_gets_the_receipt(browser, demo
     finally:
         context.close()
     assert errors == []
+    assert failures == [], "\n".join(failures)
 
 
 def test_a_collector_lands_on_the_worklist(browser, demo):
