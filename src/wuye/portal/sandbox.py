@@ -4,10 +4,11 @@ One HTTP server on the loopback answers as api.mch.weixin.qq.com (v3: orders, qu
 signed with a generated platform key), as the service account's silent 网页授权 for 微信内支付 (JSAPI: the
 authorize page sends the browser straight back with a code, the token endpoint turns the code into a sandbox
 openid when the AppID and the generated AppSecret are ours) and as Alipay's gateway (precreate, page/wap pay,
-query, close, refund; answers signed RSA2 with a generated Alipay key). Each order gets a page on the server where the demo's owner
-presses 确认支付: the server then sends the signed notification to the notify URL the order named, exactly as
-the provider would, and the portal settles the payment through its ordinary path. Keys are generated on the
-machine (never in the repository). ``WUYE_PAY_SANDBOX`` turns the banner on; a system check
+query, close, refund; answers signed RSA2 with a generated Alipay key). Each order gets a page on the server
+where the demo's owner presses 确认支付: the server then sends the signed notification to the notify URL the
+order named, exactly as the provider would, and the portal settles the payment through its ordinary path. Keys
+are generated on the machine (never in the repository). ``/sandbox/sms/`` is the demo's SMS inbox: the owner
+login codes the file SMS backend wrote. ``WUYE_PAY_SANDBOX`` turns the banner on; a system check
 (``wuye.portal.checks``) refuses the sandbox unless every endpoint and host is loopback.
 """
 
@@ -208,9 +209,6 @@ class Sandbox:
             return {"errcode": 40029, "errmsg": "invalid code"}
         return {"access_token": secrets.token_hex(16), "expires_in": 7200, "refresh_token": secrets.token_hex(16),
                 "openid": openid, "scope": "snsapi_base", "is_snapshotuser": 0}
-
-    def pay_page_url(self, provider: str, out_trade_no: str) -> str:
-        return f"{self.url}/sandbox/pay/{provider}/{urllib.parse.quote(out_trade_no)}"
 
     # -- WeChat Pay v3 ------------------------------------------------------------------------------------
     def wechat(self, method: str, path: str, body: str) -> tuple[int, dict | None]:
