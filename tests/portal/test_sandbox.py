@@ -122,8 +122,15 @@ def test_the_demo_command_points_itself_and_its_worker_at_the_sandbox(settings, 
         assert [e for e in run_checks() if e.id == "wuye.E101"] == []
     finally:
         box.close()
-    url = demo_owner_link("127.0.0.1:8000", project_code=link["unit"].project.code)
+    assert box.outbox == settings.WUYE_OUTBOX_DIR  # the SMS inbox reads the file backend's folder
+    url, phone = demo_owner_link("127.0.0.1:8000", project_codes=("NONE", link["unit"].project.code))
     assert url.startswith("http://127.0.0.1:8000/p/")
+    # the printed phone logs in to the owner of the unit the printed link is for
+    from wuye.portal.links import link_resolve
+    from wuye.portal.login import parties_of_phone, units_of_parties
+
+    unit = link_resolve(url.rstrip("/").rsplit("/", 1)[1], count_use=False).unit
+    assert unit in units_of_parties(parties_of_phone(phone))
 
 
 WECHAT_PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
