@@ -11,6 +11,7 @@ from wuye.casework.api import (
     PromiseCreateView,
     TalkingPointDetailView,
     TalkingPointListView,
+    VisitCreateView,
     WorklistView,
 )
 from wuye.dunning.api import CollectionView, MessageTemplateDetailView, MessageTemplateListView, receipt_view
@@ -18,6 +19,7 @@ from wuye.estate.api import BuildingViewSet, ContactPointViewSet, PartyViewSet, 
 from wuye.insights import api as insights_api
 from wuye.legal import api as legal_api
 from wuye.portal.api import alipay_notify, wechat_notify
+from wuye.portal.field_api import FieldPaymentDecisionView, FieldPaymentListCreateView
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
@@ -40,6 +42,9 @@ urlpatterns = [
     path("worklist/", WorklistView.as_view(), name="worklist"),
     path("contacts/", ContactCreateView.as_view(), name="contact-create"),
     path("promises/", PromiseCreateView.as_view(), name="promise-create"),
+    path("visits/", VisitCreateView.as_view(), name="visit-create"),
+    path("field-payments/", FieldPaymentListCreateView.as_view(), name="field-payment-list"),
+    path("field-payments/<int:pk>/decision/", FieldPaymentDecisionView.as_view(), name="field-payment-decision"),
     path("message-templates/", MessageTemplateListView.as_view(), name="message-template-list"),
     path("message-templates/<int:pk>/", MessageTemplateDetailView.as_view(), name="message-template-detail"),
     path("talking-points/", TalkingPointListView.as_view(), name="talking-point-list"),

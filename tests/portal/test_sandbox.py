@@ -4,6 +4,7 @@ system check that refuses the sandbox anywhere but on the loopback."""
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -121,5 +122,111 @@ def test_the_demo_command_points_itself_and_its_worker_at_the_sandbox(settings, 
         assert [e for e in run_checks() if e.id == "wuye.E101"] == []
     finally:
         box.close()
-    url = demo_owner_link("127.0.0.1:8000", project_code=link["unit"].project.code)
+    assert box.outbox == settings.WUYE_OUTBOX_DIR  # the SMS inbox reads the file backend's folder
+    url, phone = demo_owner_link("127.0.0.1:8000", project_codes=("NONE", link["unit"].project.code))
     assert url.startswith("http://127.0.0.1:8000/p/")
+    # the printed phone logs in to the owner of the unit the printed link is for
+    from wuye.portal.links import link_resolve
+    from wuye.portal.login import parties_of_phone, units_of_parties
+
+    unit = link_resolve(url.rstrip("/").rsplit("/", 1)[1], count_use=False).unit
+    assert unit in units_of_parties(parties_of_phone(phone))
+
+
+WECHAT_PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                "Mobile/15E148 MicroMessenger/8.0.49(0x18003137) NetType/WIFI Language/zh_CN")
+
+
+def _no_redirect(url: str) -> tuple[int, str]:
+    class Stop(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), Stop)
+    try:
+        with opener.open(url, timeout=30) as r:
+            return r.status, r.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_wechat_the_demo_pays_by_jsapi_through_the_sandbox(client, sandbox, link, settings):
+    """微信内支付 in the demo: silent 网页授权 at the stand-in, a JSAPI order for the sandbox openid, and — no
+    WeChat client being around — the stand-in's pay page instead of the bridge; the signed notification settles
+    it."""
+    from wuye.portal.models import PaymentOrder
+
+    client.defaults["HTTP_USER_AGENT"] = WECHAT_PHONE
+    r = client.post(f"{link['url']}pay/", {"provider": "wechat"})
+    assert r.status_code == 302 and r["Location"].startswith(sandbox.url + "/connect/oauth2/authorize?")
+    status, back = _no_redirect(r["Location"].split("#")[0])
+    assert status == 302 and back.startswith(live_url := settings.WUYE_PAY_NOTIFY_BASE)
+    r = client.get(back[len(live_url):])  # WeChat sends the browser back to our callback with the code
+    assert r.status_code == 302, r.content
+    order = PaymentOrder.objects.get()
+    assert (order.channel, order.status) == ("jsapi", OrderStatus.CREATED) and order.prepay_id
+    html = client.get(r["Location"]).content.decode()
+    pay_page = f"{sandbox.url}/sandbox/pay/wechat/{order.out_trade_no}"
+    assert 'data-testid="jsapi-sandbox"' in html and pay_page in html
+    assert "portal_jsapi.js" not in html  # no bridge to wait for in the sandbox
+    assert "支付成功" in _open(pay_page, data=b"back=")
+    assert sandbox.notifications == [(order.out_trade_no, 200)]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID and Payment.objects.get().amount_fen == order.amount_fen
+
+
+def test_the_sandbox_token_endpoint_wants_our_secret_and_a_code_it_gave(tmp_path):
+    box = Sandbox(make_keys(tmp_path / "keys"))
+    assert box.access_token({"appid": "wxd678efh567hg6787", "secret": "nope", "code": "x"})["errcode"] == 40125
+    secret = (tmp_path / "keys" / "wechat_mp_secret").read_text().strip()
+    assert box.access_token({"appid": "wxd678efh567hg6787", "secret": secret, "code": "x"})["errcode"] == 40029
+    assert box.authorize({"appid": "wxd678efh567hg6787", "redirect_uri": "https://evil.example/cb"}) is None
+    target = box.authorize({"appid": "wxd678efh567hg6787", "redirect_uri": "http://127.0.0.1:1/p/wechat/oauth/",
+                            "state": "s"})
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)["code"][0]
+    answer = box.access_token({"appid": "wxd678efh567hg6787", "secret": secret, "code": code})
+    assert answer["openid"].startswith("oSandbox")
+    assert box.access_token({"appid": "wxd678efh567hg6787", "secret": secret, "code": code})["errcode"] == 40029
+
+
+def test_the_system_check_covers_the_sandbox_oauth_endpoints(settings):
+    settings.WUYE_PAY_SANDBOX = True
+    settings.WECHATPAY_API_BASE = "http://127.0.0.1:9000"
+    settings.ALIPAY_GATEWAY = "http://127.0.0.1:9000/gateway.do"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.WECHAT_MP_APPID = "wxd678efh567hg6787"
+    settings.WECHAT_MP_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    settings.WECHAT_MP_TOKEN_URL = "http://127.0.0.1:9000/sns/oauth2/access_token"
+    errors = [e for e in run_checks() if e.id == "wuye.E101"]
+    assert len(errors) == 1 and "WECHAT_MP_AUTHORIZE_URL" in errors[0].msg
+
+
+def test_the_sandbox_sms_inbox_shows_login_codes_only_newest_first(tmp_path):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "sms.jsonl").write_text(
+        '{"out_id": "action-1", "to": "13800000001", "body": "您有物业费未缴"}\n'
+        '{"out_id": "login-1", "to": "13800000001", "body": "您的物业缴费登录验证码为 111111"}\n'
+        'not json\n'
+        '{"out_id": "login-2", "to": "13800000002", "body": "您的物业缴费登录验证码为 <b>222222</b>"}\n')
+    box = Sandbox(make_keys(tmp_path / "keys"), outbox=outbox).start()
+    try:
+        page = _open(box.url + "/sandbox/sms/")
+    finally:
+        box.close()
+    assert "物业费未缴" not in page
+    assert page.index("13800000002") < page.index("13800000001")  # newest first
+    assert "&lt;b&gt;222222" in page  # escaped
+    assert "沙箱" in Sandbox(make_keys(tmp_path / "k2")).sms_page()  # no outbox: an empty inbox, no error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_login_code_page_points_to_the_sandbox_sms_inbox(client, sandbox, link, settings, tmp_path):
+    settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
+    settings.WUYE_CHANNEL_BACKENDS = {"sms": "file", "wechat": "file", "email": "file"}
+    r = client.post("/p/login/", {"phone": "13800000001"}, follow=True)
+    html = r.content.decode()
+    assert 'data-testid="sandbox-sms-link"' in html and f"{sandbox.url}/sandbox/sms/" in html
+    settings.WUYE_PAY_SANDBOX = False
+    assert 'data-testid="sandbox-sms-link"' not in client.get("/p/login/code/").content.decode()

@@ -12,12 +12,13 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from wuye.accounts.models import User
 from wuye.casework import selectors, services
-from wuye.casework.choices import ContactChannel, DisputeReason, Outcome
+from wuye.casework.choices import VISIT_OUTCOMES, ContactChannel, DisputeReason, Outcome, Relationship
 from wuye.casework.models import TalkingPoint
 from wuye.common.params import date_param
 from wuye.common.templatetags.wuye import with_unit
@@ -290,3 +291,91 @@ def _talking_point_save(request, point, code, data=None):
     except DjangoPermissionDenied as exc:
         raise PermissionDenied(str(exc)) from exc
     return Response(TalkingPointSerializer(point).data, status=code)
+
+
+class VisitInput(serializers.Serializer):
+    """上门记录: what was found at the door, who was met, a photo (JPEG/PNG, bounded as the page bounds it)."""
+
+    unit = serializers.IntegerField(help_text="房屋编号", error_messages={"invalid": "房屋编号应为整数。"})
+    outcome = serializers.ChoiceField(choices=[(o.value, o.label) for o in VISIT_OUTCOMES], error_messages={
+        "invalid_choice": "上门结果应为 " + "、".join(o.value for o in VISIT_OUTCOMES) + " 之一。",
+        "required": "请选择上门结果。"})
+    person_met = serializers.CharField(required=False, allow_blank=True, max_length=50,
+                                       error_messages={"max_length": "见到的人不能超过 50 字。"})
+    relationship = serializers.ChoiceField(choices=Relationship.choices, required=False, allow_blank=True,
+                                           error_messages={"invalid_choice": "未知的关系。"})
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                 error_messages={"max_length": "备注不能超过 500 字。"})
+    photo = serializers.FileField(required=False, allow_null=True, allow_empty_file=True,
+                                  help_text="照片（JPG 或 PNG，按内容识别；大小上限同上门记录页面）")
+    on = serializers.DateField(required=False, allow_null=True, help_text="上门日期，默认今天",
+                               error_messages={"invalid": "上门日期格式应为 YYYY-MM-DD。"})
+    follow_up_on = serializers.DateField(required=False, allow_null=True,
+                                         error_messages={"invalid": "下次跟进日期格式应为 YYYY-MM-DD。"})
+    task = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    party = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1,
+                                     help_text="见到或找的欠费人，默认该房屋的欠费人（现业主）")
+
+
+class VisitPhotoOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
+    uploaded_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, obj) -> str:
+        from django.urls import reverse
+
+        return reverse("casework:visit-photo", args=[obj.pk])
+
+
+class VisitOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    unit = serializers.IntegerField(source="unit_id")
+    party = serializers.IntegerField(source="party_id", allow_null=True)
+    outcome = serializers.CharField()
+    outcome_label = serializers.CharField(source="get_outcome_display")
+    person_met = serializers.CharField()
+    relationship = serializers.CharField()
+    on = serializers.DateField()
+    photos = VisitPhotoOutput(many=True)
+    account_class = serializers.SerializerMethodField()
+
+    def get_account_class(self, obj) -> str:
+        return ContactOutput().get_account_class(obj)
+
+
+class VisitCreateView(APIView):
+    """Record a visit (上门记录) as the visit page does: same scope (a collector only in their territory), same
+    checks (a posted notice needs a photo; meeting someone needs the relationship), the photo sniffed,
+    bounded and re-encoded, kept with its SHA-256. Multipart for a photo; JSON without one."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": VisitInput, "application/json": VisitInput},
+                   responses={201: VisitOutput})
+    def post(self, request):
+        s = VisitInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        d = dict(s.validated_data)
+        unit = unit_visible_or_404(request.user, d.pop("unit"))
+        today = timezone.localdate()
+        task = None
+        if d.get("task"):
+            task = Task.objects.filter(pk=d["task"], unit=unit).first()
+            if task is None:
+                raise ValidationError({"task": "编号不存在或不属于这套房屋。"})
+        try:
+            party = services.debtor_for(unit, today, party_id=d.get("party"), task=task)
+            attempt = services.visit_record(
+                actor=request.user, unit=unit, outcome=d["outcome"], person_met=d.get("person_met", ""),
+                relationship=d.get("relationship", ""), note=d.get("note", ""), photo=d.get("photo"),
+                on=d.get("on"), task=task, party_id=party.pk if party else None,
+                follow_up_on=d.get("follow_up_on"))
+        except DjangoValidationError as exc:
+            raise _service_errors(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        return Response(VisitOutput(attempt).data, status=status.HTTP_201_CREATED)

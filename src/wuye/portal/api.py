@@ -47,3 +47,4 @@ def alipay_notify(request):
         params=params, body=raw.decode("utf-8", "replace"),
         remote_addr=client_ip(request) or None)
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
+

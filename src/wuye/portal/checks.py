@@ -24,7 +24,10 @@ def pay_sandbox_only_on_loopback(app_configs=None, **kwargs):
     if not getattr(settings, "WUYE_PAY_SANDBOX", False):
         return []
     problems = []
-    for name in ("WECHATPAY_API_BASE", "ALIPAY_GATEWAY"):
+    names = ["WECHATPAY_API_BASE", "ALIPAY_GATEWAY"]
+    if getattr(settings, "WECHAT_MP_APPID", ""):  # 微信内支付's 网页授权 goes to the stand-in too
+        names += ["WECHAT_MP_AUTHORIZE_URL", "WECHAT_MP_TOKEN_URL"]
+    for name in names:
         if not _loopback_url(getattr(settings, name, "")):
             problems.append(f"{name} = {getattr(settings, name, '')!r} 不是本机地址")
     hosts = [h for h in settings.ALLOWED_HOSTS if h.split(":")[0] not in LOOPBACK]

@@ -1,11 +1,14 @@
 """Local stand-ins for WeChat Pay and Alipay (沙箱支付) — for the demo and the tests only.
 
 One HTTP server on the loopback answers as api.mch.weixin.qq.com (v3: orders, query, close, refunds; answers
-signed with a generated platform key) and as Alipay's gateway (precreate, page/wap pay, query, close, refund;
-answers signed RSA2 with a generated Alipay key). Each order gets a page on the server where the demo's owner
-presses 确认支付: the server then sends the signed notification to the notify URL the order named, exactly as
-the provider would, and the portal settles the payment through its ordinary path. Keys are generated on the
-machine (never in the repository). ``WUYE_PAY_SANDBOX`` turns the banner on; a system check
+signed with a generated platform key), as the service account's silent 网页授权 for 微信内支付 (JSAPI: the
+authorize page sends the browser straight back with a code, the token endpoint turns the code into a sandbox
+openid when the AppID and the generated AppSecret are ours) and as Alipay's gateway (precreate, page/wap pay,
+query, close, refund; answers signed RSA2 with a generated Alipay key). Each order gets a page on the server
+where the demo's owner presses 确认支付: the server then sends the signed notification to the notify URL the
+order named, exactly as the provider would, and the portal settles the payment through its ordinary path. Keys
+are generated on the machine (never in the repository). ``/sandbox/sms/`` is the demo's SMS inbox: the owner
+login codes the file SMS backend wrote. ``WUYE_PAY_SANDBOX`` turns the banner on; a system check
 (``wuye.portal.checks``) refuses the sandbox unless every endpoint and host is loopback.
 """
 
@@ -86,6 +89,7 @@ def make_keys(directory: Path) -> Keys:
     (directory / "wechatpay_public_key.pem").write_text(pem_public(platform))
     (directory / "alipay_app_private.pem").write_text(pem_private(app))
     (directory / "alipay_public.pem").write_text(pem_public(ali))
+    (directory / "wechat_mp_secret").write_text(secrets.token_hex(16) + "\n")  # the service account's AppSecret
     return Keys(directory, merchant, platform, format(serial, "X"), app, ali)
 
 
@@ -172,11 +176,39 @@ border-radius:8px;font-size:1.1rem;background:{color};color:#fff;text-align:cent
 class Sandbox:
     """The stand-in server. ``start()`` binds 127.0.0.1 (port 0: any free port) and serves in a thread."""
 
-    def __init__(self, keys: Keys, *, port: int = 0, apiv3_key: str = APIV3_KEY):
+    def __init__(self, keys: Keys, *, port: int = 0, apiv3_key: str = APIV3_KEY, outbox: Path | None = None):
         self.keys, self.port, self.apiv3_key = keys, port, apiv3_key
+        self.outbox = Path(outbox) if outbox else None  # the file SMS backend's folder: the demo's 短信收件箱
         self.orders: dict[str, SandboxOrder] = {}
         self.notifications: list[tuple[str, int]] = []  # (out_trade_no, HTTP status of our notify endpoint)
         self.lock = threading.Lock()
+        self.oauth_codes: dict[str, str] = {}  # 网页授权 code → openid, each usable once
+
+    # -- WeChat 网页授权 (snsapi_base) for 微信内支付 ------------------------------------------------------------
+    def authorize(self, query: dict[str, str]) -> str | None:
+        """The silent authorize page: straight back to ``redirect_uri`` (a loopback URL only) with a fresh code
+        and the state as given; ``None`` (a 400) for another app id or a redirect off the loopback."""
+        target = query.get("redirect_uri", "")
+        host = urllib.parse.urlsplit(target).hostname or ""
+        if query.get("appid") != APPID or host not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        code = "SANDBOX" + secrets.token_hex(12)
+        with self.lock:
+            self.oauth_codes[code] = "oSandbox" + secrets.token_hex(10)
+        sep = "&" if "?" in target else "?"
+        return f"{target}{sep}{urllib.parse.urlencode({'code': code, 'state': query.get('state', '')})}"
+
+    def access_token(self, query: dict[str, str]) -> dict:
+        """``sns/oauth2/access_token``: the openid for a code this sandbox gave, with our AppID and AppSecret."""
+        secret = (self.keys.dir / "wechat_mp_secret").read_text().strip()
+        if query.get("appid") != APPID or query.get("secret") != secret:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        with self.lock:
+            openid = self.oauth_codes.pop(query.get("code", ""), "")
+        if not openid:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"access_token": secrets.token_hex(16), "expires_in": 7200, "refresh_token": secrets.token_hex(16),
+                "openid": openid, "scope": "snsapi_base", "is_snapshotuser": 0}
 
     # -- WeChat Pay v3 ------------------------------------------------------------------------------------
     def wechat(self, method: str, path: str, body: str) -> tuple[int, dict | None]:
@@ -312,6 +344,42 @@ class Sandbox:
                     '向物业系统发送带签名的支付通知。</p>')
         return PAGE.format(color=color, body=body)
 
+    # -- the demo's SMS inbox ---------------------------------------------------------------------------------------
+    SMS_TAIL_BYTES = 256 * 1024
+
+    def login_messages(self, limit: int = 10) -> list[dict]:
+        """The latest owner login codes the file SMS backend wrote (``sms.jsonl``), newest first. Only the tail
+        of the file is read; only login messages are shown (not the ladder's reminders)."""
+        path = self.outbox / "sms.jsonl" if self.outbox else None
+        if path is None or not path.exists():
+            return []
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - self.SMS_TAIL_BYTES))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        out = []
+        for line in reversed(lines):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # the first line of the tail may be cut
+            if isinstance(row, dict) and str(row.get("out_id", "")).startswith("login-"):
+                out.append(row)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def sms_page(self) -> str:
+        rows = self.login_messages()
+        items = "".join(
+            f'<li style="margin:.75rem 0" data-testid="sandbox-sms"><div class="m">发往 {html.escape(str(r.get("to", "")))}'
+            f'</div><div>{html.escape(str(r.get("body", "")))}</div></li>' for r in rows)
+        body = ('<h1 style="font-size:1.25rem">短信收件箱（沙箱）</h1>'
+                '<p class="m">演示环境不真实发送短信：业主登录验证码写在本机（outbox/sms.jsonl），最新的在最上面。'
+                '刷新本页可看到刚发出的验证码。</p>'
+                + (f'<ul style="padding-left:1.1rem">{items}</ul>' if items
+                   else '<p data-testid="sandbox-sms-empty">还没有登录验证码短信。请先在业主登录页输入手机号码并获取验证码。</p>'))
+        return PAGE.format(color="#198754", body=body)
+
     # -- the server --------------------------------------------------------------------------------------------
     def start(self) -> Sandbox:
         sandbox = self
@@ -334,16 +402,32 @@ class Sandbox:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 path = urllib.parse.urlsplit(self.path)
+                if path.path.rstrip("/") == "/sandbox/sms":
+                    return self._send(200, sandbox.sms_page(), "text/html; charset=utf-8",
+                                      {"Cache-Control": "no-store"})
                 if path.path.startswith("/sandbox/pay/"):
                     segs = path.path.strip("/").split("/") + ["", ""]
                     provider, no = segs[2], segs[3]
                     form = dict(urllib.parse.parse_qsl(body)) if body else {}
                     query = dict(urllib.parse.parse_qsl(path.query))
-                    back = form.get("back") or query.get("back", "")
+                    # WeChat H5 sends the browser to the h5_url's ``redirect_url`` after paying
+                    back = form.get("back") or query.get("back") or query.get("redirect_url", "")
                     if self.command == "POST":
                         sandbox.pay(provider, no)
                     return self._send(200, sandbox.page(provider, no, back=back, done=self.command == "POST"),
                                       "text/html; charset=utf-8")
+                if path.path == "/connect/oauth2/authorize":
+                    target = sandbox.authorize(dict(urllib.parse.parse_qsl(path.query)))
+                    if target is None:
+                        return self._send(400, "沙箱：appid 或 redirect_uri 不正确", "text/plain; charset=utf-8")
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if path.path == "/sns/oauth2/access_token":
+                    answer = sandbox.access_token(dict(urllib.parse.parse_qsl(path.query)))
+                    return self._send(200, json.dumps(answer), "application/json; encoding=utf-8")
                 if path.path.startswith("/v3/"):
                     status, payload = sandbox.wechat(self.command, self.path, body)
                     text = "" if payload is None else json.dumps(payload, ensure_ascii=False)
@@ -390,6 +474,9 @@ class Sandbox:
             "WECHATPAY_APIV3_KEY": self.apiv3_key, "WECHATPAY_CERT_SERIAL_NO": MERCHANT_SERIAL,
             "WECHATPAY_PRIVATE_KEY_FILE": k.path("apiclient_key.pem"),
             "WECHATPAY_PLATFORM_CERT_FILE": k.path("wechatpay_platform.pem"), "WECHATPAY_API_BASE": self.url,
+            "WECHAT_MP_APPID": APPID, "WECHAT_MP_SECRET_FILE": k.path("wechat_mp_secret"),
+            "WECHAT_MP_AUTHORIZE_URL": f"{self.url}/connect/oauth2/authorize",
+            "WECHAT_MP_TOKEN_URL": f"{self.url}/sns/oauth2/access_token",
             "ALIPAY_APPID": ALIPAY_APPID, "ALIPAY_PRIVATE_KEY_FILE": k.path("alipay_app_private.pem"),
             "ALIPAY_PUBLIC_KEY_FILE": k.path("alipay_public.pem"), "ALIPAY_GATEWAY": f"{self.url}/gateway.do",
         }

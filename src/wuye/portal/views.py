@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -250,6 +251,8 @@ def order(request, token: str, out_trade_no: str):
                 ctx["jsapi"] = providers.wechat_jsapi_params(o.prepay_id)
             except ProviderError as exc:
                 ctx["jsapi_error"] = str(exc)
+        if settings.WUYE_PAY_SANDBOX:  # no WeChat client around the demo: the stand-in's pay page instead
+            ctx["sandbox_pay"] = f"{settings.WECHATPAY_API_BASE.rstrip('/')}/sandbox/pay/wechat/{o.out_trade_no}"
     return render(request, "portal/order.html", ctx)
 
 
@@ -396,8 +399,11 @@ def login_code(request):
             request.session["portal_links"] = {}
             request.session.set_expiry(session.expires_at)
             return redirect("portal:login-units")
-    return render(request, "portal/login_code.html", {"error": error, "masked": pending["masked"]},
-                  status=400 if error else 200)
+    sandbox_sms = ""
+    if settings.WUYE_PAY_SANDBOX and settings.WUYE_CHANNEL_BACKENDS.get("sms") == "file":
+        sandbox_sms = settings.WECHATPAY_API_BASE.rstrip("/") + "/sandbox/sms/"  # the demo's SMS inbox
+    return render(request, "portal/login_code.html", {"error": error, "masked": pending["masked"],
+                                                      "sandbox_sms": sandbox_sms}, status=400 if error else 200)
 
 
 def _open_unit(request, session, unit):
