@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Exists, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from wuye.billing.choices import AdjustmentKind, ApprovalStatus
-from wuye.billing.models import Adjustment, Allocation, Bill
-from wuye.billing.selectors import prepaid_balances
+from wuye.billing.models import Adjustment, Allocation, Bill, UnitBalance
 from wuye.common.changes import units_changed
 
 
@@ -60,8 +60,54 @@ def check_ledger(*, rebuild: bool = False, project_id: int | None = None) -> Led
         if rebuild:
             Bill.objects.filter(pk=b["id"]).update(settled_fen=b["alloc_fen"] + b["adj_fen"], is_void=b["void_now"])
             units_changed([b["unit_id"]])
-    negative = {u: v for u, v in prepaid_balances(project_id=project_id).items() if v < 0}
-    for unit_id, fen in sorted(negative.items())[:100]:
-        report.mismatches += 1
-        report.problems.append(f"unit {unit_id}: prepaid balance is negative ({fen} fen)")
+    _check_balances(report, rebuild=rebuild, project_id=project_id)
     return report
+
+
+# Each unit's prepaid balance from the entries beside the cached one (UnitBalance), only where they differ or
+# the entries give a negative balance: one grouped pass over payments and allocations.
+_BALANCE_SQL = """
+SELECT COALESCE(e.unit_id, c.unit_id), e.fen, c.prepaid_fen
+FROM (SELECT unit_id, sum(fen) AS fen FROM (
+          SELECT unit_id, amount_fen AS fen FROM billing_payment WHERE {pay_where}
+          UNION ALL
+          SELECT p.unit_id, -a.amount_fen FROM billing_allocation a JOIN billing_payment p ON p.id = a.payment_id
+          WHERE {alloc_where}) d
+      GROUP BY unit_id) e
+FULL OUTER JOIN (SELECT unit_id, prepaid_fen FROM billing_unitbalance WHERE {cache_where}) c
+     ON c.unit_id = e.unit_id
+WHERE COALESCE(e.fen, 0) <> COALESCE(c.prepaid_fen, 0) OR e.fen < 0
+ORDER BY 1
+"""
+
+
+def _check_balances(report: LedgerReport, *, rebuild: bool, project_id: int | None) -> None:
+    if project_id is None:
+        where = {"pay_where": "TRUE", "alloc_where": "TRUE", "cache_where": "TRUE"}
+        params: list = []
+    else:
+        where = {"pay_where": "project_id = %s", "alloc_where": "p.project_id = %s", "cache_where": "project_id = %s"}
+        params = [project_id] * 3
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_SQL.format(**where), params)
+        rows = cursor.fetchall()
+    wrong = []
+    for unit_id, entries, cached in rows:
+        entries, cached = int(entries or 0), int(cached or 0)
+        if entries != cached:
+            wrong.append((unit_id, entries))
+            report.mismatches += 1
+            if len(report.problems) < 1100:
+                report.problems.append(f"unit {unit_id}: cached prepaid balance {cached}, entries give {entries}")
+        if entries < 0:
+            report.mismatches += 1
+            if len(report.problems) < 1100:
+                report.problems.append(f"unit {unit_id}: prepaid balance is negative ({entries} fen)")
+    if rebuild and wrong:
+        from wuye.estate.models import Unit
+
+        projects = dict(Unit.objects.filter(pk__in_ids=[u for u, _ in wrong]).values_list("pk", "project_id"))
+        UnitBalance.objects.filter(unit_id__in_ids=[u for u, _ in wrong]).delete()
+        UnitBalance.objects.bulk_create([UnitBalance(unit_id=u, project_id=projects[u], prepaid_fen=fen)
+                                         for u, fen in wrong if u in projects], batch_size=5000)
+        units_changed([u for u, _ in wrong])
