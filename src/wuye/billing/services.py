@@ -635,7 +635,11 @@ def _earlier_dates(payment_ids: list[int]) -> dict[tuple[int, int, dt.date], dt.
 
 
 def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
-    """Let prepaid balances pay open lines (oldest first). Returns fen applied."""
+    """Let prepaid balances pay open lines (oldest first). Returns fen applied.
+
+    Set-based per chunk of 500 units: their locks, their payments holding money, the dates money first paid
+    since-voided lines, and their open lines (locked, legal order) are read once; each unit's money is planned
+    as before (its payments oldest first, each over the unit's open lines) and written in one insert."""
     ids = list(unit_ids)
     total = 0
     for start in range(0, len(ids), 500):
@@ -643,14 +647,27 @@ def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
         # the same unit lock payment_record takes: two writers never spend the same prepaid money
         list(Unit.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
         holders = prepaid_by_payment(chunk)
+        if not holders:
+            continue
         earlier = _earlier_dates([p.pk for sources in holders.values() for p, _ in sources])
+        open_lines: dict[int, list[Bill]] = defaultdict(list)
+        for bill in (Bill.objects.select_for_update(of=("self",))
+                     .filter(unit_id__in=list(holders), is_void=False, settled_fen__lt=F("amount_fen"))
+                     .select_related("fee_item").order_by("unit_id", *OPEN_BILL_ORDER)):
+            open_lines[bill.unit_id].append(bill)
+        rows: list[AllocationRow] = []
+        touched: dict[int, Bill] = {}
         for unit_id, sources in holders.items():
-            lines = open_bills(unit_id, lock=True)
+            lines = open_lines.get(unit_id, [])
             for payment, left in sources:
                 if not lines:
                     break
-                total += _allocate(payment, lines, left, on, earlier)
+                planned, applied = _plan_allocations(payment.pk, lines, left, on, earlier)
+                rows.extend((p, b.pk, fen, day) for p, b, fen, day in planned)
+                touched.update((b.pk, b) for _, b, _, _ in planned)
+                total += applied
                 lines = [b for b in lines if b.settled_fen < b.amount_fen]
+        _record_allocations(rows, settled={pk: b.settled_fen for pk, b in touched.items()})
         units_changed(holders)
     return total
 
