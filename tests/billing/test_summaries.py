@@ -118,3 +118,21 @@ def test_a_raw_insert_moves_the_balance_too(alice, billed_estate):
     assert prepaid_balances([unit.pk]) == {unit.pk: 1234}
     Payment.objects.filter(unit=unit).delete()
     assert prepaid_balances([unit.pk]) == {}
+
+
+def test_check_ledger_finds_and_rebuilds_wrong_cached_lines(alice, arrears_estate):
+    units = arrears_estate["units"]
+    payment_record(actor=alice, unit=units[0], amount_fen=20_000, method="cash")
+    paid = Bill.objects.filter(unit=units[0]).order_by("period_start").first()
+    other = Bill.objects.filter(unit=units[1]).order_by("period_start").first()
+    Bill.objects.filter(pk=paid.pk).update(settled_fen=0)
+    Bill.objects.filter(pk=other.pk).update(is_void=True)
+    report = check_ledger(project_id=arrears_estate["project"].pk)
+    assert report.mismatches == 2 and report.bills_checked == 36 * 7 and report.units_checked == 36
+    assert report.problems[0] == (f"bill {paid.pk} (unit {units[0].pk}): cached settled 0 void False, "
+                                  f"entries give 17900 + 0 void False of 17900")
+    assert check_ledger(rebuild=True).mismatches == 2
+    assert check_ledger().mismatches == 0
+    paid.refresh_from_db()
+    other.refresh_from_db()
+    assert (paid.settled_fen, other.is_void) == (17_900, False)
