@@ -536,7 +536,7 @@ class CashierHandover(models.Model):
 class UnitBalance(models.Model):
     """预存余额 — a unit's prepaid balance (payments − allocations), kept current by the database itself.
 
-    Triggers on ``billing_payment`` and ``billing_allocation`` (migration 0005; statement-level with transition
+    Triggers on ``billing_payment`` and ``billing_allocation`` (migration 0006; statement-level with transition
     tables on PostgreSQL, so a COPY or an INSERT … SELECT of a million rows moves it in one grouped upsert;
     row-level on SQLite) move ``prepaid_fen`` in the same transaction as every ledger write, whichever code
     writes it. A cache like ``Bill.settled_fen``: ``wuye check_ledger`` recomputes it from the entries and

@@ -127,7 +127,7 @@ def uninstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("billing", "0004_desk_cash_and_handover"),
+        ("billing", "0005_load_payment_by_created_at"),
         ("estate", "0001_initial"),
     ]
 
