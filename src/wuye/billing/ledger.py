@@ -7,12 +7,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from wuye.billing.choices import AdjustmentKind, ApprovalStatus
-<<<<<<< HEAD
-from wuye.billing.models import Adjustment, Allocation, Bill, UnitBalance
-from wuye.common.changes import units_changed
-=======
 from wuye.billing.models import Bill, UnitBalance
->>>>>>> ae80234 (check_ledger groups allocations and adjustments once and hash-joins them to the lines (was three correlated sums per line); a test of finding and rebuilding wrong cached lines)
+from wuye.common.changes import units_changed
 
 
 @dataclass
