@@ -31,24 +31,28 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from wuye.accounts.models import AuditEvent, User
 from wuye.accounts.services import audit_event
-from wuye.billing.models import Bill, Payment
+from wuye.billing.choices import Pricing
+from wuye.billing.models import Bill, BillRun, Payment
 from wuye.billing.services import (
     OPEN_BILL_ORDER,
     REFERENCE_USED,
     _plan_allocations,
     _record_allocations,
+    bill_plan,
     payment_errors,
+    plan_context,
     receipt_numbers,
     settlement_fee_lines,
     settlement_fees_context,
 )
 from wuye.common.changes import units_changed
+from wuye.estate.choices import OccupancyState, OccupantRole
 from wuye.estate.models import Project, Unit
 
 CHUNK = 500
@@ -234,3 +238,93 @@ def notify_arrears_reduced(items: list[tuple[int, str]]) -> None:
     with transaction.atomic():
         arrears_reduced_many.send(sender=Payment, units={unit_id: dt.date.fromisoformat(day)
                                                          for unit_id, day in items})
+
+
+# --- bill lines in one statement (PostgreSQL) --------------------------------------------------------------
+
+_BILL_LINES_SQL = """
+WITH owner AS (
+    SELECT DISTINCT ON (o.unit_id) o.unit_id, o.party_id
+    FROM estate_occupancy o JOIN estate_unit ou ON ou.id = o.unit_id
+    WHERE ou.project_id = %(project)s AND o.role = %(owner_role)s AND o.start <= %(start)s
+      AND (o."end" IS NULL OR o."end" >= %(start)s)
+    ORDER BY o.unit_id, o.start DESC, o.id DESC
+), rate AS (
+    SELECT DISTINCT ON (r.fee_item_id, r.property_type) r.id, r.fee_item_id, r.property_type, r.price,
+           r.vacant_price
+    FROM billing_rate r
+    WHERE r.fee_item_id = ANY(%(items)s) AND r.effective_from <= %(start)s
+    ORDER BY r.fee_item_id, r.property_type, r.effective_from DESC, r.id DESC
+), line AS (
+    SELECT u.id AS unit_id, u.code AS unit_code, fi.sort AS item_sort, fi.code AS item_code, fi.id AS fee_item_id,
+           fi.pricing, u.area, COALESCE(ow.party_id, %(developer)s) AS party_id,
+           CASE WHEN rt.id IS NOT NULL THEN rt.price ELSE ra.price END AS price,
+           CASE WHEN rt.id IS NOT NULL THEN rt.vacant_price ELSE ra.vacant_price END AS vacant_price,
+           u.state = %(vacant)s AS vacant_state
+    FROM estate_unit u
+    CROSS JOIN billing_feeitem fi
+    LEFT JOIN rate rt ON rt.fee_item_id = fi.id AND rt.property_type = u.property_type
+    LEFT JOIN rate ra ON ra.fee_item_id = fi.id AND ra.property_type = ''
+    LEFT JOIN owner ow ON ow.unit_id = u.id
+    WHERE u.project_id = %(project)s AND fi.id = ANY(%(items)s) AND (rt.id IS NOT NULL OR ra.id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM billing_bill b
+                      WHERE b.project_id = %(project)s AND b.period_start = %(start)s AND NOT b.is_void
+                        AND b.unit_id = u.id AND b.fee_item_id = fi.id)
+), priced AS (
+    SELECT l.*, l.vacant_state AND l.vacant_price IS NOT NULL AS vacant,
+           CASE WHEN l.vacant_state AND l.vacant_price IS NOT NULL THEN l.vacant_price ELSE l.price END AS p
+    FROM line l
+), lines AS (
+    SELECT q.unit_id, q.party_id, q.fee_item_id, q.unit_code, q.item_sort, q.item_code,
+           (CASE WHEN q.pricing = %(per_area)s THEN round(q.area * q.p * %(months)s * 100)
+                 ELSE round(q.p * %(months)s * 100) END)::bigint AS amount_fen,
+           CASE WHEN q.pricing = %(per_area)s THEN q.area::text || 'm² × ¥' || trim_scale(q.p)::text || '/m²/月'
+                ELSE '¥' || trim_scale(q.p)::text || '/户/月' END
+           || CASE WHEN q.vacant THEN '（空置）' ELSE '' END || ' × ' || %(months)s::text || '个月' AS rule
+    FROM priced q
+), ins AS (
+    INSERT INTO billing_bill (project_id, unit_id, party_id, fee_item_id, run_id, period_start, period_end,
+                              amount_fen, due_date, rule, settled_fen, is_void, created_at)
+    SELECT %(project)s, unit_id, party_id, fee_item_id, %(run)s, %(start)s, %(end)s, amount_fen, %(due)s, rule, 0,
+           false, %(now)s
+    FROM lines WHERE amount_fen > 0
+    ORDER BY unit_code, item_sort, item_code
+    RETURNING unit_id, amount_fen
+)
+SELECT count(*), COALESCE(sum(amount_fen), 0), COALESCE(array_agg(DISTINCT unit_id), '{}') FROM ins
+"""
+
+_UNITS_WITHOUT_OWNER_SQL = """
+SELECT EXISTS (SELECT 1 FROM estate_unit u WHERE u.project_id = %(project)s AND NOT EXISTS (
+    SELECT 1 FROM estate_occupancy o WHERE o.unit_id = u.id AND o.role = %(owner_role)s AND o.start <= %(start)s
+      AND (o."end" IS NULL OR o."end" >= %(start)s)))
+"""
+
+
+def bill_lines_insert(*, project: Project, period: dt.date, actor: User | None,
+                      actor_label: str) -> tuple[BillRun, list[int]] | None:
+    """``services.bill_plan`` + insert, as one INSERT … SELECT on PostgreSQL: the same lines (amount, rule text,
+    liable party, due date, order of ids), none for a unit × fee item already billed in the period. Returns the
+    run and the units billed, or None (and no run) when nothing is new. Runs inside ``bill_generate``'s
+    transaction, under its project lock."""
+    ctx = plan_context(project, period)
+    if not ctx.items:
+        return None
+    params = {"project": project.pk, "owner_role": OccupantRole.OWNER, "start": ctx.start, "end": ctx.end,
+              "due": ctx.due_date, "items": [i.pk for i in ctx.items], "developer": project.developer_id,
+              "vacant": OccupancyState.VACANT, "per_area": Pricing.PER_AREA, "months": ctx.months,
+              "now": timezone.now()}
+    with connection.cursor() as cursor:
+        if project.developer_id is None:
+            cursor.execute(_UNITS_WITHOUT_OWNER_SQL, params)
+            if cursor.fetchone()[0]:
+                bill_plan(project=project, period=period)  # raises, naming the units, when one would be billed
+        run = BillRun.objects.create(project=project, period=ctx.start, created_by=actor, actor_label=actor_label)
+        cursor.execute(_BILL_LINES_SQL, {**params, "run": run.pk})
+        count, amount, units = cursor.fetchone()
+    if not count:
+        run.delete()
+        return None
+    run.bills_created, run.amount_fen = count, int(amount)
+    run.save(update_fields=["bills_created", "amount_fen"])
+    return run, sorted(units)

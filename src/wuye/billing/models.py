@@ -531,3 +531,27 @@ class CashierHandover(models.Model):
     def difference_fen(self) -> int:
         """长短款 — counted minus expected (negative: cash short)."""
         return self.cash_counted_fen - self.cash_expected_fen
+
+
+class UnitBalance(models.Model):
+    """预存余额 — a unit's prepaid balance (payments − allocations), kept current by the database itself.
+
+    Triggers on ``billing_payment`` and ``billing_allocation`` (migration 0006; statement-level with transition
+    tables on PostgreSQL, so a COPY or an INSERT … SELECT of a million rows moves it in one grouped upsert;
+    row-level on SQLite) move ``prepaid_fen`` in the same transaction as every ledger write, whichever code
+    writes it. A cache like ``Bill.settled_fen``: ``wuye check_ledger`` recomputes it from the entries and
+    ``--rebuild`` repairs it (decision 67). No Python code writes it."""
+
+    unit = models.OneToOneField("estate.Unit", verbose_name="房屋", on_delete=models.DO_NOTHING, primary_key=True,
+                                related_name="balance", db_constraint=False)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.DO_NOTHING,
+                                db_constraint=False, related_name="+")
+    prepaid_fen = models.BigIntegerField("预存余额（分）", default=0)
+
+    class Meta:
+        verbose_name = "预存余额"
+        verbose_name_plural = "预存余额"
+        indexes = [models.Index(fields=["project"], condition=~Q(prepaid_fen=0), name="unitbalance_holding")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id}: {self.prepaid_fen}"

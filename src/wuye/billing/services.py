@@ -148,47 +148,72 @@ def line_amount(item: FeeItem, rate: Rate, *, area: Decimal, state: str, months:
     return round_fen(price * months * 100), f"¥{price.normalize():f}/户/月{tag} × {months}个月"
 
 
-def bill_plan(*, project: Project, period: dt.date) -> BillPlan:
-    """What a bill run for ``period`` would post: one draft per unit × fee item not yet billed (no writes)."""
+@dataclass
+class PlanContext:
+    """What every way of planning a period's lines starts from: the cycle, its due date, the fee items billed
+    by a standard (not entered or apportioned) and the rates in force on the cycle's first day."""
+
+    start: dt.date
+    end: dt.date
+    due_date: dt.date
+    months: int
+    items: list[FeeItem]
+    rates: dict[tuple[int, str], Rate]
+
+
+def plan_context(project: Project, period: dt.date) -> PlanContext:
     policy = policy_for(project)
     start, end = period_bounds(policy, period)
-    plan = BillPlan(project, start, end, due_date_for(policy, start))
-    months = policy.cycle_months
-    rates = _rates_in_force(project, start)
     items = list(FeeItem.objects.filter(project=project, active=True).exclude(pricing=Pricing.ENTERED))
-    if not items:
+    return PlanContext(start, end, due_date_for(policy, start), policy.cycle_months, items,
+                       _rates_in_force(project, start) if items else {})
+
+
+def _no_liable_party(problems: list[str]) -> ValidationError:
+    return ValidationError({"project": problems[:20] + ([f"……共 {len(problems)} 处"] if len(problems) > 20 else [])})
+
+
+def bill_plan(*, project: Project, period: dt.date) -> BillPlan:
+    """What a bill run for ``period`` would post: one draft per unit × fee item not yet billed (no writes).
+
+    This is the rule written in Python; ``billing.bulk.bill_lines_insert`` posts the same lines with one
+    INSERT … SELECT on PostgreSQL (``tests/billing/test_generate_sql.py`` compares the two)."""
+    ctx = plan_context(project, period)
+    plan = BillPlan(project, ctx.start, ctx.end, ctx.due_date)
+    if not ctx.items:
         return plan
-    owners = liable_parties(project, start)
-    existing = set(Bill.objects.filter(project=project, period_start=start, is_void=False)
+    owners = liable_parties(project, ctx.start)
+    existing = set(Bill.objects.filter(project=project, period_start=ctx.start, is_void=False)
                    .values_list("unit_id", "fee_item_id"))
     plan.existing = len(existing)
     problems = []
+    # The same unit facts and rate give the same line: most estates have few distinct areas per type.
+    memo: dict[tuple, tuple[int, str]] = {}
     units = Unit.objects.filter(project=project).values_list("id", "code", "property_type", "area", "state")
     for unit_id, code, ptype, area, state in units.iterator(chunk_size=5000):
         party_id = owners.get(unit_id) or project.developer_id
-        for item in items:
-            rate = rates.get((item.pk, ptype)) or rates.get((item.pk, ""))
+        for item in ctx.items:
+            rate = ctx.rates.get((item.pk, ptype)) or ctx.rates.get((item.pk, ""))
             if rate is None or (unit_id, item.pk) in existing:
                 continue
             if party_id is None:
                 problems.append(f"房屋 {code} 没有业主，项目也未登记开发商，无法出账")
                 break
-            amount, rule = line_amount(item, rate, area=area, state=state, months=months)
+            key = (item.pk, rate.pk, str(area), state == OccupancyState.VACANT)
+            line = memo.get(key)
+            if line is None:
+                line = memo[key] = line_amount(item, rate, area=area, state=state, months=ctx.months)
+            amount, rule = line
             if amount > 0:
                 plan.drafts.append(BillDraft(unit_id, party_id, item.pk, amount, rule))
     if problems:
-        raise ValidationError({"project": problems[:20] + ([f"……共 {len(problems)} 处"] if len(problems) > 20 else [])})
+        raise _no_liable_party(problems)
     return plan
 
 
-@transaction.atomic
-def bill_generate(
-    *, actor: User | None, project: Project, period: dt.date, actor_label: str = "", on: dt.date | None = None,
-) -> BillRun | None:
-    """Post the bills of ``period``. Idempotent: lines that exist are skipped; returns None if nothing is new.
-
-    Prepaid balances pay the new lines at once, dated ``on`` (today unless back-filling history)."""
-    Project.objects.select_for_update().filter(pk=project.pk).first()  # one run per project at a time
+def _post_lines_python(project: Project, period: dt.date, *, actor: User | None,
+                       actor_label: str) -> tuple[BillRun, list[int]] | None:
+    """Plan in Python, insert the drafts (COPY / executemany). Returns the run and the units billed."""
     plan = bill_plan(project=project, period=period)
     if not plan.drafts:
         return None
@@ -202,11 +227,41 @@ def bill_generate(
         ((project.pk, d.unit_id, d.party_id, d.fee_item_id, run.pk, plan.period_start, plan.period_end,
           d.amount_fen, plan.due_date, d.rule, 0, False, now) for d in plan.drafts),
     )
+    return run, sorted({d.unit_id for d in plan.drafts})
+
+
+def bill_lines_in_sql() -> bool:
+    """Whether bill runs post their lines with set-based SQL: on PostgreSQL unless ``WUYE_BILL_LINES`` says
+    ``python`` (the rule written in Python, kept as the reference and for SQLite)."""
+    from django.conf import settings
+    from django.db import connection
+
+    choice = getattr(settings, "WUYE_BILL_LINES", "auto")
+    return choice == "sql" or (choice == "auto" and connection.vendor == "postgresql")
+
+
+@transaction.atomic
+def bill_generate(
+    *, actor: User | None, project: Project, period: dt.date, actor_label: str = "", on: dt.date | None = None,
+) -> BillRun | None:
+    """Post the bills of ``period``. Idempotent: lines that exist are skipped; returns None if nothing is new.
+
+    Prepaid balances pay the new lines at once, dated ``on`` (today unless back-filling history)."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # one run per project at a time
+    if bill_lines_in_sql():
+        from wuye.billing.bulk import bill_lines_insert
+
+        posted = bill_lines_insert(project=project, period=period, actor=actor, actor_label=actor_label)
+    else:
+        posted = _post_lines_python(project, period, actor=actor, actor_label=actor_label)
+    if posted is None:
+        return None
+    run, billed = posted
     audit_record(actor=actor, actor_label=actor_label, verb="billing.run", obj=run,
-                 after={"period": plan.period_start, "bills": len(plan.drafts), "amount_fen": plan.amount_fen})
-    prepay_discounts_apply(project=project, period_start=plan.period_start)
-    billed = {d.unit_id for d in plan.drafts}
-    holders = [u for u in _prepaid_holders(project) if u in billed]
+                 after={"period": run.period, "bills": run.bills_created, "amount_fen": run.amount_fen})
+    prepay_discounts_apply(project=project, period_start=run.period)
+    billed_set = set(billed)
+    holders = [u for u in _prepaid_holders(project) if u in billed_set]
     prepaid_apply(unit_ids=holders, on=on or timezone.localdate())
     projects_changed([project.pk])  # every account of the project has a new line
     return run
@@ -580,7 +635,11 @@ def _earlier_dates(payment_ids: list[int]) -> dict[tuple[int, int, dt.date], dt.
 
 
 def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
-    """Let prepaid balances pay open lines (oldest first). Returns fen applied."""
+    """Let prepaid balances pay open lines (oldest first). Returns fen applied.
+
+    Set-based per chunk of 500 units: their locks, their payments holding money, the dates money first paid
+    since-voided lines, and their open lines (locked, legal order) are read once; each unit's money is planned
+    as before (its payments oldest first, each over the unit's open lines) and written in one insert."""
     ids = list(unit_ids)
     total = 0
     for start in range(0, len(ids), 500):
@@ -588,14 +647,27 @@ def prepaid_apply(*, unit_ids: Iterable[int], on: dt.date) -> int:
         # the same unit lock payment_record takes: two writers never spend the same prepaid money
         list(Unit.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
         holders = prepaid_by_payment(chunk)
+        if not holders:
+            continue
         earlier = _earlier_dates([p.pk for sources in holders.values() for p, _ in sources])
+        open_lines: dict[int, list[Bill]] = defaultdict(list)
+        for bill in (Bill.objects.select_for_update(of=("self",))
+                     .filter(unit_id__in=list(holders), is_void=False, settled_fen__lt=F("amount_fen"))
+                     .select_related("fee_item").order_by("unit_id", *OPEN_BILL_ORDER)):
+            open_lines[bill.unit_id].append(bill)
+        rows: list[AllocationRow] = []
+        touched: dict[int, Bill] = {}
         for unit_id, sources in holders.items():
-            lines = open_bills(unit_id, lock=True)
+            lines = open_lines.get(unit_id, [])
             for payment, left in sources:
                 if not lines:
                     break
-                total += _allocate(payment, lines, left, on, earlier)
+                planned, applied = _plan_allocations(payment.pk, lines, left, on, earlier)
+                rows.extend((p, b.pk, fen, day) for p, b, fen, day in planned)
+                touched.update((b.pk, b) for _, b, _, _ in planned)
+                total += applied
                 lines = [b for b in lines if b.settled_fen < b.amount_fen]
+        _record_allocations(rows, settled={pk: b.settled_fen for pk, b in touched.items()})
         units_changed(holders)
     return total
 
