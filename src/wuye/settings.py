@@ -288,6 +288,8 @@ SPECTACULAR_SETTINGS = {
         "LegalDeadlineKindEnum": "wuye.legal.choices.DeadlineKind",
         "CollectionChannelEnum": "wuye.dunning.choices.Channel",
         "DisputeReasonEnum": "wuye.casework.choices.DisputeReason",
+        "PaymentMethodEnum": "wuye.billing.choices.PaymentMethod",
+        "FieldPaymentMethodEnum": "wuye.portal.choices.FieldPaymentMethod",
     },
 }
 

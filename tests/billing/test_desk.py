@@ -89,6 +89,7 @@ def test_the_receipt_shows_the_period_range_on_a4_and_80mm(client, fiona, three_
     thermal = client.get(f"/billing/payments/{payment.pk}/receipt.pdf?size=80mm").content
     assert a4[:4] == thermal[:4] == b"%PDF"
     if os.environ.get("WUYE_SCREENSHOTS"):  # for reviewers: the two receipts as printed
+        Path(os.environ["WUYE_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
         for name, data in (("receipt-a4.pdf", a4), ("receipt-80mm.pdf", thermal)):
             (Path(os.environ["WUYE_SCREENSHOTS"]) / name).write_bytes(data)
     def width(pdf: bytes) -> float:

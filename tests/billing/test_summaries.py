@@ -136,3 +136,23 @@ def test_check_ledger_finds_and_rebuilds_wrong_cached_lines(alice, arrears_estat
     paid.refresh_from_db()
     other.refresh_from_db()
     assert (paid.settled_fen, other.is_void) == (17_900, False)
+
+
+@pytest.mark.django_db
+def test_deleting_every_entry_in_any_order_leaves_no_balance_behind(alice, billed_estate):
+    """A database emptied table by table (a test flush does it in no fixed order) keeps no stray balance:
+    a deletion moves a balance that exists and never creates one."""
+    from django.db import connection
+
+    from wuye.billing.models import UnitBalance
+    from wuye.billing.services import bill_generate, payment_record
+
+    project, units = billed_estate["project"], billed_estate["units"]
+    bill_generate(actor=alice, project=project, period=dt.date(2026, 1, 1))
+    payment_record(actor=alice, unit=units[0], amount_fen=50_000, method="cash")  # pays the line, rest prepaid
+    payment_record(actor=alice, unit=units[1], amount_fen=1_000, method="cash")  # part of the line
+    assert UnitBalance.objects.filter(prepaid_fen__gt=0).exists()
+    with connection.cursor() as cursor:
+        for table in ("billing_unitbalance", "billing_payment", "billing_allocation"):
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+    assert list(UnitBalance.objects.values_list("unit_id", "prepaid_fen")) == []

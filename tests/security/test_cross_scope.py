@@ -41,7 +41,7 @@ SEGMENTS: dict[str, tuple[str, dict]] = {
     "mandates": ("banking.Mandate", {}), "batches": ("banking.DebitBatch", {}),
     "territories": ("accounts.Territory", {}), "audit-events": ("accounts.AuditEvent", {}),
     "disclosure": ("insights.Disclosure", {}), "doorstep": ("estate.Unit", {}),
-    "photos": ("casework.VisitPhoto", {}),
+    "photos": ("casework.VisitPhoto", {}), "field-payments": ("portal.FieldPayment", {}),
 }
 # the same word naming another kind under one prefix
 ROUTE_SEGMENTS = {("casework/contacts/", "contacts"): ("casework.ContactAttempt", {})}

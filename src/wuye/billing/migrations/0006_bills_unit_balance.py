@@ -12,6 +12,13 @@ def _pg_move(delta_sql: str) -> str:
             f"ON CONFLICT (unit_id) DO UPDATE SET prepaid_fen = b.prepaid_fen + EXCLUDED.prepaid_fen;")
 
 
+def _pg_lower(delta_sql: str) -> str:
+    """A deletion moves balances that exist and never creates one (see the SQLite triggers below)."""
+    return (f"UPDATE billing_unitbalance AS b SET prepaid_fen = b.prepaid_fen + d.fen FROM "
+            f"(SELECT unit_id, sum(fen)::bigint AS fen FROM ({delta_sql}) x GROUP BY unit_id) d "
+            f"WHERE b.unit_id = d.unit_id;")
+
+
 _PAY_NEW = "SELECT unit_id, project_id, amount_fen AS fen FROM payment_new"
 _PAY_OLD = "SELECT unit_id, project_id, -amount_fen AS fen FROM payment_old"
 _ALLOC_NEW = ("SELECT p.unit_id, p.project_id, -a.amount_fen AS fen FROM allocation_new a "
@@ -27,7 +34,7 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         {_pg_move(new)}
     ELSIF TG_OP = 'DELETE' THEN
-        {_pg_move(old)}
+        {_pg_lower(old)}
     ELSE
         {_pg_move(new + " UNION ALL " + old)}
     END IF;
@@ -78,12 +85,24 @@ def _sqlite_trigger(name: str, event: str, table: str, *selects: str) -> str:
     return f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN\n{body}\nEND;"
 
 
+# A deletion only lowers or raises a balance that exists: it never creates one. Entries are never deleted in
+# use (the ledger is append-only); a bulk delete of everything (a test database's flush deletes table by table,
+# in no fixed order) must not leave a balance behind for a unit whose entries are gone.
+_P_OLD_DEL = "UPDATE billing_unitbalance SET prepaid_fen = prepaid_fen - OLD.amount_fen WHERE unit_id = OLD.unit_id;"
+_A_OLD_DEL = ("UPDATE billing_unitbalance SET prepaid_fen = prepaid_fen + OLD.amount_fen "
+              "WHERE unit_id = (SELECT p.unit_id FROM billing_payment p WHERE p.id = OLD.payment_id);")
+
+
+def _sqlite_delete_trigger(name: str, table: str, body: str) -> str:
+    return f"CREATE TRIGGER {name} AFTER DELETE ON {table} FOR EACH ROW BEGIN\n{body}\nEND;"
+
+
 SQLITE_TRIGGERS = [
     _sqlite_trigger("billing_payment_balance_ins", "INSERT", "billing_payment", _P_NEW),
-    _sqlite_trigger("billing_payment_balance_del", "DELETE", "billing_payment", _P_OLD),
+    _sqlite_delete_trigger("billing_payment_balance_del", "billing_payment", _P_OLD_DEL),
     _sqlite_trigger("billing_payment_balance_upd", "UPDATE OF amount_fen, unit_id", "billing_payment", _P_OLD, _P_NEW),
     _sqlite_trigger("billing_allocation_balance_ins", "INSERT", "billing_allocation", _A_NEW),
-    _sqlite_trigger("billing_allocation_balance_del", "DELETE", "billing_allocation", _A_OLD),
+    _sqlite_delete_trigger("billing_allocation_balance_del", "billing_allocation", _A_OLD_DEL),
     _sqlite_trigger("billing_allocation_balance_upd", "UPDATE OF amount_fen, payment_id", "billing_allocation",
                     _A_OLD, _A_NEW),
 ]
