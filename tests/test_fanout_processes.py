@@ -158,6 +158,19 @@ def _wuye(env: dict[str, str], *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _wait_until_consuming(tmp_path: Path, count: int, timeout: float = 120) -> None:
+    """Both workers have started their consumer (Huey logs it) before anything is queued."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = [(tmp_path / f"worker-{n}.log").read_text(errors="replace").lower() for n in range(count)]
+        if all("consumer started" in log for log in logs):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the workers did not start within {timeout:.0f} s: {logs}")
+
+
 @pytest.fixture
 def four_projects(alice, arrears_estate):
     from wuye.dunning.defaults import policies_install_defaults_many
@@ -186,6 +199,7 @@ def test_two_workers_give_what_one_process_gives_with_a_part_retried(four_projec
                 [sys.executable, "-m", "wuye", "run_huey", "--workers", "1", "--no-periodic", "--max-delay", "0.3"],
                 cwd=ROOT, env={**spread_env, "WUYE_FANOUT_FAIL_ONCE": "T2", "WUYE_LOG_LEVEL": "INFO"},
                 stdout=log, stderr=subprocess.STDOUT))
+        _wait_until_consuming(tmp_path, len(workers))  # a worker still starting would leave every part to the other
         spread_bills = _wuye(spread_env, "generate_bills", "--period", PERIOD, "--distributed", "--timeout", "300")
         spread_run = _wuye(spread_env, "dunning_run", "--date", DAY, "--distributed", "--timeout", "300")
     finally:
