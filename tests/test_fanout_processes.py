@@ -78,6 +78,9 @@ class Copies:
 
             connections.close_all()  # CREATE DATABASE … TEMPLATE needs the template to be idle
             with psycopg.connect(self._url("postgres"), autocommit=True) as admin:
+                # a connection left by an earlier test's server thread in this process would block the copy
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = %s AND pid <> pg_backend_pid()", [self.base["NAME"]])
                 for label in labels:
                     name = f"{self.base['NAME']}_{label}"[:63]
                     admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
