@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections
 
+from tests.processes import race
 from wuye.dunning import cycles
 from wuye.dunning.choices import ActionStatus
 from wuye.dunning.engine import dunning_run, out_id_for
@@ -115,22 +116,7 @@ def test_three_dispatchers_started_together_send_each_account_one_arrears_messag
                                  env={**env, "WUYE_OUTBOX_DIR": str(tmp_path / f"outbox-{n}")},
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for n in range(PROCESSES)]
-    try:
-        deadline = time.monotonic() + 120
-        while not all((tmp_path / f"ready-{n}").exists() for n in range(PROCESSES)):
-            assert time.monotonic() < deadline and all(c.poll() is None for c in children), \
-                [c.communicate() for c in children if c.poll() is not None]
-            time.sleep(0.05)
-        (tmp_path / "go").touch()
-        outputs = [c.communicate(timeout=300) for c in children]
-    finally:
-        for c in children:
-            if c.poll() is None:
-                c.kill()
-    reports = []
-    for (out, err), child in zip(outputs, children, strict=True):
-        assert child.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    reports = race(children, tmp_path, range(PROCESSES), timeout=300)
     assert all(r["sent"] for r in reports), reports  # the three really ran side by side
 
     # what the gateways received: one message per number

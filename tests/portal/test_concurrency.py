@@ -15,12 +15,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection, connections
 
+from tests.processes import race
 from wuye.billing.models import Payment
 from wuye.portal.choices import OrderStatus
 from wuye.portal.models import PaymentNotification, PaymentOrder
@@ -110,24 +110,9 @@ def test_ten_copies_from_two_processes_post_one_payment_and_no_500(variant, wech
     children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(n), str(PER_PROCESS)], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for n in range(PROCESSES)]
-    try:
-        deadline = time.monotonic() + 120
-        while not all((tmp_path / f"ready-{n}").exists() for n in range(PROCESSES)):
-            assert time.monotonic() < deadline and all(c.poll() is None for c in children), \
-                [c.communicate() for c in children if c.poll() is not None]
-            time.sleep(0.05)
-        (tmp_path / "go").touch()
-        outputs = [c.communicate(timeout=120) for c in children]
-    finally:
-        for c in children:
-            if c.poll() is None:
-                c.kill()
-    reports = []
-    for (out, err), child in zip(outputs, children, strict=True):
-        assert child.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    reports = race(children, tmp_path, range(PROCESSES), timeout=120)
     codes = [code for r in reports for code in r["codes"]]
-    assert codes == [200] * (PROCESSES * PER_PROCESS), [err[-3000:] for _, err in outputs]
+    assert codes == [200] * (PROCESSES * PER_PROCESS), reports
     if sqlite_path is not None:
         assert {r["vendor"] for r in reports} == {"sqlite"} and {r["name"] for r in reports} == {str(sqlite_path)}
         assert {r["transaction_mode"] for r in reports} == {"IMMEDIATE"}

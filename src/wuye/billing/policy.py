@@ -13,10 +13,10 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.models import Bill, BillingPolicy
+from wuye.billing.permissions import can_approve
 from wuye.estate.models import Project
 
 EDITABLE = (
@@ -37,13 +37,6 @@ BOUNDS: dict[str, tuple[Decimal | int, Decimal | int]] = {
     "court_lpr_percent": (Decimal("0"), Decimal("20")),
     "court_margin_percent": (Decimal("0"), Decimal("100")),
 }
-MANAGERS = (Role.MANAGER, Role.ADMIN)
-
-
-def can_edit_billing_policy(user) -> bool:
-    return bool(user and (user.is_superuser or user.role in MANAGERS))
-
-
 def _values(policy: BillingPolicy) -> dict:
     out = {}
     for name in EDITABLE:
@@ -81,7 +74,7 @@ def billing_policy_save(*, actor: User, project: Project, data: dict) -> Billing
 
     Raises ``ValidationError`` naming the fields at fault. Returns the policy; an audit event lists every
     field that changed (before and after); a save that changes nothing records nothing."""
-    if not can_edit_billing_policy(actor):
+    if not can_approve(actor):  # the managers who approve what reduces money set the terms too
         raise ValidationError({"actor": "只有经理或管理员可以修改收费政策。"})
     unknown = set(data) - set(EDITABLE)
     if unknown:

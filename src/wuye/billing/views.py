@@ -445,13 +445,13 @@ def late_fee_post(request, pk: int):
 @login_required
 def billing_policy(request, pk: int):
     """A project's billing policy: everyone who handles money reads it; managers change it (audited)."""
-    from wuye.billing.policy import EDITABLE, billing_policy_save, can_edit_billing_policy
+    from wuye.billing.policy import EDITABLE, billing_policy_save
 
     project = get_object_or_404(projects_visible(request.user), pk=pk)
-    if not (can_edit_billing_policy(request.user) or can_record_payments(request.user)):
+    if not (can_approve(request.user) or can_record_payments(request.user)):
         raise PermissionDenied(_("只有财务和经理可以查看收费政策。"))
     policy = services.policy_for(project)
-    can_edit = can_edit_billing_policy(request.user)
+    can_edit = can_approve(request.user)
     cycle_locked = Bill.objects.filter(project=project).exists()
     form = forms.BillingPolicyForm(request.POST if request.method == "POST" else None, instance=policy,
                                    cycle_locked=cycle_locked)
