@@ -200,7 +200,10 @@ def test_two_workers_give_what_one_process_gives_with_a_part_retried(four_projec
             log = open(tmp_path / f"worker-{n}.log", "w")  # noqa: SIM115 (closed with the process)
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "wuye", "run_huey", "--workers", "1", "--no-periodic", "--max-delay", "0.3"],
-                cwd=ROOT, env={**spread_env, "WUYE_FANOUT_FAIL_ONCE": "T2", "WUYE_LOG_LEVEL": "INFO"},
+                cwd=ROOT, env={**spread_env, "WUYE_FANOUT_FAIL_ONCE": "T2", "WUYE_LOG_LEVEL": "INFO",
+                     # each part lasts a second: while one worker holds a part the other takes the next one
+                     # (four millisecond parts were all drained by whichever worker polled first, CI stop 20)
+                     "WUYE_FANOUT_PART_SECONDS": "1"},
                 stdout=log, stderr=subprocess.STDOUT))
         _wait_until_consuming(tmp_path, len(workers))  # a worker still starting would leave every part to the other
         spread_bills = _wuye(spread_env, "generate_bills", "--period", PERIOD, "--distributed", "--timeout", "300")

@@ -49,8 +49,10 @@ STALE_AFTER = dt.timedelta(minutes=5)  # a coordinator that has not beaten for t
 LOCK_SPACE = {FanoutKind.DUNNING: 0x77790F01, FanoutKind.BILLS: 0x77790F02}  # advisory-lock namespaces
 LOCK_POLL = 0.5
 
-# Tests: a callable run by the worker before a part's work (it may raise), or the environment variable
-# ``WUYE_FANOUT_FAIL_ONCE=<project code>[,<code>…]`` that makes the first attempt of those projects' parts fail.
+# Tests: a callable run by the worker before a part's work (it may raise), or the environment variables
+# ``WUYE_FANOUT_FAIL_ONCE=<project code>[,<code>…]`` that makes the first attempt of those projects' parts fail and
+# ``WUYE_FANOUT_PART_SECONDS=<s>`` that makes every part take at least that long (so that a second worker polling
+# the queue takes a share while the first is busy, instead of one fast worker draining a small queue alone).
 FAULT_HOOK: Callable[[FanoutPart], None] | None = None
 
 
@@ -139,6 +141,9 @@ def project_lock(kind: str, project_id: int, *, wait: float) -> Iterator[None]:
 
 
 def _fail_once(part: FanoutPart) -> None:
+    pause = float(os.environ.get("WUYE_FANOUT_PART_SECONDS") or 0)
+    if pause > 0:
+        time.sleep(min(pause, 30.0))
     codes = {c for c in os.environ.get("WUYE_FANOUT_FAIL_ONCE", "").split(",") if c}
     if part.attempts == 1 and part.project.code in codes:
         raise RuntimeError(f"injected failure of the first attempt ({part.project.code})")
