@@ -334,13 +334,13 @@ def test_a_mark_made_while_the_run_decides_survives(alice, three, monkeypatch):
 
     project, (a, b, c) = three
     mark_units([a.pk])
-    real = engine.accounts_for
+    real = engine._accounts_across  # the whole-estate run reads each chunk's accounts here
 
     def racing(*args, **kwargs):
         mark_units([a.pk])  # another transaction's write, after the run read the markers
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "accounts_for", racing)
+    monkeypatch.setattr(engine, "_accounts_across", racing)
     dunning_run(as_of=D(2026, 1, 21))
     state = DecisionState.objects.get(unit=a)
     assert state.mark == state.seen + 1
