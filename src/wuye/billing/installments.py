@@ -140,7 +140,7 @@ def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[i
     # completed plans too: a reversed payment can reopen one
     plans = InstallmentPlan.objects.filter(status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
     if unit_ids is not None:
-        plans = plans.filter(unit_id__in=list(unit_ids))
+        plans = plans.filter(unit_id__in_ids=[int(u) for u in unit_ids])
     plans = list(plans)
     standing = installment_standing(plans, as_of)
     return {p.unit_id: standing[p.pk] for p in plans if standing.get(p.pk) in ("good", "broken")}

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import islice
@@ -555,9 +556,17 @@ def payer_flags(as_of: dt.date, project: Project | None = None,
     if project is not None:
         in_force = in_force.filter(unit__project=project)
     if unit_ids is not None:
+        # the units asked for: their owners in force in one pass (a second pass over the owners to find the
+        # flagged units first costs more than reading every one of them)
         in_force = in_force.filter(unit_id__in_ids=list(unit_ids))
+        out: dict[int, tuple[bool, bool]] = {}
+        for uid, elsewhere, investor in (in_force.order_by("start", "id")
+                                         .values_list("unit_id", "party__lives_elsewhere", "party__is_investor")
+                                         .iterator(chunk_size=50_000)):
+            out[uid] = (elsewhere, investor)
+        return {uid: flags for uid, flags in out.items() if flags[0] or flags[1]}
     flagged_units = in_force.filter(Q(party__lives_elsewhere=True) | Q(party__is_investor=True)).values("unit_id")
-    out: dict[int, tuple[bool, bool]] = {}
+    out = {}
     # the liable owner is the one in force that started last (as billing's liable_parties): later rows win
     for uid, elsewhere, investor in (in_force.filter(unit_id__in=flagged_units).order_by("start", "id")
                                      .values_list("unit_id", "party__lives_elsewhere", "party__is_investor")
@@ -682,7 +691,7 @@ def _fired(project: Project | None, as_of: dt.date, unit_ids: list[int] | None) 
         qs = qs.filter(unit_id__in_ids=unit_ids)
     out = Fired()
     stage_kind = cycles.Kind.STAGE
-    for episode, step, order, on, cycle in qs.values_list(
+    for episode, step, order, on, cycle in qs.order_by().values_list(
             "episode_id", "step_id", "stage", "decided_on", "cycle").iterator(chunk_size=50_000):
         steps = out.steps[episode]
         if step not in steps or steps[step] < on:
@@ -714,7 +723,7 @@ def _last_messages(project: Project | None, as_of: dt.date, unit_ids: list[int] 
     out: dict[tuple[int, int | None], dt.date] = {}
     default_tz = ZoneInfo(project.timezone or "Asia/Shanghai") if project is not None else ZoneInfo("Asia/Shanghai")
     tzs = {pid: ZoneInfo(name or "Asia/Shanghai") for pid, name in (zones or {}).items()}
-    for u, pid, party, on, cycle, channel, sent_at, later, not_before in qs.values_list(
+    for u, pid, party, on, cycle, channel, sent_at, later, not_before in qs.order_by().values_list(
             "unit_id", "project_id", "party_id", "decided_on", "cycle", "channel", "sent_at", "next_attempt_at",
             "not_before"):
         if not cycles.counts_towards_message_cap(cycle, channel):
@@ -763,7 +772,7 @@ def _written_demands(project: Project | None, as_of: dt.date, unit_ids: list[int
     if unit_ids is not None:
         qs = qs.filter(unit_id__in_ids=unit_ids)
     out = WrittenDemands()
-    for u, party, status, periods, deadline, delivered_at, decided_on, channel, error in qs.values_list(
+    for u, party, status, periods, deadline, delivered_at, decided_on, channel, error in qs.order_by().values_list(
             "unit_id", "party_id", "status", "periods", "deadline", "delivered_at", "decided_on", "channel",
             "last_error"):
         key = (u, party)
@@ -1009,9 +1018,9 @@ class EstateAssigner:
                 self.role_user[(pid, role)] = min(found) if found else None
         self.unit_place: dict[int, tuple[int, int | None]] = {}
 
-    def load(self, unit_ids: list[int]) -> None:
-        """The places of the units of one chunk (replacing the last chunk's)."""
-        self.unit_place = dict((u, (b, f)) for u, b, f in Unit.objects.filter(
+    def places(self, unit_ids: list[int]) -> dict[int, tuple[int, int | None]]:
+        """unit → (building, floor) of the units of one block (its ``unit_place`` while it is decided)."""
+        return dict((u, (b, f)) for u, b, f in Unit.objects.filter(
             pk__in_ids=unit_ids, project_id__in=sorted(self.zoned)).values_list("pk", "building_id", "floor")
         ) if self.zoned else {}
 
@@ -1042,12 +1051,21 @@ class RunResult:
     outcomes: list[Outcome] | None = None  # dry runs only
     mode: str = "full"  # "incremental" when some project was decided only where something changed
     accounts_decided: int = 0  # accounts ``decide`` looked at (with something open)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds by phase of an estate pass (read, decide…)
+
+    def timed(self, phase: str, since: float) -> float:
+        """Add the time since ``since`` to ``phase``; returns now (the next phase's start)."""
+        now = time.monotonic()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - since
+        return now
 
     def as_json(self) -> str:
         return json.dumps({"date": self.date.isoformat(), "accounts_in_arrears": self.accounts_in_arrears,
                            "actions_created": self.actions_created, "held": self.held,
                            "seconds": round(self.seconds, 2), "mode": self.mode,
-                           "accounts_decided": self.accounts_decided}, ensure_ascii=False)
+                           "accounts_decided": self.accounts_decided,
+                           **({"phases": {k: round(v, 2) for k, v in self.phases.items()}} if self.phases else {})},
+                          ensure_ascii=False)
 
 
 # Crash tests: a callable run after each committed chunk (it may raise), or the environment variable
@@ -1386,6 +1404,7 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
     queries per chunk instead of twenty per project. Decisions, writes and the decision state are those of
     ``_run_project``: the same ``decide`` and ``next_decision`` per account, each chunk's outbox and state
     in one transaction."""
+    began = time.monotonic()
     live = {p.pk: p for p in projects if (sc := scopes.get(p.pk)) is not None and (sc.full or sc.units)}
     ladders = ladders_many(sorted(live), as_of)
     live = {pid: p for pid, p in live.items() if ladders.get(pid)}  # no ladder in force: nothing to decide
@@ -1425,103 +1444,162 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
     in_arrears: set[tuple[int, int | None]] = set()
     seen_full: set[int] = set()  # units of full projects with an open account
 
-    for start in range(0, len(todo), chunk_size):
-        ids = todo[start:start + chunk_size]
+    def read_block(block: list[int]) -> tuple[list[Account], dict[int, tuple[int, int | None]]]:
+        clock = time.monotonic()
         fetched: dict[int, list[AccountSummary]] = defaultdict(list)
-        need = [u for u in ids if u in marked]
+        need = [u for u in block if u in marked]
         if need:
             for s in account_summaries(as_of=as_of, unit_ids=need, only_overdue=False, prepaid=False):
                 if s.overdue_fen > 0 or s.upcoming_fen:
                     fetched[s.unit_id].append(s)
-        summaries = [s for u in ids for s in (read_first.pop(u, None) or fetched.get(u, ()))
+        summaries = [s for u in block for s in (read_first.pop(u, None) or fetched.pop(u, ()))
                      if s.project_id in live]
-        assigner.load(sorted({s.unit_id for s in summaries}))
-        chunk = list(_accounts_across(as_of, summaries, kinds, zones, min_days))
-        arrears = [a for a in chunk if a.summary.overdue_fen > 0]
-        in_arrears.update(a.key for a in arrears)
-        result.accounts_in_arrears += len(arrears)
-        result.accounts_decided += len(chunk)
-        with transaction.atomic():
-            opened = _open_new_episodes_across(as_of, arrears)
-        rows, held_rows, broken, done, undone = [], [], [], [], []
-        staged: dict[int, int] = {}
-        pending: dict[int, list] = {}  # unit → [next decision date, accounts in arrears, project]
-        now = timezone.now()
-        for acc in chunk:
-            pid = acc.summary.project_id
-            ladder = ladder_of(ladders[pid], acc.segment)
-            rule = rules[pid]
-            out = decide(acc, ladder, as_of, rule) if ladder is not None else None
-            nxt = next_decision(acc, ladder, as_of, rule, out)
-            st = pending.setdefault(acc.unit_id, [None, 0, pid])
-            if nxt is not None and (st[0] is None or nxt < st[0]):
-                st[0] = nxt
-            st[1] += acc.summary.overdue_fen > 0
-            if out is None:
-                continue
-            if out.held:
-                result.held += 1
-                held_rows.append((pid, acc.unit_id, as_of, out.held[0], out.held[1][:200]))
-            broken.extend(out.broken_promises)
-            if acc.episode_id is not None:
-                if out.ladder_done and acc.ladder_done_on is None:
-                    done.append(acc.episode_id)
-                elif not out.ladder_done and not out.held and acc.ladder_done_on is not None:
-                    undone.append(acc.episode_id)
-            tz = zones[pid]
-            for d in out.decisions:
-                kind = cycles.kind_of(d.cycle)
-                rows.append({
-                    "project_id": pid, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.pk,
-                    "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
-                    "episode_id": acc.episode_id if kind in cycles.EPISODE_KINDS else None,
-                    "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
-                    "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
-                    "out_id": out_id_for(d.unit_id, d.step.pk, d.cycle), "overdue_fen": acc.summary.overdue_fen,
-                    "periods": json.dumps(list(d.periods)), "last_error": d.superseded,
-                    "assigned_to_id": assigner.user_for(d.step, d.unit_id, pid), "actor_label": actor_label,
-                    "created_at": now})
-                if acc.episode_id is not None and acc.episode_opened != as_of and kind == cycles.Kind.STAGE:
-                    staged[acc.episode_id] = max(d.step.order, staged.get(acc.episode_id, d.step.order))
-        # the decision state of every unit of the chunk: a full project's units as decided (their markers were
-        # taken as seen before reading), an incremental run's with the marker read, consumed with the decisions
-        # (a unit with nothing open any more has no next decision)
-        states, consumed = [], []
-        for u in ids:
-            nxt, owing, pid = pending.get(u, (None, 0, None))
-            if u in marked:
-                consumed.append((u, marked[u][0], nxt, owing, marked[u][1], as_of))
-            elif pid is not None:
-                seen_full.add(u)
-                states.append((u, pid, nxt, owing, 0, as_of))
-        writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                              done, undone, staged, states, False, consumed))
-        _fault_point(faults)
+        clock = result.timed("read_summaries", clock)
+        places = assigner.places(sorted({s.unit_id for s in summaries}))
+        result.timed("read_places", clock)
+        return _accounts_across(as_of, summaries, kinds, zones, min_days, result), places
+
+    clock = result.timed("prepare", began)
+    blocks = [todo[i:i + READ_BLOCK] for i in range(0, len(todo), READ_BLOCK)]
+    reader = Reader(threaded=writer.threaded)
+    try:
+        coming = reader.submit(read_block, blocks[0]) if blocks else None
+        for n, block in enumerate(blocks):
+            accounts, assigner.unit_place = coming.result()
+            # the next block is read on the reader's connection while this one is decided and written
+            coming = reader.submit(read_block, blocks[n + 1]) if n + 1 < len(blocks) else None
+            clock = result.timed("wait_reader", clock)
+            _decide_block(block, accounts, chunk_size, marked, seen_full, in_arrears, as_of, result, ladders,
+                          rules, zones, assigner, actor_label, analyzer, writer, faults)
+            clock = time.monotonic()
+    finally:
+        reader.close()
     _close_cleared_across(as_of, in_arrears, full_ids, sorted(marked))
+    clock = result.timed("close", clock)
     writer.submit(partial(_finish_across, as_of, run_started, {pid: scopes[pid] for pid in live}, seen_full))
+    result.timed("wait_writer", clock)
+
+
+def _decide_block(block: list[int], accounts: list[Account], chunk_size: int, *args) -> None:
+    """Decide a block's accounts ``chunk_size`` units at a time (``_decide_chunk``)."""
+    taken = 0
+    for start in range(0, len(block), chunk_size):
+        ids = block[start:start + chunk_size]
+        upto = taken
+        while upto < len(accounts) and accounts[upto].unit_id <= ids[-1]:
+            upto += 1
+        chunk, taken = accounts[taken:upto], upto
+        _decide_chunk(ids, chunk, *args)
+
+
+READ_BLOCK = 60_000  # units whose inputs an estate pass reads at once (each read is a scan: few and large,
+# but not one: the writer works on a block's decisions while the next block is read)
+
+
+def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[int, int]], seen_full: set[int],
+                  in_arrears: set[tuple[int, int | None]], as_of: dt.date, result: RunResult,
+                  ladders: dict[int, dict[str, Ladder]], rules: dict[int, Rules], zones: dict[int, str],
+                  assigner: EstateAssigner, actor_label: str, analyzer: Analyzer, writer: Writer,
+                  faults: list[int]) -> None:
+    """Decide the accounts of the units ``ids`` (of an estate pass) and hand their outbox and decision state
+    to the writer as one transaction."""
+    clock = time.monotonic()
+    arrears = [a for a in chunk if a.summary.overdue_fen > 0]
+    in_arrears.update(a.key for a in arrears)
+    result.accounts_in_arrears += len(arrears)
+    result.accounts_decided += len(chunk)
+    with transaction.atomic():
+        opened = _open_new_episodes_across(as_of, arrears)
+    clock = result.timed("episodes", clock)
+    rows, held_rows, broken, done, undone = [], [], [], [], []
+    staged: dict[int, int] = {}
+    pending: dict[int, list] = {}  # unit → [next decision date, accounts in arrears, project]
+    now = timezone.now()
+    for acc in chunk:
+        pid = acc.summary.project_id
+        ladder = ladder_of(ladders[pid], acc.segment)
+        rule = rules[pid]
+        out = decide(acc, ladder, as_of, rule) if ladder is not None else None
+        nxt = next_decision(acc, ladder, as_of, rule, out)
+        st = pending.setdefault(acc.unit_id, [None, 0, pid])
+        if nxt is not None and (st[0] is None or nxt < st[0]):
+            st[0] = nxt
+        st[1] += acc.summary.overdue_fen > 0
+        if out is None:
+            continue
+        if out.held:
+            result.held += 1
+            held_rows.append((pid, acc.unit_id, as_of, out.held[0], out.held[1][:200]))
+        broken.extend(out.broken_promises)
+        if acc.episode_id is not None:
+            if out.ladder_done and acc.ladder_done_on is None:
+                done.append(acc.episode_id)
+            elif not out.ladder_done and not out.held and acc.ladder_done_on is not None:
+                undone.append(acc.episode_id)
+        tz = zones[pid]
+        for d in out.decisions:
+            kind = cycles.kind_of(d.cycle)
+            rows.append({
+                "project_id": pid, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.pk,
+                "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
+                "episode_id": acc.episode_id if kind in cycles.EPISODE_KINDS else None,
+                "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
+                "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
+                "out_id": out_id_for(d.unit_id, d.step.pk, d.cycle), "overdue_fen": acc.summary.overdue_fen,
+                "periods": json.dumps(list(d.periods)), "last_error": d.superseded,
+                "assigned_to_id": assigner.user_for(d.step, d.unit_id, pid), "actor_label": actor_label,
+                "created_at": now})
+            if acc.episode_id is not None and acc.episode_opened != as_of and kind == cycles.Kind.STAGE:
+                staged[acc.episode_id] = max(d.step.order, staged.get(acc.episode_id, d.step.order))
+    # the decision state of every unit of the chunk: a full project's units as decided (their markers were
+    # taken as seen before reading), an incremental run's with the marker read, consumed with the decisions
+    # (a unit with nothing open any more has no next decision)
+    states, consumed = [], []
+    for u in ids:
+        nxt, owing, pid = pending.get(u, (None, 0, None))
+        if u in marked:
+            consumed.append((u, marked[u][0], nxt, owing, marked[u][1], as_of))
+        elif pid is not None:
+            seen_full.add(u)
+            states.append((u, pid, nxt, owing, 0, as_of))
+    clock = result.timed("decide", clock)
+    writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
+                          done, undone, staged, states, False, consumed))
+    _fault_point(faults)
+    result.timed("wait_writer", clock)
 
 
 def _accounts_across(as_of: dt.date, summaries: list[AccountSummary], kinds: dict[int, str], zones: dict[int, str],
-                     message_min_days: int) -> Iterator[Account]:
-    """``accounts_for`` of the units of ``summaries`` across projects: each input read once for them all."""
+                     message_min_days: int, result: RunResult | None = None) -> list[Account]:
+    """``accounts_for`` of the units of ``summaries`` across projects: each input read once for them all
+    (the time of each read added to ``result.phases``)."""
     ids = sorted({s.unit_id for s in summaries})
     if not ids:
-        return
-    flags = payer_flags(as_of, None, ids)
-    segments = segments_many(kinds, as_of, ids, flags)
-    episodes = _open_episodes(None, ids)
-    fired = _fired(None, as_of, ids)
-    holds = holds_by_unit(None, ids)
-    disputed = _disputed(None, ids)
-    declined = opted_out(ids)
-    last_messages = _last_messages(None, as_of, ids, message_min_days, zones)
-    written = _written_demands(None, as_of, ids)
-    prepaid_out = _prepaid_out(None, as_of, ids)
-    expiring = expiring_periods(None, as_of, ids)
+        return []
+    clock = time.monotonic()
+
+    def read(name: str, fn, *args):
+        nonlocal clock
+        out = fn(*args)
+        if result is not None:
+            clock = result.timed(f"read_{name}", clock)
+        return out
+
+    flags = read("flags", payer_flags, as_of, None, ids)
+    segments = read("segments", segments_many, kinds, as_of, ids, flags)
+    episodes = read("episodes", _open_episodes, None, ids)
+    fired = read("fired", _fired, None, as_of, ids)
+    holds = read("holds", holds_by_unit, None, ids)
+    disputed = read("disputed", _disputed, None, ids)
+    declined = read("opted_out", opted_out, ids)
+    last_messages = read("messages", _last_messages, None, as_of, ids, message_min_days, zones)
+    written = read("written", _written_demands, None, as_of, ids)
+    prepaid_out = read("prepaid_out", _prepaid_out, None, as_of, ids)
+    expiring = read("expiring", expiring_periods, None, as_of, ids)
     demanded_units = {u for u, _party in written.delivered}
-    periods = _open_periods(None, as_of, demanded_units)
-    yield from _assemble(summaries, segments, episodes, fired, holds, disputed, declined, last_messages, written,
-                         prepaid_out, expiring, demanded_units, periods)
+    periods = read("periods", _open_periods, None, as_of, demanded_units)
+    return list(_assemble(summaries, segments, episodes, fired, holds, disputed, declined, last_messages, written,
+                          prepaid_out, expiring, demanded_units, periods))
 
 
 def _open_new_episodes_across(as_of: dt.date, arrears: list[Account]) -> int:
@@ -1627,6 +1705,29 @@ def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broke
         if consumed:  # an estate pass: the units decided incrementally, beside the full projects' units
             write_state(consumed, consume=True)
     analyzer.grew(opened + created + held_new)
+
+
+class Reader:
+    """Reads the next block's inputs while this one is decided: on PostgreSQL outside a caller's transaction
+    (as ``Writer``), on a thread with its own connection — the database scans while Python decides; anywhere
+    else at once, inline. One read is in flight at a time; ``result()`` of what ``submit`` returns raises what
+    the read raised."""
+
+    def __init__(self, *, threaded: bool):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dunning-reader") if threaded else None
+
+    def submit(self, fn, *args) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        done: Future = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.submit(lambda: connection.close()).result()  # the reader thread's own connection
+            self.pool.shutdown()
+            self.pool = None
 
 
 class Writer:

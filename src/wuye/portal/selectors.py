@@ -146,7 +146,7 @@ def opted_out_unit_ids(unit_ids: Iterable[int] | None = None) -> set[int]:
     demand). Dunning reads this through ``settings.WUYE_CONTACT_PREFERENCES``."""
     qs = ContactPreference.objects.filter(opt_out_non_essential=True)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in=list(unit_ids))
+        qs = qs.filter(unit_id__in_ids=[int(u) for u in unit_ids])
     return set(qs.values_list("unit_id", flat=True))
 
 
