@@ -124,3 +124,64 @@ def test_tasks_close_and_action_detail_shows_evidence(client, alice, worked):
     text = client.get(f"/collection/outbox/{call.pk}/").content.decode()
     assert call.content_sha256 and call.content_sha256 in text and call.out_id in text
     assert "了解未缴原因" in text
+
+
+def _more_projects(alice, n: int, first: int = 0) -> None:
+    """``n`` more projects, each with two occupied units billed January 2026 and nobody paying."""
+    from decimal import Decimal
+
+    from wuye.billing.models import BillingPolicy
+    from wuye.billing.services import bill_generate, seed_default_fee_items
+    from wuye.estate.models import Building, Party, Project, Unit
+    from wuye.estate.services import occupancy_start
+
+    for i in range(first, first + n):
+        project = Project.objects.create(code=f"M{i}", name=f"多项目{i}", city="杭州")
+        building = Building.objects.create(project=project, code="1", name="1幢", floors=1)
+        for k in (1, 2):
+            unit = Unit.objects.create(project=project, building=building, floor=1, number=f"10{k}",
+                                       code=f"1-10{k}", property_type="low_rise", area=Decimal("90"), state="self")
+            owner = Party.objects.create(name=f"多{i}业主{k}", natural_key=f"m:{i}:{k}")
+            occupancy_start(actor=alice, unit=unit, party=owner, role="owner", start=D(2020, 1, 1))
+        BillingPolicy.objects.create(project=project, cycle_months=1, due_day=15)
+        seed_default_fee_items(project, effective_from=D(2020, 1, 1), price_per_m2=Decimal("2.00"))
+        bill_generate(actor=alice, project=project, period=D(2026, 1, 1))
+
+
+def _overview_queries(client) -> tuple[int, str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        r = client.get("/collection/")
+    assert r.status_code == 200
+    return len(captured), r.content.decode()
+
+
+def test_the_overview_reads_stored_figures_for_every_project_in_queries_that_do_not_grow(
+        client, alice, arrears_estate, monkeypatch, django_assert_max_num_queries):
+    """The overview lists every project as the last run left it — accounts in arrears, actions decided,
+    held — without dry-running any ladder, in as many queries for seven projects as for two."""
+    from wuye.dunning import views
+
+    _more_projects(alice, 1)
+    dunning_run(as_of=D(2026, 1, 19))
+    client.force_login(alice)
+    monkeypatch.setattr(views, "dunning_run", lambda **kw: pytest.fail("the overview dry-ran a ladder"))
+    few, _ = _overview_queries(client)
+    _more_projects(alice, 5, first=1)
+    dunning_run(as_of=D(2026, 1, 20))
+    with django_assert_max_num_queries(few):
+        many, text = _overview_queries(client)
+    assert many == few
+    figures = {f.project.code: f for f in client.get("/collection/").context["figures"]}
+    assert len(figures) == 7 and all(f.last_run_on == D(2026, 1, 20) for f in figures.values())
+    assert figures["M4"].in_arrears == 2  # both units of a new project owe January
+    assert figures[arrears_estate["project"].code].in_arrears == Action.objects.filter(
+        project=arrears_estate["project"]).values("unit").distinct().count()
+    assert sum(f.actions for f in figures.values()) == Action.objects.filter(decided_on=D(2026, 1, 20)).count()
+    assert 'data-testid="figures-M4"' in text and "多项目4" in text
+    # the preview of one project is still there, when asked for
+    monkeypatch.undo()
+    asked = client.get(f"/collection/?project={arrears_estate['project'].pk}&date=2026-01-26").content.decode()
+    assert "2026-01-26 将发生什么" in asked

@@ -55,6 +55,29 @@ SMALL_TARGETS_JS = """(min) => {
 }"""
 
 
+# Pages whose lists must show every column on a phone without scrolling sideways (cards, not a table that
+# scrolls inside itself): the column on the right — the project's 收费 link — was off-screen at 375 px.
+WHOLE_ON_PHONE = {"/estate/projects/", "/collection/"}
+
+# What scrolls sideways inside the page, or lies beyond its right edge: [text]
+SIDEWAYS_JS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('main *')) {
+    const s = getComputedStyle(el);
+    if ((s.overflowX === 'auto' || s.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1) {
+      out.push(`${el.tagName.toLowerCase()}.${el.className} 内部横向滚动 ${el.scrollWidth} > ${el.clientWidth}`);
+    }
+  }
+  for (const cell of document.querySelectorAll('main td, main th')) {
+    const r = cell.getBoundingClientRect();
+    if (r.width > 0 && r.right > window.innerWidth + 1) {
+      out.push(`“${(cell.innerText || '').trim().slice(0, 20)}”超出屏幕右缘 ${Math.round(r.right)}`);
+    }
+  }
+  return out;
+}"""
+
+
 @pytest.fixture
 def walk_estate(arrears_estate, bob_territory, alice, carol, dave, make_user, tmp_path, settings):
     """The test estate with something on every page: letters sent, tasks, a dispute with a work order, a visit
@@ -142,10 +165,14 @@ def _bob_id() -> int:
     return User.objects.get(username="bob").pk
 
 
-def _check(page, width: int, where: str, failures: list[str]) -> None:
+def _check(page, width: int, where: str, failures: list[str], path: str = "") -> None:
     sizes = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     if sizes[0] > sizes[1]:
         failures.append(f"{where}: 横向滚动 scrollWidth {sizes[0]} > clientWidth {sizes[1]}")
+    if width < 600 and path in WHOLE_ON_PHONE:
+        sideways = page.evaluate(SIDEWAYS_JS)
+        if sideways:
+            failures.append(f"{where}: 手机上有列看不到: {sideways[:6]}")
     if width < 600:
         small = page.evaluate(SMALL_TARGETS_JS, MIN_TARGET)
         if small:
@@ -175,7 +202,7 @@ def test_every_page_fits_the_screen_and_every_target_is_big_enough(browser, live
                 response = page.goto(live_server.url + path)
                 assert response is not None and response.status == 200, f"{user} {path}: {response and response.status}"
                 page.wait_for_load_state("load")
-                _check(page, width, f"{user} {path}", failures)
+                _check(page, width, f"{user} {path}", failures, path)
                 page.screenshot(path=str(shots / f"walk-{user}-{name}-{width}.png"), full_page=True)
                 visited += 1
         finally:

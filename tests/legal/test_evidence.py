@@ -234,3 +234,49 @@ def test_a_visit_photo_goes_into_the_pack_with_its_hash(demo_case, carol, bob_te
     assert len(names) == 1 and hashlib.sha256(zf.read(names[0])).hexdigest() == shot.sha256
     manifest = json.loads(zf.read("manifest.json"))
     assert any(f["path"] == names[0] and f["sha256"] == shot.sha256 for f in manifest["files"])
+
+
+def _pdf_text(pack, tmp_path) -> str:
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    path = tmp_path / "p.pdf"
+    path.write_bytes(pack.pdf.read())
+    text = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return "".join(text.split())  # long lines wrap inside the table cells
+
+
+@pytest.mark.parametrize("damage", [b"this is not a picture at all", jpeg_bytes()[:200]], ids=["not-image", "truncated"])
+def test_a_damaged_evidence_picture_is_listed_with_its_hash_and_the_pack_is_still_built(
+        demo_case, carol, bob_territory, tmp_path, damage):
+    """A stored visit photo and a stored delivery proof whose files are damaged after upload (disk fault, a
+    restore gone wrong): the pack is built, each is listed with its recorded hash and a note that it could not
+    be shown, and the damaged file itself is in the ZIP with the hash of what is stored."""
+    from wuye.casework.services import visit_record
+    from wuye.legal.models import DeliveryProof
+
+    unit = demo_case.lines.first().unit
+    attempt = visit_record(actor=bob_territory, unit=unit, outcome="notice_left", note="催缴通知塞入门缝",
+                           photo=upload(png_bytes(), "door.png"))
+    shot = attempt.photos.get()
+    proof = DeliveryProof.objects.get()
+    for stored in (shot.file, proof.file):
+        with open(stored.path, "wb") as f:
+            f.write(damage)
+
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+
+    zdata = pack.zip.read()
+    zf = zipfile.ZipFile(io.BytesIO(zdata))
+    manifest = json.loads(zf.read("manifest.json"))
+    for folder in ("visits/", "proofs/"):
+        names = [n for n in zf.namelist() if n.startswith(folder)]
+        assert len(names) == 1 and zf.read(names[0]) == damage
+        assert any(f["path"] == names[0] and f["sha256"] == hashlib.sha256(damage).hexdigest()
+                   for f in manifest["files"])
+    assert verify_pack(zdata) == []
+    text = _pdf_text(pack, tmp_path)
+    assert text.count("【无法显示】") == 2
+    assert shot.sha256 in text and proof.sha256 in text
+    assert hashlib.sha256(damage).hexdigest() in text  # what is stored now differs from what was uploaded

@@ -14,6 +14,7 @@ from wuye.banking.models import (
     StatementLine,
 )
 from wuye.estate.models import Occupancy, Unit
+from wuye.estate.selectors import name_search_q
 
 
 def accounts_visible(user) -> QuerySet[BankAccount]:
@@ -37,7 +38,8 @@ def units_search(project_ids, text: str, limit: int = 20) -> list[dict]:
     text = (text or "").strip()
     if not text:
         return []
-    owners = Occupancy.objects.filter(party__name__icontains=text, end__isnull=True).values("unit_id")
+    owners = Occupancy.objects.filter(name_search_q(text, "party__name"), end__isnull=True,
+                                      unit__project_id__in=list(project_ids)).values("unit_id")
     units = (Unit.objects.filter(project_id__in=list(project_ids))
              .filter(Q(code__icontains=text) | Q(pk__in=owners)).order_by("code")[:limit])
     names: dict[int, list[str]] = {}

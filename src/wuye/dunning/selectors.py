@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from wuye.accounts.models import User
 from wuye.accounts.selectors import unit_scope_q
 from wuye.dunning import calendar as workcal
-from wuye.dunning.choices import AccountClass, Segment
+from wuye.dunning.choices import AccountClass, ActionStatus, Segment
 from wuye.dunning.engine import (
     Outcome,
     Rules,
@@ -21,9 +21,9 @@ from wuye.dunning.engine import (
     segments_for,
     working_day,
 )
-from wuye.dunning.models import Action, Hold, Task
+from wuye.dunning.models import Action, Episode, HeldAccount, Hold, ProjectDecisionState, Run, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
-from wuye.estate.models import ContactPoint, Party, Unit
+from wuye.estate.models import ContactPoint, Party, Project, Unit
 from wuye.estate.selectors import liable_party
 
 
@@ -113,3 +113,58 @@ def tasks_visible(user: User) -> QuerySet[Task]:
     if user.territory_bound:
         qs = qs.filter(Q(assigned_to=user) | Q(assigned_to__isnull=True))
     return qs
+
+
+@dataclass
+class ProjectFigures:
+    """A project's collection as the last daily run left it (stored figures, nothing re-decided)."""
+
+    project: Project
+    last_run_on: dt.date | None  # the business date of the last run that covered the project
+    in_arrears: int  # accounts in arrears now: open 欠费周期 (one per unit and debtor)
+    actions: int  # actions the last run decided
+    waiting: int  # of those, not sent yet (pending or being sent)
+    held: int  # accounts the last run held (promise, dispute, plan …)
+
+
+def project_figures(user: User, projects: list[Project]) -> list[ProjectFigures]:
+    """The collection overview's figures for every project in ``projects``, read from what the daily runs
+    stored (their 暂停记录, the open 欠费周期 and the actions of the last run date), within ``user``'s scope.
+    Five grouped queries whatever the number of projects; no dry run (decision 101)."""
+    ids = [p.pk for p in projects]
+    if not ids:
+        return []
+    scope = unit_scope_q(user, "unit__")
+    last: dict[int, dt.date] = {pid: on for pid, on in ProjectDecisionState.objects.filter(
+        project_id__in=ids, last_on__isnull=False).values_list("project_id", "last_on")}
+    # runs recorded without the incremental state (and whole-estate runs, which name no project)
+    runs = dict(Run.objects.filter(Q(project_id__in=ids) | Q(project__isnull=True)).values("project_id")
+                .annotate(on=Max("run_date")).values_list("project_id", "on"))
+    everywhere = runs.pop(None, None)
+    for pid in ids:
+        known = [d for d in (last.get(pid), runs.get(pid), everywhere) if d is not None]
+        if known:
+            last[pid] = max(known)
+    arrears = dict(Episode.objects.filter(scope, project_id__in=ids, closed_on__isnull=True).values("project_id")
+                   .annotate(n=Count("pk")).values_list("project_id", "n"))
+    days = sorted(set(last.values()))
+    acted: dict[tuple[int, dt.date], tuple[int, int]] = {}
+    held: dict[tuple[int, dt.date], int] = {}
+    if days:
+        waiting = Q(status__in=[ActionStatus.PENDING, ActionStatus.SENDING])
+        for pid, on, n, w in (Action.objects.filter(scope, project_id__in=ids, decided_on__in=days)
+                              .values("project_id", "decided_on")
+                              .annotate(n=Count("pk"), w=Count("pk", filter=waiting))
+                              .values_list("project_id", "decided_on", "n", "w")):
+            acted[(pid, on)] = (n, w)
+        for pid, on, n in (HeldAccount.objects.filter(scope, project_id__in=ids, run_date__in=days)
+                           .values("project_id", "run_date").annotate(n=Count("pk"))
+                           .values_list("project_id", "run_date", "n")):
+            held[(pid, on)] = n
+    out = []
+    for p in projects:
+        on = last.get(p.pk)
+        n, w = acted.get((p.pk, on), (0, 0))
+        out.append(ProjectFigures(project=p, last_run_on=on, in_arrears=arrears.get(p.pk, 0), actions=n,
+                                  waiting=w, held=held.get((p.pk, on), 0)))
+    return out

@@ -34,7 +34,7 @@ from wuye.dunning.models import (
     Run,
     Step,
 )
-from wuye.dunning.selectors import actions_visible, collection_state, tasks_visible
+from wuye.dunning.selectors import actions_visible, collection_state, project_figures, tasks_visible
 from wuye.estate.models import Unit
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
@@ -53,15 +53,18 @@ def _calendar_alert(today: dt.date) -> str:
 
 @login_required
 def overview(request):
-    """Today's outbox by status, recent runs, and what would happen tomorrow (per project, with reasons)."""
-    projects = projects_visible(request.user).order_by("code")
+    """Today's outbox by status, recent runs, every project as the last run left it (stored figures: a few
+    grouped queries for any number of projects), and — only when asked for one project — what would happen
+    on a given day (a dry run of that project's ladder, decision 101)."""
+    projects = list(projects_visible(request.user).order_by("code"))
     today = timezone.localdate()
     project_id = id_param(request.GET, "project")
-    project = (projects.filter(pk=project_id).first() if project_id else None) or projects.first()
+    wanted = "project" in request.GET or "date" in request.GET
+    project = next((p for p in projects if p.pk == project_id), None) or (projects[0] if projects else None)
     day = date_param(request.GET, "date", today + dt.timedelta(days=1))
     rows, total = [], 0
     preview = None
-    if project is not None:
+    if project is not None and wanted:
         scope = (list(units_visible(request.user).filter(project=project).values_list("pk", flat=True))
                  if request.user.territory_bound else None)
         preview = dunning_run(as_of=day, project=project, dry_run=True, unit_ids=scope)
@@ -80,6 +83,7 @@ def overview(request):
     runs = Run.objects.filter(Q(project__in=projects) | Q(project__isnull=True)).order_by("-started_at")[:10]
     return render(request, "dunning/overview.html", {
         "projects": projects, "project": project, "day": day, "rows": rows, "total": total, "preview": preview,
+        "previewed": project is not None and wanted, "figures": project_figures(request.user, projects),
         "counts": [(s.label, counts.get(s.value, 0)) for s in ActionStatus], "runs": runs,
         "alert": _calendar_alert(today)})
 

@@ -47,15 +47,47 @@ def units_visible(user: User) -> QuerySet[Unit]:
     )
 
 
-def unit_search_q(text: str) -> Q:
-    """Search by unit code/number, owner or tenant name, or a phone number (exact digits or tail)."""
+# trigrams need three characters: a shorter fragment anywhere in a name can only be found by reading every name
+NAME_FRAGMENT_MIN = 3
+
+
+def name_search_q(text: str, field: str = "name") -> Q:
+    """A name search an index serves on PostgreSQL (decision 100): three characters or more anywhere in the name
+    (the trigram index, decision 74); one or two characters at the start of the name — a surname (张, 欧阳) or a
+    whole two-character name (王芳) — read through the name's btree index, where ``LIKE '%张%'`` would read
+    every party of the estate."""
+    text = text.strip()
+    if len(text) >= NAME_FRAGMENT_MIN:
+        return Q(**{f"{field}__contains": text})
+    return Q(**{f"{field}__startswith": text})
+
+
+def phone_tail(text: str) -> str:
+    """The digits to look for at the end of phone numbers: only for four digits or more, typed alone."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if len(digits) >= 4 and len(digits) == len(text.strip()) else ""
+
+
+def party_search_q(text: str) -> Q:
+    """Parties by name (see ``name_search_q``) or by the last digits of a phone number."""
     text = text.strip()
     if not text:
         return Q()
-    people = Occupancy.objects.filter(current_occupancy_q(), unit=OuterRef("pk"), party__name__contains=text)
+    q = name_search_q(text)
+    if digits := phone_tail(text):
+        q |= Q(pk__in=ContactPoint.objects.filter(value__endswith=digits).values("party_id"))
+    return q
+
+
+def unit_search_q(text: str) -> Q:
+    """Search by unit code/number, owner or tenant name (see ``name_search_q``), or a phone number (exact
+    digits or tail)."""
+    text = text.strip()
+    if not text:
+        return Q()
+    people = Occupancy.objects.filter(name_search_q(text, "party__name"), current_occupancy_q(), unit=OuterRef("pk"))
     q = Q(code__icontains=text) | Q(number__icontains=text) | Exists(people)
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) >= 4 and len(digits) == len(text):
+    if digits := phone_tail(text):
         phones = ContactPoint.objects.filter(
             kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE], value__endswith=digits
         ).values("party_id")

@@ -31,6 +31,7 @@ from wuye.estate.selectors import (
     contacts_visible,
     import_jobs_visible,
     parties_visible,
+    party_search_q,
     projects_visible,
     unit_visible_or_404,
     units_visible,
@@ -126,7 +127,7 @@ def party_list(request):
     qs = parties_visible(request.user).annotate(unit_count=Count("occupancies", filter=Q(occupancies__end__isnull=True)))
     text = request.GET.get("q", "").strip()
     if text:
-        qs = qs.filter(Q(name__contains=text) | Q(contacts__value__endswith=text)).distinct()
+        qs = qs.filter(party_search_q(text))
     kind = request.GET.get("kind", "")
     if kind:
         qs = qs.filter(kind=kind)

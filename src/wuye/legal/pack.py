@@ -108,6 +108,25 @@ class Builder:
         table.setStyle([("FONTSIZE", (0, 0), (-1, -1), 8)])
         return table
 
+    def picture(self, data: bytes, recorded_sha256: str, name: str) -> list:
+        """A stored evidence picture drawn into the pack, or — when the stored file is missing, damaged or not a
+        picture — a note saying so beside its recorded hash. The file itself goes into the ZIP either way (the
+        manifest holds the hash of what is stored), so a damaged file never stops the pack from being built."""
+        from reportlab.lib.units import mm
+        from reportlab.platypus import Image
+
+        size = _picture_size(data)
+        if size is None:
+            actual = hashlib.sha256(data).hexdigest()
+            why = ("存储中找不到该文件或文件为空" if not data else
+                   "文件已损坏或不是可识别的图片，其内容与上传时登记的摘要一致" if actual == recorded_sha256 else
+                   f"文件已损坏或不是可识别的图片，现存文件的 SHA-256 {actual} 与上传时登记的不一致")
+            return [self.p(f"【无法显示】文件 {name} 未能在本 PDF 中呈现：{why}（登记的 SHA-256 {recorded_sha256}）。"
+                           "现存文件已按原样收入证据包 ZIP，可据清单核对。", "small")]
+        w, h = size
+        scale = min(170 * mm / w, 110 * mm / h, 1)
+        return [Image(io.BytesIO(data), width=w * scale, height=h * scale)]
+
     # -- exhibits
     def exhibits(self) -> list[Exhibit]:
         return [self.fee_basis(), self.ownership(), self.statement(), self.clocks(), self.demands(),
@@ -204,24 +223,16 @@ class Builder:
         if len(rows) == 1:
             rows.append(["—", "", "", "尚无已发出的书面催缴", ""])
         ex.story.append(self.table(rows, [18, 22, 34, 62, 38]))
-        from reportlab.lib.units import mm
-        from reportlab.platypus import Image
-
         for a in actions:
             for pr in proofs.get(a.pk, []):
-                data = pr.file.read() if pr.file else b""
-                pr.file.close()
+                data = _stored(pr.file)
                 name = f"proofs/{pr.pk}-{pr.sha256[:12]}{_ext(pr.content_type)}"
                 ex.files.append((name, data))
                 ex.story.append(self.p(
                     f"送达凭证 #{pr.pk}（催缴 #{a.pk}）：{pr.get_kind_display()} {pr.tracking_no}　签收人 {pr.signed_by}"
                     f"（{pr.signer_relation}）{pr.signed_on or ''}　SHA-256 {pr.sha256}　文件 {name}", "small"))
-                if pr.content_type.startswith("image/") and data:
-                    from reportlab.lib.utils import ImageReader
-
-                    w, h = ImageReader(io.BytesIO(data)).getSize()
-                    scale = min(170 * mm / w, 110 * mm / h, 1)
-                    ex.story.append(Image(io.BytesIO(data), width=w * scale, height=h * scale))
+                if pr.content_type.startswith("image/"):
+                    ex.story += self.picture(data, pr.sha256, name)
         return ex
 
     def contacts(self) -> Exhibit:
@@ -242,25 +253,17 @@ class Builder:
 
     def _visit_photos(self, ex: Exhibit) -> None:
         """Photos taken at visits (a notice posted or slipped under the door), each with its hash and file."""
-        from reportlab.lib.units import mm
-        from reportlab.lib.utils import ImageReader
-        from reportlab.platypus import Image
-
         from wuye.casework.models import VisitPhoto
 
         for shot in (VisitPhoto.objects.filter(unit_id__in=self.unit_ids, contact__on__gte=self.since)
                      .select_related("contact", "uploaded_by").order_by("uploaded_at", "pk")):
-            data = shot.file.read() if shot.file else b""
-            shot.file.close()
+            data = _stored(shot.file)
             name = f"visits/{shot.pk}-{shot.sha256[:12]}{_ext(shot.content_type)}"
             ex.files.append((name, data))
             ex.story.append(self.p(
                 f"上门照片 #{shot.pk}（联系记录 #{shot.contact_id} {shot.contact.get_outcome_display()}）："
                 f"{_local(shot.uploaded_at)} {shot.uploaded_by}　SHA-256 {shot.sha256}　文件 {name}", "small"))
-            if data:
-                w, h = ImageReader(io.BytesIO(data)).getSize()
-                scale = min(170 * mm / w, 110 * mm / h, 1)
-                ex.story.append(Image(io.BytesIO(data), width=w * scale, height=h * scale))
+            ex.story += self.picture(data, shot.sha256, name)
 
     def promises(self) -> Exhibit:
         ex = Exhibit("承诺缴费与失约", "债务人承诺缴费（同意履行）及是否兑现")
@@ -388,6 +391,37 @@ class _FormCell:
                 self.canv.doForm(name)
 
         return FormCell()
+
+
+def _stored(field) -> bytes:
+    """The bytes of a stored file; empty when there is none or storage no longer has it (the pack says so)."""
+    if not field:
+        return b""
+    try:
+        with field.open("rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _picture_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a picture that decodes completely (so drawing it cannot fail half-way through the
+    PDF); None for an empty, truncated, oversized or unrecognisable file."""
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    from wuye.common.images import MAX_PIXELS
+
+    if not data:
+        return None
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                return None
+            img.load()
+            return img.width, img.height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+        return None
 
 
 def _ext(content_type: str) -> str:
