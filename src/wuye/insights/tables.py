@@ -65,8 +65,14 @@ def _cell(i: int, cell, link: str | None) -> str:
 
 
 def _drill(month: sel.Month, **params) -> str:
-    """A figure's drill-down: a closed month lists the units its snapshot was made of (``period``)."""
-    return drill_url(period=f"{month.period:%Y-%m}" if month.source == "close" else None, **params)
+    """A figure's drill-down: a month with a stored snapshot (closed, or the provisional one of the month in
+    progress) lists the units it was made of (``period``)."""
+    return drill_url(period=f"{month.period:%Y-%m}" if month.source in ("close", "live") else None, **params)
+
+
+def month_drill(month: sel.Month) -> str:
+    """The list of every unit behind the month's figures."""
+    return _drill(month)
 
 
 def drill_url(**params) -> str:
