@@ -127,6 +127,51 @@ class MonthFigure(models.Model):
         return f"{self.period:%Y-%m} {self.get_kind_display()} {self.project_id}/{self.building_id}"
 
 
+class MonthRollup(models.Model):
+    """月度指标汇总 — ``MonthFigure`` rows with their buildings folded: one month's figures per project ×
+    collector × fee item (fee item empty: all items), for each kind and revision the figures have, written with
+    them. The manager's home page and the trend read these (hundreds of rows a month, not tens of thousands)."""
+
+    period = models.DateField("月份")
+    kind = models.CharField("类型", max_length=10, choices=FigureKind.choices)
+    revision = models.PositiveIntegerField("调整序号", default=0)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="收费员", null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+", db_index=False)
+    fee_item = models.ForeignKey("billing.FeeItem", verbose_name="收费项目", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+", db_index=False)
+    billed_fen = models.BigIntegerField("当期应收", default=0)
+    collected_fen = models.BigIntegerField("当期实收", default=0)
+    relieved_fen = models.BigIntegerField("当期减免", default=0)
+    units_billed = models.IntegerField("应收户数", default=0)
+    units_settled = models.IntegerField("结清户数", default=0)
+    old_start_fen = models.BigIntegerField("月初陈欠", default=0)
+    old_collected_fen = models.BigIntegerField("清欠实收", default=0)
+    old_relieved_fen = models.BigIntegerField("陈欠减免", default=0)
+    current_open_fen = models.BigIntegerField("月末当期欠费", default=0)
+    old_open_fen = models.BigIntegerField("月末陈欠", default=0)
+    age_30_fen = models.BigIntegerField("逾期 1–30 天", default=0)
+    age_90_fen = models.BigIntegerField("逾期 31–90 天", default=0)
+    age_180_fen = models.BigIntegerField("逾期 91–180 天", default=0)
+    age_365_fen = models.BigIntegerField("逾期 181–365 天", default=0)
+    age_2y_fen = models.BigIntegerField("逾期 1–2 年", default=0)
+    age_3y_fen = models.BigIntegerField("逾期 2–3 年", default=0)
+    age_over_3y_fen = models.BigIntegerField("逾期 3 年以上", default=0)
+    prepaid_fen = models.BigIntegerField("月末预存余额", default=0)
+    waived_fen = models.BigIntegerField("本月减免", default=0)
+    written_off_fen = models.BigIntegerField("本月核销", default=0)
+    discount_fen = models.BigIntegerField("本月预缴优惠", default=0)
+
+    class Meta:
+        verbose_name = "月度指标汇总"
+        verbose_name_plural = "月度指标汇总"
+        indexes = [models.Index(fields=["period", "kind", "project"], name="monthrollup_by_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.get_kind_display()} {self.project_id}"
+
+
 class ExpenseCategory(models.TextChoices):
     STAFF = "staff", "人员费用"
     CLEANING = "cleaning", "保洁"

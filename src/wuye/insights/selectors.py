@@ -16,7 +16,7 @@ from wuye.accounts.models import Territory, User
 from wuye.accounts.selectors import project_scope_q, unit_scope_q
 from wuye.estate.models import Project
 from wuye.insights.metrics import AGE_BOUNDS, Window, add_months, month_start, rows
-from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, Target
+from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, MonthRollup, Target
 
 DIMENSIONS = {"company": (), "project": ("project_id",), "building": ("project_id", "building_id"),
               "collector": ("collector_id",), "fee_item": ("project_id", "fee_item_id")}
@@ -85,6 +85,7 @@ class Month:
     as_of: dt.datetime | None
     rows: list[dict] | None = None  # computed months: dimension ids, measures, kind
     qs: QuerySet | None = None      # stored months: their MonthFigure rows (grouped in the database)
+    rqs: QuerySet | None = None     # … and their MonthRollup rows (every dimension but buildings)
     cache: dict = field(default_factory=dict)
 
     @property
@@ -124,7 +125,7 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, 
     cols = ("project_id", "building_id", "collector_id", "fee_item_id", "kind", *MEASURES)
     closing = MonthClose.objects.filter(period=period).first()
     if closing is not None:
-        qs = MonthFigure.objects.filter(period=period, kind__in=[FigureKind.CLOSE, FigureKind.ADJUST])
+        kinds = [FigureKind.CLOSE, FigureKind.ADJUST]
         source, as_of = "close", closing.rechecked_at or closing.closed_at
     elif period == month_start(today):
         as_of = provisional_at(period)
@@ -134,7 +135,7 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, 
                 return Month(period, "missing", None, rows=[])
             live_refresh(today=today)
             as_of = provisional_at(period)
-        qs = MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE)
+        kinds = [FigureKind.LIVE]
         source = "live"
     elif not compute:
         return Month(period, "unclosed", None, rows=[])
@@ -143,9 +144,11 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, 
         data = [dict(zip(cols, (*k, "computed", *(v[m] for m in MEASURES)), strict=True))
                 for k, v in found.items() if ids is None or k[0] in ids]
         return Month(period, "computed", timezone.now(), rows=data)
+    qs = MonthFigure.objects.filter(period=period, kind__in=kinds)
+    rqs = MonthRollup.objects.filter(period=period, kind__in=kinds)
     if ids is not None:
-        qs = qs.filter(project_id__in=ids)
-    return Month(period, source, as_of, qs=qs)
+        qs, rqs = qs.filter(project_id__in=ids), rqs.filter(project_id__in=ids)
+    return Month(period, source, as_of, qs=qs, rqs=rqs)
 
 
 def rollup(month: Month, by: str) -> list[Figures]:
@@ -168,13 +171,22 @@ def top_by_arrears(month: Month, by: str, limit: int) -> list[Figures]:
 
 def _rollup_stored(month: Month, by: str, limit: int | None = None) -> list[Figures]:
     dims = DIMENSIONS[by]
-    qs = month.qs.filter(fee_item__isnull=by != "fee_item").order_by()
+    source = month.qs if "building_id" in dims else month.rqs
+    qs = source.filter(fee_item__isnull=by != "fee_item").order_by()
     sums = {f"sum__{m}": Sum(m) for m in MEASURES}
     if month.source == "close":
         sums |= {f"adj__{m}": Sum(Case(When(kind=FigureKind.ADJUST, then=F(m)), default=0)) for m in MEASURES}
     if limit:
-        grouped = qs.values(*dims).annotate(**sums, arrears=Sum(F("current_open_fen") + F("old_open_fen")))
-        groups = list(grouped.filter(arrears__gt=0).order_by("-arrears", *dims)[:limit])
+        # the groups owing most first, on their arrears alone; then every figure of those few
+        top = list(qs.values(*dims).annotate(arrears=Sum(F("current_open_fen") + F("old_open_fen")))
+                   .filter(arrears__gt=0).order_by("-arrears", *dims)[:limit])
+        if not top:
+            return []
+        chosen = Q()
+        for t in top:
+            chosen |= Q(**{d: t[d] for d in dims})
+        found = {tuple(g[d] for d in dims): g for g in qs.filter(chosen).values(*dims).annotate(**sums)}
+        groups = [found[tuple(t[d] for d in dims)] for t in top]
     else:
         groups = list(qs.values(*dims).annotate(**sums)) if dims else [qs.aggregate(**sums)]
     out = []
@@ -229,7 +241,7 @@ def trend(*, user: User, today: dt.date | None = None, months: int = 24) -> list
     first = add_months(current, -(months - 1))
     ids = project_ids(user)
     closed = set(MonthClose.objects.filter(period__gte=first).values_list("period", flat=True))
-    qs = MonthFigure.objects.filter(period__gte=first, fee_item__isnull=True).filter(
+    qs = MonthRollup.objects.filter(period__gte=first, fee_item__isnull=True).filter(
         Q(kind__in=[FigureKind.CLOSE, FigureKind.ADJUST], period__in=closed)
         | Q(kind=FigureKind.LIVE, period=current))
     if ids is not None:

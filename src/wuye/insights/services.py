@@ -22,6 +22,7 @@ from wuye.insights.models import (
     FigureKind,
     MonthClose,
     MonthFigure,
+    MonthRollup,
     RiskModel,
     RiskScore,
     Target,
@@ -35,11 +36,29 @@ FIGURE_COLUMNS = ("period", "kind", "revision", "recorded_at", "project_id", "bu
 
 
 def _write(period: dt.date, kind: str, revision: int, found: dict, now: dt.datetime) -> int:
+    """Write figure rows of one kind and revision, and their roll-up by project × collector × fee item."""
     data = [(period, kind, revision, now, p, b, c, item, *(values[m] for m in MEASURES))
             for (p, b, c, item), values in found.items()]
     if data:
         insert_rows(MonthFigure, FIGURE_COLUMNS, data)
+        rollup_write(period, kind, revision)
     return len(data)
+
+
+def rollup_write(period: dt.date, kind: str, revision: int) -> int:
+    """``MonthRollup`` rows of the figures of (period, kind, revision): one grouped INSERT … SELECT."""
+    from django.db import connection
+
+    sums = ", ".join(f"SUM({m})" for m in MEASURES)
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            INSERT INTO {MonthRollup._meta.db_table} (period, kind, revision, project_id, collector_id, fee_item_id,
+                                                      {", ".join(MEASURES)})
+            SELECT period, kind, revision, project_id, collector_id, fee_item_id, {sums}
+            FROM {MonthFigure._meta.db_table} WHERE period = %s AND kind = %s AND revision = %s
+            GROUP BY period, kind, revision, project_id, collector_id, fee_item_id
+        """, [connection.ops.adapt_datefield_value(period), kind, revision])
+        return cur.rowcount
 
 
 def _recorded(period: dt.date) -> dict:
@@ -82,6 +101,7 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
         if closing is None:
             # a provisional snapshot of this month, taken while it ran, gives way to the close
             MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
+            MonthRollup.objects.filter(period=period, kind=FigureKind.LIVE).delete()
             UnitFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
             written = _write(period, FigureKind.CLOSE, 0, found, now)
             snap.units_insert(period, FigureKind.CLOSE, 0)
@@ -126,6 +146,7 @@ def live_refresh(*, today: dt.date | None = None) -> int:
         found = snap.rows()
         snap.units()
         MonthFigure.objects.filter(kind=FigureKind.LIVE).delete()
+        MonthRollup.objects.filter(kind=FigureKind.LIVE).delete()
         UnitFigure.objects.filter(kind=FigureKind.LIVE).delete()
         # drill-down rows of months neither closed nor in progress are a provisional snapshot's leftovers
         UnitTotal.objects.exclude(period__in=closed).exclude(period=period).delete()

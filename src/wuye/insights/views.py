@@ -41,6 +41,9 @@ def _int(request, name: str) -> int | None:
     return id_param(request.GET, name)
 
 
+HOME_ROWS = 30  # projects and fee items on the home page (those billing most); every table's export has all
+
+
 def dashboard_context(request, period: dt.date) -> dict:
     user = request.user
     month = selectors.month_figures(period, user=user)
@@ -50,10 +53,10 @@ def dashboard_context(request, period: dt.date) -> dict:
     company = selectors.total(month)
     points = selectors.trend(user=user)
     built = {
-        "projects": tables.projects(month, goals),
+        "projects": tables.projects(month, goals, limit=HOME_ROWS),
         "buildings": tables.buildings(month),
         "collectors": tables.collectors(month),
-        "fee_items": tables.fee_items(month),
+        "fee_items": tables.fee_items(month, limit=HOME_ROWS),
         "ageing": tables.ageing(month),
         "trend": tables.trend(points),
         "incentives": tables.incentives(collector_incentives(month, project_ids=ids)),
@@ -105,6 +108,10 @@ def home(request):
     return render(request, "insights/home.html", dashboard_context(request, period))
 
 
+UNITS_PAGE = 50         # units a page
+UNITS_COUNT_CAP = 1000  # counted up to this; beyond, "1,000+"
+
+
 @login_required
 def units(request):
     """The units behind a figure: a month's snapshot (closed, or the provisional one of the month in progress) or
@@ -115,11 +122,11 @@ def units(request):
     bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
     drill = _drill(request)
     if drill.state == "unclosed":
-        page = selectors.Page([], 1, 50, False, 0, False)
+        page = selectors.Page([], 1, UNITS_PAGE, False, 0, False)
     else:
         qs = selectors.units_in_arrears(user=request.user, bucket=bucket,
                                         period=drill.period if drill.stored else None, **filters)
-        page = selectors.page_of(qs, request.GET.get("page"))
+        page = selectors.page_of(qs, request.GET.get("page"), size=UNITS_PAGE, cap=UNITS_COUNT_CAP)
     table = tables.units(page.rows)
     described = []
     if filters["project"]:
