@@ -66,8 +66,13 @@ def test_the_snapshot_gives_the_reference_figures_on_a_varied_ledger(alice, bob,
     from wuye.accounts.models import Territory
     from wuye.billing.choices import AdjustmentKind, FeeKind, PaymentMethod, Pricing
     from wuye.billing.models import Bill, BillingPolicy, FeeItem, Rate
-    from wuye.billing.services import adjustment_decide, adjustment_request, bill_generate, payment_record
-    from wuye.billing.services import payment_reverse
+    from wuye.billing.services import (
+        adjustment_decide,
+        adjustment_request,
+        bill_generate,
+        payment_record,
+        payment_reverse,
+    )
     from wuye.estate.choices import OccupantRole, PartyKind, PropertyType
     from wuye.estate.models import Building, Party, Project, Unit
     from wuye.estate.services import occupancy_start
@@ -110,7 +115,7 @@ def test_the_snapshot_gives_the_reference_figures_on_a_varied_ledger(alice, bob,
                                      else None)
             if adj.status != "approved":
                 adjustment_decide(actor=make_user(f"m{bill.pk}", Role.MANAGER), adjustment=adj, approve=True)
-            Bill.objects.filter(pk=bill.pk)  # decided now: after every month-end, like a late entry
+    # approved now, after every month-end: like a late entry for each month compared
     for p in rng.sample(payments, 4):
         payment_reverse(actor=alice, payment=p, reason="退票")
     for m in (1, 2, 3, 4):
