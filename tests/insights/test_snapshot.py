@@ -115,7 +115,7 @@ def test_the_snapshot_gives_the_reference_figures_on_a_varied_ledger(alice, bob,
                                      else None)
             if adj.status != "approved":
                 adjustment_decide(actor=make_user(f"m{bill.pk}", Role.MANAGER), adjustment=adj, approve=True)
-    # approved now, after every month-end: like a late entry for each month compared
+    # waivers above were approved now and these reversals happen now: late entries for every month compared
     for p in rng.sample(payments, 4):
         payment_reverse(actor=alice, payment=p, reason="退票")
     for m in (1, 2, 3, 4):
