@@ -86,6 +86,7 @@ class Month:
     rows: list[dict] | None = None  # computed months: dimension ids, measures, kind
     qs: QuerySet | None = None      # stored months: their MonthFigure rows (grouped in the database)
     rqs: QuerySet | None = None     # … and their MonthRollup rows (every dimension but buildings)
+    revisions: int = 0              # closed months: how many rechecks wrote adjustment rows
     cache: dict = field(default_factory=dict)
 
     @property
@@ -148,7 +149,7 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, 
     rqs = MonthRollup.objects.filter(period=period, kind__in=kinds)
     if ids is not None:
         qs, rqs = qs.filter(project_id__in=ids), rqs.filter(project_id__in=ids)
-    return Month(period, source, as_of, qs=qs, rqs=rqs)
+    return Month(period, source, as_of, qs=qs, rqs=rqs, revisions=closing.revisions if closing else 0)
 
 
 def rollup(month: Month, by: str) -> list[Figures]:
@@ -174,7 +175,7 @@ def _rollup_stored(month: Month, by: str, limit: int | None = None) -> list[Figu
     source = month.qs if "building_id" in dims else month.rqs
     qs = source.filter(fee_item__isnull=by != "fee_item").order_by()
     sums = {f"sum__{m}": Sum(m) for m in MEASURES}
-    if month.source == "close":
+    if month.source == "close" and month.revisions:
         sums |= {f"adj__{m}": Sum(Case(When(kind=FigureKind.ADJUST, then=F(m)), default=0)) for m in MEASURES}
     if limit:
         # the groups owing most first, on their arrears alone; then every figure of those few
