@@ -11,6 +11,7 @@ that already has its history (a copy of the 1M-unit base), as the issue's accept
 1. ``wuye close_month --period P`` (the first close), wall time;
 2. the same again with nothing new (a recheck that writes nothing);
 3. ``wuye close_month --period <this month> --provisional`` (what the hourly job writes);
+   then a payment dated inside P is recorded and P rechecked (adjustment rows, totals rebuilt);
 4. server time through Django's test client (median of 5 after one warm-up) of the home page for P (closed),
    for this month (provisional snapshot) and for the month before P (not closed: says so, computes nothing),
    and of drill-down lists: all units of P page 1 and page 2, one ageing bucket, the building owing most, this
@@ -100,6 +101,21 @@ def main() -> None:
         start_load = load()
         seconds, _ = timed(lambda argv=argv: call_command("close_month", *argv))
         print(f"{label}: {seconds:.1f} s (load {start_load} → {load()})", flush=True)
+    # a payment dated inside the closed month, recorded now: the recheck writes adjustment rows and rebuilds totals
+    from django.db.models import F
+
+    from wuye.billing.choices import PaymentMethod
+    from wuye.billing.models import Bill
+    from wuye.billing.services import payment_record
+
+    bill = (Bill.objects.filter(is_void=False, late_fee_of__isnull=True, settled_fen__lt=F("amount_fen"),
+                                period_start__lt=period).order_by("id").first())
+    paid_at = dt.datetime.combine(period + dt.timedelta(days=20), dt.time(10), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    payment_record(actor=None, actor_label="bench:late", unit=bill.unit, amount_fen=100,
+                   method=PaymentMethod.TRANSFER, paid_at=paid_at, reference=f"BENCH-{time.time_ns()}")
+    start_load = load()
+    seconds, _ = timed(lambda: call_command("close_month", "--period", args.period))
+    print(f"recheck after a payment dated in {args.period}: {seconds:.1f} s (load {start_load} → {load()})", flush=True)
     print(f"rows: UnitFigure {UnitFigure.objects.filter(period=period).count():,}, "
           f"UnitTotal {UnitTotal.objects.filter(period=period).count():,} for {args.period}")
 
