@@ -71,14 +71,14 @@ def test_the_home_page_shows_the_provisional_snapshot_and_never_computes(client,
     page, sql = _get(client, "/insights/")
     assert "本月临时快照" in page and f"截至 {at:%m-%d %H:%M}" in page
     assert 'data-testid="kpis"' in page and "no-snapshot" not in page
-    # open today: 2-101 its February line (10000; March written off), 2-102 half of February and March (15000)
-    assert "250.00" in page
+    # 陈欠 today: 1-101 5000, 1-201 10000 (its March line), 2-101 10000, 2-102 15000 — all before this month
+    assert "¥400.00" in page
     assert len(sql) < 40
 
     # the job is late: the page says so and still computes nothing
     MonthFigure.objects.filter(kind=FigureKind.LIVE).update(recorded_at=timezone.now() - dt.timedelta(hours=2))
     page, _ = _get(client, "/insights/")
-    assert "可能已过时" in page and "250.00" in page
+    assert "可能已过时" in page and "¥400.00" in page
 
 
 def test_a_manager_asks_for_the_snapshot_and_a_job_writes_it(client, alice, small_ledger):
@@ -159,3 +159,20 @@ def test_the_stored_totals_add_up_to_the_per_unit_rows(alice, small_ledger):
     payment_reverse(actor=alice, payment=small_ledger["late_feb"], reason="银行退票")
     month_close(period=FEB, today=dt.date(2026, 12, 4))
     assert sorted(check().values()) == [10000, 10000, 20000]  # 1-201 owed its February line after all
+
+
+def test_the_list_of_this_month_reads_its_provisional_snapshot(client, alice, small_ledger, monkeypatch):
+    """Without ``period`` the drill-down is the month in progress: its provisional snapshot once there is one
+    (labelled with its time, never a grouping of the open lines on the request), else today's open lines."""
+    client.force_login(alice)
+    page = client.get("/insights/units/").content.decode()
+    assert "截至今天" in page and "150.00" in page  # no snapshot yet: from the ledger
+    live_refresh()
+    refuse_compute(monkeypatch)
+    for url in ("/insights/units/", f"/insights/units/?period={timezone.localdate():%Y-%m}"):
+        page, _ = _get(client, url)
+        assert "本月临时快照（截至" in page and "2-102" in page and "150.00" in page
+    api = APIClient()
+    api.force_authenticate(alice)
+    rows = api.get("/api/v1/insights/units/").json()["results"]
+    assert {r["code"]: r["open_fen"] for r in rows} == {"2-102": 15000, "2-101": 10000, "1-201": 10000, "1-101": 5000}

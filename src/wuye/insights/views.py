@@ -33,8 +33,10 @@ def _period(request) -> dt.date:
 
 
 def _drill(request) -> selectors.Drill:
-    """The drill-down's list: a month's stored snapshot (``period=YYYY-MM``), or what is open today."""
-    return selectors.drill_month(_period(request) if request.GET.get("period") else None)
+    """The drill-down's list: a month's stored snapshot (``period=YYYY-MM``; without it the month in progress,
+    whose provisional snapshot is at most an hour old), or — for the month in progress without a snapshot yet —
+    what is open today, from the ledger."""
+    return selectors.drill_month(_period(request))
 
 
 def _int(request, name: str) -> int | None:
