@@ -334,8 +334,12 @@ X_FRAME_OPTIONS = "DENY"
 # --- the manager's numbers (wuye.insights) -------------------------------------------------------------
 # Closed months rechecked by the monthly close job for entries dated inside them that arrived later.
 WUYE_INSIGHTS_RECHECK_MONTHS = envint("WUYE_INSIGHTS_RECHECK_MONTHS", 3)
-# The month in progress is recomputed when its stored figures are older than this (and hourly by a job).
+# The month in progress is shown from its provisional snapshot (written hourly by a job, never by a page);
+# older than this, the page says the figures may be stale and offers a manager the refresh.
 WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS = envint("WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS", 3600)
+# work_mem for the transaction of a close or a provisional snapshot on PostgreSQL (its sorts and hashes of a
+# million lines stay in memory).
+WUYE_INSIGHTS_WORK_MEM = os.environ.get("WUYE_INSIGHTS_WORK_MEM", "256MB")
 # Cost of one action per channel in fen, for 催缴步骤效果 (defaults in wuye.insights.steps.DEFAULT_COSTS_FEN:
 # SMS 0.05, call 3, visit 20, registered letter 15, written notice 3 yuan); entries here override them.
 WUYE_INSIGHTS_STEP_COSTS_FEN: dict[str, int] = {}

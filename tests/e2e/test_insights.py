@@ -45,6 +45,17 @@ def test_manager_home_renders_charts_drills_down_and_exports(browser, live_serve
         page.get_by_label("密码").fill("pw-12345678")
         page.get_by_role("button", name="登录").click()
         page.wait_for_url(re.compile(r"/insights/$"))
+        # this month has no provisional snapshot yet: the page says so (and computes nothing), the trend still shows
+        page.get_by_test_id("no-snapshot").wait_for()
+        page.locator("#chart-trend canvas").first.wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        page.screenshot(path=str(shots / f"insights-home-missing-{width}.png"), full_page=True)
+        # a past month nobody closed: no list of units, a clear word and the way to close it
+        page.goto(f"{live_server.url}/insights/units/?period=2026-04")
+        page.get_by_test_id("unclosed").wait_for()
+        assert page.get_by_test_id("unit-list").count() == 0  # not even an empty list, which would say "nobody owes"
+        page.screenshot(path=str(shots / f"insights-units-unclosed-{width}.png"), full_page=True)
+        page.goto(f"{live_server.url}/insights/")
         page.select_option("#period", "2026-03")
         page.wait_for_url(re.compile(r"period=2026-03"))
         for chart in CHARTS:

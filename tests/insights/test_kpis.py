@@ -125,16 +125,16 @@ def test_march_after_everything(small_ledger, alice):
 
     payment_reverse(actor=alice, payment=small_ledger["late_feb"], reason="银行退票")
     small_ledger["pay"]("U4", 3000, "2026-02-27", ref="BANK-0227")
-    month = month_figures(MAR, user=alice, today=TODAY)
-    assert month.source == "computed"  # not closed yet: from the ledger
+    month = month_figures(MAR, user=alice, today=TODAY, compute=True)
+    assert month.source == "computed"  # not closed yet: from the ledger (pages show "not closed" instead)
     _check(total(month).values, MAR_TOTAL)
     assert total(month).clearance_rate == Decimal("40.54")  # 15000 / 37000
 
 
 def test_the_month_in_progress_is_live_and_partial(small_ledger, alice):
     """As of 2026-03-10 March's lines are not overdue yet; the 1–30 bucket holds February's."""
-    month = month_figures(MAR, user=alice, today=dt.date(2026, 3, 10))
-    assert month.source == "live"
+    month = month_figures(MAR, user=alice, today=dt.date(2026, 3, 10), compute=True)
+    assert month.source == "live"  # the provisional snapshot, written because there was none
     company = total(month)
     assert company.values["collected_fen"] == 5000 and company.values["old_collected_fen"] == 15000
     assert company.values["written_off_fen"] == 0  # approved on 03-20

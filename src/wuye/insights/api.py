@@ -144,14 +144,15 @@ class UnitRowSerializer(serializers.Serializer):
 
 
 class UnitsView(generics.ListAPIView):
-    """The units behind a figure: overdue principal today, narrowed like the drill-down page."""
+    """The units behind a figure, narrowed like the drill-down page: a month's snapshot, by default this month's."""
 
     permission_classes = [permissions.IsAuthenticated, CanViewInsights]
     serializer_class = UnitRowSerializer
 
     @extend_schema(parameters=[OpenApiParameter(n, int) for n in ("project", "building", "collector", "fee_item")]
                    + [OpenApiParameter("bucket", str, enum=list(selectors.BUCKETS)),
-                      OpenApiParameter("period", str, description="YYYY-MM：已月结的月份按月结快照列出；默认今天仍欠的")])
+                      OpenApiParameter("period", str, description="YYYY-MM：已月结的月份按月结快照列出，本月按临时快照；"
+                                                                  "未月结的过去月份返回 400；默认本月（还没有临时快照时为今天仍欠的）")])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -161,8 +162,11 @@ class UnitsView(generics.ListAPIView):
         bucket = q.get("bucket")
         if bucket and bucket not in selectors.BUCKETS:
             raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
-        closed = selectors.closed_period(_period(self.request)) if q.get("period") else None
-        return selectors.units_in_arrears(user=self.request.user, bucket=bucket, period=closed, **filters)
+        drill = selectors.drill_month(_period(self.request))
+        if drill.state == "unclosed":
+            raise ValidationError({"period": f"{drill.period:%Y-%m} 尚未月结：没有该月月末的房屋明细。"})
+        return selectors.units_in_arrears(user=self.request.user, bucket=bucket,
+                                          period=drill.period if drill.stored else None, **filters)
 
 
 class TargetSerializer(serializers.ModelSerializer):

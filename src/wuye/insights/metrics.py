@@ -96,24 +96,28 @@ def _scope(alias: str, project_id: int | None) -> tuple[str, list]:
     return (f" AND {alias}.project_id = %s", [project_id]) if project_id else ("", [])
 
 
-def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[str, int]]:
-    """The month's figures per (project, building, floor, fee item) plus, under fee item None, the same
-    money figures for all items together with household counts and prepaid balances."""
+def _age_columns(e: dt.date) -> tuple[list[str], list]:
+    """The ageing sums of the per-line rows ``pb`` as of e (the buckets of ``AGE_BOUNDS``), with their params."""
+    cols, params = [], []
+    upper = e  # due before e: overdue as of e
+    for days, _name in AGE_BOUNDS:
+        low = e - dt.timedelta(days=days)
+        cols.append("SUM(CASE WHEN pb.due_date < %s AND pb.due_date >= %s THEN pb.open_e ELSE 0 END)")
+        params += [_d(upper), _d(low)]
+        upper = low
+    cols.append("SUM(CASE WHEN pb.due_date < %s THEN pb.open_e ELSE 0 END)")
+    params.append(_d(upper))
+    return cols, params
+
+
+def per_bill_sql(window: Window, *, project_id: int | None = None) -> tuple[str, list]:
+    """The month's lines that can add to any of its figures, with what was paid and relieved on each as of s and
+    as of e (columns id, unit_id, fee_item_id, amount_fen, period_start, due_date, cur, paid_e, paid_s, rel_e,
+    rel_s, open_e) — the reference form: every allocation and adjustment grouped per line, then joined."""
     s, e = window.period, window.end
     s_at, e_at = local_midnight(s), local_midnight(e + dt.timedelta(days=1))
-    out: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
     where, wp = _scope("b", project_id)
-    ages = [(e - dt.timedelta(days=days), name) for days, name in AGE_BOUNDS]
-    age_cols = []
-    age_params: list = []
-    upper = e  # due before e: overdue as of e
-    for low, _name in ages:
-        age_cols.append("SUM(CASE WHEN pb.due_date < %s AND pb.due_date >= %s THEN pb.open_e ELSE 0 END)")
-        age_params += [_d(upper), _d(low)]
-        upper = low
-    age_cols.append("SUM(CASE WHEN pb.due_date < %s THEN pb.open_e ELSE 0 END)")
-    age_params.append(_d(upper))
-    per_bill = f"""
+    sql = f"""
         SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.period_start, b.due_date,
                CASE WHEN b.period_start >= %s THEN 1 ELSE 0 END AS cur,
                COALESCE(al.paid_e, 0) AS paid_e, COALESCE(al.paid_s, 0) AS paid_s,
@@ -137,10 +141,22 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
     """
     # An earlier period's line settled now, with no entry dated from s on, was settled before M began: it adds
     # nothing to any figure of M, so only lines of M, lines open now and lines with entries since s are read.
-    per_bill_params = [_d(s), _d(e), _d(s), _t(e_at), _t(s_at), False, _d(e), *wp, _d(s), _d(s), _t(s_at)]
+    return sql, [_d(s), _d(e), _d(s), _t(e_at), _t(s_at), False, _d(e), *wp, _d(s), _d(s), _t(s_at)]
+
+
+# How the unit rows are grouped: (the column after project and building, joins it needs). The reference groups
+# by floor and folds floors into collectors in Python (``rows``); the set-based close joins a (building, floor)
+# → collector table and groups by collector at once (``insights.snapshot``).
+FLOOR_GRAIN = ("u.floor", "")
+
+
+def aggregate_sql(window: Window, pb: str, grain: tuple[str, str] = FLOOR_GRAIN) -> tuple[str, list]:
+    """The money figures and household counts per (project, building, floor, fee item) from per-line rows ``pb``
+    (a table or a ``WITH``), plus rows of fee item -1 that count households over all fee items."""
+    age_cols, age_params = _age_columns(window.end)
+    col, join = grain
     sql = f"""
-        WITH pb AS ({per_bill})
-        SELECT u.project_id, u.building_id, u.floor, pb.fee_item_id,
+        SELECT u.project_id, u.building_id, {col}, pb.fee_item_id,
                SUM(CASE WHEN pb.cur = 1 THEN pb.amount_fen ELSE 0 END),
                SUM(CASE WHEN pb.cur = 1 THEN pb.paid_e ELSE 0 END),
                SUM(CASE WHEN pb.cur = 1 THEN pb.rel_e ELSE 0 END),
@@ -152,36 +168,83 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
                SUM(CASE WHEN pb.cur = 1 THEN pb.open_e ELSE 0 END),
                SUM(CASE WHEN pb.cur = 0 THEN pb.open_e ELSE 0 END),
                {", ".join(age_cols)}
-        FROM pb JOIN estate_unit u ON u.id = pb.unit_id
-        GROUP BY u.project_id, u.building_id, u.floor, pb.fee_item_id
+        FROM {pb} JOIN estate_unit u ON u.id = pb.unit_id {join}
+        GROUP BY u.project_id, u.building_id, {col}, pb.fee_item_id
         UNION ALL
-        SELECT u.project_id, u.building_id, u.floor, -1,
+        SELECT u.project_id, u.building_id, {col}, -1,
                0, 0, 0,
                COUNT(DISTINCT CASE WHEN pb.cur = 1 THEN pb.unit_id END),
                COUNT(DISTINCT CASE WHEN pb.cur = 1 AND pb.open_e > 0 THEN pb.unit_id END),
                0, 0, 0, 0, 0, {", ".join(["0"] * (len(AGE_BOUNDS) + 1))}
-        FROM pb JOIN estate_unit u ON u.id = pb.unit_id
+        FROM {pb} JOIN estate_unit u ON u.id = pb.unit_id {join}
         WHERE pb.cur = 1
-        GROUP BY u.project_id, u.building_id, u.floor
+        GROUP BY u.project_id, u.building_id, {col}
     """
-    money = ("billed_fen", "collected_fen", "relieved_fen", "units_billed", "units_open", "old_start_fen",
-             "old_collected_fen", "old_relieved_fen", "current_open_fen", "old_open_fen",
-             *(name for _, name in ages), "age_over_3y_fen")
+    return sql, age_params
+
+
+MONEY = ("billed_fen", "collected_fen", "relieved_fen", "units_billed", "units_open", "old_start_fen",
+         "old_collected_fen", "old_relieved_fen", "current_open_fen", "old_open_fen",
+         *(name for _, name in AGE_BOUNDS), "age_over_3y_fen")
+
+
+def add_aggregates(out: dict, fetched) -> None:
+    """Fold the rows of ``aggregate_sql`` into ``out`` (per fee item, and summed under fee item None)."""
+    for row in fetched:
+        if row[3] == -1:  # households over all fee items: a unit is settled only when all its lines of M are
+            total = out[(row[0], row[1], row[2], None)]
+            total["units_billed"], total["units_settled"] = int(row[7]), int(row[7]) - int(row[8])
+            continue
+        key = (row[0], row[1], row[2], row[3])
+        values = dict(zip(MONEY, (int(v or 0) for v in row[4:]), strict=True))
+        values["units_settled"] = values["units_billed"] - values.pop("units_open")
+        target, total = out[key], out[(row[0], row[1], row[2], None)]
+        for name, v in values.items():
+            target[name] += v
+            if not name.startswith("units_"):
+                total[name] += v
+
+
+def add_relief(cur, window: Window, out: dict, *, project_id: int | None = None,
+               grain: tuple[str, str] = FLOOR_GRAIN) -> None:
+    """本月减免 / 本月核销 / 本月预缴优惠: relief approved in M, on any line."""
+    s_at, e_at = local_midnight(window.period), local_midnight(window.end + dt.timedelta(days=1))
+    where, wp = _scope("b", project_id)
+    col, join = grain
+    cur.execute(f"""
+        SELECT u.project_id, u.building_id, {col}, b.fee_item_id,
+               SUM(CASE WHEN j.kind = 'waive_principal' THEN j.amount_fen ELSE 0 END),
+               SUM(CASE WHEN j.kind = 'write_off' THEN j.amount_fen ELSE 0 END),
+               SUM(CASE WHEN j.kind = 'prepay_discount' THEN j.amount_fen ELSE 0 END)
+        FROM billing_adjustment j JOIN billing_bill b ON b.id = j.bill_id JOIN estate_unit u ON u.id = b.unit_id {join}
+        WHERE j.status = 'approved' AND j.kind IN ('waive_principal', 'write_off', 'prepay_discount')
+          AND j.decided_at >= %s AND j.decided_at < %s{where}
+        GROUP BY u.project_id, u.building_id, {col}, b.fee_item_id
+    """, [_t(s_at), _t(e_at), *wp])
+    for p, b, f, item, waived, written, discount in cur.fetchall():
+        for key in ((p, b, f, item), (p, b, f, None)):
+            out[key]["waived_fen"] += int(waived or 0)
+            out[key]["written_off_fen"] += int(written or 0)
+            out[key]["discount_fen"] += int(discount or 0)
+
+
+def add_prepaid(out: dict, fetched) -> None:
+    for p, b, f, fen in fetched:
+        if fen:
+            out[(p, b, f, None)]["prepaid_fen"] += int(fen)
+
+
+def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[str, int]]:
+    """The month's figures per (project, building, floor, fee item) plus, under fee item None, the same
+    money figures for all items together with household counts and prepaid balances."""
+    e = window.end
+    e_at = local_midnight(e + dt.timedelta(days=1))
+    out: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
+    per_bill, per_bill_params = per_bill_sql(window, project_id=project_id)
+    sql, age_params = aggregate_sql(window, "pb")
     with reads_connection().cursor() as cur:
-        cur.execute(sql, per_bill_params + age_params)
-        for row in cur.fetchall():
-            if row[3] == -1:  # households over all fee items: a unit is settled only when all its lines of M are
-                total = out[(row[0], row[1], row[2], None)]
-                total["units_billed"], total["units_settled"] = int(row[7]), int(row[7]) - int(row[8])
-                continue
-            key = (row[0], row[1], row[2], row[3])
-            values = dict(zip(money, (int(v or 0) for v in row[4:]), strict=True))
-            values["units_settled"] = values["units_billed"] - values.pop("units_open")
-            target, total = out[key], out[(row[0], row[1], row[2], None)]
-            for name, v in values.items():
-                target[name] += v
-                if not name.startswith("units_"):
-                    total[name] += v
+        cur.execute(f"WITH pb AS ({per_bill}) {sql}", per_bill_params + age_params)
+        add_aggregates(out, cur.fetchall())
         # prepaid balance as of e: received minus applied, over the units
         pwhere, pp = _scope("x", project_id)
         cur.execute(f"""
@@ -195,25 +258,8 @@ def facts(window: Window, *, project_id: int | None = None) -> dict[Key, dict[st
             ) t JOIN estate_unit u ON u.id = t.unit_id
             GROUP BY u.project_id, u.building_id, u.floor
         """, [_t(e_at), *pp, _d(e), *pp])
-        for p, b, f, fen in cur.fetchall():
-            if fen:
-                out[(p, b, f, None)]["prepaid_fen"] += int(fen)
-        # relief approved in M, on any line
-        cur.execute(f"""
-            SELECT u.project_id, u.building_id, u.floor, b.fee_item_id,
-                   SUM(CASE WHEN j.kind = 'waive_principal' THEN j.amount_fen ELSE 0 END),
-                   SUM(CASE WHEN j.kind = 'write_off' THEN j.amount_fen ELSE 0 END),
-                   SUM(CASE WHEN j.kind = 'prepay_discount' THEN j.amount_fen ELSE 0 END)
-            FROM billing_adjustment j JOIN billing_bill b ON b.id = j.bill_id JOIN estate_unit u ON u.id = b.unit_id
-            WHERE j.status = 'approved' AND j.kind IN ('waive_principal', 'write_off', 'prepay_discount')
-              AND j.decided_at >= %s AND j.decided_at < %s{where}
-            GROUP BY u.project_id, u.building_id, u.floor, b.fee_item_id
-        """, [_t(s_at), _t(e_at), *wp])
-        for p, b, f, item, waived, written, discount in cur.fetchall():
-            for key in ((p, b, f, item), (p, b, f, None)):
-                out[key]["waived_fen"] += int(waived or 0)
-                out[key]["written_off_fen"] += int(written or 0)
-                out[key]["discount_fen"] += int(discount or 0)
+        add_prepaid(out, cur.fetchall())
+        add_relief(cur, window, out, project_id=project_id)
     return dict(out)
 
 
@@ -241,9 +287,11 @@ def collectors_by_floor(keys) -> dict[tuple[int, int | None], int | None]:
 RowKey = tuple[int, int, int | None, int | None]  # project, building, collector, fee item
 
 
-def rows(window: Window, *, project_id: int | None = None) -> dict[RowKey, dict[str, int]]:
-    """The figures at the snapshot's grain: floors folded into the collector whose territory holds them."""
-    found = facts(window, project_id=project_id)
+def rows(window: Window, *, project_id: int | None = None, found: dict | None = None) -> dict[RowKey, dict[str, int]]:
+    """The figures at the snapshot's grain: floors folded into the collector whose territory holds them
+    (``found``: the ``facts`` already computed, e.g. by the set-based close)."""
+    if found is None:
+        found = facts(window, project_id=project_id)
     who = collectors_by_floor(found)
     out: dict[RowKey, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0))
     for (p, b, f, item), values in found.items():

@@ -16,11 +16,12 @@ from wuye.accounts.models import Territory, User
 from wuye.accounts.selectors import project_scope_q, unit_scope_q
 from wuye.estate.models import Project
 from wuye.insights.metrics import AGE_BOUNDS, Window, add_months, month_start, rows
-from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, Target
+from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, MonthRollup, Target
 
 DIMENSIONS = {"company": (), "project": ("project_id",), "building": ("project_id", "building_id"),
               "collector": ("collector_id",), "fee_item": ("project_id", "fee_item_id")}
-SOURCE_LABELS = {"close": "已月结（快照 + 调整）", "live": "当月实时", "computed": "未月结（按账目计算）"}
+SOURCE_LABELS = {"close": "已月结（快照 + 调整）", "live": "本月临时快照", "computed": "未月结（按账目计算）",
+                 "missing": "本月还没有临时快照", "unclosed": "未月结"}
 
 
 def project_ids(user: User) -> list[int] | None:
@@ -80,29 +81,43 @@ class Figures:
 @dataclass
 class Month:
     period: dt.date
-    source: str  # close | live | computed
+    source: str  # close | live | computed | missing (no provisional snapshot yet) | unclosed (past, not closed)
     as_of: dt.datetime | None
     rows: list[dict] | None = None  # computed months: dimension ids, measures, kind
     qs: QuerySet | None = None      # stored months: their MonthFigure rows (grouped in the database)
+    rqs: QuerySet | None = None     # … and their MonthRollup rows (every dimension but buildings)
+    revisions: int = 0              # closed months: how many rechecks wrote adjustment rows
     cache: dict = field(default_factory=dict)
 
     @property
     def source_label(self) -> str:
         return SOURCE_LABELS[self.source]
 
+    @property
+    def has_figures(self) -> bool:
+        return self.source in ("close", "live", "computed")
 
-def _live_fresh(period: dt.date) -> dt.datetime | None:
-    at = (MonthFigure.objects.filter(kind=FigureKind.LIVE, period=period)
-          .order_by("-recorded_at").values_list("recorded_at", flat=True).first())
-    if at and (timezone.now() - at).total_seconds() <= settings.WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS:
-        return at
-    return None
+    @property
+    def stale(self) -> bool:
+        """A provisional snapshot older than WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS (the hourly job has not run)."""
+        return bool(self.source == "live" and self.as_of and (timezone.now() - self.as_of).total_seconds()
+                    > settings.WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS)
 
 
-def month_figures(period: dt.date, *, user: User, today: dt.date | None = None) -> Month:
+def provisional_at(period: dt.date) -> dt.datetime | None:
+    """When the provisional snapshot of ``period`` (the month in progress) was taken, if there is one."""
+    return (MonthFigure.objects.filter(kind=FigureKind.LIVE, period=period)
+            .order_by("-recorded_at").values_list("recorded_at", flat=True).first())
+
+
+def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, compute: bool = False) -> Month:
     """The figures of ``period`` the user may see: the closed snapshot with its adjustments; for the month in
-    progress the stored live figures (recomputed when older than WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS); for a
-    past month not closed yet, computed from the ledger now."""
+    progress its provisional snapshot, however old (``Month.stale`` says when the hourly job is late); for a past
+    month not closed, nothing (source ``unclosed``). Pages and the API never compute over the ledger: a month
+    without a snapshot is ``missing`` / ``unclosed`` and a manager may ask for it (``views.refresh``).
+
+    ``compute=True`` (scripts, tests): compute what is missing from the ledger instead — the month in progress
+    by writing its provisional snapshot, a past month as of its last day without storing it."""
     from wuye.insights.services import live_refresh
 
     today = today or timezone.localdate()
@@ -111,23 +126,30 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None) 
     cols = ("project_id", "building_id", "collector_id", "fee_item_id", "kind", *MEASURES)
     closing = MonthClose.objects.filter(period=period).first()
     if closing is not None:
-        qs = MonthFigure.objects.filter(period=period, kind__in=[FigureKind.CLOSE, FigureKind.ADJUST])
+        kinds = [FigureKind.CLOSE, FigureKind.ADJUST]
         source, as_of = "close", closing.rechecked_at or closing.closed_at
     elif period == month_start(today):
-        as_of = _live_fresh(period)
-        if as_of is None:
+        as_of = provisional_at(period)
+        if as_of is None or (compute and (timezone.now() - as_of).total_seconds()
+                             > settings.WUYE_INSIGHTS_LIVE_MAX_AGE_SECONDS):
+            if not compute:
+                return Month(period, "missing", None, rows=[])
             live_refresh(today=today)
-            as_of = timezone.now()
-        qs = MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE)
+            as_of = provisional_at(period)
+        kinds = [FigureKind.LIVE]
         source = "live"
+    elif not compute:
+        return Month(period, "unclosed", None, rows=[])
     else:
         found = rows(Window.of(period, today))
         data = [dict(zip(cols, (*k, "computed", *(v[m] for m in MEASURES)), strict=True))
                 for k, v in found.items() if ids is None or k[0] in ids]
         return Month(period, "computed", timezone.now(), rows=data)
+    qs = MonthFigure.objects.filter(period=period, kind__in=kinds)
+    rqs = MonthRollup.objects.filter(period=period, kind__in=kinds)
     if ids is not None:
-        qs = qs.filter(project_id__in=ids)
-    return Month(period, source, as_of, qs=qs)
+        qs, rqs = qs.filter(project_id__in=ids), rqs.filter(project_id__in=ids)
+    return Month(period, source, as_of, qs=qs, rqs=rqs, revisions=closing.revisions if closing else 0)
 
 
 def rollup(month: Month, by: str) -> list[Figures]:
@@ -150,13 +172,22 @@ def top_by_arrears(month: Month, by: str, limit: int) -> list[Figures]:
 
 def _rollup_stored(month: Month, by: str, limit: int | None = None) -> list[Figures]:
     dims = DIMENSIONS[by]
-    qs = month.qs.filter(fee_item__isnull=by != "fee_item").order_by()
+    source = month.qs if "building_id" in dims else month.rqs
+    qs = source.filter(fee_item__isnull=by != "fee_item").order_by()
     sums = {f"sum__{m}": Sum(m) for m in MEASURES}
-    if month.source == "close":
+    if month.source == "close" and month.revisions:
         sums |= {f"adj__{m}": Sum(Case(When(kind=FigureKind.ADJUST, then=F(m)), default=0)) for m in MEASURES}
     if limit:
-        grouped = qs.values(*dims).annotate(**sums, arrears=Sum(F("current_open_fen") + F("old_open_fen")))
-        groups = list(grouped.filter(arrears__gt=0).order_by("-arrears", *dims)[:limit])
+        # the groups owing most first, on their arrears alone; then every figure of those few
+        top = list(qs.values(*dims).annotate(arrears=Sum(F("current_open_fen") + F("old_open_fen")))
+                   .filter(arrears__gt=0).order_by("-arrears", *dims)[:limit])
+        if not top:
+            return []
+        chosen = Q()
+        for t in top:
+            chosen |= Q(**{d: t[d] for d in dims})
+        found = {tuple(g[d] for d in dims): g for g in qs.filter(chosen).values(*dims).annotate(**sums)}
+        groups = [found[tuple(t[d] for d in dims)] for t in top]
     else:
         groups = list(qs.values(*dims).annotate(**sums)) if dims else [qs.aggregate(**sums)]
     out = []
@@ -211,7 +242,7 @@ def trend(*, user: User, today: dt.date | None = None, months: int = 24) -> list
     first = add_months(current, -(months - 1))
     ids = project_ids(user)
     closed = set(MonthClose.objects.filter(period__gte=first).values_list("period", flat=True))
-    qs = MonthFigure.objects.filter(period__gte=first, fee_item__isnull=True).filter(
+    qs = MonthRollup.objects.filter(period__gte=first, fee_item__isnull=True).filter(
         Q(kind__in=[FigureKind.CLOSE, FigureKind.ADJUST], period__in=closed)
         | Q(kind=FigureKind.LIVE, period=current))
     if ids is not None:
@@ -239,6 +270,36 @@ BUCKETS = {name: (low, high) for name, (low, high) in zip(
     [(1, 30), (31, 90), (91, 180), (181, 365), (366, 730), (731, 1095), (1096, None)], strict=True)}
 
 
+@dataclass(frozen=True)
+class Drill:
+    """Which list a drill-down shows: ``today`` (the lines open now, from the ledger), ``close`` (a closed month's
+    per-unit snapshot with its adjustments), ``live`` (the provisional snapshot of the month in progress, taken at
+    ``as_of``) or ``unclosed`` (a past month nobody closed: there is no list as of its end to show)."""
+
+    state: str
+    period: dt.date | None = None
+    as_of: dt.datetime | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.state in ("close", "live")
+
+
+def drill_month(period: dt.date | None, *, today: dt.date | None = None) -> Drill:
+    """The list behind ``?period=YYYY-MM`` (None: today's open lines)."""
+    if period is None:
+        return Drill("today")
+    today = today or timezone.localdate()
+    period = month_start(period)
+    closing = MonthClose.objects.filter(period=period).first()
+    if closing is not None:
+        return Drill("close", period, closing.rechecked_at or closing.closed_at)
+    if period >= month_start(today):
+        at = provisional_at(period)
+        return Drill("live", period, at) if at else Drill("today")
+    return Drill("unclosed", period)
+
+
 def closed_period(period: dt.date | None) -> dt.date | None:
     """``period`` when it is a closed month (its drill-down reads the snapshot), else None."""
     if period is None:
@@ -253,13 +314,14 @@ def units_in_arrears(*, user: User, as_of: dt.date | None = None, project: int |
     """Units with overdue principal as of ``as_of`` (default today), within the user's scope, narrowed by the
     figure clicked: one grouped query over the open-line index. Values: unit, codes, names, open, oldest.
 
-    With ``period`` a closed month: the units its snapshot was made of, with the amounts at that month's end
-    (snapshot rows plus later adjustment rows, so the list adds up to the figure shown)."""
+    With ``period`` a month with a stored snapshot (closed, or the provisional snapshot of the month in
+    progress): the units its snapshot was made of, with the amounts at that month's end (snapshot rows plus
+    later adjustment rows, so the list adds up to the figure shown), read from ``UnitTotal`` in index order."""
     from wuye.billing.models import Bill
 
     if period is not None:
-        return _units_closed(user=user, period=period, project=project, building=building, collector=collector,
-                             fee_item=fee_item, bucket=bucket)
+        return _units_stored(user=user, period=month_start(period), project=project, building=building,
+                             collector=collector, fee_item=fee_item, bucket=bucket)
     as_of = as_of or timezone.localdate()
     qs = Bill.objects.filter(is_void=False, late_fee_of__isnull=True, settled_fen__lt=F("amount_fen"),
                              due_date__lt=as_of).filter(unit_scope_q(user, "unit__"))
@@ -285,17 +347,86 @@ def units_in_arrears(*, user: User, as_of: dt.date | None = None, project: int |
             .order_by("-open_fen", "unit__code"))
 
 
-def _units_closed(*, user: User, period: dt.date, project, building, collector, fee_item, bucket):
-    from wuye.insights.models import UnitFigure
+def _in_scope(qs: QuerySet, user: User) -> QuerySet:
+    if getattr(user, "territory_bound", False):
+        return qs.filter(unit_scope_q(user, "unit__"))
+    ids = project_ids(user)
+    return qs if ids is None else qs.filter(project_id__in=ids)
 
-    qs = UnitFigure.objects.filter(period=period).filter(unit_scope_q(user, "unit__"))
-    for name, value in (("project_id", project), ("building_id", building), ("collector_id", collector),
-                        ("fee_item_id", fee_item), ("bucket", bucket if bucket in BUCKETS else None)):
+
+UNIT_VALUES = ("unit_id", "unit__code", "unit__building__name", "unit__project__name")
+
+
+def _units_stored(*, user: User, period: dt.date, project, building, collector, fee_item, bucket):
+    from wuye.insights.models import UnitFigure, UnitTotal
+
+    bucket = bucket if bucket in BUCKETS else None
+    if fee_item:  # per fee item: the per-unit rows themselves (a fee item's link always names its project)
+        kinds = ([FigureKind.CLOSE, FigureKind.ADJUST] if MonthClose.objects.filter(period=period).exists()
+                 else [FigureKind.LIVE])
+        qs = _in_scope(UnitFigure.objects.filter(period=period, kind__in=kinds, fee_item_id=fee_item), user)
+        for name, value in (("project_id", project), ("building_id", building), ("collector_id", collector),
+                            ("bucket", bucket)):
+            if value:
+                qs = qs.filter(**{name: value})
+        return (qs.values(*UNIT_VALUES)
+                .annotate(open_fen=Sum("open_fen"), oldest_due=Min("oldest_due"), lines=Sum("lines"))
+                .filter(open_fen__gt=0).order_by("-open_fen", "unit_id"))
+    qs = _in_scope(UnitTotal.objects.filter(period=period, bucket=bucket or ""), user)
+    for name, value in (("project_id", project), ("building_id", building), ("collector_id", collector)):
         if value:
             qs = qs.filter(**{name: value})
-    return (qs.values("unit_id", "unit__code", "unit__building__name", "unit__project__name")
-            .annotate(open_fen=Sum("open_fen"), oldest_due=Min("oldest_due"), lines=Sum("lines"))
-            .filter(open_fen__gt=0).order_by("-open_fen", "unit__code"))
+    return qs.values(*UNIT_VALUES, "open_fen", "oldest_due", "lines").order_by("-open_fen", "unit_id")
+
+
+@dataclass
+class Page:
+    """One page of a long list without counting all of it: the rows, whether more follow, and the number of
+    rows counted up to ``cap`` (``count_label`` says "1,000+" beyond)."""
+
+    rows: list
+    number: int
+    size: int
+    has_next: bool
+    count: int
+    capped: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def count_label(self) -> str:
+        return f"{self.count:,}+" if self.capped else f"{self.count:,}"
+
+
+def page_of(qs, number, *, size: int = 50, cap: int = 1000) -> Page:
+    """Page ``number`` (1-based; junk is 1) of ``qs``: one read of ``size`` + 1 rows, and a count capped at
+    ``cap`` only when the page does not already show where the list ends."""
+    try:
+        number = max(1, min(int(number), 100_000))
+    except (TypeError, ValueError):
+        number = 1
+    offset = (number - 1) * size
+    rows = list(qs[offset:offset + size + 1])
+    has_next = len(rows) > size
+    rows = rows[:size]
+    if not has_next and (rows or number == 1):
+        return Page(rows, number, size, False, offset + len(rows), False)
+    counted = qs[:cap + 1].count() if offset + size <= cap else cap + 1
+    return Page(rows, number, size, has_next, min(counted, cap), counted > cap)
 
 
 # --- early warning (预警) ---------------------------------------------------------------------------------------

@@ -16,67 +16,49 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.bulk import insert_rows
 from wuye.estate.models import Project
-from wuye.insights.metrics import Window, collectors_by_floor, month_end, month_start, rows, unit_ageing
+from wuye.insights.metrics import Window, month_end, month_start
 from wuye.insights.models import (
     MEASURES,
     FigureKind,
     MonthClose,
     MonthFigure,
+    MonthRollup,
     RiskModel,
     RiskScore,
     Target,
     UnitFigure,
+    UnitTotal,
 )
+from wuye.insights.snapshot import Snapshot, totals_rebuild
 
 FIGURE_COLUMNS = ("period", "kind", "revision", "recorded_at", "project_id", "building_id", "collector_id",
                   "fee_item_id", *MEASURES)
 
 
 def _write(period: dt.date, kind: str, revision: int, found: dict, now: dt.datetime) -> int:
+    """Write figure rows of one kind and revision, and their roll-up by project × collector × fee item."""
     data = [(period, kind, revision, now, p, b, c, item, *(values[m] for m in MEASURES))
             for (p, b, c, item), values in found.items()]
     if data:
         insert_rows(MonthFigure, FIGURE_COLUMNS, data)
+        rollup_write(period, kind, revision)
     return len(data)
 
 
-UNIT_COLUMNS = ("period", "kind", "revision", "project_id", "building_id", "collector_id", "fee_item_id", "unit_id",
-                "bucket", "open_fen", "lines", "oldest_due")
+def rollup_write(period: dt.date, kind: str, revision: int) -> int:
+    """``MonthRollup`` rows of the figures of (period, kind, revision): one grouped INSERT … SELECT."""
+    from django.db import connection
 
-
-def unit_figures_now(period: dt.date) -> dict:
-    """The month's drill-down rows as the ledger says now: (project, building, collector, fee item, unit, bucket)
-    → [open fen, lines, oldest due]; collectors by the territories of today, as ``rows`` assigns them."""
-    found = unit_ageing(Window.of(period))
-    who = collectors_by_floor([(p, b, f) for p, b, f, *_ in found])
-    return {(p, b, who[(b, f)], item, unit, bucket): [fen, n, oldest]
-            for p, b, f, item, unit, bucket, fen, n, oldest in found}
-
-
-def _write_units(period: dt.date, kind: str, revision: int, found: dict) -> int:
-    data = [(period, kind, revision, *key, *values) for key, values in found.items()]
-    if data:
-        insert_rows(UnitFigure, UNIT_COLUMNS, data)
-    return len(data)
-
-
-def _units_delta(period: dt.date) -> dict:
-    """What changed per unit row since the close: current minus snapshot plus adjustments (set-based reads)."""
-    now_rows = unit_figures_now(period)
-    recorded: dict = {}
-    qs = UnitFigure.objects.filter(period=period).values_list(
-        "project_id", "building_id", "collector_id", "fee_item_id", "unit_id", "bucket", "open_fen", "lines")
-    for *key, fen, n in qs.iterator(chunk_size=5000):
-        values = recorded.setdefault(tuple(key), [0, 0])
-        values[0] += fen
-        values[1] += n
-    delta = {}
-    for key in set(now_rows) | set(recorded):
-        fen, n, oldest = now_rows.get(key, (0, 0, None))
-        was = recorded.get(key, (0, 0))
-        if fen != was[0] or n != was[1]:
-            delta[key] = [fen - was[0], n - was[1], oldest]
-    return delta
+    sums = ", ".join(f"SUM({m})" for m in MEASURES)
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            INSERT INTO {MonthRollup._meta.db_table} (period, kind, revision, project_id, collector_id, fee_item_id,
+                                                      {", ".join(MEASURES)})
+            SELECT period, kind, revision, project_id, collector_id, fee_item_id, {sums}
+            FROM {MonthFigure._meta.db_table} WHERE period = %s AND kind = %s AND revision = %s
+            GROUP BY period, kind, revision, project_id, collector_id, fee_item_id
+        """, [connection.ops.adapt_datefield_value(period), kind, revision])
+        return cur.rowcount
 
 
 def _recorded(period: dt.date) -> dict:
@@ -91,42 +73,58 @@ def _recorded(period: dt.date) -> dict:
     return out
 
 
+CLOSED_KINDS = (FigureKind.CLOSE, FigureKind.ADJUST)
+
+
 @transaction.atomic
-def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None = None) -> tuple[MonthClose, int]:
+def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None = None,
+                provisional: bool = False) -> tuple[MonthClose | None, int]:
     """Close month ``period`` (or recheck it when closed): returns the close and the rows written.
 
     First close: the snapshot (kind ``close``). Later: the difference between what the ledger says about the
-    month now and what was recorded, as adjustment rows of a new revision (none when nothing changed)."""
+    month now and what was recorded, as adjustment rows of a new revision (none when nothing changed).
+    ``provisional``: the month in progress as of today instead (``live_refresh``; no close is recorded)."""
     period = month_start(period)
     today = today or timezone.localdate()
+    if provisional:
+        if period != month_start(today):
+            raise ValidationError({"period": f"临时快照只用于本月（{today:%Y-%m}）。"})
+        return None, live_refresh(today=today)
     if month_end(period) >= today:
         raise ValidationError({"period": f"{period:%Y-%m} 尚未结束，不能月结。"})
     t0 = time.monotonic()
     now = timezone.now()
     closing = MonthClose.objects.select_for_update().filter(period=period).first()
-    found = rows(Window.of(period))
-    if closing is None:
-        written = _write(period, FigureKind.CLOSE, 0, found, now)
-        _write_units(period, FigureKind.CLOSE, 0, unit_figures_now(period))
-        closing = MonthClose.objects.create(period=period, closed_at=now, seconds=time.monotonic() - t0,
-                                            actor_label=actor_label[:60])
-        MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
-        audit_record(actor=None, actor_label=actor_label or "insights", verb="insights.month_close",
-                     obj=closing, after={"rows": written})
-        return closing, written
-    recorded = _recorded(period)
-    delta = {}
-    for key in set(found) | set(recorded):
-        now_v, was = found.get(key, {}), recorded.get(key, {})
-        diff = {m: now_v.get(m, 0) - was.get(m, 0) for m in MEASURES}
-        if any(diff.values()):
-            delta[key] = diff
-    closing.rechecked_at = now
-    units_delta = _units_delta(period)
-    if delta or units_delta:
+    with Snapshot(Window.of(period)) as snap:
+        found = snap.rows()
+        snap.units()
+        if closing is None:
+            # a provisional snapshot of this month, taken while it ran, gives way to the close
+            MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
+            MonthRollup.objects.filter(period=period, kind=FigureKind.LIVE).delete()
+            UnitFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
+            written = _write(period, FigureKind.CLOSE, 0, found, now)
+            snap.units_insert(period, FigureKind.CLOSE, 0)
+            totals_rebuild(period, CLOSED_KINDS, from_work_table=True)
+            closing = MonthClose.objects.create(period=period, closed_at=now, seconds=time.monotonic() - t0,
+                                                actor_label=actor_label[:60])
+            audit_record(actor=None, actor_label=actor_label or "insights", verb="insights.month_close",
+                         obj=closing, after={"rows": written})
+            return closing, written
+        recorded = _recorded(period)
+        delta = {}
+        for key in set(found) | set(recorded):
+            now_v, was = found.get(key, {}), recorded.get(key, {})
+            diff = {m: now_v.get(m, 0) - was.get(m, 0) for m in MEASURES}
+            if any(diff.values()):
+                delta[key] = diff
+        closing.rechecked_at = now
+        units_changed = snap.units_adjust(period, closing.revisions + 1)
+    if delta or units_changed:
         closing.revisions += 1
         written = _write(period, FigureKind.ADJUST, closing.revisions, delta, now)
-        _write_units(period, FigureKind.ADJUST, closing.revisions, units_delta)
+        if units_changed:
+            totals_rebuild(period, CLOSED_KINDS)
         audit_record(actor=None, actor_label=actor_label or "insights", verb="insights.month_adjust",
                      obj=closing, after={"revision": closing.revisions, "rows": written})
     else:
@@ -137,12 +135,25 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
 
 @transaction.atomic
 def live_refresh(*, today: dt.date | None = None) -> int:
-    """Recompute the month in progress (as of today) and replace its ``live`` rows."""
+    """The provisional snapshot of the month in progress (as of today), written by the same code as a close:
+    replaces the ``live`` figures and per-unit rows, and the month's drill-down totals. Returns the figure rows
+    written. Run by the hourly job, ``wuye close_month --provisional`` and a manager's refresh — never by a
+    page that shows the figures."""
     today = today or timezone.localdate()
     period = month_start(today)
-    found = rows(Window.of(period, today))
-    MonthFigure.objects.filter(kind=FigureKind.LIVE).delete()
-    return _write(period, FigureKind.LIVE, 0, found, timezone.now())
+    closed = set(MonthClose.objects.values_list("period", flat=True))
+    with Snapshot(Window.of(period, today)) as snap:
+        found = snap.rows()
+        snap.units()
+        MonthFigure.objects.filter(kind=FigureKind.LIVE).delete()
+        MonthRollup.objects.filter(kind=FigureKind.LIVE).delete()
+        UnitFigure.objects.filter(kind=FigureKind.LIVE).delete()
+        # drill-down rows of months neither closed nor in progress are a provisional snapshot's leftovers
+        UnitTotal.objects.exclude(period__in=closed).exclude(period=period).delete()
+        written = _write(period, FigureKind.LIVE, 0, found, timezone.now())
+        snap.units_insert(period, FigureKind.LIVE, 0)
+        totals_rebuild(period, (FigureKind.LIVE,), from_work_table=True)
+    return written
 
 
 def close_due_months(*, today: dt.date | None = None, recheck: int = 3) -> list[tuple[dt.date, int]]:

@@ -43,6 +43,7 @@ class Table:
     headers: list[str]
     rows: list[list] = field(default_factory=list)
     links: list[str | None] = field(default_factory=list)  # drill-down per row
+    total: int | None = None  # when the page shows only the first rows: how many the export has
 
     @property
     def pairs(self) -> list[tuple[list, str | None]]:
@@ -65,8 +66,14 @@ def _cell(i: int, cell, link: str | None) -> str:
 
 
 def _drill(month: sel.Month, **params) -> str:
-    """A figure's drill-down: a closed month lists the units its snapshot was made of (``period``)."""
-    return drill_url(period=f"{month.period:%Y-%m}" if month.source == "close" else None, **params)
+    """A figure's drill-down: a month with a stored snapshot (closed, or the provisional one of the month in
+    progress) lists the units it was made of (``period``)."""
+    return drill_url(period=f"{month.period:%Y-%m}" if month.source in ("close", "live") else None, **params)
+
+
+def month_drill(month: sel.Month) -> str:
+    """The list of every unit behind the month's figures."""
+    return _drill(month)
 
 
 def drill_url(**params) -> str:
@@ -88,8 +95,12 @@ def _money(f: sel.Figures) -> list:
             yuan(v["old_collected_fen"]), yuan(v["current_open_fen"]), yuan(v["old_open_fen"])]
 
 
-def projects(month: sel.Month, goals: dict) -> Table:
+def projects(month: sel.Month, goals: dict, limit: int | None = None) -> Table:
+    """Every project (``limit``: the page shows those billing most; the export has them all)."""
     groups = sorted(sel.rollup(month, "project"), key=lambda f: f.key)
+    total = len(groups)
+    if limit and total > limit:
+        groups = sorted(sorted(groups, key=lambda f: (-f.values["billed_fen"], f.key))[:limit], key=lambda f: f.key)
     names = dict(Project.objects.filter(pk__in=[f.key[0] for f in groups]).values_list("pk", "name"))
     t = Table("projects", "各项目收费率与目标",
               ["项目", *MONEY_HEADERS, "目标收费率（%）", "差距（百分点）", "预存余额（元）", "本月减免（元）",
@@ -102,6 +113,7 @@ def projects(month: sel.Month, goals: dict) -> Table:
                        yuan(f.values["waived_fen"]), yuan(f.values["written_off_fen"]),
                        yuan(f.adjust["collected_fen"]) if f.adjusted else None])
         t.links.append(_drill(month, project=f.key[0]))
+    t.total = total if len(groups) < total else None
     return t
 
 
@@ -139,14 +151,19 @@ def collectors(month: sel.Month) -> Table:
     return t
 
 
-def fee_items(month: sel.Month) -> Table:
+def fee_items(month: sel.Month, limit: int | None = None) -> Table:
+    """Every project's fee items (``limit``: the page shows those billing most; the export has them all)."""
     groups = sorted(sel.rollup(month, "fee_item"), key=lambda f: f.key)
+    total = len(groups)
+    if limit and total > limit:
+        groups = sorted(sorted(groups, key=lambda f: (-f.values["billed_fen"], f.key))[:limit], key=lambda f: f.key)
     names = {i.pk: f"{i.project.name} {i.name}" for i in
              FeeItem.objects.filter(pk__in=[f.key[1] for f in groups]).select_related("project")}
     t = Table("fee_items", "按收费项目", ["收费项目", *MONEY_HEADERS])
     for f in groups:
         t.rows.append([names.get(f.key[1], f.key[1]), *_money(f)])
         t.links.append(_drill(month, project=f.key[0], fee_item=f.key[1]))
+    t.total = total if len(groups) < total else None
     return t
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 
 @db_periodic_task(crontab(minute="10", hour="2", day="1"))
@@ -19,11 +19,32 @@ def close_last_month() -> None:
 
 @db_periodic_task(crontab(minute="25"))
 def refresh_current_month() -> None:
-    """Hourly: the month in progress, so the manager's home page reads stored figures."""
+    """Hourly: the provisional snapshot of the month in progress, so the manager's pages read stored figures
+    (they never compute over the ledger themselves)."""
     from wuye.insights.services import live_refresh
 
     with HUEY.lock_task("insights-live"):
         live_refresh()
+
+
+@db_task()
+def month_snapshot(period: str, actor_label: str = "") -> None:
+    """A manager's refresh (``views.refresh``): the provisional snapshot of the month in progress, or the close
+    of a past month nobody closed. ``period`` is YYYY-MM-DD (the month's first day)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from wuye.insights.metrics import month_start
+    from wuye.insights.services import live_refresh, month_close
+
+    first = month_start(dt.date.fromisoformat(period))
+    if first == month_start(timezone.localdate()):
+        with HUEY.lock_task("insights-live"):
+            live_refresh()
+    else:
+        with HUEY.lock_task("insights-close-month"):
+            month_close(period=first, actor_label=actor_label or "manager:refresh")
 
 
 @db_periodic_task(crontab(minute="40", hour="3", day="1"))

@@ -9,6 +9,7 @@ urlpatterns = [
     path("units/", views.units, name="units"),
     path("export/<str:table>.xlsx", views.export, name="export"),
     path("targets/", views.targets, name="targets"),
+    path("refresh/", views.refresh, name="refresh"),
     path("steps/", views.steps, name="steps"),
     path("credit/", views.credit, name="credit"),
     path("risk/", views.risk, name="risk"),

@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,13 +32,18 @@ def _period(request) -> dt.date:
     return min(period, month_start(today))
 
 
-def _closed(request) -> dt.date | None:
-    """The drill-down's month when it is a closed one (``period=YYYY-MM``); None: what is open today."""
-    return selectors.closed_period(_period(request)) if request.GET.get("period") else None
+def _drill(request) -> selectors.Drill:
+    """The drill-down's list: a month's stored snapshot (``period=YYYY-MM``; without it the month in progress,
+    whose provisional snapshot is at most an hour old), or — for the month in progress without a snapshot yet —
+    what is open today, from the ledger."""
+    return selectors.drill_month(_period(request))
 
 
 def _int(request, name: str) -> int | None:
     return id_param(request.GET, name)
+
+
+HOME_ROWS = 30  # projects and fee items on the home page (those billing most); every table's export has all
 
 
 def dashboard_context(request, period: dt.date) -> dict:
@@ -51,10 +55,10 @@ def dashboard_context(request, period: dt.date) -> dict:
     company = selectors.total(month)
     points = selectors.trend(user=user)
     built = {
-        "projects": tables.projects(month, goals),
+        "projects": tables.projects(month, goals, limit=HOME_ROWS),
         "buildings": tables.buildings(month),
         "collectors": tables.collectors(month),
-        "fee_items": tables.fee_items(month),
+        "fee_items": tables.fee_items(month, limit=HOME_ROWS),
         "ageing": tables.ageing(month),
         "trend": tables.trend(points),
         "incentives": tables.incentives(collector_incentives(month, project_ids=ids)),
@@ -81,6 +85,7 @@ def dashboard_context(request, period: dt.date) -> dict:
     }
     return {
         "month": month, "period": period, "company": company, "target": target,
+        "drill_all": tables.month_drill(month),
         "gap": (company.collection_rate - target) if (target is not None and company.collection_rate is not None)
         else None,
         "tables": built, "chart": chart, "definitions": tables.DEFINITIONS,
@@ -105,25 +110,58 @@ def home(request):
     return render(request, "insights/home.html", dashboard_context(request, period))
 
 
+UNITS_PAGE = 50         # units a page
+UNITS_COUNT_CAP = 1000  # counted up to this; beyond, "1,000+"
+
+
 @login_required
 def units(request):
-    """The units behind a figure: overdue principal today, narrowed by project, building, collector, fee item
-    or ageing bucket (within the user's scope)."""
+    """The units behind a figure: a month's snapshot (closed, or the provisional one of the month in progress) or
+    what is overdue today, narrowed by project, building, collector, fee item or ageing bucket (within the user's
+    scope), a page at a time. A past month nobody closed has no list: the page says so."""
     permissions.require_view(request.user)
     filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
     bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
-    closed = _closed(request)
-    qs = selectors.units_in_arrears(user=request.user, bucket=bucket, period=closed, **filters)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    table = tables.units(page.object_list)
+    drill = _drill(request)
+    if drill.state == "unclosed":
+        page = selectors.Page([], 1, UNITS_PAGE, False, 0, False)
+    else:
+        qs = selectors.units_in_arrears(user=request.user, bucket=bucket,
+                                        period=drill.period if drill.stored else None, **filters)
+        page = selectors.page_of(qs, request.GET.get("page"), size=UNITS_PAGE, cap=UNITS_COUNT_CAP)
+    table = tables.units(page.rows)
     described = []
     if filters["project"]:
         described.append(Project.objects.filter(pk=filters["project"]).values_list("name", flat=True).first())
     if bucket:
         described.append(f"逾期 {tables.AGE_LABELS[bucket]}")
     return render(request, "insights/units.html", {
-        "page_obj": page, "closed": closed, "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
-        "query": request.GET.urlencode(), "described": [d for d in described if d]})
+        "page_obj": page, "drill": drill, "closed": drill.period if drill.state == "close" else None,
+        "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
+        "query": request.GET.urlencode(), "described": [d for d in described if d],
+        "can_refresh": permissions.can_set_targets(request.user)})
+
+
+@login_required
+@require_POST
+def refresh(request):
+    """A manager asks for a month's snapshot: the provisional one of the month in progress, or the close of a past
+    month nobody closed. Queued as a job (it reads the whole ledger); the page shows it when it is written."""
+    from wuye.insights.tasks import month_snapshot
+
+    if not permissions.can_set_targets(request.user):
+        raise Http404
+    raw = request.POST.get("period", "")
+    period = date_param({"period": f"{raw}-01"}, "period") if raw else month_start(timezone.localdate())
+    if period > month_start(timezone.localdate()) or selectors.closed_period(period):
+        messages.info(request, f"{period:%Y-%m} 不需要刷新。")
+    else:
+        month_snapshot(period.isoformat(), actor_label=f"manager:{request.user.username}"[:60])
+        messages.success(request, f"已开始计算 {period:%Y-%m} 的数字（整个账本，约一分钟），完成后刷新本页即可看到。")
+    back = request.POST.get("next", "")
+    if not back.startswith("/insights/"):
+        back = f"{reverse('insights:home')}?period={period:%Y-%m}"
+    return redirect(back)
 
 
 EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps", "incentives")
@@ -166,10 +204,17 @@ def export(request, table: str):
     if table == "units":
         filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
         bucket = request.GET.get("bucket") if request.GET.get("bucket") in selectors.BUCKETS else None
-        closed = _closed(request)
-        built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket, period=closed,
-                                                        **filters)[:100_000])
-        subtitle = (f"{tables.period_label(closed)}月结快照" if closed else f"截至 {timezone.localdate():%Y-%m-%d}")
+        drill = _drill(request)
+        if drill.state == "unclosed":
+            built = tables.units([])
+            subtitle = f"{tables.period_label(drill.period)}尚未月结：没有该月月末的明细"
+        else:
+            built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket,
+                                                            period=drill.period if drill.stored else None,
+                                                            **filters)[:100_000])
+            subtitle = {"close": f"{tables.period_label(drill.period)}月结快照",
+                        "live": f"本月临时快照（截至 {timezone.localtime(drill.as_of):%m-%d %H:%M}）",
+                        }.get(drill.state, f"截至 {timezone.localdate():%Y-%m-%d}")
     elif table == "steps":
         from wuye.insights.steps import step_effects
 
