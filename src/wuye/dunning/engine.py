@@ -840,13 +840,13 @@ def expiring_periods(project: Project, as_of: dt.date,
                                project_id=project.pk, unit_ids=unit_ids)
 
 
-def attach_risk(accounts: list[Account], ladders: dict[str, Ladder]) -> None:
+def attach_risk(accounts: list[Account], ladders: Iterable[Ladder]) -> None:
     """Give the accounts the latest 预警分 of their unit — one read per call (a chunk of the run), and only
     when one of the ladders has a step limited to high-risk accounts. Read through
     ``settings.WUYE_RISK_SCORES`` (the worklist's path; dunning does not import insights): when it is empty
     no account has a score and such steps never fire."""
     path = getattr(settings, "WUYE_RISK_SCORES", "")
-    if not path or not accounts or not any(st.min_risk_pct for lad in ladders.values() for st in lad.pre_due):
+    if not path or not accounts or not any(st.min_risk_pct for lad in ladders for st in lad.pre_due):
         return
     scores = import_string(path)(sorted({a.unit_id for a in accounts}))
     for a in accounts:
@@ -1225,7 +1225,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 for u in done_units]
 
     while chunk := list(islice(accounts, chunk_size)):
-        attach_risk(chunk, ladders)
+        attach_risk(chunk, ladders.values())
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.key for a in arrears)
         result.accounts_in_arrears += len(arrears)

@@ -117,9 +117,13 @@ def _days_between(later_param: str, earlier_sql: str) -> str:
     return f"CAST(julianday({later_param}) - julianday({earlier_sql}) AS INTEGER)"
 
 
-# For the one read of ``features`` on PostgreSQL (decision 97): no JIT, and memory for the per-account hash
-# aggregation, so that it runs in the parallel workers instead of sorting to disk; set back afterwards.
-FEATURE_SETTINGS = (("jit", "off"), ("work_mem", "256MB"))
+# For the one read of ``features`` on PostgreSQL (decision 97), set back afterwards: no JIT; no nested loops
+# (the planner estimates one account after the filter on the grouped lines and then joined the per-unit
+# groups by nested loops: more than 15 minutes at a million units); one process (a parallel plan has to
+# gather every bill's partial sums into the leader and finish them there: 47 s against 26 s); memory for the
+# per-account hash aggregation (about 0.5 GB at a million accounts) so that it does not spill to disk.
+FEATURE_SETTINGS = (("jit", "off"), ("enable_nestloop", "off"), ("max_parallel_workers_per_gather", "0"),
+                    ("work_mem", "512MB"))
 F8 = "double precision"  # the columns come back as floats (no Decimal per value); sums of fen are exact in it
 
 
