@@ -432,6 +432,10 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
         fig = reads.figures.get(item.pk)
         if fig is not None and not fig.demandable:  # this debtor's periods paid since the decision
             return Verdict(Do.CANCEL, "决策后已缴清（本欠费人名下已无到期未缴的费用），取消发送")
+    elif item.step.min_risk_pct:  # a contact before the due date for high-risk accounts stops like the ladder
+        held = active_hold(Account(summary=s, segment="", holds=reads.holds.get(item.unit_id, [])), reads.today)
+        if held:
+            return Verdict(Do.CANCEL, f"暂停催缴：{held[1]}")
     # a stage message never goes after a later stage, and a held-back one goes stale
     if message and kind == cycles.Kind.STAGE:
         if reads.highest_sent_stage.get(item.episode_id, item.stage) > item.stage:

@@ -131,6 +131,7 @@ class Account:
     signer_failed: bool = False  # office: a notice could not be handed to anyone (no signer reached)
     prepaid_out_due: dt.date | None = None  # the first open line that prepaid money paid only in part
     expiring: tuple[str, ...] = ()  # periods whose limitation period ends soon (the legal module's reader)
+    risk: float | None = None  # 预警分 of the unit (``attach_risk``; only read when a step of its ladder uses it)
 
     @property
     def unit_id(self) -> int:
@@ -306,11 +307,13 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
         due = [st for st in ladder.pre_due
                if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
                and s.upcoming_fen >= st.min_amount_fen]
-        if due and acc.opted_out and due[-1].channel in MESSAGE_CHANNELS:
+        plain = [st for st in due if not st.min_risk_pct]
+        if plain and acc.opted_out and plain[-1].channel in MESSAGE_CHANNELS:
             out.note = "业主已选择不接收到期前提醒"
-        elif due:
-            st = due[-1]  # the one closest to the due date; earlier ones not yet sent are skipped
+        elif plain:
+            st = plain[-1]  # the one closest to the due date; earlier ones not yet sent are skipped
             add(st, cycles.pre_due(s.next_due, s.party_id), f"{s.next_due} 到期前 {-(st.days or 0)} 天")
+        _pre_due_for_risk(acc, [st for st in due if st.min_risk_pct], as_of, add)
 
     if s.overdue_fen <= 0 or acc.episode is None:
         if not out.decisions and not out.note:
@@ -427,6 +430,23 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
             out.note = (f"催缴步骤已全部执行（最后一步：{last or '无'}），请经理决定：分期、减免、"
                         "转介律师或继续跟进")
     return out
+
+
+def _pre_due_for_risk(acc: Account, due: list[Step], as_of: dt.date, add) -> None:
+    """到期前提醒 limited to high-risk accounts (``Step.min_risk_pct``, e.g. an early call): besides the
+    ordinary reminders, the one closest to the due date whose threshold the unit's latest 预警分 reaches —
+    unless a hold, a dispute or a running instalment plan stops the ladder, or (for a message) the owner
+    declined reminders. No score (not scored, or ``WUYE_RISK_SCORES`` off): not high risk. The score is a
+    staff aid (decision 88): it only adds a contact before the due date, never withholds anything."""
+    if acc.risk is None:
+        return
+    due = [st for st in due if acc.risk * 100 >= st.min_risk_pct
+           and not (acc.opted_out and st.channel in MESSAGE_CHANNELS)]
+    if not due or active_hold(acc, as_of) is not None:
+        return
+    st, s = due[-1], acc.summary
+    add(st, cycles.pre_due(s.next_due, s.party_id),
+        f"{s.next_due} 到期前 {-(st.days or 0)} 天；预警风险 {acc.risk * 100:.0f}%（本步骤 ≥ {st.min_risk_pct}%）")
 
 
 def _demand_first(acc: Account, ladder: Ladder, referral_order: int, as_of: dt.date, rules: Rules, add,
@@ -870,6 +890,20 @@ def expiring_periods(project: Project | None, as_of: dt.date,
         return {}
     return import_string(path)(as_of=as_of, within_days=getattr(settings, "WUYE_LIMITATION_NOTICE_DAYS", 90),
                                project_id=project.pk if project is not None else None, unit_ids=unit_ids)
+
+
+def attach_risk(accounts: list[Account], ladders: Iterable[Ladder]) -> None:
+    """Give the accounts the latest 预警分 of their unit — one read per call (a chunk of the run), and only
+    when one of the ladders has a step limited to high-risk accounts. Read through
+    ``settings.WUYE_RISK_SCORES`` (the worklist's path; dunning does not import insights): when it is empty
+    no account has a score and such steps never fire."""
+    path = getattr(settings, "WUYE_RISK_SCORES", "")
+    if not path or not accounts or not any(st.min_risk_pct for lad in ladders for st in lad.pre_due):
+        return
+    scores = import_string(path)(sorted({a.unit_id for a in accounts}))
+    for a in accounts:
+        found = scores.get(a.unit_id)
+        a.risk = found[0] if found is not None else None
 
 
 def opted_out(unit_ids: Iterable[int] | None) -> set[int]:
@@ -1320,6 +1354,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 for u in done_units]
 
     while chunk := list(islice(accounts, chunk_size)):
+        attach_risk(chunk, ladders.values())
         arrears = [a for a in chunk if a.summary.overdue_fen > 0]
         in_arrears.update(a.key for a in arrears)
         result.accounts_in_arrears += len(arrears)
@@ -1504,6 +1539,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
     """Decide the accounts of the units ``ids`` (of an estate pass) and hand their outbox and decision state
     to the writer as one transaction."""
     clock = time.monotonic()
+    attach_risk(chunk, (lad for per in ladders.values() for lad in per.values()))
     arrears = [a for a in chunk if a.summary.overdue_fen > 0]
     in_arrears.update(a.key for a in arrears)
     result.accounts_in_arrears += len(arrears)

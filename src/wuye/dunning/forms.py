@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 
 from wuye.dunning.choices import HoldKind
 from wuye.dunning.ladders import STEP_FIELDS
@@ -11,7 +12,7 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = Step
         fields = ["order", "name", "kind", "days", "months", "event", "repeat_days", "channel", "template",
-                  "assignee", "account_class", "prefer_month_edge_days", "active"]
+                  "assignee", "account_class", "min_risk_pct", "prefer_month_edge_days", "active"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -30,6 +31,11 @@ class StepForm(forms.ModelForm):
             self.add_error("days", "请填写距上一步的天数。")
         if kind == "overdue" and data.get("days") is None and not data.get("months") and not data.get("amount_yuan"):
             self.add_error("days", "逾期阈值至少填写天数、月数、金额之一。")
+        if data.get("min_risk_pct"):
+            if kind != "pre_due":
+                self.add_error("min_risk_pct", "按预警风险筛选只适用于到期前提醒。")
+            elif not getattr(settings, "WUYE_RISK_SCORES", ""):
+                self.add_error("min_risk_pct", "未启用预警评分（WUYE_RISK_SCORES），不能按风险筛选。")
         template = data.get("template")
         if template and template.channel != data.get("channel"):
             self.add_error("template", "模板的渠道与步骤的渠道不一致。")

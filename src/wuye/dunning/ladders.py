@@ -16,7 +16,8 @@ from wuye.dunning.choices import WRITTEN_DEMAND_CHANNELS, Channel, StepKind
 
 # the fields of a step that a policy edit may set (plain data: the page, the API and commands use it)
 STEP_FIELDS = ("order", "name", "kind", "days", "months", "amount_fen", "event", "repeat_days", "min_amount_fen",
-               "channel", "template_id", "assignee", "account_class", "prefer_month_edge_days", "active")
+               "channel", "template_id", "assignee", "account_class", "min_risk_pct", "prefer_month_edge_days",
+               "active")
 
 
 def _earliest_day(step: Mapping[str, Any]) -> int | None:
@@ -38,6 +39,8 @@ def ladder_problems(steps: Iterable[Mapping[str, Any]]) -> list[str]:
     stages = sorted((s for s in live if s.get("kind") in (StepKind.OVERDUE, StepKind.AFTER_PREVIOUS)
                      and not s.get("repeat_days")), key=lambda s: s.get("order") or 0)
     for s in live:
+        if s.get("min_risk_pct") and s.get("kind") != StepKind.PRE_DUE:
+            problems.append(f"{_label(s)}按预警风险筛选只适用于到期前提醒（如到期前的电话），不能用于催缴阶段或事件。")
         if s.get("account_class") and s.get("kind") in (StepKind.OVERDUE, StepKind.AFTER_PREVIOUS) \
                 and not s.get("repeat_days"):
             problems.append(f"{_label(s)}只对某一分类执行，须设置重复间隔：否则它会作为阶段越过其他步骤。")

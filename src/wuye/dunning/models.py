@@ -8,6 +8,7 @@ job is responsible. Its status moves forward only; each move is appended to ``Ac
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -162,6 +163,12 @@ class Step(models.Model):
     account_class = models.CharField(
         "仅限分类", max_length=12, choices=AccountClass.choices, blank=True,
         help_text="填写则只对该分类的欠费户执行（分类由收费员的联系结果决定）。")
+    min_risk_pct = models.PositiveSmallIntegerField(
+        "仅高风险户：预警风险不低于（%）", null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="仅用于到期前提醒（如到期前的电话）：填写则只对最近一次预警评分（未来 3 个月逾期 90 天以上的概率）"
+                  "不低于此值的户执行，暂停、争议、分期与联系时段照常适用；留空则对所有户执行。"
+                  "预警分只供员工参考，不向业主展示，也不作为停止任何服务的理由。")
     prefer_month_edge_days = models.PositiveSmallIntegerField(
         "可推迟至月初/月末（天）", default=0,
         help_text="大于 0 时，若在此天数内有月初（1–5 日）或月末（25 日后），则安排在那时发送。")

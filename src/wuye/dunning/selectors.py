@@ -15,6 +15,7 @@ from wuye.dunning.engine import (
     Outcome,
     Rules,
     accounts_for,
+    attach_risk,
     decide,
     ladder_of,
     ladders_for,
@@ -75,6 +76,7 @@ def collection_state(unit: Unit, *, as_of: dt.date) -> CollectionState:
     party = liable_party(unit, as_of)
     accounts = list(accounts_for(project, as_of, [unit.pk], segments={unit.pk: segment}))
     accounts.sort(key=lambda a: (a.party_id != (party.pk if party else None), a.party_id or 0))
+    attach_risk(accounts, ladders.values())
     names = dict(Party.objects.filter(pk__in=[a.party_id for a in accounts if a.party_id]).values_list("pk", "name"))
     debtors = []
     for acc in accounts:

@@ -33,6 +33,7 @@ as it stands now (a point marked dead after T with no verification date counts f
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 
@@ -116,9 +117,143 @@ def _days_between(later_param: str, earlier_sql: str) -> str:
     return f"CAST(julianday({later_param}) - julianday({earlier_sql}) AS INTEGER)"
 
 
+# For the one read of ``features`` on PostgreSQL (decision 97), set back afterwards: no JIT; no nested loops
+# (the planner estimates one account after the filter on the grouped lines and then joined the per-unit
+# groups by nested loops: more than 15 minutes at a million units); one process (a parallel plan has to
+# gather every bill's partial sums into the leader and finish them there: 47 s against 26 s); memory for the
+# per-account hash aggregation (about 0.5 GB at a million accounts) so that it does not spill to disk.
+FEATURE_SETTINGS = (("jit", "off"), ("enable_nestloop", "off"), ("max_parallel_workers_per_gather", "0"),
+                    ("work_mem", "512MB"))
+F8 = "double precision"  # the columns come back as floats (no Decimal per value); sums of fen are exact in it
+
+
 def features(as_of: dt.date, *, project_id: int | None = None, sample: int = 1) -> Frame:
-    """Every account's features at ``as_of`` (not 90+ days overdue then), one grouped query; ``sample`` > 1
-    keeps the accounts whose id is a multiple of it (an even, deterministic draw for training at scale)."""
+    """Every account's features at ``as_of`` (not 90+ days overdue then); ``sample`` > 1 keeps the accounts
+    whose id is a multiple of it (an even, deterministic draw for training at scale).
+
+    One set-based pass: each bill line meets its allocations up to ``as_of`` (on PostgreSQL through a
+    ``LATERAL`` sum on the allocation index, so the whole read is one level of grouping per account that the
+    parallel workers share), the account-level figures (occupancy state as of ``as_of``, money received,
+    promises, disputes, dead contacts, unreachable attempts) are grouped once each and joined by unit. The
+    same numbers as ``features_reference`` (the tests compare them)."""
+    pg = connection.vendor == "postgresql"
+    T, T_at = as_of, local_midnight(as_of + dt.timedelta(days=1))
+    p = {"T": _d(T), "T_at": _t(T_at), "no": False, "d90": _d(T - dt.timedelta(days=90)),
+         "d182": _d(T - dt.timedelta(days=182)), "d365": _d(T - dt.timedelta(days=365))}
+    scope = unit_scope = ""
+    if project_id:
+        scope, p["project"] = " AND b.project_id = %(project)s", project_id
+    if sample > 1:
+        scope += " AND b.unit_id %% %(sample)s = 0"
+        unit_scope, p["sample"] = " AND {}.unit_id %% %(sample)s = 0", sample
+    dead = ", ".join(f"'{v.value}'" for v in sorted(DEAD_VALIDITIES))
+    unreachable = ", ".join(f"'{v}'" for v in UNREACHABLE)
+    days_sql = _days_between("%(T)s", "acct.oldest_due")
+    live = "pb.live = 1"
+    sql = f"""
+        SELECT u.id, u.project_id, CAST(acct.overdue AS {F8}), CAST(acct.lines AS {F8}),
+               CAST(CASE WHEN acct.oldest_due IS NULL THEN 0 ELSE {days_sql} END AS {F8}),
+               CAST(acct.r_lines AS {F8}), CAST(acct.r_late AS {F8}), CAST(acct.p_lines AS {F8}),
+               CAST(acct.p_late AS {F8}), CAST(acct.partial_lines AS {F8}),
+               CAST(COALESCE(pr.n, 0) AS {F8}), CAST(COALESCE(dp.n, 0) AS {F8}),
+               CAST(CASE WHEN COALESCE(st.state, u.state) IN ('vacant', 'decorating') THEN 1 ELSE 0 END AS {F8}),
+               CAST(CASE WHEN COALESCE(st.state, u.state) = 'rented' THEN 1 ELSE 0 END AS {F8}),
+               CAST(COALESCE(pay.received, 0) - acct.applied AS {F8}),
+               CAST(COALESCE(dc.n, 0) AS {F8}), CAST(COALESCE(ct.n, 0) AS {F8})
+        FROM (
+            SELECT pb.unit_id,
+                   SUM(CASE WHEN {live} AND pb.due_date < %(T)s AND pb.open_t > 0 THEN pb.open_t ELSE 0 END) AS overdue,
+                   SUM(CASE WHEN {live} AND pb.due_date < %(T)s AND pb.open_t > 0 THEN 1 ELSE 0 END) AS lines,
+                   MIN(CASE WHEN {live} AND pb.due_date < %(T)s AND pb.open_t > 0 THEN pb.due_date END) AS oldest_due,
+                   MAX(CASE WHEN {live} AND pb.due_date <= %(d90)s AND pb.open_t > 0 THEN 1 ELSE 0 END) AS ninety,
+                   SUM(CASE WHEN {live} AND pb.due_date < %(T)s AND pb.due_date > %(d182)s THEN 1 ELSE 0 END) AS r_lines,
+                   SUM(CASE WHEN {live} AND pb.due_date < %(T)s AND pb.due_date > %(d182)s
+                            AND pb.paid_due < pb.amount_fen THEN 1 ELSE 0 END) AS r_late,
+                   SUM(CASE WHEN {live} AND pb.due_date <= %(d182)s AND pb.due_date > %(d365)s
+                            THEN 1 ELSE 0 END) AS p_lines,
+                   SUM(CASE WHEN {live} AND pb.due_date <= %(d182)s AND pb.due_date > %(d365)s
+                            AND pb.paid_due < pb.amount_fen THEN 1 ELSE 0 END) AS p_late,
+                   SUM(CASE WHEN {live} AND pb.due_date > %(d365)s AND pb.paid_t > 0 AND pb.open_t > 0
+                            THEN 1 ELSE 0 END) AS partial_lines,
+                   SUM(pb.paid_t) AS applied, SUM(pb.live) AS live_lines
+            FROM (
+                SELECT b.unit_id, b.due_date, b.amount_fen,
+                       CASE WHEN b.is_void = %(no)s AND b.late_fee_of_id IS NULL THEN 1 ELSE 0 END AS live,
+                       CAST(COALESCE(SUM(a.amount_fen), 0) AS bigint) AS paid_t,
+                       CAST(COALESCE(SUM(CASE WHEN a.applied_on <= b.due_date THEN a.amount_fen ELSE 0 END), 0)
+                            AS bigint) AS paid_due,
+                       CAST(b.amount_fen - COALESCE(SUM(a.amount_fen), 0) - COALESCE(MAX(ad.rel_t), 0)
+                            AS bigint) AS open_t
+                FROM billing_bill b
+                LEFT JOIN billing_allocation a ON a.bill_id = b.id AND a.applied_on <= %(T)s
+                LEFT JOIN (SELECT j.bill_id, SUM(j.amount_fen) AS rel_t FROM billing_adjustment j
+                           WHERE j.status = 'approved' AND j.kind IN {RELIEF} AND j.decided_at < %(T_at)s
+                           GROUP BY j.bill_id) ad ON ad.bill_id = b.id
+                WHERE b.period_start <= %(T)s {scope}
+                GROUP BY b.id, b.unit_id, b.due_date, b.amount_fen, b.is_void, b.late_fee_of_id
+            ) pb
+            GROUP BY pb.unit_id
+        ) acct
+        JOIN estate_unit u ON u.id = acct.unit_id
+        LEFT JOIN (SELECT z.unit_id, z.state FROM (
+                       SELECT s.unit_id, s.state,
+                              ROW_NUMBER() OVER (PARTITION BY s.unit_id ORDER BY s.since DESC, s.id DESC) AS n
+                       FROM estate_unitstatechange s WHERE s.since <= %(T)s {unit_scope.format("s")}) z
+                   WHERE z.n = 1) st ON st.unit_id = u.id
+        LEFT JOIN (SELECT x.unit_id, SUM(x.amount_fen) AS received FROM billing_payment x
+                   LEFT JOIN billing_payment o ON o.id = x.reverses_id
+                   WHERE COALESCE(o.paid_at, x.paid_at) < %(T_at)s {unit_scope.format("x")}
+                   GROUP BY x.unit_id) pay ON pay.unit_id = u.id
+        LEFT JOIN (SELECT p.unit_id, COUNT(*) AS n FROM casework_promise p JOIN dunning_hold h ON h.id = p.hold_id
+                   WHERE h.outcome = 'broken' AND p.promised_on < %(T)s AND p.promised_on > %(d365)s
+                   GROUP BY p.unit_id) pr ON pr.unit_id = u.id
+        LEFT JOIN (SELECT d.unit_id, COUNT(*) AS n FROM casework_dispute d
+                   WHERE d.opened_on <= %(T)s AND d.opened_on > %(d365)s GROUP BY d.unit_id) dp ON dp.unit_id = u.id
+        LEFT JOIN (SELECT o.unit_id, COUNT(DISTINCT cp.id) AS n FROM estate_occupancy o
+                   JOIN estate_contactpoint cp ON cp.party_id = o.party_id
+                   WHERE o.role = 'owner' AND o.start <= %(T)s AND (o."end" IS NULL OR o."end" >= %(T)s)
+                     AND cp.validity IN ({dead}) AND (cp.last_verified IS NULL OR cp.last_verified <= %(T)s)
+                   GROUP BY o.unit_id) dc ON dc.unit_id = u.id
+        LEFT JOIN (SELECT c.unit_id, COUNT(*) AS n FROM casework_contactattempt c
+                   WHERE c."on" <= %(T)s AND c."on" > %(d90)s AND c.outcome IN ({unreachable})
+                   GROUP BY c.unit_id) ct ON ct.unit_id = u.id
+        WHERE acct.live_lines > 0 AND acct.ninety = 0
+        ORDER BY u.id
+    """
+    chunks = []
+    with reads_connection().cursor() as cur, _planner(cur, FEATURE_SETTINGS if pg else ()):
+        cur.execute(sql, p)
+        while batch := cur.fetchmany(100_000):
+            chunks.append(np.array(batch, dtype=np.float64))
+    raw = np.concatenate(chunks) if chunks else np.zeros((0, 17))
+    return Frame(as_of, raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64), _derive(raw[:, 2:]))
+
+
+class _planner:
+    """Planner settings for one read, set back afterwards (as ``billing.selectors`` does for its summary)."""
+
+    def __init__(self, cur, settings: tuple[tuple[str, str], ...]):
+        self.cur, self.settings, self.before = cur, settings, None
+
+    def __enter__(self):
+        if self.settings:
+            names = [name for name, _ in self.settings]
+            self.cur.execute("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))
+            self.before = self.cur.fetchone()
+            self.cur.execute("SELECT " + ", ".join(f"set_config('{n}', %s, false)" for n in names),
+                             [value for _, value in self.settings])
+        return self
+
+    def __exit__(self, *exc):
+        if self.settings and self.before is not None:
+            self.cur.execute("SELECT " + ", ".join(f"set_config('{n}', %s, false)" for n, _ in self.settings),
+                             list(self.before))
+        return False
+
+
+def features_reference(as_of: dt.date, *, project_id: int | None = None, sample: int = 1) -> Frame:
+    """The first form of ``features`` (CTEs joined twice to the bills, a correlated subquery per unit for the
+    occupancy state), kept as the reference the tests compare ``features`` with (decision 97)."""
     T, T_at = as_of, local_midnight(as_of + dt.timedelta(days=1))
     d90, d182, d365 = (T - dt.timedelta(days=n) for n in (90, 182, 365))
     scope, scope_p = _scope("b", project_id, sample)
@@ -298,6 +433,26 @@ class Fitted:
         out = []
         for row, idx in zip(terms, order, strict=True):
             out.append([(FEATURE_NAMES[i], round(float(row[i]), 3)) for i in idx if row[i] > 0.05])
+        return out
+
+
+    def top_terms(self, X: np.ndarray, top: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``reasons`` as arrays: per row the ``top`` feature indexes by descending term, their terms and how
+        many of them lead (term > 0.05; a prefix, the terms being sorted)."""
+        terms = self.standard(X) * self.coef
+        order = np.argsort(-terms, axis=1, kind="stable")[:, :top]
+        values = np.take_along_axis(terms, order, axis=1)
+        return order, values, (values > 0.05).sum(axis=1)
+
+    def reasons_json(self, X: np.ndarray, top: int = 3) -> list[str]:
+        """``reasons`` of every row as its JSON text (what ``RiskScore.reasons`` stores), from the arrays of
+        ``top_terms``: the same names and rounded values, without a list of tuples per row."""
+        order, values, kept = self.top_terms(X, top)
+        names = [json.dumps(n) for n in FEATURE_NAMES]
+        out = []
+        for idx, vals, k in zip(order.tolist(), values.tolist(), kept.tolist(), strict=True):
+            out.append("[" + ", ".join(f"[{names[i]}, {round(v, 3)!r}]" for i, v in zip(idx[:k], vals[:k],
+                                                                                         strict=True)) + "]")
         return out
 
 

@@ -437,7 +437,7 @@ def risk_by_unit(unit_ids: list[int]) -> dict[int, tuple[float, list[str]]]:
     from wuye.insights.risk import FEATURE_LABELS
 
     out = {}
-    for unit_id, p, reasons in RiskScore.objects.filter(unit_id__in=unit_ids).values_list(
+    for unit_id, p, reasons in RiskScore.objects.filter(unit_id__in_ids=list(unit_ids)).values_list(
             "unit_id", "probability", "reasons"):
         out[unit_id] = (p, [FEATURE_LABELS.get(name, name) for name, _ in reasons])
     return out
