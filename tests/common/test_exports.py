@@ -168,7 +168,11 @@ SCENARIOS["wuye.legal.pack._csv"] = _pack_csvs
 
 
 def _insights_tables(c, h, alice, finance):
-    """The manager's tables (project, building and fee item names are hostile) and the drill-down list."""
+    """The manager's tables (project, building and fee item names are hostile) and the drill-down list, of a
+    closed month (pages and exports read snapshots only, decision 95)."""
+    from wuye.insights.services import month_close
+
+    month_close(period=dt.date(2026, 7, 1), today=dt.date(2026, 8, 5))
     return [(_content(_as(c, alice).get(f"/insights/export/{name}.xlsx?period=2026-07")), "xlsx")
             for name in ("projects", "buildings", "fee_items", "units")]
 

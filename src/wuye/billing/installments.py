@@ -25,6 +25,7 @@ from wuye.billing.permissions import can_approve
 from wuye.billing.services import add_months, largest_remainder
 from wuye.common.changes import units_changed
 from wuye.common.formatting import format_yuan
+from wuye.common.lookups import Ids
 
 MAX_INSTALMENTS = 24
 Status = InstallmentPlan.Status
@@ -140,7 +141,7 @@ def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[i
     # completed plans too: a reversed payment can reopen one
     plans = InstallmentPlan.objects.filter(status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
     if unit_ids is not None:
-        plans = plans.filter(unit_id__in_ids=[int(u) for u in unit_ids])
+        plans = plans.filter(unit_id__in_ids=Ids([int(u) for u in unit_ids]))
     plans = list(plans)
     standing = installment_standing(plans, as_of)
     return {p.unit_id: standing[p.pk] for p in plans if standing.get(p.pk) in ("good", "broken")}

@@ -20,6 +20,7 @@ from wuye.billing.installments import open_plan_standing
 from wuye.billing.models import Adjustment, Allocation, Bill, Payment, UnitBalance
 from wuye.billing.services import policy_for
 from wuye.common.formatting import format_yuan
+from wuye.common.lookups import Ids, int_array
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def prepaid_balances(unit_ids: Iterable[int] | None = None, *, project_id: int |
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
     if unit_ids is not None:
-        rows = rows.filter(unit_id__in_ids=list(unit_ids))
+        rows = rows.filter(unit_id__in_ids=Ids(unit_ids))
     return dict(rows.values_list("unit_id", "prepaid_fen"))
 
 
@@ -73,7 +74,7 @@ def prepaid_from_entries(unit_ids: Iterable[int] | None = None, *, project_id: i
         pay, alloc = pay.filter(project_id=project_id), alloc.filter(payment__project_id=project_id)
     if unit_ids is not None:
         ids = list(unit_ids)
-        pay, alloc = pay.filter(unit_id__in_ids=ids), alloc.filter(payment__unit_id__in_ids=ids)
+        pay, alloc = pay.filter(unit_id__in_ids=Ids(ids)), alloc.filter(payment__unit_id__in_ids=Ids(ids))
     balance: dict[int, int] = defaultdict(int)
     for unit_id, total in pay.values_list("unit_id").annotate(t=Sum("amount_fen")).values_list("unit_id", "t"):
         balance[unit_id] += total
@@ -120,7 +121,7 @@ def _summary_rows(as_of: dt.date, project_id: int | None, ids: list[int] | None,
     if ids is not None:
         where += " AND unit_id IN (SELECT value FROM json_each(%(ids)s))" if sqlite \
             else " AND unit_id = ANY(%(ids)s::bigint[])"
-        params["ids"] = json.dumps(ids) if sqlite else ids
+        params["ids"] = json.dumps(ids) if sqlite else int_array(ids)
     having = "HAVING sum(overdue_fen) > 0" if only_overdue else ""
     sql = _SUMMARY_SQL.format(where=where, having=having)
     with connection.cursor() as cursor:
@@ -194,7 +195,7 @@ def account_summaries_orm(
         bills = bills.filter(project_id=project_id)
     ids = list(unit_ids) if unit_ids is not None else None
     if ids is not None:
-        bills = bills.filter(unit_id__in_ids=ids)
+        bills = bills.filter(unit_id__in_ids=Ids(ids))
     principal = Q(late_fee_of__isnull=True)
     overdue = principal & Q(due_date__lt=as_of)
     upcoming = principal & Q(due_date__gte=as_of)

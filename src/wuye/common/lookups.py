@@ -5,13 +5,43 @@ element — about 60 µs an id, which for the 1,000–5,000 ids of a collector's
 queries themselves. Here the list goes to the database whole: ``= ANY(%s::bigint[])`` on PostgreSQL (an
 index scan like ``IN``), ``IN (SELECT value FROM json_each(%s))`` on SQLite. Registered on every field in
 ``CommonConfig.ready``; the ids must be integers (keys), which is checked.
+
+Long lists (a block of the daily run: 60,000 ids) cost twice more before they reach the database: Django walks
+a list or tuple element by element when it builds the filter (``resolve_lookup_value``, and for a foreign key
+``check_related_objects``), and psycopg dumps a list of ints element by element (a regular expression each).
+Wrapped in ``Ids`` the list passes Django as one value, and on PostgreSQL it goes as one array literal
+(``int_array``) — about 20 times faster for 60,000 ids.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from django.db.models import Lookup
+
+
+class Ids:
+    """Integer ids for ``field__in_ids=Ids(ids)``: one value to Django (no ``__iter__``, not a list), so a
+    filter on a long list is built without walking it."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: Iterable[int]):
+        self.ids = ids if isinstance(ids, list) else list(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def int_array(ids: Iterable[int]) -> str:
+    """PostgreSQL's text form of an integer array (``{1,2,3}``), for ``%s::bigint[]``: one string for the
+    driver to quote instead of one dumped element per id. The ids must be ints (``str`` of anything else
+    could inject text into the literal)."""
+    ids = ids.ids if isinstance(ids, Ids) else ids
+    if any(type(v) is not int for v in ids):  # bool is not an id either
+        raise TypeError("int_array takes integer ids")
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 class InIds(Lookup):
@@ -19,7 +49,7 @@ class InIds(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self):
-        ids = list(self.rhs)
+        ids = self.rhs.ids if isinstance(self.rhs, Ids) else list(self.rhs)
         if any(type(v) is not int for v in ids):  # bool is not an id either
             raise TypeError("in_ids takes a list of integer ids")
         return ids
@@ -27,5 +57,5 @@ class InIds(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, self.rhs]
+            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, self.rhs)) + "}"]
         return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, json.dumps(self.rhs)]

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ from wuye.accounts.models import Territory, User
 from wuye.billing.models import Allocation, Bill
 from wuye.billing.selectors import AccountSummary, account_summaries
 from wuye.common.bulk import Analyzer, insert_dicts, insert_rows_ignore_conflicts
+from wuye.common.lookups import Ids
 from wuye.dunning import calendar as workcal
 from wuye.dunning import cycles
 from wuye.dunning.choices import (
@@ -205,6 +206,34 @@ class Ladder:
             events=dict(events),
         )
 
+    # offsets ``next_decision`` adds to an account's dates, computed once per ladder (not once per account)
+    @cached_property
+    def pre_due_offsets(self) -> tuple[dt.timedelta, ...]:
+        return tuple(dt.timedelta(days=st.days) for st in self.pre_due if st.days is not None)
+
+    @cached_property
+    def overdue_offsets(self) -> tuple[dt.timedelta, ...]:
+        out = []
+        for st in (*self.stages, *self.repeating):
+            if st.days is not None:
+                out.append(dt.timedelta(days=st.days))
+            if st.months is not None:
+                out.append(dt.timedelta(days=30 * st.months))
+        return tuple(out)
+
+    @cached_property
+    def after_previous_gaps(self) -> tuple[dt.timedelta, ...]:
+        return tuple(dt.timedelta(days=max(st.days or 0, 1)) for st in self.stages
+                     if st.kind == StepKind.AFTER_PREVIOUS)
+
+    def last_stage_order(self, account_class: str) -> int:
+        """The highest order among the stages for an account of ``account_class`` (0 without any)."""
+        cache = self.__dict__.setdefault("_last_stage", {})
+        if account_class not in cache:
+            cache[account_class] = max((st.order for st in self.stages
+                                        if not st.account_class or st.account_class == account_class), default=0)
+        return cache[account_class]
+
     def written_demand_below(self, order: int, account_class: str = "") -> Step | None:
         """The written demand (notice or registered letter) a referral at ``order`` rests on: the highest
         such stage below it (for the account's class, when the stage is limited to one)."""
@@ -241,14 +270,9 @@ def months_overdue(s: AccountSummary) -> int:
 def threshold_met(step: Step, s: AccountSummary) -> bool:
     if s.overdue_fen < step.min_amount_fen:
         return False
-    tests = []
-    if step.days is not None:
-        tests.append(s.days_overdue >= step.days)
-    if step.months is not None:
-        tests.append(months_overdue(s) >= step.months)
-    if step.amount_fen is not None:
-        tests.append(s.overdue_fen >= step.amount_fen)
-    return any(tests)
+    return ((step.days is not None and s.days_overdue >= step.days)
+            or (step.months is not None and months_overdue(s) >= step.months)
+            or (step.amount_fen is not None and s.overdue_fen >= step.amount_fen))
 
 
 def _month_edge(day: dt.date, allowance: int) -> dt.date:
@@ -496,8 +520,11 @@ def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
     opened = acc.episode_opened
     if opened is None and acc.summary.overdue_fen > 0:
         opened = as_of
-    return replace(acc, fired=fired, stage=stage, stage_on=stage_on, last_message_on=last_msg,
-                   written_waiting=waiting, holds=holds, episode_opened=opened)
+    # ``dataclasses.replace`` re-runs __init__ with every field (10 µs an account, a second a day at 1M)
+    tomorrow = object.__new__(Account)
+    tomorrow.__dict__.update(acc.__dict__, fired=fired, stage=stage, stage_on=stage_on, last_message_on=last_msg,
+                             written_waiting=waiting, holds=holds, episode_opened=opened)
+    return tomorrow
 
 
 def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Rules,
@@ -520,7 +547,7 @@ def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Ru
     if s.next_due:
         found += [s.next_due, s.next_due + ONE_DAY]  # the reminders stop; the line falls due
         if ladder is not None:
-            found += [s.next_due + dt.timedelta(days=st.days) for st in ladder.pre_due if st.days is not None]
+            found += [s.next_due + off for off in ladder.pre_due_offsets]
     if acc.prepaid_out_due:
         found.append(acc.prepaid_out_due + ONE_DAY)
     if s.overdue_fen > 0 and ladder is not None:
@@ -534,19 +561,14 @@ def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Ru
             if h.kind == HoldKind.PROMISE and h.until and as_of > h.until and not h.outcome:
                 return tomorrow  # a broken promise not yet settled
         if s.oldest_due:
-            for st in (*ladder.stages, *ladder.repeating):
-                if st.days is not None:
-                    found.append(s.oldest_due + dt.timedelta(days=st.days))
-                if st.months is not None:
-                    found.append(s.oldest_due + dt.timedelta(days=30 * st.months))
+            oldest = s.oldest_due
+            found += [oldest + off for off in ladder.overdue_offsets]
         if acc.stage_on is not None:
-            found += [acc.stage_on + dt.timedelta(days=max(st.days or 0, 1))
-                      for st in ladder.stages if st.kind == StepKind.AFTER_PREVIOUS]
+            found += [acc.stage_on + gap for gap in ladder.after_previous_gaps]
         if acc.written_waiting is not None:
             found.append(acc.written_waiting + ONE_DAY)
         done = acc.ladder_done_on or (as_of if out is not None and out.ladder_done else None)
-        if done is None and not any(st.order > acc.stage and (not st.account_class or st.account_class ==
-                                                              acc.account_class) for st in ladder.stages):
+        if done is None and ladder.last_stage_order(acc.account_class) <= acc.stage:
             found.append(tomorrow)  # the last stage is reached: the first day without a decision records it
         found += [d.deadline + ONE_DAY for d in acc.demands if d.deadline is not None]
         for st in ladder.repeating:
@@ -578,7 +600,7 @@ def payer_flags(as_of: dt.date, project: Project | None = None,
     if unit_ids is not None:
         # the units asked for: their owners in force in one pass (a second pass over the owners to find the
         # flagged units first costs more than reading every one of them)
-        in_force = in_force.filter(unit_id__in_ids=list(unit_ids))
+        in_force = in_force.filter(unit_id__in_ids=Ids(unit_ids))
         out: dict[int, tuple[bool, bool]] = {}
         for uid, elsewhere, investor in (in_force.order_by("start", "id")
                                          .values_list("unit_id", "party__lives_elsewhere", "party__is_investor")
@@ -631,9 +653,9 @@ def _segment(office: bool, ptype: str, state: str, flags: tuple[bool, bool]) -> 
 def segments_many(kinds: dict[int, str], as_of: dt.date, unit_ids: list[int],
                   flags: dict[int, tuple[bool, bool]]) -> dict[int, str]:
     """``segments_for`` of ``unit_ids`` across projects (``kinds``: project → its kind): two queries."""
-    overrides = dict(SegmentOverride.objects.filter(unit_id__in_ids=unit_ids).values_list("unit_id", "segment"))
+    overrides = dict(SegmentOverride.objects.filter(unit_id__in_ids=Ids(unit_ids)).values_list("unit_id", "segment"))
     out = {}
-    for uid, pid, ptype, state in Unit.objects.filter(pk__in_ids=unit_ids).values_list(
+    for uid, pid, ptype, state in Unit.objects.filter(pk__in_ids=Ids(unit_ids)).values_list(
             "pk", "project_id", "property_type", "state").iterator(chunk_size=20_000):
         seg = overrides.get(uid)
         out[uid] = seg if seg is not None else _segment(kinds.get(pid) == ProjectKind.OFFICE, ptype, state,
@@ -685,7 +707,7 @@ def _open_episodes(project: Project | None,
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=unit_ids)
+        qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     return {(u, party): (pk, opened, klass, done) for pk, u, party, opened, klass, done in
             qs.values_list("pk", "unit_id", "party_id", "opened_on", "account_class", "ladder_done_on")}
 
@@ -708,7 +730,7 @@ def _fired(project: Project | None, as_of: dt.date, unit_ids: list[int] | None) 
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=unit_ids)
+        qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     out = Fired()
     stage_kind = cycles.Kind.STAGE
     for episode, step, order, on, cycle in qs.order_by().values_list(
@@ -739,7 +761,7 @@ def _last_messages(project: Project | None, as_of: dt.date, unit_ids: list[int] 
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=unit_ids)
+        qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     out: dict[tuple[int, int | None], dt.date] = {}
     default_tz = ZoneInfo(project.timezone or "Asia/Shanghai") if project is not None else ZoneInfo("Asia/Shanghai")
     tzs = {pid: ZoneInfo(name or "Asia/Shanghai") for pid, name in (zones or {}).items()}
@@ -790,7 +812,7 @@ def _written_demands(project: Project | None, as_of: dt.date, unit_ids: list[int
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=unit_ids)
+        qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     out = WrittenDemands()
     for u, party, status, periods, deadline, delivered_at, decided_on, channel, error in qs.order_by().values_list(
             "unit_id", "party_id", "status", "periods", "deadline", "delivered_at", "decided_on", "channel",
@@ -821,7 +843,7 @@ def _open_periods(project: Project | None, as_of: dt.date,
     out: dict[tuple[int, int], set[str]] = defaultdict(set)
     if not ids:
         return {}
-    lines = Bill.objects.filter(unit_id__in_ids=ids, is_void=False, settled_fen__lt=F("amount_fen"),
+    lines = Bill.objects.filter(unit_id__in_ids=Ids(ids), is_void=False, settled_fen__lt=F("amount_fen"),
                                 due_date__lt=as_of, late_fee_of__isnull=True)
     if project is not None:
         lines = lines.filter(project=project)
@@ -847,7 +869,7 @@ def _prepaid_out(project: Project | None, as_of: dt.date,
     if project is not None:
         qs = qs.filter(bill__project=project)
     if unit_ids is not None:
-        qs = qs.filter(bill__unit_id__in_ids=unit_ids)
+        qs = qs.filter(bill__unit_id__in_ids=Ids(unit_ids))
     out: dict[tuple[int, int], dt.date] = {}
     for u, party, due in qs.values_list("bill__unit_id", "bill__party_id", "bill__due_date").distinct():
         if (u, party) not in out or due < out[(u, party)]:
@@ -862,7 +884,7 @@ def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[i
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=unit_ids)
+        qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     out: dict[int, list[HoldInfo]] = defaultdict(list)
     for pk, u, kind, starts, until, outcome, reason, party in qs.values_list(
             "pk", "unit_id", "kind", "starts_on", "until", "outcome", "reason", "party_id"):
@@ -876,7 +898,7 @@ def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[tuple[
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=unit_ids)
+        qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     return set(qs.order_by().values_list("unit_id", "party_id").distinct())
 
 
@@ -1055,7 +1077,7 @@ class EstateAssigner:
     def places(self, unit_ids: list[int]) -> dict[int, tuple[int, int | None]]:
         """unit → (building, floor) of the units of one block (its ``unit_place`` while it is decided)."""
         return dict((u, (b, f)) for u, b, f in Unit.objects.filter(
-            pk__in_ids=unit_ids, project_id__in=sorted(self.zoned)).values_list("pk", "building_id", "floor")
+            pk__in_ids=Ids(unit_ids), project_id__in=sorted(self.zoned)).values_list("pk", "building_id", "floor")
         ) if self.zoned else {}
 
     def user_for(self, step: Step, unit_id: int, project_id: int) -> int | None:
@@ -1288,8 +1310,8 @@ def _due_units(inc: dict[int, ProjectDecisionState], as_of: dt.date) -> dict[int
     extra -= {u for sc in scopes.values() for u in sc.units}
     if extra:
         ids = sorted(extra)
-        marks = dict(DecisionState.objects.filter(unit_id__in_ids=ids).values_list("unit_id", "mark"))
-        for u, pid in Unit.objects.filter(pk__in_ids=ids).values_list("pk", "project_id"):
+        marks = dict(DecisionState.objects.filter(unit_id__in_ids=Ids(ids)).values_list("unit_id", "mark"))
+        for u, pid in Unit.objects.filter(pk__in_ids=Ids(ids)).values_list("pk", "project_id"):
             if pid in scopes:
                 scopes[pid].units[u] = marks.get(u, 0)
     return scopes
@@ -1673,7 +1695,7 @@ def _close_cleared_across(as_of: dt.date, in_arrears: set[tuple[int, int | None]
     if project_ids:
         where |= Q(project_id__in=project_ids)
     if unit_ids:
-        where |= Q(unit_id__in_ids=unit_ids)
+        where |= Q(unit_id__in_ids=Ids(unit_ids))
     open_eps = Episode.objects.filter(where, closed_on__isnull=True).values_list("pk", "unit_id", "party_id")
     cleared = [pk for pk, unit, party in open_eps.iterator(chunk_size=50_000) if (unit, party) not in in_arrears]
     for start in range(0, len(cleared), 5_000):
@@ -1838,7 +1860,7 @@ def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tup
     units decided, when ``unit_ids`` is given: an incremental run)."""
     open_eps = Episode.objects.filter(project=project, closed_on__isnull=True)
     if unit_ids is not None:
-        open_eps = open_eps.filter(unit_id__in_ids=list(unit_ids))
+        open_eps = open_eps.filter(unit_id__in_ids=Ids(unit_ids))
     open_eps = open_eps.values_list("pk", "unit_id", "party_id")
     cleared = [pk for pk, unit, party in open_eps.iterator(chunk_size=50_000) if (unit, party) not in in_arrears]
     for start in range(0, len(cleared), 5_000):

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from wuye.common.lookups import int_array
 from wuye.dunning.models import DecisionState, ProjectDecisionState
 from wuye.estate.models import Project, Unit
 
@@ -29,7 +30,7 @@ def _ids_sql(column: str) -> str:
 
 
 def _ids_param(ids: list[int]):
-    return ids if connection.vendor == "postgresql" else json.dumps(ids)
+    return int_array(ids) if connection.vendor == "postgresql" else json.dumps(ids)
 
 
 def mark_units(unit_ids: Iterable[int]) -> int:

@@ -28,6 +28,7 @@ from django.db.models import F, Q
 
 from wuye.billing.models import Allocation, Bill, InstallmentPlan, Payment
 from wuye.casework.models import Promise
+from wuye.common.lookups import Ids, int_array
 from wuye.dunning.calendar import Calendar
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action
@@ -82,7 +83,7 @@ class Scope:
     def bill_q(self, prefix: str = "") -> Q:
         q = Q(**{f"{prefix}is_void": False, f"{prefix}late_fee_of__isnull": True})
         if self.bill_ids is not None:
-            return q & Q(**{f"{prefix}pk__in_ids": list(self.bill_ids)})
+            return q & Q(**{f"{prefix}pk__in_ids": Ids(self.bill_ids)})
         q &= Q(**{f"{prefix}settled_fen__lt": F(f"{prefix}amount_fen"),
                   f"{prefix}due_date__lt": min(self.as_of, self.due_before or self.as_of)})
         if self.due_before is not None:
@@ -92,7 +93,7 @@ class Scope:
         if self.project_id is not None:
             q &= Q(**{f"{prefix}project_id": self.project_id})
         if self.unit_ids is not None:
-            q &= Q(**{f"{prefix}unit_id__in_ids": list(self.unit_ids)})
+            q &= Q(**{f"{prefix}unit_id__in_ids": Ids(self.unit_ids)})
         if self.party_id is not None:
             q &= Q(**{f"{prefix}party_id": self.party_id})
         return q
@@ -210,7 +211,7 @@ def _demands(scope: Scope, detail: bool) -> dict[tuple, list[ClockEvent]]:
     if scope.unit_ids is not None:
         if pg:
             where.append("a.unit_id = ANY(%s::bigint[])")
-            params.append(list(scope.unit_ids))
+            params.append(int_array(scope.unit_ids))
         else:
             where.append("a.unit_id IN (SELECT value FROM json_each(%s))")
             import json
@@ -247,7 +248,7 @@ def _scope_units(qs, scope: Scope, prefix: str = ""):
     if scope.project_id is not None:
         qs = qs.filter(**{f"{prefix}project_id": scope.project_id})
     if scope.unit_ids is not None:
-        qs = qs.filter(**{f"{prefix}unit_id__in_ids": list(scope.unit_ids)})
+        qs = qs.filter(**{f"{prefix}unit_id__in_ids": Ids(scope.unit_ids)})
     return qs
 
 

@@ -11,6 +11,7 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 
 from wuye.billing.models import Allocation, Bill, Payment
 from wuye.billing.selectors import Statement, StatementLine, statement_for_unit
+from wuye.common.lookups import Ids
 from wuye.estate.choices import ContactKind, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Party
 from wuye.portal.choices import PARKED_RESULTS, NotificationResult, OrderStatus
@@ -146,7 +147,7 @@ def opted_out_unit_ids(unit_ids: Iterable[int] | None = None) -> set[int]:
     demand). Dunning reads this through ``settings.WUYE_CONTACT_PREFERENCES``."""
     qs = ContactPreference.objects.filter(opt_out_non_essential=True)
     if unit_ids is not None:
-        qs = qs.filter(unit_id__in_ids=[int(u) for u in unit_ids])
+        qs = qs.filter(unit_id__in_ids=Ids([int(u) for u in unit_ids]))
     return set(qs.values_list("unit_id", flat=True))
 
 
