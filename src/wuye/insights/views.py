@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from wuye.common.middleware import charts_policy
 from wuye.common.params import date_param, id_param
+from wuye.common.views import redirect_next
 from wuye.estate.models import Project
 from wuye.estate.selectors import projects_visible
 from wuye.insights import permissions, selectors, tables
@@ -158,10 +159,7 @@ def refresh(request):
     else:
         month_snapshot(period.isoformat(), actor_label=f"manager:{request.user.username}"[:60])
         messages.success(request, f"已开始计算 {period:%Y-%m} 的数字（整个账本，约一分钟），完成后刷新本页即可看到。")
-    back = request.POST.get("next", "")
-    if not back.startswith("/insights/"):
-        back = f"{reverse('insights:home')}?period={period:%Y-%m}"
-    return redirect(back)
+    return redirect_next(request, f"{reverse('insights:home')}?period={period:%Y-%m}")
 
 
 EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps", "incentives")
@@ -212,9 +210,12 @@ def export(request, table: str):
             built = tables.units(selectors.units_in_arrears(user=request.user, bucket=bucket,
                                                             period=drill.period if drill.stored else None,
                                                             **filters)[:100_000])
-            subtitle = {"close": f"{tables.period_label(drill.period)}月结快照",
-                        "live": f"本月临时快照（截至 {timezone.localtime(drill.as_of):%m-%d %H:%M}）",
-                        }.get(drill.state, f"截至 {timezone.localdate():%Y-%m-%d}")
+            if drill.state == "close":
+                subtitle = f"{tables.period_label(drill.period)}月结快照"
+            elif drill.state == "live":
+                subtitle = f"本月临时快照（截至 {timezone.localtime(drill.as_of):%m-%d %H:%M}）"
+            else:  # the month in progress before its first snapshot: today's open lines
+                subtitle = f"截至 {timezone.localdate():%Y-%m-%d}"
     elif table == "steps":
         from wuye.insights.steps import step_effects
 
