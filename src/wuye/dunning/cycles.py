@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from wuye.dunning.choices import MESSAGE_CHANNELS
+
 MAX_LENGTH = 40  # Action.cycle
 
 
@@ -257,6 +259,4 @@ def counts_towards_message_cap(key: str, channel: str) -> bool:
     missed installment, a limitation demand, a broken promise, a pay link a collector sent by hand. Pre-due reminders, the reminder the day
     before a promised date (the owner asked for it) and the prepaid run-out notice do not count and are
     not held back by it."""
-    from wuye.dunning.choices import MESSAGE_CHANNELS
-
     return channel in MESSAGE_CHANNELS and kind_of(key) in ARREARS_MESSAGE_KINDS

@@ -417,7 +417,7 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
             continue
         if st.channel in PERSON_CHANNELS and not rules.working_day:
             continue  # a repeat call or visit is decided on the next working day, not queued beside it
-        last = acc.fired.get(st.pk)
+        last = acc.fired.get(st.id)
         if last is None or (as_of - last).days >= (st.repeat_days or 1):
             add(st, cycles.repeat(episode, as_of), f"每 {st.repeat_days} 天重复")
             stage_channels.add(st.channel)
@@ -425,6 +425,7 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
     # 5. the arrears-message cap (one definition: cycles.counts_towards_message_cap) and month edges
     last_msg = acc.last_message_on
     kept = []
+    message_today = False  # an arrears message kept for today
     for d in out.decisions:
         if cycles.counts_towards_message_cap(d.cycle, d.step.channel):
             if last_msg and (as_of - last_msg).days < rules.message_min_days:
@@ -435,10 +436,11 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
             last_msg = d.not_before
             if d.step.prefer_month_edge_days:
                 d = replace(d, not_before=_month_edge(d.not_before, d.step.prefer_month_edge_days))
+            message_today = message_today or d.not_before == as_of
         kept.append(d)
     # one message a day: an arrears message carries the total, so a reminder before the due date (or the
     # prepaid notice) decided for the same day is merged into it
-    if any(cycles.counts_towards_message_cap(d.cycle, d.step.channel) and d.not_before == as_of for d in kept):
+    if message_today:
         kept = [replace(d, superseded="已并入当天的欠费提醒")
                 if cycles.kind_of(d.cycle) in (cycles.Kind.PRE_DUE, cycles.Kind.PREPAID_OUT)
                 and d.step.channel in MESSAGE_CHANNELS else d for d in kept]
@@ -506,7 +508,7 @@ def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
     for d in out.decisions:
         kind = cycles.kind_of(d.cycle)
         if kind in cycles.EPISODE_KINDS:
-            fired[d.step.pk] = as_of
+            fired[d.step.id] = as_of
             if kind == cycles.Kind.STAGE and d.step.order > stage:
                 stage, stage_on = d.step.order, as_of
         if d.superseded:
@@ -574,7 +576,7 @@ def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Ru
         for st in ladder.repeating:
             if (st.account_class and st.account_class != acc.account_class) or _away_visit(st, acc):
                 continue
-            last = acc.fired.get(st.pk)
+            last = acc.fired.get(st.id)
             due = last + dt.timedelta(days=st.repeat_days or 1) if last else None
             if due is not None and due > as_of:
                 found.append(due)
@@ -1418,13 +1420,13 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 continue
             for d in out.decisions:
                 rows.append({  # the other columns get the model's defaults (common.bulk)
-                    "project_id": project.pk, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.pk,
+                    "project_id": project.pk, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.id,
                     "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
                     "episode_id": acc.episode_id if cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS else None,
                     "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
                     "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
-                    "out_id": out_id_for(d.unit_id, d.step.pk, d.cycle), "overdue_fen": acc.summary.overdue_fen,
-                    "periods": json.dumps(list(d.periods)), "last_error": d.superseded,
+                    "out_id": out_id_for(d.unit_id, d.step.id, d.cycle), "overdue_fen": acc.summary.overdue_fen,
+                    "periods": json.dumps(list(d.periods)) if d.periods else "[]", "last_error": d.superseded,
                     "assigned_to_id": assigner.user_for(d.step, d.unit_id), "actor_label": actor_label,
                     "created_at": now})
                 if (acc.episode_id is not None and acc.episode_opened != as_of
@@ -1598,13 +1600,13 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
         for d in out.decisions:
             kind = cycles.kind_of(d.cycle)
             rows.append({
-                "project_id": pid, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.pk,
+                "project_id": pid, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.id,
                 "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
                 "episode_id": acc.episode_id if kind in cycles.EPISODE_KINDS else None,
                 "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
                 "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
-                "out_id": out_id_for(d.unit_id, d.step.pk, d.cycle), "overdue_fen": acc.summary.overdue_fen,
-                "periods": json.dumps(list(d.periods)), "last_error": d.superseded,
+                "out_id": out_id_for(d.unit_id, d.step.id, d.cycle), "overdue_fen": acc.summary.overdue_fen,
+                "periods": json.dumps(list(d.periods)) if d.periods else "[]", "last_error": d.superseded,
                 "assigned_to_id": assigner.user_for(d.step, d.unit_id, pid), "actor_label": actor_label,
                 "created_at": now})
             if acc.episode_id is not None and acc.episode_opened != as_of and kind == cycles.Kind.STAGE:
