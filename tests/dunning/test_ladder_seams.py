@@ -299,6 +299,24 @@ def test_a_promise_by_the_seller_holds_only_the_sellers_ladder(alice, sold, bob_
     assert today[seller.pk].held and not today[buyer.pk].held
 
 
+def test_a_held_unit_with_two_debtors_counts_once_in_every_run(alice, sold):
+    """``held`` is units held (one 暂停记录 per unit and day): a unit whose seller and buyer are both held by a
+    hold on the whole unit counts once — in the first run, a re-run, a full run and a project's run alike (the
+    first run counted accounts: 2, the re-run the records: 1)."""
+    from wuye.dunning.models import HeldAccount, Run
+
+    unit, project = sold["unit"], sold["project"]
+    run(D(2026, 5, 16))
+    hold_place(actor=alice, unit=unit, kind=HoldKind.MANUAL, reason="业主委员会协调中",
+                starts_on=D(2026, 5, 17), until=D(2026, 6, 30))
+    day = D(2026, 5, 18)
+    results = [dunning_run(as_of=day), dunning_run(as_of=day), dunning_run(as_of=day, full=True),
+               dunning_run(as_of=day, project=project)]
+    assert [r.held for r in results] == [1, 1, 1, 1]
+    assert HeldAccount.objects.filter(unit=unit, run_date=day).count() == 1
+    assert set(Run.objects.filter(run_date=day).values_list("held", flat=True)) == {1}
+
+
 # --- 10. the end of a ladder, prepaid run-out, the office signer -------------------------------------------
 
 def test_a_one_step_ladder_says_it_has_ended_and_what_the_manager_decides(alice, arrears_estate, bob_territory):

@@ -1110,6 +1110,7 @@ class RunResult:
     mode: str = "full"  # "incremental" when some project was decided only where something changed
     accounts_decided: int = 0  # accounts ``decide`` looked at (with something open)
     phases: dict[str, float] = field(default_factory=dict)  # seconds by phase of an estate pass (read, decide…)
+    held_units: set[int] = field(default_factory=set)  # ``held`` counts units (one 暂停记录 per unit and day)
 
     def timed(self, phase: str, since: float) -> float:
         """Add the time since ``since`` to ``phase``; returns now (the next phase's start)."""
@@ -1200,6 +1201,7 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
         writer.close()
     if untouched:
         ProjectDecisionState.objects.filter(project_id__in=untouched).update(last_on=as_of, watermark=run_started)
+    result.held = len(result.held_units)  # a unit whose seller and buyer are both held is one record
     if track and not all_full:  # the accounts of the units not decided today are as recorded
         ids = [p.pk for p in projects]
         result.accounts_in_arrears = DecisionState.objects.filter(project_id__in=ids).aggregate(
@@ -1406,7 +1408,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
             if out is None:
                 continue
             if out.held:
-                result.held += 1
+                result.held_units.add(acc.summary.unit_id)
                 held_rows.append((project.pk, acc.summary.unit_id, as_of, out.held[0], out.held[1][:200]))
             broken.extend(out.broken_promises)
             if acc.episode_id is not None:
@@ -1588,7 +1590,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
         if out is None:
             continue
         if out.held:
-            result.held += 1
+            result.held_units.add(acc.unit_id)
             held_rows.append((pid, acc.unit_id, as_of, out.held[0], out.held[1][:200]))
         broken.extend(out.broken_promises)
         if acc.episode_id is not None:
