@@ -215,3 +215,31 @@ def test_a_collector_lands_on_the_worklist(browser, demo):
         page.screenshot(path=str(_shots() / "demo-collector-375.png"))  # the first screen
     finally:
         context.close()
+
+
+def test_the_manager_lands_on_figures_not_an_empty_dashboard(browser, demo):
+    """The manager's first page reads stored snapshots only (decision 95): the demo writes this month's
+    provisional snapshot and closes its finished months, so the home page has figures at once."""
+    assert demo.printed(r"经营分析：已月结最近 5 个月")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{demo.url}/login/")
+        page.get_by_label("用户名").fill("jingli")
+        page.get_by_label("密码").fill("wuye2026")
+        page.get_by_role("button", name="登录").click()
+        page.get_by_test_id("kpis").wait_for()
+        assert "/insights/" in page.url and page.get_by_test_id("no-snapshot").count() == 0
+        assert "本月临时快照" in page.content()
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        first = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1)  # the demo's time zone
+        page.goto(f"{demo.url}/insights/?period={first - dt.timedelta(days=1):%Y-%m}")
+        page.get_by_test_id("kpis").wait_for()  # last month: closed
+        assert page.get_by_test_id("no-snapshot").count() == 0 and "尚未月结" not in page.content()
+        page.wait_for_timeout(1500)  # the charts' opening animation
+        page.screenshot(path=str(_shots() / "demo-manager-1280.png"))
+    finally:
+        context.close()

@@ -13,6 +13,21 @@ from django.core.management.base import BaseCommand
 from wuye.accounts.demo import demo_users_ensure
 
 
+def demo_month_closes(months: int, *, most: int = 12) -> int:
+    """Close the finished months of the demo's history (at most ``most``, oldest first), as the month-end job
+    would have: the manager's pages and reports read closed months' snapshots. Returns how many."""
+    from django.utils import timezone
+
+    from wuye.insights.metrics import add_months, month_start
+    from wuye.insights.services import month_close
+
+    this_month = month_start(timezone.localdate())
+    count = min(months, most)
+    for k in range(count, 0, -1):
+        month_close(period=add_months(this_month, -k), actor_label="demo")
+    return count
+
+
 class Command(BaseCommand):
     help = "准备并启动演示环境（SQLite、进程内任务队列、演示小区与演示账号）。"
 
@@ -45,6 +60,13 @@ class Command(BaseCommand):
             number = demo_legal()
             if number:
                 self.stdout.write(f"演示法务案件 {number} 已立案并生成证据包。")
+            closed = demo_month_closes(months - 1)
+            if closed:
+                self.stdout.write(f"经营分析：已月结最近 {closed} 个月。")
+        # the manager's first page reads snapshots only: this month's, as of now (the worker's hourly job keeps it)
+        from wuye.insights.services import live_refresh
+
+        live_refresh()
         from django.conf import settings
 
         from wuye.banking.demo import demo_banking
