@@ -41,6 +41,10 @@ def int_array(ids: Iterable[int]) -> str:
     ids = ids.ids if isinstance(ids, Ids) else ids
     if not set(map(type, ids)) <= {int}:  # bool is not an id either
         raise TypeError("int_array takes integer ids")
+    return _literal(ids)
+
+
+def _literal(ids: Iterable[int]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
@@ -57,5 +61,5 @@ class InIds(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(map(str, self.rhs)) + "}"]
+            return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, _literal(self.rhs)]  # checked above
         return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, json.dumps(self.rhs)]

@@ -1094,6 +1094,20 @@ class EstateAssigner:
 
 # --- the run -----------------------------------------------------------------------------------------------
 
+def _action_row(d: Decision, acc: Account, kind: cycles.Kind, project_id: int, as_of: dt.date, tz,
+                assigned_to: int | None, actor_label: str, now: dt.datetime) -> dict:
+    """The outbox row of one decision (the other columns get the model's defaults, ``common.bulk``)."""
+    return {
+        "project_id": project_id, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.id,
+        "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
+        "episode_id": acc.episode_id if kind in cycles.EPISODE_KINDS else None,
+        "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
+        "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
+        "out_id": out_id_for(d.unit_id, d.step.id, d.cycle), "overdue_fen": acc.summary.overdue_fen,
+        "periods": json.dumps(list(d.periods)) if d.periods else "[]", "last_error": d.superseded,
+        "assigned_to_id": assigned_to, "actor_label": actor_label, "created_at": now}
+
+
 def out_id_for(unit_id: int, step_id: int, cycle: str) -> str:
     return "wy" + hashlib.sha1(f"{unit_id}|{step_id}|{cycle}".encode()).hexdigest()[:30]
 
@@ -1421,18 +1435,10 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
                 result.actions_created += len(out.decisions)
                 continue
             for d in out.decisions:
-                rows.append({  # the other columns get the model's defaults (common.bulk)
-                    "project_id": project.pk, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.id,
-                    "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
-                    "episode_id": acc.episode_id if cycles.kind_of(d.cycle) in cycles.EPISODE_KINDS else None,
-                    "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
-                    "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
-                    "out_id": out_id_for(d.unit_id, d.step.id, d.cycle), "overdue_fen": acc.summary.overdue_fen,
-                    "periods": json.dumps(list(d.periods)) if d.periods else "[]", "last_error": d.superseded,
-                    "assigned_to_id": assigner.user_for(d.step, d.unit_id), "actor_label": actor_label,
-                    "created_at": now})
-                if (acc.episode_id is not None and acc.episode_opened != as_of
-                        and cycles.kind_of(d.cycle) == cycles.Kind.STAGE):
+                kind = cycles.kind_of(d.cycle)
+                rows.append(_action_row(d, acc, kind, project.pk, as_of, tz, assigner.user_for(d.step, d.unit_id),
+                                        actor_label, now))
+                if acc.episode_id is not None and acc.episode_opened != as_of and kind == cycles.Kind.STAGE:
                     staged[acc.episode_id] = max(d.step.order, staged.get(acc.episode_id, d.step.order))
         if not dry_run:
             states = state_rows(chunk[-1].unit_id) if scope is not None else None
@@ -1601,16 +1607,8 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
         tz = zones[pid]
         for d in out.decisions:
             kind = cycles.kind_of(d.cycle)
-            rows.append({
-                "project_id": pid, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.id,
-                "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
-                "episode_id": acc.episode_id if kind in cycles.EPISODE_KINDS else None,
-                "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
-                "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
-                "out_id": out_id_for(d.unit_id, d.step.id, d.cycle), "overdue_fen": acc.summary.overdue_fen,
-                "periods": json.dumps(list(d.periods)) if d.periods else "[]", "last_error": d.superseded,
-                "assigned_to_id": assigner.user_for(d.step, d.unit_id, pid), "actor_label": actor_label,
-                "created_at": now})
+            rows.append(_action_row(d, acc, kind, pid, as_of, tz, assigner.user_for(d.step, d.unit_id, pid),
+                                    actor_label, now))
             if acc.episode_id is not None and acc.episode_opened != as_of and kind == cycles.Kind.STAGE:
                 staged[acc.episode_id] = max(d.step.order, staged.get(acc.episode_id, d.step.order))
     # the decision state of every unit of the chunk: a full project's units as decided (their markers were
@@ -1700,14 +1698,7 @@ def _close_cleared_across(as_of: dt.date, in_arrears: set[tuple[int, int | None]
         where |= Q(project_id__in=project_ids)
     if unit_ids:
         where |= Q(unit_id__in_ids=Ids(unit_ids))
-    open_eps = Episode.objects.filter(where, closed_on__isnull=True).values_list("pk", "unit_id", "party_id")
-    cleared = [pk for pk, unit, party in open_eps.iterator(chunk_size=50_000) if (unit, party) not in in_arrears]
-    for start in range(0, len(cleared), 5_000):
-        batch = cleared[start:start + 5_000]
-        with transaction.atomic():
-            Episode.objects.filter(pk__in=batch).update(closed_on=as_of)
-            cancel_pending(Q(episode_id__in=batch), detail="欠费已结清", actor_label=JOB_LABEL)
-    return len(cleared)
+    return _close_cleared(Episode.objects.filter(where, closed_on__isnull=True), as_of, in_arrears)
 
 
 def _finish_across(as_of: dt.date, run_started: dt.datetime, scopes: dict[int, Scope], seen_full: set[int]) -> None:
@@ -1865,6 +1856,12 @@ def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tup
     open_eps = Episode.objects.filter(project=project, closed_on__isnull=True)
     if unit_ids is not None:
         open_eps = open_eps.filter(unit_id__in_ids=Ids(unit_ids))
+    return _close_cleared(open_eps, as_of, in_arrears)
+
+
+def _close_cleared(open_eps, as_of: dt.date, in_arrears: set[tuple[int, int | None]]) -> int:
+    """Close the open episodes of ``open_eps`` whose debtor is not in ``in_arrears``, cancelling their pending
+    arrears actions, 5,000 to a transaction."""
     open_eps = open_eps.values_list("pk", "unit_id", "party_id")
     cleared = [pk for pk, unit, party in open_eps.iterator(chunk_size=50_000) if (unit, party) not in in_arrears]
     for start in range(0, len(cleared), 5_000):
