@@ -10,6 +10,15 @@ import pytest
 from tests.conftest import skip_or_fail
 
 CHROMIUM = os.environ.get("WUYE_CHROMIUM", "/usr/bin/chromium")
+# Where every browser test leaves its screenshots for reviewers: $WUYE_SCREENSHOTS, else var/e2e-artefacts/ at
+# the top of the checkout (ignored by git), whichever folder pytest was started from.
+ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "e2e-artefacts"
+
+
+def artefacts_dir() -> Path:
+    path = Path(os.environ.get("WUYE_SCREENSHOTS") or ARTEFACTS)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls made by the test itself
 # (fixtures) are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -39,3 +48,9 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def shots() -> Path:
+    """The artefacts folder (see artefacts_dir)."""
+    return artefacts_dir()

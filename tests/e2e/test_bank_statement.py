@@ -1,12 +1,11 @@
 """Finance imports a GBK bank statement in the browser: the job is queued, the page follows it until it is done,
 the review queue takes the uncertain credit, and the unit's statement shows the payment."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import artefacts_dir
 from tests.e2e.test_collector_territory import _login
 from wuye.accounts.choices import Role
 from wuye.banking.models import LineStatus, StatementImport, StatementLine
@@ -42,8 +41,7 @@ def test_finance_imports_a_statement_follows_the_job_and_confirms_a_match(
         page, live_server, make_user, arrears_estate, queue, tmp_path):
     from wuye.banking.services import bank_account_save
 
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = artefacts_dir()
     fiona = make_user("fiona", Role.FINANCE)
     account = bank_account_save(actor=fiona, project=arrears_estate["project"], name="测试花园收款户",
                                 bank="工商银行", account_no="1202020109000012345", layout="icbc_csv")

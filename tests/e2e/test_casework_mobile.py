@@ -1,14 +1,13 @@
 """The collector's morning on a phone (375×812): open the worklist, record a promise, see the class change."""
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
+from tests.e2e.conftest import artefacts_dir
 from wuye.dunning.dispatch import dispatch
 from wuye.dunning.engine import dunning_run
 from wuye.dunning.models import Action, Episode, Hold, Task
@@ -18,8 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_a_collector_records_a_promise_from_the_worklist_on_a_phone(browser, live_server, arrears_estate,
                                                                      bob_territory, tmp_path, settings):
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = artefacts_dir()
     settings.WUYE_OUTBOX_DIR = tmp_path / "outbox"
     settings.WUYE_CHANNEL_BACKENDS = {"sms": "file", "wechat": "file", "email": "file"}
     today = timezone.localdate()
@@ -109,8 +107,7 @@ def test_the_worklist_filters_by_floor_class_and_amount_and_the_form_fits(browse
                                                                          bob_territory, tmp_path, width, height):
     from wuye.casework import services
 
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = artefacts_dir()
     today = timezone.localdate()
     dunning_run(as_of=today)
     units = arrears_estate["units"][:12]  # building 1: bob's

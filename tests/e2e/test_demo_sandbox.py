@@ -4,11 +4,9 @@ receipt, with the sandbox banner on every page."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from tests.e2e.conftest import artefacts_dir
 from tests.portal.conftest import _no_proxy, link  # noqa: F401
 from wuye.billing.models import Payment
 from wuye.portal.sandbox import Sandbox, make_keys
@@ -27,8 +25,7 @@ def sandbox(tmp_path, settings, live_server):
 
 
 def test_an_owner_pays_in_the_sandbox_and_gets_the_receipt(browser, live_server, sandbox, link):  # noqa: F811
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", Path.cwd() / "var" / "e2e-artefacts"))
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = artefacts_dir()
     context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True,
                                   has_touch=True)
     page = context.new_page()

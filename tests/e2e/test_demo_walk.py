@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import artefacts_dir
 from tests.e2e.test_page_walk import _check
 
 pytestmark = pytest.mark.browser
@@ -115,8 +116,7 @@ def demo():
 
 
 def _shots() -> Path:
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", Path.cwd() / "var" / "e2e-artefacts"))
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = artefacts_dir()
     return shots
 
 

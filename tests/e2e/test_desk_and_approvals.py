@@ -5,8 +5,6 @@ the receipt). Screenshots go to $WUYE_SCREENSHOTS or var/e2e-artefacts/ for revi
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SIZES = {"phone": (375, 812), "desk": (1280, 800)}
 
-
-@pytest.fixture
-def shots() -> Path:
-    path = Path(os.environ.get("WUYE_SCREENSHOTS", Path.cwd() / "var" / "e2e-artefacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _context(browser, size: str):

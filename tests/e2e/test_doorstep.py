@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from pathlib import Path
 
 import pytest
 import requests
@@ -41,12 +39,6 @@ def _login_collector(page, live_server):
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(re.compile(r"/casework/$"))  # a collector's first page is the worklist
 
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    path = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def test_the_owner_pays_on_the_doorstep_from_the_collectors_qr_code(browser, live_server, arrears_estate,

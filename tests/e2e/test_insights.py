@@ -5,13 +5,12 @@ and the Excel export opens with openpyxl. Screenshots go to WUYE_SCREENSHOTS (th
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 
 import openpyxl
 import pytest
 
+from tests.e2e.conftest import artefacts_dir
 from tests.insights.conftest import build_small_ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,7 +30,7 @@ def closed_ledger(alice, bob):
 @pytest.mark.parametrize("width", [1280, 375])
 def test_manager_home_renders_charts_drills_down_and_exports(browser, live_server, alice, closed_ledger, tmp_path,
                                                             width):
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
+    shots = artefacts_dir()
     context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(20_000)

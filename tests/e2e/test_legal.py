@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import artefacts_dir
 from tests.legal.conftest import png_bytes, referral_for, registered_of, send_letters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,7 +38,7 @@ def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser,
         from tests.conftest import skip_or_fail
 
         skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
-    shots = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
+    shots = artefacts_dir()
     unit = legal_estate["units"][0]
     task = referral_for(unit)
     letter = registered_of(unit)

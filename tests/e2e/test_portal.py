@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import re
 import urllib.parse
-from pathlib import Path
 
 import pytest
 import requests
@@ -52,12 +50,6 @@ def phone_page(browser):
     yield page
     context.close()
 
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    path = Path(os.environ.get("WUYE_SCREENSHOTS", tmp_path))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def test_an_owner_pays_the_bill_from_the_link_on_a_phone(phone_page, live_server, wechat, keys, link,  # noqa: F811

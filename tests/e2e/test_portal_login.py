@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tests.e2e.conftest import artefacts_dir
 from wuye.estate.choices import OccupantRole
 from wuye.estate.models import Party
 from wuye.estate.services import occupancy_start
@@ -32,7 +33,7 @@ def test_an_owner_logs_in_by_sms_and_picks_a_unit(browser, live_server, arrears_
         page.goto(f"{live_server.url}/p/login/")
         page.get_by_label("手机号码").fill("138 0000 0001")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
-        page.screenshot(path=str(tmp_path / "portal-login-375.png"))
+        page.screenshot(path=str(artefacts_dir() / "portal-login-375.png"))
         page.get_by_test_id("send-code").click()
         page.get_by_test_id("login-code").wait_for()
         assert "138****0001" in page.content()
@@ -45,7 +46,7 @@ def test_an_owner_logs_in_by_sms_and_picks_a_unit(browser, live_server, arrears_
         page.get_by_test_id("verify-code").click()
         page.get_by_test_id("login-units").wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
-        page.screenshot(path=str(tmp_path / "portal-login-units-375.png"))
+        page.screenshot(path=str(artefacts_dir() / "portal-login-units-375.png"))
         page.get_by_test_id(f"unit-{arrears_estate['units'][3].code}").click()
         summary = page.get_by_test_id("summary")
         assert arrears_estate["units"][3].code in summary.inner_text()
