@@ -34,6 +34,9 @@ def browser():
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
+            # the browser's own widgets (file buttons, date fields) in Chinese, as on the phones the pages are for,
+            # where Debian's chromium-l10n is installed; English without it
+            env={**os.environ, "LANGUAGE": "zh_CN"},
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )

@@ -136,7 +136,13 @@ def test_a_visit_with_a_photo_shows_the_photo_and_its_hash_on_the_evidence_list(
         page.get_by_test_id("visit-form").wait_for()
         assert page.get_by_label("所拨号码").count() == 0  # a visit dials nothing
         page.get_by_text("已张贴/塞门通知").click()
+        # the photo is picked with a button in Chinese (the browser's own file button is hidden: it speaks the
+        # phone's language), which names the file chosen
+        assert page.get_by_test_id("photo-pick").inner_text() == "拍照或选择照片"
+        assert page.get_by_label("照片（张贴/塞门的通知、门牌）").bounding_box()["width"] <= 1  # visually hidden
+        assert page.get_by_test_id("photo-name").inner_text() == "未选择照片"
         page.get_by_label("照片（张贴/塞门的通知、门牌）").set_input_files(str(photo))
+        assert page.get_by_test_id("photo-name").inner_text() == "已选择：notice.png"
         page.get_by_label("备注").fill("催缴通知已塞入门缝")
         assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         page.screenshot(path=str(shots / "visit-form-375.png"), full_page=True)

@@ -27,8 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SH = ZoneInfo("Asia/Shanghai")
 MIN_TARGET = 44
 
-# The visible tap targets smaller than 44 × 44 px: [{what, w, h}]. Check boxes and radios count by their label;
-# an inline link inside running text is excepted (WCAG 2.5.5).
+# The visible tap targets smaller than 44 × 44 px: [{what, w, h}]. Check boxes, radios and a hidden file input
+# count by their label; an inline link inside running text is excepted (WCAG 2.5.5).
 SMALL_TARGETS_JS = """(min) => {
   const out = [];
   const seen = new Set();
@@ -37,6 +37,8 @@ SMALL_TARGETS_JS = """(min) => {
     let target = el;
     if (el.matches('input[type=checkbox], input[type=radio]')) {
       target = el.closest('label, .form-check') || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el;
+    } else if (el.matches('input[type=file].visually-hidden')) {
+      target = (el.id && document.querySelector(`label.btn[for="${el.id}"]`)) || el;  // the button that picks it
     }
     if (seen.has(target)) continue;
     seen.add(target);
@@ -83,6 +85,38 @@ SIDEWAYS_JS = """() => {
   return out;
 }"""
 
+
+# Money broken over two lines or running out of the box it stands in (a card, a cell, an item of a list), a date or
+# a unit code standing alone broken over two lines: [text]. The browser breaks 2026-12-05 or 1-302 at its hyphen
+# unless the page keeps it whole.
+BROKEN_JS = """() => {
+  const out = [];
+  const pattern = /¥-?[\\d,]+(?:\\.\\d+)?|\\b\\d{4}-\\d{2}-\\d{2}\\b|\\b\\d{1,2}-\\d{3,4}\\b/g;
+  const walker = document.createTreeWalker(document.querySelector('main') || document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || !parent.checkVisibility()) continue;
+    for (const m of node.textContent.matchAll(pattern)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+      if (rects.length === 0) continue;
+      // a date or a code inside a sentence may break at its hyphen as words do; standing alone it may not
+      const alone = m[0].startsWith('¥') || node.textContent.trim() === m[0];
+      if (alone && new Set(rects.map((r) => Math.round(r.bottom))).size > 1) {
+        out.push(`“${m[0]}”断成两行`);
+        continue;
+      }
+      const box = parent.closest('.card, td, th, li, .list-group-item, .alert');
+      const right = Math.max(...rects.map((r) => r.right));
+      if (m[0].startsWith('¥') && box && right > box.getBoundingClientRect().right + 1) {
+        out.push(`“${m[0]}”超出所在框 ${Math.round(right - box.getBoundingClientRect().right)}px`);
+      }
+    }
+  }
+  return out;
+}"""
 
 @pytest.fixture
 def walk_estate(arrears_estate, bob_territory, alice, carol, dave, make_user, tmp_path, settings):
@@ -267,6 +301,9 @@ def _check(page, width: int, where: str, failures: list[str], path: str = "") ->
         small = page.evaluate(SMALL_TARGETS_JS, MIN_TARGET)
         if small:
             failures.append(f"{where}: 点击区域小于 {MIN_TARGET}px: {small[:8]}")
+    broken = page.evaluate(BROKEN_JS)
+    if broken:
+        failures.append(f"{where}: {broken[:6]}")
     words = sorted(set(WORDS.findall(page.evaluate("document.body.innerText"))))
     if words:
         failures.append(f"{where}: 页面上有代码里的词: {words[:8]}")

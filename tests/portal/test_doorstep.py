@@ -131,6 +131,20 @@ def test_the_doorstep_page_shows_the_qr_and_sends_from_a_tap(unit, bob_territory
     assert "138****0001" in body and "13800000001" not in body
 
 
+
+def test_the_unit_page_leads_to_the_doorstep_for_those_who_take_payment_there(unit, bob_territory, dave, make_user,
+                                                                               client):
+    """客服 has no worklist: the unit page is where they find the QR and the pay link (issue 17, item 1)."""
+    for user in (bob_territory, dave):
+        client.force_login(user)
+        body = client.get(f"/estate/units/{unit.pk}/").content.decode()
+        assert f'href="/portal-admin/doorstep/{unit.pk}/"' in body and 'data-testid="doorstep-qr"' in body, user
+        assert f'href="/portal-admin/doorstep/{unit.pk}/#field-payment"' in body
+        assert client.get(f"/portal-admin/doorstep/{unit.pk}/").status_code == 200
+    client.force_login(make_user("cai", "finance"))  # finance takes money at the desk, not at the door
+    body = client.get(f"/estate/units/{unit.pk}/").content.decode()
+    assert 'data-testid="doorstep-actions"' not in body
+
 def test_roles_without_doorstep_work_get_a_chinese_refusal(unit, make_user, client):
     engineer = make_user("gong", "engineering")
     client.force_login(engineer)

@@ -28,3 +28,5 @@ ROLES_AUDIT = frozenset({Role.ADMIN, Role.MANAGER, Role.LEGAL})
 ROLES_EDIT_ESTATE = frozenset({Role.ADMIN, Role.MANAGER, Role.SERVICE})
 # Roles that may add contact points and mark them 有效/停机/空号/错号 (collectors find new numbers).
 ROLES_EDIT_CONTACTS = frozenset({Role.ADMIN, Role.MANAGER, Role.SERVICE, Role.COLLECTOR})
+# who takes payment on the doorstep: shows the QR, sends the pay link, records a transfer (wuye.portal.field)
+ROLES_DOORSTEP = frozenset({Role.COLLECTOR, Role.SERVICE, Role.MANAGER, Role.ADMIN})

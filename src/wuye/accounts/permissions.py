@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 
-from wuye.accounts.choices import ROLES_AUDIT, ROLES_EDIT_CONTACTS, ROLES_EDIT_ESTATE, ROLES_IMPORT, Role
+from wuye.accounts.choices import (
+    ROLES_AUDIT,
+    ROLES_DOORSTEP,
+    ROLES_EDIT_CONTACTS,
+    ROLES_EDIT_ESTATE,
+    ROLES_IMPORT,
+    Role,
+)
 
 
 def can_import(user) -> bool:
@@ -27,6 +34,10 @@ def can_edit_contacts(user) -> bool:
     return user.is_superuser or user.role in ROLES_EDIT_CONTACTS
 
 
+def can_work_doorstep(user) -> bool:
+    return user.is_superuser or user.role in ROLES_DOORSTEP
+
+
 def ui_flags(user) -> dict[str, bool]:
     return {
         "can_import": can_import(user),
@@ -34,6 +45,7 @@ def ui_flags(user) -> dict[str, bool]:
         "can_manage_team": can_manage_team(user),
         "can_edit_estate": can_edit_estate(user),
         "can_edit_contacts": can_edit_contacts(user),
+        "can_doorstep": can_work_doorstep(user),
         "can_bill": user.is_superuser or user.role in {Role.FINANCE, Role.MANAGER, Role.ADMIN},
         "can_approve": user.is_superuser or user.role in {Role.MANAGER, Role.ADMIN},
         # the manager's numbers (wuye.insights.permissions.INSIGHT_ROLES)

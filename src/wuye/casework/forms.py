@@ -101,7 +101,8 @@ class VisitForm(forms.Form):
     relationship = forms.ChoiceField(label="与业主关系", required=False, choices=[("", "—")] + Relationship.choices)
     photo = forms.FileField(label="照片（张贴/塞门的通知、门牌）", required=False,
                             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png",
-                                                                   "capture": "environment"}))
+                                                                   "capture": "environment",
+                                                                   "class": "visually-hidden"}))
     on = forms.DateField(label="上门日期", required=False, widget=DATE,
                          error_messages={"invalid": "上门日期格式应为 YYYY-MM-DD。"})
     follow_up_on = forms.DateField(label="下次跟进日期", required=False, widget=DATE,

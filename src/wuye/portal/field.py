@@ -24,8 +24,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from wuye.accounts.choices import Role
 from wuye.accounts.models import User
+from wuye.accounts.permissions import can_work_doorstep
 from wuye.accounts.services import audit_record
 from wuye.billing.models import Bill, Payment
 from wuye.billing.permissions import can_record_payments
@@ -39,12 +39,7 @@ from wuye.portal import links
 from wuye.portal.choices import FieldPaymentMethod, FieldPaymentStatus
 from wuye.portal.models import FieldPayment
 
-DOORSTEP_ROLES = frozenset({Role.COLLECTOR, Role.SERVICE, Role.MANAGER, Role.ADMIN})
 MAX_FIELD_PAYMENT_DAYS = 7  # a transfer recorded at the door is from today or the last few days
-
-
-def can_work_doorstep(user: User) -> bool:
-    return user.is_superuser or user.role in DOORSTEP_ROLES
 
 
 def require_doorstep(user: User, unit: Unit) -> None:

@@ -12,3 +12,10 @@ document.addEventListener("click", function (e) {
   var field = document.getElementById(button.getAttribute("data-copy"));
   if (field && navigator.clipboard) { navigator.clipboard.writeText(field.value); button.textContent = "已复制"; }
 });
+// The visit photo: the chosen file's name under our own button (the browser's file button is hidden).
+document.addEventListener("change", function (e) {
+  var input = e.target;
+  if (!input.matches || !input.matches('input[type="file"]')) return;
+  var shown = document.querySelector('[data-photo-name="' + input.id + '"]');
+  if (shown) shown.textContent = input.files.length ? "已选择：" + input.files[0].name : "未选择照片";
+});
