@@ -64,8 +64,10 @@ SMALL_TARGETS_JS = """(min) => {
 
 
 # Pages whose lists must show every column on a phone without scrolling sideways (cards, not a table that
-# scrolls inside itself): the column on the right — the project's 收费 link — was off-screen at 375 px.
-WHOLE_ON_PHONE = {"/estate/projects/", "/collection/"}
+# scrolls inside itself): the column on the right — the project's 收费 link, a dispute's status, a task's 完成 —
+# was off-screen at 375 px.
+WHOLE_ON_PHONE = {"/estate/projects/", "/collection/", "/casework/disputes/", "/casework/work-orders/",
+                  "/collection/tasks/"}
 
 # What scrolls sideways inside the page, or lies beyond its right edge: [text]
 SIDEWAYS_JS = """() => {
