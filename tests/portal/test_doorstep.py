@@ -191,6 +191,29 @@ def test_a_transfer_recorded_at_the_door_is_posted_only_when_finance_confirms(un
     assert FieldPayment.objects.count() == 2
 
 
+
+def test_a_refused_transfer_says_why_beside_its_field_and_records_nothing(unit, bob_territory, client):
+    """The form sits at the foot of the doorstep page: its errors stand by their fields there, not in a message at
+    the top of a page that was scrolled to the form."""
+    party = mobile(unit).party_id
+    client.force_login(bob_territory)
+    url = f"/portal-admin/doorstep/{unit.pk}/payment/"
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    r = client.post(url, {"party": party, "amount": "179.00", "method": "wechat", "reference": "",
+                          "paid_on": tomorrow})
+    body = r.content.decode()
+    assert r.status_code == 400 and 'data-testid="pay-qr"' in body
+    assert 'data-testid="error-reference"' in body and "请填写转账流水号" in body
+    r = client.post(url, {"party": party, "amount": "179.00", "method": "wechat", "reference": "4200000001",
+                          "paid_on": tomorrow})
+    body = r.content.decode()
+    assert r.status_code == 400 and 'data-testid="error-paid_on"' in body and "转账日期不能晚于今天" in body
+    assert 'value="4200000001"' in body  # what was typed stays
+    assert FieldPayment.objects.count() == 0
+    r = client.post(url, {"party": party, "amount": "179.00", "method": "wechat", "reference": "4200000001",
+                          "paid_on": timezone.localdate().isoformat()})
+    assert r.status_code == 302 and FieldPayment.objects.count() == 1
+
 def test_finance_confirms_on_its_page(unit, bob_territory, make_user, client):
     finance = make_user("cai", "finance")
     row = field.field_payment_record(actor=bob_territory, unit=unit, party_id=mobile(unit).party_id,

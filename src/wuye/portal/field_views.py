@@ -3,7 +3,6 @@ transfer for finance; and finance's page that confirms or rejects those records.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -82,7 +81,11 @@ def _doorstep_unit(request, pk: int):
 def doorstep(request, pk: int):
     """上门收款 — the debtor's periods (tick some or pay all), the QR code of their pay link for the owner to
     scan, one-tap sending of the link to a contact on record, and the form for a transfer made at the door."""
-    unit = _doorstep_unit(request, pk)
+    return _render_doorstep(request, _doorstep_unit(request, pk))
+
+
+def _render_doorstep(request, unit, form: FieldPaymentForm | None = None, status: int = 200):
+    """The doorstep page; ``form`` is a transfer form refused, shown with its errors by their fields."""
     party = _party(request, unit)
     pid = party.pk if party else None
     lines = field.open_lines(unit, pid)
@@ -101,9 +104,10 @@ def doorstep(request, pk: int):
                 validity__in=list(DEAD_VALIDITIES)).order_by("-is_primary", "pk"):
             contacts.append((c, SEND_KINDS[c.kind], masked_contact_value(c, request.user)))
     free_at = message_cap_free_at(unit=unit, party_id=pid) if lines else None
-    form = FieldPaymentForm(initial={"paid_on": timezone.localdate(), "method": FieldPaymentMethod.WECHAT,
-                                     "amount": Decimal(sum(r["fen"] for k, r in periods.items()
-                                                           if not chosen or k in chosen)) / 100})
+    if form is None:
+        form = FieldPaymentForm(initial={"paid_on": timezone.localdate(), "method": FieldPaymentMethod.WECHAT,
+                                         "amount": Decimal(sum(r["fen"] for k, r in periods.items()
+                                                               if not chosen or k in chosen)) / 100})
     return render(request, "portal/doorstep.html", {
         "unit": unit, "party": party, "debtors": debtors_of(unit, timezone.localdate()),
         "periods": periods.values(), "chosen": chosen, "url": url,
@@ -111,7 +115,7 @@ def doorstep(request, pk: int):
         "total_fen": sum(r["fen"] for k, r in periods.items() if not chosen or k in chosen),
         "contacts": contacts, "free_at": free_at, "form": form,
         "recent": FieldPayment.objects.filter(unit=unit).select_related("recorded_by", "payment")[:10],
-    })
+    }, status=status)
 
 
 @login_required
@@ -158,10 +162,8 @@ def field_payment_new(request, pk: int):
     lines = field.open_lines(unit, pid)
     chosen = set(_chosen_periods(request, lines))
     back = reverse("portal-admin:doorstep", args=[unit.pk]) + (f"?party={pid}" if pid else "")
-    if not form.is_valid():
-        messages.error(request, "未登记：" + "；".join(f"{form.fields[k].label}：{v[0]}" for k, v in form.errors.items()
-                                                   if k in form.fields))
-        return redirect(back + "#field-payment")
+    if not form.is_valid():  # each error beside its field, nothing recorded
+        return _render_doorstep(request, unit, form, status=400)
     d = form.cleaned_data
     try:
         amount_fen = yuan_to_fen(d["amount"])
@@ -173,8 +175,11 @@ def field_payment_new(request, pk: int):
             reference=d["reference"], paid_on=d["paid_on"], note=d["note"],
             bill_ids=[b.pk for b in lines if b.period_start.isoformat() in chosen])
     except ValidationError as exc:
-        messages.error(request, "未登记：" + validation_errors_text(exc))
-        return redirect(back + "#field-payment")
+        for key, texts in (exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}).items():
+            key = {"amount_fen": "amount"}.get(key, key)
+            for text in texts:
+                form.add_error(key if key in form.fields else None, text)
+        return _render_doorstep(request, unit, form, status=400)
     messages.success(request, f"已登记上门收款 {row.get_method_display()} 流水号 {row.reference}，待财务确认后入账。")
     return redirect(back)
 
@@ -206,4 +211,4 @@ def field_payments(request):
     page = Paginator(qs.order_by("recorded_at", "pk") if status == FieldPaymentStatus.PENDING else qs, 50)
     return render(request, "portal/field_payments.html", {
         "page_obj": page.get_page(request.GET.get("page")), "status": status,
-        "statuses": FieldPaymentStatus.choices, "today": dt.date.today()})
+        "statuses": FieldPaymentStatus.choices})
