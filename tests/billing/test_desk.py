@@ -52,6 +52,18 @@ def test_the_payment_form_comes_first_with_pay_in_full(client, fiona, three_over
     assert 'data-testid="back"' in html and "找零" in html
 
 
+
+def test_finance_lands_on_the_search_and_goes_from_a_found_unit_straight_to_the_desk(client, fiona, three_overdue,
+                                                                                       bob_territory):
+    """The cashier's first page is the unit search; each unit found has its 收款 button (the payment form), not
+    only a link to the unit's record two taps from the desk. Collectors take money at the door, not here."""
+    r = client.post("/login/", {"username": "fiona", "password": "pw-12345678"})
+    assert r.status_code == 302 and r.url == "/estate/units/"
+    html = client.get("/estate/units/", {"q": three_overdue.code}).content.decode()
+    assert f'href="/billing/units/{three_overdue.pk}/" data-testid="desk-{three_overdue.code}"' in html
+    client.force_login(bob_territory)
+    assert 'data-testid="desk-' not in client.get("/estate/units/").content.decode()
+
 def test_cash_with_change_is_recorded_and_shown(client, fiona, three_overdue):
     client.force_login(fiona)
     r = client.post(f"/billing/units/{three_overdue.pk}/", {"amount": "537.00", "method": "cash",

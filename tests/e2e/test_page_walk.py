@@ -1,6 +1,7 @@
 """Phone-first, every page (issue 17): each staff page as the role that uses it, the owner's pages and the error
 pages, at 375 px (a phone) and 1280 px (a desk). On every page: the expected HTTP status, nothing wider than the
-window (``scrollWidth <= clientWidth``), no raw key or English word of the code's in the text; at 375 px every
+window (``scrollWidth <= clientWidth``), no raw key or English word of the code's in the text, no amount broken
+or running out of its box and no date or unit code standing alone broken over two lines; at 375 px every
 visible tap target (links, buttons, fields, the labels of check boxes) is at least 44 × 44 px — a link inside a
 sentence excepted, as WCAG 2.5.5 excepts it (a link beside other links, with no words of its own around it, is
 not in a sentence). A screenshot of each page is saved to the artefacts folder the browser tests share
@@ -67,7 +68,7 @@ SMALL_TARGETS_JS = """(min) => {
 # scrolls inside itself): the column on the right — the project's 收费 link, a dispute's status, a task's 完成 —
 # was off-screen at 375 px.
 WHOLE_ON_PHONE = {"/estate/projects/", "/collection/", "/casework/disputes/", "/casework/work-orders/",
-                  "/collection/tasks/"}
+                  "/collection/tasks/", "/estate/units/"}
 
 # What scrolls sideways inside the page, or lies beyond its right edge: [text]
 SIDEWAYS_JS = """() => {
