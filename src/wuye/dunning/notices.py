@@ -25,7 +25,7 @@ from wuye.dunning import wording
 from wuye.dunning.dispatch import pay_links, render
 from wuye.dunning.models import Action, CollectionSettings
 from wuye.estate.models import Party
-from wuye.estate.selectors import liable_party_ids
+from wuye.estate.selectors import designated_signers, liable_party_ids
 
 
 class Settled(Exception):
@@ -115,8 +115,15 @@ def _notes(fig: Figures) -> list[str]:
             if x.explanation and (x.late_fee_accruing_fen or x.late_fee_charged_fen)]
 
 
+def addressee(party, signer: tuple[str, str] | None) -> str:
+    """Whom a written demand is addressed to: the debtor, and for a tenant that named one, its designated
+    signer 指定负责人 (seed 004: notices are handed to that person)."""
+    name = party.name if party else "业主"
+    return f"{name}　指定负责人：{signer[0]}" if signer else name
+
+
 def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None, fig: Figures,
-          party, deadline: dt.date | None, link: str = "") -> list:
+          party, deadline: dt.date | None, link: str = "", signer: tuple[str, str] | None = None) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
@@ -127,7 +134,7 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
     text = demand_text(action, fig, as_of, settings_row, deadline)
     story = [Paragraph(title, styles["title"]),
              Paragraph(f"{unit.project.name} {unit.code} · 通知日期 {as_of:%Y年%m月%d日}", styles["sub"]),
-             Paragraph(f"致：{party.name if party else '业主'}（{unit.project.name}{unit.code}）", styles["body"]),
+             Paragraph(f"致：{addressee(party, signer)}（{unit.project.name}{unit.code}）", styles["body"]),
              Spacer(1, 3 * mm),
              Paragraph(text.replace("\n", "<br/>"), styles["body"]),
              Spacer(1, 4 * mm)]
@@ -151,8 +158,10 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
               Paragraph("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
                         styles["small"]),
               Paragraph(f"签收回执　{title}　{unit.project.name}{unit.code}　编号 {action.out_id}", styles["body"]),
-              Paragraph("签收人：____________　与业主关系：本人 / 家庭成员 / 受托人 / 其他 ______　签收日期：______年____月____日",
-                        styles["body"]),
+              Paragraph("签收人：____________　与业主关系：本人 / 家庭成员 / 受托人 / 其他 ______　签收日期：______年____月____日"
+                        if signer is None else
+                        f"签收人：____________（应由指定负责人 {signer[0]} 签收；他人代收请注明与该单位的关系 ______）"
+                        "　签收日期：______年____月____日", styles["body"]),
               PageBreak()]
     return story
 
@@ -206,6 +215,7 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date, actor=None) -> byt
     links = pay_links(unit_ids, as_of, "job:notices")
     keys = demand_keys(actions, as_of)
     parties = Party.objects.in_bulk({p for _, p in keys.values() if p is not None})
+    signers = designated_signers(parties)
     settings_rows = {row.project_id: row for row in CollectionSettings.objects.filter(
         project_id__in={a.project_id for a in actions})}
     cal, deadlines = workcal.Calendar(), {}
@@ -221,7 +231,7 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date, actor=None) -> byt
                     deadlines[days] = None
             deadline = deadlines[days]
         story += _page(action, as_of, styles, row, figures[action.pk], parties.get(keys[action.pk][1]), deadline,
-                       links.get(action.unit_id, ""))
+                       links.get(action.unit_id, ""), signers.get(keys[action.pk][1]))
     buf, doc = _doc("催缴通知")
     doc.build(story[:-1])  # no blank page after the last notice
     return buf.getvalue()
@@ -243,9 +253,12 @@ def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
     actions = [a for a in actions if figures[a.pk].demandable]
     keys = demand_keys(actions, as_of)
     parties = Party.objects.in_bulk({p for _, p in keys.values() if p is not None})
+    signers = designated_signers(parties)
     for n, a in enumerate(actions, start=1):
         party = parties.get(keys[a.pk][1])
-        ws.append(safe_row([n, a.unit.project.name, a.unit.code, party.name if party else "", a.address,
+        signer = signers.get(keys[a.pk][1])
+        ws.append(safe_row([n, a.unit.project.name, a.unit.code,
+                            (f"{party.name} {signer[0]} 收" if signer else party.name) if party else "", a.address,
                             round(figures[a.pk].total_fen / 100, 2), a.step.name, a.out_id, "", ""]))
     for col, width in zip("ABCDEFGHIJ", (6, 16, 12, 14, 40, 14, 18, 34, 16, 12), strict=True):
         ws.column_dimensions[col].width = width
