@@ -110,3 +110,19 @@ def test_a_tenant_without_a_designated_signer_keeps_the_plain_addressee(office, 
     assert task.title == "A-1201 第一次催缴通知书" and "指定负责人" not in task.detail
     text = pdf_text(notices_pdf([task.action], as_of=D(2026, 3, 13)), tmp_path)
     assert "指定负责人" not in text and "致：某某科技有限公司" in " ".join(text.split())
+
+
+def test_a_name_with_markup_characters_is_printed_as_written(office, alice, tmp_path):
+    """reportlab reads a paragraph as markup: a "<" in a tenant's name stopped the whole batch (ValueError)
+    and "&lt;" was printed as "<". Names and texts are printed as they are stored."""
+    from tests.dunning.docparse import pdf_text
+    from wuye.dunning.notices import notices_pdf
+    from wuye.estate.models import Party
+
+    Party.objects.filter(natural_key="co:1").update(name="A<B>&C 科技有限公司 &lt;总部&gt;")
+    for day in (11, 13):
+        dunning_run(as_of=D(2026, 3, day))
+    dispatch(now=dt.datetime(2026, 3, 13, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    task = Task.objects.get(unit=office, kind="notice")
+    text = pdf_text(notices_pdf([task.action], as_of=D(2026, 3, 13)), tmp_path)
+    assert "致：A<B>&C 科技有限公司 &lt;总部&gt;" in " ".join(text.split())
