@@ -362,6 +362,25 @@ def test_an_owner_whose_prepaid_money_ran_out_gets_that_message_not_a_plain_remi
     assert "到期前 7 天提醒" not in got
 
 
+def test_an_owner_who_opted_out_gets_no_prepaid_run_out_message_either(alice, billed_estate):
+    """The run-out notice is a reminder before a due date: an owner who declined those gets neither it nor the
+    plain reminder in its place."""
+    from wuye.billing.services import payment_record
+    from wuye.portal.models import ContactPreference
+
+    project = billed_estate["project"]
+    unit = billed_estate["units"][0]
+    ContactPreference.objects.create(unit=unit, opt_out_non_essential=True)
+    bill_generate(actor=alice, project=project, period=D(2026, 1, 1), on=D(2026, 1, 1))
+    first = unit.bills.get()
+    payment_record(actor=alice, unit=unit, amount_fen=first.amount_fen + first.amount_fen // 2, method="cash",
+                   paid_at=dt.datetime(2026, 1, 2, 10, tzinfo=dt.UTC))
+    bill_generate(actor=alice, project=project, period=D(2026, 2, 1), on=D(2026, 2, 1))
+    run(D(2026, 2, 2), D(2026, 2, 8))
+    assert [n for _, n in names(unit)] == []
+    assert "不接收到期前提醒" in collection_state(unit, as_of=D(2026, 2, 8)).debtors[0].today.note
+
+
 def test_an_office_notice_nobody_could_sign_for_goes_by_ems(alice, office):
     from wuye.dunning.models import Task
     from wuye.dunning.services import task_close

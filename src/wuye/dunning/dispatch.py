@@ -426,7 +426,7 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
     # paid (or nothing left) since the decision: cancel, never contact
     if (arrears and (s is None or s.overdue_fen <= 0)) or (not arrears and (s is None or s.open_fen <= 0)):
         return Verdict(Do.CANCEL, "决策后已缴清，取消发送")
-    if kind == cycles.Kind.PRE_DUE and message and item.unit_id in reads.declined:
+    if kind in (cycles.Kind.PRE_DUE, cycles.Kind.PREPAID_OUT) and message and item.unit_id in reads.declined:
         return Verdict(Do.CANCEL, "业主已选择不接收到期前提醒")
     if arrears:
         held = active_hold(Account(summary=s, segment="", holds=reads.holds.get(item.unit_id, [])), reads.today)

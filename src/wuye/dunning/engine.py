@@ -325,9 +325,12 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
     #    a dispute does not stop the reminders of new bills)
     if acc.prepaid_out_due and as_of <= acc.prepaid_out_due:
         for st in ladder.events.get(Event.PREPAID_OUT, []):
+            if acc.opted_out and st.channel in MESSAGE_CHANNELS:
+                out.note = "业主已选择不接收到期前提醒"  # it is a reminder before a due date like the others
+                continue
             add(st, cycles.prepaid_out(acc.prepaid_out_due, s.party_id),
                 f"预存款已用完，{acc.prepaid_out_due} 到期的费用尚未缴清")
-    if s.next_due and s.upcoming_fen > 0 and not out.decisions:
+    if s.next_due and s.upcoming_fen > 0 and not out.decisions and not out.note:
         due = [st for st in ladder.pre_due
                if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
                and s.upcoming_fen >= st.min_amount_fen]
