@@ -933,3 +933,41 @@ def test_24_the_year_end_ladder_walked_to_its_referral_and_past_its_window(alice
     by_policy = {(a.decided_on >= D(2026, 3, 1), a.step.policy.name)
                  for a in Action.objects.filter(unit=unit).select_related("step__policy")}
     assert by_policy == {(False, YEAR_END[0]), (True, "住宅标准催缴")}
+
+
+def test_25_a_year_end_window_ending_after_its_visit_does_not_skip_the_standard_letter(alice):
+    """The 年末专项 ladder in force until 01-20 reached its 30-day visit (its order 30) on 01-14; from 01-21 the
+    standard ladder applies, whose order 30 is the 3-month registered letter. The episode has been through a
+    visit, not a letter: the letter still goes at 3 months (decision 115) instead of waiting for the 6-month
+    referral's demand-first path."""
+    from wuye.dunning.defaults import YEAR_END, policies_install_defaults
+    from wuye.dunning.models import Policy
+    from wuye.dunning.services import policy_save
+
+    project, (unit,) = lone_estate(alice, months=1, start=D(2025, 12, 1))
+    policies_install_defaults(project)
+    campaign = Policy.objects.get(project=project, name=YEAR_END[0])
+    policy_save(actor=alice, policy=campaign, active=True, valid_from=D(2025, 11, 1), valid_to=D(2026, 1, 20),
+                steps=[])
+    walk_days(D(2025, 12, 1), D(2026, 3, 20))
+    check(log(unit), [
+        "12-01 到期前 30 天书面通知 sent@12-01",
+        "12-08 到期前 7 天提醒 sent@12-08",
+        "12-16 逾期短信 sent@12-16",
+        "12-18 逾期 3 天电话 sent@12-18",
+        "01-14 逾期 30 天上门 sent@01-14",
+        "01-21 定期电话 sent@01-21",
+        "01-21 每两周欠费短信 sent@01-26",
+        "01-28 定期电话 sent@01-28",
+        "02-04 定期电话 sent@02-04",
+        "02-09 每两周欠费短信 sent@02-09",
+        "02-11 定期电话 sent@02-11",
+        "02-23 每两周欠费短信 sent@02-25",
+        "02-24 定期电话 sent@02-24",
+        "03-03 定期电话 sent@03-03",
+        "03-10 定期电话 sent@03-10",
+        "03-11 每两周欠费短信 sent@03-11",
+        "03-15 欠费 3 个月挂号信 sent@03-16",
+        "03-16 上门沟通 sent@03-16",
+        "03-17 定期电话 sent@03-17",
+    ])
