@@ -188,7 +188,7 @@ def test_proof_stores_hash_and_restarts_the_clock(lettered, carol):
     unit = lettered["units"][0]
     action = registered_of(unit)
     proof = services.proof_upload(actor=carol, upload=upload(png_bytes(), "回执.png"), kind="signed_receipt",
-                                  task=action.task, signed_by="业主001之妻", relation="家庭成员", signed_on=D(2026, 4, 27))
+                                  task=action.task, signed_by="业主001之妻", relation="同住成年家属", signed_on=D(2026, 4, 27))
     assert proof.size == len(proof.file.read()) and len(proof.sha256) == 64 and proof.content_type == "image/png"
     action.refresh_from_db()
     assert action.status == "delivered" and action.delivered_at.astimezone(SH).date() == D(2026, 4, 27)

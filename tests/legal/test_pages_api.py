@@ -116,7 +116,7 @@ def test_collector_uploads_a_signed_receipt_in_their_territory_only(client, bob_
     client.force_login(bob_territory)
     mine = registered_of(lettered["units"][0])
     other = registered_of(lettered["units"][-1])
-    data = {"kind": "signed_receipt", "signed_by": "家属", "relation": "家庭成员", "signed_on": "2026-04-26",
+    data = {"kind": "signed_receipt", "signed_by": "家属", "relation": "同住成年家属", "signed_on": "2026-04-26",
             "delivered": "on"}
     r = client.post(f"/legal/proofs/{other.pk}/upload/", {**data, "file": upload(png_bytes())})
     assert r.status_code == 404

@@ -151,7 +151,7 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
               Paragraph("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
                         styles["small"]),
               Paragraph(f"签收回执　{title}　{unit.project.name}{unit.code}　编号 {action.out_id}", styles["body"]),
-              Paragraph("签收人：____________　与业主关系：本人 / 家庭成员 / 受托人 / 其他 ______　签收日期：______年____月____日",
+              Paragraph("签收人：____________　与业主关系：本人 / 同住成年家属 / 受托人 / 单位指定人员　签收日期：______年____月____日",
                         styles["body"]),
               PageBreak()]
     return story

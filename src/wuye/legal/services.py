@@ -17,7 +17,7 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.formatting import format_yuan
 from wuye.dunning.calendar import Calendar, UncoveredDate
-from wuye.dunning.choices import ActionStatus, Channel, TaskKind, TaskStatus
+from wuye.dunning.choices import ActionStatus, Channel, TaskKind, TaskStatus, signer_relation_problem
 from wuye.dunning.models import Action, Task
 from wuye.estate.models import Party, Project
 from wuye.estate.selectors import liable_party
@@ -402,8 +402,9 @@ def proof_upload(*, actor: User, upload, kind: str, action: Action | None = None
     if delivered:
         if not signed_by:
             errors["signed_by"] = "请填写签收人。"
-        if not relation:
-            errors["relation"] = "请填写签收人与业主的关系（本人、家庭成员、受托人等）。"
+        if problem := signer_relation_problem(relation, mail=action is not None
+                                              and action.channel == Channel.REGISTERED):
+            errors["relation"] = problem
         if signed_on is None:
             errors["signed_on"] = "请填写签收日期。"
         elif signed_on > _today():

@@ -128,7 +128,7 @@ def _demand_actions(case):
 def _with_proof_forms(actions):
     """Each demand gets its own upload form (ids unique on the page, so each label names one field)."""
     for a in actions:
-        a.proof_form = ProofForm(auto_id=f"proof{a.pk}_%s")
+        a.proof_form = ProofForm(auto_id=f"proof{a.pk}_%s").for_channel(a.channel)
     return actions
 
 
