@@ -71,6 +71,28 @@ def test_editing_an_action_row_is_detected_naming_the_row(demo_case, lettered, e
         call_command("evidence_verify")
 
 
+def test_editing_a_case_event_date_is_detected_naming_the_row(demo_case, carol, tmp_path):
+    """A request for mediation restarts the clocks of the case's periods: moving its date later would lengthen
+    them, so the case's events are sealed like the action log and a pack relying on one names the edit."""
+    event = services.case_event_add(actor=carol, case=demo_case, event="mediation_requested", on=D(2026, 12, 2),
+                                    mediator="peoples_mediation", note="向人民调解委员会申请调解")
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    data = pack.zip.read()
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    assert {"kind": "case_event", "id": event.pk} in [{"kind": r["kind"], "id": r["id"]} for r in manifest["records"]]
+    assert chain.verify() == [] and verify_pack(data) == []
+    from wuye.legal.models import CaseEvent
+
+    CaseEvent.objects.filter(pk=event.pk).update(on=D(2026, 12, 3))
+    needle = f"案件进展 #{event.pk}（表 legal_caseevent，id={event.pk}） 在封存后被修改"
+    assert any(needle in str(p) for p in chain.verify()), chain.verify()
+    assert any(needle in p for p in verify_pack(data))
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("evidence_verify", "--pack", str(path))
+
+
 def test_deleting_an_event_or_a_link_is_detected(demo_case, lettered):
     chain.seal()
     event = ActionEvent.objects.filter(action=registered_of(lettered["units"][0])).order_by("pk").first()

@@ -313,6 +313,7 @@ class Builder:
         ex = Exhibit("案件进展与律师函", "律师函的出具与送达、调解、支付令与诉讼的进展")
         rows = [["日期", "事项", "说明"]]
         for e in self.case.events.order_by("on", "pk"):
+            self.records["case_event"].add(e.pk)
             extra = " ".join(x for x in (e.law_firm, e.lawyer_name, e.lawyer_licence and f"执业证号 {e.lawyer_licence}",
                                          e.court, e.docket_no, e.get_mediator_display() if e.mediator else "") if x)
             rows.append([f"{e.on:%Y-%m-%d}", e.get_event_display(), f"{extra} {e.note}".strip()])
