@@ -166,6 +166,49 @@ def test_pdftotext_finds_the_index_and_every_exhibit(demo_case, carol, tmp_path)
     assert "EA123456789CN" in text and "业主001" in text
 
 
+def _pdf_text(pack, tmp_path) -> str:
+    path = tmp_path / f"p{pack.pk}.pdf"
+    path.write_bytes(pack.pdf.read())
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return "".join(text.split())  # CJK text comes out with spaces and breaks of its own
+
+
+def test_the_statement_is_carried_to_the_packs_day_and_checked_against_the_ledger(demo_case, carol, alice,
+                                                                                  tmp_path):
+    """A payment after opening lowers what is open; the pack shows the arithmetic from the frozen figure (paid
+    since, waived since, open now) and checks each line against the balance the ledger keeps, so a figure a
+    court reads reconciles with the books — and a line whose balance was altered behind the ledger's rows is
+    marked instead of being printed as owing."""
+    import csv
+
+    from django.db.models import F
+
+    from wuye.billing.models import Bill
+    from wuye.billing.services import payment_record
+
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    unit = demo_case.lines.first().unit
+    payment_record(actor=alice, unit=unit, amount_fen=25_000, method="cash")
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    rows = list(csv.DictReader(io.StringIO(zipfile.ZipFile(io.BytesIO(pack.zip.read()))
+                                           .read("data/欠费明细.csv").decode("utf-8-sig"))))
+    assert len(rows) == demo_case.lines.count()
+    for r in rows:
+        assert int(r["未缴(分)"]) - int(r["立案后缴纳(分)"]) - int(r["立案后减免(分)"]) == int(r["现未缴(分)"])
+        assert r["现未缴(分)"] == r["账面未缴(分)"]
+    assert sum(int(r["立案后缴纳(分)"]) for r in rows) > 0
+    text = _pdf_text(pack, tmp_path)
+    assert "与账务核对（截至2026-12-04）" in text and "与账务不符" not in text
+
+    last = demo_case.lines.order_by("-period_start").first()
+    Bill.objects.filter(pk=last.bill_id).update(settled_fen=F("settled_fen") + 100)  # the cache moved, no row
+    text = _pdf_text(build_pack(actor=carol, case=demo_case, as_of=TODAY), tmp_path)
+    assert "与账务不符" in text and f"{last.period_start:%Y-%m}{last.unit.code}" in text.split("须先核实账务再主张")[1]
+
+
 def test_proof_upload_refuses_bad_files_and_writes_nothing(lettered, carol):
     from django.core.exceptions import ValidationError
 
