@@ -333,6 +333,34 @@ class CaseEventView(APIView):
         return Response(CaseEventSerializer(row).data, status=status.HTTP_201_CREATED)
 
 
+class OwnerSerializer(serializers.Serializer):
+    owner = serializers.IntegerField(min_value=1, max_value=2**31 - 1,
+                                     help_text="新承办人的用户 ID（在本项目工作的法务、经理或管理员）")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class CaseOwnerView(APIView):
+    """Hand the case to another 承办人."""
+
+    permission_classes = [permissions.IsAuthenticated, IsLegal]
+
+    @extend_schema(request=OwnerSerializer, responses=CaseDetailSerializer)
+    def post(self, request, pk: int):
+        from wuye.accounts.models import User
+
+        case = _case(request, pk)
+        data = OwnerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        owner = User.objects.filter(pk=data.validated_data["owner"]).first()
+        if owner is None:
+            raise ValidationError({"owner": "没有这个用户。"})
+        try:
+            case = services.case_assign(actor=request.user, case=case, owner=owner, note=data.validated_data["note"])
+        except DjangoValidationError as exc:
+            raise _errors(exc) from exc
+        return Response(CaseDetailSerializer(case).data)
+
+
 class CaseDeadlineView(APIView):
     permission_classes = [permissions.IsAuthenticated, IsLegal]
 

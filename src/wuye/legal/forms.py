@@ -62,6 +62,17 @@ class DeadlineForm(_Bootstrapped):
     note = forms.CharField(label="说明", max_length=300, required=False)
 
 
+class OwnerForm(_Bootstrapped):
+    owner = forms.ModelChoiceField(label="承办人", queryset=None, empty_label="请选择")
+    note = forms.CharField(label="说明", max_length=300, required=False)
+
+    def __init__(self, *args, project_id: int, **kwargs):
+        from wuye.legal.selectors import owners_for
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners_for(project_id)
+
+
 class CostForm(_Bootstrapped):
     kind = forms.ChoiceField(label="类型", choices=CostKind.choices)
     amount = MoneyField(label="金额（元）", min_value=0)

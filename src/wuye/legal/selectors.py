@@ -121,6 +121,15 @@ def cases_visible(user: User) -> QuerySet[LegalCase]:
             .select_related("project", "party", "owner"))
 
 
+def owners_for(project_id: int) -> QuerySet[User]:
+    """Who may hold a case of the project (承办人): active legal staff, managers and admins working there (a user
+    without projects works in all of them)."""
+    from wuye.legal.permissions import LEGAL_ROLES
+
+    return (User.objects.filter(is_active=True).filter(Q(role__in=list(LEGAL_ROLES)) | Q(is_superuser=True))
+            .filter(Q(projects__id=project_id) | Q(projects__isnull=True)).distinct().order_by("username"))
+
+
 def case_or_none(user: User, pk: int) -> LegalCase | None:
     return cases_visible(user).filter(pk=pk).first()
 
