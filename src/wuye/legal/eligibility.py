@@ -9,7 +9,7 @@ each condition is checked on the case as it stands and says, when it fails, what
 4. 违约金有合同约定 — the late fee is claimed only where the contract sets a rate (else it is left out);
 5. 未过诉讼时效 — periods time-barred on the filing day are left out; at least one period must remain. Each
    line's clock is computed afresh on that day (``clocks.limitation_clocks``), not read from the expiry frozen
-   at opening: an acknowledgement since (a payment, promise or plan) revives a period the opening found barred,
+   at opening: an acknowledgement since (a promise or an installment plan) revives a period the opening found barred,
    and an interruption undone since (a payment reversed, a promise withdrawn) no longer keeps one alive — so the
    check covers exactly the periods the 支付令申请书 and 起诉状 drafts claim (decision 130);
 6. 已书面催告 — a written demand naming every period claimed reached the debtor and its deadline has passed
@@ -114,7 +114,7 @@ def payment_order_conditions(case, *, as_of: dt.date) -> list[Condition]:
         revived = [x for x in live if x.barred]
         detail = f"已过时效的账期 {_periods(barred)} 不列入" if barred else "各期均在诉讼时效期间内"
         if revived:
-            detail += f"；账期 {_periods(revived)} 立案时已过时效，此后债务人同意履行（缴费、承诺或分期），列入"
+            detail += f"；账期 {_periods(revived)} 立案时已过时效，此后债务人同意履行（承诺缴费或分期协议），列入"
         out.append(Condition("limitation", "在诉讼时效期间内", True, detail))
 
     out.append(_demanded(case, claimed, as_of))
