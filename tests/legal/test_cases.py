@@ -131,6 +131,28 @@ def test_payment_order_accepted_once_conditions_hold_then_objection_deadline(cas
     assert d.due_on == D(2026, 12, 21)  # 15 days → Saturday 19 December → Monday 21 December
 
 
+def test_a_demand_addressed_to_someone_else_is_no_demand_on_this_debtor(case, carol, lettered):
+    """The unit's letter went to a new owner (the action's debtor): it did not reach the case's debtor, so the
+    支付令 check still asks for a demand and the drafts do not cite it."""
+    from wuye.dunning.models import Action
+    from wuye.estate.models import Party
+    from wuye.legal.choices import DocumentKind
+    from wuye.legal.documents import draft
+
+    buyer = Party.objects.create(name="买受人乙", natural_key="buyer-2")
+    action = registered_of(lettered["units"][0])
+    Action.objects.filter(pk=action.pk).update(
+        status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH), deadline=D(2026, 11, 10),
+        periods=[D(2026, m, 1).isoformat() for m in range(1, 8)], party=buyer)
+    conditions = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}
+    assert not conditions["demand"].ok and "2026-01" in conditions["demand"].detail
+    text = "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+    assert "2026年11月2日" not in text and "（书面催告日期）" in text
+    Action.objects.filter(pk=action.pk).update(party=case.party)  # addressed to the debtor: it counts
+    assert {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["demand"].ok
+    assert "2026年11月2日以挂号信" in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+
+
 def test_lawyer_letter_issued_needs_firm_lawyer_licence_and_pdf(case, carol):
     with pytest.raises(ValidationError) as exc:
         services.case_event_add(actor=carol, case=case, event=Event.LETTER_ISSUED, on=TODAY, law_firm="某某律师事务所",

@@ -22,7 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import F, Q
+from django.utils import timezone
 
 from wuye.billing.models import Adjustment, Bill
 from wuye.billing.services import policy_for
@@ -160,8 +161,10 @@ def _demanded(case, claimed, as_of: dt.date) -> Condition:
     units = sorted({x.unit_id for x in claimed})
     covered: dict[int, set[str]] = {}
     qs = Action.objects.filter(unit_id__in=units, status=ActionStatus.DELIVERED, channel__in=list(WRITTEN))
+    # a demand counts for the debtor it was addressed to (rows from before the outbox recorded one: whoever owed)
+    qs = qs.filter(Q(party_id=case.party_id) | Q(party__isnull=True))
     for unit_id, periods, deadline, delivered in qs.values_list("unit_id", "periods", "deadline", "delivered_at"):
-        last_day = deadline or (delivered.date() if delivered else None)
+        last_day = deadline or (timezone.localtime(delivered).date() if delivered else None)
         if last_day is not None and last_day < as_of:
             covered.setdefault(unit_id, set()).update(periods or [])
     missing = [x for x in claimed if x.period_start.isoformat() not in covered.get(x.unit_id, set())]
