@@ -209,6 +209,29 @@ def test_the_statement_is_carried_to_the_packs_day_and_checked_against_the_ledge
     assert "与账务不符" in text and f"{last.period_start:%Y-%m}{last.unit.code}" in text.split("须先核实账务再主张")[1]
 
 
+def test_the_payments_exhibit_holds_the_debtors_payments_only(demo_case, carol, alice, tmp_path):
+    """After a sale the buyer pays their own period on the same unit: that payment is theirs and stays out of the
+    seller's court file; a payment on the seller's periods is listed with what it paid."""
+    from wuye.billing.models import Allocation, Bill, Payment
+    from wuye.estate.models import Party
+
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    line = demo_case.lines.select_related("bill").first()
+    buyer = Party.objects.create(name="买受人丙", natural_key="buyer-3")
+    theirs = Bill.objects.create(project=line.bill.project, unit=line.unit, party=buyer, fee_item=line.bill.fee_item,
+                                 period_start=D(2026, 8, 1), period_end=D(2026, 8, 31), amount_fen=17_900,
+                                 due_date=D(2026, 8, 15), rule="测试")
+    for bill, receipt in ((theirs, "RBUYER0001"), (line.bill, "RSELLER0001")):
+        pay = Payment.objects.create(project=bill.project, unit=bill.unit, amount_fen=1_000, method="cash",
+                                     paid_at=dt.datetime(2026, 12, 2, 10, tzinfo=SH), receipt_no=receipt)
+        Allocation.objects.create(payment=pay, bill=bill, amount_fen=1_000, applied_on=D(2026, 12, 2))
+    text = _pdf_text(build_pack(actor=carol, case=demo_case, as_of=TODAY), tmp_path)
+    assert "RSELLER0001" in text and "RBUYER0001" not in text and "2026-08" not in text.split("缴费与部分缴费记录")[-1]
+
+
 def test_proof_upload_refuses_bad_files_and_writes_nothing(lettered, carol):
     from django.core.exceptions import ValidationError
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.core.files.base import ContentFile
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import BillingPolicy, Payment, Rate
+from wuye.billing.models import Allocation, BillingPolicy, Payment, Rate
 from wuye.casework.models import ContactAttempt, Dispute, Promise, WorkOrder
 from wuye.common.formatting import format_yuan
 from wuye.common.tabular import csv_writer
@@ -328,8 +328,12 @@ class Builder:
         ex = Exhibit("缴费与部分缴费记录", "债务人已缴纳的款项及其冲抵的账期（部分缴费中断该期时效）")
         start = dt.datetime.combine(self.since, dt.time.min, tzinfo=TZ)  # the first period's first day, Beijing time
         rows = [["时间", "金额", "方式", "收据号", "冲抵账期"]]
-        for pay in (Payment.objects.filter(unit_id__in=self.unit_ids, paid_at__gte=start)
-                    .prefetch_related("allocations__bill").order_by("paid_at", "pk")):
+        # the debtor's payments: money applied to lines they owe (a buyer's or seller's own payments on the same
+        # unit are theirs, not this debtor's, and stay out of the court file); each shows what it paid of theirs
+        mine = Allocation.objects.filter(bill__party_id=self.case.party_id).select_related("bill")
+        for pay in (Payment.objects.filter(unit_id__in=self.unit_ids, paid_at__gte=start,
+                                           pk__in=mine.filter(bill__unit_id__in=self.unit_ids).values("payment_id"))
+                    .prefetch_related(Prefetch("allocations", queryset=mine)).order_by("paid_at", "pk")):
             alloc = "、".join(f"{a.bill.period_start:%Y-%m} {format_yuan(a.amount_fen)}" for a in pay.allocations.all())
             rows.append([_local(pay.paid_at), format_yuan(pay.amount_fen), pay.get_method_display(),
                          pay.receipt_no or ("冲正" if pay.amount_fen < 0 else ""), alloc or "转入预存"])
