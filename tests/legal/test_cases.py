@@ -212,6 +212,25 @@ def test_payment_after_opening_shows_on_the_case_and_counts_as_recovered(case, c
         services.cost_add(actor=carol, case=case, kind="court_fee", amount_fen=0, on=TODAY)
 
 
+def test_a_payment_made_before_the_case_was_entered_is_not_recovered_by_it(lettered, carol, alice):
+    """The opening freezes what is open when the case is written: a payment made earlier that day (or between a
+    back-dated opening day and its entry) is already out of the principal, so it is not counted again as
+    money the case recovered — principal − recovered = open now."""
+    from wuye.billing.models import Bill
+    from wuye.billing.services import payment_record
+    from wuye.legal.selectors import recovered_by_case
+
+    unit = lettered["units"][0]
+    payment_record(actor=alice, unit=unit, amount_fen=20_000, method="cash")
+    case = services.case_open_from_referral(actor=carol, task=referral_for(unit), on=TODAY)
+    assert case.principal_fen == 7 * 17_900 - 20_000
+    assert recovered_by_case([case.pk]) == {}
+    payment_record(actor=alice, unit=unit, amount_fen=5_000, method="cash")
+    assert recovered_by_case([case.pk]) == {case.pk: 5_000}
+    open_now = sum(b.amount_fen - b.settled_fen for b in Bill.objects.filter(pk__in=case.lines.values("bill_id")))
+    assert case.principal_fen - recovered_by_case([case.pk])[case.pk] == open_now
+
+
 def test_event_dates_are_checked(case, carol):
     with pytest.raises(ValidationError, match="不能晚于今天"):
         services.case_event_add(actor=carol, case=case, event=Event.NOTE, on=TODAY + dt.timedelta(days=1), note="x")

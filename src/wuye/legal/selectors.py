@@ -135,18 +135,21 @@ def case_or_none(user: User, pk: int) -> LegalCase | None:
 
 
 def recoveries(case_ids: list[int]) -> list[tuple[int, dt.date, int]]:
-    """(case, day, fen) of money applied to each case's lines since the case was opened (reversals net out)."""
-    by_bill: dict[int, list[tuple[int, dt.date]]] = defaultdict(list)
-    for case_id, bill_id, opened in CaseLine.objects.filter(case_id__in_ids=case_ids).values_list(
-            "case_id", "bill_id", "case__opened_on"):
-        by_bill[bill_id].append((case_id, opened))
+    """(case, day, fen) of money applied to each case's lines since the case was opened (reversals net out).
+    "Since" is since the case was written: its frozen figures already left out every allocation existing then
+    (a payment earlier on the opening day, or between a back-dated opening day and the day it was entered), so
+    frozen principal − recovered − waived since = open now, as the evidence pack reconciles it."""
+    by_bill: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
+    for case_id, bill_id, created in CaseLine.objects.filter(case_id__in_ids=case_ids).values_list(
+            "case_id", "bill_id", "case__created_at"):
+        by_bill[bill_id].append((case_id, created))
     if not by_bill:
         return []
     out = []
-    for bill_id, day, fen in Allocation.objects.filter(bill_id__in_ids=list(by_bill)).values_list(
-            "bill_id", "applied_on", "amount_fen"):
-        for case_id, opened in by_bill[bill_id]:
-            if day >= opened:
+    for bill_id, day, fen, at in Allocation.objects.filter(bill_id__in_ids=list(by_bill)).values_list(
+            "bill_id", "applied_on", "amount_fen", "created_at"):
+        for case_id, created in by_bill[bill_id]:
+            if at > created:
                 out.append((case_id, day, fen))
     return out
 
