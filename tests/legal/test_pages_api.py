@@ -267,3 +267,19 @@ def test_the_case_is_handed_to_another_owner_on_the_page_and_by_the_api(client, 
     client.force_login(bob)
     assert client.post(f"/api/v1/legal/cases/{case.pk}/owner/", {"owner": bob.pk},
                        content_type="application/json").status_code == 403
+
+
+def test_a_deadline_in_its_reminder_window_is_listed_on_the_case_list(client, carol, case):
+    """申请执行 is reminded 60 days ahead: once the daily job marks it, the case list shows it although it is more
+    than two weeks away; a deadline not yet in its window is not listed."""
+    from wuye.legal.choices import DeadlineKind
+
+    far = services.deadline_add(actor=carol, case=case, kind=DeadlineKind.ENFORCEMENT, due_on=TODAY + dt.timedelta(days=50),
+                                remind_days=60, note="申请执行期限")
+    later = services.deadline_add(actor=carol, case=case, kind=DeadlineKind.HEARING, due_on=TODAY + dt.timedelta(days=50),
+                                  remind_days=7, note="开庭")
+    client.force_login(carol)
+    assert 'data-testid="deadlines"' not in client.get("/legal/").content.decode()
+    assert services.deadlines_remind(today=TODAY) == 1
+    box = client.get("/legal/").content.decode().split('data-testid="deadlines"')[1].split("</ul>")[0]
+    assert far.note in box and later.note not in box

@@ -192,8 +192,10 @@ def numbers_for(user: User, *, today: dt.date, deadline_days: int = 30) -> Numbe
                   .values_list("stage", "n"))
     by_stage = [(s.value, s.label, counts.get(s.value, 0)) for s in Stage if s != Stage.CLOSED]
     by_stage.append((Stage.CLOSED.value, Stage.CLOSED.label, cases.filter(closed_on__isnull=False).count()))
-    deadlines = list(CaseDeadline.objects.filter(case__in=cases, done_on__isnull=True,
-                                                 due_on__lte=today + dt.timedelta(days=deadline_days))
+    # due within the window, or already in their own reminder window (the daily job marks those: an enforcement
+    # deadline is reminded 60 days ahead, longer than any page's window)
+    deadlines = list(CaseDeadline.objects.filter(case__in=cases, done_on__isnull=True)
+                     .filter(Q(due_on__lte=today + dt.timedelta(days=deadline_days)) | Q(reminded_on__isnull=False))
                      .select_related("case", "case__party").order_by("due_on", "pk")[:50])
     summaries = list(ClockSummary.objects.filter(project_scope_q(user, "project__")).select_related("project")
                      .order_by("project__code"))
