@@ -218,7 +218,10 @@ class ProofCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ProofKind.choices)
     tracking_no = serializers.CharField(required=False, allow_blank=True, default="")
     signed_by = serializers.CharField(required=False, allow_blank=True, default="")
-    relation = serializers.CharField(required=False, allow_blank=True, default="")
+    relation = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20,
+        help_text="签收人身份：本人、同住成年家属、受托人、公司前台/指定人员；挂号信/EMS 另可为“收件地址代收（门卫、驿站等）”。"
+                  "其他人签收不视为送达（决定 131）。")
     signed_on = serializers.DateField(required=False, allow_null=True, default=None)
     delivered = serializers.BooleanField(required=False, default=True)
     file = serializers.FileField()
