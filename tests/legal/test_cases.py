@@ -153,6 +153,25 @@ def test_a_demand_addressed_to_someone_else_is_no_demand_on_this_debtor(case, ca
     assert "2026年11月2日以挂号信" in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
 
 
+def test_a_sellers_old_flat_is_no_address_for_the_seller(case, carol, alice):
+    """Once the flat is sold and the buyer lives there, a 支付令 against the seller cannot be served at it: the
+    address condition fails until the seller's own postal address is on record."""
+    from wuye.estate.choices import ContactKind, OccupantRole
+    from wuye.estate.models import ContactPoint, Occupancy, Party
+    from wuye.estate.services import occupancy_start
+
+    unit = case.lines.first().unit
+    assert {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["address"].ok
+    buyer = Party.objects.create(name="买受人丁", natural_key="buyer-4")
+    occupancy_start(actor=alice, unit=unit, party=buyer, role=OccupantRole.OWNER, start=D(2026, 11, 1))
+    assert Occupancy.objects.filter(unit=unit, party=case.party, end__isnull=False).exists()
+    address = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["address"]
+    assert not address.ok and "不在该房屋居住" in address.detail
+    ContactPoint.objects.create(party=case.party, kind=ContactKind.ADDRESS, value="杭州市西湖区文三路 1 号")
+    address = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["address"]
+    assert address.ok and "文三路" in address.detail
+
+
 def test_lawyer_letter_issued_needs_firm_lawyer_licence_and_pdf(case, carol):
     with pytest.raises(ValidationError) as exc:
         services.case_event_add(actor=carol, case=case, event=Event.LETTER_ISSUED, on=TODAY, law_firm="某某律师事务所",

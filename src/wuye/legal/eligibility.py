@@ -33,6 +33,7 @@ from wuye.dunning.choices import AccountClass, ActionStatus, Channel
 from wuye.dunning.models import Action, Episode
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupancyState
 from wuye.estate.models import ContactPoint, Unit
+from wuye.estate.selectors import liable_party_ids
 from wuye.legal.choices import Event
 
 ABROAD_WORDS = ("香港", "澳门", "台湾", "境外", "国外", "海外", "USA", "U.S.A", "Canada", "Australia", "Japan",
@@ -141,7 +142,12 @@ def _address(case, unit_ids: list[int]) -> Condition:
     domestic = [a for a in addresses if a not in abroad]
     unreachable = Episode.objects.filter(unit_id__in=unit_ids, closed_on__isnull=True,
                                          account_class=AccountClass.UNREACHABLE).exists()
-    lives_there = Unit.objects.filter(pk__in=unit_ids, state=OccupancyState.SELF_OCCUPIED).exists()
+    # the unit is the debtor's address only while they are its owner and live there: a seller's old flat, where
+    # the buyer lives now, is no address for the seller
+    self_occupied = list(Unit.objects.filter(pk__in=unit_ids, state=OccupancyState.SELF_OCCUPIED)
+                         .values_list("pk", flat=True))
+    owners = liable_party_ids(self_occupied, timezone.localdate()) if self_occupied else {}
+    lives_there = any(owners.get(u) == party.pk for u in self_occupied)
     if unreachable and not domestic:
         return Condition("address", label, False, "债务人下落不明（催缴分类：无法联系），且没有有效的通讯地址")
     if domestic:
