@@ -153,6 +153,21 @@ def test_a_demand_addressed_to_someone_else_is_no_demand_on_this_debtor(case, ca
     assert "2026年11月2日以挂号信" in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
 
 
+def test_the_drafts_cite_only_demands_naming_a_period_they_claim(case, lettered):
+    """「申请人已于……书面催告」 names demands that asked for the periods claimed; a delivered message about
+    other periods (or none) is not cited as the demand for this claim."""
+    from wuye.dunning.models import Action
+    from wuye.legal.choices import DocumentKind
+    from wuye.legal.documents import draft
+
+    action = registered_of(lettered["units"][0])
+    Action.objects.filter(pk=action.pk).update(status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH),
+                                               periods=["2025-12-01"], party=case.party)
+    assert "2026年11月2日" not in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+    Action.objects.filter(pk=action.pk).update(periods=["2026-03-01"])
+    assert "2026年11月2日以挂号信" in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+
+
 def test_a_sellers_old_flat_is_no_address_for_the_seller(case, carol, alice):
     """Once the flat is sold and the buyer lives there, a 支付令 against the seller cannot be served at it: the
     address condition fails until the seller's own postal address is on record."""
