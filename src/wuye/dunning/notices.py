@@ -167,9 +167,9 @@ def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettin
               _para("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
                         styles["small"]),
               _para(f"签收回执　{title}　{unit.project.name}{unit.code}　编号 {action.out_id}", styles["body"]),
-              _para("签收人：____________　与业主关系：本人 / 家庭成员 / 受托人 / 其他 ______　签收日期：______年____月____日"
+              _para("签收人：____________　与业主关系：本人 / 同住成年家属 / 受托人 / 单位指定人员　签收日期：______年____月____日"
                         if signer is None else
-                        f"签收人：____________（应由指定负责人 {signer[0]} 签收；他人代收请注明与该单位的关系 ______）"
+                        f"签收人：____________（应由指定负责人 {signer[0]} 签收；由单位前台或其他指定人员代收请注明身份 ______）"
                         "　签收日期：______年____月____日", styles["body"]),
               PageBreak()]
     return story
