@@ -39,6 +39,7 @@ from wuye.common.tabular import (
     merge_errors,
     normalise_header,
     read_table,
+    read_upload,
     safe_row,
 )
 from wuye.estate.choices import (
@@ -628,14 +629,9 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
 def import_submit(*, actor: User, upload) -> ImportJob:
     """Store an uploaded file as an ImportJob and queue it (runs at once under immediate Huey)."""
     name = getattr(upload, "name", "upload")
-    size = getattr(upload, "size", None)
-    if size == 0:
-        raise ImportRejected("文件是空的。")
-    if size and size > settings.WUYE_IMPORT_MAX_BYTES:
-        raise ImportRejected(f"文件过大（上限 {settings.WUYE_IMPORT_MAX_BYTES // (1024 * 1024)} MB）。")
     if not name.lower().endswith((".xlsx", ".xlsm", ".csv", ".txt")):
         raise ImportRejected("只支持 .xlsx 和 .csv 文件。" + ("旧版 .xls 请另存为 .xlsx。" if name.lower().endswith(".xls") else ""))
-    raw = upload.read()
+    raw = read_upload(upload)
     job = ImportJob(created_by=actor, filename=name[:200], sha256=hashlib.sha256(raw).hexdigest())
     job.file.save(name, ContentFile(raw), save=False)
     job.save()
