@@ -293,3 +293,69 @@ def test_no_page_or_endpoint_serves_another_projects_object(client, world):
     assert with_ids - probed_routes == set(), f"patterns with an id left unprobed: {sorted(with_ids - probed_routes)}"
     print(f"probed {probed} requests over {len(probed_routes)} patterns")
     assert probed >= 150, probed
+
+
+# what only T1 has: its name, its developer, its owners' names and phones, its bank account
+T1_MARKS = re.compile(r"测试花园|绿城置业|业主0\d\d|138000000\d\d|收款户|1202 0201")
+# list queries that could widen a list: a search for T1's words, T1 asked for by id
+LIST_QUERIES = ["", "?q=业主", "?q=1-101", "?q=测试", "?project={t1}", "?project_id={t1}", "?status=all"]
+
+
+def _text(response) -> str:
+    body = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+    if body.startswith(b"PK"):  # a workbook: its cells
+        import io
+
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+        return " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row
+                        if v is not None)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("gb18030", "replace")
+
+
+def test_no_list_page_or_endpoint_names_another_projects_people(client, world):
+    """The pages without an id (lists, searches, exports, the API's lists): as the users of T2, searching
+    for T1's words or asking for T1 by id, nothing of T1 — its name, owners, phones, bank account — is shown."""
+    from rest_framework.test import APIClient
+
+    from wuye.insights.services import live_refresh, month_close
+
+    t1 = world["t1"]
+    month_close(period=dt.date(2026, 7, 1), actor_label="test")  # the insights pages and exports have figures
+    live_refresh()
+    leaks, asked = [], 0
+    for route, _pattern in _routes(get_resolver().url_patterns):
+        params = _params(route)
+        if any(name not in STRINGS for _, _, name in params) or any(route.startswith(p) for p in NOT_STAFF_SCOPED):
+            continue  # pages with an object in the path: the walk above
+        if "format" in route or route.startswith(("logout", "api/schema")):
+            continue
+        urls = [_url(route, STRINGS)]
+        if "<str:table>" in route:  # every table the insights export writes
+            from wuye.insights.views import EXPORTABLE
+
+            urls = [_url(route, {**STRINGS, "table": table}) for table in EXPORTABLE]
+        for url, query in ((u, q) for u in urls for q in LIST_QUERIES):
+            for user in world["users"]:
+                if url.startswith("/api/"):
+                    api = APIClient()
+                    api.force_authenticate(user)
+                    response = api.get(url + query.format(t1=t1.pk))
+                else:
+                    client.force_login(user)
+                    response = client.get(url + query.format(t1=t1.pk))
+                asked += 1
+                if response.status_code == 200 and (found := T1_MARKS.findall(_text(response))):
+                    leaks.append(f"{url}{query.format(t1=t1.pk)} as {user.username}: {sorted(set(found))[:5]}")
+    assert leaks == [], "\n".join(leaks)
+    assert asked > 1000, asked
+    # the marks are what these pages show to someone who may see T1
+    client.force_login(world["maker"])
+    for url in ("/estate/units/?q=1-101", "/estate/parties/?q=业主", f"/insights/units/?project={t1.pk}",
+                "/insights/export/units.xlsx", "/insights/export/projects.xlsx?period=2026-07"):
+        response = client.get(url)
+        assert response.status_code == 200 and T1_MARKS.search(_text(response)), url
