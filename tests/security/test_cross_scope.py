@@ -298,7 +298,8 @@ def test_no_page_or_endpoint_serves_another_projects_object(client, world):
 # what only T1 has: its name, its developer, its owners' names and phones, its bank account
 T1_MARKS = re.compile(r"测试花园|绿城置业|业主0\d\d|138000000\d\d|收款户|1202 0201")
 # list queries that could widen a list: a search for T1's words, T1 asked for by id
-LIST_QUERIES = ["", "?q=业主", "?q=1-101", "?q=测试", "?project={t1}", "?project_id={t1}", "?status=all"]
+LIST_QUERIES = ["", "?q=业主", "?q=1-101", "?q=测试", "?project={t1}", "?project_id={t1}", "?status=all",
+                "?building={building}", "?unit={unit}&party={party}", "?party={party}&project={t1}"]
 
 
 def _text(response) -> str:
@@ -327,6 +328,8 @@ def test_no_list_page_or_endpoint_names_another_projects_people(client, world):
     t1 = world["t1"]
     month_close(period=dt.date(2026, 7, 1), actor_label="test")  # the insights pages and exports have figures
     live_refresh()
+    unit = t1.units.order_by("pk").first()
+    ids = {"t1": t1.pk, "building": unit.building_id, "unit": unit.pk, "party": unit.occupancies.get().party_id}
     leaks, asked = [], 0
     for route, _pattern in _routes(get_resolver().url_patterns):
         params = _params(route)
@@ -344,13 +347,13 @@ def test_no_list_page_or_endpoint_names_another_projects_people(client, world):
                 if url.startswith("/api/"):
                     api = APIClient()
                     api.force_authenticate(user)
-                    response = api.get(url + query.format(t1=t1.pk))
+                    response = api.get(url + query.format(**ids))
                 else:
                     client.force_login(user)
-                    response = client.get(url + query.format(t1=t1.pk))
+                    response = client.get(url + query.format(**ids))
                 asked += 1
                 if response.status_code == 200 and (found := T1_MARKS.findall(_text(response))):
-                    leaks.append(f"{url}{query.format(t1=t1.pk)} as {user.username}: {sorted(set(found))[:5]}")
+                    leaks.append(f"{url}{query.format(**ids)} as {user.username}: {sorted(set(found))[:5]}")
     assert leaks == [], "\n".join(leaks)
     assert asked > 1000, asked
     # the marks are what these pages show to someone who may see T1
