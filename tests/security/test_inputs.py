@@ -198,3 +198,18 @@ def test_a_message_template_of_another_project_cannot_be_opened(client, make_use
     client.force_login(manager)
     assert client.get(f"/collection/templates/{template.pk}/").status_code == 404
     assert client.post(f"/collection/templates/{template.pk}/", {"body": "改了", "subject": ""}).status_code == 404
+
+
+@pytest.mark.parametrize("amount, message", [("1e30", "金额超出范围"), ("-1e30", "金额超出范围"),
+                                             ("1000000000000", "金额超出范围"), ("Infinity", "请输入金额"),
+                                             ("NaN", "请输入金额")])
+def test_an_absurd_amount_at_the_desk_is_a_form_error_not_a_500(client, alice, arrears_estate, amount, message):
+    """``1e30`` yuan could not be rounded to fen (decimal.InvalidOperation): the desk, the adjustment, the
+    prepayment and the takings forms answered 500."""
+    from wuye.billing.models import Payment
+
+    unit = arrears_estate["units"][0]
+    client.force_login(alice)
+    response = client.post(f"/billing/units/{unit.pk}/", {"amount": amount, "method": "cash"})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert Payment.objects.count() == 0
