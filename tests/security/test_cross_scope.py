@@ -362,3 +362,63 @@ def test_no_list_page_or_endpoint_names_another_projects_people(client, world):
                 "/insights/export/units.xlsx", "/insights/export/projects.xlsx?period=2026-07"):
         response = client.get(url)
         assert response.status_code == 200 and T1_MARKS.search(_text(response)), url
+
+
+def test_another_projects_ids_in_a_request_body_name_nobody(world):
+    """Ids in request bodies (not in the path): every API operation that creates something is posted by the
+    users of T2 with a body that is valid but for T1's ids — in every id field, and mixed with their own unit
+    or project, the way a legal case for one's own project and another project's party once answered 400
+    naming that person. Nothing is created and no answer shows anything of T1."""
+    import datetime as dt
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from wuye.billing.models import Bill
+    from wuye.dunning.models import Action, Task
+    from wuye.estate.models import ContactPoint, Unit
+
+    t1 = world["t1"]
+    u1 = t1.units.order_by("pk").first()
+    owner = u1.occupancies.get().party
+    own_unit = Unit.objects.get(project__code="T2")
+    ids = {"unit": u1.pk, "party": owner.pk, "project": t1.pk, "bill": Bill.objects.filter(unit=u1).first().pk,
+           "contact_point": ContactPoint.objects.filter(party=owner).first().pk,
+           "task": Task.objects.filter(project=t1).first().pk, "action": Action.objects.filter(project=t1).first().pk}
+    today = dt.date.today().isoformat()
+    # (url, body, multipart): T1's ids everywhere; {own_unit}/{own_project} in the mixed variants
+    bodies = []
+    for unit in (ids["unit"], own_unit.pk):
+        bodies += [
+            ("/api/v1/contacts/", {"unit": unit, "channel": "call", "outcome": "promise", "promised_on": today,
+                                   "contact_point": ids["contact_point"], "task": ids["task"]}, False),
+            ("/api/v1/contacts/", {"unit": unit, "channel": "call", "outcome": "dead_number",
+                                   "contact_point": ids["contact_point"]}, False),
+            ("/api/v1/promises/", {"unit": unit, "promised_on": today}, False),
+            ("/api/v1/payments/", {"unit": unit, "amount_fen": 100, "method": "cash", "bill_ids": [ids["bill"]]},
+             False),
+            ("/api/v1/field-payments/", {"unit": unit, "party": ids["party"], "amount_fen": 100, "method": "wechat",
+                                         "reference": "x1", "paid_on": today, "bill_ids": [ids["bill"]]}, False),
+            ("/api/v1/visits/", {"unit": unit, "outcome": "not_home", "party": ids["party"],
+                                 "task": ids["task"]}, True),
+        ]
+    for project in (ids["project"], own_unit.project_id):
+        bodies.append(("/api/v1/legal/cases/", {"project": project, "party": ids["party"]}, False))
+    bodies += [("/api/v1/insights/targets/", {"project": ids["project"], "period": "2026-07",
+                                              "collection_rate": "90.00", "clearance_rate": "10.00"}, False),
+               ("/api/v1/legal/cases/", {"task": ids["task"]}, False),
+               ("/api/v1/legal/proofs/", {"action": ids["action"], "kind": "ems", "file": None}, True),
+               ("/api/v1/legal/proofs/", {"task": ids["task"], "kind": "ems", "file": None}, True)]
+    before = {m: m.objects.count() for m in (Bill, Task, Action)}
+    leaks = []
+    for user in world["users"]:
+        api = APIClient()
+        api.force_authenticate(user)
+        for url, body, multipart in bodies:
+            if multipart and "file" in body:
+                body = {**body, "file": SimpleUploadedFile("p.png", _PNG, content_type="image/png")}
+            response = api.post(url, body, format="multipart" if multipart else "json")
+            if response.status_code < 400 or T1_MARKS.search(_text(response)):
+                leaks.append(f"POST {url} {body} as {user.username}: {response.status_code} {_text(response)[:200]}")
+    assert leaks == [], "\n".join(leaks)
+    assert before == {m: m.objects.count() for m in (Bill, Task, Action)}
