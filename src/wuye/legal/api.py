@@ -20,8 +20,7 @@ from rest_framework.views import APIView
 
 from wuye.common.params import date_param, int_param
 from wuye.dunning.models import Action, Task
-from wuye.estate.models import Party
-from wuye.estate.selectors import projects_visible, units_visible
+from wuye.estate.selectors import parties_visible, projects_visible, units_visible
 from wuye.legal import documents, selectors, services
 from wuye.legal.choices import (
     CostKind,
@@ -301,7 +300,8 @@ class CaseListCreateView(generics.ListAPIView):
                 case = services.case_open_from_referral(actor=request.user, task=task, note=v.get("note", ""))
             elif "project" in v and "party" in v:
                 project = get_object_or_404(projects_visible(request.user), pk=v["project"])
-                party = get_object_or_404(Party, pk=v["party"])
+                # a party of a unit the user may see: another project's id is a 404, never a message naming them
+                party = get_object_or_404(parties_visible(request.user), pk=v["party"])
                 case = services.case_open(actor=request.user, project=project, party=party, note=v.get("note", ""))
             else:
                 raise ValidationError({"task": "请提供转介任务（task），或项目与债务人（project、party）。"})
