@@ -1399,14 +1399,17 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         in_arrears.update(a.key for a in arrears)
         result.accounts_in_arrears += len(arrears)
         result.accounts_decided += len(chunk)
-        opened = 0
-        with transaction.atomic():
-            if not dry_run:
+        opened, reserved = 0, []
+        if dry_run:
+            for a in arrears:
+                if a.episode_opened is None:
+                    a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
+        elif connection.vendor == "postgresql":
+            reserved = _reserve_episodes(as_of, arrears)  # written with the chunk's actions
+            opened = len(reserved)
+        else:
+            with transaction.atomic():
                 opened = _open_new_episodes(project, as_of, arrears)
-            else:
-                for a in arrears:
-                    if a.episode_opened is None:
-                        a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
         rows, held_rows, broken, done, undone = [], [], [], [], []
         staged: dict[int, int] = {}  # episode (opened before today) → the ladder stage decided today
         for acc in chunk:
@@ -1443,7 +1446,8 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         if not dry_run:
             states = state_rows(chunk[-1].unit_id) if scope is not None else None
             writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                                  done, undone, staged, states, scope is not None and not scope.full))
+                                  done, undone, staged, states, scope is not None and not scope.full,
+                                  episodes=reserved))
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
@@ -1576,8 +1580,13 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
     in_arrears.update(a.key for a in arrears)
     result.accounts_in_arrears += len(arrears)
     result.accounts_decided += len(chunk)
-    with transaction.atomic():
-        opened = _open_new_episodes_across(as_of, arrears)
+    reserved = []
+    if connection.vendor == "postgresql":
+        reserved = _reserve_episodes(as_of, arrears)  # written with the chunk's actions
+        opened = len(reserved)
+    else:
+        with transaction.atomic():
+            opened = _open_new_episodes_across(as_of, arrears)
     clock = result.timed("episodes", clock)
     rows, held_rows, broken, done, undone = [], [], [], [], []
     staged: dict[int, int] = {}
@@ -1624,7 +1633,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
             states.append((u, pid, nxt, owing, 0, as_of))
     clock = result.timed("decide", clock)
     writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                          done, undone, staged, states, False, consumed))
+                          done, undone, staged, states, False, consumed, episodes=reserved))
     _fault_point(faults)
     result.timed("wait_writer", clock)
 
@@ -1732,12 +1741,18 @@ def _finish_across(as_of: dt.date, run_started: dt.datetime, scopes: dict[int, S
 def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broken: list[int], opened: int,
                  result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = (),
                  staged: dict[int, int] | None = None, states: list[tuple] | None = None,
-                 consume: bool = False, consumed: list[tuple] | None = None) -> None:
+                 consume: bool = False, consumed: list[tuple] | None = None, *,
+                 episodes: list[tuple] = ()) -> None:
     """One chunk's decisions into the outbox, in one transaction (the writer's), with the decision state of
-    its units (and, in an incremental run, their change markers as read: consumed with the decisions)."""
+    its units (and, in an incremental run, their change markers as read: consumed with the decisions), and
+    the episodes it opened with ids reserved by ``_reserve_episodes``."""
     from wuye.dunning.marks import write_state
 
     with transaction.atomic():
+        if episodes and (moved := _insert_reserved_episodes(episodes)):
+            rows = [{**row, "episode_id": moved.get(row["episode_id"], row["episode_id"])} for row in rows]
+            staged = {moved.get(e, e): stage for e, stage in (staged or {}).items()}
+            done = [moved.get(e, e) for e in done]
         if done:
             Episode.objects.filter(pk__in_ids=list(done), ladder_done_on__isnull=True).update(ladder_done_on=as_of)
         if undone:
@@ -1832,6 +1847,41 @@ class Writer:
             self.thread.join()
             self.thread = None
         self._raise()
+
+
+EPISODE_FIELDS = ("id", "project_id", "unit_id", "party_id", "opened_on", "first_due", "closed_on", "account_class",
+                  "class_since")
+
+
+def _reserve_episodes(as_of: dt.date, arrears: list[Account]) -> list[tuple]:
+    """PostgreSQL: the arrears episodes to open for the debtors newly in arrears, with ids taken from the
+    table's sequence now (one round trip) and the rows left to the writer, which inserts them in the same
+    transaction as the actions that name them — the decider neither waits for the insert nor reads the ids
+    back, and a chunk that fails leaves neither behind (decision 105)."""
+    new = [a for a in arrears if a.episode_opened is None]
+    if not new:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('dunning_episode', 'id')) FROM generate_series(1, %s)",
+                       [len(new)])
+        ids = [pk for (pk,) in cursor.fetchall()]
+    rows = []
+    for a, pk in zip(new, ids, strict=True):
+        a.episode_id, a.episode_opened = pk, as_of
+        rows.append((pk, a.summary.project_id, a.unit_id, a.party_id, as_of, a.summary.oldest_due, None, "", None))
+    return rows
+
+
+def _insert_reserved_episodes(rows: list[tuple]) -> dict[int, int]:
+    """Insert the reserved episodes; returns reserved id → the episode already open for the same debtor, for
+    each one another run opened first (two runs the same day: their actions share cycle keys, so the
+    outbox's uniqueness keeps one of each; they must name the episode that exists)."""
+    if insert_rows_ignore_conflicts(Episode, EPISODE_FIELDS, rows) == len(rows):
+        return {}
+    written = set(Episode.objects.filter(pk__in_ids=[r[0] for r in rows]).values_list("pk", flat=True))
+    lost = {(r[2], r[3]): r[0] for r in rows if r[0] not in written}
+    found = _open_episodes(None, sorted({unit for unit, _party in lost}))
+    return {pk: found[key][0] for key, pk in lost.items()}
 
 
 def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> int:
