@@ -127,6 +127,8 @@ class Account:
     fired: dict[int, dt.date] = field(default_factory=dict)  # step id → last decided in this episode
     stage: int = 0  # highest ladder stage reached in this episode (stages only: never events or repeats)
     stage_on: dt.date | None = None
+    stage_step: int | None = None  # the step of that stage (of the ladder in force then: see ``fit_stage``)
+    stage_channels: frozenset[str] = frozenset()  # channels of every stage reached in this episode
     last_message_on: dt.date | None = None  # last arrears message decided (``cycles.counts_towards_message_cap``)
     holds: list[HoldInfo] = field(default_factory=list)
     disputed: bool = False
@@ -231,6 +233,11 @@ class Ladder:
         return tuple(dt.timedelta(days=max(st.days or 0, 1)) for st in self.stages
                      if st.kind == StepKind.AFTER_PREVIOUS)
 
+    @cached_property
+    def step_ids(self) -> frozenset[int]:
+        return frozenset(st.id for st in (*self.pre_due, *self.stages, *self.repeating,
+                                          *(e for evs in self.events.values() for e in evs)))
+
     def last_stage_order(self, account_class: str) -> int:
         """The highest order among the stages for an account of ``account_class`` (0 without any)."""
         cache = self.__dict__.setdefault("_last_stage", {})
@@ -330,9 +337,12 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
     #    a dispute does not stop the reminders of new bills)
     if acc.prepaid_out_due and as_of <= acc.prepaid_out_due:
         for st in ladder.events.get(Event.PREPAID_OUT, []):
+            if acc.opted_out and st.channel in MESSAGE_CHANNELS:
+                out.note = "业主已选择不接收到期前提醒"  # it is a reminder before a due date like the others
+                continue
             add(st, cycles.prepaid_out(acc.prepaid_out_due, s.party_id),
                 f"预存款已用完，{acc.prepaid_out_due} 到期的费用尚未缴清")
-    if s.next_due and s.upcoming_fen > 0 and not out.decisions:
+    if s.next_due and s.upcoming_fen > 0 and not out.decisions and not out.note:
         due = [st for st in ladder.pre_due
                if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
                and s.upcoming_fen >= st.min_amount_fen]
@@ -503,19 +513,32 @@ def _demand_first(acc: Account, ladder: Ladder, referral_order: int, as_of: dt.d
 ONE_DAY = dt.timedelta(days=1)
 
 
+def fit_stage(acc: Account, ladder: Ladder | None) -> Account:
+    """The stage reached, read in the ladder in force (decision 115). Orders mean different rungs in different
+    ladders (the year-end ladder's 30 is a visit, the standard one's a registered letter), so when the highest
+    stage reached was a step of another ladder — a dated ladder started or ended, the segment changed — the
+    stage reached here is the highest of this ladder's stages on a channel the episode has already been
+    through: a visit does not stand for a letter, a letter stands for a letter. Changes ``acc`` in place."""
+    if ladder is not None and acc.stage and acc.stage_step is not None and acc.stage_step not in ladder.step_ids:
+        acc.stage = max((st.order for st in ladder.stages if st.channel in acc.stage_channels), default=0)
+    return acc
+
+
 def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
     """The account as tomorrow's run will read it if nothing is written meanwhile: today's decisions added
     to what its episode has done (the steps fired, the stage reached, the last arrears message, a written
     demand on its way), broken promises released, a new episode opened."""
     fired = dict(acc.fired)
-    stage, stage_on = acc.stage, acc.stage_on
+    stage, stage_on, stage_step, channels = acc.stage, acc.stage_on, acc.stage_step, acc.stage_channels
     last_msg, waiting = acc.last_message_on, acc.written_waiting
     for d in out.decisions:
         kind = cycles.kind_of(d.cycle)
         if kind in cycles.EPISODE_KINDS:
             fired[d.step.id] = as_of
-            if kind == cycles.Kind.STAGE and d.step.order > stage:
-                stage, stage_on = d.step.order, as_of
+            if kind == cycles.Kind.STAGE:
+                channels = channels | {d.step.channel}
+                if d.step.order > stage:
+                    stage, stage_on, stage_step = d.step.order, as_of, d.step.id
         if d.superseded:
             continue  # written as cancelled: it reaches no one
         if cycles.counts_towards_message_cap(d.cycle, d.step.channel):
@@ -529,7 +552,8 @@ def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
         opened = as_of
     # ``dataclasses.replace`` re-runs __init__ with every field (10 µs an account, a second a day at 1M)
     tomorrow = object.__new__(Account)
-    tomorrow.__dict__.update(acc.__dict__, fired=fired, stage=stage, stage_on=stage_on, last_message_on=last_msg,
+    tomorrow.__dict__.update(acc.__dict__, fired=fired, stage=stage, stage_on=stage_on, stage_step=stage_step,
+                             stage_channels=channels, last_message_on=last_msg,
                              written_waiting=waiting, holds=holds, episode_opened=opened)
     return tomorrow
 
@@ -724,7 +748,8 @@ class Fired:
     """What the open episodes have done so far, decided before the run's date."""
 
     steps: dict[int, dict[int, dt.date]] = field(default_factory=lambda: defaultdict(dict))  # episode → step → last
-    stage: dict[int, tuple[int, dt.date]] = field(default_factory=dict)  # episode → (highest stage, decided on)
+    stage: dict[int, tuple[int, dt.date, int]] = field(default_factory=dict)  # episode → (highest stage, on, step)
+    channels: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # episode → stage channels
 
 
 def _fired(project: Project | None, as_of: dt.date, unit_ids: list[int] | None) -> Fired:
@@ -740,15 +765,16 @@ def _fired(project: Project | None, as_of: dt.date, unit_ids: list[int] | None) 
         qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     out = Fired()
     stage_kind = cycles.Kind.STAGE
-    for episode, step, order, on, cycle in qs.order_by().values_list(
-            "episode_id", "step_id", "stage", "decided_on", "cycle").iterator(chunk_size=50_000):
+    for episode, step, order, on, cycle, channel in qs.order_by().values_list(
+            "episode_id", "step_id", "stage", "decided_on", "cycle", "channel").iterator(chunk_size=50_000):
         steps = out.steps[episode]
         if step not in steps or steps[step] < on:
             steps[step] = on
         if cycles.kind_of(cycle) == stage_kind:
+            out.channels[episode].add(channel)
             reached = out.stage.get(episode)
             if reached is None or order > reached[0]:
-                out.stage[episode] = (order, on)
+                out.stage[episode] = (order, on, step)
     return out
 
 
@@ -1001,7 +1027,8 @@ def _assemble(summaries: Iterable[AccountSummary], segments: dict[int, str], epi
             acc.fired = fired.steps.get(ep[0], {})
             reached = fired.stage.get(ep[0])
             if reached:
-                acc.stage, acc.stage_on = reached
+                acc.stage, acc.stage_on, acc.stage_step = reached
+                acc.stage_channels = frozenset(fired.channels[ep[0]])
         if s.unit_id in demanded_units:
             acc.demands = written.delivered.get(key, []) + written.delivered.get((s.unit_id, None), [])
             acc.open_periods = periods.get(key, frozenset())
@@ -1423,6 +1450,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         staged: dict[int, int] = {}  # episode (opened before today) → the ladder stage decided today
         for acc in chunk:
             ladder = ladder_of(ladders, acc.segment)
+            fit_stage(acc, ladder)
             out = decide(acc, ladder, as_of, rules) if ladder is not None else None
             if scope is not None:
                 nxt = next_decision(acc, ladder, as_of, rules, out)
@@ -1726,6 +1754,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
     for acc in chunk:
         pid = acc.summary.project_id
         ladder = ladder_of(ladders[pid], acc.segment)
+        fit_stage(acc, ladder)
         rule = rules[pid]
         out = decide(acc, ladder, as_of, rule) if ladder is not None else None
         nxt = next_decision(acc, ladder, as_of, rule, out)

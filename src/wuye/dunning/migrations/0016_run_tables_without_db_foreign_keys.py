@@ -51,7 +51,7 @@ def restore_foreign_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dunning', '0014_risk'),
+        ('dunning', '0015_shop_villa_early_visits'),
         ('estate', '0002_load_search_trigram'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
