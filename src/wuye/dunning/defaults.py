@@ -9,7 +9,7 @@ Every text here is our own wording.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from wuye.dunning.choices import AccountClass, Assignee, Channel, Event, Segment, StepKind
 from wuye.dunning.models import MessageTemplate, Policy, Step
@@ -208,10 +208,18 @@ def policies_install_defaults(project: Project) -> list[Policy]:
     return policies_install_defaults_many([project])
 
 
+INSTALL_LOCK = 0x77790D01  # advisory lock: installing the default ladders
+
+
 @transaction.atomic
 def policies_install_defaults_many(projects: list[Project]) -> list[Policy]:
     """The default ladders for each of ``projects`` that has no policy yet, in a few bulk inserts (a first
-    run over hundreds of projects installs them all at once)."""
+    run over hundreds of projects installs them all at once). Two runs started together install them once:
+    on PostgreSQL the second waits for the first's transaction behind an advisory lock, then finds the
+    policies (SQLite's write transactions already queue)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INSTALL_LOCK])
     have = set(Policy.objects.filter(project__in=projects).values_list("project_id", flat=True).distinct())
     todo = [p for p in projects if p.pk not in have]
     if not todo:
