@@ -53,6 +53,7 @@ urlpatterns = [
     path("legal/cases/<int:pk>/", legal_api.CaseDetailView.as_view(), name="legal-case"),
     path("legal/cases/<int:pk>/events/", legal_api.CaseEventView.as_view(), name="legal-case-events"),
     path("legal/cases/<int:pk>/deadlines/", legal_api.CaseDeadlineView.as_view(), name="legal-case-deadlines"),
+    path("legal/cases/<int:pk>/owner/", legal_api.CaseOwnerView.as_view(), name="legal-case-owner"),
     path("legal/cases/<int:pk>/costs/", legal_api.CaseCostView.as_view(), name="legal-case-costs"),
     path("legal/cases/<int:pk>/payment-order-check/", legal_api.PaymentOrderCheckView.as_view(),
          name="legal-case-payment-order-check"),

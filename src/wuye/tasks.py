@@ -95,6 +95,16 @@ def legal_daily() -> None:
 
 
 @db_periodic_task(crontab(minute="*/5"))
+def recover_stale_estate_imports() -> None:
+    """Estate import jobs left 校验中/写入中 by a worker that died are queued again (or, after
+    WUYE_IMPORT_MAX_ATTEMPTS claims, failed with a message)."""
+    from wuye.estate.importer import imports_recover_stale
+
+    with HUEY.lock_task("estate-recover-imports"):
+        imports_recover_stale()
+
+
+@db_periodic_task(crontab(minute="*/5"))
 def recover_stale_statement_imports() -> None:
     """Bank statement imports left running by a worker that died are queued again (or, after
     WUYE_BANK_IMPORT_MAX_ATTEMPTS claims, marked failed for finance)."""

@@ -89,7 +89,8 @@ def _child_env(tmp_path: Path, variant: str) -> tuple[dict[str, str], Path | Non
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env.update({"WUYE_DATA_DIR": str(data_dir), "WUYE_SECRET_KEY": "dispatch-processes-key-" + "k" * 40,
-                "WUYE_SMS_BACKEND": f"{__name__}.Gateway", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+                "WUYE_SMS_BACKEND": f"{__name__}.Gateway", "PYTHONPATH": os.pathsep.join(  # the tests, and this checkout's source first
+                    [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[2] / "src")])})
     if variant == "postgresql":
         s = connection.settings_dict
         env["DATABASE_URL"] = (f"postgres://{s['USER']}{':' + s['PASSWORD'] if s['PASSWORD'] else ''}"

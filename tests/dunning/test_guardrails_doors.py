@@ -167,6 +167,30 @@ def test_the_installers_refuse_a_poisoned_library(db, monkeypatch):
     assert not MessageTemplate.objects.filter(code="new_bad").exists()
 
 
+@pytest.mark.parametrize(("model", "fields"), [
+    ("dunning.messagetemplate", {"code": "fx", "name": "导入", "channel": "sms", "subject": "",
+                                 "body": "{unit} 欠费 {amount}，并将暂停对贵单元的有关服务。"}),
+    ("dunning.messagetemplate", {"code": "fx", "name": "导入", "channel": "sms", "subject": "", "body": "逾期将停水停电。"}),
+    ("casework.talkingpoint", {"code": "fx", "title": "提醒", "body": "告诉业主不交就在业主群公示。"}),
+])
+def test_loaddata_refuses_a_fixture_with_a_forbidden_text(db, tmp_path, model, fields):
+    """``loaddata`` saves raw rows (``Model.save`` is not called): the guardrails refuse there too."""
+    import json
+
+    from django.core.management import call_command
+
+    fixture = tmp_path / "import.json"
+    row = {"model": model, "pk": 9901, "fields": {**fields, "updated_at": "2026-01-01T00:00:00Z"}}
+    fixture.write_text(json.dumps([row], ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(GuardrailError):
+        call_command("loaddata", str(fixture), verbosity=0)
+    assert not MessageTemplate.objects.filter(code="fx").exists() and not TalkingPoint.objects.filter(code="fx").exists()
+    row["fields"]["body"] = "{unit} 欠费 {amount}，请尽快缴纳。"
+    fixture.write_text(json.dumps([row], ensure_ascii=False), encoding="utf-8")
+    call_command("loaddata", str(fixture), verbosity=0)  # a lawful text loads
+    assert MessageTemplate.objects.filter(code="fx").exists() or TalkingPoint.objects.filter(code="fx").exists()
+
+
 # --- the shipped talking points ---------------------------------------------------------------------------
 
 def test_the_migration_rewords_the_two_points_only_where_unedited(db):

@@ -362,6 +362,25 @@ def test_an_owner_whose_prepaid_money_ran_out_gets_that_message_not_a_plain_remi
     assert "到期前 7 天提醒" not in got
 
 
+def test_an_owner_who_opted_out_gets_no_prepaid_run_out_message_either(alice, billed_estate):
+    """The run-out notice is a reminder before a due date: an owner who declined those gets neither it nor the
+    plain reminder in its place."""
+    from wuye.billing.services import payment_record
+    from wuye.portal.models import ContactPreference
+
+    project = billed_estate["project"]
+    unit = billed_estate["units"][0]
+    ContactPreference.objects.create(unit=unit, opt_out_non_essential=True)
+    bill_generate(actor=alice, project=project, period=D(2026, 1, 1), on=D(2026, 1, 1))
+    first = unit.bills.get()
+    payment_record(actor=alice, unit=unit, amount_fen=first.amount_fen + first.amount_fen // 2, method="cash",
+                   paid_at=dt.datetime(2026, 1, 2, 10, tzinfo=dt.UTC))
+    bill_generate(actor=alice, project=project, period=D(2026, 2, 1), on=D(2026, 2, 1))
+    run(D(2026, 2, 2), D(2026, 2, 8))
+    assert [n for _, n in names(unit)] == []
+    assert "不接收到期前提醒" in collection_state(unit, as_of=D(2026, 2, 8)).debtors[0].today.note
+
+
 def test_an_office_notice_nobody_could_sign_for_goes_by_ems(alice, office):
     from wuye.dunning.models import Task
     from wuye.dunning.services import task_close
@@ -377,3 +396,37 @@ def test_an_office_notice_nobody_could_sign_for_goes_by_ems(alice, office):
     assert ems.channel == "registered" and cycles.kind_of(ems.cycle) == cycles.Kind.SIGNER
     run(D(2026, 3, 17))
     assert Action.objects.filter(unit=unit, step__name="无人签收改寄 EMS").count() == 1
+
+
+# --- the stage reached when the ladder in force changes (decision 115) -------------------------------------
+
+def _ladder(first_id, *stages):
+    from wuye.dunning.engine import Ladder
+
+    steps = [Step(id=first_id + n, order=order, name=name, kind=StepKind.OVERDUE, channel=channel, days=days,
+                  active=True) for n, (order, name, channel, days) in enumerate(stages)]
+    return Ladder.of(Policy(name="x"), steps)
+
+
+def test_the_stage_reached_is_read_in_the_ladder_in_force():
+    from wuye.dunning.engine import Account, fit_stage
+
+    year_end = _ladder(100, (10, "逾期短信", "sms", 1), (20, "电话", "call", 3), (30, "上门", "visit", 30),
+                       (35, "挂号信", "registered", 40), (40, "转介", "referral", 60))
+    standard = _ladder(200, (10, "逾期短信", "sms", 1), (20, "电话", "call", 3), (30, "挂号信", "registered", 90),
+                       (40, "转介", "referral", 180))
+
+    def acc(stage, step, channels):
+        return Account(summary=None, segment="", stage=stage, stage_step=step, stage_channels=frozenset(channels))
+
+    # the year-end visit (its 30) is not the standard letter (its 30): the letter is still to come
+    assert fit_stage(acc(30, 102, {"sms", "call", "visit"}), standard).stage == 20
+    # a letter stands for a letter, a referral for a referral
+    assert fit_stage(acc(35, 103, {"sms", "call", "visit", "registered"}), standard).stage == 30
+    assert fit_stage(acc(40, 104, {"sms", "call", "visit", "registered", "referral"}), standard).stage == 40
+    # into the year-end ladder after the standard letter: its visit is passed, its letter not sent again
+    assert fit_stage(acc(30, 202, {"sms", "call", "registered"}), year_end).stage == 35
+    # the ladder's own stage: unchanged (three notices on one channel still go one by one)
+    office = _ladder(300, (20, "第一次", "notice", 3), (30, "第二次", "notice", 7), (40, "第三次", "notice", 10))
+    assert fit_stage(acc(20, 300, {"notice"}), office).stage == 20
+    assert fit_stage(acc(0, None, set()), office).stage == 0

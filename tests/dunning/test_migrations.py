@@ -44,3 +44,36 @@ def test_ladders_installed_before_gain_the_away_call_and_the_find_contact_visit(
     migration.forwards(apps, None)
     assert Step.objects.filter(account_class="away").count() == len(with_class_steps)
     assert AuditEvent.objects.filter(verb="dunning.policy_defaults").count() == len(with_class_steps)
+
+
+def test_shop_and_villa_ladders_installed_before_visit_from_the_first_month(estate, alice):
+    from wuye.dunning.models import ProjectDecisionState
+
+    name = "0015_shop_villa_early_visits"
+    migration = importlib.import_module(f"wuye.dunning.migrations.{name}")
+    apps = MigrationLoader(connection).project_state(("dunning", name)).apps
+    project = estate["project"]
+    policies_install_defaults(project)
+    shop = Policy.objects.get(project=project, segment="shop_villa")
+    # the ladder as the earlier defaults installed it
+    Step.objects.filter(policy=shop, name="专人上门跟进").update(name="上门沟通", days=None, months=3, repeat_days=21)
+    ProjectDecisionState.objects.create(project=project, mark=4, seen=4)
+    standard = {(s.name, s.days, s.months, s.repeat_days) for s in Step.objects.filter(
+        policy__project=project, policy__segment="", channel="visit")}
+
+    migration.forwards(apps, None)
+
+    visit = Step.objects.get(policy=shop, channel="visit", account_class="")
+    assert (visit.name, visit.days, visit.months, visit.repeat_days) == ("专人上门跟进", 30, None, 14)
+    assert {(s.name, s.days, s.months, s.repeat_days) for s in Step.objects.filter(
+        policy__project=project, policy__segment="", channel="visit")} == standard  # other ladders untouched
+    state = ProjectDecisionState.objects.get(project=project)
+    assert state.mark != state.seen  # the next run decides the project in full
+    event = AuditEvent.objects.get(verb="dunning.policy_defaults", object_id=str(shop.pk))
+    assert event.before["months"] == 3 and event.after["days"] == 30
+    # an edited step stays as the manager left it, and the migration runs once
+    Step.objects.filter(pk=visit.pk).update(name="上门沟通", days=None, months=3, repeat_days=30)
+    migration.forwards(apps, None)
+    visit.refresh_from_db()
+    assert (visit.days, visit.months, visit.repeat_days) == (None, 3, 30)
+    assert AuditEvent.objects.filter(verb="dunning.policy_defaults").count() == 1

@@ -850,3 +850,124 @@ def test_22_the_calls_per_day_cap_moves_the_second_call(alice):
         "02-05 暂未明确：每日电话 sent@02-05",
         "02-06 暂未明确：每日电话 sent@02-06",
     ])
+
+
+def test_23_a_villa_gets_the_shop_and_villa_ladder_with_visits_from_the_first_month(alice):
+    """A villa (商铺与别墅) that does not pay: besides the calls and fortnightly SMS, someone is assigned to visit
+    from 30 days overdue and every two weeks after (seed 003: 安排人员长期上门), on working days; the 3-month
+    letter still comes on time."""
+    from wuye.estate.models import Unit
+
+    _, (unit,) = lone_estate(alice, months=1)
+    Unit.objects.filter(pk=unit.pk).update(property_type="villa")
+    walk_days(D(2026, 1, 1), D(2026, 4, 20))
+    check(log(unit), [
+        "01-01 到期前 15 天提醒 sent@01-04",
+        "01-08 到期前 7 天提醒 sent@01-08",
+        "01-16 逾期短信 sent@01-16",
+        "01-18 逾期 3 天电话 sent@01-19",
+        "01-26 定期电话 sent@01-26",
+        "02-01 每两周欠费短信 sent@02-02",
+        "02-02 定期电话 sent@02-02",
+        "02-09 定期电话 sent@02-09",
+        "02-14 专人上门跟进 sent@02-14",
+        "02-16 每两周欠费短信 sent@02-24",
+        "02-24 定期电话 sent@02-24",
+        "02-28 专人上门跟进 sent@02-28",
+        "03-03 定期电话 sent@03-03",
+        "03-10 定期电话 sent@03-10",
+        "03-10 每两周欠费短信 sent@03-10",
+        "03-16 专人上门跟进 sent@03-16",
+        "03-17 定期电话 sent@03-17",
+        "03-24 定期电话 sent@03-24",
+        "03-24 每两周欠费短信 sent@03-25",
+        "03-30 专人上门跟进 sent@03-30",
+        "03-31 定期电话 sent@03-31",
+        "04-07 定期电话 sent@04-07",
+        "04-08 每两周欠费短信 sent@04-08",
+        "04-13 专人上门跟进 sent@04-13",
+        "04-14 定期电话 sent@04-14",
+        "04-15 欠费 3 个月挂号信 sent@04-15",
+    ])
+    assert set(Action.objects.filter(unit=unit).values_list("step__policy__name", flat=True)) == {"商铺与别墅催缴"}
+
+
+def test_24_the_year_end_ladder_walked_to_its_referral_and_past_its_window(alice):
+    """The 年末专项 ladder in force 2025-11-01~2026-02-28 for December's bill (due 12-15), never paid: the
+    30-day visit, the 40-day registered letter (signed for on 01-28), the referral once the letter's deadline
+    has passed — then from 03-01 the standard ladder carries on from the stage reached."""
+    from tests.dunning.conftest import sign_written
+    from wuye.dunning.defaults import YEAR_END, policies_install_defaults
+    from wuye.dunning.models import Policy
+    from wuye.dunning.services import policy_save
+
+    project, (unit,) = lone_estate(alice, months=1, start=D(2025, 12, 1))
+    policies_install_defaults(project)
+    campaign = Policy.objects.get(project=project, name=YEAR_END[0])
+    policy_save(actor=alice, policy=campaign, active=True, valid_from=D(2025, 11, 1), valid_to=D(2026, 2, 28),
+                steps=[])
+    walk_days(D(2025, 11, 10), D(2026, 3, 31), {
+        (D(2026, 1, 28), "pm"): [lambda: sign_written(alice, unit, D(2026, 1, 28))],
+    })
+    # (the 11-15 written notice's task was still open on 01-28 and was closed as signed with the letter's)
+    check(log(unit), [
+        "11-15 到期前 30 天书面通知 delivered@11-17",
+        "12-08 到期前 7 天提醒 sent@12-08",
+        "12-16 逾期短信 sent@12-16",
+        "12-18 逾期 3 天电话 sent@12-18",
+        "01-14 逾期 30 天上门 sent@01-14",
+        "01-24 逾期 40 天挂号信催告 delivered@01-26",
+        "02-13 逾期 60 天转介律师 sent@02-13",
+        "03-01 每两周欠费短信 sent@03-02",
+        "03-02 定期电话 sent@03-02",
+        "03-09 定期电话 sent@03-09",
+        "03-16 定期电话 sent@03-16",
+        "03-16 每两周欠费短信 sent@03-16",
+        "03-16 上门沟通 sent@03-16",
+        "03-23 定期电话 sent@03-23",
+        "03-30 定期电话 sent@03-30",
+        "03-30 每两周欠费短信 sent@03-30",
+    ])
+    referral = Action.objects.get(unit=unit, step__name="逾期 60 天转介律师")
+    assert referral.periods == ["2025-12-01"]  # the period the delivered letter named
+    by_policy = {(a.decided_on >= D(2026, 3, 1), a.step.policy.name)
+                 for a in Action.objects.filter(unit=unit).select_related("step__policy")}
+    assert by_policy == {(False, YEAR_END[0]), (True, "住宅标准催缴")}
+
+
+def test_25_a_year_end_window_ending_after_its_visit_does_not_skip_the_standard_letter(alice):
+    """The 年末专项 ladder in force until 01-20 reached its 30-day visit (its order 30) on 01-14; from 01-21 the
+    standard ladder applies, whose order 30 is the 3-month registered letter. The episode has been through a
+    visit, not a letter: the letter still goes at 3 months (decision 115) instead of waiting for the 6-month
+    referral's demand-first path."""
+    from wuye.dunning.defaults import YEAR_END, policies_install_defaults
+    from wuye.dunning.models import Policy
+    from wuye.dunning.services import policy_save
+
+    project, (unit,) = lone_estate(alice, months=1, start=D(2025, 12, 1))
+    policies_install_defaults(project)
+    campaign = Policy.objects.get(project=project, name=YEAR_END[0])
+    policy_save(actor=alice, policy=campaign, active=True, valid_from=D(2025, 11, 1), valid_to=D(2026, 1, 20),
+                steps=[])
+    walk_days(D(2025, 12, 1), D(2026, 3, 20))
+    check(log(unit), [
+        "12-01 到期前 30 天书面通知 sent@12-01",
+        "12-08 到期前 7 天提醒 sent@12-08",
+        "12-16 逾期短信 sent@12-16",
+        "12-18 逾期 3 天电话 sent@12-18",
+        "01-14 逾期 30 天上门 sent@01-14",
+        "01-21 定期电话 sent@01-21",
+        "01-21 每两周欠费短信 sent@01-26",
+        "01-28 定期电话 sent@01-28",
+        "02-04 定期电话 sent@02-04",
+        "02-09 每两周欠费短信 sent@02-09",
+        "02-11 定期电话 sent@02-11",
+        "02-23 每两周欠费短信 sent@02-25",
+        "02-24 定期电话 sent@02-24",
+        "03-03 定期电话 sent@03-03",
+        "03-10 定期电话 sent@03-10",
+        "03-11 每两周欠费短信 sent@03-11",
+        "03-15 欠费 3 个月挂号信 sent@03-16",
+        "03-16 上门沟通 sent@03-16",
+        "03-17 定期电话 sent@03-17",
+    ])

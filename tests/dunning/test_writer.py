@@ -24,9 +24,9 @@ def threads_that_wrote(monkeypatch):
     seen: list[str] = []
     real = engine._write_chunk
 
-    def observed(*args):
+    def observed(*args, **kwargs):
         seen.append(threading.current_thread().name)
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(engine, "_write_chunk", observed)
     return seen
@@ -81,7 +81,7 @@ def test_a_killed_threaded_run_and_a_rerun_equal_one_clean_run(postgres_only, ar
 
 
 def test_a_failed_write_stops_the_run_with_its_error(postgres_only, arrears_estate, monkeypatch):
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(engine, "_write_chunk", broken)

@@ -71,7 +71,7 @@ def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser,
         form.get_by_label("凭证类型").select_option("ems")
         form.get_by_label("邮件单号").fill("EA123456789CN")
         form.get_by_label("签收人", exact=True).fill("业主001")
-        form.get_by_label("签收人身份").fill("本人")
+        form.get_by_label("签收人身份").select_option("本人")
         form.get_by_label("签收日期").fill("2026-04-25")
         form.locator("input[type=file]").set_input_files(
             files=[{"name": "ems-receipt.png", "mimeType": "image/png", "buffer": png_bytes()}])

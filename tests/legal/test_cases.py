@@ -131,6 +131,62 @@ def test_payment_order_accepted_once_conditions_hold_then_objection_deadline(cas
     assert d.due_on == D(2026, 12, 21)  # 15 days → Saturday 19 December → Monday 21 December
 
 
+def test_a_demand_addressed_to_someone_else_is_no_demand_on_this_debtor(case, carol, lettered):
+    """The unit's letter went to a new owner (the action's debtor): it did not reach the case's debtor, so the
+    支付令 check still asks for a demand and the drafts do not cite it."""
+    from wuye.dunning.models import Action
+    from wuye.estate.models import Party
+    from wuye.legal.choices import DocumentKind
+    from wuye.legal.documents import draft
+
+    buyer = Party.objects.create(name="买受人乙", natural_key="buyer-2")
+    action = registered_of(lettered["units"][0])
+    Action.objects.filter(pk=action.pk).update(
+        status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH), deadline=D(2026, 11, 10),
+        periods=[D(2026, m, 1).isoformat() for m in range(1, 8)], party=buyer)
+    conditions = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}
+    assert not conditions["demand"].ok and "2026-01" in conditions["demand"].detail
+    text = "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+    assert "2026年11月2日" not in text and "（书面催告日期）" in text
+    Action.objects.filter(pk=action.pk).update(party=case.party)  # addressed to the debtor: it counts
+    assert {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["demand"].ok
+    assert "2026年11月2日以挂号信" in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+
+
+def test_the_drafts_cite_only_demands_naming_a_period_they_claim(case, lettered):
+    """「申请人已于……书面催告」 names demands that asked for the periods claimed; a delivered message about
+    other periods (or none) is not cited as the demand for this claim."""
+    from wuye.dunning.models import Action
+    from wuye.legal.choices import DocumentKind
+    from wuye.legal.documents import draft
+
+    action = registered_of(lettered["units"][0])
+    Action.objects.filter(pk=action.pk).update(status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH),
+                                               periods=["2025-12-01"], party=case.party)
+    assert "2026年11月2日" not in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+    Action.objects.filter(pk=action.pk).update(periods=["2026-03-01"])
+    assert "2026年11月2日以挂号信" in "".join(draft(case, DocumentKind.PAYMENT_ORDER, as_of=TODAY).paragraphs)
+
+
+def test_a_sellers_old_flat_is_no_address_for_the_seller(case, carol, alice):
+    """Once the flat is sold and the buyer lives there, a 支付令 against the seller cannot be served at it: the
+    address condition fails until the seller's own postal address is on record."""
+    from wuye.estate.choices import ContactKind, OccupantRole
+    from wuye.estate.models import ContactPoint, Occupancy, Party
+    from wuye.estate.services import occupancy_start
+
+    unit = case.lines.first().unit
+    assert {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["address"].ok
+    buyer = Party.objects.create(name="买受人丁", natural_key="buyer-4")
+    occupancy_start(actor=alice, unit=unit, party=buyer, role=OccupantRole.OWNER, start=D(2026, 11, 1))
+    assert Occupancy.objects.filter(unit=unit, party=case.party, end__isnull=False).exists()
+    address = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["address"]
+    assert not address.ok and "不在该房屋居住" in address.detail
+    ContactPoint.objects.create(party=case.party, kind=ContactKind.ADDRESS, value="杭州市西湖区文三路 1 号")
+    address = {c.code: c for c in payment_order_conditions(case, as_of=TODAY)}["address"]
+    assert address.ok and "文三路" in address.detail
+
+
 def test_lawyer_letter_issued_needs_firm_lawyer_licence_and_pdf(case, carol):
     with pytest.raises(ValidationError) as exc:
         services.case_event_add(actor=carol, case=case, event=Event.LETTER_ISSUED, on=TODAY, law_firm="某某律师事务所",
@@ -188,6 +244,25 @@ def test_payment_after_opening_shows_on_the_case_and_counts_as_recovered(case, c
     services.cost_add(actor=carol, case=case, kind="court_fee", amount_fen=5_000, on=TODAY)
     with pytest.raises(ValidationError, match="大于 0"):
         services.cost_add(actor=carol, case=case, kind="court_fee", amount_fen=0, on=TODAY)
+
+
+def test_a_payment_made_before_the_case_was_entered_is_not_recovered_by_it(lettered, carol, alice):
+    """The opening freezes what is open when the case is written: a payment made earlier that day (or between a
+    back-dated opening day and its entry) is already out of the principal, so it is not counted again as
+    money the case recovered — principal − recovered = open now."""
+    from wuye.billing.models import Bill
+    from wuye.billing.services import payment_record
+    from wuye.legal.selectors import recovered_by_case
+
+    unit = lettered["units"][0]
+    payment_record(actor=alice, unit=unit, amount_fen=20_000, method="cash")
+    case = services.case_open_from_referral(actor=carol, task=referral_for(unit), on=TODAY)
+    assert case.principal_fen == 7 * 17_900 - 20_000
+    assert recovered_by_case([case.pk]) == {}
+    payment_record(actor=alice, unit=unit, amount_fen=5_000, method="cash")
+    assert recovered_by_case([case.pk]) == {case.pk: 5_000}
+    open_now = sum(b.amount_fen - b.settled_fen for b in Bill.objects.filter(pk__in=case.lines.values("bill_id")))
+    assert case.principal_fen - recovered_by_case([case.pk])[case.pk] == open_now
 
 
 def test_event_dates_are_checked(case, carol):

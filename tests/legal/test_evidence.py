@@ -71,6 +71,28 @@ def test_editing_an_action_row_is_detected_naming_the_row(demo_case, lettered, e
         call_command("evidence_verify")
 
 
+def test_editing_a_case_event_date_is_detected_naming_the_row(demo_case, carol, tmp_path):
+    """A request for mediation restarts the clocks of the case's periods: moving its date later would lengthen
+    them, so the case's events are sealed like the action log and a pack relying on one names the edit."""
+    event = services.case_event_add(actor=carol, case=demo_case, event="mediation_requested", on=D(2026, 12, 2),
+                                    mediator="peoples_mediation", note="向人民调解委员会申请调解")
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    data = pack.zip.read()
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    assert {"kind": "case_event", "id": event.pk} in [{"kind": r["kind"], "id": r["id"]} for r in manifest["records"]]
+    assert chain.verify() == [] and verify_pack(data) == []
+    from wuye.legal.models import CaseEvent
+
+    CaseEvent.objects.filter(pk=event.pk).update(on=D(2026, 12, 3))
+    needle = f"案件进展 #{event.pk}（表 legal_caseevent，id={event.pk}） 在封存后被修改"
+    assert any(needle in str(p) for p in chain.verify()), chain.verify()
+    assert any(needle in p for p in verify_pack(data))
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("evidence_verify", "--pack", str(path))
+
+
 def test_deleting_an_event_or_a_link_is_detected(demo_case, lettered):
     chain.seal()
     event = ActionEvent.objects.filter(action=registered_of(lettered["units"][0])).order_by("pk").first()
@@ -144,6 +166,72 @@ def test_pdftotext_finds_the_index_and_every_exhibit(demo_case, carol, tmp_path)
     assert "EA123456789CN" in text and "业主001" in text
 
 
+def _pdf_text(pack, tmp_path) -> str:
+    path = tmp_path / f"p{pack.pk}.pdf"
+    path.write_bytes(pack.pdf.read())
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return "".join(text.split())  # CJK text comes out with spaces and breaks of its own
+
+
+def test_the_statement_is_carried_to_the_packs_day_and_checked_against_the_ledger(demo_case, carol, alice,
+                                                                                  tmp_path):
+    """A payment after opening lowers what is open; the pack shows the arithmetic from the frozen figure (paid
+    since, waived since, open now) and checks each line against the balance the ledger keeps, so a figure a
+    court reads reconciles with the books — and a line whose balance was altered behind the ledger's rows is
+    marked instead of being printed as owing."""
+    import csv
+
+    from django.db.models import F
+
+    from wuye.billing.models import Bill
+    from wuye.billing.services import payment_record
+
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    unit = demo_case.lines.first().unit
+    payment_record(actor=alice, unit=unit, amount_fen=25_000, method="cash")
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    rows = list(csv.DictReader(io.StringIO(zipfile.ZipFile(io.BytesIO(pack.zip.read()))
+                                           .read("data/欠费明细.csv").decode("utf-8-sig"))))
+    assert len(rows) == demo_case.lines.count()
+    for r in rows:
+        assert int(r["未缴(分)"]) - int(r["立案后缴纳(分)"]) - int(r["立案后减免(分)"]) == int(r["现未缴(分)"])
+        assert r["现未缴(分)"] == r["账面未缴(分)"]
+    assert sum(int(r["立案后缴纳(分)"]) for r in rows) > 0
+    text = _pdf_text(pack, tmp_path)
+    assert "与账务核对（截至2026-12-04）" in text and "与账务不符" not in text
+
+    last = demo_case.lines.order_by("-period_start").first()
+    Bill.objects.filter(pk=last.bill_id).update(settled_fen=F("settled_fen") + 100)  # the cache moved, no row
+    text = _pdf_text(build_pack(actor=carol, case=demo_case, as_of=TODAY), tmp_path)
+    assert "与账务不符" in text and f"{last.period_start:%Y-%m}{last.unit.code}" in text.split("须先核实账务再主张")[1]
+
+
+def test_the_payments_exhibit_holds_the_debtors_payments_only(demo_case, carol, alice, tmp_path):
+    """After a sale the buyer pays their own period on the same unit: that payment is theirs and stays out of the
+    seller's court file; a payment on the seller's periods is listed with what it paid."""
+    from wuye.billing.models import Allocation, Bill, Payment
+    from wuye.estate.models import Party
+
+    if not shutil.which("pdftotext"):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("pdftotext (poppler-utils) is not installed", "WUYE_REQUIRE_PDFTOTEXT")
+    line = demo_case.lines.select_related("bill").first()
+    buyer = Party.objects.create(name="买受人丙", natural_key="buyer-3")
+    theirs = Bill.objects.create(project=line.bill.project, unit=line.unit, party=buyer, fee_item=line.bill.fee_item,
+                                 period_start=D(2026, 8, 1), period_end=D(2026, 8, 31), amount_fen=17_900,
+                                 due_date=D(2026, 8, 15), rule="测试")
+    for bill, receipt in ((theirs, "RBUYER0001"), (line.bill, "RSELLER0001")):
+        pay = Payment.objects.create(project=bill.project, unit=bill.unit, amount_fen=1_000, method="cash",
+                                     paid_at=dt.datetime(2026, 12, 2, 10, tzinfo=SH), receipt_no=receipt)
+        Allocation.objects.create(payment=pay, bill=bill, amount_fen=1_000, applied_on=D(2026, 12, 2))
+    text = _pdf_text(build_pack(actor=carol, case=demo_case, as_of=TODAY), tmp_path)
+    assert "RSELLER0001" in text and "RBUYER0001" not in text and "2026-08" not in text.split("缴费与部分缴费记录")[-1]
+
+
 def test_proof_upload_refuses_bad_files_and_writes_nothing(lettered, carol):
     from django.core.exceptions import ValidationError
 
@@ -188,7 +276,7 @@ def test_proof_stores_hash_and_restarts_the_clock(lettered, carol):
     unit = lettered["units"][0]
     action = registered_of(unit)
     proof = services.proof_upload(actor=carol, upload=upload(png_bytes(), "回执.png"), kind="signed_receipt",
-                                  task=action.task, signed_by="业主001之妻", relation="家庭成员", signed_on=D(2026, 4, 27))
+                                  task=action.task, signed_by="业主001之妻", relation="同住成年家属", signed_on=D(2026, 4, 27))
     assert proof.size == len(proof.file.read()) and len(proof.sha256) == 64 and proof.content_type == "image/png"
     action.refresh_from_db()
     assert action.status == "delivered" and action.delivered_at.astimezone(SH).date() == D(2026, 4, 27)

@@ -182,7 +182,13 @@ def s_demand_after_expiry(book, u):
 
 def s_payment_after_expiry(book, u):
     b = book.line(u, D(2020, 1, 15))
-    book.pay(b, D(2024, 3, 1), 1_000)  # the debtor paid part: the lapse can no longer be pleaded
+    book.pay(b, D(2024, 3, 1), 1_000)  # applied to the oldest line: what was paid stays paid, the rest stays barred
+    return b
+
+
+def s_promise_after_expiry(book, u):
+    b = book.line(u, D(2020, 1, 15))
+    book.promise(u, D(2024, 3, 1))  # the debtor agreed to pay: the lapse can no longer be pleaded
     return b
 
 
@@ -255,8 +261,10 @@ CASES = [
      {"unchecked": True}),
     ("a demand after expiry does not revive", s_demand_after_expiry, D(2023, 1, 16), None,
      {"ignored": 1, "barred": True}),
-    ("a payment after expiry revives (acknowledgement)", s_payment_after_expiry, D(2027, 3, 1),
-     Interruption.PAYMENT, {"revived": True, "unchecked": True}),
+    ("a payment after expiry does not revive the rest of the line", s_payment_after_expiry, D(2023, 1, 16), None,
+     {"ignored": 1, "barred": True}),
+    ("a promise after expiry revives (acknowledgement)", s_promise_after_expiry, D(2027, 3, 1),
+     Interruption.PROMISE, {"revived": True, "unchecked": True}),
     ("the last of several events counts, in date order", s_last_of_several, D(2026, 9, 1), Interruption.PAYMENT,
      {"applied": 3}),
     ("支付令 filed interrupts", s_payment_order_filed, D(2026, 12, 4), Interruption.PAYMENT_ORDER, {}),

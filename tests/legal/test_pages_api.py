@@ -116,7 +116,7 @@ def test_collector_uploads_a_signed_receipt_in_their_territory_only(client, bob_
     client.force_login(bob_territory)
     mine = registered_of(lettered["units"][0])
     other = registered_of(lettered["units"][-1])
-    data = {"kind": "signed_receipt", "signed_by": "家属", "relation": "家庭成员", "signed_on": "2026-04-26",
+    data = {"kind": "signed_receipt", "signed_by": "家属", "relation": "同住成年家属", "signed_on": "2026-04-26",
             "delivered": "on"}
     r = client.post(f"/legal/proofs/{other.pk}/upload/", {**data, "file": upload(png_bytes())})
     assert r.status_code == 404
@@ -228,3 +228,58 @@ def test_calculator_page(client, carol):
     client.force_login(carol)
     r = client.get("/legal/court-fee/?amount=50000&kind=summary")
     assert "¥525.00" in r.content.decode()
+
+
+def test_the_case_is_handed_to_another_owner_on_the_page_and_by_the_api(client, carol, make_user, bob, case):
+    """承办人: legal staff, managers and admins of the project may hold a case; a collector, someone working in
+    another project, the same owner or a closed case are refused naming the field, and nothing changes."""
+    from wuye.accounts.choices import Role
+    from wuye.accounts.models import AuditEvent
+    from wuye.estate.models import Project
+    from wuye.legal.models import CaseEvent
+
+    dan = make_user("dan", Role.LEGAL, display_name="丁律")
+    elsewhere = make_user("erin", Role.LEGAL)
+    elsewhere.projects.add(Project.objects.create(code="T9", name="别处花园"))
+    client.force_login(carol)
+    page = client.get(f"/legal/cases/{case.pk}/").content.decode()
+    assert 'data-testid="owner-form"' in page and ">dan<" not in page.split('data-testid="owner-form"')[0][-50:]
+    form = page.split('data-testid="owner-form"')[1].split("</form>")[0]
+    assert f'value="{dan.pk}"' in form and f'value="{bob.pk}"' not in form and f'value="{elsewhere.pk}"' not in form
+
+    client.post(f"/legal/cases/{case.pk}/owner/", {"owner": dan.pk, "note": "休假交接"})
+    case.refresh_from_db()
+    assert case.owner == dan
+    note = CaseEvent.objects.filter(case=case, event="note").get()
+    assert "改为" in note.note and "休假交接" in note.note and note.created_by == carol
+    assert AuditEvent.objects.filter(verb="legal.case_assign").count() == 1
+
+    for who, needle in ((bob, "不能承办本案"), (elsewhere, "不能承办本案"), (dan, "已是本案承办人")):
+        r = client.post(f"/api/v1/legal/cases/{case.pk}/owner/", {"owner": who.pk}, content_type="application/json")
+        assert r.status_code == 400 and needle in str(r.json()), r.json()
+    r = client.post(f"/api/v1/legal/cases/{case.pk}/owner/", {"owner": carol.pk}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["owner"] == carol.pk
+    services.case_event_add(actor=carol, case=case, event="closed", on=TODAY, outcome="withdrawn")
+    r = client.post(f"/api/v1/legal/cases/{case.pk}/owner/", {"owner": dan.pk}, content_type="application/json")
+    assert r.status_code == 400 and "结案" in str(r.json()), r.json()
+    case.refresh_from_db()
+    assert case.owner == carol and AuditEvent.objects.filter(verb="legal.case_assign").count() == 2
+    client.force_login(bob)
+    assert client.post(f"/api/v1/legal/cases/{case.pk}/owner/", {"owner": bob.pk},
+                       content_type="application/json").status_code == 403
+
+
+def test_a_deadline_in_its_reminder_window_is_listed_on_the_case_list(client, carol, case):
+    """申请执行 is reminded 60 days ahead: once the daily job marks it, the case list shows it although it is more
+    than two weeks away; a deadline not yet in its window is not listed."""
+    from wuye.legal.choices import DeadlineKind
+
+    far = services.deadline_add(actor=carol, case=case, kind=DeadlineKind.ENFORCEMENT, due_on=TODAY + dt.timedelta(days=50),
+                                remind_days=60, note="申请执行期限")
+    later = services.deadline_add(actor=carol, case=case, kind=DeadlineKind.HEARING, due_on=TODAY + dt.timedelta(days=50),
+                                  remind_days=7, note="开庭")
+    client.force_login(carol)
+    assert 'data-testid="deadlines"' not in client.get("/legal/").content.decode()
+    assert services.deadlines_remind(today=TODAY) == 1
+    box = client.get("/legal/").content.decode().split('data-testid="deadlines"')[1].split("</ul>")[0]
+    assert far.note in box and later.note not in box

@@ -293,3 +293,132 @@ def test_no_page_or_endpoint_serves_another_projects_object(client, world):
     assert with_ids - probed_routes == set(), f"patterns with an id left unprobed: {sorted(with_ids - probed_routes)}"
     print(f"probed {probed} requests over {len(probed_routes)} patterns")
     assert probed >= 150, probed
+
+
+# what only T1 has: its name, its developer, its owners' names and phones, its bank account
+T1_MARKS = re.compile(r"测试花园|绿城置业|业主0\d\d|138000000\d\d|收款户|1202 0201")
+# list queries that could widen a list: a search for T1's words, T1 asked for by id
+LIST_QUERIES = ["", "?q=业主", "?q=1-101", "?q=测试", "?project={t1}", "?project_id={t1}", "?status=all",
+                "?building={building}", "?unit={unit}&party={party}", "?party={party}&project={t1}"]
+
+
+def _text(response) -> str:
+    body = b"".join(response.streaming_content) if getattr(response, "streaming", False) else response.content
+    if body.startswith(b"PK"):  # a workbook: its cells
+        import io
+
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+        return " ".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row
+                        if v is not None)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("gb18030", "replace")
+
+
+def test_no_list_page_or_endpoint_names_another_projects_people(client, world):
+    """The pages without an id (lists, searches, exports, the API's lists): as the users of T2, searching
+    for T1's words or asking for T1 by id, nothing of T1 — its name, owners, phones, bank account — is shown."""
+    from rest_framework.test import APIClient
+
+    from wuye.insights.services import live_refresh, month_close
+
+    t1 = world["t1"]
+    month_close(period=dt.date(2026, 7, 1), actor_label="test")  # the insights pages and exports have figures
+    live_refresh()
+    unit = t1.units.order_by("pk").first()
+    ids = {"t1": t1.pk, "building": unit.building_id, "unit": unit.pk, "party": unit.occupancies.get().party_id}
+    leaks, asked = [], 0
+    for route, _pattern in _routes(get_resolver().url_patterns):
+        params = _params(route)
+        if any(name not in STRINGS for _, _, name in params) or any(route.startswith(p) for p in NOT_STAFF_SCOPED):
+            continue  # pages with an object in the path: the walk above
+        if "format" in route or route.startswith(("logout", "api/schema")):
+            continue
+        urls = [_url(route, STRINGS)]
+        if "<str:table>" in route:  # every table the insights export writes
+            from wuye.insights.views import EXPORTABLE
+
+            urls = [_url(route, {**STRINGS, "table": table}) for table in EXPORTABLE]
+        for url, query in ((u, q) for u in urls for q in LIST_QUERIES):
+            for user in world["users"]:
+                if url.startswith("/api/"):
+                    api = APIClient()
+                    api.force_authenticate(user)
+                    response = api.get(url + query.format(**ids))
+                else:
+                    client.force_login(user)
+                    response = client.get(url + query.format(**ids))
+                asked += 1
+                if response.status_code == 200 and (found := T1_MARKS.findall(_text(response))):
+                    leaks.append(f"{url}{query.format(**ids)} as {user.username}: {sorted(set(found))[:5]}")
+    assert leaks == [], "\n".join(leaks)
+    assert asked > 1000, asked
+    # the marks are what these pages show to someone who may see T1
+    client.force_login(world["maker"])
+    for url in ("/estate/units/?q=1-101", "/estate/parties/?q=业主", f"/insights/units/?project={t1.pk}",
+                "/insights/export/units.xlsx", "/insights/export/projects.xlsx?period=2026-07"):
+        response = client.get(url)
+        assert response.status_code == 200 and T1_MARKS.search(_text(response)), url
+
+
+def test_another_projects_ids_in_a_request_body_name_nobody(world):
+    """Ids in request bodies (not in the path): every API operation that creates something is posted by the
+    users of T2 with a body that is valid but for T1's ids — in every id field, and mixed with their own unit
+    or project, the way a legal case for one's own project and another project's party once answered 400
+    naming that person. Nothing is created and no answer shows anything of T1."""
+    import datetime as dt
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from wuye.billing.models import Bill
+    from wuye.dunning.models import Action, Task
+    from wuye.estate.models import ContactPoint, Unit
+
+    t1 = world["t1"]
+    u1 = t1.units.order_by("pk").first()
+    owner = u1.occupancies.get().party
+    own_unit = Unit.objects.get(project__code="T2")
+    ids = {"unit": u1.pk, "party": owner.pk, "project": t1.pk, "bill": Bill.objects.filter(unit=u1).first().pk,
+           "contact_point": ContactPoint.objects.filter(party=owner).first().pk,
+           "task": Task.objects.filter(project=t1).first().pk, "action": Action.objects.filter(project=t1).first().pk}
+    today = dt.date.today().isoformat()
+    # (url, body, multipart): T1's ids everywhere; {own_unit}/{own_project} in the mixed variants
+    bodies = []
+    for unit in (ids["unit"], own_unit.pk):
+        bodies += [
+            ("/api/v1/contacts/", {"unit": unit, "channel": "call", "outcome": "promise", "promised_on": today,
+                                   "contact_point": ids["contact_point"], "task": ids["task"]}, False),
+            ("/api/v1/contacts/", {"unit": unit, "channel": "call", "outcome": "dead_number",
+                                   "contact_point": ids["contact_point"]}, False),
+            ("/api/v1/promises/", {"unit": unit, "promised_on": today}, False),
+            ("/api/v1/payments/", {"unit": unit, "amount_fen": 100, "method": "cash", "bill_ids": [ids["bill"]]},
+             False),
+            ("/api/v1/field-payments/", {"unit": unit, "party": ids["party"], "amount_fen": 100, "method": "wechat",
+                                         "reference": "x1", "paid_on": today, "bill_ids": [ids["bill"]]}, False),
+            ("/api/v1/visits/", {"unit": unit, "outcome": "not_home", "party": ids["party"],
+                                 "task": ids["task"]}, True),
+        ]
+    for project in (ids["project"], own_unit.project_id):
+        bodies.append(("/api/v1/legal/cases/", {"project": project, "party": ids["party"]}, False))
+    bodies += [("/api/v1/insights/targets/", {"project": ids["project"], "period": "2026-07",
+                                              "collection_rate": "90.00", "clearance_rate": "10.00"}, False),
+               ("/api/v1/legal/cases/", {"task": ids["task"]}, False),
+               ("/api/v1/legal/proofs/", {"action": ids["action"], "kind": "ems", "file": None}, True),
+               ("/api/v1/legal/proofs/", {"task": ids["task"], "kind": "ems", "file": None}, True)]
+    before = {m: m.objects.count() for m in (Bill, Task, Action)}
+    leaks = []
+    for user in world["users"]:
+        api = APIClient()
+        api.force_authenticate(user)
+        for url, body, multipart in bodies:
+            if multipart and "file" in body:
+                body = {**body, "file": SimpleUploadedFile("p.png", _PNG, content_type="image/png")}
+            response = api.post(url, body, format="multipart" if multipart else "json")
+            if response.status_code < 400 or T1_MARKS.search(_text(response)):
+                leaks.append(f"POST {url} {body} as {user.username}: {response.status_code} {_text(response)[:200]}")
+    assert leaks == [], "\n".join(leaks)
+    assert before == {m: m.objects.count() for m in (Bill, Task, Action)}

@@ -119,6 +119,51 @@ def test_the_schema_needs_a_login(client, api):
     assert api.get("/api/schema/").status_code == 200
 
 
+# words in the README's API section that are not fields or parameters of the schema, with the reason
+README_NOT_FIELDS = {
+    "v1": "the prefix /api/v1/", "schema": "/api/schema/ itself",
+    "pay": "provider callbacks (pay/wechat/notify/), excluded from the schema",
+    "notify": "provider callbacks", "receipts": "delivery receipt callbacks, excluded from the schema",
+    "aliyun": "a receipt provider in a callback's path", "zip": "the pack file's format in its path",
+    "invalid_parameter": "the error code of a bad query parameter",
+}
+
+
+def test_every_field_the_readme_names_is_one_the_api_takes():
+    """The README's API section once named a field the API does not take (`promise_date` for `promised_on`,
+    `next_follow_up` for `follow_up_on`): every snake_case word it puts in backticks must be a field, a
+    parameter, a choice or a path word of the OpenAPI schema."""
+    from pathlib import Path
+
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    vocabulary: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            vocabulary.update(node.get("properties", {}))
+            vocabulary.update(str(v) for v in node.get("enum", ()) if v is not None)
+            if isinstance(node.get("name"), str):
+                vocabulary.add(node["name"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    for path in schema["paths"]:
+        vocabulary.update(re.findall(r"[a-z_-]+", path))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## API"):]
+    section = section[:section.index("\n## ", 5)]
+    words = {part for quoted in re.findall(r"`([^`]+)`", section)
+             for part in re.split(r"[|/?&=,{} ]+", quoted) if re.fullmatch(r"[a-z][a-z0-9_]*", part)}
+    assert len(words) > 60, words
+    assert sorted(words - vocabulary - set(README_NOT_FIELDS)) == []
+
+
 def test_api_404s_are_in_chinese_and_name_no_model(api, estate):
     for url in ("/api/v1/units/999999/", f"/api/v1/units/{HUGE}/", "/api/v1/contacts/999999/",
                 "/api/v1/legal/cases/999999/", "/api/v1/message-templates/999999/"):
@@ -153,3 +198,18 @@ def test_a_message_template_of_another_project_cannot_be_opened(client, make_use
     client.force_login(manager)
     assert client.get(f"/collection/templates/{template.pk}/").status_code == 404
     assert client.post(f"/collection/templates/{template.pk}/", {"body": "改了", "subject": ""}).status_code == 404
+
+
+@pytest.mark.parametrize("amount, message", [("1e30", "金额超出范围"), ("-1e30", "金额超出范围"),
+                                             ("1000000000000", "金额超出范围"), ("Infinity", "请输入金额"),
+                                             ("NaN", "请输入金额")])
+def test_an_absurd_amount_at_the_desk_is_a_form_error_not_a_500(client, alice, arrears_estate, amount, message):
+    """``1e30`` yuan could not be rounded to fen (decimal.InvalidOperation): the desk, the adjustment, the
+    prepayment and the takings forms answered 500."""
+    from wuye.billing.models import Payment
+
+    unit = arrears_estate["units"][0]
+    client.force_login(alice)
+    response = client.post(f"/billing/units/{unit.pk}/", {"amount": amount, "method": "cash"})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert Payment.objects.count() == 0

@@ -6,7 +6,8 @@ check and reads the body). Each is asked by GET with junk in the query string an
 body, under every parameter name a page or an endpoint reads — the names are collected from the source
 (``request.POST.get("…")`` and the like), from every form and from every serializer, so a new field is
 covered without touching this file. The junk: text where a number or a date goes, an empty value, ``1e9``,
-a number past 64 bits, a list where one value goes (``?x=1&x=abc`` and JSON lists) and a JSON object.
+a number past 64 bits, ``1e30``, ``-Infinity`` and ``NaN`` (amounts no Decimal context can round to fen), a
+list where one value goes (``?x=1&x=abc`` and JSON lists) and a JSON object.
 
 Each answer must be below 500; a 4xx page must carry a Chinese message (the error page, or the form again
 with its errors), an API 4xx the one error shape."""
@@ -26,7 +27,7 @@ from .test_cross_scope import STRINGS, _derive, _params, _routes, _url, world  #
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "wuye"
 HAN = re.compile(r"[\u4e00-\u9fff]")
-JUNK = ["abc", "", "1e9", "9" * 25]
+JUNK = ["abc", "", "1e9", "9" * 25, "1e30", "-Infinity", "NaN"]
 # answers of 500 and above that are meant, with the reason
 MEANT_5XX = {
     "/api/v1/pay/wechat/notify/": (503, "no WeChat Pay keys in this world: answered 503 so that WeChat retries"),

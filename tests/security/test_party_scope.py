@@ -76,3 +76,20 @@ def test_an_import_cannot_touch_a_project_outside_the_users_scope(client, manage
     assert any("不在您负责的项目内" in e["message"] for e in job.errors)
     other_project["project"].refresh_from_db()
     assert other_project["project"].name == "别处大厦"
+
+
+def test_a_legal_case_for_another_projects_party_is_a_404_naming_nobody(make_user, estate, other_project):
+    """``POST /api/v1/legal/cases/`` with one's own project and another project's party id answered 400
+    "李强国 在测试花园没有逾期未缴的费用": any id named a person of another project."""
+    from rest_framework.test import APIClient
+
+    from wuye.accounts.choices import Role
+
+    lawyer = make_user("fawu1", Role.LEGAL)
+    lawyer.projects.add(estate["project"])
+    api = APIClient()
+    api.force_authenticate(lawyer)
+    response = api.post("/api/v1/legal/cases/", {"project": estate["project"].pk,
+                                                 "party": other_project["owner"].pk}, format="json")
+    assert response.status_code == 404, response.content
+    assert "李强国" not in response.content.decode()

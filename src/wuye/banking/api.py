@@ -18,6 +18,7 @@ from wuye.banking.models import OPEN_STATUSES, LineStatus, StatementImport, Stat
 from wuye.banking.permissions import can_bank
 from wuye.common.api import Pagination
 from wuye.common.formatting import format_yuan
+from wuye.common.tabular import read_upload
 from wuye.estate.importer import ImportRejected
 
 
@@ -150,7 +151,7 @@ class StatementListCreateView(APIView):
         upload = v["file"]
         try:
             statement = services.statement_submit(actor=request.user, account=account, filename=upload.name,
-                                                  raw=upload.read(), apply=not v["preview"])
+                                                  raw=read_upload(upload), apply=not v["preview"])
         except ImportRejected as exc:
             raise ValidationError({"file": [str(exc)]}) from exc
         body = BankStatementSerializer(statement).data

@@ -46,6 +46,7 @@ from wuye.common.formatting import format_yuan
 from wuye.common.tabular import (
     ImportRejected,
     RowError,
+    file_too_large,
     header_problems,
     job_failure_message,
     merge_errors,
@@ -134,7 +135,7 @@ def _check_upload(filename: str, raw: bytes) -> None:
     if not raw:
         raise ImportRejected("文件是空的。")
     if len(raw) > settings.WUYE_IMPORT_MAX_BYTES:
-        raise ImportRejected(f"文件过大（上限 {settings.WUYE_IMPORT_MAX_BYTES // (1024 * 1024)} MB）。")
+        raise file_too_large(len(raw))
     if not filename.lower().endswith((".csv", ".txt", ".xlsx", ".xlsm")):
         raise ImportRejected("只支持 .csv 和 .xlsx 文件。" + ("旧版 .xls 请另存为 .xlsx。"
                                                          if filename.lower().endswith(".xls") else ""))

@@ -31,7 +31,7 @@ from wuye.banking.parsing import (
 from wuye.banking.permissions import can_bank
 from wuye.common.formatting import format_yuan, yuan_to_fen
 from wuye.common.params import id_param
-from wuye.common.tabular import read_table
+from wuye.common.tabular import read_table, read_upload
 from wuye.common.views import redirect_next
 from wuye.estate.importer import ImportRejected, error_report_xlsx
 from wuye.estate.models import Project, Unit
@@ -78,7 +78,7 @@ def statements(request):
             return redirect("banking:statements")
         try:
             statement = services.statement_submit(actor=request.user, account=account, filename=upload.name,
-                                                  raw=upload.read(), apply=request.POST.get("mode") != "preview")
+                                                  raw=read_upload(upload), apply=request.POST.get("mode") != "preview")
         except ImportRejected as exc:
             messages.error(request, str(exc))
             return redirect("banking:statements")
@@ -249,7 +249,7 @@ def account_edit(request, pk: int):
         try:
             if upload is None:
                 raise ImportRejected("请选择一份该银行导出的对账单作为样例。")
-            table = read_table(upload.name, upload.read())
+            table = read_table(upload.name, read_upload(upload))
         except ImportRejected as exc:
             messages.error(request, _("样例文件无法读取：") + str(exc))
         else:
@@ -361,7 +361,7 @@ def batch_detail(request, pk: int):
         else:
             try:
                 counts = services.debit_result_import(actor=request.user, batch=batch, filename=upload.name,
-                                                      raw=upload.read())
+                                                      raw=read_upload(upload))
                 messages.success(request, _("回盘已导入：成功 %(ok)s 笔，失败 %(bad)s 笔，此前已处理 %(old)s 笔。") % {
                     "ok": counts.get("succeeded", 0), "bad": counts.get("failed", 0), "old": counts.get("already", 0)})
             except ImportRejected as exc:

@@ -13,6 +13,8 @@ from wuye.billing.policy import EDITABLE
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
 
+MAX_YUAN = Decimal(10) ** 12
+
 
 class YuanField(forms.CharField):
     """An amount typed in yuan (e.g. ¥1,234 and fifty fen) → integer fen. Never a float."""
@@ -25,6 +27,10 @@ class YuanField(forms.CharField):
             amount = Decimal(text)
         except InvalidOperation as exc:
             raise forms.ValidationError("请输入金额（元），最多两位小数。") from exc
+        if not amount.is_finite():  # "NaN", "Infinity"
+            raise forms.ValidationError("请输入金额（元），最多两位小数。")
+        if abs(amount) >= MAX_YUAN:  # "1e30" cannot even be rounded to fen (InvalidOperation, a 500)
+            raise forms.ValidationError("金额超出范围（最多 12 位整数）。")
         if amount != amount.quantize(Decimal("0.01")):
             raise forms.ValidationError("金额最多两位小数。")
         return yuan_to_fen(amount)

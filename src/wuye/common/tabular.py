@@ -259,6 +259,29 @@ def cell_text(value) -> str:
     return _clean(str(value))
 
 
+def file_too_large(size: int, limits: Limits | None = None) -> ImportRejected:
+    """The refusal of a file of ``size`` bytes past ``WUYE_IMPORT_MAX_BYTES``, naming both."""
+    limits = limits or Limits.from_settings()
+    return ImportRejected(f"文件过大（{_mb(size)}，上限 {_mb(limits.max_bytes)}）。")
+
+
+def read_upload(upload, *, limits: Limits | None = None) -> bytes:
+    """The bytes of an uploaded table file, never more than ``WUYE_IMPORT_MAX_BYTES`` of them: the size the
+    upload declares is checked first and at most one byte past the bound is read, so a file of gigabytes
+    (spooled to disk by Django) is refused without being loaded into memory. ``ImportRejected`` when empty or
+    too large."""
+    limits = limits or Limits.from_settings()
+    size = getattr(upload, "size", None)
+    if size is not None and size > limits.max_bytes:
+        raise file_too_large(size, limits)
+    raw = upload.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise file_too_large(len(raw), limits)
+    if not raw:
+        raise ImportRejected("文件是空的。")
+    return raw
+
+
 def read_table(filename: str, raw: bytes, *, limits: Limits | None = None) -> Table:
     """Rows of text cells of an .xlsx (first sheet) or .csv/.txt upload, within ``limits`` (the settings by
     default). Raises ImportRejected with a Chinese message when the file is unusable or beyond a bound."""
@@ -266,7 +289,7 @@ def read_table(filename: str, raw: bytes, *, limits: Limits | None = None) -> Ta
     if not raw:
         raise ImportRejected("文件是空的。")
     if len(raw) > limits.max_bytes:
-        raise ImportRejected(f"文件过大（{_mb(len(raw))}，上限 {_mb(limits.max_bytes)}）。")
+        raise file_too_large(len(raw), limits)
     name = filename.lower()
     if name.endswith((".csv", ".txt")):
         return _read_csv(raw, limits)

@@ -19,6 +19,27 @@ class StepKind(models.TextChoices):
     EVENT = "event", "事件"
 
 
+# Who may sign for a written demand so that it counts as reaching the debtor (诉讼时效规定 8; decision 131). A
+# notice handed over counts when the debtor signs, or an adult family member living with them, an agent they
+# named, or a company debtor's reception/designated recipient (as 民事诉讼法 88 lets them receive a court's
+# papers). A letter sent to the debtor's address counts once it arrived there, whoever signed for it at the
+# address. A guard, a neighbour or the property office signing for a notice is not delivery to the debtor.
+SIGNER_RELATIONS = ("本人", "同住成年家属", "受托人", "公司前台/指定人员")
+ADDRESS_RECEIVER = "收件地址代收（门卫、驿站等）"
+MAIL_SIGNER_RELATIONS = (*SIGNER_RELATIONS, ADDRESS_RECEIVER)
+
+
+def signer_relation_problem(relation: str, *, mail: bool) -> str:
+    """The Chinese message refusing ``relation`` as a signer of a notice (``mail``: a letter), or ""."""
+    allowed = MAIL_SIGNER_RELATIONS if mail else SIGNER_RELATIONS
+    if relation in allowed:
+        return ""
+    if not relation:
+        return "请选择签收人与业主的关系：" + "、".join(allowed) + "。"
+    return (f"“{relation}”签收不视为送达业主本人：书面通知须由" + "、".join(SIGNER_RELATIONS)
+            + "签收" + ("，邮件须送达业主的收件地址" if mail else "；他人代收的，请标记为无人签收并改为邮寄") + "。")
+
+
 class Event(models.TextChoices):
     PROMISE_DUE = "promise_due", "承诺缴费日前一天"
     PROMISE_BROKEN = "promise_broken", "承诺失约"

@@ -9,7 +9,7 @@ Every text here is our own wording.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from wuye.dunning.choices import AccountClass, Assignee, Channel, Event, Segment, StepKind
 from wuye.dunning.models import MessageTemplate, Policy, Step
@@ -124,7 +124,8 @@ SIGNER = [_s(94, "无人签收改寄 EMS", StepKind.EVENT, Channel.REGISTERED, "
              event=Event.SIGNER_UNREACHABLE, assignee=Assignee.COLLECTOR)]
 
 
-def _residential(referral_yuan: int, *, call_repeat: int = 7, visits: bool = True) -> list[dict]:
+def _residential(referral_yuan: int, *, call_repeat: int = 7, visits: bool = True, early_visits: bool = False
+                 ) -> list[dict]:
     steps = PRE_DUE + [
         _s(10, "逾期短信", StepKind.OVERDUE, Channel.SMS, "overdue_sms", days=1),
         _s(20, "逾期 3 天电话", StepKind.OVERDUE, Channel.CALL, "call_first", days=3, assignee=Assignee.COLLECTOR),
@@ -136,7 +137,10 @@ def _residential(referral_yuan: int, *, call_repeat: int = 7, visits: bool = Tru
         _s(40, "律师函转介", StepKind.OVERDUE, Channel.REFERRAL, "referral", months=6, amount=referral_yuan,
            assignee=Assignee.LEGAL),
     ]
-    if visits:
+    if early_visits:  # shops and villas: someone assigned visits from the first month (seed 003, decision 113)
+        steps.append(_s(31, "专人上门跟进", StepKind.OVERDUE, Channel.VISIT, "visit", days=30, repeat=14,
+                        assignee=Assignee.COLLECTOR))
+    elif visits:
         steps.append(_s(31, "上门沟通", StepKind.OVERDUE, Channel.VISIT, "visit", months=3, repeat=21,
                         assignee=Assignee.COLLECTOR))
     return steps + EVENTS
@@ -148,7 +152,8 @@ POLICIES: dict[str, list[tuple[str, str, list[dict], str]]] = {
         ("", "住宅标准催缴", _residential(5000), "电话为主；三个月起上门并寄挂号信；六个月或 5,000 元转介律师。"),
         (Segment.VACANT, "空置/投资房催缴", _residential(3000, call_repeat=30, visits=False),
          "每月电话，推荐银行代扣；3,000 元转介律师。"),
-        (Segment.SHOP_VILLA, "商铺与别墅催缴", _residential(5000), "专人长期跟进；5,000 元转介律师。"),
+        (Segment.SHOP_VILLA, "商铺与别墅催缴", _residential(5000, early_visits=True),
+         "专人长期跟进：逾期满 30 天起每两周上门；5,000 元转介律师。"),
         (Segment.ELSEWHERE, "常住异地业主催缴", _residential(5000, call_repeat=3, visits=False),
          "多打电话，引导转账或线上缴费。"),
         (Segment.HARDSHIP, "困难户关怀", PRE_DUE + [
@@ -203,10 +208,18 @@ def policies_install_defaults(project: Project) -> list[Policy]:
     return policies_install_defaults_many([project])
 
 
+INSTALL_LOCK = 0x77790D01  # advisory lock: installing the default ladders
+
+
 @transaction.atomic
 def policies_install_defaults_many(projects: list[Project]) -> list[Policy]:
     """The default ladders for each of ``projects`` that has no policy yet, in a few bulk inserts (a first
-    run over hundreds of projects installs them all at once)."""
+    run over hundreds of projects installs them all at once). Two runs started together install them once:
+    on PostgreSQL the second waits for the first's transaction behind an advisory lock, then finds the
+    policies (SQLite's write transactions already queue)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INSTALL_LOCK])
     have = set(Policy.objects.filter(project__in=projects).values_list("project_id", flat=True).distinct())
     todo = [p for p in projects if p.pk not in have]
     if not todo:

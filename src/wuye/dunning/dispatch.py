@@ -63,10 +63,11 @@ from wuye.dunning.engine import SUPERSEDED_DETAIL, Account, active_hold, holds_b
 from wuye.dunning.models import Action, ActionEvent, CollectionSettings, Episode, Step, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
 from wuye.estate.models import ContactPoint, Project, Unit
-from wuye.estate.selectors import liable_party_ids
+from wuye.estate.selectors import designated_signers, liable_party_ids
 from wuye.notify.base import Backend, Message, Outcome, backend_for
 
 BATCH = 2000
+WRITTEN_CHANNELS = (Channel.NOTICE, Channel.REGISTERED)
 # notices, letters, referrals and escalations are office work: any working day, inside the hard bounds
 OFFICE_WINDOW = workcal.Window(WindowDays.WORKDAYS, ((workcal.HARD_START, workcal.HARD_END),))
 MAX_ATTEMPTS = 5
@@ -399,6 +400,8 @@ class Reads:
     due_amounts: dict[tuple[tuple[int, int | None], dt.date], int] = field(default_factory=dict)
     dead: set[tuple[int, str]] = field(default_factory=set)  # (party, contact kind) with a number flagged dead
     open_visits: set[int] = field(default_factory=set)  # units with a visit arranged (task or action)
+    # debtor → (designated signer 指定负责人, their mobile): whom a written notice is handed to (office tenants)
+    signers: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def summary(self, item: Item) -> AccountSummary | None:
         s = self.summaries.get(item.account)
@@ -423,7 +426,7 @@ def triage(item: Item, reads: Reads, rules: Rules, now: dt.datetime) -> Verdict:
     # paid (or nothing left) since the decision: cancel, never contact
     if (arrears and (s is None or s.overdue_fen <= 0)) or (not arrears and (s is None or s.open_fen <= 0)):
         return Verdict(Do.CANCEL, "决策后已缴清，取消发送")
-    if kind == cycles.Kind.PRE_DUE and message and item.unit_id in reads.declined:
+    if kind in (cycles.Kind.PRE_DUE, cycles.Kind.PREPAID_OUT) and message and item.unit_id in reads.declined:
         return Verdict(Do.CANCEL, "业主已选择不接收到期前提醒")
     if arrears:
         held = active_hold(Account(summary=s, segment="", holds=reads.holds.get(item.unit_id, [])), reads.today)
@@ -616,6 +619,7 @@ def _dispatch_batch(ids: list[int], now: dt.datetime, token: str, ctx: _Context,
     reads.open_visits |= set(Action.objects.filter(unit_id__in_ids=unit_ids, channel=Channel.VISIT, status__in=[
         ActionStatus.PENDING, ActionStatus.SENDING]).values_list("unit_id", flat=True))
     reads.declined = opted_out(unit_ids)
+    reads.signers = designated_signers({a.party_id for a in items if a.channel in WRITTEN_CHANNELS})
     reads.figures = _figures(items, today)
     reads.due_amounts = _due_amounts(items, reads)
     staged = sorted({a.episode_id for a in items
@@ -718,9 +722,14 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
                 _finish(a, ActionStatus.CANCELLED, verdict.why, updates, events, now)
                 result.rerouted += 1
                 continue
+            title, detail = f"{item.unit_code} {item.step.name}", content
+            signer = reads.signers.get(item.party_id) if item.channel in WRITTEN_CHANNELS else None
+            if signer is not None:  # an office tenant's notice goes into the hands of the person it named
+                title = f"{title}（{'交' if item.channel == Channel.NOTICE else '寄'}指定负责人 {signer[0]}）"
+                detail = f"{content}\n\n{signer_note(item.channel, *signer)}"
             tasks.append({"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
-                          "kind": TASK_KIND[item.channel], "title": f"{item.unit_code} {item.step.name}"[:200],
-                          "detail": content, "assigned_to_id": item.assigned_to_id,
+                          "kind": TASK_KIND[item.channel], "title": title[:200],
+                          "detail": detail, "assigned_to_id": item.assigned_to_id,
                           "assignee_role": item.step.assignee, "due_on": today, "created_at": now})
             a.provider = "task"
             _finish(a, ActionStatus.SENT, "已生成任务", updates, events, now)
@@ -762,6 +771,15 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
         insert_dicts(Task, tasks)
         update_dicts(Action, [a.row() for a in updates], UPDATE_FIELDS)
         insert_dicts(ActionEvent, events)
+
+
+def signer_note(channel: str, name: str, phone: str) -> str:
+    """The delivery instruction of a written notice (handed over) or letter (posted) for a tenant that named a
+    designated signer (seed 004)."""
+    if channel == Channel.NOTICE:
+        return (f"送达：交该单位指定负责人 {name}" + (f"（{phone}）" if phone else "") + " 本人签收；当天联系不上的，"
+                "关闭任务时选“无人签收”，系统改以 EMS 寄至联系地址。")
+    return f"邮寄：收件人写该单位指定负责人 {name}" + (f"，电话 {phone}" if phone else "") + "。"
 
 
 def _guardrail_problems(content: str, subject: str, channel: str) -> list[str]:

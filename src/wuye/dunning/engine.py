@@ -16,7 +16,11 @@ import datetime as dt
 import hashlib
 import json
 import os
+import pickle
 import queue
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -25,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from itertools import islice
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -122,6 +127,8 @@ class Account:
     fired: dict[int, dt.date] = field(default_factory=dict)  # step id → last decided in this episode
     stage: int = 0  # highest ladder stage reached in this episode (stages only: never events or repeats)
     stage_on: dt.date | None = None
+    stage_step: int | None = None  # the step of that stage (of the ladder in force then: see ``fit_stage``)
+    stage_channels: frozenset[str] = frozenset()  # channels of every stage reached in this episode
     last_message_on: dt.date | None = None  # last arrears message decided (``cycles.counts_towards_message_cap``)
     holds: list[HoldInfo] = field(default_factory=list)
     disputed: bool = False
@@ -226,6 +233,11 @@ class Ladder:
         return tuple(dt.timedelta(days=max(st.days or 0, 1)) for st in self.stages
                      if st.kind == StepKind.AFTER_PREVIOUS)
 
+    @cached_property
+    def step_ids(self) -> frozenset[int]:
+        return frozenset(st.id for st in (*self.pre_due, *self.stages, *self.repeating,
+                                          *(e for evs in self.events.values() for e in evs)))
+
     def last_stage_order(self, account_class: str) -> int:
         """The highest order among the stages for an account of ``account_class`` (0 without any)."""
         cache = self.__dict__.setdefault("_last_stage", {})
@@ -325,9 +337,12 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
     #    a dispute does not stop the reminders of new bills)
     if acc.prepaid_out_due and as_of <= acc.prepaid_out_due:
         for st in ladder.events.get(Event.PREPAID_OUT, []):
+            if acc.opted_out and st.channel in MESSAGE_CHANNELS:
+                out.note = "业主已选择不接收到期前提醒"  # it is a reminder before a due date like the others
+                continue
             add(st, cycles.prepaid_out(acc.prepaid_out_due, s.party_id),
                 f"预存款已用完，{acc.prepaid_out_due} 到期的费用尚未缴清")
-    if s.next_due and s.upcoming_fen > 0 and not out.decisions:
+    if s.next_due and s.upcoming_fen > 0 and not out.decisions and not out.note:
         due = [st for st in ladder.pre_due
                if st.days is not None and s.next_due + dt.timedelta(days=st.days) <= as_of < s.next_due
                and s.upcoming_fen >= st.min_amount_fen]
@@ -498,19 +513,32 @@ def _demand_first(acc: Account, ladder: Ladder, referral_order: int, as_of: dt.d
 ONE_DAY = dt.timedelta(days=1)
 
 
+def fit_stage(acc: Account, ladder: Ladder | None) -> Account:
+    """The stage reached, read in the ladder in force (decision 115). Orders mean different rungs in different
+    ladders (the year-end ladder's 30 is a visit, the standard one's a registered letter), so when the highest
+    stage reached was a step of another ladder — a dated ladder started or ended, the segment changed — the
+    stage reached here is the highest of this ladder's stages on a channel the episode has already been
+    through: a visit does not stand for a letter, a letter stands for a letter. Changes ``acc`` in place."""
+    if ladder is not None and acc.stage and acc.stage_step is not None and acc.stage_step not in ladder.step_ids:
+        acc.stage = max((st.order for st in ladder.stages if st.channel in acc.stage_channels), default=0)
+    return acc
+
+
 def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
     """The account as tomorrow's run will read it if nothing is written meanwhile: today's decisions added
     to what its episode has done (the steps fired, the stage reached, the last arrears message, a written
     demand on its way), broken promises released, a new episode opened."""
     fired = dict(acc.fired)
-    stage, stage_on = acc.stage, acc.stage_on
+    stage, stage_on, stage_step, channels = acc.stage, acc.stage_on, acc.stage_step, acc.stage_channels
     last_msg, waiting = acc.last_message_on, acc.written_waiting
     for d in out.decisions:
         kind = cycles.kind_of(d.cycle)
         if kind in cycles.EPISODE_KINDS:
             fired[d.step.id] = as_of
-            if kind == cycles.Kind.STAGE and d.step.order > stage:
-                stage, stage_on = d.step.order, as_of
+            if kind == cycles.Kind.STAGE:
+                channels = channels | {d.step.channel}
+                if d.step.order > stage:
+                    stage, stage_on, stage_step = d.step.order, as_of, d.step.id
         if d.superseded:
             continue  # written as cancelled: it reaches no one
         if cycles.counts_towards_message_cap(d.cycle, d.step.channel):
@@ -524,7 +552,8 @@ def after_today(acc: Account, out: Outcome, as_of: dt.date) -> Account:
         opened = as_of
     # ``dataclasses.replace`` re-runs __init__ with every field (10 µs an account, a second a day at 1M)
     tomorrow = object.__new__(Account)
-    tomorrow.__dict__.update(acc.__dict__, fired=fired, stage=stage, stage_on=stage_on, last_message_on=last_msg,
+    tomorrow.__dict__.update(acc.__dict__, fired=fired, stage=stage, stage_on=stage_on, stage_step=stage_step,
+                             stage_channels=channels, last_message_on=last_msg,
                              written_waiting=waiting, holds=holds, episode_opened=opened)
     return tomorrow
 
@@ -719,7 +748,8 @@ class Fired:
     """What the open episodes have done so far, decided before the run's date."""
 
     steps: dict[int, dict[int, dt.date]] = field(default_factory=lambda: defaultdict(dict))  # episode → step → last
-    stage: dict[int, tuple[int, dt.date]] = field(default_factory=dict)  # episode → (highest stage, decided on)
+    stage: dict[int, tuple[int, dt.date, int]] = field(default_factory=dict)  # episode → (highest stage, on, step)
+    channels: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # episode → stage channels
 
 
 def _fired(project: Project | None, as_of: dt.date, unit_ids: list[int] | None) -> Fired:
@@ -735,15 +765,16 @@ def _fired(project: Project | None, as_of: dt.date, unit_ids: list[int] | None) 
         qs = qs.filter(unit_id__in_ids=Ids(unit_ids))
     out = Fired()
     stage_kind = cycles.Kind.STAGE
-    for episode, step, order, on, cycle in qs.order_by().values_list(
-            "episode_id", "step_id", "stage", "decided_on", "cycle").iterator(chunk_size=50_000):
+    for episode, step, order, on, cycle, channel in qs.order_by().values_list(
+            "episode_id", "step_id", "stage", "decided_on", "cycle", "channel").iterator(chunk_size=50_000):
         steps = out.steps[episode]
         if step not in steps or steps[step] < on:
             steps[step] = on
         if cycles.kind_of(cycle) == stage_kind:
+            out.channels[episode].add(channel)
             reached = out.stage.get(episode)
             if reached is None or order > reached[0]:
-                out.stage[episode] = (order, on)
+                out.stage[episode] = (order, on, step)
     return out
 
 
@@ -996,7 +1027,8 @@ def _assemble(summaries: Iterable[AccountSummary], segments: dict[int, str], epi
             acc.fired = fired.steps.get(ep[0], {})
             reached = fired.stage.get(ep[0])
             if reached:
-                acc.stage, acc.stage_on = reached
+                acc.stage, acc.stage_on, acc.stage_step = reached
+                acc.stage_channels = frozenset(fired.channels[ep[0]])
         if s.unit_id in demanded_units:
             acc.demands = written.delivered.get(key, []) + written.delivered.get((s.unit_id, None), [])
             acc.open_periods = periods.get(key, frozenset())
@@ -1125,6 +1157,8 @@ class RunResult:
     accounts_decided: int = 0  # accounts ``decide`` looked at (with something open)
     phases: dict[str, float] = field(default_factory=dict)  # seconds by phase of an estate pass (read, decide…)
     held_units: set[int] = field(default_factory=set)  # ``held`` counts units (one 暂停记录 per unit and day)
+    began: float = 0.0  # when the estate pass started (its ``prepare`` phase)
+    parts: int = 1  # processes an estate pass was split into (decision 106)
 
     def timed(self, phase: str, since: float) -> float:
         """Add the time since ``since`` to ``phase``; returns now (the next phase's start)."""
@@ -1137,6 +1171,7 @@ class RunResult:
                            "actions_created": self.actions_created, "held": self.held,
                            "seconds": round(self.seconds, 2), "mode": self.mode,
                            "accounts_decided": self.accounts_decided,
+                           **({"parts": self.parts} if self.parts > 1 else {}),
                            **({"phases": {k: round(v, 2) for k, v in self.phases.items()}} if self.phases else {})},
                           ensure_ascii=False)
 
@@ -1161,7 +1196,7 @@ def _fault_point(counter: list[int]) -> None:
 
 def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool = False,
                 unit_ids: list[int] | None = None, chunk_size: int = CHUNK,
-                actor_label: str = JOB_LABEL, full: bool = False) -> RunResult:
+                actor_label: str = JOB_LABEL, full: bool = False, workers: int | None = None) -> RunResult:
     """Decide today's actions for the accounts of one project or all projects (or of ``unit_ids``).
 
     Incremental unless ``full`` (decision 62): a project is decided in full on its first run, after a
@@ -1197,7 +1232,8 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
         if track and project is None:  # the whole estate: one pass over the units to decide (decision 103)
             untouched = [pid for pid, sc in scopes.items() if not sc.full and not sc.units]
             _run_estate(projects, scopes, as_of, cal, result, chunk_size=chunk_size, actor_label=actor_label,
-                        faults=faults, analyzer=analyzer, writer=writer, run_started=run_started)
+                        faults=faults, analyzer=analyzer, writer=writer, run_started=run_started,
+                        workers=workers)
             projects_left = []
         else:
             projects_left = projects
@@ -1399,18 +1435,22 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         in_arrears.update(a.key for a in arrears)
         result.accounts_in_arrears += len(arrears)
         result.accounts_decided += len(chunk)
-        opened = 0
-        with transaction.atomic():
-            if not dry_run:
+        opened, reserved = 0, []
+        if dry_run:
+            for a in arrears:
+                if a.episode_opened is None:
+                    a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
+        elif connection.vendor == "postgresql":
+            reserved = _reserve_episodes(as_of, arrears)  # written with the chunk's actions
+            opened = len(reserved)
+        else:
+            with transaction.atomic():
                 opened = _open_new_episodes(project, as_of, arrears)
-            else:
-                for a in arrears:
-                    if a.episode_opened is None:
-                        a.episode_opened = as_of  # a dry run writes nothing: the episode it would open
         rows, held_rows, broken, done, undone = [], [], [], [], []
         staged: dict[int, int] = {}  # episode (opened before today) → the ladder stage decided today
         for acc in chunk:
             ladder = ladder_of(ladders, acc.segment)
+            fit_stage(acc, ladder)
             out = decide(acc, ladder, as_of, rules) if ladder is not None else None
             if scope is not None:
                 nxt = next_decision(acc, ladder, as_of, rules, out)
@@ -1443,7 +1483,8 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
         if not dry_run:
             states = state_rows(chunk[-1].unit_id) if scope is not None else None
             writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                                  done, undone, staged, states, scope is not None and not scope.full))
+                                  done, undone, staged, states, scope is not None and not scope.full,
+                                  episodes=reserved))
             _fault_point(faults)
     if not dry_run and unit_ids is None:
         close_cleared_episodes(project, as_of, in_arrears)
@@ -1461,7 +1502,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
 
 def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.date, cal: workcal.Calendar,
                 result: RunResult, *, chunk_size: int, actor_label: str, faults: list[int], analyzer: Analyzer,
-                writer: Writer, run_started: dt.datetime) -> None:
+                writer: Writer, run_started: dt.datetime, workers: int | None = None) -> None:
     """Decide every project's scope in chunks of units across projects, not project by project.
 
     The accounts to decide — every open account of a project decided in full, the units an incremental run
@@ -1470,8 +1511,12 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
     gets the work are read once for all projects. A run with something due in 500 projects costs a few
     queries per chunk instead of twenty per project. Decisions, writes and the decision state are those of
     ``_run_project``: the same ``decide`` and ``next_decision`` per account, each chunk's outbox and state
-    in one transaction."""
-    began = time.monotonic()
+    in one transaction.
+
+    A large pass on PostgreSQL is split by unit id into one part per core (decision 106): this process decides
+    the first part while a child process (``wuye dunning_run --estate-part``) decides each other one, and the
+    projects' state is written once every part has finished."""
+    result.began = time.monotonic()
     live = {p.pk: p for p in projects if (sc := scopes.get(p.pk)) is not None and (sc.full or sc.units)}
     ladders = ladders_many(sorted(live), as_of)
     live = {pid: p for pid, p in live.items() if ladders.get(pid)}  # no ladder in force: nothing to decide
@@ -1480,14 +1525,7 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
     full_ids = sorted(pid for pid in live if scopes[pid].full)
     for pid, mark in _begin_full_many(full_ids).items():
         scopes[pid].project_mark = mark
-    today_works = working_day(cal, as_of)
-    settings_rows = {row.project_id: row for row in CollectionSettings.objects.filter(project_id__in=sorted(live))}
-    rules = {pid: Rules(message_min_days=settings_rows[pid].arrears_message_min_days if pid in settings_rows
-                        else Rules.message_min_days, working_day=today_works) for pid in live}
-    min_days = max(max(r.message_min_days for r in rules.values()), 1)
-    zones = {pid: p.timezone or "Asia/Shanghai" for pid, p in live.items()}
-    kinds = {pid: p.kind for pid, p in live.items()}
-    assigner = EstateAssigner(sorted(live))
+    ctx = _EstatePass(live, ladders, as_of, cal, chunk_size=chunk_size, actor_label=actor_label)
 
     # the accounts of the projects decided in full: their summaries, read now (the whole estate in one read
     # when most projects are full, as on a first run)
@@ -1508,6 +1546,134 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
         if not scopes[pid].full:
             marked.update((u, (pid, mark)) for u, mark in scopes[pid].units.items())
     todo = sorted(set(read_first) | set(marked))
+    parts = _parts_wanted(workers, len(todo), writer)
+    children: list[tuple[subprocess.Popen, Path]] = []
+    unit_range: tuple[int | None, int | None] = (None, None)
+    if parts > 1:  # this process takes the first part, a child each other one
+        bounds = [todo[len(todo) * k // parts] for k in range(1, parts)]
+        ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
+        for lo, hi in ranges[1:]:
+            mine = [u for u in todo if u >= lo and (hi is None or u < hi)]
+            children.append(_spawn_part(ctx, full_ids, (lo, hi),
+                                        {u: read_first.pop(u) for u in mine if u in read_first},
+                                        {u: marked.pop(u) for u in mine if u in marked}))
+        unit_range = ranges[0]
+        todo = [u for u in todo if u < bounds[0]]
+    failures: list[str] = []
+    try:
+        in_arrears, seen_full = _estate_blocks(ctx, todo, read_first, marked, result, analyzer, writer, faults)
+        clock = time.monotonic()
+        _close_cleared_across(as_of, in_arrears, full_ids, sorted(marked), unit_range)
+        clock = result.timed("close", clock)
+        writer.submit(partial(_clear_stale_states, as_of, full_ids, seen_full, unit_range))
+        result.timed("wait_writer", clock)
+    finally:
+        failures = _collect_parts(children, result)
+    if failures:
+        raise RuntimeError("每日催缴的部分进程失败（已完成的部分已写入，重跑会补齐其余部分）：" + "；".join(failures))
+    writer.submit(partial(_finish_projects, as_of, run_started, {pid: scopes[pid] for pid in live}))
+
+
+class _EstatePass:
+    """What an estate pass (or a part of it) decides with: ladders, rules, zones and assignees of the live
+    projects, read once."""
+
+    def __init__(self, live: dict[int, Project], ladders: dict[int, dict[str, Ladder]], as_of: dt.date,
+                 cal: workcal.Calendar, *, chunk_size: int, actor_label: str):
+        self.live, self.ladders, self.as_of = live, ladders, as_of
+        self.chunk_size, self.actor_label = chunk_size, actor_label
+        today_works = working_day(cal, as_of)
+        settings_rows = {row.project_id: row for row in
+                         CollectionSettings.objects.filter(project_id__in=sorted(live))}
+        self.rules = {pid: Rules(message_min_days=settings_rows[pid].arrears_message_min_days
+                                 if pid in settings_rows else Rules.message_min_days, working_day=today_works)
+                      for pid in live}
+        self.min_days = max(max(r.message_min_days for r in self.rules.values()), 1)
+        self.zones = {pid: p.timezone or "Asia/Shanghai" for pid, p in live.items()}
+        self.kinds = {pid: p.kind for pid, p in live.items()}
+        self.assigner = EstateAssigner(sorted(live))
+
+
+def _parts_wanted(workers: int | None, units: int, writer: Writer) -> int:
+    """Processes for an estate pass: ``workers`` (``--workers``; one by default until a quiet machine shows
+    the split pays, decision 106). Only on PostgreSQL outside a caller's transaction (the parts commit on
+    their own connections); anywhere else one."""
+    if not writer.threaded or units < 2 or not workers:
+        return 1
+    return max(1, min(workers, units))
+
+
+def _spawn_part(ctx: _EstatePass, full_ids: list[int], unit_range: tuple[int | None, int | None],
+                read_first: dict[int, list[AccountSummary]],
+                marked: dict[int, tuple[int, int]]) -> tuple[subprocess.Popen, Path]:
+    """Start a child process deciding the units of ``unit_range`` (``run_estate_part``): what it needs that
+    this process has read already goes in a file beside the data."""
+    folder = Path(settings.DATA_DIR) / "dunning-parts"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{ctx.as_of}-", suffix=".pickle", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump({"as_of": ctx.as_of, "projects": sorted(ctx.live), "full_ids": full_ids,
+                     "unit_range": unit_range, "read_first": read_first, "marked": marked,
+                     "chunk_size": ctx.chunk_size, "actor_label": ctx.actor_label}, f,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    child = subprocess.Popen([sys.executable, "-m", "wuye", "dunning_run", "--estate-part", name],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return child, Path(name)
+
+
+def _collect_parts(children: list[tuple[subprocess.Popen, Path]], result: RunResult) -> list[str]:
+    """Wait for the child parts and add what they did to ``result``; returns their failures."""
+    failures = []
+    for n, (child, path) in enumerate(children, 2):
+        out, err = child.communicate()
+        path.unlink(missing_ok=True)
+        if child.returncode != 0:
+            failures.append(f"第 {n} 部分：" + (err.strip().splitlines()[-1] if err.strip() else f"exit {child.returncode}"))
+            continue
+        part = json.loads(out.strip().splitlines()[-1])
+        result.accounts_in_arrears += part["accounts_in_arrears"]
+        result.accounts_decided += part["accounts_decided"]
+        result.actions_created += part["actions_created"]
+        result.held_units.update(part["held_units"])
+        result.phases[f"part{n}"] = part["seconds"]
+    result.parts = 1 + len(children)
+    return failures
+
+
+def run_estate_part(path: str) -> dict:
+    """A child of a split estate pass (``wuye dunning_run --estate-part FILE``): decide the units the parent
+    left to it, close the episodes that cleared and clear the stale decision states of its unit range, and
+    report what it did (the parent records the run and the projects' state)."""
+    started = time.monotonic()
+    with open(path, "rb") as f:
+        job = pickle.load(f)
+    as_of = job["as_of"]
+    result = RunResult(date=as_of)
+    result.began = started
+    live = {p.pk: p for p in Project.objects.filter(pk__in=job["projects"])}
+    ctx = _EstatePass(live, ladders_many(sorted(live), as_of), as_of, workcal.Calendar(),
+                      chunk_size=job["chunk_size"], actor_label=job["actor_label"])
+    read_first, marked, unit_range = job["read_first"], job["marked"], job["unit_range"]
+    todo = sorted(set(read_first) | set(marked))
+    analyzer = Analyzer(Episode, Action, HeldAccount, Step, Policy, MessageTemplate)
+    writer = Writer()
+    try:
+        in_arrears, seen_full = _estate_blocks(ctx, todo, read_first, marked, result, analyzer, writer, [0])
+        _close_cleared_across(as_of, in_arrears, job["full_ids"], sorted(marked), unit_range)
+        writer.submit(partial(_clear_stale_states, as_of, job["full_ids"], seen_full, unit_range))
+    finally:
+        writer.close()
+    return {"accounts_in_arrears": result.accounts_in_arrears, "accounts_decided": result.accounts_decided,
+            "actions_created": result.actions_created, "held_units": sorted(result.held_units),
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+def _estate_blocks(ctx: _EstatePass, todo: list[int], read_first: dict[int, list[AccountSummary]],
+                   marked: dict[int, tuple[int, int]], result: RunResult, analyzer: Analyzer, writer: Writer,
+                   faults: list[int]) -> tuple[set[tuple[int, int | None]], set[int]]:
+    """Read, decide and write the units ``todo`` block by block; returns the debtors in arrears and the units
+    of fully decided projects that have an open account."""
+    as_of, live, assigner = ctx.as_of, ctx.live, ctx.assigner
     in_arrears: set[tuple[int, int | None]] = set()
     seen_full: set[int] = set()  # units of full projects with an open account
 
@@ -1524,9 +1690,9 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
         clock = result.timed("read_summaries", clock)
         places = assigner.places(sorted({s.unit_id for s in summaries}))
         result.timed("read_places", clock)
-        return _accounts_across(as_of, summaries, kinds, zones, min_days, result), places
+        return _accounts_across(as_of, summaries, ctx.kinds, ctx.zones, ctx.min_days, result), places
 
-    clock = result.timed("prepare", began)
+    clock = result.timed("prepare", result.began)
     blocks = [todo[i:i + READ_BLOCK] for i in range(0, len(todo), READ_BLOCK)]
     reader = Reader(threaded=writer.threaded)
     try:
@@ -1536,15 +1702,12 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
             # the next block is read on the reader's connection while this one is decided and written
             coming = reader.submit(read_block, blocks[n + 1]) if n + 1 < len(blocks) else None
             clock = result.timed("wait_reader", clock)
-            _decide_block(block, accounts, chunk_size, marked, seen_full, in_arrears, as_of, result, ladders,
-                          rules, zones, assigner, actor_label, analyzer, writer, faults)
+            _decide_block(block, accounts, ctx.chunk_size, marked, seen_full, in_arrears, as_of, result,
+                          ctx.ladders, ctx.rules, ctx.zones, assigner, ctx.actor_label, analyzer, writer, faults)
             clock = time.monotonic()
     finally:
         reader.close()
-    _close_cleared_across(as_of, in_arrears, full_ids, sorted(marked))
-    clock = result.timed("close", clock)
-    writer.submit(partial(_finish_across, as_of, run_started, {pid: scopes[pid] for pid in live}, seen_full))
-    result.timed("wait_writer", clock)
+    return in_arrears, seen_full
 
 
 def _decide_block(block: list[int], accounts: list[Account], chunk_size: int, *args) -> None:
@@ -1576,8 +1739,13 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
     in_arrears.update(a.key for a in arrears)
     result.accounts_in_arrears += len(arrears)
     result.accounts_decided += len(chunk)
-    with transaction.atomic():
-        opened = _open_new_episodes_across(as_of, arrears)
+    reserved = []
+    if connection.vendor == "postgresql":
+        reserved = _reserve_episodes(as_of, arrears)  # written with the chunk's actions
+        opened = len(reserved)
+    else:
+        with transaction.atomic():
+            opened = _open_new_episodes_across(as_of, arrears)
     clock = result.timed("episodes", clock)
     rows, held_rows, broken, done, undone = [], [], [], [], []
     staged: dict[int, int] = {}
@@ -1586,6 +1754,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
     for acc in chunk:
         pid = acc.summary.project_id
         ladder = ladder_of(ladders[pid], acc.segment)
+        fit_stage(acc, ladder)
         rule = rules[pid]
         out = decide(acc, ladder, as_of, rule) if ladder is not None else None
         nxt = next_decision(acc, ladder, as_of, rule, out)
@@ -1624,7 +1793,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
             states.append((u, pid, nxt, owing, 0, as_of))
     clock = result.timed("decide", clock)
     writer.submit(partial(_write_chunk, as_of, rows, held_rows, broken, opened, result, analyzer,
-                          done, undone, staged, states, False, consumed))
+                          done, undone, staged, states, False, consumed, episodes=reserved))
     _fault_point(faults)
     result.timed("wait_writer", clock)
 
@@ -1691,28 +1860,44 @@ def _begin_full_many(project_ids: list[int]) -> dict[int, int]:
 
 
 def _close_cleared_across(as_of: dt.date, in_arrears: set[tuple[int, int | None]], project_ids: list[int],
-                          unit_ids: list[int]) -> int:
-    """``close_cleared_episodes`` of the projects decided in full and of the units decided incrementally."""
+                          unit_ids: list[int], unit_range: tuple[int | None, int | None] = (None, None)) -> int:
+    """``close_cleared_episodes`` of the projects decided in full and of the units decided incrementally (of
+    the units in ``unit_range``, [low, high), when a part of a pass)."""
     where = Q(pk__in=[])
     if project_ids:
-        where |= Q(project_id__in=project_ids)
+        where |= Q(project_id__in=project_ids) & _in_range(unit_range)
     if unit_ids:
         where |= Q(unit_id__in_ids=Ids(unit_ids))
     return _close_cleared(Episode.objects.filter(where, closed_on__isnull=True), as_of, in_arrears)
 
 
-def _finish_across(as_of: dt.date, run_started: dt.datetime, scopes: dict[int, Scope], seen_full: set[int]) -> None:
-    """``_finish_project`` of every project decided, in one transaction: the units of full projects with
-    nothing open any more, and each project's last run (and, for a full one, its marker as seen)."""
-    full_ids = sorted(pid for pid, sc in scopes.items() if sc.full)
+def _in_range(unit_range: tuple[int | None, int | None], field: str = "unit_id") -> Q:
+    low, high = unit_range
+    q = Q()
+    if low is not None:
+        q &= Q(**{f"{field}__gte": low})
+    if high is not None:
+        q &= Q(**{f"{field}__lt": high})
+    return q
+
+
+def _clear_stale_states(as_of: dt.date, full_ids: list[int], seen_full: set[int],
+                        unit_range: tuple[int | None, int | None] = (None, None)) -> None:
+    """The units of fully decided projects (in ``unit_range``) with nothing open any more: no next decision."""
+    if not full_ids:
+        return
     with transaction.atomic():
-        if full_ids:
-            stale = [u for u in DecisionState.objects.filter(project_id__in=full_ids).exclude(
-                next_on__isnull=True, arrears=0).values_list("unit_id", flat=True).iterator(chunk_size=50_000)
-                if u not in seen_full]
-            for start in range(0, len(stale), 20_000):
-                DecisionState.objects.filter(unit_id__in_ids=stale[start:start + 20_000]).update(
-                    next_on=None, arrears=0, decided_on=as_of)
+        stale = [u for u in DecisionState.objects.filter(_in_range(unit_range), project_id__in=full_ids).exclude(
+            next_on__isnull=True, arrears=0).values_list("unit_id", flat=True).iterator(chunk_size=50_000)
+            if u not in seen_full]
+        for start in range(0, len(stale), 20_000):
+            DecisionState.objects.filter(unit_id__in_ids=stale[start:start + 20_000]).update(
+                next_on=None, arrears=0, decided_on=as_of)
+
+
+def _finish_projects(as_of: dt.date, run_started: dt.datetime, scopes: dict[int, Scope]) -> None:
+    """Each project's last run (and, for a full one, its marker as seen), once every part has finished."""
+    with transaction.atomic():
         states = {st.project_id: st for st in ProjectDecisionState.objects.filter(project_id__in=list(scopes))}
         new, changed = [], []
         for pid, sc in scopes.items():
@@ -1732,12 +1917,18 @@ def _finish_across(as_of: dt.date, run_started: dt.datetime, scopes: dict[int, S
 def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broken: list[int], opened: int,
                  result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = (),
                  staged: dict[int, int] | None = None, states: list[tuple] | None = None,
-                 consume: bool = False, consumed: list[tuple] | None = None) -> None:
+                 consume: bool = False, consumed: list[tuple] | None = None, *,
+                 episodes: list[tuple] = ()) -> None:
     """One chunk's decisions into the outbox, in one transaction (the writer's), with the decision state of
-    its units (and, in an incremental run, their change markers as read: consumed with the decisions)."""
+    its units (and, in an incremental run, their change markers as read: consumed with the decisions), and
+    the episodes it opened with ids reserved by ``_reserve_episodes``."""
     from wuye.dunning.marks import write_state
 
     with transaction.atomic():
+        if episodes and (moved := _insert_reserved_episodes(episodes)):
+            rows = [{**row, "episode_id": moved.get(row["episode_id"], row["episode_id"])} for row in rows]
+            staged = {moved.get(e, e): stage for e, stage in (staged or {}).items()}
+            done = [moved.get(e, e) for e in done]
         if done:
             Episode.objects.filter(pk__in_ids=list(done), ladder_done_on__isnull=True).update(ladder_done_on=as_of)
         if undone:
@@ -1832,6 +2023,41 @@ class Writer:
             self.thread.join()
             self.thread = None
         self._raise()
+
+
+EPISODE_FIELDS = ("id", "project_id", "unit_id", "party_id", "opened_on", "first_due", "closed_on", "account_class",
+                  "class_since")
+
+
+def _reserve_episodes(as_of: dt.date, arrears: list[Account]) -> list[tuple]:
+    """PostgreSQL: the arrears episodes to open for the debtors newly in arrears, with ids taken from the
+    table's sequence now (one round trip) and the rows left to the writer, which inserts them in the same
+    transaction as the actions that name them — the decider neither waits for the insert nor reads the ids
+    back, and a chunk that fails leaves neither behind (decision 105)."""
+    new = [a for a in arrears if a.episode_opened is None]
+    if not new:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('dunning_episode', 'id')) FROM generate_series(1, %s)",
+                       [len(new)])
+        ids = [pk for (pk,) in cursor.fetchall()]
+    rows = []
+    for a, pk in zip(new, ids, strict=True):
+        a.episode_id, a.episode_opened = pk, as_of
+        rows.append((pk, a.summary.project_id, a.unit_id, a.party_id, as_of, a.summary.oldest_due, None, "", None))
+    return rows
+
+
+def _insert_reserved_episodes(rows: list[tuple]) -> dict[int, int]:
+    """Insert the reserved episodes; returns reserved id → the episode already open for the same debtor, for
+    each one another run opened first (two runs the same day: their actions share cycle keys, so the
+    outbox's uniqueness keeps one of each; they must name the episode that exists)."""
+    if insert_rows_ignore_conflicts(Episode, EPISODE_FIELDS, rows) == len(rows):
+        return {}
+    written = set(Episode.objects.filter(pk__in_ids=[r[0] for r in rows]).values_list("pk", flat=True))
+    lost = {(r[2], r[3]): r[0] for r in rows if r[0] not in written}
+    found = _open_episodes(None, sorted({unit for unit, _party in lost}))
+    return {pk: found[key][0] for key, pk in lost.items()}
 
 
 def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> int:

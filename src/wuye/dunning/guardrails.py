@@ -390,6 +390,14 @@ class GuardedModel:
             self.guardrail_check()
 
 
+def guard_raw_save(sender, instance, raw=False, **kwargs) -> None:
+    """``pre_save`` receiver for the one door that skips ``Model.save``: a raw save, which is how ``loaddata``
+    (fixtures, a copy of another installation's data) writes rows. A guarded text that fails is refused there
+    too; connected for every model in ``DunningConfig.ready``."""
+    if raw and isinstance(instance, GuardedModel):
+        instance.guard(kwargs.get("update_fields"))
+
+
 def guarded_queryset(base):
     """A QuerySet class whose bulk writes check texts too: ``bulk_create``, ``bulk_update`` and ``update``."""
 

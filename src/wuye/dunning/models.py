@@ -303,10 +303,13 @@ class Episode(models.Model):
     """欠费周期 — a continuous stretch of arrears of one unit. The ladder's position is per episode;
     a payment that clears the arrears closes it."""
 
-    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE)
-    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="episodes")
+    # no database foreign keys on the tables the daily run fills (decision 104): the checks cost the run
+    # more than every index together; Django's on_delete still cascades and protects
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, db_constraint=False)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="episodes",
+                             db_constraint=False)
     party = models.ForeignKey("estate.Party", verbose_name="欠费人", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+", help_text="对哪些账期负责的人（账单行的缴费责任人）；房屋出售后买卖双方各自一个欠费周期。")
+                              related_name="+", db_constraint=False, help_text="对哪些账期负责的人（账单行的缴费责任人）；房屋出售后买卖双方各自一个欠费周期。")
     opened_on = models.DateField("开始日期")
     first_due = models.DateField("最早欠费截止日")
     closed_on = models.DateField("结清日期", null=True, blank=True)
@@ -360,8 +363,9 @@ class Run(models.Model):
 class HeldAccount(models.Model):
     """Why nothing happened for an account in arrears on a run date (one row per account and date)."""
 
-    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE)
-    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, db_constraint=False)
+    unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="+",
+                             db_constraint=False)
     run_date = models.DateField("业务日期")
     reason = models.CharField("原因", max_length=12, choices=HoldReason.choices)
     detail = models.CharField("说明", max_length=200, blank=True)
@@ -380,17 +384,20 @@ class Action(models.Model):
     which makes the daily run idempotent."""
 
     # project and unit lead the composite indexes below: single-column indexes would only slow the run's
-    # inserts (a first run over a large estate writes half a million rows)
-    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, db_index=False)
+    # inserts (a first run over a large estate writes half a million rows); for the same reason no column
+    # has a database foreign key (decision 104): Django's on_delete still cascades and protects
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, db_index=False,
+                                db_constraint=False)
     unit = models.ForeignKey("estate.Unit", verbose_name="房屋", on_delete=models.CASCADE, related_name="actions",
-                             db_index=False)
+                             db_index=False, db_constraint=False)
     party = models.ForeignKey("estate.Party", verbose_name="欠费人", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+", db_index=False,
+                              related_name="+", db_index=False, db_constraint=False,
                               help_text="本动作催告的人：只涉及其名下的账期，只发往其联系方式。")
-    step = models.ForeignKey(Step, verbose_name="步骤", on_delete=models.PROTECT, related_name="actions")
+    step = models.ForeignKey(Step, verbose_name="步骤", on_delete=models.PROTECT, related_name="actions",
+                             db_constraint=False)
     cycle = models.CharField("周期键", max_length=40, help_text="见 wuye.dunning.cycles：E<欠费周期>[@<日期>]、D<到期日>或事件键。")
     episode = models.ForeignKey(Episode, verbose_name="欠费周期", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="actions")
+                                on_delete=models.PROTECT, related_name="actions", db_constraint=False)
     decided_on = models.DateField("决策日期")
     channel = models.CharField("渠道", max_length=12, choices=Channel.choices)
     stage = models.PositiveSmallIntegerField("阶段")
@@ -417,7 +424,8 @@ class Action(models.Model):
     delivered_at = models.DateTimeField("送达时间", null=True, blank=True)
     last_error = models.CharField("错误", max_length=300, blank=True)
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="执行人", null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="+")
+                                    on_delete=models.PROTECT, related_name="+", db_index=False,
+                                    db_constraint=False)  # indexed where set: see Meta
     actor_label = models.CharField("生成来源", max_length=60, default="job:dunning_run")
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     printed_at = models.DateTimeField("打印时间", null=True, blank=True,
@@ -445,6 +453,8 @@ class Action(models.Model):
             # the notices print page: written notices and letters not printed yet
             models.Index(fields=["project", "unit"], name="action_to_print",
                          condition=Q(channel__in=["notice", "registered"], printed_at__isnull=True)),
+            # calls and visits have an assignee, messages none: only the rows that have one are indexed
+            models.Index(fields=["assigned_to"], name="action_by_assignee", condition=Q(assigned_to__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -509,9 +519,9 @@ class DecisionState(models.Model):
     writes their actions. Not a copy of any figure: deleting every row makes the next run a full one."""
 
     unit = models.OneToOneField("estate.Unit", verbose_name="房屋", primary_key=True, on_delete=models.CASCADE,
-                                related_name="+")
+                                related_name="+", db_constraint=False)
     project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+",
-                                db_index=False)
+                                db_index=False, db_constraint=False)  # decision 104
     next_on = models.DateField("下次决策日", null=True, blank=True)
     mark = models.IntegerField("变更标记", default=0)
     seen = models.IntegerField("已处理标记", default=0)

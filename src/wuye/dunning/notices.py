@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable
+from xml.sax.saxutils import escape
 
 from wuye.banking.parsing import payment_reference
 from wuye.billing.documents import FONT, _register_font, _styles, _table
@@ -25,7 +26,15 @@ from wuye.dunning import wording
 from wuye.dunning.dispatch import pay_links, render
 from wuye.dunning.models import Action, CollectionSettings
 from wuye.estate.models import Party
-from wuye.estate.selectors import liable_party_ids
+from wuye.estate.selectors import designated_signers, liable_party_ids
+
+
+def _para(text: str, style):
+    """A paragraph of plain text. Names, addresses and a template's words are escaped — reportlab reads its
+    text as markup, so a "<" in a company's name stopped a whole building's batch — and line breaks kept."""
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(escape(text).replace("\n", "<br/>"), style)
 
 
 class Settled(Exception):
@@ -115,44 +124,53 @@ def _notes(fig: Figures) -> list[str]:
             if x.explanation and (x.late_fee_accruing_fen or x.late_fee_charged_fen)]
 
 
+def addressee(party, signer: tuple[str, str] | None) -> str:
+    """Whom a written demand is addressed to: the debtor, and for a tenant that named one, its designated
+    signer 指定负责人 (seed 004: notices are handed to that person)."""
+    name = party.name if party else "业主"
+    return f"{name}　指定负责人：{signer[0]}" if signer else name
+
+
 def _page(action: Action, as_of: dt.date, styles, settings_row: CollectionSettings | None, fig: Figures,
-          party, deadline: dt.date | None, link: str = "") -> list:
+          party, deadline: dt.date | None, link: str = "", signer: tuple[str, str] | None = None) -> list:
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, Paragraph, Spacer
+    from reportlab.platypus import PageBreak, Spacer
 
     unit = action.unit
     company = (settings_row.company_name if settings_row and settings_row.company_name else unit.project.name)
     title = wording.finish(action.step.template.subject if action.step.template_id and action.step.template.subject
                            else action.step.name, fig)
     text = demand_text(action, fig, as_of, settings_row, deadline)
-    story = [Paragraph(title, styles["title"]),
-             Paragraph(f"{unit.project.name} {unit.code} · 通知日期 {as_of:%Y年%m月%d日}", styles["sub"]),
-             Paragraph(f"致：{party.name if party else '业主'}（{unit.project.name}{unit.code}）", styles["body"]),
+    story = [_para(title, styles["title"]),
+             _para(f"{unit.project.name} {unit.code} · 通知日期 {as_of:%Y年%m月%d日}", styles["sub"]),
+             _para(f"致：{addressee(party, signer)}（{unit.project.name}{unit.code}）", styles["body"]),
              Spacer(1, 3 * mm),
-             Paragraph(text.replace("\n", "<br/>"), styles["body"]),
+             _para(text, styles["body"]),
              Spacer(1, 4 * mm)]
     rows, widths = figure_rows(fig)
     story.append(_table(rows, [w * mm for w in widths], align_right=tuple(range(3, len(widths)))))
     story.append(Spacer(1, 2 * mm))
-    story.append(Paragraph(total_sentence(fig, as_of), styles["body"]))
+    story.append(_para(total_sentence(fig, as_of), styles["body"]))
     if deadline:
-        story.append(Paragraph(f"请于 {deadline:%Y年%m月%d日} 前缴纳。", styles["body"]))
+        story.append(_para(f"请于 {deadline:%Y年%m月%d日} 前缴纳。", styles["body"]))
     for note in _notes(fig)[:6]:
-        story.append(Paragraph("违约金计算：" + note, styles["small"]))
+        story.append(_para("违约金计算：" + note, styles["small"]))
     phone = settings_row.service_phone if settings_row else ""
     story += [Spacer(1, 3 * mm),
-              Paragraph(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（附言请填写缴费编号 "
+              _para(f"缴费方式：物业服务中心现场缴费（现金、刷卡）、银行转账（附言请填写缴费编号 "
                         f"{payment_reference(unit)} 或房号 {unit.code}）"
                         + ("、微信或支付宝扫描右侧二维码在线缴费" if link else "") + "。"
                         + (f"咨询电话 {phone}。" if phone else ""), styles["body"]),
               _qr_box(link),
-              Paragraph(f"{company}（盖章）", styles["body"]),
+              _para(f"{company}（盖章）", styles["body"]),
               Spacer(1, 8 * mm),
-              Paragraph("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
+              _para("- - - - - - - - - - - - - - - 沿此线剪下，签收后交回物业服务中心 - - - - - - - - - - - - - - -",
                         styles["small"]),
-              Paragraph(f"签收回执　{title}　{unit.project.name}{unit.code}　编号 {action.out_id}", styles["body"]),
-              Paragraph("签收人：____________　与业主关系：本人 / 家庭成员 / 受托人 / 其他 ______　签收日期：______年____月____日",
-                        styles["body"]),
+              _para(f"签收回执　{title}　{unit.project.name}{unit.code}　编号 {action.out_id}", styles["body"]),
+              _para("签收人：____________　与业主关系：本人 / 同住成年家属 / 受托人 / 单位指定人员　签收日期：______年____月____日"
+                        if signer is None else
+                        f"签收人：____________（应由指定负责人 {signer[0]} 签收；由单位前台或其他指定人员代收请注明身份 ______）"
+                        "　签收日期：______年____月____日", styles["body"]),
               PageBreak()]
     return story
 
@@ -206,6 +224,7 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date, actor=None) -> byt
     links = pay_links(unit_ids, as_of, "job:notices")
     keys = demand_keys(actions, as_of)
     parties = Party.objects.in_bulk({p for _, p in keys.values() if p is not None})
+    signers = designated_signers(parties)
     settings_rows = {row.project_id: row for row in CollectionSettings.objects.filter(
         project_id__in={a.project_id for a in actions})}
     cal, deadlines = workcal.Calendar(), {}
@@ -221,7 +240,7 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date, actor=None) -> byt
                     deadlines[days] = None
             deadline = deadlines[days]
         story += _page(action, as_of, styles, row, figures[action.pk], parties.get(keys[action.pk][1]), deadline,
-                       links.get(action.unit_id, ""))
+                       links.get(action.unit_id, ""), signers.get(keys[action.pk][1]))
     buf, doc = _doc("催缴通知")
     doc.build(story[:-1])  # no blank page after the last notice
     return buf.getvalue()
@@ -243,9 +262,12 @@ def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
     actions = [a for a in actions if figures[a.pk].demandable]
     keys = demand_keys(actions, as_of)
     parties = Party.objects.in_bulk({p for _, p in keys.values() if p is not None})
+    signers = designated_signers(parties)
     for n, a in enumerate(actions, start=1):
         party = parties.get(keys[a.pk][1])
-        ws.append(safe_row([n, a.unit.project.name, a.unit.code, party.name if party else "", a.address,
+        signer = signers.get(keys[a.pk][1])
+        ws.append(safe_row([n, a.unit.project.name, a.unit.code,
+                            (f"{party.name} {signer[0]} 收" if signer else party.name) if party else "", a.address,
                             round(figures[a.pk].total_fen / 100, 2), a.step.name, a.out_id, "", ""]))
     for col, width in zip("ABCDEFGHIJ", (6, 16, 12, 14, 40, 14, 18, 34, 16, 12), strict=True):
         ws.column_dimensions[col].width = width
@@ -277,7 +299,7 @@ def referral_draft_pdf(action: Action, *, as_of: dt.date, actor=None) -> bytes:
     the referral is withdrawn with the reason and ``Settled`` is raised."""
     from django.db.models import Q
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, Spacer
+    from reportlab.platypus import Spacer
 
     from wuye.dunning.choices import ActionStatus
     from wuye.dunning.models import Hold
@@ -295,21 +317,21 @@ def referral_draft_pdf(action: Action, *, as_of: dt.date, actor=None) -> bytes:
     company = settings_row.company_name if settings_row and settings_row.company_name else project.name
     party_id = demand_keys([action], as_of)[action.pk][1]
     party = Party.objects.filter(pk=party_id).first() if party_id else None
-    story = [Paragraph("欠费案件转介材料（草稿）", styles["title"]),
-             Paragraph(f"{company} · 整理日期 {as_of:%Y年%m月%d日} · 编号 {action.out_id}", styles["sub"]),
-             Paragraph("致：____________律师事务所（由委托方填写）", styles["body"]),
-             Paragraph(f"委托方：{company}　　项目：{project.name}　　房屋：{unit.code}"
+    story = [_para("欠费案件转介材料（草稿）", styles["title"]),
+             _para(f"{company} · 整理日期 {as_of:%Y年%m月%d日} · 编号 {action.out_id}", styles["sub"]),
+             _para("致：____________律师事务所（由委托方填写）", styles["body"]),
+             _para(f"委托方：{company}　　项目：{project.name}　　房屋：{unit.code}"
                        + (f"（建筑面积 {unit.area} 平方米）" if getattr(unit, "area", None) else ""), styles["body"]),
-             Paragraph(f"欠费人：{party.name if party else '（未登记业主，待核实）'}", styles["body"]),
-             Spacer(1, 3 * mm), Paragraph("一、欠费明细（已到期未缴）", styles["body"])]
+             _para(f"欠费人：{party.name if party else '（未登记业主，待核实）'}", styles["body"]),
+             Spacer(1, 3 * mm), _para("一、欠费明细（已到期未缴）", styles["body"])]
     rows, widths = figure_rows(fig)
     story.append(_table(rows, [w * mm for w in widths], align_right=tuple(range(3, len(widths)))))
-    story += [Spacer(1, 2 * mm), Paragraph(total_sentence(fig, as_of, "欠费合计"), styles["body"])]
+    story += [Spacer(1, 2 * mm), _para(total_sentence(fig, as_of, "欠费合计"), styles["body"])]
     if not fig.clause:
-        story.append(Paragraph("物业服务合同未约定违约金，不主张违约金。", styles["small"]))
+        story.append(_para("物业服务合同未约定违约金，不主张违约金。", styles["small"]))
     for note in _notes(fig)[:8]:
-        story.append(Paragraph("违约金计算：" + note, styles["small"]))
-    story += [Spacer(1, 3 * mm), Paragraph("二、已进行的催缴（时效中断的依据）", styles["body"])]
+        story.append(_para("违约金计算：" + note, styles["small"]))
+    story += [Spacer(1, 3 * mm), _para("二、已进行的催缴（时效中断的依据）", styles["body"])]
     demands = Action.objects.filter(unit=unit, status__in=[ActionStatus.SENT, ActionStatus.DELIVERED])
     if party_id:
         demands = demands.filter(Q(party_id=party_id) | Q(party__isnull=True))
@@ -325,18 +347,18 @@ def referral_draft_pdf(action: Action, *, as_of: dt.date, actor=None) -> bytes:
         holds = holds.filter(Q(party_id=party_id) | Q(party__isnull=True))
     holds = list(holds.order_by("starts_on"))
     if holds:
-        story += [Spacer(1, 3 * mm), Paragraph("三、争议、承诺与暂停", styles["body"])]
+        story += [Spacer(1, 3 * mm), _para("三、争议、承诺与暂停", styles["body"])]
         for h in holds:
-            story.append(Paragraph(
+            story.append(_para(
                 f"{h.starts_on:%Y-%m-%d} {h.get_kind_display()}：{h.reason}"
                 + (f"（至 {h.until:%Y-%m-%d}）" if h.until else "")
                 + (f"；{h.released_on:%Y-%m-%d} 解除：{h.release_note}" if h.released_on else "；尚未解除"),
                 styles["small"]))
     story += [Spacer(1, 6 * mm),
-              Paragraph("说明：本材料由物业服务企业整理，供律师事务所审查是否接受委托及如何处理，不是律师函。"
+              _para("说明：本材料由物业服务企业整理，供律师事务所审查是否接受委托及如何处理，不是律师函。"
                         "以律师事务所名义发出的任何文书，须由该所律师审核后自行出具。附件（合同、账单、送达凭证）"
                         "以原件或系统导出为准。", styles["small"]),
-              Spacer(1, 6 * mm), Paragraph(f"{company}（盖章）　　经办人：__________　　日期：______年____月____日",
+              Spacer(1, 6 * mm), _para(f"{company}（盖章）　　经办人：__________　　日期：______年____月____日",
                                            styles["body"])]
     buf, doc = _doc("欠费案件转介材料（草稿）")
     doc.build(story)
@@ -347,7 +369,7 @@ def poster_pdf(project, *, as_of: dt.date, period_label: str, deadline: dt.date 
     """The notice-board poster (缴费温馨提示): a general reminder to everyone in the estate — when and how to
     pay, whom to ask. By design it names no one and lists no unit: publishing debtors is not allowed."""
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, Spacer
+    from reportlab.platypus import Spacer
 
     _register_font()
     styles = _styles()
@@ -357,19 +379,19 @@ def poster_pdf(project, *, as_of: dt.date, period_label: str, deadline: dt.date 
     clause = policy_for(project).late_fee_per_mille > 0  # no word of 违约金 without a clause (民法典 585)
     big = styles["title"].clone("poster", fontSize=26, leading=34)
     text = styles["body"].clone("poster-body", fontSize=14, leading=22)
-    story = [Spacer(1, 18 * mm), Paragraph("缴费温馨提示", big), Spacer(1, 10 * mm),
-             Paragraph("尊敬的各位业主、住户：", text), Spacer(1, 3 * mm),
-             Paragraph(f"{project.name}{period_label}的物业服务费等费用已经出账。"
+    story = [Spacer(1, 18 * mm), _para("缴费温馨提示", big), Spacer(1, 10 * mm),
+             _para("尊敬的各位业主、住户：", text), Spacer(1, 3 * mm),
+             _para(f"{project.name}{period_label}的物业服务费等费用已经出账。"
                        + (f"请在 {deadline:%Y年%m月%d日} 前缴纳，" if deadline else "请按时缴纳，")
                        + ("按时缴费可以避免产生违约金。" if clause else "")
                        + "已经缴纳的业主，感谢您对我们工作的支持。", text),
              Spacer(1, 4 * mm),
-             Paragraph("缴费方式：物业服务中心现场缴费（现金、刷卡）；银行转账（请在附言中注明房号）；"
+             _para("缴费方式：物业服务中心现场缴费（现金、刷卡）；银行转账（请在附言中注明房号）；"
                        "通过短信或微信中的缴费链接在线缴费。", text),
              Spacer(1, 4 * mm),
-             Paragraph("对账单或服务有疑问、暂时有困难需要分期的，欢迎到物业服务中心或来电沟通，我们会认真处理。"
+             _para("对账单或服务有疑问、暂时有困难需要分期的，欢迎到物业服务中心或来电沟通，我们会认真处理。"
                        + (f"服务电话：{phone}。" if phone else ""), text),
-             Spacer(1, 16 * mm), Paragraph(f"{company}", text), Paragraph(f"{as_of:%Y年%m月%d日}", text)]
+             Spacer(1, 16 * mm), _para(f"{company}", text), _para(f"{as_of:%Y年%m月%d日}", text)]
     buf, doc = _doc("缴费温馨提示")
     doc.build(story)
     return buf.getvalue()

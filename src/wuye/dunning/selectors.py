@@ -17,6 +17,7 @@ from wuye.dunning.engine import (
     accounts_for,
     attach_risk,
     decide,
+    fit_stage,
     ladder_of,
     ladders_for,
     segments_for,
@@ -80,6 +81,7 @@ def collection_state(unit: Unit, *, as_of: dt.date) -> CollectionState:
     names = dict(Party.objects.filter(pk__in=[a.party_id for a in accounts if a.party_id]).values_list("pk", "name"))
     debtors = []
     for acc in accounts:
+        fit_stage(acc, ladder)
         outcome = decide(acc, ladder, as_of, rules) if ladder else None
         debtors.append(DebtorState(
             party_id=acc.party_id, party_name=names.get(acc.party_id, ""),

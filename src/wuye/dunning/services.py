@@ -13,7 +13,16 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
-from wuye.dunning.choices import AccountClass, ActionStatus, Channel, DayKind, HoldKind, TaskKind, TaskStatus
+from wuye.dunning.choices import (
+    AccountClass,
+    ActionStatus,
+    Channel,
+    DayKind,
+    HoldKind,
+    TaskKind,
+    TaskStatus,
+    signer_relation_problem,
+)
 from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import assert_fields_clean
@@ -372,8 +381,8 @@ def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relat
     if signed_by:
         if task.kind not in (TaskKind.NOTICE, TaskKind.REGISTERED) or task.action_id is None:
             errors["signed_by"] = "只有书面通知或挂号信任务可以登记签收。"
-        if not relation:
-            errors["relation"] = "请填写签收人与业主的关系。"
+        if problem := signer_relation_problem(relation, mail=task.kind == TaskKind.REGISTERED):
+            errors["relation"] = problem
         if signed_on is None:
             errors["signed_on"] = "请填写签收日期。"
         elif signed_on > timezone.localdate():

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from wuye.accounts.models import User
@@ -38,6 +39,7 @@ from wuye.common.tabular import (
     merge_errors,
     normalise_header,
     read_table,
+    read_upload,
     safe_row,
 )
 from wuye.estate.choices import (
@@ -61,7 +63,7 @@ from wuye.estate.models import (
 )
 from wuye.estate.services import parties_match, party_natural_key
 
-__all__ = ["COLUMNS", "ImportRejected", "RowError", "import_run", "import_submit", "read_table"]
+__all__ = ["COLUMNS", "ImportRejected", "RowError", "import_run", "import_submit", "imports_recover_stale", "read_table"]
 logger = logging.getLogger(__name__)
 
 
@@ -627,14 +629,9 @@ def apply_rows(rows: list[CleanRow], *, actor: User, job: ImportJob | None = Non
 def import_submit(*, actor: User, upload) -> ImportJob:
     """Store an uploaded file as an ImportJob and queue it (runs at once under immediate Huey)."""
     name = getattr(upload, "name", "upload")
-    size = getattr(upload, "size", None)
-    if size == 0:
-        raise ImportRejected("文件是空的。")
-    if size and size > settings.WUYE_IMPORT_MAX_BYTES:
-        raise ImportRejected(f"文件过大（上限 {settings.WUYE_IMPORT_MAX_BYTES // (1024 * 1024)} MB）。")
     if not name.lower().endswith((".xlsx", ".xlsm", ".csv", ".txt")):
         raise ImportRejected("只支持 .xlsx 和 .csv 文件。" + ("旧版 .xls 请另存为 .xlsx。" if name.lower().endswith(".xls") else ""))
-    raw = upload.read()
+    raw = read_upload(upload)
     job = ImportJob(created_by=actor, filename=name[:200], sha256=hashlib.sha256(raw).hexdigest())
     job.file.save(name, ContentFile(raw), save=False)
     job.save()
@@ -646,32 +643,54 @@ def import_submit(*, actor: User, upload) -> ImportJob:
     return job
 
 
+class Superseded(Exception):
+    """This run's claim on the job is no longer the current one (the job was found stale and queued again or
+    failed meanwhile): it must write nothing."""
+
+
 def import_run(job_id: int) -> ImportJob:
     """Validate and, when clean, apply one import job. Whatever happens, the job ends failed or succeeded:
     an unexpected exception (a database refusal while writing, a bug) rolls the writing back, is logged with
-    its traceback and marks the job failed with a readable message — never left at 写入中."""
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    if job.finished:
-        return job
-    job.status = ImportJob.Status.VALIDATING
-    job.save(update_fields=["status"])
+    its traceback and marks the job failed with a readable message — never left at 写入中.
 
-    def finish(status, **fields):
+    The run first claims the job (a conditional UPDATE from 排队中 that stamps ``started_at``), so two workers
+    never run one job; every later write is conditional on that claim, and the success is recorded inside the
+    transaction that wrote the rows — a run whose claim went stale meanwhile (``imports_recover_stale``) rolls
+    its writing back. A worker that dies leaves the job claimed; the recoverer queues it again or fails it."""
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.VALIDATING, started_at=now, finished_at=None, attempts=F("attempts") + 1)
+    if not claimed:  # taken by another worker, or finished: nothing to do
+        return ImportJob.objects.get(pk=job_id)  # DoesNotExist when the row is not committed yet (Huey retries)
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    mine = ImportJob.objects.filter(pk=job.pk, started_at=now,
+                                    status__in=(ImportJob.Status.VALIDATING, ImportJob.Status.APPLYING))
+
+    def update(**fields) -> None:
+        if not mine.update(**fields):
+            raise Superseded
         for k, v in fields.items():
             setattr(job, k, v)
-        job.status = status
-        job.finished_at = timezone.now()
-        job.save()
+
+    def finish(status, **fields):
+        update(status=status, finished_at=timezone.now(), **fields)
         return job
 
     try:
-        return _import_work(job, finish)
+        return _import_work(job, update, finish)
+    except Superseded:
+        logger.warning("import job %s: claim of %s superseded; nothing written", job.pk, now)
     except Exception as exc:
         logger.exception("import job %s failed", job.pk)
-        return finish(ImportJob.Status.FAILED, errors=[RowError(0, "", "", job_failure_message(exc)).as_dict()])
+        try:
+            return finish(ImportJob.Status.FAILED, errors=[RowError(0, "", "", job_failure_message(exc)).as_dict()])
+        except Superseded:
+            logger.warning("import job %s: claim of %s superseded; failure not recorded", job.pk, now)
+    job.refresh_from_db()
+    return job
 
 
-def _import_work(job: ImportJob, finish) -> ImportJob:
+def _import_work(job: ImportJob, update, finish) -> ImportJob:
     with job.file.open("rb") as fh:
         raw = fh.read()
     try:
@@ -680,12 +699,11 @@ def _import_work(job: ImportJob, finish) -> ImportJob:
     except ImportRejected as exc:
         return finish(ImportJob.Status.FAILED, errors=exc.as_errors())
 
-    job.total_rows = max(0, len(table) - header_index - 1)
-    job.warnings = [f"忽略了未知的列：{'、'.join(unknown)}"] if unknown else []
-    job.save(update_fields=["total_rows", "warnings"])
+    update(total_rows=max(0, len(table) - header_index - 1),
+           warnings=[f"忽略了未知的列：{'、'.join(unknown)}"] if unknown else [])
 
     def progress(done: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(processed_rows=done)
+        update(processed_rows=done)
 
     clean, errors = validate_rows(table, header_index, colmap, progress)
     errors = errors or scope_errors(clean, job.created_by)
@@ -693,16 +711,62 @@ def _import_work(job: ImportJob, finish) -> ImportJob:
         return finish(ImportJob.Status.FAILED, errors=[e.as_dict() for e in errors], processed_rows=job.total_rows)
     if not clean:
         return finish(ImportJob.Status.FAILED, errors=[RowError(header_index + 2, "", "", "文件中没有数据行").as_dict()])
-    job.status = ImportJob.Status.APPLYING
-    job.processed_rows = job.total_rows
-    job.save(update_fields=["status", "processed_rows"])
+    update(status=ImportJob.Status.APPLYING, processed_rows=job.total_rows)
     previous = (ImportJob.objects.filter(sha256=job.sha256, status=ImportJob.Status.SUCCEEDED)
                 .exclude(pk=job.pk).order_by("-created_at").first())
-    summary = apply_rows(clean, actor=job.created_by, job=job)
-    summary["rows"] = len(clean)
-    if previous is not None:
-        job.warnings = [*job.warnings, f"与导入 #{previous.pk} 的文件内容相同。"]
-    return finish(ImportJob.Status.SUCCEEDED, summary=summary)
+    warnings = [*job.warnings, f"与导入 #{previous.pk} 的文件内容相同。"] if previous is not None else job.warnings
+    with transaction.atomic():
+        summary = apply_rows(clean, actor=job.created_by, job=job)
+        summary["rows"] = len(clean)
+        # recorded with the rows: a claim superseded while writing rolls the rows back (Superseded)
+        return finish(ImportJob.Status.SUCCEEDED, summary=summary, warnings=warnings)
+
+
+INTERRUPTED = "后台处理中断（处理进程退出或超时），整个文件未导入，数据没有任何改变"
+
+
+def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None = None) -> dict[str, int]:
+    """Import jobs left 校验中 or 写入中 by a worker that died (a restart, the machine's memory killer): the
+    writing is one transaction, so nothing of the dead run is in the database; only the job still says
+    running, for ever. A job claimed longer ago than ``WUYE_IMPORT_STALE_MINUTES`` is queued again, until it
+    has been claimed ``WUYE_IMPORT_MAX_ATTEMPTS`` times; then it is failed with a message saying so. Each
+    change is conditional on the stale claim, so two recoverers (the periodic job, the job's page) never both
+    act, and the dead run, should it wake up, writes nothing. A periodic job calls it for all jobs, the job's
+    page for its own (``job_id``)."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=settings.WUYE_IMPORT_STALE_MINUTES)
+    stale = ImportJob.objects.filter(
+        Q(started_at__lt=cutoff) | Q(started_at__isnull=True, created_at__lt=cutoff),  # rows from before claims
+        status__in=(ImportJob.Status.VALIDATING, ImportJob.Status.APPLYING))
+    if job_id is not None:
+        stale = stale.filter(pk=job_id)
+    counts = {"requeued": 0, "failed": 0}
+    for job in stale.select_related("created_by").order_by("created_at")[:100]:
+        claim = ImportJob.objects.filter(pk=job.pk, status=job.status, started_at=job.started_at)
+        minutes = int((now - (job.started_at or job.created_at)).total_seconds() // 60)
+        if job.attempts >= settings.WUYE_IMPORT_MAX_ATTEMPTS:
+            message = (f"{INTERRUPTED}。已自动重试，共处理 {job.attempts} 次均未完成；请检查文件（可拆分成几个较小的"
+                       "文件）后重新上传，如仍失败请联系管理员。")
+            if claim.update(status=ImportJob.Status.FAILED, finished_at=now,
+                            errors=[RowError(0, "", "", message).as_dict()]):
+                counts["failed"] += 1
+                logger.error("import job %s interrupted %s times: marked failed", job.pk, job.attempts)
+                audit_record(actor=None, actor_label="job:estate.recover", verb="import.failed", obj=job,
+                             note=message, after={"attempts": job.attempts, "stale_minutes": minutes})
+            continue
+        if claim.update(status=ImportJob.Status.PENDING, processed_rows=0):
+            counts["requeued"] += 1
+            logger.warning("import job %s %s for %s min without finishing: queued again", job.pk, job.status,
+                           minutes)
+            audit_record(actor=None, actor_label="job:estate.recover", verb="import.requeue", obj=job,
+                         note=f"处理中已 {minutes} 分钟未完成，视为中断，重新排队",
+                         after={"attempts": job.attempts, "stale_minutes": minutes})
+            from wuye.estate.tasks import run_import
+
+            run_import(job.pk)
+    return counts
 
 
 def scope_errors(rows: list[CleanRow], actor: User | None) -> list[RowError]:

@@ -251,6 +251,11 @@ class ImportJob(models.Model):
     warnings = models.JSONField("提示", default=list, blank=True)
     summary = models.JSONField("结果", default=dict, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # the worker's claim: set when a worker takes the job (a conditional UPDATE from 排队中); every later write of
+    # that run is conditional on it, so a run whose claim went stale (its worker died, estate.importer.
+    # imports_recover_stale) writes nothing if it wakes up after all
+    started_at = models.DateTimeField("开始处理时间", null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField("处理次数", default=0)
 
     class Meta:
         verbose_name = "批量导入"

@@ -198,18 +198,25 @@ def import_template(request):
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-@login_required
-def import_detail(request, pk: int):
+def _import_job(request, pk: int):
+    """The job, after queueing it again (or failing it) when its worker died — when its page is looked at, not
+    only by the periodic job."""
     permissions.require(permissions.can_import, request.user)
     job = get_object_or_404(import_jobs_visible(request.user), pk=pk)
-    return render(request, "estate/import_detail.html", {"job": job})
+    running = (job.Status.VALIDATING, job.Status.APPLYING)
+    if job.status in running and any(importer.imports_recover_stale(job_id=job.pk).values()):
+        job.refresh_from_db()
+    return job
+
+
+@login_required
+def import_detail(request, pk: int):
+    return render(request, "estate/import_detail.html", {"job": _import_job(request, pk)})
 
 
 @login_required
 def import_progress(request, pk: int):
-    permissions.require(permissions.can_import, request.user)
-    job = get_object_or_404(import_jobs_visible(request.user), pk=pk)
-    return render(request, "estate/_import_progress.html", {"job": job})
+    return render(request, "estate/_import_progress.html", {"job": _import_job(request, pk)})
 
 
 @login_required

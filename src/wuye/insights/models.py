@@ -78,21 +78,10 @@ class FigureKind(models.TextChoices):
     LIVE = "live", "当月实时"
 
 
-class MonthFigure(models.Model):
-    """月度指标行 — one month's figures for a project × building × collector (× fee item; the row without a
-    fee item is all items together, the only one that counts households and prepaid balances)."""
+class MonthFigures(models.Model):
+    """The figures of a month, the same columns in the per-building rows (``MonthFigure``) and in their
+    roll-ups (``MonthRollup``); what each means is in docs/glossary.md."""
 
-    period = models.DateField("月份")
-    kind = models.CharField("类型", max_length=10, choices=FigureKind.choices)
-    revision = models.PositiveIntegerField("调整序号", default=0)
-    recorded_at = models.DateTimeField("记录时间")
-    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+")
-    building = models.ForeignKey("estate.Building", verbose_name="楼栋", null=True, blank=True,
-                                 on_delete=models.CASCADE, related_name="+")
-    collector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="收费员", null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="+", db_index=False)
-    fee_item = models.ForeignKey("billing.FeeItem", verbose_name="收费项目", null=True, blank=True,
-                                 on_delete=models.CASCADE, related_name="+", db_index=False)
     billed_fen = models.BigIntegerField("当期应收", default=0)
     collected_fen = models.BigIntegerField("当期实收", default=0)
     relieved_fen = models.BigIntegerField("当期减免", default=0)
@@ -116,6 +105,26 @@ class MonthFigure(models.Model):
     discount_fen = models.BigIntegerField("本月预缴优惠", default=0)
 
     class Meta:
+        abstract = True
+
+
+class MonthFigure(MonthFigures):
+    """月度指标行 — one month's figures for a project × building × collector (× fee item; the row without a
+    fee item is all items together, the only one that counts households and prepaid balances)."""
+
+    period = models.DateField("月份")
+    kind = models.CharField("类型", max_length=10, choices=FigureKind.choices)
+    revision = models.PositiveIntegerField("调整序号", default=0)
+    recorded_at = models.DateTimeField("记录时间")
+    project = models.ForeignKey("estate.Project", verbose_name="项目", on_delete=models.CASCADE, related_name="+")
+    building = models.ForeignKey("estate.Building", verbose_name="楼栋", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+")
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="收费员", null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+", db_index=False)
+    fee_item = models.ForeignKey("billing.FeeItem", verbose_name="收费项目", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
         verbose_name = "月度指标"
         verbose_name_plural = "月度指标"
         indexes = [
@@ -127,7 +136,7 @@ class MonthFigure(models.Model):
         return f"{self.period:%Y-%m} {self.get_kind_display()} {self.project_id}/{self.building_id}"
 
 
-class MonthRollup(models.Model):
+class MonthRollup(MonthFigures):
     """月度指标汇总 — ``MonthFigure`` rows with their buildings folded: one month's figures per project ×
     collector × fee item (fee item empty: all items), for each kind and revision the figures have, written with
     them. The manager's home page and the trend read these (hundreds of rows a month, not tens of thousands)."""
@@ -141,27 +150,6 @@ class MonthRollup(models.Model):
                                   on_delete=models.SET_NULL, related_name="+", db_index=False)
     fee_item = models.ForeignKey("billing.FeeItem", verbose_name="收费项目", null=True, blank=True,
                                  on_delete=models.CASCADE, related_name="+", db_index=False)
-    billed_fen = models.BigIntegerField("当期应收", default=0)
-    collected_fen = models.BigIntegerField("当期实收", default=0)
-    relieved_fen = models.BigIntegerField("当期减免", default=0)
-    units_billed = models.IntegerField("应收户数", default=0)
-    units_settled = models.IntegerField("结清户数", default=0)
-    old_start_fen = models.BigIntegerField("月初陈欠", default=0)
-    old_collected_fen = models.BigIntegerField("清欠实收", default=0)
-    old_relieved_fen = models.BigIntegerField("陈欠减免", default=0)
-    current_open_fen = models.BigIntegerField("月末当期欠费", default=0)
-    old_open_fen = models.BigIntegerField("月末陈欠", default=0)
-    age_30_fen = models.BigIntegerField("逾期 1–30 天", default=0)
-    age_90_fen = models.BigIntegerField("逾期 31–90 天", default=0)
-    age_180_fen = models.BigIntegerField("逾期 91–180 天", default=0)
-    age_365_fen = models.BigIntegerField("逾期 181–365 天", default=0)
-    age_2y_fen = models.BigIntegerField("逾期 1–2 年", default=0)
-    age_3y_fen = models.BigIntegerField("逾期 2–3 年", default=0)
-    age_over_3y_fen = models.BigIntegerField("逾期 3 年以上", default=0)
-    prepaid_fen = models.BigIntegerField("月末预存余额", default=0)
-    waived_fen = models.BigIntegerField("本月减免", default=0)
-    written_off_fen = models.BigIntegerField("本月核销", default=0)
-    discount_fen = models.BigIntegerField("本月预缴优惠", default=0)
 
     class Meta:
         verbose_name = "月度指标汇总"

@@ -133,7 +133,9 @@ def units(request):
     table = tables.units(page.rows)
     described = []
     if filters["project"]:
-        described.append(Project.objects.filter(pk=filters["project"]).values_list("name", flat=True).first())
+        # named only when the user may see it: the id of another project names nothing (its list is empty)
+        described.append(projects_visible(request.user).filter(pk=filters["project"]).values_list("name", flat=True)
+                         .first())
     if bucket:
         described.append(f"逾期 {tables.AGE_LABELS[bucket]}")
     return render(request, "insights/units.html", {

@@ -20,8 +20,7 @@ from rest_framework.views import APIView
 
 from wuye.common.params import date_param, int_param
 from wuye.dunning.models import Action, Task
-from wuye.estate.models import Party
-from wuye.estate.selectors import projects_visible, units_visible
+from wuye.estate.selectors import parties_visible, projects_visible, units_visible
 from wuye.legal import documents, selectors, services
 from wuye.legal.choices import (
     CostKind,
@@ -218,7 +217,10 @@ class ProofCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ProofKind.choices)
     tracking_no = serializers.CharField(required=False, allow_blank=True, default="")
     signed_by = serializers.CharField(required=False, allow_blank=True, default="")
-    relation = serializers.CharField(required=False, allow_blank=True, default="")
+    relation = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=20,
+        help_text="签收人身份：本人、同住成年家属、受托人、公司前台/指定人员；挂号信/EMS 另可为“收件地址代收（门卫、驿站等）”。"
+                  "其他人签收不视为送达（决定 131）。")
     signed_on = serializers.DateField(required=False, allow_null=True, default=None)
     delivered = serializers.BooleanField(required=False, default=True)
     file = serializers.FileField()
@@ -298,7 +300,8 @@ class CaseListCreateView(generics.ListAPIView):
                 case = services.case_open_from_referral(actor=request.user, task=task, note=v.get("note", ""))
             elif "project" in v and "party" in v:
                 project = get_object_or_404(projects_visible(request.user), pk=v["project"])
-                party = get_object_or_404(Party, pk=v["party"])
+                # a party of a unit the user may see: another project's id is a 404, never a message naming them
+                party = get_object_or_404(parties_visible(request.user), pk=v["party"])
                 case = services.case_open(actor=request.user, project=project, party=party, note=v.get("note", ""))
             else:
                 raise ValidationError({"task": "请提供转介任务（task），或项目与债务人（project、party）。"})
@@ -331,6 +334,34 @@ class CaseEventView(APIView):
         except DjangoValidationError as exc:
             raise _errors(exc) from exc
         return Response(CaseEventSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class OwnerSerializer(serializers.Serializer):
+    owner = serializers.IntegerField(min_value=1, max_value=2**31 - 1,
+                                     help_text="新承办人的用户 ID（在本项目工作的法务、经理或管理员）")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class CaseOwnerView(APIView):
+    """Hand the case to another 承办人."""
+
+    permission_classes = [permissions.IsAuthenticated, IsLegal]
+
+    @extend_schema(request=OwnerSerializer, responses=CaseDetailSerializer)
+    def post(self, request, pk: int):
+        from wuye.accounts.models import User
+
+        case = _case(request, pk)
+        data = OwnerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        owner = User.objects.filter(pk=data.validated_data["owner"]).first()
+        if owner is None:
+            raise ValidationError({"owner": "没有这个用户。"})
+        try:
+            case = services.case_assign(actor=request.user, case=case, owner=owner, note=data.validated_data["note"])
+        except DjangoValidationError as exc:
+            raise _errors(exc) from exc
+        return Response(CaseDetailSerializer(case).data)
 
 
 class CaseDeadlineView(APIView):

@@ -3,7 +3,7 @@
 What is sealed (``RECORDS``): outbox actions once they have left the outbox (sent, delivered, failed or
 cancelled — the fields fixed at sending: content, its hash, periods, address, channel, times, provider id),
 every status event of an action, every contact record (calls and visits), promises to pay (the facts of the
-promise) and uploaded delivery proofs. Each record's canonical form (sorted JSON of those fields, times in UTC
+promise), uploaded delivery proofs and the legal cases' events (their dates restart the clocks). Each record's canonical form (sorted JSON of those fields, times in UTC
 with microseconds) is hashed; the link hash covers the previous link's hash, the sequence number, the record's
 kind, id and hash. ``ChainHead`` holds the last link and is locked while sealing, so two sealers never fork it.
 
@@ -36,7 +36,7 @@ from wuye.casework.models import ContactAttempt, Promise
 from wuye.common.bulk import insert_rows
 from wuye.dunning.choices import ActionStatus
 from wuye.dunning.models import Action, ActionEvent
-from wuye.legal.models import ChainHead, ChainLink, DeliveryProof
+from wuye.legal.models import CaseEvent, ChainHead, ChainLink, DeliveryProof
 
 GENESIS = "0" * 64
 CHUNK = 5_000
@@ -75,6 +75,12 @@ RECORDS: dict[str, Record] = {r.kind: r for r in (
            ("id", "project_id", "unit_id", "action_id", "task_id", "kind", "tracking_no", "signed_by",
             "signer_relation", "signed_on", "delivered", "file", "content_type", "size", "sha256", "uploaded_by_id",
             "uploaded_at")),
+    # a case's events restart the clocks of the periods it claims (律师函 delivered, mediation requested, 支付令 and
+    # lawsuit filings, the end of a proceeding) and carry the firm's issued letter: their dates are evidence too
+    Record("case_event", "案件进展", CaseEvent,
+           ("id", "case_id", "event", "stage", "on", "note", "law_firm", "lawyer_name", "lawyer_licence", "court",
+            "docket_no", "mediator", "amount_fen", "due_on", "outcome", "document", "document_sha256",
+            "created_by_id", "created_at")),
 )}
 
 

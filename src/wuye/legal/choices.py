@@ -20,9 +20,12 @@ class Interruption(models.TextChoices):
     PROCEEDING_END = "proceeding_end", "程序终结，重新计算"
 
 
-# The debtor's own acts (同意履行义务): they count even after the period has run out (诉讼时效规定 art. 19);
-# the creditor's demands and filings after expiry do not revive a barred line.
-ACKNOWLEDGEMENTS = frozenset({Interruption.PAYMENT, Interruption.INSTALLMENT, Interruption.PROMISE})
+# The debtor's agreement to pay (同意履行义务的意思表示): it counts even after the period has run out (民法典 192;
+# 诉讼时效规定 art. 19). A payment after expiry does not: money is applied to the oldest open lines without the
+# payer naming them (民法典 560), so it shows no agreement to pay the rest of a barred line — what was paid stays
+# paid (民法典 192(2)), the remainder stays barred (decision 132). The creditor's demands and filings after expiry
+# do not revive a barred line either.
+ACKNOWLEDGEMENTS = frozenset({Interruption.INSTALLMENT, Interruption.PROMISE})
 
 
 class ClockState(models.TextChoices):

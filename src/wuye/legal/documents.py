@@ -178,7 +178,8 @@ def draft(case, kind: str, *, as_of: dt.date) -> Draft:
         "periods": _span([x.bill.period_start for x in claimed]) or "（无）",
         "principal": format_yuan(principal), "principal_upper": rmb_upper(principal),
         "late_fee": format_yuan(late) if clause else "（合同未约定违约金，不主张）",
-        "total": format_yuan(total), "total_upper": rmb_upper(total), "demands": _demands(lines, as_of),
+        "total": format_yuan(total), "total_upper": rmb_upper(total),
+        "demands": _demands(lines, as_of, case.party_id, [(x.bill.unit_id, x.bill.period_start) for x in claimed]),
         "court": court, "today": _cn(as_of), "law_firm": firm,
         "barred_note": (f"另：{_span([x.bill.period_start for x in barred])}的费用已超过诉讼时效，"
                         + ("本函仅作催告，不据此起诉。" if keep_barred else "本次不予主张。")) if barred else "",
@@ -197,13 +198,22 @@ def draft(case, kind: str, *, as_of: dt.date) -> Draft:
     return Draft(kind, title, paragraphs, rows, total, [f"{x.bill.period_start:%Y-%m}" for x in barred], version)
 
 
-def _demands(lines, as_of: dt.date) -> str:
-    """The written demands that reached the debtor, briefly (date and channel)."""
+def _demands(lines, as_of: dt.date, party_id: int, claimed=None) -> str:
+    """The written demands that reached the debtor, briefly (date and channel): those addressed to this debtor
+    (or, written before the outbox recorded one, to whoever owed), never a buyer's or seller's, and naming at least
+    one period the document claims (``claimed``: (unit, period start) pairs; all the case's lines by default)."""
+    from django.db.models import Q
+
     units = sorted({x.unit_id for x in lines})
-    rows = list(Action.objects.filter(unit_id__in=units, status=ActionStatus.DELIVERED,
-                                      channel__in=[Channel.SMS, Channel.WECHAT, Channel.EMAIL, Channel.NOTICE,
-                                                   Channel.REGISTERED], delivered_at__date__lte=as_of)
-                .order_by("delivered_at").values_list("delivered_at", "channel"))
+    wanted = {(u, p.isoformat()) for u, p in claimed} if claimed is not None else {
+        (x.unit_id, x.period_start.isoformat()) for x in lines}
+    rows = [(at, ch) for unit_id, periods, at, ch in Action.objects.filter(
+                unit_id__in=units, status=ActionStatus.DELIVERED,
+                channel__in=[Channel.SMS, Channel.WECHAT, Channel.EMAIL, Channel.NOTICE, Channel.REGISTERED],
+                delivered_at__date__lte=as_of)
+            .filter(Q(party_id=party_id) | Q(party__isnull=True))
+            .order_by("delivered_at").values_list("unit_id", "periods", "delivered_at", "channel")
+            if any((unit_id, p) in wanted for p in periods or [])]
     if not rows:
         return "＿＿＿＿（书面催告日期）"
     from django.utils import timezone

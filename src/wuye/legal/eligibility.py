@@ -7,7 +7,11 @@ each condition is checked on the case as it stands and says, when it fails, what
 3. 可送达 — a deliverable address in China on record: a live postal address of the debtor, or the unit
    itself when the debtor lives there; a debtor who cannot be found (无法联系) or an address abroad fails;
 4. 违约金有合同约定 — the late fee is claimed only where the contract sets a rate (else it is left out);
-5. 未过诉讼时效 — periods already time-barred are left out; at least one period must remain;
+5. 未过诉讼时效 — periods time-barred on the filing day are left out; at least one period must remain. Each
+   line's clock is computed afresh on that day (``clocks.limitation_clocks``), not read from the expiry frozen
+   at opening: an acknowledgement since (a promise or an installment plan) revives a period the opening found barred,
+   and an interruption undone since (a payment reversed, a promise withdrawn) no longer keeps one alive — so the
+   check covers exactly the periods the 支付令申请书 and 起诉状 drafts claim (decision 130);
 6. 已书面催告 — a written demand naming every period claimed reached the debtor and its deadline has passed
    (or the law firm's letter was delivered); without it the next step is that demand, not a filing;
 7. 仍有欠款 — something claimed is still unpaid.
@@ -18,7 +22,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import F, Q
+from django.utils import timezone
 
 from wuye.billing.models import Adjustment, Bill
 from wuye.billing.services import policy_for
@@ -28,6 +33,7 @@ from wuye.dunning.choices import AccountClass, ActionStatus, Channel
 from wuye.dunning.models import Action, Episode
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupancyState
 from wuye.estate.models import ContactPoint, Unit
+from wuye.estate.selectors import liable_party_ids
 from wuye.legal.choices import Event
 
 ABROAD_WORDS = ("香港", "澳门", "台湾", "境外", "国外", "海外", "USA", "U.S.A", "Canada", "Australia", "Japan",
@@ -47,10 +53,25 @@ def _periods(lines) -> str:
     return "、".join(sorted({f"{line.period_start:%Y-%m}" for line in lines}))
 
 
+def barred_lines(lines, as_of: dt.date) -> set[int]:
+    """Bill ids of the case lines whose limitation period has run out by ``as_of`` — the live clock of each line
+    on that day (one grouped read for all of them), as the documents compute it."""
+    from wuye.legal.clocks import limitation_clocks
+
+    bill_ids = [x.bill_id for x in lines]
+    if not bill_ids:
+        return set()
+    clocks = {lc.bill_id: lc.clock for lc in limitation_clocks(as_of=as_of, bill_ids=bill_ids)}
+    # a line the read no longer returns (voided since) keeps the verdict frozen at opening
+    return {x.bill_id for x in lines if (clocks[x.bill_id].barred(as_of) if x.bill_id in clocks
+                                         else x.barred or x.expiry < as_of)}
+
+
 def payment_order_conditions(case, *, as_of: dt.date) -> list[Condition]:
     """The 支付令 conditions for ``case`` on ``as_of``; a lawsuit needs 6 and 7 (``lawsuit_conditions``)."""
     lines = list(case.lines.all())
-    live = [x for x in lines if not x.barred and x.expiry >= as_of]
+    barred_ids = barred_lines(lines, as_of)
+    live = [x for x in lines if x.bill_id not in barred_ids]
     bill_ids = [x.bill_id for x in live]
     open_now = dict(Bill.objects.filter(pk__in=bill_ids).values_list("pk", F("amount_fen") - F("settled_fen")))
     claimed = [x for x in live if open_now.get(x.bill_id, 0) > 0]
@@ -88,12 +109,15 @@ def payment_order_conditions(case, *, as_of: dt.date) -> list[Condition]:
                          f"合同约定日 {per_mille.normalize():f}‰，按法院通常支持的标准主张" if per_mille > 0
                          else "合同没有违约金条款，申请书不主张违约金"))
 
-    barred = [x for x in lines if x.barred or x.expiry < as_of]
+    barred = [x for x in lines if x.bill_id in barred_ids]
     if not live:
         out.append(Condition("limitation", "在诉讼时效期间内", False, "所有账期均已超过诉讼时效"))
     else:
-        out.append(Condition("limitation", "在诉讼时效期间内", True,
-                             f"已过时效的账期 {_periods(barred)} 不列入" if barred else "各期均在诉讼时效期间内"))
+        revived = [x for x in live if x.barred]
+        detail = f"已过时效的账期 {_periods(barred)} 不列入" if barred else "各期均在诉讼时效期间内"
+        if revived:
+            detail += f"；账期 {_periods(revived)} 立案时已过时效，此后债务人同意履行（承诺缴费或分期协议），列入"
+        out.append(Condition("limitation", "在诉讼时效期间内", True, detail))
 
     out.append(_demanded(case, claimed, as_of))
     out.append(Condition("owing", "仍有欠款", bool(claimed),
@@ -118,7 +142,12 @@ def _address(case, unit_ids: list[int]) -> Condition:
     domestic = [a for a in addresses if a not in abroad]
     unreachable = Episode.objects.filter(unit_id__in=unit_ids, closed_on__isnull=True,
                                          account_class=AccountClass.UNREACHABLE).exists()
-    lives_there = Unit.objects.filter(pk__in=unit_ids, state=OccupancyState.SELF_OCCUPIED).exists()
+    # the unit is the debtor's address only while they are its owner and live there: a seller's old flat, where
+    # the buyer lives now, is no address for the seller
+    self_occupied = list(Unit.objects.filter(pk__in=unit_ids, state=OccupancyState.SELF_OCCUPIED)
+                         .values_list("pk", flat=True))
+    owners = liable_party_ids(self_occupied, timezone.localdate()) if self_occupied else {}
+    lives_there = any(owners.get(u) == party.pk for u in self_occupied)
     if unreachable and not domestic:
         return Condition("address", label, False, "债务人下落不明（催缴分类：无法联系），且没有有效的通讯地址")
     if domestic:
@@ -138,8 +167,10 @@ def _demanded(case, claimed, as_of: dt.date) -> Condition:
     units = sorted({x.unit_id for x in claimed})
     covered: dict[int, set[str]] = {}
     qs = Action.objects.filter(unit_id__in=units, status=ActionStatus.DELIVERED, channel__in=list(WRITTEN))
+    # a demand counts for the debtor it was addressed to (rows from before the outbox recorded one: whoever owed)
+    qs = qs.filter(Q(party_id=case.party_id) | Q(party__isnull=True))
     for unit_id, periods, deadline, delivered in qs.values_list("unit_id", "periods", "deadline", "delivered_at"):
-        last_day = deadline or (delivered.date() if delivered else None)
+        last_day = deadline or (timezone.localtime(delivered).date() if delivered else None)
         if last_day is not None and last_day < as_of:
             covered.setdefault(unit_id, set()).update(periods or [])
     missing = [x for x in claimed if x.period_start.isoformat() not in covered.get(x.unit_id, set())]

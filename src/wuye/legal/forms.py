@@ -6,6 +6,7 @@ from django import forms
 
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
+from wuye.dunning.choices import MAIL_SIGNER_RELATIONS, SIGNER_RELATIONS, Channel
 from wuye.legal.choices import CostKind, DeadlineKind, Event, Mediator, Outcome, ProofKind
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -61,6 +62,17 @@ class DeadlineForm(_Bootstrapped):
     note = forms.CharField(label="说明", max_length=300, required=False)
 
 
+class OwnerForm(_Bootstrapped):
+    owner = forms.ModelChoiceField(label="承办人", queryset=None, empty_label="请选择")
+    note = forms.CharField(label="说明", max_length=300, required=False)
+
+    def __init__(self, *args, project_id: int, **kwargs):
+        from wuye.legal.selectors import owners_for
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = owners_for(project_id)
+
+
 class CostForm(_Bootstrapped):
     kind = forms.ChoiceField(label="类型", choices=CostKind.choices)
     amount = MoneyField(label="金额（元）", min_value=0)
@@ -72,8 +84,16 @@ class ProofForm(_Bootstrapped):
     kind = forms.ChoiceField(label="凭证类型", choices=ProofKind.choices)
     tracking_no = forms.CharField(label="邮件单号", max_length=40, required=False)
     signed_by = forms.CharField(label="签收人", max_length=50, required=False)
-    relation = forms.CharField(label="签收人身份", max_length=20, required=False,
-                               help_text="本人、家庭成员、受托人、单位前台等。")
+    relation = forms.ChoiceField(label="签收人身份", required=False,
+                                 choices=[("", "请选择")] + [(r, r) for r in MAIL_SIGNER_RELATIONS],
+                                 help_text="书面通知须由本人、同住成年家属、受托人或单位指定人员签收；"
+                                           "邮件送达收件地址即可。")
+
+    def for_channel(self, channel: str) -> ProofForm:
+        """A hand-delivered notice offers only the signers that count as reaching the debtor (decision 131)."""
+        if channel != Channel.REGISTERED:
+            self.fields["relation"].choices = [("", "请选择")] + [(r, r) for r in SIGNER_RELATIONS]
+        return self
     signed_on = forms.DateField(label="签收日期", widget=DATE, required=False)
     delivered = forms.BooleanField(label="凭证证明已送达", required=False, initial=True)
     file = forms.FileField(label="凭证文件（JPG、PNG 或 PDF）",

@@ -12,9 +12,10 @@ Each period's fee is its own debt with its own clock (民法典 188; SPC 法答�
   回执, a lawyer's letter delivered); a partial payment of that line; an installment plan or a promise that
   covers it; a request for mediation; the filing of a 支付令 or a lawsuit; the end of such a proceeding.
   Posted notices, group messages, calls and messages without a delivery receipt do not interrupt.
-- **After expiry** only the debtor's own acknowledgement counts — a payment, a promise, an installment plan
-  (诉讼时效规定 art. 19: the debtor who agreed to pay cannot then plead the lapse). A demand or a filing after
-  expiry is listed but changes nothing.
+- **After expiry** only the debtor's agreement to pay counts — a promise or an installment plan (诉讼时效规定
+  art. 19: the debtor who agreed to pay cannot then plead the lapse). A payment after expiry keeps what it paid
+  (民法典 192(2)) but does not revive the rest of the line: the system applied it to the oldest lines, the payer
+  did not choose the barred one (decision 132). A demand or a filing after expiry is listed but changes nothing.
 - **Holidays**: a period whose last day is a rest day or public holiday ends on the next working day
   (民法典 203), read from the official calendar (``dunning.calendar.Calendar``). When no source covers the
   days needed, the unextended date is shown and flagged 「节假日待核」: a holiday can only move the date later,
@@ -113,7 +114,10 @@ class Clock:
         if self.revived:
             text += "；届满后债务人又同意履行，时效抗辩不再成立"
         for ev in self.ignored[-(limit or len(self.ignored) or 1):]:
-            text += f"；{ev.on:%Y-%m-%d} {ev.label}在时效届满后，不产生中断"
+            if ev.kind == Interruption.PAYMENT:
+                text += f"；{ev.on:%Y-%m-%d} {ev.label}在时效届满后，只及于所缴金额，不恢复其余部分的时效"
+            else:
+                text += f"；{ev.on:%Y-%m-%d} {ev.label}在时效届满后，不产生中断"
         return text
 
 

@@ -17,14 +17,15 @@ import json
 import time
 import zipfile
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.core.files.base import ContentFile
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import BillingPolicy, Payment, Rate
+from wuye.billing.models import Allocation, BillingPolicy, Payment, Rate
 from wuye.casework.models import ContactAttempt, Dispute, Promise, WorkOrder
 from wuye.common.formatting import format_yuan
 from wuye.common.tabular import csv_writer
@@ -39,6 +40,7 @@ from wuye.legal.models import DeliveryProof, EvidencePack, LegalCase
 SENT_STATES = (ActionStatus.SENT, ActionStatus.DELIVERED, ActionStatus.FAILED, ActionStatus.UNCERTAIN)
 WRITTEN = (Channel.SMS, Channel.WECHAT, Channel.EMAIL, Channel.NOTICE, Channel.REGISTERED)
 PDF_NAME = "证据包.pdf"
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Builder:
         self.units = list(Unit.objects.filter(pk__in=self.unit_ids).select_related("project", "building"))
         self.since = min((x.period_start for x in self.lines), default=case.opened_on)
         self.records: dict[str, set[int]] = {k: set() for k in chain.RECORDS}
+        self.recs: dict[int, Reconciled] = {}
 
     # -- helpers
     def p(self, text: str, style: str = "body"):
@@ -181,7 +184,33 @@ class Builder:
                  if x.late_fee_explanation]
         for n in notes[:60]:
             ex.story.append(self.p(n, "small"))
+        ex.story += self.reconciliation()
         return ex
+
+    def reconciliation(self) -> list:
+        """Each line from the figure frozen at opening to what is open on the pack's day, from the ledger's own
+        rows: money applied since the case was opened (allocations written after it, reversals negative) and
+        voids or waivers approved since. The result is checked against the line's balance as the ledger keeps
+        it (amount − settled); a line where the two differ is marked 「与账务不符」 rather than printed as owing."""
+        recs = self.recs = reconcile(self.case, self.lines)
+        rows = [["账期", "房屋", "立案时未缴", "立案后缴纳", "立案后减免/作废", "现未缴（按明细）", "账面未缴", "核对"]]
+        for x in self.lines:
+            r = recs[x.bill_id]
+            rows.append([f"{x.period_start:%Y-%m}", x.unit.code, format_yuan(x.open_fen), format_yuan(r.paid_fen),
+                         format_yuan(r.adjusted_fen) + ("（已作废）" if r.void else ""), format_yuan(r.expected_fen),
+                         format_yuan(r.ledger_fen), "一致" if r.ok else "与账务不符"])
+        total = [sum(getattr(recs[x.bill_id], f) for x in self.lines)
+                 for f in ("paid_fen", "adjusted_fen", "expected_fen", "ledger_fen")]
+        rows.append(["合计", "", format_yuan(sum(x.open_fen for x in self.lines)), *map(format_yuan, total),
+                     "一致" if all(r.ok for r in recs.values()) else "与账务不符"])
+        bad = [x for x in self.lines if not recs[x.bill_id].ok]
+        story = [self.p(f"与账务核对（截至 {self.as_of:%Y-%m-%d}）：立案时未缴 − 立案后缴纳 − 立案后减免/作废 = 现未缴；"
+                        "现未缴与账面余额逐期核对。缴纳明细见“缴费与部分缴费记录”。", "sub"),
+                 self.table(rows, [14, 16, 22, 22, 26, 24, 22, 24], right=(2, 3, 4, 5, 6))]
+        if bad:
+            story.append(self.p("以下账期的明细与账面余额不一致，须先核实账务再主张："
+                                + "、".join(f"{x.period_start:%Y-%m} {x.unit.code}" for x in bad), "small"))
+        return story
 
     def clocks(self) -> Exhibit:
         ex = Exhibit("诉讼时效计算", "各期诉讼时效的起算、中断事由及届满日")
@@ -297,10 +326,14 @@ class Builder:
 
     def payments(self) -> Exhibit:
         ex = Exhibit("缴费与部分缴费记录", "债务人已缴纳的款项及其冲抵的账期（部分缴费中断该期时效）")
-        start = dt.datetime.combine(self.since, dt.time.min, tzinfo=dt.UTC)
+        start = dt.datetime.combine(self.since, dt.time.min, tzinfo=TZ)  # the first period's first day, Beijing time
         rows = [["时间", "金额", "方式", "收据号", "冲抵账期"]]
-        for pay in (Payment.objects.filter(unit_id__in=self.unit_ids, paid_at__gte=start)
-                    .prefetch_related("allocations__bill").order_by("paid_at", "pk")):
+        # the debtor's payments: money applied to lines they owe (a buyer's or seller's own payments on the same
+        # unit are theirs, not this debtor's, and stay out of the court file); each shows what it paid of theirs
+        mine = Allocation.objects.filter(bill__party_id=self.case.party_id).select_related("bill")
+        for pay in (Payment.objects.filter(unit_id__in=self.unit_ids, paid_at__gte=start,
+                                           pk__in=mine.filter(bill__unit_id__in=self.unit_ids).values("payment_id"))
+                    .prefetch_related(Prefetch("allocations", queryset=mine)).order_by("paid_at", "pk")):
             alloc = "、".join(f"{a.bill.period_start:%Y-%m} {format_yuan(a.amount_fen)}" for a in pay.allocations.all())
             rows.append([_local(pay.paid_at), format_yuan(pay.amount_fen), pay.get_method_display(),
                          pay.receipt_no or ("冲正" if pay.amount_fen < 0 else ""), alloc or "转入预存"])
@@ -313,6 +346,7 @@ class Builder:
         ex = Exhibit("案件进展与律师函", "律师函的出具与送达、调解、支付令与诉讼的进展")
         rows = [["日期", "事项", "说明"]]
         for e in self.case.events.order_by("on", "pk"):
+            self.records["case_event"].add(e.pk)
             extra = " ".join(x for x in (e.law_firm, e.lawyer_name, e.lawyer_licence and f"执业证号 {e.lawyer_licence}",
                                          e.court, e.docket_no, e.get_mediator_display() if e.mediator else "") if x)
             rows.append([f"{e.on:%Y-%m-%d}", e.get_event_display(), f"{extra} {e.note}".strip()])
@@ -375,6 +409,45 @@ class Builder:
             doc.canv.endForm()
         doc.canv.save()
         return out.getvalue(), spans, total
+
+
+@dataclass
+class Reconciled:
+    paid_fen: int = 0  # money applied since the case was opened (net of reversals)
+    adjusted_fen: int = 0  # waivers and write-offs approved since
+    void: bool = False
+    expected_fen: int = 0  # the frozen figure less both
+    ledger_fen: int = 0  # the line's balance as the ledger keeps it today
+
+    @property
+    def ok(self) -> bool:
+        return self.expected_fen == self.ledger_fen
+
+
+def reconcile(case: LegalCase, lines) -> dict[int, Reconciled]:
+    """bill id → the line's figure frozen at opening carried to today through the ledger's rows written since
+    the case was created (three grouped reads), beside the balance the ledger keeps on the line. The frozen
+    figure was computed from every allocation and approved adjustment existing then, so those written after
+    ``case.created_at`` are exactly what moved it."""
+    from django.db.models import Sum
+
+    from wuye.billing.models import Adjustment, Allocation, Bill
+
+    ids = [x.bill_id for x in lines]
+    paid = dict(Allocation.objects.filter(bill_id__in=ids, created_at__gt=case.created_at).values_list("bill_id")
+                .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+    adjusted = dict(Adjustment.objects.filter(bill_id__in=ids, status="approved", decided_at__gt=case.created_at)
+                    .values_list("bill_id").annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+    bills = {pk: (amount, settled, void) for pk, amount, settled, void in Bill.objects.filter(pk__in=ids)
+             .values_list("pk", "amount_fen", "settled_fen", "is_void")}
+    out = {}
+    for x in lines:
+        amount, settled, void = bills[x.bill_id]
+        r = Reconciled(paid_fen=paid.get(x.bill_id) or 0, adjusted_fen=adjusted.get(x.bill_id) or 0, void=void)
+        r.expected_fen = 0 if void else x.open_fen - r.paid_fen - r.adjusted_fen
+        r.ledger_fen = 0 if void else amount - settled
+        out[x.bill_id] = r
+    return out
 
 
 class _FormCell:
@@ -454,9 +527,12 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
                                        + [[a[0], a[1], a[2], _local(a[3]), _local(a[4]), a[5], " ".join(a[6] or []),
                                            a[7], a[8]] for a in actions])))
     files.append(("data/欠费明细.csv", _csv([["账期", "房屋", "项目", "截止日", "应收(分)", "未缴(分)", "违约金(分)",
-                                        "法院通常支持(分)", "时效届满"]]
+                                        "法院通常支持(分)", "时效届满", "立案后缴纳(分)", "立案后减免(分)", "现未缴(分)",
+                                        "账面未缴(分)"]]
                                       + [[f"{x.period_start:%Y-%m}", x.unit.code, x.fee_item, x.due_date,
-                                          x.amount_fen, x.open_fen, x.late_fee_fen, x.court_fen, x.expiry]
+                                          x.amount_fen, x.open_fen, x.late_fee_fen, x.court_fen, x.expiry,
+                                          b.recs[x.bill_id].paid_fen, b.recs[x.bill_id].adjusted_fen,
+                                          b.recs[x.bill_id].expected_fen, b.recs[x.bill_id].ledger_fen]
                                          for x in b.lines])))
     records = []
     for kind, ids in b.records.items():

@@ -121,23 +121,35 @@ def cases_visible(user: User) -> QuerySet[LegalCase]:
             .select_related("project", "party", "owner"))
 
 
+def owners_for(project_id: int) -> QuerySet[User]:
+    """Who may hold a case of the project (承办人): active legal staff, managers and admins working there (a user
+    without projects works in all of them)."""
+    from wuye.legal.permissions import LEGAL_ROLES
+
+    return (User.objects.filter(is_active=True).filter(Q(role__in=list(LEGAL_ROLES)) | Q(is_superuser=True))
+            .filter(Q(projects__id=project_id) | Q(projects__isnull=True)).distinct().order_by("username"))
+
+
 def case_or_none(user: User, pk: int) -> LegalCase | None:
     return cases_visible(user).filter(pk=pk).first()
 
 
 def recoveries(case_ids: list[int]) -> list[tuple[int, dt.date, int]]:
-    """(case, day, fen) of money applied to each case's lines since the case was opened (reversals net out)."""
-    by_bill: dict[int, list[tuple[int, dt.date]]] = defaultdict(list)
-    for case_id, bill_id, opened in CaseLine.objects.filter(case_id__in_ids=case_ids).values_list(
-            "case_id", "bill_id", "case__opened_on"):
-        by_bill[bill_id].append((case_id, opened))
+    """(case, day, fen) of money applied to each case's lines since the case was opened (reversals net out).
+    "Since" is since the case was written: its frozen figures already left out every allocation existing then
+    (a payment earlier on the opening day, or between a back-dated opening day and the day it was entered), so
+    frozen principal − recovered − waived since = open now, as the evidence pack reconciles it."""
+    by_bill: dict[int, list[tuple[int, dt.datetime]]] = defaultdict(list)
+    for case_id, bill_id, created in CaseLine.objects.filter(case_id__in_ids=case_ids).values_list(
+            "case_id", "bill_id", "case__created_at"):
+        by_bill[bill_id].append((case_id, created))
     if not by_bill:
         return []
     out = []
-    for bill_id, day, fen in Allocation.objects.filter(bill_id__in_ids=list(by_bill)).values_list(
-            "bill_id", "applied_on", "amount_fen"):
-        for case_id, opened in by_bill[bill_id]:
-            if day >= opened:
+    for bill_id, day, fen, at in Allocation.objects.filter(bill_id__in_ids=list(by_bill)).values_list(
+            "bill_id", "applied_on", "amount_fen", "created_at"):
+        for case_id, created in by_bill[bill_id]:
+            if at > created:
                 out.append((case_id, day, fen))
     return out
 
@@ -180,8 +192,10 @@ def numbers_for(user: User, *, today: dt.date, deadline_days: int = 30) -> Numbe
                   .values_list("stage", "n"))
     by_stage = [(s.value, s.label, counts.get(s.value, 0)) for s in Stage if s != Stage.CLOSED]
     by_stage.append((Stage.CLOSED.value, Stage.CLOSED.label, cases.filter(closed_on__isnull=False).count()))
-    deadlines = list(CaseDeadline.objects.filter(case__in=cases, done_on__isnull=True,
-                                                 due_on__lte=today + dt.timedelta(days=deadline_days))
+    # due within the window, or already in their own reminder window (the daily job marks those: an enforcement
+    # deadline is reminded 60 days ahead, longer than any page's window)
+    deadlines = list(CaseDeadline.objects.filter(case__in=cases, done_on__isnull=True)
+                     .filter(Q(due_on__lte=today + dt.timedelta(days=deadline_days)) | Q(reminded_on__isnull=False))
                      .select_related("case", "case__party").order_by("due_on", "pk")[:50])
     summaries = list(ClockSummary.objects.filter(project_scope_q(user, "project__")).select_related("project")
                      .order_by("project__code"))

@@ -17,7 +17,7 @@ from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.formatting import format_yuan
 from wuye.dunning.calendar import Calendar, UncoveredDate
-from wuye.dunning.choices import ActionStatus, Channel, TaskKind, TaskStatus
+from wuye.dunning.choices import ActionStatus, Channel, TaskKind, TaskStatus, signer_relation_problem
 from wuye.dunning.models import Action, Task
 from wuye.estate.models import Party, Project
 from wuye.estate.selectors import liable_party
@@ -158,6 +158,37 @@ def _referral_party(task: Task, on: dt.date) -> Party | None:
     if len(owing) == 1:
         return Party.objects.get(pk=owing.pop())
     return liable_party(task.unit, on)
+
+
+@transaction.atomic
+def case_assign(*, actor: User, case: LegalCase, owner: User | None, note: str = "") -> LegalCase:
+    """Hand an open case to another 承办人 (legal staff, a manager or an admin working in its project). The change
+    is a dated note on the case and an audit event naming both."""
+    from wuye.legal.selectors import owners_for
+
+    _require(actor)
+    case = LegalCase.objects.select_for_update().get(pk=case.pk)
+    note = note.strip()
+    errors: dict[str, str] = {}
+    if not case.is_open:
+        errors["case"] = f"案件已于 {case.closed_on:%Y-%m-%d} 结案。"
+    if owner is None:
+        errors["owner"] = "请选择承办人。"
+    elif not owners_for(case.project_id).filter(pk=owner.pk).exists():
+        errors["owner"] = f"{owner} 不能承办本案：承办人须为在{case.project.name}工作的法务、经理或管理员。"
+    elif owner.pk == case.owner_id:
+        errors["owner"] = f"{owner} 已是本案承办人。"
+    if errors:
+        raise ValidationError(errors)
+    before = case.owner
+    case.owner = owner
+    case.save(update_fields=["owner"])
+    text = f"承办人由 {before or '（无）'} 改为 {owner}" + (f"：{note}" if note else "")
+    CaseEvent.objects.create(case=case, event=Event.NOTE, stage=case.stage, on=_today(), note=text[:500],
+                             created_by=actor)
+    audit_record(actor=actor, verb="legal.case_assign", obj=case, note=note,
+                 before={"owner": before.pk if before else None}, after={"owner": owner.pk})
+    return case
 
 
 # --- events ------------------------------------------------------------------------------------------------
@@ -402,8 +433,9 @@ def proof_upload(*, actor: User, upload, kind: str, action: Action | None = None
     if delivered:
         if not signed_by:
             errors["signed_by"] = "请填写签收人。"
-        if not relation:
-            errors["relation"] = "请填写签收人与业主的关系（本人、家庭成员、受托人等）。"
+        if problem := signer_relation_problem(relation, mail=action is not None
+                                              and action.channel == Channel.REGISTERED):
+            errors["relation"] = problem
         if signed_on is None:
             errors["signed_on"] = "请填写签收日期。"
         elif signed_on > _today():

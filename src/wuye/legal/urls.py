@@ -11,6 +11,7 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_detail, name="case"),
     path("cases/<int:pk>/events/", views.case_event, name="case-event"),
     path("cases/<int:pk>/deadlines/", views.case_deadline, name="case-deadline"),
+    path("cases/<int:pk>/owner/", views.case_owner, name="case-owner"),
     path("cases/<int:pk>/costs/", views.case_cost, name="case-cost"),
     path("cases/<int:pk>/packs/", views.case_pack, name="case-pack"),
     path("cases/<int:pk>/documents/<str:kind>.<str:fmt>", views.case_document, name="case-document"),

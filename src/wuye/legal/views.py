@@ -29,6 +29,7 @@ from wuye.legal.forms import (
     CourtFeeForm,
     DeadlineForm,
     EventForm,
+    OwnerForm,
     ProofForm,
     TemplateForm,
 )
@@ -128,7 +129,7 @@ def _demand_actions(case):
 def _with_proof_forms(actions):
     """Each demand gets its own upload form (ids unique on the page, so each label names one field)."""
     for a in actions:
-        a.proof_form = ProofForm(auto_id=f"proof{a.pk}_%s")
+        a.proof_form = ProofForm(auto_id=f"proof{a.pk}_%s").for_channel(a.channel)
     return actions
 
 
@@ -158,6 +159,8 @@ def case_detail(request, pk: int):
         "fee": _fee_preview(case),
         "event_form": EventForm(initial={"on": today}), "deadline_form": DeadlineForm(),
         "cost_form": CostForm(initial={"on": today}),
+        "owner_form": OwnerForm(project_id=case.project_id, initial={"owner": case.owner_id},
+                                auto_id="owner_%s") if case.is_open else None,
     })
 
 
@@ -188,6 +191,24 @@ def case_event(request, pk: int):
         messages.error(request, "未登记：" + validation_errors_text(exc))
     else:
         messages.success(request, f"已登记：{Event(d['event']).label}。")
+    return redirect("legal:case", pk=case.pk)
+
+
+@login_required
+@require_POST
+def case_owner(request, pk: int):
+    case = _case(request, pk)
+    form = OwnerForm(request.POST, project_id=case.project_id)
+    if not form.is_valid():
+        messages.error(request, "未更换：" + form_errors_text(form))
+        return redirect("legal:case", pk=case.pk)
+    try:
+        services.case_assign(actor=request.user, case=case, owner=form.cleaned_data["owner"],
+                             note=form.cleaned_data["note"])
+    except ValidationError as exc:
+        messages.error(request, "未更换：" + validation_errors_text(exc))
+    else:
+        messages.success(request, f"承办人已改为 {form.cleaned_data['owner']}。")
     return redirect("legal:case", pk=case.pk)
 
 

@@ -1,6 +1,8 @@
-"""wuye dunning_run --date YYYY-MM-DD [--project CODE] [--dry-run] [--full]"""
+"""wuye dunning_run --date YYYY-MM-DD [--project CODE] [--dry-run] [--full] [--workers N]"""
 
+import argparse
 import datetime as dt
+import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -19,11 +21,22 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true",
                             help="逐户重新决策全部账户（默认只决策有变更或到了下次决策日的账户）")
         parser.add_argument("--verbose-accounts", action="store_true", help="试运行时逐户列出决定与原因")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="全部项目一起决策时按房屋拆分使用的进程数（仅 PostgreSQL；默认 1）")
+        parser.add_argument("--estate-part", help=argparse.SUPPRESS)  # a child of a split pass (engine)
         from wuye import fanout
 
         fanout.add_arguments(parser)
 
-    def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, full=False, **options):
+    def handle(self, *args, date=None, project=None, dry_run=False, verbose_accounts=False, full=False,
+               workers=None, estate_part=None, **options):
+        if estate_part:
+            from wuye.dunning.engine import run_estate_part
+
+            self.stdout.write(json.dumps(run_estate_part(estate_part)))
+            return
+        if workers is not None and not 1 <= workers <= 64:
+            raise CommandError("--workers 应为 1–64。")
         try:
             as_of = dt.date.fromisoformat(date) if date else timezone.localdate()
         except ValueError as exc:
@@ -42,7 +55,7 @@ class Command(BaseCommand):
             fanout.command_run(self, kind="dunning", key=as_of.isoformat(), projects=projects, options=options,
                                head={"date": as_of.isoformat()})
             return
-        result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run, full=full)
+        result = dunning_run(as_of=as_of, project=proj, dry_run=dry_run, full=full, workers=workers)
         if result.alert:
             self.stderr.write(result.alert)
         if dry_run and verbose_accounts:
