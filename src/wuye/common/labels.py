@@ -87,6 +87,7 @@ VERB_LABELS: dict[str, str] = {
     "installment.completed": "分期履行完毕",
     "late_fee.post": "计收违约金",
     "ledger.rebuild": "重算台账",
+    "legal.case_assign": "更换承办人",
     "legal.case_open": "立案",
     "legal.cost": "登记法律费用",
     "legal.deadline": "登记期限",
