@@ -68,3 +68,16 @@ def test_documents_of_units_outside_the_territory_are_404(client, bob_territory,
     outside = billed_estate["units"][-1]
     assert client.get(f"/billing/units/{outside.pk}/statement.pdf").status_code == 404
     assert client.get(f"/billing/units/{outside.pk}/statement.xlsx").status_code == 404
+
+
+@pytest.mark.parametrize("size", ["a4", "80mm"])
+def test_a_payer_name_with_markup_characters_is_printed_as_written(alice, billed_estate, tmp_path, size):
+    """reportlab reads a paragraph as markup: a "<" in the payer's name stopped the receipt (ValueError) and
+    "&lt;" printed as "<". Names and references are printed as they are stored."""
+    from wuye.billing.documents import receipt_pdf
+
+    bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, 3, 1))
+    payment = payment_record(actor=alice, unit=billed_estate["units"][0], amount_fen=10_000, method="transfer",
+                             payer_name="王<b>五 &lt;代付&gt;", reference="R<1>&2")
+    text = " ".join(pdf_text(receipt_pdf(payment, size=size), tmp_path).split())
+    assert "王<b>五 &lt;代付&gt;" in text and "R<1>&2" in text

@@ -87,3 +87,15 @@ def test_templates_are_editable_versioned_and_checked(case, carol):
         services.template_save(actor=carol, kind="complaint", title="x", body="{nonsense}")
     tpl.refresh_from_db()
     assert tpl.version == 1
+
+
+def test_a_debtor_name_with_markup_characters_is_printed_as_written(case, tmp_path):
+    """A "<" in the debtor's name stopped the draft (reportlab reads a paragraph as markup); it prints as
+    stored, in the draft and in the evidence pack's own pages."""
+    from tests.billing.test_documents import pdf_text
+    from wuye.estate.models import Party
+
+    Party.objects.filter(pk=case.party_id).update(name="业主<b>甲 &lt;乙&gt;")
+    case.refresh_from_db()
+    text = " ".join(pdf_text(draft_pdf(draft(case, "lawyer_letter", as_of=TODAY)), tmp_path).split())
+    assert "业主<b>甲 &lt;乙&gt;" in text

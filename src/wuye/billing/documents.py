@@ -15,6 +15,16 @@ from wuye.billing.models import Payment
 from wuye.billing.selectors import Statement
 from wuye.common.formatting import format_yuan, rmb_upper
 
+
+def _text(value: str, style):
+    """A paragraph of plain text: names, rules and references escaped (reportlab reads a paragraph as
+    markup, so a "<" in a payer's name stopped the receipt), line breaks kept."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(escape(str(value)).replace("\n", "<br/>"), style)
+
 FONT_FILE = Path(__file__).resolve().parent.parent / "fonts" / "wqy-microhei.ttc"
 FONT = "WQYMicroHei"
 
@@ -146,7 +156,7 @@ def receipt_pdf(payment: Payment, *, size: str = "a4") -> bytes:
     if size == "80mm":
         return receipt_pdf_80mm(payment)
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, Spacer
+    from reportlab.platypus import Spacer
 
     s = _styles()
     when = timezone.localtime(payment.paid_at)
@@ -166,17 +176,17 @@ def receipt_pdf(payment: Payment, *, size: str = "a4") -> bytes:
         lines.append(["", "转入预存", format_yuan(payment.amount_fen - applied)])
     fees = fees_charged(payment)
     fee_rows = [["账期", "本次结清逾期本金时计收的违约金", "违约金"]]
-    fee_rows += [[f"{b.period_start:%Y-%m}", Paragraph(b.rule + ("（已随冲正作废）" if b.is_void else ""), s["body"]),
+    fee_rows += [[f"{b.period_start:%Y-%m}", _text(b.rule + ("（已随冲正作废）" if b.is_void else ""), s["body"]),
                   format_yuan(b.amount_fen)] for b in fees]
     story = [
-        Paragraph("收 款 收 据", s["title"]),
-        Paragraph(settings.COMPANY_NAME, s["sub"]),
+        _text("收 款 收 据", s["title"]),
+        _text(settings.COMPANY_NAME, s["sub"]),
         _table(head, [22 * mm, 70 * mm, 22 * mm, 60 * mm], header=False),
         Spacer(1, 6 * mm),
         _table(lines, [40 * mm, 84 * mm, 50 * mm], align_right=(2,)),
         *([Spacer(1, 4 * mm), _table(fee_rows, [24 * mm, 120 * mm, 30 * mm], align_right=(2,))] if fees else []),
         Spacer(1, 12 * mm),
-        Paragraph(f"收款人：{_cashier(payment)}　　　　交款人签字：＿＿＿＿＿＿", s["body"]),
+        _text(f"收款人：{_cashier(payment)}　　　　交款人签字：＿＿＿＿＿＿", s["body"]),
     ]
     return _build(story)
 
@@ -192,7 +202,7 @@ def receipt_pdf_80mm(payment: Payment) -> bytes:
     The page is as long as its content (thermal paper is a roll)."""
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
     font = _register_font()
     base = ParagraphStyle("t", fontName=font, fontSize=8.5, leading=11)
@@ -213,24 +223,24 @@ def receipt_pdf_80mm(payment: Payment) -> bytes:
                                ("ALIGN", (2, 0), (2, -1), "RIGHT"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                                ("LINEBELOW", (0, -1), (-1, -1), 0.5, (0, 0, 0))]))
-    rule = Paragraph("-" * 40, center)
+    rule = _text("-" * 40, center)
     story = [
-        Paragraph("收 款 收 据", big), Paragraph(settings.COMPANY_NAME, center), rule,
-        Paragraph(f"收据号：{payment.receipt_no or '—'}", base),
-        Paragraph(f"时间：{when:%Y-%m-%d %H:%M}", base),
-        Paragraph(f"房屋：{payment.project.name} {payment.unit.code}", base),
-        Paragraph(f"付款人：{payment.payer_name or '—'}", base), rule, table, Spacer(1, 2 * mm),
-        Paragraph(f"合计 {format_yuan(payment.amount_fen)}", big),
-        Paragraph(f"大写：{rmb_upper(payment.amount_fen)}", base),
-        Paragraph(f"方式：{payment.get_method_display()}" + (f"　凭证号 {payment.reference}" if payment.reference else ""),
+        _text("收 款 收 据", big), _text(settings.COMPANY_NAME, center), rule,
+        _text(f"收据号：{payment.receipt_no or '—'}", base),
+        _text(f"时间：{when:%Y-%m-%d %H:%M}", base),
+        _text(f"房屋：{payment.project.name} {payment.unit.code}", base),
+        _text(f"付款人：{payment.payer_name or '—'}", base), rule, table, Spacer(1, 2 * mm),
+        _text(f"合计 {format_yuan(payment.amount_fen)}", big),
+        _text(f"大写：{rmb_upper(payment.amount_fen)}", base),
+        _text(f"方式：{payment.get_method_display()}" + (f"　凭证号 {payment.reference}" if payment.reference else ""),
                   base),
     ]
     if payment.tendered_fen is not None:
-        story.append(Paragraph(f"收到现金：{format_yuan(payment.tendered_fen)}　找零：{format_yuan(payment.change_fen)}",
+        story.append(_text(f"收到现金：{format_yuan(payment.tendered_fen)}　找零：{format_yuan(payment.change_fen)}",
                                base))
-    story += [rule, Paragraph(f"收款人：{_cashier(payment)}", base), Spacer(1, 6 * mm),
-              Paragraph("交款人签字：＿＿＿＿＿＿", base), Spacer(1, 3 * mm),
-              Paragraph("请妥善保管本收据。", center)]
+    story += [rule, _text(f"收款人：{_cashier(payment)}", base), Spacer(1, 6 * mm),
+              _text("交款人签字：＿＿＿＿＿＿", base), Spacer(1, 3 * mm),
+              _text("请妥善保管本收据。", center)]
     height = (95 + 5 * len(rows) + (5 if payment.tendered_fen is not None else 0)) * mm
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=(80 * mm, height), leftMargin=4 * mm, rightMargin=4 * mm,
@@ -256,7 +266,7 @@ def statement_pdf(unit, statement: Statement, *, party_id: int | None = None) ->
     are the party's, with a 合计 row; the summary's 已到期应缴 and its parts come from the one function every
     demand uses (``billing.figures``), so the statement and the notices agree to the fen."""
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, Spacer
+    from reportlab.platypus import Spacer
 
     from wuye.billing.figures import demand_figures
     from wuye.estate.models import Party
@@ -307,8 +317,8 @@ def statement_pdf(unit, statement: Statement, *, party_id: int | None = None) ->
                   format_yuan(block.uncharged_fen), format_yuan(block.court_fen)]]
     widths = [17, 24, 22, 23, 23, 19, 23] + ([23] if fees else [])
     story = [
-        Paragraph("物业服务费对账单", s["title"]),
-        Paragraph(settings.COMPANY_NAME, s["sub"]),
+        _text("物业服务费对账单", s["title"]),
+        _text(settings.COMPANY_NAME, s["sub"]),
         _table(summary, [34 * mm, 58 * mm, 30 * mm, 52 * mm], header=False),
         Spacer(1, 5 * mm),
         _table(rows, [w * mm for w in widths], align_right=tuple(range(3, len(widths)))),
@@ -316,9 +326,9 @@ def statement_pdf(unit, statement: Statement, *, party_id: int | None = None) ->
     ]
     if fees and block:
         story += [_table(fee_block, [20 * mm, 40 * mm, 42 * mm, 34 * mm, 38 * mm], align_right=(1, 2, 3, 4)),
-                  Spacer(1, 2 * mm), Paragraph("违约金计算（逐期）：", s["body"])]
-        story += [Paragraph(n, s["small"]) for n in notes]
-    story += [Spacer(1, 6 * mm), Paragraph(
+                  Spacer(1, 2 * mm), _text("违约金计算（逐期）：", s["body"])]
+        story += [_text(n, s["small"]) for n in notes]
+    story += [Spacer(1, 6 * mm), _text(
         "如对本对账单有疑问，请在收到后七日内与物业服务中心联系。付款时请注明房号。", s["body"])]
     return _build(story)
 

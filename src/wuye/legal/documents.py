@@ -227,18 +227,18 @@ def _demands(lines, as_of: dt.date, party_id: int, claimed=None) -> str:
 def draft_pdf(d: Draft) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+    from reportlab.platypus import SimpleDocTemplate, Spacer
 
-    from wuye.billing.documents import _styles, _table
+    from wuye.billing.documents import _styles, _table, _text
 
     s = _styles()
-    story = [Paragraph(d.title, s["title"])]
+    story = [_text(d.title, s["title"])]  # names and addresses are text, never markup
     if d.kind == DocumentKind.LAWYER_LETTER:
-        story.append(Paragraph(DRAFT_NOTE, s["small"]))
+        story.append(_text(DRAFT_NOTE, s["small"]))
     story.append(Spacer(1, 4 * mm))
     for p in d.paragraphs:
-        story += [Paragraph(p, s["body"]), Spacer(1, 1.5 * mm)]
-    story += [Spacer(1, 3 * mm), Paragraph("附：欠费明细", s["body"]),
+        story += [_text(p, s["body"]), Spacer(1, 1.5 * mm)]
+    story += [Spacer(1, 3 * mm), _text("附：欠费明细", s["body"]),
               _table(d.rows, [18 * mm, 26 * mm, 22 * mm, 24 * mm, 24 * mm, 32 * mm, 28 * mm], align_right=(4, 5))]
     out = io.BytesIO()
 

@@ -88,9 +88,9 @@ class Builder:
 
     # -- helpers
     def p(self, text: str, style: str = "body"):
-        from reportlab.platypus import Paragraph
+        from wuye.billing.documents import _text
 
-        return Paragraph(text.replace("\n", "<br/>"), self.s[style])
+        return _text(text, self.s[style])  # escaped: a "<" in a name is text
 
     def table(self, rows, widths, right=()):
         from reportlab.lib.units import mm
