@@ -1594,12 +1594,19 @@ class _EstatePass:
         self.assigner = EstateAssigner(sorted(live))
 
 
+PARALLEL_MIN_UNITS = 100_000  # units to decide before an estate pass takes one process per core by default
+MAX_PARTS = 4
+
+
 def _parts_wanted(workers: int | None, units: int, writer: Writer) -> int:
-    """Processes for an estate pass: ``workers`` (``--workers``; one by default until a quiet machine shows
-    the split pays, decision 106). Only on PostgreSQL outside a caller's transaction (the parts commit on
-    their own connections); anywhere else one."""
-    if not writer.threaded or units < 2 or not workers:
+    """Processes for an estate pass: ``workers`` (``--workers``) when given, else one per core (at most
+    ``MAX_PARTS``) for ``PARALLEL_MIN_UNITS`` units or more (decision 106: 1M first run 49.3 s → 38.2 s on
+    two cores). Only on PostgreSQL outside a caller's transaction (the parts commit on their own
+    connections); anywhere else one."""
+    if not writer.threaded or units < 2:
         return 1
+    if workers is None:
+        workers = min(os.cpu_count() or 1, MAX_PARTS) if units >= PARALLEL_MIN_UNITS else 1
     return max(1, min(workers, units))
 
 

@@ -22,7 +22,8 @@ class Command(BaseCommand):
                             help="逐户重新决策全部账户（默认只决策有变更或到了下次决策日的账户）")
         parser.add_argument("--verbose-accounts", action="store_true", help="试运行时逐户列出决定与原因")
         parser.add_argument("--workers", type=int, default=None,
-                            help="全部项目一起决策时按房屋拆分使用的进程数（仅 PostgreSQL；默认 1）")
+                            help="全部项目一起决策时按房屋拆分使用的进程数（仅 PostgreSQL；默认：待决策房屋达 10 万套时每个 CPU 核一个，"
+                                 "最多 4 个，否则 1）")
         parser.add_argument("--estate-part", help=argparse.SUPPRESS)  # a child of a split pass (engine)
         from wuye import fanout
 
