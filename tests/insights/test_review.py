@@ -32,6 +32,10 @@ NO_BILL = "本月无账单（按季计费）"
 
 @pytest.fixture
 def quarterly(db, alice):
+    return build_quarterly(alice)
+
+
+def build_quarterly(alice) -> dict:
     """One project billed every 3 months from January (bills in January, April, …): three units, ¥300 a
     quarter each, due 01-15; Q1 pays on 01-10, Q2 on 02-20 (清欠 in February), Q3 never."""
     from wuye.billing.choices import FeeKind, PaymentMethod, Pricing
