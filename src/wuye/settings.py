@@ -450,5 +450,7 @@ WUYE_BANK_IMPORT_MAX_ATTEMPTS = envint("WUYE_BANK_IMPORT_MAX_ATTEMPTS", 3)
 # The estate import alike (wuye.estate.importer.imports_recover_stale): a job still 校验中/写入中 this many
 # minutes after a worker claimed it is queued again, at most WUYE_IMPORT_MAX_ATTEMPTS claims, then failed with a
 # message. 10,000 rows take about 10 s, so the largest file allowed (WUYE_IMPORT_MAX_ROWS) is far inside it.
+# A job still 排队中 this many minutes after it was queued (its queue message lost) is queued again, at most
+# WUYE_IMPORT_MAX_ATTEMPTS times, then failed with a message (decision 171).
 WUYE_IMPORT_STALE_MINUTES = envint("WUYE_IMPORT_STALE_MINUTES", 30)
 WUYE_IMPORT_MAX_ATTEMPTS = envint("WUYE_IMPORT_MAX_ATTEMPTS", 2)

@@ -97,7 +97,8 @@ def legal_daily() -> None:
 @db_periodic_task(crontab(minute="*/5"))
 def recover_stale_estate_imports() -> None:
     """Estate import jobs left 校验中/写入中 by a worker that died are queued again (or, after
-    WUYE_IMPORT_MAX_ATTEMPTS claims, failed with a message)."""
+    WUYE_IMPORT_MAX_ATTEMPTS claims, failed with a message); jobs left 排队中 whose queue message was lost are
+    queued again too (at most WUYE_IMPORT_MAX_ATTEMPTS times, then failed)."""
     from wuye.estate.importer import imports_recover_stale
 
     with HUEY.lock_task("estate-recover-imports"):

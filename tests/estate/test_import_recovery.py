@@ -156,3 +156,76 @@ def test_the_recovery_is_scheduled():
     from wuye.tasks import recover_stale_estate_imports
 
     assert any(isinstance(t, recover_stale_estate_imports.task_class) for t in HUEY._registry.periodic_tasks)
+
+
+# --- a job whose queue message was lost (decision 171) ------------------------------------------------------
+
+
+def _queued(user, *, minutes: int) -> ImportJob:
+    """A job uploaded ``minutes`` ago whose queue message never reached a worker: still 排队中, never claimed."""
+    job = _submitted(user)
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - dt.timedelta(minutes=minutes))
+    job.refresh_from_db()
+    return job
+
+
+def test_a_queued_job_whose_message_was_lost_is_queued_again_and_imported(alice, settings):
+    settings.WUYE_IMPORT_STALE_MINUTES = 30
+    young, job = _queued(alice, minutes=5), _queued(alice, minutes=40)
+    assert importer.imports_recover_stale() == {"requeued": 1, "failed": 0}
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED and job.attempts == 1 and job.requeued == 1
+    assert Unit.objects.filter(project__code="SAFE").count() == 1
+    assert AuditEvent.objects.get(verb="import.requeue", object_id=str(job.pk)).note.startswith("排队已 40 分钟")
+    young.refresh_from_db()
+    assert young.status == ImportJob.Status.PENDING and young.requeued == 0  # a worker will take it
+
+
+def test_a_lost_job_is_sent_once_per_period_and_failed_after_the_last_attempt(alice, settings, monkeypatch):
+    """The queue keeps losing it: each sweep within the period after a re-send leaves it alone (one message a
+    period, whoever sweeps), after WUYE_IMPORT_MAX_ATTEMPTS re-sends it is failed with a message, nothing
+    written."""
+    from wuye.estate import tasks
+
+    settings.WUYE_IMPORT_STALE_MINUTES, settings.WUYE_IMPORT_MAX_ATTEMPTS = 30, 2
+    sent = []
+    monkeypatch.setattr(tasks, "run_import", sent.append)  # the message is lost again
+    job = _queued(alice, minutes=31)
+    now = timezone.now()
+    assert importer.imports_recover_stale(now=now) == {"requeued": 1, "failed": 0}
+    assert importer.imports_recover_stale(now=now + dt.timedelta(minutes=5)) == {"requeued": 0, "failed": 0}
+    assert importer.imports_recover_stale(now=now + dt.timedelta(minutes=31)) == {"requeued": 1, "failed": 0}
+    assert sent == [job.pk, job.pk]
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PENDING and job.requeued == 2 and job.attempts == 0
+    assert importer.imports_recover_stale(now=now + dt.timedelta(minutes=62)) == {"requeued": 0, "failed": 1}
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED and job.finished_at is not None and sent == [job.pk, job.pk]
+    message = job.errors[0]["message"]
+    assert "排队后一直未开始处理" in message and "数据没有任何改变" in message and "重新排队 2 次" in message
+    assert Project.objects.count() == 0
+    # a message that turns up after all finds the job finished: nothing runs
+    assert importer.import_run(job.pk).status == ImportJob.Status.FAILED and Project.objects.count() == 0
+
+
+def test_a_late_first_message_and_a_resent_one_run_the_job_once(alice, monkeypatch):
+    """Sending again is safe when the first message was only late: the claim lets one of them run it."""
+    from wuye.estate import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks, "run_import", sent.append)
+    job = _queued(alice, minutes=40)
+    assert importer.imports_recover_stale() == {"requeued": 1, "failed": 0}
+    runs = [importer.import_run(job_id) for job_id in [job.pk, *sent]]  # the late one, then the re-sent one
+    assert [r.status for r in runs] == [ImportJob.Status.SUCCEEDED] * 2
+    job.refresh_from_db()
+    assert job.attempts == 1 and Unit.objects.filter(project__code="SAFE").count() == 1
+
+
+def test_opening_a_lost_jobs_page_queues_it_again(client, alice):
+    job = _queued(alice, minutes=40)
+    client.force_login(alice)
+    response = client.get(f"/estate/imports/{job.pk}/progress/")
+    assert response.status_code == 200 and "已导入" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED and job.requeued == 1

@@ -126,3 +126,136 @@ def test_a_surname_search_reads_the_names_that_start_with_it_not_every_party(est
         assert len(searches) >= 4, searches  # the party list (count and page), the unit list, the bank search
         for sql in searches:
             assert _party_rows_read(sql) <= 2 * n // 100, sql
+
+
+# --- the unit list's search over the whole estate (decision 170) -------------------------------------------
+
+
+def _codes(text: str, qs=None) -> list[str]:
+    return sorted((qs if qs is not None else Unit.objects.all()).filter(unit_search_q(text))
+                  .values_list("code", flat=True))
+
+
+def test_the_unit_search_finds_codes_names_and_phone_tails_within_the_users_projects(estate, alice, make_user,
+                                                                                     client):
+    """Exact and partial codes (any case), room numbers, current owners' and tenants' names, a phone number or
+    its last digits — and a manager of another project finds only that project's units for the same words."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from wuye.estate.choices import ContactKind, ContactSource, OccupantRole, PropertyType
+    from wuye.estate.models import Building, Occupancy, Party, Project
+    from wuye.estate.services import contact_add, occupancy_start
+
+    assert _codes("2-601") == ["2-601"]
+    assert _codes("2-60") == ["2-601", "2-602"]
+    assert _codes("601") == ["1-601", "2-601", "3-601"]  # 3-601 is unsold: found by its code all the same
+    assert _codes("601") == _codes(" 601 ")
+    assert _codes("3-6") == ["3-601", "3-602"] and _codes("3-") == [f"3-{f}0{k}" for f in range(1, 7) for k in (1, 2)]
+    assert _codes("业主007") == ["1-401"] and _codes("主007") == ["1-401"]
+    assert len(_codes("业主")) == 30 and _codes("主0") == []  # two characters: the start of a name
+    assert _codes("00000007") == ["1-401"] and _codes("13800000007") == ["1-401"]
+    # another project with the same codes and a lower-case one; a tenant; an owner who sold
+    t2 = Project.objects.create(code="T2", name="别的小区", city="杭州")
+    b2 = Building.objects.create(project=t2, code="1", name="1幢", floors=6)
+    other = Unit.objects.create(project=t2, building=b2, floor=1, number="101", code="1-101",
+                                property_type=PropertyType.LOW_RISE, area=Decimal("90"))
+    Unit.objects.create(project=t2, building=b2, floor=12, number="1203", code="a-1203",
+                        property_type=PropertyType.LOW_RISE, area=Decimal("90"))
+    tenant = Party.objects.create(name="租户欧阳娜", natural_key="t2:tenant")
+    occupancy_start(actor=alice, unit=other, party=tenant, role=OccupantRole.TENANT, start=dt.date(2025, 1, 1))
+    contact_add(actor=alice, party=tenant, kind=ContactKind.MOBILE, value="13912345678",
+                source=ContactSource.HANDOVER, is_primary=True)
+    assert _codes("A-12") == ["a-1203"] and _codes("a-1203") == ["a-1203"]
+    assert _codes("1-101") == ["1-101", "1-101"]
+    assert _codes("欧阳娜") == ["1-101"] and _codes("5678") == ["1-101"]
+    Occupancy.objects.filter(party=tenant).update(end=dt.date(2025, 6, 30))  # moved out: no longer found
+    assert _codes("欧阳娜") == [] and _codes("5678") == []
+
+    manager = make_user("jingli2", "manager", is_staff=True)
+    manager.projects.add(t2)
+    client.force_login(manager)
+    page = client.get("/estate/units/", {"q": "1-101"}).content.decode()
+    assert f'href="/estate/units/{other.pk}/"' in page
+    assert f'href="/estate/units/{estate["units"][0].pk}/"' not in page
+    assert "data-unit-code=" not in client.get("/estate/units/", {"q": "业主001"}).content.decode()
+    api = client.get("/api/v1/units/", {"q": "1-101"}).json()
+    assert [u["id"] for u in api.get("results", api)] == [other.pk]
+    client.force_login(alice)  # company-wide: both projects
+    page = client.get("/estate/units/", {"q": "1-101"}).content.decode()
+    assert f'href="/estate/units/{other.pk}/"' in page and f'href="/estate/units/{estate["units"][0].pk}/"' in page
+
+
+def _rows_read(sql: str, relation: str) -> tuple[int, str]:
+    """Rows of ``relation`` the statement reads, from its executed plan (every scan of the table, with the rows
+    its filter or recheck threw away, times its loops), and the plan's index names — planned as on a large
+    table: no whole-table read where an index can serve (on 20,000 rows the planner may still prefer reading
+    the table to a trigram index; at 1M it does not)."""
+    import json
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            plan = cursor.fetchone()[0]
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    total, indexes = 0, []
+
+    def walk(node):
+        nonlocal total
+        if node.get("Relation Name") == relation:
+            rows = node["Actual Rows"] + node.get("Rows Removed by Filter", 0) + node.get("Rows Removed by Index Recheck", 0)
+            total += rows * node["Actual Loops"]
+        if node.get("Index Name"):
+            indexes.append(node["Index Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return total, " ".join(indexes)
+
+
+def test_the_unit_lists_search_over_the_whole_estate_reads_indexes_not_every_unit(estate, admin_user, client):
+    """On PostgreSQL with 20,000 units: the unit list searched by a code, a room number, a name or a phone tail
+    as a user of the whole estate reads the units found through the trigram indexes, its count included — the
+    ``OR`` of ``code LIKE`` and ``EXISTS`` over owners and phones read all 20,000 units (1M at 1M units)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans (the PostgreSQL pass of make test runs it)")
+    from django.test.utils import CaptureQueriesContext
+
+    from wuye.estate.models import ContactPoint, Occupancy, Party
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'estate_unit_code_trgm'")
+        assert "upper((code)::text) gin_trgm_ops" in cursor.fetchone()[0]
+    n = 20_000
+    building = estate["buildings"][0]
+    units = Unit.objects.bulk_create(
+        Unit(project=estate["project"], building=building, floor=9, number=f"{i:05d}", code=f"X-{i:05d}",
+             property_type="low_rise", area=90) for i in range(n))
+    parties = Party.objects.bulk_create(Party(name=f"住户{i:05d}", natural_key=f"bulk:{i}") for i in range(n))
+    Occupancy.objects.bulk_create(Occupancy(unit=u, party=p, role="owner", start="2020-01-01")
+                                  for u, p in zip(units, parties, strict=True))
+    ContactPoint.objects.bulk_create(ContactPoint(party=p, kind="mobile", value=f"139{i:08d}")
+                                     for i, p in enumerate(parties))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE estate_unit; ANALYZE estate_party; ANALYZE estate_occupancy; "
+                       "ANALYZE estate_contactpoint")
+    client.force_login(admin_user)
+    for text, found in (("X-01234", 1), ("x-0123", 10), ("01234", 1), ("住户01234", 1), ("00001234", 1),
+                        ("2-601", 1)):
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get("/estate/units/", {"q": text})
+        assert page.status_code == 200
+        assert page.content.decode().count("data-unit-code=") == found, text
+        searches = [q["sql"] for q in captured.captured_queries
+                    if q["sql"].lstrip().upper().startswith("SELECT") and "LIKE" in q["sql"]
+                    and "estate_unit" in q["sql"]]
+        assert len(searches) >= 2, searches  # the count and the page
+        for sql in searches:
+            read, indexes = _rows_read(sql, "estate_unit")
+            assert read <= 50, (text, read, sql)
+            if text.upper().startswith("X-"):
+                assert "estate_unit_code_trgm" in indexes and "estate_unit_number_trgm" in indexes, (text, indexes)

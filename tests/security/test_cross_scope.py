@@ -364,16 +364,172 @@ def test_no_list_page_or_endpoint_names_another_projects_people(client, world):
         assert response.status_code == 200 and T1_MARKS.search(_text(response)), url
 
 
-def test_another_projects_ids_in_a_request_body_name_nobody(world):
-    """Ids in request bodies (not in the path): every API operation that creates something is posted by the
-    users of T2 with a body that is valid but for T1's ids — in every id field, and mixed with their own unit
-    or project, the way a legal case for one's own project and another project's party once answered 400
-    naming that person. Nothing is created and no answer shows anything of T1."""
-    import datetime as dt
+# --- ids in request bodies (decision 121; the table is checked against the API, decision 172) ---------------
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from rest_framework.test import APIClient
+WRITES = ("post", "put", "patch")
 
+
+def _body_cases(o: dict) -> dict[tuple[str, str], list[tuple[str, dict, bool]]]:
+    """Every write operation of the API whose body names objects by id → the requests the walk sends as the
+    users of T2: (url, body, multipart), with T1's ids (``o``) in every id field, and mixed with their own
+    unit, project or case (``own_unit``, ``own_project``, ``own_case``). Keyed by the operation's method and
+    path in the API schema: ``test_every_write_operation_that_takes_ids_is_walked`` fails on an operation that
+    takes ids and is missing here."""
+    today = dt.date.today().isoformat()
+    cases: dict[tuple[str, str], list[tuple[str, dict, bool]]] = {}
+
+    def add(method, path, url, body, multipart=False):
+        cases.setdefault((method, path), []).append((url, body, multipart))
+
+    for unit in (o["unit"], o["own_unit"]):
+        add("post", "/api/v1/contacts/", "/api/v1/contacts/",
+            {"unit": unit, "channel": "call", "outcome": "promise", "promised_on": today,
+             "contact_point": o["contact_point"], "task": o["task"]})
+        add("post", "/api/v1/contacts/", "/api/v1/contacts/",
+            {"unit": unit, "channel": "call", "outcome": "dead_number", "contact_point": o["contact_point"]})
+        add("post", "/api/v1/contacts/", "/api/v1/contacts/",
+            {"unit": unit, "channel": "call", "outcome": "no_answer", "corrects": o["contact_attempt"]})
+        add("post", "/api/v1/promises/", "/api/v1/promises/", {"unit": unit, "promised_on": today})
+        add("post", "/api/v1/payments/", "/api/v1/payments/",
+            {"unit": unit, "amount_fen": 100, "method": "cash", "bill_ids": [o["bill"]]})
+        add("post", "/api/v1/field-payments/", "/api/v1/field-payments/",
+            {"unit": unit, "party": o["party"], "amount_fen": 100, "method": "wechat", "reference": "x1",
+             "paid_on": today, "bill_ids": [o["bill"]]})
+        add("post", "/api/v1/visits/", "/api/v1/visits/",
+            {"unit": unit, "outcome": "not_home", "party": o["party"], "task": o["task"]}, True)
+    for project in (o["project"], o["own_project"]):
+        add("post", "/api/v1/legal/cases/", "/api/v1/legal/cases/", {"project": project, "party": o["party"]})
+    add("post", "/api/v1/legal/cases/", "/api/v1/legal/cases/", {"task": o["task"]})
+    add("post", "/api/v1/insights/targets/", "/api/v1/insights/targets/",
+        {"project": o["project"], "period": "2026-07", "collection_rate": "90.00", "clearance_rate": "10.00"})
+    add("post", "/api/v1/legal/proofs/", "/api/v1/legal/proofs/",
+        {"action": o["action"], "kind": "ems", "file": None}, True)
+    add("post", "/api/v1/legal/proofs/", "/api/v1/legal/proofs/", {"task": o["task"], "kind": "ems", "file": None},
+        True)
+    add("post", "/api/v1/bank-statements/", "/api/v1/bank-statements/",
+        {"bank_account": o["bank_account"], "file": o["statement_file"], "preview": True}, True)
+    # their own case handed to a legal officer who works only in T1
+    add("post", "/api/v1/legal/cases/{id}/owner/", f"/api/v1/legal/cases/{o['own_case']}/owner/",
+        {"owner": o["t1_officer"], "note": "x"})
+    return cases
+
+
+# Write operations of the API that name no object of a project in their body — each with the reason. An
+# operation whose body has an id field cannot be put here (the test below reads the schema).
+NO_IDS_IN_BODY = {
+    ("post", "/api/v1/contacts/{id}/reveal/"): "no body: the contact point is the id in the path (the walk above)",
+    ("post", "/api/v1/field-payments/{id}/decision/"): "confirm or reject, and a note; the transfer is in the path",
+    ("patch", "/api/v1/message-templates/{id}/"): "a template's text; the template is in the path",
+    ("post", "/api/v1/talking-points/"): "the company-wide talking-point library: words and choices only",
+    ("put", "/api/v1/talking-points/{id}/"): "the same library: words and choices only",
+    ("patch", "/api/v1/talking-points/{id}/"): "the same library: words and choices only",
+    ("post", "/api/v1/legal/cases/{id}/events/"): "an event's kind, date, words and amount; the case is in the path",
+    ("post", "/api/v1/legal/cases/{id}/deadlines/"): "a deadline's kind, date and note; the case is in the path",
+    ("post", "/api/v1/legal/cases/{id}/costs/"): "a cost's kind, amount, date and note; the case is in the path",
+    ("post", "/api/v1/legal/cases/{id}/packs/"): "no body: the case is in the path",
+}
+# Write routes of the API outside its schema — each with the reason.
+NOT_IN_SCHEMA = {
+    "/api/v1/pay/wechat/notify/": "the provider's signed payment notification: no staff, no scope (tests/portal)",
+    "/api/v1/pay/alipay/notify/": "the provider's signed payment notification: no staff, no scope (tests/portal)",
+    "/api/v1/receipts/{}/{}/": "provider delivery receipts: a long random secret in the path (NOT_STAFF_SCOPED)",
+}
+
+
+def _shape(path: str) -> str:
+    """A route of the URL conf or a path of the schema with every parameter as ``{}``."""
+    path = re.sub(r"\(\?P<\w+>[^)]*\)|<(?:\w+:)?\w+>|\{\w+\}", "{}", path).replace("^", "").replace("$", "")
+    return "/" + path.lstrip("/")
+
+
+def _schema_writes() -> dict[tuple[str, str], set[str]]:
+    """(method, path) → the id fields of its request body, for every write operation of the API schema. An id
+    field is an integer (or a list of integers) that names an object: called after a model (``unit``,
+    ``bank_account``), ending in ``_id``/``_ids``, or described as an ID or 编号."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema.get("components", {}).get("schemas", {})
+    model_names = {re.sub(r"(?<!^)(?=[A-Z])", "_", m.__name__).lower() for m in apps.get_models()}
+
+    def resolve(node: dict) -> dict:
+        while "$ref" in node:
+            node = components[node["$ref"].rsplit("/", 1)[-1]]
+        for key in ("allOf", "oneOf", "anyOf"):
+            if key in node:
+                merged: dict = {"properties": {}}
+                for part in node[key]:
+                    merged["properties"].update(resolve(part).get("properties", {}))
+                    merged.setdefault("type", resolve(part).get("type"))
+                return merged
+        return node
+
+    out = {}
+    for path, item in schema["paths"].items():
+        for method in WRITES:
+            if method not in item:
+                continue
+            fields = set()
+            for media in item[method].get("requestBody", {}).get("content", {}).values():
+                for name, prop in resolve(media.get("schema", {})).get("properties", {}).items():
+                    prop = resolve(prop)
+                    kind = resolve(prop.get("items", {})).get("type") if prop.get("type") == "array" else prop.get("type")
+                    if kind != "integer" or prop.get("readOnly"):
+                        continue
+                    if (re.search(r"(^|_)ids?$", name) or name in model_names
+                            or re.search(r"ID|编号", prop.get("description", ""))):
+                        fields.add(name)
+            out[(method, path)] = fields
+    return out
+
+
+def test_every_write_operation_that_takes_ids_is_walked():
+    """Every write operation of the API — read from the URL conf and the schema, not listed by hand — is either
+    posted by the walk below with another project's ids in its body (``_body_cases``), or named in
+    NO_IDS_IN_BODY with the reason, and the schema agrees that its body takes no id. A new endpoint fails here
+    until its case is written."""
+    writes = _schema_writes()
+    # the URL conf's write routes are all in the schema (or named with their reason)
+    shapes = {_shape(path) for _, path in writes}
+    outside = []
+    for route, pattern in _routes(get_resolver().url_patterns):
+        if not route.startswith("api/") or "format" in route:
+            continue
+        view = pattern.callback
+        actions, cls = getattr(view, "actions", None), getattr(view, "cls", None)
+        methods = ({m for m in actions if m in WRITES} if actions else
+                   {m for m in WRITES if hasattr(cls, m)} if cls else {"post"})  # a plain view: assume it writes
+        if methods and _shape(route) not in shapes and _shape(route) not in NOT_IN_SCHEMA:
+            outside.append(f"{sorted(methods)} /{route}")
+    assert outside == [], f"write routes of the API outside its schema: {outside}"
+    assert set(NOT_IN_SCHEMA) <= {_shape(r) for r, _ in _routes(get_resolver().url_patterns)}, "stale NOT_IN_SCHEMA"
+
+    from collections import defaultdict
+
+    cases = _body_cases(defaultdict(int))  # which operations have cases: the ids do not matter here
+    missing = sorted(f"{m.upper()} {p} (ids: {', '.join(sorted(f))})" for (m, p), f in writes.items()
+                     if f and (m, p) not in cases)
+    assert missing == [], ("write operations that take ids in their body, with no case in _body_cases: "
+                           + "; ".join(missing))
+    # and each id field carries another project's id in at least one of the operation's requests
+    unprobed = sorted(f"{m.upper()} {p}: {sorted(f - {k for _, body, _ in cases[(m, p)] for k in body})}"
+                      for (m, p), f in writes.items() if (m, p) in cases
+                      and f - {k for _, body, _ in cases[(m, p)] for k in body})
+    assert unprobed == [], f"id fields no request of _body_cases fills: {unprobed}"
+    unexplained = sorted(f"{m.upper()} {p}" for (m, p), f in writes.items()
+                         if not f and (m, p) not in cases and (m, p) not in NO_IDS_IN_BODY)
+    assert unexplained == [], f"write operations neither walked nor in NO_IDS_IN_BODY: {unexplained}"
+    wrongly_allowed = sorted(f"{m.upper()} {p}: {sorted(writes[(m, p)])}" for m, p in NO_IDS_IN_BODY
+                             if writes.get((m, p)))
+    assert wrongly_allowed == [], f"NO_IDS_IN_BODY names operations whose body takes ids: {wrongly_allowed}"
+    stale = sorted(set(cases) - set(writes)) + sorted(set(NO_IDS_IN_BODY) - set(writes))
+    assert stale == [], f"cases for operations the API no longer has: {stale}"
+
+
+def _ids(world) -> dict:
+    """T1's ids for the bodies, and what the users of T2 own (a unit, their project, a case)."""
+    from wuye.accounts.choices import Role
+    from wuye.banking.models import BankAccount
     from wuye.billing.models import Bill
     from wuye.dunning.models import Action, Task
     from wuye.estate.models import ContactPoint, Unit
@@ -382,43 +538,66 @@ def test_another_projects_ids_in_a_request_body_name_nobody(world):
     u1 = t1.units.order_by("pk").first()
     owner = u1.occupancies.get().party
     own_unit = Unit.objects.get(project__code="T2")
-    ids = {"unit": u1.pk, "party": owner.pk, "project": t1.pk, "bill": Bill.objects.filter(unit=u1).first().pk,
-           "contact_point": ContactPoint.objects.filter(party=owner).first().pk,
-           "task": Task.objects.filter(project=t1).first().pk, "action": Action.objects.filter(project=t1).first().pk}
-    today = dt.date.today().isoformat()
-    # (url, body, multipart): T1's ids everywhere; {own_unit}/{own_project} in the mixed variants
-    bodies = []
-    for unit in (ids["unit"], own_unit.pk):
-        bodies += [
-            ("/api/v1/contacts/", {"unit": unit, "channel": "call", "outcome": "promise", "promised_on": today,
-                                   "contact_point": ids["contact_point"], "task": ids["task"]}, False),
-            ("/api/v1/contacts/", {"unit": unit, "channel": "call", "outcome": "dead_number",
-                                   "contact_point": ids["contact_point"]}, False),
-            ("/api/v1/promises/", {"unit": unit, "promised_on": today}, False),
-            ("/api/v1/payments/", {"unit": unit, "amount_fen": 100, "method": "cash", "bill_ids": [ids["bill"]]},
-             False),
-            ("/api/v1/field-payments/", {"unit": unit, "party": ids["party"], "amount_fen": 100, "method": "wechat",
-                                         "reference": "x1", "paid_on": today, "bill_ids": [ids["bill"]]}, False),
-            ("/api/v1/visits/", {"unit": unit, "outcome": "not_home", "party": ids["party"],
-                                 "task": ids["task"]}, True),
-        ]
-    for project in (ids["project"], own_unit.project_id):
-        bodies.append(("/api/v1/legal/cases/", {"project": project, "party": ids["party"]}, False))
-    bodies += [("/api/v1/insights/targets/", {"project": ids["project"], "period": "2026-07",
-                                              "collection_rate": "90.00", "clearance_rate": "10.00"}, False),
-               ("/api/v1/legal/cases/", {"task": ids["task"]}, False),
-               ("/api/v1/legal/proofs/", {"action": ids["action"], "kind": "ems", "file": None}, True),
-               ("/api/v1/legal/proofs/", {"task": ids["task"], "kind": "ems", "file": None}, True)]
-    before = {m: m.objects.count() for m in (Bill, Task, Action)}
-    leaks = []
+    officer = _officer(t1, Role)
+    own_case = _derive("legal.LegalCase", {}, own_unit.project, world["users"][0])
+    return {"unit": u1.pk, "party": owner.pk, "project": t1.pk, "bill": Bill.objects.filter(unit=u1).first().pk,
+            "contact_point": ContactPoint.objects.filter(party=owner).first().pk,
+            "task": Task.objects.filter(project=t1).first().pk, "action": Action.objects.filter(project=t1).first().pk,
+            "bank_account": BankAccount.objects.get(project=t1).pk,
+            "statement_file": ("s.csv", "交易日期,金额\n2026-07-01,1.00\n".encode()),
+            "contact_attempt": _derive("casework.ContactAttempt", {}, t1, world["maker"]).pk,
+            "own_unit": own_unit.pk, "own_project": own_unit.project_id, "own_case": own_case.pk,
+            "t1_officer": officer.pk}
+
+
+T1_OFFICER = "法务只在测试花园"
+
+
+def _officer(t1, Role):
+    """A legal officer who works only in T1: their name is T1's too."""
+    from wuye.accounts.models import User
+
+    officer, made = User.objects.get_or_create(username="fawu1", defaults={"role": Role.LEGAL,
+                                                                         "display_name": T1_OFFICER})
+    if made:
+        officer.projects.add(t1)
+    return officer
+
+
+def test_another_projects_ids_in_a_request_body_name_nobody(world):
+    """Ids in request bodies (not in the path): every API operation whose body names objects
+    (``_body_cases``, checked against the API by the test above) is posted by the users of T2 with a body that
+    is valid but for T1's ids — in every id field, and mixed with their own unit, project or case, the way a
+    legal case for one's own project and another project's party once answered 400 naming that person.
+    Nothing is created and no answer shows anything of T1."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from wuye.banking.models import StatementImport
+    from wuye.billing.models import Bill
+    from wuye.dunning.models import Action, Task
+    from wuye.legal.models import LegalCase
+
+    ids = _ids(world)
+    marks = re.compile(T1_MARKS.pattern + "|" + T1_OFFICER)
+    counted = (Bill, Task, Action, StatementImport)
+    before = {m: m.objects.count() for m in counted}
+    case_owner = LegalCase.objects.get(pk=ids["own_case"]).owner_id
+    leaks, sent = [], 0
     for user in world["users"]:
         api = APIClient()
         api.force_authenticate(user)
-        for url, body, multipart in bodies:
-            if multipart and "file" in body:
-                body = {**body, "file": SimpleUploadedFile("p.png", _PNG, content_type="image/png")}
-            response = api.post(url, body, format="multipart" if multipart else "json")
-            if response.status_code < 400 or T1_MARKS.search(_text(response)):
-                leaks.append(f"POST {url} {body} as {user.username}: {response.status_code} {_text(response)[:200]}")
+        for requests in _body_cases(ids).values():
+            for url, body, multipart in requests:
+                if multipart and "file" in body:  # None: a picture; else (name, bytes)
+                    name, content = body["file"] or ("p.png", _PNG)
+                    body = {**body, "file": SimpleUploadedFile(name, content)}
+                response = api.post(url, body, format="multipart" if multipart else "json")
+                sent += 1
+                if response.status_code < 400 or marks.search(_text(response)):
+                    leaks.append(f"POST {url} {body} as {user.username}: {response.status_code} "
+                                 f"{_text(response)[:200]}")
     assert leaks == [], "\n".join(leaks)
-    assert before == {m: m.objects.count() for m in (Bill, Task, Action)}
+    assert before == {m: m.objects.count() for m in counted}
+    assert LegalCase.objects.get(pk=ids["own_case"]).owner_id == case_owner
+    assert sent >= 40, sent

@@ -120,3 +120,23 @@ def mask_text(value: str | None, keep: int = 6) -> str:
     if not value:
         return ""
     return value[:keep] + "****" if len(value) > keep else "****"
+
+
+# A date (2026-12-05, 2026-12) in a sentence the code wrote, outside any tag of the text's own markup.
+_DATE_IN_TEXT = re.compile(r"(<[^>]*>)|(?<![\d-])(\d{4}-\d{2}(?:-\d{2})?)(?![\d-])")
+
+
+def keep_dates(text) -> str:
+    """``text`` for a page, escaped (unless already safe HTML), with every date in it — ``2026-12-05``,
+    ``2026-12`` — in a ``text-nowrap`` span, so that a sentence written in Python (a message after a form, a
+    late fee's calculation, a limitation clock's) may wrap between its words but never splits a date at its
+    hyphen on a phone (decision 173). Plain text stays plain everywhere else (PDFs, the API, the audit log)."""
+    from django.utils.html import conditional_escape
+    from django.utils.safestring import mark_safe
+
+    if text is None:
+        return ""
+    text = getattr(text, "message", text)  # a flash message: its text (safe HTML stays safe)
+    escaped = str(conditional_escape(text))
+    return mark_safe(_DATE_IN_TEXT.sub(  # noqa: S308 — the text is escaped above; only our span is added
+        lambda m: m.group(1) or f'<span class="text-nowrap">{m.group(2)}</span>', escaped))

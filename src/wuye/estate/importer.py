@@ -725,6 +725,9 @@ def _import_work(job: ImportJob, update, finish) -> ImportJob:
 INTERRUPTED = "后台处理中断（处理进程退出或超时），整个文件未导入，数据没有任何改变"
 
 
+LOST = "排队后一直未开始处理（后台处理服务未运行，或排队记录丢失），整个文件未导入，数据没有任何改变"
+
+
 def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None = None) -> dict[str, int]:
     """Import jobs left 校验中 or 写入中 by a worker that died (a restart, the machine's memory killer): the
     writing is one transaction, so nothing of the dead run is in the database; only the job still says
@@ -732,7 +735,12 @@ def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None 
     has been claimed ``WUYE_IMPORT_MAX_ATTEMPTS`` times; then it is failed with a message saying so. Each
     change is conditional on the stale claim, so two recoverers (the periodic job, the job's page) never both
     act, and the dead run, should it wake up, writes nothing. A periodic job calls it for all jobs, the job's
-    page for its own (``job_id``)."""
+    page for its own (``job_id``).
+
+    A job still 排队中 that long after it was queued, which no worker claimed, lost its queue message (the
+    worker's machine died with it, Redis was flushed): it is put on the queue again (``requeued`` counted),
+    ``WUYE_IMPORT_MAX_ATTEMPTS`` times, then failed with a message (decision 171). Sending it again is safe
+    even if the first message was only late: the claim lets one worker run it."""
     from django.db.models import Q
 
     now = now or timezone.now()
@@ -740,8 +748,10 @@ def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None 
     stale = ImportJob.objects.filter(
         Q(started_at__lt=cutoff) | Q(started_at__isnull=True, created_at__lt=cutoff),  # rows from before claims
         status__in=(ImportJob.Status.VALIDATING, ImportJob.Status.APPLYING))
+    lost = ImportJob.objects.filter(Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True, created_at__lt=cutoff),
+                                    status=ImportJob.Status.PENDING)
     if job_id is not None:
-        stale = stale.filter(pk=job_id)
+        stale, lost = stale.filter(pk=job_id), lost.filter(pk=job_id)
     counts = {"requeued": 0, "failed": 0}
     for job in stale.select_related("created_by").order_by("created_at")[:100]:
         claim = ImportJob.objects.filter(pk=job.pk, status=job.status, started_at=job.started_at)
@@ -756,13 +766,38 @@ def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None 
                 audit_record(actor=None, actor_label="job:estate.recover", verb="import.failed", obj=job,
                              note=message, after={"attempts": job.attempts, "stale_minutes": minutes})
             continue
-        if claim.update(status=ImportJob.Status.PENDING, processed_rows=0):
+        if claim.update(status=ImportJob.Status.PENDING, processed_rows=0, queued_at=now):
             counts["requeued"] += 1
             logger.warning("import job %s %s for %s min without finishing: queued again", job.pk, job.status,
                            minutes)
             audit_record(actor=None, actor_label="job:estate.recover", verb="import.requeue", obj=job,
                          note=f"处理中已 {minutes} 分钟未完成，视为中断，重新排队",
                          after={"attempts": job.attempts, "stale_minutes": minutes})
+            from wuye.estate.tasks import run_import
+
+            run_import(job.pk)
+    for job in lost.order_by("created_at")[:100]:
+        # conditional on the job being still unclaimed and queued when it was read: one recoverer acts
+        claim = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PENDING, queued_at=job.queued_at,
+                                         requeued=job.requeued)  # queued_at=None is IS NULL
+        minutes = int((now - (job.queued_at or job.created_at)).total_seconds() // 60)
+        if job.requeued >= settings.WUYE_IMPORT_MAX_ATTEMPTS:
+            message = (f"{LOST}。已自动重新排队 {job.requeued} 次，最近一次排队后 {minutes} 分钟仍无人处理；"
+                       "请联系管理员检查后台处理服务，恢复后重新上传。")
+            if claim.update(status=ImportJob.Status.FAILED, finished_at=now,
+                            errors=[RowError(0, "", "", message).as_dict()]):
+                counts["failed"] += 1
+                logger.error("import job %s queued %s times and never claimed: marked failed", job.pk,
+                             job.requeued + 1)
+                audit_record(actor=None, actor_label="job:estate.recover", verb="import.failed", obj=job,
+                             note=message, after={"requeued": job.requeued, "queued_minutes": minutes})
+            continue
+        if claim.update(queued_at=now, requeued=job.requeued + 1):
+            counts["requeued"] += 1
+            logger.warning("import job %s queued %s min ago and never claimed: queued again", job.pk, minutes)
+            audit_record(actor=None, actor_label="job:estate.recover", verb="import.requeue", obj=job,
+                         note=f"排队已 {minutes} 分钟无人处理，视为排队记录丢失，重新排队",
+                         after={"requeued": job.requeued + 1, "queued_minutes": minutes})
             from wuye.estate.tasks import run_import
 
             run_import(job.pk)

@@ -256,6 +256,11 @@ class ImportJob(models.Model):
     # imports_recover_stale) writes nothing if it wakes up after all
     started_at = models.DateTimeField("开始处理时间", null=True, blank=True)
     attempts = models.PositiveSmallIntegerField("处理次数", default=0)
+    # when the job was last put on the queue (None: at its upload, ``created_at``), and how many times the
+    # recoverer put it there again because no worker had claimed it (its queue message lost: a worker machine
+    # gone, Redis flushed) — estate.importer.imports_recover_stale, decision 171
+    queued_at = models.DateTimeField("排队时间", null=True, blank=True)
+    requeued = models.PositiveSmallIntegerField("重新排队次数", default=0)
 
     class Meta:
         verbose_name = "批量导入"

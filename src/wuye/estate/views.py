@@ -199,11 +199,11 @@ def import_template(request):
 
 
 def _import_job(request, pk: int):
-    """The job, after queueing it again (or failing it) when its worker died — when its page is looked at, not
-    only by the periodic job."""
+    """The job, after queueing it again (or failing it) when its worker died or its queue message was lost —
+    when its page is looked at, not only by the periodic job."""
     permissions.require(permissions.can_import, request.user)
     job = get_object_or_404(import_jobs_visible(request.user), pk=pk)
-    running = (job.Status.VALIDATING, job.Status.APPLYING)
+    running = (job.Status.PENDING, job.Status.VALIDATING, job.Status.APPLYING)
     if job.status in running and any(importer.imports_recover_stale(job_id=job.pk).values()):
         job.refresh_from_db()
     return job

@@ -349,14 +349,15 @@ class CaseOwnerView(APIView):
 
     @extend_schema(request=OwnerSerializer, responses=CaseDetailSerializer)
     def post(self, request, pk: int):
-        from wuye.accounts.models import User
+        from wuye.legal.selectors import owners_for
 
         case = _case(request, pk)
         data = OwnerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        owner = User.objects.filter(pk=data.validated_data["owner"]).first()
+        # looked up among those who may hold the case: the refusal never names someone of another project
+        owner = owners_for(case.project_id).filter(pk=data.validated_data["owner"]).first()
         if owner is None:
-            raise ValidationError({"owner": "没有这个用户。"})
+            raise ValidationError({"owner": "该用户不能承办本案：承办人须为在本项目工作的法务、经理或管理员。"})
         try:
             case = services.case_assign(actor=request.user, case=case, owner=owner, note=data.validated_data["note"])
         except DjangoValidationError as exc:

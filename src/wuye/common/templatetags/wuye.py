@@ -51,3 +51,9 @@ def who(value):
     from wuye.common.labels import actor_label
 
     return actor_label(value)
+
+
+@register.filter
+def keep_dates(text):
+    """{{ message|keep_dates }}: a sentence written by the code, escaped, its dates never split at the hyphen."""
+    return formatting.keep_dates(text)
