@@ -144,10 +144,9 @@ def test_managers_see_the_deliveries_that_no_longer_count_and_nothing_changes(cl
 
 
 def test_the_payment_order_demand_check_leaves_such_a_delivery_out(book, estate, carol):
-    from wuye.legal.eligibility import payment_order_conditions
-
     from tests.legal.conftest import at
     from wuye.dunning.dispatch import receipt_record
+    from wuye.legal.eligibility import payment_order_conditions
 
     unit = estate["units"][0]
     bill = book.line(unit, D(2025, 3, 15))  # not time-barred: the filing would claim it
