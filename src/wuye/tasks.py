@@ -94,6 +94,15 @@ def legal_daily() -> None:
     deadlines_remind()
 
 
+@db_periodic_task(crontab(minute="45", hour="7"))
+def legal_deadline_notices() -> None:
+    """Tell each case's 承办人 of the deadlines that reached a reminder stage today (their window, then the day
+    before they run out): one 期限提醒 per deadline and stage, however often it runs."""
+    from wuye.legal.services import deadlines_notify
+
+    deadlines_notify()
+
+
 @db_periodic_task(crontab(minute="*/5"))
 def recover_stale_estate_imports() -> None:
     """Estate import jobs left 校验中/写入中 by a worker that died are queued again (or, after

@@ -202,28 +202,116 @@ def test_lawyer_letter_issued_needs_firm_lawyer_licence_and_pdf(case, carol):
     assert case.stage == Stage.LAWYER_LETTER
 
 
-def test_judgment_adds_appeal_and_enforcement_deadlines_and_closing(case, carol):
+def _sued(case, carol):
     from wuye.dunning.models import Action
 
     Action.objects.filter(unit_id=case.lines.first().unit_id, channel="registered").update(
         status="delivered", delivered_at=dt.datetime(2026, 11, 2, 10, tzinfo=SH), deadline=D(2026, 11, 10),
         periods=[D(2026, m, 1).isoformat() for m in range(1, 8)])
-    with pytest.raises(ValidationError, match="尚未登记起诉立案"):
-        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=1, due_on=TODAY)
     services.case_event_add(actor=carol, case=case, event=Event.LAWSUIT_FILED, on=D(2026, 12, 2), court="测试区人民法院",
                             docket_no="(2026)测0101民初1号")
-    with pytest.raises(ValidationError, match="履行期限届满日"):
-        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=125_300)
-    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=125_300,
-                            due_on=D(2026, 12, 31))
-    kinds = dict(CaseDeadline.objects.filter(case=case).values_list("kind", "due_on"))
-    assert kinds["appeal"] == D(2026, 12, 21)  # 15 days, Saturday → Monday
+
+
+def _deadlines(case):
+    return dict(CaseDeadline.objects.filter(case=case).values_list("kind", "due_on"))
+
+
+def test_judgment_adds_appeal_and_enforcement_deadlines_and_closing(case, carol):
+    with pytest.raises(ValidationError, match="尚未登记起诉立案"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=TODAY, amount_fen=1, due_on=TODAY)
+    _sued(case, carol)
+    with pytest.raises(ValidationError, match="判决/调解确定的金额"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2))
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2), amount_fen=125_300,
+                            due_on=D(2026, 12, 31), served_on=D(2026, 12, 3))
+    kinds = _deadlines(case)
+    assert kinds["appeal"] == D(2026, 12, 18)  # 15 days from service (12-03), not from the judgment (12-17)
     assert kinds["enforcement"] == D(2028, 12, 31)  # two years from the performance date (not yet checked)
+    assert CaseEvent.objects.filter(case=case, event=Event.JUDGMENT_SERVED, on=D(2026, 12, 3)).count() == 1
     services.case_event_add(actor=carol, case=case, event=Event.CLOSED, on=TODAY, outcome="paid")
     case.refresh_from_db()
     assert case.stage == Stage.CLOSED and case.closed_on == TODAY and case.outcome == "paid"
     with pytest.raises(ValidationError, match="已于"):
         services.case_event_add(actor=carol, case=case, event=Event.HEARING, on=TODAY)
+
+
+def test_the_appeal_period_runs_from_service_and_is_unknown_until_then(case, carol, client):
+    """民诉法 171: fifteen days from the day the judgment is served. A judgment entered without its service date
+    has no 上诉期 (the case page says the date is missing); the service, entered later, starts it."""
+    _sued(case, carol)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2), amount_fen=125_300)
+    assert "appeal" not in _deadlines(case) and "enforcement" not in _deadlines(case)
+    client.force_login(carol)
+    page = client.get(f"/legal/cases/{case.pk}/").content.decode()
+    assert "上诉期：判决书送达日期未登记，无法计算" in page and 'data-testid="enforcement-unknown"' in page
+    with pytest.raises(ValidationError) as exc:
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_SERVED, on=D(2026, 12, 1))
+    assert "不能早于" in str(exc.value)  # before the opening and the judgment
+    with pytest.raises(ValidationError, match="不能晚于今天"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_SERVED, on=TODAY + dt.timedelta(days=1))
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_SERVED, on=D(2026, 12, 3))
+    assert _deadlines(case)["appeal"] == D(2026, 12, 18)
+    with pytest.raises(ValidationError, match="送达日期已登记"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_SERVED, on=TODAY)
+    page = client.get(f"/legal/cases/{case.pk}/").content.decode()
+    assert 'data-testid="appeal-unknown"' not in page and "2026-12-18" in page
+
+
+def test_the_service_date_given_with_the_judgment_is_checked(case, carol):
+    _sued(case, carol)
+    for served, words in ((D(2026, 12, 1), "不能早于判决日期"), (TODAY + dt.timedelta(days=1), "不能晚于今天")):
+        with pytest.raises(ValidationError) as exc:
+            services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2),
+                                    amount_fen=125_300, served_on=served)
+        assert words in exc.value.message_dict["served_on"][0]
+    assert not CaseEvent.objects.filter(case=case, event__in=[Event.JUDGMENT, Event.JUDGMENT_SERVED]).exists()
+    with pytest.raises(ValidationError, match="送达日期只随判决登记"):
+        services.case_event_add(actor=carol, case=case, event=Event.HEARING, on=TODAY, served_on=TODAY)
+
+
+def test_enforcement_runs_from_taking_effect_when_the_judgment_sets_no_date(case, carol):
+    """民诉法 250: two years from the last day of performance; a judgment saying «生效之日起十日内» gives that day
+    only once it has taken effect (a 判决生效 event with the day), and one setting no period from taking effect."""
+    _sued(case, carol)
+    with pytest.raises(ValidationError, match="尚未登记判决"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=TODAY)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2), amount_fen=125_300,
+                            served_on=D(2026, 12, 3))
+    with pytest.raises(ValidationError, match="不能早于判决书送达日期"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=D(2026, 12, 2))
+    with pytest.raises(ValidationError, match="不能早于生效日期"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=TODAY,
+                                due_on=D(2026, 12, 3))
+    assert "enforcement" not in _deadlines(case)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=TODAY, due_on=D(2026, 12, 14))
+    assert _deadlines(case)["enforcement"] == D(2028, 12, 14)
+    assert services.judgment_dates(case).enforcement_from == D(2026, 12, 14)
+    with pytest.raises(ValidationError, match="生效日期已登记"):
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=TODAY)
+
+
+def test_enforcement_from_taking_effect_with_no_performance_period(case, carol):
+    _sued(case, carol)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2), amount_fen=125_300)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=D(2026, 12, 3))
+    row = CaseDeadline.objects.get(case=case, kind="enforcement")
+    # two years from taking effect; 2028's rest days are not in any calendar yet: the unextended date, flagged
+    assert row.due_on == D(2028, 12, 3) and "判决生效（2026-12-03，未定履行期间）" in row.note and "节假日待核" in row.note
+
+
+def test_the_api_takes_the_service_date_with_the_judgment(case, carol, client):
+    _sued(case, carol)
+    client.force_login(carol)
+    url = f"/api/v1/legal/cases/{case.pk}/events/"
+    r = client.post(url, {"event": "judgment", "on": "2026-12-02", "amount_fen": 125_300, "served_on": "2026-12-01"},
+                    content_type="application/json")
+    assert r.status_code == 400 and "served_on" in r.json()["error"]["fields"]
+    r = client.post(url, {"event": "judgment", "on": "2026-12-02", "amount_fen": 125_300, "served_on": "2026-12-03"},
+                    content_type="application/json")
+    assert r.status_code == 201, r.content
+    assert _deadlines(case)["appeal"] == D(2026, 12, 18)
+    judgment = client.get(f"/api/v1/legal/cases/{case.pk}/").json()["judgment"]
+    assert judgment["served_on"] == "2026-12-03" and judgment["enforcement_from"] is None
 
 
 def test_lawsuit_refused_without_a_delivered_demand(case, carol):

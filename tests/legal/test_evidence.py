@@ -368,3 +368,62 @@ def test_a_damaged_evidence_picture_is_listed_with_its_hash_and_the_pack_is_stil
     assert text.count("【无法显示】") == 2
     assert shot.sha256 in text and proof.sha256 in text
     assert hashlib.sha256(damage).hexdigest() in text  # what is stored now differs from what was uploaded
+
+
+def test_a_payment_the_pack_lists_is_sealed_with_it_and_an_edit_is_named(demo_case, carol, alice, tmp_path):
+    """Decision 162: the pack keeps the hash of each payment and allocation it lists, and its own record is sealed
+    at once; editing a payment or an allocation in the database is then named by ``evidence_verify`` (and by the
+    pack's check). A reversal — a new payment, new negative allocations — breaks nothing."""
+    from wuye.billing.models import Allocation, Payment
+    from wuye.billing.services import payment_record, payment_reverse
+
+    unit = demo_case.lines.first().unit
+    paid = payment_record(actor=alice, unit=unit, amount_fen=20_000, method="cash", paid_at=dt.datetime(
+        2026, 12, 2, 10, tzinfo=SH))
+    other = payment_record(actor=alice, unit=unit, amount_fen=5_000, method="cash", paid_at=dt.datetime(
+        2026, 12, 3, 10, tzinfo=SH))
+    allocations = list(Allocation.objects.filter(payment=paid).values_list("pk", flat=True))
+    assert allocations
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    pack.refresh_from_db()
+    assert set(pack.ledger["payment"]) >= {str(paid.pk), str(other.pk)}
+    assert set(pack.ledger["allocation"]) >= {str(pk) for pk in allocations}
+    assert chain.links_for("pack", [pack.pk])  # sealed as soon as built
+    data = pack.zip.read()
+    assert json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))["ledger"] == pack.ledger
+    assert chain.verify() == [] and verify_pack(data) == []
+
+    payment_reverse(actor=alice, payment=other, reason="退票")
+    assert chain.verify() == [] and verify_pack(data) == []  # append-only correction: nothing sealed changed
+
+    Payment.objects.filter(pk=paid.pk).update(amount_fen=2_000)
+    needle = f"收款 #{paid.pk}（表 billing_payment，id={paid.pk}） 在证据包 #{pack.pk}"
+    assert any(needle in str(p) for p in chain.verify()), chain.verify()
+    assert any(f"收款 #{paid.pk}（表 billing_payment，id={paid.pk}） 在本证据包组包后被修改" in p
+               for p in verify_pack(data))
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("evidence_verify")
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("evidence_verify", "--pack", str(path))
+    Payment.objects.filter(pk=paid.pk).update(amount_fen=20_000)
+    assert chain.verify() == []
+
+    Allocation.objects.filter(pk=allocations[0]).update(applied_on=D(2026, 11, 1))
+    assert any(f"核销 #{allocations[0]}（表 billing_allocation，id={allocations[0]}）" in str(p)
+               for p in chain.verify())
+
+
+def test_the_packs_sealed_payment_hashes_cannot_be_rewritten_unseen(demo_case, carol, alice):
+    from wuye.billing.services import payment_record
+    from wuye.legal.models import EvidencePack
+
+    payment_record(actor=alice, unit=demo_case.lines.first().unit, amount_fen=20_000, method="cash",
+                   paid_at=dt.datetime(2026, 12, 2, 10, tzinfo=SH))
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    ledger = EvidencePack.objects.get(pk=pack.pk).ledger
+    ledger["payment"] = {k: "0" * 64 for k in ledger["payment"]}
+    EvidencePack.objects.filter(pk=pack.pk).update(ledger=ledger)
+    problems = [str(p) for p in chain.verify()]
+    assert any(f"证据包 #{pack.pk}（表 legal_evidencepack，id={pack.pk}） 在封存后被修改" in p for p in problems), problems

@@ -11,7 +11,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -127,6 +127,15 @@ class ClockSerializer(serializers.Serializer):
         return obj.clock.explanation()
 
 
+class JudgmentSerializer(serializers.Serializer):
+    event = serializers.IntegerField(help_text="判决事项 ID")
+    on = serializers.DateField(help_text="判决日期")
+    due_on = serializers.DateField(allow_null=True, help_text="判决写明的履行期限届满日")
+    served_on = serializers.DateField(allow_null=True, help_text="判决书送达日期；上诉期自此计算，未登记为 null")
+    effective_on = serializers.DateField(allow_null=True, help_text="判决生效日期")
+    enforcement_from = serializers.DateField(allow_null=True, help_text="申请执行期限的起算日；未知为 null")
+
+
 class CaseDetailSerializer(CaseSerializer):
     lines = CaseLineSerializer(many=True)
     events = CaseEventSerializer(many=True)
@@ -134,10 +143,19 @@ class CaseDetailSerializer(CaseSerializer):
     recovered_fen = serializers.SerializerMethodField()
     costs_fen = serializers.SerializerMethodField()
     payments_since_opening = serializers.SerializerMethodField()
+    judgment = serializers.SerializerMethodField(help_text="最近一次判决：送达日期、生效日期、申请执行期限起算日（未知为 null）")
 
     class Meta(CaseSerializer.Meta):
         fields = CaseSerializer.Meta.fields + ["lines", "events", "deadlines", "recovered_fen", "costs_fen",
-                                               "payments_since_opening"]
+                                               "payments_since_opening", "judgment"]
+
+    @extend_schema_field(JudgmentSerializer(allow_null=True))
+    def get_judgment(self, obj) -> dict | None:
+        j = services.judgment_dates(obj)
+        if j is None:
+            return None
+        return JudgmentSerializer({"event": j.event_id, "on": j.on, "due_on": j.due_on, "served_on": j.served_on,
+                                   "effective_on": j.effective_on, "enforcement_from": j.enforcement_from}).data
 
     def get_recovered_fen(self, obj) -> int:
         return selectors.recovered_by_case([obj.pk]).get(obj.pk, 0)
@@ -168,7 +186,11 @@ class EventCreateSerializer(serializers.Serializer):
     docket_no = serializers.CharField(required=False, allow_blank=True, default="")
     mediator = serializers.ChoiceField(choices=Mediator.choices, required=False, allow_blank=True, default="")
     amount_fen = serializers.IntegerField(required=False, allow_null=True, default=None)
-    due_on = serializers.DateField(required=False, allow_null=True, default=None)
+    due_on = serializers.DateField(required=False, allow_null=True, default=None,
+                                   help_text="判决/调解书写明的履行期限届满日；judgment_effective：生效后履行期限的最后一日")
+    served_on = serializers.DateField(required=False, allow_null=True, default=None,
+                                      help_text="judgment：判决书送达日期（已知时填写；上诉期自此计算），"
+                                                "不早于判决日期、不晚于今天；之后送达的登记 judgment_served")
     outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True, default="")
     document = serializers.FileField(required=False, allow_null=True, default=None,
                                      help_text="律所出具的律师函 PDF（letter_issued 必填）")

@@ -16,6 +16,12 @@ written cancelled), and ``delivered_at`` is the time of its last delivery event.
 — the date the limitation clock reads — is caught too.
 
 ``verify()`` recomputes every record and link; ``wuye evidence_verify`` prints the problems (or 「校验通过」).
+
+The ledger is not chained row by row (tens of millions of payments and allocations, most never in a court file):
+an evidence pack keeps the hash of each payment and allocation it lists (``EvidencePack.ledger``), and the pack's
+own row — with those hashes — is sealed in the chain right after it is built (decision 162). ``verify()`` then
+recomputes them and names a payment or allocation edited or deleted since; a reversal is a new payment with new
+negative allocations (the ledger is append-only), so it changes none of the rows a pack sealed.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from wuye.billing.models import Allocation, Payment
 from wuye.casework.models import ContactAttempt, Promise
 from wuye.common.bulk import insert_rows
 from wuye.dunning.choices import ActionStatus
 from wuye.dunning.models import Action, ActionEvent
-from wuye.legal.models import CaseEvent, ChainHead, ChainLink, DeliveryProof
+from wuye.legal.models import CaseEvent, ChainHead, ChainLink, DeliveryProof, EvidencePack
 
 GENESIS = "0" * 64
 CHUNK = 5_000
@@ -81,7 +88,22 @@ RECORDS: dict[str, Record] = {r.kind: r for r in (
            ("id", "case_id", "event", "stage", "on", "note", "law_firm", "lawyer_name", "lawyer_licence", "court",
             "docket_no", "mediator", "amount_fen", "due_on", "outcome", "document", "document_sha256",
             "created_by_id", "created_at")),
+    # an evidence pack with the hashes of the payments and allocations it lists (``LEDGER``): sealed once built
+    Record("pack", "证据包", EvidencePack,
+           ("id", "case_id", "as_of", "pdf_sha256", "zip_sha256", "chain_seq", "ledger", "built_by_id", "built_at")),
 )}
+
+# Ledger rows a pack relies on: hashed into the pack (not chained one by one); every field fixed at writing.
+LEDGER: dict[str, Record] = {r.kind: r for r in (
+    Record("payment", "收款", Payment,
+           ("id", "project_id", "unit_id", "payer_name", "amount_fen", "method", "paid_at", "reference", "receipt_no",
+            "note", "reverses_id", "created_at", "created_by_id", "actor_label", "tendered_fen")),
+    Record("allocation", "核销", Allocation, ("id", "payment_id", "bill_id", "amount_fen", "applied_on", "created_at")),
+)}
+
+
+def _record(kind: str) -> Record | None:
+    return RECORDS.get(kind) or LEDGER.get(kind)
 
 
 def _norm(value):
@@ -98,7 +120,7 @@ def _norm(value):
 
 def row_hash(kind: str, values: tuple) -> str:
     """The canonical hash of one record: kind and its fields as sorted JSON."""
-    rec = RECORDS[kind]
+    rec = _record(kind)
     body = {name: _norm(v) for name, v in zip(rec.fields, values, strict=True)}
     text = json.dumps({"kind": kind, "row": body}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -168,7 +190,7 @@ class Problem:
 
 
 def _label(kind: str, row_id) -> str:
-    rec = RECORDS.get(kind)
+    rec = _record(kind)
     table = rec.model._meta.db_table if rec else kind
     return f"{rec.label if rec else kind} #{row_id}（表 {table}，id={row_id}）"
 
@@ -225,6 +247,8 @@ def verify(*, only: dict[str, set[int]] | None = None) -> list[Problem]:
                     problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 在封存后被修改"))
         if kind == "action":
             problems += _action_states(ids)
+        if kind == "pack":
+            problems += _pack_ledgers(ids)
     if only is not None:
         for kind, ids in only.items():
             for row_id in sorted(set(ids) - set(by_kind.get(kind, {}))):
@@ -253,6 +277,46 @@ def _action_states(action_ids: list[int]) -> list[Problem]:
             elif delivered.get(pk) != delivered_at and (status == ActionStatus.DELIVERED or delivered_at):
                 problems.append(Problem("action", pk, f"{_label('action', pk)} 的送达时间与其送达记录不符："
                                                       "送达时间被直接修改"))
+    return problems
+
+
+def ledger_hashes(rows: dict[str, Iterable[int]]) -> dict[str, dict[str, str]]:
+    """kind ("payment", "allocation") → {id: hash} of the ledger rows a pack lists (ids as JSON keys)."""
+    out: dict[str, dict[str, str]] = {}
+    for kind, ids in rows.items():
+        rec = LEDGER[kind]
+        ids = sorted(set(ids))
+        hashes: dict[str, str] = {}
+        for start in range(0, len(ids), CHUNK):
+            for values in rec.model.objects.filter(pk__in_ids=ids[start:start + CHUNK]).values_list(*rec.fields):
+                hashes[str(values[0])] = row_hash(kind, values)
+        out[kind] = hashes
+    return out
+
+
+def verify_ledger(ledger: dict, *, where: str) -> list[Problem]:
+    """The payments and allocations ``ledger`` (a pack's hashes) names, each edited or deleted since: named."""
+    problems: list[Problem] = []
+    for kind, hashes in sorted((ledger or {}).items()):
+        if kind not in LEDGER or not isinstance(hashes, dict):
+            problems.append(Problem(kind, None, f"{where}：未知的账务记录类型 {kind}"))
+            continue
+        ids = sorted(int(k) for k in hashes if str(k).isdigit())
+        now = ledger_hashes({kind: ids})[kind]
+        for row_id in ids:
+            got = now.get(str(row_id))
+            if got is None:
+                problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 已被删除（{where}列有该记录）"))
+            elif got != hashes[str(row_id)]:
+                problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 在{where}组包后被修改"))
+    return problems
+
+
+def _pack_ledgers(pack_ids: list[int]) -> list[Problem]:
+    problems: list[Problem] = []
+    for pk, number, ledger in EvidencePack.objects.filter(pk__in_ids=pack_ids).order_by("pk").values_list(
+            "pk", "case__number", "ledger"):
+        problems += verify_ledger(ledger, where=f"证据包 #{pk}（案件 {number}）")
     return problems
 
 

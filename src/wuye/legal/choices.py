@@ -64,6 +64,8 @@ class Event(models.TextChoices):
     LAWSUIT_FILED = "lawsuit_filed", "起诉立案"
     HEARING = "hearing", "开庭"
     JUDGMENT = "judgment", "判决"
+    JUDGMENT_SERVED = "judgment_served", "判决书送达"
+    JUDGMENT_EFFECTIVE = "judgment_effective", "判决生效"
     COURT_MEDIATION = "court_mediation", "法院调解结案"
     ENFORCEMENT_FILED = "enforcement_filed", "申请执行"
     CLOSED = "closed", "结案"
@@ -76,6 +78,7 @@ EVENT_STAGE = {
     Event.MEDIATION_ENDED: Stage.MEDIATION, Event.PAYMENT_ORDER_FILED: Stage.PAYMENT_ORDER,
     Event.PAYMENT_ORDER_ISSUED: Stage.PAYMENT_ORDER, Event.PAYMENT_ORDER_VOID: Stage.PAYMENT_ORDER,
     Event.LAWSUIT_FILED: Stage.LAWSUIT, Event.HEARING: Stage.LAWSUIT, Event.JUDGMENT: Stage.LAWSUIT,
+    Event.JUDGMENT_SERVED: Stage.LAWSUIT, Event.JUDGMENT_EFFECTIVE: Stage.LAWSUIT,
     Event.COURT_MEDIATION: Stage.LAWSUIT, Event.ENFORCEMENT_FILED: Stage.ENFORCEMENT, Event.CLOSED: Stage.CLOSED,
 }
 

@@ -141,7 +141,7 @@ def _clocks(scope: Scope, detail: bool, cal: Calendar | None) -> list[LineClock]
             scope.due_before is not None and len({row[1] for row in lines}) <= 50_000):
         # events are read by the units of these lines
         scope = Scope(as_of, None, tuple(sorted({row[1] for row in lines})), None, scope.bill_ids)
-    demands = _demands(scope, detail)
+    demands = _demands(scope, detail, _unaccepted(scope) if detail else ())
     payments = _payments([row[0] for row in lines if row[7] > 0], detail)
     promises = _promises(scope, detail)
     plans = _plans(scope, detail)
@@ -181,14 +181,25 @@ def _local_day(at: dt.datetime) -> dt.date:
     return at.astimezone(TZ).date()
 
 
-def _demands(scope: Scope, detail: bool) -> dict[tuple, list[ClockEvent]]:
-    """(unit, period, party or None) → delivered written demands naming that period."""
+def _unaccepted(scope: Scope) -> list[int]:
+    """Delivered notices and letters signed by someone who does not count (decision 160): left out."""
+    from wuye.legal.signers import unaccepted_deliveries
+
+    return sorted(unaccepted_deliveries(project_id=scope.project_id, unit_ids=scope.unit_ids))
+
+
+def _demands(scope: Scope, detail: bool, unaccepted: list[int] = ()) -> dict[tuple, list[ClockEvent]]:
+    """(unit, period, party or None) → delivered written demands naming that period, leaving out a notice or
+    letter signed for by someone who could not receive it for the debtor (decisions 131 and 160): ``unaccepted``
+    on the detailed read, the same rule in SQL on the grouped one."""
     out: dict[tuple, list[ClockEvent]] = defaultdict(list)
     with_party = action_has_party()
     if detail:
         qs = Action.objects.filter(status=ActionStatus.DELIVERED, delivered_at__isnull=False,
                                    channel__in=list(DEMAND_KIND))
         qs = _scope_units(qs, scope)
+        if unaccepted:
+            qs = qs.exclude(pk__in_ids=Ids(list(unaccepted)))
         cols = ["pk", "unit_id", "periods", "channel", "delivered_at"] + (["party_id"] if with_party else [])
         for row in qs.values_list(*cols):
             pk, unit_id, periods, channel, at = row[:5]
@@ -217,6 +228,12 @@ def _demands(scope: Scope, detail: bool) -> dict[tuple, list[ClockEvent]]:
             import json
 
             params.append(json.dumps(list(scope.unit_ids)))
+    # a notice signed for by someone who could not receive it for the debtor (decision 160)
+    from wuye.legal.signers import unaccepted_sql
+
+    signer_sql, signer_params = unaccepted_sql("a")
+    where.append(f"NOT {signer_sql}")
+    params += signer_params
     if pg:
         sql = (f"SELECT a.unit_id, {party_col}, p.value, a.channel, (a.delivered_at AT TIME ZONE 'Asia/Shanghai')::date "
                f"FROM {table} a CROSS JOIN LATERAL jsonb_array_elements_text("

@@ -204,14 +204,17 @@ def _demands(lines, as_of: dt.date, party_id: int, claimed=None) -> str:
     one period the document claims (``claimed``: (unit, period start) pairs; all the case's lines by default)."""
     from django.db.models import Q
 
+    from wuye.legal.signers import unaccepted_deliveries
+
     units = sorted({x.unit_id for x in lines})
+    unaccepted = list(unaccepted_deliveries(unit_ids=units))  # signed by someone who does not count (decision 160)
     wanted = {(u, p.isoformat()) for u, p in claimed} if claimed is not None else {
         (x.unit_id, x.period_start.isoformat()) for x in lines}
     rows = [(at, ch) for unit_id, periods, at, ch in Action.objects.filter(
                 unit_id__in=units, status=ActionStatus.DELIVERED,
                 channel__in=[Channel.SMS, Channel.WECHAT, Channel.EMAIL, Channel.NOTICE, Channel.REGISTERED],
                 delivered_at__date__lte=as_of)
-            .filter(Q(party_id=party_id) | Q(party__isnull=True))
+            .filter(Q(party_id=party_id) | Q(party__isnull=True)).exclude(pk__in=unaccepted)
             .order_by("delivered_at").values_list("unit_id", "periods", "delivered_at", "channel")
             if any((unit_id, p) in wanted for p in periods or [])]
     if not rows:

@@ -35,6 +35,7 @@ from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupancyState
 from wuye.estate.models import ContactPoint, Unit
 from wuye.estate.selectors import liable_party_ids
 from wuye.legal.choices import Event
+from wuye.legal.signers import unaccepted_deliveries
 
 ABROAD_WORDS = ("香港", "澳门", "台湾", "境外", "国外", "海外", "USA", "U.S.A", "Canada", "Australia", "Japan",
                 "Singapore", "United Kingdom", "美国", "加拿大", "澳大利亚", "日本", "新加坡", "英国", "新西兰")
@@ -169,6 +170,8 @@ def _demanded(case, claimed, as_of: dt.date) -> Condition:
     qs = Action.objects.filter(unit_id__in=units, status=ActionStatus.DELIVERED, channel__in=list(WRITTEN))
     # a demand counts for the debtor it was addressed to (rows from before the outbox recorded one: whoever owed)
     qs = qs.filter(Q(party_id=case.party_id) | Q(party__isnull=True))
+    # a notice signed for by someone who could not receive it for the debtor is no demand (decision 160)
+    qs = qs.exclude(pk__in=list(unaccepted_deliveries(unit_ids=units)))
     for unit_id, periods, deadline, delivered in qs.values_list("unit_id", "periods", "deadline", "delivered_at"):
         last_day = deadline or (timezone.localtime(delivered).date() if delivered else None)
         if last_day is not None and last_day < as_of:

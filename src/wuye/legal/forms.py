@@ -50,7 +50,10 @@ class EventForm(_Bootstrapped):
     docket_no = forms.CharField(label="案号", max_length=60, required=False)
     mediator = forms.ChoiceField(label="调解组织", choices=[("", "—")] + list(Mediator.choices), required=False)
     amount = MoneyField(label="判决/调解金额（元）", required=False)
-    due_on = forms.DateField(label="履行期限届满日", widget=DATE, required=False)
+    due_on = forms.DateField(label="履行期限届满日", widget=DATE, required=False,
+                             help_text="判决/调解书写明具体日期时填写；“生效之日起 N 日内”的，登记判决生效时填写。")
+    served_on = forms.DateField(label="判决书送达日期", widget=DATE, required=False,
+                                help_text="登记判决时已收到判决书的填写；上诉期自送达之日起算。")
     outcome = forms.ChoiceField(label="结案方式", choices=[("", "—")] + list(Outcome.choices), required=False)
     document = forms.FileField(label="律所出具的律师函 PDF", required=False)
 

@@ -234,6 +234,9 @@ class EvidencePack(models.Model):
     pages = models.PositiveIntegerField("页数", default=0)
     exhibits = models.PositiveSmallIntegerField("证据数", default=0)
     chain_seq = models.BigIntegerField("封存序号", default=0, help_text="组包时哈希链的最后序号。")
+    ledger = models.JSONField("所列收款与核销的摘要", default=dict, blank=True,
+                              help_text="证据包列出的每笔收款、每条核销的 SHA-256（payment/allocation → {id: 摘要}）；"
+                                        "本记录组包后即封存入哈希链。")
     seconds = models.FloatField("耗时（秒）", default=0)
     built_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="组包人", on_delete=models.PROTECT,
                                  related_name="+")
@@ -331,3 +334,31 @@ class ClockSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} {self.as_of}"
+
+
+class DeadlineNotice(models.Model):
+    """期限提醒 — a message to a case's 承办人 that one of its deadlines reached a reminder stage (its reminder
+    window, then the day before it runs out). Written by a daily job, once per deadline and stage (the unique
+    constraint holds when two runs overlap); shown to that person on the legal pages until read."""
+
+    class Stage(models.TextChoices):
+        WINDOW = "window", "进入提醒期"
+        LAST_DAY = "last_day", "明日或今日届满"
+
+    deadline = models.ForeignKey(CaseDeadline, verbose_name="期限", on_delete=models.CASCADE, related_name="notices")
+    stage = models.CharField("提醒阶段", max_length=10, choices=Stage.choices)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="接收人", on_delete=models.PROTECT,
+                                  related_name="legal_deadline_notices")
+    text = models.CharField("内容", max_length=300)
+    created_at = models.DateTimeField("提醒时间", auto_now_add=True)
+    read_at = models.DateTimeField("已读时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "期限提醒"
+        verbose_name_plural = "期限提醒"
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["deadline", "stage"], name="legal_deadline_notice_once")]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="legal_notice_by_recipient")]
+
+    def __str__(self) -> str:
+        return self.text

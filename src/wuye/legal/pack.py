@@ -84,6 +84,7 @@ class Builder:
         self.units = list(Unit.objects.filter(pk__in=self.unit_ids).select_related("project", "building"))
         self.since = min((x.period_start for x in self.lines), default=case.opened_on)
         self.records: dict[str, set[int]] = {k: set() for k in chain.RECORDS}
+        self.ledger: dict[str, set[int]] = {k: set() for k in chain.LEDGER}  # payments and allocations listed
         self.recs: dict[int, Reconciled] = {}
 
     # -- helpers
@@ -335,6 +336,8 @@ class Builder:
                                            pk__in=mine.filter(bill__unit_id__in=self.unit_ids).values("payment_id"))
                     .prefetch_related(Prefetch("allocations", queryset=mine)).order_by("paid_at", "pk")):
             alloc = "、".join(f"{a.bill.period_start:%Y-%m} {format_yuan(a.amount_fen)}" for a in pay.allocations.all())
+            self.ledger["payment"].add(pay.pk)
+            self.ledger["allocation"].update(a.pk for a in pay.allocations.all())
             rows.append([_local(pay.paid_at), format_yuan(pay.amount_fen), pay.get_method_display(),
                          pay.receipt_no or ("冲正" if pay.amount_fen < 0 else ""), alloc or "转入预存"])
         if len(rows) == 1:
@@ -517,6 +520,12 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
     sealed = chain.seal()
     b = Builder(case, as_of)
     exhibits = b.exhibits()
+    # the reconciliation relies on the money applied to the case's lines since it was written: sealed with the rest
+    for pk, payment_id in Allocation.objects.filter(bill_id__in=[x.bill_id for x in b.lines],
+                                                    created_at__gt=case.created_at).values_list("pk", "payment_id"):
+        b.ledger["allocation"].add(pk)
+        b.ledger["payment"].add(payment_id)
+    ledger = chain.ledger_hashes(b.ledger)
     pdf, spans2, total = b.pdf(exhibits)
     files: list[tuple[str, bytes]] = [(PDF_NAME, pdf)]
     for ex in exhibits:
@@ -549,6 +558,7 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
                      for i, ex in enumerate(exhibits, start=1)],
         "files": [{"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in files],
         "records": sorted(records, key=lambda r: r["seq"]),
+        "ledger": ledger,
         "chain_head": {"seq": head[0], "link_hash": head[1]},
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1).encode()
@@ -563,10 +573,11 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
     zdata = zbuf.getvalue()
     pack = EvidencePack(case=case, as_of=as_of, pdf_sha256=hashlib.sha256(pdf).hexdigest(),
                         zip_sha256=hashlib.sha256(zdata).hexdigest(), pages=total, exhibits=len(exhibits),
-                        chain_seq=head[0], built_by=actor, seconds=round(time.monotonic() - t0, 3))
+                        chain_seq=head[0], ledger=ledger, built_by=actor, seconds=round(time.monotonic() - t0, 3))
     pack.pdf.save(f"{case.number}-{pack.pdf_sha256[:10]}.pdf", ContentFile(pdf), save=False)
     pack.zip.save(f"{case.number}-{pack.zip_sha256[:10]}.zip", ContentFile(zdata), save=False)
     pack.save()
+    chain.seal(kinds=["pack"])  # the pack's record with the ledger hashes joins the chain at once
     audit_record(actor=actor, verb="legal.pack", obj=case, after={
         "pack": pack.pk, "pages": total, "exhibits": len(exhibits), "zip_sha256": pack.zip_sha256,
         "records": len(records), "sealed_now": sealed.total})
@@ -603,4 +614,5 @@ def verify_pack(data: bytes) -> list[str]:
             if got is not None and got != expected[(kind, row_id)]:
                 problems.append(f"{chain._label(kind, row_id)} 的封存记录与证据包清单不符")
     problems += [str(p) for p in chain.verify(only=only)]
+    problems += [str(p) for p in chain.verify_ledger(manifest.get("ledger") or {}, where="本证据包")]
     return problems

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -40,6 +41,7 @@ from wuye.legal.models import (
     CaseDeadline,
     CaseEvent,
     CaseLine,
+    DeadlineNotice,
     DeliveryProof,
     DocumentTemplate,
     LegalCase,
@@ -214,10 +216,16 @@ def _enforcement_day(due_on: dt.date) -> tuple[dt.date, str]:
 def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, note: str = "", law_firm: str = "",
                    lawyer_name: str = "", lawyer_licence: str = "", court: str = "", docket_no: str = "",
                    mediator: str = "", amount_fen: int | None = None, due_on: dt.date | None = None,
-                   outcome: str = "", document=None) -> CaseEvent:
+                   outcome: str = "", document=None, served_on: dt.date | None = None) -> CaseEvent:
     """Record what happened on a case. Each event checks what it needs (the firm, lawyer and licence number
     and the issued PDF for a 律师函; the 支付令 conditions before applying; a delivered demand before suing;
-    the judgment's performance date) and adds the deadlines it starts (支付令异议期, 上诉期, 申请执行期限)."""
+    the judgment's amount) and adds the deadlines it starts (支付令异议期, 上诉期, 申请执行期限).
+
+    The 上诉期 runs from the day the judgment is served (民诉法 171), recorded as a 判决书送达 event — with the
+    judgment (``served_on``) or later; the 申请执行期限 from the last day of the performance period the judgment
+    sets (``due_on``), or else from the day it takes effect (a 判决生效 event, whose ``due_on`` is that last day
+    when the judgment counts it from then) (民诉法 250). Until those dates are known no deadline is invented:
+    the case page says which date is missing (decision 161)."""
     _require(actor)
     case = LegalCase.objects.select_for_update().get(pk=case.pk)
     note, law_firm, lawyer_name = note.strip(), law_firm.strip(), lawyer_name.strip()
@@ -233,9 +241,12 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
         errors["on"] = f"进展日期不能早于立案日期（{case.opened_on:%Y-%m-%d}）。"
     if not case.is_open and event != Event.NOTE:
         errors["case"] = f"案件已于 {case.closed_on:%Y-%m-%d} 结案。"
+    if served_on is not None and event != Event.JUDGMENT:
+        errors["served_on"] = "送达日期只随判决登记；之后送达的，请登记“判决书送达”。"
     if errors:
         raise ValidationError(errors)
     seen = set(case.events.values_list("event", flat=True))
+    judgment = judgment_dates(case)
     doc_bytes, doc_name = None, ""
     if event == Event.LETTER_ISSUED:
         if not law_firm:
@@ -272,12 +283,32 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
     elif event in (Event.HEARING, Event.JUDGMENT, Event.COURT_MEDIATION) and Event.LAWSUIT_FILED not in seen:
         errors["event"] = "尚未登记起诉立案。"
     elif event in (Event.JUDGMENT, Event.COURT_MEDIATION):
-        if due_on is None:
-            errors["due_on"] = "请填写判决书或调解书确定的履行期限届满日（申请执行期限自此计算）。"
-        elif due_on < on:
+        if due_on is None and event == Event.COURT_MEDIATION:
+            errors["due_on"] = "请填写调解书确定的履行期限届满日（申请执行期限自此计算）。"
+        elif due_on is not None and due_on < on:
             errors["due_on"] = "履行期限届满日不能早于判决/调解日期。"
         if amount_fen is None or isinstance(amount_fen, bool) or amount_fen < 0:
             errors["amount_fen"] = "请填写判决/调解确定的金额。"
+        if served_on is not None:
+            errors.update(_served_problems(served_on, on))
+    elif event in (Event.JUDGMENT_SERVED, Event.JUDGMENT_EFFECTIVE):
+        if judgment is None:
+            errors["event"] = "尚未登记判决。"
+        elif event == Event.JUDGMENT_SERVED:
+            if judgment.served_on is not None:
+                errors["event"] = f"该判决的送达日期已登记（{judgment.served_on:%Y-%m-%d}）。"
+            elif on < judgment.on:
+                errors["on"] = f"送达日期不能早于判决日期（{judgment.on:%Y-%m-%d}）。"
+        else:
+            if judgment.effective_on is not None:
+                errors["event"] = f"该判决的生效日期已登记（{judgment.effective_on:%Y-%m-%d}）。"
+            elif on < (judgment.served_on or judgment.on):
+                errors["on"] = (f"生效日期不能早于判决书送达日期（{judgment.served_on:%Y-%m-%d}）。" if judgment.served_on
+                                else f"生效日期不能早于判决日期（{judgment.on:%Y-%m-%d}）。")
+            if due_on is not None and judgment.due_on is not None:
+                errors["due_on"] = f"判决已写明履行期限届满日（{judgment.due_on:%Y-%m-%d}），申请执行期限已自此计算。"
+            elif due_on is not None and due_on < on:
+                errors["due_on"] = "履行期限届满日不能早于生效日期。"
     elif event == Event.ENFORCEMENT_FILED and not seen & {Event.JUDGMENT, Event.COURT_MEDIATION,
                                                             Event.PAYMENT_ORDER_ISSUED}:
         errors["event"] = "没有可供执行的生效法律文书（判决、调解书或支付令）。"
@@ -300,15 +331,27 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
         day, flag = _deadline_day(on, OBJECTION_DAYS)
         CaseDeadline.objects.create(case=case, kind=DeadlineKind.OBJECTION, due_on=day, source=row,
                                     created_by=actor, note=f"债务人收到支付令后十五日内清偿或异议{flag}")
-    if event == Event.JUDGMENT:
-        day, flag = _deadline_day(on, APPEAL_DAYS)
-        CaseDeadline.objects.create(case=case, kind=DeadlineKind.APPEAL, due_on=day, source=row, created_by=actor,
-                                    note=f"判决书送达之日起十五日内可上诉{flag}")
-    if event in (Event.JUDGMENT, Event.COURT_MEDIATION):
-        day, flag = _enforcement_day(due_on)
+    served = None
+    if event == Event.JUDGMENT and served_on is not None:
+        served = CaseEvent.objects.create(case=case, event=Event.JUDGMENT_SERVED, stage=row.stage, on=served_on,
+                                          note="随判决登记", created_by=actor)
+    elif event == Event.JUDGMENT_SERVED:
+        served = row
+    if served is not None:
+        day, flag = _deadline_day(served.on, APPEAL_DAYS)
+        CaseDeadline.objects.create(case=case, kind=DeadlineKind.APPEAL, due_on=day, source=served, created_by=actor,
+                                    note=f"判决书于 {served.on:%Y-%m-%d} 送达，十五日内可上诉（民诉法 171）{flag}")
+    start = None
+    if event in (Event.JUDGMENT, Event.COURT_MEDIATION) and due_on is not None:
+        start, what = due_on, f"履行期限届满（{due_on:%Y-%m-%d}）"
+    elif event == Event.JUDGMENT_EFFECTIVE and judgment.due_on is None:
+        start = due_on or on
+        what = f"履行期限届满（{due_on:%Y-%m-%d}）" if due_on else f"判决生效（{on:%Y-%m-%d}，未定履行期间）"
+    if start is not None:
+        day, flag = _enforcement_day(start)
         CaseDeadline.objects.create(case=case, kind=DeadlineKind.ENFORCEMENT, due_on=day, source=row,
                                     remind_days=60, created_by=actor,
-                                    note=f"自履行期限届满（{due_on:%Y-%m-%d}）起二年内申请执行{flag}")
+                                    note=f"自{what}起二年内申请执行（民诉法 250）{flag}")
     if event == Event.ENFORCEMENT_FILED:
         case.deadlines.filter(kind=DeadlineKind.ENFORCEMENT, done_on__isnull=True).update(done_on=on)
     if event != Event.NOTE:
@@ -319,10 +362,51 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
         fields += ["closed_on", "outcome"]
     case.save(update_fields=fields)
     audit_record(actor=actor, verb=f"legal.{event}", obj=case, note=note, after={
-        "event": event, "on": on, "court": court, "docket_no": docket_no, "law_firm": law_firm,
+        "event": event, "on": on, "served_on": served_on, "court": court, "docket_no": docket_no, "law_firm": law_firm,
         "lawyer_licence": lawyer_licence, "amount_fen": amount_fen, "outcome": outcome,
         "document_sha256": row.document_sha256})
     return row
+
+
+def _served_problems(served_on: dt.date, judged_on: dt.date) -> dict[str, str]:
+    if served_on > _today():
+        return {"served_on": "判决书送达日期不能晚于今天。"}
+    if served_on < judged_on:
+        return {"served_on": f"判决书送达日期不能早于判决日期（{judged_on:%Y-%m-%d}）。"}
+    return {}
+
+
+@dataclass(frozen=True)
+class JudgmentDates:
+    """The latest judgment of a case and what is known of it: the day it is served on us (the 上诉期 runs from
+    it), the day it took effect, the last day of performance it sets (the 申请执行期限 runs from it)."""
+
+    event_id: int
+    on: dt.date
+    due_on: dt.date | None
+    served_on: dt.date | None
+    effective_on: dt.date | None
+    effective_due_on: dt.date | None
+
+    @property
+    def enforcement_from(self) -> dt.date | None:
+        """民诉法 250: the last day of the performance period, or the day the judgment took effect if it sets
+        none; None while neither is known."""
+        return self.due_on or self.effective_due_on or self.effective_on
+
+
+def judgment_dates(case: LegalCase) -> JudgmentDates | None:
+    rows = list(case.events.filter(event__in=[Event.JUDGMENT, Event.JUDGMENT_SERVED, Event.JUDGMENT_EFFECTIVE])
+                .order_by("pk").values_list("pk", "event", "on", "due_on"))
+    judgments = [r for r in rows if r[1] == Event.JUDGMENT]
+    if not judgments:
+        return None
+    pk, _event, on, due_on = judgments[-1]
+    after = [r for r in rows if r[0] > pk]
+    served = next((r for r in after if r[1] == Event.JUDGMENT_SERVED), None)
+    effective = next((r for r in after if r[1] == Event.JUDGMENT_EFFECTIVE), None)
+    return JudgmentDates(pk, on, due_on, served[2] if served else None, effective[2] if effective else None,
+                         effective[3] if effective else None)
 
 
 @transaction.atomic
@@ -372,6 +456,56 @@ def deadlines_remind(*, today: dt.date | None = None) -> int:
                          after={"deadline": d.pk, "kind": d.kind, "due_on": d.due_on})
             n += 1
     return n
+
+
+def _notice_stage(deadline: CaseDeadline, today: dt.date) -> str | None:
+    """The most urgent reminder stage ``deadline`` has reached today (None before its window and once past)."""
+    if today > deadline.due_on:
+        return None
+    if deadline.due_on - dt.timedelta(days=1) <= today:
+        return DeadlineNotice.Stage.LAST_DAY
+    if deadline.due_on - dt.timedelta(days=deadline.remind_days) <= today:
+        return DeadlineNotice.Stage.WINDOW
+    return None
+
+
+def deadlines_notify(*, today: dt.date | None = None) -> int:
+    """Tell each open case's 承办人 (else whoever opened it) of its deadlines that reached a reminder stage today:
+    one 期限提醒 per deadline and stage (a daily job). A stage skipped (the job did not run, or a deadline
+    entered with little notice) is not sent late; a second run, or two at once, sends nothing more — the unique
+    constraint decides. Returns the number of reminders written."""
+    today = today or _today()
+    horizon = today + dt.timedelta(days=90)  # no deadline is reminded further ahead (remind_days ≤ 90)
+    n = 0
+    for d in (CaseDeadline.objects.filter(done_on__isnull=True, case__closed_on__isnull=True, due_on__gte=today,
+                                          due_on__lte=horizon)
+              .select_related("case__party", "case__owner", "case__opened_by").order_by("due_on", "pk")):
+        stage = _notice_stage(d, today)
+        recipient = d.case.owner or d.case.opened_by
+        if stage is None or recipient is None:
+            continue
+        left = (d.due_on - today).days
+        when = "今日届满" if left == 0 else "明日届满" if left == 1 else f"还有 {left} 天"
+        text = (f"{d.case.number} {d.case.party.name}：{d.get_kind_display()} {d.due_on:%Y-%m-%d}（{when}）"
+                + (f"——{d.note}" if d.note else ""))[:300]
+        try:
+            with transaction.atomic():
+                _notice, created = DeadlineNotice.objects.get_or_create(
+                    deadline=d, stage=stage, defaults={"recipient": recipient, "text": text})
+                if created:
+                    audit_record(actor=None, actor_label="job:legal_deadlines", verb="legal.deadline_notice",
+                                 obj=d.case, after={"deadline": d.pk, "kind": d.kind, "due_on": d.due_on,
+                                                    "stage": stage, "recipient": recipient.pk})
+        except IntegrityError:  # the other run wrote it between our read and our write
+            created = False
+        n += created
+    return n
+
+
+def deadline_notice_read(*, actor: User, notice_ids: list[int]) -> int:
+    """Mark the actor's own reminders read (someone else's are not touched)."""
+    return DeadlineNotice.objects.filter(pk__in=notice_ids, recipient=actor, read_at__isnull=True).update(
+        read_at=timezone.now())
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ urlpatterns = [
     path("cases/<int:pk>/packs/", views.case_pack, name="case-pack"),
     path("cases/<int:pk>/documents/<str:kind>.<str:fmt>", views.case_document, name="case-document"),
     path("deadlines/<int:pk>/done/", views.deadline_done, name="deadline-done"),
+    path("notices/read/", views.notices_read, name="notices-read"),
     path("packs/<int:pk>/<str:fmt>/", views.pack_download, name="pack-download"),
     path("proofs/", views.proofs, name="proofs"),
     path("proofs/<int:action_id>/upload/", views.proof_upload, name="proof-upload"),

@@ -33,9 +33,10 @@ from wuye.legal.forms import (
     ProofForm,
     TemplateForm,
 )
-from wuye.legal.models import CaseDeadline, DeliveryProof, DocumentTemplate, EvidencePack
+from wuye.legal.models import CaseDeadline, DeadlineNotice, DeliveryProof, DocumentTemplate, EvidencePack
 from wuye.legal.pack import build_pack
 from wuye.legal.permissions import can_upload_proof, require_legal
+from wuye.legal.signers import unaccepted_deliveries
 
 
 def _legal(request):
@@ -70,9 +71,21 @@ def case_list(request):
     numbers = selectors.numbers_for(request.user, today=today, deadline_days=14)
     return render(request, "legal/case_list.html", {
         "page_obj": page, "stage": stage, "q": q, "stages": Stage.choices, "numbers": numbers, "today": today,
+        "notices": list(DeadlineNotice.objects.filter(recipient=request.user, read_at__isnull=True)
+                        .select_related("deadline__case").order_by("deadline__due_on", "pk")[:50]),
         "referrals": list(selectors.open_referrals(request.user)[:20]),
         "open_form": CaseOpenForm(projects=projects_visible(request.user)),
     })
+
+
+@login_required
+@require_POST
+def notices_read(request):
+    """「知道了」 on the reminders the user was sent (their own only)."""
+    _legal(request)
+    ids = [int(x) for x in request.POST.getlist("notice") if x.isdigit() and len(x) < 12]
+    services.deadline_notice_read(actor=request.user, notice_ids=ids)
+    return redirect("legal:case-list")
 
 
 @login_required
@@ -149,7 +162,8 @@ def case_detail(request, pk: int):
     return render(request, "legal/case_detail.html", {
         "case": case, "lines": lines, "today": today, "expiring": expiring,
         "events": list(case.events.select_related("created_by").order_by("on", "pk")),
-        "deadlines": list(case.deadlines.order_by("done_on", "due_on", "pk")),
+        "deadlines": list(case.deadlines.select_related("source").order_by("done_on", "due_on", "pk")),
+        "judgment": services.judgment_dates(case),
         "costs": costs, "costs_fen": sum(c.amount_fen for c in costs), "recovered_fen": recovered,
         "payments": selectors.payments_since_opening(case),
         "conditions": payment_order_conditions(case, as_of=today),
@@ -186,7 +200,7 @@ def case_event(request, pk: int):
                                 law_firm=d["law_firm"], lawyer_name=d["lawyer_name"],
                                 lawyer_licence=d["lawyer_licence"], court=d["court"], docket_no=d["docket_no"],
                                 mediator=d["mediator"], amount_fen=d["amount"], due_on=d["due_on"],
-                                outcome=d["outcome"], document=d["document"])
+                                outcome=d["outcome"], document=d["document"], served_on=d["served_on"])
     except ValidationError as exc:
         messages.error(request, "未登记：" + validation_errors_text(exc))
     else:
@@ -324,14 +338,25 @@ def proofs(request):
     code = request.GET.get("unit", "").strip()
     if code:
         qs = qs.filter(unit__code__icontains=code)
-    if request.GET.get("pending", "1") == "1":
+    pending = request.GET.get("pending", "1")
+    if pending == "signer":
+        # delivered, but signed by someone who cannot receive for the debtor: not counted by the clock (decision
+        # 160); listed to follow up (send again by post), never rewritten
+        unaccepted = unaccepted_deliveries(unit_ids=list(qs.order_by().values_list("unit_id", flat=True).distinct())
+                                           if code else None)
+        qs = qs.filter(pk__in=list(unaccepted))
+    elif pending == "1":
         qs = qs.exclude(status=ActionStatus.DELIVERED)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     page.object_list = _with_proof_forms(list(page.object_list))
+    if pending != "signer":
+        unaccepted = unaccepted_deliveries(unit_ids=[a.unit_id for a in page.object_list])
+    for a in page.object_list:
+        a.unaccepted = unaccepted.get(a.pk)
     recent = DeliveryProof.objects.filter(unit_id__in=units_visible(request.user).values("pk")).select_related(
         "unit", "uploaded_by")[:20]
     return render(request, "legal/proofs.html", {"page_obj": page, "recent": recent,
-                                                 "unit": code, "pending": request.GET.get("pending", "1")})
+                                                 "unit": code, "pending": pending})
 
 
 @login_required
