@@ -85,7 +85,10 @@ def test_the_estate_chunks_and_the_project_read_the_same(ledger):
 def test_both_passes_decide_the_run_out_message(ledger):
     """The per-project pass (a project's run) and the estate pass (the daily run) decide it for the same
     accounts, with the key naming the bill's due date and the debtor."""
+    from wuye.dunning.defaults import policies_install_defaults
+
     project = ledger["project"]
+    policies_install_defaults(project)  # a dry run installs nothing
     expected = {(k[0], cycles.prepaid_out(D(2026, 3, 15), k[1])) for k in (_key(ledger, "exact"), _key(ledger, "part"))}
     dry = dunning_run(as_of=D(2026, 3, 2), project=project, dry_run=True)
     got = {(o.unit_id, d.cycle) for o in dry.outcomes for d in o.decisions
