@@ -175,3 +175,27 @@ def test_collectors_have_no_takings_page(client, bob_territory):
     client.force_login(bob_territory)
     r = client.get("/billing/takings/")
     assert r.status_code == 403 and "收款日报" in r.content.decode()
+
+
+def test_the_takings_list_pages_and_the_export_has_every_payment(client, fiona, three_overdue, billed_estate,
+                                                                   monkeypatch):
+    """A company's day can hold thousands of payments: the page lists them a page at a time (it rendered up to
+    2,000 rows, 0.4 s of Python at 1,300), the totals and the Excel cover every one."""
+    from wuye.billing import views
+
+    monkeypatch.setattr(views, "TAKINGS_PAGE", 2)
+    for fen in (1_000, 2_000, 3_000):
+        payment_record(actor=fiona, unit=three_overdue, amount_fen=fen, method="cash", tendered_fen=fen)
+    client.force_login(fiona)
+    first = client.get("/billing/takings/").content.decode()
+    rows = first.split('data-testid="takings-payments"')[1].split("</table>")[0]
+    assert rows.count("<tr>") - 1 == 2 and "¥10.00" in rows and "¥30.00" not in rows
+    assert 'data-testid="takings-total">¥60.00' in first and "1 / 2" in first
+    second = client.get("/billing/takings/?page=2").content.decode()
+    rows = second.split('data-testid="takings-payments"')[1].split("</table>")[0]
+    assert rows.count("<tr>") - 1 == 1 and "¥30.00" in rows
+    import openpyxl
+
+    r = client.get("/billing/takings/?format=xlsx")
+    wb = openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content)))
+    assert wb["明细"].max_row == 4  # a header and all three

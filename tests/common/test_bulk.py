@@ -49,3 +49,26 @@ def test_defaults_are_database_ready():
                                         "not_before": dt.datetime(2026, 1, 16, tzinfo=dt.UTC), "out_id": "x"}])
     row = dict(zip(columns, rows[0], strict=True))
     assert row["periods"] == "[]" and row["party_id"] is None and row["content"] == ""
+
+
+def test_a_shaped_row_names_its_columns_and_gets_the_rest_from_the_defaults(arrears_estate):
+    from wuye.common.bulk import Shape, insert_shaped
+    from wuye.dunning.engine import dunning_run
+
+    with pytest.raises(KeyError, match="stauts"):
+        Shape(Task, ("project_id", "unit_id", "kind", "title", "assignee_role", "due_on", "stauts"))
+    with pytest.raises(KeyError, match="due_on"):
+        Shape(Task, ("project_id", "unit_id", "kind", "title", "assignee_role"))
+
+    dunning_run(as_of=dt.date(2026, 1, 16))
+    action = Action.objects.filter(channel="sms").first()
+    shape = Shape(Task, ("project_id", "unit_id", "kind", "title", "assignee_role", "due_on"))
+    assert shape.index("title") == 3
+    columns, tail = shape.columns_and_tail()
+    assert columns[:6] == list(shape.fields) and len(columns) == len(set(columns)) == 6 + len(tail)
+    assert insert_shaped(shape, [(action.project_id, action.unit_id, "call", "电话", "collector",
+                                  dt.date(2026, 1, 16))]) == 1
+    task = Task.objects.get()
+    assert (task.title, task.status, task.detail, task.assigned_to_id, task.close_note) == (
+        "电话", TaskStatus.OPEN, "", None, "")
+    assert task.created_at is not None

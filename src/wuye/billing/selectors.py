@@ -53,12 +53,17 @@ class AccountSummary:
         return self.installment is not None
 
 
-def prepaid_balances(unit_ids: Iterable[int] | None = None, *, project_id: int | None = None) -> dict[int, int]:
+def prepaid_balances(unit_ids: Iterable[int] | None = None, *, project_id: int | None = None,
+                     unit_range: tuple[int | None, int | None] = (None, None)) -> dict[int, int]:
     """unit → prepaid fen (non-zero only): payments received minus what they paid (reversals included).
 
     Read from ``UnitBalance``, which the database keeps in step with every payment and allocation
     (decision 67); ``prepaid_from_entries`` is the same figure summed from the entries (``check_ledger``)."""
     rows = UnitBalance.objects.exclude(prepaid_fen=0)
+    if unit_range[0] is not None:
+        rows = rows.filter(unit_id__gte=unit_range[0])
+    if unit_range[1] is not None:
+        rows = rows.filter(unit_id__lt=unit_range[1])
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
     if unit_ids is not None:
@@ -112,9 +117,16 @@ _SUMMARY_SETTINGS = (("enable_indexscan", "off"), ("jit", "off"))
 
 
 def _summary_rows(as_of: dt.date, project_id: int | None, ids: list[int] | None,
-                  only_overdue: bool) -> list[tuple]:
+                  only_overdue: bool, unit_range: tuple[int | None, int | None] = (None, None)) -> list[tuple]:
     sqlite = connection.vendor == "sqlite"
     where, params = "", {"as_of": as_of.isoformat() if sqlite else as_of}
+    low, high = unit_range
+    if low is not None:
+        where += " AND unit_id >= %(low)s"
+        params["low"] = low
+    if high is not None:
+        where += " AND unit_id < %(high)s"
+        params["high"] = high
     if project_id is not None:
         where += " AND project_id = %(project)s"
         params["project"] = project_id
@@ -142,13 +154,14 @@ def _summary_rows(as_of: dt.date, project_id: int | None, ids: list[int] | None,
 
 def account_summaries(
     *, as_of: dt.date, project_id: int | None = None, unit_ids: Iterable[int] | None = None,
-    only_overdue: bool = True, prepaid: bool = True,
+    only_overdue: bool = True, prepaid: bool = True, unit_range: tuple[int | None, int | None] = (None, None),
 ) -> Iterator[AccountSummary]:
     """Per-account arrears as of ``as_of`` — one row per unit and debtor (``Bill.party``; a unit sold with
     unpaid periods has a row for the seller and one for the buyer), ordered by unit: total overdue, oldest unpaid due date, days overdue, overdue periods,
     open amount, prepaid balance, the standing of an open installment plan, and the next due date with the
     amount not yet due (for pre-due reminders). Yields only units with
-    something overdue unless ``only_overdue=False``.
+    something overdue unless ``only_overdue=False``. ``unit_range`` (low, high) keeps the units with
+    low ≤ id < high (either end open as ``None``): a part of the daily run reads its own range.
 
     Charged late fees (违约金 lines) count in ``open_fen`` and in ``late_fee_fen`` but not in the overdue or
     upcoming figures (amount, oldest due date, days, periods): a fee charged when an owner settles the
@@ -162,8 +175,8 @@ def account_summaries(
     computation (``account_summaries_orm``) on random ledgers.
     """
     ids = list(unit_ids) if unit_ids is not None else None
-    rows = _summary_rows(as_of, project_id, ids, only_overdue)
-    prepaid = prepaid_balances(ids, project_id=project_id) if prepaid else {}
+    rows = _summary_rows(as_of, project_id, ids, only_overdue, unit_range)
+    prepaid = prepaid_balances(ids, project_id=project_id, unit_range=unit_range) if prepaid else {}
     plans = open_plan_standing(ids, as_of)
     seen = set()
     for unit_id, party_id, proj, open_fen, overdue_fen, oldest, periods, next_due, upcoming, late in rows:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from wuye.accounts.models import User
@@ -55,7 +55,7 @@ class CashierRow:
 class Takings:
     day: dt.date
     rows: list[CashierRow]
-    payments: list[Payment]
+    payments: QuerySet[Payment]
     handovers: list[CashierHandover]
 
     @property
@@ -98,7 +98,8 @@ def takings_for_day(*, projects, day: dt.date, cashier_id: int | None = None) ->
                                               cashier_id=uid))
         row.by_method[g["method"]] = row.by_method.get(g["method"], 0) + (g["fen"] or 0)
         row.count += g["n"]
-    payments = list(qs.select_related("unit", "project", "created_by").order_by("created_at", "pk")[:2000])
+    # every payment of the day, in the order taken: the page shows it a page at a time, the Excel all of it
+    payments = qs.select_related("unit", "project", "created_by").order_by("created_at", "pk")
     handovers = list(CashierHandover.objects.filter(shift_end__gte=start, shift_end__lt=end)
                      .select_related("cashier", "handed_to").order_by("shift_end"))
     if cashier_id:
@@ -198,7 +199,7 @@ def takings_xlsx(takings: Takings) -> io.BytesIO:
     detail = wb.create_sheet("明细")
     detail.append(["录入时间", "收据号", "项目", "房屋", "付款人", "方式", "金额(元)", "收到现金(元)", "找零(元)",
                    "凭证号", "收款人", "备注"])
-    for p in takings.payments:
+    for p in takings.payments.iterator(chunk_size=2000):
         detail.append(safe_row([
             timezone.localtime(p.created_at).replace(tzinfo=None), p.receipt_no or "冲正", p.project.name,
             p.unit.code, p.payer_name, p.get_method_display(), fen_to_yuan(p.amount_fen),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -330,6 +331,9 @@ def _cashiers() -> list[tuple[int, str]]:
     return [(u.pk, str(u)) for u in User.objects.filter(is_active=True, role__in=PAYMENT_ROLES).order_by("username")]
 
 
+TAKINGS_PAGE = 100  # payments listed per page of the day's takings (the Excel has every one)
+
+
 @login_required
 def takings(request):
     """收款日报 — the day's takings by cashier and method, the payments, the handovers; Excel with
@@ -368,8 +372,9 @@ def takings(request):
                                           f"实点现金 {format_yuan(handover.cash_counted_fen)}。")
                 return redirect("billing:takings")
     shift = takings_mod.shift_open(request.user) if can_pay else None
+    page = Paginator(report.payments, TAKINGS_PAGE).get_page(request.GET.get("page"))
     return render(request, "billing/takings.html", {
-        "filt": filt, "day": day, "report": report, "methods": takings_mod.METHOD_ORDER,
+        "filt": filt, "day": day, "report": report, "page_obj": page, "methods": takings_mod.METHOD_ORDER,
         "method_words": [takings_mod.METHOD_WORDS[m] for m in takings_mod.METHOD_ORDER],
         "shift": shift, "hand_form": hand_form, "query": request.GET.urlencode()})
 

@@ -199,6 +199,50 @@ def insert_dicts(model: type[models.Model], rows: Iterable[dict], *, ignore_conf
     return insert_rows(model, columns, tuples)
 
 
+class Shape:
+    """Rows of ``model`` built as tuples of the named ``fields``, in that order, with every other column
+    taken from the model's defaults (``model_defaults``) at write time: as safe as dicts (a row names its
+    columns where it is built, a field added to the model gets its default, an unknown or a missing required
+    column is a ``KeyError`` when the shape is made) without a dict per row — the daily run's half a million
+    outbox rows are built once, as tuples. JSON columns among ``fields`` are given as JSON text."""
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]):
+        static, required, _json_fields, names = _model_meta(model)
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise KeyError(f"{model.__name__} has no column {unknown}")
+        missing = sorted(required - set(fields))
+        if missing:
+            raise KeyError(f"{model.__name__} rows lack required {missing}")
+        self.model, self.fields = model, tuple(fields)
+        self.rest = tuple(k for k in static if k not in self.fields)
+
+    def index(self, field: str) -> int:
+        return self.fields.index(field)
+
+    def columns_and_tail(self) -> tuple[list[str], tuple]:
+        """Every column of a written row, and the defaults that follow each row's own values."""
+        static, _required, json_fields, _names = _model_meta(self.model)
+        now = timezone.now()
+        tail = []
+        for k in self.rest:
+            v = static[k]
+            v = now if v is _NOW else v() if callable(v) else v
+            if k in json_fields and not isinstance(v, str):
+                v = json.dumps(v, ensure_ascii=False)
+            tail.append(v)
+        return [*self.fields, *self.rest], tuple(tail)
+
+
+def insert_shaped(shape: Shape, rows: Iterable[tuple], *, ignore_conflicts: bool = False) -> int:
+    """Insert tuples of ``shape.fields`` (the other columns get their defaults); returns how many."""
+    columns, tail = shape.columns_and_tail()
+    full = (row + tail for row in rows) if tail else rows
+    if ignore_conflicts:
+        return insert_rows_ignore_conflicts(shape.model, columns, full)
+    return insert_rows(shape.model, columns, full)
+
+
 def update_dicts(model: type[models.Model], rows: Iterable[dict], fields: Sequence[str]) -> int:
     """Set ``fields`` on many rows given as dicts holding ``pk`` and each of ``fields`` (``update_rows``)."""
     _static, _required, json_fields, names = _model_meta(model)

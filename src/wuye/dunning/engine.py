@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from functools import cache, cached_property, lru_cache, partial
 from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,8 +42,9 @@ from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
 from wuye.billing.models import Allocation, Bill, UnitBalance
 from wuye.billing.selectors import AccountSummary, account_summaries
-from wuye.common.bulk import Analyzer, insert_dicts, insert_rows_ignore_conflicts
-from wuye.common.lookups import Ids
+from wuye.common.bulk import Analyzer, Shape, insert_rows_ignore_conflicts, insert_shaped
+from wuye.common.lookups import Ids, int_array
+from wuye.common.memory import collector_paused
 from wuye.dunning import calendar as workcal
 from wuye.dunning import cycles
 from wuye.dunning.choices import (
@@ -713,7 +714,7 @@ def _policies_in_force(as_of: dt.date):
     return (Policy.objects.filter(active=True)
             .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=as_of))
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=as_of))
-            .prefetch_related("steps__template"))
+            .prefetch_related("steps"))  # the engine reads no template: their texts are the dispatcher's
 
 
 def _ladders_of(policies: Iterable[Policy]) -> dict[str, Ladder]:
@@ -1194,18 +1195,30 @@ class EstateAssigner:
 
 # --- the run -----------------------------------------------------------------------------------------------
 
-def _action_row(d: Decision, acc: Account, kind: cycles.Kind, project_id: int, as_of: dt.date, tz,
-                assigned_to: int | None, actor_label: str, now: dt.datetime) -> dict:
-    """The outbox row of one decision (the other columns get the model's defaults, ``common.bulk``)."""
-    return {
-        "project_id": project_id, "unit_id": d.unit_id, "party_id": d.party_id, "step_id": d.step.id,
-        "cycle": d.cycle, "decided_on": as_of, "channel": d.step.channel, "stage": d.step.order,
-        "episode_id": acc.episode_id if kind in cycles.EPISODE_KINDS else None,
-        "not_before": workcal.to_aware(dt.datetime.combine(d.not_before, workcal.HARD_START), tz),
-        "status": ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
-        "out_id": out_id_for(d.unit_id, d.step.id, d.cycle), "overdue_fen": acc.summary.overdue_fen,
-        "periods": json.dumps(list(d.periods)) if d.periods else "[]", "last_error": d.superseded,
-        "assigned_to_id": assigned_to, "actor_label": actor_label, "created_at": now}
+@cache
+def action_shape() -> Shape:
+    """The columns the run gives an outbox row (``_action_row``); the others get the model's defaults."""
+    return Shape(Action, ("project_id", "unit_id", "party_id", "step_id", "cycle", "decided_on", "channel", "stage",
+                          "episode_id", "not_before", "status", "out_id", "overdue_fen", "periods", "last_error",
+                          "assigned_to_id", "actor_label", "created_at"))
+
+
+def _action_row(d: Decision, acc: Account, kind: cycles.Kind, project_id: int, as_of: dt.date, tz: str,
+                assigned_to: int | None, actor_label: str, now: dt.datetime) -> tuple:
+    """The outbox row of one decision, in the order of ``action_shape``."""
+    step = d.step
+    return (project_id, d.unit_id, d.party_id, step.id, d.cycle, as_of, step.channel, step.order,
+            acc.episode_id if kind in cycles.EPISODE_KINDS else None, _day_start(d.not_before, tz),
+            ActionStatus.CANCELLED if d.superseded else ActionStatus.PENDING,
+            out_id_for(d.unit_id, step.id, d.cycle), acc.summary.overdue_fen,
+            json.dumps(list(d.periods)) if d.periods else "[]", d.superseded, assigned_to, actor_label, now)
+
+
+@lru_cache(maxsize=4096)
+def _day_start(day: dt.date, tz: str) -> dt.datetime:
+    """The earliest time of ``day`` a contact may be made, in the project's zone (one object per day and zone:
+    half a million outbox rows share a handful)."""
+    return workcal.to_aware(dt.datetime.combine(day, workcal.HARD_START), tz)
 
 
 def out_id_for(unit_id: int, step_id: int, cycle: str) -> str:
@@ -1296,9 +1309,38 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     estate = EstateReads(flags=payer_flags(as_of), disputed=_disputed(None, None)) if whole else None
     writer = Writer()
     untouched = []  # projects of an incremental run with nothing to decide today
+    with collector_paused():
+        _run_all(projects, project, scopes, as_of, cal, result, dry_run=dry_run, chunk_size=chunk_size,
+                 unit_ids=unit_ids, actor_label=actor_label, faults=faults, analyzer=analyzer, writer=writer,
+                 run_started=run_started, workers=workers, track=track, by_project=by_project, estate=estate,
+                 untouched=untouched)
+    if untouched:
+        ProjectDecisionState.objects.filter(project_id__in=untouched).update(last_on=as_of, watermark=run_started)
+    result.held = len(result.held_units)  # a unit whose seller and buyer are both held is one record
+    if track and not all_full:  # the accounts of the units not decided today are as recorded
+        ids = [p.pk for p in projects]
+        result.accounts_in_arrears = DecisionState.objects.filter(project_id__in=ids).aggregate(
+            n=Sum("arrears"))["n"] or 0
+        result.held = HeldAccount.objects.filter(project_id__in=ids, run_date=as_of).count()
+    result.seconds = time.monotonic() - started
+    if not dry_run and unit_ids is None:
+        Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
+                           accounts_in_arrears=result.accounts_in_arrears, actions_created=result.actions_created,
+                           held=result.held, seconds=result.seconds, actor_label=actor_label, alert=result.alert)
+    return result
+
+
+def _run_all(projects: list[Project], project: Project | None, scopes: dict[int, Scope], as_of: dt.date,
+             cal: workcal.Calendar, result: RunResult, *, dry_run: bool, chunk_size: int,
+             unit_ids: list[int] | None, actor_label: str, faults: list[int], analyzer: Analyzer, writer: Writer,
+             run_started: dt.datetime, workers: int | None, track: bool,
+             by_project: dict[int, list[AccountSummary]] | None, estate: EstateReads | None,
+             untouched: list[int]) -> None:
+    """The deciding of ``dunning_run``: one estate pass, or project by project (one project, a dry run, a
+    run of some units); ``untouched`` gets the projects of an incremental run with nothing to decide."""
     try:
         if track and project is None:  # the whole estate: one pass over the units to decide (decision 103)
-            untouched = [pid for pid, sc in scopes.items() if not sc.full and not sc.units]
+            untouched.extend(pid for pid, sc in scopes.items() if not sc.full and not sc.units)
             _run_estate(projects, scopes, as_of, cal, result, chunk_size=chunk_size, actor_label=actor_label,
                         faults=faults, analyzer=analyzer, writer=writer, run_started=run_started,
                         workers=workers)
@@ -1317,20 +1359,6 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
                          analyzer=analyzer, estate=estate, writer=writer, summaries=summaries)
     finally:
         writer.close()
-    if untouched:
-        ProjectDecisionState.objects.filter(project_id__in=untouched).update(last_on=as_of, watermark=run_started)
-    result.held = len(result.held_units)  # a unit whose seller and buyer are both held is one record
-    if track and not all_full:  # the accounts of the units not decided today are as recorded
-        ids = [p.pk for p in projects]
-        result.accounts_in_arrears = DecisionState.objects.filter(project_id__in=ids).aggregate(
-            n=Sum("arrears"))["n"] or 0
-        result.held = HeldAccount.objects.filter(project_id__in=ids, run_date=as_of).count()
-    result.seconds = time.monotonic() - started
-    if not dry_run and unit_ids is None:
-        Run.objects.create(project=project, run_date=as_of, finished_at=timezone.now(),
-                           accounts_in_arrears=result.accounts_in_arrears, actions_created=result.actions_created,
-                           held=result.held, seconds=result.seconds, actor_label=actor_label, alert=result.alert)
-    return result
 
 
 def _summaries_by_project(as_of: dt.date) -> dict[int, list[AccountSummary]]:
@@ -1593,47 +1621,19 @@ def _run_estate(projects: list[Project], scopes: dict[int, Scope], as_of: dt.dat
     for pid, mark in _begin_full_many(full_ids).items():
         scopes[pid].project_mark = mark
     ctx = _EstatePass(live, ladders, as_of, cal, chunk_size=chunk_size, actor_label=actor_label)
-
-    # the accounts of the projects decided in full: their summaries, read now (the whole estate in one read
-    # when most projects are full, as on a first run)
-    read_first: dict[int, list[AccountSummary]] = defaultdict(list)
-    if full_ids:
-        full = set(full_ids)
-        if len(full_ids) > 10:
-            sources = [account_summaries(as_of=as_of, only_overdue=False, prepaid=False)]
-        else:
-            sources = [account_summaries(as_of=as_of, project_id=pid, only_overdue=False, prepaid=False)
-                       for pid in full_ids]
-        for source in sources:
-            for s in source:
-                if s.project_id in full and (s.overdue_fen > 0 or s.upcoming_fen):
-                    read_first[s.unit_id].append(s)
     marked: dict[int, tuple[int, int]] = {}  # incremental: unit → (project, its marker as read)
     for pid in live:
         if not scopes[pid].full:
             marked.update((u, (pid, mark)) for u, mark in scopes[pid].units.items())
-    todo = sorted(set(read_first) | set(marked))
-    parts = _parts_wanted(workers, len(todo), writer)
+    # split by unit id before anything else is read: each part reads its own accounts (decision 107)
+    ranges = _part_ranges(workers, full_ids, sorted(marked), writer)
     children: list[tuple[subprocess.Popen, Path]] = []
-    unit_range: tuple[int | None, int | None] = (None, None)
-    if parts > 1:  # this process takes the first part, a child each other one
-        bounds = [todo[len(todo) * k // parts] for k in range(1, parts)]
-        ranges = list(zip([None, *bounds], [*bounds, None], strict=True))
-        for lo, hi in ranges[1:]:
-            mine = [u for u in todo if u >= lo and (hi is None or u < hi)]
-            children.append(_spawn_part(ctx, full_ids, (lo, hi),
-                                        {u: read_first.pop(u) for u in mine if u in read_first},
-                                        {u: marked.pop(u) for u in mine if u in marked}))
-        unit_range = ranges[0]
-        todo = [u for u in todo if u < bounds[0]]
+    for unit_range in ranges[1:]:  # this process takes the first part, a child each other one
+        children.append(_spawn_part(ctx, full_ids, unit_range,
+                                    {u: marked.pop(u) for u in list(marked) if _within(u, unit_range)}))
     failures: list[str] = []
     try:
-        in_arrears, seen_full = _estate_blocks(ctx, todo, read_first, marked, result, analyzer, writer, faults)
-        clock = time.monotonic()
-        _close_cleared_across(as_of, in_arrears, full_ids, sorted(marked), unit_range)
-        clock = result.timed("close", clock)
-        writer.submit(partial(_clear_stale_states, as_of, full_ids, seen_full, unit_range))
-        result.timed("wait_writer", clock)
+        _decide_part(ctx, full_ids, ranges[0], marked, result, analyzer, writer, faults)
     finally:
         failures = _collect_parts(children, result)
     if failures:
@@ -1677,17 +1677,66 @@ def _parts_wanted(workers: int | None, units: int, writer: Writer) -> int:
     return max(1, min(workers, units))
 
 
-def _spawn_part(ctx: _EstatePass, full_ids: list[int], unit_range: tuple[int | None, int | None],
-                read_first: dict[int, list[AccountSummary]],
+Range = tuple[int | None, int | None]  # units low ≤ id < high; None: open
+
+
+def _within(unit_id: int, unit_range: Range) -> bool:
+    low, high = unit_range
+    return (low is None or unit_id >= low) and (high is None or unit_id < high)
+
+
+def _part_ranges(workers: int | None, full_ids: list[int], marked: list[int], writer: Writer) -> list[Range]:
+    """The unit ranges of an estate pass's parts (``_parts_wanted`` of them), chosen before any account is
+    read (decision 107): the units to decide are the units decided incrementally (``marked``) and those of
+    the projects decided in full that have an open line, so the bounds are quantiles of those units weighted
+    by their open lines (one grouped read of the open-lines index) — each part then reads its own accounts,
+    the parts start at once instead of after one process has read the whole estate."""
+    whole: list[Range] = [(None, None)]
+    if not writer.threaded or workers == 1 or (len(marked) < 2 and not full_ids):
+        return whole
+    if not full_ids:
+        parts = _parts_wanted(workers, len(marked), writer)
+        cuts = [marked[len(marked) * k // parts] for k in range(1, parts)]
+    else:
+        most = workers if workers is not None else min(os.cpu_count() or 1, MAX_PARTS)
+        if most < 2:
+            return whole
+        with connection.cursor() as cursor:
+            cursor.execute(_QUANTILES_SQL.format(
+                projects="" if not _some_projects_left_out(full_ids) else "AND project_id = ANY(%(full)s::bigint[])"),
+                {"full": int_array(full_ids), "marked": int_array(marked),
+                 "fractions": [k / most for k in range(1, most)]})
+            units, quantiles = cursor.fetchone()
+        parts = _parts_wanted(workers, units or 0, writer)
+        if parts < 2:
+            return whole
+        cuts = quantiles if parts == most else [quantiles[round(len(quantiles) * k / parts)] for k in range(1, parts)]
+    cuts = sorted({c for c in cuts if c is not None})
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
+
+
+# units of the full projects with an open line and the incremental ones: how many, and where to cut them
+_QUANTILES_SQL = """
+SELECT count(DISTINCT u), percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY u)
+FROM (SELECT unit_id AS u FROM billing_bill WHERE NOT is_void AND settled_fen < amount_fen {projects}
+      UNION ALL SELECT unnest(%(marked)s::bigint[])) AS units
+"""
+
+
+def _some_projects_left_out(full_ids: list[int]) -> bool:
+    return Project.objects.exclude(pk__in=full_ids).exists()
+
+
+def _spawn_part(ctx: _EstatePass, full_ids: list[int], unit_range: Range,
                 marked: dict[int, tuple[int, int]]) -> tuple[subprocess.Popen, Path]:
-    """Start a child process deciding the units of ``unit_range`` (``run_estate_part``): what it needs that
-    this process has read already goes in a file beside the data."""
+    """Start a child process deciding the units of ``unit_range`` (``run_estate_part``); what it needs from
+    this process (the projects, the units marked in its range) goes in a file beside the data."""
     folder = Path(settings.DATA_DIR) / "dunning-parts"
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f"{ctx.as_of}-", suffix=".pickle", dir=folder)
     with os.fdopen(fd, "wb") as f:
         pickle.dump({"as_of": ctx.as_of, "projects": sorted(ctx.live), "full_ids": full_ids,
-                     "unit_range": unit_range, "read_first": read_first, "marked": marked,
+                     "unit_range": unit_range, "marked": marked,
                      "chunk_size": ctx.chunk_size, "actor_label": ctx.actor_label}, f,
                     protocol=pickle.HIGHEST_PROTOCOL)
     child = subprocess.Popen([sys.executable, "-m", "wuye", "dunning_run", "--estate-part", name],
@@ -1715,9 +1764,8 @@ def _collect_parts(children: list[tuple[subprocess.Popen, Path]], result: RunRes
 
 
 def run_estate_part(path: str) -> dict:
-    """A child of a split estate pass (``wuye dunning_run --estate-part FILE``): decide the units the parent
-    left to it, close the episodes that cleared and clear the stale decision states of its unit range, and
-    report what it did (the parent records the run and the projects' state)."""
+    """A child of a split estate pass (``wuye dunning_run --estate-part FILE``): decide the units of its
+    range (``_decide_part``) and report what it did (the parent records the run and the projects' state)."""
     started = time.monotonic()
     with open(path, "rb") as f:
         job = pickle.load(f)
@@ -1727,19 +1775,53 @@ def run_estate_part(path: str) -> dict:
     live = {p.pk: p for p in Project.objects.filter(pk__in=job["projects"])}
     ctx = _EstatePass(live, ladders_many(sorted(live), as_of), as_of, workcal.Calendar(),
                       chunk_size=job["chunk_size"], actor_label=job["actor_label"])
-    read_first, marked, unit_range = job["read_first"], job["marked"], job["unit_range"]
-    todo = sorted(set(read_first) | set(marked))
     analyzer = Analyzer(Episode, Action, HeldAccount, Step, Policy, MessageTemplate)
     writer = Writer()
     try:
-        in_arrears, seen_full = _estate_blocks(ctx, todo, read_first, marked, result, analyzer, writer, [0])
-        _close_cleared_across(as_of, in_arrears, job["full_ids"], sorted(marked), unit_range)
-        writer.submit(partial(_clear_stale_states, as_of, job["full_ids"], seen_full, unit_range))
+        with collector_paused():
+            _decide_part(ctx, job["full_ids"], job["unit_range"], job["marked"], result, analyzer, writer, [0])
     finally:
         writer.close()
     return {"accounts_in_arrears": result.accounts_in_arrears, "accounts_decided": result.accounts_decided,
             "actions_created": result.actions_created, "held_units": sorted(result.held_units),
             "seconds": round(time.monotonic() - started, 2)}
+
+
+def _decide_part(ctx: _EstatePass, full_ids: list[int], unit_range: Range, marked: dict[int, tuple[int, int]],
+                 result: RunResult, analyzer: Analyzer, writer: Writer, faults: list[int]) -> None:
+    """One part of an estate pass (the whole pass when it is not split): read the open accounts of the full
+    projects' units in ``unit_range``, decide them with the incremental units ``marked`` block by block,
+    close the episodes that cleared and clear the decision state of the units with nothing open any more."""
+    as_of = ctx.as_of
+    clock = time.monotonic()
+    read_first = _read_full(as_of, full_ids, unit_range)
+    result.timed("read_full", clock)
+    todo = sorted(set(read_first) | set(marked))
+    in_arrears, seen_full = _estate_blocks(ctx, todo, read_first, marked, result, analyzer, writer, faults)
+    clock = time.monotonic()
+    _close_cleared_across(as_of, in_arrears, full_ids, sorted(marked), unit_range)
+    clock = result.timed("close", clock)
+    writer.submit(partial(_clear_stale_states, as_of, full_ids, seen_full, unit_range))
+    result.timed("wait_writer", clock)
+
+
+def _read_full(as_of: dt.date, full_ids: list[int], unit_range: Range) -> dict[int, list[AccountSummary]]:
+    """unit → its open accounts (overdue or with something coming due), of the projects decided in full, in
+    ``unit_range``: the whole estate in one read when most projects are full, as on a first run."""
+    read_first: dict[int, list[AccountSummary]] = defaultdict(list)
+    if not full_ids:
+        return read_first
+    full = set(full_ids)
+    if len(full_ids) > 10:
+        sources = [account_summaries(as_of=as_of, only_overdue=False, prepaid=False, unit_range=unit_range)]
+    else:
+        sources = [account_summaries(as_of=as_of, project_id=pid, only_overdue=False, prepaid=False,
+                                     unit_range=unit_range) for pid in full_ids]
+    for source in sources:
+        for s in source:
+            if s.project_id in full and (s.overdue_fen > 0 or s.upcoming_fen):
+                read_first[s.unit_id].append(s)
+    return read_first
 
 
 def _estate_blocks(ctx: _EstatePass, todo: list[int], read_first: dict[int, list[AccountSummary]],
@@ -1988,7 +2070,7 @@ def _finish_projects(as_of: dt.date, run_started: dt.datetime, scopes: dict[int,
         ProjectDecisionState.objects.bulk_create(new)
 
 
-def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broken: list[int], opened: int,
+def _write_chunk(as_of: dt.date, rows: list[tuple], held_rows: list[tuple], broken: list[int], opened: int,
                  result: RunResult, analyzer: Analyzer, done: list[int] = (), undone: list[int] = (),
                  staged: dict[int, int] | None = None, states: list[tuple] | None = None,
                  consume: bool = False, consumed: list[tuple] | None = None, *,
@@ -2000,14 +2082,15 @@ def _write_chunk(as_of: dt.date, rows: list[dict], held_rows: list[tuple], broke
 
     with transaction.atomic():
         if episodes and (moved := _insert_reserved_episodes(episodes)):
-            rows = [{**row, "episode_id": moved.get(row["episode_id"], row["episode_id"])} for row in rows]
+            at = action_shape().index("episode_id")
+            rows = [(*row[:at], moved[row[at]], *row[at + 1:]) if row[at] in moved else row for row in rows]
             staged = {moved.get(e, e): stage for e, stage in (staged or {}).items()}
             done = [moved.get(e, e) for e in done]
         if done:
             Episode.objects.filter(pk__in_ids=list(done), ladder_done_on__isnull=True).update(ladder_done_on=as_of)
         if undone:
             Episode.objects.filter(pk__in_ids=list(undone)).update(ladder_done_on=None)
-        created = insert_dicts(Action, rows, ignore_conflicts=True)
+        created = insert_shaped(action_shape(), rows, ignore_conflicts=True)
         result.actions_created += created
         if staged:
             supersede_stage_messages(staged)
