@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -62,7 +63,8 @@ def main() -> None:
           f"({balances['zero']:,} at zero), {candidates:,} open lines due {day}~{day + PREPAID_OUT_WINDOW}, "
           f"{found:,} run-outs; {seconds:.2f} s in {-(-len(ids) // args.chunk)} chunks (slowest {slowest:.3f} s)")
     qs = prepaid_run_out_lines(day, unit_ids=ids[:args.chunk])
-    print(qs.explain(analyze=True, buffers=True) if connection.vendor == "postgresql" else qs.explain())
+    plan = qs.explain(analyze=True, buffers=True) if connection.vendor == "postgresql" else qs.explain()
+    print(re.sub(r"\{[0-9,]{200,}\}", lambda m: f"{{…{m.group(0).count(',') + 1} ids…}}", plan))
     if args.record:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=HERE).stdout.strip()

@@ -948,10 +948,6 @@ def prepaid_run_out_lines(as_of: dt.date, *, project_id: int | None = None, unit
                                        due_date__lt=OuterRef("due_date"))
     short = UnitBalance.objects.filter(unit_id=OuterRef("unit_id"),
                                        prepaid_fen__lt=OuterRef("amount_fen") - OuterRef("settled_fen"))
-    if unit_ids is not None and connection.vendor == "postgresql":
-        # the chunk's balances and open lines only, should the planner hash these joins (SQLite probes them)
-        short = short.filter(unit_id__in_ids=Ids(unit_ids))
-        earlier_open = earlier_open.filter(unit_id__in_ids=Ids(unit_ids))
     # the line before N of the same fee item (one entry of bill_one_live_line_per_period, read backwards)
     before_pk = Subquery(Bill.objects.filter(
         unit_id=OuterRef(OuterRef("unit_id")), fee_item_id=OuterRef(OuterRef("fee_item_id")),
@@ -961,9 +957,13 @@ def prepaid_run_out_lines(as_of: dt.date, *, project_id: int | None = None, unit
     other_debtor_before = before.exclude(party_id=OuterRef("party_id"))
     ran_out_before = before.filter(party_id=OuterRef("party_id"), settled_fen=F("amount_fen")).filter(
         _prepaid_on(OuterRef("pk"), OuterRef("created_at")), ~_paid_later_on(OuterRef("pk"), OuterRef("created_at")))
-    found = lines.filter(Exists(short), ~Exists(earlier_open)).filter(
-        Q(_prepaid_on(OuterRef("pk"), OuterRef("created_at")), ~Exists(other_debtor_before))
-        | Q(Exists(ran_out_before)))
+    # every test sits inside the OR, so PostgreSQL keeps each as a probe per candidate line (it takes the
+    # common ones out of the OR after deciding joins): as top-level EXISTS it turned them into joins and read a
+    # whole table per chunk (every open line, every balance) to find a few hundred lines
+    found = lines.filter(
+        Q(_prepaid_on(OuterRef("pk"), OuterRef("created_at")), Exists(short), ~Exists(earlier_open),
+          ~Exists(other_debtor_before))
+        | Q(Exists(ran_out_before), Exists(short), ~Exists(earlier_open)))
     return found.order_by().values_list("unit_id", "party_id", "due_date").distinct()
 
 
