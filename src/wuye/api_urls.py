@@ -70,6 +70,7 @@ urlpatterns = [
     path("insights/ageing/", insights_api.AgeingView.as_view(), name="insights-ageing"),
     path("insights/units/", insights_api.UnitsView.as_view(), name="insights-units"),
     path("insights/targets/", insights_api.TargetsView.as_view(), name="insights-targets"),
+    path("insights/adjustments/", insights_api.AdjustmentsView.as_view(), name="insights-adjustments"),
     path("insights/steps/", insights_api.StepsView.as_view(), name="insights-steps"),
     path("insights/collectors/", insights_api.CollectorsView.as_view(), name="insights-collectors"),
     path("insights/credit/", insights_api.CreditView.as_view(), name="insights-credit"),

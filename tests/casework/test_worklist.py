@@ -136,3 +136,39 @@ def test_the_worklist_shows_the_early_warning_and_sorts_by_it(client, arrears_es
     page = client.get("/casework/?date=2026-02-01&sort=risk").content.decode()
     assert page.index(f'data-testid="risk-{units[9].code}"') < page.index(f'data-testid="class-{units[0].code}"')
     assert 'data-testid="sort-priority"' in page
+
+
+def test_each_card_links_to_its_own_unit_debtor_and_task(client, arrears_estate, bob_territory, outbox):
+    """The cards' links are built in the view (``_card_links``: eleven ``{% url %}`` a card were most of the
+    page's time); each must still name its unit, its debtor, the first task and the page to come back to."""
+    import datetime as dt
+    import html
+    import re
+    from urllib.parse import quote
+    from zoneinfo import ZoneInfo
+
+    from django.urls import reverse
+
+    run(D(2026, 1, 16))
+    run(D(2026, 1, 19))  # day 4: a call task for each account
+    dispatch(now=dt.datetime(2026, 1, 19, 10, tzinfo=ZoneInfo("Asia/Shanghai")))
+    client.force_login(bob_territory)
+    here = "/casework/?date=2026-01-20&floor_from=1"
+    page = client.get(here).content.decode()
+    back = quote(here, safe="/")
+    rows = worklist(user=bob_territory, day=D(2026, 1, 20), floor_from=1).rows
+    with_task = [r for r in rows if r.task_ids]
+    assert with_task
+    for r in rows[:50]:
+        task = r.task_ids[0] if r.task_ids else None
+        contact = reverse("casework:contact", args=[r.unit_id])
+        tail = f"&task={task}" if task else ""
+        assert f'href="{reverse("casework:case", args=[r.unit_id])}"' in page
+        assert (f'href="{contact}?outcome=promised&party={r.party_id}{tail}&next={back}" '
+                f'data-testid="promise-{r.code}"') in page
+        assert f'href="{contact}?party={r.party_id}&' + (f"task={task}&" if task else "") + f'next={back}"' in page
+        assert (f'href="{reverse("casework:visit", args=[r.unit_id])}?party={r.party_id}{tail}&next={back}" '
+                f'data-testid="visit-{r.code}"') in page
+        quick = re.findall(rf'hx-post="{reverse("casework:quick", args=[r.unit_id])}" hx-vals=\'([^\']+)\'', page)
+        assert quick and all(html.unescape(v).endswith(f'"task": "{task or ""}", "party": "{r.party_id}"}}')
+                             for v in quick)

@@ -170,11 +170,18 @@ SCENARIOS["wuye.legal.pack._csv"] = _pack_csvs
 def _insights_tables(c, h, alice, finance):
     """The manager's tables (project, building and fee item names are hostile) and the drill-down list, of a
     closed month (pages and exports read snapshots only, decision 95)."""
+    from wuye.estate.models import Project
+    from wuye.insights.disclosure import expense_record
     from wuye.insights.services import month_close
 
     month_close(period=dt.date(2026, 7, 1), today=dt.date(2026, 8, 5))
+    project = Project.objects.get(name=H)
+    expense_record(actor=finance, project=project, category="other", amount_fen=12_000,
+                   spent_on=dt.date(2026, 7, 10), voucher_no=CMD, note=MINUS)  # what finance types in the ledger
     return [(_content(_as(c, alice).get(f"/insights/export/{name}.xlsx?period=2026-07")), "xlsx")
-            for name in ("projects", "buildings", "fee_items", "units")]
+            for name in ("projects", "buildings", "fee_items", "units")] + [
+        (_content(_as(c, alice).get(f"/insights/export/expenses.xlsx?project={project.pk}&year=2026&quarter=3")),
+         "xlsx")]
 
 
 SCENARIOS["wuye.insights.exports.table_xlsx"] = _insights_tables

@@ -185,3 +185,26 @@ def test_the_overview_reads_stored_figures_for_every_project_in_queries_that_do_
     monkeypatch.undo()
     asked = client.get(f"/collection/?project={arrears_estate['project'].pk}&date=2026-01-26").content.decode()
     assert "2026-01-26 将发生什么" in asked
+
+
+def test_the_overview_lists_the_projects_figures_a_page_at_a_time(client, alice, arrears_estate, monkeypatch):
+    """A group of hundreds of projects: the figures are counted and drawn for one page of projects (50), not
+    all of them on every visit; every project is on some page, in code order."""
+    from wuye.dunning import views
+    from wuye.estate.models import Project
+
+    _more_projects(alice, 6)
+    dunning_run(as_of=D(2026, 1, 19))
+    monkeypatch.setattr(views, "FIGURES_PAGE", 3)
+    client.force_login(alice)
+    codes = list(Project.objects.order_by("code").values_list("code", flat=True))
+    assert len(codes) == 7
+    seen = []
+    for page in (1, 2, 3):
+        r = client.get(f"/collection/?page={page}")
+        listed = [f.project.code for f in r.context["figures"]]
+        assert len(listed) == (3 if page < 3 else 1)
+        assert all(f'data-testid="figures-{c}"' in r.content.decode() for c in listed)
+        seen += listed
+    assert seen == codes
+    assert "1 / 3" in client.get("/collection/").content.decode()

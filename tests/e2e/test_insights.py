@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import artefacts_dir
 from tests.insights.conftest import build_small_ledger
+from tests.insights.test_review import NO_BILL, build_quarterly
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CHARTS = ("chart-projects", "chart-trend", "chart-ageing", "chart-buildings", "chart-collectors")
@@ -89,3 +90,54 @@ def test_manager_home_renders_charts_drills_down_and_exports(browser, live_serve
     finally:
         context.close()
     assert errors == [] and failed == []
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_a_month_without_a_bill_is_marked_not_a_silent_gap(browser, live_server, alice, width):
+    """A project billed every 3 months, February closed: the KPI card and the notes under both charts say
+    本月无账单（按季计费）, the trend draws a dashed 无账单 line at February and March, the project's axis label
+    says so, and the tooltip of February gives the reason."""
+    build_quarterly(alice)
+    shots = artefacts_dir()
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("用户名").fill("alice")
+        page.get_by_label("密码").fill("pw-12345678")
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r"/insights/$"))
+        page.goto(f"{live_server.url}/insights/?period=2026-02")
+        for chart in CHARTS:
+            page.locator(f"#{chart} canvas").first.wait_for()
+        assert page.get_by_test_id("kpi-no-bill").inner_text() == NO_BILL
+        assert "按季计费" in page.get_by_test_id("chart-projects-no-bill").inner_text()
+        assert "2026-02、2026-03" in page.get_by_test_id("chart-trend-no-bill").first.inner_text()
+        marks = page.evaluate("""() => {
+            const c = echarts.getInstanceByDom(document.getElementById('chart-trend'));
+            return c.getOption().series[0].markLine.data.map(d => d.xAxis);
+        }""")
+        assert marks == ["2026-02", "2026-03"]
+        label = page.evaluate("""() => {
+            const c = echarts.getInstanceByDom(document.getElementById('chart-projects'));
+            return c.getOption().xAxis[0].axisLabel.formatter('季付小区', 0);
+        }""")
+        assert "无账单" in label
+        tip = page.evaluate("""() => {
+            const c = echarts.getInstanceByDom(document.getElementById('chart-trend'));
+            const i = c.getOption().xAxis[0].data.indexOf('2026-02');
+            return c.getOption().tooltip[0].formatter([{dataIndex: i, axisValueLabel: '2026-02', value: null}]);
+        }""")
+        assert NO_BILL in tip
+        wide = page.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .map(e => e.tagName + '.' + e.className + ' ' + (e.innerText || '').slice(0, 30)).slice(0, 8)""")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), wide
+        page.screenshot(path=str(shots / f"insights-no-bill-{width}.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == []

@@ -6,7 +6,9 @@ December); expenses entered by finance. Four units are below the default minimum
 from __future__ import annotations
 
 import datetime as dt
+import io
 
+import openpyxl
 import pytest
 
 from wuye.insights.models import Disclosure
@@ -67,6 +69,10 @@ def test_publish_poster_public_page_and_api_carry_aggregates_only(with_phones, c
     client.force_login(alice)
     poster = client.get(f"/insights/disclosure/{d.pk}/poster/").content.decode()
     api = client.get("/api/v1/insights/disclosures/").content.decode()
+    staff = client.get(f"/insights/disclosure/?project={project.pk}&year=2026&quarter=1").content.decode()
+    export = client.get(f"/insights/export/expenses.xlsx?project={project.pk}&year=2026&quarter=1")
+    ledger = " ".join(str(c.value) for row in openpyxl.load_workbook(io.BytesIO(b"".join(export.streaming_content)))
+                      .worksheets[0].iter_rows() for c in row)
     assert "37.5%" in public and "¥1,200.50" in public and "保洁" in public
     from wuye.estate.models import ContactPoint, Party, Unit
 
@@ -74,7 +80,7 @@ def test_publish_poster_public_page_and_api_carry_aggregates_only(with_phones, c
                + list(Party.objects.filter(name__startswith="业主").values_list("name", flat=True))
                + list(ContactPoint.objects.values_list("value", flat=True)))
     assert len(secrets) == 12
-    for text in (public, poster, api):
+    for text in (public, poster, api, staff, ledger):
         for secret in secrets:
             assert secret not in text, secret
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from wuye.accounts.choices import Role
@@ -90,6 +91,46 @@ def _worklist_for_request(request):
     return form, wl
 
 
+class _Link:
+    """A page's address with one id in it, split once: half a million ``reverse`` calls a day are the worklist's
+    fifty cards times eleven links."""
+
+    def __init__(self, name: str):
+        self.before, self.after = reverse(name, args=[987654321]).split("987654321")
+
+    def __call__(self, pk: int) -> str:
+        return f"{self.before}{pk}{self.after}"
+
+
+_LINKS: dict[str, _Link] = {}
+
+
+def _link(name: str, pk: int) -> str:
+    made = _LINKS.get(name) or _LINKS.setdefault(name, _Link(name))
+    return made(pk)
+
+
+def _card_links(rows, here: str) -> None:
+    """Each card's links (``r.links``), built in Python: with ``{% url %}`` eleven times a card the template
+    spent more time resolving addresses than drawing the cards."""
+    back = quote(here, safe="/")  # as the template filter urlencode quotes it
+    for r in rows:  # (ids and a percent-encoded path: nothing in them for HTML to escape)
+        party = r.party_id or ""
+        task = r.task_ids[0] if r.task_ids else ""
+        r.links = {
+            "case": _link("casework:case", r.unit_id), "quick": _link("casework:quick", r.unit_id),
+            "promise": mark_safe(f"{_link('casework:contact', r.unit_id)}?outcome=promised&party={party}"
+                       + (f"&task={task}" if task else "") + f"&next={back}"),
+            "contact": mark_safe(f"{_link('casework:contact', r.unit_id)}?party={party}&"
+                       + (f"task={task}&" if task else "") + f"next={back}"),
+            "visit": mark_safe(f"{_link('casework:visit', r.unit_id)}?party={party}" + (f"&task={task}" if task else "")
+                     + f"&next={back}"),
+            "doorstep": mark_safe(f"{_link('portal-admin:doorstep', r.unit_id)}?party={party}"),
+            "send": _link("portal-admin:doorstep-send", r.unit_id),
+            "reveal": _link("estate:contact-reveal", r.phone_id) if r.phone_id else "",
+            "task": task, "party": party}
+
+
 @login_required
 def worklist(request):
     """今日工作清单 — the collector's accounts, most urgent first, with one-tap outcomes."""
@@ -98,6 +139,7 @@ def worklist(request):
     if by_risk:  # 预警 first: the accounts likeliest to reach 90 days, then the usual order
         wl.rows.sort(key=lambda r: -(r.risk or 0.0))
     page = Paginator(wl.rows, PAGE).get_page(request.GET.get("page"))
+    _card_links(page.object_list, request.get_full_path())
     return render(request, "casework/worklist.html", {
         "by_risk": by_risk, "risk_high": settings.WUYE_RISK_HIGH,
         "form": form, "wl": wl, "page_obj": page, "quick": [(o.value, o.label) for o in QUICK_OUTCOMES],

@@ -1540,7 +1540,7 @@ def _run_project(project: Project, as_of: dt.date, cal: workcal.Calendar, result
             opened = len(reserved)
         else:
             with transaction.atomic():
-                opened = _open_new_episodes(project, as_of, arrears)
+                opened = _open_new_episodes(as_of, arrears)
         rows, held_rows, broken, done, undone = [], [], [], [], []
         staged: dict[int, int] = {}  # episode (opened before today) → the ladder stage decided today
         for acc in chunk:
@@ -1901,7 +1901,7 @@ def _decide_chunk(ids: list[int], chunk: list[Account], marked: dict[int, tuple[
         opened = len(reserved)
     else:
         with transaction.atomic():
-            opened = _open_new_episodes_across(as_of, arrears)
+            opened = _open_new_episodes(as_of, arrears)
     clock = result.timed("episodes", clock)
     rows, held_rows, broken, done, undone = [], [], [], [], []
     staged: dict[int, int] = {}
@@ -1987,8 +1987,10 @@ def _accounts_across(as_of: dt.date, summaries: list[AccountSummary], kinds: dic
                           prepaid_out, expiring, demanded_units, periods))
 
 
-def _open_new_episodes_across(as_of: dt.date, arrears: list[Account]) -> int:
-    """``_open_new_episodes`` for accounts of any project."""
+def _open_new_episodes(as_of: dt.date, arrears: list[Account]) -> int:
+    """SQLite: open an arrears episode for each debtor newly in arrears, of any project (one per unit and
+    debtor), and read their ids back. On PostgreSQL the ids are reserved instead and the episodes written
+    with the chunk's actions (``_reserve_episodes``)."""
     new = [a for a in arrears if a.episode_opened is None]
     if not new:
         return 0
@@ -2215,21 +2217,6 @@ def _insert_reserved_episodes(rows: list[tuple]) -> dict[int, int]:
     lost = {(r[2], r[3]): r[0] for r in rows if r[0] not in written}
     found = _open_episodes(None, sorted({unit for unit, _party in lost}))
     return {pk: found[key][0] for key, pk in lost.items()}
-
-
-def _open_new_episodes(project: Project, as_of: dt.date, arrears: list[Account]) -> int:
-    """Open an arrears episode for each debtor newly in arrears (one per unit and debtor)."""
-    new = [a for a in arrears if a.episode_opened is None]
-    if not new:
-        return 0
-    insert_rows_ignore_conflicts(
-        Episode, ("project_id", "unit_id", "party_id", "opened_on", "first_due", "closed_on", "account_class",
-                  "class_since"), [
-            (project.pk, a.unit_id, a.party_id, as_of, a.summary.oldest_due, None, "", None) for a in new])
-    found = _open_episodes(project, sorted({a.unit_id for a in new}))
-    for a in new:
-        a.episode_id, a.episode_opened, _klass, _done = found[a.key]
-    return len(new)
 
 
 def close_cleared_episodes(project: Project, as_of: dt.date, in_arrears: set[tuple[int, int | None]],

@@ -51,6 +51,9 @@ def _calendar_alert(today: dt.date) -> str:
     return workcal.Calendar().coverage_alert(today, days=45)
 
 
+FIGURES_PAGE = 50  # projects per page of the collection overview's figures
+
+
 @login_required
 def overview(request):
     """Today's outbox by status, recent runs, every project as the last run left it (stored figures: a few
@@ -81,9 +84,13 @@ def overview(request):
     counts = dict(actions_visible(request.user).filter(decided_on=today).values_list("status").annotate(
         n=Count("pk")).values_list("status", "n"))
     runs = Run.objects.filter(Q(project__in=projects) | Q(project__isnull=True)).order_by("-started_at")[:10]
+    # a group of hundreds of projects: their figures a page at a time (the 489 projects of the 1M estate took
+    # 0.3 s to count and draw on every visit)
+    listed = Paginator(projects, FIGURES_PAGE).get_page(request.GET.get("page"))
     return render(request, "dunning/overview.html", {
         "projects": projects, "project": project, "day": day, "rows": rows, "total": total, "preview": preview,
-        "previewed": project is not None and wanted, "figures": project_figures(request.user, projects),
+        "previewed": project is not None and wanted, "figures": project_figures(request.user, list(listed)),
+        "page_obj": listed,
         "counts": [(s.label, counts.get(s.value, 0)) for s in ActionStatus], "runs": runs,
         "alert": _calendar_alert(today)})
 

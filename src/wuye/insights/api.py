@@ -38,6 +38,15 @@ def _period(request) -> dt.date:
         raise ValidationError({"period": "月份格式为 YYYY-MM。"}) from exc
 
 
+def _figures_period(request) -> dt.date:
+    """A month that has figures: this one or an earlier one (a later month is a 400, not an empty answer or
+    today's list under a future month's name)."""
+    period = _period(request)
+    if period > month_start(timezone.localdate()):
+        raise ValidationError({"period": "不能查询未来的月份。"})
+    return period
+
+
 class GroupSerializer(serializers.Serializer):
     project = serializers.IntegerField(allow_null=True)
     building = serializers.IntegerField(allow_null=True)
@@ -51,6 +60,7 @@ class GroupSerializer(serializers.Serializer):
                                               help_text="清欠率（%）= 清欠实收 ÷ 月初陈欠")
     arrears_fen = serializers.IntegerField()
     target_collection_rate = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    target_clearance_rate = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     adjustment = serializers.DictField(child=serializers.IntegerField(),
                                        help_text="月结后调整（已含在各数中）")
 
@@ -79,9 +89,7 @@ class FiguresView(APIView):
         by = request.query_params.get("by", "project")
         if by not in selectors.DIMENSIONS:
             raise ValidationError({"by": f"可选：{', '.join(selectors.DIMENSIONS)}"})
-        period = _period(request)
-        if period > month_start(timezone.localdate()):
-            raise ValidationError({"period": "不能查询未来的月份。"})
+        period = _figures_period(request)
         month = selectors.month_figures(period, user=request.user)
         goals = selectors.targets(period, selectors.project_ids(request.user))
         groups = []
@@ -90,7 +98,8 @@ class FiguresView(APIView):
             goal = goals.get(ids.get("project_id")) if "project_id" in ids and by == "project" else None
             groups.append({"project": ids.get("project_id"), "building": ids.get("building_id"),
                            "collector": ids.get("collector_id"), "fee_item": ids.get("fee_item_id"),
-                           **f.as_dict(), "target_collection_rate": goal.collection_rate if goal else None})
+                           **f.as_dict(), "target_collection_rate": goal.collection_rate if goal else None,
+                           "target_clearance_rate": goal.clearance_rate if goal else None})
         return Response(FiguresSerializer({"period": f"{period:%Y-%m}", "source": month.source,
                                            "as_of": month.as_of, "by": by, "groups": groups}).data)
 
@@ -101,6 +110,8 @@ class TrendPointSerializer(serializers.Serializer):
     household_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
     clearance_rate = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
     arrears_fen = serializers.IntegerField(allow_null=True)
+    no_bill = serializers.CharField(help_text="该月有数字但没有当期应收时的说明（如“本月无账单（按季/半年计费）”），"
+                                              "收费率和户收费率为空不是 0%；否则为空字符串")
 
 
 class TrendView(APIView):
@@ -128,7 +139,7 @@ class AgeingView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("period", str)], responses=AgeingSerializer(many=True))
     def get(self, request):
-        company = selectors.total(selectors.month_figures(_period(request), user=request.user))
+        company = selectors.total(selectors.month_figures(_figures_period(request), user=request.user))
         return Response(AgeingSerializer([{"bucket": k, "label": label, "amount_fen": company.values[k]}
                                           for k, label in AGE_LABELS.items()], many=True).data)
 
@@ -164,11 +175,34 @@ class UnitsView(generics.ListAPIView):
         bucket = q.get("bucket")
         if bucket and bucket not in selectors.BUCKETS:
             raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
-        drill = selectors.drill_month(_period(self.request))
+        drill = selectors.drill_month(_figures_period(self.request))
         if drill.state == "unclosed":
             raise ValidationError({"period": f"{drill.period:%Y-%m} 尚未月结：没有该月月末的房屋明细。"})
         return selectors.units_in_arrears(user=self.request.user, bucket=bucket,
                                           period=drill.period if drill.stored else None, **filters)
+
+
+class AdjustmentLineSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(allow_null=True, help_text="空：月结快照本身；1、2……：之后每次复核的调整")
+    recorded_at = serializers.DateTimeField(allow_null=True)
+    collected = serializers.IntegerField(help_text="当期实收（分）")
+    settled = serializers.IntegerField(help_text="结清户数")
+    cleared = serializers.IntegerField(help_text="清欠实收（分）")
+    arrears = serializers.IntegerField(help_text="欠费合计（分）")
+    prepaid = serializers.IntegerField(help_text="预存余额（分）")
+
+
+class AdjustmentsView(APIView):
+    """月结后调整 of a closed month: the figures as closed, then each later change as its own line (late payments,
+    reversals, waivers dated in the month); their sum is the month's figures now. Empty without adjustments."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewInsights]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, description="YYYY-MM（已月结的月份）")],
+                   responses=AdjustmentLineSerializer(many=True))
+    def get(self, request):
+        month = selectors.month_figures(_figures_period(request), user=request.user)
+        return Response(AdjustmentLineSerializer(selectors.adjustment_lines(month), many=True).data)
 
 
 class TargetSerializer(serializers.ModelSerializer):
@@ -286,9 +320,7 @@ class CollectorsView(APIView):
     def get(self, request):
         from wuye.insights.incentives import collector_incentives
 
-        period = _period(request)
-        if period > month_start(timezone.localdate()):
-            raise ValidationError({"period": "不能查询未来的月份。"})
+        period = _figures_period(request)
         rows = collector_incentives(selectors.month_figures(period, user=request.user),
                                     project_ids=selectors.project_ids(request.user))
         return Response(CollectorMonthSerializer([
@@ -374,6 +406,7 @@ class RiskModelSerializer(serializers.Serializer):
     coef = serializers.ListField(child=serializers.FloatField())
     intercept = serializers.FloatField()
     metrics = serializers.JSONField(help_text="验证月的 AUC、规则基线 AUC、Brier、校准分组 [平均预测, 实际比例, 户数]……")
+    bands = serializers.ListField(child=serializers.ListField(), help_text="您的项目里各风险段的户数 [风险段, 户数]")
 
 
 class RiskView(APIView):
@@ -387,8 +420,10 @@ class RiskView(APIView):
         from django.http import Http404
 
         from wuye.insights.models import RiskModel
+        from wuye.insights.views import risk_context
 
         model = RiskModel.objects.first()
         if model is None:
             raise Http404("尚未训练预警模型。")
+        model.bands = [list(b) for b in risk_context(request.user, top=0)["bands"]]
         return Response(RiskModelSerializer(model).data)

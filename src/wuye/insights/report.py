@@ -36,6 +36,11 @@ def pct(value: Decimal | None) -> str:
     return "—" if value is None else f"{value}%"
 
 
+def rate(f: sel.Figures, value: Decimal | None) -> str:
+    """A rate of a group that billed this month; a group without a bill (quarterly billing) says so."""
+    return "本月无账单" if not f.values["billed_fen"] else pct(value)
+
+
 @dataclass
 class Report:
     """What the PDF prints, as numbers (tests compare the PDF's text with these)."""
@@ -109,9 +114,10 @@ def report_pdf(report: Report) -> bytes:
         Paragraph("一、本月收缴", st["body"]),
         _table([["指标", "数值"],
                 ["当期应收", money(v["billed_fen"])], ["当期实收", money(v["collected_fen"])],
-                ["收费率（当期）", pct(c.collection_rate)], ["目标收费率", pct(report.target)],
+                *([["其中：月结后调整", money(c.adjust["collected_fen"])]] if c.adjusted else []),
+                ["收费率（当期）", rate(c, c.collection_rate)], ["目标收费率", pct(report.target)],
                 ["与目标差距（百分点）", "—" if gap is None else f"{gap}"],
-                ["户收费率", pct(c.household_rate)], ["月初陈欠", money(v["old_start_fen"])],
+                ["户收费率", rate(c, c.household_rate)], ["月初陈欠", money(v["old_start_fen"])],
                 ["清欠实收", money(v["old_collected_fen"])], ["清欠率", pct(c.clearance_rate)],
                 ["月末当期欠费", money(v["current_open_fen"])], ["月末陈欠", money(v["old_open_fen"])],
                 ["月末欠费合计", money(c.arrears_fen)], ["月末预存余额", money(v["prepaid_fen"])],
@@ -120,10 +126,10 @@ def report_pdf(report: Report) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph("二、各项目收费率与目标", st["body"]),
         _table([["项目", "当期应收", "当期实收", "收费率", "目标", "差距"]]
-               + [[name, money(f.values["billed_fen"]), money(f.values["collected_fen"]), pct(f.collection_rate),
+               + [[name, money(f.values["billed_fen"]), money(f.values["collected_fen"]), rate(f, f.collection_rate),
                    pct(goal), "—" if goal is None or f.collection_rate is None else f"{f.collection_rate - goal}"]
                   for name, f, goal in report.projects]
-               + [["合计", money(v["billed_fen"]), money(v["collected_fen"]), pct(c.collection_rate),
+               + [["合计", money(v["billed_fen"]), money(v["collected_fen"]), rate(c, c.collection_rate),
                    pct(report.target), "—" if gap is None else f"{gap}"]],
                [50 * mm, 28 * mm, 28 * mm, 22 * mm, 22 * mm, 20 * mm], align_right=(1, 2, 3, 4, 5)),
         Spacer(1, 4 * mm),
@@ -140,7 +146,8 @@ def report_pdf(report: Report) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph("五、近 12 个月走势（已月结月份）", st["body"]),
         _table([["月份", "收费率", "户收费率", "清欠率", "欠费合计"]]
-               + [[p["label"], pct(p["collection_rate"]), pct(p["household_rate"]), pct(p["clearance_rate"]),
+               + [[p["label"], "本月无账单" if p.get("no_bill") else pct(p["collection_rate"]),
+                   "本月无账单" if p.get("no_bill") else pct(p["household_rate"]), pct(p["clearance_rate"]),
                    money(p["arrears_fen"])] for p in report.trend],
                [28 * mm, 26 * mm, 26 * mm, 26 * mm, 36 * mm], align_right=(1, 2, 3, 4)),
         Spacer(1, 3 * mm),

@@ -251,15 +251,49 @@ def trend(*, user: User, today: dt.date | None = None, months: int = 24) -> list
         billed=Sum("billed_fen"), collected=Sum("collected_fen"), units=Sum("units_billed"),
         settled=Sum("units_settled"), old=Sum("old_start_fen"), cleared=Sum("old_collected_fen"),
         arrears=Sum(F("current_open_fen") + F("old_open_fen")))}
+    # a month with figures but nothing billed: every project in view bills every 3 or 6 months and this is not
+    # one of its billing months — said as such (``no_bill``), not left as a silent gap in the chart
+    # (a closed month without a single row in view billed nothing either)
+    periods = [add_months(first, i) for i in range(months)]
+    stored = {p: p in closed or (p == current and p in sums) for p in periods}
+    quiet = {p for p in periods if stored[p] and not (sums.get(p) or {}).get("billed")}
+    no_bill = ""
+    if quiet:
+        from wuye.insights.tables import no_bill_label, project_cycles
+
+        no_bill = no_bill_label(project_cycles(ids).values())
     out = []
-    for i in range(months):
-        period = add_months(first, i)
+    for period in periods:
         r = sums.get(period)
         out.append({"period": period, "label": f"{period:%Y-%m}",
                     "collection_rate": percent(r["collected"], r["billed"]) if r else None,
                     "household_rate": percent(r["settled"], r["units"]) if r else None,
                     "clearance_rate": percent(r["cleared"], r["old"]) if r else None,
-                    "arrears_fen": int(r["arrears"] or 0) if r else None})
+                    "arrears_fen": int(r["arrears"] or 0) if r else None,
+                    "stored": stored[period], "no_bill": no_bill if period in quiet else ""})
+    return out
+
+
+def adjustment_lines(month: Month) -> list[dict]:
+    """A closed month's figures as closed, then each later recheck's change as its own line (月结后调整), then
+    the figures now: [{revision (None: the close), recorded_at, measures…}] — one grouped query on the roll-ups,
+    one on the snapshot rows for the times. Empty for a month without adjustments."""
+    if month.source != "close" or not month.revisions or month.rqs is None:
+        return []
+    found = list(month.rqs.filter(fee_item__isnull=True).order_by().values("kind", "revision").annotate(
+        collected=Sum("collected_fen"), settled=Sum("units_settled"), cleared=Sum("old_collected_fen"),
+        arrears=Sum(F("current_open_fen") + F("old_open_fen")), prepaid=Sum("prepaid_fen")))
+    if not any(r["kind"] == FigureKind.ADJUST for r in found):
+        return []  # none in the user's projects
+    when = dict(MonthFigure.objects.filter(period=month.period, kind=FigureKind.ADJUST).order_by()
+                .values("revision").annotate(at=Min("recorded_at")).values_list("revision", "at"))
+    closing = MonthClose.objects.filter(period=month.period).values_list("closed_at", flat=True).first()
+    out = []
+    for r in sorted(found, key=lambda r: (r["kind"] != FigureKind.CLOSE, r["revision"])):
+        closed = r["kind"] == FigureKind.CLOSE
+        out.append({"revision": None if closed else r["revision"],
+                    "recorded_at": closing if closed else when.get(r["revision"]),
+                    **{k: int(r[k] or 0) for k in ("collected", "settled", "cleared", "arrears", "prepaid")}})
     return out
 
 

@@ -29,7 +29,48 @@ DEFINITIONS = {
     "relief": "减免 / 核销 / 预缴优惠：本月经理批准的调整金额（任何账期）。",
     "ageing": "账龄：到月末已过缴费截止日、仍未结清的金额，按逾期天数分段；3 年以上的账期多已超过诉讼时效"
               "（每期 3 年，送达催缴、部分付款、承诺等可中断），以法务的时效计算为准。",
+    "no_bill": "本月无账单：按季、半年或按年计费的项目只在账期的第一个月出账，其他月份没有当期应收，收费率和户收费率"
+               "不适用（不是 0%，也不是漏算）；清欠率照常计算。",
+    "arrears": "欠费合计 = 当期欠费 + 陈欠：月末仍未结清的本金（不含违约金）。",
+    "target_gap": "差距 = 实际 − 目标，单位百分点；负数表示未达标。",
+    "adjustment": "月结后调整：月结之后才入账、但日期在该月的收款、冲正、减免等，作为单独的调整行计入，月结快照本身不改。",
 }
+
+# The column headers that name a defined figure get its definition as a tooltip (``Table.header_cells``).
+HEADER_TIPS = {
+    "收费率（%）": "collection_rate", "户收费率（%）": "household_rate", "清欠率（%）": "clearance_rate",
+    "月初陈欠（元）": "clearance_rate", "清欠实收（元）": "clearance_rate", "当期欠费（元）": "current_open_fen",
+    "陈欠（元）": "old_open_fen", "预存余额（元）": "prepaid_fen", "本月减免（元）": "relief", "本月核销（元）": "relief",
+    "目标收费率（%）": "target_gap", "差距（百分点）": "target_gap", "目标清欠率（%）": "target_gap",
+    "清欠差距（百分点）": "target_gap", "月结后调整（元）": "adjustment", "金额（元）": "ageing", "逾期": "ageing",
+    "欠费合计（元）": "arrears",
+}
+
+NO_BILL = "本月无账单"
+CYCLE_WORDS = {3: "按季", 6: "半年", 12: "按年"}
+
+
+def no_bill_label(cycles) -> str:
+    """"本月无账单（按季/半年计费）" for the billing cycles longer than a month among ``cycles``; the bare words
+    when every one bills monthly (then a month without a bill means the billing run has not been made)."""
+    words = cycle_words(cycles)
+    return f"{NO_BILL}（{words}）" if words else NO_BILL
+
+
+def cycle_words(cycles) -> str:
+    """"按季/半年计费", "按半年计费" … for the cycles longer than a month; "" when there are none."""
+    joined = "/".join(CYCLE_WORDS[c] for c in sorted(set(cycles)) if c in CYCLE_WORDS)
+    if not joined:
+        return ""
+    return f"{joined if joined.startswith('按') else '按' + joined}计费"
+
+
+def project_cycles(ids) -> dict[int, int]:
+    """{project: billing cycle in months} (a project without a policy bills monthly, as ``policy_for`` makes it)."""
+    from wuye.billing.models import BillingPolicy
+
+    qs = BillingPolicy.objects.all() if ids is None else BillingPolicy.objects.filter(project_id__in=list(ids))
+    return dict(qs.values_list("project_id", "cycle_months"))
 
 
 def yuan(fen: int | None) -> Decimal | None:
@@ -44,6 +85,12 @@ class Table:
     rows: list[list] = field(default_factory=list)
     links: list[str | None] = field(default_factory=list)  # drill-down per row
     total: int | None = None  # when the page shows only the first rows: how many the export has
+    notes: list[str] = field(default_factory=list)  # said under the table (and in the export)
+
+    @property
+    def header_cells(self) -> list[tuple[str, str]]:
+        """(header, its definition or "") — the definition is the header's tooltip."""
+        return [(h, DEFINITIONS.get(HEADER_TIPS.get(h, ""), "")) for h in self.headers]
 
     @property
     def pairs(self) -> list[tuple[list, str | None]]:
@@ -81,38 +128,60 @@ def drill_url(**params) -> str:
     return reverse("insights:units") + (f"?{query}" if query else "")
 
 
-def _rates(f: sel.Figures) -> list:
+def _rates(f: sel.Figures, no_bill: str = NO_BILL) -> list:
+    """The three rates; a group that billed nothing this month says so instead of an empty rate."""
+    if not f.values["billed_fen"]:
+        return [no_bill, no_bill, f.clearance_rate]
     return [f.collection_rate, f.household_rate, f.clearance_rate]
+
+
+def rate_value(cell):
+    """A rate cell as a number for a chart (None for "本月无账单" and the like)."""
+    return float(cell) if isinstance(cell, (int, float, Decimal)) else None
 
 
 MONEY_HEADERS = ["当期应收（元）", "当期实收（元）", "收费率（%）", "户收费率（%）", "清欠率（%）", "月初陈欠（元）",
                  "清欠实收（元）", "当期欠费（元）", "陈欠（元）"]
 
 
-def _money(f: sel.Figures) -> list:
+def _money(f: sel.Figures, no_bill: str = NO_BILL) -> list:
     v = f.values
-    return [yuan(v["billed_fen"]), yuan(v["collected_fen"]), *_rates(f), yuan(v["old_start_fen"]),
+    return [yuan(v["billed_fen"]), yuan(v["collected_fen"]), *_rates(f, no_bill), yuan(v["old_start_fen"]),
             yuan(v["old_collected_fen"]), yuan(v["current_open_fen"]), yuan(v["old_open_fen"])]
 
 
 def projects(month: sel.Month, goals: dict, limit: int | None = None) -> Table:
-    """Every project (``limit``: the page shows those billing most; the export has them all)."""
+    """Every project (``limit``: the page shows those billing most; the export has them all), with the targets
+    of 收费率 and 清欠率 the manager set for the month and the gap to each; a project that bills every 3 or 6
+    months says 本月无账单 in the months between its bills."""
     groups = sorted(sel.rollup(month, "project"), key=lambda f: f.key)
     total = len(groups)
     if limit and total > limit:
         groups = sorted(sorted(groups, key=lambda f: (-f.values["billed_fen"], f.key))[:limit], key=lambda f: f.key)
     names = dict(Project.objects.filter(pk__in=[f.key[0] for f in groups]).values_list("pk", "name"))
+    cycles = project_cycles([f.key[0] for f in groups])
     t = Table("projects", "各项目收费率与目标",
-              ["项目", *MONEY_HEADERS, "目标收费率（%）", "差距（百分点）", "预存余额（元）", "本月减免（元）",
-               "本月核销（元）", "月结后调整（元）"])
+              ["项目", *MONEY_HEADERS, "目标收费率（%）", "差距（百分点）", "目标清欠率（%）", "清欠差距（百分点）",
+               "预存余额（元）", "本月减免（元）", "本月核销（元）", "月结后调整（元）"])
+    quiet = []
     for f in groups:
         goal = goals.get(f.key[0])
         target = goal.collection_rate if goal else None
         gap = (f.collection_rate - target) if (target is not None and f.collection_rate is not None) else None
-        t.rows.append([names.get(f.key[0], f.key[0]), *_money(f), target, gap, yuan(f.values["prepaid_fen"]),
-                       yuan(f.values["waived_fen"]), yuan(f.values["written_off_fen"]),
-                       yuan(f.adjust["collected_fen"]) if f.adjusted else None])
+        clear_target = goal.clearance_rate if goal else None
+        clear_gap = (f.clearance_rate - clear_target) if (clear_target is not None and f.clearance_rate is not None) \
+            else None
+        cycle = cycles.get(f.key[0], 1)
+        no_bill = no_bill_label([cycle])
+        if not f.values["billed_fen"]:
+            quiet.append(f"{names.get(f.key[0], f.key[0])}（{cycle_words([cycle]) or '按月计费，本月尚未出账'}）")
+        t.rows.append([names.get(f.key[0], f.key[0]), *_money(f, no_bill), target, gap, clear_target, clear_gap,
+                       yuan(f.values["prepaid_fen"]), yuan(f.values["waived_fen"]),
+                       yuan(f.values["written_off_fen"]), yuan(f.adjust["collected_fen"]) if f.adjusted else None])
         t.links.append(_drill(month, project=f.key[0]))
+    if quiet:
+        t.notes.append(f"{NO_BILL}：{'、'.join(quiet)} — 按季、半年或按年计费的项目只在账期首月出账，其他月份没有"
+                       "当期应收，收费率不适用（不是 0%）；清欠照常计算。")
     t.total = total if len(groups) < total else None
     return t
 
@@ -178,10 +247,41 @@ def ageing(month: sel.Month) -> Table:
 
 
 def trend(points: list[dict]) -> Table:
+    """The months of the trend; a month with a snapshot links to its list of units, a month without a bill
+    (every project in view bills every 3 or 6 months) says so instead of an empty rate."""
     t = Table("trend", "近 24 个月走势", ["月份", "收费率（%）", "户收费率（%）", "清欠率（%）", "欠费合计（元）"])
+    quiet = []
     for p in points:
-        t.rows.append([p["label"], p["collection_rate"], p["household_rate"], p["clearance_rate"],
-                       yuan(p["arrears_fen"])])
+        no_bill = p.get("no_bill")
+        if no_bill:
+            quiet.append(p["label"])
+        t.rows.append([p["label"], no_bill or p["collection_rate"], no_bill or p["household_rate"],
+                       p["clearance_rate"], yuan(p["arrears_fen"])])
+        t.links.append(drill_url(period=p["label"]) if p.get("stored") else None)
+    if quiet:
+        t.notes.append(f"{'、'.join(quiet)}：{next(p['no_bill'] for p in points if p.get('no_bill'))}，"
+                       "这些月份没有当期应收，收费率和户收费率不适用（走势图上标为“无账单”，不是 0%）。")
+    return t
+
+
+def adjustments(month: sel.Month) -> Table:
+    """月结后调整: the month as closed, each later change as its own line, and the figures now (they add up)."""
+    from django.utils import timezone
+
+    t = Table("adjustments", "月结后调整", ["", "记录时间", "当期实收（元）", "结清户数", "清欠实收（元）",
+                                            "欠费合计（元）", "预存余额（元）"])
+    lines = sel.adjustment_lines(month)
+    for line in lines:
+        at = line["recorded_at"]
+        t.rows.append(["月结快照" if line["revision"] is None else f"调整 {line['revision']}",
+                       timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else None,
+                       yuan(line["collected"]), line["settled"], yuan(line["cleared"]), yuan(line["arrears"]),
+                       yuan(line["prepaid"])])
+        t.links.append(None)
+    if lines:
+        t.rows.append(["现数（已含调整）", None, *(yuan(sum(x[k] for x in lines)) if k != "settled"
+                                               else sum(x[k] for x in lines)
+                                               for k in ("collected", "settled", "cleared", "arrears", "prepaid"))])
         t.links.append(None)
     return t
 
@@ -223,12 +323,54 @@ INCENTIVE_HEADERS = ["收费员", "当期应收（元）", "当期实收（元�
                      "到期承诺", "已兑现", "失约", "承诺兑现率（%）", "联系次数", "业主投诉/争议"]
 
 
-def incentives(rows) -> Table:
+def incentives(rows, month: sel.Month | None = None) -> Table:
+    """The collectors' month; each row opens the units of the collector's territory as of that month's end
+    (its snapshot) when ``month`` has one."""
     t = Table("incentives", "收费员绩效（奖励参考）", INCENTIVE_HEADERS)
     for c in rows:
         v = c.figures.values
         t.rows.append([c.name, yuan(v["billed_fen"]), yuan(v["collected_fen"]), c.figures.collection_rate,
                        yuan(v["old_collected_fen"]), c.figures.clearance_rate, c.promises, c.kept, c.broken,
                        c.kept_rate, c.contacts, c.complaints])
-        t.links.append(drill_url(collector=c.collector_id))
+        t.links.append(_drill(month, collector=c.collector_id) if month is not None
+                       else drill_url(collector=c.collector_id))
+    return t
+
+
+def credit(rows) -> Table:
+    """业主信用等级分布 (counts only): [(grade, meaning, owners, share %)]."""
+    t = Table("credit", "业主信用等级分布", ["等级", "含义", "业主数", "占比（%）"])
+    for row in rows:
+        t.rows.append(list(row))
+        t.links.append(None)
+    return t
+
+
+def risk(ctx: dict) -> list[Table]:
+    """The early-warning page's tables (validation, calibration, coefficients, bands, the riskiest accounts)."""
+    m = ctx.get("m") or {}
+    flagged = Table("risk_flagged", "标为高风险时的效果（验证月）", ["方法", "标记户数", "准确率", "召回率"])
+    for label, f in ((f"模型：风险 ≥ {ctx.get('high')}", m.get("flagged") or {}),
+                     (f"规则：逾期 ≥ {ctx.get('baseline_days')} 天", m.get("baseline_flagged") or {})):
+        flagged.rows.append([label, f.get("flagged"), f.get("precision"), f.get("recall")])
+    calibration = Table("risk_calibration", "校准（验证月，按预测风险分组）", ["组", "平均预测风险（%）", "实际发生（%）", "户数"],
+                        [list(r) for r in ctx.get("calibration", [])])
+    coefficients = Table("risk_coefficients", "模型学到的（标准化后的系数）", ["特征", "系数"],
+                         [list(r) for r in ctx.get("coefficients", [])])
+    bands = Table("risk_bands", "当前各风险段户数", ["风险段", "户数"], [list(r) for r in ctx.get("bands", [])])
+    top = Table("risk", "风险最高的户及主要原因", ["项目", "楼栋", "房屋", "风险（%）", "主要原因"])
+    for unit, p, why in ctx.get("top", []):
+        top.rows.append([unit.project.name, unit.building.name, unit.code, p, why or None])
+        top.links.append(reverse("billing:unit-statement", args=[unit.pk]))
+    for t in (flagged, calibration, coefficients, bands):
+        t.links = [None] * len(t.rows)
+    return [top, bands, flagged, calibration, coefficients]
+
+
+def expenses(qs) -> Table:
+    """The quarter's expense ledger of a project, as finance entered it."""
+    t = Table("expenses", "支出台账", ["支出日期", "类别", "金额（元）", "凭证号", "摘要"])
+    for e in qs:
+        t.rows.append([e.spent_on, e.get_category_display(), yuan(e.amount_fen), e.voucher_no, e.note or None])
+        t.links.append(None)
     return t

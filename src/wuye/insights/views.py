@@ -62,7 +62,8 @@ def dashboard_context(request, period: dt.date) -> dict:
         "fee_items": tables.fee_items(month, limit=HOME_ROWS),
         "ageing": tables.ageing(month),
         "trend": tables.trend(points),
-        "incentives": tables.incentives(collector_incentives(month, project_ids=ids)),
+        "incentives": tables.incentives(collector_incentives(month, project_ids=ids), month),
+        "adjustments": tables.adjustments(month),
     }
     clocks = ClockSummary.objects.all() if ids is None else ClockSummary.objects.filter(project_id__in=ids)
     barred = [(c.barred, c.barred_fen, c.as_of) for c in clocks]
@@ -71,10 +72,12 @@ def dashboard_context(request, period: dt.date) -> dict:
         "trend": {"labels": [p["label"] for p in points],
                   "collection": [_f(p["collection_rate"]) for p in points],
                   "household": [_f(p["household_rate"]) for p in points],
-                  "clearance": [_f(p["clearance_rate"]) for p in points]},
+                  "clearance": [_f(p["clearance_rate"]) for p in points],
+                  "nobill": [p["no_bill"] or None for p in points], "links": built["trend"].links},
         "projects": {"labels": [r[0] for r in built["projects"].rows],
                      "actual": [_f(r[3]) for r in built["projects"].rows],
                      "target": [_f(r[10]) for r in built["projects"].rows],
+                     "nobill": [r[3] if isinstance(r[3], str) else None for r in built["projects"].rows],
                      "links": built["projects"].links},
         "ageing": {"labels": [r[0] for r in built["ageing"].rows], "values": [_f(r[1]) for r in built["ageing"].rows],
                    "links": built["ageing"].links},
@@ -90,6 +93,9 @@ def dashboard_context(request, period: dt.date) -> dict:
         "gap": (company.collection_rate - target) if (target is not None and company.collection_rate is not None)
         else None,
         "tables": built, "chart": chart, "definitions": tables.DEFINITIONS,
+        "no_bill": tables.no_bill_label(tables.project_cycles(ids).values()) if (
+            month.has_figures and not company.values["billed_fen"]) else "",
+        "trend_no_bill": built["trend"].notes,
         "barred": sum(b[0] for b in barred), "barred_fen": sum(b[1] for b in barred),
         "barred_as_of": max((b[2] for b in barred), default=None),
         "months": [add_months(month_start(timezone.localdate()), -i) for i in range(24)],
@@ -99,7 +105,8 @@ def dashboard_context(request, period: dt.date) -> dict:
 
 
 def _f(value):
-    return float(value) if value is not None else None
+    """A number for the charts; None for a missing figure or a cell that says why there is none (本月无账单)."""
+    return tables.rate_value(value)
 
 
 @login_required
@@ -164,21 +171,17 @@ def refresh(request):
     return redirect_next(request, f"{reverse('insights:home')}?period={period:%Y-%m}")
 
 
-EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps", "incentives")
+EXPORTABLE = ("projects", "buildings", "collectors", "fee_items", "ageing", "trend", "units", "steps", "incentives",
+              "adjustments", "credit", "risk", "expenses")
 
 
 def step_window(request) -> tuple[dt.date, dt.date]:
     """Decision days to analyse: ``start``/``end`` (default the 60 days ending 30 days ago, so every 30-day
     outcome is in); ``end`` never later than 30 days ago, at most a year."""
     latest = timezone.localdate() - dt.timedelta(days=30)
-    try:
-        end = min(dt.date.fromisoformat(request.GET.get("end", "")), latest)
-    except ValueError:
-        end = latest
-    try:
-        start = dt.date.fromisoformat(request.GET.get("start", ""))
-    except ValueError:
-        start = end - dt.timedelta(days=59)
+    # dates between 1900 and 2100 (a 400 otherwise): ?end=0001-01-01 made the window's arithmetic overflow (500)
+    end = min(date_param(request.GET, "end", latest), latest)
+    start = date_param(request.GET, "start", end - dt.timedelta(days=59))
     return max(min(start, end), end - dt.timedelta(days=365)), end
 
 
@@ -200,6 +203,8 @@ def export(request, table: str):
     permissions.require_view(request.user)
     if table not in EXPORTABLE:
         raise Http404
+    if table in ("credit", "risk", "expenses"):
+        return _export_other(request, table)
     period = _period(request)
     if table == "units":
         filters = {name: _int(request, name) for name in ("project", "building", "collector", "fee_item")}
@@ -226,12 +231,16 @@ def export(request, table: str):
         subtitle = f"决策日 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
     elif table == "trend":
         built, subtitle = tables.trend(selectors.trend(user=request.user)), ""
+    elif table == "adjustments":
+        built = tables.adjustments(selectors.month_figures(period, user=request.user))
+        subtitle = f"{tables.period_label(period)}月结后调整"
     else:
         month = selectors.month_figures(period, user=request.user)
         if table == "projects":
             built = tables.projects(month, selectors.targets(period, selectors.project_ids(request.user)))
         elif table == "incentives":
-            built = tables.incentives(collector_incentives(month, project_ids=selectors.project_ids(request.user)))
+            built = tables.incentives(collector_incentives(month, project_ids=selectors.project_ids(request.user)),
+                                      month)
         elif table == "buildings":
             built = tables.buildings(month, limit=None)
         else:
@@ -239,6 +248,36 @@ def export(request, table: str):
         subtitle = f"{tables.period_label(period)}（{month.source_label}）"
     name = f"{built.title}-{period:%Y-%m}.xlsx"
     return FileResponse(table_xlsx(built, subtitle=subtitle), as_attachment=True, filename=name,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+RISK_EXPORT_ROWS = 5000  # the riskiest accounts in the export (the page shows 50)
+
+
+def _export_other(request, table: str):
+    """The exports of the credit, early-warning and disclosure pages."""
+    today = timezone.localdate()
+    if table == "credit":
+        built, subtitle = tables.credit(credit_rows(request.user, today)[0]), f"截至 {today:%Y-%m-%d}（只有户数）"
+    elif table == "risk":
+        ctx = risk_context(request.user, top=RISK_EXPORT_ROWS)
+        built = tables.risk(ctx)
+        subtitle = (f"模型训练于 {timezone.localtime(ctx['model'].trained_at):%Y-%m-%d %H:%M}；仅供员工安排工作"
+                    if ctx["model"] else "尚未训练预警模型")
+    else:
+        from wuye.insights.disclosure import quarter_bounds
+        from wuye.insights.models import Expense
+
+        project = projects_visible(request.user).filter(pk=_int(request, "project") or 0).first()
+        if project is None:
+            raise Http404
+        year, quarter = _quarter_params(request, request.GET)
+        first, last = quarter_bounds(year, quarter)
+        built = tables.expenses(Expense.objects.filter(project=project, spent_on__gte=first, spent_on__lte=last)
+                                .order_by("spent_on", "id"))
+        subtitle = f"{project.name} {year} 年第 {quarter} 季度"
+    title = built[0].title if isinstance(built, list) else built.title
+    return FileResponse(table_xlsx(built, subtitle=subtitle), as_attachment=True, filename=f"{title}-{today}.xlsx",
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -268,14 +307,21 @@ def targets(request):
 @login_required
 def credit(request):
     """业主信用等级 — how many owners have each grade (counts only), the rules and the guardrails."""
-    from wuye.insights.credit import GRADES, RULES, distribution
+    from wuye.insights.credit import RULES
 
     permissions.require_view(request.user)
     today = timezone.localdate()
-    counts = distribution(today=today, project_ids=selectors.project_ids(request.user))
-    total = sum(counts.values())
-    rows = [(g, GRADES[g], counts[g], selectors.percent(counts[g], total)) for g in GRADES]
+    rows, total = credit_rows(request.user, today)
     return render(request, "insights/credit.html", {"rows": rows, "rules": RULES, "today": today, "total": total})
+
+
+def credit_rows(user, today: dt.date) -> tuple[list[tuple], int]:
+    """[(grade, meaning, owners, share %)] in the user's projects, and the number of owners graded."""
+    from wuye.insights.credit import GRADES, distribution
+
+    counts = distribution(today=today, project_ids=selectors.project_ids(user))
+    total = sum(counts.values())
+    return [(g, GRADES[g], counts[g], selectors.percent(counts[g], total)) for g in GRADES], total
 
 
 def _quarter_params(request, source) -> tuple[int, int]:
@@ -307,6 +353,7 @@ def disclosure(request):
     if project is not None:
         first, last = quarter_bounds(year, quarter)
         ctx["expenses"] = Expense.objects.filter(project=project, spent_on__gte=first, spent_on__lte=last)
+        ctx["export_query"] = f"project={project.pk}&year={year}&quarter={quarter}"
         ctx["preview"] = quarter_figures(project=project, year=year, quarter=quarter)
     return render(request, "insights/disclosure.html", ctx)
 
@@ -385,13 +432,17 @@ RISK_BANDS = ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01))
 def risk(request):
     """预警 — the early-warning model: its validation against the days-overdue rule (AUC, calibration), what it
     learnt, how the accounts in the user's projects are spread, and the riskiest ones with their reasons."""
+    permissions.require_view(request.user)
+    return render(request, "insights/risk.html", risk_context(request.user))
+
+
+def risk_context(user, top: int = 50) -> dict:
     from django.conf import settings
     from django.db.models import Count, Q
 
     from wuye.insights.models import RiskModel, RiskScore
     from wuye.insights.risk import BASELINE_DAYS, FEATURE_LABELS
 
-    permissions.require_view(request.user)
     model = RiskModel.objects.first()
     ctx = {"model": model, "high": settings.WUYE_RISK_HIGH, "baseline_days": BASELINE_DAYS}
     if model is not None:
@@ -402,16 +453,16 @@ def risk(request):
         ctx["coefficients"] = sorted(((FEATURE_LABELS.get(name, name), round(c, 3))
                                       for name, c in zip(model.features, model.coef, strict=True)),
                                      key=lambda r: -abs(r[1]))
-        ids = selectors.project_ids(request.user)
+        ids = selectors.project_ids(user)
         scores = RiskScore.objects.all() if ids is None else RiskScore.objects.filter(project_id__in=ids)
         bands = scores.aggregate(**{f"b{i}": Count("pk", filter=Q(probability__gte=lo, probability__lt=hi))
                                     for i, (lo, hi) in enumerate(RISK_BANDS)})
         ctx["bands"] = [(f"{int(lo * 100)}–{min(100, int(hi * 100))}%", bands[f"b{i}"])
                         for i, (lo, hi) in enumerate(RISK_BANDS)]
-        top = (scores.select_related("unit__building", "unit__project").order_by("-probability", "unit_id")[:50])
-        ctx["top"] = [(s.unit, round(s.probability * 100, 1), "、".join(FEATURE_LABELS.get(n, n) for n, _ in s.reasons))
-                      for s in top]
-    return render(request, "insights/risk.html", ctx)
+        chosen = scores.select_related("unit__building", "unit__project").order_by("-probability", "unit_id")[:top]
+        ctx["top"] = [(s.unit, round(s.probability * 100, 1),
+                       "、".join(FEATURE_LABELS.get(n, n) for n, _ in s.reasons)) for s in chosen]
+    return ctx
 
 
 @login_required

@@ -27,9 +27,28 @@
   function pct(v) { return v == null ? "—" : v + "%"; }
   var rotate = small ? 45 : 0;
 
+  // A project billed every 3 or 6 months has no 收费率 in the months between its bills: its bar is missing, so
+  // its label and tooltip say why (本月无账单), never a silent gap.
+  var projectNoBill = data.projects.nobill || [];
+  function withNoBill(notes) {
+    return function (params) {
+      var first = params[0] || {};
+      var note = notes[first.dataIndex];
+      var lines = [first.axisValueLabel || first.name];
+      if (note) { lines.push(note); }
+      params.forEach(function (p) {
+        if (p.value != null) { lines.push(p.marker + p.seriesName + "：" + p.value + "%"); }
+      });
+      return lines.join("<br>");
+    };
+  }
+
   make("chart-projects", {
     legend: { data: ["收费率", "目标"], top: 0 },
-    xAxis: { type: "category", data: data.projects.labels, axisLabel: { rotate: rotate, interval: 0 } },
+    tooltip: { trigger: "axis", confine: true, formatter: withNoBill(projectNoBill) },
+    xAxis: { type: "category", data: data.projects.labels,
+             axisLabel: { rotate: rotate, interval: 0, formatter: function (v, i) {
+               return projectNoBill[i] ? v + "\n（无账单）" : v; } } },
     yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
     series: [
       { name: "收费率", type: "bar", data: data.projects.actual, cursor: "pointer" },
@@ -38,16 +57,27 @@
     ]
   }, data.projects.links);
 
+  // Months with figures but no bill (quarterly / half-yearly billing): a dashed line labelled 无账单 where the
+  // rate would be, and the reason in the tooltip; a click on a month opens the units behind its figures.
+  var trendNoBill = data.trend.nobill || [];
+  var noBillMarks = [];
+  trendNoBill.forEach(function (note, i) {
+    if (note) { noBillMarks.push({ xAxis: data.trend.labels[i] }); }
+  });
   make("chart-trend", {
     legend: { data: ["收费率", "户收费率", "清欠率"], top: 0 },
+    tooltip: { trigger: "axis", confine: true, formatter: withNoBill(trendNoBill) },
     xAxis: { type: "category", data: data.trend.labels, axisLabel: { rotate: rotate } },
     yAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
     series: [
-      { name: "收费率", type: "line", data: data.trend.collection, connectNulls: false },
+      { name: "收费率", type: "line", data: data.trend.collection, connectNulls: false, cursor: "pointer",
+        markLine: { silent: true, symbol: "none", lineStyle: { type: "dashed", color: "#adb5bd" },
+                    label: { formatter: "无账单", position: "insideEndTop", color: "#6c757d" },
+                    data: noBillMarks } },
       { name: "户收费率", type: "line", data: data.trend.household },
       { name: "清欠率", type: "line", data: data.trend.clearance }
     ]
-  });
+  }, data.trend.links);
 
   make("chart-ageing", {
     xAxis: { type: "category", data: data.ageing.labels, axisLabel: { rotate: rotate, interval: 0 } },
