@@ -971,3 +971,141 @@ def test_25_a_year_end_window_ending_after_its_visit_does_not_skip_the_standard_
         "03-16 上门沟通 sent@03-16",
         "03-17 定期电话 sent@03-17",
     ])
+
+
+# --- prepaid money running out (issue 13 item 10, seed 001, decision 116) -------------------------------------
+
+def bill_on(actor, project, day: dt.date):
+    """The bill run of ``day``'s month, at 01:00 that day: prepaid money (received before it) pays the new
+    lines at once."""
+    def run():
+        from wuye.billing.models import Bill
+
+        posted = bill_generate(actor=actor, project=project, period=day.replace(day=1), on=day)
+        Bill.objects.filter(run=posted).update(created_at=dt.datetime(day.year, day.month, day.day, 1, tzinfo=CST))
+    return run
+
+
+PREPAID_ON = D(2025, 12, 20)
+
+
+def prepay(actor, unit, fen: int, day: dt.date = PREPAID_ON) -> None:
+    """Money received before any bill it will pay (it sits on the unit's prepaid balance)."""
+    payment_record(actor=actor, unit=unit, amount_fen=fen, method=PaymentMethod.CASH,
+                   paid_at=dt.datetime(day.year, day.month, day.day, 10, tzinfo=CST))
+
+
+def monthly_bills(actor, project, months) -> dict:
+    return {D(2026, m, 1): [bill_on(actor, project, D(2026, m, 1))] for m in months}
+
+
+RUN_OUT = "预存款用完提醒"
+
+
+def test_26_prepaid_money_that_runs_out_exactly_is_told_once_per_run_out(alice):
+    """¥600.00 prepaid on 2025-12-20 pays January–March in full at their bill runs; the balance is 0. April's
+    bill (04-01) is the first it leaves wholly unpaid: one 预存款用完提醒, decided that morning and sent at 10:00
+    (not by the 07:30 dispatcher, before contact hours), none from a re-run, a full re-run or a second
+    dispatcher, and no plain reminder for that due date. The owner tops up ¥400.00 on 04-10 (April paid, ¥200.00
+    left); May's bill takes the rest; June's is left unpaid: a second message, for the second run-out. June is
+    paid at the desk, so July's bill is an ordinary one (the plain reminders)."""
+    from wuye.dunning.dispatch import dispatch
+    from wuye.dunning.engine import dunning_run
+
+    project, (unit,) = lone_estate(alice, months=0)
+    prepay(alice, unit, 60000)
+    early = []
+
+    def dispatch_before_hours():
+        dispatch(now=dt.datetime(2026, 4, 1, 7, 30, tzinfo=CST))
+        early.extend(Action.objects.filter(unit=unit, step__name=RUN_OUT).values_list("status", flat=True))
+
+    def rerun():
+        dunning_run(as_of=D(2026, 4, 1))
+        dunning_run(as_of=D(2026, 4, 1), full=True)
+        dispatch(now=dt.datetime(2026, 4, 1, 15, 0, tzinfo=CST))
+
+    events = monthly_bills(alice, project, range(1, 8))
+    events.update({
+        (D(2026, 4, 1), "mid"): [dispatch_before_hours],
+        (D(2026, 4, 1), "pm"): [rerun],
+        D(2026, 4, 10): [pay(alice, unit, 40000, D(2026, 4, 10))],
+        D(2026, 6, 12): [pay(alice, unit, 20000, D(2026, 6, 12))],
+        D(2026, 7, 10): [pay(alice, unit, 20000, D(2026, 7, 10))],
+    })
+    walk_days(D(2026, 1, 1), D(2026, 7, 20), events, dispatchers=2)
+    check(log(unit), [
+        "04-01 预存款用完提醒 sent@04-01",
+        "06-01 预存款用完提醒 sent@06-01",
+        "07-01 到期前 15 天提醒 sent@07-01",
+        "07-08 到期前 7 天提醒 sent@07-08",
+    ])
+    assert early == ["pending"]
+    sent = Action.objects.filter(unit=unit, step__name=RUN_OUT).order_by("decided_on")
+    assert [a.sent_at.astimezone(CST).hour for a in sent] == [10, 10]
+    assert [a.cycle for a in sent] == [f"R2026-04-15/p{a.party_id}" for a in sent[:1]] + [
+        f"R2026-06-15/p{a.party_id}" for a in sent[1:]]
+    texts = [a.content for a in sent]
+    assert all("预存物业费已用完" in t and "200.00" in t and "继续预存" in t for t in texts)
+    assert not any(w in t for t in texts for w in ("逾期", "违约金", "欠费", "催缴", "律师"))  # a notice, not a demand
+
+
+def test_27_after_a_sale_the_buyer_is_not_told_about_the_sellers_prepaid_money(alice):
+    """Two flats sold on 03-01. The seller of 1-101 prepaid ¥500.00: January and February took ¥400.00 and the
+    ¥100.00 left on the unit paid half of the buyer's first bill (prepaid money stays with the unit). The seller
+    of 1-102 prepaid ¥400.00, used up exactly on February. Neither buyer is told that "their" prepaid money ran
+    out — it was never theirs (个人信息保护法): each gets the plain reminders for their own bill; the sellers,
+    with nothing open, get nothing."""
+    from wuye.estate.choices import ContactKind, ContactSource, OccupantRole
+    from wuye.estate.models import Occupancy, Party
+    from wuye.estate.services import contact_add, occupancy_end, occupancy_start
+
+    project, units = lone_estate(alice, units=2, months=0)
+    prepay(alice, units[0], 50000)
+    prepay(alice, units[1], 40000)
+    sellers = [Party.objects.get(occupancies__unit=u) for u in units]
+    buyers = [Party.objects.create(name=f"买方{n}", natural_key=f"buyer:{n}") for n in (1, 2)]
+
+    def sell():
+        for n, (unit, seller, buyer) in enumerate(zip(units, sellers, buyers, strict=True), start=1):
+            occupancy_end(actor=alice, occupancy=Occupancy.objects.get(unit=unit, party=seller), end=D(2026, 2, 28))
+            occupancy_start(actor=alice, unit=unit, party=buyer, role=OccupantRole.OWNER, start=D(2026, 3, 1))
+            contact_add(actor=alice, party=buyer, kind=ContactKind.MOBILE, value=f"1370000000{n}",
+                        source=ContactSource.OWNER, is_primary=True)
+
+    events = monthly_bills(alice, project, range(1, 4))
+    events[D(2026, 3, 1)] = [sell, *events[D(2026, 3, 1)]]
+    events[D(2026, 3, 13)] = [pay_own(alice, units[0], buyers[0], 10000, D(2026, 3, 13)),
+                              pay_own(alice, units[1], buyers[1], 20000, D(2026, 3, 13))]
+    walk_days(D(2026, 1, 1), D(2026, 3, 20), events)
+    march = [u.bills.get(period_start=D(2026, 3, 1)) for u in units]
+    assert [(b.party_id, b.settled_fen) for b in march] == [(buyers[0].pk, 20000), (buyers[1].pk, 20000)]
+    assert march[0].allocations.filter(payment__paid_at__lt=march[0].created_at).exists()  # the seller's money
+    for unit, seller, buyer in zip(units, sellers, buyers, strict=True):
+        check(log(unit, party=seller), [])
+        check(log(unit, party=buyer), [
+            "03-01 到期前 15 天提醒 sent@03-02",
+            "03-08 到期前 7 天提醒 sent@03-09",
+        ])
+        assert not any("预存" in t for t in sms_texts(unit, party=buyer))
+
+
+def test_28_an_owner_who_opted_out_is_not_told_their_prepaid_money_ran_out(alice):
+    """Two owners prepaid ¥400.00 each, used up on February; 1-101 opted out of reminders in the portal (decision
+    114), 1-102 did not. March's bill: 1-102 gets the run-out message, 1-101 nothing (the run records why)."""
+    from wuye.dunning.engine import dunning_run
+    from wuye.portal.models import ContactPreference
+
+    project, units = lone_estate(alice, units=2, months=0)
+    for unit in units:
+        prepay(alice, unit, 40000)
+    ContactPreference.objects.create(unit=units[0], opt_out_non_essential=True)
+    events = monthly_bills(alice, project, range(1, 4))
+    events[D(2026, 3, 12)] = [pay(alice, u, 20000, D(2026, 3, 12)) for u in units]
+    why = {}
+    events[(D(2026, 3, 2), "pm")] = [lambda: why.update(
+        (o.unit_id, o.note) for o in dunning_run(as_of=D(2026, 3, 2), dry_run=True).outcomes)]
+    walk_days(D(2026, 1, 1), D(2026, 3, 20), events)
+    check(log(units[0]), [])
+    check(log(units[1]), ["03-01 预存款用完提醒 sent@03-02"])
+    assert why[units[0].pk] == "业主已选择不接收到期前提醒"

@@ -34,13 +34,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
-from wuye.billing.models import Allocation, Bill
+from wuye.billing.models import Allocation, Bill, UnitBalance
 from wuye.billing.selectors import AccountSummary, account_summaries
 from wuye.common.bulk import Analyzer, Shape, insert_rows_ignore_conflicts, insert_shaped
 from wuye.common.lookups import Ids, int_array
@@ -138,7 +138,7 @@ class Account:
     open_periods: frozenset[str] = frozenset()  # overdue periods still open (read when ``demands`` is not empty)
     written_waiting: dt.date | None = None  # a written demand issued and not yet delivered (or its deadline)
     signer_failed: bool = False  # office: a notice could not be handed to anyone (no signer reached)
-    prepaid_out_due: dt.date | None = None  # the first open line that prepaid money paid only in part
+    prepaid_out_due: dt.date | None = None  # the bill on which prepaid money ran out (``prepaid_run_outs``)
     expiring: tuple[str, ...] = ()  # periods whose limitation period ends soon (the legal module's reader)
     risk: float | None = None  # 预警分 of the unit (``attach_risk``; only read when a step of its ladder uses it)
 
@@ -582,6 +582,8 @@ def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Ru
             found += [s.next_due + off for off in ladder.pre_due_offsets]
     if acc.prepaid_out_due:
         found.append(acc.prepaid_out_due + ONE_DAY)
+    elif s.next_due and s.overdue_fen <= 0:
+        found.append(s.next_due - PREPAID_OUT_WINDOW)  # a bill billed long ahead enters the run-out window
     if s.overdue_fen > 0 and ladder is not None:
         party = s.party_id
         for h in acc.holds:
@@ -886,29 +888,95 @@ def _open_periods(project: Project | None, as_of: dt.date,
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def _prepaid_out_rows(as_of: dt.date):
-    """Allocations of prepaid money to open lines due in the coming weeks (``_prepaid_out``)."""
-    return Allocation.objects.filter(
-        bill__is_void=False, bill__settled_fen__lt=F("bill__amount_fen"),
-        bill__late_fee_of__isnull=True, bill__due_date__gte=as_of, bill__due_date__lte=as_of + dt.timedelta(days=31),
-        amount_fen__gt=0, payment__paid_at__lt=F("bill__created_at"))
+PREPAID_OUT_WINDOW = dt.timedelta(days=31)  # a run-out is told about a bill due within this many days
 
 
-def _prepaid_out(project: Project | None, as_of: dt.date,
-                 unit_ids: list[int] | None) -> dict[tuple[int, int], dt.date]:
-    """(unit, debtor) → the due date of the first open line, due in the coming weeks, that prepaid money paid
-    only in part: the owner's prepaid balance ran out on it (seed 001: such owners get a message of their
-    own, not the monthly payer's reminder). Reads only recent lines with an allocation."""
-    qs = _prepaid_out_rows(as_of)
-    if project is not None:
-        qs = qs.filter(bill__project=project)
-    if unit_ids is not None:
-        qs = qs.filter(bill__unit_id__in_ids=Ids(unit_ids))
+def _prepaid_on(line_pk, line_created) -> Exists:
+    """Prepaid money paid part of a line: an allocation from a payment received before the line was billed
+    (``prepaid_apply`` at the bill run). Money paid after the bill — at the desk, online — is not prepaid."""
+    return Exists(Allocation.objects.filter(bill_id=line_pk, amount_fen__gt=0, payment__paid_at__lt=line_created))
+
+
+def _paid_later_on(line_pk, line_created) -> Exists:
+    """Money received after a line was billed paid part of it (the owner paid that bill themselves)."""
+    return Exists(Allocation.objects.filter(bill_id=line_pk, amount_fen__gt=0, payment__paid_at__gte=line_created))
+
+
+def prepaid_run_outs(as_of: dt.date, *, project_id: int | None = None,
+                     unit_ids: list[int] | None = None) -> dict[tuple[int, int], dt.date]:
+    """(unit, debtor) → the due date of the bill on which the debtor's prepaid money ran out (seed 001: such
+    owners get a message of their own — the balance is used up, how to top up — not the monthly payer's
+    reminder). The one definition of the event (decision 116), for the estate pass and the per-project pass,
+    on SQLite and PostgreSQL alike. A principal line N of the debtor is such a bill when
+
+    - N is open, due from today to ``PREPAID_OUT_WINDOW`` ahead, and the debtor's first open line (nothing
+      of theirs is overdue: an account in arrears is the ladder's);
+    - the unit's prepaid balance (``UnitBalance``, the unit held money once) is below what is open on N:
+      prepaid money cannot pay it;
+    - and either prepaid money paid part of N (it ran out on N), unless the line before N was another
+      debtor's — after a sale the seller's money left on the unit is not the buyer's to be told about; or
+      prepaid money alone paid the line before N of the same fee item, which was this debtor's and is settled
+      (it ran out exactly on that line, and N is the first bill it left unpaid). A line before N that the
+      owner paid themselves, wholly or in part, means the run-out was told on that line (or there was none).
+
+    The key of the message is the due date of N (``cycles.prepaid_out``): one message per run-out, however
+    often and by however many processes the run is repeated; topping up and running out again names a later
+    bill. Cost: driven by the open lines due in the window of the given units (index ``bill_open_by_unit``);
+    per such line a few index probes — the earlier open line (same index), the line before (the partial
+    unique index on unit, fee item and period, read backwards, one entry), allocations by bill, the payment
+    and the balance by primary key. No scan of payments, allocations or balances."""
     out: dict[tuple[int, int], dt.date] = {}
-    for u, party, due in qs.values_list("bill__unit_id", "bill__party_id", "bill__due_date").distinct():
+    for u, party, due in prepaid_run_out_lines(as_of, project_id=project_id, unit_ids=unit_ids):
         if (u, party) not in out or due < out[(u, party)]:
             out[(u, party)] = due
     return out
+
+
+def prepaid_run_out_lines(as_of: dt.date, *, project_id: int | None = None, unit_ids: list[int] | None = None):
+    """The query of ``prepaid_run_outs``: (unit, debtor, due date) of each line on which prepaid money ran out
+    (``bench/bench_prepaid_out.py`` prints its plan)."""
+    lines = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"), late_fee_of__isnull=True,
+                                due_date__gte=as_of, due_date__lte=as_of + PREPAID_OUT_WINDOW)
+    if project_id is not None:
+        lines = lines.filter(project_id=project_id)
+    if unit_ids is not None:
+        if not unit_ids:
+            return Bill.objects.none().values_list("unit_id", "party_id", "due_date")
+        lines = lines.filter(unit_id__in_ids=Ids(unit_ids))
+    earlier_open = Bill.objects.filter(unit_id=OuterRef("unit_id"), party_id=OuterRef("party_id"), is_void=False,
+                                       settled_fen__lt=F("amount_fen"), late_fee_of__isnull=True,
+                                       due_date__lt=OuterRef("due_date"))
+    short = UnitBalance.objects.filter(unit_id=OuterRef("unit_id"),
+                                       prepaid_fen__lt=OuterRef("amount_fen") - OuterRef("settled_fen"))
+    # the line before N of the same fee item (one entry of bill_one_live_line_per_period, read backwards)
+    before_pk = Subquery(Bill.objects.filter(
+        unit_id=OuterRef(OuterRef("unit_id")), fee_item_id=OuterRef(OuterRef("fee_item_id")),
+        period_start__lt=OuterRef(OuterRef("period_start")), is_void=False, late_fee_of__isnull=True,
+    ).order_by("-period_start").values("pk")[:1])
+    before = Bill.objects.filter(pk=before_pk)
+    other_debtor_before = before.exclude(party_id=OuterRef("party_id"))
+    ran_out_before = before.filter(party_id=OuterRef("party_id"), settled_fen=F("amount_fen")).filter(
+        _prepaid_on(OuterRef("pk"), OuterRef("created_at")), ~_paid_later_on(OuterRef("pk"), OuterRef("created_at")))
+    # every test sits inside the OR, so PostgreSQL keeps each as a probe per candidate line (it takes the
+    # common ones out of the OR after deciding joins): as top-level EXISTS it turned them into joins and read a
+    # whole table per chunk (every open line, every balance) to find a few hundred lines
+    found = lines.filter(
+        Q(_prepaid_on(OuterRef("pk"), OuterRef("created_at")), Exists(short), ~Exists(earlier_open),
+          ~Exists(other_debtor_before))
+        | Q(Exists(ran_out_before), Exists(short), ~Exists(earlier_open)))
+    return found.order_by().values_list("unit_id", "party_id", "due_date").distinct()
+
+
+def _prepaid_out(project: Project | None, as_of: dt.date, unit_ids: list[int] | None,
+                 summaries: list[AccountSummary] | None = None) -> dict[tuple[int, int], dt.date]:
+    """``prepaid_run_outs`` of one project's accounts (or of ``unit_ids`` across projects). With the accounts'
+    ``summaries`` at hand, only units with an account that owes nothing overdue and has a bill due within the
+    window are asked about (the others cannot qualify: the query checks the same, line by line)."""
+    if summaries is not None:
+        limit = as_of + PREPAID_OUT_WINDOW
+        wanted = {s.unit_id for s in summaries if s.overdue_fen <= 0 and s.next_due is not None and s.next_due <= limit}
+        unit_ids = sorted(wanted if unit_ids is None else wanted.intersection(unit_ids))
+    return prepaid_run_outs(as_of, project_id=project.pk if project is not None else None, unit_ids=unit_ids)
 
 
 def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[int, list[HoldInfo]]:
@@ -997,7 +1065,7 @@ def accounts_for(project: Project, as_of: dt.date, unit_ids: list[int] | None = 
     declined = opted_out(unit_ids)
     last_messages = _last_messages(project, as_of, unit_ids, max(message_min_days, 1))
     written = _written_demands(project, as_of, unit_ids)
-    prepaid_out = _prepaid_out(project, as_of, unit_ids)
+    prepaid_out = _prepaid_out(project, as_of, unit_ids, summaries if isinstance(summaries, list) else None)
     expiring = expiring_periods(project, as_of, unit_ids)
     demanded_units = {u for u, _party in written.delivered}
     periods = _open_periods(project, as_of, demanded_units)
@@ -1216,7 +1284,7 @@ def dunning_run(*, as_of: dt.date, project: Project | None = None, dry_run: bool
     change that concerns all its accounts (its ladders, their dates, bill generation, the calendar) or when
     run for a date before its last run; otherwise only the units whose inputs were written since
     (``DecisionState.mark``), whose next decision date has come, whose outbox events may change a decision,
-    whose owner in force changed by date, whose prepaid money runs out or whose limitation deadline nears.
+    whose owner in force changed by date or whose limitation deadline nears.
     Every other account would decide exactly what it decided before. A dry run and a run of ``unit_ids``
     decide every account they cover and keep no state."""
     started = time.monotonic()
@@ -1363,8 +1431,10 @@ def _due_units(inc: dict[int, ProjectDecisionState], as_of: dt.date) -> dict[int
     """The units of the incrementally run projects that must be decided today, with their markers: marked
     by a write, next decision date come, or touched by something no write marks — an outbox event that can
     change a decision (a message that will never count towards the cap, a written demand delivered, failed
-    or withdrawn), an owner's occupancy starting or ending by date (segments), prepaid money running out
-    within the reminder window, a limitation deadline coming near."""
+    or withdrawn), an owner's occupancy starting or ending by date (segments), a limitation deadline coming
+    near. A prepaid run-out needs no scan here (decision 116): it appears with a bill run (its project is
+    decided in full) or a ledger write (the unit is marked), or when a bill billed long ahead enters the
+    window — a date ``next_decision`` gives."""
     scopes = {pid: Scope(full=False) for pid in inc}
     due = DecisionState.objects.filter(project_id__in=list(inc)).filter(Q(next_on__lte=as_of) | ~Q(mark=F("seen")))
     for u, pid, mark in due.values_list("unit_id", "project_id", "mark").iterator(chunk_size=50_000):
@@ -1379,9 +1449,6 @@ def _due_units(inc: dict[int, ProjectDecisionState], as_of: dt.date) -> dict[int
             extra.add(u)
     for u, pid in Occupancy.objects.filter(Q(start__gt=last, start__lte=as_of) | Q(end__gte=last, end__lt=as_of)
                                            ).values_list("unit_id", "unit__project_id"):
-        if pid in inc:
-            extra.add(u)
-    for u, pid in _prepaid_out_rows(as_of).values_list("bill__unit_id", "bill__project_id").distinct():
         if pid in inc:
             extra.add(u)
     path = getattr(settings, "WUYE_LIMITATION_READER", "")
@@ -1912,7 +1979,7 @@ def _accounts_across(as_of: dt.date, summaries: list[AccountSummary], kinds: dic
     declined = read("opted_out", opted_out, ids)
     last_messages = read("messages", _last_messages, None, as_of, ids, message_min_days, zones)
     written = read("written", _written_demands, None, as_of, ids)
-    prepaid_out = read("prepaid_out", _prepaid_out, None, as_of, ids)
+    prepaid_out = read("prepaid_out", _prepaid_out, None, as_of, ids, summaries)
     expiring = read("expiring", expiring_periods, None, as_of, ids)
     demanded_units = {u for u, _party in written.delivered}
     periods = read("periods", _open_periods, None, as_of, demanded_units)
