@@ -63,6 +63,9 @@ for _ in $(seq 50); do [ -s "$OUT/sandbox.env" ] && grep -q ALIPAY_GATEWAY "$OUT
 source "$OUT/sandbox.env"
 rm -f "$OUT/sandbox.env"
 
+# this run's logs only: report.py reads the time inside a worker from the access log, which gunicorn appends to
+: > "$OUT/access.log"
+: > "$OUT/gunicorn.log"
 "$PY" -m wuye run_huey --workers 1 > "$OUT/huey.log" 2>&1 &
 pids+=($!)
 "$ROOT/.venv/bin/gunicorn" wuye.wsgi --bind "127.0.0.1:$PORT" --workers "$WORKERS" --timeout 120 \
