@@ -58,19 +58,33 @@ def walk_days(start: dt.date, end: dt.date, events: dict | None = None, *, dispa
     events = events or {}
     day = start
     while day <= end:
-        for fn in events.get(day, ()):
-            fn()
+        _apply(events.get(day, ()), day, 1)  # a bill run at 01:00
         installment_refresh(as_of=day)
         dispute_holds_expire(as_of=day)
         dunning_run(as_of=day)
         promises_broken_settle(as_of=day)
-        for fn in events.get((day, "mid"), ()):
-            fn()
+        _apply(events.get((day, "mid"), ()), day, 9)
         for _ in range(dispatchers):
             dispatch(now=dt.datetime(day.year, day.month, day.day, 10, 0, tzinfo=CST))
-        for fn in events.get((day, "pm"), ()):
-            fn()
+        _apply(events.get((day, "pm"), ()), day, 15)
         day += dt.timedelta(days=1)
+
+
+def _apply(fns, day: dt.date, hour: int) -> None:
+    """Run a day's events; the bills they post are dated that day at ``hour``, not at the real clock's time
+    (the prepaid run-out reads "money received before the bill was made": a bill stamped with today's real
+    date made every payment of the walked history look like prepaid money)."""
+    from django.utils import timezone
+
+    from wuye.billing.models import Bill
+
+    if not fns:
+        return
+    since = timezone.now()
+    for fn in fns:
+        fn()
+    Bill.objects.filter(created_at__gte=since).update(
+        created_at=dt.datetime(day.year, day.month, day.day, hour, tzinfo=CST))
 
 
 def log(unit, *, party=None) -> list[str]:
