@@ -155,20 +155,27 @@ def _model_meta(model):
     return cached
 
 
+def _defaults_to_write(model: type[models.Model]) -> dict[str, object]:
+    """``model_defaults`` as written: the time of this write for ``auto_now`` columns, JSON as text."""
+    static, _required, json_fields, _names = _model_meta(model)
+    now = timezone.now()
+    out = {}
+    for k, v in static.items():
+        v = now if v is _NOW else v() if callable(v) else v
+        if k in json_fields and not isinstance(v, str):
+            v = json.dumps(v, ensure_ascii=False)
+        out[k] = v
+    return out
+
+
 def dict_rows(model: type[models.Model], rows: Iterable[dict], fields: Sequence[str] | None = None
               ) -> tuple[list[str], list[tuple]]:
     """(columns, tuples) for ``insert_rows`` from dicts: every concrete column (or ``fields``), each row's
     own values over the model's defaults. A key the model lacks, or a required column left out, raises
     ``KeyError`` naming it. JSON columns given as lists or dicts are serialised. (Per row: a merge and an
     ``itemgetter`` — as fast as building the tuple by hand, which the daily run's half a million rows need.)"""
-    static, required, json_fields, names = _model_meta(model)
-    now = timezone.now()
-    defaults = {}
-    for k, v in static.items():
-        v = now if v is _NOW else v() if callable(v) else v
-        if k in json_fields and not isinstance(v, str):
-            v = json.dumps(v, ensure_ascii=False)
-        defaults[k] = v
+    _static, required, json_fields, names = _model_meta(model)
+    defaults = _defaults_to_write(model)
     columns = list(fields) if fields is not None else [*defaults, *sorted(required)]
     pick = itemgetter(*columns)
     single = len(columns) == 1
@@ -222,16 +229,8 @@ class Shape:
 
     def columns_and_tail(self) -> tuple[list[str], tuple]:
         """Every column of a written row, and the defaults that follow each row's own values."""
-        static, _required, json_fields, _names = _model_meta(self.model)
-        now = timezone.now()
-        tail = []
-        for k in self.rest:
-            v = static[k]
-            v = now if v is _NOW else v() if callable(v) else v
-            if k in json_fields and not isinstance(v, str):
-                v = json.dumps(v, ensure_ascii=False)
-            tail.append(v)
-        return [*self.fields, *self.rest], tuple(tail)
+        defaults = _defaults_to_write(self.model)
+        return [*self.fields, *self.rest], tuple(defaults[k] for k in self.rest)
 
 
 def insert_shaped(shape: Shape, rows: Iterable[tuple], *, ignore_conflicts: bool = False) -> int:

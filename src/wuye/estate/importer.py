@@ -759,12 +759,9 @@ def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None 
         if job.attempts >= settings.WUYE_IMPORT_MAX_ATTEMPTS:
             message = (f"{INTERRUPTED}。已自动重试，共处理 {job.attempts} 次均未完成；请检查文件（可拆分成几个较小的"
                        "文件）后重新上传，如仍失败请联系管理员。")
-            if claim.update(status=ImportJob.Status.FAILED, finished_at=now,
-                            errors=[RowError(0, "", "", message).as_dict()]):
+            if _fail_claimed(claim, job, now, message, {"attempts": job.attempts, "stale_minutes": minutes}):
                 counts["failed"] += 1
                 logger.error("import job %s interrupted %s times: marked failed", job.pk, job.attempts)
-                audit_record(actor=None, actor_label="job:estate.recover", verb="import.failed", obj=job,
-                             note=message, after={"attempts": job.attempts, "stale_minutes": minutes})
             continue
         if claim.update(status=ImportJob.Status.PENDING, processed_rows=0, queued_at=now):
             counts["requeued"] += 1
@@ -784,13 +781,10 @@ def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None 
         if job.requeued >= settings.WUYE_IMPORT_MAX_ATTEMPTS:
             message = (f"{LOST}。已自动重新排队 {job.requeued} 次，最近一次排队后 {minutes} 分钟仍无人处理；"
                        "请联系管理员检查后台处理服务，恢复后重新上传。")
-            if claim.update(status=ImportJob.Status.FAILED, finished_at=now,
-                            errors=[RowError(0, "", "", message).as_dict()]):
+            if _fail_claimed(claim, job, now, message, {"requeued": job.requeued, "queued_minutes": minutes}):
                 counts["failed"] += 1
                 logger.error("import job %s queued %s times and never claimed: marked failed", job.pk,
                              job.requeued + 1)
-                audit_record(actor=None, actor_label="job:estate.recover", verb="import.failed", obj=job,
-                             note=message, after={"requeued": job.requeued, "queued_minutes": minutes})
             continue
         if claim.update(queued_at=now, requeued=job.requeued + 1):
             counts["requeued"] += 1
@@ -802,6 +796,15 @@ def imports_recover_stale(*, now: dt.datetime | None = None, job_id: int | None 
 
             run_import(job.pk)
     return counts
+
+
+def _fail_claimed(claim, job: ImportJob, now, message: str, after: dict) -> bool:
+    """Fail a job the recoverer gave up on, if ``claim`` (the job as it was read) still holds; audited."""
+    if not claim.update(status=ImportJob.Status.FAILED, finished_at=now, errors=[RowError(0, "", "", message).as_dict()]):
+        return False
+    audit_record(actor=None, actor_label="job:estate.recover", verb="import.failed", obj=job, note=message,
+                 after=after)
+    return True
 
 
 def scope_errors(rows: list[CleanRow], actor: User | None) -> list[RowError]:
