@@ -90,3 +90,50 @@ def test_a_notification_while_the_platform_certificate_is_unreadable_is_refused_
     note = PaymentNotification.objects.get()
     assert note.result == NotificationResult.REJECTED_MALFORMED and "配置有误" in note.detail
     assert not Payment.objects.exists()
+
+
+def test_the_sdk_clients_are_kept_until_a_key_or_setting_changes(wechat, alipay, settings, tmp_path):
+    """Loading an RSA private key costs 40–100 ms (the key check): a client is built once per process for the
+    same settings and key files, and again when either changes — a key file rewritten in place included."""
+    first = providers.wechat_client()
+    assert providers.wechat_client() is first
+    assert providers.alipay_client() is providers.alipay_client()
+
+    path = tmp_path / "merchant.pem"
+    path.write_text(_pem_private(new_key()))
+    settings.WECHATPAY_PRIVATE_KEY_FILE = str(path)
+    second = providers.wechat_client()
+    assert second is not first and providers.wechat_client() is second
+    path.write_text(_pem_private(new_key()))  # the operator replaces the key in the same file
+    assert providers.wechat_client() is not second
+
+    settings.WECHATPAY_API_BASE = "http://127.0.0.1:9/other"
+    assert providers.wechat_client()._core._gate_way == "http://127.0.0.1:9/other"
+    old_alipay = providers.alipay_client()
+    settings.ALIPAY_GATEWAY = "http://127.0.0.1:9/gateway.do"
+    assert providers.alipay_client() is not old_alipay
+    assert providers.alipay_client()._gateway == "http://127.0.0.1:9/gateway.do"
+
+
+def test_a_key_file_rewritten_in_place_signs_the_next_order(wechat, keys, link, settings, tmp_path):
+    import base64
+    import re
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from .conftest import order_for
+
+    path = tmp_path / "merchant.pem"
+    path.write_text(_pem_private(new_key()))
+    settings.WECHATPAY_PRIVATE_KEY_FILE = str(path)
+    wechat.answers["/v3/pay/transactions/native"] = (200, {"code_url": "weixin://wxpay/bizpayurl?pr=K1"})
+    order_for(link)  # the client for the first key is built and kept
+    other = new_key()
+    path.write_text(_pem_private(other))
+    PaymentOrder.objects.update(status=OrderStatus.CLOSED)
+    order_for(link)
+    sent = wechat.requests[-1]
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', sent.headers["authorization"]))
+    message = f"POST\n{sent.path}\n{fields['timestamp']}\n{fields['nonce_str']}\n{sent.body}\n".encode()
+    other.public_key().verify(base64.b64decode(fields["signature"]), message, padding.PKCS1v15(), hashes.SHA256())

@@ -49,6 +49,23 @@ class VerificationFailed(ProviderError):
 
 PROVIDER_LABEL = {"WECHATPAY": "微信支付", "ALIPAY": "支付宝"}
 
+# Loading an RSA private key checks it (OpenSSL's key check, pycryptodome's import): 40–100 ms of CPU each
+# time, more than all the rest of placing an order or receiving a notification. The SDK clients are kept
+# per process, keyed by everything they were built from (settings and the key files' text, which is read
+# on every use: a replaced key file or changed setting still takes effect at once).
+_CLIENTS: dict[tuple, object] = {}
+_CLIENTS_MAX = 8
+
+
+def _kept(key: tuple, build):
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = build()
+        if len(_CLIENTS) >= _CLIENTS_MAX:  # settings changed many times (tests): start again
+            _CLIENTS.clear()
+        _CLIENTS[key] = client
+    return client
+
 
 def _read(setting: str) -> str:
     """The text of the key/certificate file named by ``settings.<setting>``, read when used (a replaced file
@@ -81,11 +98,16 @@ def _wechat_platform_key() -> tuple[str, str]:
     (its serial number in upper-case hex is then the id WeChat puts in ``Wechatpay-Serial``)."""
     if settings.WECHATPAY_PUBLIC_KEY_FILE and settings.WECHATPAY_PUBLIC_KEY_ID:
         return _read("WECHATPAY_PUBLIC_KEY_FILE"), settings.WECHATPAY_PUBLIC_KEY_ID
+    text = _read("WECHATPAY_PLATFORM_CERT_FILE")
+    return _kept(("wechat-platform-cert", text), lambda: _platform_cert_key(text))
+
+
+def _platform_cert_key(text: str) -> tuple[str, str]:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     try:
-        cert = x509.load_pem_x509_certificate(_read("WECHATPAY_PLATFORM_CERT_FILE").encode("ascii"))
+        cert = x509.load_pem_x509_certificate(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as exc:
         log.error("WECHATPAY_PLATFORM_CERT_FILE=%s is not a PEM certificate (%s)",
                   settings.WECHATPAY_PLATFORM_CERT_FILE, exc)
@@ -102,18 +124,24 @@ def wechat_client():
 
     public_key, public_key_id = _wechat_platform_key()
     private_key = _read("WECHATPAY_PRIVATE_KEY_FILE")
-    try:
-        client = WeChatPay(
-            wechatpay_type=WeChatPayType.NATIVE, mchid=settings.WECHATPAY_MCHID,
-            private_key=private_key, cert_serial_no=settings.WECHATPAY_CERT_SERIAL_NO,
-            appid=settings.WECHATPAY_APPID, apiv3_key=settings.WECHATPAY_APIV3_KEY,
-            notify_url=notify_url("wechat"), timeout=(5, settings.WUYE_PAY_TIMEOUT_SECONDS),
-            public_key=public_key, public_key_id=public_key_id)
-    except (ValueError, TypeError) as exc:  # a file that is not a PEM key
-        log.error("wechat pay keys unusable: %s", exc)
-        raise _misconfigured("WECHATPAY_PRIVATE_KEY_FILE") from exc
-    client._core._gate_way = settings.WECHATPAY_API_BASE.rstrip("/")  # the SDK has no parameter for it
-    return client
+    s = settings
+    made_of = (s.WECHATPAY_MCHID, private_key, s.WECHATPAY_CERT_SERIAL_NO, s.WECHATPAY_APPID, s.WECHATPAY_APIV3_KEY,
+               notify_url("wechat"), s.WUYE_PAY_TIMEOUT_SECONDS, public_key, public_key_id,
+               s.WECHATPAY_API_BASE.rstrip("/"))
+
+    def build():
+        try:
+            client = WeChatPay(
+                wechatpay_type=WeChatPayType.NATIVE, mchid=made_of[0], private_key=private_key,
+                cert_serial_no=made_of[2], appid=made_of[3], apiv3_key=made_of[4], notify_url=made_of[5],
+                timeout=(5, made_of[6]), public_key=public_key, public_key_id=public_key_id)
+        except (ValueError, TypeError) as exc:  # a file that is not a PEM key
+            log.error("wechat pay keys unusable: %s", exc)
+            raise _misconfigured("WECHATPAY_PRIVATE_KEY_FILE") from exc
+        client._core._gate_way = made_of[9]  # the SDK has no parameter for it
+        return client
+
+    return _kept(("wechat",) + made_of, build)
 
 
 def notify_url(provider: str) -> str:
@@ -291,15 +319,22 @@ def alipay_client():
     from alipay.utils import AliPayConfig
 
     private_key, public_key = _read("ALIPAY_PRIVATE_KEY_FILE"), _read("ALIPAY_PUBLIC_KEY_FILE")
-    try:
-        client = AliPay(appid=settings.ALIPAY_APPID, app_notify_url=notify_url("alipay"),
-                        app_private_key_string=private_key, alipay_public_key_string=public_key, sign_type="RSA2",
-                        config=AliPayConfig(timeout=settings.WUYE_PAY_TIMEOUT_SECONDS))
-    except (ValueError, TypeError) as exc:  # a file that is not a PEM key
-        log.error("alipay keys unusable: %s", exc)
-        raise _misconfigured("ALIPAY_PRIVATE_KEY_FILE") from exc
-    client._gateway = settings.ALIPAY_GATEWAY  # the SDK only knows production and its sandbox
-    return client
+    s = settings
+    made_of = (s.ALIPAY_APPID, notify_url("alipay"), private_key, public_key, s.WUYE_PAY_TIMEOUT_SECONDS,
+               s.ALIPAY_GATEWAY)
+
+    def build():
+        try:
+            client = AliPay(appid=made_of[0], app_notify_url=made_of[1], app_private_key_string=private_key,
+                            alipay_public_key_string=public_key, sign_type="RSA2",
+                            config=AliPayConfig(timeout=made_of[4]))
+        except (ValueError, TypeError) as exc:  # a file that is not a PEM key
+            log.error("alipay keys unusable: %s", exc)
+            raise _misconfigured("ALIPAY_PRIVATE_KEY_FILE") from exc
+        client._gateway = made_of[5]  # the SDK only knows production and its sandbox
+        return client
+
+    return _kept(("alipay",) + made_of, build)
 
 
 def yuan_text(fen: int) -> str:

@@ -129,9 +129,16 @@ def alipay_sign(keys: Keys, text: str, *, signer=None) -> str:
     """RSA2 over ``text`` with Alipay's key, by the SDK's own signer."""
     from alipay import AliPay
 
-    platform = AliPay(appid=ALIPAY_APPID, app_private_key_string=pem_private(signer or keys.alipay_platform),
-                      alipay_public_key_string=pem_public(keys.alipay_app))
+    made_of = (pem_private(signer or keys.alipay_platform), pem_public(keys.alipay_app))
+    platform = _SIGNERS.get(made_of)
+    if platform is None:  # importing the key costs ~50 ms: once per key, not once per notification
+        platform = AliPay(appid=ALIPAY_APPID, app_private_key_string=made_of[0], alipay_public_key_string=made_of[1])
+        _SIGNERS.clear()
+        _SIGNERS[made_of] = platform
     return platform._sign(text)
+
+
+_SIGNERS: dict[tuple[str, str], object] = {}
 
 
 def alipay_notification_params(keys: Keys, *, out_trade_no: str, amount: str, trade_no: str) -> dict[str, str]:
