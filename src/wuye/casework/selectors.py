@@ -22,7 +22,7 @@ from wuye.common.formatting import format_yuan, mask_phone
 from wuye.dunning.choices import AccountClass, HoldKind, TaskKind, TaskStatus
 from wuye.dunning.models import Episode, Hold, Task
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind, OccupantRole
-from wuye.estate.models import ContactPoint, Occupancy
+from wuye.estate.models import Building, ContactPoint, Occupancy, Party, Unit
 from wuye.estate.selectors import current_occupancy_q, projects_visible
 
 LARGE_FEN = 200_000  # ¥2,000 and more counts as a large arrears
@@ -156,33 +156,48 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
     scope, owner_user, note = _scope_for(user, collector)
     if scope == NOTHING:
         return Worklist(day, [], {}, note or "您没有责任区。")
-    bills = Bill.objects.filter(_prefixed(scope, "unit__"), is_void=False, settled_fen__lt=F("amount_fen"),
-                                due_date__lt=day)
+    # The territory's units first (the building/floor index), then their open lines by unit id through the
+    # open-lines index, then names for the accounts found: one query joining bills to units, buildings and
+    # parties let the planner hash the whole estate's buildings and walk every line of every unit (45–90 ms
+    # at 1M units against 9 ms).
+    units = Unit.objects.filter(scope)
     if building_id:
-        bills = bills.filter(unit__building_id=building_id)
+        units = units.filter(building_id=building_id)
     if floor_from is not None:
-        bills = bills.filter(unit__floor__gte=floor_from)
+        units = units.filter(floor__gte=floor_from)
     if floor_to is not None:
-        bills = bills.filter(unit__floor__lte=floor_to)
-    grouped = (bills.values("unit_id", "party_id", "party__name", "unit__code", "unit__floor",
-                            "unit__building__name")
+        units = units.filter(floor__lte=floor_to)
+    places = {pk: (code, floor, building) for pk, code, floor, building in units.values_list(
+        "pk", "code", "floor", "building_id")}
+    if not places:
+        return Worklist(day, [], {}, "")
+    grouped = (Bill.objects.filter(unit_id__in_ids=list(places), is_void=False, settled_fen__lt=F("amount_fen"),
+                                   due_date__lt=day)
+               .values("unit_id", "party_id")
                .annotate(overdue=Sum(F("amount_fen") - F("settled_fen")), oldest=Min("due_date"),
-                         periods=Count("period_start", distinct=True), broken=broken_promises_subquery("party_id"))
+                         periods=Count("period_start", distinct=True))
                .order_by())
     if min_fen:
         grouped = grouped.filter(overdue__gte=min_fen)
+    grouped = list(grouped)
+    if not grouped:
+        return Worklist(day, [], {}, "")
+    ids = sorted({r["unit_id"] for r in grouped})
+    debtor_ids = sorted({r["party_id"] for r in grouped if r["party_id"] is not None})
+    buildings = dict(Building.objects.filter(pk__in_ids=sorted({places[u][2] for u in ids}))
+                     .values_list("pk", "name"))
+    debtors_read = {pk: (name, broken) for pk, name, broken in Party.objects.filter(pk__in_ids=debtor_ids)
+                    .annotate(broken=broken_promises_subquery("pk")).values_list("pk", "name", "broken")}
     rows: dict[tuple[int, int], WorkRow] = {}
     by_unit: dict[int, list[WorkRow]] = defaultdict(list)
     for r in grouped:
+        code, floor, building = places[r["unit_id"]]
         row = rows[(r["unit_id"], r["party_id"])] = WorkRow(
-            unit_id=r["unit_id"], code=r["unit__code"], building=r["unit__building__name"], floor=r["unit__floor"],
-            owner=r["party__name"] or "", phone_id=None, phone_masked="",
+            unit_id=r["unit_id"], code=code, building=buildings.get(building, ""), floor=floor,
+            owner=debtors_read.get(r["party_id"], ("", 0))[0] or "", phone_id=None, phone_masked="",
             overdue_fen=r["overdue"] or 0, days_overdue=(day - r["oldest"]).days, periods=r["periods"] or 0,
-            account_class="", party_id=r["party_id"], broken_promises=r["broken"] or 0)
+            account_class="", party_id=r["party_id"], broken_promises=debtors_read.get(r["party_id"], ("", 0))[1] or 0)
         by_unit[r["unit_id"]].append(row)
-    if not rows:
-        return Worklist(day, [], {}, "")
-    ids = list(by_unit)
 
     def rows_of(unit_id: int, party_id: int | None) -> list[WorkRow]:
         """The rows a unit-level record (party unknown) or a debtor's record applies to."""
@@ -582,7 +597,6 @@ class TerritoryBoard:
 def territory_board(*, user: User, project) -> TerritoryBoard:
     """The buildings of a project with each floor's responsible collector, and the collectors with their
     territories: four queries whatever the size of the project."""
-    from wuye.estate.models import Building, Unit
 
     collectors = {u.pk: CollectorColumn(u) for u in User.objects.filter(role=Role.COLLECTOR, is_active=True)
                   .order_by("username")}
