@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from wuye.common.formatting import fen_to_yuan, format_yuan
+
 MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 APIV3_KEY = "0123456789abcdefghijklmnopqrstuv"  # 32 bytes, as WeChat requires; a sandbox value, not a secret
@@ -283,7 +285,7 @@ class Sandbox:
                                 "sub_msg": "交易不存在"}
             status = "TRADE_SUCCESS" if order.paid else ("TRADE_CLOSED" if order.closed else "WAIT_BUYER_PAY")
             return method, {"code": "10000", "msg": "Success", "out_trade_no": no, "trade_no": order.trade_no,
-                            "trade_status": status, "total_amount": f"{order.amount_fen / 100:.2f}"}
+                            "trade_status": status, "total_amount": f"{fen_to_yuan(order.amount_fen):.2f}"}
         if method == "alipay.trade.close":
             if order:
                 order.closed = True
@@ -313,7 +315,7 @@ class Sandbox:
             request = urllib.request.Request(order.notify_url, data=body.encode(), method="POST",
                                              headers={"Content-Type": "application/json", **headers})
         else:
-            params = alipay_notification_params(self.keys, out_trade_no=no, amount=f"{order.amount_fen / 100:.2f}",
+            params = alipay_notification_params(self.keys, out_trade_no=no, amount=f"{fen_to_yuan(order.amount_fen):.2f}",
                                                 trade_no=order.trade_no)
             request = urllib.request.Request(order.notify_url, data=urllib.parse.urlencode(params).encode(),
                                              method="POST",
@@ -335,7 +337,7 @@ class Sandbox:
         name = "微信支付" if provider == "wechat" else "支付宝"
         if order is None:
             return PAGE.format(color=color, body="<p>订单不存在或已过期。</p>")
-        amount = f"¥{order.amount_fen / 100:,.2f}"
+        amount = format_yuan(order.amount_fen)
         back = back or order.return_url
         back_link = (f'<p style="margin-top:1rem"><a class="btn" href="{html.escape(back)}" data-testid="sandbox-back">'
                      "返回缴费页面</a></p>") if back else '<p class="m">请回到缴费页面查看收据。</p>'
