@@ -184,6 +184,13 @@ AXES_ENABLE_ADMIN = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
+# Argon2id first (decision 192); the others only verify old hashes, which are upgraded at the next login.
+PASSWORD_HASHERS = [
+    "wuye.accounts.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 
 # --- i18n: Simplified Chinese first; stored in UTC, shown in Asia/Shanghai ------------------------
 LANGUAGE_CODE = "zh-hans"
