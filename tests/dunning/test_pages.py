@@ -208,3 +208,39 @@ def test_the_overview_lists_the_projects_figures_a_page_at_a_time(client, alice,
         seen += listed
     assert seen == codes
     assert "1 / 3" in client.get("/collection/").content.decode()
+
+
+def test_todays_outbox_is_counted_from_the_day_index_alone(client, alice, worked):
+    """The overview's count of today's actions by status reads the (day, status) index, never the whole
+    action history: on a company-wide page that count read every action ever decided (decision 193)."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    dunning_run(as_of=today)  # today's actions beside the fixture's January ones
+    by_status = {s: Action.objects.filter(decided_on=today, status=s).count() for s in ActionStatus.values}
+    assert sum(by_status.values()) > 0 and Action.objects.exclude(decided_on=today).exists()
+    client.force_login(alice)
+    with CaptureQueriesContext(connection) as q:
+        page = client.get("/collection/").content.decode()
+    shown = dict(re.findall(r'<span class="text-secondary">([^<]+)</span> <strong>([\d,]+)</strong>', page))
+    assert {label: int(n.replace(",", "")) for label, n in shown.items()} == {
+        ActionStatus(s).label: n for s, n in by_status.items()}
+    sql = next(s["sql"] for s in q.captured_queries
+               if "COUNT(*)" in s["sql"] and "decided_on" in s["sql"] and "GROUP BY" in s["sql"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET enable_seqscan = off")  # as on a large table
+            try:
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(r[0] for r in cursor.fetchall())
+            finally:
+                cursor.execute("RESET enable_seqscan")
+            assert "Index Only Scan using action_by_day_status" in plan, plan
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            plan = "\n".join(str(r[-1]) for r in cursor.fetchall())
+            assert "COVERING INDEX action_by_day_status" in plan, plan

@@ -444,6 +444,9 @@ class Action(models.Model):
                          condition=Q(status__in=["pending", "sending"])),
             models.Index(fields=["unit", "channel", "sent_at"], name="action_by_unit_channel"),
             models.Index(fields=["project", "decided_on"], name="action_by_project_day"),
+            # a day's outbox by status for a company-wide manager (the collection overview): without it the
+            # count read every action ever decided (decision 193)
+            models.Index(fields=["decided_on", "status"], name="action_by_day_status"),
             # delivery receipts that carry only the gateway's id (only sent actions have one)
             models.Index(fields=["provider_message_id"], name="action_by_provider_id",
                          condition=~Q(provider_message_id="")),

@@ -82,7 +82,7 @@ def overview(request):
         for r in rows:
             r["unit"] = units.get(r["unit_id"])
     counts = dict(actions_visible(request.user).filter(decided_on=today).values_list("status").annotate(
-        n=Count("pk")).values_list("status", "n"))
+        n=Count("*")).values_list("status", "n"))  # COUNT(*): read from the index alone (action_by_day_status)
     runs = Run.objects.filter(Q(project__in=projects) | Q(project__isnull=True)).order_by("-started_at")[:10]
     # a group of hundreds of projects: their figures a page at a time (the 489 projects of the 1M estate took
     # 0.3 s to count and draw on every visit)
