@@ -149,6 +149,10 @@ class CaseDeadline(models.Model):
     source = models.ForeignKey(CaseEvent, verbose_name="产生自", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="deadlines")
     done_on = models.DateField("已办日期", null=True, blank=True)
+    done_note = models.CharField("办结说明", max_length=300, blank=True,
+                                 help_text="由系统关闭时写明原因（如按旧规则计算的上诉期）。")
+    done_by_label = models.CharField("办结来源", max_length=60, blank=True,
+                                     help_text="user:用户名，或关闭它的任务（job:…）。")
     reminded_on = models.DateField("已提醒日期", null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
@@ -234,9 +238,9 @@ class EvidencePack(models.Model):
     pages = models.PositiveIntegerField("页数", default=0)
     exhibits = models.PositiveSmallIntegerField("证据数", default=0)
     chain_seq = models.BigIntegerField("封存序号", default=0, help_text="组包时哈希链的最后序号。")
-    ledger = models.JSONField("所列收款与核销的摘要", default=dict, blank=True,
-                              help_text="证据包列出的每笔收款、每条核销的 SHA-256（payment/allocation → {id: 摘要}）；"
-                                        "本记录组包后即封存入哈希链。")
+    ledger = models.JSONField("所列账务记录的摘要", default=dict, blank=True,
+                              help_text="证据包列出或依据的每张账单、每笔收款、每条核销和每项已审批调整的 SHA-256"
+                                        "（bill/payment/allocation/adjustment → {id: 摘要}）；本记录组包后即封存入哈希链。")
     seconds = models.FloatField("耗时（秒）", default=0)
     built_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="组包人", on_delete=models.PROTECT,
                                  related_name="+")

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import Allocation, BillingPolicy, Payment, Rate
+from wuye.billing.models import Adjustment, Allocation, BillingPolicy, Payment, Rate
 from wuye.casework.models import ContactAttempt, Dispute, Promise, WorkOrder
 from wuye.common.formatting import format_yuan
 from wuye.common.tabular import csv_writer
@@ -84,7 +84,7 @@ class Builder:
         self.units = list(Unit.objects.filter(pk__in=self.unit_ids).select_related("project", "building"))
         self.since = min((x.period_start for x in self.lines), default=case.opened_on)
         self.records: dict[str, set[int]] = {k: set() for k in chain.RECORDS}
-        self.ledger: dict[str, set[int]] = {k: set() for k in chain.LEDGER}  # payments and allocations listed
+        self.ledger: dict[str, set[int]] = {k: set() for k in chain.LEDGER}  # ledger rows listed or relied on
         self.recs: dict[int, Reconciled] = {}
 
     # -- helpers
@@ -519,12 +519,18 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
     as_of = as_of or timezone.localdate()
     sealed = chain.seal()
     b = Builder(case, as_of)
-    exhibits = b.exhibits()
-    # the reconciliation relies on the money applied to the case's lines since it was written: sealed with the rest
-    for pk, payment_id in Allocation.objects.filter(bill_id__in=[x.bill_id for x in b.lines],
-                                                    created_at__gt=case.created_at).values_list("pk", "payment_id"):
+    # the statement and its reconciliation rest on the case's bills (amount, due date, debtor) and on every
+    # allocation and decided adjustment on them — those before the case made the frozen figure, those since carry
+    # it to the pack's day: all sealed with the rest (decision 185). Read before the exhibits: a row written while
+    # they are drawn is then a later change, never a sealed row the pack did not print
+    bill_ids = [x.bill_id for x in b.lines]
+    b.ledger["bill"].update(bill_ids)
+    for pk, payment_id in Allocation.objects.filter(bill_id__in=bill_ids).values_list("pk", "payment_id"):
         b.ledger["allocation"].add(pk)
         b.ledger["payment"].add(payment_id)
+    b.ledger["adjustment"].update(Adjustment.objects.filter(bill_id__in=bill_ids, status__in=chain.DECIDED)
+                                  .values_list("pk", flat=True))
+    exhibits = b.exhibits()
     ledger = chain.ledger_hashes(b.ledger)
     pdf, spans2, total = b.pdf(exhibits)
     files: list[tuple[str, bytes]] = [(PDF_NAME, pdf)]
@@ -616,3 +622,12 @@ def verify_pack(data: bytes) -> list[str]:
     problems += [str(p) for p in chain.verify(only=only)]
     problems += [str(p) for p in chain.verify_ledger(manifest.get("ledger") or {}, where="本证据包")]
     return problems
+
+
+def pack_file_changes(data: bytes) -> list[str]:
+    """What was appended on the bills a pack's ZIP sealed since it was built (``chain.ledger_changes``)."""
+    try:
+        manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return []
+    return chain.ledger_changes(manifest.get("ledger") or {}, where="本证据包")

@@ -438,7 +438,8 @@ def deadline_done(*, actor: User, deadline: CaseDeadline, on: dt.date | None = N
     if deadline.done_on:
         raise ValidationError({"deadline": "该期限已办结。"})
     deadline.done_on = on or _today()
-    deadline.save(update_fields=["done_on"])
+    deadline.done_by_label = f"user:{actor.username}"[:60]
+    deadline.save(update_fields=["done_on", "done_by_label"])
     audit_record(actor=actor, verb="legal.deadline_done", obj=deadline.case,
                  after={"deadline": deadline.pk, "kind": deadline.kind, "done_on": deadline.done_on})
     return deadline
@@ -454,6 +455,37 @@ def deadlines_remind(*, today: dt.date | None = None) -> int:
             CaseDeadline.objects.filter(pk=d.pk, reminded_on__isnull=True).update(reminded_on=today)
             audit_record(actor=None, actor_label="job:legal_deadlines", verb="legal.deadline_remind", obj=d.case,
                          after={"deadline": d.pk, "kind": d.kind, "due_on": d.due_on})
+            n += 1
+    return n
+
+
+OLD_APPEAL_JOB = "job:legal_deadline_notices"
+
+
+def deadlines_close_old_appeals(*, today: dt.date | None = None, job: str = OLD_APPEAL_JOB) -> int:
+    """Close the 上诉期 rows written before decision 161, which counted the 15 days from the judgment's date instead
+    of from service (民诉法 171). They were kept and only marked, so they stayed open: listed as the case's next
+    deadline, marked by the reminder job and sent as 期限提醒 for a day that is not the law's. Each is closed with
+    its reason on the row (``done_note``) and the job that closed it (``done_by_label``) and an audit event of that
+    job; the rows themselves stay (decision 186). Runs first in the daily ``legal_deadline_notices``; a second run
+    finds nothing."""
+    today = today or _today()
+    n = 0
+    old = (CaseDeadline.objects.filter(kind=DeadlineKind.APPEAL, done_on__isnull=True, source__event=Event.JUDGMENT)
+           .select_related("case", "source"))
+    for d in old:
+        served = (CaseDeadline.objects.filter(case_id=d.case_id, kind=DeadlineKind.APPEAL,
+                                              source__event=Event.JUDGMENT_SERVED, source_id__gt=d.source_id)
+                  .order_by("source_id").first())
+        why = (f"按判决日期（{d.source.on:%Y-%m-%d}）计算的旧上诉期，早于自送达之日起算的实际期限（民诉法 171，决定 161）："
+               + (f"已由自判决书送达之日起算的上诉期 {served.due_on:%Y-%m-%d} 取代" if served is not None
+                  else "请登记判决书送达日期，系统据此计算上诉期"))
+        closed = CaseDeadline.objects.filter(pk=d.pk, done_on__isnull=True).update(
+            done_on=today, done_note=why[:300], done_by_label=job[:60])
+        if closed:
+            audit_record(actor=None, actor_label=job, verb="legal.deadline_close_old_appeal", obj=d.case,
+                         after={"deadline": d.pk, "due_on": d.due_on, "judgment_on": d.source.on,
+                                "replaced_by": served.pk if served is not None else None, "reason": why})
             n += 1
     return n
 
@@ -476,13 +508,23 @@ def deadlines_notify(*, today: dt.date | None = None) -> int:
     constraint decides. Returns the number of reminders written."""
     today = today or _today()
     horizon = today + dt.timedelta(days=90)  # no deadline is reminded further ahead (remind_days ≤ 90)
+    from wuye.legal.selectors import owners_for
+
     n = 0
+    eligible: dict[int, set[int]] = {}  # project → who may hold its cases now (one read per project)
     for d in (CaseDeadline.objects.filter(done_on__isnull=True, case__closed_on__isnull=True, due_on__gte=today,
                                           due_on__lte=horizon)
               .select_related("case__party", "case__owner", "case__opened_by").order_by("due_on", "pk")):
         stage = _notice_stage(d, today)
-        recipient = d.case.owner or d.case.opened_by
-        if stage is None or recipient is None:
+        if stage is None:
+            continue
+        if d.case.project_id not in eligible:
+            eligible[d.case.project_id] = set(owners_for(d.case.project_id).values_list("pk", flat=True))
+        # the reminder names the case's debtor: only to someone who may still work the case (an owner moved to
+        # another project, deactivated or no longer legal staff is skipped for whoever opened it)
+        recipient = next((u for u in (d.case.owner, d.case.opened_by)
+                          if u is not None and u.pk in eligible[d.case.project_id]), None)
+        if recipient is None:
             continue
         left = (d.due_on - today).days
         when = "今日届满" if left == 0 else "明日届满" if left == 1 else f"还有 {left} 天"
