@@ -47,6 +47,8 @@ class LegalCase(models.Model):
     late_fee_fen = models.BigIntegerField("违约金（按合同，分）", default=0)
     court_late_fee_fen = models.BigIntegerField("违约金（法院通常支持，分）", default=0)
     barred_fen = models.BigIntegerField("其中已过时效本金（分）", default=0)
+    barred_court_fen = models.BigIntegerField("其中已过时效账期的违约金（法院通常支持，分）", default=0,
+                                              help_text="从债务随主债务：已过时效账期的违约金不主张。")
     note = models.CharField("备注", max_length=500, blank=True)
     closed_on = models.DateField("结案日期", null=True, blank=True)
     outcome = models.CharField("结案方式", max_length=12, choices=Outcome.choices, blank=True)
@@ -71,8 +73,9 @@ class LegalCase(models.Model):
 
     @property
     def claim_fen(self) -> int:
-        """What a filing may claim: principal not time-barred plus the court-likely late fee."""
-        return self.principal_fen - self.barred_fen + self.court_late_fee_fen
+        """What a filing may claim: principal not time-barred plus the court-likely late fee of those periods (a
+        late fee follows its principal: none on a time-barred period, decision 185)."""
+        return self.principal_fen - self.barred_fen + self.court_late_fee_fen - self.barred_court_fen
 
 
 class CaseLine(models.Model):

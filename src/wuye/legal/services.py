@@ -101,11 +101,12 @@ def case_open(*, actor: User, project: Project, party: Party, on: dt.date | None
             opened_on=on, opened_by=actor, note=note[:500])
     except IntegrityError as exc:  # two people opening the same debtor's case at once
         raise ValidationError({"party": "该业户的案件刚刚已由他人立案，请刷新后查看。"}) from exc
-    rows, barred = [], 0
+    rows, barred, barred_court = [], 0, 0
     for x in debt.lines:
         clock = clocks[x.bill.pk]
         is_barred = clock.expiry < on
         barred += x.open_fen if is_barred else 0
+        barred_court += x.court_fen if is_barred else 0
         rows.append(CaseLine(case=case, bill=x.bill, unit_id=x.bill.unit_id, period_start=x.bill.period_start,
                              period_end=x.bill.period_end, fee_item=x.bill.fee_item.name, due_date=x.bill.due_date,
                              amount_fen=x.bill.amount_fen, open_fen=x.open_fen, late_fee_fen=x.late_fee_fen,
@@ -113,8 +114,8 @@ def case_open(*, actor: User, project: Project, party: Party, on: dt.date | None
                              holiday_unchecked=clock.holiday_unchecked, barred=is_barred))
     CaseLine.objects.bulk_create(rows)
     case.principal_fen, case.late_fee_fen, case.court_late_fee_fen = debt.principal_fen, debt.late_fee_fen, debt.court_fen
-    case.barred_fen = barred
-    case.save(update_fields=["principal_fen", "late_fee_fen", "court_late_fee_fen", "barred_fen"])
+    case.barred_fen, case.barred_court_fen = barred, barred_court
+    case.save(update_fields=["principal_fen", "late_fee_fen", "court_late_fee_fen", "barred_fen", "barred_court_fen"])
     CaseEvent.objects.create(case=case, event=Event.OPENED, stage=Stage.REVIEW, on=on, created_by=actor,
                              note=(f"由转介任务 #{source_task.pk} 立案" if source_task else "法务立案")
                              + (f"；{note}" if note else ""))
