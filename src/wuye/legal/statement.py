@@ -12,8 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from wuye.billing.models import Bill
-from wuye.common.formatting import format_yuan
 from wuye.billing.selectors import statements_for_units
+from wuye.common.formatting import format_yuan
 from wuye.estate.models import Unit
 
 
