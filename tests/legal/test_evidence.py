@@ -492,3 +492,17 @@ def test_the_packs_bills_and_adjustments_are_sealed_an_edit_is_named_a_correctio
     path.write_bytes(data)
     with pytest.raises(CommandError, match="校验未通过"):
         call_command("evidence_verify", "--pack", str(path))
+
+
+def test_the_ownership_exhibit_masks_identity_numbers_of_anyone_but_the_debtor(demo_case, carol):
+    """Decision 188: a tenant's or a buyer's identity number is not the court file's business (PIPL 6)."""
+    from wuye.estate.models import Occupancy, Party
+    from wuye.legal.pack import Builder
+
+    unit = demo_case.lines.first().unit
+    Party.objects.filter(pk=demo_case.party_id).update(id_number="330106199001011234")
+    tenant = Party.objects.create(name="租户戊", natural_key="tenant-5", id_number="330106198505054321")
+    Occupancy.objects.create(unit=unit, party=tenant, role="tenant", start=D(2025, 1, 1))
+    demo_case.refresh_from_db()
+    text = str(Builder(demo_case, TODAY).ownership().story[0]._cellvalues)
+    assert "330106199001011234" in text and "330106198505054321" not in text and "3301**********4321" in text

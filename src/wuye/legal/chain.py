@@ -17,11 +17,12 @@ written cancelled), and ``delivered_at`` is the time of its last delivery event.
 
 ``verify()`` recomputes every record and link; ``wuye evidence_verify`` prints the problems (or 「校验通过」).
 
-The ledger is not chained row by row (tens of millions of payments and allocations, most never in a court file):
-an evidence pack keeps the hash of each payment and allocation it lists (``EvidencePack.ledger``), and the pack's
-own row — with those hashes — is sealed in the chain right after it is built (decision 162). ``verify()`` then
-recomputes them and names a payment or allocation edited or deleted since; a reversal is a new payment with new
-negative allocations (the ledger is append-only), so it changes none of the rows a pack sealed.
+The ledger is not chained row by row (tens of millions of rows, most never in a court file): an evidence pack keeps
+the hash of each bill it lists, each allocation and decided adjustment on those bills and each payment it lists
+(``EvidencePack.ledger``), and the pack's own row — with those hashes — is sealed in the chain right after it is
+built (decisions 162, 185). ``verify()`` then recomputes them and names a row edited or deleted since, and a sealed
+bill whose cached balance or void flag disagrees with its rows; a reversal, a waiver or a void is a new row (the
+ledger is append-only), so it changes none of the rows a pack sealed and ``pack_changes`` lists it as a later change.
 """
 
 from __future__ import annotations

@@ -317,6 +317,29 @@ class DocumentTemplate(models.Model):
     def __str__(self) -> str:
         return f"{self.title}（v{self.version}）"
 
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"title", "body", "kind"} & set(update_fields):
+            self.wording_check()
+        super().save(*args, **kwargs)
+
+    def wording_check(self) -> None:
+        """The wording rules of ``documents.check_wording`` on every save — the service, admin, a shell, a fixture
+        (``loaddata``'s raw save, through ``template_raw_save``) — not only on the template page (decision 188)."""
+        from django.core.exceptions import ValidationError
+
+        from wuye.legal.documents import check_wording
+
+        problems = check_wording(f"{self.title}\n{self.body}", self.kind)
+        if problems:
+            raise ValidationError({"body": "；".join(problems)})
+
+
+def template_raw_save(sender, instance, raw=False, **kwargs) -> None:
+    """``pre_save`` of DocumentTemplate: a raw save (``loaddata``) skips ``save()``, so it is checked here."""
+    if raw:
+        instance.wording_check()
+
 
 class ClockSummary(models.Model):
     """时效概况 — per project, how many open periods run out within 30/60/90 days and how many already have

@@ -665,7 +665,7 @@ def template_save(*, actor: User, kind: str, title: str, body: str) -> DocumentT
     if not body.strip():
         errors["body"] = "请填写正文。"
     else:
-        problems = check_wording(body + title)
+        problems = check_wording(title + "\n" + body, kind)
         if problems:
             errors["body"] = "；".join(problems)
     if errors:
