@@ -146,6 +146,12 @@ def test_the_sidebar_counts_the_owners_waiting_deadline_reminders(browser, live_
             page.screenshot(path=str(shots / f"legal-badge-menu-{width}.png"))
             page.get_by_role("button", name="菜单").click()
             badge.wait_for(state="visible")
+            for _ in range(50):  # slid in completely (wait_for_function evaluates a string: the CSP refuses it)
+                if page.evaluate("(() => { const n = document.querySelector('#sidenav');"
+                                 " return n.classList.contains('show') && !n.classList.contains('showing')"
+                                 " && n.getBoundingClientRect().left >= 0; })()"):
+                    break
+                page.wait_for_timeout(100)
         assert badge.is_visible() and badge.inner_text().strip().startswith("2")
         link = page.locator("#sidenav a", has_text="法务案件")
         box, inner = link.bounding_box(), badge.bounding_box()
