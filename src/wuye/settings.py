@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "wuye.common.context_processors.site",
                 "wuye.accounts.context_processors.ui_permissions",
+                "wuye.legal.context_processors.legal_badges",
             ],
         },
     }

@@ -98,8 +98,9 @@ def legal_daily() -> None:
 def legal_deadline_notices() -> None:
     """Tell each case's 承办人 of the deadlines that reached a reminder stage today (their window, then the day
     before they run out): one 期限提醒 per deadline and stage, however often it runs."""
-    from wuye.legal.services import deadlines_notify
+    from wuye.legal.services import deadlines_close_old_appeals, deadlines_notify
 
+    deadlines_close_old_appeals()  # 上诉期 rows counted from the judgment's date (before decision 161): closed first
     deadlines_notify()
 
 

@@ -111,3 +111,58 @@ def test_legal_opens_a_case_attaches_an_ems_receipt_and_builds_the_pack(browser,
     assert "EA123456789CN" in text
     assert any(f["path"].startswith("proofs/") for f in manifest["files"])
     assert failed == []
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_sidebar_counts_the_owners_waiting_deadline_reminders(browser, live_server, carol, legal_estate, width):
+    """Decision 187: the 法务案件 entry carries the number of the user's unread 期限提醒 (on a phone, the menu button
+    shows a dot and the open menu the number); 「知道了」 clears it."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from wuye.legal import services
+
+    case = services.case_open_from_referral(actor=carol, task=referral_for(legal_estate["units"][0]))
+    today = timezone.localdate()
+    for n in (1, 2):
+        services.deadline_add(actor=carol, case=case, kind="hearing", due_on=today + dt.timedelta(days=n),
+                              note=f"第 {n} 次开庭")
+    assert services.deadlines_notify(today=today) == 2
+    shots = artefacts_dir()
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("用户名").fill("carol")
+        page.get_by_label("密码").fill("pw-12345678")
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r"/legal/$"))
+        page.goto(f"{live_server.url}/legal/numbers/")
+        badge = page.get_by_test_id("legal-notice-badge")
+        if width < 768:
+            assert page.get_by_test_id("menu-notice-dot").is_visible()
+            page.screenshot(path=str(shots / f"legal-badge-menu-{width}.png"))
+            page.get_by_role("button", name="菜单").click()
+            badge.wait_for(state="visible")
+            for _ in range(50):  # slid in completely (wait_for_function evaluates a string: the CSP refuses it)
+                if page.evaluate("(() => { const n = document.querySelector('#sidenav');"
+                                 " return n.classList.contains('show') && !n.classList.contains('showing')"
+                                 " && n.getBoundingClientRect().left >= 0; })()"):
+                    break
+                page.wait_for_timeout(100)
+        assert badge.is_visible() and badge.inner_text().strip().startswith("2")
+        link = page.locator("#sidenav a", has_text="法务案件")
+        box, inner = link.bounding_box(), badge.bounding_box()
+        assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1  # inside its entry, on one line
+        assert inner["height"] < 30
+        _no_horizontal_scroll(page)
+        page.screenshot(path=str(shots / f"legal-badge-{width}.png"))
+        page.goto(f"{live_server.url}/legal/")
+        page.get_by_test_id("deadline-notices").get_by_role("button").first.click()
+        page.wait_for_url(re.compile(r"/legal/$"))
+        assert page.get_by_test_id("legal-notice-badge").count() == 0
+        assert page.get_by_test_id("menu-notice-dot").count() == 0
+    finally:
+        context.close()

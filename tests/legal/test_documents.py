@@ -99,3 +99,46 @@ def test_a_debtor_name_with_markup_characters_is_printed_as_written(case, tmp_pa
     case.refresh_from_db()
     text = " ".join(pdf_text(draft_pdf(draft(case, "lawyer_letter", as_of=TODAY)), tmp_path).split())
     assert "业主<b>甲 &lt;乙&gt;" in text
+
+
+@pytest.mark.parametrize("body", [
+    "逾期将停\u200b水",  # a zero-width space inside the word
+    "逾期将停電",  # traditional characters
+    "逾期将在小区公告栏张贴欠费名单",  # public naming the old list missed
+    "逾期将暂停对贵单元的物业服务",  # withholding the company's services
+    "我们将限制您的车辆进出",
+], ids=["zero-width", "traditional", "posting", "withholding", "vehicles"])
+def test_the_draft_wording_is_checked_like_every_message_text(carol, body):
+    """Decision 188: the drafts' own list read the text with only spaces removed, so 停\u200b水, 停電 or a posted
+    arrears list passed; the shared checker's normalised reading and categories now apply (a lawyer-letter draft
+    may still use a firm's wording: 特此函告)."""
+    with pytest.raises(ValidationError):
+        services.template_save(actor=carol, kind="complaint", title="民事起诉状（草稿）", body=body)
+    services.template_save(actor=carol, kind="lawyer_letter", title="律师函（草稿）", body="致：{debtor}\n特此函告。")
+
+
+def test_every_door_to_a_template_checks_its_wording(carol, tmp_path):
+    """The model's save (admin, shell, a service that forgets) and ``loaddata``'s raw save refuse what the page
+    refuses; the shipped defaults pass."""
+    import json
+
+    from django.core.management import call_command
+
+    from wuye.legal.documents import DEFAULTS
+    from wuye.legal.models import DocumentTemplate
+
+    for kind, (title, body) in DEFAULTS.items():
+        DocumentTemplate(kind=kind, title=title, body=body).wording_check()
+    with pytest.raises(ValidationError, match="停水"):
+        DocumentTemplate.objects.create(kind="complaint", title="x", body="否则停水停电")
+    ok = DocumentTemplate.objects.create(kind="complaint", title="民事起诉状（草稿）", body="被告：{debtor}")
+    ok.body = "逾期将在业主群公示"
+    with pytest.raises(ValidationError, match="公示"):
+        ok.save()
+    fixture = tmp_path / "templates.json"
+    fixture.write_text(json.dumps([{"model": "legal.documenttemplate", "pk": 99, "fields": {
+        "kind": "payment_order", "title": "支付令申请书", "body": "否则纳入征信", "version": 1,
+        "updated_at": "2026-12-01T00:00:00Z"}}], ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValidationError, match="征信"):
+        call_command("loaddata", str(fixture), verbosity=0)
+    assert not DocumentTemplate.objects.filter(pk=99).exists()

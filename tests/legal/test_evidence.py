@@ -427,3 +427,82 @@ def test_the_packs_sealed_payment_hashes_cannot_be_rewritten_unseen(demo_case, c
     EvidencePack.objects.filter(pk=pack.pk).update(ledger=ledger)
     problems = [str(p) for p in chain.verify()]
     assert any(f"证据包 #{pack.pk}（表 legal_evidencepack，id={pack.pk}） 在封存后被修改" in p for p in problems), problems
+
+
+def test_the_packs_bills_and_adjustments_are_sealed_an_edit_is_named_a_correction_is_a_later_change(
+        demo_case, carol, alice, tmp_path, capsys):
+    """Decision 185: the pack seals the bills it lists (amount, due date, debtor …) and every allocation and decided
+    adjustment on them. Editing a listed bill's amount, due date or liable party, an adjustment, or the bill's
+    balance behind its rows is named by ``evidence_verify``; a correction appended later (a waiver, a reversal) is
+    no problem and is listed as a later change."""
+    from wuye.billing.models import Adjustment, Bill
+    from wuye.billing.services import adjustment_request, payment_record, payment_reverse
+    from wuye.estate.models import Party
+
+    lines = list(demo_case.lines.select_related("bill").order_by("period_start"))
+    first, last = lines[0].bill, lines[-1].bill
+    waived = adjustment_request(actor=alice, bill=first, kind="waive_principal", reason="漏水减免", amount_fen=1_000)
+    assert waived.status == "approved"
+    paid = payment_record(actor=alice, unit=first.unit, amount_fen=5_000, method="cash",
+                          paid_at=dt.datetime(2026, 12, 2, 10, tzinfo=SH))
+    pack = build_pack(actor=carol, case=demo_case, as_of=TODAY)
+    pack.refresh_from_db()
+    assert set(pack.ledger["bill"]) == {str(x.bill_id) for x in lines}
+    assert str(waived.pk) in pack.ledger["adjustment"]
+    data = pack.zip.read()
+    assert json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))["ledger"] == pack.ledger
+    assert chain.verify() == [] and verify_pack(data) == [] and chain.pack_changes() == []
+
+    # legitimate corrections: a new waiver on a listed bill, a reversal of a payment the pack listed
+    later = adjustment_request(actor=alice, bill=last, kind="waive_principal", reason="困难减免", amount_fen=500)
+    payment_reverse(actor=alice, payment=paid, reason="退票")
+    assert chain.verify() == [] and verify_pack(data) == []
+    changes = chain.pack_changes()
+    assert any(f"账单 #{last.pk}（表 billing_bill，id={last.pk}） 在证据包 #{pack.pk}" in c and f"调整 #{later.pk}" in c
+               for c in changes), changes
+    assert any("冲正收款" in c for c in changes), changes
+    call_command("evidence_verify")
+    assert "后续变动" in capsys.readouterr().out
+
+    buyer = Party.objects.create(name="他人丁", natural_key="other-4")
+    label = f"账单 #{first.pk}（表 billing_bill，id={first.pk}） 在证据包 #{pack.pk}"
+    for edit in ({"amount_fen": first.amount_fen + 100}, {"due_date": D(2026, 6, 30)}, {"party": buyer}):
+        Bill.objects.filter(pk=first.pk).update(**edit)
+        problems = [str(p) for p in chain.verify()]
+        assert any(label in p and "被修改" in p for p in problems), (edit, problems)
+        assert any(f"账单 #{first.pk}（表 billing_bill，id={first.pk}） 在本证据包组包后被修改" in p
+                   for p in verify_pack(data))
+        Bill.objects.filter(pk=first.pk).update(amount_fen=first.amount_fen, due_date=first.due_date,
+                                                party=first.party)
+        assert chain.verify() == []
+
+    Adjustment.objects.filter(pk=waived.pk).update(amount_fen=9_000)
+    assert any(f"账单调整 #{waived.pk}（表 billing_adjustment，id={waived.pk}） 在证据包 #{pack.pk}" in str(p)
+               for p in chain.verify())
+    Adjustment.objects.filter(pk=waived.pk).update(amount_fen=1_000)
+    assert chain.verify() == []
+
+    # the balance moved with no row behind it
+    from django.db.models import F
+
+    Bill.objects.filter(pk=first.pk).update(settled_fen=F("settled_fen") + 300)
+    problems = [str(p) for p in chain.verify()]
+    assert any(f"账单 #{first.pk}（表 billing_bill，id={first.pk}） 的已结清金额" in p for p in problems), problems
+    path = tmp_path / "pack.zip"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="校验未通过"):
+        call_command("evidence_verify", "--pack", str(path))
+
+
+def test_the_ownership_exhibit_masks_identity_numbers_of_anyone_but_the_debtor(demo_case, carol):
+    """Decision 188: a tenant's or a buyer's identity number is not the court file's business (PIPL 6)."""
+    from wuye.estate.models import Occupancy, Party
+    from wuye.legal.pack import Builder
+
+    unit = demo_case.lines.first().unit
+    Party.objects.filter(pk=demo_case.party_id).update(id_number="330106199001011234")
+    tenant = Party.objects.create(name="租户戊", natural_key="tenant-5", id_number="330106198505054321")
+    Occupancy.objects.create(unit=unit, party=tenant, role="tenant", start=D(2025, 1, 1))
+    demo_case.refresh_from_db()
+    text = str(Builder(demo_case, TODAY).ownership().story[0]._cellvalues)
+    assert "330106199001011234" in text and "330106198505054321" not in text and "3301**********4321" in text

@@ -17,11 +17,12 @@ written cancelled), and ``delivered_at`` is the time of its last delivery event.
 
 ``verify()`` recomputes every record and link; ``wuye evidence_verify`` prints the problems (or 「校验通过」).
 
-The ledger is not chained row by row (tens of millions of payments and allocations, most never in a court file):
-an evidence pack keeps the hash of each payment and allocation it lists (``EvidencePack.ledger``), and the pack's
-own row — with those hashes — is sealed in the chain right after it is built (decision 162). ``verify()`` then
-recomputes them and names a payment or allocation edited or deleted since; a reversal is a new payment with new
-negative allocations (the ledger is append-only), so it changes none of the rows a pack sealed.
+The ledger is not chained row by row (tens of millions of rows, most never in a court file): an evidence pack keeps
+the hash of each bill it lists, each allocation and decided adjustment on those bills and each payment it lists
+(``EvidencePack.ledger``), and the pack's own row — with those hashes — is sealed in the chain right after it is
+built (decisions 162, 185). ``verify()`` then recomputes them and names a row edited or deleted since, and a sealed
+bill whose cached balance or void flag disagrees with its rows; a reversal, a waiver or a void is a new row (the
+ledger is append-only), so it changes none of the rows a pack sealed and ``pack_changes`` lists it as a later change.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from wuye.billing.models import Allocation, Payment
+from wuye.billing.choices import AdjustmentKind, ApprovalStatus
+from wuye.billing.models import Adjustment, Allocation, Bill, Payment
 from wuye.casework.models import ContactAttempt, Promise
 from wuye.common.bulk import insert_rows
 from wuye.dunning.choices import ActionStatus
@@ -94,12 +96,24 @@ RECORDS: dict[str, Record] = {r.kind: r for r in (
 )}
 
 # Ledger rows a pack relies on: hashed into the pack (not chained one by one); every field fixed at writing.
+# A bill's ``settled_fen`` and ``is_void`` are caches of its allocations and approved adjustments (rebuilt by
+# check_ledger) and ``disputed_since`` marks a dispute opened or closed later: they move with legitimate later rows,
+# so they are not hashed — the caches are checked against the rows instead (``_bill_caches``). An adjustment is
+# hashed once decided (approved or rejected); a pending one is not yet a fact a pack relies on.
 LEDGER: dict[str, Record] = {r.kind: r for r in (
     Record("payment", "收款", Payment,
            ("id", "project_id", "unit_id", "payer_name", "amount_fen", "method", "paid_at", "reference", "receipt_no",
             "note", "reverses_id", "created_at", "created_by_id", "actor_label", "tendered_fen")),
     Record("allocation", "核销", Allocation, ("id", "payment_id", "bill_id", "amount_fen", "applied_on", "created_at")),
+    Record("bill", "账单", Bill,
+           ("id", "project_id", "unit_id", "party_id", "fee_item_id", "run_id", "period_start", "period_end",
+            "amount_fen", "due_date", "rule", "reissue_of_id", "late_fee_of_id", "charged_with_id", "created_at")),
+    Record("adjustment", "账单调整", Adjustment,
+           ("id", "bill_id", "kind", "amount_fen", "reason", "reissue_amount_fen", "reissued_bill_id", "status",
+            "requested_by_id", "requested_at", "decided_by_id", "decided_at", "decision_note", "prepay_period_id")),
 )}
+DECIDED = (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED)
+VOIDING = (AdjustmentKind.VOID, AdjustmentKind.RUN_REVERSAL)
 
 
 def _record(kind: str) -> Record | None:
@@ -309,7 +323,78 @@ def verify_ledger(ledger: dict, *, where: str) -> list[Problem]:
                 problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 已被删除（{where}列有该记录）"))
             elif got != hashes[str(row_id)]:
                 problems.append(Problem(kind, row_id, f"{_label(kind, row_id)} 在{where}组包后被修改"))
+        if kind == "bill":
+            problems += _bill_caches(ids, where=where)
     return problems
+
+
+def _bill_caches(bill_ids: list[int], *, where: str) -> list[Problem]:
+    """A sealed bill's cached balance must agree with its own rows, as check_ledger rebuilds it: settled = its
+    allocations + its approved adjustments, void = an approved void or run reversal. A balance or void flag
+    written behind the ledger's rows is named; a later allocation or adjustment (a correction) moves both."""
+    from django.db.models import Sum
+
+    problems: list[Problem] = []
+    for start in range(0, len(bill_ids), CHUNK):
+        chunk = bill_ids[start:start + CHUNK]
+        paid = dict(Allocation.objects.filter(bill_id__in_ids=chunk).values_list("bill_id")
+                    .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+        adjusted: dict[int, int] = defaultdict(int)
+        voided: set[int] = set()
+        for bill_id, kind, fen in Adjustment.objects.filter(bill_id__in_ids=chunk, status=ApprovalStatus.APPROVED) \
+                .values_list("bill_id", "kind", "amount_fen"):
+            adjusted[bill_id] += fen
+            if kind in VOIDING:
+                voided.add(bill_id)
+        for pk, settled, is_void in Bill.objects.filter(pk__in_ids=chunk).values_list("pk", "settled_fen", "is_void"):
+            rows = (paid.get(pk) or 0) + adjusted.get(pk, 0)
+            if settled != rows:
+                problems.append(Problem("bill", pk, f"{_label('bill', pk)} 的已结清金额 {settled} 分与其核销和调整记录"
+                                                    f"（{rows} 分）不符：账面余额被直接修改（{where}列有该账单）"))
+            if is_void != (pk in voided):
+                problems.append(Problem("bill", pk, f"{_label('bill', pk)} 的作废标记与其调整记录不符：作废状态被直接修改"
+                                                    f"（{where}列有该账单）"))
+    return problems
+
+
+def ledger_changes(ledger: dict, *, where: str) -> list[str]:
+    """What was appended since the pack on the bills it sealed: allocations (money applied, reversals) and decided
+    adjustments (waivers, voids) the pack did not list. The ledger is append-only, so a correction is a new row
+    pointing at what it corrects: it changes no sealed row and is listed here as a later change, not a problem."""
+    bills = sorted(int(k) for k in (ledger or {}).get("bill", {}) if str(k).isdigit())
+    if not bills:
+        return []
+    known = {kind: set((ledger or {}).get(kind, {})) for kind in ("allocation", "adjustment")}
+    out: list[str] = []
+    for start in range(0, len(bills), CHUNK):
+        chunk = bills[start:start + CHUNK]
+        for pk, bill_id, fen, day, reverses in (Allocation.objects.filter(bill_id__in_ids=chunk).order_by("pk")
+                                                .values_list("pk", "bill_id", "amount_fen", "applied_on",
+                                                             "payment__reverses_id")):
+            if str(pk) not in known["allocation"]:
+                what = f"冲正收款 #{reverses}" if reverses else ("退回" if fen < 0 else "缴纳")
+                out.append(f"{_label('bill', bill_id)} 在{where}组包后有新的核销 #{pk}：{day:%Y-%m-%d} "
+                           f"{what} {fen} 分")
+        for pk, bill_id, kind, fen, status, decided in (
+                Adjustment.objects.filter(bill_id__in_ids=chunk, status__in=DECIDED).order_by("pk")
+                .values_list("pk", "bill_id", "kind", "amount_fen", "status", "decided_at")):
+            if str(pk) not in known["adjustment"]:
+                out.append(f"{_label('bill', bill_id)} 在{where}组包后有新的调整 #{pk}：{AdjustmentKind(kind).label} "
+                           f"{fen} 分，{ApprovalStatus(status).label}"
+                           + (f"（{timezone.localtime(decided):%Y-%m-%d}）" if decided else ""))
+    return out
+
+
+def pack_changes(pack_ids: Iterable[int] | None = None) -> list[str]:
+    """Later changes (``ledger_changes``) on the bills of every sealed pack (or of ``pack_ids``)."""
+    sealed = ChainLink.objects.filter(kind="pack").values("row_id")
+    qs = EvidencePack.objects.filter(pk__in=sealed)
+    if pack_ids is not None:
+        qs = qs.filter(pk__in=list(pack_ids))
+    out: list[str] = []
+    for pk, number, ledger in qs.order_by("pk").values_list("pk", "case__number", "ledger"):
+        out += ledger_changes(ledger, where=f"证据包 #{pk}（案件 {number}）")
+    return out
 
 
 def _pack_ledgers(pack_ids: list[int]) -> list[Problem]:

@@ -75,7 +75,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
 # wording a draft may not carry (the threats the law forbids, and imitations of a court's own papers)
 FORBIDDEN = [
     (r"停水|断水|停电|断电|停气|停暖|拉闸", "不得以停水、停电、停气、停暖相威胁"),
-    (r"门禁|停梯|停用电梯|禁止停车|限制出入|锁门|换锁", "不得以限制门禁、电梯、车辆出入相威胁"),
+    (r"门禁|停梯|停用电梯|禁止停车|限制出入|限制.{0,8}(进出|出入|通行)|锁门|换锁", "不得以限制门禁、电梯、车辆出入相威胁"),
     (r"公示|曝光|张榜|黑名单|告知邻居|业主群", "不得公开欠费人信息"),
     (r"征信", "物业费欠费不纳入个人征信，不得以此相威胁"),
     (r"传票|判决书|裁定书|执行通知书|人民法院(公告|通知)", "不得仿制法院文书"),
@@ -84,9 +84,25 @@ _FORBIDDEN = [(re.compile(p), why) for p, why in FORBIDDEN]
 _FIELD = re.compile(r"{(\w+)}")
 
 
-def check_wording(text: str) -> list[str]:
-    flat = re.sub(r"\s+", "", text or "")
-    problems = [f"“{m.group(0)}”：{why}" for pattern, why in _FORBIDDEN if (m := pattern.search(flat))]
+# the shared checker's categories a lawyer-letter draft may use: the firm issues it in its own name (律师法 13)
+FIRM_WORDING = frozenset({"impersonation", "lawyer"})
+
+
+def check_wording(text: str, kind: str | None = None) -> list[str]:
+    """What a draft's wording may not say: the patterns above, on the text as the shared checker reads it (full-width
+    forms, zero-width and other invisible characters, spacing and traditional characters folded:
+    ``dunning.guardrails.normalise``), and every category of the shared checker (threats to utilities, services
+    or access, public naming, 征信, criminal consequences …; a lawyer-letter draft may use a firm's wording);
+    unknown placeholders too."""
+    from wuye.dunning.guardrails import find_violations, messages, normalise
+
+    flat = normalise(text or "")
+    shared = [v for v in find_violations(text or "", channel="referral")
+              if not (kind == DocumentKind.LAWYER_LETTER and v.category in FIRM_WORDING)]
+    seen = "".join(v.normalised for v in shared)
+    problems = [f"“{m.group(0)}”：{why}" for pattern, why in _FORBIDDEN
+                if (m := pattern.search(flat)) and m.group(0) not in seen]
+    problems += messages(shared)
     unknown = sorted({name for name in _FIELD.findall(text or "") if name not in PLACEHOLDERS})
     if unknown:
         problems.append("未知的占位符：" + "、".join("{" + u + "}" for u in unknown))

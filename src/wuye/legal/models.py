@@ -47,6 +47,8 @@ class LegalCase(models.Model):
     late_fee_fen = models.BigIntegerField("违约金（按合同，分）", default=0)
     court_late_fee_fen = models.BigIntegerField("违约金（法院通常支持，分）", default=0)
     barred_fen = models.BigIntegerField("其中已过时效本金（分）", default=0)
+    barred_court_fen = models.BigIntegerField("其中已过时效账期的违约金（法院通常支持，分）", default=0,
+                                              help_text="从债务随主债务：已过时效账期的违约金不主张。")
     note = models.CharField("备注", max_length=500, blank=True)
     closed_on = models.DateField("结案日期", null=True, blank=True)
     outcome = models.CharField("结案方式", max_length=12, choices=Outcome.choices, blank=True)
@@ -71,8 +73,9 @@ class LegalCase(models.Model):
 
     @property
     def claim_fen(self) -> int:
-        """What a filing may claim: principal not time-barred plus the court-likely late fee."""
-        return self.principal_fen - self.barred_fen + self.court_late_fee_fen
+        """What a filing may claim: principal not time-barred plus the court-likely late fee of those periods (a
+        late fee follows its principal: none on a time-barred period, decision 185)."""
+        return self.principal_fen - self.barred_fen + self.court_late_fee_fen - self.barred_court_fen
 
 
 class CaseLine(models.Model):
@@ -149,6 +152,10 @@ class CaseDeadline(models.Model):
     source = models.ForeignKey(CaseEvent, verbose_name="产生自", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="deadlines")
     done_on = models.DateField("已办日期", null=True, blank=True)
+    done_note = models.CharField("办结说明", max_length=300, blank=True,
+                                 help_text="由系统关闭时写明原因（如按旧规则计算的上诉期）。")
+    done_by_label = models.CharField("办结来源", max_length=60, blank=True,
+                                     help_text="user:用户名，或关闭它的任务（job:…）。")
     reminded_on = models.DateField("已提醒日期", null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True,
                                    on_delete=models.PROTECT, related_name="+")
@@ -234,9 +241,9 @@ class EvidencePack(models.Model):
     pages = models.PositiveIntegerField("页数", default=0)
     exhibits = models.PositiveSmallIntegerField("证据数", default=0)
     chain_seq = models.BigIntegerField("封存序号", default=0, help_text="组包时哈希链的最后序号。")
-    ledger = models.JSONField("所列收款与核销的摘要", default=dict, blank=True,
-                              help_text="证据包列出的每笔收款、每条核销的 SHA-256（payment/allocation → {id: 摘要}）；"
-                                        "本记录组包后即封存入哈希链。")
+    ledger = models.JSONField("所列账务记录的摘要", default=dict, blank=True,
+                              help_text="证据包列出或依据的每张账单、每笔收款、每条核销和每项已审批调整的 SHA-256"
+                                        "（bill/payment/allocation/adjustment → {id: 摘要}）；本记录组包后即封存入哈希链。")
     seconds = models.FloatField("耗时（秒）", default=0)
     built_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="组包人", on_delete=models.PROTECT,
                                  related_name="+")
@@ -309,6 +316,29 @@ class DocumentTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title}（v{self.version}）"
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"title", "body", "kind"} & set(update_fields):
+            self.wording_check()
+        super().save(*args, **kwargs)
+
+    def wording_check(self) -> None:
+        """The wording rules of ``documents.check_wording`` on every save — the service, admin, a shell, a fixture
+        (``loaddata``'s raw save, through ``template_raw_save``) — not only on the template page (decision 188)."""
+        from django.core.exceptions import ValidationError
+
+        from wuye.legal.documents import check_wording
+
+        problems = check_wording(f"{self.title}\n{self.body}", self.kind)
+        if problems:
+            raise ValidationError({"body": "；".join(problems)})
+
+
+def template_raw_save(sender, instance, raw=False, **kwargs) -> None:
+    """``pre_save`` of DocumentTemplate: a raw save (``loaddata``) skips ``save()``, so it is checked here."""
+    if raw:
+        instance.wording_check()
 
 
 class ClockSummary(models.Model):

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import Allocation, BillingPolicy, Payment, Rate
+from wuye.billing.models import Adjustment, Allocation, BillingPolicy, Payment, Rate
 from wuye.casework.models import ContactAttempt, Dispute, Promise, WorkOrder
-from wuye.common.formatting import format_yuan
+from wuye.common.formatting import format_yuan, mask_id_number
 from wuye.common.tabular import csv_writer
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, ActionEvent
@@ -84,7 +84,7 @@ class Builder:
         self.units = list(Unit.objects.filter(pk__in=self.unit_ids).select_related("project", "building"))
         self.since = min((x.period_start for x in self.lines), default=case.opened_on)
         self.records: dict[str, set[int]] = {k: set() for k in chain.RECORDS}
-        self.ledger: dict[str, set[int]] = {k: set() for k in chain.LEDGER}  # payments and allocations listed
+        self.ledger: dict[str, set[int]] = {k: set() for k in chain.LEDGER}  # ledger rows listed or relied on
         self.recs: dict[int, Reconciled] = {}
 
     # -- helpers
@@ -163,8 +163,11 @@ class Builder:
         rows = [["房屋", "面积（m²）", "类型", "关系", "业户", "证件号", "起始", "结束"]]
         for o in (Occupancy.objects.filter(unit_id__in=self.unit_ids).select_related("unit", "party")
                   .order_by("unit__code", "start", "pk")):
+            # the debtor's identity number identifies the party sued; anyone else's (a tenant, a buyer, a seller)
+            # is not the court file's business: masked (个人信息保护法 6, minimal; decision 188)
+            idn = o.party.id_number if o.party_id == self.case.party_id else mask_id_number(o.party.id_number)
             rows.append([o.unit.code, str(o.unit.area), o.unit.get_property_type_display(), o.get_role_display(),
-                         o.party.name, o.party.id_number or "—", f"{o.start:%Y-%m-%d}",
+                         o.party.name, idn or "—", f"{o.start:%Y-%m-%d}",
                          f"{o.end:%Y-%m-%d}" if o.end else "至今"])
         ex.story.append(self.table(rows, [20, 18, 20, 14, 30, 34, 20, 20]))
         return ex
@@ -181,6 +184,12 @@ class Builder:
                      format_yuan(case.court_late_fee_fen), ""])
         ex.story += [self.p(f"债务人：{case.party.name}　案件编号：{case.number}"),
                      self.table(rows, [15, 16, 20, 19, 18, 18, 20, 20, 24], right=(4, 5, 6, 7))]
+        barred = [x for x in self.lines if x.barred]
+        ex.story.append(self.p(
+            f"可主张（立案日）：未过诉讼时效的本金 {format_yuan(case.principal_fen - case.barred_fen)}，加其违约金（法院通常支持）"
+            f"{format_yuan(case.court_late_fee_fen - case.barred_court_fen)}，合计 {format_yuan(case.claim_fen)}"
+            + (f"；已过诉讼时效的 {'、'.join(f'{x.period_start:%Y-%m}' for x in barred)} 本金及其违约金不主张" if barred else "")
+            + "。", "small"))
         notes = [f"{x.period_start:%Y-%m} {x.unit.code}：{x.late_fee_explanation}" for x in self.lines
                  if x.late_fee_explanation]
         for n in notes[:60]:
@@ -519,12 +528,18 @@ def build_pack(*, actor: User, case: LegalCase, as_of: dt.date | None = None) ->
     as_of = as_of or timezone.localdate()
     sealed = chain.seal()
     b = Builder(case, as_of)
-    exhibits = b.exhibits()
-    # the reconciliation relies on the money applied to the case's lines since it was written: sealed with the rest
-    for pk, payment_id in Allocation.objects.filter(bill_id__in=[x.bill_id for x in b.lines],
-                                                    created_at__gt=case.created_at).values_list("pk", "payment_id"):
+    # the statement and its reconciliation rest on the case's bills (amount, due date, debtor) and on every
+    # allocation and decided adjustment on them — those before the case made the frozen figure, those since carry
+    # it to the pack's day: all sealed with the rest (decision 185). Read before the exhibits: a row written while
+    # they are drawn is then a later change, never a sealed row the pack did not print
+    bill_ids = [x.bill_id for x in b.lines]
+    b.ledger["bill"].update(bill_ids)
+    for pk, payment_id in Allocation.objects.filter(bill_id__in=bill_ids).values_list("pk", "payment_id"):
         b.ledger["allocation"].add(pk)
         b.ledger["payment"].add(payment_id)
+    b.ledger["adjustment"].update(Adjustment.objects.filter(bill_id__in=bill_ids, status__in=chain.DECIDED)
+                                  .values_list("pk", flat=True))
+    exhibits = b.exhibits()
     ledger = chain.ledger_hashes(b.ledger)
     pdf, spans2, total = b.pdf(exhibits)
     files: list[tuple[str, bytes]] = [(PDF_NAME, pdf)]
@@ -616,3 +631,12 @@ def verify_pack(data: bytes) -> list[str]:
     problems += [str(p) for p in chain.verify(only=only)]
     problems += [str(p) for p in chain.verify_ledger(manifest.get("ledger") or {}, where="本证据包")]
     return problems
+
+
+def pack_file_changes(data: bytes) -> list[str]:
+    """What was appended on the bills a pack's ZIP sealed since it was built (``chain.ledger_changes``)."""
+    try:
+        manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("manifest.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return []
+    return chain.ledger_changes(manifest.get("ledger") or {}, where="本证据包")

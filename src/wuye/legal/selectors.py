@@ -121,6 +121,27 @@ def cases_visible(user: User) -> QuerySet[LegalCase]:
             .select_related("project", "party", "owner"))
 
 
+def notices_waiting(user: User):
+    """The 期限提醒 waiting for ``user``: sent to them, not read, on a deadline still open of an open case they may
+    see now (a reminder of a project they no longer work in names that project's debtor: it is not shown). The
+    projects are matched inside the query, so counting it is one statement (the sidebar badge)."""
+    from django.db.models import Exists, OuterRef
+
+    from wuye.legal.models import DeadlineNotice
+
+    qs = DeadlineNotice.objects.filter(recipient=user, read_at__isnull=True, deadline__done_on__isnull=True,
+                                       deadline__case__closed_on__isnull=True)
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.territory_bound:
+        return qs.filter(deadline__case__in=cases_visible(user))
+    through = User.projects.through
+    mine = through.objects.filter(user_id=user.pk)
+    return qs.filter(Q(Exists(mine.filter(project_id=OuterRef("deadline__case__project_id")))) | ~Exists(mine))
+
+
 def owners_for(project_id: int) -> QuerySet[User]:
     """Who may hold a case of the project (承办人): active legal staff, managers and admins working there (a user
     without projects works in all of them)."""

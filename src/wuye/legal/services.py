@@ -101,11 +101,12 @@ def case_open(*, actor: User, project: Project, party: Party, on: dt.date | None
             opened_on=on, opened_by=actor, note=note[:500])
     except IntegrityError as exc:  # two people opening the same debtor's case at once
         raise ValidationError({"party": "该业户的案件刚刚已由他人立案，请刷新后查看。"}) from exc
-    rows, barred = [], 0
+    rows, barred, barred_court = [], 0, 0
     for x in debt.lines:
         clock = clocks[x.bill.pk]
         is_barred = clock.expiry < on
         barred += x.open_fen if is_barred else 0
+        barred_court += x.court_fen if is_barred else 0
         rows.append(CaseLine(case=case, bill=x.bill, unit_id=x.bill.unit_id, period_start=x.bill.period_start,
                              period_end=x.bill.period_end, fee_item=x.bill.fee_item.name, due_date=x.bill.due_date,
                              amount_fen=x.bill.amount_fen, open_fen=x.open_fen, late_fee_fen=x.late_fee_fen,
@@ -113,8 +114,8 @@ def case_open(*, actor: User, project: Project, party: Party, on: dt.date | None
                              holiday_unchecked=clock.holiday_unchecked, barred=is_barred))
     CaseLine.objects.bulk_create(rows)
     case.principal_fen, case.late_fee_fen, case.court_late_fee_fen = debt.principal_fen, debt.late_fee_fen, debt.court_fen
-    case.barred_fen = barred
-    case.save(update_fields=["principal_fen", "late_fee_fen", "court_late_fee_fen", "barred_fen"])
+    case.barred_fen, case.barred_court_fen = barred, barred_court
+    case.save(update_fields=["principal_fen", "late_fee_fen", "court_late_fee_fen", "barred_fen", "barred_court_fen"])
     CaseEvent.objects.create(case=case, event=Event.OPENED, stage=Stage.REVIEW, on=on, created_by=actor,
                              note=(f"由转介任务 #{source_task.pk} 立案" if source_task else "法务立案")
                              + (f"；{note}" if note else ""))
@@ -438,7 +439,8 @@ def deadline_done(*, actor: User, deadline: CaseDeadline, on: dt.date | None = N
     if deadline.done_on:
         raise ValidationError({"deadline": "该期限已办结。"})
     deadline.done_on = on or _today()
-    deadline.save(update_fields=["done_on"])
+    deadline.done_by_label = f"user:{actor.username}"[:60]
+    deadline.save(update_fields=["done_on", "done_by_label"])
     audit_record(actor=actor, verb="legal.deadline_done", obj=deadline.case,
                  after={"deadline": deadline.pk, "kind": deadline.kind, "done_on": deadline.done_on})
     return deadline
@@ -454,6 +456,37 @@ def deadlines_remind(*, today: dt.date | None = None) -> int:
             CaseDeadline.objects.filter(pk=d.pk, reminded_on__isnull=True).update(reminded_on=today)
             audit_record(actor=None, actor_label="job:legal_deadlines", verb="legal.deadline_remind", obj=d.case,
                          after={"deadline": d.pk, "kind": d.kind, "due_on": d.due_on})
+            n += 1
+    return n
+
+
+OLD_APPEAL_JOB = "job:legal_deadline_notices"
+
+
+def deadlines_close_old_appeals(*, today: dt.date | None = None, job: str = OLD_APPEAL_JOB) -> int:
+    """Close the 上诉期 rows written before decision 161, which counted the 15 days from the judgment's date instead
+    of from service (民诉法 171). They were kept and only marked, so they stayed open: listed as the case's next
+    deadline, marked by the reminder job and sent as 期限提醒 for a day that is not the law's. Each is closed with
+    its reason on the row (``done_note``) and the job that closed it (``done_by_label``) and an audit event of that
+    job; the rows themselves stay (decision 186). Runs first in the daily ``legal_deadline_notices``; a second run
+    finds nothing."""
+    today = today or _today()
+    n = 0
+    old = (CaseDeadline.objects.filter(kind=DeadlineKind.APPEAL, done_on__isnull=True, source__event=Event.JUDGMENT)
+           .select_related("case", "source"))
+    for d in old:
+        served = (CaseDeadline.objects.filter(case_id=d.case_id, kind=DeadlineKind.APPEAL,
+                                              source__event=Event.JUDGMENT_SERVED, source_id__gt=d.source_id)
+                  .order_by("source_id").first())
+        why = (f"按判决日期（{d.source.on:%Y-%m-%d}）计算的旧上诉期，早于自送达之日起算的实际期限（民诉法 171，决定 161）："
+               + (f"已由自判决书送达之日起算的上诉期 {served.due_on:%Y-%m-%d} 取代" if served is not None
+                  else "请登记判决书送达日期，系统据此计算上诉期"))
+        closed = CaseDeadline.objects.filter(pk=d.pk, done_on__isnull=True).update(
+            done_on=today, done_note=why[:300], done_by_label=job[:60])
+        if closed:
+            audit_record(actor=None, actor_label=job, verb="legal.deadline_close_old_appeal", obj=d.case,
+                         after={"deadline": d.pk, "due_on": d.due_on, "judgment_on": d.source.on,
+                                "replaced_by": served.pk if served is not None else None, "reason": why})
             n += 1
     return n
 
@@ -476,13 +509,23 @@ def deadlines_notify(*, today: dt.date | None = None) -> int:
     constraint decides. Returns the number of reminders written."""
     today = today or _today()
     horizon = today + dt.timedelta(days=90)  # no deadline is reminded further ahead (remind_days ≤ 90)
+    from wuye.legal.selectors import owners_for
+
     n = 0
+    eligible: dict[int, set[int]] = {}  # project → who may hold its cases now (one read per project)
     for d in (CaseDeadline.objects.filter(done_on__isnull=True, case__closed_on__isnull=True, due_on__gte=today,
                                           due_on__lte=horizon)
               .select_related("case__party", "case__owner", "case__opened_by").order_by("due_on", "pk")):
         stage = _notice_stage(d, today)
-        recipient = d.case.owner or d.case.opened_by
-        if stage is None or recipient is None:
+        if stage is None:
+            continue
+        if d.case.project_id not in eligible:
+            eligible[d.case.project_id] = set(owners_for(d.case.project_id).values_list("pk", flat=True))
+        # the reminder names the case's debtor: only to someone who may still work the case (an owner moved to
+        # another project, deactivated or no longer legal staff is skipped for whoever opened it)
+        recipient = next((u for u in (d.case.owner, d.case.opened_by)
+                          if u is not None and u.pk in eligible[d.case.project_id]), None)
+        if recipient is None:
             continue
         left = (d.due_on - today).days
         when = "今日届满" if left == 0 else "明日届满" if left == 1 else f"还有 {left} 天"
@@ -622,7 +665,7 @@ def template_save(*, actor: User, kind: str, title: str, body: str) -> DocumentT
     if not body.strip():
         errors["body"] = "请填写正文。"
     else:
-        problems = check_wording(body + title)
+        problems = check_wording(title + "\n" + body, kind)
         if problems:
             errors["body"] = "；".join(problems)
     if errors:

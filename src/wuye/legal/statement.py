@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from wuye.billing.models import Bill
 from wuye.billing.selectors import statements_for_units
+from wuye.common.formatting import format_yuan
 from wuye.estate.models import Unit
 
 
@@ -62,6 +63,12 @@ def debt_of(*, party_id: int, project_id: int, as_of: dt.date, bill_ids: list[in
     units = list(Unit.objects.filter(pk__in=unit_ids).select_related("project"))
     wanted = set(bill_ids) if bill_ids is not None else None
     for statement in statements_for_units(units, as_of=as_of, payments=False).values():
+        # late fee already charged as 违约金 lines and since paid or waived is settled: never claimed again
+        settled_fees: dict[int, int] = {}
+        for line in statement.lines:
+            b = line.bill
+            if b.late_fee_of_id is not None and not b.is_void:
+                settled_fees[b.late_fee_of_id] = settled_fees.get(b.late_fee_of_id, 0) + line.paid_fen + line.adjusted_fen
         for line in statement.lines:
             b = line.bill
             if b.party_id != party_id or b.is_void or b.late_fee_of_id is not None:
@@ -72,7 +79,11 @@ def debt_of(*, party_id: int, project_id: int, as_of: dt.date, bill_ids: list[in
             elif line.open_fen <= 0 or b.due_date >= as_of:
                 continue
             fee = line.late_fee
-            debt.lines.append(DebtLine(b, max(line.open_fen, 0), fee.amount_fen if fee else 0,
-                                       fee.court_fen if fee else 0, fee.explanation if fee else ""))
+            amount, court, text = (fee.amount_fen, fee.court_fen, fee.explanation) if fee else (0, 0, "")
+            settled = settled_fees.get(b.pk, 0)
+            if settled > 0:
+                amount, court = max(0, amount - settled), max(0, court - settled)
+                text += f"；已计收的违约金中 {format_yuan(settled)} 已缴纳或减免，不再主张"
+            debt.lines.append(DebtLine(b, max(line.open_fen, 0), amount, min(court, amount), text))
     debt.lines.sort(key=lambda x: (x.bill.period_start, x.bill.unit_id, x.bill.fee_item.sort, x.bill.pk))
     return debt

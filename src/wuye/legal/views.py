@@ -33,7 +33,7 @@ from wuye.legal.forms import (
     ProofForm,
     TemplateForm,
 )
-from wuye.legal.models import CaseDeadline, DeadlineNotice, DeliveryProof, DocumentTemplate, EvidencePack
+from wuye.legal.models import CaseDeadline, DeliveryProof, DocumentTemplate, EvidencePack
 from wuye.legal.pack import build_pack
 from wuye.legal.permissions import can_upload_proof, require_legal
 from wuye.legal.signers import unaccepted_deliveries
@@ -71,8 +71,8 @@ def case_list(request):
     numbers = selectors.numbers_for(request.user, today=today, deadline_days=14)
     return render(request, "legal/case_list.html", {
         "page_obj": page, "stage": stage, "q": q, "stages": Stage.choices, "numbers": numbers, "today": today,
-        "notices": list(DeadlineNotice.objects.filter(recipient=request.user, read_at__isnull=True)
-                        .select_related("deadline__case").order_by("deadline__due_on", "pk")[:50]),
+        "notices": list(selectors.notices_waiting(request.user).select_related("deadline__case")
+                        .order_by("deadline__due_on", "pk")[:50]),
         "referrals": list(selectors.open_referrals(request.user)[:20]),
         "open_form": CaseOpenForm(projects=projects_visible(request.user)),
     })

@@ -28,6 +28,15 @@ class Command(BaseCommand):
             problems += [f"证据包：{p}" for p in verify_pack(data)]
         for p in problems:
             self.stdout.write(p)
+        # corrections appended since a pack (new allocations, reversals, waivers, voids): not problems, but a
+        # court file should say that the figures moved after it was built (decision 185)
+        changes = chain.pack_changes()
+        if pack:
+            from wuye.legal.pack import pack_file_changes
+
+            changes += [f"证据包：{c}" for c in pack_file_changes(data)]
+        for c in changes:
+            self.stdout.write(f"后续变动：{c}")
         if problems:
             raise CommandError(f"校验未通过：{len(problems)} 处问题")
         head = chain.ChainHead.objects.filter(pk=1).first()
