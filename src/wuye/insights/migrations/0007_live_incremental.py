@@ -2,6 +2,16 @@
 
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import Max
+
+
+def keep_the_snapshot_time(apps, schema_editor):
+    """A provisional snapshot written before this migration keeps its 截至 time (the page reads it from
+    ``LiveSnapshot`` now); its empty version makes the next refresh a full one."""
+    MonthFigure = apps.get_model("insights", "MonthFigure")
+    LiveSnapshot = apps.get_model("insights", "LiveSnapshot")
+    for row in MonthFigure.objects.filter(kind="live").values("period").annotate(at=Max("recorded_at")):
+        LiveSnapshot.objects.create(period=row["period"], taken_at=row["at"], version="")
 
 
 class Migration(migrations.Migration):
@@ -50,4 +60,5 @@ class Migration(migrations.Migration):
             model_name='unittotal',
             index=models.Index(fields=['period', 'building'], name='unittotal_by_period_building'),
         ),
+        migrations.RunPython(keep_the_snapshot_time, migrations.RunPython.noop),
     ]
