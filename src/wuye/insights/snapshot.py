@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from django.conf import settings
 from django.db import connection
@@ -175,20 +175,24 @@ class Snapshot:
         if self.buildings is not None:
             # a few buildings: their units' lines through the unit index, entries since s through the line's
             scope = self._in_scope("b.unit_id")
-            self.cur.execute(f"""
-                CREATE TEMPORARY TABLE {REL} AS
-                SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
-                FROM billing_bill b WHERE {live} AND {first}{scope}
-                UNION ALL
-                SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
-                FROM billing_bill b
-                WHERE {live} AND NOT {first}{scope}
-                  AND (EXISTS (SELECT 1 FROM billing_allocation a WHERE a.bill_id = b.id AND a.applied_on >= %s)
-                       OR EXISTS (SELECT 1 FROM billing_adjustment j WHERE j.bill_id = b.id AND j.decided_at >= %s))
-            """, [False, _d(e), _d(s), False, _d(e), _d(s), _d(s), _t(s_at)])
+            with self._nested_loops():
+                self._rel_scoped(live, first, scope, s, e, s_at)
         else:
             self._rel_whole(live, first, s, e, s_at)
         self._paid_and_lines(s, e, s_at, e_at)
+
+    def _rel_scoped(self, live: str, first: str, scope: str, s: dt.date, e: dt.date, s_at: dt.datetime) -> None:
+        self.cur.execute(f"""
+            CREATE TEMPORARY TABLE {REL} AS
+            SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
+            FROM billing_bill b WHERE {live} AND {first}{scope}
+            UNION ALL
+            SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
+            FROM billing_bill b
+            WHERE {live} AND NOT {first}{scope}
+              AND (EXISTS (SELECT 1 FROM billing_allocation a WHERE a.bill_id = b.id AND a.applied_on >= %s)
+                   OR EXISTS (SELECT 1 FROM billing_adjustment j WHERE j.bill_id = b.id AND j.decided_at >= %s))
+        """, [False, _d(e), _d(s), False, _d(e), _d(s), _d(s), _t(s_at)])
 
     def _rel_whole(self, live: str, first: str, s: dt.date, e: dt.date, s_at: dt.datetime) -> None:
         self.cur.execute(f"""
@@ -259,7 +263,9 @@ class Snapshot:
         e_at = local_midnight(e + dt.timedelta(days=1))
         col, join = self._grain()
         ub, x = self._in_scope("ub.unit_id"), self._in_scope("x.unit_id")
-        self.cur.execute(f"""
+        # a scoped snapshot reads its units' payments and their allocations through the indexes
+        with self._nested_loops() if self.buildings is not None else nullcontext():
+            self.cur.execute(f"""
             SELECT u.project_id, u.building_id, {col}, SUM(t.fen) FROM (
                 SELECT ub.unit_id, ub.prepaid_fen AS fen FROM billing_unitbalance ub WHERE ub.prepaid_fen <> 0{ub}
                 UNION ALL
@@ -274,7 +280,7 @@ class Snapshot:
             ) t JOIN estate_unit u ON u.id = t.unit_id {join}
             GROUP BY u.project_id, u.building_id, {col}
         """, [_t(e_at), _t(e_at), _d(e)])
-        return self.cur.fetchall()
+            return self.cur.fetchall()  # before the planner settings are put back on the same cursor
 
     def units(self) -> None:
         """The per-unit ageing rows as of e (``metrics.unit_ageing`` at the snapshot's grain) into a work table:
@@ -379,23 +385,26 @@ def _same(a: str, b: str, columns) -> str:
     return " AND ".join(f"{a}.{c} {null_safe if c in NULLABLE else '='} {b}.{c}" for c in columns)
 
 
-def _sync(cur, table: str, columns, scope: str, params: list, source: str, head: tuple[str, list]) -> int:
-    """Make the stored rows of ``table`` selected by ``scope`` (a condition on alias ``f``) equal the rows of
-    ``source``: delete the stored rows no source row equals, insert the source rows no stored row equals.
-    ``head``: the leading columns and values of an inserted row (period, kind …). Returns the rows written."""
+def _sync(cur, table: str, columns, scope: tuple[str, list], match: tuple[str, list], source: str,
+          head: tuple[str, list]) -> int:
+    """Make the stored rows of ``table`` selected by ``scope`` (a condition on alias ``f`` and its params) equal
+    the rows of ``source``: delete the stored rows no source row equals, insert the source rows no stored row
+    equals (``match``: the condition a stored row of the same month and kind meets, without the scope, so each
+    source row finds its equals through the table's (period, project, building) index). ``head``: the leading
+    columns and values of an inserted row (period, kind …). Returns the rows written."""
     cols = ", ".join(columns)
-    head_cols, head_values = head
+    (where, params), (same_month, month_params), (head_cols, head_values) = scope, match, head
     cur.execute(f"""
         DELETE FROM {table} WHERE id IN (
-            SELECT f.id FROM {table} f WHERE {scope}
+            SELECT f.id FROM {table} f WHERE {where}
               AND NOT EXISTS (SELECT 1 FROM {source} n WHERE {_same("n", "f", columns)}))
     """, params)
     removed = cur.rowcount
     cur.execute(f"""
         INSERT INTO {table} ({head_cols}, {cols})
         SELECT {", ".join(["%s"] * len(head_values))}, {", ".join(f"n.{c}" for c in columns)} FROM {source} n
-        WHERE NOT EXISTS (SELECT 1 FROM {table} f WHERE {scope} AND {_same("n", "f", columns)})
-    """, [*head_values, *params])
+        WHERE NOT EXISTS (SELECT 1 FROM {table} f WHERE {same_month} AND {_same("n", "f", columns)})
+    """, [*head_values, *month_params])
     return removed + cur.rowcount
 
 
@@ -417,11 +426,12 @@ def live_units_sync(period: dt.date, buildings: list[int]) -> int:
         """)
         cur.execute(f"CREATE INDEX insights_snap_totals_unit ON {TOTALS} (unit_id)")
         day = _d(period)
-        figures = _sync(cur, UnitFigure._meta.db_table, UNIT_COLUMNS,
-                        f"f.period = %s AND f.kind = %s AND f.building_id IN (SELECT building_id FROM {SCOPE})",
-                        [day, FigureKind.LIVE], UNITS, ("period, kind, revision", [day, FigureKind.LIVE, 0]))
-        totals = _sync(cur, UnitTotal._meta.db_table, TOTAL_COLUMNS,
-                       f"f.period = %s AND f.building_id IN (SELECT building_id FROM {SCOPE})",
-                       [day], TOTALS, ("period", [day]))
+        in_scope = f" AND f.building_id IN (SELECT building_id FROM {SCOPE})"
+        live = ("f.period = %s AND f.kind = %s", [day, FigureKind.LIVE])
+        figures = _sync(cur, UnitFigure._meta.db_table, UNIT_COLUMNS, (live[0] + in_scope, live[1]), live, UNITS,
+                        ("period, kind, revision", [day, FigureKind.LIVE, 0]))
+        month = ("f.period = %s", [day])
+        totals = _sync(cur, UnitTotal._meta.db_table, TOTAL_COLUMNS, (month[0] + in_scope, month[1]), month, TOTALS,
+                       ("period", [day]))
         cur.execute(f"DROP TABLE IF EXISTS {TOTALS}")
         return figures + totals
