@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from wuye.insights.models import FigureKind, MonthClose, MonthFigure, UnitTotal
+from wuye.insights.models import FigureKind, LiveSnapshot, MonthClose, MonthFigure, UnitTotal
 from wuye.insights.services import live_refresh, month_close
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_the_home_page_shows_the_provisional_snapshot_and_never_computes(client,
     assert len(sql) < 40
 
     # the job is late: the page says so and still computes nothing
-    MonthFigure.objects.filter(kind=FigureKind.LIVE).update(recorded_at=timezone.now() - dt.timedelta(hours=2))
+    LiveSnapshot.objects.update(taken_at=timezone.now() - dt.timedelta(hours=2))
     page, _ = _get(client, "/insights/")
     assert "可能已过时" in page and "¥400.00" in page
 

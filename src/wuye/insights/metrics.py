@@ -206,8 +206,9 @@ def add_aggregates(out: dict, fetched) -> None:
 
 
 def add_relief(cur, window: Window, out: dict, *, project_id: int | None = None,
-               grain: tuple[str, str] = FLOOR_GRAIN) -> None:
-    """本月减免 / 本月核销 / 本月预缴优惠: relief approved in M, on any line."""
+               grain: tuple[str, str] = FLOOR_GRAIN, extra: str = "") -> None:
+    """本月减免 / 本月核销 / 本月预缴优惠: relief approved in M, on any line (``extra``: a further condition on the
+    line ``b`` without parameters, e.g. a scoped snapshot's units)."""
     s_at, e_at = local_midnight(window.period), local_midnight(window.end + dt.timedelta(days=1))
     where, wp = _scope("b", project_id)
     col, join = grain
@@ -218,7 +219,7 @@ def add_relief(cur, window: Window, out: dict, *, project_id: int | None = None,
                SUM(CASE WHEN j.kind = 'prepay_discount' THEN j.amount_fen ELSE 0 END)
         FROM billing_adjustment j JOIN billing_bill b ON b.id = j.bill_id JOIN estate_unit u ON u.id = b.unit_id {join}
         WHERE j.status = 'approved' AND j.kind IN ('waive_principal', 'write_off', 'prepay_discount')
-          AND j.decided_at >= %s AND j.decided_at < %s{where}
+          AND j.decided_at >= %s AND j.decided_at < %s{where}{extra}
         GROUP BY u.project_id, u.building_id, {col}, b.fee_item_id
     """, [_t(s_at), _t(e_at), *wp])
     for p, b, f, item, waived, written, discount in cur.fetchall():

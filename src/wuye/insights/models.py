@@ -298,10 +298,54 @@ class UnitTotal(models.Model):
                          name="unittotal_by_project"),
             models.Index(fields=["period", "collector", "-open_fen", "unit"],
                          condition=Q(bucket="", collector__isnull=False), name="unittotal_by_collector"),
+            # an incremental provisional snapshot rewrites the rows of the buildings it recomputed (decision 177)
+            models.Index(fields=["period", "building"], name="unittotal_by_period_building"),
         ]
 
     def __str__(self) -> str:
         return f"{self.period:%Y-%m} {self.unit_id} {self.bucket or '合计'}"
+
+
+class LiveSnapshot(models.Model):
+    """本月临时快照状态 — where the provisional snapshot of the month in progress stands (decision 177): when it
+    was taken, as of which day, by which version of the figures' code, and the territories it assigned collectors
+    from. One row a month; every refresh locks it first, so two refreshes run one after the other."""
+
+    period = models.DateField("月份", unique=True, help_text="该月 1 日。")
+    as_of = models.DateField("数据截至", null=True, blank=True)
+    taken_at = models.DateTimeField("快照时间", null=True, blank=True)
+    version = models.CharField("指标版本", max_length=40, blank=True)
+    territories = models.JSONField("片区指纹", default=dict, help_text="楼栋 → 其片区（楼层范围、收费员）。")
+    full = models.BooleanField("上次为全量", default=False)
+    buildings = models.IntegerField("上次重算楼栋数", default=0)
+    written = models.IntegerField("上次写入指标行数", default=0)
+    seconds = models.FloatField("上次耗时（秒）", default=0)
+
+    class Meta:
+        verbose_name = "本月临时快照状态"
+        verbose_name_plural = "本月临时快照状态"
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} 临时快照 {self.taken_at}"
+
+
+class LiveChange(models.Model):
+    """临时快照待重算 — an input of the provisional snapshot written since it was taken: a unit's ledger or
+    place (``unit_id``), a building (``building_id``: a unit moved out of it), a whole project, or everything.
+    Written in the writer's transaction by ``insights.receivers`` from ``common.changes``; the refresh reads
+    the rows, recomputes their buildings and deletes exactly the rows it read (decision 177)."""
+
+    unit_id = models.BigIntegerField("房屋", null=True, blank=True)
+    building_id = models.BigIntegerField("楼栋", null=True, blank=True)
+    project_id = models.BigIntegerField("项目", null=True, blank=True)
+    everything = models.BooleanField("全部", default=False)
+
+    class Meta:
+        verbose_name = "临时快照待重算"
+        verbose_name_plural = "临时快照待重算"
+
+    def __str__(self) -> str:
+        return f"{self.unit_id or ''}/{self.building_id or ''}/{self.project_id or ''}"
 
 
 class RiskModel(models.Model):

@@ -105,9 +105,12 @@ class Month:
 
 
 def provisional_at(period: dt.date) -> dt.datetime | None:
-    """When the provisional snapshot of ``period`` (the month in progress) was taken, if there is one."""
-    return (MonthFigure.objects.filter(kind=FigureKind.LIVE, period=period)
-            .order_by("-recorded_at").values_list("recorded_at", flat=True).first())
+    """When the provisional snapshot of ``period`` (the month in progress) was last taken, if there is one: an
+    incremental refresh that found nothing changed writes no figure row, so it is the snapshot's state that says
+    (``LiveSnapshot.taken_at``, decision 177), not the rows' stamps."""
+    from wuye.insights.models import LiveSnapshot
+
+    return LiveSnapshot.objects.filter(period=period).values_list("taken_at", flat=True).first()
 
 
 def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, compute: bool = False) -> Month:

@@ -20,6 +20,7 @@ from wuye.insights.metrics import Window, month_end, month_start
 from wuye.insights.models import (
     MEASURES,
     FigureKind,
+    LiveSnapshot,
     MonthClose,
     MonthFigure,
     MonthRollup,
@@ -78,18 +79,19 @@ CLOSED_KINDS = (FigureKind.CLOSE, FigureKind.ADJUST)
 
 @transaction.atomic
 def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None = None,
-                provisional: bool = False) -> tuple[MonthClose | None, int]:
+                provisional: bool = False, full: bool = False) -> tuple[MonthClose | None, int]:
     """Close month ``period`` (or recheck it when closed): returns the close and the rows written.
 
     First close: the snapshot (kind ``close``). Later: the difference between what the ledger says about the
     month now and what was recorded, as adjustment rows of a new revision (none when nothing changed).
-    ``provisional``: the month in progress as of today instead (``live_refresh``; no close is recorded)."""
+    ``provisional``: the month in progress as of today instead (``live_refresh``, in full with ``full``; no
+    close is recorded)."""
     period = month_start(period)
     today = today or timezone.localdate()
     if provisional:
         if period != month_start(today):
             raise ValidationError({"period": f"临时快照只用于本月（{today:%Y-%m}）。"})
-        return None, live_refresh(today=today)
+        return None, live_refresh(today=today, full=full)
     if month_end(period) >= today:
         raise ValidationError({"period": f"{period:%Y-%m} 尚未结束，不能月结。"})
     t0 = time.monotonic()
@@ -103,6 +105,7 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
             MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
             MonthRollup.objects.filter(period=period, kind=FigureKind.LIVE).delete()
             UnitFigure.objects.filter(period=period, kind=FigureKind.LIVE).delete()
+            LiveSnapshot.objects.filter(period=period).delete()
             written = _write(period, FigureKind.CLOSE, 0, found, now)
             snap.units_insert(period, FigureKind.CLOSE, 0)
             totals_rebuild(period, CLOSED_KINDS, from_work_table=True)
@@ -134,13 +137,94 @@ def month_close(*, period: dt.date, actor_label: str = "", today: dt.date | None
 
 
 @transaction.atomic
-def live_refresh(*, today: dt.date | None = None) -> int:
+def live_refresh(*, today: dt.date | None = None, full: bool = False) -> int:
     """The provisional snapshot of the month in progress (as of today), written by the same code as a close:
-    replaces the ``live`` figures and per-unit rows, and the month's drill-down totals. Returns the figure rows
-    written. Run by the hourly job, ``wuye close_month --provisional`` and a manager's refresh — never by a
-    page that shows the figures."""
+    the ``live`` figures and per-unit rows, their roll-ups and the month's drill-down totals. Returns the figure
+    rows written. Run by the hourly job, ``wuye close_month --provisional`` and a manager's refresh — never by a
+    page that shows the figures.
+
+    Incremental (decision 177): only the buildings whose inputs were written since the last snapshot
+    (``LiveChange``, filled from ``common.changes``) or whose territories changed are recomputed, and only
+    the rows that differ are rewritten — nothing when nothing changed. In full (everything recomputed and
+    rewritten) with ``full``, for the first snapshot of a month or of a day (every ageing bucket moves with the
+    date), when the figures' code changed (``snapshot.live_version``), after a change of everything, or when
+    most buildings changed anyway. Two refreshes at once run one after the other: each locks the month's
+    ``LiveSnapshot`` row first."""
+    from wuye.accounts.models import Territory
+    from wuye.estate.models import Building
+    from wuye.insights.models import LiveChange
+    from wuye.insights.snapshot import live_version
+
+    t0 = time.monotonic()
     today = today or timezone.localdate()
     period = month_start(today)
+    state = _live_state_locked(period)
+    # after the lock: a change committed before this read is recomputed now, any later one stays for next time
+    changes = list(LiveChange.objects.values_list("id", "unit_id", "building_id", "project_id", "everything"))
+    territories = _territories(Territory)
+    version = live_version()
+    now = timezone.now()
+    reason = ("asked" if full else "first" if state.taken_at is None else "version" if state.version != version
+              else "day" if state.as_of != today else "everything" if any(c[4] for c in changes) else "")
+    dirty: set[int] = set()
+    if not reason:
+        dirty = _dirty_buildings(changes, state.territories, territories)
+        if dirty and len(dirty) * 2 > Building.objects.count():
+            reason = "most"
+    if reason:
+        written = _live_full(period, today, now)
+    elif dirty:
+        written = _live_buildings(period, today, sorted(dirty), now)
+    else:
+        written = 0
+    if changes:
+        ids = [c[0] for c in changes]
+        for start in range(0, len(ids), 5000):
+            LiveChange.objects.filter(pk__in=ids[start:start + 5000]).delete()
+    LiveSnapshot.objects.filter(pk=state.pk).update(
+        as_of=today, taken_at=now, version=version, territories=territories, full=bool(reason),
+        buildings=0 if reason else len(dirty), written=written, seconds=round(time.monotonic() - t0, 3))
+    return written
+
+
+def _live_state_locked(period: dt.date):
+    """The month's ``LiveSnapshot`` row, created if missing, locked for the transaction (on SQLite the
+    transaction already holds the database's write lock: ``transaction_mode`` IMMEDIATE)."""
+    table = connection.ops.quote_name(LiveSnapshot._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO {table} (period, version, territories, \"full\", buildings, written, seconds) "
+                    "VALUES (%s, '', '{}', %s, 0, 0, 0) ON CONFLICT (period) DO NOTHING",
+                    [connection.ops.adapt_datefield_value(period), False])
+    return LiveSnapshot.objects.select_for_update().get(period=period)
+
+
+def _territories(territory_model) -> dict[str, list]:
+    """Building → its territories as ``collectors_by_floor`` reads them (in id order: the first one wins)."""
+    out: dict[str, list] = {}
+    for b, pk, low, high, user in territory_model.objects.order_by("id").values_list(
+            "building_id", "id", "floor_from", "floor_to", "user_id"):
+        out.setdefault(str(b), []).append([pk, low, high, user])
+    return out
+
+
+def _dirty_buildings(changes: list[tuple], before: dict, territories: dict) -> set[int]:
+    """The buildings an incremental refresh recomputes: those of the changed units, the changed buildings,
+    every building of a changed project, and those whose territories differ from the last snapshot's."""
+    from wuye.estate.models import Building, Unit
+
+    units = sorted({c[1] for c in changes if c[1] is not None})
+    dirty = {c[2] for c in changes if c[2] is not None}
+    for start in range(0, len(units), 5000):
+        dirty.update(Unit.objects.filter(pk__in=units[start:start + 5000]).values_list("building_id", flat=True))
+    projects = sorted({c[3] for c in changes if c[3] is not None})
+    if projects:
+        dirty.update(Building.objects.filter(project_id__in=projects).values_list("pk", flat=True))
+    dirty.update(int(b) for b in set(before) | set(territories) if before.get(b) != territories.get(b))
+    return dirty
+
+
+def _live_full(period: dt.date, today: dt.date, now: dt.datetime) -> int:
+    """Every ``live`` row rewritten from one read of the month (and the leftovers of other months dropped)."""
     closed = set(MonthClose.objects.values_list("period", flat=True))
     with Snapshot(Window.of(period, today)) as snap:
         found = snap.rows()
@@ -150,10 +234,71 @@ def live_refresh(*, today: dt.date | None = None) -> int:
         UnitFigure.objects.filter(kind=FigureKind.LIVE).delete()
         # drill-down rows of months neither closed nor in progress are a provisional snapshot's leftovers
         UnitTotal.objects.exclude(period__in=closed).exclude(period=period).delete()
-        written = _write(period, FigureKind.LIVE, 0, found, timezone.now())
+        LiveSnapshot.objects.exclude(period=period).delete()
+        written = _write(period, FigureKind.LIVE, 0, found, now)
         snap.units_insert(period, FigureKind.LIVE, 0)
         totals_rebuild(period, (FigureKind.LIVE,), from_work_table=True)
     return written
+
+
+def _live_buildings(period: dt.date, today: dt.date, buildings: list[int], now: dt.datetime) -> int:
+    """Recompute the ``live`` rows of ``buildings`` and write only what differs from the stored rows: figure
+    rows, their projects' roll-ups, per-unit rows and drill-down totals. Returns the figure rows written."""
+    from wuye.insights.snapshot import live_units_sync
+
+    with Snapshot(Window.of(period, today), buildings=buildings) as snap:
+        found = snap.rows()
+        snap.units()
+        written, projects = _figures_sync(period, buildings, found, now)
+        live_units_sync(period, buildings)
+    if projects:
+        _rollups_sync(period, projects)
+    return written
+
+
+def _figures_sync(period: dt.date, buildings: list[int], found: dict, now: dt.datetime) -> tuple[int, set]:
+    """Make the ``live`` figure rows of ``buildings`` equal ``found``: delete the rows that differ or are gone,
+    insert the new and changed ones. Returns the rows inserted and the projects whose rows changed."""
+    stored: dict = {}
+    for start in range(0, len(buildings), 1000):
+        qs = MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE,
+                                        building_id__in=buildings[start:start + 1000]).values_list(
+            "pk", "project_id", "building_id", "collector_id", "fee_item_id", *MEASURES)
+        for pk, *key_values in qs:
+            stored[tuple(key_values[:4])] = (pk, dict(zip(MEASURES, key_values[4:], strict=True)))
+    gone = [pk for key, (pk, values) in stored.items() if found.get(key) != values]
+    new = {key: values for key, values in found.items() if key not in stored or stored[key][1] != values}
+    for start in range(0, len(gone), 1000):
+        MonthFigure.objects.filter(pk__in=gone[start:start + 1000]).delete()
+    data = [(period, FigureKind.LIVE, 0, now, p, b, c, item, *(values[m] for m in MEASURES))
+            for (p, b, c, item), values in new.items()]
+    if data:
+        insert_rows(MonthFigure, FIGURE_COLUMNS, data)
+    gone_ids = set(gone)
+    projects = {key[0] for key, (pk, _) in stored.items() if pk in gone_ids} | {key[0] for key in new}
+    return len(data), projects
+
+
+def _rollups_sync(period: dt.date, projects: set[int]) -> int:
+    """The ``live`` roll-ups of ``projects`` made equal to their figure rows summed: only differing rows move."""
+    ids = sorted(projects)
+    want: dict = {}
+    for row in MonthFigure.objects.filter(period=period, kind=FigureKind.LIVE, project_id__in=ids).values_list(
+            "project_id", "collector_id", "fee_item_id", *MEASURES):
+        values = want.setdefault(row[:3], dict.fromkeys(MEASURES, 0))
+        for name, v in zip(MEASURES, row[3:], strict=True):
+            values[name] += v
+    stored = {row[1:4]: (row[0], dict(zip(MEASURES, row[4:], strict=True))) for row in
+              MonthRollup.objects.filter(period=period, kind=FigureKind.LIVE, project_id__in=ids).values_list(
+                  "pk", "project_id", "collector_id", "fee_item_id", *MEASURES)}
+    gone = [pk for key, (pk, values) in stored.items() if want.get(key) != values]
+    MonthRollup.objects.filter(pk__in=gone).delete()
+    data = [(period, FigureKind.LIVE, 0, *key, *(values[m] for m in MEASURES)) for key, values in want.items()
+            if key not in stored or stored[key][1] != values]
+    if data:
+        insert_rows(MonthRollup, ("period", "kind", "revision", "project_id", "collector_id", "fee_item_id",
+                                  *MEASURES), data)
+    return len(data)
 
 
 def close_due_months(*, today: dt.date | None = None, recheck: int = 3) -> list[tuple[dt.date, int]]:

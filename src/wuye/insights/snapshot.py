@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from django.conf import settings
 from django.db import connection
@@ -50,8 +50,23 @@ PAID = "insights_snap_paid"
 PB = "insights_snap_pb"
 FLOORS = "insights_snap_floor"
 UNITS = "insights_snap_units"
+SCOPE = "insights_snap_scope"
+SCOPE_UNITS = "insights_snap_scope_units"
 NO_FLOOR = -32768  # stands for a unit without a floor in the (building, floor) → collector table
-WORK_TABLES = (REL, PAID, PB, FLOORS, UNITS)
+WORK_TABLES = (REL, PAID, PB, FLOORS, UNITS, SCOPE, SCOPE_UNITS)
+
+# What the provisional snapshot's stored rows mean: a refresh by another version recomputes everything
+# (decision 177). Bump LIVE_VERSION when a definition or the grain changes in a way the constants below miss.
+LIVE_VERSION = 1
+
+
+def live_version() -> str:
+    import hashlib
+
+    from wuye.insights.metrics import AGE_BOUNDS, RELIEF_KINDS
+
+    text = repr((LIVE_VERSION, MEASURES, AGE_BOUNDS, RELIEF_KINDS, NO_FLOOR))
+    return f"{LIVE_VERSION}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def _pg() -> bool:
@@ -60,10 +75,12 @@ def _pg() -> bool:
 
 class Snapshot:
     """The month of ``window`` read from the ledger once; use as a context manager inside a transaction (the
-    work tables are temporary and dropped at the end)."""
+    work tables are temporary and dropped at the end). ``buildings``: only the units of these buildings (an
+    incremental provisional snapshot, decision 177) — every statement reads them through the unit's indexes."""
 
-    def __init__(self, window: Window):
+    def __init__(self, window: Window, *, buildings: list[int] | None = None):
         self.window = window
+        self.buildings = None if buildings is None else sorted(set(buildings))
         self.cur = None
 
     def __enter__(self) -> Snapshot:
@@ -71,6 +88,7 @@ class Snapshot:
         if _pg():
             self.cur.execute("SELECT set_config('work_mem', %s, true)", [settings.WUYE_INSIGHTS_WORK_MEM])
         self._drop()
+        self._scope()
         self._floors()
         self._lines()
         return self
@@ -91,6 +109,24 @@ class Snapshot:
 
     # --- work tables ---------------------------------------------------------------------------------------
 
+    def _scope(self) -> None:
+        """The buildings and units a scoped snapshot reads (nothing for a whole one)."""
+        if self.buildings is None:
+            return
+        self.cur.execute(f"CREATE TEMPORARY TABLE {SCOPE} (building_id bigint NOT NULL PRIMARY KEY)")
+        self.cur.execute(f"CREATE TEMPORARY TABLE {SCOPE_UNITS} (id bigint NOT NULL PRIMARY KEY)")
+        for start in range(0, len(self.buildings), 500):
+            batch = self.buildings[start:start + 500]
+            self.cur.execute(f"INSERT INTO {SCOPE} (building_id) VALUES " + ", ".join(["(%s)"] * len(batch)), batch)
+        self.cur.execute(f"INSERT INTO {SCOPE_UNITS} (id) SELECT u.id FROM estate_unit u "
+                         f"WHERE u.building_id IN (SELECT building_id FROM {SCOPE})")
+        self._analyze(SCOPE)
+        self._analyze(SCOPE_UNITS)
+
+    def _in_scope(self, column: str) -> str:
+        """`` AND <column> IN (the scope's units)`` for a scoped snapshot, else nothing."""
+        return "" if self.buildings is None else f" AND {column} IN (SELECT id FROM {SCOPE_UNITS})"
+
     def _floors(self) -> None:
         """(building, floor) → collector for every floor a territory can cover (buildings with a territory)."""
         from wuye.accounts.models import Territory
@@ -98,7 +134,10 @@ class Snapshot:
 
         self.cur.execute(f"CREATE TEMPORARY TABLE {FLOORS} (building_id bigint NOT NULL, floor integer NOT NULL, "
                          "collector_id bigint NOT NULL)")
-        buildings = list(Territory.objects.values_list("building_id", flat=True).distinct())
+        territories = Territory.objects.all()
+        if self.buildings is not None:
+            territories = territories.filter(building_id__in=self.buildings)
+        buildings = list(territories.values_list("building_id", flat=True).distinct())
         if not buildings:
             return
         keys = [(None, b, f) for b, f in
@@ -133,6 +172,29 @@ class Snapshot:
         first = "(b.period_start >= %s OR b.settled_fen < b.amount_fen)"
         # An earlier period's line settled now, with no entry dated from s on, was settled before M began: the
         # month's own lines and the lines open now, then the others with an entry since s.
+        if self.buildings is not None:
+            # a few buildings: their units' lines through the unit index, entries since s through the line's
+            scope = self._in_scope("b.unit_id")
+            with self._nested_loops():
+                self._rel_scoped(live, first, scope, s, e, s_at)
+        else:
+            self._rel_whole(live, first, s, e, s_at)
+        self._paid_and_lines(s, e, s_at, e_at)
+
+    def _rel_scoped(self, live: str, first: str, scope: str, s: dt.date, e: dt.date, s_at: dt.datetime) -> None:
+        self.cur.execute(f"""
+            CREATE TEMPORARY TABLE {REL} AS
+            SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
+            FROM billing_bill b WHERE {live} AND {first}{scope}
+            UNION ALL
+            SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
+            FROM billing_bill b
+            WHERE {live} AND NOT {first}{scope}
+              AND (EXISTS (SELECT 1 FROM billing_allocation a WHERE a.bill_id = b.id AND a.applied_on >= %s)
+                   OR EXISTS (SELECT 1 FROM billing_adjustment j WHERE j.bill_id = b.id AND j.decided_at >= %s))
+        """, [False, _d(e), _d(s), False, _d(e), _d(s), _d(s), _t(s_at)])
+
+    def _rel_whole(self, live: str, first: str, s: dt.date, e: dt.date, s_at: dt.datetime) -> None:
         self.cur.execute(f"""
             CREATE TEMPORARY TABLE {REL} AS
             SELECT b.id, b.unit_id, b.fee_item_id, b.amount_fen, b.due_date, b.period_start
@@ -144,6 +206,8 @@ class Snapshot:
                            UNION SELECT j.bill_id FROM billing_adjustment j WHERE j.decided_at >= %s)
               AND {live} AND NOT {first}
         """, [False, _d(e), _d(s), _d(s), _t(s_at), False, _d(e), _d(s)])
+
+    def _paid_and_lines(self, s: dt.date, e: dt.date, s_at: dt.datetime, e_at: dt.datetime) -> None:
         self._analyze(REL)
         with self._nested_loops():
             self.cur.execute(f"""
@@ -187,7 +251,7 @@ class Snapshot:
         self.cur.execute(sql, params)
         add_aggregates(out, self.cur.fetchall())
         add_prepaid(out, self._prepaid())
-        add_relief(self.cur, self.window, out, grain=self._grain())
+        add_relief(self.cur, self.window, out, grain=self._grain(), extra=self._in_scope("b.unit_id"))
         return {k: v for k, v in out.items() if any(v.values())}
 
     def _prepaid(self) -> list[tuple]:
@@ -198,22 +262,25 @@ class Snapshot:
         e = self.window.end
         e_at = local_midnight(e + dt.timedelta(days=1))
         col, join = self._grain()
-        self.cur.execute(f"""
+        ub, x = self._in_scope("ub.unit_id"), self._in_scope("x.unit_id")
+        # a scoped snapshot reads its units' payments and their allocations through the indexes
+        with self._nested_loops() if self.buildings is not None else nullcontext():
+            self.cur.execute(f"""
             SELECT u.project_id, u.building_id, {col}, SUM(t.fen) FROM (
-                SELECT ub.unit_id, ub.prepaid_fen AS fen FROM billing_unitbalance ub WHERE ub.prepaid_fen <> 0
+                SELECT ub.unit_id, ub.prepaid_fen AS fen FROM billing_unitbalance ub WHERE ub.prepaid_fen <> 0{ub}
                 UNION ALL
                 SELECT x.unit_id, -x.amount_fen FROM billing_payment x
-                WHERE x.reverses_id IS NULL AND x.paid_at >= %s
+                WHERE x.reverses_id IS NULL AND x.paid_at >= %s{x}
                 UNION ALL
                 SELECT x.unit_id, -x.amount_fen FROM billing_payment x JOIN billing_payment o ON o.id = x.reverses_id
-                WHERE o.paid_at >= %s
+                WHERE o.paid_at >= %s{x}
                 UNION ALL
                 SELECT x.unit_id, a.amount_fen FROM billing_allocation a JOIN billing_payment x ON x.id = a.payment_id
-                WHERE a.applied_on > %s
+                WHERE a.applied_on > %s{x}
             ) t JOIN estate_unit u ON u.id = t.unit_id {join}
             GROUP BY u.project_id, u.building_id, {col}
         """, [_t(e_at), _t(e_at), _d(e)])
-        return self.cur.fetchall()
+            return self.cur.fetchall()  # before the planner settings are put back on the same cursor
 
     def units(self) -> None:
         """The per-unit ageing rows as of e (``metrics.unit_ageing`` at the snapshot's grain) into a work table:
@@ -300,3 +367,71 @@ def totals_rebuild(period: dt.date, kinds: tuple[str, ...], *, from_work_table: 
         if _pg():
             cur.execute(f"ANALYZE {table}")  # the pages' plans count on its size (600k rows a month at 1M units)
         return written
+
+
+TOTALS = "insights_snap_totals"
+UNIT_COLUMNS = ("project_id", "building_id", "collector_id", "fee_item_id", "unit_id", "bucket", "open_fen", "lines",
+                "oldest_due")
+TOTAL_COLUMNS = ("project_id", "building_id", "collector_id", "unit_id", "bucket", "open_fen", "lines", "oldest_due")
+
+
+NULLABLE = ("collector_id", "oldest_due")
+
+
+def _same(a: str, b: str, columns) -> str:
+    """Rows ``a`` and ``b`` equal in every column, NULLs equal to each other (plain equality where a column is
+    never NULL, so the unit's index serves)."""
+    null_safe = "IS NOT DISTINCT FROM" if _pg() else "IS"
+    return " AND ".join(f"{a}.{c} {null_safe if c in NULLABLE else '='} {b}.{c}" for c in columns)
+
+
+def _sync(cur, table: str, columns, scope: tuple[str, list], match: tuple[str, list], source: str,
+          head: tuple[str, list]) -> int:
+    """Make the stored rows of ``table`` selected by ``scope`` (a condition on alias ``f`` and its params) equal
+    the rows of ``source``: delete the stored rows no source row equals, insert the source rows no stored row
+    equals (``match``: the condition a stored row of the same month and kind meets, without the scope, so each
+    source row finds its equals through the table's (period, project, building) index). ``head``: the leading
+    columns and values of an inserted row (period, kind …). Returns the rows written."""
+    cols = ", ".join(columns)
+    (where, params), (same_month, month_params), (head_cols, head_values) = scope, match, head
+    cur.execute(f"""
+        DELETE FROM {table} WHERE id IN (
+            SELECT f.id FROM {table} f WHERE {where}
+              AND NOT EXISTS (SELECT 1 FROM {source} n WHERE {_same("n", "f", columns)}))
+    """, params)
+    removed = cur.rowcount
+    cur.execute(f"""
+        INSERT INTO {table} ({head_cols}, {cols})
+        SELECT {", ".join(["%s"] * len(head_values))}, {", ".join(f"n.{c}" for c in columns)} FROM {source} n
+        WHERE NOT EXISTS (SELECT 1 FROM {table} f WHERE {same_month} AND {_same("n", "f", columns)})
+    """, [*head_values, *month_params])
+    return removed + cur.rowcount
+
+
+def live_units_sync(period: dt.date, buildings: list[int]) -> int:
+    """An incremental provisional snapshot's per-unit rows and drill-down totals (decision 177): the ``live``
+    ``UnitFigure`` rows and the month's ``UnitTotal`` rows of the scope's buildings made equal to what the scoped
+    ``Snapshot`` just computed (its ``UNITS`` work table), writing only the rows that differ. Returns how many."""
+    with connection.cursor() as cur:
+        cur.execute(f"CREATE INDEX insights_snap_units_unit ON {UNITS} (unit_id)")
+        cur.execute(f"DROP TABLE IF EXISTS {TOTALS}")
+        cur.execute(f"""
+            CREATE TEMPORARY TABLE {TOTALS} AS
+            SELECT project_id, building_id, collector_id, unit_id, '' AS bucket, SUM(open_fen) AS open_fen,
+                   SUM(lines) AS lines, MIN(oldest_due) AS oldest_due
+            FROM {UNITS} GROUP BY project_id, building_id, collector_id, unit_id HAVING SUM(open_fen) > 0
+            UNION ALL
+            SELECT project_id, building_id, collector_id, unit_id, bucket, SUM(open_fen), SUM(lines), MIN(oldest_due)
+            FROM {UNITS} GROUP BY project_id, building_id, collector_id, unit_id, bucket HAVING SUM(open_fen) > 0
+        """)
+        cur.execute(f"CREATE INDEX insights_snap_totals_unit ON {TOTALS} (unit_id)")
+        day = _d(period)
+        in_scope = f" AND f.building_id IN (SELECT building_id FROM {SCOPE})"
+        live = ("f.period = %s AND f.kind = %s", [day, FigureKind.LIVE])
+        figures = _sync(cur, UnitFigure._meta.db_table, UNIT_COLUMNS, (live[0] + in_scope, live[1]), live, UNITS,
+                        ("period, kind, revision", [day, FigureKind.LIVE, 0]))
+        month = ("f.period = %s", [day])
+        totals = _sync(cur, UnitTotal._meta.db_table, TOTAL_COLUMNS, (month[0] + in_scope, month[1]), month, TOTALS,
+                       ("period", [day]))
+        cur.execute(f"DROP TABLE IF EXISTS {TOTALS}")
+        return figures + totals

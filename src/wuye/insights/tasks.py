@@ -20,7 +20,8 @@ def close_last_month() -> None:
 @db_periodic_task(crontab(minute="25"))
 def refresh_current_month() -> None:
     """Hourly: the provisional snapshot of the month in progress, so the manager's pages read stored figures
-    (they never compute over the ledger themselves)."""
+    (they never compute over the ledger themselves). Incremental: only the buildings written since the last
+    run are recomputed; the first run of each day is a full one (decision 177)."""
     from wuye.insights.services import live_refresh
 
     with HUEY.lock_task("insights-live"):
