@@ -38,7 +38,7 @@ def test_a_message_after_a_form_keeps_its_month_whole(client, alice):
     page = client.post("/insights/refresh/", {"period": "2099-01", "next": "/estate/projects/"},
                        follow=True).content.decode()
     alert = page.split('role="alert">')[1].split("</div>")[0]
-    assert '<span class="text-nowrap">2099-01</span> 不需要刷新。' in alert
+    assert '<span class="text-nowrap">2099-01</span> 还没有到' in alert
 
 
 @pytest.mark.django_db
@@ -50,3 +50,38 @@ def test_the_desks_late_fee_calculations_keep_their_dates_whole(client, alice, a
     calculations = [c for c in re.findall(r'<td class="text-secondary[^"]*">(.*?)</td>', details, re.S) if "至" in c]
     assert calculations, details
     assert all(NOWRAP.search(c) and _bare_dates(c) == [] for c in calculations), calculations
+
+
+@pytest.mark.django_db
+def test_task_titles_calendar_warnings_and_import_errors_keep_their_dates_whole(client, alice, arrears_estate):
+    """Sentences the code writes with dates in them, beyond decision 173's: a task's title and note (the task
+    list), the calendar's warning on every collection page, an import's errors and
+    warnings — each date in a nowrap span, nothing left bare."""
+    import datetime as dt
+
+    from wuye.dunning.models import Task
+    from wuye.estate.models import ImportJob
+
+    unit = arrears_estate["units"][0]
+    Task.objects.create(project=unit.project, unit=unit, kind="call", assignee_role="manager",
+                        title=f"{unit.code} 承诺 2026-12-05 到期未缴", detail="业主承诺 2026-12-05 前缴清 2026-10 账期",
+                        due_on=dt.date(2026, 12, 6))
+    job = ImportJob.objects.create(filename="楼盘.csv", status="failed", created_by=alice,
+                                   errors=[{"row": 3, "column": "入住日期", "value": "2026-13-01",
+                                            "message": "入住日期 2026-13-01 不是有效日期，应在 2026-12-05 之前"}],
+                                   warnings=["交房日期 2026-02-30 已按 2026-03-01 处理"])
+    client.force_login(alice)
+    for url, marker in (("/collection/tasks/", "承诺"),
+                        (f"/estate/imports/{job.pk}/", "入住日期"), (f"/estate/imports/{job.pk}/", "交房日期")):
+        page = client.get(url).content.decode()
+        texts = [t for t in re.findall(r">([^<>]*)<", page) if marker in t]
+        assert texts, (url, marker)
+        assert NOWRAP.search(page) and all(_bare_dates(t) == [] for t in texts), (url, texts)
+    # the calendar's warning: the packaged calendar ends with 2026, so 45 days from 2026-12-05 are not covered
+    from django.utils import timezone
+
+    page = client.get("/collection/").content.decode()
+    assert "节假日安排只覆盖到" in page or (timezone.localdate() + dt.timedelta(days=45)).year <= 2026
+    if "节假日安排只覆盖到" in page:
+        alert = page.split("节假日安排只覆盖到")[1].split("</div>")[0]
+        assert NOWRAP.search(alert) and _bare_dates(alert) == [], alert

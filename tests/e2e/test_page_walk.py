@@ -74,7 +74,10 @@ WHOLE_ON_PHONE = {"/estate/projects/", "/collection/", "/casework/disputes/", "/
                   "/billing/units/<id>/", "/billing/takings/", "/billing/owners/<id>/", "/billing/runs/",
                   "/casework/checks/", "/portal-admin/",
                   # the manager's desk
-                  "/casework/desk/approvals/", "/casework/desk/debrief/", "/casework/desk/escalations/"}
+                  "/casework/desk/approvals/", "/casework/desk/debrief/", "/casework/desk/escalations/",
+                  # bank reconciliation: imports, a statement's lines, the review queue, accounts, mandates, batches
+                  "/banking/", "/banking/statements/<id>/", "/banking/review/", "/banking/accounts/",
+                  "/banking/accounts/<id>/", "/banking/mandates/", "/banking/batches/", "/banking/batches/<id>/"}
 
 
 def _whole_on_phone(path: str) -> bool:

@@ -259,3 +259,99 @@ def test_the_unit_lists_search_over_the_whole_estate_reads_indexes_not_every_uni
             assert read <= 50, (text, read, sql)
             if text.upper().startswith("X-"):
                 assert "estate_unit_code_trgm" in indexes and "estate_unit_number_trgm" in indexes, (text, indexes)
+
+
+# --- a search limited to some projects (decision 180) ------------------------------------------------------
+
+
+def _big_neighbour(estate, n: int = 20_000):
+    """Another project of ``n`` units whose codes look like the test estate's (``1-00001`` … ``1-19999``: half of
+    them hold ``1-1``), with an owner each, and statistics as on a large table."""
+    from wuye.estate.models import Building, Occupancy, Party, Project
+
+    other = Project.objects.create(code="BIG", name="大项目", city="杭州")
+    building = Building.objects.create(project=other, code="1", name="1幢", floors=30)
+    units = Unit.objects.bulk_create(
+        Unit(project=other, building=building, floor=1 + i % 30, number=f"{i:05d}", code=f"1-{i:05d}",
+             property_type="low_rise", area=90) for i in range(n))
+    parties = Party.objects.bulk_create(Party(name=f"邻居{i:05d}", natural_key=f"big:{i}") for i in range(n))
+    Occupancy.objects.bulk_create(Occupancy(unit=u, party=p, role="owner", start="2020-01-01")
+                                  for u, p in zip(units, parties, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE estate_unit; ANALYZE estate_party; ANALYZE estate_occupancy")
+    return other
+
+
+def test_a_search_limited_to_one_project_reads_that_projects_units_not_the_estates(estate, make_user, client):
+    """On PostgreSQL, beside a project of 20,000 units with codes like its own: the desk's search of its
+    own project (30 units) for ``1-1`` reads at most a few hundred unit rows, counted over the page and its
+    count — the estate-wide trigram probes read the 20,000 candidates of the other project and threw them away
+    after (decision 180) — and finds the same units as the estate-wide search limited afterwards."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans (the PostgreSQL pass of make test runs it)")
+    from django.test.utils import CaptureQueriesContext
+
+    other = _big_neighbour(estate)
+    cashier = make_user("chuna", "finance")
+    cashier.projects.add(estate["project"])
+    client.force_login(cashier)
+    for text in ("1-1", "1-601", "601", "业主007"):
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get("/estate/units/", {"q": text})
+        assert page.status_code == 200
+        expected = _codes(text, Unit.objects.filter(project=estate["project"]))
+        assert page.content.decode().count("data-unit-code=") == len(expected), text
+        searches = [q["sql"] for q in captured.captured_queries
+                    if q["sql"].lstrip().upper().startswith("SELECT") and "LIKE" in q["sql"]
+                    and "estate_unit" in q["sql"]]
+        assert len(searches) >= 2, searches  # the count and the page
+        for sql in searches:
+            read, _ = _rows_read(sql, "estate_unit")
+            assert read <= 200, (text, read, sql)
+    # a manager of the whole estate who picks the small project is limited the same way; the big one still works
+    client.force_login(make_user("jingli9", "manager", is_staff=True))
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get("/estate/units/", {"q": "1-1", "project": estate["project"].pk})
+    assert page.status_code == 200 and page.content.decode().count("data-unit-code=") == 2  # 1-101, 1-102
+    for sql in [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"] and "estate_unit" in q["sql"]]:
+        assert _rows_read(sql, "estate_unit")[0] <= 200, sql
+    api = client.get("/api/v1/units/", {"q": "1-0012", "project": other.pk}).json()
+    assert sorted(u["code"] for u in api.get("results", api)) == [f"1-0012{k}" for k in range(10)]
+
+
+def test_the_bank_reviews_unit_search_reads_indexes_not_every_unit_of_its_projects(estate):
+    """On PostgreSQL with 20,000 units in the bank account's project: the review page's unit search by a code,
+    a room number, an owner's name or a phone's tail reads the units found through the indexes —
+    ``code ILIKE … OR pk IN (owners named …)`` read all 20,000 units of the project (decision 180)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans (the PostgreSQL pass of make test runs it)")
+    from django.test.utils import CaptureQueriesContext
+
+    from wuye.banking.selectors import units_search
+    from wuye.estate.models import Building, ContactPoint, Occupancy, Party
+
+    n = 20_000
+    building = Building.objects.create(project=estate["project"], code="X", name="X幢", floors=30)
+    units = Unit.objects.bulk_create(
+        Unit(project=estate["project"], building=building, floor=9, number=f"{i:05d}", code=f"X-{i:05d}",
+             property_type="low_rise", area=90) for i in range(n))
+    parties = Party.objects.bulk_create(Party(name=f"住户{i:05d}", natural_key=f"bulk:{i}") for i in range(n))
+    Occupancy.objects.bulk_create(Occupancy(unit=u, party=p, role="owner", start="2020-01-01")
+                                  for u, p in zip(units, parties, strict=True))
+    ContactPoint.objects.bulk_create(ContactPoint(party=p, kind="mobile", value=f"139{i:08d}")
+                                     for i, p in enumerate(parties))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE estate_unit; ANALYZE estate_party; ANALYZE estate_occupancy; "
+                       "ANALYZE estate_contactpoint")
+    for text, codes in (("X-01234", ["X-01234"]), ("x-0123", [f"X-0123{k}" for k in range(10)]),
+                        ("住户01234", ["X-01234"]), ("00001234", ["X-01234"]), ("2-601", ["2-601"])):
+        with CaptureQueriesContext(connection) as captured:
+            found = units_search([estate["project"].pk], text)
+        assert [u["code"] for u in found] == codes, text
+        if codes == ["X-01234"]:
+            assert found[0]["names"] == "住户01234"
+        searches = [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"]]
+        assert searches, captured.captured_queries
+        for sql in searches:
+            read, _ = _rows_read(sql, "estate_unit")
+            assert read <= 100, (text, read, sql)

@@ -176,3 +176,42 @@ def test_the_list_of_this_month_reads_its_provisional_snapshot(client, alice, sm
     api.force_authenticate(alice)
     rows = api.get("/api/v1/insights/units/").json()["results"]
     assert {r["code"]: r["open_fen"] for r in rows} == {"2-102": 15000, "2-101": 10000, "1-201": 10000, "1-101": 5000}
+
+
+@pytest.mark.parametrize(("period", "says"), [("2025-12", "早于第一期账单"), ("2019-03", "只能计算最近 24 个月"),
+                                              ("2030-01", "还没有到")])
+def test_a_month_before_the_first_bill_too_far_back_or_to_come_is_not_closed(client, alice, small_ledger, period,
+                                                                              says):
+    """Decision 182: the refresh closed an empty month (2019-03, before the estate's first bill); a future month
+    said only 不需要刷新. They are refused with the reason at the refresh, the job behind it and the API; the
+    pages do not offer the button for a month too far back (they read no bill, so a month before the first bill
+    is refused when asked)."""
+    from wuye.insights.tasks import month_snapshot
+
+    client.force_login(alice)
+    r = client.post("/insights/refresh/", {"period": period}, follow=True)
+    assert r.status_code == 200 and says in r.content.decode()
+    assert not MonthClose.objects.exists() and not MonthFigure.objects.exists()
+    month_snapshot(f"{period}-01")  # the job behind the button, queued before the rule or by hand
+    assert not MonthClose.objects.exists()
+    api = APIClient()
+    api.force_authenticate(alice)
+    r = api.get(f"/api/v1/insights/units/?period={period}")
+    assert r.status_code == 400 and (says in str(r.json()) or period > "2026-12")
+    if period == "2019-03":  # the reason instead of the button, on both pages
+        for url in (f"/insights/?period={period}", f"/insights/units/?period={period}"):
+            page, _ = _get(client, url)
+            assert says in page and 'data-testid="refusal"' in page, url
+            assert 'data-testid="refresh"' not in page and 'data-testid="close-now"' not in page, url
+    # a month of the ledger still closes from the page
+    client.post("/insights/refresh/", {"period": "2026-02"})
+    assert MonthClose.objects.filter(period=FEB).exists()
+
+
+def test_a_month_more_than_24_months_back_is_refused_as_the_scheduled_close_keeps_it(small_ledger):
+    from wuye.insights.services import refresh_refusal
+
+    assert refresh_refusal(FEB, today=dt.date(2026, 12, 5)) == ""
+    assert refresh_refusal(FEB, today=dt.date(2028, 2, 10)) == ""  # 24 months back: the close's window
+    assert "只能计算最近 24 个月（2026-03 起）" in refresh_refusal(FEB, today=dt.date(2028, 3, 1))
+    assert "还没有到" in refresh_refusal(dt.date(2027, 1, 1), today=dt.date(2026, 12, 31))

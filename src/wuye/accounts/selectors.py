@@ -43,6 +43,19 @@ def project_scope_q(user: User, prefix: str = "") -> Q:
     return Q(**{f"{prefix}pk__in": ids}) if ids else Q()
 
 
+def scope_project_ids(user: User) -> list[int] | None:
+    """The ids of the projects ``user`` works in, or None for the whole estate (a superuser, or staff assigned
+    to no project) — what a search limits its index probes to (decision 180). A collector's are the projects of
+    their territories; ``unit_scope_q`` still narrows to the territories themselves."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return None
+    if user.territory_bound:
+        return sorted(set(Territory.objects.filter(user=user).values_list("project_id", flat=True)))
+    return sorted(user.projects.values_list("id", flat=True)) or None
+
+
 def audit_events_visible(user: User):
     """Audit events of the projects the user works in (all events for company-level staff)."""
     from wuye.accounts.models import AuditEvent

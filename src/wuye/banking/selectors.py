@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from wuye.accounts.selectors import project_scope_q
 from wuye.banking.models import (
@@ -14,7 +14,7 @@ from wuye.banking.models import (
     StatementLine,
 )
 from wuye.estate.models import Occupancy, Unit
-from wuye.estate.selectors import name_search_q
+from wuye.estate.selectors import unit_ids_matching
 
 
 def accounts_visible(user) -> QuerySet[BankAccount]:
@@ -34,16 +34,18 @@ def review_queue(user, *, account_id: int | None = None) -> QuerySet[StatementLi
 
 
 def units_search(project_ids, text: str, limit: int = 20) -> list[dict]:
-    """Units of these projects whose code contains ``text`` or whose owner's name does (for the review page)."""
+    """Units of these projects found by the unit search (for the review page): a code or room number, a current
+    owner's or tenant's name, a phone's last digits — the estate's search (``unit_ids_matching``), limited to
+    these projects in each of its index probes. ``code ILIKE … OR pk IN (owners named …)`` read every unit of
+    the projects (decision 180)."""
     text = (text or "").strip()
     if not text:
         return []
-    owners = Occupancy.objects.filter(name_search_q(text, "party__name"), end__isnull=True,
-                                      unit__project_id__in=list(project_ids)).values("unit_id")
-    units = (Unit.objects.filter(project_id__in=list(project_ids))
-             .filter(Q(code__icontains=text) | Q(pk__in=owners)).order_by("code")[:limit])
+    ids = list(project_ids)
+    units = list(Unit.objects.filter(project_id__in=ids, pk__in=unit_ids_matching(text, ids))
+                 .order_by("code", "id")[:limit])
     names: dict[int, list[str]] = {}
-    for unit_id, name in (Occupancy.objects.filter(unit__in=units, end__isnull=True, role="owner")
+    for unit_id, name in (Occupancy.objects.filter(unit__in=[u.pk for u in units], end__isnull=True, role="owner")
                           .values_list("unit_id", "party__name")):
         names.setdefault(unit_id, []).append(name)
     return [{"id": u.pk, "code": u.code, "project_id": u.project_id, "names": "、".join(names.get(u.pk, []))}

@@ -25,4 +25,16 @@ class UnitFilterSet(BoundedFilterSet):
         fields = ["q", "project", "building", "property_type", "state", "floor", "area_min", "area_max"]
 
     def filter_q(self, queryset, name, value):
-        return queryset.filter(unit_search_q(value))
+        """The search limited to the projects the list can show (the user's, or the one chosen): its index
+        probes then read those projects' units, not the estate's (decision 180)."""
+        return queryset.filter(unit_search_q(value, self._project_ids()))
+
+    def _project_ids(self) -> list[int] | None:
+        from wuye.accounts.selectors import scope_project_ids
+
+        user = getattr(self.request, "user", None)
+        ids = scope_project_ids(user) if user is not None else None
+        chosen = self.form.cleaned_data.get("project") if hasattr(self.form, "cleaned_data") else None
+        if chosen:
+            return [chosen] if ids is None or chosen in ids else []
+        return ids

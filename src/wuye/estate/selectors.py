@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast
 from django.http import Http404
 
 from wuye.accounts.models import User
@@ -88,31 +90,69 @@ def code_search_q(text: str, field: str = "code") -> Q:
     return Q(**{f"{field}__{lookup}": text})
 
 
-def unit_ids_matching(text: str) -> QuerySet:
+# a search limited to this many projects or fewer probes the code and room-number indexes once per project
+PROJECT_PROBES_MAX = 4
+
+
+def _probe_by_project(ids: list[int]) -> bool:
+    """Whether the code and room-number probes go project by project: for a few projects holding a small part
+    of the estate (under a quarter of its units, as PostgreSQL's statistics count them; the count of the
+    projects' units stops there). A project that is most of the estate (a company of one estate) is searched
+    as the estate is: its ``project_id`` entry in the index would be nearly every unit."""
+    if not ids or len(ids) > PROJECT_PROBES_MAX:
+        return False
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'estate_unit'::regclass")
+        row = cursor.fetchone()
+    cap = int(max(row[0] if row else 0, 0)) // 4
+    return cap == 0 or Unit.objects.filter(project_id__in=ids).order_by().values("pk")[:cap].count() < cap
+
+
+def unit_ids_matching(text: str, project_ids=None) -> QuerySet:
     """The ids of the units a search finds, as one subquery: a union of what each index finds — units by code,
     units by room number (see ``code_search_q``), units whose current owner or tenant is named so (``name_search_q``),
     and units whose current owner or tenant has a phone ending in the digits typed (``phone_tail``). Each part
     reads its own index; an ``OR`` of these tests over the units read every unit in scope (1M for a manager of
-    the whole estate), because no index serves an ``OR`` of subqueries (decision 170)."""
+    the whole estate), because no index serves an ``OR`` of subqueries (decision 170).
+
+    ``project_ids`` (None: the whole estate) limits every part to those projects' units (decision 180): a desk's
+    search of one project probed the estate-wide trigram indexes and read every unit of the estate whose code
+    shares the typed trigrams (``1-101`` is in every project) before the scope threw them away. Limited to a few
+    projects that are a small part of the estate (``_probe_by_project``), the code and room-number parts are
+    asked once per project of the indexes that lead with the project (estate.0006), which give only that
+    project's candidates; otherwise they are asked of the whole estate as in decision 170. Names
+    and phone tails are found estate-wide as before (their indexes know no project; joining each occupancy to
+    its unit to test the project read every unit of a large project): the caller's scope keeps their units."""
     text = text.strip()
-    parts = [Unit.objects.filter(code_search_q(text)).order_by().values("pk"),
-             Unit.objects.filter(code_search_q(text, "number")).order_by().values("pk"),
-             Occupancy.objects.filter(name_search_q(text, "party__name"), current_occupancy_q())
-             .order_by().values("unit_id")]
+    occupancies = Occupancy.objects.filter(current_occupancy_q())
+    if project_ids is None:
+        scopes = [Q()]
+    else:
+        ids = sorted(set(project_ids))
+        # one probe per project: ``project_id = <bigint>`` is what the index's leading btree_gin column serves
+        # (not ``IN``, nor a plain integer literal, which PostgreSQL types as int4: estate.0006)
+        scopes = ([Q(project_id=Cast(Value(pid), BigIntegerField())) for pid in ids] if _probe_by_project(ids)
+                  else [Q()])
+    parts = [Unit.objects.filter(scope, code_search_q(text, field)).order_by().values("pk")
+             for scope in scopes for field in ("code", "number")]
+    parts.append(occupancies.filter(name_search_q(text, "party__name")).order_by().values("unit_id"))
     if digits := phone_tail(text):
         phones = ContactPoint.objects.filter(kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE],
                                              value__endswith=digits).order_by().values("party_id")
-        parts.append(Occupancy.objects.filter(current_occupancy_q(), party_id__in=phones).order_by().values("unit_id"))
+        parts.append(occupancies.filter(party_id__in=phones).order_by().values("unit_id"))
     return parts[0].union(*parts[1:])
 
 
-def unit_search_q(text: str) -> Q:
+def unit_search_q(text: str, project_ids=None) -> Q:
     """Search by unit code/number (see ``code_search_q``), owner or tenant name (see ``name_search_q``), or a
-    phone number (exact digits or tail): the units whose id the search's union finds (``unit_ids_matching``)."""
+    phone number (exact digits or tail): the units whose id the search's union finds (``unit_ids_matching``),
+    in ``project_ids`` only when given (a user's projects, the project chosen: decision 180)."""
     text = text.strip()
     if not text:
         return Q()
-    return Q(pk__in=unit_ids_matching(text))
+    return Q(pk__in=unit_ids_matching(text, project_ids))
 
 
 def unit_visible_or_404(user: User, pk: int) -> Unit:

@@ -55,7 +55,7 @@ def project_list(request):
 
 def _unit_filter(request):
     base = units_visible(request.user).order_by(*UNIT_ORDER)
-    filterset = UnitFilterSet(request.GET or None, queryset=base)
+    filterset = UnitFilterSet(request.GET or None, queryset=base, request=request)
     filterset.form.fields["project"].widget.attrs["class"] = "form-select form-select-sm"
     return filterset
 

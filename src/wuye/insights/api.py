@@ -177,7 +177,10 @@ class UnitsView(generics.ListAPIView):
             raise ValidationError({"bucket": f"可选：{', '.join(selectors.BUCKETS)}"})
         drill = selectors.drill_month(_figures_period(self.request))
         if drill.state == "unclosed":
-            raise ValidationError({"period": f"{drill.period:%Y-%m} 尚未月结：没有该月月末的房屋明细。"})
+            from wuye.insights.services import refresh_refusal
+
+            why = refresh_refusal(drill.period)
+            raise ValidationError({"period": why or f"{drill.period:%Y-%m} 尚未月结：没有该月月末的房屋明细。"})
         return selectors.units_in_arrears(user=self.request.user, bucket=bucket,
                                           period=drill.period if drill.stored else None, **filters)
 

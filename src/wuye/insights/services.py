@@ -301,6 +301,49 @@ def _rollups_sync(period: dt.date, projects: set[int]) -> int:
     return len(data)
 
 
+# how far back a month may be closed: the scheduled close's window (``close_due_months``), the 24 months of the trend
+CLOSE_MONTHS_BACK = 24
+
+
+def first_bill_month() -> dt.date | None:
+    """The month of the estate's first bill: one probe of ``bill_by_project_period`` per project (the bills'
+    earliest period over the whole table read every bill, 77 ms at 100k units × 3 months)."""
+    from django.db.models import OuterRef, Subquery
+
+    from wuye.billing.models import Bill
+    from wuye.estate.models import Project
+
+    firsts = [d for d in Project.objects.annotate(first=Subquery(
+        Bill.objects.filter(project_id=OuterRef("pk")).order_by("period_start").values("period_start")[:1]))
+        .values_list("first", flat=True) if d is not None]
+    return month_start(min(firsts)) if firsts else None
+
+
+def refresh_refusal(period: dt.date, today: dt.date | None = None, *, ledger: bool = True) -> str:
+    """Why a manager may not ask for ``period``'s snapshot (``views.refresh``, the job behind it, the API's answer
+    for a month not closed), or "" when they may: a month after this one has happened in no ledger; a month more
+    than ``CLOSE_MONTHS_BACK`` months back is outside the window the scheduled close keeps; a month before the
+    estate's first bill has nothing to close (closing it wrote an empty month) — that one reads the bills, so
+    pages, which read snapshots only (decision 95), leave it out (``ledger=False``) and the refresh refuses it
+    (decision 182)."""
+    from wuye.insights.metrics import add_months
+
+    this = month_start(today or timezone.localdate())
+    period = month_start(period)
+    if period > this:
+        return f"{period:%Y-%m} 还没有到，不能计算该月的数字。"
+    earliest = add_months(this, -CLOSE_MONTHS_BACK)
+    if period < earliest:
+        return f"只能计算最近 {CLOSE_MONTHS_BACK} 个月（{earliest:%Y-%m} 起）的数字，{period:%Y-%m} 太早了。"
+    if ledger:
+        first = first_bill_month()
+        if first is None:
+            return "还没有任何账单，没有可计算的月份。"
+        if period < first:
+            return f"{period:%Y-%m} 早于第一期账单（{first:%Y-%m}），该月没有可月结的数字。"
+    return ""
+
+
 def close_due_months(*, today: dt.date | None = None, recheck: int = 3) -> list[tuple[dt.date, int]]:
     """The scheduled job: close last month (and any earlier month with figures but no close), then recheck
     the ``recheck`` closed months before it for late entries."""
@@ -314,7 +357,7 @@ def close_due_months(*, today: dt.date | None = None, recheck: int = 3) -> list[
     if first_bill is None:
         return done
     closed = set(MonthClose.objects.values_list("period", flat=True))
-    start = max(month_start(first_bill), add_months(last, -23))
+    start = max(month_start(first_bill), add_months(last, 1 - CLOSE_MONTHS_BACK))
     period = start
     while period <= last:
         if period not in closed or period >= add_months(last, -recheck):

@@ -37,9 +37,11 @@ def month_snapshot(period: str, actor_label: str = "") -> None:
     from django.utils import timezone
 
     from wuye.insights.metrics import month_start
-    from wuye.insights.services import live_refresh, month_close
+    from wuye.insights.services import live_refresh, month_close, refresh_refusal
 
     first = month_start(dt.date.fromisoformat(period))
+    if refresh_refusal(first):  # queued by hand or before the rule: a month that may not be closed is not
+        return
     if first == month_start(timezone.localdate()):
         with HUEY.lock_task("insights-live"):
             live_refresh()

@@ -100,8 +100,17 @@ def dashboard_context(request, period: dt.date) -> dict:
         "barred_as_of": max((b[2] for b in barred), default=None),
         "months": [add_months(month_start(timezone.localdate()), -i) for i in range(24)],
         "can_set_targets": permissions.can_set_targets(user),
+        "refusal": _refusal(month.source == "unclosed", period),
         "projects": projects_visible(user).order_by("name") if permissions.can_set_targets(user) else [],
     }
+
+
+def _refusal(unclosed: bool, period: dt.date) -> str:
+    """Why the month shown cannot be closed from the page (its button is then not offered), for a past month
+    nobody closed: too far back (a month before the first bill is refused when asked: pages read no bill)."""
+    from wuye.insights.services import refresh_refusal
+
+    return refresh_refusal(period, ledger=False) if unclosed else ""
 
 
 def _f(value):
@@ -149,7 +158,8 @@ def units(request):
         "page_obj": page, "drill": drill, "closed": drill.period if drill.state == "close" else None,
         "table": table, "rows": list(zip(table.rows, table.links, strict=True)),
         "query": request.GET.urlencode(), "described": [d for d in described if d],
-        "can_refresh": permissions.can_set_targets(request.user)})
+        "can_refresh": permissions.can_set_targets(request.user),
+        "refusal": _refusal(drill.state == "unclosed", drill.period)})
 
 
 @login_required
@@ -161,9 +171,14 @@ def refresh(request):
 
     if not permissions.can_set_targets(request.user):
         raise Http404
+    from wuye.insights.services import refresh_refusal
+
     raw = request.POST.get("period", "")
     period = date_param({"period": f"{raw}-01"}, "period") if raw else month_start(timezone.localdate())
-    if period > month_start(timezone.localdate()) or selectors.closed_period(period):
+    if refusal := refresh_refusal(period):
+        messages.error(request, refusal)
+        return redirect_next(request, reverse("insights:home"))
+    if selectors.closed_period(period):
         messages.info(request, f"{period:%Y-%m} 不需要刷新。")
     else:
         month_snapshot(period.isoformat(), actor_label=f"manager:{request.user.username}"[:60])
