@@ -185,8 +185,12 @@ def test_the_daily_job_closes_old_rule_appeal_rows_with_the_reason_and_the_job(c
     assert services.deadlines_close_old_appeals(today=TODAY) == 0  # nothing left
     client.force_login(carol)
     page = client.get(f"/legal/cases/{case.pk}/").content.decode()
-    note = page.split(f'data-testid="deadline-done-note-{old.pk}"')[1].split("</span>")[0]
+    import re
+
+    note = page.split(f'data-testid="deadline-done-note-{old.pk}"')[1].split("</li>")[0]
+    note = re.sub(r"<[^>]+>", "", note)  # the note's dates are kept whole by nowrap spans (decision 173)
     assert "旧上诉期" in note and "job:legal_deadline_notices" in note
+    assert '<span class="text-nowrap">2026-11-20</span>' in page
 
 
 def test_an_old_rule_appeal_without_a_service_date_is_closed_asking_for_it(case, carol):
