@@ -51,12 +51,37 @@ def pytest_runtest_teardown(item, nextitem):
 # the files go to the workers in collection order: these first, then the rest in the usual order. xdist's own
 # order (most tests first) sent these few-test files last, and the run ended with one worker alone on them.
 SLOW_FILES_FIRST = (
+    "tests/dunning/test_scenarios.py",    # 3235 s in 28 tests (42 % of the pass), each test a unit of its own
+    "tests/dunning/test_incremental.py",  # 795 s, one property test 602 s of it
+    "tests/casework/test_scenarios.py",   # 242 s
+    "tests/corpus/test_corpus.py",        # 220 s
+    "tests/security/test_inputs.py",      # 144 s
+    "tests/casework/test_field_api.py",   # 124 s
+    "tests/e2e/test_demo_walk.py",        # 116 s (the demo's setup), once
+    "tests/dunning/test_ladder.py",       # 109 s
+    "tests/e2e/test_page_walk.py",        # 100 s
 )
+# Files whose tests share nothing wider than a function's fixtures, and are long enough that keeping them on one
+# worker (loadfile) made that worker the whole pass: xdist hands out each of their tests on its own.
+PER_TEST_FILES = {"tests/dunning/test_scenarios.py"}
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {path: n for n, path in enumerate(SLOW_FILES_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, except that each test of PER_TEST_FILES is a unit of work of its own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowFilesSplit(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.split("::", 1)[0] in PER_TEST_FILES else super()._split_scope(nodeid)
+
+    return SlowFilesSplit(config, log)
 
 
 PG_TEST_OPTIONS = "-c synchronous_commit=off"
