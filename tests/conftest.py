@@ -46,7 +46,8 @@ def pytest_runtest_teardown(item, nextitem):
         talking_points_install()
 
 
-# The slowest test files, slowest first (seconds of one worker on SQLite, measured with --durations and
+# The slowest test files, slowest first (seconds of one worker on SQLite before the heap freeze below, on a loaded
+# machine, measured with --durations and
 # --junitxml on 2026-12-05). scripts/test.sh runs pytest-xdist with `--dist loadfile --no-loadscope-reorder`, so
 # the files go to the workers in collection order: these first, then the rest in the usual order. xdist's own
 # order (most tests first) sent these few-test files last, and the run ended with one worker alone on them.
