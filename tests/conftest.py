@@ -46,6 +46,86 @@ def pytest_runtest_teardown(item, nextitem):
         talking_points_install()
 
 
+# The slowest test files, slowest first (seconds of one worker on SQLite before the heap freeze below, on a loaded
+# machine, measured with --durations and
+# --junitxml on 2026-12-05). scripts/test.sh runs pytest-xdist with `--dist loadfile --no-loadscope-reorder`, so
+# the files go to the workers in collection order: these first, then the rest in the usual order. xdist's own
+# order (most tests first) sent these few-test files last, and the run ended with one worker alone on them.
+SLOW_FILES_FIRST = (
+    "tests/dunning/test_scenarios.py",    # 3235 s in 28 tests (42 % of the pass), each test a unit of its own
+    "tests/dunning/test_incremental.py",  # 795 s, one property test 602 s of it
+    "tests/casework/test_scenarios.py",   # 242 s
+    "tests/corpus/test_corpus.py",        # 220 s
+    "tests/security/test_inputs.py",      # 144 s
+    "tests/casework/test_field_api.py",   # 124 s
+    "tests/e2e/test_demo_walk.py",        # 116 s (the demo's setup), once
+    "tests/dunning/test_ladder.py",       # 109 s
+    "tests/e2e/test_page_walk.py",        # 100 s
+)
+# Files whose tests share nothing wider than a function's fixtures, and are long enough that keeping them on one
+# worker (loadfile) made that worker the whole pass: xdist hands out each of their tests on its own.
+PER_TEST_FILES = {"tests/dunning/test_scenarios.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: n for n, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, except that each test of PER_TEST_FILES is a unit of work of its own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowFilesSplit(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.split("::", 1)[0] in PER_TEST_FILES else super()._split_scope(nodeid)
+
+    return SlowFilesSplit(config, log)
+
+
+PG_TEST_OPTIONS = "-c synchronous_commit=off"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The test databases on PostgreSQL commit without waiting for the WAL to reach the disk
+    (``synchronous_commit=off``): a commit stays atomic and is seen by every other session at once, only the
+    last few hundred milliseconds of commits could be lost if the server crashed, which a test database never
+    needs. A transactional test (browser, two-process) commits every row its fixtures write, and the migrations
+    commit once each; each such commit waited ~6 ms for fdatasync on CI's disk. Set on this process's
+    connections (the migrations, the test, the live server's threads) here, and on the child processes' through
+    the database's own setting (``_pg_children_commit_async``)."""
+    from django.conf import settings
+
+    for db in settings.DATABASES.values():
+        if db["ENGINE"] == "django.db.backends.postgresql":
+            options = db.setdefault("OPTIONS", {})
+            options["options"] = (options.get("options", "") + " " + PG_TEST_OPTIONS).strip()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django made the test database: the same setting for every later connection to it, from a
+    child process too (which connects by DATABASE_URL, without this process's OPTIONS)."""
+    import gc
+
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{connection.settings_dict["NAME"]}" SET synchronous_commit = off')
+    # The daily run ends with a full gc.collect() (wuye.common.memory.collector_paused), cheap in a worker but
+    # not in a test process: it walked everything the session holds (Django's apps, the migrations' model
+    # states) at ~150 ms a call, and a scenario walk runs the engine every day of a year. Freeze what exists
+    # now (never collected, as it lives to the end of the session anyway); later collections walk only
+    # what the tests themselves made.
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -13,6 +13,8 @@ from wuye.banking.parsing import (
     references_in,
 )
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 
 @pytest.mark.parametrize(("text", "fen"), [
     ("1,234.50", 123450), ("￥1234.5", 123450), ("-300.00", -30000), ("¥ 88", 8800), ("(12.30)", -1230),

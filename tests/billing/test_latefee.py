@@ -8,6 +8,8 @@ import pytest
 
 from wuye.billing.latefee import Terms, compute
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 D = dt.date
 T = Terms
 

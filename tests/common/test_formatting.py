@@ -4,6 +4,8 @@ import pytest
 
 from wuye.common.formatting import format_yuan, mask_email, mask_id_number, mask_phone, yuan_to_fen
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 
 def test_it_masks_mobile_numbers_the_chinese_way():
     assert mask_phone("13812345678") == "138****5678"

@@ -20,6 +20,8 @@ from wuye.common.tabular import (
     read_table,
 )
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 LIMITS = Limits(max_bytes=50 << 20, max_rows=1000, max_columns=50, max_cells=20_000, max_row_chars=2000,
                 max_unpacked_bytes=20 << 20, max_ratio=200)
 

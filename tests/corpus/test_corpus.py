@@ -60,6 +60,7 @@ def _case(name: str, large_files) -> tuple[bytes, str, str]:
     return (mc.FILES / name).read_bytes(), estate, bank
 
 
+@pytest.mark.once  # no database
 def test_the_committed_files_are_what_the_script_makes():
     made = mc.small_cases()
     committed = {p.name for p in mc.FILES.iterdir()}
@@ -248,6 +249,7 @@ print(json.dumps({"answer": answer, "grown_mb": grown / 1024, "seconds": time.pe
 """
 
 
+@pytest.mark.once  # no database (a child process reads the file)
 @pytest.mark.parametrize("name", SMALL + LARGE)
 def test_reading_each_corpus_file_takes_bounded_memory(name, large_files, settings, tmp_path):
     """A fresh process reads the file with the configured bounds: its resident memory grows by less than

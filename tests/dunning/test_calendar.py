@@ -5,6 +5,8 @@ import pytest
 from wuye.dunning.calendar import Calendar, UncoveredDate, Window
 from wuye.dunning.choices import DayKind, WindowDays
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 D = dt.date
 
 

@@ -18,6 +18,8 @@ from wuye.dunning.guardrails import (
     normalise,
 )
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 CORPUS = Path(__file__).with_name("guardrail_corpus.txt")
 LINE = re.compile(r"^(forbid|allow)\s*([a-z_]*)\s*(?:@([a-z]+))?\s*\|\s*(.+)$")
 

@@ -5,6 +5,8 @@ import pytest
 from wuye.dunning.defaults import TEMPLATES
 from wuye.dunning.dispatch import render
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 
 def test_optional_part_dropped_when_its_placeholder_is_empty():
     text = "请于 {deadline} 前缴纳。[咨询 {phone}。]{pay_link}"

@@ -13,6 +13,8 @@ from wuye.dunning.dispatch import Do, Item, Reads, Rules, _note, triage
 from wuye.dunning.engine import HoldInfo
 from wuye.dunning.models import Step
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=SH)
 TODAY = NOW.date()

@@ -26,7 +26,7 @@ import pytest
 from tests.e2e.conftest import artefacts_dir
 from tests.e2e.test_page_walk import _check
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]  # the demo runs on its own SQLite: one pass only
 
 SETUP_SECONDS = int(os.environ.get("WUYE_DEMO_WALK_SETUP_SECONDS", "900"))  # seeding on a loaded 2-core machine
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "

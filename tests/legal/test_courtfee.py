@@ -4,6 +4,8 @@ import pytest
 
 from wuye.legal.courtfee import court_fee
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 Y = 100
 
 

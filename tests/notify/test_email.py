@@ -11,6 +11,8 @@ import pytest
 from wuye.notify.base import Message, Outcome
 from wuye.notify.email import SMTPBackend
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
 

@@ -19,6 +19,8 @@ from wuye.notify.base import Message, Outcome
 
 from .conftest import Answer
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 pytest.importorskip("alibabacloud_dysmsapi20170525", reason="the aliyun extra is not installed")
 
 from wuye.notify.sms_aliyun import AliyunSMSBackend, national_number  # noqa: E402

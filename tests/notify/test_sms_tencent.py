@@ -16,6 +16,8 @@ from wuye.notify.sms_tencent import TencentSMSBackend, e164
 
 from .conftest import Answer
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 SECRET_ID = "AKIDtestTESTtest0000000000000000"
 SECRET_KEY = "test-secret-key-1234567890"
 

@@ -11,6 +11,8 @@ from wuye.notify.wechat import WeChatTemplateBackend
 
 from .conftest import Answer
 
+pytestmark = pytest.mark.once  # no database: scripts/test.sh runs it in one pass only
+
 APP_ID, APP_SECRET = "wx1234567890abcdef", "test-app-secret"
 
 

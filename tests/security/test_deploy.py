@@ -35,12 +35,14 @@ def _run(args, env, timeout=120):
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.once  # child processes without DATABASE_URL, or no database at all
 def test_check_deploy_passes_with_production_settings_and_no_warnings(tmp_path):
     done = _run([WUYE, "check", "--deploy", "--fail-level", "WARNING"], _env(tmp_path, **PRODUCTION))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
 
 
+@pytest.mark.once  # child processes without DATABASE_URL, or no database at all
 def test_check_deploy_names_the_missing_key_and_the_other_switches(tmp_path):
     done = _run([WUYE, "check", "--deploy"], _env(tmp_path))
     out = done.stdout + done.stderr
@@ -50,6 +52,7 @@ def test_check_deploy_names_the_missing_key_and_the_other_switches(tmp_path):
         assert warning in out
 
 
+@pytest.mark.once  # child processes without DATABASE_URL
 @pytest.mark.parametrize("command", [["runserver", "127.0.0.1:0", "--noreload"], ["run_huey"]])
 def test_servers_refuse_to_start_with_the_default_key(tmp_path, command):
     done = _run([WUYE, *command], _env(tmp_path), timeout=60)
@@ -57,6 +60,7 @@ def test_servers_refuse_to_start_with_the_default_key(tmp_path, command):
     assert "wuye.E001" in done.stderr
 
 
+@pytest.mark.once  # child processes without DATABASE_URL
 @pytest.mark.parametrize("key", [None, "insecure-dev-key-change-me-in-production-0123456789", "short-key",
                                  "a" * 60])
 def test_the_wsgi_application_refuses_a_missing_or_weak_key(tmp_path, key):
@@ -65,12 +69,14 @@ def test_the_wsgi_application_refuses_a_missing_or_weak_key(tmp_path, key):
     assert done.returncode != 0 and "wuye.E001" in done.stderr
 
 
+@pytest.mark.once  # child processes without DATABASE_URL
 @pytest.mark.parametrize("extra", [PRODUCTION, {"WUYE_DEBUG": "1"}, {"WUYE_DEMO": "1"}])
 def test_the_wsgi_application_starts_with_a_real_key_or_in_debug_or_demo_mode(tmp_path, extra):
     done = _run([sys.executable, "-c", "import wuye.wsgi"], _env(tmp_path, **extra))
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.once  # child processes without DATABASE_URL, or no database at all
 def test_production_switches_set_the_headers_and_cookies(tmp_path):
     script = (
         "import django;from django.conf import settings as s\n"
@@ -99,6 +105,7 @@ def test_every_page_carries_the_content_security_policy(client, alice, estate):
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
 
 
+@pytest.mark.once  # child processes without DATABASE_URL, or no database at all
 def test_no_template_has_inline_script_style_or_handlers():
     import re
 
