@@ -142,6 +142,12 @@ def main() -> None:
     from wuye.insights.services import live_refresh
 
     live_refresh()
+    # the morning's seal of the daily run's records into the action log's hash chain (legal_daily at 07:30, and
+    # each dispatch): on a database fresh from a daily run the first 5-minute dispatch of the load test did it,
+    # 30 s of writes at 1M units in the middle of the run (13:51 on 2026-12-05: every page stalled ~1.3 s)
+    from wuye.legal.chain import seal
+
+    seal()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{len(out['collectors'])} collectors ({sum(c['units'] for c in out['collectors']):,} units), "
