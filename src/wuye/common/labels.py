@@ -92,6 +92,7 @@ VERB_LABELS: dict[str, str] = {
     "legal.cost": "登记法律费用",
     "legal.deadline": "登记期限",
     "legal.deadline_done": "期限已办",
+    "legal.deadline_close_old_appeal": "关闭按判决日期计算的旧上诉期",
     "legal.deadline_notice": "期限提醒承办人",
     "legal.deadline_remind": "期限提醒",
     "legal.pack": "生成证据包",
