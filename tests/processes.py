@@ -28,3 +28,18 @@ def race(children: list[subprocess.Popen], work: Path, names, *, timeout: float 
         assert child.returncode == 0, err[-3000:]
         reports.append(json.loads(out.strip().splitlines()[-1]))
     return reports
+
+
+def read_back(sqlite_path: Path | None) -> None:
+    """On SQLite the children wrote to a file of their own: copy it into the test database (nothing on
+    PostgreSQL, where they wrote to the test database itself)."""
+    if sqlite_path is None:
+        return
+    import sqlite3
+
+    from django.db import connection
+
+    source = sqlite3.connect(sqlite_path)
+    connection.ensure_connection()
+    source.backup(connection.connection)
+    source.close()

@@ -17,7 +17,7 @@ from django.db import connection, connections
 
 from tests.dunning.test_crash import snapshot, wipe
 from tests.dunning.test_dispatch_processes import _child_env
-from tests.processes import race
+from tests.processes import race, read_back
 from wuye.dunning import engine
 from wuye.dunning.engine import dunning_run
 from wuye.dunning.models import Action, DecisionState, Episode, ProjectDecisionState
@@ -60,13 +60,7 @@ def test_two_runs_started_together_write_one_runs_outbox(variant, arrears_estate
     children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(n)], cwd=root, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
     reports = race(children, tmp_path, range(2), timeout=300)
-    if sqlite_path is not None:  # read what the children wrote back into the test database
-        import sqlite3
-
-        source = sqlite3.connect(sqlite_path)
-        connection.ensure_connection()
-        source.backup(connection.connection)
-        source.close()
+    read_back(sqlite_path)  # what the children wrote, into the test database
     raced = snapshot()
     assert raced and sum(r["actions"] for r in reports) == len(raced), reports
     _consistent()

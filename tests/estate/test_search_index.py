@@ -217,21 +217,11 @@ def _rows_read(sql: str, relation: str) -> tuple[int, str]:
     return total, " ".join(indexes)
 
 
-def test_the_unit_lists_search_over_the_whole_estate_reads_indexes_not_every_unit(estate, admin_user, client):
-    """On PostgreSQL with 20,000 units: the unit list searched by a code, a room number, a name or a phone tail
-    as a user of the whole estate reads the units found through the trigram indexes, its count included — the
-    ``OR`` of ``code LIKE`` and ``EXISTS`` over owners and phones read all 20,000 units (1M at 1M units)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's plans (the PostgreSQL pass of make test runs it)")
-    from django.test.utils import CaptureQueriesContext
-
+def _x_units(estate, building, n: int) -> None:
+    """``n`` units ``X-00000`` … in ``building`` of the test estate's project, each with an owner (住户00000 …)
+    and a mobile (13900000000 …), and statistics as on a large table."""
     from wuye.estate.models import ContactPoint, Occupancy, Party
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'estate_unit_code_trgm'")
-        assert "upper((code)::text) gin_trgm_ops" in cursor.fetchone()[0]
-    n = 20_000
-    building = estate["buildings"][0]
     units = Unit.objects.bulk_create(
         Unit(project=estate["project"], building=building, floor=9, number=f"{i:05d}", code=f"X-{i:05d}",
              property_type="low_rise", area=90) for i in range(n))
@@ -243,6 +233,23 @@ def test_the_unit_lists_search_over_the_whole_estate_reads_indexes_not_every_uni
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE estate_unit; ANALYZE estate_party; ANALYZE estate_occupancy; "
                        "ANALYZE estate_contactpoint")
+
+
+def test_the_unit_lists_search_over_the_whole_estate_reads_indexes_not_every_unit(estate, admin_user, client):
+    """On PostgreSQL with 20,000 units: the unit list searched by a code, a room number, a name or a phone tail
+    as a user of the whole estate reads the units found through the trigram indexes, its count included — the
+    ``OR`` of ``code LIKE`` and ``EXISTS`` over owners and phones read all 20,000 units (1M at 1M units)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans (the PostgreSQL pass of make test runs it)")
+    from django.test.utils import CaptureQueriesContext
+
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'estate_unit_code_trgm'")
+        assert "upper((code)::text) gin_trgm_ops" in cursor.fetchone()[0]
+    n = 20_000
+    building = estate["buildings"][0]
+    _x_units(estate, building, n)
     client.force_login(admin_user)
     for text, found in (("X-01234", 1), ("x-0123", 10), ("01234", 1), ("住户01234", 1), ("00001234", 1),
                         ("2-601", 1)):
@@ -328,21 +335,11 @@ def test_the_bank_reviews_unit_search_reads_indexes_not_every_unit_of_its_projec
     from django.test.utils import CaptureQueriesContext
 
     from wuye.banking.selectors import units_search
-    from wuye.estate.models import Building, ContactPoint, Occupancy, Party
+    from wuye.estate.models import Building
 
     n = 20_000
     building = Building.objects.create(project=estate["project"], code="X", name="X幢", floors=30)
-    units = Unit.objects.bulk_create(
-        Unit(project=estate["project"], building=building, floor=9, number=f"{i:05d}", code=f"X-{i:05d}",
-             property_type="low_rise", area=90) for i in range(n))
-    parties = Party.objects.bulk_create(Party(name=f"住户{i:05d}", natural_key=f"bulk:{i}") for i in range(n))
-    Occupancy.objects.bulk_create(Occupancy(unit=u, party=p, role="owner", start="2020-01-01")
-                                  for u, p in zip(units, parties, strict=True))
-    ContactPoint.objects.bulk_create(ContactPoint(party=p, kind="mobile", value=f"139{i:08d}")
-                                     for i, p in enumerate(parties))
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE estate_unit; ANALYZE estate_party; ANALYZE estate_occupancy; "
-                       "ANALYZE estate_contactpoint")
+    _x_units(estate, building, n)
     for text, codes in (("X-01234", ["X-01234"]), ("x-0123", [f"X-0123{k}" for k in range(10)]),
                         ("住户01234", ["X-01234"]), ("00001234", ["X-01234"]), ("2-601", ["2-601"])):
         with CaptureQueriesContext(connection) as captured:

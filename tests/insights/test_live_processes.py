@@ -23,7 +23,7 @@ from tests.insights.test_live_incremental import (  # noqa: F401 (fixtures)
     stored,
     two,
 )
-from tests.processes import race
+from tests.processes import race, read_back
 from wuye.insights.models import LiveChange, LiveSnapshot
 from wuye.insights.services import live_refresh
 
@@ -67,13 +67,7 @@ def test_two_refreshes_started_together_leave_one_consistent_snapshot(variant, a
     children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(n)], cwd=root, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
     reports = race(children, tmp_path, range(2), timeout=300)
-    if sqlite_path is not None:  # read what the children wrote back into the test database
-        import sqlite3
-
-        source = sqlite3.connect(sqlite_path)
-        connection.ensure_connection()
-        source.backup(connection.connection)
-        source.close()
+    read_back(sqlite_path)  # what the children wrote, into the test database
     assert sorted(r["written"] > 0 for r in reports) == [False, True], reports  # one did the work
     assert not LiveChange.objects.exists()
     assert LiveSnapshot.objects.get(period=MONTH).as_of == TODAY

@@ -229,7 +229,7 @@ print(json.dumps({"notices": deadlines_notify(today=dt.date(2026, 12, 4))}))
 @pytest.mark.parametrize("variant", ["sqlite", "postgresql"])
 def test_two_jobs_started_together_write_each_reminder_once(variant, lettered, carol, tmp_path, monkeypatch):
     from tests.dunning.test_dispatch_processes import _child_env
-    from tests.processes import race
+    from tests.processes import race, read_back
 
     if (connection.vendor == "postgresql") != (variant == "postgresql"):
         pytest.skip(f"{variant}: runs when the suite runs on {'PostgreSQL' if variant == 'postgresql' else 'SQLite'}")
@@ -244,13 +244,7 @@ def test_two_jobs_started_together_write_each_reminder_once(variant, lettered, c
     children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), str(n)], cwd=root, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(2)]
     reports = race(children, tmp_path, range(2), timeout=300)
-    if sqlite_path is not None:  # read what the children wrote back into the test database
-        import sqlite3
-
-        source = sqlite3.connect(sqlite_path)
-        connection.ensure_connection()
-        source.backup(connection.connection)
-        source.close()
+    read_back(sqlite_path)  # what the children wrote, into the test database
     assert DeadlineNotice.objects.count() == 60
     assert sum(r["notices"] for r in reports) == 60, reports
     assert DeadlineNotice.objects.values("deadline_id", "stage").distinct().count() == 60

@@ -192,11 +192,12 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
     by_unit: dict[int, list[WorkRow]] = defaultdict(list)
     for r in grouped:
         code, floor, building = places[r["unit_id"]]
+        name, broken = debtors_read.get(r["party_id"], ("", 0))
         row = rows[(r["unit_id"], r["party_id"])] = WorkRow(
             unit_id=r["unit_id"], code=code, building=buildings.get(building, ""), floor=floor,
-            owner=debtors_read.get(r["party_id"], ("", 0))[0] or "", phone_id=None, phone_masked="",
+            owner=name or "", phone_id=None, phone_masked="",
             overdue_fen=r["overdue"] or 0, days_overdue=(day - r["oldest"]).days, periods=r["periods"] or 0,
-            account_class="", party_id=r["party_id"], broken_promises=debtors_read.get(r["party_id"], ("", 0))[1] or 0)
+            account_class="", party_id=r["party_id"], broken_promises=broken or 0)
         by_unit[r["unit_id"]].append(row)
 
     def rows_of(unit_id: int, party_id: int | None) -> list[WorkRow]:
