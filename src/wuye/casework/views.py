@@ -41,6 +41,7 @@ from wuye.casework.forms import (
 )
 from wuye.casework.models import ContactAttempt, TalkingPoint, VisitPhoto
 from wuye.common.forms import validation_errors_text
+from wuye.common.once import once_per_submit
 from wuye.common.params import date_param, id_param
 from wuye.common.views import redirect_next
 from wuye.dunning import services as dunning
@@ -150,6 +151,7 @@ def worklist(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def quick_outcome(request, pk: int):
     """htmx: one tap records a simple outcome (no answer, busy, switched off, away) and redraws the card."""
     unit = unit_visible_or_404(request.user, pk)
@@ -211,6 +213,7 @@ def _phones(unit, user, on, party_id: int | None = None, task=None):
 
 
 @login_required
+@once_per_submit
 def contact(request, pk: int):
     """记录联系 — the contact form (mobile-first)."""
     unit = unit_visible_or_404(request.user, pk)
@@ -255,6 +258,7 @@ def contact(request, pk: int):
 
 
 @login_required
+@once_per_submit
 def visit(request, pk: int):
     """上门记录 — what was found at the door, who was met, a photo as evidence (mobile-first)."""
     unit = unit_visible_or_404(request.user, pk)
@@ -302,6 +306,7 @@ def visit_photo(request, pk: int):
 
 
 @login_required
+@once_per_submit
 def case(request, pk: int):
     """The collector's case page for a unit and one debtor: what they owe by period, phone (masked, one tap to
     call), pay link / QR buttons, last contacts, promises, talking points, the evidence (visit photos with
@@ -359,6 +364,7 @@ def disputes(request):
 
 
 @login_required
+@once_per_submit
 def dispute_detail(request, pk: int):
     dispute = get_object_or_404(selectors.disputes_visible(request.user), pk=pk)
     wo_form = WorkOrderForm(request.POST if request.POST.get("action") == "work_order" else None)
@@ -403,6 +409,7 @@ def work_orders(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def work_order_update(request, pk: int):
     wo = get_object_or_404(selectors.work_orders_visible(request.user), pk=pk)
     form = WorkOrderUpdateForm(request.POST)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.common.once import once_per_submit
 from wuye.common.views import redirect_next
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, Task
@@ -188,6 +189,7 @@ def _fee_preview(case):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_event(request, pk: int):
     case = _case(request, pk)
     form = EventForm(request.POST, request.FILES)
@@ -210,6 +212,7 @@ def case_event(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_owner(request, pk: int):
     case = _case(request, pk)
     form = OwnerForm(request.POST, project_id=case.project_id)
@@ -228,6 +231,7 @@ def case_owner(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_deadline(request, pk: int):
     case = _case(request, pk)
     form = DeadlineForm(request.POST)
@@ -257,6 +261,7 @@ def deadline_done(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_cost(request, pk: int):
     case = _case(request, pk)
     form = CostForm(request.POST)
@@ -361,6 +366,7 @@ def proofs(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def proof_upload(request, action_id: int):
     if not can_upload_proof(request.user):
         raise PermissionDenied("您的角色不能上传送达凭证。")
