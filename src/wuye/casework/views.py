@@ -525,6 +525,7 @@ def desk_approvals(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def desk_decide(request, kind: str, pk: int):
     """Approve or reject with a reason; billing's services decide adjustments and plans."""
     if not can_approve(request.user):
