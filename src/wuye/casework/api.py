@@ -261,6 +261,7 @@ class TalkingPointListView(APIView):
         return Response(TalkingPointSerializer(TalkingPoint.objects.order_by("sort", "pk"), many=True).data)
 
     @extend_schema(request=TalkingPointInput, responses={201: TalkingPointSerializer})
+    @idempotent
     def post(self, request):
         return _talking_point_save(request, None, status.HTTP_201_CREATED)
 

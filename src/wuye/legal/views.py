@@ -91,6 +91,7 @@ def notices_read(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_open(request):
     _legal(request)
     form = CaseOpenForm(request.POST, projects=projects_visible(request.user))
@@ -119,6 +120,7 @@ def case_open(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def referral_open(request, task_id: int):
     _legal(request)
     task = get_object_or_404(selectors.open_referrals(request.user), pk=task_id)
