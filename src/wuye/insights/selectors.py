@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import Territory, User
 from wuye.accounts.selectors import project_scope_q, unit_scope_q
+from wuye.common.memo import memoized
 from wuye.estate.models import Project
 from wuye.insights.metrics import AGE_BOUNDS, Window, add_months, month_start, rows
 from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, MonthRollup, Target
@@ -25,11 +26,15 @@ SOURCE_LABELS = {"close": "已月结（快照 + 调整）", "live": "本月临�
 
 
 def project_ids(user: User) -> list[int] | None:
-    """The projects whose figures ``user`` may read; None means every project."""
-    q = project_scope_q(user)
-    if q == Q():
-        return None
-    return list(Project.objects.filter(q).values_list("id", flat=True))
+    """The projects whose figures ``user`` may read; None means every project (once per request)."""
+    def read() -> list[int] | None:
+        q = project_scope_q(user)
+        if q == Q():
+            return None
+        return list(Project.objects.filter(q).values_list("id", flat=True))
+
+    ids = memoized(("insights_project_ids", user.pk), read)
+    return None if ids is None else list(ids)
 
 
 def percent(num: int, den: int) -> Decimal | None:
