@@ -253,6 +253,16 @@ def _rollup_rows(month: Month, by: str) -> list[Figures]:
     return list(out.values())
 
 
+def people(month: Month, ids) -> dict[int, User]:
+    """The users the month's tables name (collectors), read once for every table of the page that names them."""
+    known: dict[int, User | None] = month.cache.setdefault("people", {})
+    missing = [pk for pk in ids if pk not in known]
+    if missing:
+        found = {u.pk: u for u in User.objects.filter(pk__in=missing)}
+        known.update({pk: found.get(pk) for pk in missing})
+    return {pk: known[pk] for pk in ids if known[pk] is not None}
+
+
 def total(month: Month) -> Figures:
     groups = rollup(month, "company")
     return groups[0] if groups else Figures(())

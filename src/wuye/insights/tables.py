@@ -13,8 +13,8 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from wuye.accounts.models import User
 from wuye.billing.models import FeeItem
+from wuye.common.memo import memoized
 from wuye.estate.models import Building, Project
 from wuye.insights import selectors as sel
 from wuye.insights.metrics import AGE_LABELS
@@ -71,8 +71,12 @@ def project_cycles(ids) -> dict[int, int]:
     """{project: billing cycle in months} (a project without a policy bills monthly, as ``policy_for`` makes it)."""
     from wuye.billing.models import BillingPolicy
 
-    qs = BillingPolicy.objects.all() if ids is None else BillingPolicy.objects.filter(project_id__in=list(ids))
-    return dict(qs.values_list("project_id", "cycle_months"))
+    # every project's, read once per request (the home page asks three times, for different projects)
+    every = memoized("billing_cycles", lambda: dict(BillingPolicy.objects.values_list("project_id", "cycle_months")))
+    if ids is None:
+        return dict(every)
+    wanted = set(ids)
+    return {p: c for p, c in every.items() if p in wanted}
 
 
 def yuan(fen: int | None) -> Decimal | None:
@@ -225,8 +229,8 @@ def buildings(month: sel.Month, limit: int | None = 10) -> Table:
 def collectors(month: sel.Month) -> Table:
     groups = sorted(sel.rollup(month, "collector"),
                     key=lambda f: (-(f.collection_rate or Decimal(-1)), -f.values["old_collected_fen"]))
-    users = {u.pk: u.display_name or u.username for u in
-             User.objects.filter(pk__in=[f.key[0] for f in groups if f.key[0]])}
+    users = {pk: u.display_name or u.username for pk, u in sel.people(month, [f.key[0] for f in groups if f.key[0]])
+             .items()}
     t = Table("collectors", "收费员排行", ["收费员", "名次", *MONEY_HEADERS])
     rank = 0
     for f in groups:
