@@ -191,6 +191,8 @@ ROLLUP_CACHE_SECONDS = 3600
 def _shared_key(month: Month, by: str, limit: int | None) -> str | None:
     if month.source not in ("close", "live") or month.as_of is None:
         return None
+    if by == "building" and not limit:
+        return None  # every building (an export's, thousands of rows): not kept in each worker's memory
     scope = "all" if month.scope is None else hashlib.sha1(
         ",".join(map(str, month.scope)).encode(), usedforsecurity=False).hexdigest()
     return (f"insights:rollup:{month.period:%Y-%m}:{month.source}:{month.as_of.isoformat()}:{month.revisions}:"
