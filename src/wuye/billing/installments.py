@@ -28,11 +28,34 @@ from wuye.common.formatting import format_yuan
 from wuye.common.lookups import Ids
 
 MAX_INSTALMENTS = 24
+# the first instalment falls due within this many days of the request (a later start is a hold, not a plan)
+MAX_FIRST_DUE_DAYS = 92
 Status = InstallmentPlan.Status
 
 
+def schedule_refusal(count: int, first_due: dt.date, today: dt.date | None = None) -> dict[str, str]:
+    """What is wrong with a plan's count and first date (every door asks before a schedule is built: a count of
+    two million or a first date in the year 9999 must not cost a schedule's worth of work, or overflow)."""
+    today = today or timezone.localdate()
+    errors = {}
+    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= MAX_INSTALMENTS:
+        errors["count"] = f"分期数应在 2 到 {MAX_INSTALMENTS} 期之间。"
+    if first_due < today:
+        errors["first_due"] = "第一期到期日不能早于今天。"
+    elif (first_due - today).days > MAX_FIRST_DUE_DAYS:
+        errors["first_due"] = (f"第一期到期日最晚为 {today + dt.timedelta(days=MAX_FIRST_DUE_DAYS):%Y-%m-%d}"
+                               f"（{MAX_FIRST_DUE_DAYS} 天内）。")
+    return errors
+
+
 def equal_schedule(total_fen: int, count: int, first_due: dt.date) -> list[tuple[dt.date, int]]:
-    """``count`` monthly instalments from ``first_due`` that add up to ``total_fen`` exactly."""
+    """``count`` monthly instalments from ``first_due`` that add up to ``total_fen`` exactly. A count out of
+    bounds, or a date whose months would run past the calendar, is refused before any work (the doors that take
+    an owner's or a collector's dates ask ``schedule_refusal`` first)."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= MAX_INSTALMENTS:
+        raise ValidationError({"count": f"分期数应在 2 到 {MAX_INSTALMENTS} 期之间。"})
+    if first_due.year > 9000:
+        raise ValidationError({"first_due": "第一期到期日无效。"})
     shares = largest_remainder(total_fen, [1] * count)
     return [(add_months(first_due, i), fen) for i, fen in enumerate(shares)]
 
@@ -54,6 +77,10 @@ def installment_request(
         errors["schedule"] = "各期到期日必须逐期递增。"
     if schedule and dates[0] < timezone.localdate():
         errors["schedule"] = "第一期到期日不能早于今天。"
+    elif schedule and (dates[0] - timezone.localdate()).days > MAX_FIRST_DUE_DAYS:
+        errors["schedule"] = f"第一期到期日须在 {MAX_FIRST_DUE_DAYS} 天内。"
+    elif schedule and (dates[-1] - dates[0]).days > 31 * MAX_INSTALMENTS:
+        errors["schedule"] = f"分期最长 {MAX_INSTALMENTS} 个月。"
     if any(fen <= 0 for _, fen in schedule):
         errors["schedule"] = "每期金额必须大于 0。"
     open_fen = sum(b.amount_fen - b.settled_fen for b in Bill.objects.filter(unit=unit, is_void=False))

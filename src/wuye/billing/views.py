@@ -201,6 +201,10 @@ def installment_request(request, pk: int):
         return redirect("billing:unit-statement", pk=unit.pk)
     d = form.cleaned_data
     open_fen = statement_for_unit(unit, as_of=timezone.localdate()).open_fen
+    refused = installments.schedule_refusal(d["count"], d["first_due"])
+    if refused:
+        messages.error(request, "未提交：" + "；".join(refused.values()))
+        return redirect("billing:unit-statement", pk=unit.pk)
     try:
         plan = installments.installment_request(
             actor=request.user, unit=unit, reason=d["reason"],

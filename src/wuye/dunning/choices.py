@@ -63,6 +63,8 @@ class Channel(models.TextChoices):
 
 # Channels that send a message through a gateway (contact windows for messages apply).
 MESSAGE_CHANNELS = frozenset({Channel.SMS, Channel.WECHAT, Channel.EMAIL})
+# Channels whose words reach the owner: a step of one of them must have a template (its name is never the text).
+OWNER_FACING_CHANNELS = MESSAGE_CHANNELS | {Channel.NOTICE, Channel.REGISTERED}
 # Channels that become work for a person (contact windows for calls and visits apply).
 PERSON_CHANNELS = frozenset({Channel.CALL, Channel.VISIT})
 # Channels that produce a document or a referral; no contact window, they are work in the office.

@@ -692,14 +692,18 @@ def _send(go: list[tuple[Item, Verdict]], reads: Reads, now: dt.datetime, ctx: _
         # what the text demands: the periods the engine named (a referral, a written demand) still open, else
         # the debtor's matured unpaid periods
         a.periods = list(fig.periods) if arrears else []
-        # the law's limits again at send time: a text that got into the database some other way is not sent
-        problems = _guardrail_problems(content, subject, item.channel) if template is not None else []
+        # the law's limits again at send time, on the text as rendered (a step without a template would send its
+        # bare name: it is not sent at all): a text that got into the database some other way is not sent
+        problems = (_guardrail_problems(content, subject, item.channel) if template is not None
+                    else [f"步骤「{item.step.name}」没有设置模板"] if item.channel in MESSAGE_CHANNELS
+                    else _guardrail_problems(content, "", item.channel))
         if problems:
             a.status, a.last_error = ActionStatus.BLOCKED, ("内容未通过合规检查，未发送：" + "；".join(problems))[:300]
             updates.append(a)
             events.append(_event(item.pk, now, a.status, a.last_error))
             tasks.append(_blocked_task(item, a.last_error, template, today, now))
-            alert = f"{item.step.name}：模板「{template.name}」未通过合规检查，已拦截，经理已收到任务"
+            alert = (f"{item.step.name}：模板「{template.name}」未通过合规检查，已拦截，经理已收到任务"
+                     if template is not None else f"{item.step.name}：步骤没有设置模板，未发送，经理已收到任务")
             if alert not in result.alerts:
                 result.alerts.append(alert)
             result.blocked += 1
@@ -795,8 +799,9 @@ def _blocked_task(item: Item, why: str, template, today: dt.date, now: dt.dateti
     return {"project_id": item.project_id, "unit_id": item.unit_id, "action_id": item.pk,
             "kind": TaskKind.ESCALATE,
             "title": f"{item.unit_code} {item.step.name}：内容未通过合规检查，已拦截"[:200],
-            "detail": f"模板「{template.name}」（第 {template.version} 版）渲染后的文字未通过合规检查，本条未发送。"
-                      f"{why}\n请修改或停用该模板；本条不会自动重发。",
+            "detail": (f"模板「{template.name}」（第 {template.version} 版）渲染后的文字未通过合规检查，本条未发送。"
+                       f"{why}\n请修改或停用该模板；本条不会自动重发。" if template is not None else
+                       f"该步骤没有设置模板，本条未发送。{why}\n请在催缴策略中为该步骤选择模板；本条不会自动重发。"),
             "assigned_to_id": None, "assignee_role": Assignee.MANAGER, "due_on": today, "created_at": now}
 
 

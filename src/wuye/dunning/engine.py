@@ -412,7 +412,7 @@ def decide(acc: Account, ladder: Ladder, as_of: dt.date, rules: Rules) -> Outcom
     if satisfied:
         top = max(st.order for st in satisfied)
         stage_steps = [st for st in satisfied if st.order == top]
-        why = f"逾期 {s.days_overdue} 天、{s.overdue_periods} 期、欠费 {s.overdue_fen / 100:.2f} 元"
+        why = f"逾期 {s.days_overdue} 天、{s.overdue_periods} 期、欠费 {s.overdue_fen // 100}.{s.overdue_fen % 100:02d} 元"
         if any(st.channel == Channel.REFERRAL for st in stage_steps):
             periods = covered_periods(acc, as_of)
             if periods:
@@ -590,7 +590,7 @@ def next_decision(acc: Account, ladder: Ladder | None, as_of: dt.date, rules: Ru
             if not h.applies_to(party):
                 continue
             found.append(h.starts_on)
-            if h.until:
+            if h.until and h.until < dt.date.max:  # (hold_place bounds the end; an older row of 9999 holds for good)
                 found += [h.until - ONE_DAY, h.until, h.until + ONE_DAY]
             if h.kind == HoldKind.PROMISE and h.until and as_of > h.until and not h.outcome:
                 return tomorrow  # a broken promise not yet settled

@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
+from django.db.models import Q
 
+from wuye.common.formatting import fen_to_yuan
 from wuye.dunning.choices import HoldKind
 from wuye.dunning.ladders import STEP_FIELDS
 from wuye.dunning.models import MessageTemplate, Step
@@ -14,11 +16,14 @@ class StepForm(forms.ModelForm):
         fields = ["order", "name", "kind", "days", "months", "event", "repeat_days", "channel", "template",
                   "assignee", "account_class", "min_risk_pct", "prefer_month_edge_days", "active"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, project_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk and self.instance.amount_fen:
-            self.fields["amount_yuan"].initial = self.instance.amount_fen / 100
-        self.fields["template"].queryset = MessageTemplate.objects.order_by("code")
+            self.fields["amount_yuan"].initial = fen_to_yuan(self.instance.amount_fen)
+        # the company's templates and this project's own: never another project's (``Step.clean`` checks it too)
+        project_id = project_id or (self.instance.policy.project_id if self.instance.policy_id else None)
+        self.fields["template"].queryset = MessageTemplate.objects.filter(
+            Q(project__isnull=True) | Q(project_id=project_id)).order_by("code")
 
     def clean(self):
         data = super().clean()

@@ -8,11 +8,13 @@ job is responsible. Its status moves forward only; each move is appended to ``Ac
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from wuye.dunning.choices import (
+    OWNER_FACING_CHANNELS,
     AccountClass,
     ActionStatus,
     Assignee,
@@ -133,7 +135,7 @@ class Policy(models.Model):
         return self.name
 
 
-class Step(models.Model):
+class Step(GuardedModel, models.Model):
     """One rung of a ladder.
 
     Steps with the same ``order`` form a stage and fire together. Within an arrears episode the ladder
@@ -174,6 +176,11 @@ class Step(models.Model):
         help_text="大于 0 时，若在此天数内有月初（1–5 日）或月末（25 日后），则安排在那时发送。")
     active = models.BooleanField("启用", default=True)
 
+    # the name heads a printed notice and a staff task: checked like a template's text (a step of a channel that
+    # reaches the owner must have a template: its bare name is never sent — ``clean`` and the dispatcher)
+    GUARDED_FIELDS = ("name",)
+    objects = guarded_queryset(models.QuerySet).as_manager()
+
     class Meta:
         verbose_name = "催缴步骤"
         verbose_name_plural = "催缴步骤"
@@ -182,9 +189,32 @@ class Step(models.Model):
     def __str__(self) -> str:
         return f"{self.order}. {self.name}"
 
+    def save(self, *args, **kwargs):
+        self.guard(kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
     @property
     def repeating(self) -> bool:
         return bool(self.repeat_days)
+
+    def guard_channel(self) -> str | None:
+        return self.channel or None
+
+    def clean(self):
+        super().clean()
+        self.guard()
+        errors: dict[str, str] = {}
+        template = self.template if self.template_id else None
+        if self.active and self.channel in OWNER_FACING_CHANNELS and template is None:
+            errors["template"] = "发给业主的步骤（短信、微信、邮件、书面通知、挂号信）必须选择模板。"
+        if template is not None:
+            if template.channel != self.channel:
+                errors["template"] = "模板的渠道与步骤的渠道不一致。"
+            elif (template.project_id is not None and self.policy_id
+                  and template.project_id != self.policy.project_id):
+                errors["template"] = "不能使用其他项目的专用模板。"
+        if errors:
+            raise ValidationError(errors)
 
 
 class SegmentOverride(models.Model):

@@ -21,7 +21,7 @@ from wuye.banking.parsing import payment_reference
 from wuye.billing.documents import FONT, _register_font, _styles, _table
 from wuye.billing.figures import Figures, demand_figures_many
 from wuye.billing.services import policy_for
-from wuye.common.formatting import format_yuan
+from wuye.common.formatting import fen_to_yuan, format_yuan
 from wuye.dunning import wording
 from wuye.dunning.dispatch import pay_links, render
 from wuye.dunning.models import Action, CollectionSettings
@@ -202,6 +202,27 @@ def _qr_box(link: str):
     return Box()
 
 
+def print_refusal(actions: list[Action]) -> None:
+    """The law's limits once more at print time: a step without a template (its bare name would be the text) or
+    whose name or template fails the guardrail prints nothing of the run — a ``ValidationError`` naming the step."""
+    from django.core.exceptions import ValidationError
+
+    from wuye.dunning.guardrails import check_text
+
+    problems: list[str] = []
+    for step in {a.step_id: a.step for a in actions}.values():
+        template = step.template if step.template_id else None
+        if template is None:
+            problems.append(f"步骤「{step.name}」没有设置模板")
+            continue
+        found = check_text(step.name, channel=step.channel) + check_text(template.subject or "", channel=step.channel) \
+            + check_text(template.body, channel=step.channel)
+        if found:
+            problems.append(f"步骤「{step.name}」（模板「{template.name}」）：" + "；".join(found))
+    if problems:
+        raise ValidationError({"step": "未打印：" + "；".join(problems)[:400] + "。请经理修改催缴策略或模板后再打印。"})
+
+
 def notices_pdf(actions: Iterable[Action], *, as_of: dt.date, actor=None) -> bytes:
     """One page per action (a notice or registered-letter step), in the order given, with the figures of
     ``as_of`` — the day it is printed. An action whose debtor has nothing matured unpaid that day gets no page:
@@ -209,10 +230,11 @@ def notices_pdf(actions: Iterable[Action], *, as_of: dt.date, actor=None) -> byt
     from wuye.dunning import calendar as workcal
     from wuye.dunning.services import demands_withdraw_settled
 
+    actions = list(actions)
+    print_refusal(actions)  # before anything is written or withdrawn
     _register_font()
     styles = _styles()
     story: list = []
-    actions = list(actions)
     figures = figures_for(actions, as_of)
     settled = [a for a in actions if not figures[a.pk].demandable]
     if settled:
@@ -268,7 +290,7 @@ def ems_list_xlsx(actions: Iterable[Action], *, as_of: dt.date) -> io.BytesIO:
         signer = signers.get(keys[a.pk][1])
         ws.append(safe_row([n, a.unit.project.name, a.unit.code,
                             (f"{party.name} {signer[0]} 收" if signer else party.name) if party else "", a.address,
-                            round(figures[a.pk].total_fen / 100, 2), a.step.name, a.out_id, "", ""]))
+                            fen_to_yuan(figures[a.pk].total_fen), a.step.name, a.out_id, "", ""]))
     for col, width in zip("ABCDEFGHIJ", (6, 16, 12, 14, 40, 14, 18, 34, 16, 12), strict=True):
         ws.column_dimensions[col].width = width
     out = io.BytesIO()

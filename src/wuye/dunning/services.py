@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -123,6 +123,10 @@ def _require_staff(actor: User, roles: tuple[str, ...], what: str) -> None:
         raise ValidationError({"actor": f"您的角色不能{what}。"})
 
 
+# a hold's longest span: longer than any promise, dispute pause or installment term the other doors allow
+MAX_HOLD_DAYS = 366
+
+
 @transaction.atomic
 def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until: dt.date | None = None,
                starts_on: dt.date | None = None, amount_fen: int | None = None, actor_label: str = "",
@@ -141,6 +145,9 @@ def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until:
     starts_on = starts_on or timezone.localdate()
     if until is not None and until < starts_on:
         errors["until"] = "截止日期不能早于开始日期。"
+    elif until is not None and (until - starts_on).days > MAX_HOLD_DAYS:
+        errors["until"] = (f"暂停最长 {MAX_HOLD_DAYS} 天（至 {starts_on + dt.timedelta(days=MAX_HOLD_DAYS):%Y-%m-%d}）；"
+                           "更长的安排请申请分期或由经理处理。")
     if errors:
         raise ValidationError(errors)
     hold = Hold.objects.create(project_id=unit.project_id, unit=unit, kind=kind, reason=reason, until=until,
@@ -193,6 +200,7 @@ def template_save(*, actor: User, template: MessageTemplate, body: str, subject:
                   provider_template_id: str | None = None) -> MessageTemplate:
     """Change a template's text after the guardrail check; the version goes up by one."""
     _require_staff(actor, (Role.MANAGER, Role.ADMIN), "修改模板")
+    _require_template_scope(actor, template)
     assert_fields_clean({"subject": subject, "body": body}, channel=template.channel)  # GuardrailError
     before = {"version": template.version, "body": template.body}
     template.body, template.subject = body, subject
@@ -204,6 +212,19 @@ def template_save(*, actor: User, template: MessageTemplate, body: str, subject:
     audit_record(actor=actor, verb="dunning.template", obj=template, before=before,
                  after={"version": template.version, "body": body})
     return template
+
+
+def _require_template_scope(actor: User, template: MessageTemplate) -> None:
+    """A company-wide template's words go to every project: only staff of the whole company (no project
+    assignment) change them. A project's own template: staff of that project."""
+    from wuye.accounts.selectors import scope_project_ids
+
+    scope = scope_project_ids(actor)
+    if template.project_id is None and scope is not None:
+        raise PermissionDenied("公司通用模板会发给所有项目的业主，只能由公司级经理或管理员修改；"
+                               "如需本项目的措辞，请管理员为本项目建立专用模板。")
+    if template.project_id is not None and scope is not None and template.project_id not in scope:
+        raise PermissionDenied("只能修改本人负责项目的模板。")
 
 
 @transaction.atomic

@@ -110,7 +110,7 @@ def policy_detail(request, pk: int):
     policy = get_object_or_404(Policy.objects.filter(project__in=projects_visible(request.user)), pk=pk)
     StepFormSet = modelformset_factory(Step, form=StepForm, extra=1, can_delete=True)
     qs = policy.steps.select_related("template").order_by("order", "pk")
-    formset = StepFormSet(request.POST or None, queryset=qs)
+    formset = StepFormSet(request.POST or None, queryset=qs, form_kwargs={"project_id": policy.project_id})
     if request.method == "POST":
         _manager(request.user)
         policy_form_ok = True
@@ -346,7 +346,11 @@ def notices(request):
                 raise PermissionDenied("打印未打印的通知请用页面上的“打印”按钮。")
             # figures of the day it is printed (a payment since the run is never demanded again); accounts
             # settled by now get no page and their demands are withdrawn with the reason
-            pdf = notices_pdf(actions, as_of=timezone.localdate(), actor=request.user)
+            try:
+                pdf = notices_pdf(actions, as_of=timezone.localdate(), actor=request.user)
+            except ValidationError as exc:  # the law's limits at print time (notices.print_refusal)
+                messages.error(request, validation_errors_text(exc))
+                return redirect(f"{request.path}?date={day:%Y-%m-%d}" if day else request.path)
             if request.method == "POST":  # this print run: mark what it printed (not what it withdrew)
                 notices_mark_printed(actor=request.user, action_ids=list(
                     Action.objects.filter(pk__in=[a.pk for a in actions]).exclude(status=ActionStatus.CANCELLED)

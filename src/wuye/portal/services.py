@@ -872,6 +872,9 @@ def installment_ask(*, link: PayLink, count: int, first_due: dt.date, reason: st
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "请简单说明原因。"})
+    refused = installments.schedule_refusal(count, first_due)
+    if refused:
+        raise ValidationError(refused)
     schedule = installments.equal_schedule(open_fen, count, first_due) if open_fen > 0 else []
     plan = installments.installment_request(actor=None, actor_label=link_actor(link), unit=unit, schedule=schedule,
                                             reason=f"业主在线申请：{reason}"[:300])
