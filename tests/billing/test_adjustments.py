@@ -29,8 +29,9 @@ def may_bill(alice, billed_estate):
     return Bill.objects.get(unit=billed_estate["units"][0])
 
 
-def test_a_collectors_waiver_waits_for_a_manager(bob, alice, may_bill):
-    adj = adjustment_request(actor=bob, bill=may_bill, kind="waive_principal", amount_fen=5_000,
+def test_a_collectors_waiver_waits_for_a_manager(bob_territory, alice, may_bill):
+    # a collector asks for the units of their territory (decision 202: the service checks the project itself)
+    adj = adjustment_request(actor=bob_territory, bill=may_bill, kind="waive_principal", amount_fen=5_000,
                              reason="楼上漏水三个月未修好")
     may_bill.refresh_from_db()
     assert adj.status == "pending" and may_bill.settled_fen == 0
@@ -42,10 +43,11 @@ def test_a_collectors_waiver_waits_for_a_manager(bob, alice, may_bill):
     assert AuditEvent.objects.filter(verb="adjustment.approve", actor=alice).exists()
 
 
-def test_collectors_cannot_approve_and_rejections_need_a_reason(bob, alice, may_bill):
-    adj = adjustment_request(actor=bob, bill=may_bill, kind="waive_principal", amount_fen=100, reason="困难")
+def test_collectors_cannot_approve_and_rejections_need_a_reason(bob_territory, alice, may_bill):
+    adj = adjustment_request(actor=bob_territory, bill=may_bill, kind="waive_principal", amount_fen=100,
+                             reason="困难")
     with pytest.raises(ValidationError):
-        adjustment_decide(actor=bob, adjustment=adj, approve=True)
+        adjustment_decide(actor=bob_territory, adjustment=adj, approve=True)
     with pytest.raises(ValidationError, match="理由"):
         adjustment_decide(actor=alice, adjustment=adj, approve=False)
     adjustment_decide(actor=alice, adjustment=adj, approve=False, note="材料不全")

@@ -475,3 +475,51 @@ def _owner_login(page, live_server, w):
     page.get_by_test_id("verify-code").click()
     yield "login-units", "login-units"
 
+
+
+# A bank's own export, as finance uploads it on the account page to choose its columns: nine columns, a long
+# counterparty account and memo (the walk opens the page by GET, so the sample's preview never showed in it)
+BANK_SAMPLE = ("交易日期,交易流水号,摘要,借方发生额,贷方发生额,余额,对方户名,对方账号,附言\r\n"
+               "2026-07-20,E2E0000000000001,跨行转账收入,,1253.00,88210.45,业主001,6222020200112233445566,"
+               "测试花园1幢1单元101室2026年1月至7月物业服务费\r\n"
+               "2026-07-21,E2E0000000000002,转账,,99.00,88309.45,业主004,6222000000000004,转账\r\n"
+               "2026-07-21,E2E0000000000003,手续费,35.00,,88274.45,工商银行,,手续费\r\n").encode("gbk")
+
+
+def test_the_bank_samples_preview_is_whole_on_a_phone(browser, live_server, make_user, estate):
+    """The sample preview of the account page was a nine-column table scrolling inside its own box at 375 px;
+    on a phone each row is a card naming each value by its column (the walk's whole-on-phone check, after the
+    upload)."""
+    from wuye.accounts.choices import Role
+    from wuye.banking.services import bank_account_save
+
+    fiona = make_user("fiona", Role.FINANCE)
+    account = bank_account_save(actor=fiona, project=estate["project"], name="测试花园收款户", bank="工商银行",
+                                account_no="1202020109000012345", layout="icbc_csv")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    failures: list[str] = []
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("用户名").fill("fiona")
+        page.get_by_label("密码").fill("pw-12345678")
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_load_state("load")
+        path = f"/banking/accounts/{account.pk}/"
+        page.goto(live_server.url + path)
+        page.get_by_label("样例对账单").set_input_files(
+            files=[{"name": "工行明细.csv", "mimeType": "text/csv", "buffer": BANK_SAMPLE}])
+        page.get_by_role("button", name="用样例选择列").click()
+        page.get_by_test_id("sample-preview").wait_for()
+        _check(page, 375, f"fiona {path} 样例", failures, path)
+        page.screenshot(path=str(artefacts_dir() / "bank-account-sample-375.png"), full_page=True)
+        assert failures == [], "\n".join(failures)
+        cards = page.get_by_test_id("sample-cards")
+        assert cards.is_visible()
+        second = cards.locator("li").nth(1).inner_text()
+        assert "贷方发生额：1253.00" in second and "对方账号：6222020200112233445566" in second
+        assert "第 1 行 · 表头" in cards.locator("li").first.inner_text()
+    finally:
+        context.close()

@@ -352,3 +352,96 @@ def test_the_bank_reviews_unit_search_reads_indexes_not_every_unit_of_its_projec
         for sql in searches:
             read, _ = _rows_read(sql, "estate_unit")
             assert read <= 100, (text, read, sql)
+
+
+# --- a surname alone within the user's projects, and at most NAME_MATCHES_MAX by name (decision 203) ----------
+
+
+def _wangs(estate, n: int):
+    """Another project of ``n`` units whose owners are all 王 (王00000 …), with statistics as on a large table;
+    and three 王 in the test estate's project (building 1's first three units)."""
+    from wuye.estate.models import Building, Occupancy, Party, Project
+
+    other = Project.objects.create(code="WANG", name="王家苑", city="杭州")
+    building = Building.objects.create(project=other, code="1", name="1幢", floors=30)
+    units = Unit.objects.bulk_create(
+        Unit(project=other, building=building, floor=1 + i % 30, number=f"{i:05d}", code=f"W-{i:05d}",
+             property_type="low_rise", area=90) for i in range(n))
+    parties = Party.objects.bulk_create(Party(name=f"王{i:05d}", natural_key=f"wang:{i}") for i in range(n))
+    Occupancy.objects.bulk_create(Occupancy(unit=u, party=p, role="owner", start="2020-01-01")
+                                  for u, p in zip(units, parties, strict=True))
+    mine = estate["units"][:3]
+    for k, unit in enumerate(mine):
+        Party.objects.filter(occupancies__unit=unit).update(name=f"王本项目{k}")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE estate_unit; ANALYZE estate_party; ANALYZE estate_occupancy")
+    return other, sorted(u.code for u in mine)
+
+
+def _page_codes(page) -> list[str]:
+    import re
+
+    return sorted(re.findall(r'data-unit-code="([^"]+)"', page.content.decode()))
+
+
+def test_a_surname_finds_the_users_projects_units_and_at_most_the_cap_by_name(estate, make_user, admin_user,
+                                                                              bob_territory, client, monkeypatch):
+    """A cashier of one project searching 王 beside a project of 王: their project's three 王, found within their
+    project; by name at most ``NAME_MATCHES_MAX`` units, with a note asking for a longer name when the cap is
+    reached (the whole estate's 王 were the bound before); a collector's cap counts their territory's."""
+    from wuye.estate import selectors
+
+    other, mine = _wangs(estate, 60)
+    cashier = make_user("chuna", "finance")
+    cashier.projects.add(estate["project"])
+    client.force_login(cashier)
+    page = client.get("/estate/units/", {"q": "王"})
+    assert _page_codes(page) == mine and 'data-testid="name-capped"' not in page.content.decode()
+
+    monkeypatch.setattr(selectors, "NAME_MATCHES_MAX", 2)
+    page = client.get("/estate/units/", {"q": "王"})
+    assert len(_page_codes(page)) == 2 and set(_page_codes(page)) <= set(mine)
+    assert "只列出了其中 2 人的房屋" in page.content.decode()
+    client.force_login(admin_user)  # the whole estate: the cap still holds
+    page = client.get("/estate/units/", {"q": "王"})
+    assert len(_page_codes(page)) == 2 and 'data-testid="name-capped"' in page.content.decode()
+    assert len(_page_codes(client.get("/estate/units/", {"q": "王", "project": other.pk}))) == 2
+    assert _page_codes(client.get("/estate/units/", {"q": "王本项目1"})) == [mine[1]]  # a longer name: no cap
+    # a collector whose territory (building 1) holds the three: the cap counts theirs, not the project's
+    monkeypatch.setattr(selectors, "NAME_MATCHES_MAX", 3)
+    client.force_login(bob_territory)
+    assert _page_codes(client.get("/estate/units/", {"q": "王"})) == mine
+
+
+def test_a_surname_search_in_a_small_project_reads_that_project_not_the_estates_names(estate, make_user, client):
+    """On PostgreSQL beside a project of 20,000 王: a cashier of the test estate's project (36 units) searching 王
+    reads a few hundred party and unit rows over the page and its count, and the cap's check — the name part
+    read all 20,000 王 of the estate and kept the project's three after (decision 203); a search of the whole
+    estate stops at the cap (LIMIT in the statement)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans (the PostgreSQL pass of make test runs it)")
+    from django.test.utils import CaptureQueriesContext
+
+    from wuye.estate.selectors import NAME_MATCHES_MAX
+
+    n = 20_000
+    _, mine = _wangs(estate, n)
+    cashier = make_user("chuna", "finance")
+    cashier.projects.add(estate["project"])
+    client.force_login(cashier)
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get("/estate/units/", {"q": "王"})
+    assert _page_codes(page) == mine
+    searches = [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"] and "estate_party" in q["sql"]]
+    assert len(searches) >= 3, searches  # the count, the page, the cap's check
+    for sql in searches:
+        assert _party_rows_read(sql) <= 200, sql
+        assert _rows_read(sql, "estate_unit")[0] <= 400, sql
+    client.force_login(make_user("jingli9", "manager", is_staff=True))  # the whole estate
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get("/estate/units/", {"q": "王"})
+    assert len(_page_codes(page)) == 50 and 'data-testid="name-capped"' in page.content.decode()
+    searches = [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"] and "estate_party" in q["sql"]]
+    for sql in searches:
+        assert _party_rows_read(sql) <= 3 * NAME_MATCHES_MAX, sql

@@ -59,3 +59,18 @@ def ui_flags(user) -> dict[str, bool]:
 def require(check, user) -> None:
     if not check(user):
         raise PermissionDenied("您的角色无权执行此操作。")
+
+
+def require_project_scope(actor, project_id: int, what: str) -> None:
+    """A service's own check that ``actor`` works in the project it is about to change (decision 202): the pages
+    and the API already list only what the user may see, but a service is also reached from a shell, a job, a
+    new view or an API that forgets. ``actor`` None is the system acting on a rule (a job, the portal): it has
+    no scope to check. Staff assigned to no project work across the company."""
+    if actor is None or actor.is_superuser:
+        return
+    from wuye.accounts.selectors import project_scope_q
+    from wuye.estate.models import Project
+
+    if not Project.objects.filter(project_scope_q(actor), pk=project_id).exists():
+        name = Project.objects.filter(pk=project_id).values_list("name", flat=True).first() or "该项目"
+        raise PermissionDenied(f"“{name}”不在您负责的项目范围内，不能{what}。")

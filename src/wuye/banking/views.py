@@ -237,6 +237,20 @@ def _looks_like_date(text: str) -> bool:
     return True
 
 
+def _sample_cards(top: list[list], header_row: int) -> list[dict]:
+    """The sample's first rows for a phone, one card per row: a row below the header names each value by its
+    column's header (收入金额：537.00), the rows above it (a title, a date range) and the header itself list their
+    cells as they are; empty cells are left out. The wide table scrolled inside its own box at 375 px."""
+    header = [str(c).strip() for c in top[header_row - 1]] if 0 < header_row <= len(top) else []
+    cards = []
+    for n, row in enumerate(top, start=1):
+        cells = [(header[i] if n > header_row and i < len(header) and header[i] else
+                  (f"第 {i + 1} 列" if n > header_row else ""), str(v).strip())
+                 for i, v in enumerate(row) if str(v).strip()]
+        cards.append({"n": n, "header": n == header_row, "cells": cells})
+    return cards
+
+
 @login_required
 def account_edit(request, pk: int):
     _require(request)
@@ -261,7 +275,8 @@ def account_edit(request, pk: int):
                 (c for c in columns if c.examples and all(_looks_like_date(v) for v in c.examples)), None)
             if date_col and not mapping.get("date"):
                 mapping["date"] = date_col.name
-            sample = {"name": upload.name, "columns": columns, "top": [r[:8] for r in table[:min(len(table), 8)]],
+            top = [r[:8] for r in table[:min(len(table), 8)]]
+            sample = {"name": upload.name, "columns": columns, "top": top, "cards": _sample_cards(top, header_row),
                       "date_options": date_format_options(date_col.examples if date_col else [])}
         account.mapping = mapping  # shown, not saved
     elif request.method == "POST":

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from wuye.accounts.models import User
+from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.services import audit_record
 from wuye.billing import latefee
 from wuye.billing.choices import (
@@ -272,6 +273,7 @@ def bill_run_reverse(*, actor: User, run: BillRun, reason: str) -> int:
     """Reverse a whole run (managers): every live line is voided; money paid on them returns to prepaid."""
     if not can_approve(actor):
         raise ValidationError({"actor": "只有经理可以撤销出账批次。"})
+    require_project_scope(actor, run.project_id, "撤销该项目的出账批次")
     if not reason.strip():
         raise ValidationError({"reason": "请填写撤销原因。"})
     run = BillRun.objects.select_for_update().get(pk=run.pk)
@@ -296,6 +298,7 @@ def bill_apportion(
     unit_ids: Iterable[int] | None = None,
 ) -> BillRun:
     """Split a shared cost (公摊) over units by area or by household; largest-remainder so the fen add up."""
+    require_project_scope(actor, project.pk, "在该项目分摊费用")
     if fee_item.project_id != project.pk or fee_item.pricing != Pricing.ENTERED:
         raise ValidationError({"fee_item": "该收费项目不是本项目的“按期录入/分摊”项目。"})
     if total_fen <= 0:
@@ -685,6 +688,7 @@ def adjustment_request(
     if not reason.strip():
         raise ValidationError({"reason": "请填写原因。"})
     bill = Bill.objects.select_for_update().get(pk=bill.pk)
+    require_project_scope(actor, bill.project_id, "申请调整该项目的账单")
     if bill.is_void:
         raise ValidationError({"bill": "该账单已作废。"})
     if kind == AdjustmentKind.VOID:
@@ -712,7 +716,8 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
     """A manager approves or rejects; an approved adjustment takes effect on the ledger now."""
     if not can_approve(actor):
         raise ValidationError({"actor": "只有经理可以审批减免、作废和核销。"})
-    adjustment = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+    adjustment = Adjustment.objects.select_for_update().select_related("bill").get(pk=adjustment.pk)
+    require_project_scope(actor, adjustment.bill.project_id, "审批该项目的调整申请")
     if adjustment.status != ApprovalStatus.PENDING:
         raise ValidationError({"adjustment": "该申请已处理。"})
     if not approve and not note.strip():
@@ -792,6 +797,7 @@ def late_fee_post(*, actor: User, unit: Unit, as_of: dt.date, reason: str) -> li
 
     if not can_approve(actor):
         raise ValidationError({"actor": "只有经理可以计收违约金。"})
+    require_project_scope(actor, unit.project_id, "为该项目的房屋计收违约金")
     if not reason.strip():
         raise ValidationError({"reason": "请填写计收原因（如：业主结清本金时一并收取）。"})
     if as_of > timezone.localdate():
@@ -942,6 +948,7 @@ def statement_delivery_record(
     the period's open lines become due ``due_days_after_delivery`` days after the first delivery."""
     from wuye.billing.models import StatementDelivery
 
+    require_project_scope(actor, unit.project_id, "记录该项目的账单送达")
     errors = {}
     if method not in StatementDelivery.Method.values:
         errors["method"] = "未知的送达方式。"

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from wuye.accounts.choices import Role
 from wuye.accounts.models import Territory, User
+from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, territory_assign, territory_remove
 from wuye.billing.models import Bill, Payment
@@ -795,6 +796,7 @@ def territory_move(*, actor: User, building, to_user: User | None, floor: int | 
     not-yet-sent person actions on the moved units go with them (casework's follow-ups belong to the units and
     follow the territory). Returns the number of tasks moved. Every change is audited."""
     _require_manager(actor, "调整责任区")
+    require_project_scope(actor, building.project_id, "调整该项目的责任区")
     if to_user is not None and (to_user.role != Role.COLLECTOR or not to_user.is_active):
         raise ValidationError({"to_user": "只能分配给在职的收费员。"})
     if floor is not None and not Unit.objects.filter(building=building, floor=floor).exists():

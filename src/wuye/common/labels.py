@@ -98,6 +98,7 @@ VERB_LABELS: dict[str, str] = {
     "legal.pack": "生成证据包",
     "legal.proof": "登记送达证明",
     "legal.template": "修改文书模板",
+    "legal.template_drop": "删除项目文书模板（改用公司通用模板）",
     "occupancy.end": "结束入住/产权",
     "occupancy.start.owner": "登记业主",
     "occupancy.start.tenant": "登记租户",

@@ -27,7 +27,21 @@ class UnitFilterSet(BoundedFilterSet):
     def filter_q(self, queryset, name, value):
         """The search limited to the projects the list can show (the user's, or the one chosen): its index
         probes then read those projects' units, not the estate's (decision 180)."""
-        return queryset.filter(unit_search_q(value, self._project_ids()))
+        return queryset.filter(unit_search_q(value, self._project_ids(), self.names_within()))
+
+    def names_within(self):
+        """A collector's names are looked for in their territories (the cap of decision 203 counts theirs)."""
+        from wuye.accounts.selectors import unit_scope_q
+
+        user = getattr(self.request, "user", None)
+        return unit_scope_q(user, "unit__") if getattr(user, "territory_bound", False) else None
+
+    def name_capped(self) -> bool:
+        """Whether the search's names reached the cap: the page asks for a longer name (decision 203)."""
+        from wuye.estate.selectors import name_matches_capped
+
+        text = (self.form.cleaned_data.get("q") or "") if hasattr(self.form, "cleaned_data") else ""
+        return bool(text.strip()) and name_matches_capped(text, self._project_ids(), self.names_within())
 
     def _project_ids(self) -> list[int] | None:
         from wuye.accounts.selectors import scope_project_ids

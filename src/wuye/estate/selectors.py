@@ -110,7 +110,7 @@ def _probe_by_project(ids: list[int]) -> bool:
     return cap == 0 or Unit.objects.filter(project_id__in=ids).order_by().values("pk")[:cap].count() < cap
 
 
-def unit_ids_matching(text: str, project_ids=None) -> QuerySet:
+def unit_ids_matching(text: str, project_ids=None, names_within: Q | None = None) -> QuerySet:
     """The ids of the units a search finds, as one subquery: a union of what each index finds — units by code,
     units by room number (see ``code_search_q``), units whose current owner or tenant is named so (``name_search_q``),
     and units whose current owner or tenant has a phone ending in the digits typed (``phone_tail``). Each part
@@ -122,9 +122,9 @@ def unit_ids_matching(text: str, project_ids=None) -> QuerySet:
     shares the typed trigrams (``1-101`` is in every project) before the scope threw them away. Limited to a few
     projects that are a small part of the estate (``_probe_by_project``), the code and room-number parts are
     asked once per project of the indexes that lead with the project (estate.0006), which give only that
-    project's candidates; otherwise they are asked of the whole estate as in decision 170. Names
-    and phone tails are found estate-wide as before (their indexes know no project; joining each occupancy to
-    its unit to test the project read every unit of a large project): the caller's scope keeps their units."""
+    project's candidates; otherwise they are asked of the whole estate as in decision 170. Names are found in
+    the projects and at most ``NAME_MATCHES_MAX`` of them (``_name_unit_ids``, decision 203); phone tails
+    estate-wide as before (their index knows no project): the caller's scope keeps their units."""
     text = text.strip()
     occupancies = Occupancy.objects.filter(current_occupancy_q())
     if project_ids is None:
@@ -137,7 +137,7 @@ def unit_ids_matching(text: str, project_ids=None) -> QuerySet:
                   else [Q()])
     parts = [Unit.objects.filter(scope, code_search_q(text, field)).order_by().values("pk")
              for scope in scopes for field in ("code", "number")]
-    parts.append(occupancies.filter(name_search_q(text, "party__name")).order_by().values("unit_id"))
+    parts.append(Unit.objects.filter(pk__in=_name_unit_ids(text, project_ids, names_within)).order_by().values("pk"))
     if digits := phone_tail(text):
         phones = ContactPoint.objects.filter(kind__in=[ContactKind.MOBILE, ContactKind.LANDLINE],
                                              value__endswith=digits).order_by().values("party_id")
@@ -145,14 +145,45 @@ def unit_ids_matching(text: str, project_ids=None) -> QuerySet:
     return parts[0].union(*parts[1:])
 
 
-def unit_search_q(text: str, project_ids=None) -> Q:
+# a search finds at most this many units by their occupants' names: a surname alone (王) is the name of one
+# person in fifteen — 70,000 at 1M units — and a desk wants the few it can scroll through (decision 203)
+NAME_MATCHES_MAX = 200
+
+
+def _name_scope(text: str, project_ids=None, names_within: Q | None = None) -> QuerySet:
+    names = Occupancy.objects.filter(current_occupancy_q(), name_search_q(text, "party__name"))
+    if project_ids is not None:
+        names = names.filter(unit__project_id__in=sorted(set(project_ids)))
+    if names_within is not None:  # a collector's territories (``unit_scope_q(user, "unit__")``)
+        names = names.filter(names_within)
+    return names.order_by().values("unit_id")
+
+
+def _name_unit_ids(text: str, project_ids=None, names_within: Q | None = None) -> QuerySet:
+    """The ids of at most ``NAME_MATCHES_MAX`` units whose current owner or tenant is named so (``name_search_q``),
+    in ``project_ids`` when given — the projects tested in the same statement and the LIMIT applied there, before
+    anything reaches Python (decision 203). Unbounded, 王 read every 王 of the estate to keep a cashier's
+    project's few."""
+    return _name_scope(text, project_ids, names_within)[:NAME_MATCHES_MAX]
+
+
+def name_matches_capped(text: str, project_ids=None, names_within: Q | None = None) -> bool:
+    """Whether the search's name part reached ``NAME_MATCHES_MAX`` (the page then asks for a longer name): one
+    statement reading at most one row more than the cap."""
+    text = text.strip()
+    if not text or phone_tail(text):
+        return False
+    return _name_scope(text, project_ids, names_within)[:NAME_MATCHES_MAX + 1].count() > NAME_MATCHES_MAX
+
+
+def unit_search_q(text: str, project_ids=None, names_within: Q | None = None) -> Q:
     """Search by unit code/number (see ``code_search_q``), owner or tenant name (see ``name_search_q``), or a
     phone number (exact digits or tail): the units whose id the search's union finds (``unit_ids_matching``),
     in ``project_ids`` only when given (a user's projects, the project chosen: decision 180)."""
     text = text.strip()
     if not text:
         return Q()
-    return Q(pk__in=unit_ids_matching(text, project_ids))
+    return Q(pk__in=unit_ids_matching(text, project_ids, names_within))
 
 
 def unit_visible_or_404(user: User, pk: int) -> Unit:

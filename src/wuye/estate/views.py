@@ -23,6 +23,7 @@ from wuye.common.once import once_per_submit
 from wuye.common.params import id_param
 from wuye.common.views import redirect_next
 from wuye.estate import exports, forms, importer, services
+from wuye.estate import selectors as estate_selectors
 from wuye.estate.choices import OccupantRole
 from wuye.estate.filtersets import UnitFilterSet
 from wuye.estate.models import Occupancy, Party, Unit
@@ -74,6 +75,8 @@ def unit_list(request):
     context = {
         "filterset": filterset,
         "page_obj": page,
+        "name_capped": filterset.is_bound and filterset.is_valid() and filterset.name_capped(),
+        "name_cap": estate_selectors.NAME_MATCHES_MAX,
         "projects": projects_visible(request.user).order_by("code"),
         "buildings": buildings_visible(request.user).filter(project_id=project_id).order_by("code")
         if (project_id := id_param(request.GET, "project")) else [],

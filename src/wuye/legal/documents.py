@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import F, Q
 
 from wuye.billing.services import policy_for
 from wuye.common.formatting import format_yuan, rmb_upper
@@ -123,6 +124,7 @@ class Draft:
     total_fen: int
     barred: list[str]
     version: int
+    project_version: bool = False  # the project's own template (decision 201), not the company-wide one
 
 
 def _cn(day: dt.date) -> str:
@@ -142,10 +144,21 @@ def _span(periods: list[dt.date]) -> str:
                     for r in runs)
 
 
-def template_for(kind: str):
+def template_row_for(kind: str, project_id: int | None = None):
+    """The template row a draft of ``kind`` uses: the project's own version when it has one, else the
+    company-wide one (None: neither, the shipped default applies). One query."""
     from wuye.legal.models import DocumentTemplate
 
-    tpl = DocumentTemplate.objects.filter(kind=kind).first()
+    rows = DocumentTemplate.objects.filter(kind=kind)
+    if project_id is None:
+        return rows.filter(project__isnull=True).first()
+    return (rows.filter(Q(project__isnull=True) | Q(project_id=project_id))
+            .order_by(F("project_id").asc(nulls_last=True)).select_related("updated_by").first())
+
+
+def template_for(kind: str, project_id: int | None = None):
+    """(title, body, version) of the wording a draft of ``kind`` for a case of ``project_id`` uses."""
+    tpl = template_row_for(kind, project_id)
     if tpl is not None:
         return tpl.title, tpl.body, tpl.version
     title, body = DEFAULTS[kind]
@@ -200,7 +213,8 @@ def draft(case, kind: str, *, as_of: dt.date) -> Draft:
         "barred_note": (f"另：{_span([x.bill.period_start for x in barred])}的费用已超过诉讼时效，"
                         + ("本函仅作催告，不据此起诉。" if keep_barred else "本次不予主张。")) if barred else "",
     }
-    title, body, version = template_for(kind)
+    tpl = template_row_for(kind, project.pk)  # the project's own wording wins (decision 201)
+    title, body, version = (tpl.title, tpl.body, tpl.version) if tpl is not None else (*DEFAULTS[kind], 0)
     text = _FIELD.sub(lambda m: str(context.get(m.group(1), m.group(0))), body)
     paragraphs = [p for p in (s.strip() for s in text.split("\n")) if p]
     rows = [["账期", "收费项目", "房屋", "缴费截止日", "欠费本金", "违约金（法院通常支持）", "诉讼时效"]]
@@ -211,7 +225,8 @@ def draft(case, kind: str, *, as_of: dt.date) -> Draft:
                      format_yuan(x.court_fen) if clause and x not in barred else "—",
                      ("已过时效" if x in barred else f"至 {clock.expiry:%Y-%m-%d}") if clock else ""])
     rows.append(["合计", "", "", "", format_yuan(principal), format_yuan(late), ""])
-    return Draft(kind, title, paragraphs, rows, total, [f"{x.bill.period_start:%Y-%m}" for x in barred], version)
+    return Draft(kind, title, paragraphs, rows, total, [f"{x.bill.period_start:%Y-%m}" for x in barred], version,
+                 tpl is not None and tpl.project_id is not None)
 
 
 def _demands(lines, as_of: dt.date, party_id: int, claimed=None) -> str:
@@ -264,7 +279,8 @@ def draft_pdf(d: Draft) -> bytes:
     def footer(canvas, doc):
         canvas.saveState()
         canvas.setFont(s["small"].fontName, 8)
-        canvas.drawCentredString(doc.pagesize[0] / 2, 10 * mm, f"{d.title} · 模板 v{d.version} · 第 {doc.page} 页")
+        which = "项目模板" if d.project_version else "模板"
+        canvas.drawCentredString(doc.pagesize[0] / 2, 10 * mm, f"{d.title} · {which} v{d.version} · 第 {doc.page} 页")
         canvas.restoreState()
 
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm,

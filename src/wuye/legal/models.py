@@ -297,9 +297,15 @@ class ChainLink(models.Model):
 
 
 class DocumentTemplate(models.Model):
-    """文书模板 — our own wording of a legal document draft, editable by legal staff; every save is a version."""
+    """文书模板 — our own wording of a legal document draft, editable by legal staff; every save is a version.
 
-    kind = models.CharField("文书", max_length=16, choices=DocumentKind.choices, unique=True)
+    A row without a project is the company-wide wording; a row with one is that project's own version, which a
+    draft for one of its cases uses instead (decision 201)."""
+
+    kind = models.CharField("文书", max_length=16, choices=DocumentKind.choices)
+    project = models.ForeignKey("estate.Project", verbose_name="项目", null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="+",
+                                help_text="留空表示公司通用模板；填写则只用于该项目的文书草稿。")
     title = models.CharField("标题", max_length=60)
     body = models.TextField("正文", help_text="占位符：{creditor} {debtor} {debtor_id} {debtor_address} {units} "
                                                "{periods} {principal} {principal_upper} {late_fee} {total} "
@@ -312,7 +318,13 @@ class DocumentTemplate(models.Model):
     class Meta:
         verbose_name = "文书模板"
         verbose_name_plural = "文书模板"
-        ordering = ["kind"]
+        ordering = ["kind", "project_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind"], condition=Q(project__isnull=True),
+                                    name="legal_template_company_once"),
+            models.UniqueConstraint(fields=["kind", "project"], condition=Q(project__isnull=False),
+                                    name="legal_template_project_once"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title}（v{self.version}）"

@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wuye.accounts.models import User
+from wuye.accounts.permissions import require_project_scope
+from wuye.accounts.selectors import project_scope_q, scope_project_ids
 from wuye.accounts.services import audit_record
 from wuye.common.formatting import format_yuan
 from wuye.dunning.calendar import Calendar, UncoveredDate
@@ -82,6 +84,7 @@ def case_open(*, actor: User, project: Project, party: Party, on: dt.date | None
     units there) are frozen as of ``on`` with the late fee per contract, the court-likely figure and each
     period's limitation clock. Refused (nothing written) for a settled account or when a case is already open."""
     _require(actor)
+    require_project_scope(actor, project.pk, "在该项目立案")
     on = on or _today()
     errors: dict[str, str] = {}
     if on > _today():
@@ -132,6 +135,7 @@ def case_open_from_referral(*, actor: User, task: Task, on: dt.date | None = Non
 
     _require(actor)
     task = Task.objects.select_for_update(of=("self",)).select_related("unit__project", "action").get(pk=task.pk)
+    require_project_scope(actor, task.project_id, "办理该转介任务")
     if task.kind != TaskKind.REFERRAL:
         raise ValidationError({"task": "只有律师函转介任务可以转为法务案件。"})
     if task.status != TaskStatus.OPEN:
@@ -172,6 +176,7 @@ def case_assign(*, actor: User, case: LegalCase, owner: User | None, note: str =
     _require(actor)
     case = LegalCase.objects.select_for_update().get(pk=case.pk)
     note = note.strip()
+    require_project_scope(actor, case.project_id, "调整该案件的承办人")
     errors: dict[str, str] = {}
     if not case.is_open:
         errors["case"] = f"案件已于 {case.closed_on:%Y-%m-%d} 结案。"
@@ -230,6 +235,7 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
     _require(actor)
     case = LegalCase.objects.select_for_update().get(pk=case.pk)
     note, law_firm, lawyer_name = note.strip(), law_firm.strip(), lawyer_name.strip()
+    require_project_scope(actor, case.project_id, "记录该案件的进展")
     lawyer_licence, court, docket_no = lawyer_licence.strip(), court.strip(), docket_no.strip()
     errors: dict[str, str | list[str]] = {}
     if event not in Event.values or event == Event.OPENED:
@@ -414,6 +420,7 @@ def judgment_dates(case: LegalCase) -> JudgmentDates | None:
 def deadline_add(*, actor: User, case: LegalCase, kind: str, due_on: dt.date, note: str = "",
                  remind_days: int = 7) -> CaseDeadline:
     _require(actor)
+    require_project_scope(actor, case.project_id, "为该案件添加期限")
     errors = {}
     if kind not in DeadlineKind.values:
         errors["kind"] = "请选择期限类型。"
@@ -436,6 +443,7 @@ def deadline_add(*, actor: User, case: LegalCase, kind: str, due_on: dt.date, no
 @transaction.atomic
 def deadline_done(*, actor: User, deadline: CaseDeadline, on: dt.date | None = None) -> CaseDeadline:
     _require(actor)
+    require_project_scope(actor, deadline.case.project_id, "办结该案件的期限")
     if deadline.done_on:
         raise ValidationError({"deadline": "该期限已办结。"})
     deadline.done_on = on or _today()
@@ -554,6 +562,7 @@ def deadline_notice_read(*, actor: User, notice_ids: list[int]) -> int:
 @transaction.atomic
 def cost_add(*, actor: User, case: LegalCase, kind: str, amount_fen: int, on: dt.date, note: str = "") -> CaseCost:
     _require(actor)
+    require_project_scope(actor, case.project_id, "记录该案件的费用")
     errors = {}
     from wuye.legal.choices import CostKind
 
@@ -650,13 +659,27 @@ def proof_upload(*, actor: User, upload, kind: str, action: Action | None = None
 
 # --- templates ---------------------------------------------------------------------------------------------
 
-@transaction.atomic
-def template_save(*, actor: User, kind: str, title: str, body: str) -> DocumentTemplate:
-    """Change the wording of a document draft; checked against wording that imitates a court or claims to be
-    sent by a law firm (a draft is the company's material for the firm)."""
-    from wuye.legal.documents import DEFAULTS, check_wording
-
+def require_template_scope(actor: User, project: Project | None) -> None:
+    """Who may change which wording (decision 201): the company-wide template only someone who works across the
+    whole company (assigned to no project, or a superuser); a project's own version only someone who works in
+    that project."""
     _require(actor)
+    if project is None:
+        if scope_project_ids(actor) is not None:
+            raise PermissionDenied("您只负责部分项目，不能修改公司通用模板；请选择您负责的项目，另存为该项目的模板。")
+    elif not Project.objects.filter(project_scope_q(actor), pk=project.pk).exists():
+        raise PermissionDenied(f"您不负责项目“{project.name}”，不能修改该项目的文书模板。")
+
+
+@transaction.atomic
+def template_save(*, actor: User, kind: str, title: str, body: str,
+                  project: Project | None = None) -> DocumentTemplate:
+    """Change the wording of a document draft — the company-wide one, or (with ``project``) that project's own
+    version, which its drafts then use instead (decision 201); checked against wording that imitates a court or
+    claims to be sent by a law firm (a draft is the company's material for the firm)."""
+    from wuye.legal.documents import DEFAULTS, check_wording, template_row_for
+
+    require_template_scope(actor, project)
     errors = {}
     if kind not in DocumentKind.values:
         errors["kind"] = "未知的文书。"
@@ -670,13 +693,31 @@ def template_save(*, actor: User, kind: str, title: str, body: str) -> DocumentT
             errors["body"] = "；".join(problems)
     if errors:
         raise ValidationError(errors)
-    tpl = DocumentTemplate.objects.filter(kind=kind).first()
+    tpl = (DocumentTemplate.objects.select_for_update()
+           .filter(kind=kind, project=project).first())
     if tpl is None:
-        default = DEFAULTS[kind]
-        tpl = DocumentTemplate(kind=kind, title=default[0], body=default[1], version=0)
+        # a project's first own version starts from the wording its drafts used until now
+        base = template_row_for(kind, None) if project is not None else None
+        title0, body0 = (base.title, base.body) if base is not None else DEFAULTS[kind]
+        tpl = DocumentTemplate(kind=kind, project=project, title=title0, body=body0, version=0)
     before = {"title": tpl.title, "body": tpl.body, "version": tpl.version}
     tpl.title, tpl.body, tpl.version, tpl.updated_by = title.strip()[:60], body, tpl.version + 1, actor
     tpl.save()
     audit_record(actor=actor, verb="legal.template", obj=tpl, before=before,
-                 after={"title": tpl.title, "body": body, "version": tpl.version}, project_id=None)
+                 after={"title": tpl.title, "body": body, "version": tpl.version,
+                        "project": project.pk if project is not None else None},
+                 project_id=project.pk if project is not None else None)
     return tpl
+
+
+@transaction.atomic
+def template_drop(*, actor: User, kind: str, project: Project) -> bool:
+    """Remove a project's own version: its drafts use the company-wide wording again. False if it had none."""
+    require_template_scope(actor, project)
+    tpl = DocumentTemplate.objects.select_for_update().filter(kind=kind, project=project).first()
+    if tpl is None:
+        return False
+    audit_record(actor=actor, verb="legal.template_drop", obj=tpl, project_id=project.pk,
+                 before={"title": tpl.title, "body": tpl.body, "version": tpl.version, "project": project.pk})
+    tpl.delete()
+    return True

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from wuye.accounts.selectors import scope_project_ids
 from wuye.common.forms import form_errors_text, validation_errors_text
 from wuye.common.once import once_per_submit
 from wuye.common.views import redirect_next
@@ -420,26 +421,68 @@ def numbers(request):
     return render(request, "legal/numbers.html", {"n": data, "today": today})
 
 
+def _template_project(request, visible):
+    """The project whose wording the page shows: ``?project=`` (blank: the company-wide wording); by default the
+    user's first project when they work in some projects only, else the company-wide one."""
+    raw = request.POST.get("project", request.GET.get("project"))
+    if raw is None:
+        return None if scope_project_ids(request.user) is None else visible.first()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404
+    return get_object_or_404(visible, pk=int(raw))
+
+
 @login_required
 def templates(request):
+    """One kind of document's wording: the company-wide version or one project's own, and where which applies
+    (decision 201)."""
     _legal(request)
     kind = request.GET.get("kind") or request.POST.get("kind") or DocumentKind.LAWYER_LETTER
     if kind not in DocumentKind.values:
         raise Http404
-    tpl = DocumentTemplate.objects.filter(kind=kind).first()
-    title, body, version = documents.template_for(kind)
+    visible = projects_visible(request.user).order_by("name", "pk")
+    project = _template_project(request, visible)
+    pid = project.pk if project is not None else None
+    try:
+        services.require_template_scope(request.user, project)
+        may_edit, refusal = True, ""
+    except PermissionDenied as exc:
+        may_edit, refusal = False, str(exc)
+    tpl = documents.template_row_for(kind, pid)
+    own = tpl is not None and tpl.project_id == pid  # the shown text is this choice's own row
+    title, body, version = documents.template_for(kind, pid)
     form = TemplateForm(request.POST or None, initial={"title": title, "body": body})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.template_save(actor=request.user, kind=kind, **form.cleaned_data)
-        except ValidationError as exc:
-            messages.error(request, "未保存：" + validation_errors_text(exc))
-        else:
-            messages.success(request, "模板已保存。")
-            return redirect(f"/legal/templates/?kind={kind}")
-    return render(request, "legal/templates.html", {"form": form, "kind": kind, "kinds": DocumentKind.choices,
-                                                    "tpl": tpl, "version": version,
-                                                    "placeholders": documents.PLACEHOLDERS})
+    here = f"/legal/templates/?kind={kind}&project={pid or ''}"
+    if request.method == "POST":
+        if not may_edit:
+            messages.error(request, "未保存：" + refusal)
+            return redirect(here)
+        if request.POST.get("action") == "drop" and project is not None:
+            if services.template_drop(actor=request.user, kind=kind, project=project):
+                messages.success(request, f"已删除“{project.name}”的项目模板，该项目的文书草稿改用公司通用模板。")
+            return redirect(here)
+        if form.is_valid():
+            try:
+                services.template_save(actor=request.user, kind=kind, project=project, **form.cleaned_data)
+            except ValidationError as exc:
+                messages.error(request, "未保存：" + validation_errors_text(exc))
+            else:
+                messages.success(request, f"“{project.name}”的项目模板已保存。" if project else "公司通用模板已保存。")
+                return redirect(here)
+    if not may_edit:
+        for field in form.fields.values():
+            field.disabled = True
+    company = documents.template_row_for(kind, None)
+    overrides = list(DocumentTemplate.objects.filter(kind=kind, project__in=visible)
+                     .select_related("project", "updated_by").order_by("project__name", "project_id"))
+    return render(request, "legal/templates.html", {
+        "form": form, "kind": kind, "kinds": DocumentKind.choices, "tpl": tpl if own else None,
+        "inherited": tpl if not own else None, "version": version, "placeholders": documents.PLACEHOLDERS,
+        "project": project, "projects": visible, "may_edit": may_edit, "refusal": refusal,
+        "company": company, "overrides": overrides, "others": visible.count() - len(overrides),
+        "company_wide": scope_project_ids(request.user) is None})
 
 
 @login_required
