@@ -72,9 +72,9 @@ class Ledger:
             period_end=period.replace(day=28), amount_fen=amount, due_date=due, rule="测试"))
 
     def run(self, ops, *, day: dt.date) -> None:
+        from wuye.billing.disputes import lines_mark
         from wuye.billing.models import Bill
         from wuye.billing.services import adjustment_request, late_fee_post, payment_record, payment_reverse
-        from wuye.billing.disputes import lines_mark
 
         paid_at = dt.datetime.combine(day, dt.time(10), tzinfo=SH)
         for op, arg, *rest in ops:
