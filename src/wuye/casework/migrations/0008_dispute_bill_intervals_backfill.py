@@ -80,7 +80,8 @@ def backfill(apps, schema_editor) -> None:
                        "ends_on": ends_on.isoformat() if ends_on else None},
                 note=f"补记争议 #{pk} 的账单争议期间（争议期间不计违约金）"))
 
-    marked = BillDispute.objects.filter(bill_id=OuterRef("pk"), dispute_ref__isnull=True, ends_on__isnull=True)
+    # (a line with an open interval already — from an earlier pass — is no longer a bare mark)
+    marked = BillDispute.objects.filter(bill_id=OuterRef("pk"), ends_on__isnull=True)
     legacy = list(Bill.objects.filter(disputed_since__isnull=False).exclude(Exists(marked))
                   .order_by("pk").values_list("pk", "unit_id", "project_id", "disputed_since"))
     per_unit: dict[tuple[int, int], list[int]] = defaultdict(list)
