@@ -19,6 +19,13 @@ def test_demo_history_has_every_kind_of_account_and_a_clean_ledger(estate):
     assert Bill.objects.filter(settled_fen=0).exists() and Bill.objects.filter(settled_fen__gt=0).exists()
     assert check_ledger().mismatches == 0
     call_command("check_ledger")  # exits 0
+    # the disputed accounts' lines carry their disputed days, open, from the day they are marked (decision 194)
+    from wuye.billing.models import BillDispute
+
+    disputed = list(Bill.objects.filter(disputed_since__isnull=False).values_list("pk", "disputed_since"))
+    assert counts["disputed_lines"] == len(disputed) > 0
+    assert sorted(BillDispute.objects.values_list("bill_id", "starts_on", "ends_on", "dispute_ref")) == sorted(
+        (pk, since, None, None) for pk, since in disputed)
 
 
 def test_history_is_deterministic(estate):

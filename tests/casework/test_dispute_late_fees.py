@@ -250,3 +250,34 @@ def test_an_owner_adding_bills_to_an_open_dispute_extends_it_and_a_staff_dispute
     services.dispute_resolve(actor=alice, dispute=dispute, note="已处理", on=D(2026, 3, 20))
     assert set(BillDispute.objects.values_list("ends_on", flat=True)) == {D(2026, 3, 20)}
     assert not Bill.objects.filter(disputed_since__isnull=False).exists()
+
+
+def test_the_intervals_are_read_set_based_whatever_the_number_of_disputed_lines(arrears_estate, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from wuye.billing.disputes import lines_mark, lines_unmark
+    from wuye.billing.figures import demand_figures_many
+    from wuye.billing.selectors import statements_for_units
+
+    units = arrears_estate["units"][:30]
+    for n, u in enumerate(units):
+        lines_mark(unit=u, bill_ids=Bill.objects.filter(unit=u).values_list("pk", flat=True), on=D(2026, 3, 1),
+                   dispute_ref=1000 + n, actor=alice)
+        if n % 2:
+            lines_unmark(unit=u, dispute_ref=1000 + n, on=D(2026, 4, 1), actor=alice)
+    day = D(2026, 6, 30)
+    with CaptureQueriesContext(connection) as few:
+        statements_for_units(units[:2], as_of=day)
+        demand_figures_many([(u.pk, None) for u in units[:2]], day)
+    with CaptureQueriesContext(connection) as many:
+        statements = statements_for_units(units, as_of=day)
+        figures = demand_figures_many([(u.pk, None) for u in units], day)
+    assert len(many.captured_queries) == len(few.captured_queries)
+    # and what they read is what they apply: the odd units' fee ran again from 1 April
+    jan = [next(x for x in statements[u.pk].lines if x.bill.period_start == D(2026, 1, 1)) for u in units[:2]]
+    amount = jan[0].bill.amount_fen
+    assert jan[0].late_fee.amount_fen == round_fen(amount * RATE * 39)  # 1/21–2/28 only: still disputed
+    assert jan[1].late_fee.amount_fen == round_fen(jan[1].bill.amount_fen * RATE * (39 + 91))  # and 4/1–6/30
+    assert {x.late_fee_accruing_fen for x in figures[(units[0].pk, None)].lines
+            if x.period_start == D(2026, 1, 1)} == {jan[0].late_fee.amount_fen}
