@@ -247,9 +247,16 @@ def test_an_owner_adding_bills_to_an_open_dispute_extends_it_and_a_staff_dispute
     assert same.bill_ids == sorted([jan.pk, feb.pk, mar.pk])
     assert sorted(BillDispute.objects.values_list("bill_id", "starts_on")) == sorted(
         [(jan.pk, D(2026, 3, 1)), (feb.pk, D(2026, 3, 8)), (mar.pk, D(2026, 3, 8))])
+    from wuye.billing.ledger import check_ledger
+
+    assert check_ledger().mismatches == 0
+    Bill.objects.filter(pk=feb.pk).update(disputed_since=D(2026, 3, 1))  # a cache written behind the intervals
+    report = check_ledger(rebuild=True)
+    assert report.mismatches == 1 and "open dispute intervals give 2026-03-08" in report.problems[0]
+    assert Bill.objects.get(pk=feb.pk).disputed_since == D(2026, 3, 8) and check_ledger().mismatches == 0
     services.dispute_resolve(actor=alice, dispute=dispute, note="已处理", on=D(2026, 3, 20))
     assert set(BillDispute.objects.values_list("ends_on", flat=True)) == {D(2026, 3, 20)}
-    assert not Bill.objects.filter(disputed_since__isnull=False).exists()
+    assert not Bill.objects.filter(disputed_since__isnull=False).exists() and check_ledger().mismatches == 0
 
 
 def test_the_intervals_are_read_set_based_whatever_the_number_of_disputed_lines(arrears_estate, alice):
