@@ -163,8 +163,9 @@ def seed_history(
         lines = Bill.objects.filter(unit_id__in=disputed, is_void=False, due_date__gte=since)
         counts["disputed_lines"] += lines.update(disputed_since=since)
         BillDispute.objects.bulk_create([BillDispute(bill_id=pk, starts_on=since)  # the days no 违约金 accrues
-                                         for pk in lines.exclude(dispute_intervals__ends_on__isnull=True)
-                                         .values_list("pk", flat=True)], batch_size=2000)
+                                         for pk in lines.exclude(pk__in=BillDispute.objects.filter(
+                                             ends_on__isnull=True).values("bill_id")).values_list("pk", flat=True)],
+                                        batch_size=2000)
     return dict(counts)
 
 
