@@ -166,8 +166,11 @@ def test_an_owner_disputes_one_bill_in_the_portal_its_fee_stops_until_resolved_t
 
 
 def test_a_collectors_dispute_covers_every_open_line_a_part_payment_during_it_counts(
-        arrears_estate, unit, bob_territory, alice):
+        arrears_estate, unit, bob_territory, alice, carol):
     from django.utils import timezone
+
+    from wuye.legal import services as legal
+    from wuye.legal.pack import build_pack, verify_pack
 
     started = timezone.now()
     party = liable_party(unit, D(2026, 1, 1))
@@ -210,6 +213,13 @@ def test_a_collectors_dispute_covers_every_open_line_a_part_payment_during_it_co
     assert want[jan.pk] == round_fen(AMOUNT * RATE * 48)
     assert want[feb.pk] == round_fen(AMOUNT * RATE * 17 + (AMOUNT - 2_100) * RATE * ((end - resolved).days + 1))
     assert want[mar.pk] == round_fen(AMOUNT * RATE * ((end - resolved).days + 1))
+    # a case opened now claims those figures, line by line, and its evidence pack says so
+    case = legal.case_open(actor=carol, project=unit.project, party=party, on=end)
+    claimed = {x.bill_id: x.late_fee_fen for x in case.lines.all()}
+    assert claimed == {b: f for b, f in want.items() if b != jan.pk}  # January is paid: not claimed
+    assert "2026-03-10 至 2026-04-14 争议期间不计" in case.lines.get(bill=feb).late_fee_explanation
+    pack = build_pack(actor=carol, case=case, as_of=end)
+    assert verify_pack(pack.zip.read()) == []
     # the ladder: held by the dispute's hold, which ends on its date though the lines stay disputed
     # (only April's pre-due reminder went out while held: a dispute never stops those)
     assert actions_while_disputed == [(D(2026, 3, 31), "到期前 15 天提醒")]
