@@ -134,6 +134,11 @@ def test_arrears_mix_covers_every_stage_of_the_ladder(two_projects):
     disputed = Bill.objects.filter(disputed_since__isnull=False)
     assert counts["disputed_lines"] == disputed.count() > 0
     assert all(b.settled_fen < b.amount_fen and b.disputed_since <= AS_OF for b in disputed)
+    # each has its disputed days from that day on, open, with no casework dispute (decision 194)
+    from wuye.billing.models import BillDispute
+
+    assert sorted(BillDispute.objects.values_list("bill_id", "starts_on", "ends_on", "dispute_ref")) == sorted(
+        (b.pk, b.disputed_since, None, None) for b in disputed)
     # prepaid balances: money paid ahead and not yet applied
     assert any(s.prepaid_fen > 0 for s in account_summaries(as_of=AS_OF, only_overdue=False))
 

@@ -17,8 +17,15 @@ def test_demo_history_has_every_kind_of_account_and_a_clean_ledger(estate):
     assert summaries, "some accounts are in arrears"
     assert any(s.days_overdue > 90 for s in summaries), "some are chronic"
     assert Bill.objects.filter(settled_fen=0).exists() and Bill.objects.filter(settled_fen__gt=0).exists()
-    assert check_ledger().mismatches == 0
+    assert check_ledger().mismatches == 0  # disputed_since too: the demo's disputed lines have their intervals
     call_command("check_ledger")  # exits 0
+    # the disputed accounts' lines carry their disputed days, open, from the day they are marked (decision 194)
+    from wuye.billing.models import BillDispute
+
+    disputed = list(Bill.objects.filter(disputed_since__isnull=False).values_list("pk", "disputed_since"))
+    assert counts["disputed_lines"] == len(disputed)  # (this seed has none; the 120-unit seed below has some)
+    assert sorted(BillDispute.objects.values_list("bill_id", "starts_on", "ends_on", "dispute_ref")) == sorted(
+        (pk, since, None, None) for pk, since in disputed)
 
 
 def test_history_is_deterministic(estate):
@@ -45,6 +52,12 @@ def test_seed_with_months_bills_only_the_new_projects(db):
     # the first seed's projects got no second history (no duplicate payments)
     assert Payment.objects.filter(project__code__in=first).count() == before
     assert check_ledger().mismatches == 0
+    # the demo's disputed lines carry open intervals from the day they were marked, one each (decision 194)
+    from wuye.billing.models import BillDispute
+
+    disputed = sorted(Bill.objects.filter(disputed_since__isnull=False).values_list("pk", "disputed_since"))
+    assert disputed and sorted(BillDispute.objects.filter(ends_on__isnull=True).values_list(
+        "bill_id", "starts_on")) == disputed
 
 
 def test_demo_history_leaves_work_for_the_managers_approvals(estate, make_user, alice):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from wuye.billing.bulk import PaymentDraft, payments_record_bulk
 from wuye.billing.choices import FeeKind, Pricing
+from wuye.billing.disputes import lines_mark
 from wuye.billing.ledger import check_ledger
 from wuye.billing.models import Adjustment, Allocation, Bill, BillingPolicy, FeeItem, Payment
 from wuye.billing.selectors import account_summaries, statement_for_unit
@@ -40,7 +41,7 @@ def line(alice, billed_estate):
         bill = Bill.objects.get(unit=unit, fee_item=item)
         assert bill.due_date == D(2026, 3, 15)
         if disputed_since:  # as casework records a dispute on the line
-            Bill.objects.filter(pk=bill.pk).update(disputed_since=disputed_since)
+            lines_mark(unit=unit, bill_ids=[bill.pk], on=disputed_since, dispute_ref=None, actor=alice)
             bill.refresh_from_db()
         return bill
 

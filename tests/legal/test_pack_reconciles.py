@@ -72,6 +72,7 @@ class Ledger:
             period_end=period.replace(day=28), amount_fen=amount, due_date=due, rule="测试"))
 
     def run(self, ops, *, day: dt.date) -> None:
+        from wuye.billing.disputes import lines_mark
         from wuye.billing.models import Bill
         from wuye.billing.services import adjustment_request, late_fee_post, payment_record, payment_reverse
 
@@ -90,8 +91,9 @@ class Ledger:
                 elif op in ("waive", "void", "dispute") and live:
                     bill = live[arg % len(live)]
                     if op == "dispute":
-                        Bill.objects.filter(pk=bill.pk, disputed_since__isnull=True).update(
-                            disputed_since=day - dt.timedelta(days=40))
+                        if bill.disputed_since is None:  # as a dispute marks the line (billing.disputes)
+                            lines_mark(unit=self.unit, bill_ids=[bill.pk], on=day - dt.timedelta(days=40),
+                                       dispute_ref=None, actor=self.alice)
                     elif op == "void":
                         adjustment_request(actor=self.alice, bill=bill, kind="void", reason="错账作废")
                     elif bill.amount_fen > bill.settled_fen:
@@ -132,6 +134,7 @@ def _closed_late_fees(bill_ids) -> dict[int, int]:
 @example(spec={"amounts": [5_000], "barred": 1, "future": False, "before": [], "after": [("pay", 3_000)]})
 def test_the_packs_figures_reconcile_with_the_ledger_and_claim_nothing_not_due(spec, estate, alice, carol):
     from wuye.billing import latefee
+    from wuye.billing.disputes import intervals_for
     from wuye.billing.models import Allocation, Bill, BillingPolicy
     from wuye.billing.selectors import statements_for_units
     from wuye.legal import chain
@@ -161,7 +164,8 @@ def test_the_packs_figures_reconcile_with_the_ledger_and_claim_nothing_not_due(s
             payments = list(Allocation.objects.filter(bill_id=x.bill_id, created_at__lte=case.created_at)
                             .values_list("applied_on", "amount_fen"))
             accrued = latefee.compute(amount_fen=x.amount_fen, due_date=x.due_date, as_of=case.opened_on,
-                                      terms=terms, payments=payments, disputed_since=x.bill.disputed_since)
+                                      terms=terms, payments=payments,
+                                      disputed=intervals_for([x.bill_id]).get(x.bill_id, ()))
             assert x.late_fee_fen + closed_fees.get(x.bill_id, 0) <= accrued.amount_fen, (x.period_start,)
             assert 0 <= x.court_fen <= x.late_fee_fen <= x.amount_fen * 20 // 100 + 1
         assert sum(x.open_fen for x in lines) == case.principal_fen

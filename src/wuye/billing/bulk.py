@@ -94,12 +94,11 @@ class OpenLine:
     due_date: dt.date
     amount_fen: int
     settled_fen: int
-    disputed_since: dt.date | None
     late_fee_of_id: int | None
 
 
 _OPEN_LINE_FIELDS = ("id", "unit_id", "project_id", "party_id", "fee_item_id", "fee_item__sort", "period_start",
-                     "period_end", "due_date", "amount_fen", "settled_fen", "disputed_since", "late_fee_of_id")
+                     "period_end", "due_date", "amount_fen", "settled_fen", "late_fee_of_id")
 
 
 def _legal_key(line: OpenLine | Bill) -> tuple:

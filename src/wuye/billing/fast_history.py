@@ -66,6 +66,7 @@ from wuye.billing.choices import Pricing
 from wuye.billing.models import (
     Allocation,
     Bill,
+    BillDispute,
     BillingPolicy,
     BillRun,
     FeeItem,
@@ -524,6 +525,17 @@ def _write_ledger(q: _Sql, as_of_day: int, seed: int) -> dict[str, int]:
     return counts
 
 
+def _write_dispute_intervals(projects: list[Project]) -> int:
+    """The disputed days of the lines just written (decision 194): one open interval per disputed line from its
+    ``disputed_since``, in one ``INSERT … SELECT``. Returns how many lines are disputed."""
+    qn = connection.ops.quote_name
+    ids = ", ".join(str(int(p.pk)) for p in projects)
+    return _execute(f"""
+        INSERT INTO {qn(BillDispute._meta.db_table)} (bill_id, dispute_ref, starts_on, ends_on, created_at)
+        SELECT b.id, NULL, b.disputed_since, NULL, b.created_at FROM {qn(Bill._meta.db_table)} b
+        WHERE b.project_id IN ({ids}) AND b.disputed_since IS NOT NULL""")
+
+
 def _update_receipt_counters() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT project_id, year, COUNT(*) FROM wuye_hist_pay GROUP BY project_id, year")
@@ -669,7 +681,7 @@ def seed_history_fast(
         counts.update(_write_ledger(q, as_of_day, seed))
         _update_receipt_counters()
         say("写入出账批次、账单、收款、核销")
-        counts["disputed_lines"] = Bill.objects.filter(project__in=todo, disputed_since__isnull=False).count()
+        counts["disputed_lines"] = _write_dispute_intervals(todo)
         for name in TEMP_TABLES:
             _execute(f"DROP TABLE IF EXISTS {name}")
         load.end()

@@ -23,7 +23,7 @@ Rules (docs/collection.md, "Figures on documents"; decision 36):
   after the run is never demanded again); the late fee runs to ``as_of``, the document's date.
 
 Set-based: ``demand_figures_many`` reads any number of accounts with a fixed number of queries (open lines,
-their allocations, approved adjustments, charged 违约金 per line, one policy per project).
+their allocations, approved adjustments, charged 违约金 per line, disputed intervals, one policy per project).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from decimal import Decimal
 from django.db.models import F, Sum
 
 from wuye.billing import latefee
+from wuye.billing.disputes import intervals_for
 from wuye.billing.models import Adjustment, Allocation, Bill, BillingPolicy
 from wuye.common.formatting import format_yuan, rmb_upper
 
@@ -162,7 +163,7 @@ def demand_figures(unit_id: int, party_id: int | None, as_of: dt.date, *,
 
 
 def demand_figures_many(keys: Iterable[Key], as_of: dt.date) -> dict[Key, Figures]:
-    """``demand_figures`` for many accounts at once: six queries whatever their number (plus one per project
+    """``demand_figures`` for many accounts at once: seven queries whatever their number (plus one per project
     without a billing policy row). Every key asked for is in the answer (empty figures when nothing is open)."""
     keys = list(dict.fromkeys(keys))
     unit_ids = sorted({u for u, _ in keys})
@@ -182,6 +183,7 @@ def demand_figures_many(keys: Iterable[Key], as_of: dt.date) -> dict[Key, Figure
     allocations: dict[int, list[tuple[dt.date, int]]] = defaultdict(list)
     adjusted: dict[int, int] = {}
     posted: dict[int, int] = defaultdict(int)
+    disputed = intervals_for(b.pk for b in principal) if principal else {}
     if ids:
         for bill_id, day, fen in Allocation.objects.filter(bill_id__in_ids=ids).values_list(
                 "bill_id", "applied_on", "amount_fen"):
@@ -212,7 +214,7 @@ def demand_figures_many(keys: Iterable[Key], as_of: dt.date) -> dict[Key, Figure
         clause = t.per_mille_per_day > 0
         adj = adjusted.get(b.pk, 0)
         fee = latefee.compute(amount_fen=b.amount_fen - adj, due_date=b.due_date, as_of=as_of, terms=t,
-                              payments=allocations.get(b.pk, []), disputed_since=b.disputed_since)
+                              payments=allocations.get(b.pk, []), disputed=disputed.get(b.pk, ()))
         open_fen = unpaid(b)
         charged = sum(max(unpaid(x), 0) for x in by_source.get(b.pk, ())) if clause else 0
         accruing = max(0, fee.amount_fen - posted.get(b.pk, 0)) if clause and open_fen > 0 else 0

@@ -4,7 +4,9 @@ Rules (configured per project in ``BillingPolicy``):
 - the fee runs on the line's open principal from the day after ``due_date + grace_days`` up to and including
   the ``as_of`` date; if the line is settled within the grace days there is no fee;
 - payments reduce the principal from the day they are applied (piecewise, so partial payments count);
-- no fee accrues while the line is disputed (from ``disputed_since``);
+- no fee accrues on a day the line is disputed: ``disputed`` lists the intervals (``starts_on``, ``ends_on``),
+  ``ends_on`` the day the dispute was resolved (the fee runs again from that day) or None while it is open
+  (``billing.disputes`` reads them); the explanation names each interval it excluded;
 - the total is capped at ``cap_percent`` of the line's amount and, when set, at the amount itself;
 - the result is rounded once, to the fen, half away from zero (``common.formatting.round_fen``);
 - the court figure uses the same days and principal at the 1-year LPR raised by the margin, per 365 days
@@ -15,6 +17,7 @@ Nothing here writes: charging a late fee is a separate, approved step.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -57,17 +60,55 @@ class LateFee:
     explanation: str = ""
 
 
+Interval = tuple[dt.date, dt.date | None]  # (first disputed day, day the dispute ended — not disputed — or None)
+
+
+def merged(disputed: Iterable[Interval]) -> list[tuple[dt.date, dt.date | None]]:
+    """The intervals sorted and joined where they overlap or touch; empty ones dropped."""
+    out: list[list] = []
+    for start, end in sorted(disputed, key=lambda x: (x[0], x[1] is None, x[1])):
+        if end is not None and end <= start:
+            continue
+        if out and (out[-1][1] is None or start <= out[-1][1]):
+            if out[-1][1] is not None:
+                out[-1][1] = None if end is None else max(out[-1][1], end)
+            continue
+        out.append([start, end])
+    return [(a, b) for a, b in out]
+
+
+def _without(start: dt.date, end: dt.date, gaps: list[tuple[dt.date, dt.date | None]]) -> list[tuple]:
+    """The day ranges of [start, end] (inclusive) outside the merged ``gaps`` ([a, b) each)."""
+    out = []
+    cursor = start
+    for a, b in gaps:
+        if cursor > end:
+            break
+        if b is not None and b <= cursor:
+            continue
+        if a > end:
+            break
+        if a > cursor:
+            out.append((cursor, a - dt.timedelta(days=1)))
+        if b is None:
+            return out
+        cursor = max(cursor, b)
+    if cursor <= end:
+        out.append((cursor, end))
+    return out
+
+
 def compute(
     *, amount_fen: int, due_date: dt.date, as_of: dt.date, terms: Terms,
-    payments: list[tuple[dt.date, int]] = (), disputed_since: dt.date | None = None,
+    payments: list[tuple[dt.date, int]] = (), disputed: Iterable[Interval] = (),
 ) -> LateFee:
-    """The late fee of one bill line as of ``as_of``. ``payments`` are (date applied, fen) reducing it."""
+    """The late fee of one bill line as of ``as_of``. ``payments`` are (date applied, fen) reducing it;
+    ``disputed`` the line's dispute intervals (see the module docstring)."""
     rate = terms.per_mille_per_day / Decimal(1000)
     court_rate = terms.lpr_percent / Decimal(100) * (1 + terms.margin_percent / Decimal(100)) / Decimal(365)
     first_day = due_date + dt.timedelta(days=terms.grace_days + 1)
     last_day = as_of
-    if disputed_since is not None:
-        last_day = min(last_day, disputed_since - dt.timedelta(days=1))
+    gaps = merged(disputed)
     segments: list[Segment] = []
     if rate > 0 and last_day >= first_day:
         principal = amount_fen
@@ -76,17 +117,20 @@ def compute(
         for day, fen in events:
             if day < first_day:
                 principal -= fen
+        runs: list[Segment] = []
         cursor = first_day
         for day, fen in events:
             if day < first_day or day > last_day:
                 continue
             # a payment applied on ``day`` stops interest on that money from ``day`` on
             if day > cursor and principal > 0:
-                segments.append(Segment(cursor, day - dt.timedelta(days=1), principal))
+                runs.append(Segment(cursor, day - dt.timedelta(days=1), principal))
             cursor = max(cursor, day)
             principal -= fen
         if principal > 0 and cursor <= last_day:
-            segments.append(Segment(cursor, last_day, principal))
+            runs.append(Segment(cursor, last_day, principal))
+        for run in runs:  # the disputed days are cut out of each run of one principal
+            segments.extend(Segment(a, b, run.principal_fen) for a, b in _without(run.start, run.end, gaps))
     raw = sum((Decimal(s.principal_fen) * rate * s.days for s in segments), Decimal(0))
     court_raw = sum((Decimal(s.principal_fen) * court_rate * s.days for s in segments), Decimal(0))
     cap = None
@@ -102,8 +146,13 @@ def compute(
     text = " + ".join(lines) if lines else "未逾期或在宽限期内，无违约金"
     if capped:
         text += f"；超过上限，按上限 {format_yuan(round_fen(cap))} 计"
-    if disputed_since is not None and disputed_since <= as_of:
-        text += f"；自 {disputed_since:%Y-%m-%d} 起争议期间不计"
+    for a, b in gaps:  # every disputed interval that falls in the days the fee could run
+        if a > as_of or (b is not None and b <= first_day):
+            continue
+        if b is None or b > as_of:
+            text += f"；自 {a:%Y-%m-%d} 起争议期间不计"
+        else:
+            text += f"；{a:%Y-%m-%d} 至 {b - dt.timedelta(days=1):%Y-%m-%d} 争议期间不计"
     text += f"；法院通常支持约 {format_yuan(court)}（一年期 LPR {terms.lpr_percent.normalize():f}% 上浮 " \
             f"{terms.margin_percent.normalize():f}%）"
     return LateFee(fee, court, round_fen(raw), capped, segments, text)

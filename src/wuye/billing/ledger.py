@@ -69,7 +69,39 @@ def check_ledger(*, rebuild: bool = False, project_id: int | None = None) -> Led
             Bill.objects.filter(pk=bill_id).update(settled_fen=alloc + adj, is_void=void_now)
             units_changed([unit_id])
     _check_balances(report, rebuild=rebuild, project_id=project_id)
+    _check_disputed(report, rebuild=rebuild, project_id=project_id)
     return report
+
+
+# ``Bill.disputed_since`` beside the earliest start of the line's open dispute intervals (decision 194), only where
+# they differ: one grouped pass over the (small) interval table, joined to the lines.
+_DISPUTED_SQL = """
+SELECT b.id, b.unit_id, b.disputed_since, d.first
+FROM billing_bill b
+LEFT JOIN (SELECT bill_id, MIN(starts_on) AS first FROM billing_billdispute WHERE ends_on IS NULL
+           GROUP BY bill_id) d ON d.bill_id = b.id
+WHERE {bill_where} AND (b.disputed_since IS NOT NULL OR d.first IS NOT NULL)
+  AND (b.disputed_since IS NULL OR d.first IS NULL OR b.disputed_since <> d.first)
+ORDER BY b.id
+LIMIT 1000
+"""
+
+
+def _check_disputed(report: LedgerReport, *, rebuild: bool, project_id: int | None) -> None:
+    from wuye.billing.disputes import disputed_since_sync
+
+    where = "TRUE" if project_id is None else "b.project_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(_DISPUTED_SQL.format(bill_where=where), [] if project_id is None else [project_id])
+        rows = cursor.fetchall()
+    for bill_id, unit_id, cached, first in rows:
+        report.mismatches += 1
+        if len(report.problems) < 1100:
+            report.problems.append(f"bill {bill_id} (unit {unit_id}): cached disputed since {cached}, "
+                                   f"open dispute intervals give {first}")
+    if rebuild and rows:
+        disputed_since_sync([r[0] for r in rows])
+        units_changed([r[1] for r in rows])
 
 
 # Each unit's prepaid balance from the entries beside the cached one (UnitBalance), only where they differ or

@@ -311,6 +311,38 @@ class Adjustment(models.Model):
         return f"{self.get_kind_display()} {self.bill}"
 
 
+class BillDispute(models.Model):
+    """争议期间 — the days a bill line was (or is) disputed: no 违约金 accrues on them (domain: none on disputed
+    amounts). One row per line and dispute, kept after the dispute is resolved so a later statement still leaves
+    those days out. ``ends_on`` is the resolution day (the fee runs again from it), empty while open.
+    ``dispute_ref`` is casework's dispute id (billing sits above casework: a plain number, not a key); empty for
+    demo history and for lines marked before disputes named their lines. ``Bill.disputed_since`` caches the
+    earliest start among a line's open intervals (decision 194)."""
+
+    bill = models.ForeignKey(Bill, verbose_name="账单", on_delete=models.PROTECT, related_name="dispute_intervals")
+    dispute_ref = models.PositiveBigIntegerField("争议编号", null=True, blank=True)
+    starts_on = models.DateField("争议起始")
+    ends_on = models.DateField("争议结束", null=True, blank=True, help_text="争议解决之日，自该日起恢复计算违约金。")
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "账单争议期间"
+        verbose_name_plural = "账单争议期间"
+        ordering = ["bill", "starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                                   name="bill_dispute_ends_after_start"),
+            models.UniqueConstraint(fields=["bill", "dispute_ref"], condition=Q(ends_on__isnull=True),
+                                    name="bill_dispute_one_open_per_dispute"),
+        ]
+        indexes = [
+            models.Index(fields=["dispute_ref"], condition=Q(dispute_ref__isnull=False), name="bill_dispute_by_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id} {self.starts_on}–{self.ends_on or ''}"
+
+
 class InstallmentPlan(models.Model):
     """分期 — an agreement to pay a unit's open amount in instalments; needs a manager's approval.
 

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Count, F, Min, Q, Sum
 
 from wuye.billing import latefee
+from wuye.billing.disputes import intervals_for_units
 from wuye.billing.installments import open_plan_standing
 from wuye.billing.models import Adjustment, Allocation, Bill, Payment, UnitBalance
 from wuye.billing.services import policy_for
@@ -320,13 +321,13 @@ class Statement:
 
 
 def statement_for_unit(unit, *, as_of: dt.date) -> Statement:
-    """Everything billed, paid and adjusted for a unit, what is open, and late fees to ``as_of`` (6 queries)."""
+    """Everything billed, paid and adjusted for a unit, what is open, and late fees to ``as_of`` (7 queries)."""
     return statements_for_units([unit], as_of=as_of)[unit.pk]
 
 
 def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = True) -> dict[int, Statement]:
-    """``statement_for_unit`` for many units at once (printed notices in batch): the same six queries
-    whatever the number of units, plus one policy read per project. Without ``payments`` the payment list
+    """``statement_for_unit`` for many units at once (printed notices in batch): the same seven queries
+    whatever the number of units (the seventh: disputed intervals), plus one policy read per project. Without ``payments`` the payment list
     and prepaid balance are not read (a demand needs only what is open)."""
     units = list(units)
     ids = [u.pk for u in units]
@@ -345,6 +346,7 @@ def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = Tr
     adjusted: dict[int, int] = dict(
         Adjustment.objects.filter(bill__unit_id__in_ids=ids, status="approved").values_list("bill_id")
         .annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
+    disputed = intervals_for_units(ids)
     notes: dict[int, list[str]] = defaultdict(list)
     for bill_id, reason, fen in Adjustment.objects.filter(bill__unit_id__in_ids=ids, status="approved",
                                                           kind="prepay_discount").values_list("bill_id", "reason",
@@ -365,7 +367,7 @@ def statements_for_units(units: Iterable, *, as_of: dt.date, payments: bool = Tr
             if not bill.is_void and bill.due_date < as_of and bill.late_fee_of_id is None:
                 fee = latefee.compute(amount_fen=bill.amount_fen - adj, due_date=bill.due_date, as_of=as_of,
                                       terms=terms[u.project_id], payments=allocations.get(bill.pk, []),
-                                      disputed_since=bill.disputed_since)
+                                      disputed=disputed.get(bill.pk, ()))
             statement.lines.append(StatementLine(bill, paid, adj, open_fen, fee, posted.get(bill.pk, 0),
                                                  "；".join(notes.get(bill.pk, []))))
     if payments:

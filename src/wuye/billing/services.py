@@ -836,12 +836,15 @@ class SettlementFees:
     allocations: dict[int, list[tuple[dt.date, int]]] = field(default_factory=dict)
     adjusted: dict[int, int] = field(default_factory=dict)
     posted: dict[int, int] = field(default_factory=dict)  # late fee already charged per source line
+    disputed: dict[int, list] = field(default_factory=dict)  # disputed intervals per line (billing.disputes)
 
 
 def settlement_fees_context(project: Project, lines: Iterable[Bill], latest: dt.date) -> SettlementFees | None:
     """None unless the project charges late fees at settlement and some of ``lines`` are past their grace
-    on ``latest``; otherwise their allocations, approved adjustments and charged late fees (three queries
-    per 2,000 lines)."""
+    on ``latest``; otherwise their allocations, approved adjustments, charged late fees and disputed intervals
+    (four queries per 2,000 lines)."""
+    from wuye.billing.disputes import intervals_for
+
     policy = policy_for(project)
     if not policy.late_fee_charge_at_settlement or policy.late_fee_per_mille <= 0:
         return None
@@ -860,6 +863,7 @@ def settlement_fees_context(project: Project, lines: Iterable[Bill], latest: dt.
                             .values_list("bill_id").annotate(t=Sum("amount_fen")).values_list("bill_id", "t"))
         ctx.posted.update(Bill.objects.filter(late_fee_of_id__in=chunk, is_void=False).values_list("late_fee_of_id")
                           .annotate(t=Sum("amount_fen")).values_list("late_fee_of_id", "t"))
+        ctx.disputed.update(intervals_for(chunk))
     return ctx
 
 
@@ -880,7 +884,7 @@ def settlement_fee_lines(ctx: SettlementFees, rows: list[tuple[int, Bill, int, d
             continue
         fee = latefee.compute(amount_fen=bill.amount_fen - ctx.adjusted.get(bill.pk, 0), due_date=bill.due_date,
                               as_of=day, terms=ctx.terms, payments=ctx.allocations[bill.pk],
-                              disputed_since=bill.disputed_since)
+                              disputed=ctx.disputed.get(bill.pk, ()))
         charge = fee.amount_fen - ctx.posted.get(bill.pk, 0)
         if charge <= 0:
             continue

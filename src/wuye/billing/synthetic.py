@@ -24,7 +24,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from wuye.billing.choices import FeeKind, PaymentMethod, Pricing
-from wuye.billing.models import Bill, BillingPolicy, FeeItem, Rate
+from wuye.billing.models import Bill, BillDispute, BillingPolicy, FeeItem, Rate
 from wuye.billing.services import add_months, bill_generate, cycle_start_months, payment_record
 from wuye.estate.choices import OccupancyState, ProjectKind, PropertyType
 from wuye.estate.models import Occupancy, Project, Unit
@@ -159,9 +159,13 @@ def seed_history(
         if requester is not None and approver is not None:
             _seed_requests(rng, behaviour, requester, approver, as_of, counts)
         disputed = [u for u, b in behaviour.items() if b == "dispute"]
-        counts["disputed_lines"] += Bill.objects.filter(unit_id__in=disputed, is_void=False,
-                                                        due_date__gte=add_months(as_of, -6)).update(
-            disputed_since=add_months(as_of, -6))
+        since = add_months(as_of, -6)
+        lines = Bill.objects.filter(unit_id__in=disputed, is_void=False, due_date__gte=since)
+        counts["disputed_lines"] += lines.update(disputed_since=since)
+        BillDispute.objects.bulk_create([BillDispute(bill_id=pk, starts_on=since)  # the days no 违约金 accrues
+                                         for pk in lines.exclude(pk__in=BillDispute.objects.filter(
+                                             ends_on__isnull=True).values("bill_id")).values_list("pk", flat=True)],
+                                        batch_size=2000)
     return dict(counts)
 
 

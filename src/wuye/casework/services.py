@@ -20,6 +20,7 @@ from wuye.accounts.models import Territory, User
 from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, territory_assign, territory_remove
+from wuye.billing import disputes as bill_disputes
 from wuye.billing.models import Bill, Payment
 from wuye.casework.choices import (
     CALL_ONLY_OUTCOMES,
@@ -501,10 +502,12 @@ def promises_broken_settle(*, as_of: dt.date | None = None) -> int:
 def dispute_open(
     *, actor: User, unit: Unit, reason: str, description: str, on: dt.date | None = None,
     contact: ContactAttempt | None = None, developer_warranty: bool = False, hold_until: dt.date | None = None,
-    actor_label: str = "",
+    actor_label: str = "", bill_ids: list[int] | None = None,
 ) -> Dispute:
     """Open a dispute: escalation is held (pre-due reminders of new bills still go out) until it is resolved
-    or ``hold_until`` passes; the account becomes 特殊拒交 and the manager sees it."""
+    or ``hold_until`` passes; the account becomes 特殊拒交 and the manager sees it. The lines it is about —
+    ``bill_ids`` when named, else every line of the unit still owing — are disputed from ``on``: no 违约金
+    accrues on them until it is resolved (``billing.disputes``, decision 194)."""
     require_unit_scope(actor, unit)
     on = on or _today()
     description = (description or "").strip()
@@ -520,11 +523,20 @@ def dispute_open(
         errors["hold_until"] = "暂停截止日期不能早于今天。"
     elif (hold_until - on).days > MAX_DISPUTE_HOLD_DAYS:
         errors["hold_until"] = f"争议暂停催缴最长 {MAX_DISPUTE_HOLD_DAYS} 天。"
+    named = sorted({int(b) for b in bill_ids or []})
+    if named and len(_disputable(unit, named)) < len(named):
+        errors["bill_ids"] = "所选账单须是本房屋未结清、未作废的账单。"
     if errors:
         raise ValidationError(errors)
     return _dispute_create(actor=actor, actor_label=_label(actor, actor_label), unit=unit, reason=reason,
                            description=description, on=on, contact=contact, developer_warranty=developer_warranty,
-                           hold_until=hold_until)
+                           hold_until=hold_until, bill_ids=named)
+
+
+def _disputable(unit: Unit, bill_ids: list[int]) -> list[int]:
+    """Those of ``bill_ids`` that are the unit's live lines still owing."""
+    return sorted(Bill.objects.filter(pk__in=bill_ids, unit=unit, is_void=False, settled_fen__lt=F("amount_fen"))
+                  .values_list("pk", flat=True))
 
 
 def _dispute_create(*, actor: User | None, actor_label: str, unit: Unit, reason: str, description: str,
@@ -542,6 +554,9 @@ def _dispute_create(*, actor: User | None, actor_label: str, unit: Unit, reason:
     audit_record(actor=actor, actor_label=actor_label, verb="casework.dispute_open", obj=unit, note=description,
                  after={"dispute": dispute.pk, "reason": reason, "hold_until": hold_until, "source": source,
                         "bill_ids": dispute.bill_ids, "developer_warranty": developer_warranty})
+    lines = dispute.bill_ids or bill_disputes.open_line_ids(unit.pk)
+    bill_disputes.lines_mark(unit=unit, bill_ids=lines, on=on, dispute_ref=dispute.pk, actor=actor,
+                             actor_label=actor_label, note=f"争议 #{dispute.pk}：争议期间不计违约金")
     return dispute
 
 
@@ -566,6 +581,12 @@ def dispute_open_for_owner(*, unit: Unit, reason: str, description: str, bill_id
     if existing is not None:
         audit_record(actor=None, actor_label=actor_label, verb="casework.dispute_owner_adds", obj=unit,
                      note=description, after={"dispute": existing.pk, "bill_ids": sorted(bill_ids)})
+        named = sorted(set(existing.bill_ids) | {int(b) for b in bill_ids})
+        if existing.bill_ids and named != existing.bill_ids:  # it names these too ([] means every line already)
+            existing.bill_ids = named
+            existing.save(update_fields=["bill_ids"])
+        bill_disputes.lines_mark(unit=unit, bill_ids=bill_ids, on=on, dispute_ref=existing.pk, actor=None,
+                                 actor_label=actor_label, note=f"业主补充争议 #{existing.pk}：争议期间不计违约金")
         return existing, False
     dispute = _dispute_create(actor=None, actor_label=actor_label, unit=unit, reason=reason, description=description,
                               on=on, hold_until=on + dt.timedelta(days=DEFAULT_DISPUTE_HOLD_DAYS), source="portal",
@@ -596,11 +617,14 @@ def dispute_resolve(*, actor: User, dispute: Dispute, note: str, on: dt.date | N
                               reason="争议已解决，交回收费员跟进")
     audit_record(actor=actor, verb="casework.dispute_resolve", obj=dispute.unit, note=note,
                  after={"dispute": dispute.pk})
+    bill_disputes.lines_unmark(unit=dispute.unit, dispute_ref=dispute.pk, on=on, actor=actor,
+                               note=f"争议 #{dispute.pk} 已解决：自 {on:%Y-%m-%d} 起恢复计算违约金")
     return dispute
 
 
 def dispute_holds_expire(*, as_of: dt.date) -> int:
-    """Disputes still open whose hold date has passed stop holding the ladder (a daily job, before the run)."""
+    """Disputes still open whose hold date has passed stop holding the ladder (a daily job, before the run).
+    Their lines stay disputed (no 违约金) until the dispute is resolved: the amount is still in dispute."""
     n = 0
     for dispute in Dispute.objects.filter(status=DisputeStatus.OPEN, hold_until__lt=as_of,
                                           hold__released_on__isnull=True).select_related("hold"):

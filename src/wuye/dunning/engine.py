@@ -995,8 +995,12 @@ def holds_by_unit(project: Project | None, unit_ids: list[int] | None) -> dict[i
 
 
 def _disputed(project: Project | None, unit_ids: list[int] | None) -> set[tuple[int, int]]:
-    """(unit, debtor) pairs with an open line under dispute (of one project, or of the whole estate)."""
-    qs = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"), disputed_since__isnull=False)
+    """(unit, debtor) pairs with an open line disputed outside any casework dispute (demo history, lines marked
+    before disputes named them: ``BillDispute`` without ``dispute_ref``), of one project or of the whole estate.
+    A casework dispute holds the ladder through its own hold, which ends on its hold date even while the
+    dispute is open (its lines stay free of 违约金 until it is resolved — decision 194)."""
+    qs = Bill.objects.filter(is_void=False, settled_fen__lt=F("amount_fen"), disputed_since__isnull=False,
+                             dispute_intervals__ends_on__isnull=True, dispute_intervals__dispute_ref__isnull=True)
     if project is not None:
         qs = qs.filter(project=project)
     if unit_ids is not None:
