@@ -73,9 +73,11 @@ def _worklist_for_request(request):
     user = request.user
     collectors = [(u.pk, str(u)) for u in User.objects.filter(role=Role.COLLECTOR, is_active=True)
                   .order_by("username")] if not user.territory_bound else []
-    in_reach = Building.objects.filter(project__in=projects_visible(user))
-    if user.territory_bound:  # a collector picks among the buildings of their territory
-        in_reach = in_reach.filter(pk__in=Territory.objects.filter(user=user).values("building_id"))
+    if user.territory_bound:  # a collector picks among the buildings of their territory (in its projects: a
+        # territory row's project is its building's, so the projects are not read apart)
+        in_reach = Building.objects.filter(pk__in=Territory.objects.filter(user=user).values("building_id"))
+    else:
+        in_reach = Building.objects.filter(project__in=projects_visible(user))
     buildings = [(b.pk, f"{b.project.name} {b.name}") for b in in_reach.select_related("project")
                  .order_by("project__code", "code")[:500]]
     form = WorklistFilter(request.GET or None, collectors=collectors, buildings=buildings)
