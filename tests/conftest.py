@@ -131,6 +131,15 @@ def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: the process's cache outlives the rolled-back database (the
+    insights roll-ups are shared between requests under their snapshot's stamp, decision 198)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _huey_immediate():
     from huey.contrib.djhuey import HUEY

@@ -31,22 +31,19 @@ import itertools
 import json
 import os
 import random
-import re
+import sys
 import threading
 
 from locust import HttpUser, between, task
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # patterns.py beside this file
 
 PEOPLE = json.loads(open(os.environ.get("LOAD_PEOPLE", "var/load/people.json"), encoding="utf-8").read())
 SCALE = float(os.environ.get("LOAD_SCALE", "1"))
 SANDBOX = os.environ.get("LOAD_SANDBOX", "")
 PASSWORD = PEOPLE["password"]
 
-UNIT_LINK = re.compile(r'href="/casework/units/(\d+)/"')
-QUICK = re.compile(r'hx-post="/casework/units/(\d+)/quick/" hx-vals=\'\{"outcome": "(\w+)", "task": "(\d*)", '
-                   r'"party": "(\d*)"\}\'')
-TRADE_NO = re.compile(r"/orders/([^/]+)/$")
-RECEIPT = re.compile(r'/receipts/(\d+)\.pdf')
-PAYMENT_ID = re.compile(r"\?paid=(\d+)")
+from patterns import ONCE, PAYMENT_ID, QUICK, RECEIPT, TRADE_NO, UNIT_LINK  # noqa: E402
 
 _lock = threading.Lock()
 _counters: dict[str, itertools.count] = {}
@@ -134,19 +131,21 @@ class Collector(Staff):
     def quick_outcome(self) -> None:
         if not self.cards:
             return
-        unit, outcome, task_id, party = random.choice(self.cards)
+        # a tapped card is redrawn with its outcome: its key is not tapped again
+        unit, once, outcome, task_id, party = self.cards.pop(random.randrange(len(self.cards)))
         self.post(f"/casework/units/{unit}/quick/", name="casework:quick", expect=200,
                   data={"outcome": random.choice(["no_answer", "busy", "switched_off", "away"]),
-                        "task": task_id, "party": party}, headers={"HX-Request": "true"})
+                        "task": task_id, "party": party, "_once": once}, headers={"HX-Request": "true"})
 
     @task(1)
     def promise(self) -> None:
         if not self.cards:
             return
-        unit, _outcome, task_id, party = random.choice(self.cards)
+        unit, _once, _outcome, task_id, party = random.choice(self.cards)
         url = f"/casework/units/{unit}/contact/?outcome=promised&party={party}&task={task_id}"
         r = self.get(url, name="casework:contact")
-        if r.status_code != 200:
+        key = ONCE.search(r.text) if r.status_code == 200 else None
+        if key is None:
             return
         import datetime as dt
 
@@ -155,7 +154,7 @@ class Collector(Staff):
         self.post(url, name="casework:contact (promise)", data={
             "channel": "call", "outcome": "promised", "task": task_id,
             "promised_on": (dt.date.today() + dt.timedelta(days=random.randint(3, 20))).isoformat(),
-            "note": "压测：承诺缴费"}, refusals=("该房屋没有未缴费用",))
+            "note": "压测：承诺缴费", "_once": key.group(1)}, refusals=("该房屋没有未缴费用",))
 
 
 class Cashier(Staff):
@@ -178,12 +177,13 @@ class Cashier(Staff):
             unit = random.choice(self.me["unit_ids"])
         url = f"/billing/units/{unit}/"
         r = self.get(url, name="billing:unit-statement")
-        if r.status_code != 200:
+        key = ONCE.search(r.text) if r.status_code == 200 else None  # the desk form's key comes first
+        if key is None:
             return
         amount = random.choice([50, 100, 150, 200, 300])
         r = self.post(url, name="billing:unit-statement (pay)", data={
             "amount": f"{amount}.00", "method": "cash", "tendered": f"{amount + random.choice([0, 0, 50, 100])}.00",
-            "payer_name": "压测", "note": "压测收款"})
+            "payer_name": "压测", "note": "压测收款", "_once": key.group(1)})
         m = PAYMENT_ID.search(r.headers.get("Location", "")) if r.status_code == 302 else None
         if m:
             self.get(f"{url}?paid={m.group(1)}", name="billing:unit-statement (paid)")

@@ -148,6 +148,13 @@ def main() -> None:
     from wuye.legal.chain import seal
 
     seal()
+    # what autovacuum does within a minute of the nightly run (its insert threshold), where it runs: the
+    # visibility map of the tables the run grew, without which the collection overview's counts of the day's
+    # actions, open episodes and held accounts cannot be read from their indexes alone (decision 197) — the
+    # bench server runs with autovacuum off
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE) dunning_action, dunning_episode, dunning_heldaccount")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"{len(out['collectors'])} collectors ({sum(c['units'] for c in out['collectors']):,} units), "

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "wuye.common.memo.RequestMemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -172,6 +173,8 @@ WUYE_LOGIN_FAILURES_PER_IP = envint("WUYE_LOGIN_FAILURES_PER_IP", 30)
 WUYE_LOGIN_LOCKOUT_MINUTES = envint("WUYE_LOGIN_LOCKOUT_MINUTES", 15)
 # django-axes' records (attempts, failure and login logs) older than this are deleted daily (accounts.tasks)
 WUYE_LOGIN_RECORDS_RETENTION_DAYS = envint("WUYE_LOGIN_RECORDS_RETENTION_DAYS", 90)
+# one-time keys of forms and API requests (wuye.common.once): how long a repeat is still recognised
+WUYE_SUBMISSION_RETENTION_DAYS = envint("WUYE_SUBMISSION_RETENTION_DAYS", 30)
 AXES_ENABLED = envbool("WUYE_LOGIN_THROTTLE", True)
 AXES_FAILURE_LIMIT = WUYE_LOGIN_FAILURES_PER_ACCOUNT
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

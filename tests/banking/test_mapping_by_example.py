@@ -34,6 +34,10 @@ def test_the_sample_shows_its_columns_with_their_values_and_dates_by_example(cli
     html = r.content.decode()
     assert 'data-testid="sample-preview"' in html
     assert "表头行（第 3 行）" in html  # found under the title block
+    # on a phone each row is a card naming its values by the header's columns (decision 203's page check)
+    cards = html.split('data-testid="sample-cards"')[1].split("</ol>")[0]
+    assert "第 3 行 · 表头" in cards and "收入金额：</span>537.00" in cards and "用途：</span>1-101物业费" in cards
+    assert "支出金额：" not in cards.split("第 4 行")[1].split("第 5 行")[0]  # an empty cell is left out
     assert "收入金额（例：537.00、179.00）" in html and "对方名称（例：业主001、业主002）" in html
     assert "合计" not in html.split('data-testid="map-credit"')[1].split("</select>")[0]  # totals are no example
     assert '<option value="记账日" selected>' in html.split('data-testid="map-date"')[1]  # the date column guessed

@@ -86,6 +86,24 @@ def test_a_visit_with_a_photo_through_the_api_is_kept_with_its_hash(api, unit, b
         or shot.sha256 in client.get(f"/casework/units/{unit.pk}/").content.decode()
 
 
+def test_a_visit_upload_retried_with_its_idempotency_key_is_kept_once(api, unit, bob_territory):
+    """A phone on a weak signal sends the visit again: with the same key (decision 204) the photo and the
+    contact are kept once and the retry gets the first answer; another photo under the same key is refused."""
+    run(dt.date(2026, 2, 20))
+    form = {"unit": unit.pk, "outcome": "notice_left", "note": "通知塞入门缝"}
+    first = api.post("/api/v1/visits/", {**form, "photo": upload(png())}, format="multipart",
+                     HTTP_IDEMPOTENCY_KEY="visit-retry-000000001")
+    again = api.post("/api/v1/visits/", {**form, "photo": upload(png())}, format="multipart",
+                     HTTP_IDEMPOTENCY_KEY="visit-retry-000000001")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert VisitPhoto.objects.filter(unit=unit).count() == 1
+    assert ContactAttempt.objects.filter(unit=unit, channel="visit").count() == 1
+    other = api.post("/api/v1/visits/", {**form, "photo": upload(png((80, 60)))}, format="multipart",
+                     HTTP_IDEMPOTENCY_KEY="visit-retry-000000001")
+    assert other.status_code == 422 and VisitPhoto.objects.filter(unit=unit).count() == 1
+
+
 def test_a_visit_without_a_photo_is_json_and_finding_nobody_keeps_the_class(api, unit, bob_territory):
     run(dt.date(2026, 2, 20))
     before = Episode.objects.get(unit=unit, closed_on__isnull=True).account_class

@@ -240,8 +240,65 @@ def test_todays_outbox_is_counted_from_the_day_index_alone(client, alice, worked
             finally:
                 cursor.execute("RESET enable_seqscan")
             # an index-only scan once the visibility map is set (vacuum); a bitmap scan of the index before
-            assert "action_by_day_status" in plan and "Seq Scan" not in plan, plan
+            assert "action_by_day_status_project" in plan and "Seq Scan" not in plan, plan
         else:
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
             plan = "\n".join(str(r[-1]) for r in cursor.fetchall())
-            assert "COVERING INDEX action_by_day_status" in plan, plan
+            assert "COVERING INDEX action_by_day_status_project" in plan, plan
+
+
+def test_the_overview_counts_what_a_direct_count_of_each_project_and_status_finds(
+        client, alice, arrears_estate, monkeypatch):
+    """The day's outbox and each project's figures come from one grouped pass over the actions (decision 197):
+    they equal a plain count per project and per status — for projects whose last run was on different days,
+    for the projects on the page only, and for the day's outbox of every project in scope, on the page or not."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from wuye.dunning import views
+    from wuye.dunning.models import Episode, HeldAccount
+    from wuye.estate.models import Project
+
+    _more_projects(alice, 3)
+    dunning_run(as_of=D(2026, 1, 19))
+    today = timezone.localdate()
+    main = arrears_estate["project"]
+    dunning_run(as_of=today, project=main)  # one project run again today, the others last on 19 January
+    alice.projects.set(Project.objects.exclude(code="M2"))  # a manager of some projects: M2 is out of scope
+    monkeypatch.setattr(views, "FIGURES_PAGE", 2)
+    client.force_login(alice)
+    seen = {}
+    for page in (1, 2):
+        r = client.get(f"/collection/?page={page}")
+        seen |= {f.project.code: f for f in r.context["figures"]}
+        counts = dict(r.context["counts"])
+    assert set(seen) == set(Project.objects.exclude(code="M2").values_list("code", flat=True))
+    for code, f in seen.items():
+        on = today if code == main.code else D(2026, 1, 19)
+        assert f.last_run_on == on
+        day = Action.objects.filter(project__code=code, decided_on=on)
+        assert (f.actions, f.waiting) == (day.count(), day.filter(status__in=["pending", "sending"]).count())
+        assert f.held == HeldAccount.objects.filter(project__code=code, run_date=on).count()
+        assert f.in_arrears == Episode.objects.filter(project__code=code, closed_on__isnull=True).count()
+    assert seen[main.code].actions > 0 and seen["M1"].actions > 0
+    in_scope = Action.objects.filter(~Q(project__code="M2"), decided_on=today)
+    assert counts == {ActionStatus(s).label: in_scope.filter(status=s).count() for s in ActionStatus.values}
+    assert sum(counts.values()) == seen[main.code].actions > 0
+
+
+def test_the_overview_reads_the_database_a_bounded_number_of_times(
+        client, alice, arrears_estate, django_assert_max_num_queries):
+    """A manager of several projects: the projects assigned are read once for the page, not by every selector,
+    and the day's outbox is counted in the same query as the projects' actions (16 before, decision 197)."""
+    from django.utils import timezone
+
+    from wuye.estate.models import Project
+
+    _more_projects(alice, 2)
+    dunning_run(as_of=timezone.localdate())
+    alice.projects.set(Project.objects.all())
+    client.force_login(alice)
+    client.get("/collection/")
+    with django_assert_max_num_queries(13):
+        r = client.get("/collection/")
+    assert r.status_code == 200 and sum(n for _label, n in r.context["counts"]) > 0

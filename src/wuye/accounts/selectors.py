@@ -5,8 +5,20 @@ from __future__ import annotations
 from django.db.models import Q
 
 from wuye.accounts.models import Territory, User
+from wuye.common.memo import memoized
 
 NOTHING = Q(pk__in=[])
+
+
+def assigned_project_ids(user: User) -> list[int]:
+    """The ids of the projects ``user`` is assigned to (in project code order) — read once per request."""
+    return list(memoized(("assigned_projects", user.pk), lambda: list(user.projects.values_list("id", flat=True))))
+
+
+def territories_of(user: User) -> list[Territory]:
+    """A collector's territories (building, floors, project) — read once per request."""
+    return list(memoized(("territories", user.pk), lambda: list(
+        Territory.objects.filter(user=user).only("building_id", "floor_from", "floor_to", "project_id"))))
 
 
 def unit_scope_q(user: User, prefix: str = "") -> Q:
@@ -21,10 +33,10 @@ def unit_scope_q(user: User, prefix: str = "") -> Q:
         return Q()
     if user.territory_bound:
         q = NOTHING
-        for territory in Territory.objects.filter(user=user).only("building_id", "floor_from", "floor_to"):
+        for territory in territories_of(user):
             q |= territory.unit_q(prefix)
         return q
-    project_ids = list(user.projects.values_list("id", flat=True))
+    project_ids = assigned_project_ids(user)
     if project_ids:
         return Q(**{f"{prefix}project_id__in": project_ids})
     return Q()
@@ -37,9 +49,9 @@ def project_scope_q(user: User, prefix: str = "") -> Q:
     if user.is_superuser:
         return Q()
     if user.territory_bound:
-        ids = set(Territory.objects.filter(user=user).values_list("project_id", flat=True))
+        ids = {t.project_id for t in territories_of(user)}
         return Q(**{f"{prefix}pk__in": ids})
-    ids = list(user.projects.values_list("id", flat=True))
+    ids = assigned_project_ids(user)
     return Q(**{f"{prefix}pk__in": ids}) if ids else Q()
 
 
@@ -52,8 +64,8 @@ def scope_project_ids(user: User) -> list[int] | None:
     if user.is_superuser:
         return None
     if user.territory_bound:
-        return sorted(set(Territory.objects.filter(user=user).values_list("project_id", flat=True)))
-    return sorted(user.projects.values_list("id", flat=True)) or None
+        return sorted({t.project_id for t in territories_of(user)})
+    return sorted(assigned_project_ids(user)) or None
 
 
 def audit_events_visible(user: User):

@@ -11,3 +11,12 @@ def purge_login_records() -> None:
 
     with HUEY.lock_task("accounts-login-records-purge"):
         login_records_purge()
+
+
+@db_periodic_task(crontab(minute="45", hour="3"))
+def purge_submission_keys() -> None:
+    """Daily at 03:45: one-time form and API keys older than ``WUYE_SUBMISSION_RETENTION_DAYS`` go."""
+    from wuye.common.once import submissions_purge
+
+    with HUEY.lock_task("common-submissions-purge"):
+        submissions_purge()

@@ -18,6 +18,7 @@ from wuye.banking.models import OPEN_STATUSES, LineStatus, StatementImport, Stat
 from wuye.banking.permissions import can_bank
 from wuye.common.api import Pagination
 from wuye.common.formatting import format_yuan
+from wuye.common.once import idempotent
 from wuye.common.tabular import read_upload
 from wuye.estate.importer import ImportRejected
 
@@ -141,6 +142,7 @@ class StatementListCreateView(APIView):
 
     @extend_schema(request={"multipart/form-data": BankStatementUploadSerializer},
                    responses={202: BankStatementSerializer, 400: OpenApiResponse(description="文件或账户有误，未写入任何数据")})
+    @idempotent
     def post(self, request):
         data = BankStatementUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)

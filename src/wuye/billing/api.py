@@ -14,6 +14,7 @@ from wuye.billing import permissions as billing_permissions
 from wuye.billing.selectors import statement_for_unit
 from wuye.billing.serializers import PaymentCreateSerializer, PaymentSerializer, StatementSerializer
 from wuye.billing.services import payment_record
+from wuye.common.once import idempotent
 from wuye.common.params import date_param
 from wuye.estate.selectors import unit_visible_or_404
 
@@ -42,6 +43,7 @@ class PaymentCreateView(APIView):
     permission_classes = [permissions.IsAuthenticated, CanRecordPayments]
 
     @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
+    @idempotent
     def post(self, request):
         data = PaymentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -26,6 +26,7 @@ from wuye.billing.permissions import can_approve, can_record_payments
 from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import format_yuan, rmb_upper
 from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.common.once import once_per_submit
 from wuye.common.params import date_param, id_param
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
@@ -35,6 +36,7 @@ def _unit(request, pk):
 
 
 @login_required
+@once_per_submit
 def unit_statement(request, pk: int):
     unit = _unit(request, pk)
     as_of = timezone.localdate()
@@ -104,6 +106,7 @@ def _prepay_context(unit, as_of: dt.date) -> dict:
 
 @login_required
 @require_POST
+@once_per_submit
 def prepay_take(request, pk: int):
     """Finance takes a pay-ahead offer for the unit at the desk."""
     unit = _unit(request, pk)
@@ -166,6 +169,7 @@ def _periods(statement) -> list:
 
 @login_required
 @require_POST
+@once_per_submit
 def statement_delivery(request, pk: int):
     unit = _unit(request, pk)
     statement = statement_for_unit(unit, as_of=timezone.localdate())
@@ -188,6 +192,7 @@ def statement_delivery(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def installment_request(request, pk: int):
     unit = _unit(request, pk)
     form = forms.InstallmentForm(request.POST)
@@ -242,6 +247,7 @@ def receipt(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def adjustment_request(request, pk: int):
     bill = get_object_or_404(Bill, pk=pk)
     _unit(request, bill.unit_id)
@@ -335,6 +341,7 @@ TAKINGS_PAGE = 100  # payments listed per page of the day's takings (the Excel h
 
 
 @login_required
+@once_per_submit
 def takings(request):
     """收款日报 — the day's takings by cashier and method, the payments, the handovers; Excel with
     ``?format=xlsx``. Finance and managers; the cashier's own shift and the 交班 form are on the same page."""
@@ -435,6 +442,7 @@ def owner_statement(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def late_fee_post(request, pk: int):
     unit = _unit(request, pk)
     try:

@@ -20,6 +20,7 @@ from wuye.accounts.models import User
 from wuye.casework import selectors, services
 from wuye.casework.choices import VISIT_OUTCOMES, ContactChannel, DisputeReason, Outcome, Relationship
 from wuye.casework.models import TalkingPoint
+from wuye.common.once import idempotent
 from wuye.common.params import date_param
 from wuye.common.templatetags.wuye import with_unit
 from wuye.dunning.choices import AccountClass
@@ -171,6 +172,7 @@ class ContactCreateView(APIView):
         return ContactPointViewSet.as_view({"get": "list"})(request._request, *args, **kwargs)
 
     @extend_schema(request=ContactInput, responses={201: ContactOutput})
+    @idempotent
     def post(self, request):
         from wuye.casework.models import ContactAttempt
 
@@ -218,6 +220,7 @@ class PromiseCreateView(APIView):
     """Record a promise to pay (without a contact record; the contact endpoint does both)."""
 
     @extend_schema(request=PromiseInput, responses={201: PromiseOutput})
+    @idempotent
     def post(self, request):
         s = PromiseInput(data=request.data)
         s.is_valid(raise_exception=True)
@@ -258,6 +261,7 @@ class TalkingPointListView(APIView):
         return Response(TalkingPointSerializer(TalkingPoint.objects.order_by("sort", "pk"), many=True).data)
 
     @extend_schema(request=TalkingPointInput, responses={201: TalkingPointSerializer})
+    @idempotent
     def post(self, request):
         return _talking_point_save(request, None, status.HTTP_201_CREATED)
 
@@ -356,6 +360,7 @@ class VisitCreateView(APIView):
 
     @extend_schema(request={"multipart/form-data": VisitInput, "application/json": VisitInput},
                    responses={201: VisitOutput})
+    @idempotent
     def post(self, request):
         s = VisitInput(data=request.data)
         s.is_valid(raise_exception=True)

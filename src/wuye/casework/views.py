@@ -42,6 +42,7 @@ from wuye.casework.forms import (
 )
 from wuye.casework.models import ContactAttempt, TalkingPoint, VisitPhoto
 from wuye.common.forms import validation_errors_text
+from wuye.common.once import new_key, once_per_submit
 from wuye.common.params import date_param, id_param
 from wuye.common.templatetags.wuye import with_unit
 from wuye.common.views import redirect_next
@@ -114,9 +115,9 @@ def _link(name: str, pk: int) -> str:
     return made(pk)
 
 
-_QUICK_BUTTON = ('\n        <button class="btn btn-outline-secondary btn-sm" hx-post="{quick}" hx-vals=\'{{"outcome": '
-                 '"{value}", "task": "{task}", "party": "{party}"}}\' hx-target="#actions-{key}" hx-swap="outerHTML">'
-                 '{label}</button>\n        ')
+_QUICK_BUTTON = ('\n        <button class="btn btn-outline-secondary btn-sm" hx-post="{quick}" hx-vals=\'{{"_once": "{once}", '
+                 '"outcome": "{value}", "task": "{task}", "party": "{party}"}}\' hx-target="#actions-{key}" '
+                 'hx-swap="outerHTML">{label}</button>\n        ')
 
 
 def _card_links(rows, here: str) -> None:
@@ -129,9 +130,10 @@ def _card_links(rows, here: str) -> None:
     for r in rows:  # (ids and a percent-encoded path: nothing in them for HTML to escape)
         party = r.party_id or ""
         task = r.task_ids[0] if r.task_ids else ""
-        quick, key = _link("casework:quick", r.unit_id), r.key
-        r.quick_html = mark_safe("".join(_QUICK_BUTTON.format(quick=quick, value=value, task=task, party=party,
-                                                              key=key, label=label) for value, label in buttons))
+        quick, key, once = _link("casework:quick", r.unit_id), r.key, new_key()  # one key for the card's taps
+        r.quick_html = mark_safe("".join(_QUICK_BUTTON.format(quick=quick, once=once, value=value, task=task,
+                                                              party=party, key=key, label=label)
+                                         for value, label in buttons))
         # a talking point is written by a manager: escaped, its {房号} filled with the card's unit
         r.points_html = mark_safe("".join(f"<li><strong>{escape(p.title)}</strong>：{escape(with_unit(p.body, r.code))}"
                                           "</li>" for p in r.points))
@@ -168,6 +170,7 @@ def worklist(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def quick_outcome(request, pk: int):
     """htmx: one tap records a simple outcome (no answer, busy, switched off, away) and redraws the card."""
     unit = unit_visible_or_404(request.user, pk)
@@ -229,6 +232,7 @@ def _phones(unit, user, on, party_id: int | None = None, task=None):
 
 
 @login_required
+@once_per_submit
 def contact(request, pk: int):
     """记录联系 — the contact form (mobile-first)."""
     unit = unit_visible_or_404(request.user, pk)
@@ -274,6 +278,7 @@ def contact(request, pk: int):
 
 
 @login_required
+@once_per_submit
 def visit(request, pk: int):
     """上门记录 — what was found at the door, who was met, a photo as evidence (mobile-first)."""
     unit = unit_visible_or_404(request.user, pk)
@@ -321,6 +326,7 @@ def visit_photo(request, pk: int):
 
 
 @login_required
+@once_per_submit
 def case(request, pk: int):
     """The collector's case page for a unit and one debtor: what they owe by period, phone (masked, one tap to
     call), pay link / QR buttons, last contacts, promises, talking points, the evidence (visit photos with
@@ -378,6 +384,7 @@ def disputes(request):
 
 
 @login_required
+@once_per_submit
 def dispute_detail(request, pk: int):
     dispute = get_object_or_404(selectors.disputes_visible(request.user), pk=pk)
     wo_form = WorkOrderForm(request.POST if request.POST.get("action") == "work_order" else None)
@@ -422,6 +429,7 @@ def work_orders(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def work_order_update(request, pk: int):
     wo = get_object_or_404(selectors.work_orders_visible(request.user), pk=pk)
     form = WorkOrderUpdateForm(request.POST)
@@ -537,6 +545,7 @@ def desk_approvals(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def desk_decide(request, kind: str, pk: int):
     """Approve or reject with a reason; billing's services decide adjustments and plans."""
     if not can_approve(request.user):

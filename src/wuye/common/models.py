@@ -81,3 +81,26 @@ class FanoutPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.project_id}（{self.get_status_display()}）"
+
+
+class Submission(models.Model):
+    """一次性提交 — the one-time key of a form or an API request that records something (a payment at the desk,
+    a contact, a visit). The key is claimed in the same transaction as what the request does: a second copy of
+    the request (a double-click, a browser's resend, a retried API call, from any server) finds the key taken
+    and is answered with the first one's result instead of doing it again (``wuye.common.once``)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField("提交键", max_length=64)
+    path = models.CharField("地址", max_length=200)
+    fingerprint = models.CharField("请求摘要", max_length=64, blank=True)
+    created_at = models.DateTimeField("提交时间", auto_now_add=True, db_index=True)
+    result_url = models.CharField("结果页", max_length=500, blank=True)
+    status_code = models.PositiveSmallIntegerField("响应状态", null=True, blank=True)
+    body = models.JSONField("响应内容", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "一次性提交"
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_submission_per_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.key[:8]}…"

@@ -132,37 +132,61 @@ class ProjectFigures:
 
 
 def project_figures(user: User, projects: list[Project]) -> list[ProjectFigures]:
+    """The collection overview's figures for every project in ``projects`` (``overview_figures`` without the
+    day's outbox)."""
+    return overview_figures(user, projects)[0]
+
+
+def overview_figures(user: User, projects: list[Project], *, today: dt.date | None = None,
+                     ) -> tuple[list[ProjectFigures], dict[str, int]]:
     """The collection overview's figures for every project in ``projects``, read from what the daily runs
-    stored (their 暂停记录, the open 欠费周期 and the actions of the last run date), within ``user``'s scope.
-    Five grouped queries whatever the number of projects; no dry run (decision 101)."""
+    stored (their 暂停记录, the open 欠费周期 and the actions of the last run date), within ``user``'s scope —
+    and, with ``today``, the count by status of every action decided that day in ``user``'s scope (the day's
+    outbox). Five grouped queries whatever the number of projects; no dry run (decision 101). The actions of
+    the projects' last run days and the day's outbox are counted in one pass over the action index
+    ``action_by_day_status_project``: on the day of a run they are the same rows, read twice before
+    (decision 197)."""
     ids = [p.pk for p in projects]
-    if not ids:
-        return []
     scope = unit_scope_q(user, "unit__")
-    last: dict[int, dt.date] = {pid: on for pid, on in ProjectDecisionState.objects.filter(
-        project_id__in=ids, last_on__isnull=False).values_list("project_id", "last_on")}
-    # runs recorded without the incremental state (and whole-estate runs, which name no project)
-    runs = dict(Run.objects.filter(Q(project_id__in=ids) | Q(project__isnull=True)).values("project_id")
-                .annotate(on=Max("run_date")).values_list("project_id", "on"))
-    everywhere = runs.pop(None, None)
-    for pid in ids:
-        known = [d for d in (last.get(pid), runs.get(pid), everywhere) if d is not None]
-        if known:
-            last[pid] = max(known)
-    arrears = dict(Episode.objects.filter(scope, project_id__in=ids, closed_on__isnull=True).values("project_id")
-                   .annotate(n=Count("pk")).values_list("project_id", "n"))
+    last: dict[int, dt.date] = {}
+    arrears: dict[int, int] = {}
+    if ids:
+        last = {pid: on for pid, on in ProjectDecisionState.objects.filter(
+            project_id__in=ids, last_on__isnull=False).values_list("project_id", "last_on")}
+        # runs recorded without the incremental state (and whole-estate runs, which name no project)
+        runs = dict(Run.objects.filter(Q(project_id__in=ids) | Q(project__isnull=True)).values("project_id")
+                    .annotate(on=Max("run_date")).values_list("project_id", "on"))
+        everywhere = runs.pop(None, None)
+        for pid in ids:
+            known = [d for d in (last.get(pid), runs.get(pid), everywhere) if d is not None]
+            if known:
+                last[pid] = max(known)
+        # COUNT(*): the open episodes from the index (project, closed_on) alone
+        arrears = dict(Episode.objects.filter(scope, project_id__in=ids, closed_on__isnull=True).order_by()
+                       .values("project_id").annotate(n=Count("*")).values_list("project_id", "n"))
     days = sorted(set(last.values()))
     acted: dict[tuple[int, dt.date], tuple[int, int]] = {}
     held: dict[tuple[int, dt.date], int] = {}
+    counts: dict[str, int] = {}
+    parts = ([Q(project_id__in=ids, decided_on__in=days)] if days else []) + (
+        [Q(decided_on=today)] if today is not None else [])
+    if parts:
+        wanted = parts[0] if len(parts) == 1 else parts[0] | parts[1]
+        waiting = (ActionStatus.PENDING, ActionStatus.SENDING)
+        page = set(ids)
+        # COUNT(*) grouped by the index's own columns in its order: an index-only read of the days' entries,
+        # aggregated as they come (no hash)
+        for on, status, pid, n in (Action.objects.filter(scope, wanted).order_by()
+                                   .values("decided_on", "status", "project_id").annotate(n=Count("*"))
+                                   .values_list("decided_on", "status", "project_id", "n")):
+            if on == today:
+                counts[status] = counts.get(status, 0) + n
+            if pid in page and on == last.get(pid):
+                a, w = acted.get((pid, on), (0, 0))
+                acted[(pid, on)] = (a + n, w + (n if status in waiting else 0))
     if days:
-        waiting = Q(status__in=[ActionStatus.PENDING, ActionStatus.SENDING])
-        for pid, on, n, w in (Action.objects.filter(scope, project_id__in=ids, decided_on__in=days)
-                              .values("project_id", "decided_on")
-                              .annotate(n=Count("pk"), w=Count("pk", filter=waiting))
-                              .values_list("project_id", "decided_on", "n", "w")):
-            acted[(pid, on)] = (n, w)
-        for pid, on, n in (HeldAccount.objects.filter(scope, project_id__in=ids, run_date__in=days)
-                           .values("project_id", "run_date").annotate(n=Count("pk"))
+        for pid, on, n in (HeldAccount.objects.filter(scope, project_id__in=ids, run_date__in=days).order_by()
+                           .values("project_id", "run_date").annotate(n=Count("*"))
                            .values_list("project_id", "run_date", "n")):
             held[(pid, on)] = n
     out = []
@@ -171,4 +195,4 @@ def project_figures(user: User, projects: list[Project]) -> list[ProjectFigures]
         n, w = acted.get((p.pk, on), (0, 0))
         out.append(ProjectFigures(project=p, last_run_on=on, in_arrears=arrears.get(p.pk, 0), actions=n,
                                   waiting=w, held=held.get((p.pk, on), 0)))
-    return out
+    return out, counts

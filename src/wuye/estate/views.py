@@ -19,6 +19,7 @@ from wuye.accounts.selectors import unit_scope_q
 from wuye.accounts.services import audit_record, pii_reveal
 from wuye.common.forms import form_errors_text, validation_errors_text
 from wuye.common.http import client_ip
+from wuye.common.once import once_per_submit
 from wuye.common.params import id_param
 from wuye.common.views import redirect_next
 from wuye.estate import exports, forms, importer, services
@@ -253,6 +254,7 @@ def unit_state(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def unit_occupancy(request, pk: int):
     unit = _unit_for_edit(request, pk, permissions.can_edit_estate)
     form = forms.OccupancyForm(request.POST)
@@ -277,6 +279,7 @@ def unit_occupancy(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def contact_create(request, pk: int):
     unit = _unit_for_edit(request, pk, permissions.can_edit_contacts)
     parties = list(Party.objects.filter(occupancies__unit=unit, occupancies__end__isnull=True).distinct())

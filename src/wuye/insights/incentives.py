@@ -19,7 +19,6 @@ from decimal import Decimal
 from django.db.models import Count, Q
 
 from wuye.accounts.choices import Role
-from wuye.accounts.models import User
 from wuye.insights import selectors as sel
 from wuye.insights.metrics import collectors_by_floor, month_end
 
@@ -62,7 +61,7 @@ def collector_incentives(month: sel.Month, *, project_ids: list[int] | None) -> 
         if c is not None:
             complaints[c] = complaints.get(c, 0) + d["n"]
     ids = set(figures) | set(promises) | set(contacts) | set(complaints)
-    users = {u.pk: u for u in User.objects.filter(pk__in=ids, role=Role.COLLECTOR)}
+    users = {pk: u for pk, u in sel.people(month, sorted(ids)).items() if u.role == Role.COLLECTOR}
     out = []
     for uid, user in users.items():
         p = promises.get(uid, {})

@@ -5,16 +5,19 @@ targets and the drill-down list of units behind a figure."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, Count, F, Min, Q, QuerySet, Sum, When
 from django.utils import timezone
 
 from wuye.accounts.models import Territory, User
 from wuye.accounts.selectors import project_scope_q, unit_scope_q
 from wuye.common.lookups import Ids
+from wuye.common.memo import memoized
 from wuye.estate.models import Project
 from wuye.insights.metrics import AGE_BOUNDS, Window, add_months, month_start, rows
 from wuye.insights.models import MEASURES, FigureKind, MonthClose, MonthFigure, MonthRollup, Target
@@ -26,11 +29,15 @@ SOURCE_LABELS = {"close": "已月结（快照 + 调整）", "live": "本月临�
 
 
 def project_ids(user: User) -> list[int] | None:
-    """The projects whose figures ``user`` may read; None means every project."""
-    q = project_scope_q(user)
-    if q == Q():
-        return None
-    return list(Project.objects.filter(q).values_list("id", flat=True))
+    """The projects whose figures ``user`` may read; None means every project (once per request)."""
+    def read() -> list[int] | None:
+        q = project_scope_q(user)
+        if q == Q():
+            return None
+        return list(Project.objects.filter(q).values_list("id", flat=True))
+
+    ids = memoized(("insights_project_ids", user.pk), read)
+    return None if ids is None else list(ids)
 
 
 def percent(num: int, den: int) -> Decimal | None:
@@ -89,6 +96,7 @@ class Month:
     rqs: QuerySet | None = None     # … and their MonthRollup rows (every dimension but buildings)
     revisions: int = 0              # closed months: how many rechecks wrote adjustment rows
     cache: dict = field(default_factory=dict)
+    scope: tuple[int, ...] | None = None  # the projects in view (None: every project)
 
     @property
     def source_label(self) -> str:
@@ -153,7 +161,8 @@ def month_figures(period: dt.date, *, user: User, today: dt.date | None = None, 
     rqs = MonthRollup.objects.filter(period=period, kind__in=kinds)
     if ids is not None:
         qs, rqs = qs.filter(project_id__in=ids), rqs.filter(project_id__in=ids)
-    return Month(period, source, as_of, qs=qs, rqs=rqs, revisions=closing.revisions if closing else 0)
+    return Month(period, source, as_of, qs=qs, rqs=rqs, revisions=closing.revisions if closing else 0,
+                 scope=None if ids is None else tuple(sorted(ids)))
 
 
 def rollup(month: Month, by: str) -> list[Figures]:
@@ -174,7 +183,37 @@ def top_by_arrears(month: Month, by: str, limit: int) -> list[Figures]:
     return _rollup_stored(month, by, limit=limit)
 
 
+# a stored snapshot's roll-ups, shared between requests (decision 198): the rows of a snapshot never change
+# without its stamp changing — a provisional one is rewritten only by ``live_refresh``, which stamps
+# ``LiveSnapshot.taken_at``; a close only by its rechecks, which stamp ``rechecked_at`` — so the stamp is in the key
+ROLLUP_CACHE_SECONDS = 3600
+
+
+def _shared_key(month: Month, by: str, limit: int | None) -> str | None:
+    if month.source not in ("close", "live") or month.as_of is None:
+        return None
+    if by == "building" and not limit:
+        return None  # every building (an export's, thousands of rows): not kept in each worker's memory
+    scope = "all" if month.scope is None else hashlib.sha1(
+        ",".join(map(str, month.scope)).encode(), usedforsecurity=False).hexdigest()
+    return (f"insights:rollup:{month.period:%Y-%m}:{month.source}:{month.as_of.isoformat()}:{month.revisions}:"
+            f"{by}:{limit or 0}:{scope}")
+
+
 def _rollup_stored(month: Month, by: str, limit: int | None = None) -> list[Figures]:
+    """``_rollup_grouped`` once per snapshot and scope (``_shared_key``), then from the cache."""
+    key = _shared_key(month, by, limit)
+    if key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return [Figures(k, dict(v), dict(a)) for k, v, a in hit]
+    out = _rollup_grouped(month, by, limit)
+    if key is not None:
+        cache.set(key, [(f.key, f.values, f.adjust) for f in out], ROLLUP_CACHE_SECONDS)
+    return out
+
+
+def _rollup_grouped(month: Month, by: str, limit: int | None = None) -> list[Figures]:
     dims = DIMENSIONS[by]
     source = month.qs if "building_id" in dims else month.rqs
     qs = source.filter(fee_item__isnull=by != "fee_item").order_by()
@@ -215,6 +254,16 @@ def _rollup_rows(month: Month, by: str) -> list[Figures]:
         key = tuple(row[d] for d in dims)
         out.setdefault(key, Figures(key)).add(row, adjustment=row["kind"] == FigureKind.ADJUST)
     return list(out.values())
+
+
+def people(month: Month, ids) -> dict[int, User]:
+    """The users the month's tables name (collectors), read once for every table of the page that names them."""
+    known: dict[int, User | None] = month.cache.setdefault("people", {})
+    missing = [pk for pk in ids if pk not in known]
+    if missing:
+        found = {u.pk: u for u in User.objects.filter(pk__in=missing)}
+        known.update({pk: found.get(pk) for pk in missing})
+    return {pk: known[pk] for pk in ids if known[pk] is not None}
 
 
 def total(month: Month) -> Figures:

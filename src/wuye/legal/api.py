@@ -18,6 +18,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wuye.common.once import idempotent
 from wuye.common.params import date_param, int_param
 from wuye.dunning.models import Action, Task
 from wuye.estate.selectors import parties_visible, projects_visible, units_visible
@@ -312,6 +313,7 @@ class CaseListCreateView(generics.ListAPIView):
         return qs
 
     @extend_schema(request=CaseCreateSerializer, responses={201: CaseDetailSerializer})
+    @idempotent
     def post(self, request):
         data = CaseCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -347,6 +349,7 @@ class CaseEventView(APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=EventCreateSerializer, responses={201: CaseEventSerializer})
+    @idempotent
     def post(self, request, pk: int):
         case = _case(request, pk)
         data = EventCreateSerializer(data=request.data)
@@ -391,6 +394,7 @@ class CaseDeadlineView(APIView):
     permission_classes = [permissions.IsAuthenticated, IsLegal]
 
     @extend_schema(request=DeadlineCreateSerializer, responses={201: DeadlineSerializer})
+    @idempotent
     def post(self, request, pk: int):
         case = _case(request, pk)
         data = DeadlineCreateSerializer(data=request.data)
@@ -406,6 +410,7 @@ class CaseCostView(APIView):
     permission_classes = [permissions.IsAuthenticated, IsLegal]
 
     @extend_schema(request=CostCreateSerializer, responses={201: OpenApiTypes.OBJECT})
+    @idempotent
     def post(self, request, pk: int):
         case = _case(request, pk)
         data = CostCreateSerializer(data=request.data)
@@ -552,6 +557,7 @@ class ProofCreateView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": ProofCreateSerializer}, responses={201: ProofSerializer})
+    @idempotent
     def post(self, request):
         if not can_upload_proof(request.user):
             raise PermissionDenied("您的角色不能上传送达凭证。")

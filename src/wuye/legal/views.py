@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from wuye.common.forms import form_errors_text, validation_errors_text
+from wuye.common.once import once_per_submit
 from wuye.common.views import redirect_next
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, Task
@@ -90,6 +91,7 @@ def notices_read(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_open(request):
     _legal(request)
     form = CaseOpenForm(request.POST, projects=projects_visible(request.user))
@@ -118,6 +120,7 @@ def case_open(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def referral_open(request, task_id: int):
     _legal(request)
     task = get_object_or_404(selectors.open_referrals(request.user), pk=task_id)
@@ -188,6 +191,7 @@ def _fee_preview(case):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_event(request, pk: int):
     case = _case(request, pk)
     form = EventForm(request.POST, request.FILES)
@@ -210,6 +214,7 @@ def case_event(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_owner(request, pk: int):
     case = _case(request, pk)
     form = OwnerForm(request.POST, project_id=case.project_id)
@@ -228,6 +233,7 @@ def case_owner(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_deadline(request, pk: int):
     case = _case(request, pk)
     form = DeadlineForm(request.POST)
@@ -257,6 +263,7 @@ def deadline_done(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def case_cost(request, pk: int):
     case = _case(request, pk)
     form = CostForm(request.POST)
@@ -361,6 +368,7 @@ def proofs(request):
 
 @login_required
 @require_POST
+@once_per_submit
 def proof_upload(request, action_id: int):
     if not can_upload_proof(request.user):
         raise PermissionDenied("您的角色不能上传送达凭证。")

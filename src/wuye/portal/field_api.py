@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from wuye.billing.permissions import can_record_payments
 from wuye.casework.services import debtor_for
 from wuye.common.api import Pagination
+from wuye.common.once import idempotent
 from wuye.estate.selectors import projects_visible, unit_visible_or_404
 from wuye.portal import field
 from wuye.portal.choices import FieldPaymentMethod, FieldPaymentStatus
@@ -91,6 +92,7 @@ class FieldPaymentListCreateView(APIView):
         return pager.get_paginated_response(FieldPaymentOutput(rows, many=True).data)
 
     @extend_schema(request=FieldPaymentInput, responses={201: FieldPaymentOutput})
+    @idempotent
     def post(self, request):
         s = FieldPaymentInput(data=request.data)
         s.is_valid(raise_exception=True)

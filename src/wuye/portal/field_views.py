@@ -19,6 +19,7 @@ from wuye.billing.permissions import can_record_payments
 from wuye.casework.services import debtor_for, debtors_of
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap, validation_errors_text
+from wuye.common.once import once_per_submit
 from wuye.common.params import id_param
 from wuye.dunning.choices import ActionStatus
 from wuye.dunning.manual import message_cap_free_at
@@ -120,6 +121,7 @@ def _render_doorstep(request, unit, form: FieldPaymentForm | None = None, status
 
 @login_required
 @require_POST
+@once_per_submit
 def send(request, pk: int):
     """One tap: the pay link to a contact on record (SMS or WeChat). htmx gets a line back; a plain post
     returns to the page with a message."""
@@ -154,6 +156,7 @@ def send(request, pk: int):
 
 @login_required
 @require_POST
+@once_per_submit
 def field_payment_new(request, pk: int):
     unit = _doorstep_unit(request, pk)
     party = _party(request, unit)

@@ -57,3 +57,22 @@ def who(value):
 def keep_dates(text):
     """{{ message|keep_dates }}: a sentence written by the code, escaped, its dates never split at the hyphen."""
     return formatting.keep_dates(text)
+
+
+@register.simple_tag
+def once_field():
+    """{% once_field %} inside a form that records something: a fresh one-time key, so a second copy of the
+    same submission (a double-click, a resend) records nothing (``wuye.common.once``)."""
+    from django.utils.html import format_html
+
+    from wuye.common.once import FIELD, new_key
+
+    return format_html('<input type="hidden" name="{}" value="{}">', FIELD, new_key())
+
+
+@register.simple_tag
+def once_key():
+    """{% once_key as key %}: a fresh one-time key for a request that is not a form (htmx ``hx-vals``)."""
+    from wuye.common.once import new_key
+
+    return new_key()
