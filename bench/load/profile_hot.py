@@ -1,13 +1,15 @@
 """Bench-only: the three requests the full-scale load test found slowest (issue 18) — the collector's worklist,
 the manager's team desk and the collector's promise (the contact form's POST with outcome 承诺缴费) — each
-timed in process, median and best of ``--repeat`` runs (the best is the figure on a busy machine), with its query count, SQL time and Python CPU time.
+timed in process, median and best of ``--repeat`` runs (the best is the figure on a busy machine), with its
+query count, SQL time and Python CPU time.
 
     DATABASE_URL=postgres://…/wuye_load .venv/bin/python bench/load/profile_hot.py var/load/people.json [-v]
 
 Uses the people of setup_load.py (the first collector and manager). The promise is posted as locust posts it
-(the whole amount owed, a date 3–20 days on) for a different card of the worklist each run, inside a
-transaction that is rolled back: the database is the same before and after, so two commits compare on the
-same data. With -v the queries of the last run of each request, in order (the first 160 characters).
+(the whole amount owed, a date 3–20 days on, the form's one-time key) for a different card of the worklist
+each run, inside a transaction that is rolled back: the database is the same before and after, so two commits
+compare on the same data. With -v the queries of the last run of each request, in order (the first 160
+characters).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -62,19 +63,25 @@ def main() -> None:
             for s in q.captured_queries:
                 print(f"        {float(s['time']) * 1000:6.1f} ms  {s['sql'][:160]}")
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from patterns import ONCE, QUICK  # what the load test reads off the pages
+
     c = login(people["collectors"][0]["username"])
     page = c.get("/casework/").content.decode()
-    quick = re.compile(r'hx-post="/casework/units/(\d+)/quick/" hx-vals=\'\{"outcome": "(\w+)", "task": "(\d*)", '
-                       r'"party": "(\d*)"\}\'')
-    cards = list(dict.fromkeys((u, t, p) for u, _o, t, p in quick.findall(page)))
+    cards = list(dict.fromkeys((u, t, p) for u, _once, _o, t, p in QUICK.findall(page)))
+    keys = {}  # the contact form's one-time key of each card, read as locust reads it (the GET is not timed)
+    for unit, task, party in cards[:repeat + 1]:
+        url = f"/casework/units/{unit}/contact/?outcome=promised&party={party}&task={task}"
+        keys[url] = ONCE.search(c.get(url).content.decode()).group(1)
     measure("GET /casework/ (worklist)", lambda i: c.get("/casework/").status_code)
     measure("GET /casework/?page=2", lambda i: c.get("/casework/?page=2").status_code)
 
     def promise(i: int) -> int:
-        unit, task, party = cards[i % len(cards)]
+        unit, task, party = cards[i % (repeat + 1)]
         url = f"/casework/units/{unit}/contact/?outcome=promised&party={party}&task={task}"
         with transaction.atomic():
             r = c.post(url, {"channel": "call", "outcome": "promised", "task": task, "note": "压测：承诺缴费",
+                             "_once": keys[url],
                              "promised_on": (dt.date.today() + dt.timedelta(days=3 + i % 18)).isoformat()})
             transaction.set_rollback(True)
         return r.status_code

@@ -150,10 +150,11 @@ def _prefixed(q: Q, prefix: str) -> Q:
 
 def worklist(*, user: User, day: dt.date, collector: User | None = None, building_id: int | None = None,
              floor_from: int | None = None, floor_to: int | None = None, account_class: str = "",
-             min_fen: int | None = None) -> Worklist:
+             min_fen: int | None = None, building_names: dict[int, str] | None = None) -> Worklist:
     """The collector's accounts in arrears on ``day``, most urgent first: promises due today or broken
     yesterday, the engine's call/visit tasks, accounts to call daily (暂未明确), large or old arrears, new
-    arrears, the rest. A fixed number of queries whatever the size of the territory."""
+    arrears, the rest. A fixed number of queries whatever the size of the territory. ``building_names``: the
+    names of buildings the caller has read already (the page's filter lists them); only the others are read."""
     scope, owner_user, note = _scope_for(user, collector)
     if scope == NOTHING:
         return Worklist(day, [], {}, note or "您没有责任区。")
@@ -186,8 +187,9 @@ def worklist(*, user: User, day: dt.date, collector: User | None = None, buildin
     ids = sorted({r["unit_id"] for r in grouped})
     in_ids = Ids(ids)  # one value to Django: a list would be walked id by id in every filter below
     debtor_ids = sorted({r["party_id"] for r in grouped if r["party_id"] is not None})
-    buildings = dict(Building.objects.filter(pk__in_ids=Ids(sorted({places[u][2] for u in ids})))
-                     .values_list("pk", "name"))
+    buildings = dict(building_names or {})
+    if unnamed := sorted({places[u][2] for u in ids} - buildings.keys()):
+        buildings.update(Building.objects.filter(pk__in_ids=Ids(unnamed)).values_list("pk", "name"))
     debtors_read = {pk: (name, broken) for pk, name, broken in Party.objects.filter(pk__in_ids=Ids(debtor_ids))
                     .annotate(broken=broken_promises_subquery("pk")).values_list("pk", "name", "broken")}
     rows: dict[tuple[int, int], WorkRow] = {}

@@ -79,8 +79,8 @@ def _worklist_for_request(request):
         in_reach = Building.objects.filter(pk__in=Territory.objects.filter(user=user).values("building_id"))
     else:
         in_reach = Building.objects.filter(project__in=projects_visible(user))
-    buildings = [(b.pk, f"{b.project.name} {b.name}") for b in in_reach.select_related("project")
-                 .order_by("project__code", "code")[:500]]
+    reach = list(in_reach.select_related("project").order_by("project__code", "code")[:500])
+    buildings = [(b.pk, f"{b.project.name} {b.name}") for b in reach]
     form = WorklistFilter(request.GET or None, collectors=collectors, buildings=buildings)
     data = form.cleaned_data if form.is_valid() else {}
     if request.GET and not form.is_valid():
@@ -92,7 +92,8 @@ def _worklist_for_request(request):
         collector = User.objects.filter(pk=data["collector"]).first()
     wl = selectors.worklist(user=user, day=day, collector=collector, building_id=data.get("building"),
                             floor_from=data.get("floor_from"), floor_to=data.get("floor_to"),
-                            account_class=data.get("account_class") or "", min_fen=data.get("min_fen"))
+                            account_class=data.get("account_class") or "", min_fen=data.get("min_fen"),
+                            building_names={b.pk: b.name for b in reach})  # read for the filter already
     return form, wl
 
 
