@@ -108,7 +108,7 @@ def open_fen_of(unit: Unit, party_id: int | None = None) -> int:
     rows = Bill.objects.filter(unit=unit, is_void=False)
     if party_id is not None:
         rows = rows.filter(party_id=party_id)
-    rows = rows.values_list("amount_fen", "settled_fen")
+    rows = rows.order_by().values_list("amount_fen", "settled_fen")  # a sum: no order (the default joins 3 tables)
     return sum(max(0, a - s) for a, s in rows)
 
 
@@ -122,6 +122,7 @@ def live_phones(party) -> list[ContactPoint]:
 # --- contacts ----------------------------------------------------------------------------------------------
 
 @transaction.atomic
+@dunning.marks_held()  # the hold, its save and the class mark the unit once (inside the transaction)
 def contact_record(
     *, actor: User, unit: Unit, channel: str, outcome: str, note: str = "", reason: str = "",
     follow_up_on: dt.date | None = None, on: dt.date | None = None, contact_point: ContactPoint | None = None,
@@ -229,8 +230,9 @@ def contact_record(
         if live_phones(party):
             klass = AccountClass.UNDECIDED  # another number is left to try
     elif outcome == Outcome.PROMISED:
-        promise_make(actor=actor, unit=unit, promised_on=promised_on, amount_fen=amount_fen, on=on,
-                     contact=attempt, actor_label=label, party_id=party.pk if party else None)
+        _promise_make(actor=actor, unit=unit, party=party, promised_on=promised_on, amount_fen=amount_fen, on=on,
+                      contact=attempt, actor_label=label)
+        klass = ""  # the promise has set the debtor's class (with its date as the reason)
     elif outcome in DISPUTE_OUTCOMES:
         dispute_open(actor=actor, unit=unit, reason=reason, description=note or Outcome(outcome).label, on=on,
                      contact=attempt, developer_warranty=developer_warranty, hold_until=hold_until,
@@ -256,6 +258,7 @@ def contact_record(
         answered += [t for t in Task.objects.filter(unit=unit, status=TaskStatus.OPEN, kind=TaskKind.VISIT)
                      .order_by("due_on", "pk") if t not in answered]
     for open_task in answered:
+        open_task.unit = unit  # the audit names the unit: read once, not again per task (unit_id is the same)
         dunning.task_close(actor=actor, task=open_task, note=done_note if open_task.kind != TaskKind.VISIT
                            or channel == ContactChannel.VISIT else f"业主异地出差，不上门，改为电话和远程缴费（联系记录 {attempt.pk}）")
     return attempt
@@ -339,12 +342,17 @@ def contact_undo(*, actor: User, attempt: ContactAttempt) -> ContactAttempt:
 def debtors_of(unit: Unit, on: dt.date) -> list[Party]:
     """The parties with lines overdue on the unit on ``on`` (usually one: the owner; after a sale with unpaid
     periods on both sides, the seller and the buyer), the owner liable today first."""
-    from wuye.billing.models import Bill
+    return _debtors(unit, on, liable_party(unit, on))
 
-    ids = list(Bill.objects.filter(unit=unit, is_void=False, settled_fen__lt=F("amount_fen"), due_date__lt=on)
-               .order_by().values_list("party_id", flat=True).distinct())
-    current = liable_party(unit, on)
-    parties = {p.pk: p for p in Party.objects.filter(pk__in=ids)}
+
+def _debtors(unit: Unit, on: dt.date, current: Party | None) -> list[Party]:
+    """``debtors_of`` with the owner liable today already read: the owner's row is not read again (the usual
+    debtor is the owner alone, so the other debtors' query is usually not needed)."""
+    ids = set(Bill.objects.filter(unit=unit, is_void=False, settled_fen__lt=F("amount_fen"), due_date__lt=on)
+              .order_by().values_list("party_id", flat=True).distinct())
+    parties = {current.pk: current} if current is not None and current.pk in ids else {}
+    if ids - set(parties):
+        parties.update((p.pk, p) for p in Party.objects.filter(pk__in=sorted(ids - set(parties))))
     out = [current] if current is not None and current.pk in parties else []
     out += [p for pk, p in sorted(parties.items()) if current is None or pk != current.pk]
     return out
@@ -357,7 +365,7 @@ def debtor_for(unit: Unit, on: dt.date, *, party_id: int | None = None, task: Ta
     current = liable_party(unit, on)
     if party_id is None and task is not None and task.action_id is not None:
         party_id = task.action.party_id
-    debtors = debtors_of(unit, on)
+    debtors = _debtors(unit, on, current)
     if party_id is not None:
         for p in debtors + ([current] if current else []):
             if p.pk == party_id:
@@ -391,7 +399,15 @@ def promise_make(
     liable today (``debtor_for``)."""
     require_unit_scope(actor, unit)
     on = on or _today()
-    party = debtor_for(unit, on, party_id=party_id)
+    return _promise_make(actor=actor, unit=unit, party=debtor_for(unit, on, party_id=party_id),
+                         promised_on=promised_on, amount_fen=amount_fen, on=on, contact=contact,
+                         actor_label=actor_label)
+
+
+def _promise_make(*, actor: User, unit: Unit, party: Party | None, promised_on: dt.date | None,
+                  amount_fen: int | None, on: dt.date, contact: ContactAttempt | None, actor_label: str) -> Promise:
+    """``promise_make`` once the unit's scope is checked and the debtor known (``contact_record`` has done
+    both, in its own transaction)."""
     owed = open_fen_of(unit, party.pk if party else None)
     errors: dict[str, str] = {}
     if promised_on is None:

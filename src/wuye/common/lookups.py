@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from django.db.models import Lookup
+from django.db.models import Lookup, Q
 
 
 class Ids:
@@ -63,3 +63,27 @@ class InIds(Lookup):
         if connection.vendor == "postgresql":
             return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, _literal(self.rhs)]  # checked above
         return f"{lhs} IN (SELECT value FROM json_each(%s))", [*lhs_params, json.dumps(self.rhs)]
+
+
+RUN = 16  # consecutive ids from which a range reads fewer index pages than one descent per id
+
+
+def ids_q(field: str, ids: Iterable[int], run: int = RUN) -> Q:
+    """``field`` among ``ids`` as ranges of consecutive ids (``>= AND <=``) plus the rest by ``in_ids``: the same
+    rows. A territory's units are a few long runs of ids (a building's units are created together), and
+    PostgreSQL walks ``= ANY(array)`` one index descent per element — for the 2,000 units of a collector's
+    territory ~14,600 buffer reads against ~370 for its 11 ranges (the worklist's open lines, decision 199)."""
+    ordered = sorted(set(ids.ids if isinstance(ids, Ids) else ids))
+    if not set(map(type, ordered)) <= {int}:
+        raise TypeError("ids_q takes integer ids")
+    q, rest, start = Q(), [], 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or ordered[i] != ordered[i - 1] + 1:  # the end of a run
+            if i - start >= run:
+                q |= Q(**{f"{field}__gte": ordered[start], f"{field}__lte": ordered[i - 1]})  # (no range on a key)
+            else:
+                rest += ordered[start:i]
+            start = i
+    if rest or not q:
+        q |= Q(**{f"{field}__in_ids": Ids(rest)})
+    return q

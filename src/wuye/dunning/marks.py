@@ -12,7 +12,9 @@ next run. ``mark_projects`` does the same for a whole project (its next run is a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -21,6 +23,7 @@ from wuye.dunning.models import DecisionState, ProjectDecisionState
 from wuye.estate.models import Project, Unit
 
 BATCH = 20_000
+_held = threading.local()  # the unit ids of ``marks_held`` blocks (Django's connections are per thread too)
 
 
 def _ids_sql(column: str) -> str:
@@ -33,9 +36,34 @@ def _ids_param(ids: list[int]):
     return int_array(ids) if connection.vendor == "postgresql" else json.dumps(ids)
 
 
+@contextmanager
+def marks_held() -> Iterator[None]:
+    """Inside the block ``mark_units`` only collects the units; at the end of the block (inside the caller's
+    transaction, which must enclose the block) each unit is marked once. One write of several rows — a
+    contact with a promise writes a hold, the class and the hold's own save — bumps a unit's marker once, not
+    three times: the run only compares the marker with what it saw. A block that raises marks nothing (its
+    transaction rolls back); a block inside another joins the outer one."""
+    if getattr(_held, "ids", None) is not None:
+        yield
+        return
+    _held.ids = set()
+    try:
+        yield
+        ids = _held.ids
+    finally:
+        _held.ids = None
+    if ids:
+        mark_units(ids)
+
+
 def mark_units(unit_ids: Iterable[int]) -> int:
-    """Bump the change marker of every unit in ``unit_ids`` (ordered, so two writers never deadlock)."""
+    """Bump the change marker of every unit in ``unit_ids`` (ordered, so two writers never deadlock); inside
+    ``marks_held`` only collect them."""
     ids = sorted({int(u) for u in unit_ids if u is not None})
+    held = getattr(_held, "ids", None)
+    if held is not None:
+        held.update(ids)
+        return len(ids)
     q = connection.ops.quote_name
     state, unit = q(DecisionState._meta.db_table), q(Unit._meta.db_table)
     n = 0

@@ -27,7 +27,7 @@ from wuye.dunning.dispatch import receipt_record
 from wuye.dunning.engine import cancel_pending
 from wuye.dunning.guardrails import assert_fields_clean
 from wuye.dunning.ladders import STEP_FIELDS, ladder_problems
-from wuye.dunning.marks import mark_everything, mark_projects, mark_units
+from wuye.dunning.marks import mark_everything, mark_projects, mark_units, marks_held  # noqa: F401 (marks_held: for casework)
 from wuye.dunning.models import (
     Action,
     ActionEvent,

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import Territory, User
 from wuye.accounts.selectors import project_scope_q, unit_scope_q
+from wuye.common.lookups import Ids
 from wuye.common.memo import memoized
 from wuye.estate.models import Project
 from wuye.insights.metrics import AGE_BOUNDS, Window, add_months, month_start, rows
@@ -523,7 +524,7 @@ def risk_by_unit(unit_ids: list[int]) -> dict[int, tuple[float, list[str]]]:
     from wuye.insights.risk import FEATURE_LABELS
 
     out = {}
-    for unit_id, p, reasons in RiskScore.objects.filter(unit_id__in_ids=list(unit_ids)).values_list(
+    for unit_id, p, reasons in RiskScore.objects.filter(unit_id__in_ids=Ids(unit_ids)).values_list(
             "unit_id", "probability", "reasons"):
         out[unit_id] = (p, [FEATURE_LABELS.get(name, name) for name, _ in reasons])
     return out
