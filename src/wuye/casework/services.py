@@ -259,8 +259,11 @@ def contact_record(
                      .order_by("due_on", "pk") if t not in answered]
     for open_task in answered:
         open_task.unit = unit  # the audit names the unit: read once, not again per task (unit_id is the same)
-        dunning.task_close(actor=actor, task=open_task, note=done_note if open_task.kind != TaskKind.VISIT
-                           or channel == ContactChannel.VISIT else f"业主异地出差，不上门，改为电话和远程缴费（联系记录 {attempt.pk}）")
+        # a visit closed because the owner is away says so; any other task, a visit answered by this call included
+        # (a promise made on the phone), closes with what the contact found
+        away = klass == AccountClass.AWAY and open_task.kind == TaskKind.VISIT and channel != ContactChannel.VISIT
+        dunning.task_close(actor=actor, task=open_task, note=(
+            f"业主异地出差，不上门，改为电话和远程缴费（联系记录 {attempt.pk}）" if away else done_note))
     return attempt
 
 
