@@ -16,7 +16,11 @@ CN = dt.timezone(dt.timedelta(hours=8))
 
 
 def at(day: str, hour: int = 10) -> dt.datetime:
-    return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=CN)
+    """``hour`` o'clock in China on ``day`` — or now, for today before that hour (a payment is never in the
+    future: a test paying "today" at 10:00 failed between midnight and ten in the morning, China time)."""
+    from django.utils import timezone
+
+    return min(dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=CN), timezone.now())
 
 
 def approve_on(adjustment, day: str) -> None:

@@ -126,6 +126,8 @@ README_NOT_FIELDS = {
     "notify": "provider callbacks", "receipts": "delivery receipt callbacks, excluded from the schema",
     "aliyun": "a receipt provider in a callback's path", "zip": "the pack file's format in its path",
     "invalid_parameter": "the error code of a bad query parameter",
+    "idempotency_key_reused": "the error code of an Idempotency-Key sent again with another body",
+    "true": "the value of the Idempotent-Replayed header",
 }
 
 
