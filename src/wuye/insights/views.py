@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from wuye.common.middleware import charts_policy
-from wuye.common.params import date_param, id_param
+from wuye.common.params import date_param, id_or_none, id_param
 from wuye.common.views import redirect_next
 from wuye.estate.models import Project
 from wuye.estate.selectors import projects_visible
@@ -415,10 +415,7 @@ def disclosure_publish(request):
 
 
 def _int_post(request, name: str) -> int | None:
-    try:
-        return int(request.POST.get(name, ""))
-    except ValueError:
-        return None
+    return id_or_none(request.POST.get(name))
 
 
 @login_required
