@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.models import BillingPolicy
 from wuye.billing.policy import EDITABLE
-from wuye.common.formatting import yuan_to_fen
+from wuye.common.formatting import AMOUNT_MAX_FEN, AMOUNT_TOO_LARGE, yuan_to_fen
 from wuye.common.forms import bootstrap
 
-MAX_YUAN = Decimal(10) ** 12
+MAX_YUAN = Decimal(AMOUNT_MAX_FEN + 1) / 100  # ¥10^12: the shared bound, in yuan
 
 
 class YuanField(forms.CharField):
@@ -30,7 +30,7 @@ class YuanField(forms.CharField):
         if not amount.is_finite():  # "NaN", "Infinity"
             raise forms.ValidationError("请输入金额（元），最多两位小数。")
         if abs(amount) >= MAX_YUAN:  # "1e30" cannot even be rounded to fen (InvalidOperation, a 500)
-            raise forms.ValidationError("金额超出范围（最多 12 位整数）。")
+            raise forms.ValidationError(AMOUNT_TOO_LARGE)
         if amount != amount.quantize(Decimal("0.01")):
             raise forms.ValidationError("金额最多两位小数。")
         return yuan_to_fen(amount)

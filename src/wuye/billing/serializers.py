@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.models import Payment
+from wuye.common.api import AmountFenField
 
 
 class LateFeeSerializer(serializers.Serializer):
@@ -50,7 +51,7 @@ class StatementSerializer(serializers.Serializer):
 
 class PaymentCreateSerializer(serializers.Serializer):
     unit = serializers.IntegerField()
-    amount_fen = serializers.IntegerField(help_text="金额，单位：分（整数）")
+    amount_fen = AmountFenField(help_text="金额，单位：分（整数）")
     method = serializers.ChoiceField(choices=PaymentMethod.choices)
     paid_at = serializers.DateTimeField(required=False)
     payer_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
