@@ -82,8 +82,11 @@ class HandoverForm(forms.Form):
         return value
 
 
+TAKINGS_FIRST_DAY = dt.date(2000, 1, 1)  # no takings before the system; 9999-12-31 or 0001-01-01 were 500s
+
+
 class TakingsFilter(forms.Form):
-    date = forms.DateField(label="日期", required=False,
+    date = forms.DateField(label="日期", required=False, error_messages={"invalid": "日期格式应为 YYYY-MM-DD。"},
                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     cashier = forms.TypedChoiceField(label="收款人", coerce=int, required=False, empty_value=None)
 
@@ -91,6 +94,13 @@ class TakingsFilter(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["cashier"].choices = [("", "全部")] + list(people)
         bootstrap(self)
+
+    def clean_date(self):
+        day = self.cleaned_data.get("date")
+        last = timezone.localdate() + dt.timedelta(days=366)
+        if day is not None and not TAKINGS_FIRST_DAY <= day <= last:
+            raise forms.ValidationError(f"日期应在 {TAKINGS_FIRST_DAY:%Y-%m-%d} 至 {last:%Y-%m-%d} 之间。")
+        return day
 
 
 class AdjustmentRequestForm(forms.Form):

@@ -330,11 +330,9 @@ def receipt_pdf(request, pk: int):
         "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}-{size}.pdf"'})
 
 
-def _cashiers() -> list[tuple[int, str]]:
-    from wuye.accounts.models import User
-    from wuye.billing.permissions import PAYMENT_ROLES
-
-    return [(u.pk, str(u)) for u in User.objects.filter(is_active=True, role__in=PAYMENT_ROLES).order_by("username")]
+def _cashiers(user) -> list[tuple[int, str]]:
+    """The finance staff ``user`` works with (a shared project, or company-wide) — never another project's."""
+    return [(u.pk, str(u)) for u in takings_mod.handover_people(user)]
 
 
 TAKINGS_PAGE = 100  # payments listed per page of the day's takings (the Excel has every one)
@@ -347,7 +345,7 @@ def takings(request):
     ``?format=xlsx``. Finance and managers; the cashier's own shift and the 交班 form are on the same page."""
     if not (can_record_payments(request.user) or can_approve(request.user)):
         raise PermissionDenied("只有财务、经理和管理员可以查看收款日报。")
-    people = _cashiers()
+    people = _cashiers(request.user)
     filt = forms.TakingsFilter(request.GET or None, people=people)
     data = filt.cleaned_data if filt.is_valid() else {}
     day = data.get("date") or timezone.localdate()
