@@ -16,7 +16,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from wuye.common.formatting import AMOUNT_MAX_FEN, AMOUNT_TOO_LARGE
-from wuye.common.params import BIGINT_MAX, BadParameter
+from wuye.common.params import BIGINT_MAX, DATE_MAX, DATE_MIN, BadParameter
 
 NOT_FOUND = "未找到，或不在您的权限范围内。"
 FORBIDDEN = "您没有执行该操作的权限。"
@@ -42,6 +42,22 @@ class IdField(serializers.IntegerField):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", BIGINT_MAX)
         super().__init__(**kwargs)
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date and time within 1900–2100, as ``date_param`` bounds a date. ``0001-01-01`` read in a time zone east
+    of UTC falls before year 1: DRF's own time-zone check overflowed (a 500)."""
+
+    default_error_messages = {"out_of_range": "日期应在 1900–2100 年之间。"}
+
+    def to_internal_value(self, value):
+        try:
+            result = super().to_internal_value(value)
+        except OverflowError:
+            self.fail("out_of_range")
+        if not DATE_MIN <= result.date() <= DATE_MAX:
+            self.fail("out_of_range")
+        return result
 
 
 def _validation_detail(exc: DjangoValidationError):
