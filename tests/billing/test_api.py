@@ -67,3 +67,21 @@ def test_collectors_cannot_record_payments_and_see_only_their_statements(bob_ter
                     format="json").status_code == 403
     assert api.get(f"/api/v1/units/{inside.pk}/statement/").status_code == 200
     assert api.get(f"/api/v1/units/{outside.pk}/statement/").status_code == 404
+
+
+def test_an_amount_past_64_bits_or_a_time_before_year_one_is_a_400_naming_the_field(finance, billed):
+    """Red team: ``paid_at`` 0001-01-01 was a 500 (read in Shanghai time it falls before year 1); an amount past the
+    shared bound is refused by the serializer, before any method limit is read."""
+    from wuye.common.formatting import AMOUNT_TOO_LARGE
+
+    api = APIClient()
+    api.force_authenticate(finance)
+    unit = billed["units"][0]
+    for body, field, words in [({"paid_at": "0001-01-01"}, "paid_at", "1900–2100"),
+                               ({"paid_at": "9999-12-31T23:59:59"}, "paid_at", "1900–2100"),
+                               ({"amount_fen": 10**19}, "amount_fen", AMOUNT_TOO_LARGE)]:
+        response = api.post("/api/v1/payments/", {"unit": unit.pk, "amount_fen": 100, "method": "cash"} | body,
+                            format="json")
+        assert response.status_code == 400, body
+        assert words in response.json()["error"]["fields"][field][0], response.json()
+    assert Payment.objects.count() == 0

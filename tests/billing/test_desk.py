@@ -199,3 +199,54 @@ def test_the_takings_list_pages_and_the_export_has_every_payment(client, fiona, 
     r = client.get("/billing/takings/?format=xlsx")
     wb = openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content)))
     assert wb["明细"].max_row == 4  # a header and all three
+
+
+def test_the_handover_offers_and_takes_only_finance_staff_of_the_cashiers_projects(client, make_user, three_overdue,
+                                                                                   billed_estate):
+    """Red team: a T1 cashier was offered T2's finance staff by name as 接班人 and could record handing the cash
+    to one of them. Now: the people sharing a project with the cashier, and those working company-wide (no
+    project assigned, or a superuser) — in the list, in the form's check and in the service."""
+    from django.core.exceptions import ValidationError
+
+    from wuye.billing.takings import handover_record
+    from wuye.estate.models import Project
+
+    t1 = billed_estate["project"]
+    t2 = Project.objects.create(code="T2", name="别处大厦", city="上海")
+    cashier = make_user("chuna1", Role.FINANCE, display_name="甲出纳")
+    cashier.projects.add(t1)
+    mate = make_user("chuna2", Role.FINANCE, display_name="乙出纳")
+    mate.projects.add(t1, t2)
+    stranger = make_user("chuna3", Role.FINANCE, display_name="丙出纳别处")
+    stranger.projects.add(t2)
+    boss = make_user("caiwu", Role.FINANCE, display_name="丁财务总部")  # company-wide: no project
+    make_user("xiaozhang", Role.COLLECTOR, display_name="戊收费员")  # not finance: never offered
+    payment_record(actor=cashier, unit=three_overdue, amount_fen=20_000, method="cash", tendered_fen=20_000)
+    client.force_login(cashier)
+    html = client.get("/billing/takings/").content.decode()
+    assert "乙出纳" in html and "丁财务总部" in html
+    assert "丙出纳别处" not in html and "戊收费员" not in html
+    r = client.post("/billing/takings/", {"counted": "200", "handed_to": str(stranger.pk)})
+    assert 'data-testid="error-handed_to"' in r.content.decode() and not CashierHandover.objects.exists()
+    with pytest.raises(ValidationError) as exc:
+        handover_record(actor=cashier, cash_counted_fen=20_000, handed_to=stranger)
+    assert "同项目" in exc.value.message_dict["handed_to"][0] and not CashierHandover.objects.exists()
+    client.post("/billing/takings/", {"counted": "200", "handed_to": str(mate.pk)})
+    assert CashierHandover.objects.get().handed_to == mate
+    # the company-wide finance lead hands to anyone of them
+    payment_record(actor=boss, unit=three_overdue, amount_fen=1_000, method="cash")
+    handover_record(actor=boss, cash_counted_fen=1_000, handed_to=stranger)
+    assert CashierHandover.objects.filter(cashier=boss, handed_to=stranger).exists()
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_a_takings_date_out_of_range_is_refused_with_a_message(client, fiona, day):
+    """Red team: ``?date=9999-12-31`` was a 500 (the day after it does not exist), ``0001-01-01`` a 500 in the
+    time-zone conversion. The date is bounded: the page says so and shows today."""
+    client.force_login(fiona)
+    r = client.get(f"/billing/takings/?date={day}")
+    html = r.content.decode()
+    assert r.status_code == 200 and 'data-testid="error-date">日期应在 <span class="text-nowrap">2000-01-01</span> 至' in html
+    assert client.get(f"/billing/takings/?date={day}&format=xlsx").status_code == 200
+    last = timezone.localdate() + dt.timedelta(days=366)
+    assert client.get(f"/billing/takings/?date={last:%Y-%m-%d}").status_code == 200

@@ -94,3 +94,35 @@ def test_the_public_page_ends_when_the_disclosure_expires(with_phones, client, a
     Disclosure.objects.filter(pk=d.pk).update(expires_on=dt.date(2026, 1, 1))
     assert client.get("/gongshi/K1/2026-Q1/").status_code == 404
     assert client.get("/gongshi/K1/2026-Q2/").status_code == 404
+
+
+def test_an_expense_past_the_bound_or_with_fractions_of_a_fen_is_refused_naming_the_field(with_phones, client,
+                                                                                          fiona):
+    """Red team: ``amount=100000000000000000`` was a 500 (past a 64-bit column) and ``1.005`` was stored as
+    ¥1.00 (rounded half to even, silently). Both are refused with a message naming 金额; nothing is stored. The
+    service refuses the amount too, whatever door it comes through."""
+    from django.core.exceptions import ValidationError
+
+    from wuye.common.formatting import AMOUNT_TOO_LARGE
+    from wuye.insights.disclosure import expense_record
+    from wuye.insights.models import Expense
+
+    project = with_phones["project"]
+    client.force_login(fiona)
+    for amount, words in [("100000000000000000", "金额超出范围"), ("1.005", "金额最多两位小数"),
+                          ("abc", "请输入金额"), ("NaN", "请输入金额")]:
+        r = _enter(client, project, f"PZ-{amount}", amount, "cleaning")
+        assert r.status_code == 302
+        page = client.get(r["Location"]).content.decode()
+        assert "支出未录入：金额（元）：" in page and words in page, amount
+    r = client.post("/insights/disclosure/expenses/", {"project": project.pk, "category": "cleaning", "amount": "5",
+                                                       "spent_on": "9999-99-99", "voucher_no": "PZ-9"}, follow=True)
+    assert "支出日期格式应为 YYYY-MM-DD" in r.content.decode()
+    assert not Expense.objects.exists()
+    with pytest.raises(ValidationError) as exc:
+        expense_record(actor=fiona, project=project, category="cleaning", amount_fen=10**19,
+                       spent_on=dt.date(2026, 2, 10), voucher_no="PZ-X")
+    assert exc.value.message_dict["amount_fen"] == [AMOUNT_TOO_LARGE]
+    assert not Expense.objects.exists()
+    _enter(client, project, "PZ-OK", "1.01", "cleaning")
+    assert Expense.objects.get().amount_fen == 101

@@ -373,3 +373,53 @@ def test_deadline_reminders(case, carol):
     assert services.deadlines_remind(today=D(2026, 12, 4)) == 0  # once
     d.refresh_from_db()
     assert d.reminded_on == D(2026, 12, 3)
+
+
+def test_a_judgment_past_the_bounds_is_refused_naming_the_field_and_writes_nothing(case, carol):
+    """Red team: a judgment or mediation due 9999-12-31 was a 500 (the enforcement deadline two years on is past
+    year 9999), an amount of 10**19 overflowed the column, a 300-character licence number was a PostgreSQL
+    DataError. Each is refused with a message naming its field; no event and no deadline is written."""
+    from wuye.common.formatting import AMOUNT_TOO_LARGE
+
+    _sued(case, carol)
+    events, deadlines = CaseEvent.objects.filter(case=case).count(), CaseDeadline.objects.filter(case=case).count()
+    far = D(9999, 12, 31)
+    for event, kwargs, field, words in [
+        (Event.JUDGMENT, {"amount_fen": 125_300, "due_on": far}, "due_on", "履行期限届满日不能晚于"),
+        (Event.COURT_MEDIATION, {"amount_fen": 125_300, "due_on": far}, "due_on", "履行期限届满日不能晚于"),
+        (Event.JUDGMENT, {"amount_fen": 10**19, "due_on": D(2026, 12, 31)}, "amount_fen", AMOUNT_TOO_LARGE),
+        (Event.NOTE, {"note": "备注", "lawyer_licence": "1" * 300}, "lawyer_licence", "律师执业证号不能超过 40"),
+        (Event.NOTE, {"note": "备" * 501}, "note", "说明不能超过 500"),
+        (Event.HEARING, {"court": "法" * 101}, "court", "法院不能超过 100"),
+    ]:
+        with pytest.raises(ValidationError) as exc:
+            services.case_event_add(actor=carol, case=case, event=event, on=D(2026, 12, 2), **kwargs)
+        assert words in exc.value.message_dict[field][0], (event, field, exc.value.message_dict)
+    assert CaseEvent.objects.filter(case=case).count() == events
+    assert CaseDeadline.objects.filter(case=case).count() == deadlines
+    # a performance period ten years long is still taken, and counted on from its end
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2), amount_fen=125_300,
+                            due_on=D(2036, 12, 2))
+    assert _deadlines(case)["enforcement"].year == 2038
+
+
+def test_the_performance_date_given_when_the_judgment_takes_effect_is_bounded(case, carol):
+    _sued(case, carol)
+    services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT, on=D(2026, 12, 2), amount_fen=125_300)
+    with pytest.raises(ValidationError) as exc:
+        services.case_event_add(actor=carol, case=case, event=Event.JUDGMENT_EFFECTIVE, on=TODAY,
+                                due_on=D(9999, 12, 31))
+    assert "履行期限届满日不能晚于" in exc.value.message_dict["due_on"][0]
+    assert not CaseEvent.objects.filter(case=case, event=Event.JUDGMENT_EFFECTIVE).exists()
+
+
+def test_a_case_cost_past_the_bound_is_refused(case, carol):
+    from wuye.common.formatting import AMOUNT_MAX_FEN, AMOUNT_TOO_LARGE
+    from wuye.legal.models import CaseCost
+
+    with pytest.raises(ValidationError) as exc:
+        services.cost_add(actor=carol, case=case, kind="lawyer_fee", amount_fen=10**19, on=TODAY)
+    assert exc.value.message_dict["amount_fen"] == [AMOUNT_TOO_LARGE]
+    assert not CaseCost.objects.exists()
+    services.cost_add(actor=carol, case=case, kind="lawyer_fee", amount_fen=AMOUNT_MAX_FEN, on=TODAY)
+    assert CaseCost.objects.get().amount_fen == AMOUNT_MAX_FEN

@@ -283,3 +283,47 @@ def test_a_deadline_in_its_reminder_window_is_listed_on_the_case_list(client, ca
     assert services.deadlines_remind(today=TODAY) == 1
     box = client.get("/legal/").content.decode().split('data-testid="deadlines"')[1].split("</ul>")[0]
     assert far.note in box and later.note not in box
+
+
+def test_api_and_page_refuse_amounts_and_texts_past_their_bounds_naming_the_field(client, carol, case):
+    """Red team: ``amount_fen`` 10**19 on a case cost was a 500 (past a 64-bit column), a 300-character
+    ``lawyer_licence`` on a note a PostgreSQL DataError (the serializer had no max_length), a long tracking
+    number on a proof the same. Each is a 400 naming the field, nothing written."""
+    from wuye.common.formatting import AMOUNT_TOO_LARGE
+    from wuye.legal.models import CaseCost, CaseEvent, DeliveryProof
+
+    client.force_login(carol)
+    events = CaseEvent.objects.count()
+    today = TODAY.isoformat()
+    r = client.post(f"/api/v1/legal/cases/{case.pk}/costs/", {"kind": "lawyer_fee", "amount_fen": 10**19, "on": today},
+                    content_type="application/json")
+    assert r.status_code == 400 and r.json()["error"]["fields"]["amount_fen"] == [AMOUNT_TOO_LARGE]
+    for body, field in [({"event": "note", "on": today, "note": "备注", "lawyer_licence": "1" * 300}, "lawyer_licence"),
+                        ({"event": "judgment", "on": today, "amount_fen": 10**19}, "amount_fen"),
+                        ({"event": "note", "on": today, "note": "备注", "docket_no": "号" * 61}, "docket_no")]:
+        r = client.post(f"/api/v1/legal/cases/{case.pk}/events/", body, content_type="application/json")
+        assert r.status_code == 400 and field in r.json()["error"]["fields"], (field, r.content[:300])
+    action = registered_of(case.lines.first().bill.unit)
+    r = client.post("/api/v1/legal/proofs/", {"action": action.pk, "kind": "other", "tracking_no": "A" * 300,
+                                              "signed_by": "业主001", "relation": "本人", "signed_on": "2026-04-25",
+                                              "file": upload(png_bytes())})
+    assert r.status_code == 400 and "tracking_no" in r.json()["error"]["fields"]
+    # the page: the same amount typed in yuan
+    r = client.post(f"/legal/cases/{case.pk}/costs/", {"kind": "lawyer_fee", "amount": "100000000000000000",
+                                                      "on": today}, follow=True)
+    assert r.status_code == 200 and "金额超出范围" in r.content.decode()
+    assert not CaseCost.objects.exists() and CaseEvent.objects.count() == events
+    assert not DeliveryProof.objects.exists()
+
+
+def test_the_proof_service_refuses_a_tracking_number_longer_than_its_column(carol, lettered):
+    from django.core.exceptions import ValidationError
+
+    from wuye.legal.models import DeliveryProof
+
+    action = registered_of(lettered["units"][0])
+    with pytest.raises(ValidationError) as exc:
+        services.proof_upload(actor=carol, upload=upload(png_bytes()), kind="other", action=action,
+                              tracking_no="A" * 41, signed_by="业主001", relation="本人", signed_on=D(2026, 4, 25))
+    assert "邮件单号不能超过 40" in exc.value.message_dict["tracking_no"][0]
+    assert not DeliveryProof.objects.exists()

@@ -27,7 +27,9 @@ from .test_cross_scope import STRINGS, _derive, _params, _routes, _url, world  #
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "wuye"
 HAN = re.compile(r"[\u4e00-\u9fff]")
-JUNK = ["abc", "", "1e9", "9" * 25, "1e30", "-Infinity", "NaN"]
+# ... and dates at both ends of what a date field parses (the day after 9999-12-31 does not exist; 0001-01-01
+# cannot be made local), and a digit ``str.isdigit()`` takes that ``int()`` refuses (red-team review)
+JUNK = ["abc", "", "1e9", "9" * 25, "1e30", "-Infinity", "NaN", "9999-12-31", "0001-01-01", "\u00b2"]
 # answers of 500 and above that are meant, with the reason
 MEANT_5XX = {
     "/api/v1/pay/wechat/notify/": (503, "no WeChat Pay keys in this world: answered 503 so that WeChat retries"),

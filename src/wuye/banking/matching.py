@@ -86,7 +86,7 @@ class MatchContext:
                 continue
             if key not in self.by_code:
                 continue
-            if "-" not in key and key.isdigit():
+            if "-" not in key and key.isascii() and key.isdigit():
                 continue
             if any(f"-{key}-" in f"-{c}-" for c in covered):
                 continue

@@ -298,6 +298,6 @@ def debit_reference(line_id: int) -> str:
 
 def debit_line_id(reference: str) -> int | None:
     ref = (reference or "").strip().upper()
-    if ref.startswith(DEBIT_REF_PREFIX) and ref[len(DEBIT_REF_PREFIX):].isdigit():
+    if ref.startswith(DEBIT_REF_PREFIX) and ref[len(DEBIT_REF_PREFIX):].isascii() and ref[len(DEBIT_REF_PREFIX):].isdigit():
         return int(ref[len(DEBIT_REF_PREFIX):])
     return None

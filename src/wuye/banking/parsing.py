@@ -187,7 +187,7 @@ _TOKEN = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")
 
 
 def _group(g: str) -> str:
-    return g.lstrip("0") or "0" if g.isdigit() else g
+    return g.lstrip("0") or "0" if g.isascii() and g.isdigit() else g
 
 
 def code_key(code: str) -> str:

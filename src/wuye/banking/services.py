@@ -489,7 +489,7 @@ def mandate_create(
         errors["payer_name"] = "请填写扣款户名。"
     if not bank.strip():
         errors["bank"] = "请填写扣款银行。"
-    if not account_no.isdigit() or not 8 <= len(account_no) <= 30:
+    if not (account_no.isascii() and account_no.isdigit()) or not 8 <= len(account_no) <= 30:
         errors["account_no"] = "扣款账号应为 8–30 位数字。"
     if signed_on > timezone.localdate():
         errors["signed_on"] = "签约日期不能晚于今天。"

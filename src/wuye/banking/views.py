@@ -30,7 +30,7 @@ from wuye.banking.parsing import (
 )
 from wuye.banking.permissions import can_bank
 from wuye.common.formatting import format_yuan, yuan_to_fen
-from wuye.common.params import id_param
+from wuye.common.params import id_or_none, id_param
 from wuye.common.tabular import read_table, read_upload
 from wuye.common.views import redirect_next
 from wuye.estate.importer import ImportRejected, error_report_xlsx
@@ -68,7 +68,7 @@ def statements(request):
     accounts = selectors.accounts_visible(request.user).filter(active=True)
     if request.method == "POST":
         account_id = request.POST.get("account", "")
-        account = accounts.filter(pk=int(account_id)).first() if account_id.isdigit() and len(account_id) < 19 else None
+        account = accounts.filter(pk=pk).first() if (pk := id_or_none(account_id)) is not None else None
         upload = request.FILES.get("file")
         if account is None:
             messages.error(request, _("请选择收款账户（须为您可管理的项目中已启用的账户）。"))
@@ -166,8 +166,8 @@ def line_confirm(request, pk: int):
     _require(request)
     line = _line_or_404(request, pk)
     unit_id, code = request.POST.get("unit_id", ""), request.POST.get("unit_code", "").strip()
-    project = line.bank_account.project_id
-    unit = (Unit.objects.filter(project_id=project, pk=int(unit_id)).first() if unit_id.isdigit()
+    project, unit_pk = line.bank_account.project_id, id_or_none(unit_id)
+    unit = (Unit.objects.filter(project_id=project, pk=unit_pk).first() if unit_pk
             else Unit.objects.filter(project_id=project, code=code).first() if code else None)
     if unit is None:
         messages.error(request, _("第 %(row)s 行：请选择候选房屋或输入本项目的房屋编码。") % {"row": line.row_no})
@@ -205,7 +205,7 @@ def _mapping_from_post(post) -> dict:
     mapping["memo"] = [m.strip() for m in post.get("m_memo", "").replace("，", ",").split(",") if m.strip()]
     mapping["encoding"] = post.get("m_encoding", "auto").strip() or "auto"
     header_row = post.get("m_header_row", "").strip()
-    mapping["header_row"] = int(header_row) if header_row.isdigit() and len(header_row) < 10 else 0
+    mapping["header_row"] = int(header_row) if header_row.isascii() and header_row.isdigit() and len(header_row) < 10 else 0
     return mapping
 
 

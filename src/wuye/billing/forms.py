@@ -10,10 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.models import BillingPolicy
 from wuye.billing.policy import EDITABLE
-from wuye.common.formatting import yuan_to_fen
+from wuye.common.formatting import AMOUNT_MAX_FEN, AMOUNT_TOO_LARGE, yuan_to_fen
 from wuye.common.forms import bootstrap
 
-MAX_YUAN = Decimal(10) ** 12
+MAX_YUAN = Decimal(AMOUNT_MAX_FEN + 1) / 100  # ¥10^12: the shared bound, in yuan
 
 
 class YuanField(forms.CharField):
@@ -30,7 +30,7 @@ class YuanField(forms.CharField):
         if not amount.is_finite():  # "NaN", "Infinity"
             raise forms.ValidationError("请输入金额（元），最多两位小数。")
         if abs(amount) >= MAX_YUAN:  # "1e30" cannot even be rounded to fen (InvalidOperation, a 500)
-            raise forms.ValidationError("金额超出范围（最多 12 位整数）。")
+            raise forms.ValidationError(AMOUNT_TOO_LARGE)
         if amount != amount.quantize(Decimal("0.01")):
             raise forms.ValidationError("金额最多两位小数。")
         return yuan_to_fen(amount)
@@ -82,8 +82,11 @@ class HandoverForm(forms.Form):
         return value
 
 
+TAKINGS_FIRST_DAY = dt.date(2000, 1, 1)  # no takings before the system; 9999-12-31 or 0001-01-01 were 500s
+
+
 class TakingsFilter(forms.Form):
-    date = forms.DateField(label="日期", required=False,
+    date = forms.DateField(label="日期", required=False, error_messages={"invalid": "日期格式应为 YYYY-MM-DD。"},
                            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     cashier = forms.TypedChoiceField(label="收款人", coerce=int, required=False, empty_value=None)
 
@@ -91,6 +94,13 @@ class TakingsFilter(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["cashier"].choices = [("", "全部")] + list(people)
         bootstrap(self)
+
+    def clean_date(self):
+        day = self.cleaned_data.get("date")
+        last = timezone.localdate() + dt.timedelta(days=366)
+        if day is not None and not TAKINGS_FIRST_DAY <= day <= last:
+            raise forms.ValidationError(f"日期应在 {TAKINGS_FIRST_DAY:%Y-%m-%d} 至 {last:%Y-%m-%d} 之间。")
+        return day
 
 
 class AdjustmentRequestForm(forms.Form):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from wuye.billing.choices import PaymentMethod
 from wuye.billing.models import Payment
+from wuye.common.api import AmountFenField, BoundedDateTimeField
 
 
 class LateFeeSerializer(serializers.Serializer):
@@ -50,9 +51,9 @@ class StatementSerializer(serializers.Serializer):
 
 class PaymentCreateSerializer(serializers.Serializer):
     unit = serializers.IntegerField()
-    amount_fen = serializers.IntegerField(help_text="金额，单位：分（整数）")
+    amount_fen = AmountFenField(help_text="金额，单位：分（整数）")
     method = serializers.ChoiceField(choices=PaymentMethod.choices)
-    paid_at = serializers.DateTimeField(required=False)
+    paid_at = BoundedDateTimeField(required=False)
     payer_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
     note = serializers.CharField(required=False, allow_blank=True, max_length=300)

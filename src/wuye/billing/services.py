@@ -46,7 +46,7 @@ from wuye.billing.permissions import can_approve
 from wuye.billing.signals import arrears_reduced
 from wuye.common.bulk import insert_rows, update_rows
 from wuye.common.changes import projects_changed, units_changed
-from wuye.common.formatting import format_yuan, round_fen
+from wuye.common.formatting import AMOUNT_TOO_LARGE, amount_too_large, format_yuan, round_fen
 from wuye.estate.choices import OccupancyState, OccupantRole
 from wuye.estate.models import Occupancy, Project, Unit
 
@@ -695,6 +695,8 @@ def adjustment_request(
         amount_fen = bill.amount_fen
         if reissue_amount_fen is not None and reissue_amount_fen < 0:
             raise ValidationError({"reissue_amount_fen": "重开金额不能为负数。"})
+        if amount_too_large(reissue_amount_fen):
+            raise ValidationError({"reissue_amount_fen": AMOUNT_TOO_LARGE})
     else:
         open_fen = bill.amount_fen - bill.settled_fen
         amount_fen = open_fen if (kind == AdjustmentKind.WRITE_OFF and amount_fen is None) else amount_fen

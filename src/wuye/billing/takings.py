@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from wuye.accounts.models import User
@@ -142,6 +142,22 @@ def shift_open(cashier: User, *, now: dt.datetime | None = None) -> Shift:
     return Shift(cashier=cashier, start=start, end=now, count=sum(g["n"] for g in grouped), by_method=by_method)
 
 
+def handover_people(actor: User) -> QuerySet[User]:
+    """Whom ``actor`` may hand the cash to (and the cashiers the takings page names): active finance staff,
+    managers and admins who share a project with ``actor``, or who work company-wide (no project assigned, or
+    a superuser). A company-wide actor may hand to any of them. A T1 cashier is not offered T2's finance."""
+    from wuye.accounts.selectors import scope_project_ids
+    from wuye.billing.permissions import PAYMENT_ROLES
+
+    people = User.objects.filter(is_active=True, role__in=PAYMENT_ROLES)
+    ids = scope_project_ids(actor)
+    if ids is None:
+        return people.order_by("username")
+    shared = User.objects.filter(projects__in=ids).values("pk")
+    company_wide = Q(is_superuser=True) | ~Q(pk__in=User.projects.through.objects.values("user_id"))
+    return people.filter(Q(pk__in=shared) | company_wide).order_by("username")
+
+
 @transaction.atomic
 def handover_record(*, actor: User, cash_counted_fen: int, handed_to: User | None = None, note: str = "",
                     now: dt.datetime | None = None) -> CashierHandover:
@@ -153,6 +169,8 @@ def handover_record(*, actor: User, cash_counted_fen: int, handed_to: User | Non
         raise ValidationError({"cash_counted_fen": "请填写实点现金（元），没有现金填 0。"})
     if handed_to is not None and handed_to.pk == actor.pk:
         raise ValidationError({"handed_to": "接班人不能是自己。"})
+    if handed_to is not None and not handover_people(actor).filter(pk=handed_to.pk).exists():
+        raise ValidationError({"handed_to": "接班人须是与您同项目（或全公司）的在职财务、经理或管理员。"})
     User.objects.select_for_update().filter(pk=actor.pk).first()  # one handover at a time per cashier
     shift = shift_open(actor, now=now)
     note = note.strip()

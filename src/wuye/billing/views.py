@@ -27,7 +27,7 @@ from wuye.billing.selectors import statement_for_unit
 from wuye.common.formatting import format_yuan, rmb_upper
 from wuye.common.forms import form_errors_text, validation_errors_text
 from wuye.common.once import once_per_submit
-from wuye.common.params import date_param, id_param
+from wuye.common.params import date_param, id_or_none, id_param
 from wuye.estate.selectors import projects_visible, unit_visible_or_404, units_visible
 
 
@@ -73,8 +73,8 @@ def unit_statement(request, pk: int):
     standing = installments.installment_standing(plans, as_of)
     for plan in plans:
         plan.standing = standing.get(plan.pk)
-    paid = request.GET.get("paid", "")
-    last_payment = (unit.payments.filter(pk=int(paid)).first() if paid.isdigit() else None)
+    paid = id_or_none(request.GET.get("paid"))
+    last_payment = unit.payments.filter(pk=paid).first() if paid is not None else None
     return render(request, "billing/statement.html", {
         "unit": unit, "statement": statement, "form": form, "as_of": as_of, "last_payment": last_payment,
         "can_pay": can_record_payments(request.user), "adjust_form": forms.AdjustmentRequestForm(auto_id=False),
@@ -334,11 +334,9 @@ def receipt_pdf(request, pk: int):
         "Content-Disposition": f'inline; filename="receipt-{payment.receipt_no or payment.pk}-{size}.pdf"'})
 
 
-def _cashiers() -> list[tuple[int, str]]:
-    from wuye.accounts.models import User
-    from wuye.billing.permissions import PAYMENT_ROLES
-
-    return [(u.pk, str(u)) for u in User.objects.filter(is_active=True, role__in=PAYMENT_ROLES).order_by("username")]
+def _cashiers(user) -> list[tuple[int, str]]:
+    """The finance staff ``user`` works with (a shared project, or company-wide) — never another project's."""
+    return [(u.pk, str(u)) for u in takings_mod.handover_people(user)]
 
 
 TAKINGS_PAGE = 100  # payments listed per page of the day's takings (the Excel has every one)
@@ -351,7 +349,7 @@ def takings(request):
     ``?format=xlsx``. Finance and managers; the cashier's own shift and the 交班 form are on the same page."""
     if not (can_record_payments(request.user) or can_approve(request.user)):
         raise PermissionDenied("只有财务、经理和管理员可以查看收款日报。")
-    people = _cashiers()
+    people = _cashiers(request.user)
     filt = forms.TakingsFilter(request.GET or None, people=people)
     data = filt.cleaned_data if filt.is_valid() else {}
     day = data.get("date") or timezone.localdate()
@@ -400,7 +398,7 @@ def _statement_party(request, statement) -> int | None:
     """``?party=``: one debtor of a sold unit, who sees their own lines only (404 for a party with none)."""
     if not request.GET.get("party"):
         return None
-    party_id = int(request.GET["party"]) if request.GET["party"].isdigit() else 0
+    party_id = id_or_none(request.GET["party"]) or 0
     if party_id not in {x.bill.party_id for x in statement.lines}:
         raise Http404("该房屋没有此缴费责任人的账单。")
     return party_id

@@ -20,6 +20,7 @@ from wuye.accounts.models import User
 from wuye.casework import selectors, services
 from wuye.casework.choices import VISIT_OUTCOMES, ContactChannel, DisputeReason, Outcome, Relationship
 from wuye.casework.models import TalkingPoint
+from wuye.common.api import AmountFenField, IdField
 from wuye.common.once import idempotent
 from wuye.common.params import date_param
 from wuye.common.templatetags.wuye import with_unit
@@ -132,14 +133,14 @@ class ContactInput(serializers.Serializer):
     reason = serializers.ChoiceField(choices=DisputeReason.choices, required=False, allow_blank=True)
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
     follow_up_on = serializers.DateField(required=False, allow_null=True)
-    contact_point = serializers.IntegerField(required=False, allow_null=True)
-    task = serializers.IntegerField(required=False, allow_null=True)
+    contact_point = IdField(required=False, allow_null=True)
+    task = IdField(required=False, allow_null=True)
     promised_on = serializers.DateField(required=False, allow_null=True)
-    amount_fen = serializers.IntegerField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴")
+    amount_fen = AmountFenField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴")
     hold_until = serializers.DateField(required=False, allow_null=True)
     developer_warranty = serializers.BooleanField(required=False, default=False)
     installments = serializers.IntegerField(required=False, allow_null=True)
-    corrects = serializers.IntegerField(required=False, allow_null=True, help_text="被更正的联系记录编号")
+    corrects = IdField(required=False, allow_null=True, help_text="被更正的联系记录编号")
     on = serializers.DateField(required=False, allow_null=True, help_text="业务日期，默认今天")
 
 
@@ -202,8 +203,8 @@ class PromiseInput(serializers.Serializer):
     unit = serializers.IntegerField(help_text="房屋编号")
     promised_on = serializers.DateField(error_messages={"required": "请填写承诺缴费日期。",
                                                         "invalid": "承诺缴费日期格式应为 YYYY-MM-DD。"})
-    amount_fen = serializers.IntegerField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴",
-                                          error_messages={"invalid": "承诺金额应为整数（分）。"})
+    amount_fen = AmountFenField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴",
+                                error_messages={"invalid": "承诺金额应为整数（分）。"})
     on = serializers.DateField(required=False, allow_null=True, help_text="业务日期，默认今天")
 
 

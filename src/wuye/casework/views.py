@@ -43,7 +43,7 @@ from wuye.casework.forms import (
 from wuye.casework.models import ContactAttempt, TalkingPoint, VisitPhoto
 from wuye.common.forms import validation_errors_text
 from wuye.common.once import new_key, once_per_submit
-from wuye.common.params import date_param, id_param
+from wuye.common.params import date_param, id_or_none, id_param
 from wuye.common.templatetags.wuye import with_unit
 from wuye.common.views import redirect_next
 from wuye.dunning import services as dunning
@@ -213,11 +213,7 @@ def undo(request, pk: int):
 
 def _int(raw) -> int:
     """A query or form id as an int (0 for anything that is not one)."""
-    try:
-        value = int(raw or 0)
-    except (TypeError, ValueError):
-        return 0
-    return value if 0 < value < 2**63 else 0
+    return id_or_none(raw) or 0
 
 
 def _phones(unit, user, on, party_id: int | None = None, task=None):
@@ -511,8 +507,8 @@ def desk_approvals(request):
             items = []
             for raw in request.POST.getlist("items"):
                 kind, _, pk = raw.partition(":")
-                if pk.isdigit():
-                    items.append((kind, int(pk)))
+                if (item_id := id_or_none(pk)) is not None:
+                    items.append((kind, item_id))
         try:
             counts = services.approvals_decide_bulk(actor=user, items=items, approve=approve,
                                                     note=request.POST.get("note", ""))
@@ -643,7 +639,7 @@ def desk_territories(request):
     if request.method == "POST":
         building = Building.objects.filter(project=project, pk=_int(request.POST.get("building"))).first()
         raw_floor, raw_user = (request.POST.get("floor") or "").strip(), request.POST.get("to_user") or ""
-        to_user = User.objects.filter(pk=raw_user).first() if raw_user.isdigit() else None
+        to_user = User.objects.filter(pk=user_id).first() if (user_id := id_or_none(raw_user)) else None
         try:
             if building is None:
                 raise ValidationError({"building": "请选择楼栋。"})

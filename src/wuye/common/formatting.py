@@ -84,6 +84,17 @@ def format_yuan(fen: int) -> str:
     return f"{sign}¥{abs(amount):,.2f}"
 
 
+# The largest amount anyone may enter, in fen: ¥999,999,999,999.99 ("最多 12 位整数" in yuan) — far above any
+# fee, payment, case cost, judgment or expense, far below a 64-bit column (10**19 was a 500 before this bound).
+AMOUNT_MAX_FEN = 10**14 - 1
+AMOUNT_TOO_LARGE = "金额超出范围（不能超过 ¥999,999,999,999.99）。"
+
+
+def amount_too_large(amount_fen) -> bool:
+    """An integer amount (fen) past ``AMOUNT_MAX_FEN`` either way; for the services' own checks."""
+    return isinstance(amount_fen, int) and not isinstance(amount_fen, bool) and abs(amount_fen) > AMOUNT_MAX_FEN
+
+
 def mask_phone(value: str | None) -> str:
     """13812345678 → 138****5678. Landlines keep area code and last four digits."""
     if not value:

@@ -20,7 +20,7 @@ BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 # Amounts, areas and other decimals a query may carry: far above any real value, far below what overflows.
 DECIMAL_LIMIT = Decimal(10) ** 15
 DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
-_INT = re.compile(r"[+-]?\d{1,19}")
+_INT = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII only: "²", "١٢" and "１２" are not ids
 
 
 class BadParameter(BadRequest):
@@ -56,6 +56,17 @@ def int_param(params, name: str, default: int | None = None, *, min_value: int =
 def id_param(params, name: str, default: int | None = None) -> int | None:
     """A record id: a positive 64-bit integer."""
     return int_param(params, name, default, min_value=1)
+
+
+def id_or_none(raw) -> int | None:
+    """A record id typed into a form or a list of ticks, or None for anything that is not one — for the places
+    that skip a bad value instead of refusing the request. ASCII digits only (``str.isdigit()`` is True for "²",
+    which ``int()`` refuses), within a positive 64-bit integer."""
+    raw = str(raw if raw is not None else "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if 0 < value <= BIGINT_MAX else None
 
 
 def decimal_param(params, name: str, default: Decimal | None = None, *, limit: Decimal = DECIMAL_LIMIT

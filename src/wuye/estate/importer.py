@@ -131,7 +131,7 @@ CHUNK = 900  # rows per IN (...) lookup; well under SQLite's bound-parameter lim
 
 def resident_id_valid(value: str) -> bool:
     """18-digit resident ID with its ISO 7064 check character."""
-    if len(value) != 18 or not value[:17].isdigit():
+    if len(value) != 18 or not (value[:17].isascii() and value[:17].isdigit()):
         return False
     total = sum(int(ch) * w for ch, w in zip(value[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == value[17].upper()
@@ -171,7 +171,7 @@ def _parse_date(text: str) -> dt.date:
         return dt.date(int(m[1]), int(m[2]), int(m[3]))
     head = text.split(" ")[0]
     parts = head.split("-")
-    if len(parts) == 3 and all(p.isdigit() for p in parts):
+    if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
         return dt.date(int(parts[0]), int(parts[1]), int(parts[2]))
     raise ValueError(text)
 

@@ -66,7 +66,7 @@ def name_search_q(text: str, field: str = "name") -> Q:
 
 def phone_tail(text: str) -> str:
     """The digits to look for at the end of phone numbers: only for four digits or more, typed alone."""
-    digits = "".join(ch for ch in text if ch.isdigit())
+    digits = "".join(ch for ch in text if "0" <= ch <= "9")
     return digits if len(digits) >= 4 and len(digits) == len(text.strip()) else ""
 
 

@@ -975,7 +975,7 @@ def _taken_resident_ids(conn) -> tuple[set[int], set[str]]:
         cur.execute(f"SELECT natural_key FROM {conn.ops.quote_name(PARTY.name)} WHERE natural_key LIKE %s", ["id:%"])
         for (key,) in cur.fetchall():
             body = key[3:20]
-            if len(key) == 21 and body.isdigit():
+            if len(key) == 21 and body.isascii() and body.isdigit():
                 ids.add(int(body))
             else:
                 keys.add(key)

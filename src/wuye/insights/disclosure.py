@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
+from wuye.common.formatting import AMOUNT_TOO_LARGE, amount_too_large
 from wuye.estate.models import Project
 from wuye.insights.metrics import Window, add_months, local_midnight, month_end, rows
 from wuye.insights.models import MEASURES, Disclosure, Expense, ExpenseCategory
@@ -80,8 +81,10 @@ def expense_record(*, actor: User, project: Project, category: str, amount_fen: 
     errors = {}
     if category not in ExpenseCategory.values:
         errors["category"] = "请选择支出类别。"
-    if not isinstance(amount_fen, int) or amount_fen <= 0:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         errors["amount_fen"] = "金额必须大于 0。"
+    elif amount_too_large(amount_fen):
+        errors["amount_fen"] = AMOUNT_TOO_LARGE
     if not voucher_no.strip():
         errors["voucher_no"] = "请填写凭证号。"
     elif Expense.objects.filter(project=project, voucher_no=voucher_no.strip()).exists():

@@ -14,13 +14,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from wuye.common.forms import form_errors_text
 from wuye.common.middleware import charts_policy
-from wuye.common.params import date_param, id_param
+from wuye.common.params import date_param, id_or_none, id_param
 from wuye.common.views import redirect_next
 from wuye.estate.models import Project
 from wuye.estate.selectors import projects_visible
 from wuye.insights import permissions, selectors, tables
 from wuye.insights.exports import table_xlsx
+from wuye.insights.forms import ExpenseForm
 from wuye.insights.incentives import collector_incentives
 from wuye.insights.metrics import add_months, month_start
 from wuye.legal.models import ClockSummary
@@ -382,16 +384,17 @@ def disclosure_expense(request):
     project = projects_visible(request.user).filter(pk=_int_post(request, "project") or 0).first()
     if project is None:
         raise Http404
-    try:
-        expense_record(actor=request.user, project=project, category=request.POST.get("category", ""),
-                       amount_fen=int((Decimal(request.POST.get("amount", "")) * 100).to_integral_value()),
-                       spent_on=dt.date.fromisoformat(request.POST.get("spent_on", "")),
-                       voucher_no=request.POST.get("voucher_no", ""), note=request.POST.get("note", ""))
-        messages.success(request, "支出已录入。")
-    except (ValueError, InvalidOperation):
-        messages.error(request, "请填写正确的金额和日期。")
-    except ValidationError as exc:
-        messages.error(request, "；".join(exc.messages))
+    form = ExpenseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "支出未录入：" + form_errors_text(form))
+    else:
+        d = form.cleaned_data
+        try:
+            expense_record(actor=request.user, project=project, category=d["category"], amount_fen=d["amount"],
+                           spent_on=d["spent_on"], voucher_no=d["voucher_no"], note=d["note"])
+            messages.success(request, "支出已录入。")
+        except ValidationError as exc:
+            messages.error(request, "支出未录入：" + "；".join(exc.messages))
     year, quarter = _quarter_params(request, request.POST)
     return redirect(f"{reverse('insights:disclosure')}?project={project.pk}&year={year}&quarter={quarter}")
 
@@ -415,10 +418,7 @@ def disclosure_publish(request):
 
 
 def _int_post(request, name: str) -> int | None:
-    try:
-        return int(request.POST.get(name, ""))
-    except ValueError:
-        return None
+    return id_or_none(request.POST.get(name))
 
 
 @login_required

@@ -18,6 +18,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from wuye.common.api import AmountFenField, IdField
 from wuye.common.once import idempotent
 from wuye.common.params import date_param, int_param
 from wuye.dunning.models import Action, Task
@@ -170,23 +171,23 @@ class CaseDetailSerializer(CaseSerializer):
 
 
 class CaseCreateSerializer(serializers.Serializer):
-    task = serializers.IntegerField(required=False, help_text="律师函转介任务编号（由转介立案）")
-    project = serializers.IntegerField(required=False)
-    party = serializers.IntegerField(required=False, help_text="债务人（按业户立案时与 project 一起填写）")
+    task = IdField(required=False, help_text="律师函转介任务编号（由转介立案）")
+    project = IdField(required=False)
+    party = IdField(required=False, help_text="债务人（按业户立案时与 project 一起填写）")
     note = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class EventCreateSerializer(serializers.Serializer):
     event = serializers.ChoiceField(choices=[c for c in Event.choices if c[0] != Event.OPENED])
     on = serializers.DateField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
-    law_firm = serializers.CharField(required=False, allow_blank=True, default="")
-    lawyer_name = serializers.CharField(required=False, allow_blank=True, default="")
-    lawyer_licence = serializers.CharField(required=False, allow_blank=True, default="")
-    court = serializers.CharField(required=False, allow_blank=True, default="")
-    docket_no = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    law_firm = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    lawyer_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
+    lawyer_licence = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    court = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    docket_no = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
     mediator = serializers.ChoiceField(choices=Mediator.choices, required=False, allow_blank=True, default="")
-    amount_fen = serializers.IntegerField(required=False, allow_null=True, default=None)
+    amount_fen = AmountFenField(required=False, allow_null=True, default=None)
     due_on = serializers.DateField(required=False, allow_null=True, default=None,
                                    help_text="判决/调解书写明的履行期限届满日；judgment_effective：生效后履行期限的最后一日")
     served_on = serializers.DateField(required=False, allow_null=True, default=None,
@@ -200,15 +201,15 @@ class EventCreateSerializer(serializers.Serializer):
 class DeadlineCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DeadlineKind.choices)
     due_on = serializers.DateField()
-    remind_days = serializers.IntegerField(required=False, default=7)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    remind_days = serializers.IntegerField(required=False, default=7, min_value=0, max_value=90)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
 
 class CostCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=CostKind.choices)
-    amount_fen = serializers.IntegerField()
+    amount_fen = AmountFenField()
     on = serializers.DateField()
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
 
 class ConditionSerializer(serializers.Serializer):
@@ -235,11 +236,11 @@ class PackSerializer(serializers.ModelSerializer):
 
 
 class ProofCreateSerializer(serializers.Serializer):
-    action = serializers.IntegerField(required=False)
-    task = serializers.IntegerField(required=False)
+    action = IdField(required=False)
+    task = IdField(required=False)
     kind = serializers.ChoiceField(choices=ProofKind.choices)
-    tracking_no = serializers.CharField(required=False, allow_blank=True, default="")
-    signed_by = serializers.CharField(required=False, allow_blank=True, default="")
+    tracking_no = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    signed_by = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
     relation = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=20,
         help_text="签收人身份：本人、同住成年家属、受托人、公司前台/指定人员；挂号信/EMS 另可为“收件地址代收（门卫、驿站等）”。"

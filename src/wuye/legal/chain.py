@@ -316,7 +316,7 @@ def verify_ledger(ledger: dict, *, where: str) -> list[Problem]:
         if kind not in LEDGER or not isinstance(hashes, dict):
             problems.append(Problem(kind, None, f"{where}：未知的账务记录类型 {kind}"))
             continue
-        ids = sorted(int(k) for k in hashes if str(k).isdigit())
+        ids = sorted(int(k) for k in hashes if str(k).isascii() and str(k).isdigit())
         now = ledger_hashes({kind: ids})[kind]
         for row_id in ids:
             got = now.get(str(row_id))
@@ -362,7 +362,7 @@ def ledger_changes(ledger: dict, *, where: str) -> list[str]:
     """What was appended since the pack on the bills it sealed: allocations (money applied, reversals) and decided
     adjustments (waivers, voids) the pack did not list. The ledger is append-only, so a correction is a new row
     pointing at what it corrects: it changes no sealed row and is listed here as a later change, not a problem."""
-    bills = sorted(int(k) for k in (ledger or {}).get("bill", {}) if str(k).isdigit())
+    bills = sorted(int(k) for k in (ledger or {}).get("bill", {}) if str(k).isascii() and str(k).isdigit())
     if not bills:
         return []
     known = {kind: set((ledger or {}).get(kind, {})) for kind in ("allocation", "adjustment")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from wuye.common.formatting import yuan_to_fen
+from wuye.common.formatting import AMOUNT_TOO_LARGE, yuan_to_fen
 from wuye.common.forms import bootstrap
 from wuye.dunning.choices import MAIL_SIGNER_RELATIONS, SIGNER_RELATIONS, Channel
 from wuye.legal.choices import CostKind, DeadlineKind, Event, Mediator, Outcome, ProofKind
@@ -22,6 +22,9 @@ class MoneyField(forms.DecimalField):
     """Yuan as typed, fen as cleaned."""
 
     def __init__(self, **kwargs):
+        kwargs["error_messages"] = {"invalid": "请输入金额（元），最多两位小数。", "max_whole_digits": AMOUNT_TOO_LARGE,
+                                    "max_digits": AMOUNT_TOO_LARGE, "max_decimal_places": "金额最多两位小数。",
+                                    "min_value": "金额不能为负数。", **kwargs.get("error_messages", {})}
         super().__init__(max_digits=14, decimal_places=2, **kwargs)
 
     def clean(self, value):

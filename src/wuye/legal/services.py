@@ -18,7 +18,7 @@ from wuye.accounts.models import User
 from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.selectors import project_scope_q, scope_project_ids
 from wuye.accounts.services import audit_record
-from wuye.common.formatting import format_yuan
+from wuye.common.formatting import AMOUNT_TOO_LARGE, amount_too_large, format_yuan
 from wuye.dunning.calendar import Calendar, UncoveredDate
 from wuye.dunning.choices import ActionStatus, Channel, TaskKind, TaskStatus, signer_relation_problem
 from wuye.dunning.models import Action, Task
@@ -250,6 +250,9 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
         errors["case"] = f"案件已于 {case.closed_on:%Y-%m-%d} 结案。"
     if served_on is not None and event != Event.JUDGMENT:
         errors["served_on"] = "送达日期只随判决登记；之后送达的，请登记“判决书送达”。"
+    errors.update(_event_bounds(on=on, due_on=due_on, amount_fen=amount_fen, texts={
+        "note": note, "law_firm": law_firm, "lawyer_name": lawyer_name, "lawyer_licence": lawyer_licence,
+        "court": court, "docket_no": docket_no}))
     if errors:
         raise ValidationError(errors)
     seen = set(case.events.values_list("event", flat=True))
@@ -373,6 +376,23 @@ def case_event_add(*, actor: User, case: LegalCase, event: str, on: dt.date, not
         "lawyer_licence": lawyer_licence, "amount_fen": amount_fen, "outcome": outcome,
         "document_sha256": row.document_sha256})
     return row
+
+
+DUE_ON_YEARS = 10  # a performance period the court sets ends within this many years of the judgment or event
+EVENT_TEXT_LIMITS = {"note": (500, "说明"), "law_firm": (100, "律师事务所"), "lawyer_name": (50, "律师姓名"),
+                     "lawyer_licence": (40, "律师执业证号"), "court": (100, "法院"), "docket_no": (60, "案号")}
+
+
+def _event_bounds(*, on: dt.date | None, due_on: dt.date | None, amount_fen, texts: dict[str, str]) -> dict[str, str]:
+    """What no event may carry: a text longer than its column, an amount past the shared bound, a performance
+    deadline so far ahead that the enforcement period after it cannot be counted (9999-12-31 was a 500)."""
+    errors = {name: f"{EVENT_TEXT_LIMITS[name][1]}不能超过 {EVENT_TEXT_LIMITS[name][0]} 个字。"
+              for name, text in texts.items() if len(text) > EVENT_TEXT_LIMITS[name][0]}
+    if amount_too_large(amount_fen):
+        errors["amount_fen"] = AMOUNT_TOO_LARGE
+    if due_on is not None and on is not None and due_on > add_years(on, DUE_ON_YEARS):
+        errors["due_on"] = f"履行期限届满日不能晚于进展日期后 {DUE_ON_YEARS} 年。"
+    return errors
 
 
 def _served_problems(served_on: dt.date, judged_on: dt.date) -> dict[str, str]:
@@ -570,6 +590,8 @@ def cost_add(*, actor: User, case: LegalCase, kind: str, amount_fen: int, on: dt
         errors["kind"] = "请选择费用类型。"
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         errors["amount_fen"] = "金额必须大于 0。"
+    elif amount_too_large(amount_fen):
+        errors["amount_fen"] = AMOUNT_TOO_LARGE
     if on is None or on > _today():
         errors["on"] = "支付日期不能晚于今天。"
     if errors:
@@ -614,7 +636,9 @@ def proof_upload(*, actor: User, upload, kind: str, action: Action | None = None
         raise PermissionDenied("该房屋不在您的范围内。")
     if kind not in ProofKind.values:
         errors["kind"] = "请选择凭证类型。"
-    if kind == ProofKind.EMS and not TRACKING.match(tracking_no):
+    if len(tracking_no) > 40:
+        errors["tracking_no"] = "邮件单号不能超过 40 个字符。"
+    elif kind == ProofKind.EMS and not TRACKING.match(tracking_no):
         errors["tracking_no"] = "请填写邮件单号（8–20 位字母或数字，如 EMS 的 13 位单号）。"
     if delivered:
         if not signed_by:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from wuye.accounts.selectors import scope_project_ids
 from wuye.common.forms import form_errors_text, validation_errors_text
 from wuye.common.once import once_per_submit
+from wuye.common.params import id_or_none
 from wuye.common.views import redirect_next
 from wuye.dunning.choices import ActionStatus, Channel
 from wuye.dunning.models import Action, Task
@@ -85,7 +86,7 @@ def case_list(request):
 def notices_read(request):
     """「知道了」 on the reminders the user was sent (their own only)."""
     _legal(request)
-    ids = [int(x) for x in request.POST.getlist("notice") if x.isdigit() and len(x) < 12]
+    ids = [pk for x in request.POST.getlist("notice") if (pk := id_or_none(x)) is not None]
     services.deadline_notice_read(actor=request.user, notice_ids=ids)
     return redirect("legal:case-list")
 
@@ -411,7 +412,7 @@ def numbers(request):
     if request.method == "POST":
         project_id = request.POST.get("project")
         visible = set(projects_visible(request.user).values_list("pk", flat=True))
-        ids = [int(project_id)] if project_id and project_id.isdigit() else sorted(visible)
+        ids = [pid] if (pid := id_or_none(project_id)) is not None else sorted(visible)
         for pid in ids:
             if pid in visible:
                 selectors.clock_summary_compute(as_of=today, project_id=pid)

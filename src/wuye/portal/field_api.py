@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from wuye.billing.permissions import can_record_payments
 from wuye.casework.services import debtor_for
-from wuye.common.api import Pagination
+from wuye.common.api import AmountFenField, Pagination
 from wuye.common.once import idempotent
 from wuye.estate.selectors import projects_visible, unit_visible_or_404
 from wuye.portal import field
@@ -30,7 +30,7 @@ class FieldPaymentInput(serializers.Serializer):
     unit = serializers.IntegerField(min_value=1, max_value=BIG, help_text="房屋编号")
     party = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=BIG,
                                      help_text="缴款的欠费人，默认该房屋的欠费人（现业主）")
-    amount_fen = serializers.IntegerField(min_value=1, max_value=BIG, help_text="金额（分）", error_messages={
+    amount_fen = AmountFenField(min_value=1, help_text="金额（分）", error_messages={
         "invalid": "金额应为整数（分）。", "min_value": "金额必须大于 0。", "required": "请填写金额（分）。"})
     method = serializers.ChoiceField(choices=FieldPaymentMethod.choices, error_messages={
         "invalid_choice": "转账方式应为 wechat、alipay 或 transfer。", "required": "请选择转账方式。"})

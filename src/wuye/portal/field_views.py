@@ -20,7 +20,7 @@ from wuye.casework.services import debtor_for, debtors_of
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap, validation_errors_text
 from wuye.common.once import once_per_submit
-from wuye.common.params import id_param
+from wuye.common.params import id_or_none, id_param
 from wuye.dunning.choices import ActionStatus
 from wuye.dunning.manual import message_cap_free_at
 from wuye.estate.choices import DEAD_VALIDITIES, ContactKind
@@ -56,7 +56,7 @@ class FieldPaymentForm(forms.Form):
 def _party(request, unit):
     today = timezone.localdate()
     raw = request.POST.get("party") or request.GET.get("party") or ""
-    party_id = int(raw) if raw.isdigit() and int(raw) < 2**63 else None
+    party_id = id_or_none(raw)
     try:
         return debtor_for(unit, today, party_id=party_id)
     except ValidationError:
@@ -129,7 +129,7 @@ def send(request, pk: int):
     party = _party(request, unit)
     pid = party.pk if party else None
     raw = request.POST.get("contact") or ""
-    contact = ContactPoint.objects.filter(pk=int(raw), party_id=pid).first() if raw.isdigit() else None
+    contact = ContactPoint.objects.filter(pk=cid, party_id=pid).first() if (cid := id_or_none(raw)) else None
     error = ok = ""
     if contact is None:
         error = "请选择这位欠费人的手机号码或微信。"

@@ -24,6 +24,7 @@ from wuye.billing import documents
 from wuye.billing.models import Payment
 from wuye.common.forms import validation_errors_text
 from wuye.common.http import client_ip
+from wuye.common.params import id_or_none
 from wuye.portal import login, providers, services, throttle, wechat_oauth
 from wuye.portal.choices import Channel, OrderStatus, Provider
 from wuye.portal.links import LinkGone, link_resolve
@@ -133,8 +134,8 @@ def _chosen_bill_ids(request) -> list[int]:
     ids: list[int] = []
     for value in request.POST.getlist("period"):
         for part in value.split(","):
-            if part.strip().isdigit():
-                ids.append(int(part))
+            if (bill_id := id_or_none(part)) is not None:
+                ids.append(bill_id)
     return ids
 
 
