@@ -375,6 +375,14 @@ def test_deadline_reminders(case, carol):
     assert d.reminded_on == D(2026, 12, 3)
 
 
+def test_a_deadline_in_the_year_9999_is_refused(case, carol):
+    """Red team: a 期限 due 9999-12-31 was accepted (and its reminder dates are past the calendar)."""
+    with pytest.raises(ValidationError) as refused:
+        services.deadline_add(actor=carol, case=case, kind="hearing", due_on=D(9999, 12, 31))
+    assert "期限不能晚于立案日期后 10 年" in str(refused.value)
+    assert not CaseDeadline.objects.filter(case=case, kind="hearing").exists()
+
+
 def test_a_judgment_past_the_bounds_is_refused_naming_the_field_and_writes_nothing(case, carol):
     """Red team: a judgment or mediation due 9999-12-31 was a 500 (the enforcement deadline two years on is past
     year 9999), an amount of 10**19 overflowed the column, a 300-character licence number was a PostgreSQL

@@ -448,6 +448,8 @@ def deadline_add(*, actor: User, case: LegalCase, kind: str, due_on: dt.date, no
         errors["due_on"] = "请填写期限日期。"
     elif due_on < case.opened_on:
         errors["due_on"] = "期限不能早于立案日期。"
+    elif due_on > add_years(case.opened_on, DUE_ON_YEARS):  # 9999-12-31 would overflow the reminders' dates
+        errors["due_on"] = f"期限不能晚于立案日期后 {DUE_ON_YEARS} 年。"
     if not 0 <= remind_days <= 90:
         errors["remind_days"] = "提前提醒天数应在 0 到 90 之间。"
     if not case.is_open:
