@@ -250,3 +250,33 @@ def test_a_takings_date_out_of_range_is_refused_with_a_message(client, fiona, da
     assert client.get(f"/billing/takings/?date={day}&format=xlsx").status_code == 200
     last = timezone.localdate() + dt.timedelta(days=366)
     assert client.get(f"/billing/takings/?date={last:%Y-%m-%d}").status_code == 200
+
+
+def test_a_project_reads_only_its_own_cashiers_handovers(client, make_user, three_overdue, billed_estate):
+    """Handovers carry no project: the takings page listed every shift of the company, so a T1 manager read T2's
+    cashiers' names and sums. Now a project's staff see the handovers of cashiers who took money in their
+    projects that day or who work there; company-wide staff see them all."""
+    from wuye.billing.takings import handover_record
+    from wuye.estate.models import Project
+
+    t1 = billed_estate["project"]
+    t2 = Project.objects.create(code="T2", name="别处大厦", city="上海")
+    mine = make_user("chuna1", Role.FINANCE, display_name="甲出纳")
+    mine.projects.add(t1)
+    theirs = make_user("chuna3", Role.FINANCE, display_name="丙出纳别处")
+    theirs.projects.add(t2)
+    manager = make_user("jingli1", Role.MANAGER, display_name="T1经理")
+    manager.projects.add(t1)
+    payment_record(actor=mine, unit=three_overdue, amount_fen=20_000, method="cash", tendered_fen=20_000)
+    handover_record(actor=mine, cash_counted_fen=20_000)
+    # T2's cashier handed over their shift at T2 (written as the handover service writes it)
+    CashierHandover.objects.create(cashier=theirs, shift_start=timezone.now(), shift_end=timezone.now(),
+                                   payments_count=3, total_fen=77_700, by_method={"cash": 77_700},
+                                   cash_expected_fen=77_700, cash_counted_fen=77_700)
+    client.force_login(manager)
+    html = client.get("/billing/takings/").content.decode()
+    assert "甲出纳" in html and "丙出纳别处" not in html and "777.00" not in html
+    boss = make_user("caiwu", Role.FINANCE, display_name="丁财务总部")  # company-wide
+    client.force_login(boss)
+    html = client.get("/billing/takings/").content.decode()
+    assert "甲出纳" in html and "丙出纳别处" in html

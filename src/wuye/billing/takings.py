@@ -79,9 +79,11 @@ class Takings:
         return sum(r.count for r in self.rows)
 
 
-def takings_for_day(*, projects, day: dt.date, cashier_id: int | None = None) -> Takings:
+def takings_for_day(*, projects, day: dt.date, cashier_id: int | None = None, company_wide: bool = True) -> Takings:
     """收款日报: every payment entered on ``day`` (local) in ``projects``, grouped by who took it and how.
-    Money that came in without a person (online, bank statements) is its own row, named by its channel."""
+    Money that came in without a person (online, bank statements) is its own row, named by its channel.
+    Handovers carry no project: unless the reader works ``company_wide``, only those of cashiers who took money
+    in ``projects`` that day or who work in one of them are listed (a T1 manager does not read T2's shifts)."""
     start, end = _day_bounds(day)
     qs = Payment.objects.filter(project__in=projects, created_at__gte=start, created_at__lt=end)
     if cashier_id:
@@ -104,6 +106,10 @@ def takings_for_day(*, projects, day: dt.date, cashier_id: int | None = None) ->
                      .select_related("cashier", "handed_to").order_by("shift_end"))
     if cashier_id:
         handovers = [h for h in handovers if h.cashier_id == cashier_id]
+    if not company_wide and handovers:
+        here = set(user_ids) | set(User.projects.through.objects.filter(project__in=projects)
+                                    .values_list("user_id", flat=True))
+        handovers = [h for h in handovers if h.cashier_id in here]
     ordered = sorted(rows.values(), key=lambda r: (r.cashier_id is None, r.name))
     return Takings(day=day, rows=ordered, payments=payments, handovers=handovers)
 

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from wuye.accounts.selectors import scope_project_ids
 from wuye.billing import documents, forms, installments, prepay, services
 from wuye.billing import takings as takings_mod
 from wuye.billing.choices import ApprovalStatus
@@ -354,6 +355,7 @@ def takings(request):
     data = filt.cleaned_data if filt.is_valid() else {}
     day = data.get("date") or timezone.localdate()
     report = takings_mod.takings_for_day(projects=projects_visible(request.user), day=day,
+                                         company_wide=scope_project_ids(request.user) is None,
                                          cashier_id=data.get("cashier"))
     if request.GET.get("format") == "xlsx":
         return FileResponse(takings_mod.takings_xlsx(report), as_attachment=True, filename=f"收款日报-{day:%Y%m%d}.xlsx",
