@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models import Min
 
 from wuye.billing.choices import AdjustmentKind, ApprovalStatus
-from wuye.billing.models import Bill, UnitBalance
+from wuye.billing.models import Bill, BillDispute, UnitBalance
 from wuye.common.changes import units_changed
 
 
@@ -74,31 +75,32 @@ def check_ledger(*, rebuild: bool = False, project_id: int | None = None) -> Led
 
 
 # ``Bill.disputed_since`` beside the earliest start of the line's open dispute intervals (decision 194), only where
-# they differ: one grouped pass over the (small) interval table, joined to the lines.
-_DISPUTED_SQL = """
-SELECT b.id, b.unit_id, b.disputed_since, d.first
-FROM billing_bill b
-LEFT JOIN (SELECT bill_id, MIN(starts_on) AS first FROM billing_billdispute WHERE ends_on IS NULL
-           GROUP BY bill_id) d ON d.bill_id = b.id
-WHERE {bill_where} AND (b.disputed_since IS NOT NULL OR d.first IS NOT NULL)
-  AND (b.disputed_since IS NULL OR d.first IS NULL OR b.disputed_since <> d.first)
-ORDER BY b.id
-LIMIT 1000
-"""
-
-
+# they differ. Read from the two small sides — the marked lines (partial index ``bill_disputed``) and the open
+# intervals — and compared here: one statement joining them to the lines made PostgreSQL read all of them
+# (1.0–1.4 s at 1M, seq or primary-key scan, for 38,573 marked lines).
 def _check_disputed(report: LedgerReport, *, rebuild: bool, project_id: int | None) -> None:
     from wuye.billing.disputes import disputed_since_sync
 
-    where = "TRUE" if project_id is None else "b.project_id = %s"
-    with connection.cursor() as cursor:
-        cursor.execute(_DISPUTED_SQL.format(bill_where=where), [] if project_id is None else [project_id])
-        rows = cursor.fetchall()
-    for bill_id, unit_id, cached, first in rows:
+    marked_qs = Bill.objects.filter(disputed_since__isnull=False).order_by()  # (the default order joins three tables)
+    if project_id is not None:
+        marked_qs = marked_qs.filter(project_id=project_id)
+    marked = {pk: (unit_id, since) for pk, unit_id, since in marked_qs.values_list("pk", "unit_id", "disputed_since")}
+    first = dict(BillDispute.objects.filter(ends_on__isnull=True).order_by().values("bill_id")
+                 .annotate(first=Min("starts_on")).values_list("bill_id", "first"))
+    unmarked = sorted(set(first) - set(marked))
+    units: dict[int, int] = {}
+    for start in range(0, len(unmarked), 5000):
+        qs = Bill.objects.filter(pk__in=unmarked[start:start + 5000]).order_by()
+        if project_id is not None:
+            qs = qs.filter(project_id=project_id)
+        units.update(qs.values_list("pk", "unit_id"))
+    rows = sorted([(pk, unit_id, since, first.get(pk)) for pk, (unit_id, since) in marked.items()
+                   if first.get(pk) != since] + [(pk, unit_id, None, first[pk]) for pk, unit_id in units.items()])
+    for bill_id, unit_id, cached, opened in rows:
         report.mismatches += 1
         if len(report.problems) < 1100:
             report.problems.append(f"bill {bill_id} (unit {unit_id}): cached disputed since {cached}, "
-                                   f"open dispute intervals give {first}")
+                                   f"open dispute intervals give {opened}")
     if rebuild and rows:
         disputed_since_sync([r[0] for r in rows])
         units_changed([r[1] for r in rows])

@@ -181,6 +181,8 @@ class Bill(models.Model):
             # The daily run's disputed accounts: a few lines among millions.
             models.Index(fields=["unit"], condition=Q(disputed_since__isnull=False, is_void=False),
                          name="bill_disputed_by_unit"),
+            # check_ledger's check of the cached mark against the intervals: every marked line, void ones too
+            models.Index(fields=["id"], condition=Q(disputed_since__isnull=False), name="bill_disputed"),
         ]
 
     def __str__(self) -> str:
