@@ -21,6 +21,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from wuye.accounts.models import User
+from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.services import audit_record
 from wuye.banking.matching import MatchContext
 from wuye.banking.models import (
@@ -60,13 +61,16 @@ logger = logging.getLogger(__name__)
 DEBIT_HOLD_DAYS = 15
 
 
-def _require(actor: User | None, actor_label: str) -> None:
+def _require(actor: User | None, actor_label: str, project_id: int | None = None, what: str = "处理其银行业务") -> None:
+    """The actor may bank (finance, managers, admins) — and, given ``project_id``, works in that project."""
     if actor is None:
         if not actor_label:
             raise ValidationError({"actor": "需要操作人或任务标签。"})
         return
     if not can_bank(actor):
         raise ValidationError({"actor": "只有财务、经理和管理员可以处理银行对账与代扣。"})
+    if project_id is not None:
+        require_project_scope(actor, project_id, what)
 
 
 # --- bank accounts -----------------------------------------------------------------------------------------
@@ -77,7 +81,7 @@ def bank_account_save(
     mapping: dict | None = None, account: BankAccount | None = None, active: bool = True,
 ) -> BankAccount:
     """Create or change a bank account; ``mapping`` defaults to the chosen layout's preset."""
-    _require(actor, "")
+    _require(actor, "", project.pk, "管理该项目的收款账户")
     errors = {}
     if layout not in LAYOUTS:
         errors["layout"] = "未知的对账单格式。"
@@ -143,7 +147,7 @@ def _check_upload(filename: str, raw: bytes) -> None:
 
 def _statement_create(*, actor: User | None, account: BankAccount, filename: str, raw: bytes, actor_label: str,
                       apply: bool) -> StatementImport:
-    _require(actor, actor_label)
+    _require(actor, actor_label, account.project_id, "导入该项目的对账单")
     _check_upload(filename, raw)
     if not account.active:
         raise ImportRejected(f"收款账户“{account.name}”已停用，不能导入对账单。")
@@ -310,7 +314,7 @@ def statement_stale(statement: StatementImport, *, now: dt.datetime | None = Non
 def statement_retry(*, actor: User, statement: StatementImport) -> StatementImport:
     """重新处理: finance queues a failed import — or one stuck running past the stale limit — once more. The
     new run parses the stored file afresh; lines already imported count as duplicates (posted once only)."""
-    _require(actor, "")
+    _require(actor, "", statement.bank_account.project_id, "重新处理该项目的对账单")
     statement.refresh_from_db()
     allowed = statement.status == StatementImport.Status.FAILED or statement_stale(statement)
     if not allowed:
@@ -400,7 +404,7 @@ def statement_apply(*, actor: User, statement: StatementImport) -> StatementImpo
     """Finance confirms a previewed statement: it goes back to the queue to be applied (by the confirming
     person: the payments are theirs). The file is parsed again, so lines imported meanwhile count as
     duplicates."""
-    _require(actor, "")
+    _require(actor, "", statement.bank_account.project_id, "确认该项目的对账单")
     claimed = StatementImport.objects.filter(pk=statement.pk, status=StatementImport.Status.PREVIEW).update(
         status=StatementImport.Status.QUEUED, apply_requested=True, applied_by=actor)
     if not claimed:
@@ -423,7 +427,7 @@ def statement_import(*, actor: User | None, account: BankAccount, filename: str,
 
 @transaction.atomic
 def statement_discard(*, actor: User, statement: StatementImport) -> StatementImport:
-    _require(actor, "")
+    _require(actor, "", statement.bank_account.project_id, "放弃该项目的对账单")
     statement = StatementImport.objects.select_for_update().get(pk=statement.pk)
     if statement.status != StatementImport.Status.PREVIEW:
         raise ValidationError({"statement": "只有待确认的对账单可以放弃。"})
@@ -439,7 +443,7 @@ def statement_discard(*, actor: User, statement: StatementImport) -> StatementIm
 @transaction.atomic
 def line_confirm(*, actor: User, line: StatementLine, unit: Unit, note: str = "") -> StatementLine:
     """A person assigns an uncertain or unmatched credit to a unit; the money is posted through billing."""
-    _require(actor, "")
+    _require(actor, "", unit.project_id, "确认该项目的银行流水")
     line = StatementLine.objects.select_for_update().select_related("bank_account").get(pk=line.pk)
     if line.status not in OPEN_STATUSES:
         raise ValidationError({"line": f"该流水已处理（{line.get_status_display()}）。"})
@@ -461,7 +465,7 @@ def line_confirm(*, actor: User, line: StatementLine, unit: Unit, note: str = ""
 @transaction.atomic
 def line_dismiss(*, actor: User, line: StatementLine, reason: str) -> StatementLine:
     """Mark a credit as not a fee payment (a refund, interest, another income) with the reason."""
-    _require(actor, "")
+    _require(actor, "", line.bank_account.project_id, "处理该项目的银行流水")
     if not reason.strip():
         raise ValidationError({"reason": "请填写原因（如：退款、利息、其他收入）。"})
     line = StatementLine.objects.select_for_update().select_related("bank_account").get(pk=line.pk)
@@ -482,7 +486,7 @@ def mandate_create(
     *, actor: User, unit: Unit, payer_name: str, bank: str, account_no: str, signed_on: dt.date,
     limit_fen: int | None = None,
 ) -> Mandate:
-    _require(actor, "")
+    _require(actor, "", unit.project_id, "为该项目的房屋签订代扣协议")
     errors = {}
     account_no = account_no.replace(" ", "")
     if not payer_name.strip():
@@ -509,7 +513,7 @@ def mandate_create(
 
 @transaction.atomic
 def mandate_revoke(*, actor: User, mandate: Mandate, reason: str) -> Mandate:
-    _require(actor, "")
+    _require(actor, "", mandate.project_id, "终止该项目的代扣协议")
     if not reason.strip():
         raise ValidationError({"reason": "请填写终止原因。"})
     mandate = Mandate.objects.select_for_update().get(pk=mandate.pk)
@@ -540,7 +544,7 @@ def debit_batch_create(*, actor: User, project: Project, as_of: dt.date) -> Debi
     from wuye.dunning.choices import HoldKind
     from wuye.dunning.services import hold_place
 
-    _require(actor, "")
+    _require(actor, "", project.pk, "为该项目生成代扣批次")
     Project.objects.select_for_update().filter(pk=project.pk).first()
     mandates = list(Mandate.objects.filter(project=project, status=Mandate.Status.ACTIVE).select_related("unit"))
     pending = set(DebitLine.objects.filter(batch__project=project, status=DebitLine.Status.PENDING)
@@ -639,7 +643,7 @@ def debit_result_import(*, actor: User, batch: DebitBatch, filename: str, raw: b
     from wuye.banking.models import debit_line_id
     from wuye.dunning.services import hold_release
 
-    _require(actor, "")
+    _require(actor, "", batch.project_id, "导入该项目的代扣回盘")
     batch = DebitBatch.objects.select_for_update().select_related("project").get(pk=batch.pk)
     rows, errors = _parse_result_rows(filename, raw)
     lines = {line.pk: line for line in DebitLine.objects.select_for_update(of=("self",)).filter(batch=batch)

@@ -77,7 +77,7 @@ def check_ledger(*, rebuild: bool = False, project_id: int | None = None) -> Led
 # ``Bill.disputed_since`` beside the earliest start of the line's open dispute intervals (decision 194), only where
 # they differ. Read from the two small sides — the marked lines (partial index ``bill_disputed``) and the open
 # intervals — and compared here: one statement joining them to the lines made PostgreSQL read all of them
-# (1.0–1.4 s at 1M, seq or primary-key scan, for 38,573 marked lines).
+# (over a second at 1M, seq or primary-key scan, for 38,573 marked lines).
 def _check_disputed(report: LedgerReport, *, rebuild: bool, project_id: int | None) -> None:
     from wuye.billing.disputes import disputed_since_sync
 

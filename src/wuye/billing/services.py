@@ -248,6 +248,7 @@ def bill_generate(
     """Post the bills of ``period``. Idempotent: lines that exist are skipped; returns None if nothing is new.
 
     Prepaid balances pay the new lines at once, dated ``on`` (today unless back-filling history)."""
+    require_project_scope(actor, project.pk, "为该项目出账")
     Project.objects.select_for_update().filter(pk=project.pk).first()  # one run per project at a time
     if bill_lines_in_sql():
         from wuye.billing.bulk import bill_lines_insert
@@ -469,6 +470,7 @@ def payment_record(
     ``only_chosen``: the money pays only the named lines (none when none are named) and the rest is held
     as prepaid — for a payer who may pay only some of the unit's lines (the seller of a sold unit paying
     their own periods through the owner portal, 民法典 560), or money that is to be refunded."""
+    require_project_scope(actor, unit.project_id, "为该项目的房屋收款")
     now = timezone.now()
     paid_at = paid_at or now
     errors = payment_errors(amount_fen=amount_fen, method=method, reference=reference, paid_at=paid_at, now=now)
@@ -571,6 +573,7 @@ def payment_reverse(*, actor: User | None, payment: Payment, reason: str, actor_
         raise ValidationError({"actor": "只有财务、经理和管理员可以冲正收款。"})
     if not reason.strip():
         raise ValidationError({"reason": "请填写冲正原因。"})
+    require_project_scope(actor, payment.project_id, "冲正该项目的收款")
     Unit.objects.select_for_update().filter(pk=payment.unit_id).first()
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.amount_fen < 0 or Payment.objects.filter(reverses=payment).exists():

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from wuye.accounts.choices import Role
+from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
@@ -99,6 +100,7 @@ def account_class_set(*, actor: User | None, unit: Unit, account_class: str, on:
     its next run. Returns the (first) episode, or None when the unit is not in arrears."""
     if account_class and account_class not in AccountClass.values:
         raise ValidationError({"account_class": "未知的催缴分类。"})
+    require_project_scope(actor, unit.project_id, "设置该项目房屋的催缴分类")
     episodes = Episode.objects.select_for_update().filter(unit=unit, closed_on__isnull=True).order_by("pk")
     if party_id is not None:
         episodes = episodes.filter(party_id=party_id)
@@ -150,6 +152,7 @@ def hold_place(*, actor: User | None, unit: Unit, kind: str, reason: str, until:
                            "更长的安排请申请分期或由经理处理。")
     if errors:
         raise ValidationError(errors)
+    require_project_scope(actor, unit.project_id, "暂停该项目房屋的催缴")
     hold = Hold.objects.create(project_id=unit.project_id, unit=unit, kind=kind, reason=reason, until=until,
                                starts_on=starts_on, amount_fen=amount_fen, created_by=actor, party_id=party_id)
     mark_units([unit.pk])
@@ -169,6 +172,7 @@ def hold_release(*, actor: User | None, hold: Hold, note: str, on: dt.date | Non
                  actor_label: str = "") -> Hold:
     """End a hold; the next daily run resumes the ladder at the stage the account has reached."""
     hold = Hold.objects.select_for_update().get(pk=hold.pk)
+    require_project_scope(actor, hold.project_id, "解除该项目房屋的暂停")
     if hold.released_on:
         raise ValidationError({"hold": "该暂停已解除。"})
     hold.released_on, hold.released_by, hold.release_note = on or timezone.localdate(), actor, note[:300]
@@ -392,6 +396,7 @@ def task_close(*, actor: User, task: Task, note: str, signed_by: str = "", relat
     delivered; on office ladders the next run sends it by EMS to the contact address."""
     if task.status != TaskStatus.OPEN:
         raise ValidationError({"task": "该任务已关闭。"})
+    require_project_scope(actor, task.project_id, "办理该项目的任务")
     signed_by, relation, note = signed_by.strip(), relation.strip(), note.strip()
     errors = {}
     if unsigned:

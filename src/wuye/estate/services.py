@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from wuye.accounts.models import User
+from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.services import audit_record, snapshot
 from wuye.estate.choices import ContactKind, ContactSource, ContactValidity, OccupancyState, OccupantRole
 from wuye.estate.models import ContactPoint, Occupancy, Party, Unit, UnitStateChange
@@ -88,6 +89,7 @@ def unit_set_state(*, actor: User, unit: Unit, state: str, since: dt.date, note:
     """Record a new occupancy state from ``since``; the history row is kept, the unit shows the latest."""
     if state not in OccupancyState.values:
         raise ValidationError({"state": "未知的入住状态。"})
+    require_project_scope(actor, unit.project_id, "修改该项目房屋的入住状态")
     before = snapshot(unit, ["state"])
     change = UnitStateChange.objects.create(unit=unit, state=state, since=since, recorded_by=actor, source=note[:60])
     latest = unit.state_changes.order_by("-since", "-id").values_list("state", flat=True).first()
@@ -106,6 +108,7 @@ def occupancy_start(
     """Start an ownership or tenancy. For owners, the current owner's row ends the day before ``start``."""
     if role not in OccupantRole.values:
         raise ValidationError({"role": "未知的关系类型。"})
+    require_project_scope(actor, unit.project_id, "登记该项目房屋的业主或租户")
     current = Occupancy.objects.select_for_update().filter(unit=unit, role=role, end__isnull=True)
     ended = []
     for row in current:
@@ -128,6 +131,7 @@ def occupancy_start(
 
 @transaction.atomic
 def occupancy_end(*, actor: User, occupancy: Occupancy, end: dt.date) -> Occupancy:
+    require_project_scope(actor, occupancy.unit.project_id, "结束该项目房屋的业主或租户关系")
     if end < occupancy.start:
         raise ValidationError({"end": "结束日期不能早于起始日期。"})
     before = snapshot(occupancy)
