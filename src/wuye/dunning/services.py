@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from wuye.accounts.choices import Role
-from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.models import User
+from wuye.accounts.permissions import require_project_scope
 from wuye.accounts.services import audit_record
 from wuye.billing.selectors import account_summaries
 from wuye.dunning.choices import (
