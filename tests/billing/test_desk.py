@@ -280,3 +280,20 @@ def test_a_project_reads_only_its_own_cashiers_handovers(client, make_user, thre
     client.force_login(boss)
     html = client.get("/billing/takings/").content.decode()
     assert "甲出纳" in html and "丙出纳别处" in html
+
+
+def test_a_shift_without_payments_is_handed_over_too(client, fiona):
+    """A cashier who took nothing still closes the shift (the next one starts from it): the service said
+    "by_method 此字段不能为空". Counted cash with nothing expected is an overage that needs a note."""
+    from django.core.exceptions import ValidationError
+
+    from wuye.billing.takings import handover_record
+
+    with pytest.raises(ValidationError) as exc:
+        handover_record(actor=fiona, cash_counted_fen=500)
+    assert "长款" in exc.value.message_dict["note"][0] and not CashierHandover.objects.exists()
+    client.force_login(fiona)
+    r = client.post("/billing/takings/", {"counted": "0"}, follow=True)
+    assert r.status_code == 200 and "此字段不能为空" not in r.content.decode()
+    handover = CashierHandover.objects.get()
+    assert (handover.payments_count, handover.total_fen, handover.by_method, handover.cash_counted_fen) == (0, 0, {}, 0)

@@ -289,3 +289,39 @@ def test_correcting_a_promised_contact_withdraws_its_promise_and_keeps_both_reco
     from wuye.dunning.models import Action
 
     assert not Action.objects.filter(unit=unit, step__name__in=["承诺前一天提醒", "承诺失约跟进"]).exists()
+
+
+@pytest.mark.parametrize("query, field", [
+    ("floor_from=99999999999999999999", "floor_from"), ("floor_to=1000", "floor_to"), ("floor_from=-11", "floor_from"),
+    ("building=１２", "building"), ("min_fen=-5", "min_fen"), ("limit=1e9", "limit"), ("collector=0", "collector"),
+])
+def test_the_worklist_endpoint_bounds_every_number(api, arrears_estate, query, field):
+    """``?floor_from=99999999999999999999`` reached the query (an overflow: a 500 on both databases); every number
+    the worklist endpoint reads is now bounded and a bad one is a 400 naming it."""
+    r = api.get(f"/api/v1/worklist/?date=2026-02-01&{query}")
+    assert r.status_code == 400 and field in fields(r)
+    assert api.get("/api/v1/worklist/?date=2026-02-01&floor_from=-10&floor_to=200&limit=5000").status_code == 200
+
+
+def test_a_contact_asking_for_installments_is_bounded_at_the_api(api, arrears_estate):
+    unit = arrears_estate["units"][0]
+    for count in (1, 25, 2**40):
+        r = api.post("/api/v1/contacts/", {"unit": unit.pk, "channel": "call", "outcome": "installment",
+                                           "installments": count}, format="json")
+        assert r.status_code == 400 and "installments" in fields(r), (count, r.content)
+    assert not ContactAttempt.objects.exists() and not InstallmentPlan.objects.exists()
+
+
+def test_a_worklist_and_a_territory_floor_out_of_range_is_a_message_not_an_error(client, alice, bob, estate):
+    from wuye.accounts.models import Territory
+    from wuye.accounts.services import territory_assign
+
+    client.force_login(alice)
+    r = client.get("/casework/", {"floor_from": "40000"})
+    assert r.status_code == 200
+    r = client.post("/territories/", {"user": bob.pk, "building": estate["buildings"][0].pk, "floor_from": "1",
+                                      "floor_to": "99999999999"})
+    assert r.status_code == 200 and "200" in r.content.decode() and not Territory.objects.exists()
+    with pytest.raises(Exception, match="楼层应在 -10 到 200 之间"):
+        territory_assign(actor=alice, user=bob, building=estate["buildings"][0], floor_from=40_000)
+    assert not Territory.objects.exists()

@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from wuye.accounts.choices import ROLES_NO_REVEAL, Role
 from wuye.accounts.models import AuditEvent, Territory, User
+from wuye.common.params import FLOOR_MAX, FLOOR_MIN
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,6 +91,9 @@ def territory_assign(
     """
     if user.role != Role.COLLECTOR:
         raise ValidationError({"user": "只有收费员可以分配责任区。"})
+    for name, value in (("floor_from", floor_from), ("floor_to", floor_to)):
+        if value is not None and not FLOOR_MIN <= value <= FLOOR_MAX:
+            raise ValidationError({name: f"楼层应在 {FLOOR_MIN} 到 {FLOOR_MAX} 之间。"})
     if floor_from is not None and floor_to is not None and floor_from > floor_to:
         raise ValidationError({"floor_to": "结束楼层不能低于起始楼层。"})
     lo = floor_from if floor_from is not None else -10_000

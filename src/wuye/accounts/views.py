@@ -17,6 +17,7 @@ from wuye.accounts.models import Territory, User
 from wuye.accounts.selectors import audit_events_visible
 from wuye.accounts.services import territory_assign
 from wuye.accounts.services import territory_remove as territory_remove_service
+from wuye.common.params import FLOOR_MAX, FLOOR_MIN
 from wuye.estate.choices import OccupancyState
 from wuye.estate.models import Building
 from wuye.estate.selectors import projects_visible, units_visible
@@ -68,8 +69,8 @@ def audit_list(request):
 class TerritoryForm(forms.Form):
     user = forms.ModelChoiceField(label="收费员", queryset=User.objects.none())
     building = forms.ModelChoiceField(label="楼栋", queryset=Building.objects.none())
-    floor_from = forms.IntegerField(label="起始楼层", required=False)
-    floor_to = forms.IntegerField(label="结束楼层", required=False)
+    floor_from = forms.IntegerField(label="起始楼层", required=False, min_value=FLOOR_MIN, max_value=FLOOR_MAX)
+    floor_to = forms.IntegerField(label="结束楼层", required=False, min_value=FLOOR_MIN, max_value=FLOOR_MAX)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

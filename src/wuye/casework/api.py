@@ -21,8 +21,9 @@ from wuye.casework import selectors, services
 from wuye.casework.choices import VISIT_OUTCOMES, ContactChannel, DisputeReason, Outcome, Relationship
 from wuye.casework.models import TalkingPoint
 from wuye.common.api import AmountFenField, IdField
+from wuye.common.formatting import AMOUNT_MAX_FEN
 from wuye.common.once import idempotent
-from wuye.common.params import date_param
+from wuye.common.params import FLOOR_MAX, FLOOR_MIN, date_param, id_param, int_param
 from wuye.common.templatetags.wuye import with_unit
 from wuye.dunning.choices import AccountClass
 from wuye.dunning.models import Task
@@ -103,24 +104,19 @@ class WorklistView(APIView):
         p = request.query_params
         day = _date(p.get("date"), "date")
 
-        def integer(name):
-            if p.get(name) in (None, ""):
-                return None
-            try:
-                return int(p[name])
-            except ValueError as exc:
-                raise ValidationError({name: "应为整数。"}) from exc
+        def floor(name):
+            return int_param(p, name, min_value=FLOOR_MIN, max_value=FLOOR_MAX)
 
         klass = p.get("account_class", "")
         if klass and klass not in AccountClass.values:
             raise ValidationError({"account_class": "未知的催缴分类。"})
         collector = None
-        if integer("collector") and not request.user.territory_bound:
-            collector = User.objects.filter(pk=integer("collector")).first()
-        wl = selectors.worklist(user=request.user, day=day, collector=collector, building_id=integer("building"),
-                                floor_from=integer("floor_from"), floor_to=integer("floor_to"), account_class=klass,
-                                min_fen=integer("min_fen"))
-        limit = integer("limit") or 200
+        if id_param(p, "collector") and not request.user.territory_bound:
+            collector = User.objects.filter(pk=id_param(p, "collector")).first()
+        wl = selectors.worklist(user=request.user, day=day, collector=collector, building_id=id_param(p, "building"),
+                                floor_from=floor("floor_from"), floor_to=floor("floor_to"), account_class=klass,
+                                min_fen=int_param(p, "min_fen", min_value=0, max_value=AMOUNT_MAX_FEN))
+        limit = int_param(p, "limit") or 200  # 0 or absent: the default; beyond 2000: 2000
         wl.rows = wl.rows[:max(1, min(limit, 2000))]
         return Response(WorklistSerializer(wl).data)
 
@@ -139,7 +135,8 @@ class ContactInput(serializers.Serializer):
     amount_fen = AmountFenField(required=False, allow_null=True, help_text="承诺金额（分），默认全部未缴")
     hold_until = serializers.DateField(required=False, allow_null=True)
     developer_warranty = serializers.BooleanField(required=False, default=False)
-    installments = serializers.IntegerField(required=False, allow_null=True)
+    installments = serializers.IntegerField(required=False, allow_null=True, min_value=2, max_value=24,
+                                            help_text="申请分期的期数（2–24）")
     corrects = IdField(required=False, allow_null=True, help_text="被更正的联系记录编号")
     on = serializers.DateField(required=False, allow_null=True, help_text="业务日期，默认今天")
 

@@ -16,6 +16,7 @@ from wuye.casework.choices import (
 )
 from wuye.common.formatting import yuan_to_fen
 from wuye.common.forms import bootstrap
+from wuye.common.params import FLOOR_MAX, FLOOR_MIN
 from wuye.dunning.choices import AccountClass
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -168,8 +169,8 @@ class WorklistFilter(forms.Form):
     date = forms.DateField(label="日期", required=False, widget=DATE)
     collector = forms.TypedChoiceField(label="收费员", required=False, coerce=int, empty_value=None)
     building = forms.TypedChoiceField(label="楼栋", required=False, coerce=int, empty_value=None)
-    floor_from = forms.IntegerField(label="起始楼层", required=False)
-    floor_to = forms.IntegerField(label="结束楼层", required=False)
+    floor_from = forms.IntegerField(label="起始楼层", required=False, min_value=FLOOR_MIN, max_value=FLOOR_MAX)
+    floor_to = forms.IntegerField(label="结束楼层", required=False, min_value=FLOOR_MIN, max_value=FLOOR_MAX)
     account_class = forms.ChoiceField(label="分类", required=False, choices=[("", "全部分类")] + AccountClass.choices)
     min_fen = YuanField(label="欠费至少（元）", required=False)
 

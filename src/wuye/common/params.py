@@ -20,6 +20,8 @@ BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 # Amounts, areas and other decimals a query may carry: far above any real value, far below what overflows.
 DECIMAL_LIMIT = Decimal(10) ** 15
 DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+# A floor of a building: ten levels underground to the tallest towers (the estate import, territories, filters).
+FLOOR_MIN, FLOOR_MAX = -10, 200
 _INT = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII only: "²", "١٢" and "１２" are not ids
 
 

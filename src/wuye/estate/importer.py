@@ -30,6 +30,7 @@ from django.utils import timezone
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
 from wuye.common.changes import projects_changed
+from wuye.common.params import FLOOR_MAX, FLOOR_MIN
 from wuye.common.tabular import (
     ImportRejected,
     RowError,
@@ -257,8 +258,8 @@ def validate_rows(rows: list[list[str]], header_index: int, colmap: dict[int, st
         if raw.get("floor"):
             try:
                 out["floor"] = int(raw["floor"])
-                if not -10 <= out["floor"] <= 200:
-                    bad("floor", "楼层超出范围（-10 到 200）")
+                if not FLOOR_MIN <= out["floor"] <= FLOOR_MAX:
+                    bad("floor", f"楼层超出范围（{FLOOR_MIN} 到 {FLOOR_MAX}）")
             except ValueError:
                 bad("floor", "楼层应为整数")
         if raw.get("property_type"):
