@@ -106,3 +106,85 @@ def test_a_bad_installment_form_is_named(client, alice, owing):
     body = response.content.decode()
     assert "期数" in body and "第一期到期日" in body
     assert InstallmentPlan.objects.count() == 0
+
+
+# --- decision 207: no late fee on the lines of a plan in good standing ----------------------------------------
+
+def _fee_by_hand(bill, as_of: dt.date, paused_days: int, payments=()) -> int:
+    """0.5‰ a day on the open principal from the day after due date + 5 grace days to ``as_of``, less the paused
+    days (the principal constant over them), rounded once — worked out here, not by ``latefee.compute``."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    first = bill.due_date + dt.timedelta(days=6)
+    days = (as_of - first).days + 1 - paused_days
+    return int((Decimal(bill.amount_fen) * Decimal("0.0005") * days).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def test_a_plan_pauses_the_late_fee_while_it_is_kept_and_not_after_it_breaks(alice, owing, billed_estate):
+    """A life: three months owed; a plan approved today pauses the fee on those lines (a line billed after it does
+    not pause); the first instalment is paid; the second is missed and the daily job finds the plan broken, which
+    ends the pause on that day; the owner catches up, the plan is restored and the lines still open pause again;
+    the rest is paid and the plan is completed. At each step the statement's late fee of each line is the fee
+    worked out by hand with the paused days left out, and its explanation names them."""
+    from wuye.billing.models import Bill, BillFeePause
+    from wuye.billing.selectors import statement_for_unit
+
+    project = billed_estate["project"]
+    bill_generate(actor=alice, project=project, period=dt.date(2026, 6, 1))
+    t0 = _today()
+    open_fen = sum(b.amount_fen for b in Bill.objects.filter(unit=owing))
+    assert open_fen == 4 * 17_900
+    plan = installment_request(actor=alice, unit=owing, schedule=equal_schedule(open_fen, 3, t0), reason="失业")
+    assert plan.status == "active"
+    bill_generate(actor=alice, project=project, period=dt.date(2026, 7, 1))  # billed after the plan: not in it
+    march, april, may, june, july = Bill.objects.filter(unit=owing).order_by("period_start")
+    assert list(BillFeePause.objects.order_by("bill_id").values_list("bill_id", "starts_on", "ends_on")) == [
+        (b.pk, t0, None) for b in (march, april, may, june)]
+
+    def fees(as_of):
+        return {line.bill.pk: line.late_fee for line in statement_for_unit(owing, as_of=as_of).lines}
+
+    look = t0 + dt.timedelta(days=20)
+    shown = fees(look)
+    paused = (look - t0).days + 1
+    assert shown[march.pk].amount_fen == _fee_by_hand(march, look, paused)
+    assert shown[july.pk].amount_fen == _fee_by_hand(july, look, 0)
+    assert f"自 {t0:%Y-%m-%d} 起分期履行期间不计" in shown[march.pk].explanation
+    assert "分期" not in shown[july.pk].explanation
+
+    payment_record(actor=alice, unit=owing, amount_fen=23_867, method="cash")  # the first instalment
+    assert installment_refresh(as_of=t0 + dt.timedelta(days=8))["broken"] == 0
+    broke = t0 + dt.timedelta(days=50)  # the second instalment (t0 + 1 month) and its grace have passed unpaid
+    assert installment_refresh(as_of=broke)["broken"] == 1
+    assert set(BillFeePause.objects.values_list("ends_on", flat=True)) == {broke}
+    look = broke + dt.timedelta(days=10)
+    shown = fees(look)
+    april.refresh_from_db()
+    assert april.settled_fen == 5_967  # the instalment paid March and part of April (oldest first)
+    kept = (broke - t0).days
+    assert shown[may.pk].amount_fen == _fee_by_hand(may, look, kept)
+    assert f"{t0:%Y-%m-%d} 至 {broke - dt.timedelta(days=1):%Y-%m-%d} 分期履行期间不计" in shown[may.pk].explanation
+
+    payment_record(actor=alice, unit=owing, amount_fen=23_867, method="cash")  # catches up
+    back = broke + dt.timedelta(days=3)
+    assert installment_refresh(as_of=back)["restored"] == 1
+    assert list(BillFeePause.objects.filter(ends_on__isnull=True).order_by("bill_id")
+                .values_list("bill_id", "starts_on")) == [(may.pk, back), (june.pk, back)]  # April is paid now
+    look = back + dt.timedelta(days=5)
+    assert fees(look)[june.pk].amount_fen == _fee_by_hand(june, look, kept + (look - back).days + 1)
+
+    payment_record(actor=alice, unit=owing, amount_fen=23_866, method="cash")
+    done = back + dt.timedelta(days=1)
+    assert installment_refresh(as_of=done)["completed"] == 1
+    assert not BillFeePause.objects.filter(ends_on__isnull=True).exists()
+    assert list(BillFeePause.objects.filter(bill=june).order_by("starts_on").values_list("starts_on", "ends_on")) == [
+        (t0, broke), (back, done)]
+
+
+def test_a_rejected_plan_pauses_nothing(alice, bob, owing):
+    from wuye.billing.models import BillFeePause
+
+    plan = installment_request(actor=bob, unit=owing, schedule=equal_schedule(53_700, 3, _today()), reason="困难")
+    assert not BillFeePause.objects.exists()  # pending: the fee still runs
+    installment_decide(actor=alice, plan=plan, approve=False, note="收入证明不足")
+    assert not BillFeePause.objects.exists()

@@ -1,7 +1,8 @@
 """Disputed days of bill lines (``BillDispute``, decision 194): no 违约金 accrues on them.
 
 Casework opens and resolves disputes (it sits below billing and calls these); every late-fee reader passes a
-line's intervals to ``latefee.compute`` — read here set-based, one query per batch of lines (``intervals_for``).
+line's intervals to ``latefee.compute`` — read here set-based, one query per batch of lines (``intervals_for``),
+together with the days an installment plan in good standing paused the fee (``BillFeePause``, decision 207).
 
 - ``lines_mark``: the named lines get an open interval from the day the dispute was raised (a line already open
   under the same dispute is left as it is). Only the unit's live lines still owing can be marked.
@@ -21,26 +22,42 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F, Min, OuterRef, Subquery
+from django.db.models import CharField, F, Min, OuterRef, Q, Subquery, Value
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.latefee import Interval
-from wuye.billing.models import Bill, BillDispute
+from wuye.billing.latefee import DISPUTE, INSTALLMENT, Interval
+from wuye.billing.models import Bill, BillDispute, BillFeePause
 from wuye.common.changes import units_changed
 from wuye.common.lookups import Ids
 
 CHUNK = 5000
 
 
+def _interval_rows(lines: Q):
+    """The dispute intervals and the installment pauses (decision 207) of the lines ``lines`` picks (a filter on
+    ``bill_id`` or ``bill__…``, which both tables take), in one statement: (bill id, start, end, kind)."""
+    def rows(model, kind):
+        return (model.objects.filter(lines).order_by()
+                .annotate(kind=Value(kind, output_field=CharField())).values_list("bill_id", "starts_on", "ends_on",
+                                                                               "kind"))
+
+    return rows(BillDispute, DISPUTE).union(rows(BillFeePause, INSTALLMENT), all=True)
+
+
+def _collect(out: dict, rows) -> None:
+    for bill_id, a, b, kind in rows:
+        out[bill_id].append((a, b) if kind == DISPUTE else (a, b, kind))
+
+
 def intervals_for(bill_ids: Iterable[int]) -> dict[int, list[Interval]]:
-    """bill id → its disputed intervals (open and closed); one query per 5,000 lines, lines without any absent."""
+    """bill id → the days no late fee accrues on it: its disputed intervals (open and closed) as ``(start, end)``
+    and its installment pauses as ``(start, end, "installment")`` (``latefee.compute`` names each kind); one query
+    per 5,000 lines, lines without any absent."""
     ids = sorted({int(b) for b in bill_ids})
     out: dict[int, list[Interval]] = defaultdict(list)
     for start in range(0, len(ids), CHUNK):
-        for bill_id, a, b in (BillDispute.objects.filter(bill_id__in_ids=Ids(ids[start:start + CHUNK]))
-                              .order_by().values_list("bill_id", "starts_on", "ends_on")):
-            out[bill_id].append((a, b))
+        _collect(out, _interval_rows(Q(bill_id__in_ids=Ids(ids[start:start + CHUNK]))))
     return dict(out)
 
 
@@ -49,9 +66,7 @@ def intervals_for_units(unit_ids: Iterable[int]) -> dict[int, list[Interval]]:
     ids = sorted({int(u) for u in unit_ids})
     out: dict[int, list[Interval]] = defaultdict(list)
     for start in range(0, len(ids), CHUNK):
-        for bill_id, a, b in (BillDispute.objects.filter(bill__unit_id__in_ids=Ids(ids[start:start + CHUNK]))
-                              .order_by().values_list("bill_id", "starts_on", "ends_on")):
-            out[bill_id].append((a, b))
+        _collect(out, _interval_rows(Q(bill__unit_id__in_ids=Ids(ids[start:start + CHUNK]))))
     return dict(out)
 
 

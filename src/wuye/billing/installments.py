@@ -6,6 +6,11 @@ Standing on a date is derived, never guessed: money received for the unit since 
 - ``broken``: one is not (an event the collection ladder reacts to);
 - ``completed``: the whole total is covered.
 ``installment_refresh`` (a daily job) records transitions on the plan with an audit event.
+
+While a plan is in good standing no 违约金 accrues on the lines it covers (decision 207): approval opens a pause
+(``BillFeePause``) on the lines the plan was asked for, from the approval day; the day the plan is found broken or
+completed ends it (the fee runs again from that day, not back to the approval: the days kept are kept); a plan
+restored to good standing, or a completed one reopened by a reversal, pauses the lines still open again.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import Bill, InstallmentItem, InstallmentPlan, Payment
+from wuye.billing.models import Bill, BillFeePause, InstallmentItem, InstallmentPlan, Payment
 from wuye.billing.permissions import can_approve
 from wuye.billing.services import add_months, largest_remainder
 from wuye.common.changes import units_changed
@@ -118,10 +124,31 @@ def installment_decide(*, actor: User, plan: InstallmentPlan, approve: bool, not
     plan.decided_by, plan.decided_at, plan.decision_note = actor, timezone.now(), note
     plan.status_changed_on = timezone.localdate()
     plan.save()
+    if approve:
+        pauses_follow(plan, plan.status_changed_on)
     units_changed([plan.unit_id])
     audit_record(actor=actor, verb="installment.approve" if approve else "installment.reject", obj=plan.unit,
                  note=note, after={"plan": plan.pk})
     return plan
+
+
+def pauses_follow(plan: InstallmentPlan, on: dt.date) -> None:
+    """Bring the plan's late-fee pauses in line with its status from ``on`` (decision 207): an active plan pauses
+    its lines still open (on approval: those open when it was requested; later: those it paused before), any
+    other status ends the open pauses on ``on``."""
+    open_pauses = BillFeePause.objects.filter(plan=plan, ends_on__isnull=True)
+    if plan.status != Status.ACTIVE:
+        open_pauses.filter(starts_on__lte=on).update(ends_on=on)
+        open_pauses.update(ends_on=F("starts_on"))  # one that would start later never ran
+        return
+    lines = Bill.objects.filter(unit_id=plan.unit_id, is_void=False, settled_fen__lt=F("amount_fen"),
+                                late_fee_of__isnull=True)
+    if BillFeePause.objects.filter(plan=plan).exists():
+        lines = lines.filter(pk__in=BillFeePause.objects.filter(plan=plan).values("bill_id"))
+    else:
+        lines = lines.filter(created_at__lte=plan.requested_at)
+    todo = sorted(set(lines.values_list("pk", flat=True)) - set(open_pauses.values_list("bill_id", flat=True)))
+    BillFeePause.objects.bulk_create(BillFeePause(bill_id=b, plan=plan, starts_on=on) for b in todo)
 
 
 def _received_since(plans: list[InstallmentPlan], as_of: dt.date) -> dict[int, int]:
@@ -195,6 +222,7 @@ def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
         before = plan.status
         plan.status, plan.status_changed_on = new, as_of
         plan.save(update_fields=["status", "status_changed_on"])
+        pauses_follow(plan, as_of)
         units_changed([plan.unit_id])
         audit_record(actor=None, actor_label="installment_refresh", verb=f"installment.{key}", obj=plan.unit,
                      before={"status": before}, after={"status": new, "plan": plan.pk})

@@ -6,7 +6,8 @@ Rules (configured per project in ``BillingPolicy``):
 - payments reduce the principal from the day they are applied (piecewise, so partial payments count);
 - no fee accrues on a day the line is disputed: ``disputed`` lists the intervals (``starts_on``, ``ends_on``),
   ``ends_on`` the day the dispute was resolved (the fee runs again from that day) or None while it is open
-  (``billing.disputes`` reads them); the explanation names each interval it excluded;
+  (``billing.disputes`` reads them); nor on a day an installment plan in good standing covered it (the same
+  intervals with the kind ``INSTALLMENT``, decision 207); the explanation names each interval it excluded;
 - the total is capped at ``cap_percent`` of the line's amount and, when set, at the amount itself;
 - the result is rounded once, to the fen, half away from zero (``common.formatting.round_fen``);
 - the court figure uses the same days and principal at the 1-year LPR raised by the margin, per 365 days
@@ -60,13 +61,17 @@ class LateFee:
     explanation: str = ""
 
 
-Interval = tuple[dt.date, dt.date | None]  # (first disputed day, day the dispute ended — not disputed — or None)
+# (first day without a fee, the day the fee runs again or None[, kind]): a dispute's days (no kind) or an installment
+# plan's (``INSTALLMENT``: decision 207); the kind only names the days in the explanation
+Interval = tuple
+DISPUTE, INSTALLMENT = "dispute", "installment"
+GAP_WORDS = {DISPUTE: "争议期间", INSTALLMENT: "分期履行期间"}
 
 
 def merged(disputed: Iterable[Interval]) -> list[tuple[dt.date, dt.date | None]]:
-    """The intervals sorted and joined where they overlap or touch; empty ones dropped."""
+    """The intervals (of any kind) sorted and joined where they overlap or touch; empty ones dropped."""
     out: list[list] = []
-    for start, end in sorted(disputed, key=lambda x: (x[0], x[1] is None, x[1])):
+    for start, end, *_kind in sorted(disputed, key=lambda x: (x[0], x[1] is None, x[1])):
         if end is not None and end <= start:
             continue
         if out and (out[-1][1] is None or start <= out[-1][1]):
@@ -103,11 +108,12 @@ def compute(
     payments: list[tuple[dt.date, int]] = (), disputed: Iterable[Interval] = (),
 ) -> LateFee:
     """The late fee of one bill line as of ``as_of``. ``payments`` are (date applied, fen) reducing it;
-    ``disputed`` the line's dispute intervals (see the module docstring)."""
+    ``disputed`` the days without a fee: the line's dispute intervals and installment pauses (``Interval``)."""
     rate = terms.per_mille_per_day / Decimal(1000)
     court_rate = terms.lpr_percent / Decimal(100) * (1 + terms.margin_percent / Decimal(100)) / Decimal(365)
     first_day = due_date + dt.timedelta(days=terms.grace_days + 1)
     last_day = as_of
+    disputed = list(disputed)
     gaps = merged(disputed)
     segments: list[Segment] = []
     if rate > 0 and last_day >= first_day:
@@ -146,13 +152,14 @@ def compute(
     text = " + ".join(lines) if lines else "未逾期或在宽限期内，无违约金"
     if capped:
         text += f"；超过上限，按上限 {format_yuan(round_fen(cap))} 计"
-    for a, b in gaps:  # every disputed interval that falls in the days the fee could run
-        if a > as_of or (b is not None and b <= first_day):
-            continue
-        if b is None or b > as_of:
-            text += f"；自 {a:%Y-%m-%d} 起争议期间不计"
-        else:
-            text += f"；{a:%Y-%m-%d} 至 {b - dt.timedelta(days=1):%Y-%m-%d} 争议期间不计"
+    for kind, words in GAP_WORDS.items():  # every interval of each kind that falls in the days the fee could run
+        for a, b in merged(i for i in disputed if (i[2] if len(i) > 2 else DISPUTE) == kind):
+            if a > as_of or (b is not None and b <= first_day):
+                continue
+            if b is None or b > as_of:
+                text += f"；自 {a:%Y-%m-%d} 起{words}不计"
+            else:
+                text += f"；{a:%Y-%m-%d} 至 {b - dt.timedelta(days=1):%Y-%m-%d} {words}不计"
     text += f"；法院通常支持约 {format_yuan(court)}（一年期 LPR {terms.lpr_percent.normalize():f}% 上浮 " \
             f"{terms.margin_percent.normalize():f}%）"
     return LateFee(fee, court, round_fen(raw), capped, segments, text)

@@ -411,6 +411,36 @@ class InstallmentItem(models.Model):
         return f"第 {self.seq} 期 {self.due_date}"
 
 
+class BillFeePause(models.Model):
+    """分期履行期间 — the days a bill line was covered by an installment plan in good standing: no 违约金 accrues
+    on them (decision 207). The lines are those the plan was asked for (open when it was requested and still open
+    when approved); the interval starts on the approval day and ends on the day the plan is found broken or
+    completed (the fee runs again from it), and a plan restored to good standing opens a new one for the lines
+    still open. Written by ``billing.installments``; read beside the dispute intervals by every late-fee reader
+    (``billing.disputes.intervals_for``). A line billed after the plan is not paused."""
+
+    bill = models.ForeignKey(Bill, verbose_name="账单", on_delete=models.PROTECT, related_name="fee_pauses")
+    plan = models.ForeignKey(InstallmentPlan, verbose_name="分期计划", on_delete=models.PROTECT,
+                             related_name="fee_pauses")
+    starts_on = models.DateField("起始日")
+    ends_on = models.DateField("结束日", null=True, blank=True, help_text="分期违约或履行完毕之日，自该日起恢复计算违约金。")
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "分期暂停违约金期间"
+        verbose_name_plural = "分期暂停违约金期间"
+        ordering = ["bill", "starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                                   name="bill_fee_pause_ends_after_start"),
+            models.UniqueConstraint(fields=["bill", "plan"], condition=Q(ends_on__isnull=True),
+                                    name="bill_fee_pause_one_open_per_plan"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id} 分期 {self.starts_on}–{self.ends_on or ''}"
+
+
 class StatementDelivery(models.Model):
     """账单送达 — proof that a period's statement reached the unit: how, when, who signed.
 

@@ -98,9 +98,10 @@ RECORDS: dict[str, Record] = {r.kind: r for r in (
 # Ledger rows a pack relies on: hashed into the pack (not chained one by one); every field fixed at writing.
 # A bill's ``settled_fen`` and ``is_void`` are caches of its allocations and approved adjustments (rebuilt by
 # check_ledger) and ``disputed_since`` marks a dispute opened or closed later — as do the line's disputed intervals
-# (``BillDispute``, decision 194), which a later dispute adds and its resolution ends: they move with legitimate
-# later rows, so they are not hashed — the caches are checked against the rows instead (``_bill_caches``). An adjustment is
-# hashed once decided (approved or rejected); a pending one is not yet a fact a pack relies on.
+# (``BillDispute``, decision 194) and installment pauses (``BillFeePause``, decision 207), which a later dispute or
+# plan adds and its resolution ends: they move with legitimate later rows, so they are not hashed — the caches are
+# checked against the rows instead (``_bill_caches``). An adjustment is hashed once decided (approved or
+# rejected); a pending one is not yet a fact a pack relies on.
 LEDGER: dict[str, Record] = {r.kind: r for r in (
     Record("payment", "收款", Payment,
            ("id", "project_id", "unit_id", "payer_name", "amount_fen", "method", "paid_at", "reference", "receipt_no",
