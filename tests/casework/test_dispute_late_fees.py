@@ -298,3 +298,55 @@ def test_the_intervals_are_read_set_based_whatever_the_number_of_disputed_lines(
     assert jan[1].late_fee.amount_fen == round_fen(jan[1].bill.amount_fen * RATE * (39 + 91))  # and 4/1–6/30
     assert {x.late_fee_accruing_fen for x in figures[(units[0].pk, None)].lines
             if x.period_start == D(2026, 1, 1)} == {jan[0].late_fee.amount_fen}
+
+
+def test_the_contact_form_names_the_bills_an_owner_disputes_and_the_others_keep_their_fee(
+        arrears_estate, unit, bob_territory, client):
+    """The staff form had no way to say which bills the owner objects to: every open line was disputed, so a
+    complaint about March's shared water stopped the fee on half a year. The form now lists the debtor's open
+    lines (shown for a refusal or a dispute); the ticked ones are disputed, the rest keep accruing; a line of
+    another unit is refused by name and nothing is recorded; naming bills with another outcome is refused."""
+    from wuye.casework.models import ContactAttempt, Dispute
+
+    client.force_login(bob_territory)
+    url = f"/casework/units/{unit.pk}/contact/"
+    html = client.get(url).content.decode()
+    lines = list(Bill.objects.filter(unit=unit).order_by("period_start"))
+    assert 'data-testid="dispute-bills"' in html and all(f'value="{b.pk}"' in html for b in lines)
+    assert "2026年1月 物业服务费 未缴 ¥179.00" in html
+    other = Bill.objects.exclude(unit=unit).first()
+    r = client.post(url, {"channel": "call", "outcome": "dispute", "reason": "shared_utilities", "note": "公摊水费不对",
+                          "bill_ids": [lines[2].pk, other.pk]})
+    assert r.status_code == 200 and "请刷新页面后重选" in r.content.decode()
+    assert not Dispute.objects.exists() and not ContactAttempt.objects.exists() and not BillDispute.objects.exists()
+    r = client.post(url, {"channel": "call", "outcome": "promised", "promised_on": "2099-01-01",
+                          "bill_ids": [lines[2].pk]})
+    assert "只有拒交或争议时才需选择" in r.content.decode() and not ContactAttempt.objects.exists()
+    r = client.post(url, {"channel": "call", "outcome": "dispute", "reason": "shared_utilities", "note": "公摊水费不对",
+                          "bill_ids": [lines[2].pk, lines[3].pk]})
+    assert r.status_code == 302
+    dispute = Dispute.objects.get()
+    assert dispute.bill_ids == [lines[2].pk, lines[3].pk]
+    assert sorted(BillDispute.objects.values_list("bill_id", flat=True)) == [lines[2].pk, lines[3].pk]
+    on = ContactAttempt.objects.get().on
+    later = on + dt.timedelta(days=30)
+    fees = {line.bill.pk: line.late_fee for line in statement_for_unit(unit, as_of=later).lines}
+    assert "争议期间不计" in fees[lines[2].pk].explanation and "争议期间不计" not in fees[lines[0].pk].explanation
+    assert fees[lines[0].pk].amount_fen == expected_fee(due=lines[0].due_date, as_of=later, payments=[], disputed=[])
+    assert fees[lines[2].pk].amount_fen == expected_fee(due=lines[2].due_date, as_of=later, payments=[],
+                                                        disputed=[(on, None)])
+
+
+def test_the_contact_api_takes_the_disputed_bills(arrears_estate, unit, bob_territory):
+    from rest_framework.test import APIClient
+
+    from wuye.casework.models import Dispute
+
+    api = APIClient()
+    api.force_authenticate(bob_territory)
+    jan = Bill.objects.filter(unit=unit).order_by("period_start").first()
+    r = api.post("/api/v1/contacts/", {"unit": unit.pk, "channel": "call", "outcome": "refused", "reason": "service",
+                                       "bill_ids": [jan.pk]}, format="json")
+    assert r.status_code == 201, r.content
+    assert Dispute.objects.get().bill_ids == [jan.pk]
+    assert list(BillDispute.objects.values_list("bill_id", flat=True)) == [jan.pk]

@@ -154,6 +154,10 @@ def test_the_worklist_filters_by_floor_class_and_amount_and_the_form_fits(browse
         page.get_by_label("联系结果").select_option("refused")
         assert page.get_by_label("拒交/争议原因").is_visible() and page.get_by_label("承诺缴费日期").is_hidden()
         assert page.get_by_label("属开发商保修").is_visible()
+        bills = page.get_by_test_id("dispute-bills")  # the debtor's open lines, to tick the disputed ones
+        assert bills.is_visible() and bills.locator("input[type=checkbox]").count() >= 1
+        if width < 768:
+            assert all(label.bounding_box()["height"] >= 44 for label in bills.locator("label").all())
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(shots / f"casework-contact-refused-{width}.png"), full_page=True)
     finally:

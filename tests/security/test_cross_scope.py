@@ -389,6 +389,8 @@ def _body_cases(o: dict) -> dict[tuple[str, str], list[tuple[str, dict, bool]]]:
             {"unit": unit, "channel": "call", "outcome": "dead_number", "contact_point": o["contact_point"]})
         add("post", "/api/v1/contacts/", "/api/v1/contacts/",
             {"unit": unit, "channel": "call", "outcome": "no_answer", "corrects": o["contact_attempt"]})
+        add("post", "/api/v1/contacts/", "/api/v1/contacts/",
+            {"unit": unit, "channel": "call", "outcome": "dispute", "reason": "service", "bill_ids": [o["bill"]]})
         add("post", "/api/v1/promises/", "/api/v1/promises/", {"unit": unit, "promised_on": today})
         add("post", "/api/v1/payments/", "/api/v1/payments/",
             {"unit": unit, "amount_fen": 100, "method": "cash", "bill_ids": [o["bill"]]})

@@ -139,6 +139,8 @@ class ContactInput(serializers.Serializer):
                                             help_text="申请分期的期数（2–24）")
     corrects = IdField(required=False, allow_null=True, help_text="被更正的联系记录编号")
     on = serializers.DateField(required=False, allow_null=True, help_text="业务日期，默认今天")
+    bill_ids = serializers.ListField(child=IdField(), required=False, max_length=500,
+                                     help_text="拒交/争议时业主有异议的账单编号；不填为全部未缴账单")
 
 
 class ContactOutput(serializers.Serializer):

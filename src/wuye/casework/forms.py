@@ -60,6 +60,10 @@ class ContactForm(forms.Form):
     hold_until = forms.DateField(label="争议暂停催缴至", required=False, widget=DATE,
                                  error_messages={"invalid": "暂停截止日期格式应为 YYYY-MM-DD。"})
     developer_warranty = forms.BooleanField(label="属开发商保修", required=False)
+    bill_ids = forms.TypedMultipleChoiceField(
+        label="争议的账单", required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        help_text="只勾选业主有异议的账单，争议期间这些账单不计违约金；都不勾选即为全部未缴账单。",
+        error_messages={"invalid_choice": "所选账单不是本户未缴的账单，请刷新页面后重选。"})
     installments = forms.IntegerField(label="分期数", required=False, min_value=2, max_value=24,
                                       error_messages={"min_value": "分期数至少 2 期。", "max_value": "分期数最多 24 期。",
                                                       "invalid": "分期数应为整数。"})
@@ -75,19 +79,31 @@ class ContactForm(forms.Form):
     SHOW_FOR = {
         "promised_on": "promised", "amount_fen": "promised",
         "reason": "refused dispute", "hold_until": "refused dispute", "developer_warranty": "refused dispute",
+        "bill_ids": "refused dispute",
         "installments": "installment",
     }
 
-    def __init__(self, *args, phones=(), today=None, **kwargs):
+    def __init__(self, *args, phones=(), today=None, bills=(), **kwargs):
         super().__init__(*args, **kwargs)
         for name, outcomes in self.SHOW_FOR.items():
             self.fields[name].show_for = outcomes
+        if bills is not None:  # None: not read (a post that ticks none); ``set_bills`` before drawing the form
+            self.set_bills(bills)
         self.fields["contact_point"].choices = [("", "首选号码" if phones else "—")] + list(phones)
         if today is not None:  # the date pickers offer no impossible dates
             self.fields["on"].widget.attrs["max"] = today.isoformat()
             for name in ("promised_on", "follow_up_on", "hold_until"):
                 self.fields[name].widget.attrs["min"] = today.isoformat()
         bootstrap(self)
+
+
+    def set_bills(self, bills) -> None:
+        """The debtor's open lines to tick: (id, "2026年3月 物业服务费 未缴 ¥179.00"); no field when there are none."""
+        if "bill_ids" in self.fields:
+            if bills:
+                self.fields["bill_ids"].choices = list(bills)
+            else:
+                del self.fields["bill_ids"]
 
 
 class VisitForm(forms.Form):

@@ -112,6 +112,22 @@ def open_fen_of(unit: Unit, party_id: int | None = None) -> int:
     return sum(max(0, a - s) for a, s in rows)
 
 
+# a contact form lists at most this many lines to dispute (a unit years in arrears has more: the oldest are listed)
+DISPUTABLE_LINES_MAX = 60
+
+
+def disputable_lines(unit: Unit, party_id: int | None = None) -> list[tuple[int, str]]:
+    """The lines an owner may say they dispute, for the contact form: (id, "2026年3月 物业服务费 未缴 ¥179.00"), the
+    unit's live lines still owing (one debtor's when ``party_id`` is given), oldest first. One query."""
+    rows = (Bill.objects.filter(unit=unit, is_void=False, settled_fen__lt=F("amount_fen"))
+            .order_by("period_start", "fee_item__sort", "pk"))
+    if party_id is not None:
+        rows = rows.filter(party_id=party_id)
+    return [(pk, f"{start.year}年{start.month}月 {item} 未缴 {format_yuan(amount - settled)}")
+            for pk, start, item, amount, settled in rows.values_list(
+                "pk", "period_start", "fee_item__name", "amount_fen", "settled_fen")[:DISPUTABLE_LINES_MAX]]
+
+
 def live_phones(party) -> list[ContactPoint]:
     if party is None:
         return []
@@ -129,7 +145,7 @@ def contact_record(
     task: Task | None = None, promised_on: dt.date | None = None, amount_fen: int | None = None,
     hold_until: dt.date | None = None, developer_warranty: bool = False, installments: int | None = None,
     corrects: ContactAttempt | None = None, actor_label: str = "", party_id: int | None = None,
-    person_met: str = "", relationship: str = "",
+    person_met: str = "", relationship: str = "", bill_ids: list[int] | None = None,
 ) -> ContactAttempt:
     """Record one contact with a debtor of the unit and what its outcome sets in motion:
 
@@ -137,7 +153,8 @@ def contact_record(
     - number dead or wrong → the number is flagged (空号), 无法联系 when no live number is left (the engine
       schedules a visit to find the owner);
     - promised → a promise (a PROMISE hold: reminder the day before, broken the day after) and 近期交纳;
-    - refuses / complaint → a dispute (a DISPUTE hold on escalation) and 特殊拒交;
+    - refuses / complaint → a dispute (a DISPUTE hold on escalation) and 特殊拒交, about the lines ``bill_ids``
+      names (the ones the owner objects to) or, when none are named, every line of the unit still owing;
     - away → 异地出差; paid already → a check for finance; installment → a plan request in the approvals queue.
     A correction is a new record naming the one it corrects (the old row stays as it was); a promise made on
     the corrected record is withdrawn (its hold released, on the record) and the new outcome applies.
@@ -157,6 +174,8 @@ def contact_record(
         errors["channel"] = "请选择联系方式（电话、上门、微信或服务台）。"
     if outcome not in Outcome.values:
         errors["outcome"] = "请选择联系结果。"
+    if bill_ids and outcome not in DISPUTE_OUTCOMES:
+        errors["bill_ids"] = "只有拒交或争议时才需选择有异议的账单。"
     if outcome in DISPUTE_OUTCOMES and reason not in DisputeReason.values:
         errors["reason"] = "拒交或投诉时请选择原因。"
     elif reason and reason not in DisputeReason.values:
@@ -236,7 +255,7 @@ def contact_record(
     elif outcome in DISPUTE_OUTCOMES:
         dispute_open(actor=actor, unit=unit, reason=reason, description=note or Outcome(outcome).label, on=on,
                      contact=attempt, developer_warranty=developer_warranty, hold_until=hold_until,
-                     actor_label=label)
+                     actor_label=label, bill_ids=bill_ids)
     elif outcome == Outcome.PAID_ALREADY:
         PaymentCheck.objects.create(project_id=unit.project_id, unit=unit, contact=attempt)
     elif outcome == Outcome.INSTALLMENT:

@@ -239,7 +239,13 @@ def contact(request, pk: int):
     party, phones = _phones(unit, request.user, today, party_id, task_hint)
     initial = {"outcome": request.GET.get("outcome", ""), "task": _int(request.GET.get("task")) or None,
                "corrects": _int(request.GET.get("corrects")) or None, "channel": ContactChannel.CALL}
-    form = ContactForm(request.POST or None, phones=phones, initial=initial, today=today)
+    def lines():
+        return services.disputable_lines(unit, party.pk if party else None)
+
+    # the open lines are read to draw the form or to check ticked ones, not for a post that ticks none
+    needed = request.method != "POST" or bool(request.POST.getlist("bill_ids"))
+    form = ContactForm(request.POST or None, phones=phones, initial=initial, today=today,
+                       bills=lines() if needed else None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         cp = party.contacts.filter(pk=d["contact_point"]).first() if party and d["contact_point"] else None
@@ -252,12 +258,14 @@ def contact(request, pk: int):
                 reason=d["reason"], follow_up_on=d["follow_up_on"], on=d["on"], contact_point=cp, task=task,
                 promised_on=d["promised_on"], amount_fen=d["amount_fen"], hold_until=d["hold_until"],
                 developer_warranty=d["developer_warranty"], installments=d["installments"], corrects=corrects,
-                party_id=party.pk if party else None)
+                party_id=party.pk if party else None, bill_ids=d.get("bill_ids") or None)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             messages.success(request, f"{unit.code}：已记录“{Outcome(d['outcome']).label}”。")
             return redirect_next(request, "casework:worklist")
+    if not needed:  # the form comes back (an error): it shows the lines to tick
+        form.set_bills(lines())
     mine = Episode.objects.filter(unit=unit, closed_on__isnull=True)
     if party is not None:
         mine = mine.filter(party=party)
