@@ -171,3 +171,29 @@ def test_a_collector_is_held_to_the_projects_of_their_territories(bob_territory,
         dunning.hold_place(actor=bob_territory, unit=far, kind="dispute", reason="越权")
     mine = arrears_estate["units"][0]
     dunning.hold_place(actor=bob_territory, unit=mine, kind="dispute", reason="业主对面积有异议")
+
+
+def test_a_partys_contacts_are_changed_only_by_staff_who_see_one_of_its_units(alice, make_user, estate):
+    """contact_add and contact_set_validity trusted their pages: a manager of another project could add a phone
+    to, or mark dead the number of, an owner they cannot see. A party linked to none of the actor's units is
+    refused by name; one linked to no unit yet (just created by an import) and company-wide staff pass."""
+    from wuye.estate import services as parties
+    from wuye.estate.models import ContactPoint, Party, Project
+
+    owner = estate["units"][0].occupancies.get().party
+    phone = owner.contacts.get()
+    other = Project.objects.create(code="T6", name="他处花园", city="杭州", developer=estate["project"].developer)
+    stranger = make_user("mgr_t6", "manager")
+    stranger.projects.set([other])
+    before = list(ContactPoint.objects.order_by("pk").values_list("pk", "value", "validity"))
+    with pytest.raises(PermissionDenied, match=f"“{owner.name}”不在您负责的房屋范围内"):
+        parties.contact_add(actor=stranger, party=owner, kind="mobile", value="13900000000", source="owner")
+    with pytest.raises(PermissionDenied, match="不能修改其联系方式的状态"):
+        parties.contact_set_validity(actor=stranger, contact=phone, validity="empty",
+                                    verified_on=timezone.localdate())
+    assert list(ContactPoint.objects.order_by("pk").values_list("pk", "value", "validity")) == before
+    fresh = Party.objects.create(name="新登记业主", natural_key="t:fresh")
+    parties.contact_add(actor=stranger, party=fresh, kind="mobile", value="13900000001", source="owner")
+    stranger.projects.add(estate["project"])
+    parties.contact_set_validity(actor=stranger, contact=phone, validity="empty", verified_on=timezone.localdate())
+    parties.contact_add(actor=alice, party=owner, kind="mobile", value="13900000002", source="owner")

@@ -141,10 +141,31 @@ def occupancy_end(*, actor: User, occupancy: Occupancy, end: dt.date) -> Occupan
     return occupancy
 
 
+def require_party_scope(actor: User | None, party: Party, what: str) -> None:
+    """The party service's own check (decision 202): ``actor`` may change a party linked — now or before — to a unit
+    they may see, or a party linked to no unit yet (one an import or a form has just created). A job (None), a
+    superuser and company-wide staff pass without a query."""
+    from django.core.exceptions import PermissionDenied
+    from django.db.models import Q
+
+    from wuye.accounts.selectors import unit_scope_q
+
+    if actor is None or actor.is_superuser:
+        return
+    scope = unit_scope_q(actor, "unit__")
+    if scope == Q():
+        return
+    linked = Occupancy.objects.filter(party=party)
+    if linked.filter(scope).exists() or not linked.exists():
+        return
+    raise PermissionDenied(f"“{party.name}”不在您负责的房屋范围内，不能{what}。")
+
+
 @transaction.atomic
 def contact_add(
     *, actor: User, party: Party, kind: str, value: str, source: str, label: str = "", is_primary: bool = False
 ) -> ContactPoint:
+    require_party_scope(actor, party, "为其添加联系方式")
     contact = ContactPoint(party=party, kind=kind, value=value.strip(), source=source, label=label,
                            is_primary=is_primary)
     contact.full_clean()
@@ -160,6 +181,7 @@ def contact_set_validity(
     """Mark a contact point 有效/停机/空号/错号 as of ``verified_on`` (a later issue's dispatcher calls this)."""
     if validity not in ContactValidity.values:
         raise ValidationError({"validity": "未知的有效性状态。"})
+    require_party_scope(actor, contact.party, "修改其联系方式的状态")
     before = snapshot(contact, ["validity", "last_verified"])
     contact.validity = validity
     contact.last_verified = verified_on
