@@ -142,7 +142,27 @@ def test_a_plan_pauses_the_late_fee_while_it_is_kept_and_not_after_it_breaks(ali
         (b.pk, t0, None) for b in (march, april, may, june)]
 
     def fees(as_of):
-        return {line.bill.pk: line.late_fee for line in statement_for_unit(owing, as_of=as_of).lines}
+        """The statement's late fee per line — after checking that the owner's bill page, the printed figures and
+        a legal claim give the same fee for every line (each reader gets the pauses)."""
+        from wuye.billing.figures import demand_figures
+        from wuye.estate.selectors import liable_party
+        from wuye.legal.statement import debt_of
+        from wuye.portal.selectors import owner_bill
+
+        statement = statement_for_unit(owing, as_of=as_of).lines
+        lines = {line.bill.pk: line.late_fee for line in statement}
+        every = {x.bill.pk: x.late_fee.amount_fen for x in statement if x.late_fee and x.late_fee.amount_fen}
+        owing_now = {pk for pk, _ in every.items() if next(x for x in statement if x.bill.pk == pk).open_fen > 0}
+        party = liable_party(owing, as_of)
+        page = owner_bill(owing, as_of=as_of, party_id=party.pk)
+        printed = demand_figures(owing.pk, party.pk, as_of)
+        claim = debt_of(party_id=party.pk, project_id=owing.project_id, as_of=as_of, bill_ids=list(every))
+        for shown in ({x.bill.pk: x.late_fee.amount_fen for x in page.late_lines},
+                      {x.bill_id: x.late_fee_accruing_fen for x in printed.lines if x.late_fee_accruing_fen},
+                      {x.bill.pk: x.late_fee_fen for x in claim.lines if x.late_fee_fen}):
+            # the same fee for every line a reader shows, and every line still owing a fee is shown
+            assert shown == {pk: every[pk] for pk in shown} and owing_now <= set(shown), as_of
+        return lines
 
     look = t0 + dt.timedelta(days=20)
     shown = fees(look)
