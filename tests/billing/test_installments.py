@@ -177,6 +177,13 @@ def test_a_plan_pauses_the_late_fee_while_it_is_kept_and_not_after_it_breaks(ali
     broke = t0 + dt.timedelta(days=50)  # the second instalment (t0 + 1 month) and its grace have passed unpaid
     assert installment_refresh(as_of=broke)["broken"] == 1
     assert set(BillFeePause.objects.values_list("ends_on", flat=True)) == {broke}
+    from wuye.billing.ledger import check_ledger
+
+    assert check_ledger().mismatches == 0
+    BillFeePause.objects.filter(bill=may).update(ends_on=None)  # a pause left open under the broken plan
+    report = check_ledger(rebuild=True)
+    assert report.mismatches == 1 and f"paused under plan {plan.pk}, which is broken" in report.problems[0]
+    assert BillFeePause.objects.get(bill=may).ends_on == broke and check_ledger().mismatches == 0
     look = broke + dt.timedelta(days=10)
     shown = fees(look)
     april.refresh_from_db()

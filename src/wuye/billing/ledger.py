@@ -71,7 +71,36 @@ def check_ledger(*, rebuild: bool = False, project_id: int | None = None) -> Led
             units_changed([unit_id])
     _check_balances(report, rebuild=rebuild, project_id=project_id)
     _check_disputed(report, rebuild=rebuild, project_id=project_id)
+    _check_pauses(report, rebuild=rebuild, project_id=project_id)
     return report
+
+
+def _check_pauses(report: LedgerReport, *, rebuild: bool, project_id: int | None) -> None:
+    """An installment pause still open under a plan no longer in good standing (decision 207): the fee would
+    stay stopped on a broken plan's lines. Rebuilt by ending it on the day the plan's status changed (never
+    before its own start). One query over the open pauses — few: only kept plans have them."""
+    from django.db.models import F, OuterRef, Subquery
+    from django.db.models.functions import Greatest
+
+    from wuye.billing.models import BillFeePause, InstallmentPlan
+
+    stale = (BillFeePause.objects.filter(ends_on__isnull=True).exclude(plan__status=InstallmentPlan.Status.ACTIVE)
+             .order_by("pk"))
+    if project_id is not None:
+        stale = stale.filter(plan__project_id=project_id)
+    rows = list(stale.values_list("pk", "bill_id", "plan_id", "plan__status", "plan__unit_id"))
+    for pk, bill_id, plan_id, status, unit_id in rows:
+        report.mismatches += 1
+        if len(report.problems) < 1100:
+            report.problems.append(f"bill {bill_id} (unit {unit_id}): late fee paused under plan {plan_id}, "
+                                   f"which is {status}")
+    if rebuild and rows:
+        ids = [r[0] for r in rows]
+        changed_on = InstallmentPlan.objects.filter(pk=OuterRef("plan_id")).values("status_changed_on")
+        BillFeePause.objects.filter(pk__in=ids, plan__status_changed_on__isnull=False).update(
+            ends_on=Greatest(F("starts_on"), Subquery(changed_on)))
+        BillFeePause.objects.filter(pk__in=ids, ends_on__isnull=True).update(ends_on=F("starts_on"))
+        units_changed(sorted({r[4] for r in rows}))
 
 
 # ``Bill.disputed_since`` beside the earliest start of the line's open dispute intervals (decision 194), only where
