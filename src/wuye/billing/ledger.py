@@ -89,7 +89,7 @@ def _check_pauses(report: LedgerReport, *, rebuild: bool, project_id: int | None
     if project_id is not None:
         stale = stale.filter(plan__project_id=project_id)
     rows = list(stale.values_list("pk", "bill_id", "plan_id", "plan__status", "plan__unit_id"))
-    for pk, bill_id, plan_id, status, unit_id in rows:
+    for _pk, bill_id, plan_id, status, unit_id in rows:
         report.mismatches += 1
         if len(report.problems) < 1100:
             report.problems.append(f"bill {bill_id} (unit {unit_id}): late fee paused under plan {plan_id}, "
