@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from wuye.billing.installments import equal_schedule, installment_refresh, installment_request
 from wuye.billing.ledger import check_ledger
-from wuye.billing.models import Bill, BillRun, Payment
+from wuye.billing.models import Bill, BillRun, InstallmentPlan, Payment
 from wuye.billing.selectors import statement_for_unit
 from wuye.billing.services import (
     adjustment_request,
@@ -114,3 +114,26 @@ def test_an_on_time_payer_owes_no_late_fee_after_a_run_is_reversed_and_reposted(
     statement = statement_for_unit(march.unit, as_of=dt.date(2026, 6, 30))
     assert statement.open_fen == 0 and statement.late_fee_fen == 0
     assert check_ledger().mismatches == 0
+
+
+def test_the_daily_job_reads_completed_plans_only_where_a_counted_payment_was_reversed(alice, billed_estate):
+    """Finished plans pile up over the years and the job re-read every one of them (and their units' payments)
+    each day. A completed plan can reopen only when a payment it counted is reversed: only such plans are read."""
+    from wuye.billing.installments import watched_plans
+
+    today = timezone.localdate()
+    kept, bounced = billed_estate["units"][0], billed_estate["units"][1]
+    bill_generate(actor=alice, project=billed_estate["project"], period=MARCH)
+    plans, payments = {}, {}
+    for unit in (kept, bounced):
+        fen = Bill.objects.get(unit=unit).amount_fen
+        plans[unit.pk] = installment_request(actor=alice, unit=unit, schedule=equal_schedule(fen, 2, today),
+                                             reason="x")
+        payments[unit.pk] = payment_record(actor=alice, unit=unit, amount_fen=fen, method="cash")
+    assert installment_refresh(as_of=today)["completed"] == 2
+    assert not watched_plans().exists()
+    payment_reverse(actor=alice, payment=payments[bounced.pk], reason="退票")
+    assert list(watched_plans().values_list("pk", flat=True)) == [plans[bounced.pk].pk]
+    assert installment_refresh(as_of=today)["reopened"] == 1
+    assert {p.pk: p.status for p in InstallmentPlan.objects.all()} == {plans[kept.pk].pk: "completed",
+                                                                       plans[bounced.pk].pk: "active"}

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from wuye.accounts.models import User
@@ -190,10 +190,19 @@ def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> di
     return standing
 
 
+def watched_plans():
+    """The approved plans whose standing can still change: the active and broken ones, and a completed one only
+    if a payment it counted has been reversed (that alone can reopen it: payments only add). A company's finished
+    plans pile up over the years; the daily job and every account summary read only these (cost follows change)."""
+    counted_and_reversed = Payment.objects.filter(unit_id=OuterRef("unit_id"), reverses__isnull=False,
+                                                  reverses__paid_at__gte=OuterRef("decided_at"))
+    return InstallmentPlan.objects.filter(
+        Q(status__in=[Status.ACTIVE, Status.BROKEN]) | Q(Exists(counted_and_reversed), status=Status.COMPLETED))
+
+
 def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[int, str]:
     """unit → standing of its approved plan that is not finished ('good' or 'broken')."""
-    # completed plans too: a reversed payment can reopen one
-    plans = InstallmentPlan.objects.filter(status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
+    plans = watched_plans()  # completed plans too, where a reversed payment may reopen one
     if unit_ids is not None:
         plans = plans.filter(unit_id__in_ids=Ids([int(u) for u in unit_ids]))
     plans = list(plans)
@@ -205,8 +214,7 @@ def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[i
 def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
     """Record plans that broke or were completed (a daily job; each transition is audited once)."""
     as_of = as_of or timezone.localdate()
-    plans = list(InstallmentPlan.objects.select_for_update().filter(
-        status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED]))
+    plans = list(InstallmentPlan.objects.select_for_update().filter(pk__in=watched_plans().values("pk")))
     standing = installment_standing(plans, as_of)
     changed = {"broken": 0, "completed": 0, "restored": 0, "reopened": 0}
     target = {"good": Status.ACTIVE, "broken": Status.BROKEN, "completed": Status.COMPLETED}
