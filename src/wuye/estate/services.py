@@ -143,8 +143,9 @@ def occupancy_end(*, actor: User, occupancy: Occupancy, end: dt.date) -> Occupan
 
 def require_party_scope(actor: User | None, party: Party, what: str) -> None:
     """The party service's own check (decision 202): ``actor`` may change a party linked — now or before — to a unit
-    they may see, or a party linked to no unit yet (one an import or a form has just created). A job (None), a
-    superuser and company-wide staff pass without a query."""
+    they may see (a former owner still owing was linked), the developer of a project they work in (the debtor of its
+    unsold units), or a party linked to no unit yet (one an import or a form has just created). A job
+    (None), a superuser and company-wide staff pass without a query."""
     from django.core.exceptions import PermissionDenied
     from django.db.models import Q
 
@@ -155,8 +156,14 @@ def require_party_scope(actor: User | None, party: Party, what: str) -> None:
     scope = unit_scope_q(actor, "unit__")
     if scope == Q():
         return
+    from wuye.accounts.permissions import allowed_project_ids
+    from wuye.estate.models import Project
+
     linked = Occupancy.objects.filter(party=party)
     if linked.filter(scope).exists() or not linked.exists():
+        return
+    developer_of = set(Project.objects.filter(developer=party).values_list("pk", flat=True))
+    if developer_of and allowed_project_ids(actor, developer_of):
         return
     raise PermissionDenied(f"“{party.name}”不在您负责的房屋范围内，不能{what}。")
 
