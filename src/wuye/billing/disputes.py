@@ -70,10 +70,26 @@ def intervals_for_units(unit_ids: Iterable[int]) -> dict[int, list[Interval]]:
     return dict(out)
 
 
-def open_line_ids(unit_id: int) -> list[int]:
-    """The unit's live lines still owing (what a dispute that names no line covers)."""
-    return list(Bill.objects.filter(unit_id=unit_id, is_void=False, settled_fen__lt=F("amount_fen"))
-                .order_by("pk").values_list("pk", flat=True))
+def intervals_carry(from_bill_id: int, to_bill_id: int) -> None:
+    """A corrected line (voided and reissued: the same debt, the same due date) keeps the days no late fee ran on
+    the line it replaces — its dispute intervals and installment pauses, open or ended — so a dispute's
+    resolution or a plan's break ends them on the reissue too."""
+    BillDispute.objects.bulk_create(
+        BillDispute(bill_id=to_bill_id, dispute_ref=ref, starts_on=a, ends_on=b) for ref, a, b in
+        BillDispute.objects.filter(bill_id=from_bill_id).values_list("dispute_ref", "starts_on", "ends_on"))
+    BillFeePause.objects.bulk_create(
+        BillFeePause(bill_id=to_bill_id, plan_id=plan, starts_on=a, ends_on=b) for plan, a, b in
+        BillFeePause.objects.filter(bill_id=from_bill_id).values_list("plan_id", "starts_on", "ends_on"))
+    disputed_since_sync([to_bill_id])
+
+
+def open_line_ids(unit_id: int, party_id: int | None = None) -> list[int]:
+    """The unit's live lines still owing (what a dispute that names no line covers) — one debtor's when
+    ``party_id`` is given (after a sale, the debtor who raised it)."""
+    lines = Bill.objects.filter(unit_id=unit_id, is_void=False, settled_fen__lt=F("amount_fen"))
+    if party_id is not None:
+        lines = lines.filter(party_id=party_id)
+    return list(lines.order_by("pk").values_list("pk", flat=True))
 
 
 def disputed_since_sync(bill_ids: Iterable[int]) -> None:

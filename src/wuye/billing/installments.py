@@ -16,22 +16,25 @@ restored to good standing, or a completed one reopened by a reversal, pauses the
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import Bill, BillFeePause, InstallmentItem, InstallmentPlan, Payment
+from wuye.billing.models import Allocation, Bill, BillFeePause, InstallmentItem, InstallmentPlan, Payment
 from wuye.billing.permissions import can_approve
 from wuye.billing.services import add_months, largest_remainder
 from wuye.common.changes import units_changed
 from wuye.common.formatting import format_yuan
 from wuye.common.lookups import Ids
+
+logger = logging.getLogger(__name__)
 
 MAX_INSTALMENTS = 24
 # the first instalment falls due within this many days of the request (a later start is a hold, not a plan)
@@ -141,8 +144,8 @@ def pauses_follow(plan: InstallmentPlan, on: dt.date) -> None:
         open_pauses.filter(starts_on__lte=on).update(ends_on=on)
         open_pauses.update(ends_on=F("starts_on"))  # one that would start later never ran
         return
-    lines = Bill.objects.filter(unit_id=plan.unit_id, is_void=False, settled_fen__lt=F("amount_fen"),
-                                late_fee_of__isnull=True)
+    # its late-fee lines too: the plan's total counts them (no fee is ever computed on them)
+    lines = Bill.objects.filter(unit_id=plan.unit_id, is_void=False, settled_fen__lt=F("amount_fen"))
     if BillFeePause.objects.filter(plan=plan).exists():
         lines = lines.filter(pk__in=BillFeePause.objects.filter(plan=plan).values("bill_id"))
     else:
@@ -152,20 +155,38 @@ def pauses_follow(plan: InstallmentPlan, on: dt.date) -> None:
 
 
 def _received_since(plans: list[InstallmentPlan], as_of: dt.date) -> dict[int, int]:
-    """plan id → money received for its unit from approval up to ``as_of`` (reversals net it out)."""
+    """plan id → money paid on the plan's lines by payments made from its approval up to ``as_of`` (reversals net
+    it out). A plan's lines are those it paused (decision 207): money paid on other lines of the unit — the
+    buyer's own periods after a sale, a bill issued after the plan — is not an instalment of it. A plan approved
+    before its lines were recorded counts every payment of its unit, as it always did."""
     out: dict[int, int] = defaultdict(int)
-    by_unit = defaultdict(list)
-    for plan in plans:
-        by_unit[plan.unit_id].append(plan)
     end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
-    rows = (Payment.objects.filter(unit_id__in=list(by_unit), paid_at__lt=end)
-            .values_list("unit_id", "paid_at", "amount_fen", "reverses__paid_at"))
-    for unit_id, paid_at, fen, reversed_paid_at in rows:
-        # a reversal counts against the plan only if the payment it undoes was counted
-        counted_at = reversed_paid_at or paid_at
-        for plan in by_unit[unit_id]:
+    by_id = {plan.pk: plan for plan in plans}
+    plans_of_line: dict[int, list[InstallmentPlan]] = defaultdict(list)
+    for plan_id, bill_id in (BillFeePause.objects.filter(plan_id__in=list(by_id)).order_by()
+                             .values_list("plan_id", "bill_id").distinct()):
+        plans_of_line[bill_id].append(by_id[plan_id])
+    with_lines = {p.pk for lines in plans_of_line.values() for p in lines}
+    paid = (Allocation.objects.filter(bill_id__in_ids=Ids(sorted(plans_of_line)), payment__paid_at__lt=end)
+            .values_list("bill_id", "payment__paid_at", "amount_fen", "payment__reverses__paid_at")
+            if plans_of_line else [])
+    for bill_id, paid_at, fen, reversed_paid_at in paid:
+        counted_at = reversed_paid_at or paid_at  # a reversal counts only if the payment it undoes was counted
+        for plan in plans_of_line[bill_id]:
             if plan.decided_at and counted_at >= plan.decided_at:
                 out[plan.pk] += fen
+    by_unit = defaultdict(list)
+    for plan in plans:
+        if plan.pk not in with_lines:
+            by_unit[plan.unit_id].append(plan)
+    if by_unit:
+        rows = (Payment.objects.filter(unit_id__in=list(by_unit), paid_at__lt=end)
+                .values_list("unit_id", "paid_at", "amount_fen", "reverses__paid_at"))
+        for unit_id, paid_at, fen, reversed_paid_at in rows:
+            counted_at = reversed_paid_at or paid_at
+            for plan in by_unit[unit_id]:
+                if plan.decided_at and counted_at >= plan.decided_at:
+                    out[plan.pk] += fen
     return out
 
 
@@ -191,18 +212,22 @@ def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> di
 
 
 def watched_plans():
-    """The approved plans whose standing can still change: the active and broken ones, and a completed one only
-    if a payment it counted has been reversed (that alone can reopen it: payments only add). A company's finished
-    plans pile up over the years; the daily job and every account summary read only these (cost follows change)."""
+    """The approved plans whose standing can still change: the active ones, the broken ones no newer approved
+    plan of the unit has replaced, and a completed one only if a payment it counted has been reversed (that alone
+    can reopen it: payments only add). A company's finished and replaced plans pile up over the years; the daily
+    job and every account summary read only these (cost follows change)."""
     counted_and_reversed = Payment.objects.filter(unit_id=OuterRef("unit_id"), reverses__isnull=False,
                                                   reverses__paid_at__gte=OuterRef("decided_at"))
+    replaced = InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk"),
+                                              status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
     return InstallmentPlan.objects.filter(
-        Q(status__in=[Status.ACTIVE, Status.BROKEN]) | Q(Exists(counted_and_reversed), status=Status.COMPLETED))
+        Q(status=Status.ACTIVE) | Q(status=Status.BROKEN) & ~Q(Exists(replaced))
+        | Q(Exists(counted_and_reversed), status=Status.COMPLETED))
 
 
 def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[int, str]:
     """unit → standing of its approved plan that is not finished ('good' or 'broken')."""
-    plans = watched_plans()  # completed plans too, where a reversed payment may reopen one
+    plans = watched_plans().order_by("pk")  # completed too, where a reversal may reopen one; the newest plan wins
     if unit_ids is not None:
         plans = plans.filter(unit_id__in_ids=Ids([int(u) for u in unit_ids]))
     plans = list(plans)
@@ -212,28 +237,46 @@ def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[i
 
 @transaction.atomic
 def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
-    """Record plans that broke or were completed (a daily job; each transition is audited once)."""
+    """Record plans that broke or were completed (a daily job; each transition is audited once).
+
+    A plan with a newer plan of the same unit pending or in force does not come back to good standing beside it
+    (one open plan per unit): caught up, it stays broken; reopened by a reversal, it is recorded broken. Each
+    plan's transition is written in a savepoint of its own, so one that fails leaves the others recorded."""
     as_of = as_of or timezone.localdate()
-    plans = list(InstallmentPlan.objects.select_for_update().filter(pk__in=watched_plans().values("pk")))
+    plans = list(InstallmentPlan.objects.select_for_update().filter(pk__in=watched_plans().values("pk"))
+                 .order_by("pk"))
     standing = installment_standing(plans, as_of)
+    blocked = set(InstallmentPlan.objects.filter(
+        Exists(InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk"),
+                                              status__in=[Status.PENDING, Status.ACTIVE])),
+        pk__in=[p.pk for p in plans]).values_list("pk", flat=True))
     changed = {"broken": 0, "completed": 0, "restored": 0, "reopened": 0}
     target = {"good": Status.ACTIVE, "broken": Status.BROKEN, "completed": Status.COMPLETED}
     for plan in plans:
         new = target[standing[plan.pk]]
+        if new == Status.ACTIVE and plan.pk in blocked:
+            new = Status.BROKEN  # a newer plan is pending or in force for the unit
         if new == plan.status:
             continue
         if plan.status == Status.COMPLETED:
             key = "reopened"  # a payment it counted was reversed
         else:
             key = {Status.BROKEN: "broken", Status.COMPLETED: "completed", Status.ACTIVE: "restored"}[new]
-        changed[key] += 1
         before = plan.status
-        plan.status, plan.status_changed_on = new, as_of
-        plan.save(update_fields=["status", "status_changed_on"])
-        pauses_follow(plan, as_of)
-        units_changed([plan.unit_id])
-        audit_record(actor=None, actor_label="installment_refresh", verb=f"installment.{key}", obj=plan.unit,
-                     before={"status": before}, after={"status": new, "plan": plan.pk})
+        try:
+            with transaction.atomic():
+                plan.status, plan.status_changed_on = new, as_of
+                plan.save(update_fields=["status", "status_changed_on"])
+                pauses_follow(plan, as_of)
+                units_changed([plan.unit_id])
+                audit_record(actor=None, actor_label="installment_refresh", verb=f"installment.{key}",
+                             obj=plan.unit, before={"status": before}, after={"status": new, "plan": plan.pk})
+        except DatabaseError:
+            logger.exception("installment plan %s: the %s -> %s transition failed; the others go on", plan.pk,
+                             before, new)
+            plan.status = before
+            continue
+        changed[key] += 1
     return changed
 
 

@@ -750,6 +750,9 @@ def adjustment_decide(*, actor: User, adjustment: Adjustment, approve: bool, not
                     amount_fen=adjustment.reissue_amount_fen, due_date=bill.due_date, reissue_of=bill,
                     late_fee_of_id=bill.late_fee_of_id, rule=f"更正重开：{adjustment.reason}"[:200])
                 adjustment.reissued_bill = reissue
+                from wuye.billing.disputes import intervals_carry
+
+                intervals_carry(bill.pk, reissue.pk)  # its disputed and paused days are the reissue's too
                 prepay_discounts_apply(project=bill.project, period_start=bill.period_start)
                 reissue.refresh_from_db()
                 # money that had paid the wrong line pays the right one as of the day it first did,

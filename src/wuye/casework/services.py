@@ -255,7 +255,7 @@ def contact_record(
     elif outcome in DISPUTE_OUTCOMES:
         dispute_open(actor=actor, unit=unit, reason=reason, description=note or Outcome(outcome).label, on=on,
                      contact=attempt, developer_warranty=developer_warranty, hold_until=hold_until,
-                     actor_label=label, bill_ids=bill_ids)
+                     actor_label=label, bill_ids=bill_ids, party_id=party.pk if party else None)
     elif outcome == Outcome.PAID_ALREADY:
         PaymentCheck.objects.create(project_id=unit.project_id, unit=unit, contact=attempt)
     elif outcome == Outcome.INSTALLMENT:
@@ -540,12 +540,13 @@ def promises_broken_settle(*, as_of: dt.date | None = None) -> int:
 def dispute_open(
     *, actor: User, unit: Unit, reason: str, description: str, on: dt.date | None = None,
     contact: ContactAttempt | None = None, developer_warranty: bool = False, hold_until: dt.date | None = None,
-    actor_label: str = "", bill_ids: list[int] | None = None,
+    actor_label: str = "", bill_ids: list[int] | None = None, party_id: int | None = None,
 ) -> Dispute:
     """Open a dispute: escalation is held (pre-due reminders of new bills still go out) until it is resolved
     or ``hold_until`` passes; the account becomes 特殊拒交 and the manager sees it. The lines it is about —
     ``bill_ids`` when named, else every line of the unit still owing — are disputed from ``on``: no 违约金
-    accrues on them until it is resolved (``billing.disputes``, decision 194)."""
+    accrues on them until it is resolved (``billing.disputes``, decision 194). ``party_id``: the debtor who raised
+    it (a contact with them) — the lines are theirs only: after a sale one debtor does not dispute the other's."""
     require_unit_scope(actor, unit)
     on = on or _today()
     description = (description or "").strip()
@@ -562,25 +563,28 @@ def dispute_open(
     elif (hold_until - on).days > MAX_DISPUTE_HOLD_DAYS:
         errors["hold_until"] = f"争议暂停催缴最长 {MAX_DISPUTE_HOLD_DAYS} 天。"
     named = sorted({int(b) for b in bill_ids or []})
-    if named and len(_disputable(unit, named)) < len(named):
-        errors["bill_ids"] = "所选账单须是本房屋未结清、未作废的账单。"
+    if named and len(_disputable(unit, named, party_id)) < len(named):
+        errors["bill_ids"] = ("所选账单须是本房屋未结清、未作废的账单。" if party_id is None
+                              else "所选账单须是该欠费人名下未结清、未作废的账单。")
     if errors:
         raise ValidationError(errors)
     return _dispute_create(actor=actor, actor_label=_label(actor, actor_label), unit=unit, reason=reason,
                            description=description, on=on, contact=contact, developer_warranty=developer_warranty,
-                           hold_until=hold_until, bill_ids=named)
+                           hold_until=hold_until, bill_ids=named, party_id=party_id)
 
 
-def _disputable(unit: Unit, bill_ids: list[int]) -> list[int]:
-    """Those of ``bill_ids`` that are the unit's live lines still owing."""
-    return sorted(Bill.objects.filter(pk__in=bill_ids, unit=unit, is_void=False, settled_fen__lt=F("amount_fen"))
-                  .values_list("pk", flat=True))
+def _disputable(unit: Unit, bill_ids: list[int], party_id: int | None = None) -> list[int]:
+    """Those of ``bill_ids`` that are the unit's live lines still owing (of one debtor, ``party_id``, if given)."""
+    lines = Bill.objects.filter(pk__in=bill_ids, unit=unit, is_void=False, settled_fen__lt=F("amount_fen"))
+    if party_id is not None:
+        lines = lines.filter(party_id=party_id)
+    return sorted(lines.values_list("pk", flat=True))
 
 
 def _dispute_create(*, actor: User | None, actor_label: str, unit: Unit, reason: str, description: str,
                     on: dt.date, hold_until: dt.date, contact: ContactAttempt | None = None,
                     developer_warranty: bool = False, source: str = "staff",
-                    bill_ids: list[int] | None = None) -> Dispute:
+                    bill_ids: list[int] | None = None, party_id: int | None = None) -> Dispute:
     hold = dunning.hold_place(actor=actor, unit=unit, kind=HoldKind.DISPUTE, starts_on=on, until=hold_until,
                               reason=f"{DisputeReason(reason).label}：{description}"[:300], actor_label=actor_label)
     dispute = Dispute.objects.create(
@@ -592,7 +596,7 @@ def _dispute_create(*, actor: User | None, actor_label: str, unit: Unit, reason:
     audit_record(actor=actor, actor_label=actor_label, verb="casework.dispute_open", obj=unit, note=description,
                  after={"dispute": dispute.pk, "reason": reason, "hold_until": hold_until, "source": source,
                         "bill_ids": dispute.bill_ids, "developer_warranty": developer_warranty})
-    lines = dispute.bill_ids or bill_disputes.open_line_ids(unit.pk)
+    lines = dispute.bill_ids or bill_disputes.open_line_ids(unit.pk, party_id)
     bill_disputes.lines_mark(unit=unit, bill_ids=lines, on=on, dispute_ref=dispute.pk, actor=actor,
                              actor_label=actor_label, note=f"争议 #{dispute.pk}：争议期间不计违约金")
     return dispute
