@@ -1,6 +1,5 @@
 """Seams of installment plans found by a review of decision 207: a corrected line keeps its pause, a plan that
-comes back beside a newer plan of the unit does not stop the daily job, and a plan counts only the money paid on
-its own lines (not the buyer's periods after a sale)."""
+comes back beside a newer plan of the unit does not stop the daily job."""
 
 import datetime as dt
 
@@ -79,36 +78,6 @@ def test_a_restored_plan_with_a_newer_plan_on_the_unit_does_not_stop_the_daily_j
     plan_a.refresh_from_db()
     assert plan_a.status == "broken"  # caught up, but B is the unit's plan now: A does not come back beside it
     assert BillFeePause.objects.filter(plan=plan_b, ends_on__isnull=True).exists()
-
-
-def test_the_buyers_payments_do_not_keep_the_sellers_plan_in_good_standing(alice, owing):
-    """The seller's plan covers March–May (the seller's lines). The unit is sold; the buyer pays the buyer's own
-    June line (only that line, 民法典 560). The seller pays no instalment. The plan is found broken once
-    the first instalment's grace has passed and the seller's lines accrue again — the buyer's money used to
-    count as the seller's instalment, the plan stayed 'good' and the seller's lines stayed paused: the legal
-    claim against the seller left out the fee of those days."""
-    from wuye.estate.models import Party
-    from wuye.estate.services import occupancy_start
-    from wuye.legal.statement import debt_of
-
-    t0 = timezone.localdate()
-    seller_line = Bill.objects.filter(unit=owing).order_by("period_start").first()
-    seller_id = seller_line.party_id
-    plan = installment_request(actor=alice, unit=owing, schedule=equal_schedule(53_700, 3, t0), reason="失业")
-    buyer = Party.objects.create(name="买受人", kind="person")
-    occupancy_start(actor=alice, unit=owing, party=buyer, role="owner", start=dt.date(2026, 6, 1))
-    bill_generate(actor=alice, project=owing.project, period=dt.date(2026, 6, 1))
-    june = Bill.objects.get(unit=owing, period_start=dt.date(2026, 6, 1))
-    assert june.party_id == buyer.pk and june.party_id != seller_id
-    payment_record(actor=alice, unit=owing, amount_fen=june.amount_fen, method="cash", bill_ids=[june.pk],
-                   only_chosen=True, payer_name="买受人")
-    look = t0 + dt.timedelta(days=10)  # the first instalment (due t0, grace 7) is past, unpaid by the seller
-    installment_refresh(as_of=look)
-    plan.refresh_from_db()
-    seller_open = Bill.objects.filter(unit=owing, party_id=seller_id, settled_fen=0).count()
-    assert seller_open == 3  # not a fen of the seller's lines was paid
-    claim = debt_of(party_id=seller_id, project_id=owing.project_id, as_of=look + dt.timedelta(days=20))
-    assert plan.status == "broken", (plan.status, [x.explanation for x in claim.lines][:1])
 
 
 def test_a_completed_plan_reopened_by_a_reversal_beside_a_newer_plan_does_not_stop_the_daily_job(alice, owing):

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from wuye.accounts.models import User
 from wuye.accounts.services import audit_record
-from wuye.billing.models import Allocation, Bill, BillFeePause, InstallmentItem, InstallmentPlan, Payment
+from wuye.billing.models import Bill, BillFeePause, InstallmentItem, InstallmentPlan, Payment
 from wuye.billing.permissions import can_approve
 from wuye.billing.services import add_months, largest_remainder
 from wuye.common.changes import units_changed
@@ -149,45 +149,40 @@ def pauses_follow(plan: InstallmentPlan, on: dt.date) -> None:
     if BillFeePause.objects.filter(plan=plan).exists():
         lines = lines.filter(pk__in=BillFeePause.objects.filter(plan=plan).values("bill_id"))
     else:
-        lines = lines.filter(created_at__lte=plan.requested_at)
+        asked = plan.requested_at  # the lines open when it was asked for, and their corrections (reissues) since
+        lines = lines.filter(Q(created_at__lte=asked) | Q(reissue_of__created_at__lte=asked)
+                             | Q(reissue_of__reissue_of__created_at__lte=asked))
     todo = sorted(set(lines.values_list("pk", flat=True)) - set(open_pauses.values_list("bill_id", flat=True)))
     BillFeePause.objects.bulk_create(BillFeePause(bill_id=b, plan=plan, starts_on=on) for b in todo)
 
 
 def _received_since(plans: list[InstallmentPlan], as_of: dt.date) -> dict[int, int]:
-    """plan id → money paid on the plan's lines by payments made from its approval up to ``as_of`` (reversals net
-    it out). A plan's lines are those it paused (decision 207): money paid on other lines of the unit — the
-    buyer's own periods after a sale, a bill issued after the plan — is not an instalment of it. A plan approved
-    before its lines were recorded counts every payment of its unit, as it always did."""
+    """plan id → money received for its unit from approval up to ``as_of`` (reversals net it out). Every payment
+    of the unit counts: a plan's total is the unit's open amount when it was asked for (counting only the money
+    put on the plan's own lines left plans that could never complete — a waiver, a smaller reissue, a late fee
+    charged at settlement taking an instalment first: decision 207)."""
     out: dict[int, int] = defaultdict(int)
-    end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
-    by_id = {plan.pk: plan for plan in plans}
-    plans_of_line: dict[int, list[InstallmentPlan]] = defaultdict(list)
-    for plan_id, bill_id in (BillFeePause.objects.filter(plan_id__in=list(by_id)).order_by()
-                             .values_list("plan_id", "bill_id").distinct()):
-        plans_of_line[bill_id].append(by_id[plan_id])
-    with_lines = {p.pk for lines in plans_of_line.values() for p in lines}
-    paid = (Allocation.objects.filter(bill_id__in_ids=Ids(sorted(plans_of_line)), payment__paid_at__lt=end)
-            .values_list("bill_id", "payment__paid_at", "amount_fen", "payment__reverses__paid_at")
-            if plans_of_line else [])
-    for bill_id, paid_at, fen, reversed_paid_at in paid:
-        counted_at = reversed_paid_at or paid_at  # a reversal counts only if the payment it undoes was counted
-        for plan in plans_of_line[bill_id]:
-            if plan.decided_at and counted_at >= plan.decided_at:
-                out[plan.pk] += fen
     by_unit = defaultdict(list)
     for plan in plans:
-        if plan.pk not in with_lines:
-            by_unit[plan.unit_id].append(plan)
-    if by_unit:
-        rows = (Payment.objects.filter(unit_id__in=list(by_unit), paid_at__lt=end)
-                .values_list("unit_id", "paid_at", "amount_fen", "reverses__paid_at"))
-        for unit_id, paid_at, fen, reversed_paid_at in rows:
-            counted_at = reversed_paid_at or paid_at
-            for plan in by_unit[unit_id]:
-                if plan.decided_at and counted_at >= plan.decided_at:
-                    out[plan.pk] += fen
+        by_unit[plan.unit_id].append(plan)
+    end = timezone.make_aware(dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time()))
+    rows = (Payment.objects.filter(unit_id__in=list(by_unit), paid_at__lt=end)
+            .values_list("unit_id", "paid_at", "amount_fen", "reverses__paid_at"))
+    for unit_id, paid_at, fen, reversed_paid_at in rows:
+        # a reversal counts against the plan only if the payment it undoes was counted
+        counted_at = reversed_paid_at or paid_at
+        for plan in by_unit[unit_id]:
+            if plan.decided_at and counted_at >= plan.decided_at:
+                out[plan.pk] += fen
     return out
+
+
+def _replaced(plan_ids) -> set[int]:
+    """Those of ``plan_ids`` with a newer plan of the same unit, pending or approved (not rejected): such a plan
+    is not in good standing beside it (one open plan per unit)."""
+    newer = InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk")).exclude(
+        status=Status.REJECTED)
+    return set(InstallmentPlan.objects.filter(Exists(newer), pk__in=list(plan_ids)).values_list("pk", flat=True))
 
 
 def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> dict[int, str]:
@@ -200,6 +195,7 @@ def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> di
     for plan_id, day, fen in (InstallmentItem.objects.filter(plan__in=plans).order_by("plan_id", "seq")
                               .values_list("plan_id", "due_date", "amount_fen")):
         due[plan_id].append((day, fen))
+    replaced = _replaced(p.pk for p in plans)
     standing = {}
     for plan in plans:
         got = received.get(plan.pk, 0)
@@ -207,7 +203,8 @@ def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> di
             standing[plan.pk] = "completed"
             continue
         owed = sum(fen for day, fen in due[plan.pk] if day + dt.timedelta(days=plan.grace_days) < as_of)
-        standing[plan.pk] = "broken" if got < owed else "good"
+        # a plan a newer one has replaced is not kept, whatever was paid: the newer plan is the unit's now
+        standing[plan.pk] = "broken" if got < owed or plan.pk in replaced else "good"
     return standing
 
 
@@ -239,23 +236,17 @@ def open_plan_standing(unit_ids: Iterable[int] | None, as_of: dt.date) -> dict[i
 def installment_refresh(*, as_of: dt.date | None = None) -> dict[str, int]:
     """Record plans that broke or were completed (a daily job; each transition is audited once).
 
-    A plan with a newer plan of the same unit pending or in force does not come back to good standing beside it
+    A plan with a newer plan of the same unit (pending or approved) does not come back to good standing beside it
     (one open plan per unit): caught up, it stays broken; reopened by a reversal, it is recorded broken. Each
     plan's transition is written in a savepoint of its own, so one that fails leaves the others recorded."""
     as_of = as_of or timezone.localdate()
     plans = list(InstallmentPlan.objects.select_for_update().filter(pk__in=watched_plans().values("pk"))
                  .order_by("pk"))
-    standing = installment_standing(plans, as_of)
-    blocked = set(InstallmentPlan.objects.filter(
-        Exists(InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk"),
-                                              status__in=[Status.PENDING, Status.ACTIVE])),
-        pk__in=[p.pk for p in plans]).values_list("pk", flat=True))
+    standing = installment_standing(plans, as_of)  # a plan a newer one replaced is never 'good' again
     changed = {"broken": 0, "completed": 0, "restored": 0, "reopened": 0}
     target = {"good": Status.ACTIVE, "broken": Status.BROKEN, "completed": Status.COMPLETED}
     for plan in plans:
         new = target[standing[plan.pk]]
-        if new == Status.ACTIVE and plan.pk in blocked:
-            new = Status.BROKEN  # a newer plan is pending or in force for the unit
         if new == plan.status:
             continue
         if plan.status == Status.COMPLETED:

@@ -604,11 +604,12 @@ def _dispute_create(*, actor: User | None, actor_label: str, unit: Unit, reason:
 
 @transaction.atomic
 def dispute_open_for_owner(*, unit: Unit, reason: str, description: str, bill_ids: list[int], actor_label: str,
-                           on: dt.date | None = None) -> tuple[Dispute, bool]:
+                           on: dt.date | None = None, party_id: int | None = None) -> tuple[Dispute, bool]:
     """An owner disputes bills from the portal: a dispute like one a collector records (escalation held for
     ``DEFAULT_DISPUTE_HOLD_DAYS``, never the pre-due reminders; 特殊拒交; on the manager's desk), marked as
-    raised online with the bills named. When the unit already has an open dispute, the owner's words join it
-    (no second hold: asking again does not stretch the pause). Returns (dispute, created)."""
+    raised online with the bills named — or, naming none, the lines of the link's debtor (``party_id``), never the
+    other side's after a sale (decision 208). When the unit already has an open dispute, the owner's words join
+    it (no second hold: asking again does not stretch the pause). Returns (dispute, created)."""
     on = on or _today()
     description = (description or "").strip()
     errors: dict[str, str] = {}
@@ -624,7 +625,7 @@ def dispute_open_for_owner(*, unit: Unit, reason: str, description: str, bill_id
         audit_record(actor=None, actor_label=actor_label, verb="casework.dispute_owner_adds", obj=unit,
                      note=description, after={"dispute": existing.pk, "bill_ids": sorted(bill_ids)})
         named = sorted(set(existing.bill_ids) | {int(b) for b in bill_ids})
-        if existing.bill_ids and named != existing.bill_ids:  # it names these too ([] means every line already)
+        if existing.bill_ids and named != existing.bill_ids:  # it names these too ([]: its debtor's lines, marked)
             existing.bill_ids = named
             existing.save(update_fields=["bill_ids"])
         bill_disputes.lines_mark(unit=unit, bill_ids=bill_ids, on=on, dispute_ref=existing.pk, actor=None,
@@ -632,7 +633,7 @@ def dispute_open_for_owner(*, unit: Unit, reason: str, description: str, bill_id
         return existing, False
     dispute = _dispute_create(actor=None, actor_label=actor_label, unit=unit, reason=reason, description=description,
                               on=on, hold_until=on + dt.timedelta(days=DEFAULT_DISPUTE_HOLD_DAYS), source="portal",
-                              bill_ids=bill_ids)
+                              bill_ids=bill_ids, party_id=party_id)
     return dispute, True
 
 

@@ -924,7 +924,7 @@ def dispute_raise(*, link: PayLink, bill_ids: list[int], text: str, reason: str 
         periods = "、".join(f"{d:%Y年%-m月}" for d in unit.bills.filter(pk__in=bill_ids)
                            .order_by("period_start").values_list("period_start", flat=True).distinct())
         dispute, created = dispute_open_for_owner(
-            unit=unit, reason=reason, bill_ids=bill_ids, actor_label=link_actor(link),
+            unit=unit, reason=reason, bill_ids=bill_ids, actor_label=link_actor(link), party_id=link.party_id,
             description=(f"业主在线提出（{periods}）：" if periods else "业主在线提出：") + text)
         request.dispute, request.status = dispute, RequestStatus.FORWARDED
         request.save(update_fields=["dispute", "status"])
