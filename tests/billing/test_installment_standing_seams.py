@@ -7,7 +7,6 @@ money put on the plan's own lines (tried in d2a2b02) left such plans unable to c
 
 import datetime as dt
 
-import pytest
 from django.utils import timezone
 
 from wuye.billing.installments import (
@@ -18,13 +17,6 @@ from wuye.billing.installments import (
 )
 from wuye.billing.models import Bill, InstallmentPlan
 from wuye.billing.services import adjustment_request, bill_generate, payment_record
-
-
-@pytest.fixture
-def owing(alice, billed_estate):
-    for month in (3, 4, 5):
-        bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, month, 1))
-    return billed_estate["units"][0]  # owes 3 × ¥179.00 = ¥537.00
 
 
 def _open(unit):

@@ -16,13 +16,6 @@ from wuye.billing.selectors import account_summaries
 from wuye.billing.services import bill_generate, payment_record
 
 
-@pytest.fixture
-def owing(alice, billed_estate):
-    for month in (3, 4, 5):
-        bill_generate(actor=alice, project=billed_estate["project"], period=dt.date(2026, month, 1))
-    return billed_estate["units"][0]  # owes 3 × ¥179.00 = ¥537.00
-
-
 def _today():
     return timezone.localdate()
 

@@ -177,12 +177,17 @@ def _received_since(plans: list[InstallmentPlan], as_of: dt.date) -> dict[int, i
     return out
 
 
+def _newer_plan(statuses) -> Exists:
+    """A plan of the same unit, later than the outer one, in one of ``statuses``."""
+    return Exists(InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk"),
+                                                 status__in=statuses))
+
+
 def _replaced(plan_ids) -> set[int]:
     """Those of ``plan_ids`` with a newer plan of the same unit, pending or approved (not rejected): such a plan
     is not in good standing beside it (one open plan per unit)."""
-    newer = InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk")).exclude(
-        status=Status.REJECTED)
-    return set(InstallmentPlan.objects.filter(Exists(newer), pk__in=list(plan_ids)).values_list("pk", flat=True))
+    newer = _newer_plan([Status.PENDING, Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
+    return set(InstallmentPlan.objects.filter(newer, pk__in=list(plan_ids)).values_list("pk", flat=True))
 
 
 def installment_standing(plans: Iterable[InstallmentPlan], as_of: dt.date) -> dict[int, str]:
@@ -215,10 +220,9 @@ def watched_plans():
     job and every account summary read only these (cost follows change)."""
     counted_and_reversed = Payment.objects.filter(unit_id=OuterRef("unit_id"), reverses__isnull=False,
                                                   reverses__paid_at__gte=OuterRef("decided_at"))
-    replaced = InstallmentPlan.objects.filter(unit_id=OuterRef("unit_id"), pk__gt=OuterRef("pk"),
-                                              status__in=[Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
+    replaced = _newer_plan([Status.ACTIVE, Status.BROKEN, Status.COMPLETED])
     return InstallmentPlan.objects.filter(
-        Q(status=Status.ACTIVE) | Q(status=Status.BROKEN) & ~Q(Exists(replaced))
+        Q(status=Status.ACTIVE) | Q(status=Status.BROKEN) & ~Q(replaced)
         | Q(Exists(counted_and_reversed), status=Status.COMPLETED))
 
 
